@@ -1,0 +1,319 @@
+//! Typed configuration, read once per cold start.
+//!
+//! [`Config`] comes from the Lambda's environment (names of the table, the bus and the SSM
+//! parameter prefix); [`JiraSettings`] and the [`StatusMapping`] come from SSM Parameter Store.
+//! The Jira token must be a SecureString, is decrypted on read and lives in a [`SecretString`],
+//! whose `Debug` prints `[REDACTED]`, so it cannot reach a log line by accident.
+
+use aws_sdk_ssm::types::ParameterType;
+use secrecy::SecretString;
+
+use crate::error::{Error, Result};
+use crate::status::StatusMapping;
+
+/// Environment variable: the mapping table's name.
+pub const ENV_TABLE_NAME: &str = "MAPPING_TABLE_NAME";
+/// Environment variable: the integration bus's name.
+pub const ENV_EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+/// Environment variable (optional): prefix of the SSM parameters.
+pub const ENV_PARAMETER_PREFIX: &str = "SSM_PARAMETER_PREFIX";
+/// The SSM prefix used when [`ENV_PARAMETER_PREFIX`] is not set.
+pub const DEFAULT_PARAMETER_PREFIX: &str = "/SecurityIncidentResponse";
+
+/// What every Lambda of the integration needs from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub event_bus_name: String,
+    pub parameters: ParameterNames,
+}
+
+impl Config {
+    /// Reads the process environment; the error names the first missing variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(Error::MissingEnv { name })
+        };
+        let prefix = lookup(ENV_PARAMETER_PREFIX)
+            .map(|v| v.trim().trim_end_matches('/').to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_PARAMETER_PREFIX.to_owned());
+        if !prefix.starts_with('/') {
+            return Err(Error::InvalidConfig {
+                name: ENV_PARAMETER_PREFIX.into(),
+                reason: format!("{prefix:?} must start with '/'"),
+            });
+        }
+        Ok(Config {
+            table_name: required(ENV_TABLE_NAME)?,
+            event_bus_name: required(ENV_EVENT_BUS_NAME)?,
+            parameters: ParameterNames { prefix },
+        })
+    }
+}
+
+/// The names of the integration's SSM parameters under one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterNames {
+    prefix: String,
+}
+
+impl Default for ParameterNames {
+    fn default() -> Self {
+        ParameterNames {
+            prefix: DEFAULT_PARAMETER_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl ParameterNames {
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        ParameterNames {
+            prefix: prefix.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn jira_email(&self) -> String {
+        format!("{}/jiraEmail", self.prefix)
+    }
+
+    pub fn jira_url(&self) -> String {
+        format!("{}/jiraUrl", self.prefix)
+    }
+
+    pub fn jira_project_key(&self) -> String {
+        format!("{}/jiraProjectKey", self.prefix)
+    }
+
+    /// A SecureString, created by deploy.sh outside CloudFormation.
+    pub fn jira_token(&self) -> String {
+        format!("{}/jiraToken", self.prefix)
+    }
+
+    /// Optional JSON, see [`StatusMapping::from_json`].
+    pub fn status_mapping(&self) -> String {
+        format!("{}/statusMapping", self.prefix)
+    }
+}
+
+/// How to reach the Jira site.
+#[derive(Debug, Clone)]
+pub struct JiraSettings {
+    /// The integration user's e-mail (Basic auth user name on Jira Cloud).
+    pub email: String,
+    /// Site base URL without a trailing slash, e.g. `https://example.atlassian.net`.
+    pub url: String,
+    /// The project whose issues are synced, e.g. `SEC`.
+    pub project_key: String,
+    /// The API token.
+    pub token: SecretString,
+}
+
+impl JiraSettings {
+    /// Reads the four Jira parameters in one GetParameters call, decrypting the token. Names every
+    /// missing parameter; refuses a token that is not a SecureString.
+    pub async fn load(ssm: &aws_sdk_ssm::Client, names: &ParameterNames) -> Result<Self> {
+        let wanted = [
+            names.jira_email(),
+            names.jira_url(),
+            names.jira_project_key(),
+            names.jira_token(),
+        ];
+        let out = ssm
+            .get_parameters()
+            .set_names(Some(wanted.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(Error::ssm("GetParameters", &wanted.join(", ")))?;
+        if !out.invalid_parameters().is_empty() {
+            return Err(Error::MissingParameter {
+                name: out.invalid_parameters().join(", "),
+            });
+        }
+        let find = |name: &str| {
+            out.parameters()
+                .iter()
+                .find(|p| p.name() == Some(name))
+                .ok_or_else(|| Error::MissingParameter {
+                    name: name.to_owned(),
+                })
+        };
+        let value = |name: &str| -> Result<String> {
+            Ok(find(name)?.value().unwrap_or_default().trim().to_owned())
+        };
+        let token_name = names.jira_token();
+        let token = find(&token_name)?;
+        if token.r#type() != Some(&ParameterType::SecureString) {
+            return Err(Error::InsecureParameter {
+                name: token_name,
+                found: token
+                    .r#type()
+                    .map_or_else(|| "no type".to_owned(), |t| t.as_str().to_owned()),
+            });
+        }
+        let settings = JiraSettings {
+            email: value(&names.jira_email())?,
+            url: value(&names.jira_url())?.trim_end_matches('/').to_owned(),
+            project_key: value(&names.jira_project_key())?,
+            token: SecretString::from(token.value().unwrap_or_default().trim().to_owned()),
+        };
+        settings.validate(names)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, names: &ParameterNames) -> Result<()> {
+        let invalid = |name: String, reason: &str| {
+            Err(Error::InvalidConfig {
+                name,
+                reason: reason.to_owned(),
+            })
+        };
+        if !self.email.contains('@') {
+            return invalid(names.jira_email(), "not an e-mail address");
+        }
+        let local = self.url.starts_with("http://127.0.0.1") || self.url.starts_with("http://localhost");
+        if !(self.url.starts_with("https://") || local) {
+            return invalid(
+                names.jira_url(),
+                "must start with https:// (plain http only on loopback, for the local world)",
+            );
+        }
+        if !is_project_key(&self.project_key) {
+            return invalid(
+                names.jira_project_key(),
+                "must be a Jira project key: an upper-case letter, then upper-case letters, digits or _",
+            );
+        }
+        if secrecy::ExposeSecret::expose_secret(&self.token).is_empty() {
+            return invalid(names.jira_token(), "is empty");
+        }
+        Ok(())
+    }
+}
+
+/// Whether `key` has the shape of a Jira project key (`SEC`, `IR_2`).
+pub fn is_project_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && key.len() >= 2
+        && key.len() <= 255
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The status mapping from SSM, or the defaults when the parameter does not exist.
+pub async fn load_status_mapping(
+    ssm: &aws_sdk_ssm::Client,
+    names: &ParameterNames,
+) -> Result<StatusMapping> {
+    let name = names.status_mapping();
+    let result = ssm.get_parameter().name(&name).send().await;
+    match result {
+        Ok(out) => {
+            let json = out
+                .parameter()
+                .and_then(|p| p.value())
+                .unwrap_or_default();
+            StatusMapping::from_json(json)
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(StatusMapping::default())
+        }
+        Err(err) => Err(Error::ssm("GetParameter", &name)(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn config_reads_names_and_defaults_the_prefix() {
+        let config = Config::from_lookup(lookup(&[
+            (ENV_TABLE_NAME, "mapping"),
+            (ENV_EVENT_BUS_NAME, "security-incident-event-bus"),
+        ]))
+        .unwrap();
+        assert_eq!(config.table_name, "mapping");
+        assert_eq!(
+            config.parameters.jira_token(),
+            "/SecurityIncidentResponse/jiraToken"
+        );
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let err = Config::from_lookup(lookup(&[(ENV_TABLE_NAME, "mapping")])).unwrap_err();
+        assert_eq!(err.to_string(), "missing environment variable EVENT_BUS_NAME");
+        let err = Config::from_lookup(lookup(&[(ENV_TABLE_NAME, " "), (ENV_EVENT_BUS_NAME, "b")]))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "missing environment variable MAPPING_TABLE_NAME");
+    }
+
+    #[test]
+    fn custom_prefix_is_used_and_checked() {
+        let config = Config::from_lookup(lookup(&[
+            (ENV_TABLE_NAME, "t"),
+            (ENV_EVENT_BUS_NAME, "b"),
+            (ENV_PARAMETER_PREFIX, "/Test/abc/"),
+        ]))
+        .unwrap();
+        assert_eq!(config.parameters.jira_url(), "/Test/abc/jiraUrl");
+        assert!(
+            Config::from_lookup(lookup(&[
+                (ENV_TABLE_NAME, "t"),
+                (ENV_EVENT_BUS_NAME, "b"),
+                (ENV_PARAMETER_PREFIX, "Test"),
+            ]))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn token_never_appears_in_debug_output() {
+        let settings = JiraSettings {
+            email: "bot@example.com".into(),
+            url: "https://example.atlassian.net".into(),
+            project_key: "SEC".into(),
+            token: SecretString::from("ATATT3xFfGF0-very-secret".to_owned()),
+        };
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("very-secret"), "{debug}");
+        assert!(debug.contains("[REDACTED]"), "{debug}");
+    }
+
+    #[test]
+    fn project_keys_are_checked() {
+        for good in ["SEC", "IR2", "A_B"] {
+            assert!(is_project_key(good), "{good}");
+        }
+        for bad in ["", "S", "sec", "2SEC", "SEC-1", "SE C"] {
+            assert!(!is_project_key(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Normalized snapshots of the synced fields of a SIR case and of a Jira issue, and their
+//! fingerprints.
+//!
+//! Each side keeps the last snapshot it saw (or wrote) in the mapping table. When a write of ours
+//! comes back as an event, the re-read side normalizes to the same snapshot and the same
+//! fingerprint, so the echo publishes nothing; a real change gives another fingerprint.
+//! Normalization removes what the round trip through the other system changes but a person
+//! does not see: line endings, trailing blanks, runs of blank lines, e-mail case, list order.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::status::SirStatus;
+
+/// SIR's limit on a case title, in characters.
+pub const SIR_TITLE_MAX_CHARS: usize = 300;
+/// SIR's limit on a case description, in characters.
+pub const SIR_DESCRIPTION_MAX_CHARS: usize = 8_000;
+/// Jira's limit on an issue summary, in characters.
+pub const JIRA_SUMMARY_MAX_CHARS: usize = 255;
+/// SIR's limit on a comment body, in characters.
+pub const SIR_COMMENT_MAX_CHARS: usize = 12_000;
+
+/// A stable digest of a snapshot's synced fields (lower-case hex SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    fn of<T: Serialize>(fields: &T) -> Fingerprint {
+        // Serializing plain structs of strings and sets cannot fail; an empty digest input would
+        // only make every snapshot compare unequal (a spurious sync), never equal.
+        let bytes = serde_json::to_vec(fields).unwrap_or_default();
+        let digest = Sha256::digest(&bytes);
+        Fingerprint(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The synced fields of a SIR case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseSnapshot {
+    pub case_id: String,
+    pub title: String,
+    pub description: String,
+    pub status: SirStatus,
+    /// Set by SIR when the case is closed; read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement_type: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_incident_start_date: Option<String>,
+    #[serde(default)]
+    pub impacted_accounts: BTreeSet<String>,
+    #[serde(default)]
+    pub impacted_regions: BTreeSet<String>,
+    #[serde(default)]
+    pub impacted_services: BTreeSet<String>,
+    /// Watcher e-mail addresses, lower-cased.
+    #[serde(default)]
+    pub watchers: BTreeSet<String>,
+}
+
+impl CaseSnapshot {
+    /// The same case with every field in its normal form (see the module docs).
+    pub fn normalized(mut self) -> Self {
+        self.case_id = self.case_id.trim().to_owned();
+        self.title = clip_chars(&normalize_line(&self.title), SIR_TITLE_MAX_CHARS);
+        self.description =
+            clip_chars(&normalize_text(&self.description), SIR_DESCRIPTION_MAX_CHARS);
+        self.closure_code = self.closure_code.map(|c| c.trim().to_owned());
+        self.engagement_type = self.engagement_type.map(|c| c.trim().to_owned());
+        self.impacted_accounts = normalize_set(self.impacted_accounts, false);
+        self.impacted_regions = normalize_set(self.impacted_regions, false);
+        self.impacted_services = normalize_set(self.impacted_services, false);
+        self.watchers = normalize_set(self.watchers, true);
+        self
+    }
+
+    /// The fingerprint of the normalized synced fields (the case id is identity, not content).
+    pub fn fingerprint(&self) -> Fingerprint {
+        let n = self.clone().normalized();
+        Fingerprint::of(&(
+            "case/v1",
+            &n.title,
+            &n.description,
+            n.status,
+            &n.closure_code,
+            &n.engagement_type,
+            &n.reported_incident_start_date,
+            &n.impacted_accounts,
+            &n.impacted_regions,
+            &n.impacted_services,
+            &n.watchers,
+        ))
+    }
+}
+
+/// The synced fields of a Jira issue, with the description as plain text (ADF rendered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueSnapshot {
+    pub issue_key: String,
+    pub summary: String,
+    /// Plain text, clipped to what a SIR case can hold.
+    pub description: String,
+    /// The Jira status name, as the workflow spells it.
+    pub status: String,
+    /// Watcher accountIds.
+    #[serde(default)]
+    pub watchers: BTreeSet<String>,
+}
+
+impl IssueSnapshot {
+    /// The same issue with every field in its normal form (see the module docs).
+    pub fn normalized(mut self) -> Self {
+        self.issue_key = self.issue_key.trim().to_uppercase();
+        self.summary = clip_chars(&normalize_line(&self.summary), JIRA_SUMMARY_MAX_CHARS);
+        self.description =
+            clip_chars(&normalize_text(&self.description), SIR_DESCRIPTION_MAX_CHARS);
+        self.status = self.status.trim().to_owned();
+        self.watchers = normalize_set(self.watchers, false);
+        self
+    }
+
+    /// The fingerprint of the normalized synced fields (the key is identity, not content).
+    pub fn fingerprint(&self) -> Fingerprint {
+        let n = self.clone().normalized();
+        Fingerprint::of(&(
+            "issue/v1",
+            &n.summary,
+            &n.description,
+            n.status.to_lowercase(),
+            &n.watchers,
+        ))
+    }
+}
+
+/// One line of text: inner runs of white space folded to one space, ends trimmed.
+pub fn normalize_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Multi-line text: CRLF/CR to LF, trailing blanks of each line removed, runs of blank lines
+/// folded to one, leading and trailing blank lines removed.
+pub fn normalize_text(text: &str) -> String {
+    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(unified.len());
+    let mut blank_run = 0usize;
+    for line in unified.lines().map(str::trim_end) {
+        if line.is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
+        }
+        blank_run = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+/// The first `max` characters of `text` (characters, not bytes: never splits one).
+pub fn clip_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+fn normalize_set(set: BTreeSet<String>, lowercase: bool) -> BTreeSet<String> {
+    set.into_iter()
+        .map(|s| {
+            let s = s.trim();
+            if lowercase {
+                s.to_lowercase()
+            } else {
+                s.to_owned()
+            }
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn case() -> CaseSnapshot {
+        CaseSnapshot {
+            case_id: "1234567890".into(),
+            title: "Suspicious IAM activity".into(),
+            description: "Access keys used from an unknown ASN.\n\nSee CloudTrail.".into(),
+            status: SirStatus::DetectionAndAnalysis,
+            closure_code: None,
+            engagement_type: Some("Security Incident".into()),
+            reported_incident_start_date: Some("2026-11-20T10:00:00Z".into()),
+            impacted_accounts: ["111122223333".to_owned()].into(),
+            impacted_regions: ["eu-west-1".to_owned()].into(),
+            impacted_services: ["IAM".to_owned()].into(),
+            watchers: ["Alice@Example.com".to_owned()].into(),
+        }
+    }
+
+    fn issue() -> IssueSnapshot {
+        IssueSnapshot {
+            issue_key: "SEC-12".into(),
+            summary: "Suspicious IAM activity".into(),
+            description: "Access keys used from an unknown ASN.".into(),
+            status: "In Progress".into(),
+            watchers: ["5b10ac8d82e05b22cc7d4ef5".to_owned()].into(),
+        }
+    }
+
+    #[test]
+    fn echo_with_only_formatting_differences_has_the_same_fingerprint() {
+        let original = case();
+        let mut echoed = case();
+        echoed.description = "Access keys used from an unknown ASN.  \r\n\r\n\r\nSee CloudTrail.\n".into();
+        echoed.title = "  Suspicious   IAM activity ".into();
+        echoed.watchers = ["alice@example.com ".to_owned()].into();
+        assert_eq!(original.fingerprint(), echoed.fingerprint());
+    }
+
+    #[test]
+    fn every_synced_case_field_changes_the_fingerprint() {
+        let base = case().fingerprint();
+        let changes: Vec<Box<dyn Fn(&mut CaseSnapshot)>> = vec![
+            Box::new(|c| c.title.push('!')),
+            Box::new(|c| c.description.push_str(" More.")),
+            Box::new(|c| c.status = SirStatus::Closed),
+            Box::new(|c| c.closure_code = Some("Resolved".into())),
+            Box::new(|c| c.engagement_type = Some("Investigation".into())),
+            Box::new(|c| c.reported_incident_start_date = Some("2026-11-21T00:00:00Z".into())),
+            Box::new(|c| {
+                c.impacted_accounts.insert("444455556666".into());
+            }),
+            Box::new(|c| {
+                c.impacted_regions.insert("us-east-1".into());
+            }),
+            Box::new(|c| {
+                c.impacted_services.insert("S3".into());
+            }),
+            Box::new(|c| {
+                c.watchers.insert("bob@example.com".into());
+            }),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = case();
+            change(&mut changed);
+            assert_ne!(changed.fingerprint(), base, "change {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn case_id_is_not_part_of_the_fingerprint() {
+        let mut other = case();
+        other.case_id = "999".into();
+        assert_eq!(other.fingerprint(), case().fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_is_stable_across_releases() {
+        // Stored fingerprints must still compare equal after an upgrade: if this changes, bump
+        // the "case/v1" tag and accept one round of re-syncs knowingly.
+        assert_eq!(
+            case().fingerprint().as_str(),
+            "f0b10baaa6b13bfdff8a5d19c67df5c0ae35e1d1fdf32e2452c09b05d8fbf62a"
+        );
+    }
+
+    #[test]
+    fn issue_echo_compares_equal_and_real_change_does_not() {
+        let mut echoed = issue();
+        echoed.description.push_str("\n\n");
+        echoed.status = "in progress".into();
+        echoed.issue_key = "sec-12".into();
+        assert_eq!(issue().fingerprint(), echoed.fingerprint());
+        for change in [
+            |i: &mut IssueSnapshot| i.summary = "Other".into(),
+            |i: &mut IssueSnapshot| i.description = "Other".into(),
+            |i: &mut IssueSnapshot| i.status = "Done".into(),
+            |i: &mut IssueSnapshot| {
+                i.watchers.insert("x".into());
+            },
+        ] {
+            let mut changed = issue();
+            change(&mut changed);
+            assert_ne!(changed.fingerprint(), issue().fingerprint());
+        }
+    }
+
+    #[test]
+    fn long_fields_are_clipped_to_the_target_limits_by_characters() {
+        let mut long = issue();
+        long.summary = "é".repeat(400);
+        long.description = "🙂".repeat(9_000);
+        let n = long.normalized();
+        assert_eq!(n.summary.chars().count(), JIRA_SUMMARY_MAX_CHARS);
+        assert_eq!(n.description.chars().count(), SIR_DESCRIPTION_MAX_CHARS);
+    }
+
+    #[test]
+    fn text_normalization_keeps_paragraphs() {
+        assert_eq!(
+            normalize_text("\n\na  \r\nb\r\n\r\n\r\n\r\nc\n\n"),
+            "a\nb\n\nc"
+        );
+        assert_eq!(normalize_line(" a \t b\n c "), "a b c");
+        assert_eq!(clip_chars("abc", 10), "abc");
+        assert_eq!(clip_chars("äöü", 2), "äö");
+    }
+}

@@ -1,0 +1,45 @@
+//! The local world the integration is tested in: moto for the AWS services ([`moto`]) and each
+//! test's own resources in it ([`world`]). The SIR and Jira emulators join it in later issues.
+
+pub mod moto;
+pub mod world;
+
+pub use moto::MotoServer;
+pub use world::World;
+
+/// What can go wrong while setting up the local world (never a finding about the product).
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("moto: {0}")]
+    Moto(String),
+    #[error("{0}")]
+    Io(String, #[source] std::io::Error),
+    #[error("AWS call {operation} to moto failed")]
+    Aws {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("building an AWS request")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl HarnessError {
+    /// Keeps an SDK error (with its whole chain) as the cause of a failed set-up call.
+    pub fn aws<E>(operation: &'static str) -> impl FnOnce(E) -> HarnessError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |source| HarnessError::Aws {
+            operation,
+            source: Box::new(source),
+        }
+    }
+
+    pub fn build<E>(source: E) -> HarnessError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        HarnessError::Build(Box::new(source))
+    }
+}

@@ -1,0 +1,251 @@
+//! One test's own slice of the AWS half of the local world: a mapping table, an integration bus,
+//! SSM parameters under their own prefix and SQS queues behind bus rules, all with names unique
+//! to the test, so tests run in parallel against one moto without seeing each other.
+
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_ssm::types::ParameterType;
+use shared::config::ParameterNames;
+use shared::publisher::EventBridgePublisher;
+use shared::store::{DynamoMappingStore, schema};
+
+use crate::HarnessError;
+use crate::moto::MotoServer;
+
+/// Region the local world pretends to be in.
+pub const REGION: &str = "us-east-1";
+/// Account moto reports by default.
+pub const ACCOUNT: &str = "123456789012";
+
+/// AWS SDK configuration pointing every client at `endpoint` with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "local-world",
+        ))
+        .load()
+        .await
+}
+
+/// A test's resources in moto, and clients to reach them.
+#[derive(Debug)]
+pub struct World {
+    pub id: String,
+    pub endpoint: String,
+    pub sdk: SdkConfig,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table_name: String,
+    pub bus_name: String,
+    pub parameters: ParameterNames,
+}
+
+/// An SQS queue that receives what one bus rule matches.
+#[derive(Debug, Clone)]
+pub struct RuleQueue {
+    pub rule_name: String,
+    pub queue_url: String,
+}
+
+impl World {
+    /// Starts moto if needed and creates this test's table and bus.
+    pub async fn new() -> Result<World, HarnessError> {
+        let moto = MotoServer::shared()?;
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let sdk = sdk_config(moto.endpoint()).await;
+        let world = World {
+            endpoint: moto.endpoint().to_owned(),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            table_name: format!("sir-jira-mapping-{id}"),
+            bus_name: format!("security-incident-event-bus-{id}"),
+            parameters: ParameterNames::with_prefix(format!("/SecurityIncidentResponse-{id}")),
+            sdk,
+            id,
+        };
+        world.create_table().await?;
+        world
+            .eventbridge
+            .create_event_bus()
+            .name(&world.bus_name)
+            .send()
+            .await
+            .map_err(HarnessError::aws("CreateEventBus"))?;
+        Ok(world)
+    }
+
+    /// The mapping table with the key schema and TTL attribute the stack defines.
+    async fn create_table(&self) -> Result<(), HarnessError> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        self.dynamodb
+            .create_table()
+            .table_name(&self.table_name)
+            .attribute_definitions(attribute(schema::PARTITION_KEY).map_err(HarnessError::build)?)
+            .attribute_definitions(attribute(schema::SORT_KEY).map_err(HarnessError::build)?)
+            .key_schema(key(schema::PARTITION_KEY, KeyType::Hash).map_err(HarnessError::build)?)
+            .key_schema(key(schema::SORT_KEY, KeyType::Range).map_err(HarnessError::build)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(HarnessError::aws("CreateTable"))?;
+        self.dynamodb
+            .update_time_to_live()
+            .table_name(&self.table_name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(schema::TTL_ATTRIBUTE)
+                    .build()
+                    .map_err(HarnessError::build)?,
+            )
+            .send()
+            .await
+            .map_err(HarnessError::aws("UpdateTimeToLive"))?;
+        Ok(())
+    }
+
+    pub fn store(&self) -> DynamoMappingStore {
+        DynamoMappingStore::new(self.dynamodb.clone(), &self.table_name)
+    }
+
+    pub fn publisher(&self) -> EventBridgePublisher {
+        EventBridgePublisher::new(self.eventbridge.clone(), &self.bus_name)
+    }
+
+    /// A rule on this test's bus with `pattern`, delivering to a new SQS queue.
+    pub async fn rule_queue(
+        &self,
+        name: &str,
+        pattern: &serde_json::Value,
+    ) -> Result<RuleQueue, HarnessError> {
+        let rule_name = format!("{name}-{}", self.id);
+        let queue_url = self
+            .sqs
+            .create_queue()
+            .queue_name(&rule_name)
+            .send()
+            .await
+            .map_err(HarnessError::aws("CreateQueue"))?
+            .queue_url
+            .ok_or_else(|| HarnessError::Moto("CreateQueue returned no URL".into()))?;
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{rule_name}");
+        self.eventbridge
+            .put_rule()
+            .name(&rule_name)
+            .event_bus_name(&self.bus_name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .map_err(HarnessError::aws("PutRule"))?;
+        self.eventbridge
+            .put_targets()
+            .rule(&rule_name)
+            .event_bus_name(&self.bus_name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .map_err(HarnessError::build)?,
+            )
+            .send()
+            .await
+            .map_err(HarnessError::aws("PutTargets"))?;
+        Ok(RuleQueue {
+            rule_name,
+            queue_url,
+        })
+    }
+
+    /// Receives and deletes messages until `want` have arrived or `wait` has passed; returns
+    /// the bodies parsed as JSON (EventBridge envelopes for rule queues).
+    pub async fn receive(
+        &self,
+        queue: &RuleQueue,
+        want: usize,
+        wait: Duration,
+    ) -> Result<Vec<serde_json::Value>, HarnessError> {
+        let deadline = Instant::now() + wait;
+        let mut bodies = Vec::new();
+        while bodies.len() < want && Instant::now() < deadline {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&queue.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(HarnessError::aws("ReceiveMessage"))?;
+            for message in out.messages() {
+                let body = message.body().unwrap_or_default();
+                bodies.push(serde_json::from_str(body).map_err(|e| {
+                    HarnessError::Moto(format!("queue message is not JSON ({e}): {body}"))
+                })?);
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&queue.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(HarnessError::aws("DeleteMessage"))?;
+                }
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// Writes an SSM parameter of `kind`.
+    pub async fn put_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        kind: ParameterType,
+    ) -> Result<(), HarnessError> {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(HarnessError::aws("PutParameter"))?;
+        Ok(())
+    }
+
+    /// The four Jira parameters, the token as a SecureString, as deploy.sh writes them.
+    pub async fn put_jira_parameters(
+        &self,
+        email: &str,
+        url: &str,
+        project_key: &str,
+        token: &str,
+    ) -> Result<(), HarnessError> {
+        let p = &self.parameters;
+        self.put_parameter(&p.jira_email(), email, ParameterType::String).await?;
+        self.put_parameter(&p.jira_url(), url, ParameterType::String).await?;
+        self.put_parameter(&p.jira_project_key(), project_key, ParameterType::String)
+            .await?;
+        self.put_parameter(&p.jira_token(), token, ParameterType::SecureString)
+            .await
+    }
+}
