@@ -3,24 +3,49 @@
 Prints exactly one line `listening on http://127.0.0.1:<port>` once moto accepts requests, then
 waits for end-of-file on stdin: the parent holds the other end of the pipe, so moto exits when the
 parent exits for any reason (even a panic or SIGKILL), and no moto outlives its tests.
+
+moto's in-memory backends are not thread-safe (concurrent TransactWriteItems on one table fail
+with "dictionary changed size during iteration"), so requests are handled one at a time, as
+DynamoDB itself serializes writes to an item. Connections are still accepted concurrently.
 """
 
 import sys
+import threading
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+
+class SerializedApp:
+    """Runs one request at a time through the wrapped WSGI app."""
+
+    def __init__(self, app):
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self._lock:
+            # Materialize the body inside the lock: moto builds responses lazily.
+            return list(self._app(environ, start_response))
 
 
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
+    app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, bound = server.server_address[:2]
     print(f"listening on http://{host}:{bound}", flush=True)
     try:
         sys.stdin.read()
     except KeyboardInterrupt:
         pass
-    server.stop()
+    server.shutdown()
     return 0
 
 

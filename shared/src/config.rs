@@ -184,7 +184,8 @@ impl JiraSettings {
         if !self.email.contains('@') {
             return invalid(names.jira_email(), "not an e-mail address");
         }
-        let local = self.url.starts_with("http://127.0.0.1") || self.url.starts_with("http://localhost");
+        let local =
+            self.url.starts_with("http://127.0.0.1") || self.url.starts_with("http://localhost");
         if !(self.url.starts_with("https://") || local) {
             return invalid(
                 names.jira_url(),
@@ -222,10 +223,7 @@ pub async fn load_status_mapping(
     let result = ssm.get_parameter().name(&name).send().await;
     match result {
         Ok(out) => {
-            let json = out
-                .parameter()
-                .and_then(|p| p.value())
-                .unwrap_or_default();
+            let json = out.parameter().and_then(|p| p.value()).unwrap_or_default();
             StatusMapping::from_json(json)
         }
         Err(err)
@@ -269,10 +267,16 @@ mod tests {
     #[test]
     fn missing_variable_is_named() {
         let err = Config::from_lookup(lookup(&[(ENV_TABLE_NAME, "mapping")])).unwrap_err();
-        assert_eq!(err.to_string(), "missing environment variable EVENT_BUS_NAME");
+        assert_eq!(
+            err.to_string(),
+            "missing environment variable EVENT_BUS_NAME"
+        );
         let err = Config::from_lookup(lookup(&[(ENV_TABLE_NAME, " "), (ENV_EVENT_BUS_NAME, "b")]))
             .unwrap_err();
-        assert_eq!(err.to_string(), "missing environment variable MAPPING_TABLE_NAME");
+        assert_eq!(
+            err.to_string(),
+            "missing environment variable MAPPING_TABLE_NAME"
+        );
     }
 
     #[test]

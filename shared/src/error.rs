@@ -4,6 +4,7 @@
 //! and every variant answers [`Error::is_retryable`]: whether trying the same work again later can
 //! succeed (throttling, timeouts, 5xx) or never will (bad input, missing configuration).
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
 
@@ -61,7 +62,9 @@ pub enum Error {
     },
 
     /// An event is larger than EventBridge accepts; refused before sending.
-    #[error("{detail_type} event for {subject} is {bytes} bytes, over the {limit}-byte EventBridge limit")]
+    #[error(
+        "{detail_type} event for {subject} is {bytes} bytes, over the {limit}-byte EventBridge limit"
+    )]
     EventTooLarge {
         detail_type: &'static str,
         subject: String,
@@ -117,7 +120,12 @@ impl FailedEntry {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.error_code.as_deref(),
-            Some("ThrottlingException" | "InternalException" | "InternalFailure" | "ServiceUnavailable")
+            Some(
+                "ThrottlingException"
+                    | "InternalException"
+                    | "InternalFailure"
+                    | "ServiceUnavailable"
+            )
         )
     }
 }
@@ -167,10 +175,12 @@ impl Error {
         move |source| Error::Json { what, source }
     }
 
-    pub(crate) fn dynamodb<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> Error
+    pub(crate) fn dynamodb<E>(
+        operation: &'static str,
+    ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata,
-        aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+        aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
     {
         move |err| {
             let retryable = sdk_error_is_retryable(&err);
@@ -182,10 +192,12 @@ impl Error {
         }
     }
 
-    pub(crate) fn eventbridge<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> Error
+    pub(crate) fn eventbridge<E>(
+        operation: &'static str,
+    ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata,
-        aws_sdk_eventbridge::Error: From<SdkError<E, R>>,
+        aws_sdk_eventbridge::Error: From<SdkError<E, HttpResponse>>,
     {
         move |err| {
             let retryable = sdk_error_is_retryable(&err);
@@ -197,13 +209,13 @@ impl Error {
         }
     }
 
-    pub(crate) fn ssm<E, R>(
+    pub(crate) fn ssm<E>(
         operation: &'static str,
         name: &str,
-    ) -> impl FnOnce(SdkError<E, R>) -> Error + use<E, R>
+    ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error + use<E>
     where
         E: ProvideErrorMetadata,
-        aws_sdk_ssm::Error: From<SdkError<E, R>>,
+        aws_sdk_ssm::Error: From<SdkError<E, HttpResponse>>,
     {
         let name = name.to_owned();
         move |err| {
@@ -236,17 +248,25 @@ const RETRYABLE_CODES: &[&str] = &[
 
 /// Whether an SDK failure is transient: no response at all (timeout, connection), or a throttling
 /// or server-side error code. Client errors (validation, not found, conditional checks) are not.
-pub fn sdk_error_is_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+/// A 5xx or 429 answer is transient whatever its body says (a proxy's HTML error page has no
+/// code at all).
+pub fn sdk_error_is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ResponseError(response) => status_is_transient(response.raw().status().as_u16()),
+        SdkError::ServiceError(service) => {
+            status_is_transient(service.raw().status().as_u16())
+                || service
+                    .err()
+                    .code()
+                    .is_some_and(|code| RETRYABLE_CODES.contains(&code))
         }
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| RETRYABLE_CODES.contains(&code)),
         _ => false,
     }
+}
+
+fn status_is_transient(status: u16) -> bool {
+    status == 429 || status >= 500
 }
 
 #[cfg(test)]
@@ -257,12 +277,7 @@ mod tests {
     #[test]
     fn configuration_errors_are_permanent() {
         assert!(!Error::MissingEnv { name: "X" }.is_retryable());
-        assert!(
-            !Error::MissingParameter {
-                name: "/p".into()
-            }
-            .is_retryable()
-        );
+        assert!(!Error::MissingParameter { name: "/p".into() }.is_retryable());
     }
 
     #[test]

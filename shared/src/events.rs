@@ -156,14 +156,26 @@ impl CaseField {
         check(CaseField::Description, b.description != a.description);
         check(CaseField::Status, b.status != a.status);
         check(CaseField::ClosureCode, b.closure_code != a.closure_code);
-        check(CaseField::EngagementType, b.engagement_type != a.engagement_type);
+        check(
+            CaseField::EngagementType,
+            b.engagement_type != a.engagement_type,
+        );
         check(
             CaseField::ReportedIncidentStartDate,
             b.reported_incident_start_date != a.reported_incident_start_date,
         );
-        check(CaseField::ImpactedAccounts, b.impacted_accounts != a.impacted_accounts);
-        check(CaseField::ImpactedRegions, b.impacted_regions != a.impacted_regions);
-        check(CaseField::ImpactedServices, b.impacted_services != a.impacted_services);
+        check(
+            CaseField::ImpactedAccounts,
+            b.impacted_accounts != a.impacted_accounts,
+        );
+        check(
+            CaseField::ImpactedRegions,
+            b.impacted_regions != a.impacted_regions,
+        );
+        check(
+            CaseField::ImpactedServices,
+            b.impacted_services != a.impacted_services,
+        );
         check(CaseField::Watchers, b.watchers != a.watchers);
         changed
     }
@@ -340,7 +352,11 @@ impl BusEvent {
 
     /// The event in an EventBridge envelope, as a rule target receives it. Checks that the
     /// source belongs to the detail-type, so a forged `jira` event cannot pose as a case event.
-    pub fn from_envelope(source: &str, detail_type: &str, detail: serde_json::Value) -> Result<Self> {
+    pub fn from_envelope(
+        source: &str,
+        detail_type: &str,
+        detail: serde_json::Value,
+    ) -> Result<Self> {
         let kind = DetailType::parse(detail_type)?;
         if kind.source() != source {
             return Err(Error::Unknown {
@@ -402,7 +418,10 @@ mod tests {
     fn id_delta_caps_ids_and_marks_truncation() {
         let ids = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
         let small = IdDelta::new(ids(3), ids(2));
-        assert_eq!((small.added.len(), small.updated.len(), small.truncated), (3, 2, false));
+        assert_eq!(
+            (small.added.len(), small.updated.len(), small.truncated),
+            (3, 2, false)
+        );
         let big = IdDelta::new(ids(150), ids(100));
         assert_eq!(big.added.len() + big.updated.len(), MAX_IDS_PER_LIST);
         assert!(big.truncated);

@@ -86,7 +86,8 @@ impl EventPublisher for EventBridgePublisher {
             let results = out.entries();
             for (i, event) in batch_events.iter().enumerate() {
                 let result = results.get(i);
-                let refused = result.is_none_or(|r| r.error_code().is_some() || r.event_id().is_none());
+                let refused =
+                    result.is_none_or(|r| r.error_code().is_some() || r.event_id().is_none());
                 if refused {
                     failed.push(FailedEntry {
                         detail_type: event.detail_type().as_str(),

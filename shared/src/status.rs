@@ -131,7 +131,9 @@ pub fn plan_sir_status_change(current: SirStatus, target: SirStatus) -> Result<V
         return Ok(Vec::new());
     }
     if current == SirStatus::Closed {
-        return Err(unreachable("a closed case can never be reopened or changed"));
+        return Err(unreachable(
+            "a closed case can never be reopened or changed",
+        ));
     }
     if target == SirStatus::Closed {
         return Ok(vec![SirStatusStep::Close]);
@@ -221,8 +223,14 @@ impl Default for StatusMapping {
         .collect();
         let jira_to_sir = [
             ("to do", JiraStatusTarget::NoChange(NoChange::NoChange)),
-            ("in progress", JiraStatusTarget::Status(DetectionAndAnalysis)),
-            ("in review", JiraStatusTarget::Status(PostIncidentActivities)),
+            (
+                "in progress",
+                JiraStatusTarget::Status(DetectionAndAnalysis),
+            ),
+            (
+                "in review",
+                JiraStatusTarget::Status(PostIncidentActivities),
+            ),
             ("done", JiraStatusTarget::Status(Closed)),
         ]
         .into_iter()
@@ -276,7 +284,9 @@ impl StatusMapping {
     /// The Jira status a case in `status` should have.
     pub fn jira_status_for(&self, status: SirStatus) -> &str {
         // Every SIR status has an entry: the defaults cover all and overrides only replace.
-        self.sir_to_jira.get(&status).map_or("To Do", String::as_str)
+        self.sir_to_jira
+            .get(&status)
+            .map_or("To Do", String::as_str)
     }
 
     /// What the Jira status `name` asks of the case; `None` for a status the mapping does not
@@ -425,7 +435,10 @@ mod tests {
     #[test]
     fn nothing_goes_back_to_submitted() {
         let err = plan_sir_status_change(DetectionAndAnalysis, Submitted).unwrap_err();
-        assert!(err.to_string().contains("no UpdateCaseStatus path"), "{err}");
+        assert!(
+            err.to_string().contains("no UpdateCaseStatus path"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -188,8 +188,11 @@ pub trait MappingStore: Send + Sync {
         jira_id: &str,
     ) -> Result<Option<ItemLink>>;
     /// Every item of `kind` mapped for the case (one paged Query on the case's partition).
-    async fn item_links_for_case(&self, kind: LinkedItemKind, case_id: &str)
-    -> Result<Vec<ItemLink>>;
+    async fn item_links_for_case(
+        &self,
+        kind: LinkedItemKind,
+        case_id: &str,
+    ) -> Result<Vec<ItemLink>>;
     /// Every item of `kind` mapped for the issue (one paged Query on the issue's partition).
     async fn item_links_for_issue(
         &self,
@@ -355,17 +358,19 @@ impl DynamoMappingStore {
         }
     }
 
-    fn put_transact_item(item: HashMap<String, AttributeValue>, condition: Option<&str>, table: &str) -> Result<TransactWriteItem> {
+    fn put_transact_item(
+        item: HashMap<String, AttributeValue>,
+        condition: Option<&str>,
+        table: &str,
+    ) -> Result<TransactWriteItem> {
         let mut put = Put::builder().table_name(table).set_item(Some(item));
         if let Some(condition) = condition {
             put = put.condition_expression(condition);
         }
-        let put = put
-            .build()
-            .map_err(|e| Error::InvalidConfig {
-                name: "TransactWriteItems Put".into(),
-                reason: e.to_string(),
-            })?;
+        let put = put.build().map_err(|e| Error::InvalidConfig {
+            name: "TransactWriteItems Put".into(),
+            reason: e.to_string(),
+        })?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -403,7 +408,10 @@ impl DynamoMappingStore {
             item
         };
         [
-            fill(key(case_pk(&link.case_id), format!("{prefix}{}", link.sir_id))),
+            fill(key(
+                case_pk(&link.case_id),
+                format!("{prefix}{}", link.sir_id),
+            )),
             fill(key(
                 issue_pk(&link.issue_key),
                 format!("{prefix}{}", link.jira_id),
@@ -411,7 +419,10 @@ impl DynamoMappingStore {
         ]
     }
 
-    fn read_item_link(kind: LinkedItemKind, item: &HashMap<String, AttributeValue>) -> Result<ItemLink> {
+    fn read_item_link(
+        kind: LinkedItemKind,
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<ItemLink> {
         let r = ItemReader { item };
         let origin = r.req_s("origin")?;
         Ok(ItemLink {
@@ -436,7 +447,12 @@ impl DynamoMappingStore {
             .map_err(Error::json("stored snapshot"))
     }
 
-    async fn put_snapshot<T: Serialize>(&self, pk: String, snapshot: &T, fingerprint: &str) -> Result<()> {
+    async fn put_snapshot<T: Serialize>(
+        &self,
+        pk: String,
+        snapshot: &T,
+        fingerprint: &str,
+    ) -> Result<()> {
         let mut item = key(pk, SNAPSHOT);
         item.insert(
             "snapshot".into(),
@@ -608,8 +624,12 @@ impl MappingStore for DynamoMappingStore {
     async fn put_issue_snapshot(&self, snapshot: &IssueSnapshot) -> Result<()> {
         let snapshot = snapshot.clone().normalized();
         let fingerprint = snapshot.fingerprint();
-        self.put_snapshot(issue_pk(&snapshot.issue_key), &snapshot, fingerprint.as_str())
-            .await
+        self.put_snapshot(
+            issue_pk(&snapshot.issue_key),
+            &snapshot,
+            fingerprint.as_str(),
+        )
+        .await
     }
 
     async fn put_item_link(&self, link: &ItemLink) -> Result<()> {
@@ -696,10 +716,7 @@ impl MappingStore for DynamoMappingStore {
         if let Some(id) = &account.account_id {
             item.insert("accountId".into(), s(id));
         }
-        item.insert(
-            TTL_ATTRIBUTE.into(),
-            n(now_epoch_seconds() + ttl.as_secs()),
-        );
+        item.insert(TTL_ATTRIBUTE.into(), n(now_epoch_seconds() + ttl.as_secs()));
         self.put(item).await
     }
 }

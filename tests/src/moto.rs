@@ -54,7 +54,9 @@ impl MotoServer {
                 python.display()
             )));
         }
-        let log_path = root.join("target").join(format!("moto-{}.log", std::process::id()));
+        let log_path = root
+            .join("target")
+            .join(format!("moto-{}.log", std::process::id()));
         std::fs::create_dir_all(root.join("target"))
             .map_err(|e| HarnessError::Io("creating target/".into(), e))?;
         let log = std::fs::File::create(&log_path)
@@ -93,7 +95,10 @@ fn read_listening_line(
     log_path: &Path,
 ) -> Result<String, HarnessError> {
     let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().transpose().map_err(|e| HarnessError::Io("reading moto's stdout".into(), e))?;
+    let first = lines
+        .next()
+        .transpose()
+        .map_err(|e| HarnessError::Io("reading moto's stdout".into(), e))?;
     // Keep draining so a chatty server can never block on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     first
@@ -113,5 +118,7 @@ fn wait_until_ready(endpoint: &str) -> Result<(), HarnessError> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(HarnessError::Moto(format!("moto at {endpoint} did not accept connections in 30 s")))
+    Err(HarnessError::Moto(format!(
+        "moto at {endpoint} did not accept connections in 30 s"
+    )))
 }

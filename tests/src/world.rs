@@ -28,7 +28,11 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "local-world",
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-world",
         ))
         .load()
         .await
@@ -93,7 +97,12 @@ impl World {
                 .attribute_type(ScalarAttributeType::S)
                 .build()
         };
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
         self.dynamodb
             .create_table()
             .table_name(&self.table_name)
@@ -190,10 +199,14 @@ impl World {
                 .receive_message()
                 .queue_url(&queue.queue_url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(1)
+                // No long poll: moto serves one request at a time (see moto_runner.py).
+                .wait_time_seconds(0)
                 .send()
                 .await
                 .map_err(HarnessError::aws("ReceiveMessage"))?;
+            if out.messages().is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             for message in out.messages() {
                 let body = message.body().unwrap_or_default();
                 bodies.push(serde_json::from_str(body).map_err(|e| {
@@ -241,8 +254,10 @@ impl World {
         token: &str,
     ) -> Result<(), HarnessError> {
         let p = &self.parameters;
-        self.put_parameter(&p.jira_email(), email, ParameterType::String).await?;
-        self.put_parameter(&p.jira_url(), url, ParameterType::String).await?;
+        self.put_parameter(&p.jira_email(), email, ParameterType::String)
+            .await?;
+        self.put_parameter(&p.jira_url(), url, ParameterType::String)
+            .await?;
         self.put_parameter(&p.jira_project_key(), project_key, ParameterType::String)
             .await?;
         self.put_parameter(&p.jira_token(), token, ParameterType::SecureString)

@@ -1,0 +1,164 @@
+//! Configuration from SSM against moto: the SecureString token round trip, missing and insecure
+//! parameters, the status mapping parameter.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aws_sdk_ssm::types::ParameterType;
+use integration_tests::World;
+use secrecy::ExposeSecret;
+use shared::Error;
+use shared::config::{JiraSettings, load_status_mapping};
+use shared::status::{JiraStatusTarget, SirStatus, StatusMapping};
+
+#[tokio::test]
+async fn jira_settings_load_with_the_token_decrypted() {
+    let world = World::new().await.unwrap();
+    world
+        .put_jira_parameters(
+            "bot@example.com",
+            "https://example.atlassian.net/",
+            "SEC",
+            "ATATT-token-42",
+        )
+        .await
+        .unwrap();
+    let settings = JiraSettings::load(&world.ssm, &world.parameters)
+        .await
+        .unwrap();
+    assert_eq!(settings.email, "bot@example.com");
+    assert_eq!(settings.url, "https://example.atlassian.net");
+    assert_eq!(settings.project_key, "SEC");
+    assert_eq!(settings.token.expose_secret(), "ATATT-token-42");
+    assert!(!format!("{settings:?}").contains("ATATT-token-42"));
+}
+
+#[tokio::test]
+async fn token_is_stored_as_a_secure_string() {
+    let world = World::new().await.unwrap();
+    world
+        .put_jira_parameters(
+            "bot@example.com",
+            "https://example.atlassian.net",
+            "SEC",
+            "tok",
+        )
+        .await
+        .unwrap();
+    let without_decryption = world
+        .ssm
+        .get_parameter()
+        .name(world.parameters.jira_token())
+        .send()
+        .await
+        .unwrap();
+    let parameter = without_decryption.parameter().unwrap();
+    assert_eq!(parameter.r#type(), Some(&ParameterType::SecureString));
+    assert_ne!(
+        parameter.value(),
+        Some("tok"),
+        "not readable without decryption"
+    );
+}
+
+#[tokio::test]
+async fn missing_parameter_is_named() {
+    let world = World::new().await.unwrap();
+    let p = &world.parameters;
+    world
+        .put_parameter(&p.jira_email(), "bot@example.com", ParameterType::String)
+        .await
+        .unwrap();
+    world
+        .put_parameter(
+            &p.jira_url(),
+            "https://example.atlassian.net",
+            ParameterType::String,
+        )
+        .await
+        .unwrap();
+    world
+        .put_parameter(&p.jira_token(), "tok", ParameterType::SecureString)
+        .await
+        .unwrap();
+    let err = JiraSettings::load(&world.ssm, p).await.unwrap_err();
+    assert!(matches!(err, Error::MissingParameter { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!("missing SSM parameter {}", p.jira_project_key())
+    );
+}
+
+#[tokio::test]
+async fn plain_string_token_is_refused() {
+    let world = World::new().await.unwrap();
+    world
+        .put_jira_parameters(
+            "bot@example.com",
+            "https://example.atlassian.net",
+            "SEC",
+            "tok",
+        )
+        .await
+        .unwrap();
+    world
+        .put_parameter(&world.parameters.jira_token(), "tok", ParameterType::String)
+        .await
+        .unwrap();
+    let err = JiraSettings::load(&world.ssm, &world.parameters)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureParameter { .. }), "{err}");
+    assert!(err.to_string().contains("must be a SecureString"), "{err}");
+}
+
+#[tokio::test]
+async fn unusable_values_are_refused_at_load() {
+    for (email, url, key) in [
+        ("not-an-email", "https://example.atlassian.net", "SEC"),
+        ("bot@example.com", "http://example.atlassian.net", "SEC"),
+        ("bot@example.com", "https://example.atlassian.net", "sec-1"),
+    ] {
+        let world = World::new().await.unwrap();
+        world
+            .put_jira_parameters(email, url, key, "tok")
+            .await
+            .unwrap();
+        let err = JiraSettings::load(&world.ssm, &world.parameters)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidConfig { .. }),
+            "{email} {url} {key}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_mapping_defaults_when_absent_and_reads_overrides() {
+    let world = World::new().await.unwrap();
+    let p = &world.parameters;
+    assert_eq!(
+        load_status_mapping(&world.ssm, p).await.unwrap(),
+        StatusMapping::default()
+    );
+    world
+        .put_parameter(
+            &p.status_mapping(),
+            r#"{"jiraToSir": {"Triage": "Detection and Analysis"}}"#,
+            ParameterType::String,
+        )
+        .await
+        .unwrap();
+    let mapping = load_status_mapping(&world.ssm, p).await.unwrap();
+    assert_eq!(
+        mapping.sir_target_for("Triage"),
+        Some(JiraStatusTarget::Status(SirStatus::DetectionAndAnalysis))
+    );
+    world
+        .put_parameter(&p.status_mapping(), "{not json", ParameterType::String)
+        .await
+        .unwrap();
+    let err = load_status_mapping(&world.ssm, p).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidStatusMapping { .. }), "{err}");
+}

@@ -1,0 +1,442 @@
+//! The DynamoDB mapping store against moto: links, claims, snapshots, item maps, account cache.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use integration_tests::World;
+use shared::snapshot::{CaseSnapshot, IssueSnapshot};
+use shared::status::SirStatus;
+use shared::store::{
+    CachedAccount, ClaimKey, IssueLink, ItemLink, LinkOutcome, LinkedItemKind, MappingStore, Origin,
+};
+
+fn case(id: &str) -> CaseSnapshot {
+    CaseSnapshot {
+        case_id: id.into(),
+        title: "Crypto-mining on EC2".into(),
+        description: "GuardDuty finding.\r\n\r\nInstance i-0abc.".into(),
+        status: SirStatus::DetectionAndAnalysis,
+        closure_code: None,
+        engagement_type: Some("Security Incident".into()),
+        reported_incident_start_date: Some("2026-11-20T08:30:00Z".into()),
+        impacted_accounts: ["111122223333".to_owned()].into(),
+        impacted_regions: BTreeSet::new(),
+        impacted_services: BTreeSet::new(),
+        watchers: ["Responder@Example.com".to_owned()].into(),
+    }
+}
+
+#[tokio::test]
+async fn link_is_written_both_ways_and_found_from_either_side() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let link = IssueLink::new("1234567890", "SEC-1");
+    assert_eq!(
+        store.create_link(&link).await.unwrap(),
+        LinkOutcome::Created
+    );
+    assert_eq!(
+        store.link_for_case("1234567890").await.unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(store.link_for_issue("SEC-1").await.unwrap(), Some(link));
+    assert_eq!(store.link_for_case("999").await.unwrap(), None);
+    assert_eq!(store.link_for_issue("SEC-999").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writes_nothing() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let first = IssueLink::new("111", "SEC-1");
+    store.create_link(&first).await.unwrap();
+
+    // The same event delivered twice: the same link comes back.
+    assert_eq!(
+        store.create_link(&first).await.unwrap(),
+        LinkOutcome::Exists(first.clone())
+    );
+    // The case is taken: a second issue cannot be linked to it, and no half-link is left.
+    let second_issue = IssueLink::new("111", "SEC-2");
+    assert_eq!(
+        store.create_link(&second_issue).await.unwrap(),
+        LinkOutcome::Exists(first.clone())
+    );
+    assert_eq!(store.link_for_issue("SEC-2").await.unwrap(), None);
+    // The issue is taken: a second case cannot be linked to it.
+    let second_case = IssueLink::new("222", "SEC-1");
+    assert_eq!(
+        store.create_link(&second_case).await.unwrap(),
+        LinkOutcome::Exists(first)
+    );
+    assert_eq!(store.link_for_case("222").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_link_writers_exactly_one_wins() {
+    let world = World::new().await.unwrap();
+    let store = Arc::new(world.store());
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .create_link(&IssueLink::new("777", format!("SEC-{i}")))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() == LinkOutcome::Created {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    let winner = store.link_for_case("777").await.unwrap().unwrap();
+    let mut reverse = 0;
+    for i in 0..8 {
+        if store
+            .link_for_issue(&format!("SEC-{i}"))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            reverse += 1;
+        }
+    }
+    assert_eq!(reverse, 1, "exactly the winner's issue item exists");
+    assert!(
+        store
+            .link_for_issue(&winner.issue_key)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_claims_exactly_one_wins_until_released() {
+    let world = World::new().await.unwrap();
+    let store = Arc::new(world.store());
+    let key = ClaimKey::Case("555".into());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, key) = (Arc::clone(&store), key.clone());
+            tokio::spawn(async move { store.claim(&key, Duration::from_secs(300)).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        if let Some(claim) = task.await.unwrap().unwrap() {
+            winners.push(claim);
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    // Held: nobody else gets it. Released: the next creator does.
+    assert!(
+        store
+            .claim(&key, Duration::from_secs(300))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.release(&winners[0]).await.unwrap();
+    assert!(
+        store
+            .claim(&key, Duration::from_secs(300))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Claims on the issue side are independent of the case side.
+    assert!(
+        store
+            .claim(&ClaimKey::Issue("SEC-5".into()), Duration::from_secs(300))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn expired_claim_of_a_crashed_creator_can_be_taken_over() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let key = ClaimKey::Issue("SEC-9".into());
+    let crashed = store
+        .claim(&key, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .claim(&key, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let taken = store
+        .claim(&key, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    // The crashed holder waking up late cannot release the new holder's claim.
+    store.release(&crashed).await.unwrap();
+    assert!(
+        store
+            .claim(&key, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.release(&taken).await.unwrap();
+}
+
+#[tokio::test]
+async fn snapshots_are_stored_per_side_normalized() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    assert_eq!(store.case_snapshot("42").await.unwrap(), None);
+    let snapshot = case("42");
+    store.put_case_snapshot(&snapshot).await.unwrap();
+    let read = store.case_snapshot("42").await.unwrap().unwrap();
+    assert_eq!(read, snapshot.clone().normalized());
+    assert_eq!(read.fingerprint(), snapshot.fingerprint());
+
+    let issue = IssueSnapshot {
+        issue_key: "SEC-42".into(),
+        summary: "Crypto-mining on EC2".into(),
+        description: "GuardDuty finding.".into(),
+        status: "In Progress".into(),
+        watchers: BTreeSet::new(),
+    };
+    store.put_issue_snapshot(&issue).await.unwrap();
+    assert_eq!(
+        store.issue_snapshot("SEC-42").await.unwrap(),
+        Some(issue.normalized())
+    );
+    // The case snapshot is untouched by the issue side's write.
+    assert_eq!(store.case_snapshot("42").await.unwrap(), Some(read));
+}
+
+#[tokio::test]
+async fn comment_and_attachment_maps_work_both_ways() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let comment = |sir: &str, jira: &str, origin| ItemLink {
+        kind: LinkedItemKind::Comment,
+        case_id: "42".into(),
+        sir_id: sir.into(),
+        issue_key: "SEC-42".into(),
+        jira_id: jira.into(),
+        origin,
+        fingerprint: Some(format!("fp-{sir}")),
+    };
+    store
+        .put_item_link(&comment("c-1", "10001", Origin::Sir))
+        .await
+        .unwrap();
+    store
+        .put_item_link(&comment("c-2", "10002", Origin::Jira))
+        .await
+        .unwrap();
+    let attachment = ItemLink {
+        kind: LinkedItemKind::Attachment,
+        fingerprint: None,
+        ..comment("att-1", "20001", Origin::Sir)
+    };
+    store.put_item_link(&attachment).await.unwrap();
+
+    let by_sir = store
+        .item_link_by_sir_id(LinkedItemKind::Comment, "42", "c-2")
+        .await
+        .unwrap();
+    assert_eq!(by_sir, Some(comment("c-2", "10002", Origin::Jira)));
+    let by_jira = store
+        .item_link_by_jira_id(LinkedItemKind::Comment, "SEC-42", "10001")
+        .await
+        .unwrap();
+    assert_eq!(by_jira, Some(comment("c-1", "10001", Origin::Sir)));
+    assert_eq!(
+        store
+            .item_link_by_sir_id(LinkedItemKind::Comment, "42", "c-3")
+            .await
+            .unwrap(),
+        None
+    );
+    // Kinds do not mix: the attachment is not a comment.
+    assert_eq!(
+        store
+            .item_link_by_sir_id(LinkedItemKind::Comment, "42", "att-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .item_link_by_jira_id(LinkedItemKind::Attachment, "SEC-42", "20001")
+            .await
+            .unwrap(),
+        Some(attachment.clone())
+    );
+
+    let for_case = store
+        .item_links_for_case(LinkedItemKind::Comment, "42")
+        .await
+        .unwrap();
+    assert_eq!(for_case.len(), 2);
+    let for_issue = store
+        .item_links_for_issue(LinkedItemKind::Attachment, "SEC-42")
+        .await
+        .unwrap();
+    assert_eq!(for_issue, [attachment]);
+
+    // An edit overwrites the fingerprint in both directions.
+    let mut edited = comment("c-1", "10001", Origin::Sir);
+    edited.fingerprint = Some("fp-edited".into());
+    store.put_item_link(&edited).await.unwrap();
+    assert_eq!(
+        store
+            .item_link_by_jira_id(LinkedItemKind::Comment, "SEC-42", "10001")
+            .await
+            .unwrap(),
+        Some(edited)
+    );
+}
+
+#[tokio::test]
+async fn listing_item_maps_pages_through_large_cases() {
+    let world = World::new().await.unwrap();
+    let store = Arc::new(world.store());
+    // Items big enough that one Query page (1 MB) cannot hold them all.
+    let fingerprint = "f".repeat(4_000);
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let link = ItemLink {
+                kind: LinkedItemKind::Comment,
+                case_id: "big".into(),
+                sir_id: format!("c-{i:04}"),
+                issue_key: "SEC-BIG".into(),
+                jira_id: format!("{}", 10_000 + i),
+                origin: Origin::Sir,
+                fingerprint: Some(fingerprint.clone()),
+            };
+            tokio::spawn(async move { store.put_item_link(&link).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let all = store
+        .item_links_for_case(LinkedItemKind::Comment, "big")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 300);
+    let ids: BTreeSet<_> = all.iter().map(|l| l.sir_id.clone()).collect();
+    assert_eq!(ids.len(), 300);
+}
+
+#[tokio::test]
+async fn broken_link_is_kept_and_marked_on_both_sides() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let link = IssueLink::new("88", "SEC-88");
+    store.create_link(&link).await.unwrap();
+    store
+        .mark_link_broken(&link, "Jira issue deleted")
+        .await
+        .unwrap();
+    let by_case = store.link_for_case("88").await.unwrap().unwrap();
+    let by_issue = store.link_for_issue("SEC-88").await.unwrap().unwrap();
+    assert_eq!(by_case.broken.as_deref(), Some("Jira issue deleted"));
+    assert_eq!(by_case, by_issue);
+    // Marking a link that does not exist is an error, not a silent success.
+    assert!(
+        store
+            .mark_link_broken(&IssueLink::new("0", "SEC-0"), "x")
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn account_cache_answers_until_its_ttl_passes() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let alice = CachedAccount {
+        email: "alice@example.com".into(),
+        account_id: Some("5b10ac8d82e05b22cc7d4ef5".into()),
+    };
+    store
+        .cache_account(&alice, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    // Look-ups ignore e-mail case.
+    assert_eq!(
+        store.cached_account("Alice@Example.COM").await.unwrap(),
+        Some(alice)
+    );
+
+    // "Jira has no such user" is cached too, so it is not asked again every sync.
+    let ghost = CachedAccount {
+        email: "ghost@example.com".into(),
+        account_id: None,
+    };
+    store
+        .cache_account(&ghost, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_account("ghost@example.com").await.unwrap(),
+        Some(ghost)
+    );
+
+    // Expired entries are not served even before DynamoDB's TTL sweep removes them.
+    let stale = CachedAccount {
+        email: "bob@example.com".into(),
+        account_id: Some("x".into()),
+    };
+    store.cache_account(&stale, Duration::ZERO).await.unwrap();
+    assert_eq!(store.cached_account("bob@example.com").await.unwrap(), None);
+
+    let item = world
+        .dynamodb
+        .get_item()
+        .table_name(&world.table_name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("EMAIL#alice@example.com".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("JIRA_ACCOUNT".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(
+        item.contains_key(shared::store::schema::TTL_ATTRIBUTE),
+        "TTL attribute is set"
+    );
+    let ttl = world
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&world.table_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some(shared::store::schema::TTL_ATTRIBUTE)
+    );
+}
