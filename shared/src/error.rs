@@ -76,6 +76,14 @@ pub enum Error {
     #[error("EventBridge refused {} of the events: {}", failed.len(), describe_failed(failed))]
     PublishFailed { failed: Vec<FailedEntry> },
 
+    /// An AWS request could not be built (a required member was missing: a bug, not bad input).
+    #[error("building the {what} request")]
+    RequestBuild {
+        what: &'static str,
+        #[source]
+        source: aws_sdk_dynamodb::error::BuildError,
+    },
+
     /// A DynamoDB call failed.
     #[error("DynamoDB {operation} failed")]
     DynamoDb {
@@ -167,7 +175,8 @@ impl Error {
             | Error::Unknown { .. }
             | Error::Json { .. }
             | Error::MalformedItem { .. }
-            | Error::EventTooLarge { .. } => false,
+            | Error::EventTooLarge { .. }
+            | Error::RequestBuild { .. } => false,
         }
     }
 

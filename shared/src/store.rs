@@ -367,9 +367,9 @@ impl DynamoMappingStore {
         if let Some(condition) = condition {
             put = put.condition_expression(condition);
         }
-        let put = put.build().map_err(|e| Error::InvalidConfig {
-            name: "TransactWriteItems Put".into(),
-            reason: e.to_string(),
+        let put = put.build().map_err(|source| Error::RequestBuild {
+            what: "TransactWriteItems Put",
+            source,
         })?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
@@ -532,9 +532,9 @@ impl MappingStore for DynamoMappingStore {
                 .expression_attribute_values(":reason", s(reason))
                 .expression_attribute_values(":now", n(now_epoch_seconds()))
                 .build()
-                .map_err(|e| Error::InvalidConfig {
-                    name: "TransactWriteItems Update".into(),
-                    reason: e.to_string(),
+                .map_err(|source| Error::RequestBuild {
+                    what: "TransactWriteItems Update",
+                    source,
                 })?;
             Ok(TransactWriteItem::builder().update(update).build())
         };
