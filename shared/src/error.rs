@@ -76,6 +76,53 @@ pub enum Error {
     #[error("EventBridge refused {} of the events: {}", failed.len(), describe_failed(failed))]
     PublishFailed { failed: Vec<FailedEntry> },
 
+    /// Jira could not be reached or the exchange broke off (connection, timeout, TLS, body).
+    #[error("Jira {operation}: the request failed")]
+    JiraTransport {
+        operation: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Jira answered with an error status; `messages` is what Jira said (errorMessages/errors).
+    #[error("Jira {operation} answered HTTP {status}: {messages}")]
+    JiraStatus {
+        operation: &'static str,
+        status: u16,
+        messages: String,
+        /// The `Retry-After` Jira asked for, when it did.
+        retry_after: Option<std::time::Duration>,
+    },
+
+    /// The issue's workflow offers no way to the wanted status from where the issue is.
+    #[error(
+        "Jira issue {key} cannot reach status {target:?}: stopped at {reached:?} after {hops} transitions"
+    )]
+    JiraTransitionUnreachable {
+        key: String,
+        target: String,
+        reached: String,
+        hops: usize,
+    },
+
+    /// A SIR API call failed.
+    #[error("SIR {operation} failed")]
+    Sir {
+        operation: &'static str,
+        retryable: bool,
+        #[source]
+        source: Box<aws_sdk_securityir::Error>,
+    },
+
+    /// Moving attachment bytes to or from a SIR presigned URL failed.
+    #[error("SIR attachment {operation} failed{}", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
+    SirTransfer {
+        operation: &'static str,
+        status: Option<u16>,
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+
     /// An AWS request could not be built (a required member was missing: a bug, not bad input).
     #[error("building the {what} request")]
     RequestBuild {
@@ -165,7 +212,17 @@ impl Error {
             Error::DynamoDb { retryable, .. }
             | Error::EventBridge { retryable, .. }
             | Error::Ssm { retryable, .. } => *retryable,
+            Error::Sir { retryable, .. } => *retryable,
             Error::PublishFailed { failed } => failed.iter().all(FailedEntry::is_retryable),
+            Error::JiraTransport { source, .. } => {
+                source.is_timeout()
+                    || source.is_connect()
+                    || source.is_request()
+                    || source.is_body()
+            }
+            Error::JiraStatus { status, .. } => status_is_transient(*status),
+            Error::SirTransfer { status, .. } => status.is_none_or(status_is_transient),
+            Error::JiraTransitionUnreachable { .. } => false,
             Error::MissingEnv { .. }
             | Error::InvalidConfig { .. }
             | Error::MissingParameter { .. }
@@ -214,6 +271,21 @@ impl Error {
                 operation,
                 retryable,
                 source: Box::new(aws_sdk_eventbridge::Error::from(err)),
+            }
+        }
+    }
+
+    pub(crate) fn sir<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata,
+        aws_sdk_securityir::Error: From<SdkError<E, HttpResponse>>,
+    {
+        move |err| {
+            let retryable = sdk_error_is_retryable(&err);
+            Error::Sir {
+                operation,
+                retryable,
+                source: Box::new(aws_sdk_securityir::Error::from(err)),
             }
         }
     }

@@ -1,0 +1,782 @@
+//! The Jira Cloud REST v3 client the integration uses, behind the [`JiraApi`] trait.
+//!
+//! Every request is retried with exponential backoff and jitter when that is safe:
+//! - 429 (and 503 with `Retry-After`) for any method: Jira refused the request without doing it,
+//!   and the wait is at least the `Retry-After` it asked for;
+//! - other 5xx and broken connections only for idempotent requests (GET, PUT, DELETE, and the
+//!   POSTs that only read, like `/search/jql`): a create is not repeated blindly, it is made
+//!   safe by the caller (label `sir-case-<id>` found by [`JiraApi::search_keys_by_label`]).
+//!
+//! After the last try the error is returned; [`crate::Error::is_retryable`] then says whether
+//! Lambda should retry the whole event later.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::adf::{adf_to_text, text_to_adf};
+use crate::config::JiraSettings;
+use crate::error::{Error, Result};
+
+/// A Jira user as the integration sees one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraUser {
+    pub account_id: String,
+    pub display_name: Option<String>,
+    /// Absent when the user's privacy settings hide it.
+    pub email: Option<String>,
+}
+
+/// An issue's fields that the integration reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraIssue {
+    pub id: String,
+    pub key: String,
+    pub summary: String,
+    /// The description rendered to plain text (see [`crate::adf`]).
+    pub description: String,
+    pub status: String,
+    pub labels: Vec<String>,
+    pub created: Option<String>,
+    pub updated: Option<String>,
+    pub reporter: Option<JiraUser>,
+    pub creator: Option<JiraUser>,
+    pub attachments: Vec<JiraAttachment>,
+}
+
+/// A comment, its body rendered to plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraComment {
+    pub id: String,
+    pub author_account_id: Option<String>,
+    pub body: String,
+    pub created: Option<String>,
+    pub updated: Option<String>,
+}
+
+/// An attachment's metadata; `content_url` downloads the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraAttachment {
+    pub id: String,
+    pub filename: String,
+    pub size: u64,
+    pub mime_type: Option<String>,
+    pub content_url: String,
+    pub author_account_id: Option<String>,
+}
+
+/// A transition available from an issue's current status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub id: String,
+    pub name: String,
+    pub to_status: String,
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIssue {
+    pub project_key: String,
+    pub issue_type: String,
+    pub summary: String,
+    /// Plain text; sent as ADF.
+    pub description: String,
+    pub labels: Vec<String>,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueEdit {
+    pub summary: Option<String>,
+    /// Plain text; sent as ADF.
+    pub description: Option<String>,
+}
+
+/// The Jira operations of the integration.
+#[async_trait]
+pub trait JiraApi: Send + Sync {
+    /// The integration user (its accountId identifies our own comments and edits).
+    async fn myself(&self) -> Result<JiraUser>;
+    /// The issue, or `None` when Jira says it does not exist (404).
+    async fn get_issue(&self, key: &str) -> Result<Option<JiraIssue>>;
+    /// Creates the issue and returns its key. Not retried on 5xx (see the module docs).
+    async fn create_issue(&self, issue: &NewIssue) -> Result<String>;
+    async fn edit_issue(&self, key: &str, edit: &IssueEdit) -> Result<()>;
+    async fn transitions(&self, key: &str) -> Result<Vec<Transition>>;
+    /// Walks the workflow to `target`, several transitions if needed. `route` lists the
+    /// workflow's statuses in their usual order and steers the walk when no transition leads to
+    /// `target` directly. Returns how many transitions were made.
+    async fn transition_to(&self, key: &str, target: &str, route: &[&str]) -> Result<usize>;
+    /// Every comment, paging with startAt/maxResults until `total`.
+    async fn comments(&self, key: &str) -> Result<Vec<JiraComment>>;
+    /// Adds a comment (plain text, sent as ADF) and returns its id.
+    async fn add_comment(&self, key: &str, text: &str) -> Result<String>;
+    async fn update_comment(&self, key: &str, comment_id: &str, text: &str) -> Result<()>;
+    /// AccountIds of the issue's watchers.
+    async fn watchers(&self, key: &str) -> Result<Vec<String>>;
+    async fn add_watcher(&self, key: &str, account_id: &str) -> Result<()>;
+    /// The user whose (visible) e-mail is exactly `email`, ignoring case; `None` when Jira has
+    /// none or hides it.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>>;
+    async fn upload_attachment(
+        &self,
+        key: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<JiraAttachment>;
+    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes>;
+    /// Keys of the issues carrying `label` in `project_key` (POST /search/jql, all pages).
+    async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>>;
+}
+
+/// How hard to try before giving up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first try.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// A longer `Retry-After` than this is not waited for inside one Lambda run: the error is
+    /// returned (retryable) and Lambda tries again later.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// [`JiraApi`] over HTTPS with Basic auth (e-mail + API token).
+#[derive(Debug, Clone)]
+pub struct JiraClient {
+    http: reqwest::Client,
+    site: Url,
+    email: String,
+    token: SecretString,
+    retry: RetryPolicy,
+}
+
+/// One failed try: what the retry loop decides on.
+#[derive(Debug)]
+struct Attempt {
+    error: Error,
+    retry: bool,
+    retry_after: Option<Duration>,
+}
+
+const API: [&str; 3] = ["rest", "api", "3"];
+
+impl JiraClient {
+    pub fn new(settings: &JiraSettings) -> Result<Self> {
+        let site =
+            Url::parse(&format!("{}/", settings.url.trim_end_matches('/'))).map_err(|e| {
+                Error::InvalidConfig {
+                    name: "Jira URL".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("sir-jira-integration/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| Error::JiraTransport {
+                operation: "client set-up",
+                source,
+            })?;
+        Ok(JiraClient {
+            http,
+            site,
+            email: settings.email.clone(),
+            token: settings.token.clone(),
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// `<site>/rest/api/3/<segments…>`, each segment escaped.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.site.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(API).extend(segments);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .basic_auth(&self.email, Some(self.token.expose_secret()))
+            .header("Accept", "application/json")
+    }
+
+    /// Sends what `build` builds, retrying per the module rules, and returns a 2xx response.
+    async fn send(
+        &self,
+        operation: &'static str,
+        idempotent: bool,
+        build: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<Response> {
+        let policy = &self.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_retries);
+        let once = || async {
+            let response = build().send().await.map_err(|source| {
+                // A request that never reached Jira can always be sent again.
+                let retry = source.is_connect()
+                    || (idempotent && (source.is_timeout() || source.is_request()));
+                Attempt {
+                    error: Error::JiraTransport { operation, source },
+                    retry,
+                    retry_after: None,
+                }
+            })?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            let retry_after = retry_after(response.headers());
+            let refused = status == StatusCode::TOO_MANY_REQUESTS
+                || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some());
+            let retry = refused || (idempotent && status.is_server_error());
+            let messages = error_messages(response).await;
+            Err(Attempt {
+                error: Error::JiraStatus {
+                    operation,
+                    status: status.as_u16(),
+                    messages,
+                    retry_after,
+                },
+                retry,
+                retry_after,
+            })
+        };
+        once.retry(backoff)
+            .when(|attempt: &Attempt| {
+                attempt.retry && attempt.retry_after.is_none_or(|after| after <= policy.max_retry_after)
+            })
+            .adjust(|attempt: &Attempt, backoff_delay| {
+                // Never sooner than Jira asked; stop when the backoff is spent.
+                backoff_delay.map(|d| attempt.retry_after.map_or(d, |after| after.max(d)))
+            })
+            .notify(|attempt: &Attempt, delay| {
+                tracing::warn!(operation, error = %attempt.error, ?delay, "Jira request will be retried");
+            })
+            .await
+            .map_err(|attempt| attempt.error)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, operation: &'static str, url: Url) -> Result<T> {
+        let response = self
+            .send(operation, true, || self.request(Method::GET, url.clone()))
+            .await?;
+        read_json(operation, response).await
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Jira's `{"errorMessages": [...], "errors": {...}}`, or the body as it came.
+async fn error_messages(response: Response) -> String {
+    let text = response.text().await.unwrap_or_default();
+    #[derive(Deserialize)]
+    struct JiraErrors {
+        #[serde(default, rename = "errorMessages")]
+        error_messages: Vec<String>,
+        #[serde(default)]
+        errors: serde_json::Map<String, Value>,
+    }
+    match serde_json::from_str::<JiraErrors>(&text) {
+        Ok(body) => {
+            let mut parts = body.error_messages;
+            parts.extend(body.errors.iter().map(|(field, message)| {
+                format!("{field}: {}", message.as_str().unwrap_or_default())
+            }));
+            parts.join("; ")
+        }
+        Err(_) => text.chars().take(500).collect(),
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(operation: &'static str, response: Response) -> Result<T> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|source| Error::JiraTransport { operation, source })?;
+    serde_json::from_slice(&bytes).map_err(Error::json(operation))
+}
+
+fn is_not_found(err: &Error) -> bool {
+    matches!(err, Error::JiraStatus { status: 404, .. })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserJson {
+    account_id: String,
+    display_name: Option<String>,
+    email_address: Option<String>,
+}
+
+impl From<UserJson> for JiraUser {
+    fn from(u: UserJson) -> Self {
+        JiraUser {
+            account_id: u.account_id,
+            display_name: u.display_name,
+            email: u.email_address.filter(|e| !e.is_empty()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentJson {
+    id: Value,
+    filename: String,
+    #[serde(default)]
+    size: u64,
+    mime_type: Option<String>,
+    content: String,
+    author: Option<UserJson>,
+}
+
+/// Jira sends some ids as strings and some as numbers.
+fn id_string(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl From<AttachmentJson> for JiraAttachment {
+    fn from(a: AttachmentJson) -> Self {
+        JiraAttachment {
+            id: id_string(&a.id),
+            filename: a.filename,
+            size: a.size,
+            mime_type: a.mime_type,
+            content_url: a.content,
+            author_account_id: a.author.map(|u| u.account_id),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    id: String,
+    key: String,
+    fields: IssueFieldsJson,
+}
+
+#[derive(Deserialize)]
+struct IssueFieldsJson {
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    description: Value,
+    status: Option<NamedJson>,
+    #[serde(default)]
+    labels: Vec<String>,
+    created: Option<String>,
+    updated: Option<String>,
+    reporter: Option<UserJson>,
+    creator: Option<UserJson>,
+    #[serde(default)]
+    attachment: Vec<AttachmentJson>,
+}
+
+#[derive(Deserialize)]
+struct NamedJson {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentJson {
+    id: String,
+    author: Option<UserJson>,
+    #[serde(default)]
+    body: Value,
+    created: Option<String>,
+    updated: Option<String>,
+}
+
+impl From<CommentJson> for JiraComment {
+    fn from(c: CommentJson) -> Self {
+        JiraComment {
+            id: c.id,
+            author_account_id: c.author.map(|u| u.account_id),
+            body: adf_to_text(&c.body),
+            created: c.created,
+            updated: c.updated,
+        }
+    }
+}
+
+#[async_trait]
+impl JiraApi for JiraClient {
+    async fn myself(&self) -> Result<JiraUser> {
+        let user: UserJson = self.get_json("GET myself", self.url(&["myself"])).await?;
+        Ok(user.into())
+    }
+
+    async fn get_issue(&self, key: &str) -> Result<Option<JiraIssue>> {
+        let mut url = self.url(&["issue", key]);
+        url.query_pairs_mut().append_pair(
+            "fields",
+            "summary,description,status,labels,created,updated,reporter,creator,attachment",
+        );
+        let issue: IssueJson = match self.get_json("GET issue", url).await {
+            Ok(issue) => issue,
+            Err(err) if is_not_found(&err) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let f = issue.fields;
+        Ok(Some(JiraIssue {
+            id: issue.id,
+            key: issue.key,
+            summary: f.summary,
+            description: adf_to_text(&f.description),
+            status: f.status.map(|s| s.name).unwrap_or_default(),
+            labels: f.labels,
+            created: f.created,
+            updated: f.updated,
+            reporter: f.reporter.map(Into::into),
+            creator: f.creator.map(Into::into),
+            attachments: f.attachment.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn create_issue(&self, issue: &NewIssue) -> Result<String> {
+        let body = json!({"fields": {
+            "project": {"key": issue.project_key},
+            "issuetype": {"name": issue.issue_type},
+            "summary": issue.summary,
+            "description": text_to_adf(&issue.description),
+            "labels": issue.labels,
+        }});
+        let url = self.url(&["issue"]);
+        let response = self
+            .send("create issue", false, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        #[derive(Deserialize)]
+        struct Created {
+            key: String,
+        }
+        let created: Created = read_json("create issue", response).await?;
+        Ok(created.key)
+    }
+
+    async fn edit_issue(&self, key: &str, edit: &IssueEdit) -> Result<()> {
+        let mut fields = serde_json::Map::new();
+        if let Some(summary) = &edit.summary {
+            fields.insert("summary".into(), json!(summary));
+        }
+        if let Some(description) = &edit.description {
+            fields.insert("description".into(), text_to_adf(description));
+        }
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "fields": fields });
+        let url = self.url(&["issue", key]);
+        self.send("edit issue", true, || {
+            self.request(Method::PUT, url.clone()).json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn transitions(&self, key: &str) -> Result<Vec<Transition>> {
+        #[derive(Deserialize)]
+        struct TransitionsJson {
+            transitions: Vec<TransitionJson>,
+        }
+        #[derive(Deserialize)]
+        struct TransitionJson {
+            id: String,
+            name: String,
+            to: NamedJson,
+        }
+        let body: TransitionsJson = self
+            .get_json("GET transitions", self.url(&["issue", key, "transitions"]))
+            .await?;
+        Ok(body
+            .transitions
+            .into_iter()
+            .map(|t| Transition {
+                id: t.id,
+                name: t.name,
+                to_status: t.to.name,
+            })
+            .collect())
+    }
+
+    async fn transition_to(&self, key: &str, target: &str, route: &[&str]) -> Result<usize> {
+        const MAX_HOPS: usize = 10;
+        let position = |status: &str| route.iter().position(|s| s.eq_ignore_ascii_case(status));
+        let mut current = self
+            .get_issue(key)
+            .await?
+            .ok_or_else(|| Error::JiraStatus {
+                operation: "GET issue",
+                status: 404,
+                messages: format!("issue {key} does not exist"),
+                retry_after: None,
+            })?
+            .status;
+        let mut visited: HashSet<String> = HashSet::from([current.to_lowercase()]);
+        let mut hops = 0;
+        while !current.eq_ignore_ascii_case(target) {
+            let unreachable = |reached: &str, hops| Error::JiraTransitionUnreachable {
+                key: key.to_owned(),
+                target: target.to_owned(),
+                reached: reached.to_owned(),
+                hops,
+            };
+            if hops == MAX_HOPS {
+                return Err(unreachable(&current, hops));
+            }
+            let options = self.transitions(key).await?;
+            let direct = options
+                .iter()
+                .find(|t| t.to_status.eq_ignore_ascii_case(target));
+            // Otherwise the unvisited status nearest the target along the route; statuses off
+            // the route are tried last.
+            let step = direct.or_else(|| {
+                let goal = position(target);
+                options
+                    .iter()
+                    .filter(|t| !visited.contains(&t.to_status.to_lowercase()))
+                    .min_by_key(|t| match (position(&t.to_status), goal) {
+                        (Some(p), Some(g)) => p.abs_diff(g),
+                        _ => usize::MAX,
+                    })
+            });
+            let Some(step) = step else {
+                return Err(unreachable(&current, hops));
+            };
+            let body = json!({"transition": {"id": step.id}});
+            let url = self.url(&["issue", key, "transitions"]);
+            self.send("transition issue", true, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+            hops += 1;
+            current = step.to_status.clone();
+            visited.insert(current.to_lowercase());
+        }
+        Ok(hops)
+    }
+
+    async fn comments(&self, key: &str) -> Result<Vec<JiraComment>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            total: usize,
+            #[serde(default)]
+            comments: Vec<CommentJson>,
+        }
+        let mut all = Vec::new();
+        loop {
+            let mut url = self.url(&["issue", key, "comment"]);
+            url.query_pairs_mut()
+                .append_pair("startAt", &all.len().to_string())
+                .append_pair("maxResults", "100")
+                .append_pair("orderBy", "created");
+            let page: Page = self.get_json("GET comments", url).await?;
+            let got = page.comments.len();
+            all.extend(page.comments.into_iter().map(JiraComment::from));
+            if got == 0 || all.len() >= page.total {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn add_comment(&self, key: &str, text: &str) -> Result<String> {
+        let body = json!({"body": text_to_adf(text)});
+        let url = self.url(&["issue", key, "comment"]);
+        let response = self
+            .send("add comment", false, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        let comment: CommentJson = read_json("add comment", response).await?;
+        Ok(comment.id)
+    }
+
+    async fn update_comment(&self, key: &str, comment_id: &str, text: &str) -> Result<()> {
+        let body = json!({"body": text_to_adf(text)});
+        let url = self.url(&["issue", key, "comment", comment_id]);
+        self.send("update comment", true, || {
+            self.request(Method::PUT, url.clone()).json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn watchers(&self, key: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Watchers {
+            #[serde(default)]
+            watchers: Vec<UserJson>,
+        }
+        let body: Watchers = self
+            .get_json("GET watchers", self.url(&["issue", key, "watchers"]))
+            .await?;
+        Ok(body.watchers.into_iter().map(|u| u.account_id).collect())
+    }
+
+    async fn add_watcher(&self, key: &str, account_id: &str) -> Result<()> {
+        let body = json!(account_id);
+        let url = self.url(&["issue", key, "watchers"]);
+        // Adding a watcher twice is harmless, so a retry is safe.
+        self.send("add watcher", true, || {
+            self.request(Method::POST, url.clone()).json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>> {
+        let wanted = email.trim();
+        let mut url = self.url(&["user", "search"]);
+        url.query_pairs_mut()
+            .append_pair("query", wanted)
+            .append_pair("maxResults", "50");
+        let users: Vec<UserJson> = self.get_json("search users", url).await?;
+        // The search matches prefixes of names and e-mails: only an exact e-mail match counts.
+        Ok(users.into_iter().map(JiraUser::from).find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(wanted))
+        }))
+    }
+
+    async fn upload_attachment(
+        &self,
+        key: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<JiraAttachment> {
+        let url = self.url(&["issue", key, "attachments"]);
+        let file_name = file_name.to_owned();
+        let response = self
+            .send("upload attachment", false, || {
+                let part = reqwest::multipart::Part::stream(reqwest::Body::from(bytes.clone()))
+                    .file_name(file_name.clone());
+                self.request(Method::POST, url.clone())
+                    .header("X-Atlassian-Token", "no-check")
+                    .multipart(reqwest::multipart::Form::new().part("file", part))
+            })
+            .await?;
+        let mut created: Vec<AttachmentJson> = read_json("upload attachment", response).await?;
+        created
+            .pop()
+            .map(JiraAttachment::from)
+            .ok_or_else(|| Error::JiraStatus {
+                operation: "upload attachment",
+                status: 200,
+                messages: "Jira returned no attachment".into(),
+                retry_after: None,
+            })
+    }
+
+    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes> {
+        let url = Url::parse(&attachment.content_url).map_err(|e| Error::Unknown {
+            what: "attachment content URL",
+            value: format!("{} ({e})", attachment.content_url),
+        })?;
+        // Credentials go only to the configured Jira site, never to a URL elsewhere.
+        if url.origin() != self.site.origin() {
+            return Err(Error::Unknown {
+                what: "attachment content URL outside the Jira site",
+                value: attachment.content_url.clone(),
+            });
+        }
+        let response = self
+            .send("download attachment", true, || {
+                self.request(Method::GET, url.clone())
+            })
+            .await?;
+        response
+            .bytes()
+            .await
+            .map_err(|source| Error::JiraTransport {
+                operation: "download attachment",
+                source,
+            })
+    }
+
+    async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            issues: Vec<KeyOnly>,
+            next_page_token: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct KeyOnly {
+            key: String,
+        }
+        let jql = format!(
+            "project = \"{}\" AND labels = \"{}\" ORDER BY created ASC",
+            project_key.replace('"', ""),
+            label.replace('"', "")
+        );
+        let url = self.url(&["search", "jql"]);
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({"jql": jql, "maxResults": 100, "fields": ["key"]});
+            if let Some(t) = &token {
+                body["nextPageToken"] = json!(t);
+            }
+            let response = self
+                .send("search issues", true, || {
+                    self.request(Method::POST, url.clone()).json(&body)
+                })
+                .await?;
+            let page: Page = read_json("search issues", response).await?;
+            keys.extend(page.issues.into_iter().map(|i| i.key));
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(keys),
+            }
+        }
+    }
+}

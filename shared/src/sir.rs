@@ -1,0 +1,507 @@
+//! The AWS Security Incident Response operations the integration uses, behind the [`SirApi`]
+//! trait, with its one production adapter on `aws-sdk-securityir`.
+//!
+//! Retries: the SDK's standard retry (exponential backoff with jitter) covers throttling and 5xx.
+//! Creates are safe to retry because every create carries a `clientToken` derived from what it
+//! copies (the Jira issue key, the Jira comment id), so a repeated call returns the first
+//! result instead of a second case or comment.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_securityir::Client;
+use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_securityir::types::{
+    CaseStatus, EngagementType, ResolverType, SelfManagedCaseStatus, Watcher,
+};
+
+use crate::error::{Error, Result};
+use crate::snapshot::CaseSnapshot;
+use crate::status::SirStatus;
+
+/// SIR's page size limit for list operations.
+pub const MAX_PAGE_SIZE: i32 = 25;
+
+/// A case as ListCases shows it (no description or comments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    pub case_id: String,
+    pub title: Option<String>,
+    pub status: Option<SirStatus>,
+    /// RFC 3339.
+    pub last_updated_date: Option<String>,
+}
+
+/// A case as GetCase shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseDetails {
+    pub snapshot: CaseSnapshot,
+    pub resolver_type: Option<String>,
+    /// RFC 3339.
+    pub created_date: Option<String>,
+    pub last_updated_date: Option<String>,
+    pub attachments: Vec<SirAttachment>,
+}
+
+/// An attachment of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SirAttachment {
+    pub attachment_id: String,
+    pub file_name: String,
+    /// `Pending`, `Verified` or `Failed`: only a `Verified` one can be downloaded.
+    pub status: String,
+    pub creator: String,
+    pub created_date: String,
+}
+
+/// A comment of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SirComment {
+    pub comment_id: String,
+    pub body: String,
+    /// The principal that wrote it (our own role's for the integration's comments).
+    pub creator: Option<String>,
+    pub created_date: Option<String>,
+    pub last_updated_date: Option<String>,
+    pub last_updated_by: Option<String>,
+}
+
+/// A member of the incident response team of the active membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentResponder {
+    pub name: String,
+    pub email: String,
+    pub job_title: String,
+}
+
+/// What CreateCase needs. Nothing here is ever invented: empty lists stay empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCase {
+    /// Derived from the source (e.g. the Jira issue key) so a retry returns the same case.
+    pub client_token: String,
+    pub title: String,
+    pub description: String,
+    pub engagement_type: String,
+    pub resolver_type: String,
+    /// RFC 3339.
+    pub reported_incident_start_date: String,
+    pub impacted_accounts: Vec<String>,
+    pub watchers: Vec<String>,
+}
+
+/// What UpdateCase changes; `None` and empty lists leave the case as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub watchers_to_add: Vec<String>,
+    pub watchers_to_delete: Vec<String>,
+}
+
+/// The SIR operations of the integration.
+#[async_trait]
+pub trait SirApi: Send + Sync {
+    /// Every case, paging ListCases 25 at a time.
+    async fn list_cases(&self) -> Result<Vec<CaseSummary>>;
+    /// The case, or `None` when SIR says it does not exist (ResourceNotFound).
+    async fn get_case(&self, case_id: &str) -> Result<Option<CaseDetails>>;
+    /// Every comment of the case, all pages.
+    async fn list_comments(&self, case_id: &str) -> Result<Vec<SirComment>>;
+    async fn create_case(&self, case: &NewCase) -> Result<String>;
+    async fn update_case(&self, case_id: &str, edit: &CaseEdit) -> Result<()>;
+    /// One UpdateCaseStatus call: only to a self-managed status along the SIR graph.
+    async fn update_case_status(&self, case_id: &str, status: SirStatus) -> Result<()>;
+    async fn close_case(&self, case_id: &str) -> Result<()>;
+    /// Adds a comment; the same `client_token` never adds a second one.
+    async fn create_comment(&self, case_id: &str, body: &str, client_token: &str)
+    -> Result<String>;
+    async fn update_comment(&self, case_id: &str, comment_id: &str, body: &str) -> Result<()>;
+    /// Uploads through a presigned URL (GetCaseAttachmentUploadUrl, then PUT of the bytes).
+    async fn upload_attachment(
+        &self,
+        case_id: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<()>;
+    /// Downloads through a presigned URL (GetCaseAttachmentDownloadUrl, then GET).
+    async fn download_attachment(&self, case_id: &str, attachment_id: &str)
+    -> Result<bytes::Bytes>;
+    /// The incident response team of the active membership (empty when there is none).
+    async fn incident_response_team(&self) -> Result<Vec<IncidentResponder>>;
+}
+
+/// [`SirApi`] on `aws-sdk-securityir`; presigned transfers with `reqwest`.
+#[derive(Debug, Clone)]
+pub struct SdkSirClient {
+    client: Client,
+    http: reqwest::Client,
+}
+
+fn rfc3339(date: &DateTime) -> Option<String> {
+    date.fmt(DateTimeFormat::DateTime).ok()
+}
+
+fn parse_status(status: &CaseStatus) -> Result<SirStatus> {
+    status.as_str().parse()
+}
+
+fn watcher(email: &str) -> Result<Watcher> {
+    Watcher::builder()
+        .email(email)
+        .build()
+        .map_err(|source| Error::RequestBuild {
+            what: "SIR Watcher",
+            source,
+        })
+}
+
+impl SdkSirClient {
+    pub fn new(client: Client) -> Self {
+        SdkSirClient {
+            client,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl SirApi for SdkSirClient {
+    async fn list_cases(&self) -> Result<Vec<CaseSummary>> {
+        let mut cases = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_cases()
+                .max_results(MAX_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(Error::sir("ListCases"))?;
+            for item in page.items() {
+                cases.push(CaseSummary {
+                    case_id: item.case_id().to_owned(),
+                    title: item.title().map(str::to_owned),
+                    status: item.case_status().map(parse_status).transpose()?,
+                    last_updated_date: item.last_updated_date().and_then(rfc3339),
+                });
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(cases),
+            }
+        }
+    }
+
+    async fn get_case(&self, case_id: &str) -> Result<Option<CaseDetails>> {
+        let out = match self.client.get_case().case_id(case_id).send().await {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(Error::sir("GetCase")(err)),
+        };
+        let status = out
+            .case_status()
+            .map(parse_status)
+            .transpose()?
+            .ok_or_else(|| Error::Unknown {
+                what: "case status (GetCase returned none)",
+                value: case_id.to_owned(),
+            })?;
+        let snapshot = CaseSnapshot {
+            case_id: case_id.to_owned(),
+            title: out.title().unwrap_or_default().to_owned(),
+            description: out.description().unwrap_or_default().to_owned(),
+            status,
+            closure_code: out.closure_code().map(|c| c.as_str().to_owned()),
+            engagement_type: out.engagement_type().map(|e| e.as_str().to_owned()),
+            reported_incident_start_date: out.reported_incident_start_date().and_then(rfc3339),
+            impacted_accounts: out.impacted_accounts().iter().cloned().collect(),
+            impacted_regions: out
+                .impacted_aws_regions()
+                .iter()
+                .map(|r| r.region().as_str().to_owned())
+                .collect(),
+            impacted_services: out.impacted_services().iter().cloned().collect(),
+            watchers: out
+                .watchers()
+                .iter()
+                .map(|w| w.email().to_owned())
+                .collect::<BTreeSet<_>>(),
+        }
+        .normalized();
+        Ok(Some(CaseDetails {
+            snapshot,
+            resolver_type: out.resolver_type().map(|r| r.as_str().to_owned()),
+            created_date: out.created_date().and_then(rfc3339),
+            last_updated_date: out.last_updated_date().and_then(rfc3339),
+            attachments: out
+                .case_attachments()
+                .iter()
+                .map(|a| SirAttachment {
+                    attachment_id: a.attachment_id().to_owned(),
+                    file_name: a.file_name().to_owned(),
+                    status: a.attachment_status().as_str().to_owned(),
+                    creator: a.creator().to_owned(),
+                    created_date: rfc3339(a.created_date()).unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_comments(&self, case_id: &str) -> Result<Vec<SirComment>> {
+        let mut comments = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_comments()
+                .case_id(case_id)
+                .max_results(MAX_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(Error::sir("ListComments"))?;
+            for item in page.items() {
+                comments.push(SirComment {
+                    comment_id: item.comment_id().to_owned(),
+                    body: item.body().unwrap_or_default().to_owned(),
+                    creator: item.creator().map(str::to_owned),
+                    created_date: item.created_date().and_then(rfc3339),
+                    last_updated_date: item.last_updated_date().and_then(rfc3339),
+                    last_updated_by: item.last_updated_by().map(str::to_owned),
+                });
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(comments),
+            }
+        }
+    }
+
+    async fn create_case(&self, case: &NewCase) -> Result<String> {
+        let start =
+            DateTime::from_str(&case.reported_incident_start_date, DateTimeFormat::DateTime)
+                .map_err(|e| Error::InvalidConfig {
+                    name: "reportedIncidentStartDate".into(),
+                    reason: format!(
+                        "{:?} is not RFC 3339: {e}",
+                        case.reported_incident_start_date
+                    ),
+                })?;
+        let watchers = case
+            .watchers
+            .iter()
+            .map(|email| watcher(email))
+            .collect::<Result<Vec<_>>>()?;
+        let out = self
+            .client
+            .create_case()
+            .client_token(&case.client_token)
+            .title(&case.title)
+            .description(&case.description)
+            .engagement_type(EngagementType::from(case.engagement_type.as_str()))
+            .resolver_type(ResolverType::from(case.resolver_type.as_str()))
+            .reported_incident_start_date(start)
+            .set_impacted_accounts(Some(case.impacted_accounts.clone()))
+            .set_watchers(Some(watchers))
+            .send()
+            .await
+            .map_err(Error::sir("CreateCase"))?;
+        Ok(out.case_id().to_owned())
+    }
+
+    async fn update_case(&self, case_id: &str, edit: &CaseEdit) -> Result<()> {
+        let to_watchers = |emails: &[String]| -> Result<Option<Vec<Watcher>>> {
+            if emails.is_empty() {
+                return Ok(None);
+            }
+            emails
+                .iter()
+                .map(|e| watcher(e))
+                .collect::<Result<Vec<_>>>()
+                .map(Some)
+        };
+        self.client
+            .update_case()
+            .case_id(case_id)
+            .set_title(edit.title.clone())
+            .set_description(edit.description.clone())
+            .set_watchers_to_add(to_watchers(&edit.watchers_to_add)?)
+            .set_watchers_to_delete(to_watchers(&edit.watchers_to_delete)?)
+            .send()
+            .await
+            .map_err(Error::sir("UpdateCase"))?;
+        Ok(())
+    }
+
+    async fn update_case_status(&self, case_id: &str, status: SirStatus) -> Result<()> {
+        if !status.is_self_managed() {
+            return Err(Error::StatusUnreachable {
+                from: status,
+                to: status,
+                reason: "UpdateCaseStatus only takes a self-managed status",
+            });
+        }
+        self.client
+            .update_case_status()
+            .case_id(case_id)
+            .case_status(SelfManagedCaseStatus::from(status.as_str()))
+            .send()
+            .await
+            .map_err(Error::sir("UpdateCaseStatus"))?;
+        Ok(())
+    }
+
+    async fn close_case(&self, case_id: &str) -> Result<()> {
+        self.client
+            .close_case()
+            .case_id(case_id)
+            .send()
+            .await
+            .map_err(Error::sir("CloseCase"))?;
+        Ok(())
+    }
+
+    async fn create_comment(
+        &self,
+        case_id: &str,
+        body: &str,
+        client_token: &str,
+    ) -> Result<String> {
+        let out = self
+            .client
+            .create_case_comment()
+            .case_id(case_id)
+            .body(body)
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(Error::sir("CreateCaseComment"))?;
+        Ok(out.comment_id().to_owned())
+    }
+
+    async fn update_comment(&self, case_id: &str, comment_id: &str, body: &str) -> Result<()> {
+        self.client
+            .update_case_comment()
+            .case_id(case_id)
+            .comment_id(comment_id)
+            .body(body)
+            .send()
+            .await
+            .map_err(Error::sir("UpdateCaseComment"))?;
+        Ok(())
+    }
+
+    async fn upload_attachment(
+        &self,
+        case_id: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<()> {
+        let length = i64::try_from(bytes.len()).map_err(|_| Error::InvalidConfig {
+            name: "attachment size".into(),
+            reason: format!("{} bytes", bytes.len()),
+        })?;
+        let out = self
+            .client
+            .get_case_attachment_upload_url()
+            .case_id(case_id)
+            .file_name(file_name)
+            .content_length(length)
+            .send()
+            .await
+            .map_err(Error::sir("GetCaseAttachmentUploadUrl"))?;
+        let response = self
+            .http
+            .put(out.attachment_presigned_url())
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|source| Error::SirTransfer {
+                operation: "upload",
+                status: None,
+                source: Some(source),
+            })?;
+        if !response.status().is_success() {
+            return Err(Error::SirTransfer {
+                operation: "upload",
+                status: Some(response.status().as_u16()),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
+    async fn download_attachment(
+        &self,
+        case_id: &str,
+        attachment_id: &str,
+    ) -> Result<bytes::Bytes> {
+        let out = self
+            .client
+            .get_case_attachment_download_url()
+            .case_id(case_id)
+            .attachment_id(attachment_id)
+            .send()
+            .await
+            .map_err(Error::sir("GetCaseAttachmentDownloadUrl"))?;
+        let transfer = |source| Error::SirTransfer {
+            operation: "download",
+            status: None,
+            source: Some(source),
+        };
+        let response = self
+            .http
+            .get(out.attachment_presigned_url())
+            .send()
+            .await
+            .map_err(transfer)?;
+        if !response.status().is_success() {
+            return Err(Error::SirTransfer {
+                operation: "download",
+                status: Some(response.status().as_u16()),
+                source: None,
+            });
+        }
+        response.bytes().await.map_err(transfer)
+    }
+
+    async fn incident_response_team(&self) -> Result<Vec<IncidentResponder>> {
+        let memberships = self
+            .client
+            .list_memberships()
+            .max_results(MAX_PAGE_SIZE)
+            .send()
+            .await
+            .map_err(Error::sir("ListMemberships"))?;
+        let active = memberships.items().iter().find(|m| {
+            m.membership_status()
+                .is_some_and(|s| s.as_str() == "Active")
+        });
+        let Some(active) = active else {
+            return Ok(Vec::new());
+        };
+        let membership = self
+            .client
+            .get_membership()
+            .membership_id(active.membership_id())
+            .send()
+            .await
+            .map_err(Error::sir("GetMembership"))?;
+        Ok(membership
+            .incident_response_team()
+            .iter()
+            .map(|r| IncidentResponder {
+                name: r.name().to_owned(),
+                email: r.email().to_owned(),
+                job_title: r.job_title().to_owned(),
+            })
+            .collect())
+    }
+}
