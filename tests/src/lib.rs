@@ -7,6 +7,28 @@ pub mod world;
 pub use moto::MotoServer;
 pub use world::World;
 
+/// Prints the one line a standalone emulator owes its caller: where it listens.
+pub fn announce(endpoint: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // Nothing useful can be done if stdout is gone; the server keeps serving.
+    if writeln!(out, "listening on {endpoint}")
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        tracing::warn!("could not print the listening line");
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_stopped() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
 /// What can go wrong while setting up the local world (never a finding about the product).
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {

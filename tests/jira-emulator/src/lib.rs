@@ -1,1 +1,100 @@
-//! PLACEHOLDER
+//! Jira Cloud emulator for the local world: the REST v3 (and v2) API an integration uses, with
+//! Cloud's rules, plus Jira Automation publishing `{"automationData":{"IssueId":"SEC-12"}}` to an
+//! SNS topic after every change, a Rust API and an admin HTTP API that act as human Jira users,
+//! and fault injection.
+//!
+//! ```ignore
+//! let jira = JiraEmulator::start(JiraEmulatorConfig { sns: Some(target), ..Default::default() }).await?;
+//! let ann = jira.add_user(User::new("Ann Analyst", "ann@example.com"));
+//! let key = jira.create_issue(&ann.account_id, NewIssue::new("Suspicious login"))?;
+//! jira.transition_to(&ann.account_id, &key, "Done")?;
+//! ```
+//!
+//! # REST API (`/rest/api/3`, and the same under `/rest/api/2`)
+//! Basic auth `email:token` of the integration user (or of users given a token with
+//! `add_api_token`); anything else is 401. v3 bodies (description, comment body) are ADF; v2
+//! takes and returns plain text, converted to and from ADF paragraphs.
+//! - `GET /serverInfo` (no auth), `GET /myself`, `GET /user?accountId=`,
+//!   `GET /user/search?query=&accountId=&startAt=&maxResults=`
+//! - `POST /issue`; `GET|PUT|DELETE /issue/{key}` (`GET` takes `fields=` and `expand=changelog`)
+//! - `GET|POST /issue/{key}/transitions`
+//! - `GET|POST /issue/{key}/comment` (`startAt`, `maxResults` ≤ 100, default 50, `orderBy`);
+//!   `GET|PUT /issue/{key}/comment/{id}`
+//! - `GET|POST|DELETE /issue/{key}/watchers` (`POST` body: a JSON string accountId;
+//!   `DELETE ?accountId=`)
+//! - `POST /issue/{key}/attachments` (multipart `file`, header `X-Atlassian-Token: no-check`);
+//!   `GET /attachment/{id}`; `GET /attachment/content/{id}` (the bytes)
+//! - `GET /issue/{key}/properties`; `GET|PUT|DELETE /issue/{key}/properties/{propertyKey}`
+//! - `POST|GET /search/jql` (`jql`, `maxResults`, `nextPageToken`, `fields`, `expand`);
+//!   `/search` answers 410 Gone as Cloud does now.
+//!
+//! # JQL supported by `/search/jql`
+//! Clauses joined by `AND` (no `OR`, `NOT` or parentheses), then optionally
+//! `ORDER BY <key|created|updated|status|summary> [ASC|DESC], ...` (default `key DESC`):
+//! - `project`, `key`/`issuekey`, `status`, `issuetype`/`type`, `reporter`, `creator`:
+//!   `=`, `!=`, `IN (...)`, `NOT IN (...)`; users by accountId or `currentUser()`
+//! - `labels`: `=`, `!=`, `IN`, `NOT IN`, `IS EMPTY`, `IS NOT EMPTY`
+//! - `summary`: `~`, `!~` (case-insensitive substring)
+//! - `created`, `updated`: `=`, `!=`, `>`, `>=`, `<`, `<=` against `-5m`/`-2h`/`-1d`/`-1w`
+//!   (relative to now), `"yyyy-MM-dd"`, `"yyyy-MM-dd HH:mm"` (UTC), or `now()`
+//! - an unknown project, status or issue key in a query is a 400, as in Cloud; a query without
+//!   any clause is refused as unbounded.
+//!
+//! # Admin API (`/_emulator`, JSON, no auth, not recorded, not subject to faults)
+//! - `GET /_emulator/users`; `POST /_emulator/users` (a [`User`]) → the stored user;
+//!   `POST /_emulator/users/{accountId}/token` `{"email","token"}`
+//! - `GET /_emulator/issues`, `GET /_emulator/issues/{key}` ([`IssueRecord`]; attachments
+//!   without bytes); `GET /_emulator/deleted-issues`
+//! - `POST /_emulator/issues` `{"as", "summary", "description"?, "labels"?, "issueType"?}` →
+//!   `{"key"}`; descriptions and comment bodies are plain text or an ADF object
+//! - `PUT /_emulator/issues/{key}` `{"as", "summary"?, "description"?, "labels"?}`
+//! - `POST /_emulator/issues/{key}/transition` `{"as", "status"}`
+//! - `POST /_emulator/issues/{key}/comments` `{"as", "body"}` → `{"id"}`;
+//!   `PUT /_emulator/issues/{key}/comments/{id}` `{"as", "body"}`
+//! - `POST /_emulator/issues/{key}/attachments?as=&fileName=` (raw bytes as the body) → `{"id"}`
+//! - `POST /_emulator/issues/{key}/watchers` `{"accountId"}`;
+//!   `DELETE /_emulator/issues/{key}/watchers/{accountId}`
+//! - `DELETE /_emulator/issues/{key}?as=`
+//! - `GET /_emulator/requests` ([`RecordedRequest`]s); `DELETE /_emulator/requests`
+//! - `GET /_emulator/automation` → `{"enabled", "published", "failures"}`;
+//!   `PUT /_emulator/automation` `{"enabled"}`; `POST /_emulator/automation/forged` (the raw
+//!   message as the body)
+//! - `POST /_emulator/faults` `{"failNext"?: {"count","status"}, "latencyMs"?, "outageMs"?,
+//!   "rateLimit"?: {"capacity","refillPerSecond"} | null}`; `DELETE /_emulator/faults` clears all
+//!
+//! Errors of the admin API are `{"error": "..."}` with 400/404.
+//!
+//! # What Automation publishes
+//! On create, on any change of summary, description or labels, on every transition (each hop),
+//! on comment added or edited, on attachment added, and on delete (with
+//! `"Event":"issue_deleted"` inside `automationData`) — whoever made the change. Watchers and
+//! issue properties are not fields and publish nothing (nor change `updated`), as in Cloud.
+
+mod adf;
+mod automation;
+mod emulator;
+mod error;
+mod faults;
+mod http;
+mod jql;
+mod model;
+mod store;
+mod workflow;
+
+pub use automation::{Automation, SnsTarget};
+pub use emulator::{DEFAULT_MAX_ATTACHMENT_BYTES, JiraEmulator, JiraEmulatorConfig};
+pub use error::Error;
+pub use faults::{Faults, RateLimit};
+pub use model::{
+    AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueEdit, IssueRecord, NewIssue,
+    RecordedRequest, RichText, User,
+};
+pub use workflow::{StatusCategory, Workflow, WorkflowStatus, WorkflowTransition};
+
+/// Locks a mutex, carrying on past a panic elsewhere: the state stays usable for the test that
+/// is reading it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

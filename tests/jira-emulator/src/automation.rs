@@ -1,0 +1,188 @@
+//! Jira Automation: after every committed change of an issue, the message a "send to SNS" rule
+//! would publish, `{"automationData":{"IssueId":"SEC-12"}}`, goes to the configured SNS topic.
+//!
+//! Messages leave in order from one background task, so a Jira request never waits for (or
+//! fails because of) SNS; failures are logged and counted.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::lock;
+
+/// Where Automation messages go: an SNS topic on an SNS-compatible endpoint (moto).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsTarget {
+    pub endpoint: String,
+    pub topic_arn: String,
+    pub region: String,
+}
+
+#[derive(Debug)]
+struct AutomationState {
+    enabled: AtomicBool,
+    queue: mpsc::UnboundedSender<String>,
+    queued: AtomicU64,
+    finished: AtomicU64,
+    published: Mutex<Vec<String>>,
+    failures: Mutex<Vec<String>>,
+}
+
+/// Handle on the emulator's Automation rules; clones share them.
+#[derive(Debug, Clone)]
+pub struct Automation {
+    state: Arc<AutomationState>,
+}
+
+/// What kind of change a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IssueEvent {
+    Changed,
+    Deleted,
+}
+
+impl Automation {
+    /// Starts the publishing task; without a target, messages are only recorded.
+    pub(crate) async fn start(target: Option<SnsTarget>) -> (Automation, JoinHandle<()>) {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let automation = Automation {
+            state: Arc::new(AutomationState {
+                enabled: AtomicBool::new(true),
+                queue,
+                queued: AtomicU64::new(0),
+                finished: AtomicU64::new(0),
+                published: Mutex::new(Vec::new()),
+                failures: Mutex::new(Vec::new()),
+            }),
+        };
+        let sns = match target {
+            Some(target) => Some((sns_client(&target).await, target.topic_arn)),
+            None => None,
+        };
+        let task = tokio::spawn(publish_all(receiver, sns, Arc::clone(&automation.state)));
+        (automation, task)
+    }
+
+    /// Turns the rules on or off (on at start).
+    pub fn set_enabled(&self, enabled: bool) {
+        self.state.enabled.store(enabled, Ordering::SeqCst);
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.state.enabled.load(Ordering::SeqCst)
+    }
+
+    /// Publishes `raw_message` as it is, whether the rules are on or not: a stand-in for anyone
+    /// who can publish to the topic, for the handler's security tests.
+    pub fn publish_forged(&self, raw_message: &str) {
+        self.enqueue(raw_message.to_owned());
+    }
+
+    /// Messages published so far (recorded only, when there is no SNS target), oldest first.
+    pub fn published(&self) -> Vec<String> {
+        lock(&self.state.published).clone()
+    }
+
+    /// How many messages could not be published.
+    pub fn failure_count(&self) -> u64 {
+        lock(&self.state.failures).len() as u64
+    }
+
+    /// Why each failed message failed, oldest first.
+    pub fn failures(&self) -> Vec<String> {
+        lock(&self.state.failures).clone()
+    }
+
+    /// Waits until every message queued so far has been published or has failed; `false` when
+    /// `timeout` passed first.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let queued = self.state.queued.load(Ordering::SeqCst);
+            if self.state.finished.load(Ordering::SeqCst) >= queued {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Called after a change is committed: queues the rule's message when the rules are on.
+    pub(crate) fn issue_event(&self, key: &str, event: IssueEvent) {
+        if !self.is_enabled() {
+            return;
+        }
+        let message = match event {
+            IssueEvent::Changed => serde_json::json!({"automationData": {"IssueId": key}}),
+            IssueEvent::Deleted => {
+                serde_json::json!({"automationData": {"IssueId": key, "Event": "issue_deleted"}})
+            }
+        };
+        self.enqueue(message.to_string());
+    }
+
+    fn enqueue(&self, message: String) {
+        self.state.queued.fetch_add(1, Ordering::SeqCst);
+        if self.state.queue.send(message).is_err() {
+            self.state.finished.fetch_add(1, Ordering::SeqCst);
+            record_failure(&self.state, "the publishing task has stopped".into());
+        }
+    }
+}
+
+async fn sns_client(target: &SnsTarget) -> aws_sdk_sns::Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .endpoint_url(&target.endpoint)
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "jira-emulator",
+        ))
+        .load()
+        .await;
+    aws_sdk_sns::Client::new(&config)
+}
+
+async fn publish_all(
+    mut receiver: mpsc::UnboundedReceiver<String>,
+    sns: Option<(aws_sdk_sns::Client, String)>,
+    state: Arc<AutomationState>,
+) {
+    while let Some(message) = receiver.recv().await {
+        let outcome = match &sns {
+            Some((client, topic_arn)) => client
+                .publish()
+                .topic_arn(topic_arn)
+                .message(&message)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|error| {
+                    format!(
+                        "publishing {message} to {topic_arn}: {}",
+                        aws_sdk_sns::error::DisplayErrorContext(&error)
+                    )
+                }),
+            None => Ok(()),
+        };
+        match outcome {
+            Ok(()) => lock(&state.published).push(message),
+            Err(reason) => record_failure(&state, reason),
+        }
+        state.finished.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn record_failure(state: &AutomationState, reason: String) {
+    tracing::warn!(%reason, "Jira Automation could not publish to SNS");
+    lock(&state.failures).push(reason);
+}

@@ -1,0 +1,515 @@
+//! The emulator itself: configuration, the running server, and the Rust API that acts as human
+//! Jira users and reads the state back.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::adf;
+use crate::automation::{Automation, IssueEvent, SnsTarget};
+use crate::faults::{Faults, RateLimit};
+use crate::http;
+use crate::model::{IssueEdit, IssueRecord, NewIssue, RecordedRequest, RichText, User};
+use crate::store::{
+    IssueChanges, LabelChange, NewIssueFields, Store, StoreSettings, check_label, check_summary,
+};
+use crate::workflow::Workflow;
+use crate::{Error, lock};
+
+/// Default attachment size limit: 10 MiB (Cloud's default is far larger; tests set what they
+/// need with `max_attachment_bytes`).
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+
+/// How to run the emulator.
+#[derive(Debug, Clone)]
+pub struct JiraEmulatorConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The integration user's e-mail (Basic auth user name, and `GET /myself`).
+    pub email: String,
+    /// The integration user's API token.
+    pub token: String,
+    pub display_name: String,
+    pub project_key: String,
+    /// Issue types `POST /issue` accepts, by name.
+    pub issue_types: Vec<String>,
+    /// Where Automation messages go; `None` only records them.
+    pub sns: Option<SnsTarget>,
+    pub workflow: Workflow,
+    pub rate_limit: Option<RateLimit>,
+    pub max_attachment_bytes: u64,
+    /// Cloud's default "watch issues you create or comment on".
+    pub auto_watch: bool,
+}
+
+impl Default for JiraEmulatorConfig {
+    fn default() -> JiraEmulatorConfig {
+        JiraEmulatorConfig {
+            port: 0,
+            email: "integration@example.com".into(),
+            token: "integration-token".into(),
+            display_name: "Security Incident Response Integration".into(),
+            project_key: "SEC".into(),
+            issue_types: ["Task", "Bug", "Story", "Epic", "Incident"]
+                .map(String::from)
+                .to_vec(),
+            sns: None,
+            workflow: Workflow::default(),
+            rate_limit: None,
+            max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
+            auto_watch: true,
+        }
+    }
+}
+
+/// What the HTTP handlers and the Rust API share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) base_url: String,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) requests: Mutex<Vec<RecordedRequest>>,
+    pub(crate) faults: Faults,
+    pub(crate) automation: Automation,
+}
+
+impl Shared {
+    /// Runs a change of the store and lets Automation see it once committed. Messages are
+    /// queued before the lock is released, so they leave in the order the changes were made;
+    /// whoever re-reads the issue on receipt waits for the lock and sees the change.
+    pub(crate) fn change<T>(
+        &self,
+        change: impl FnOnce(&mut Store) -> Result<T, Error>,
+        events: impl FnOnce(&T) -> Vec<(String, IssueEvent)>,
+    ) -> Result<T, Error> {
+        let mut store = lock(&self.store);
+        let outcome = change(&mut store)?;
+        for (key, event) in events(&outcome) {
+            self.automation.issue_event(&key, event);
+        }
+        drop(store);
+        Ok(outcome)
+    }
+
+    /// The canonical key of an issue named by key or id.
+    pub(crate) fn issue_key(&self, key_or_id: &str) -> Result<String, Error> {
+        lock(&self.store)
+            .issue(key_or_id)
+            .map(|issue| issue.key.clone())
+    }
+
+    pub(crate) fn create_issue(
+        &self,
+        actor: &str,
+        fields: NewIssueFields,
+    ) -> Result<(String, String), Error> {
+        self.change(
+            |store| store.create_issue(actor, fields),
+            |(_, key)| vec![(key.clone(), IssueEvent::Changed)],
+        )
+    }
+
+    pub(crate) fn edit_issue(
+        &self,
+        actor: &str,
+        key: &str,
+        changes: IssueChanges,
+    ) -> Result<(), Error> {
+        let key = self.issue_key(key)?;
+        self.change(
+            |store| store.edit_issue(actor, &key, changes),
+            |changed| event_if(*changed, &key),
+        )
+        .map(drop)
+    }
+
+    pub(crate) fn transition(
+        &self,
+        actor: &str,
+        key: &str,
+        transition_id: &str,
+    ) -> Result<(), Error> {
+        let key = self.issue_key(key)?;
+        self.change(
+            |store| store.transition(actor, &key, transition_id),
+            |()| event_if(true, &key),
+        )
+    }
+
+    pub(crate) fn add_comment(
+        &self,
+        actor: &str,
+        key: &str,
+        body: Value,
+    ) -> Result<crate::model::CommentRecord, Error> {
+        let key = self.issue_key(key)?;
+        self.change(
+            |store| store.add_comment(actor, &key, body),
+            |_| event_if(true, &key),
+        )
+    }
+
+    pub(crate) fn edit_comment(
+        &self,
+        actor: &str,
+        key: &str,
+        comment_id: &str,
+        body: Value,
+    ) -> Result<crate::model::CommentRecord, Error> {
+        let key = self.issue_key(key)?;
+        self.change(
+            |store| store.edit_comment(actor, &key, comment_id, body),
+            |_| event_if(true, &key),
+        )
+    }
+
+    pub(crate) fn attach(
+        &self,
+        actor: &str,
+        key: &str,
+        filename: &str,
+        mime_type: &str,
+        bytes: Bytes,
+    ) -> Result<crate::model::AttachmentRecord, Error> {
+        let key = self.issue_key(key)?;
+        self.change(
+            |store| store.attach(actor, &key, filename, mime_type, bytes),
+            |_| event_if(true, &key),
+        )
+    }
+
+    pub(crate) fn delete_issue(&self, actor: &str, key: &str) -> Result<(), Error> {
+        self.change(
+            |store| store.delete_issue(actor, key),
+            |key| vec![(key.clone(), IssueEvent::Deleted)],
+        )
+        .map(drop)
+    }
+}
+
+/// The human side: what a person does in Jira's UI, shared by the Rust and admin APIs.
+impl Shared {
+    pub(crate) fn human_create_issue(
+        &self,
+        as_account: &str,
+        new: NewIssue,
+    ) -> Result<String, Error> {
+        check_summary(&new.summary)?;
+        new.labels.iter().try_for_each(|label| check_label(label))?;
+        let issue_type = lock(&self.store)
+            .issue_type(&new.issue_type)
+            .map(|(_, name)| name.to_owned())
+            .ok_or_else(|| Error::field("issuetype", "The issue type selected is invalid."))?;
+        let description = new
+            .description
+            .map(|text| document(text, "description"))
+            .transpose()?;
+        self.create_issue(
+            as_account,
+            NewIssueFields {
+                issue_type,
+                summary: new.summary,
+                description,
+                labels: new.labels,
+                reporter: None,
+            },
+        )
+        .map(|(_, key)| key)
+    }
+
+    pub(crate) fn human_edit_issue(
+        &self,
+        as_account: &str,
+        key: &str,
+        edit: IssueEdit,
+    ) -> Result<(), Error> {
+        let description = edit
+            .description
+            .map(|text| document(text, "description"))
+            .transpose()?;
+        self.edit_issue(
+            as_account,
+            key,
+            IssueChanges {
+                summary: edit.summary,
+                description: description.map(Some),
+                labels: edit.labels.map(LabelChange::Set).into_iter().collect(),
+            },
+        )
+    }
+
+    pub(crate) fn human_transition_to(
+        &self,
+        as_account: &str,
+        key: &str,
+        status: &str,
+    ) -> Result<(), Error> {
+        let key = self.issue_key(key)?;
+        let path: Vec<String> = {
+            let store = lock(&self.store);
+            let current = store.issue(&key)?.status.clone();
+            store
+                .workflow()
+                .path(&current, status)
+                .ok_or_else(|| Error::StatusUnreachable {
+                    from: current.clone(),
+                    to: status.to_owned(),
+                })?
+                .into_iter()
+                .map(|transition| transition.id.clone())
+                .collect()
+        };
+        for transition_id in path {
+            self.transition(as_account, &key, &transition_id)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn human_comment(
+        &self,
+        as_account: &str,
+        key: &str,
+        body: RichText,
+    ) -> Result<String, Error> {
+        let body = document(body, "comment")?;
+        self.add_comment(as_account, key, body)
+            .map(|comment| comment.id)
+    }
+
+    pub(crate) fn human_edit_comment(
+        &self,
+        as_account: &str,
+        key: &str,
+        comment_id: &str,
+        body: RichText,
+    ) -> Result<(), Error> {
+        let body = document(body, "comment")?;
+        self.edit_comment(as_account, key, comment_id, body)
+            .map(drop)
+    }
+
+    pub(crate) fn human_attach(
+        &self,
+        as_account: &str,
+        key: &str,
+        file_name: &str,
+        bytes: Bytes,
+    ) -> Result<String, Error> {
+        self.attach(
+            as_account,
+            key,
+            file_name,
+            http::mime_type_for(file_name),
+            bytes,
+        )
+        .map(|attachment| attachment.id)
+    }
+}
+
+fn event_if(changed: bool, key: &str) -> Vec<(String, IssueEvent)> {
+    if changed {
+        vec![(key.to_owned(), IssueEvent::Changed)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A running Jira Cloud emulator on `127.0.0.1`; stops when dropped.
+#[derive(Debug)]
+pub struct JiraEmulator {
+    shared: Arc<Shared>,
+    integration_account_id: String,
+    server: JoinHandle<()>,
+    publisher: JoinHandle<()>,
+}
+
+impl JiraEmulator {
+    /// Listens on `127.0.0.1:<config.port>` and serves in a background task.
+    pub async fn start(config: JiraEmulatorConfig) -> Result<JiraEmulator, Error> {
+        config.workflow.validate()?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| Error::Io {
+                context: format!("binding 127.0.0.1:{}", config.port),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| Error::Io {
+                context: "reading the bound address".into(),
+                source,
+            })?
+            .port();
+        let store = Store::new(StoreSettings {
+            project_key: config.project_key,
+            issue_types: config.issue_types,
+            workflow: config.workflow,
+            auto_watch: config.auto_watch,
+            max_attachment_bytes: config.max_attachment_bytes,
+            integration_email: config.email,
+            integration_token: config.token,
+            integration_display_name: config.display_name,
+        });
+        let integration_account_id = store.integration_account_id().to_owned();
+        let (automation, publisher) = Automation::start(config.sns).await;
+        let shared = Arc::new(Shared {
+            base_url: format!("http://127.0.0.1:{port}"),
+            store: Mutex::new(store),
+            requests: Mutex::new(Vec::new()),
+            faults: Faults::new(config.rate_limit),
+            automation,
+        });
+        let app = http::router(Arc::clone(&shared));
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "the Jira emulator stopped serving");
+            }
+        });
+        Ok(JiraEmulator {
+            shared,
+            integration_account_id,
+            server,
+            publisher,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, what `jiraUrl` should be set to.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The integration user's accountId (what `GET /rest/api/3/myself` answers).
+    pub fn integration_account_id(&self) -> String {
+        self.integration_account_id.clone()
+    }
+
+    /// Adds (or replaces, by accountId) a user; an empty accountId is generated.
+    pub fn add_user(&self, user: User) -> User {
+        lock(&self.shared.store).add_user(user)
+    }
+
+    /// Lets a user call the REST API with Basic `email:token`.
+    pub fn add_api_token(&self, account_id: &str, email: &str, token: &str) -> Result<(), Error> {
+        lock(&self.shared.store).add_api_token(account_id, email, token)
+    }
+
+    /// Creates an issue in the project as `as_account`; returns its key.
+    pub fn create_issue(&self, as_account: &str, new: NewIssue) -> Result<String, Error> {
+        self.shared.human_create_issue(as_account, new)
+    }
+
+    /// Edits summary, description and labels as `as_account`.
+    pub fn edit_issue(&self, as_account: &str, key: &str, edit: IssueEdit) -> Result<(), Error> {
+        self.shared.human_edit_issue(as_account, key, edit)
+    }
+
+    /// Moves the issue to `status` along the workflow's shortest path, one transition (and one
+    /// Automation message) per hop.
+    pub fn transition_to(&self, as_account: &str, key: &str, status: &str) -> Result<(), Error> {
+        self.shared.human_transition_to(as_account, key, status)
+    }
+
+    /// Comments as `as_account` (plain text or ADF); returns the comment id.
+    pub fn comment(
+        &self,
+        as_account: &str,
+        key: &str,
+        body: impl Into<RichText>,
+    ) -> Result<String, Error> {
+        self.shared.human_comment(as_account, key, body.into())
+    }
+
+    /// Replaces a comment's body as `as_account`.
+    pub fn edit_comment(
+        &self,
+        as_account: &str,
+        key: &str,
+        comment_id: &str,
+        body: impl Into<RichText>,
+    ) -> Result<(), Error> {
+        self.shared
+            .human_edit_comment(as_account, key, comment_id, body.into())
+    }
+
+    /// Attaches a file as `as_account`; returns the attachment id.
+    pub fn attach(
+        &self,
+        as_account: &str,
+        key: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, Error> {
+        self.shared
+            .human_attach(as_account, key, file_name, Bytes::from(bytes))
+    }
+
+    /// Makes `account_id` watch the issue (as that user, as "Watch" in the UI does).
+    pub fn add_watcher(&self, key: &str, account_id: &str) -> Result<(), Error> {
+        lock(&self.shared.store).add_watcher(account_id, key, account_id)
+    }
+
+    /// Stops `account_id` watching the issue.
+    pub fn remove_watcher(&self, key: &str, account_id: &str) -> Result<(), Error> {
+        lock(&self.shared.store).remove_watcher(account_id, key, account_id)
+    }
+
+    /// Deletes the issue as `as_account`.
+    pub fn delete_issue(&self, as_account: &str, key: &str) -> Result<(), Error> {
+        self.shared.delete_issue(as_account, key)
+    }
+
+    /// The live issue with this key or id.
+    pub fn issue(&self, key: &str) -> Option<IssueRecord> {
+        lock(&self.shared.store).issue(key).ok().cloned()
+    }
+
+    /// Every live issue, oldest first.
+    pub fn issues(&self) -> Vec<IssueRecord> {
+        lock(&self.shared.store).issues().to_vec()
+    }
+
+    /// Deleted issues as they were, with the deletion last in their history.
+    pub fn deleted_issues(&self) -> Vec<IssueRecord> {
+        lock(&self.shared.store).deleted_issues().to_vec()
+    }
+
+    /// Every user, the integration user first.
+    pub fn users(&self) -> Vec<User> {
+        lock(&self.shared.store).users().to_vec()
+    }
+
+    /// REST requests answered so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
+    }
+
+    pub fn automation(&self) -> Automation {
+        self.shared.automation.clone()
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+}
+
+impl Drop for JiraEmulator {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.publisher.abort();
+    }
+}
+
+/// The ADF document for a rich-text value, or the field error Jira gives for a bad one.
+pub(crate) fn document(text: RichText, field: &str) -> Result<Value, Error> {
+    match text {
+        RichText::Plain(text) => Ok(adf::from_plain_text(&text)),
+        RichText::Adf(document) if adf::is_document(&document) => Ok(document),
+        RichText::Adf(_) => Err(Error::field(field, adf::NOT_A_DOCUMENT)),
+    }
+}

@@ -1,0 +1,166 @@
+//! Fault injection for the REST API: failing the next N requests, added latency, a full outage,
+//! and a token-bucket rate limit answering 429 with `Retry-After`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::lock;
+
+/// A token bucket: `capacity` requests at once, refilled at `refill_per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub capacity: u32,
+    pub refill_per_second: f64,
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    limit: RateLimit,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl TokenBucket {
+    fn new(limit: RateLimit) -> TokenBucket {
+        TokenBucket {
+            limit,
+            tokens: f64::from(limit.capacity),
+            refilled_at: Instant::now(),
+        }
+    }
+
+    /// Takes a token, or says how many whole seconds until one is there.
+    fn take(&mut self) -> Result<(), u64> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled_at).as_secs_f64();
+        self.refilled_at = now;
+        self.tokens = (self.tokens + elapsed * self.limit.refill_per_second)
+            .min(f64::from(self.limit.capacity));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        if self.limit.refill_per_second <= 0.0 {
+            return Err(60);
+        }
+        let wait = (1.0 - self.tokens) / self.limit.refill_per_second;
+        Err(wait.ceil().max(1.0) as u64)
+    }
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    failing: Option<(u32, u16)>,
+    latency: Duration,
+    outage_until: Option<Instant>,
+    bucket: Option<TokenBucket>,
+}
+
+/// What to do with a request before it reaches the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// An injected failure with this status.
+    Injected(u16),
+    /// The outage: 503 with `Retry-After` in seconds.
+    Outage { retry_after_seconds: u64 },
+}
+
+/// Handle on the emulator's faults; clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    state: Arc<Mutex<FaultState>>,
+}
+
+impl Faults {
+    pub(crate) fn new(rate_limit: Option<RateLimit>) -> Faults {
+        let faults = Faults::default();
+        faults.rate_limit(rate_limit);
+        faults
+    }
+
+    /// The next `count` REST requests fail with `status` (a 5xx, usually) before anything else.
+    pub fn fail_next(&self, count: u32, status: u16) {
+        lock(&self.state).failing = (count > 0).then_some((count, status));
+    }
+
+    /// Every REST request waits this long before it is handled (zero turns it off).
+    pub fn latency(&self, delay: Duration) {
+        lock(&self.state).latency = delay;
+    }
+
+    /// Every REST request is answered 503 with `Retry-After` for this long from now.
+    pub fn outage(&self, duration: Duration) {
+        lock(&self.state).outage_until = Some(Instant::now() + duration);
+    }
+
+    /// Replaces the rate limit (`None` turns it off); the bucket starts full.
+    pub fn rate_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.state).bucket = limit.map(TokenBucket::new);
+    }
+
+    /// Removes every fault, the rate limit included.
+    pub fn clear(&self) {
+        *lock(&self.state) = FaultState::default();
+    }
+
+    /// The latency to add to the next request.
+    pub(crate) fn current_latency(&self) -> Duration {
+        lock(&self.state).latency
+    }
+
+    /// Whether the outage or an injected failure answers this request instead of the API.
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        let mut state = lock(&self.state);
+        if let Some(until) = state.outage_until {
+            let now = Instant::now();
+            if now < until {
+                let left = until.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
+                return Some(Refusal::Outage {
+                    retry_after_seconds: left,
+                });
+            }
+            state.outage_until = None;
+        }
+        if let Some((count, status)) = state.failing {
+            state.failing = (count > 1).then_some((count - 1, status));
+            return Some(Refusal::Injected(status));
+        }
+        None
+    }
+
+    /// Takes a rate-limit token, or says how many seconds to wait.
+    pub(crate) fn take_token(&self) -> Result<(), u64> {
+        match lock(&self.state).bucket.as_mut() {
+            Some(bucket) => bucket.take(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refuses_once_empty_and_says_when_to_retry() {
+        let faults = Faults::new(Some(RateLimit {
+            capacity: 2,
+            refill_per_second: 0.5,
+        }));
+        assert_eq!(faults.take_token(), Ok(()));
+        assert_eq!(faults.take_token(), Ok(()));
+        assert_eq!(faults.take_token(), Err(2));
+    }
+
+    #[test]
+    fn injected_failures_run_out() {
+        let faults = Faults::default();
+        faults.fail_next(2, 502);
+        assert_eq!(faults.refusal(), Some(Refusal::Injected(502)));
+        assert_eq!(faults.refusal(), Some(Refusal::Injected(502)));
+        assert_eq!(faults.refusal(), None);
+    }
+}

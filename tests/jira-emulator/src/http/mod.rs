@@ -1,0 +1,293 @@
+//! The HTTP side: the router, the gate every REST request passes (recording, faults, Basic
+//! auth, rate limit), and Jira's error bodies.
+
+mod admin;
+mod render;
+mod rest;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::emulator::Shared;
+use crate::faults::Refusal;
+use crate::model::RecordedRequest;
+use crate::{Error, lock};
+
+/// Which REST API a request came through: v3 speaks ADF, v2 plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ApiVersion {
+    V2,
+    V3,
+}
+
+impl ApiVersion {
+    pub(crate) fn number(self) -> u8 {
+        match self {
+            ApiVersion::V2 => 2,
+            ApiVersion::V3 => 3,
+        }
+    }
+}
+
+/// The authenticated user making a REST request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub account_id: String,
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let rest = Router::new()
+        .nest(
+            "/rest/api/3",
+            rest::routes().layer(Extension(ApiVersion::V3)),
+        )
+        .nest(
+            "/rest/api/2",
+            rest::routes().layer(Extension(ApiVersion::V2)),
+        )
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate));
+    rest.merge(admin::routes())
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn not_found() -> Response {
+    jira_message(
+        StatusCode::NOT_FOUND,
+        "No such resource in the Jira emulator.",
+    )
+}
+
+/// Every REST request: identify the caller, apply latency, outage and injected failures,
+/// require auth (except `serverInfo`), take a rate-limit token, then record the answer.
+async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let caller = authenticate(&shared, request.headers());
+    let latency = shared.faults.current_latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = if let Some(refusal) = shared.faults.refusal() {
+        refused(refusal)
+    } else if path.ends_with("/serverInfo") {
+        next.run(request).await
+    } else if let Some(caller) = caller.clone() {
+        match shared.faults.take_token() {
+            Ok(()) => {
+                request.extensions_mut().insert(caller);
+                next.run(request).await
+            }
+            Err(retry_after_seconds) => with_retry_after(
+                jira_message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded."),
+                retry_after_seconds,
+            ),
+        }
+    } else {
+        let mut response = jira_message(
+            StatusCode::UNAUTHORIZED,
+            "Client must be authenticated to access this resource.",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"protected-by-api-token\""),
+        );
+        response
+    };
+    lock(&shared.requests).push(RecordedRequest {
+        method,
+        path,
+        query,
+        account_id: caller.map(|caller| caller.account_id),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Outage {
+            retry_after_seconds,
+        } => with_retry_after(
+            jira_message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable: Jira is down for maintenance.",
+            ),
+            retry_after_seconds,
+        ),
+        Refusal::Injected(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let response = jira_message(status, format!("Injected failure ({status})."));
+            if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS
+            {
+                with_retry_after(response, 1)
+            } else {
+                response
+            }
+        }
+    }
+}
+
+fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The user these Basic credentials belong to.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Caller> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
+    let (email, token) = decoded.split_once(':')?;
+    lock(&shared.store)
+        .authenticate(email, token)
+        .map(|user| Caller {
+            account_id: user.account_id.clone(),
+        })
+}
+
+fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
+    let value = |byte: u8| -> Option<u32> {
+        Some(u32::from(match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let digits = encoded.trim_end_matches('=').as_bytes();
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut group = 0u32;
+        for (index, byte) in chunk.iter().enumerate() {
+            group |= value(*byte)? << (18 - 6 * index);
+        }
+        let group_bytes = group.to_be_bytes();
+        bytes.extend_from_slice(&group_bytes[1..chunk.len()]);
+    }
+    Some(bytes)
+}
+
+/// Jira's error body: `{"errorMessages": [...], "errors": {...}}`.
+pub(crate) fn jira_error(
+    status: StatusCode,
+    messages: &[String],
+    errors: &BTreeMap<String, String>,
+) -> Response {
+    (
+        status,
+        Json(json!({"errorMessages": messages, "errors": errors})),
+    )
+        .into_response()
+}
+
+/// Jira's error body with one message.
+pub(crate) fn jira_message(status: StatusCode, message: impl Into<String>) -> Response {
+    jira_error(status, &[message.into()], &BTreeMap::new())
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Error::Validation { messages, errors } => {
+                return jira_error(StatusCode::BAD_REQUEST, &messages, &errors);
+            }
+            Error::IssueNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "Issue does not exist or you do not have permission to see it.".to_owned(),
+            ),
+            Error::UserNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "Specified user does not exist or you do not have required permissions".to_owned(),
+            ),
+            Error::CommentNotFound(id) => (
+                StatusCode::NOT_FOUND,
+                format!("Can not find a comment for the id: {id}."),
+            ),
+            Error::AttachmentNotFound(id) => (
+                StatusCode::NOT_FOUND,
+                format!("The attachment with id '{id}' does not exist."),
+            ),
+            Error::PropertyNotFound(key) => (
+                StatusCode::NOT_FOUND,
+                format!("The property with key '{key}' does not exist."),
+            ),
+            Error::AttachmentTooLarge { size, limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "The file of {size} bytes is larger than the attachment size limit of {limit} bytes."
+                ),
+            ),
+            error @ Error::StatusUnreachable { .. } => (StatusCode::BAD_REQUEST, error.to_string()),
+            error @ (Error::Io { .. } | Error::InvalidWorkflow(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+            }
+        };
+        jira_message(status, message)
+    }
+}
+
+/// The request body as JSON, or Jira's 400 for a malformed one.
+pub(crate) fn parse_json(body: &Bytes) -> Result<Value, Error> {
+    serde_json::from_slice(body).map_err(|error| {
+        Error::bad_request(format!("Unexpected character in the JSON body: {error}"))
+    })
+}
+
+/// A MIME type from a file name's extension.
+pub(crate) fn mime_type_for(file_name: &str) -> &'static str {
+    let extension = file_name
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "html" | "htm" => "text/html",
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_basic_credentials() {
+        assert_eq!(
+            decode_base64("dXNlcjpwYXNz").as_deref(),
+            Some(b"user:pass".as_slice())
+        );
+        assert_eq!(decode_base64("YQ==").as_deref(), Some(b"a".as_slice()));
+        assert_eq!(decode_base64("YWI=").as_deref(), Some(b"ab".as_slice()));
+        assert_eq!(decode_base64("!!!!"), None);
+    }
+}

@@ -1,0 +1,800 @@
+//! The part of JQL `/search/jql` accepts here: clauses joined by `AND` and an `ORDER BY` (see the
+//! crate documentation for the list). Everything else is a 400 that says so, rather than a
+//! silently different result.
+
+use std::cmp::Ordering;
+
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+
+use crate::Error;
+use crate::model::IssueRecord;
+use crate::store::Store;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    Operator(&'static str),
+    Open,
+    Close,
+    Comma,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Project,
+    Key,
+    Status,
+    IssueType,
+    Reporter,
+    Creator,
+    Labels,
+    Summary,
+    Created,
+    Updated,
+}
+
+impl Field {
+    fn named(name: &str) -> Option<Field> {
+        Some(match name.to_lowercase().as_str() {
+            "project" => Field::Project,
+            "key" | "issuekey" | "id" => Field::Key,
+            "status" => Field::Status,
+            "issuetype" | "type" => Field::IssueType,
+            "reporter" => Field::Reporter,
+            "creator" => Field::Creator,
+            "labels" => Field::Labels,
+            "summary" => Field::Summary,
+            "created" | "createddate" => Field::Created,
+            "updated" | "updateddate" => Field::Updated,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Project => "project",
+            Field::Key => "key",
+            Field::Status => "status",
+            Field::IssueType => "issuetype",
+            Field::Reporter => "reporter",
+            Field::Creator => "creator",
+            Field::Labels => "labels",
+            Field::Summary => "summary",
+            Field::Created => "created",
+            Field::Updated => "updated",
+        }
+    }
+
+    fn allows(self, operator: Operator) -> bool {
+        use Operator::*;
+        match self {
+            Field::Project
+            | Field::Key
+            | Field::Status
+            | Field::IssueType
+            | Field::Reporter
+            | Field::Creator => matches!(operator, Equals | NotEquals | In | NotIn),
+            Field::Labels => matches!(
+                operator,
+                Equals | NotEquals | In | NotIn | IsEmpty | IsNotEmpty
+            ),
+            Field::Summary => matches!(operator, Contains | NotContains),
+            Field::Created | Field::Updated => matches!(
+                operator,
+                Equals | NotEquals | Greater | GreaterOrEqual | Less | LessOrEqual
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operator {
+    Equals,
+    NotEquals,
+    In,
+    NotIn,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+    Contains,
+    NotContains,
+    IsEmpty,
+    IsNotEmpty,
+}
+
+impl Operator {
+    fn text(self) -> &'static str {
+        match self {
+            Operator::Equals => "=",
+            Operator::NotEquals => "!=",
+            Operator::In => "in",
+            Operator::NotIn => "not in",
+            Operator::Greater => ">",
+            Operator::GreaterOrEqual => ">=",
+            Operator::Less => "<",
+            Operator::LessOrEqual => "<=",
+            Operator::Contains => "~",
+            Operator::NotContains => "!~",
+            Operator::IsEmpty => "is empty",
+            Operator::IsNotEmpty => "is not empty",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Operand {
+    Text(String),
+    Function(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Clause {
+    field: Field,
+    operator: Operator,
+    operands: Vec<Operand>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortField {
+    Key,
+    Created,
+    Updated,
+    Status,
+    Summary,
+}
+
+/// A parsed query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Query {
+    clauses: Vec<Clause>,
+    order: Vec<(SortField, bool)>,
+}
+
+/// What a query is evaluated against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub now: OffsetDateTime,
+    pub caller: &'a str,
+    pub store: &'a Store,
+}
+
+/// A clause with its operands resolved and checked.
+#[derive(Debug)]
+enum Test {
+    OneOf {
+        field: Field,
+        values: Vec<String>,
+        negated: bool,
+    },
+    HasLabel {
+        labels: Vec<String>,
+        negated: bool,
+    },
+    NoLabels {
+        negated: bool,
+    },
+    SummaryContains {
+        text: String,
+        negated: bool,
+    },
+    Date {
+        field: Field,
+        operator: Operator,
+        at: OffsetDateTime,
+    },
+}
+
+fn syntax_error(detail: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("Error in the JQL Query: {detail}"))
+}
+
+fn tokens(jql: &str) -> Result<Vec<Token>, Error> {
+    let mut tokens = Vec::new();
+    let mut chars = jql.chars().peekable();
+    while let Some(&next) = chars.peek() {
+        match next {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '(' | ')' | ',' => {
+                chars.next();
+                tokens.push(match next {
+                    '(' => Token::Open,
+                    ')' => Token::Close,
+                    _ => Token::Comma,
+                });
+            }
+            '"' | '\'' => {
+                chars.next();
+                let mut text = String::new();
+                loop {
+                    match chars.next() {
+                        Some('\\') => text.extend(chars.next()),
+                        Some(c) if c == next => break,
+                        Some(c) => text.push(c),
+                        None => return Err(syntax_error("the quoted string is not terminated.")),
+                    }
+                }
+                tokens.push(Token::Quoted(text));
+            }
+            '=' | '!' | '<' | '>' | '~' => {
+                chars.next();
+                let followed_by = chars.peek().copied();
+                let operator = match (next, followed_by) {
+                    ('!', Some('=')) => "!=",
+                    ('!', Some('~')) => "!~",
+                    ('<', Some('=')) => "<=",
+                    ('>', Some('=')) => ">=",
+                    ('=', _) => "=",
+                    ('<', _) => "<",
+                    ('>', _) => ">",
+                    ('~', _) => "~",
+                    _ => return Err(syntax_error("'!' must be followed by '=' or '~'.")),
+                };
+                if operator.len() == 2 {
+                    chars.next();
+                }
+                tokens.push(Token::Operator(operator));
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || "(),\"'=!<>~".contains(c) {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                tokens.push(Token::Word(word));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        token
+    }
+
+    fn peek_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(word)) if word.eq_ignore_ascii_case(keyword))
+    }
+
+    fn expect_keyword(&mut self, keyword: &str) -> Result<(), Error> {
+        if self.peek_keyword(keyword) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(syntax_error(format!(
+                "expecting '{keyword}' but got {}.",
+                describe(self.peek())
+            )))
+        }
+    }
+
+    fn query(&mut self) -> Result<Query, Error> {
+        let mut clauses = Vec::new();
+        if self.peek().is_some() && !self.peek_keyword("order") {
+            clauses.push(self.clause()?);
+            while self.peek_keyword("and") {
+                self.at += 1;
+                clauses.push(self.clause()?);
+            }
+        }
+        for unsupported in ["or", "not"] {
+            if self.peek_keyword(unsupported) {
+                return Err(unsupported_by_emulator(&unsupported.to_uppercase()));
+            }
+        }
+        let mut order = Vec::new();
+        if self.peek_keyword("order") {
+            self.at += 1;
+            self.expect_keyword("by")?;
+            loop {
+                let name = match self.next() {
+                    Some(Token::Word(name) | Token::Quoted(name)) => name,
+                    other => {
+                        return Err(syntax_error(format!(
+                            "expecting a field name but got {}.",
+                            describe(other.as_ref())
+                        )));
+                    }
+                };
+                let field = match Field::named(&name) {
+                    Some(Field::Key) => SortField::Key,
+                    Some(Field::Created) => SortField::Created,
+                    Some(Field::Updated) => SortField::Updated,
+                    Some(Field::Status) => SortField::Status,
+                    Some(Field::Summary) => SortField::Summary,
+                    _ => {
+                        return Err(Error::bad_request(format!(
+                            "Not able to sort using field '{name}'."
+                        )));
+                    }
+                };
+                let mut descending = false;
+                if self.peek_keyword("desc") {
+                    self.at += 1;
+                    descending = true;
+                } else if self.peek_keyword("asc") {
+                    self.at += 1;
+                }
+                order.push((field, descending));
+                if self.peek() == Some(&Token::Comma) {
+                    self.at += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        match self.peek() {
+            None => Ok(Query { clauses, order }),
+            Some(Token::Open | Token::Close) => Err(unsupported_by_emulator("parentheses")),
+            other => Err(syntax_error(format!(
+                "expecting 'AND' or 'ORDER BY' but got {}.",
+                describe(other)
+            ))),
+        }
+    }
+
+    fn clause(&mut self) -> Result<Clause, Error> {
+        let name = match self.next() {
+            Some(Token::Word(name) | Token::Quoted(name)) => name,
+            Some(Token::Open) => return Err(unsupported_by_emulator("parentheses")),
+            other => {
+                return Err(syntax_error(format!(
+                    "expecting a field name but got {}.",
+                    describe(other.as_ref())
+                )));
+            }
+        };
+        if name.eq_ignore_ascii_case("not") {
+            return Err(unsupported_by_emulator("NOT"));
+        }
+        let field = Field::named(&name).ok_or_else(|| {
+            Error::bad_request(format!(
+                "Field '{name}' does not exist or you do not have permission to view it."
+            ))
+        })?;
+        let operator = self.operator()?;
+        if !field.allows(operator) {
+            return Err(Error::bad_request(format!(
+                "The operator '{}' is not supported by the '{}' field.",
+                operator.text(),
+                field.name()
+            )));
+        }
+        let operands = match operator {
+            Operator::IsEmpty | Operator::IsNotEmpty => Vec::new(),
+            Operator::In | Operator::NotIn => self.list()?,
+            _ => vec![self.operand()?],
+        };
+        Ok(Clause {
+            field,
+            operator,
+            operands,
+        })
+    }
+
+    fn operator(&mut self) -> Result<Operator, Error> {
+        let operator = match self.next() {
+            Some(Token::Operator(symbol)) => match symbol {
+                "=" => Operator::Equals,
+                "!=" => Operator::NotEquals,
+                ">" => Operator::Greater,
+                ">=" => Operator::GreaterOrEqual,
+                "<" => Operator::Less,
+                "<=" => Operator::LessOrEqual,
+                "~" => Operator::Contains,
+                _ => Operator::NotContains,
+            },
+            Some(Token::Word(word)) if word.eq_ignore_ascii_case("in") => Operator::In,
+            Some(Token::Word(word)) if word.eq_ignore_ascii_case("not") => {
+                self.expect_keyword("in")?;
+                Operator::NotIn
+            }
+            Some(Token::Word(word)) if word.eq_ignore_ascii_case("is") => {
+                let negated = self.peek_keyword("not");
+                if negated {
+                    self.at += 1;
+                }
+                if self.peek_keyword("empty") || self.peek_keyword("null") {
+                    self.at += 1;
+                } else {
+                    return Err(syntax_error(format!(
+                        "expecting 'EMPTY' but got {}.",
+                        describe(self.peek())
+                    )));
+                }
+                if negated {
+                    Operator::IsNotEmpty
+                } else {
+                    Operator::IsEmpty
+                }
+            }
+            other => {
+                return Err(syntax_error(format!(
+                    "expecting an operator but got {}.",
+                    describe(other.as_ref())
+                )));
+            }
+        };
+        Ok(operator)
+    }
+
+    fn list(&mut self) -> Result<Vec<Operand>, Error> {
+        if self.next() != Some(Token::Open) {
+            return Err(syntax_error("expecting '(' after 'in'."));
+        }
+        let mut operands = vec![self.operand()?];
+        loop {
+            match self.next() {
+                Some(Token::Comma) => operands.push(self.operand()?),
+                Some(Token::Close) => return Ok(operands),
+                other => {
+                    return Err(syntax_error(format!(
+                        "expecting ',' or ')' but got {}.",
+                        describe(other.as_ref())
+                    )));
+                }
+            }
+        }
+    }
+
+    fn operand(&mut self) -> Result<Operand, Error> {
+        match self.next() {
+            Some(Token::Quoted(text)) => Ok(Operand::Text(text)),
+            Some(Token::Word(word)) => {
+                if self.peek() == Some(&Token::Open) {
+                    self.at += 1;
+                    if self.next() != Some(Token::Close) {
+                        return Err(unsupported_by_emulator("function arguments"));
+                    }
+                    Ok(Operand::Function(word))
+                } else {
+                    Ok(Operand::Text(word))
+                }
+            }
+            other => Err(syntax_error(format!(
+                "expecting a value but got {}.",
+                describe(other.as_ref())
+            ))),
+        }
+    }
+}
+
+fn describe(token: Option<&Token>) -> String {
+    match token {
+        None => "the end of the query".into(),
+        Some(Token::Word(word)) => format!("'{word}'"),
+        Some(Token::Quoted(text)) => format!("'\"{text}\"'"),
+        Some(Token::Operator(operator)) => format!("'{operator}'"),
+        Some(Token::Open) => "'('".into(),
+        Some(Token::Close) => "')'".into(),
+        Some(Token::Comma) => "','".into(),
+    }
+}
+
+fn unsupported_by_emulator(what: &str) -> Error {
+    Error::bad_request(format!(
+        "The Jira emulator supports only clauses joined by AND: {what} is not supported."
+    ))
+}
+
+/// Parses `jql`.
+pub(crate) fn parse(jql: &str) -> Result<Query, Error> {
+    let mut parser = Parser {
+        tokens: tokens(jql)?,
+        at: 0,
+    };
+    parser.query()
+}
+
+impl Query {
+    /// Whether the query restricts anything: Cloud refuses unbounded queries here.
+    pub(crate) fn is_bounded(&self) -> bool {
+        !self.clauses.is_empty()
+    }
+
+    /// The matching issues, sorted.
+    pub(crate) fn run<'a>(&self, context: Context<'a>) -> Result<Vec<&'a IssueRecord>, Error> {
+        let tests = self
+            .clauses
+            .iter()
+            .map(|clause| resolve(clause, context))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut found: Vec<&IssueRecord> = context
+            .store
+            .issues()
+            .iter()
+            .filter(|issue| tests.iter().all(|test| passes(test, issue)))
+            .collect();
+        let order = if self.order.is_empty() {
+            vec![(SortField::Key, true)]
+        } else {
+            self.order.clone()
+        };
+        found.sort_by(|left, right| {
+            order
+                .iter()
+                .map(|(field, descending)| {
+                    let ordering = compare(*field, left, right);
+                    if *descending {
+                        ordering.reverse()
+                    } else {
+                        ordering
+                    }
+                })
+                .find(|ordering| ordering.is_ne())
+                .unwrap_or_else(|| issue_number(left).cmp(&issue_number(right)).reverse())
+        });
+        Ok(found)
+    }
+
+    /// A fingerprint of the query, so a page token is only good for the query it came from.
+    pub(crate) fn fingerprint(jql: &str) -> u64 {
+        // FNV-1a: stable across processes, unlike the std hasher.
+        jql.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+}
+
+fn issue_number(issue: &IssueRecord) -> u64 {
+    issue.id.parse().unwrap_or_default()
+}
+
+fn compare(field: SortField, left: &IssueRecord, right: &IssueRecord) -> Ordering {
+    match field {
+        SortField::Key => issue_number(left).cmp(&issue_number(right)),
+        SortField::Created => left.created.cmp(&right.created),
+        SortField::Updated => left.updated.cmp(&right.updated),
+        SortField::Status => left.status.cmp(&right.status),
+        SortField::Summary => left
+            .summary
+            .to_lowercase()
+            .cmp(&right.summary.to_lowercase()),
+    }
+}
+
+fn resolve(clause: &Clause, context: Context<'_>) -> Result<Test, Error> {
+    let negated = matches!(
+        clause.operator,
+        Operator::NotEquals | Operator::NotIn | Operator::NotContains | Operator::IsNotEmpty
+    );
+    match clause.field {
+        Field::Labels if matches!(clause.operator, Operator::IsEmpty | Operator::IsNotEmpty) => {
+            Ok(Test::NoLabels { negated })
+        }
+        Field::Labels => Ok(Test::HasLabel {
+            labels: texts(clause, context)?,
+            negated,
+        }),
+        Field::Summary => Ok(Test::SummaryContains {
+            text: texts(clause, context)?.concat().to_lowercase(),
+            negated,
+        }),
+        Field::Created | Field::Updated => {
+            let operand = clause
+                .operands
+                .first()
+                .ok_or_else(|| syntax_error("missing date"))?;
+            Ok(Test::Date {
+                field: clause.field,
+                operator: clause.operator,
+                at: date(operand, clause.field, context.now)?,
+            })
+        }
+        field => {
+            let values = texts(clause, context)?;
+            for value in &values {
+                if !exists(field, value, context.store) {
+                    return Err(Error::bad_request(match field {
+                        Field::Key => {
+                            format!("An issue with key '{value}' does not exist for field 'key'.")
+                        }
+                        _ => format!(
+                            "The value '{value}' does not exist for the field '{}'.",
+                            field.name()
+                        ),
+                    }));
+                }
+            }
+            Ok(Test::OneOf {
+                field,
+                values,
+                negated,
+            })
+        }
+    }
+}
+
+/// The operands as text, `currentUser()` resolved to the caller.
+fn texts(clause: &Clause, context: Context<'_>) -> Result<Vec<String>, Error> {
+    clause
+        .operands
+        .iter()
+        .map(|operand| match operand {
+            Operand::Text(text) => Ok(text.clone()),
+            Operand::Function(name) if name.eq_ignore_ascii_case("currentUser") => {
+                Ok(context.caller.to_owned())
+            }
+            Operand::Function(name) => Err(Error::bad_request(format!(
+                "Unable to find JQL function '{name}()'."
+            ))),
+        })
+        .collect()
+}
+
+fn exists(field: Field, value: &str, store: &Store) -> bool {
+    match field {
+        Field::Project => value.eq_ignore_ascii_case(store.project_key()),
+        Field::Key => store.issue(value).is_ok(),
+        Field::Status => store.workflow().status(value).is_some(),
+        Field::IssueType => store.issue_type(value).is_some(),
+        Field::Reporter | Field::Creator => store.user(value).is_some(),
+        _ => true,
+    }
+}
+
+fn passes(test: &Test, issue: &IssueRecord) -> bool {
+    match test {
+        Test::OneOf {
+            field,
+            values,
+            negated,
+        } => {
+            let actual = match field {
+                Field::Project => &issue.project_key,
+                Field::Key => &issue.key,
+                Field::Status => &issue.status,
+                Field::IssueType => &issue.issue_type,
+                Field::Reporter => &issue.reporter,
+                _ => &issue.creator,
+            };
+            let found = values.iter().any(|value| {
+                value.eq_ignore_ascii_case(actual) || (*field == Field::Key && *value == issue.id)
+            });
+            found != *negated
+        }
+        Test::HasLabel { labels, negated } => {
+            let found = labels.iter().any(|label| issue.labels.contains(label));
+            found != *negated
+        }
+        Test::NoLabels { negated } => issue.labels.is_empty() != *negated,
+        Test::SummaryContains { text, negated } => {
+            issue.summary.to_lowercase().contains(text.as_str()) != *negated
+        }
+        Test::Date {
+            field,
+            operator,
+            at,
+        } => {
+            let actual = if *field == Field::Created {
+                issue.created
+            } else {
+                issue.updated
+            };
+            match operator {
+                Operator::Equals => actual == *at,
+                Operator::NotEquals => actual != *at,
+                Operator::Greater => actual > *at,
+                Operator::GreaterOrEqual => actual >= *at,
+                Operator::Less => actual < *at,
+                _ => actual <= *at,
+            }
+        }
+    }
+}
+
+/// A JQL date: `now()`, a period relative to now (`-5m`, `2h`, `-1d`, `-1w`), or an absolute
+/// `yyyy-MM-dd` / `yyyy/MM/dd` with optional ` HH:mm`, taken as UTC.
+fn date(operand: &Operand, field: Field, now: OffsetDateTime) -> Result<OffsetDateTime, Error> {
+    let invalid = |value: &str| {
+        Error::bad_request(format!(
+            "Date value '{value}' for field '{}' is invalid. Valid formats include: \
+             'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period \
+             format e.g. '-5d', '4w 2d'.",
+            field.name()
+        ))
+    };
+    let text = match operand {
+        Operand::Function(name) if name.eq_ignore_ascii_case("now") => return Ok(now),
+        Operand::Function(name) => {
+            return Err(Error::bad_request(format!(
+                "Unable to find JQL function '{name}()'."
+            )));
+        }
+        Operand::Text(text) => text.trim(),
+    };
+    if let Some(period) = relative_period(text) {
+        return Ok(now + period);
+    }
+    let normalized = text.replace('/', "-");
+    let (day, time_of_day) = match normalized.split_once(' ') {
+        Some((day, clock)) => (day, Some(clock)),
+        None => (normalized.as_str(), None),
+    };
+    let day = Date::parse(
+        day,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| invalid(text))?;
+    let clock = match time_of_day {
+        Some(clock) => Time::parse(
+            clock.trim(),
+            time::macros::format_description!("[hour]:[minute]"),
+        )
+        .map_err(|_| invalid(text))?,
+        None => Time::MIDNIGHT,
+    };
+    Ok(PrimitiveDateTime::new(day, clock).assume_utc())
+}
+
+fn relative_period(text: &str) -> Option<time::Duration> {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let unit = rest.chars().last()?;
+    let amount: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok()?;
+    let period = match unit.to_ascii_lowercase() {
+        'm' => time::Duration::minutes(amount),
+        'h' => time::Duration::hours(amount),
+        'd' => time::Duration::days(amount),
+        'w' => time::Duration::weeks(amount),
+        _ => return None,
+    };
+    Some(period * sign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clauses_joined_by_and_with_order_parse() {
+        let query = parse(r#"project = SEC AND labels = "sir-case-1" ORDER BY updated DESC"#);
+        let query = query.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(query.clauses.len(), 2);
+        assert_eq!(query.order, vec![(SortField::Updated, true)]);
+    }
+
+    #[test]
+    fn or_is_refused_rather_than_misread() {
+        assert!(parse("labels = a OR labels = b").is_err());
+        assert!(parse("(labels = a)").is_err());
+    }
+
+    #[test]
+    fn summary_does_not_take_equals() {
+        assert!(parse("summary = x").is_err());
+    }
+
+    #[test]
+    fn relative_periods_read_as_offsets() {
+        assert_eq!(relative_period("-5m"), Some(time::Duration::minutes(-5)));
+        assert_eq!(relative_period("2d"), Some(time::Duration::days(2)));
+        assert_eq!(relative_period("soon"), None);
+    }
+
+    #[test]
+    fn only_order_by_is_unbounded() {
+        let query = parse("ORDER BY key").unwrap_or_else(|error| panic!("{error}"));
+        assert!(!query.is_bounded());
+    }
+}

@@ -1,0 +1,180 @@
+//! `/search/jql` with nextPageToken paging; the removed `/search` is 410.
+
+use std::time::Duration;
+
+use jira_emulator::NewIssue;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{Jira, json_of};
+
+async fn search(jira: &Jira, body: Value) -> (u16, Value) {
+    let response = jira.post("/search/jql", &body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, json_of(response).await)
+}
+
+#[tokio::test]
+async fn a_label_search_pages_with_next_page_token_until_is_last() {
+    let jira = Jira::start().await;
+    let owner = jira.emulator.integration_account_id();
+    for n in 0..12 {
+        let mut issue = NewIssue::new(format!("issue {n}"));
+        if n % 2 == 0 {
+            issue.labels = vec!["sir-case-42".into()];
+        }
+        jira.emulator.create_issue(&owner, issue).unwrap();
+    }
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut body = json!({
+            "jql": "project = SEC AND labels = \"sir-case-42\"",
+            "maxResults": 4,
+            "fields": ["summary", "labels"],
+        });
+        if let Some(token) = &token {
+            body["nextPageToken"] = json!(token);
+        }
+        let (status, page) = search(&jira, body).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        for issue in page["issues"].as_array().unwrap() {
+            assert_eq!(issue["fields"]["labels"], json!(["sir-case-42"]));
+            keys.push(issue["key"].as_str().unwrap().to_owned());
+        }
+        if page["isLast"] == true {
+            assert!(page.get("nextPageToken").is_none());
+            break;
+        }
+        token = Some(page["nextPageToken"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(keys.len(), 6);
+    assert_eq!(keys[0], "SEC-11", "newest key first by default");
+}
+
+#[tokio::test]
+async fn without_fields_only_issue_ids_are_returned() {
+    let jira = Jira::start().await;
+    jira.create("Only ids", &["x"]).await;
+    let (status, page) = search(&jira, json!({"jql": "labels = x"})).await;
+    assert_eq!(status, 200);
+    let issue = page["issues"][0].as_object().unwrap();
+    assert_eq!(issue.keys().collect::<Vec<_>>(), ["id"]);
+    assert_eq!(page["isLast"], true);
+}
+
+#[tokio::test]
+async fn key_status_and_recent_updates_can_be_searched_in_order() {
+    let jira = Jira::start().await;
+    let first = jira.create("first", &[]).await;
+    let second = jira.create("second", &[]).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    jira.put(
+        &format!("/issue/{first}"),
+        &json!({"fields": {"summary": "first, edited"}}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let (_, by_key) = search(
+        &jira,
+        json!({"jql": format!("key = {second}"), "fields": ["summary"]}),
+    )
+    .await;
+    assert_eq!(by_key["issues"][0]["key"], second.as_str());
+    let (_, recent) = search(
+        &jira,
+        json!({"jql": "project = SEC AND updated >= -5m AND status = \"To Do\" ORDER BY updated DESC", "fields": ["summary"]}),
+    )
+    .await;
+    let keys: Vec<_> = recent["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| issue["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, [first.as_str(), second.as_str()]);
+    let (_, none) = search(&jira, json!({"jql": "project = SEC AND updated < -1d"})).await;
+    assert_eq!(none["issues"], json!([]));
+}
+
+#[tokio::test]
+async fn queries_outside_the_supported_jql_are_refused_with_error_messages() {
+    let jira = Jira::start().await;
+    jira.create("something", &[]).await;
+    for jql in [
+        "",
+        "ORDER BY updated DESC",
+        "labels = a OR labels = b",
+        "project = NOPE",
+        "key = SEC-999",
+        "cf[10000] = x",
+        "status = \"Nowhere\"",
+        "updated >= yesterday",
+        "project = SEC AND",
+    ] {
+        let (status, body) = search(&jira, json!({"jql": jql})).await;
+        assert_eq!(status, 400, "{jql}");
+        assert!(body["errorMessages"][0].is_string(), "{jql}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_token_from_another_query_is_refused() {
+    let jira = Jira::start().await;
+    for n in 0..3 {
+        jira.create(&format!("issue {n}"), &["a"]).await;
+    }
+    let (_, first) = search(&jira, json!({"jql": "labels = a", "maxResults": 1})).await;
+    let token = first["nextPageToken"].as_str().unwrap();
+    let (status, _) = search(
+        &jira,
+        json!({"jql": "labels = b", "maxResults": 1, "nextPageToken": token}),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn the_removed_search_endpoint_answers_410_gone() {
+    let jira = Jira::start().await;
+    for (method, url) in [
+        (Method::GET, jira.v3("/search?jql=project%20%3D%20SEC")),
+        (Method::POST, jira.v3("/search")),
+        (Method::GET, jira.v2("/search?jql=project%20%3D%20SEC")),
+    ] {
+        let response = jira
+            .request(method, &url)
+            .json(&json!({"jql": "project = SEC"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 410, "{url}");
+        let body = json_of(response).await;
+        assert!(
+            body["errorMessages"][0]
+                .as_str()
+                .unwrap()
+                .contains("/rest/api/3/search/jql")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_query_can_also_come_as_url_parameters() {
+    let jira = Jira::start().await;
+    let key = jira.create("by GET", &["get"]).await;
+    let page = json_of(
+        jira.get("/search/jql")
+            .query(&[("jql", "labels = get"), ("fields", "summary,status")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page["issues"][0]["key"], key.as_str());
+    assert_eq!(page["issues"][0]["fields"]["summary"], "by GET");
+}

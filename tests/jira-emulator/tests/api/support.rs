@@ -1,0 +1,259 @@
+//! Test support: a started emulator with a reqwest client authenticated as the integration
+//! user, ADF helpers, and moto (SNS → SQS) for the Automation tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+pub const EMAIL: &str = "integration@example.com";
+pub const TOKEN: &str = "integration-token";
+
+/// A running emulator and a client that speaks to it as the integration user.
+pub struct Jira {
+    pub emulator: JiraEmulator,
+    pub http: reqwest::Client,
+}
+
+impl Jira {
+    pub async fn start() -> Jira {
+        Jira::start_with(JiraEmulatorConfig::default()).await
+    }
+
+    pub async fn start_with(config: JiraEmulatorConfig) -> Jira {
+        let emulator = JiraEmulator::start(config).await.expect("emulator starts");
+        Jira {
+            emulator,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// `<base>/rest/api/3<path>`.
+    pub fn v3(&self, path: &str) -> String {
+        format!("{}/rest/api/3{path}", self.emulator.base_url())
+    }
+
+    /// `<base>/rest/api/2<path>`.
+    pub fn v2(&self, path: &str) -> String {
+        format!("{}/rest/api/2{path}", self.emulator.base_url())
+    }
+
+    /// A request to a full URL as the integration user.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .basic_auth(EMAIL, Some(TOKEN))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, &self.v3(path))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> RequestBuilder {
+        self.request(Method::POST, &self.v3(path)).json(body)
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> RequestBuilder {
+        self.request(Method::PUT, &self.v3(path)).json(body)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, &self.v3(path))
+    }
+
+    /// Creates a Task over REST v3 and returns its key.
+    pub async fn create(&self, summary: &str, labels: &[&str]) -> String {
+        let response = self
+            .post(
+                "/issue",
+                &json!({"fields": {
+                    "project": {"key": "SEC"},
+                    "issuetype": {"name": "Task"},
+                    "summary": summary,
+                    "description": adf("Created by the integration."),
+                    "labels": labels,
+                }}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        json_of(response).await["key"].as_str().unwrap().to_owned()
+    }
+
+    /// A `/_emulator` admin URL.
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}/_emulator{path}", self.emulator.base_url())
+    }
+}
+
+/// A one-paragraph ADF document.
+pub fn adf(text: &str) -> Value {
+    json!({"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+    ]})
+}
+
+pub async fn json_of(response: Response) -> Value {
+    response.json().await.unwrap()
+}
+
+/// The repository root (this crate is `<root>/tests/jira-emulator`).
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+}
+
+struct Moto {
+    endpoint: String,
+    // Held for the life of the process: closing stdin stops moto.
+    _child: Child,
+    _stdin: ChildStdin,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+/// The process-wide moto server, started on first use (`MOTO_ENDPOINT` may name a running one).
+pub fn moto_endpoint() -> String {
+    if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+        return endpoint;
+    }
+    MOTO.get_or_init(|| {
+        let root = workspace_root();
+        let mut child = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("tests/moto_runner.py"))
+            .arg("0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto starts (run tests/bootstrap.sh first)");
+        let stdin = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        std::thread::spawn(move || lines.for_each(drop));
+        let endpoint = first
+            .strip_prefix("listening on ")
+            .expect("moto prints where it listens")
+            .to_owned();
+        let address = endpoint.trim_start_matches("http://").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(Instant::now() < deadline, "moto did not accept connections");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint,
+            _child: child,
+            _stdin: stdin,
+        }
+    })
+    .endpoint
+    .clone()
+}
+
+/// An SNS topic in moto with an SQS queue subscribed (raw delivery), as the product's stack
+/// wires Automation to its handler.
+pub struct TopicQueue {
+    pub target: SnsTarget,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+pub async fn topic_with_queue() -> TopicQueue {
+    let endpoint = moto_endpoint();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let id = fastrand::u64(..);
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("jira-automation-{id:x}"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("jira-notifications-{id:x}"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    TopicQueue {
+        target: SnsTarget {
+            endpoint,
+            topic_arn,
+            region: "us-east-1".into(),
+        },
+        sqs,
+        queue_url,
+    }
+}
+
+impl TopicQueue {
+    /// Receives messages until `count` arrived or `within` passed.
+    pub async fn receive(&self, count: usize, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        let mut bodies = Vec::new();
+        while bodies.len() < count && Instant::now() < deadline {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for message in output.messages.unwrap_or_default() {
+                bodies.extend(message.body);
+                if let Some(handle) = message.receipt_handle {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        bodies
+    }
+}

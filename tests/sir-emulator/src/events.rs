@@ -1,0 +1,174 @@
+//! Native `aws.security-ir` events: every change (API call or human action) emits one, in order,
+//! to the configured EventBridge endpoint and bus through one background task. A failed PutEvents
+//! never fails the change that caused it; it is logged (`tracing::warn!`) and counted in
+//! [`EventStats::failed`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::types::{EventStats, NativeEvent};
+
+/// `source` of every native event.
+pub const EVENT_SOURCE: &str = "aws.security-ir";
+
+#[derive(Debug, Default)]
+struct Counters {
+    emitted: AtomicU64,
+    published: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// One event on its way to EventBridge, with the case ARN for `resources`.
+#[derive(Debug)]
+struct Outgoing {
+    event: NativeEvent,
+    case_arn: String,
+}
+
+/// Where events go.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    sender: Option<mpsc::UnboundedSender<Outgoing>>,
+    emitted: Mutex<Vec<NativeEvent>>,
+    counters: Arc<Counters>,
+}
+
+impl EventSink {
+    /// Starts the publishing task when `endpoint` is given; without one, events are only kept.
+    pub fn start(endpoint: Option<&str>, bus_name: &str, region: &str) -> EventSink {
+        let counters = Arc::new(Counters::default());
+        let sender = endpoint.map(|endpoint| {
+            let config = aws_sdk_eventbridge::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(region.to_owned()))
+                .endpoint_url(endpoint)
+                .credentials_provider(Credentials::new(
+                    "sir-emulator",
+                    "sir-emulator",
+                    None,
+                    None,
+                    "sir-emulator",
+                ))
+                .build();
+            let client = aws_sdk_eventbridge::Client::from_conf(config);
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(publish_all(
+                client,
+                bus_name.to_owned(),
+                receiver,
+                Arc::clone(&counters),
+            ));
+            sender
+        });
+        EventSink {
+            sender,
+            emitted: Mutex::new(Vec::new()),
+            counters,
+        }
+    }
+
+    /// Emits `detail_type` for a case; `by_key` is `createdBy` or `updatedBy`.
+    pub fn emit(&self, detail_type: &str, case_id: &str, case_arn: &str, by_key: &str, by: &str) {
+        let event = NativeEvent {
+            detail_type: detail_type.to_owned(),
+            detail: json!({ "caseId": case_id, by_key: by }),
+        };
+        self.counters.emitted.fetch_add(1, Ordering::SeqCst);
+        self.emitted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event.clone());
+        if let Some(sender) = &self.sender {
+            let outgoing = Outgoing {
+                event,
+                case_arn: case_arn.to_owned(),
+            };
+            if sender.send(outgoing).is_err() {
+                self.counters.failed.fetch_add(1, Ordering::SeqCst);
+                tracing::warn!(
+                    detail_type,
+                    case_id,
+                    "event publisher has stopped; event dropped"
+                );
+            }
+        }
+    }
+
+    pub fn events(&self) -> Vec<NativeEvent> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn stats(&self) -> EventStats {
+        EventStats {
+            emitted: self.counters.emitted.load(Ordering::SeqCst),
+            published: self.counters.published.load(Ordering::SeqCst),
+            failed: self.counters.failed.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Waits (up to `timeout`) until every emitted event was published or failed; true if so.
+    pub async fn settled(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stats = self.stats();
+            if self.sender.is_none() || stats.published + stats.failed >= stats.emitted {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn publish_all(
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+    mut receiver: mpsc::UnboundedReceiver<Outgoing>,
+    counters: Arc<Counters>,
+) {
+    while let Some(outgoing) = receiver.recv().await {
+        let detail_type = outgoing.event.detail_type.clone();
+        let entry = PutEventsRequestEntry::builder()
+            .source(EVENT_SOURCE)
+            .detail_type(&detail_type)
+            .detail(outgoing.event.detail.to_string())
+            .event_bus_name(&bus_name)
+            .resources(outgoing.case_arn)
+            .build();
+        match client.put_events().entries(entry).send().await {
+            Ok(output) if output.failed_entry_count() == 0 => {
+                counters.published.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(output) => {
+                counters.failed.fetch_add(1, Ordering::SeqCst);
+                let reason = output
+                    .entries()
+                    .iter()
+                    .filter_map(|entry| entry.error_message())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                tracing::warn!(%detail_type, %bus_name, %reason, "EventBridge refused a native SIR event");
+            }
+            Err(error) => {
+                counters.failed.fetch_add(1, Ordering::SeqCst);
+                tracing::warn!(
+                    %detail_type,
+                    %bus_name,
+                    error = %aws_sdk_eventbridge::error::DisplayErrorContext(&error),
+                    "publishing a native SIR event failed"
+                );
+            }
+        }
+    }
+}

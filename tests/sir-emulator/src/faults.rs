@@ -1,0 +1,181 @@
+//! Fault injection for the SIR API (not for the admin API or the upload/download URLs): added
+//! latency, throttling (429 `ThrottlingException` with `Retry-After`) for the next N calls or a
+//! share of calls, and failures with a chosen status for the next N calls.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The current fault settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultSettings {
+    pub throttle_next: u32,
+    pub throttle_share: f64,
+    pub fail_next: u32,
+    pub fail_status: u16,
+    pub latency_ms: u64,
+    pub retry_after_seconds: u32,
+}
+
+impl Default for FaultSettings {
+    fn default() -> FaultSettings {
+        FaultSettings {
+            throttle_next: 0,
+            throttle_share: 0.0,
+            fail_next: 0,
+            fail_status: 500,
+            latency_ms: 0,
+            retry_after_seconds: 1,
+        }
+    }
+}
+
+/// A cloneable handle on the emulator's fault settings.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    settings: Arc<Mutex<FaultSettings>>,
+}
+
+impl Faults {
+    fn with<T>(&self, change: impl FnOnce(&mut FaultSettings) -> T) -> T {
+        let mut settings = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut settings)
+    }
+
+    /// Throttles the next `n` calls.
+    pub fn throttle_next(&self, n: u32) {
+        self.with(|s| s.throttle_next = n);
+    }
+
+    /// Throttles this share (0.0–1.0) of calls, at random.
+    pub fn throttle_share(&self, share: f64) {
+        self.with(|s| s.throttle_share = share.clamp(0.0, 1.0));
+    }
+
+    /// Fails the next `n` calls with HTTP `status` (500 → `InternalServerException`; other
+    /// statuses get the model's error shape with that status, if any).
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.with(|s| {
+            s.fail_next = n;
+            s.fail_status = status;
+        });
+    }
+
+    /// Delays every call by `latency`.
+    pub fn latency(&self, latency: Duration) {
+        self.with(|s| s.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX));
+    }
+
+    /// The `Retry-After` seconds of throttling answers (default 1).
+    pub fn retry_after(&self, secs: u32) {
+        self.with(|s| s.retry_after_seconds = secs);
+    }
+
+    /// Back to no faults.
+    pub fn clear(&self) {
+        self.with(|s| *s = FaultSettings::default());
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> FaultSettings {
+        self.with(|s| s.clone())
+    }
+
+    /// Replaces the settings.
+    pub fn set(&self, settings: FaultSettings) {
+        self.with(|s| *s = settings);
+    }
+
+    /// The latency to add to the current call.
+    pub(crate) fn delay(&self) -> Duration {
+        Duration::from_millis(self.with(|s| s.latency_ms))
+    }
+
+    /// The injected error for the current call, if any; counts the call down.
+    pub(crate) fn injected(&self) -> Option<Error> {
+        self.with(|s| {
+            let throttle = if s.throttle_next > 0 {
+                s.throttle_next -= 1;
+                true
+            } else {
+                s.throttle_share > 0.0 && fastrand::f64() < s.throttle_share
+            };
+            if throttle {
+                return Some(Error::Throttled {
+                    message: "Rate exceeded".to_owned(),
+                    retry_after_seconds: s.retry_after_seconds,
+                });
+            }
+            if s.fail_next > 0 {
+                s.fail_next -= 1;
+                return Some(injected_failure(s.fail_status));
+            }
+            None
+        })
+    }
+}
+
+fn injected_failure(status: u16) -> Error {
+    let message = format!("injected failure (HTTP {status})");
+    match status {
+        400 => Error::validation(message),
+        402 => Error::QuotaExceeded {
+            message,
+            resource_id: String::new(),
+            resource_type: String::new(),
+            quota_code: "injected".to_owned(),
+        },
+        403 => Error::AccessDenied { message },
+        404 => Error::NotFound { message },
+        409 => Error::Conflict {
+            message,
+            resource_id: String::new(),
+            resource_type: String::new(),
+        },
+        423 => Error::InvalidToken { message },
+        429 => Error::Throttled {
+            message,
+            retry_after_seconds: 1,
+        },
+        500 => Error::Internal { message },
+        503 => Error::Injected {
+            status,
+            code: "ServiceUnavailableException".to_owned(),
+            message,
+        },
+        _ => Error::Injected {
+            status,
+            code: "InternalFailure".to_owned(),
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttles_exactly_the_next_n_calls_then_fails_the_next_m() {
+        let faults = Faults::default();
+        faults.throttle_next(2);
+        faults.fail_next(1, 500);
+        assert!(matches!(faults.injected(), Some(Error::Throttled { .. })));
+        assert!(matches!(faults.injected(), Some(Error::Throttled { .. })));
+        assert!(matches!(faults.injected(), Some(Error::Internal { .. })));
+        assert!(faults.injected().is_none());
+    }
+
+    #[test]
+    fn share_of_one_throttles_everything_and_clear_stops_it() {
+        let faults = Faults::default();
+        faults.throttle_share(1.0);
+        assert!((0..20).all(|_| faults.injected().is_some()));
+        faults.clear();
+        assert!(faults.injected().is_none());
+    }
+}

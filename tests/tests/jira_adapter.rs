@@ -1,0 +1,485 @@
+//! `shared`'s Jira client against the Jira emulator: reads, writes, multi-hop transitions, paged
+//! comments, watchers by accountId from exact e-mail matches, byte-exact attachments both ways,
+//! JQL paging, and the retry rules (Retry-After honoured, 5xx bounded, creates never repeated
+//! blindly).
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue as HumanIssue, RateLimit, User};
+use secrecy::SecretString;
+use shared::Error;
+use shared::config::JiraSettings;
+use shared::jira::{IssueEdit, JiraApi, JiraAttachment, JiraClient, NewIssue, RetryPolicy};
+
+const ROUTE: [&str; 4] = ["To Do", "In Progress", "In Review", "Done"];
+
+async fn jira() -> (JiraEmulator, JiraClient) {
+    let emulator = JiraEmulator::start(JiraEmulatorConfig::default())
+        .await
+        .unwrap();
+    let client = client_for(&emulator, "integration-token");
+    (emulator, client)
+}
+
+fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
+    let settings = JiraSettings {
+        email: "integration@example.com".into(),
+        url: emulator.base_url(),
+        project_key: "SEC".into(),
+        token: SecretString::from(token.to_owned()),
+    };
+    JiraClient::new(&settings)
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(5),
+        })
+}
+
+fn new_issue(summary: &str, labels: &[&str]) -> NewIssue {
+    NewIssue {
+        project_key: "SEC".into(),
+        issue_type: "Task".into(),
+        summary: summary.into(),
+        description: "Phishing mail reported by finance.\n\nHeaders attached.".into(),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+    }
+}
+
+fn requests_to(emulator: &JiraEmulator, method: &str, path_suffix: &str) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.ends_with(path_suffix))
+        .count()
+}
+
+#[tokio::test]
+async fn myself_is_the_integration_user() {
+    let (emulator, client) = jira().await;
+    let me = client.myself().await.unwrap();
+    assert_eq!(me.account_id, emulator.integration_account_id());
+}
+
+#[tokio::test]
+async fn created_issue_reads_back_with_text_description_and_labels() {
+    let (emulator, client) = jira().await;
+    let key = client
+        .create_issue(&new_issue("Phishing wave", &["sir-case-1234567890"]))
+        .await
+        .unwrap();
+    let issue = client.get_issue(&key).await.unwrap().unwrap();
+    assert_eq!(issue.summary, "Phishing wave");
+    assert_eq!(
+        issue.description,
+        "Phishing mail reported by finance.\n\nHeaders attached."
+    );
+    assert_eq!(issue.status, "To Do");
+    assert_eq!(issue.labels, ["sir-case-1234567890"]);
+    assert_eq!(
+        issue.creator.unwrap().account_id,
+        emulator.integration_account_id()
+    );
+    // Stored in Jira as ADF, not as a plain string.
+    let record = emulator.issue(&key).unwrap();
+    assert_eq!(record.description.unwrap()["type"], "doc");
+}
+
+#[tokio::test]
+async fn unknown_issue_reads_as_none() {
+    let (_emulator, client) = jira().await;
+    assert!(client.get_issue("SEC-999").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn edit_changes_only_the_given_fields() {
+    let (emulator, client) = jira().await;
+    let key = client
+        .create_issue(&new_issue("Before", &[]))
+        .await
+        .unwrap();
+    client
+        .edit_issue(
+            &key,
+            &IssueEdit {
+                summary: Some("After".into()),
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    let issue = client.get_issue(&key).await.unwrap().unwrap();
+    assert_eq!(issue.summary, "After");
+    assert!(issue.description.starts_with("Phishing mail"));
+    client
+        .edit_issue(
+            &key,
+            &IssueEdit {
+                summary: None,
+                description: Some("New text".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get_issue(&key).await.unwrap().unwrap().description,
+        "New text"
+    );
+    // An empty edit sends nothing.
+    let before = emulator.requests().len();
+    client
+        .edit_issue(&key, &IssueEdit::default())
+        .await
+        .unwrap();
+    assert_eq!(emulator.requests().len(), before);
+}
+
+#[tokio::test]
+async fn transition_walks_several_hops_to_a_distant_status_and_back() {
+    let (emulator, client) = jira().await;
+    let key = client.create_issue(&new_issue("Walk", &[])).await.unwrap();
+    let hops = client.transition_to(&key, "Done", &ROUTE).await.unwrap();
+    assert_eq!(hops, 3);
+    assert_eq!(emulator.issue(&key).unwrap().status, "Done");
+    // Already there: nothing to do.
+    assert_eq!(client.transition_to(&key, "done", &ROUTE).await.unwrap(), 0);
+    // Reopened and moved on.
+    let hops = client
+        .transition_to(&key, "In Progress", &ROUTE)
+        .await
+        .unwrap();
+    assert_eq!(emulator.issue(&key).unwrap().status, "In Progress");
+    assert!(hops >= 2, "Done → To Do → In Progress, {hops} hops");
+}
+
+#[tokio::test]
+async fn unreachable_status_is_a_permanent_error() {
+    let (_emulator, client) = jira().await;
+    let key = client
+        .create_issue(&new_issue("Nowhere", &[]))
+        .await
+        .unwrap();
+    let err = client
+        .transition_to(&key, "Won't Fix", &ROUTE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::JiraTransitionUnreachable { .. }),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn all_comments_are_read_across_pages_with_their_authors() {
+    let (emulator, client) = jira().await;
+    let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let key = emulator
+        .create_issue(&ann.account_id, HumanIssue::new("Busy issue"))
+        .unwrap();
+    for i in 0..130 {
+        emulator
+            .comment(&ann.account_id, &key, format!("update {i}"))
+            .unwrap();
+    }
+    let ours = client
+        .add_comment(&key, "From SIR:\nline two")
+        .await
+        .unwrap();
+    let comments = client.comments(&key).await.unwrap();
+    assert_eq!(comments.len(), 131);
+    assert_eq!(comments[0].body, "update 0");
+    assert_eq!(comments[129].body, "update 129");
+    assert_eq!(
+        comments[0].author_account_id.as_deref(),
+        Some(ann.account_id.as_str())
+    );
+    let last = comments.last().unwrap();
+    assert_eq!(last.id, ours);
+    assert_eq!(last.body, "From SIR:\nline two");
+    assert_eq!(
+        last.author_account_id,
+        Some(emulator.integration_account_id())
+    );
+    assert!(requests_to(&emulator, "GET", "/comment") >= 2, "paged");
+
+    client.update_comment(&key, &ours, "edited").await.unwrap();
+    let comments = client.comments(&key).await.unwrap();
+    assert_eq!(comments.last().unwrap().body, "edited");
+}
+
+#[tokio::test]
+async fn user_lookup_matches_the_exact_email_only() {
+    let (emulator, client) = jira().await;
+    let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
+    emulator.add_user(User::new("Anna Other", "anna@example.com"));
+    emulator.add_user(User::with_hidden_email("Hidden Harry"));
+    let found = client
+        .find_user_by_email("ANN@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account_id, ann.account_id);
+    assert!(
+        client
+            .find_user_by_email("an@example.com")
+            .await
+            .unwrap()
+            .is_none(),
+        "a prefix is not a match"
+    );
+    assert!(
+        client
+            .find_user_by_email("harry@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        client
+            .find_user_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn watchers_are_added_by_account_id() {
+    let (emulator, client) = jira().await;
+    let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let key = client
+        .create_issue(&new_issue("Watched", &[]))
+        .await
+        .unwrap();
+    client.add_watcher(&key, &ann.account_id).await.unwrap();
+    assert!(
+        client
+            .watchers(&key)
+            .await
+            .unwrap()
+            .contains(&ann.account_id)
+    );
+    assert!(
+        emulator
+            .issue(&key)
+            .unwrap()
+            .watchers
+            .contains(&ann.account_id)
+    );
+    // Jira Cloud refuses e-mails where an accountId belongs: the error surfaces, nothing is dropped.
+    let err = client
+        .add_watcher(&key, "ann@example.com")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::JiraStatus {
+                status: 400 | 404,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+fn every_byte(len: usize) -> bytes::Bytes {
+    (0..len).map(|i| (i % 251) as u8).collect::<Vec<_>>().into()
+}
+
+#[tokio::test]
+async fn attachments_travel_byte_exact_both_ways() {
+    let (emulator, client) = jira().await;
+    let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let key = client
+        .create_issue(&new_issue("Evidence", &[]))
+        .await
+        .unwrap();
+    let upload = every_byte(1_500_000);
+    let sent = client
+        .upload_attachment(&key, "memory-dump.bin", upload.clone())
+        .await
+        .unwrap();
+    assert_eq!(sent.filename, "memory-dump.bin");
+    assert_eq!(sent.size, 1_500_000);
+    assert_eq!(
+        sent.author_account_id,
+        Some(emulator.integration_account_id())
+    );
+    let stored = emulator.issue(&key).unwrap().attachments;
+    assert_eq!(stored[0].bytes, upload);
+
+    let human_bytes = every_byte(70_001);
+    emulator
+        .attach(&ann.account_id, &key, "pcap.pcap", human_bytes.to_vec())
+        .unwrap();
+    let issue = client.get_issue(&key).await.unwrap().unwrap();
+    assert_eq!(issue.attachments.len(), 2);
+    let theirs = issue
+        .attachments
+        .iter()
+        .find(|a| a.filename == "pcap.pcap")
+        .unwrap();
+    assert_eq!(
+        theirs.author_account_id.as_deref(),
+        Some(ann.account_id.as_str())
+    );
+    assert_eq!(
+        client.download_attachment(theirs).await.unwrap(),
+        human_bytes
+    );
+    assert_eq!(client.download_attachment(&sent).await.unwrap(), upload);
+}
+
+#[tokio::test]
+async fn credentials_are_never_sent_to_an_attachment_url_off_the_site() {
+    let (_emulator, client) = jira().await;
+    let foreign = JiraAttachment {
+        id: "1".into(),
+        filename: "x".into(),
+        size: 1,
+        mime_type: None,
+        content_url: "http://127.0.0.2:9/steal".into(),
+        author_account_id: None,
+    };
+    assert!(client.download_attachment(&foreign).await.is_err());
+}
+
+#[tokio::test]
+async fn label_search_pages_through_every_match() {
+    let (emulator, client) = jira().await;
+    let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
+    for i in 0..130 {
+        let mut issue = HumanIssue::new(format!("Issue {i}"));
+        if i % 10 != 0 {
+            issue.labels = vec!["sir-case-42".into()];
+        }
+        emulator.create_issue(&ann.account_id, issue).unwrap();
+    }
+    let keys = client
+        .search_keys_by_label("SEC", "sir-case-42")
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 117);
+    assert!(
+        requests_to(&emulator, "POST", "/search/jql") >= 2,
+        "paged with nextPageToken"
+    );
+    assert!(
+        client
+            .search_keys_by_label("SEC", "sir-case-43")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_requests_wait_for_retry_after_and_succeed() {
+    let (emulator, client) = jira().await;
+    let key = client
+        .create_issue(&new_issue("Throttled", &[]))
+        .await
+        .unwrap();
+    emulator.faults().rate_limit(Some(RateLimit {
+        capacity: 1,
+        refill_per_second: 1.0,
+    }));
+    let started = Instant::now();
+    for _ in 0..3 {
+        client.get_issue(&key).await.unwrap().unwrap();
+    }
+    let throttled = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert!(throttled >= 1, "the bucket refused some requests");
+    // Each refusal said Retry-After ≥ 1 s; the client waited at least that before trying again.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_create_is_retried_but_a_failed_one_is_not() {
+    let (emulator, client) = jira().await;
+    emulator.faults().fail_next(1, 429);
+    client
+        .create_issue(&new_issue("After 429", &[]))
+        .await
+        .unwrap();
+    assert_eq!(requests_to(&emulator, "POST", "/issue"), 2);
+    assert_eq!(emulator.issues().len(), 1);
+
+    emulator.faults().fail_next(1, 500);
+    let err = client
+        .create_issue(&new_issue("After 500", &[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::JiraStatus { status: 500, .. }),
+        "{err}"
+    );
+    assert!(
+        err.is_retryable(),
+        "the event is retried later, after a search by label"
+    );
+    assert_eq!(
+        requests_to(&emulator, "POST", "/issue"),
+        3,
+        "no blind second create"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_a_bounded_number_of_times() {
+    let (emulator, client) = jira().await;
+    let key = client.create_issue(&new_issue("Flaky", &[])).await.unwrap();
+    emulator.faults().fail_next(2, 503);
+    assert!(
+        client.get_issue(&key).await.unwrap().is_some(),
+        "recovered within the retries"
+    );
+
+    emulator.faults().fail_next(1_000, 500);
+    let before = requests_to(&emulator, "GET", &format!("/issue/{key}"));
+    let err = client.get_issue(&key).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(
+        requests_to(&emulator, "GET", &format!("/issue/{key}")) - before,
+        5,
+        "1 try + 4 retries"
+    );
+    emulator.faults().clear();
+}
+
+#[tokio::test]
+async fn an_outage_is_waited_out_when_short() {
+    let (emulator, client) = jira().await;
+    let key = client
+        .create_issue(&new_issue("Outage", &[]))
+        .await
+        .unwrap();
+    emulator.faults().outage(Duration::from_millis(1_500));
+    assert!(client.get_issue(&key).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn wrong_token_is_a_permanent_error() {
+    let (emulator, _client) = jira().await;
+    let err = client_for(&emulator, "wrong").myself().await.unwrap_err();
+    assert!(
+        matches!(err, Error::JiraStatus { status: 401, .. }),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+}
