@@ -1,19 +1,24 @@
 //! The AWS Security Incident Response operations the integration uses, behind the [`SirApi`]
 //! trait, with its one production adapter on `aws-sdk-securityir`.
 //!
-//! Retries: the SDK's standard retry (exponential backoff with jitter) covers throttling and 5xx.
-//! Creates are safe to retry because every create carries a `clientToken` derived from what it
+//! Retries: the SDK's standard retry (exponential backoff with jitter) covers throttling and 5xx,
+//! and [`RetryAfterClassifier`] makes it wait at least the `Retry-After` SIR sends with a 429
+//! (the SDK itself only reads `x-amz-retry-after`). Creates are safe to retry because every create carries a `clientToken` derived from what it
 //! copies (the Jira issue key, the Jira comment id), so a repeated call returns the first
 //! result instead of a second case or comment.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_securityir::Client;
+use aws_sdk_securityir::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_securityir::types::{
     CaseStatus, EngagementType, ResolverType, SelfManagedCaseStatus, Watcher,
 };
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriority, RetryReason};
 
 use crate::error::{Error, Result};
 use crate::snapshot::CaseSnapshot;
@@ -128,6 +133,51 @@ pub trait SirApi: Send + Sync {
     -> Result<bytes::Bytes>;
     /// The incident response team of the active membership (empty when there is none).
     async fn incident_response_team(&self) -> Result<Vec<IncidentResponder>>;
+}
+
+/// Refines the SDK's "retryable" verdict with the delay of a `Retry-After: <seconds>` header, so
+/// a throttled call is not repeated sooner than SIR asked (the standard strategy caps the wait
+/// at its maximum backoff).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryAfterClassifier;
+
+impl ClassifyRetry for RetryAfterClassifier {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        let RetryAction::RetryIndicated(RetryReason::RetryableError {
+            kind,
+            retry_after: None,
+        }) = previous
+        else {
+            return RetryAction::NoActionIndicated;
+        };
+        let seconds = ctx
+            .response()
+            .and_then(|r| r.headers().get("retry-after"))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match seconds {
+            Some(s) => {
+                RetryAction::retryable_error_with_explicit_delay(*kind, Duration::from_secs(s))
+            }
+            None => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "Retry-After"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// The SDK configuration the integration uses for SIR: `sdk` plus [`RetryAfterClassifier`].
+pub fn sir_client_config(sdk: &aws_config::SdkConfig) -> aws_sdk_securityir::config::Builder {
+    aws_sdk_securityir::config::Builder::from(sdk).retry_classifier(RetryAfterClassifier)
 }
 
 /// [`SirApi`] on `aws-sdk-securityir`; presigned transfers with `reqwest`.

@@ -1,10 +1,9 @@
-//! The local world the integration is tested in: moto for the AWS services ([`moto`]) and each
-//! test's own resources in it ([`world`]). The SIR and Jira emulators join it in later issues.
+//! The local world the integration is tested in: moto for the AWS services ([`moto_harness`])
+//! and each test's own resources in it ([`world`]). The SIR and Jira emulators join it in later issues.
 
-pub mod moto;
 pub mod world;
 
-pub use moto::MotoServer;
+pub use moto_harness::{MotoError, MotoServer};
 pub use world::World;
 
 /// Prints the one line a standalone emulator owes its caller: where it listens.
@@ -32,8 +31,10 @@ pub async fn until_stopped() -> std::io::Result<()> {
 /// What can go wrong while setting up the local world (never a finding about the product).
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
-    #[error("moto: {0}")]
-    Moto(String),
+    #[error(transparent)]
+    Moto(#[from] MotoError),
+    #[error("local world: {0}")]
+    Setup(String),
     #[error("{0}")]
     Io(String, #[source] std::io::Error),
     #[error("AWS call {operation} to moto failed")]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
@@ -15,28 +15,9 @@ use shared::publisher::EventBridgePublisher;
 use shared::store::{DynamoMappingStore, schema};
 
 use crate::HarnessError;
-use crate::moto::MotoServer;
+use moto_harness::MotoServer;
 
-/// Region the local world pretends to be in.
-pub const REGION: &str = "us-east-1";
-/// Account moto reports by default.
-pub const ACCOUNT: &str = "123456789012";
-
-/// AWS SDK configuration pointing every client at `endpoint` with dummy credentials.
-pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "local-world",
-        ))
-        .load()
-        .await
-}
+pub use moto_harness::{ACCOUNT, REGION, sdk_config};
 
 /// A test's resources in moto, and clients to reach them.
 #[derive(Debug)]
@@ -153,7 +134,7 @@ impl World {
             .await
             .map_err(HarnessError::aws("CreateQueue"))?
             .queue_url
-            .ok_or_else(|| HarnessError::Moto("CreateQueue returned no URL".into()))?;
+            .ok_or_else(|| HarnessError::Setup("CreateQueue returned no URL".into()))?;
         let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{rule_name}");
         self.eventbridge
             .put_rule()
@@ -210,7 +191,7 @@ impl World {
             for message in out.messages() {
                 let body = message.body().unwrap_or_default();
                 bodies.push(serde_json::from_str(body).map_err(|e| {
-                    HarnessError::Moto(format!("queue message is not JSON ({e}): {body}"))
+                    HarnessError::Setup(format!("queue message is not JSON ({e}): {body}"))
                 })?);
                 if let Some(handle) = message.receipt_handle() {
                     self.sqs

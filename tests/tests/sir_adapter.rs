@@ -5,12 +5,13 @@
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use aws_sdk_securityir::config::SharedCredentialsProvider;
 use aws_sdk_securityir::config::retry::RetryConfig;
 use aws_sdk_securityir::config::{BehaviorVersion, Credentials, Region};
 use shared::Error;
-use shared::sir::{CaseEdit, NewCase, SdkSirClient, SirApi};
+use shared::sir::{CaseEdit, NewCase, SdkSirClient, SirApi, sir_client_config};
 use shared::status::SirStatus;
 use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
 
@@ -25,20 +26,23 @@ async fn sir() -> (SirEmulator, SdkSirClient) {
     (emulator, client)
 }
 
+/// A client configured as the Lambdas configure theirs (`sir_client_config`), with short
+/// backoffs so the tests run fast.
 fn sdk_client(emulator: &SirEmulator, access_key: &str) -> aws_sdk_securityir::Client {
-    aws_sdk_securityir::Client::from_conf(
-        aws_sdk_securityir::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(emulator.endpoint())
-            .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(10)),
-            )
-            .build(),
-    )
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(emulator.endpoint())
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            access_key, "secret", None, None, "test",
+        )))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(10)),
+        )
+        .build();
+    aws_sdk_securityir::Client::from_conf(sir_client_config(&sdk).build())
 }
 
 fn human_case(title: &str) -> HumanCase {
@@ -350,4 +354,21 @@ async fn throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persist
     let err = client.list_cases().await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     emulator.faults().clear();
+}
+
+#[tokio::test]
+async fn throttled_calls_wait_for_retry_after() {
+    let (emulator, client) = sir().await;
+    emulator.create_case(HUMAN, human_case("Patient"));
+    emulator.faults().retry_after(1);
+    emulator.faults().throttle_next(1);
+    let started = Instant::now();
+    assert_eq!(client.list_cases().await.unwrap().len(), 1);
+    // The SDK's own backoff here is 10 ms: only Retry-After makes it wait a second.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls(&emulator, "ListCases"), 2);
 }

@@ -147,7 +147,7 @@ async fn native_events_reach_the_default_bus_of_moto() {
     let moto = moto();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
+        .endpoint_url(moto.endpoint())
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "testing", "testing", None, None, "test",
         ))
@@ -198,7 +198,7 @@ async fn native_events_reach_the_default_bus_of_moto() {
         .unwrap();
 
     let emulator = SirEmulator::start(SirEmulatorConfig {
-        events_endpoint: Some(moto.endpoint.clone()),
+        events_endpoint: Some(moto.endpoint().to_owned()),
         ..SirEmulatorConfig::default()
     })
     .await

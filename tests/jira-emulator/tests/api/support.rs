@@ -1,10 +1,6 @@
 //! Test support: a started emulator with a reqwest client authenticated as the integration
 //! user, ADF helpers, and moto (SNS → SQS) for the Automation tests.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
@@ -103,60 +99,12 @@ pub async fn json_of(response: Response) -> Value {
     response.json().await.unwrap()
 }
 
-/// The repository root (this crate is `<root>/tests/jira-emulator`).
-fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-}
-
-struct Moto {
-    endpoint: String,
-    // Held for the life of the process: closing stdin stops moto.
-    _child: Child,
-    _stdin: ChildStdin,
-}
-
-static MOTO: OnceLock<Moto> = OnceLock::new();
-
-/// The process-wide moto server, started on first use (`MOTO_ENDPOINT` may name a running one).
+/// The process-wide moto server (see the `moto-harness` crate).
 pub fn moto_endpoint() -> String {
-    if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
-        return endpoint;
-    }
-    MOTO.get_or_init(|| {
-        let root = workspace_root();
-        let mut child = Command::new(root.join(".venv/bin/python"))
-            .arg(root.join("tests/moto_runner.py"))
-            .arg("0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts (run tests/bootstrap.sh first)");
-        let stdin = child.stdin.take().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        std::thread::spawn(move || lines.for_each(drop));
-        let endpoint = first
-            .strip_prefix("listening on ")
-            .expect("moto prints where it listens")
-            .to_owned();
-        let address = endpoint.trim_start_matches("http://").to_owned();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(Instant::now() < deadline, "moto did not accept connections");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto {
-            endpoint,
-            _child: child,
-            _stdin: stdin,
-        }
-    })
-    .endpoint
-    .clone()
+    moto_harness::MotoServer::shared()
+        .expect("moto starts (run tests/bootstrap.sh first)")
+        .endpoint()
+        .to_owned()
 }
 
 /// An SNS topic in moto with an SQS queue subscribed (raw delivery), as the product's stack

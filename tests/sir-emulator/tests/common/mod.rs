@@ -3,11 +3,6 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
-
 use aws_sdk_securityir::Client;
 use aws_sdk_securityir::config::retry::RetryConfig;
 use aws_sdk_securityir::config::{BehaviorVersion, Credentials, Region};
@@ -80,38 +75,7 @@ pub async fn create_case(client: &Client, title: &str) -> String {
         .to_owned()
 }
 
-/// A moto server for this test process; it exits when the process does (stdin closes).
-pub struct Moto {
-    pub endpoint: String,
-    _child: Child,
-    _stdin: ChildStdin,
-}
-
-static MOTO: OnceLock<Moto> = OnceLock::new();
-
-pub fn moto() -> &'static Moto {
-    MOTO.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut child = Command::new(root.join(".venv/bin/python"))
-            .arg(root.join("tests/moto_runner.py"))
-            .arg("0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_runner starts (run tests/bootstrap.sh first)");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().expect("a line").expect("readable");
-        std::thread::spawn(move || lines.for_each(drop));
-        let endpoint = first
-            .strip_prefix("listening on ")
-            .expect("moto says where it listens")
-            .to_owned();
-        Moto {
-            endpoint,
-            _child: child,
-            _stdin: stdin,
-        }
-    })
+/// The process-wide moto server (see the `moto-harness` crate).
+pub fn moto() -> &'static moto_harness::MotoServer {
+    moto_harness::MotoServer::shared().expect("moto starts (run tests/bootstrap.sh first)")
 }

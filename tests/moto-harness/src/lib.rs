@@ -12,7 +12,35 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::HarnessError;
+/// Why moto could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    #[error("moto: {0}")]
+    Start(String),
+    #[error("{0}")]
+    Io(String, #[source] std::io::Error),
+}
+
+/// Region the local world pretends to be in.
+pub const REGION: &str = "us-east-1";
+/// Account moto reports by default.
+pub const ACCOUNT: &str = "123456789012";
+
+/// AWS SDK configuration pointing every client at `endpoint` with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-world",
+        ))
+        .load()
+        .await
+}
 
 /// A running moto server.
 #[derive(Debug)]
@@ -27,10 +55,10 @@ static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
 
 impl MotoServer {
     /// The process-wide server, started on first use.
-    pub fn shared() -> Result<&'static MotoServer, HarnessError> {
+    pub fn shared() -> Result<&'static MotoServer, MotoError> {
         MOTO.get_or_init(|| MotoServer::start().map_err(|e| e.to_string()))
             .as_ref()
-            .map_err(|e| HarnessError::Moto(e.clone()))
+            .map_err(|e| MotoError::Start(e.clone()))
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -38,7 +66,7 @@ impl MotoServer {
         &self.endpoint
     }
 
-    fn start() -> Result<MotoServer, HarnessError> {
+    fn start() -> Result<MotoServer, MotoError> {
         if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
             return Ok(MotoServer {
                 endpoint,
@@ -49,7 +77,7 @@ impl MotoServer {
         let root = workspace_root();
         let python = root.join(".venv/bin/python");
         if !python.exists() {
-            return Err(HarnessError::Moto(format!(
+            return Err(MotoError::Start(format!(
                 "{} not found: run tests/bootstrap.sh to create the virtualenv with moto",
                 python.display()
             )));
@@ -58,21 +86,21 @@ impl MotoServer {
             .join("target")
             .join(format!("moto-{}.log", std::process::id()));
         std::fs::create_dir_all(root.join("target"))
-            .map_err(|e| HarnessError::Io("creating target/".into(), e))?;
+            .map_err(|e| MotoError::Io("creating target/".into(), e))?;
         let log = std::fs::File::create(&log_path)
-            .map_err(|e| HarnessError::Io(format!("creating {}", log_path.display()), e))?;
+            .map_err(|e| MotoError::Io(format!("creating {}", log_path.display()), e))?;
         let mut child = Command::new(&python)
             .arg(root.join("tests/moto_runner.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|e| HarnessError::Io(format!("starting {}", python.display()), e))?;
+            .map_err(|e| MotoError::Io(format!("starting {}", python.display()), e))?;
         let stdin = child.stdin.take();
         let stdout = child
             .stdout
             .take()
-            .ok_or_else(|| HarnessError::Moto("moto_runner has no stdout".into()))?;
+            .ok_or_else(|| MotoError::Start("moto_runner has no stdout".into()))?;
         let endpoint = read_listening_line(stdout, &log_path)?;
         wait_until_ready(&endpoint)?;
         Ok(MotoServer {
@@ -83,33 +111,35 @@ impl MotoServer {
     }
 }
 
-/// The repository root (this crate lives in `<root>/tests`).
+/// The repository root.
 pub fn workspace_root() -> PathBuf {
+    // This crate lives in `<root>/tests/moto-harness`.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn read_listening_line(
     stdout: impl Read + Send + 'static,
     log_path: &Path,
-) -> Result<String, HarnessError> {
+) -> Result<String, MotoError> {
     let mut lines = BufReader::new(stdout).lines();
     let first = lines
         .next()
         .transpose()
-        .map_err(|e| HarnessError::Io("reading moto's stdout".into(), e))?;
+        .map_err(|e| MotoError::Io("reading moto's stdout".into(), e))?;
     // Keep draining so a chatty server can never block on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     first
         .and_then(|line| line.strip_prefix("listening on ").map(str::to_owned))
         .ok_or_else(|| {
             let log = std::fs::read_to_string(log_path).unwrap_or_default();
-            HarnessError::Moto(format!("moto did not start; its log says:\n{log}"))
+            MotoError::Start(format!("moto did not start; its log says:\n{log}"))
         })
 }
 
-fn wait_until_ready(endpoint: &str) -> Result<(), HarnessError> {
+fn wait_until_ready(endpoint: &str) -> Result<(), MotoError> {
     let address = endpoint.trim_start_matches("http://");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -118,7 +148,7 @@ fn wait_until_ready(endpoint: &str) -> Result<(), HarnessError> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(HarnessError::Moto(format!(
+    Err(MotoError::Start(format!(
         "moto at {endpoint} did not accept connections in 30 s"
     )))
 }
