@@ -30,6 +30,35 @@ pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
 /// The most ids one event lists per kind; past it the list is cut and marked truncated.
 pub const MAX_IDS_PER_LIST: usize = 200;
 
+/// The native SIR detail-types the poller listens to (each names one case to re-read).
+pub const NATIVE_SIR_DETAIL_TYPES: [&str; 5] = [
+    "Case Created",
+    "Case Updated",
+    "Case Comment Added",
+    "Case Comment Updated",
+    "Case Closed",
+];
+
+/// The event patterns of the stack's rules, in one place for the CDK app and the local world.
+pub mod rule_patterns {
+    use serde_json::{Value, json};
+
+    /// Integration bus → jira-client: the case events.
+    pub fn jira_client() -> Value {
+        json!({"source": [super::SOURCE_SECURITY_IR]})
+    }
+
+    /// Integration bus → sir-client: the issue events.
+    pub fn sir_client() -> Value {
+        json!({"source": [super::SOURCE_JIRA]})
+    }
+
+    /// Default bus → poller: SIR's native case events.
+    pub fn native_sir() -> Value {
+        json!({"source": [super::SOURCE_NATIVE_SIR], "detail-type": super::NATIVE_SIR_DETAIL_TYPES})
+    }
+}
+
 /// The detail-type of each bus event, with its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DetailType {

@@ -11,6 +11,8 @@
 //! - `CASE#<caseId>` / `COMMENT#<sirId>` ↔ `ISSUE#<issueKey>` / `COMMENT#<jiraId>`, and the same
 //!   with `ATTACHMENT#`: item id maps both ways, written together.
 //! - `EMAIL#<email>` / `JIRA_ACCOUNT`: cached accountId, expiring through the TTL attribute.
+//! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
+//!   so the poller lists what it knows with a Query (and notices a case that vanished).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -153,6 +155,20 @@ pub struct CachedAccount {
     pub account_id: Option<String>,
 }
 
+/// What the poller last saw of a case in ListCases, so unchanged cases cost no further call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedCase {
+    pub case_id: String,
+    /// ListCases' `lastUpdatedDate` (RFC 3339) when last synced.
+    pub last_updated_date: Option<String>,
+    /// ListCases' `caseStatus` when last synced.
+    pub status: Option<String>,
+    /// ListCases' `title` when last synced.
+    pub title: Option<String>,
+    /// Epoch seconds of the last full comment check (see the poller's slow comment sweep).
+    pub comments_checked_at: u64,
+}
+
 /// The mapping table, as the Lambdas use it.
 #[async_trait]
 pub trait MappingStore: Send + Sync {
@@ -203,6 +219,12 @@ pub trait MappingStore: Send + Sync {
     /// The cached accountId for `email`, or `None` when not cached or expired.
     async fn cached_account(&self, email: &str) -> Result<Option<CachedAccount>>;
     async fn cache_account(&self, account: &CachedAccount, ttl: Duration) -> Result<()>;
+
+    /// Every case the poller tracks (one paged Query on the tracking partition).
+    async fn tracked_cases(&self) -> Result<Vec<TrackedCase>>;
+    async fn put_tracked_case(&self, case: &TrackedCase) -> Result<()>;
+    /// Stops tracking the case (it can no longer be read from SIR).
+    async fn untrack_case(&self, case_id: &str) -> Result<()>;
 }
 
 /// [`MappingStore`] on DynamoDB.
@@ -228,6 +250,7 @@ const LINK: &str = "LINK";
 const CLAIM: &str = "CLAIM";
 const SNAPSHOT: &str = "SNAPSHOT";
 const JIRA_ACCOUNT: &str = "JIRA_ACCOUNT";
+const POLLER: &str = "POLLER";
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -718,5 +741,49 @@ impl MappingStore for DynamoMappingStore {
         }
         item.insert(TTL_ATTRIBUTE.into(), n(now_epoch_seconds() + ttl.as_secs()));
         self.put(item).await
+    }
+
+    async fn tracked_cases(&self) -> Result<Vec<TrackedCase>> {
+        self.query_prefix(POLLER.to_owned(), "CASE#")
+            .await?
+            .iter()
+            .map(|item| {
+                let r = ItemReader { item };
+                Ok(TrackedCase {
+                    case_id: r.req_s("caseId")?.to_owned(),
+                    last_updated_date: r.opt_s("lastUpdatedDate").map(str::to_owned),
+                    status: r.opt_s("status").map(str::to_owned),
+                    title: r.opt_s("title").map(str::to_owned),
+                    comments_checked_at: r.opt_n("commentsCheckedAt")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn put_tracked_case(&self, case: &TrackedCase) -> Result<()> {
+        let mut item = key(POLLER.to_owned(), format!("CASE#{}", case.case_id));
+        item.insert("caseId".into(), s(&case.case_id));
+        for (name, value) in [
+            ("lastUpdatedDate", &case.last_updated_date),
+            ("status", &case.status),
+            ("title", &case.title),
+        ] {
+            if let Some(value) = value {
+                item.insert(name.into(), s(value));
+            }
+        }
+        item.insert("commentsCheckedAt".into(), n(case.comments_checked_at));
+        self.put(item).await
+    }
+
+    async fn untrack_case(&self, case_id: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(POLLER.to_owned(), format!("CASE#{case_id}"))))
+            .send()
+            .await
+            .map_err(Error::dynamodb("DeleteItem"))?;
+        Ok(())
     }
 }

@@ -440,3 +440,36 @@ async fn account_cache_answers_until_its_ttl_passes() {
         Some(shared::store::schema::TTL_ATTRIBUTE)
     );
 }
+
+#[tokio::test]
+async fn tracked_cases_are_listed_updated_and_dropped() {
+    use shared::store::TrackedCase;
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    assert!(store.tracked_cases().await.unwrap().is_empty());
+    let tracked = |id: &str, status: &str| TrackedCase {
+        case_id: id.into(),
+        last_updated_date: Some("2026-11-21T10:00:00Z".into()),
+        status: Some(status.into()),
+        title: Some("t".into()),
+        comments_checked_at: 7,
+    };
+    for i in 0..30 {
+        store
+            .put_tracked_case(&tracked(&format!("{i:010}"), "Submitted"))
+            .await
+            .unwrap();
+    }
+    store
+        .put_tracked_case(&tracked("0000000003", "Closed"))
+        .await
+        .unwrap();
+    store.untrack_case("0000000004").await.unwrap();
+    let all = store.tracked_cases().await.unwrap();
+    assert_eq!(all.len(), 29);
+    assert_eq!(
+        all.iter().find(|c| c.case_id == "0000000003").unwrap(),
+        &tracked("0000000003", "Closed")
+    );
+    assert!(all.iter().all(|c| c.case_id != "0000000004"));
+}
