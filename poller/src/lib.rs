@@ -1,1 +1,590 @@
-//! Placeholder.
+//! The poller: reads SIR and publishes `CaseCreated | CaseUpdated | CaseDeleted` to the
+//! integration bus.
+//!
+//! Two triggers, one handler ([`Poller::handle`]):
+//! - a native `aws.security-ir` event names one case: only that case is re-read, within seconds;
+//! - the schedule is the safety net: one pass pages through ListCases and reads details only of
+//!   cases that are new or whose list entry (lastUpdatedDate, status, title) moved. A comment
+//!   need not move lastUpdatedDate, so comments of open cases are also swept at a slower cadence
+//!   ([`PollerSettings::comment_sweep_interval`]), a few cases per pass, oldest sweep first, with
+//!   one ListComments each (the case's fields come from its stored snapshot).
+//!
+//! What was published is recorded (snapshot, tracked list entry) only after the publish
+//! succeeded, so a failed case is tried again next pass; one failing case never stops the
+//! others, and the pass then ends in `Err` naming them. If SIR cannot even be listed the pass
+//! fails at once: an outage never looks like "no cases" and never slows the schedule.
+
+pub mod schedule;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use shared::events::{BusEvent, CaseChange, CaseGone, IdDelta, SOURCE_NATIVE_SIR};
+use shared::publisher::EventPublisher;
+use shared::sir::{CaseDetails, CaseSummary, SirApi, SirComment};
+use shared::snapshot::{CaseSnapshot, Fingerprint};
+use shared::status::SirStatus;
+use shared::store::{ItemLink, LinkedItemKind, MappingStore, Origin, TrackedCase};
+
+pub use schedule::{EventBridgeSchedule, ScheduleControl, ScheduleRate};
+
+/// What can make a poller run fail.
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    /// The invocation is neither a schedule tick nor a native SIR event.
+    #[error("unrecognised poller event: {0}")]
+    UnknownEvent(String),
+    /// A call the whole run depends on failed (ListCases, the tracked list, the membership).
+    #[error(transparent)]
+    Shared(#[from] shared::Error),
+    /// Some cases could not be synced; every other case was.
+    #[error("{} case(s) not synced, retried next pass: {}", failures.len(), describe(failures))]
+    CasesFailed { failures: Vec<CaseFailure> },
+}
+
+/// One case a run could not sync, with why.
+#[derive(Debug)]
+pub struct CaseFailure {
+    pub case_id: String,
+    pub error: shared::Error,
+}
+
+fn describe(failures: &[CaseFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("{}: {}", f.case_id, error_chain(&f.error)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The error and its causes on one line, for the run's error message.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// How the poller behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollerSettings {
+    /// How often each open case's comments are listed even when its list entry did not move.
+    pub comment_sweep_interval: Duration,
+    /// At most this many comment sweeps per pass, so the sweep is spread over passes.
+    pub max_comment_sweeps_per_pass: usize,
+    /// SIR principals whose comments are the integration's own (echoes of sir-client).
+    pub integration_principals: Vec<String>,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        PollerSettings {
+            comment_sweep_interval: Duration::from_secs(15 * 60),
+            max_comment_sweeps_per_pass: 10,
+            integration_principals: Vec::new(),
+        }
+    }
+}
+
+/// Environment variable: the poller's own schedule rule (on the default bus).
+pub const ENV_SCHEDULE_RULE_NAME: &str = "POLLER_SCHEDULE_RULE_NAME";
+/// Environment variable (optional): comma-separated SIR principals whose writes are ours.
+pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
+/// Environment variable (optional): minutes between comment sweeps of an open case.
+pub const ENV_COMMENT_SWEEP_MINUTES: &str = "COMMENT_SWEEP_MINUTES";
+
+/// Everything the poller reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollerConfig {
+    pub shared: shared::config::Config,
+    pub schedule_rule_name: String,
+    pub settings: PollerSettings,
+}
+
+impl PollerConfig {
+    pub fn from_env() -> shared::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`; the error names the missing variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> shared::Result<Self> {
+        let shared = shared::config::Config::from_lookup(&lookup)?;
+        let schedule_rule_name = lookup(ENV_SCHEDULE_RULE_NAME)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(shared::Error::MissingEnv {
+                name: ENV_SCHEDULE_RULE_NAME,
+            })?;
+        let mut settings = PollerSettings::default();
+        if let Some(list) = lookup(ENV_INTEGRATION_PRINCIPALS) {
+            settings.integration_principals = list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(minutes) = lookup(ENV_COMMENT_SWEEP_MINUTES) {
+            let minutes: u64 =
+                minutes
+                    .trim()
+                    .parse()
+                    .map_err(|_| shared::Error::InvalidConfig {
+                        name: ENV_COMMENT_SWEEP_MINUTES.into(),
+                        reason: format!("{minutes:?} is not a whole number of minutes"),
+                    })?;
+            settings.comment_sweep_interval = Duration::from_secs(minutes * 60);
+        }
+        Ok(PollerConfig {
+            shared,
+            schedule_rule_name,
+            settings,
+        })
+    }
+}
+
+/// What started the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The schedule rule's tick.
+    Schedule,
+    /// A native SIR event about this case.
+    Case(String),
+}
+
+impl Trigger {
+    /// Recognises an EventBridge envelope: `aws.events` "Scheduled Event", or a native
+    /// `aws.security-ir` event with `detail.caseId`.
+    pub fn of(event: &Value) -> Result<Trigger, PollerError> {
+        let source = event
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let detail_type = event
+            .get("detail-type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match source {
+            "aws.events" if detail_type == "Scheduled Event" => Ok(Trigger::Schedule),
+            SOURCE_NATIVE_SIR => event
+                .pointer("/detail/caseId")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+                .map(|id| Trigger::Case(id.to_owned()))
+                .ok_or_else(|| {
+                    PollerError::UnknownEvent(format!(
+                        "{source} {detail_type} without a valid caseId"
+                    ))
+                }),
+            _ => Err(PollerError::UnknownEvent(format!(
+                "source {source:?}, detail-type {detail_type:?}"
+            ))),
+        }
+    }
+}
+
+/// What one run did (the Lambda's response, for the logs).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassReport {
+    /// Cases ListCases returned.
+    pub listed: usize,
+    /// Cases whose details were read (GetCase).
+    pub read: usize,
+    /// Cases whose comments were swept without a GetCase.
+    pub swept: usize,
+    /// (detail-type, case id) of every published event.
+    pub published: Vec<(&'static str, String)>,
+    /// The rate the schedule was set to, when it changed.
+    pub schedule: Option<ScheduleRate>,
+}
+
+/// The poller's dependencies, built once per cold start.
+pub struct Poller {
+    pub sir: Arc<dyn SirApi>,
+    pub store: Arc<dyn MappingStore>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub schedule: Arc<dyn ScheduleControl>,
+    pub settings: PollerSettings,
+}
+
+impl std::fmt::Debug for Poller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Why a case's details are read this pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Details,
+    CommentSweep,
+}
+
+impl Poller {
+    /// The Lambda handler: one run for whatever `event` is.
+    pub async fn handle(&self, event: &Value) -> Result<PassReport, PollerError> {
+        match Trigger::of(event)? {
+            Trigger::Schedule => self.schedule_pass().await,
+            Trigger::Case(case_id) => self.case_event(&case_id).await,
+        }
+    }
+
+    /// Team e-mails merged into every case's watchers (read once per run).
+    async fn team_emails(&self) -> shared::Result<BTreeSet<String>> {
+        Ok(self
+            .sir
+            .incident_response_team()
+            .await?
+            .into_iter()
+            .map(|r| r.email.trim().to_lowercase())
+            .collect())
+    }
+
+    /// Re-reads one case named by a native event.
+    pub async fn case_event(&self, case_id: &str) -> Result<PassReport, PollerError> {
+        let team = self.team_emails().await?;
+        let mut report = PassReport::default();
+        let tracked = self.tracked_entry(case_id).await?;
+        match self.sir.get_case(case_id).await? {
+            Some(details) => {
+                report.read = 1;
+                let open = details.snapshot.status != SirStatus::Closed;
+                let entry = TrackedCase {
+                    case_id: case_id.to_owned(),
+                    last_updated_date: details.last_updated_date.clone(),
+                    status: Some(details.snapshot.status.as_str().to_owned()),
+                    title: Some(details.snapshot.title.clone()),
+                    comments_checked_at: now_epoch_seconds(),
+                };
+                if let Some(event) = self.changes_of(details, &team).await? {
+                    self.publish_and_record(event, &mut report).await?;
+                }
+                self.store.put_tracked_case(&entry).await?;
+                if open && self.schedule.set_rate(ScheduleRate::EveryMinute).await? {
+                    report.schedule = Some(ScheduleRate::EveryMinute);
+                }
+            }
+            None if tracked.is_some() => self.case_gone(case_id, &mut report).await?,
+            None => {
+                tracing::info!(
+                    case_id,
+                    "native event for a case SIR no longer has and we never saw"
+                );
+            }
+        }
+        Ok(report)
+    }
+
+    async fn tracked_entry(&self, case_id: &str) -> shared::Result<Option<TrackedCase>> {
+        // One partition Query; a native event is rare enough that this is cheap.
+        Ok(self
+            .store
+            .tracked_cases()
+            .await?
+            .into_iter()
+            .find(|t| t.case_id == case_id))
+    }
+
+    /// One pass of the schedule over every case.
+    pub async fn schedule_pass(&self) -> Result<PassReport, PollerError> {
+        let listed = self.sir.list_cases().await?;
+        let tracked: HashMap<String, TrackedCase> = self
+            .store
+            .tracked_cases()
+            .await?
+            .into_iter()
+            .map(|t| (t.case_id.clone(), t))
+            .collect();
+        let mut report = PassReport {
+            listed: listed.len(),
+            ..PassReport::default()
+        };
+        let now = now_epoch_seconds();
+        let needs = self.plan(&listed, &tracked, now);
+        let team = if needs.is_empty() {
+            BTreeSet::new()
+        } else {
+            self.team_emails().await?
+        };
+        let mut failures = Vec::new();
+        for (summary, need) in needs {
+            let result = match need {
+                Need::Details => self.sync_details(summary, &team, now, &mut report).await,
+                Need::CommentSweep => {
+                    let entry = &tracked[&summary.case_id];
+                    self.sweep_comments(summary, entry, now, &mut report).await
+                }
+            };
+            if let Err(error) = result {
+                tracing::error!(case_id = %summary.case_id, error = %error_chain(&error), "case not synced");
+                failures.push(CaseFailure {
+                    case_id: summary.case_id.clone(),
+                    error,
+                });
+            }
+        }
+        let listed_ids: BTreeSet<&str> = listed.iter().map(|c| c.case_id.as_str()).collect();
+        for gone in tracked
+            .keys()
+            .filter(|id| !listed_ids.contains(id.as_str()))
+        {
+            if let Err(error) = self.check_gone(gone, &mut report).await {
+                failures.push(CaseFailure {
+                    case_id: gone.clone(),
+                    error,
+                });
+            }
+        }
+        let any_open = listed.iter().any(|c| c.status != Some(SirStatus::Closed));
+        let rate = if any_open {
+            ScheduleRate::EveryMinute
+        } else {
+            ScheduleRate::EveryFiveMinutes
+        };
+        if self.schedule.set_rate(rate).await? {
+            report.schedule = Some(rate);
+        }
+        if failures.is_empty() {
+            Ok(report)
+        } else {
+            Err(PollerError::CasesFailed { failures })
+        }
+    }
+
+    /// Which listed cases need reading, and how.
+    fn plan<'a>(
+        &self,
+        listed: &'a [CaseSummary],
+        tracked: &HashMap<String, TrackedCase>,
+        now: u64,
+    ) -> Vec<(&'a CaseSummary, Need)> {
+        let mut needs = Vec::new();
+        let mut sweep_candidates = Vec::new();
+        for summary in listed {
+            let Some(entry) = tracked.get(&summary.case_id) else {
+                needs.push((summary, Need::Details));
+                continue;
+            };
+            let status = summary.status.map(|s| s.as_str().to_owned());
+            let moved = entry.last_updated_date != summary.last_updated_date
+                || entry.status != status
+                || entry.title != summary.title;
+            if moved {
+                needs.push((summary, Need::Details));
+            } else if summary.status != Some(SirStatus::Closed)
+                && now.saturating_sub(entry.comments_checked_at)
+                    >= self.settings.comment_sweep_interval.as_secs()
+            {
+                sweep_candidates.push((entry.comments_checked_at, summary));
+            }
+        }
+        sweep_candidates.sort_by_key(|(checked_at, _)| *checked_at);
+        needs.extend(
+            sweep_candidates
+                .into_iter()
+                .take(self.settings.max_comment_sweeps_per_pass)
+                .map(|(_, summary)| (summary, Need::CommentSweep)),
+        );
+        needs
+    }
+
+    async fn sync_details(
+        &self,
+        summary: &CaseSummary,
+        team: &BTreeSet<String>,
+        now: u64,
+        report: &mut PassReport,
+    ) -> shared::Result<()> {
+        let Some(details) = self.sir.get_case(&summary.case_id).await? else {
+            // Listed a moment ago, gone now: the next pass (or this one's check) handles it.
+            return Ok(());
+        };
+        report.read += 1;
+        let entry = TrackedCase {
+            case_id: summary.case_id.clone(),
+            last_updated_date: summary.last_updated_date.clone(),
+            status: summary.status.map(|s| s.as_str().to_owned()),
+            title: summary.title.clone(),
+            comments_checked_at: now,
+        };
+        if let Some(event) = self.changes_of(details, team).await? {
+            self.publish_and_record(event, report).await?;
+        }
+        self.store.put_tracked_case(&entry).await
+    }
+
+    async fn sweep_comments(
+        &self,
+        summary: &CaseSummary,
+        entry: &TrackedCase,
+        now: u64,
+        report: &mut PassReport,
+    ) -> shared::Result<()> {
+        report.swept += 1;
+        let Some(snapshot) = self.store.case_snapshot(&summary.case_id).await? else {
+            return Ok(());
+        };
+        let comments = self.sir.list_comments(&summary.case_id).await?;
+        let delta = self.comment_delta(&summary.case_id, &comments).await?;
+        if !delta.is_empty() {
+            let mut change = CaseChange::new(Some(&snapshot), snapshot.clone());
+            change.comments = delta;
+            self.publish_and_record(BusEvent::CaseUpdated(change), report)
+                .await?;
+        }
+        let mut entry = entry.clone();
+        entry.comments_checked_at = now;
+        self.store.put_tracked_case(&entry).await
+    }
+
+    /// The event a case's current state calls for, or `None` when nothing changed (including
+    /// an echo of our own write: same fingerprint, comments that are ours).
+    async fn changes_of(
+        &self,
+        details: CaseDetails,
+        team: &BTreeSet<String>,
+    ) -> shared::Result<Option<BusEvent>> {
+        let case_id = details.snapshot.case_id.clone();
+        let mut snapshot: CaseSnapshot = details.snapshot;
+        snapshot.watchers.extend(team.iter().cloned());
+        let snapshot = snapshot.normalized();
+        let before = self.store.case_snapshot(&case_id).await?;
+        let linked = self.store.link_for_case(&case_id).await?.is_some();
+        let comments = self.sir.list_comments(&case_id).await?;
+        let comment_delta = self.comment_delta(&case_id, &comments).await?;
+        let attachment_delta = self
+            .attachment_delta(&case_id, &details.attachments)
+            .await?;
+        let Some(before) = before.filter(|_| linked) else {
+            // Never seen (or seen but never linked: jira-client has not created the issue yet).
+            let mut change = CaseChange::new(None, snapshot);
+            change.comments = comment_delta;
+            change.attachments = attachment_delta;
+            return Ok(Some(BusEvent::CaseCreated(change)));
+        };
+        let mut change = CaseChange::new(Some(&before), snapshot);
+        change.comments = comment_delta;
+        change.attachments = attachment_delta;
+        let unchanged = change.fingerprint == before.fingerprint()
+            && change.comments.is_empty()
+            && change.attachments.is_empty();
+        Ok((!unchanged).then_some(BusEvent::CaseUpdated(change)))
+    }
+
+    fn is_ours(&self, creator: Option<&str>) -> bool {
+        creator.is_some_and(|c| self.settings.integration_principals.iter().any(|p| p == c))
+    }
+
+    /// Comments that are new or edited on the SIR side since they were last copied.
+    async fn comment_delta(
+        &self,
+        case_id: &str,
+        comments: &[SirComment],
+    ) -> shared::Result<IdDelta> {
+        let links: HashMap<String, ItemLink> = self
+            .store
+            .item_links_for_case(LinkedItemKind::Comment, case_id)
+            .await?
+            .into_iter()
+            .map(|l| (l.sir_id.clone(), l))
+            .collect();
+        let mut added = Vec::new();
+        let mut updated = Vec::new();
+        for comment in comments {
+            match links.get(&comment.comment_id) {
+                // Came from Jira: editing it back and forth is sir-client's business.
+                Some(link) if link.origin == Origin::Jira => {}
+                Some(link) => {
+                    let now = Fingerprint::of_text(&comment.body);
+                    if link
+                        .fingerprint
+                        .as_deref()
+                        .is_some_and(|fp| fp != now.as_str())
+                    {
+                        updated.push(comment.comment_id.clone());
+                    }
+                }
+                None if self.is_ours(comment.creator.as_deref()) => {}
+                None => added.push(comment.comment_id.clone()),
+            }
+        }
+        Ok(IdDelta::new(added, updated))
+    }
+
+    /// Verified attachments not copied yet (a Pending one is picked up once verified).
+    async fn attachment_delta(
+        &self,
+        case_id: &str,
+        attachments: &[shared::sir::SirAttachment],
+    ) -> shared::Result<IdDelta> {
+        if attachments.is_empty() {
+            return Ok(IdDelta::default());
+        }
+        let known: BTreeSet<String> = self
+            .store
+            .item_links_for_case(LinkedItemKind::Attachment, case_id)
+            .await?
+            .into_iter()
+            .map(|l| l.sir_id)
+            .collect();
+        let added = attachments
+            .iter()
+            .filter(|a| a.status == "Verified")
+            .filter(|a| !known.contains(&a.attachment_id) && !self.is_ours(Some(&a.creator)))
+            .map(|a| a.attachment_id.clone());
+        Ok(IdDelta::new(added, std::iter::empty()))
+    }
+
+    /// Publishes, then records the case as synced (never before: a failed publish is retried).
+    async fn publish_and_record(
+        &self,
+        event: BusEvent,
+        report: &mut PassReport,
+    ) -> shared::Result<()> {
+        self.publisher.publish(std::slice::from_ref(&event)).await?;
+        if let BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change) = &event {
+            self.store.put_case_snapshot(&change.case).await?;
+        }
+        report
+            .published
+            .push((event.detail_type().as_str(), event.subject().to_owned()));
+        Ok(())
+    }
+
+    /// A tracked case missing from ListCases: deleted if GetCase says so.
+    async fn check_gone(&self, case_id: &str, report: &mut PassReport) -> shared::Result<()> {
+        if self.sir.get_case(case_id).await?.is_some() {
+            return Ok(());
+        }
+        self.case_gone(case_id, report).await
+    }
+
+    async fn case_gone(&self, case_id: &str, report: &mut PassReport) -> shared::Result<()> {
+        let issue_key = self
+            .store
+            .link_for_case(case_id)
+            .await?
+            .map(|l| l.issue_key);
+        let event = BusEvent::CaseDeleted(CaseGone {
+            case_id: case_id.to_owned(),
+            issue_key,
+        });
+        self.publish_and_record(event, report).await?;
+        self.store.untrack_case(case_id).await
+    }
+}

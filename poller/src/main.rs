@@ -1,2 +1,43 @@
-//! Placeholder.
-fn main() {}
+//! The poller Lambda: wiring only (see the library for the logic).
+
+use std::sync::Arc;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use poller::{EventBridgeSchedule, Poller, PollerConfig};
+use serde_json::Value;
+use shared::publisher::EventBridgePublisher;
+use shared::sir::{SdkSirClient, sir_client_config};
+use shared::store::DynamoMappingStore;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = PollerConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let poller = Poller {
+        sir: Arc::new(SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
+            sir_client_config(&sdk).build(),
+        ))),
+        store: Arc::new(DynamoMappingStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config.shared.table_name,
+        )),
+        publisher: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            &config.shared.event_bus_name,
+        )),
+        schedule: Arc::new(EventBridgeSchedule::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            &config.schedule_rule_name,
+        )),
+        settings: config.settings,
+    };
+    let poller = &poller;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        poller
+            .handle(&event.payload)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

@@ -241,9 +241,8 @@ impl Error {
         move |source| Error::Json { what, source }
     }
 
-    pub(crate) fn dynamodb<E>(
-        operation: &'static str,
-    ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
+    /// Wraps a failed DynamoDB call, classifying it as retryable or not.
+    pub fn dynamodb<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata,
         aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
@@ -258,7 +257,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn eventbridge<E>(
+    /// Wraps a failed EventBridge call, classifying it as retryable or not.
+    pub fn eventbridge<E>(
         operation: &'static str,
     ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where
@@ -275,7 +275,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn sir<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
+    /// Wraps a failed SIR call, classifying it as retryable or not.
+    pub fn sir<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata,
         aws_sdk_securityir::Error: From<SdkError<E, HttpResponse>>,
@@ -290,7 +291,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn ssm<E>(
+    /// Wraps a failed SSM call, classifying it as retryable or not.
+    pub fn ssm<E>(
         operation: &'static str,
         name: &str,
     ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error + use<E>

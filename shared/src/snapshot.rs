@@ -40,6 +40,11 @@ impl Fingerprint {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The fingerprint of a comment body (normalized text), stored in item links to notice edits.
+    pub fn of_text(text: &str) -> Fingerprint {
+        Fingerprint::of(&("text/v1", normalize_text(text)))
+    }
 }
 
 impl std::fmt::Display for Fingerprint {
