@@ -1,1 +1,578 @@
-//! Placeholder.
+//! jira-client: the Lambda that applies the SIR side's case events (`CaseCreated`,
+//! `CaseUpdated`, `CaseDeleted`, source `security-ir`) from the integration bus to Jira.
+//!
+//! [`JiraClientHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it), over
+//! injected [`JiraApi`], [`SirApi`] and [`MappingStore`], so the tests call the same code.
+//!
+//! Per event, under a claim on the case (a concurrent delivery gets a retryable error):
+//! - no link yet: find an issue labelled `sir-case-<caseId>` left by a crashed earlier run and
+//!   adopt it, or create one; write the link at once;
+//! - a broken link (one side deleted): nothing is done;
+//! - then edit only the fields the event names as changed (or that differ from the stored case
+//!   snapshot; all of them for `CaseCreated`), comparing with the live issue so a redelivery
+//!   writes nothing; walk the workflow to the mapped status; comment the closure once; add watchers by accountId (reporting unresolvable e-mails once); store the
+//!   snapshots; copy new or edited SIR comments and new `Verified` attachments by their id maps.
+//!   A `Pending` attachment fails the event retryably after everything else is applied.
+//! - `CaseDeleted`: comment and label `sir-case-deleted` on the issue (never deleted), then mark
+//!   the link broken.
+//!
+//! Anything that leaves the event not fully applied is an `Err` (see [`JiraClientError`]).
+
+mod config;
+mod error;
+mod items;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Serialize;
+use serde_json::Value;
+use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
+use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
+use shared::render::{case_console_url, compose_issue_description, strip_details_block};
+use shared::sir::SirApi;
+use shared::snapshot::{
+    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_CHARS, clip_chars, normalize_line, normalize_text,
+};
+use shared::status::SirStatus;
+use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore};
+
+pub use config::{
+    DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_CLAIM_LEASE, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS,
+    ENV_ISSUE_TYPE, ENV_REGION, HandlerSettings, JiraClientConfig, principal_matches,
+};
+pub use error::JiraClientError;
+pub use items::ISSUE_NOTES_PROPERTY;
+
+/// Prefix of the label that marks the issue of a case (`sir-case-<caseId>`).
+pub const CASE_LABEL_PREFIX: &str = "sir-case-";
+/// Label added to an issue whose SIR case was deleted.
+pub const DELETED_LABEL: &str = "sir-case-deleted";
+/// Reason recorded on the link when the SIR case was deleted.
+pub const CASE_DELETED_REASON: &str = "SIR case deleted";
+
+/// The label that makes the issue of `case_id` findable after a crash.
+pub fn case_label(case_id: &str) -> String {
+    format!("{CASE_LABEL_PREFIX}{case_id}")
+}
+
+/// What the handler did with the case's issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// A new issue was created and linked.
+    Created,
+    /// An issue labelled for the case (left by a crashed run) was linked instead of creating one.
+    Adopted,
+    /// The linked issue was brought up to date.
+    Updated,
+    /// The link is marked broken (one side was deleted): Jira was left alone.
+    LinkBroken,
+    /// The case's deletion was recorded on the issue and the link marked broken.
+    Deleted,
+    /// A deleted case that never had an issue: nothing to record.
+    NotLinked,
+}
+
+/// What one event changed in Jira (the Lambda's response, and what tests look at).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub case_id: String,
+    pub issue_key: Option<String>,
+    pub outcome: Outcome,
+    /// `summary` and/or `description` when they were edited.
+    pub fields_edited: Vec<String>,
+    /// Workflow transitions made (several for a distant status).
+    pub transitions: usize,
+    /// Comments added to the issue, copies of SIR comments and the integration's own notes.
+    pub comments_added: usize,
+    pub comments_updated: usize,
+    pub attachments_added: usize,
+    /// Attachments Jira refused (too large): each reported in one comment instead.
+    pub attachments_refused: usize,
+    pub watchers_added: usize,
+    /// Watcher e-mails no Jira account matches.
+    pub watchers_unresolved: Vec<String>,
+}
+
+impl Applied {
+    fn new(case_id: &str, issue_key: Option<&str>, outcome: Outcome) -> Self {
+        Applied {
+            case_id: case_id.to_owned(),
+            issue_key: issue_key.map(str::to_owned),
+            outcome,
+            fields_edited: Vec::new(),
+            transitions: 0,
+            comments_added: 0,
+            comments_updated: 0,
+            attachments_added: 0,
+            attachments_refused: 0,
+            watchers_added: 0,
+            watchers_unresolved: Vec::new(),
+        }
+    }
+}
+
+/// The case fields shown in the issue description (the case's own and the details block).
+const DESCRIPTION_FIELDS: [CaseField; 6] = [
+    CaseField::Description,
+    CaseField::EngagementType,
+    CaseField::ReportedIncidentStartDate,
+    CaseField::ImpactedAccounts,
+    CaseField::ImpactedRegions,
+    CaseField::ImpactedServices,
+];
+
+/// Applies case events to Jira.
+pub struct JiraClientHandler {
+    jira: Arc<dyn JiraApi>,
+    sir: Arc<dyn SirApi>,
+    store: Arc<dyn MappingStore>,
+    settings: HandlerSettings,
+}
+
+impl std::fmt::Debug for JiraClientHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraClientHandler")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraClientHandler {
+    pub fn new(
+        jira: Arc<dyn JiraApi>,
+        sir: Arc<dyn SirApi>,
+        store: Arc<dyn MappingStore>,
+        settings: HandlerSettings,
+    ) -> Self {
+        JiraClientHandler {
+            jira,
+            sir,
+            store,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &HandlerSettings {
+        &self.settings
+    }
+
+    /// Applies one event as EventBridge delivers it to the Lambda.
+    pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Applied, JiraClientError> {
+        let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
+            .map_err(JiraClientError::InvalidEvent)?;
+        let case_id = bus_event.subject().to_owned();
+        tracing::info!(
+            detail_type = bus_event.detail_type().as_str(),
+            case_id,
+            "applying case event to Jira"
+        );
+        match bus_event {
+            BusEvent::CaseCreated(change) => {
+                check_case_id(&case_id)?;
+                self.claimed(&case_id, self.sync_case(&change, true)).await
+            }
+            BusEvent::CaseUpdated(change) => {
+                check_case_id(&case_id)?;
+                self.claimed(&case_id, self.sync_case(&change, false)).await
+            }
+            BusEvent::CaseDeleted(gone) => {
+                check_case_id(&case_id)?;
+                self.claimed(&case_id, self.record_deletion(&gone)).await
+            }
+            other => Err(JiraClientError::NotACaseEvent {
+                detail_type: other.detail_type().as_str(),
+            }),
+        }
+    }
+
+    /// Runs `work` holding the case's claim, so concurrent deliveries cannot both create an
+    /// issue or copy the same comment. The claim is released whatever `work` returns.
+    async fn claimed<T>(
+        &self,
+        case_id: &str,
+        work: impl Future<Output = Result<T, JiraClientError>>,
+    ) -> Result<T, JiraClientError> {
+        let claim = self
+            .store
+            .claim(
+                &ClaimKey::Case(case_id.to_owned()),
+                self.settings.claim_lease,
+            )
+            .await?
+            .ok_or_else(|| JiraClientError::ClaimHeld {
+                case_id: case_id.to_owned(),
+            })?;
+        let result = work.await;
+        if let Err(error) = self.store.release(&claim).await {
+            // The work is done (or its error is returned); the lease only delays the next
+            // delivery until it expires.
+            tracing::warn!(case_id, %error, "could not release the case claim; it will expire");
+        }
+        result
+    }
+
+    /// `CaseCreated` (`created`) and `CaseUpdated`: the issue made to match the case as SIR has
+    /// it now (the event says which case and what changed).
+    async fn sync_case(
+        &self,
+        change: &CaseChange,
+        created: bool,
+    ) -> Result<Applied, JiraClientError> {
+        let case_id = change.case.case_id.as_str();
+        let existing = self.store.link_for_case(case_id).await?;
+        if let Some(link) = existing.as_ref().filter(|link| link.broken.is_some()) {
+            tracing::info!(
+                case_id,
+                issue_key = link.issue_key,
+                reason = link.broken,
+                "the link is broken; Jira is left alone"
+            );
+            return Ok(Applied::new(
+                case_id,
+                Some(&link.issue_key),
+                Outcome::LinkBroken,
+            ));
+        }
+        // The case is read again: events can arrive out of order, and an older event must not
+        // set an older state. The event's watchers stay (they carry the response team the
+        // poller merged in); attachments are read here too (the event carries only ids).
+        let details =
+            self.sir
+                .get_case(case_id)
+                .await?
+                .ok_or_else(|| JiraClientError::CaseNotFound {
+                    case_id: case_id.to_owned(),
+                })?;
+        let mut case = details.snapshot.clone();
+        case.watchers.extend(change.case.watchers.iter().cloned());
+        let case = case.normalized();
+        let before = self.store.case_snapshot(case_id).await?;
+        let (link, outcome) = match existing {
+            Some(link) => (link, Outcome::Updated),
+            None => self.create_or_adopt(&case).await?,
+        };
+        let key = link.issue_key.as_str();
+        let mut applied = Applied::new(case_id, Some(key), outcome);
+        let issue =
+            self.jira
+                .get_issue(key)
+                .await?
+                .ok_or_else(|| JiraClientError::IssueNotFound {
+                    case_id: case_id.to_owned(),
+                    issue_key: key.to_owned(),
+                })?;
+
+        // Which fields to bring over: all of them for a created case, a new link or when
+        // nothing was synced yet; otherwise those the event names or that differ from the
+        // stored snapshot (the poller stores it when it publishes, so the event's list counts).
+        let everything = created || outcome != Outcome::Updated || before.is_none();
+        let mut changed: BTreeSet<CaseField> = change.changed_fields.clone();
+        if let Some(before) = &before {
+            changed.extend(CaseField::diff(before, &case));
+        }
+        let wants = |field: CaseField| everything || changed.contains(&field);
+
+        let (mut jira_state, stored) = match self.store.issue_snapshot(key).await? {
+            Some(snapshot) => (snapshot, true),
+            None => (self.issue_snapshot_from(&issue).await?, false),
+        };
+        if !stored {
+            self.store.put_issue_snapshot(&jira_state).await?;
+        }
+
+        self.apply_fields(&case, &issue, &wants, &mut jira_state, &mut applied)
+            .await?;
+        if wants(CaseField::Status) || wants(CaseField::ClosureCode) {
+            self.report_closure(&case, key, &mut applied).await?;
+        }
+        if wants(CaseField::Watchers) {
+            self.sync_watchers(key, &case, &mut jira_state, &mut applied)
+                .await?;
+        }
+        self.store.put_case_snapshot(&case).await?;
+
+        self.sync_comments(case_id, key, &mut applied).await?;
+        let pending = self.sync_attachments(&details, key, &mut applied).await?;
+        if !pending.is_empty() {
+            return Err(JiraClientError::AttachmentsPending {
+                case_id: case_id.to_owned(),
+                attachment_ids: pending,
+            });
+        }
+        tracing::info!(?applied, "case applied to Jira");
+        Ok(applied)
+    }
+
+    /// The issue of a case that has no link yet: one labelled for it by an earlier run that
+    /// crashed before writing the link, or a new one. The link is written at once.
+    async fn create_or_adopt(
+        &self,
+        case: &CaseSnapshot,
+    ) -> Result<(IssueLink, Outcome), JiraClientError> {
+        let case_id = case.case_id.as_str();
+        let label = case_label(case_id);
+        let found = self
+            .jira
+            .search_keys_by_label(&self.settings.project_key, &label)
+            .await?;
+        let (key, outcome) = match found.split_first() {
+            Some((oldest, others)) => {
+                if !others.is_empty() {
+                    tracing::warn!(
+                        case_id,
+                        adopted = oldest,
+                        ?others,
+                        "several issues carry the case label; adopting the oldest"
+                    );
+                }
+                tracing::info!(case_id, issue_key = oldest, "adopting the labelled issue");
+                (oldest.clone(), Outcome::Adopted)
+            }
+            None => {
+                let new = NewIssue {
+                    project_key: self.settings.project_key.clone(),
+                    issue_type: self.settings.issue_type.clone(),
+                    summary: summary_for(case),
+                    description: compose_issue_description(case, &self.console_url(case_id)),
+                    labels: vec![label],
+                };
+                let key = self.jira.create_issue(&new).await?;
+                tracing::info!(case_id, issue_key = key, "created the issue");
+                (key, Outcome::Created)
+            }
+        };
+        let link = match self
+            .store
+            .create_link(&IssueLink::new(case_id, &key))
+            .await?
+        {
+            LinkOutcome::Created => IssueLink::new(case_id, &key),
+            LinkOutcome::Exists(existing) if existing.case_id == case_id => {
+                if existing.issue_key != key {
+                    tracing::error!(
+                        case_id,
+                        linked = existing.issue_key,
+                        orphan = key,
+                        "the case was linked meanwhile to another issue; syncing that one"
+                    );
+                }
+                existing
+            }
+            LinkOutcome::Exists(existing) => {
+                return Err(JiraClientError::LinkConflict {
+                    case_id: case_id.to_owned(),
+                    issue_key: key,
+                    linked_case_id: existing.case_id,
+                });
+            }
+        };
+        Ok((link, outcome))
+    }
+
+    /// Summary and description (one edit), then the status; each compared with the live issue
+    /// first, and the Jira-side snapshot updated after each write.
+    async fn apply_fields(
+        &self,
+        case: &CaseSnapshot,
+        issue: &JiraIssue,
+        wants: &impl Fn(CaseField) -> bool,
+        jira_state: &mut IssueSnapshot,
+        applied: &mut Applied,
+    ) -> Result<(), JiraClientError> {
+        let key = issue.key.as_str();
+        let mut edit = IssueEdit::default();
+        if wants(CaseField::Title) {
+            let summary = summary_for(case);
+            if summary != normalize_line(&issue.summary) {
+                edit.summary = Some(summary);
+            }
+        }
+        if DESCRIPTION_FIELDS.into_iter().any(wants) {
+            let description = compose_issue_description(case, &self.console_url(&case.case_id));
+            if normalize_text(&description) != normalize_text(&issue.description) {
+                edit.description = Some(description);
+            }
+        }
+        if edit != IssueEdit::default() {
+            self.jira.edit_issue(key, &edit).await?;
+            if let Some(summary) = edit.summary {
+                jira_state.summary = summary;
+                applied.fields_edited.push("summary".to_owned());
+            }
+            if let Some(description) = edit.description {
+                jira_state.description = strip_details_block(&description);
+                applied.fields_edited.push("description".to_owned());
+            }
+            self.store.put_issue_snapshot(jira_state).await?;
+        }
+        if wants(CaseField::Status) {
+            let target = self.settings.status_mapping.jira_status_for(case.status);
+            if !issue.status.eq_ignore_ascii_case(target) {
+                let route = self.settings.jira_route();
+                let route: Vec<&str> = route.iter().map(String::as_str).collect();
+                applied.transitions = self.jira.transition_to(key, target, &route).await?;
+                jira_state.status = target.to_owned();
+                self.store.put_issue_snapshot(jira_state).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One comment noting the closure code of a closed case (remembered on the issue, so a
+    /// redelivery or a later event does not repeat it).
+    async fn report_closure(
+        &self,
+        case: &CaseSnapshot,
+        key: &str,
+        applied: &mut Applied,
+    ) -> Result<(), JiraClientError> {
+        if case.status != SirStatus::Closed {
+            return Ok(());
+        }
+        let mut notes = self.issue_notes(key).await?;
+        if notes.closure_reported {
+            return Ok(());
+        }
+        let code = case.closure_code.as_deref().unwrap_or("none given");
+        self.jira
+            .add_comment(
+                key,
+                &format!(
+                    "The AWS Security Incident Response case {} was closed (closure code: {code}).",
+                    case.case_id
+                ),
+            )
+            .await?;
+        applied.comments_added += 1;
+        notes.closure_reported = true;
+        self.set_issue_notes(key, &notes).await
+    }
+
+    /// `CaseDeleted`: the issue is kept; a comment and a label say the case is gone, then the
+    /// link is marked broken so nothing is synced any more.
+    async fn record_deletion(&self, gone: &CaseGone) -> Result<Applied, JiraClientError> {
+        let case_id = gone.case_id.as_str();
+        let Some(link) = self.store.link_for_case(case_id).await? else {
+            tracing::info!(case_id, "the deleted case has no issue; nothing to record");
+            return Ok(Applied::new(case_id, None, Outcome::NotLinked));
+        };
+        let key = link.issue_key.as_str();
+        if link.broken.is_some() {
+            tracing::info!(case_id, issue_key = key, "the link is already broken");
+            return Ok(Applied::new(case_id, Some(key), Outcome::LinkBroken));
+        }
+        let mut applied = Applied::new(case_id, Some(key), Outcome::Deleted);
+        match self.jira.get_issue(key).await? {
+            // The label is written after the comment, so it says the comment is there.
+            Some(issue) if !issue.labels.iter().any(|l| l == DELETED_LABEL) => {
+                self.jira
+                    .add_comment(
+                        key,
+                        &format!(
+                            "The AWS Security Incident Response case {case_id} no longer exists \
+                             (it was deleted on the AWS side). This issue is kept and is no \
+                             longer synced with it."
+                        ),
+                    )
+                    .await?;
+                applied.comments_added += 1;
+                self.jira.add_label(key, DELETED_LABEL).await?;
+            }
+            Some(_) => {}
+            None => tracing::info!(case_id, issue_key = key, "the issue is gone too"),
+        }
+        self.store
+            .mark_link_broken(&link, CASE_DELETED_REASON)
+            .await?;
+        Ok(applied)
+    }
+
+    /// The Jira-side snapshot of an issue read live (when none is stored yet).
+    async fn issue_snapshot_from(
+        &self,
+        issue: &JiraIssue,
+    ) -> Result<IssueSnapshot, JiraClientError> {
+        let watchers = self.jira.watchers(&issue.key).await?;
+        Ok(IssueSnapshot {
+            issue_key: issue.key.clone(),
+            summary: issue.summary.clone(),
+            description: strip_details_block(&issue.description),
+            status: issue.status.clone(),
+            watchers: watchers.into_iter().collect(),
+        }
+        .normalized())
+    }
+
+    fn console_url(&self, case_id: &str) -> String {
+        case_console_url(&self.settings.region, case_id)
+    }
+}
+
+/// The issue summary for a case: its title on one line, clipped to Jira's limit.
+fn summary_for(case: &CaseSnapshot) -> String {
+    let summary = clip_chars(&normalize_line(&case.title), JIRA_SUMMARY_MAX_CHARS);
+    if summary.is_empty() {
+        format!("AWS Security Incident Response case {}", case.case_id)
+    } else {
+        summary
+    }
+}
+
+/// A case id goes into table keys, a Jira label and JQL: only letters, digits, `-` and `_`.
+fn check_case_id(case_id: &str) -> Result<(), JiraClientError> {
+    let valid = !case_id.is_empty()
+        && case_id.len() <= 64
+        && case_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(JiraClientError::InvalidEvent(shared::Error::Unknown {
+            what: "case id",
+            value: case_id.to_owned(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_that_could_break_a_label_or_jql_are_refused() {
+        assert!(check_case_id("1234567890").is_ok());
+        for bad in ["", "12 34", "1\" OR labels = \"x", "a/b"] {
+            assert!(check_case_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn summary_is_the_title_on_one_line_within_jira_limit() {
+        let mut case = CaseSnapshot {
+            case_id: "1234567890".into(),
+            title: format!("Suspicious\n{}", "x".repeat(300)),
+            description: String::new(),
+            status: SirStatus::Submitted,
+            closure_code: None,
+            engagement_type: None,
+            reported_incident_start_date: None,
+            impacted_accounts: BTreeSet::new(),
+            impacted_regions: BTreeSet::new(),
+            impacted_services: BTreeSet::new(),
+            watchers: BTreeSet::new(),
+        };
+        let summary = summary_for(&case);
+        assert_eq!(summary.chars().count(), JIRA_SUMMARY_MAX_CHARS);
+        assert!(summary.starts_with("Suspicious x"));
+        case.title = "  ".into();
+        assert_eq!(
+            summary_for(&case),
+            "AWS Security Incident Response case 1234567890"
+        );
+    }
+}

@@ -1,2 +1,40 @@
-//! Placeholder.
-fn main() {}
+//! The jira-client Lambda: wiring only. Reads the configuration and builds the clients once per
+//! cold start, then hands every EventBridge event to [`jira_client::JiraClientHandler::handle`].
+
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use jira_client::{JiraClientConfig, JiraClientHandler};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::jira::JiraClient;
+use shared::sir::{SdkSirClient, sir_client_config};
+use shared::store::DynamoMappingStore;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = aws_config::load_from_env().await;
+    let config = JiraClientConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
+    let jira = JiraClient::new(&config.jira)?;
+    let sir = SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
+        sir_client_config(&sdk).build(),
+    ));
+    let store = DynamoMappingStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &config.shared.table_name,
+    );
+    let handler = JiraClientHandler::new(
+        Arc::new(jira),
+        Arc::new(sir),
+        Arc::new(store),
+        config.handler,
+    );
+    let handler = &handler;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+            handler.handle(event.payload).await
+        },
+    ))
+    .await
+}

@@ -135,6 +135,12 @@ pub trait JiraApi: Send + Sync {
     async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes>;
     /// Keys of the issues carrying `label` in `project_key` (POST /search/jql, all pages).
     async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>>;
+    /// Adds `label` to the issue's labels, keeping the others (no change if it is there).
+    async fn add_label(&self, key: &str, label: &str) -> Result<()>;
+    /// The value of an issue property (integration state kept on the issue); `None` when unset.
+    async fn issue_property(&self, key: &str, property: &str) -> Result<Option<Value>>;
+    /// Sets an issue property (not a field: Automation does not fire for it).
+    async fn set_issue_property(&self, key: &str, property: &str, value: &Value) -> Result<()>;
 }
 
 /// How hard to try before giving up.
@@ -778,5 +784,39 @@ impl JiraApi for JiraClient {
                 _ => return Ok(keys),
             }
         }
+    }
+
+    async fn add_label(&self, key: &str, label: &str) -> Result<()> {
+        let body = json!({"update": {"labels": [{"add": label}]}});
+        let url = self.url(&["issue", key]);
+        // Adding a label that is there changes nothing, so a retry is safe.
+        self.send("add label", true, || {
+            self.request(Method::PUT, url.clone()).json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn issue_property(&self, key: &str, property: &str) -> Result<Option<Value>> {
+        #[derive(Deserialize)]
+        struct Property {
+            #[serde(default)]
+            value: Value,
+        }
+        let url = self.url(&["issue", key, "properties", property]);
+        match self.get_json::<Property>("GET issue property", url).await {
+            Ok(property) => Ok(Some(property.value)),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn set_issue_property(&self, key: &str, property: &str, value: &Value) -> Result<()> {
+        let url = self.url(&["issue", key, "properties", property]);
+        self.send("set issue property", true, || {
+            self.request(Method::PUT, url.clone()).json(value)
+        })
+        .await?;
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod jira;
 pub mod publisher;
+pub mod render;
 pub mod sir;
 pub mod snapshot;
 pub mod status;

@@ -1,6 +1,7 @@
 //! The local world the integration is tested in: moto for the AWS services ([`moto_harness`])
 //! and each test's own resources in it ([`world`]). The SIR and Jira emulators join it in later issues.
 
+pub mod bus;
 pub mod world;
 
 pub use moto_harness::{MotoError, MotoServer};

@@ -130,6 +130,12 @@ impl World {
             .sqs
             .create_queue()
             .queue_name(&rule_name)
+            // A message whose handler failed comes back after a second, as a retried
+            // asynchronous Lambda invocation would (only much sooner).
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                "1",
+            )
             .send()
             .await
             .map_err(HarnessError::aws("CreateQueue"))?

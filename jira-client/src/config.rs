@@ -1,0 +1,224 @@
+//! jira-client's typed configuration, read once per cold start: the shared [`Config`] from the
+//! environment, the Jira settings and status mapping from SSM, and this Lambda's own variables.
+//!
+//! Environment variables (besides the shared ones, see [`shared::config`]):
+//! - `AWS_REGION` (set by Lambda): the region of the SIR console links in issue descriptions;
+//! - `JIRA_ISSUE_TYPE` (optional, default `Task`): the issue type of new issues;
+//! - `SIR_INTEGRATION_PRINCIPALS` (optional): comma-separated principals whose SIR comments and
+//!   attachments are the integration's own copies from Jira (the sir-client's role ARN; an IAM
+//!   role ARN also matches its assumed-role sessions).
+
+use std::time::Duration;
+
+use shared::config::{Config, JiraSettings, load_status_mapping};
+use shared::status::{SirStatus, StatusMapping};
+
+use crate::error::JiraClientError;
+
+/// Environment variable: the issue type of new issues.
+pub const ENV_ISSUE_TYPE: &str = "JIRA_ISSUE_TYPE";
+/// Environment variable: the region the SIR console links point to.
+pub const ENV_REGION: &str = "AWS_REGION";
+/// Environment variable: the integration's own SIR principals, comma-separated.
+pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
+/// The issue type used when [`ENV_ISSUE_TYPE`] is not set.
+pub const DEFAULT_ISSUE_TYPE: &str = "Task";
+/// How long a claim on a case holds while one delivery syncs it (longer than a Lambda run).
+pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
+/// How long an e-mail → Jira accountId answer (found or not) is cached.
+pub const DEFAULT_ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What the handler needs to know, besides its clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerSettings {
+    /// The Jira project new issues go to.
+    pub project_key: String,
+    pub issue_type: String,
+    /// The region of the SIR console links.
+    pub region: String,
+    pub status_mapping: StatusMapping,
+    /// Principals whose SIR comments/attachments are the integration's own (never copied back).
+    pub integration_principals: Vec<String>,
+    pub claim_lease: Duration,
+    pub account_cache_ttl: Duration,
+}
+
+impl HandlerSettings {
+    /// Defaults for everything but the project and the region.
+    pub fn new(project_key: impl Into<String>, region: impl Into<String>) -> Self {
+        HandlerSettings {
+            project_key: project_key.into(),
+            issue_type: DEFAULT_ISSUE_TYPE.to_owned(),
+            region: region.into(),
+            status_mapping: StatusMapping::default(),
+            integration_principals: Vec::new(),
+            claim_lease: DEFAULT_CLAIM_LEASE,
+            account_cache_ttl: DEFAULT_ACCOUNT_CACHE_TTL,
+        }
+    }
+
+    /// The Jira statuses in the order a SIR case passes through them (each once), which steers
+    /// multi-hop transitions.
+    pub fn jira_route(&self) -> Vec<String> {
+        let mut route: Vec<String> = Vec::new();
+        for status in SirStatus::ALL {
+            let jira = self.status_mapping.jira_status_for(status);
+            if !route.iter().any(|s| s.eq_ignore_ascii_case(jira)) {
+                route.push(jira.to_owned());
+            }
+        }
+        route
+    }
+
+    /// Whether `creator` (a SIR principal ARN) is one of the integration's own principals.
+    pub fn is_integration_principal(&self, creator: Option<&str>) -> bool {
+        creator.is_some_and(|creator| {
+            self.integration_principals
+                .iter()
+                .any(|principal| principal_matches(principal, creator))
+        })
+    }
+}
+
+/// Whether the SIR `creator` is the configured `principal`: the same ARN, or a session of the
+/// IAM role `principal` (`arn:aws:iam::<acct>:role/<path/>Name` ≙
+/// `arn:aws:sts::<acct>:assumed-role/Name/<session>`).
+pub fn principal_matches(principal: &str, creator: &str) -> bool {
+    let (principal, creator) = (principal.trim(), creator.trim());
+    if principal.eq_ignore_ascii_case(creator) {
+        return true;
+    }
+    let arn = |text: &str| -> Option<(String, String, String)> {
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", partition, service, "", account, resource] => Some((
+                format!("{partition}:{account}"),
+                (*service).to_owned(),
+                (*resource).to_owned(),
+            )),
+            _ => None,
+        }
+    };
+    let (Some((p_scope, p_service, p_resource)), Some((c_scope, c_service, c_resource))) =
+        (arn(principal), arn(creator))
+    else {
+        return false;
+    };
+    let Some(role_path) = p_resource.strip_prefix("role/") else {
+        return false;
+    };
+    let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
+    let session_role = c_resource
+        .strip_prefix("assumed-role/")
+        .and_then(|rest| rest.split('/').next());
+    p_scope == c_scope
+        && p_service == "iam"
+        && c_service == "sts"
+        && session_role == Some(role_name)
+}
+
+/// Everything jira-client reads at a cold start.
+#[derive(Debug, Clone)]
+pub struct JiraClientConfig {
+    pub shared: Config,
+    pub jira: JiraSettings,
+    pub handler: HandlerSettings,
+}
+
+impl JiraClientConfig {
+    /// Reads the process environment and the SSM parameters it names.
+    pub async fn from_env(ssm: &aws_sdk_ssm::Client) -> Result<Self, JiraClientError> {
+        Self::load(|name| std::env::var(name).ok(), ssm).await
+    }
+
+    /// Reads the variables through `lookup` (the environment, or a map in tests), then SSM.
+    pub async fn load(
+        lookup: impl Fn(&str) -> Option<String>,
+        ssm: &aws_sdk_ssm::Client,
+    ) -> Result<Self, JiraClientError> {
+        let shared = Config::from_lookup(&lookup)?;
+        let optional = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let region = optional(ENV_REGION).ok_or(shared::Error::MissingEnv { name: ENV_REGION })?;
+        let issue_type = optional(ENV_ISSUE_TYPE).unwrap_or_else(|| DEFAULT_ISSUE_TYPE.to_owned());
+        let integration_principals = optional(ENV_INTEGRATION_PRINCIPALS)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let jira = JiraSettings::load(ssm, &shared.parameters).await?;
+        let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
+        let handler = HandlerSettings {
+            project_key: jira.project_key.clone(),
+            issue_type,
+            region,
+            status_mapping,
+            integration_principals,
+            ..HandlerSettings::new("", "")
+        };
+        Ok(JiraClientConfig {
+            shared,
+            jira,
+            handler,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_lists_jira_statuses_in_sir_order_once_each() {
+        let settings = HandlerSettings::new("SEC", "eu-west-1");
+        assert_eq!(
+            settings.jira_route(),
+            ["To Do", "In Progress", "In Review", "Done"]
+        );
+        let custom = HandlerSettings {
+            status_mapping: StatusMapping::from_json(r#"{"sirToJira": {"Submitted": "Backlog"}}"#)
+                .unwrap_or_default(),
+            ..settings
+        };
+        assert_eq!(
+            custom.jira_route(),
+            ["Backlog", "In Progress", "In Review", "Done"]
+        );
+    }
+
+    #[test]
+    fn principals_match_exactly_or_as_sessions_of_a_role() {
+        let role = "arn:aws:iam::123456789012:role/service/SirClientRole";
+        assert!(principal_matches(role, role));
+        assert!(principal_matches(
+            role,
+            "arn:aws:sts::123456789012:assumed-role/SirClientRole/sir-client"
+        ));
+        assert!(!principal_matches(
+            role,
+            "arn:aws:sts::999999999999:assumed-role/SirClientRole/sir-client"
+        ));
+        assert!(!principal_matches(
+            role,
+            "arn:aws:sts::123456789012:assumed-role/SirClientRoleX/s"
+        ));
+        assert!(!principal_matches(
+            "arn:aws:iam::123456789012:user/bot",
+            "arn:aws:iam::123456789012:user/alice"
+        ));
+        let settings = HandlerSettings {
+            integration_principals: vec![role.to_owned()],
+            ..HandlerSettings::new("SEC", "eu-west-1")
+        };
+        assert!(settings.is_integration_principal(Some(role)));
+        assert!(!settings.is_integration_principal(None));
+        assert!(!settings.is_integration_principal(Some("arn:aws:iam::123456789012:user/alice")));
+    }
+}

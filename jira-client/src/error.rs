@@ -1,0 +1,157 @@
+//! The one error type of jira-client: every way an event can fail to be fully applied to Jira.
+//!
+//! The handler returns it to Lambda, so the event is retried (EventBridge → Lambda async retries,
+//! then the dead-letter queue). [`JiraClientError::is_retryable`] says whether a retry can help.
+
+use lambda_runtime::Diagnostic;
+
+/// Why an event was not (fully) applied to Jira.
+#[derive(Debug, thiserror::Error)]
+pub enum JiraClientError {
+    /// The envelope is not a well-formed integration-bus event (unknown detail-type, a source
+    /// that does not belong to it, or a detail of the wrong shape).
+    #[error("refused the event: not a valid integration-bus event")]
+    InvalidEvent(#[source] shared::Error),
+
+    /// A well-formed event that is not for this Lambda (an `Issue…` event from the Jira side).
+    #[error("refused the {detail_type} event: jira-client applies only case events")]
+    NotACaseEvent { detail_type: &'static str },
+
+    /// Another delivery holds the case's claim; this one is retried later and then finds its
+    /// work done (or does it).
+    #[error("case {case_id} is being synced by another delivery; try again later")]
+    ClaimHeld { case_id: String },
+
+    /// SIR answers that the case does not exist (a `CaseDeleted` event follows).
+    #[error("SIR case {case_id} can no longer be read")]
+    CaseNotFound { case_id: String },
+
+    /// The linked Jira issue does not exist any more (the Jira side records that).
+    #[error("Jira issue {issue_key} linked to SIR case {case_id} no longer exists")]
+    IssueNotFound { case_id: String, issue_key: String },
+
+    /// The issue found or created for the case is linked to another case.
+    #[error(
+        "Jira issue {issue_key} is already linked to SIR case {linked_case_id}, not to {case_id}"
+    )]
+    LinkConflict {
+        case_id: String,
+        issue_key: String,
+        linked_case_id: String,
+    },
+
+    /// Everything else was applied, but these attachments are still `Pending` in SIR and cannot
+    /// be downloaded yet: the event is retried to copy them.
+    #[error("SIR case {case_id} has attachments still Pending upload: {}", attachment_ids.join(", "))]
+    AttachmentsPending {
+        case_id: String,
+        attachment_ids: Vec<String>,
+    },
+
+    /// SIR, Jira, DynamoDB, SSM or the configuration failed (see the cause).
+    #[error(transparent)]
+    Shared(#[from] shared::Error),
+}
+
+impl JiraClientError {
+    /// Whether delivering the same event again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            JiraClientError::ClaimHeld { .. } | JiraClientError::AttachmentsPending { .. } => true,
+            JiraClientError::Shared(err) => err.is_retryable(),
+            JiraClientError::InvalidEvent(_)
+            | JiraClientError::NotACaseEvent { .. }
+            | JiraClientError::CaseNotFound { .. }
+            | JiraClientError::IssueNotFound { .. }
+            | JiraClientError::LinkConflict { .. } => false,
+        }
+    }
+
+    /// A short name for the kind of failure (the Lambda error type).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JiraClientError::InvalidEvent(_) => "InvalidEvent",
+            JiraClientError::NotACaseEvent { .. } => "NotACaseEvent",
+            JiraClientError::ClaimHeld { .. } => "ClaimHeld",
+            JiraClientError::CaseNotFound { .. } => "CaseNotFound",
+            JiraClientError::IssueNotFound { .. } => "IssueNotFound",
+            JiraClientError::LinkConflict { .. } => "LinkConflict",
+            JiraClientError::AttachmentsPending { .. } => "AttachmentsPending",
+            JiraClientError::Shared(_) => "Shared",
+        }
+    }
+}
+
+/// What Lambda reports: the kind, and the message with its whole cause chain.
+impl From<JiraClientError> for Diagnostic {
+    fn from(err: JiraClientError) -> Diagnostic {
+        let mut message = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(inner) = cause {
+            message.push_str(": ");
+            message.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        Diagnostic {
+            error_type: format!("JiraClientError::{}", err.kind()),
+            error_message: message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_errors_are_retryable_and_bad_input_is_not() {
+        assert!(
+            JiraClientError::ClaimHeld {
+                case_id: "1".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            JiraClientError::AttachmentsPending {
+                case_id: "1".into(),
+                attachment_ids: vec!["a".into()],
+            }
+            .is_retryable()
+        );
+        assert!(
+            !JiraClientError::NotACaseEvent {
+                detail_type: "IssueCreated"
+            }
+            .is_retryable()
+        );
+        let throttled = shared::Error::JiraStatus {
+            operation: "create issue",
+            status: 429,
+            messages: String::new(),
+            retry_after: None,
+        };
+        assert!(JiraClientError::from(throttled).is_retryable());
+        let refused = shared::Error::JiraStatus {
+            operation: "create issue",
+            status: 400,
+            messages: String::new(),
+            retry_after: None,
+        };
+        assert!(!JiraClientError::from(refused).is_retryable());
+    }
+
+    #[test]
+    fn diagnostic_names_the_kind_and_keeps_the_cause() {
+        let err = JiraClientError::InvalidEvent(shared::Error::Unknown {
+            what: "event detail-type",
+            value: "CaseClosed".into(),
+        });
+        let diagnostic = Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "JiraClientError::InvalidEvent");
+        assert!(
+            diagnostic.error_message.contains("CaseClosed"),
+            "{}",
+            diagnostic.error_message
+        );
+    }
+}

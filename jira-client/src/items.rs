@@ -1,0 +1,352 @@
+//! Comments, attachments and watchers: copied from the SIR case to its issue by id, never by
+//! comparing text, so a redelivered event copies nothing twice and nothing that came from Jira
+//! goes back to Jira.
+//!
+//! - Comments: each SIR comment has an item link (origin `Sir`, body fingerprint) once copied;
+//!   a changed fingerprint updates the Jira copy. Comments with an origin-`Jira` link, or written
+//!   by one of the integration's own principals, are the Jira side's copies and are skipped.
+//! - Attachments: each `Verified` SIR attachment not yet linked is downloaded and uploaded; one
+//!   Jira refuses as too large (413) is reported in one comment and linked to that comment, so it
+//!   is not tried again. `Pending` ones are returned for the caller to fail retryably.
+//! - Watchers: e-mail → accountId through the mapping table's cache (answers, also "no such
+//!   user", kept for the configured TTL), then Jira's exact user search. E-mails no account
+//!   matches are listed in one comment; the issue property [`ISSUE_NOTES_PROPERTY`] remembers
+//!   which were reported so no later event reports them again.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use shared::sir::{CaseDetails, SirComment};
+use shared::snapshot::{Fingerprint, IssueSnapshot};
+use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin};
+
+use crate::{Applied, JiraClientError, JiraClientHandler};
+
+/// The issue property where the integration keeps what it has already told people on the issue.
+pub const ISSUE_NOTES_PROPERTY: &str = "sir-integration";
+
+/// Prefix of the Jira id recorded for an attachment Jira refused: the id of the comment that
+/// reported it.
+const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
+
+/// What the integration has already said on an issue (kept in [`ISSUE_NOTES_PROPERTY`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IssueNotes {
+    /// The closure comment was posted.
+    #[serde(default)]
+    pub closure_reported: bool,
+    /// Watcher e-mails already reported as having no Jira account.
+    #[serde(default)]
+    pub reported_unresolved_watchers: BTreeSet<String>,
+}
+
+/// A SIR comment as posted in Jira: who wrote it and when, then the body.
+pub(crate) fn render_sir_comment(comment: &SirComment) -> String {
+    let author = comment
+        .creator
+        .as_deref()
+        .map_or("an unknown author", short_principal);
+    let when = comment.created_date.as_deref().unwrap_or("an unknown time");
+    format!(
+        "[AWS Security Incident Response] Comment by {author} at {when}:\n\n{}",
+        comment.body
+    )
+}
+
+/// The readable end of a principal ARN (user name, or role session name such as an e-mail).
+fn short_principal(principal: &str) -> &str {
+    match principal.rsplit_once('/') {
+        Some((_, name)) if principal.starts_with("arn:") && !name.is_empty() => name,
+        _ => principal,
+    }
+}
+
+impl JiraClientHandler {
+    /// Copies new SIR comments and edits of copied ones; returns nothing to retry.
+    pub(crate) async fn sync_comments(
+        &self,
+        case_id: &str,
+        key: &str,
+        applied: &mut Applied,
+    ) -> Result<(), JiraClientError> {
+        let comments = self.sir.list_comments(case_id).await?;
+        let links: HashMap<String, ItemLink> = self
+            .store
+            .item_links_for_case(LinkedItemKind::Comment, case_id)
+            .await?
+            .into_iter()
+            .map(|link| (link.sir_id.clone(), link))
+            .collect();
+        for comment in &comments {
+            let fingerprint = Fingerprint::of_text(&comment.body).as_str().to_owned();
+            match links.get(&comment.comment_id) {
+                // A copy of a Jira comment: Jira has the original.
+                Some(link) if link.origin == Origin::Jira => {}
+                Some(link) if link.fingerprint.as_deref() == Some(fingerprint.as_str()) => {}
+                Some(link) => {
+                    let text = render_sir_comment(comment);
+                    let jira_id = match self.jira.update_comment(key, &link.jira_id, &text).await {
+                        Ok(()) => link.jira_id.clone(),
+                        // The copy was deleted in Jira: post the edited comment again.
+                        Err(shared::Error::JiraStatus { status: 404, .. }) => {
+                            self.jira.add_comment(key, &text).await?
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
+                    self.store
+                        .put_item_link(&ItemLink {
+                            jira_id,
+                            issue_key: key.to_owned(),
+                            fingerprint: Some(fingerprint),
+                            ..link.clone()
+                        })
+                        .await?;
+                    applied.comments_updated += 1;
+                }
+                None if self
+                    .settings
+                    .is_integration_principal(comment.creator.as_deref()) =>
+                {
+                    tracing::debug!(
+                        case_id,
+                        comment_id = comment.comment_id,
+                        "skipping the integration's own SIR comment"
+                    );
+                }
+                None => {
+                    let jira_id = self
+                        .jira
+                        .add_comment(key, &render_sir_comment(comment))
+                        .await?;
+                    self.store
+                        .put_item_link(&ItemLink {
+                            kind: LinkedItemKind::Comment,
+                            case_id: case_id.to_owned(),
+                            sir_id: comment.comment_id.clone(),
+                            issue_key: key.to_owned(),
+                            jira_id,
+                            origin: Origin::Sir,
+                            fingerprint: Some(fingerprint),
+                        })
+                        .await?;
+                    applied.comments_added += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies new `Verified` attachments; returns the ids of those still `Pending`.
+    pub(crate) async fn sync_attachments(
+        &self,
+        details: &CaseDetails,
+        key: &str,
+        applied: &mut Applied,
+    ) -> Result<Vec<String>, JiraClientError> {
+        let case_id = details.snapshot.case_id.as_str();
+        let linked: HashSet<String> = self
+            .store
+            .item_links_for_case(LinkedItemKind::Attachment, case_id)
+            .await?
+            .into_iter()
+            .map(|link| link.sir_id)
+            .collect();
+        let mut pending = Vec::new();
+        for attachment in &details.attachments {
+            let id = attachment.attachment_id.as_str();
+            if linked.contains(id)
+                || self
+                    .settings
+                    .is_integration_principal(Some(&attachment.creator))
+            {
+                continue;
+            }
+            if attachment.status.eq_ignore_ascii_case("Pending") {
+                pending.push(id.to_owned());
+                continue;
+            }
+            if !attachment.status.eq_ignore_ascii_case("Verified") {
+                tracing::warn!(
+                    case_id,
+                    attachment_id = id,
+                    status = attachment.status,
+                    "the attachment cannot be downloaded from SIR; nothing to copy"
+                );
+                continue;
+            }
+            let bytes = self.sir.download_attachment(case_id, id).await?;
+            let size = bytes.len();
+            let jira_id = match self
+                .jira
+                .upload_attachment(key, &attachment.file_name, bytes)
+                .await
+            {
+                Ok(uploaded) => {
+                    applied.attachments_added += 1;
+                    uploaded.id
+                }
+                Err(shared::Error::JiraStatus { status: 413, .. }) => {
+                    let note = format!(
+                        "The SIR case attachment {} ({size} bytes) could not be copied here: \
+                         Jira refused it as too large. It remains available in the SIR case.",
+                        attachment.file_name
+                    );
+                    let comment_id = self.jira.add_comment(key, &note).await?;
+                    applied.comments_added += 1;
+                    applied.attachments_refused += 1;
+                    format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")
+                }
+                Err(err) => return Err(err.into()),
+            };
+            self.store
+                .put_item_link(&ItemLink {
+                    kind: LinkedItemKind::Attachment,
+                    case_id: case_id.to_owned(),
+                    sir_id: id.to_owned(),
+                    issue_key: key.to_owned(),
+                    jira_id,
+                    origin: Origin::Sir,
+                    fingerprint: None,
+                })
+                .await?;
+        }
+        if !pending.is_empty() {
+            tracing::warn!(case_id, ?pending, "attachments still Pending in SIR");
+        }
+        Ok(pending)
+    }
+
+    /// Adds the case's watchers that have a Jira account; reports the others once.
+    pub(crate) async fn sync_watchers(
+        &self,
+        key: &str,
+        case: &shared::snapshot::CaseSnapshot,
+        jira_state: &mut IssueSnapshot,
+        applied: &mut Applied,
+    ) -> Result<(), JiraClientError> {
+        if case.watchers.is_empty() {
+            return Ok(());
+        }
+        let current: HashSet<String> = self.jira.watchers(key).await?.into_iter().collect();
+        let mut unresolved = Vec::new();
+        for email in &case.watchers {
+            match self.account_for(email).await? {
+                Some(account_id) if current.contains(&account_id) => {}
+                Some(account_id) => {
+                    self.jira.add_watcher(key, &account_id).await?;
+                    jira_state.watchers.insert(account_id);
+                    applied.watchers_added += 1;
+                }
+                None => unresolved.push(email.clone()),
+            }
+        }
+        if applied.watchers_added > 0 {
+            self.store.put_issue_snapshot(jira_state).await?;
+        }
+        if unresolved.is_empty() {
+            return Ok(());
+        }
+        let mut notes = self.issue_notes(key).await?;
+        let new: Vec<String> = unresolved
+            .iter()
+            .filter(|email| !notes.reported_unresolved_watchers.contains(*email))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            let note = format!(
+                "These watchers of the AWS Security Incident Response case could not be added as \
+                 watchers here, because no Jira user with a visible e-mail address matches them: {}",
+                new.join(", ")
+            );
+            self.jira.add_comment(key, &note).await?;
+            applied.comments_added += 1;
+            notes.reported_unresolved_watchers.extend(new);
+            self.set_issue_notes(key, &notes).await?;
+        }
+        applied.watchers_unresolved = unresolved;
+        Ok(())
+    }
+
+    /// The Jira accountId of `email`: cached answer, or Jira's exact search (then cached, a
+    /// "no such user" answer too).
+    async fn account_for(&self, email: &str) -> Result<Option<String>, JiraClientError> {
+        let email = email.trim().to_lowercase();
+        if let Some(cached) = self.store.cached_account(&email).await? {
+            return Ok(cached.account_id);
+        }
+        let account_id = self
+            .jira
+            .find_user_by_email(&email)
+            .await?
+            .map(|user| user.account_id);
+        self.store
+            .cache_account(
+                &CachedAccount {
+                    email,
+                    account_id: account_id.clone(),
+                },
+                self.settings.account_cache_ttl,
+            )
+            .await?;
+        Ok(account_id)
+    }
+
+    pub(crate) async fn issue_notes(&self, key: &str) -> Result<IssueNotes, JiraClientError> {
+        let Some(value) = self.jira.issue_property(key, ISSUE_NOTES_PROPERTY).await? else {
+            return Ok(IssueNotes::default());
+        };
+        Ok(serde_json::from_value(value).unwrap_or_else(|error| {
+            tracing::warn!(key, %error, "unreadable integration notes on the issue; starting afresh");
+            IssueNotes::default()
+        }))
+    }
+
+    pub(crate) async fn set_issue_notes(
+        &self,
+        key: &str,
+        notes: &IssueNotes,
+    ) -> Result<(), JiraClientError> {
+        let value = serde_json::to_value(notes).map_err(|source| shared::Error::Json {
+            what: "issue notes property",
+            source,
+        })?;
+        self.jira
+            .set_issue_property(key, ISSUE_NOTES_PROPERTY, &value)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copied_comment_names_author_and_time_then_the_body() {
+        let comment = SirComment {
+            comment_id: "123456".into(),
+            body: "Isolated the instance.".into(),
+            creator: Some(
+                "arn:aws:sts::123456789012:assumed-role/Responder/alice@example.com".into(),
+            ),
+            created_date: Some("2026-11-20T10:00:00Z".into()),
+            last_updated_date: None,
+            last_updated_by: None,
+        };
+        assert_eq!(
+            render_sir_comment(&comment),
+            "[AWS Security Incident Response] Comment by alice@example.com at 2026-11-20T10:00:00Z:\n\nIsolated the instance."
+        );
+        assert_eq!(short_principal("AWS Responder"), "AWS Responder");
+    }
+
+    #[test]
+    fn notes_read_back_with_missing_fields_defaulted() {
+        let notes: IssueNotes =
+            serde_json::from_value(serde_json::json!({"closureReported": true}))
+                .unwrap_or_default();
+        assert!(notes.closure_reported);
+        assert!(notes.reported_unresolved_watchers.is_empty());
+    }
+}

@@ -1,0 +1,351 @@
+//! SIR → Jira end to end, through the real bus rules: the SIR emulator's native events reach the
+//! poller through the native-event rule, the poller publishes to the integration bus, the
+//! jira-client rule delivers to jira-client, which writes to the Jira emulator. Handlers run the
+//! way Lambda runs them (see `integration_tests::bus`): an `Err` leaves the event to be delivered
+//! again.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_eventbridge::types::RuleState;
+use integration_tests::World;
+use integration_tests::bus::{Delivery, Route};
+use jira_client::{HandlerSettings, JiraClientHandler};
+use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
+use poller::{EventBridgeSchedule, Poller, PollerSettings};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shared::config::JiraSettings;
+use shared::events::rule_patterns;
+use shared::jira::{JiraClient, RetryPolicy};
+use shared::sir::{SdkSirClient, sir_client_config};
+use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig, Watcher};
+
+const HUMAN: &str = "human";
+
+struct Pipeline {
+    world: World,
+    sir: SirEmulator,
+    jira: JiraEmulator,
+    native: Route,
+    to_jira: Route,
+    poller: Poller,
+    jira_client: JiraClientHandler,
+}
+
+fn sir_client(sir: &SirEmulator) -> SdkSirClient {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sir.endpoint())
+        .credentials_provider(aws_sdk_securityir::config::SharedCredentialsProvider::new(
+            aws_sdk_securityir::config::Credentials::new("integration", "s", None, None, "t"),
+        ))
+        .retry_config(
+            aws_sdk_securityir::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(20)),
+        )
+        .build();
+    SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
+        sir_client_config(&sdk).build(),
+    ))
+}
+
+async fn pipeline() -> Pipeline {
+    let world = World::new().await.unwrap();
+    let sir = SirEmulator::start(SirEmulatorConfig {
+        events_endpoint: Some(world.endpoint.clone()),
+        event_bus_name: world.bus_name.clone(),
+        ..SirEmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let jira = JiraEmulator::start(JiraEmulatorConfig::default())
+        .await
+        .unwrap();
+    let native = Route {
+        queue: world
+            .rule_queue("poller-native", &rule_patterns::native_sir())
+            .await
+            .unwrap(),
+    };
+    let to_jira = Route {
+        queue: world
+            .rule_queue("jira-client", &rule_patterns::jira_client())
+            .await
+            .unwrap(),
+    };
+    let rule = format!("poller-schedule-{}", world.id);
+    world
+        .eventbridge
+        .put_rule()
+        .name(&rule)
+        .schedule_expression("rate(5 minutes)")
+        .state(RuleState::Disabled)
+        .send()
+        .await
+        .unwrap();
+    let ours = vec![sir.principal("integration")];
+    let poller = Poller {
+        sir: Arc::new(sir_client(&sir)),
+        store: Arc::new(world.store()),
+        publisher: Arc::new(world.publisher()),
+        schedule: Arc::new(EventBridgeSchedule::new(world.eventbridge.clone(), &rule)),
+        settings: PollerSettings {
+            integration_principals: ours.clone(),
+            ..PollerSettings::default()
+        },
+    };
+    let jira_api = JiraClient::new(&JiraSettings {
+        email: "integration@example.com".into(),
+        url: jira.base_url(),
+        project_key: "SEC".into(),
+        token: SecretString::from("integration-token".to_owned()),
+    })
+    .unwrap()
+    .with_retry_policy(RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(2),
+    });
+    let mut settings = HandlerSettings::new("SEC", "us-east-1");
+    settings.integration_principals = ours;
+    let jira_client = JiraClientHandler::new(
+        Arc::new(jira_api),
+        Arc::new(sir_client(&sir)),
+        Arc::new(world.store()),
+        settings,
+    );
+    Pipeline {
+        world,
+        sir,
+        jira,
+        native,
+        to_jira,
+        poller,
+        jira_client,
+    }
+}
+
+fn tick() -> Value {
+    json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
+           "resources": [], "detail": {}})
+}
+
+impl Pipeline {
+    /// Delivers everything in flight (native events → poller → bus → jira-client) until quiet.
+    async fn settle(&self) -> (Delivery, Delivery) {
+        // Every native event the emulator emitted has been handed to EventBridge first; the quiet
+        // window then covers EventBridge → SQS delivery, which is slower on a loaded machine.
+        assert!(
+            self.sir.events_settled(Duration::from_secs(20)).await,
+            "SIR events stuck"
+        );
+        let quiet = Duration::from_millis(2_500);
+        let within = Duration::from_secs(90);
+        let poller = &self.poller;
+        let native = self
+            .native
+            .pump(&self.world, quiet, within, |envelope| async move {
+                poller.handle(&envelope).await.map(drop)
+            })
+            .await
+            .unwrap();
+        let handler = &self.jira_client;
+        let to_jira = self
+            .to_jira
+            .pump(&self.world, quiet, within, |envelope| async move {
+                let event: EventBridgeEvent<Value> = serde_json::from_value(envelope).unwrap();
+                handler.handle(event).await.map(drop)
+            })
+            .await
+            .unwrap();
+        (native, to_jira)
+    }
+
+    fn only_issue(&self) -> jira_emulator::IssueRecord {
+        let issues = self.jira.issues();
+        assert_eq!(
+            issues.len(),
+            1,
+            "{:#?}",
+            issues.iter().map(|i| &i.key).collect::<Vec<_>>()
+        );
+        issues.into_iter().next().unwrap()
+    }
+}
+
+fn case(title: &str) -> NewCase {
+    NewCase {
+        title: title.into(),
+        description: "Data exfiltration to an unknown S3 bucket.".into(),
+        impacted_accounts: vec!["111122223333".into()],
+        watchers: vec![Watcher::email("nobody-in-jira@example.com")],
+        ..NewCase::default()
+    }
+}
+
+fn comment_texts(issue: &jira_emulator::IssueRecord) -> Vec<String> {
+    issue
+        .comments
+        .iter()
+        .map(|c| shared::adf::adf_to_text(&c.body))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_case_created_in_sir_reaches_jira_without_waiting_for_the_schedule() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Exfiltration")).case_id;
+    let (native, to_jira) = p.settle().await;
+    assert!(
+        native.handled >= 1 && to_jira.handled >= 1,
+        "{native:?} {to_jira:?}"
+    );
+    let issue = p.only_issue();
+    assert_eq!(issue.summary, "Exfiltration");
+    assert!(issue.labels.contains(&format!("sir-case-{id}")));
+    assert_eq!(issue.status, "To Do");
+    assert_eq!(issue.creator, p.jira.integration_account_id());
+}
+
+#[tokio::test]
+async fn comments_edits_and_closure_flow_to_jira_once_each() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Lifecycle")).case_id;
+    p.settle().await;
+    for i in 0..60 {
+        p.sir
+            .add_comment(HUMAN, &id, &format!("finding {i}"))
+            .unwrap();
+    }
+    p.sir
+        .update_case(
+            HUMAN,
+            &id,
+            CaseUpdate {
+                title: Some("Lifecycle (scoped)".into()),
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    p.sir
+        .set_status(HUMAN, &id, "Detection and Analysis")
+        .unwrap();
+    p.sir
+        .set_status(HUMAN, &id, "Containment, Eradication and Recovery")
+        .unwrap();
+    p.settle().await;
+    let issue = p.only_issue();
+    assert_eq!(issue.summary, "Lifecycle (scoped)");
+    assert_eq!(issue.status, "In Progress");
+    let texts = comment_texts(&issue);
+    for i in 0..60 {
+        let n = texts
+            .iter()
+            .filter(|t| t.ends_with(&format!("finding {i}")))
+            .count();
+        assert_eq!(n, 1, "finding {i} appears {n} times");
+    }
+
+    // A full schedule pass afterwards finds nothing new to send.
+    p.poller.handle(&tick()).await.unwrap();
+    p.settle().await;
+    assert_eq!(comment_texts(&p.only_issue()).len(), texts.len());
+
+    p.sir.close_case(HUMAN, &id).unwrap();
+    p.settle().await;
+    assert_eq!(p.only_issue().status, "Done", "a closure reaches Jira");
+}
+
+#[tokio::test]
+async fn our_own_comment_in_sir_is_not_sent_back_to_jira() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Echo")).case_id;
+    p.settle().await;
+    let before = comment_texts(&p.only_issue()).len();
+    p.sir
+        .add_comment("integration", &id, "written by sir-client")
+        .unwrap();
+    p.settle().await;
+    p.poller.handle(&tick()).await.unwrap();
+    p.settle().await;
+    let texts = comment_texts(&p.only_issue());
+    assert_eq!(texts.len(), before, "{texts:?}");
+}
+
+#[tokio::test]
+async fn a_jira_outage_is_ridden_out_by_redelivery() {
+    let p = pipeline().await;
+    p.jira.faults().outage(Duration::from_secs(6));
+    p.sir.create_case(HUMAN, case("During the outage"));
+    let (_, first) = p.settle().await;
+    assert!(
+        !first.errors.is_empty(),
+        "the handler reported the outage: {first:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    p.settle().await;
+    assert_eq!(p.only_issue().summary, "During the outage");
+}
+
+#[tokio::test]
+async fn sir_throttling_during_a_pass_delays_but_skips_nothing() {
+    let p = pipeline().await;
+    // Native events off: only the schedule sees these cases.
+    let ids: Vec<_> = (0..8)
+        .map(|i| p.sir.create_case(HUMAN, case(&format!("Case {i}"))).case_id)
+        .collect();
+    p.native
+        .pump(
+            &p.world,
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+            |_| async { Ok::<(), String>(()) },
+        )
+        .await
+        .unwrap();
+    p.sir.faults().retry_after(0);
+    p.sir.faults().throttle_share(0.5);
+    let mut passes = 0;
+    while p.poller.handle(&tick()).await.is_err() {
+        passes += 1;
+        assert!(passes < 20, "the schedule never got through");
+    }
+    p.sir.faults().clear();
+    p.settle().await;
+    let issues = p.jira.issues();
+    assert_eq!(issues.len(), ids.len());
+    for id in &ids {
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.labels.contains(&format!("sir-case-{id}"))),
+            "case {id} missing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_case_leaves_its_issue_with_a_note() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Short-lived")).case_id;
+    p.settle().await;
+    p.sir.delete_case(&id);
+    p.poller.handle(&tick()).await.unwrap();
+    p.settle().await;
+    let issue = p.only_issue();
+    assert!(
+        issue.labels.iter().any(|l| l.contains("deleted")),
+        "{:?}",
+        issue.labels
+    );
+    assert!(comment_texts(&issue).iter().any(|t| t.contains(&id)));
+}
