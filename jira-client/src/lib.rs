@@ -41,7 +41,7 @@ use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore};
 
 pub use config::{
     DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_CLAIM_LEASE, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS,
-    ENV_ISSUE_TYPE, ENV_REGION, HandlerSettings, JiraClientConfig, principal_matches,
+    ENV_ISSUE_TYPE, ENV_REGION, HandlerSettings, JiraClientConfig,
 };
 pub use error::JiraClientError;
 pub use items::ISSUE_NOTES_PROPERTY;

@@ -487,7 +487,7 @@ impl Poller {
     }
 
     fn is_ours(&self, creator: Option<&str>) -> bool {
-        creator.is_some_and(|c| self.settings.integration_principals.iter().any(|p| p == c))
+        shared::sir::is_integration_principal(&self.settings.integration_principals, creator)
     }
 
     /// Comments that are new or edited on the SIR side since they were last copied.

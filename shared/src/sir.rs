@@ -175,6 +175,48 @@ impl ClassifyRetry for RetryAfterClassifier {
     }
 }
 
+/// Whether `creator` is one of the integration's own `principals` (see [`principal_matches`]).
+pub fn is_integration_principal(principals: &[String], creator: Option<&str>) -> bool {
+    creator.is_some_and(|c| principals.iter().any(|p| principal_matches(p, c)))
+}
+
+/// Whether the SIR `creator` is the configured `principal`: the same ARN, or a session of the
+/// IAM role `principal` (`arn:aws:iam::<acct>:role/<path/>Name` ≙
+/// `arn:aws:sts::<acct>:assumed-role/Name/<session>`).
+pub fn principal_matches(principal: &str, creator: &str) -> bool {
+    let (principal, creator) = (principal.trim(), creator.trim());
+    if principal.eq_ignore_ascii_case(creator) {
+        return true;
+    }
+    let arn = |text: &str| -> Option<(String, String, String)> {
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", partition, service, "", account, resource] => Some((
+                format!("{partition}:{account}"),
+                (*service).to_owned(),
+                (*resource).to_owned(),
+            )),
+            _ => None,
+        }
+    };
+    let (Some((p_scope, p_service, p_resource)), Some((c_scope, c_service, c_resource))) =
+        (arn(principal), arn(creator))
+    else {
+        return false;
+    };
+    let Some(role_path) = p_resource.strip_prefix("role/") else {
+        return false;
+    };
+    let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
+    let session_role = c_resource
+        .strip_prefix("assumed-role/")
+        .and_then(|rest| rest.split('/').next());
+    p_scope == c_scope
+        && p_service == "iam"
+        && c_service == "sts"
+        && session_role == Some(role_name)
+}
+
 /// The SDK configuration the integration uses for SIR: `sdk` plus [`RetryAfterClassifier`].
 pub fn sir_client_config(sdk: &aws_config::SdkConfig) -> aws_sdk_securityir::config::Builder {
     aws_sdk_securityir::config::Builder::from(sdk).retry_classifier(RetryAfterClassifier)

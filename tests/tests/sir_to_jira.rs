@@ -349,3 +349,43 @@ async fn a_deleted_case_leaves_its_issue_with_a_note() {
     );
     assert!(comment_texts(&issue).iter().any(|t| t.contains(&id)));
 }
+
+#[tokio::test]
+async fn jira_answering_429_for_20_seconds_then_recovering_gets_everything() {
+    let p = pipeline().await;
+    let faults = p.jira.faults();
+    // A bucket that refills one request every 30 s: everything is 429 with a long Retry-After.
+    faults.rate_limit(Some(jira_emulator::RateLimit {
+        capacity: 1,
+        refill_per_second: 1.0 / 30.0,
+    }));
+    let recovery = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        faults.rate_limit(None);
+    });
+    let id = p.sir.create_case(HUMAN, case("Throttled Jira")).case_id;
+    for i in 0..5 {
+        p.sir.add_comment(HUMAN, &id, &format!("step {i}")).unwrap();
+    }
+    let (_, during) = p.settle().await;
+    recovery.await.unwrap();
+    let (_, after) = p.settle().await;
+    assert!(
+        !during.errors.is_empty() || after.handled > 0,
+        "{during:?} {after:?}"
+    );
+    let throttled = p.jira.requests().iter().filter(|r| r.status == 429).count();
+    assert!(throttled > 0, "Jira did refuse requests");
+    let issue = p.only_issue();
+    let texts = comment_texts(&issue);
+    for i in 0..5 {
+        assert_eq!(
+            texts
+                .iter()
+                .filter(|t| t.ends_with(&format!("step {i}")))
+                .count(),
+            1,
+            "step {i}"
+        );
+    }
+}
