@@ -274,7 +274,15 @@ impl JiraClientHandler {
         if let Some(before) = &before {
             changed.extend(CaseField::diff(before, &case));
         }
-        let wants = |field: CaseField| everything || changed.contains(&field);
+        // Status is always reconciled with the case as read now (compared with the live issue,
+        // so it costs no write when equal): a closure must reach Jira even when the event that
+        // carried it was lost or overtaken by an older one.
+        let wants = |field: CaseField| {
+            everything
+                || changed.contains(&field)
+                || field == CaseField::Status
+                || (field == CaseField::ClosureCode && case.status == SirStatus::Closed)
+        };
 
         let (mut jira_state, stored) = match self.store.issue_snapshot(key).await? {
             Some(snapshot) => (snapshot, true),
@@ -293,7 +301,9 @@ impl JiraClientHandler {
             self.sync_watchers(key, &case, &mut jira_state, &mut applied)
                 .await?;
         }
-        self.store.put_case_snapshot(&case).await?;
+        // The case-side snapshot is the poller's baseline of what it published: only the poller
+        // (and sir-client after its own writes) set it, or a closure read here first would
+        // never be published.
 
         self.sync_comments(case_id, key, &mut applied).await?;
         let pending = self.sync_attachments(&details, key, &mut applied).await?;

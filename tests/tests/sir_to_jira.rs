@@ -261,7 +261,28 @@ async fn comments_edits_and_closure_flow_to_jira_once_each() {
     assert_eq!(comment_texts(&p.only_issue()).len(), texts.len());
 
     p.sir.close_case(HUMAN, &id).unwrap();
-    p.settle().await;
+    let delivered = p.settle().await;
+    if p.only_issue().status != "Done" {
+        eprintln!("deliveries {delivered:?}");
+        eprintln!(
+            "last SIR events {:?}",
+            p.sir.events().iter().rev().take(3).collect::<Vec<_>>()
+        );
+        eprintln!(
+            "issue history {:?}",
+            p.only_issue()
+                .history
+                .iter()
+                .rev()
+                .take(8)
+                .map(|h| format!("{:?}", h.action))
+                .collect::<Vec<_>>()
+        );
+        eprintln!(
+            "case snapshot {:?}",
+            shared::store::MappingStore::case_snapshot(&p.world.store(), &id).await
+        );
+    }
     assert_eq!(p.only_issue().status, "Done", "a closure reaches Jira");
 }
 
