@@ -2,6 +2,7 @@
 //! and each test's own resources in it ([`world`]). The SIR and Jira emulators join it in later issues.
 
 pub mod bus;
+pub mod clients;
 pub mod world;
 
 pub use moto_harness::{MotoError, MotoServer};

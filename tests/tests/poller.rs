@@ -11,12 +11,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
+use integration_tests::clients::{schedule_tick, sir_client};
 use integration_tests::world::RuleQueue;
 use poller::{EventBridgeSchedule, PassReport, Poller, PollerError, PollerSettings};
 use serde_json::{Value, json};
 use shared::events::{BusEvent, rule_patterns};
 use shared::publisher::EventPublisher;
-use shared::sir::{SdkSirClient, sir_client_config};
+use shared::sir::SdkSirClient;
 use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
 use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig, Watcher};
 
@@ -69,23 +70,12 @@ async fn setup() -> Setup {
         .send()
         .await
         .unwrap();
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(sir.endpoint())
-        .credentials_provider(aws_sdk_securityir::config::SharedCredentialsProvider::new(
-            aws_sdk_securityir::config::Credentials::new("integration", "s", None, None, "t"),
-        ))
-        .retry_config(
-            aws_sdk_securityir::config::retry::RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .build();
+
     let fail_for = Arc::new(Mutex::new(None));
     let poller = Poller {
-        sir: Arc::new(SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
-            sir_client_config(&sdk).build(),
+        sir: Arc::new(SdkSirClient::new(sir_client(
+            &sir.endpoint(),
+            "integration",
         ))),
         store: Arc::new(world.store()),
         publisher: Arc::new(FlakyPublisher {
@@ -106,12 +96,6 @@ async fn setup() -> Setup {
         poller,
         fail_for,
     }
-}
-
-fn tick() -> Value {
-    json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
-           "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
-           "resources": [], "detail": {}})
 }
 
 fn native(detail_type: &str, case_id: &str) -> Value {
@@ -153,7 +137,7 @@ async fn delivered(s: &Setup, want: usize) -> Vec<BusEvent> {
 }
 
 async fn pass(s: &Setup) -> PassReport {
-    s.poller.handle(&tick()).await.unwrap()
+    s.poller.handle(&schedule_tick()).await.unwrap()
 }
 
 /// What jira-client does after applying a CaseCreated: link the case (so updates follow).
@@ -391,7 +375,7 @@ async fn sir_outage_fails_the_pass_and_leaves_the_schedule_alone() {
     s.sir.create_case(HUMAN, case("Open"));
     pass(&s).await;
     s.sir.faults().fail_next(100, 500);
-    let err = s.poller.handle(&tick()).await.unwrap_err();
+    let err = s.poller.handle(&schedule_tick()).await.unwrap_err();
     assert!(
         matches!(&err, PollerError::Shared(e) if e.is_retryable()),
         "{err}"
@@ -407,7 +391,7 @@ async fn one_failing_case_does_not_stop_the_others_and_is_retried_next_pass() {
         .map(|i| s.sir.create_case(HUMAN, case(&format!("Case {i}"))).case_id)
         .collect();
     *s.fail_for.lock().unwrap() = Some(ids[1].clone());
-    let err = s.poller.handle(&tick()).await.unwrap_err();
+    let err = s.poller.handle(&schedule_tick()).await.unwrap_err();
     let PollerError::CasesFailed { failures } = &err else {
         panic!("{err}")
     };

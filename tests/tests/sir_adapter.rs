@@ -7,11 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_securityir::config::SharedCredentialsProvider;
-use aws_sdk_securityir::config::retry::RetryConfig;
-use aws_sdk_securityir::config::{BehaviorVersion, Credentials, Region};
 use shared::Error;
-use shared::sir::{CaseEdit, NewCase, SdkSirClient, SirApi, sir_client_config};
+use shared::sir::{CaseEdit, NewCase, SdkSirClient, SirApi};
 use shared::status::SirStatus;
 use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
 
@@ -26,23 +23,8 @@ async fn sir() -> (SirEmulator, SdkSirClient) {
     (emulator, client)
 }
 
-/// A client configured as the Lambdas configure theirs (`sir_client_config`), with short
-/// backoffs so the tests run fast.
 fn sdk_client(emulator: &SirEmulator, access_key: &str) -> aws_sdk_securityir::Client {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(emulator.endpoint())
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            access_key, "secret", None, None, "test",
-        )))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .build();
-    aws_sdk_securityir::Client::from_conf(sir_client_config(&sdk).build())
+    integration_tests::clients::sir_client(&emulator.endpoint(), access_key)
 }
 
 fn human_case(title: &str) -> HumanCase {

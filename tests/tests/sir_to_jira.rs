@@ -14,15 +14,16 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
 use integration_tests::bus::{Delivery, Route};
+use integration_tests::clients::{schedule_tick, sir_client};
 use jira_client::{HandlerSettings, JiraClientHandler};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::config::JiraSettings;
 use shared::events::rule_patterns;
 use shared::jira::{JiraClient, RetryPolicy};
-use shared::sir::{SdkSirClient, sir_client_config};
+use shared::sir::SdkSirClient;
 use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig, Watcher};
 
 const HUMAN: &str = "human";
@@ -35,25 +36,6 @@ struct Pipeline {
     to_jira: Route,
     poller: Poller,
     jira_client: JiraClientHandler,
-}
-
-fn sir_client(sir: &SirEmulator) -> SdkSirClient {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(sir.endpoint())
-        .credentials_provider(aws_sdk_securityir::config::SharedCredentialsProvider::new(
-            aws_sdk_securityir::config::Credentials::new("integration", "s", None, None, "t"),
-        ))
-        .retry_config(
-            aws_sdk_securityir::config::retry::RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(20)),
-        )
-        .build();
-    SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
-        sir_client_config(&sdk).build(),
-    ))
 }
 
 async fn pipeline() -> Pipeline {
@@ -92,7 +74,10 @@ async fn pipeline() -> Pipeline {
         .unwrap();
     let ours = vec![sir.principal("integration")];
     let poller = Poller {
-        sir: Arc::new(sir_client(&sir)),
+        sir: Arc::new(SdkSirClient::new(sir_client(
+            &sir.endpoint(),
+            "integration",
+        ))),
         store: Arc::new(world.store()),
         publisher: Arc::new(world.publisher()),
         schedule: Arc::new(EventBridgeSchedule::new(world.eventbridge.clone(), &rule)),
@@ -118,7 +103,10 @@ async fn pipeline() -> Pipeline {
     settings.integration_principals = ours;
     let jira_client = JiraClientHandler::new(
         Arc::new(jira_api),
-        Arc::new(sir_client(&sir)),
+        Arc::new(SdkSirClient::new(sir_client(
+            &sir.endpoint(),
+            "integration",
+        ))),
         Arc::new(world.store()),
         settings,
     );
@@ -131,12 +119,6 @@ async fn pipeline() -> Pipeline {
         poller,
         jira_client,
     }
-}
-
-fn tick() -> Value {
-    json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
-           "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
-           "resources": [], "detail": {}})
 }
 
 impl Pipeline {
@@ -256,7 +238,7 @@ async fn comments_edits_and_closure_flow_to_jira_once_each() {
     }
 
     // A full schedule pass afterwards finds nothing new to send.
-    p.poller.handle(&tick()).await.unwrap();
+    p.poller.handle(&schedule_tick()).await.unwrap();
     p.settle().await;
     assert_eq!(comment_texts(&p.only_issue()).len(), texts.len());
 
@@ -296,7 +278,7 @@ async fn our_own_comment_in_sir_is_not_sent_back_to_jira() {
         .add_comment("integration", &id, "written by sir-client")
         .unwrap();
     p.settle().await;
-    p.poller.handle(&tick()).await.unwrap();
+    p.poller.handle(&schedule_tick()).await.unwrap();
     p.settle().await;
     let texts = comment_texts(&p.only_issue());
     assert_eq!(texts.len(), before, "{texts:?}");
@@ -336,7 +318,7 @@ async fn sir_throttling_during_a_pass_delays_but_skips_nothing() {
     p.sir.faults().retry_after(0);
     p.sir.faults().throttle_share(0.5);
     let mut passes = 0;
-    while p.poller.handle(&tick()).await.is_err() {
+    while p.poller.handle(&schedule_tick()).await.is_err() {
         passes += 1;
         assert!(passes < 20, "the schedule never got through");
     }
@@ -360,7 +342,7 @@ async fn a_deleted_case_leaves_its_issue_with_a_note() {
     let id = p.sir.create_case(HUMAN, case("Short-lived")).case_id;
     p.settle().await;
     p.sir.delete_case(&id);
-    p.poller.handle(&tick()).await.unwrap();
+    p.poller.handle(&schedule_tick()).await.unwrap();
     p.settle().await;
     let issue = p.only_issue();
     assert!(
