@@ -1,0 +1,62 @@
+// Builds the CDK app from context values, for bin/app.ts (`cdk synth`/`cdk deploy`) and the tests.
+import { App, Aspects } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEFAULT_LAMBDA_ASSET_DIR, resolveLambdaAssets } from './assets';
+import { loadContract } from './contract';
+import { IntegrationStack } from './stack';
+
+export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
+
+/**
+ * Context keys (all optional; `cdk synth` on a fresh clone needs none):
+ * - stackName: CloudFormation stack name (default SecurityIncidentResponseJira)
+ * - lambdaAssetDir: cargo-lambda output directory (default <repo>/target/lambda)
+ * - requireBuiltLambdas: "true" to fail instead of using the placeholder code (deploy.sh sets it)
+ * - parameterPrefix: SSM prefix (default /SecurityIncidentResponse)
+ * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
+ * - existingTableName: reuse a mapping table kept by an earlier destroy
+ * - alarmTopicArn: SNS topic the alarms notify
+ * - reservedConcurrency: reserved concurrency of jira-client and sir-client (default 5, 0 = none)
+ * - logRetentionDays: log group retention (default 90; a value CloudWatch Logs accepts)
+ * - commentSweepMinutes: the poller's COMMENT_SWEEP_MINUTES
+ * - account / region: pin the stack's environment (default: environment-agnostic, so synth
+ *   needs no credentials and no lookups; deploy uses the CLI's profile and region)
+ */
+export function buildApp(app: App = new App()): { app: App; stack: IntegrationStack; missingLambdas: string[] } {
+  const ctx = (key: string): string | undefined => {
+    const value = app.node.tryGetContext(key);
+    return value === undefined || value === null || value === '' ? undefined : String(value);
+  };
+  const flag = (key: string) => ['true', '1', 'yes'].includes((ctx(key) ?? '').toLowerCase());
+  const int = (key: string): number | undefined => {
+    const value = ctx(key);
+    if (value === undefined) return undefined;
+    if (!/^[0-9]+$/.test(value)) throw new Error(`context ${key}=${value} is not a whole number`);
+    return Number(value);
+  };
+  const contract = loadContract();
+  const assets = resolveLambdaAssets(contract, ctx('lambdaAssetDir') ?? DEFAULT_LAMBDA_ASSET_DIR, flag('requireBuiltLambdas'));
+  const retention = int('logRetentionDays');
+  if (retention !== undefined && !Object.values(logs.RetentionDays).includes(retention)) {
+    throw new Error(`context logRetentionDays=${retention} is not a retention CloudWatch Logs accepts`);
+  }
+  const account = ctx('account');
+  const region = ctx('region');
+  const stack = new IntegrationStack(app, ctx('stackName') ?? DEFAULT_STACK_NAME, {
+    description: 'AWS Security Incident Response <-> Jira integration (Rust Lambdas)',
+    env: account || region ? { account, region } : undefined,
+    contract,
+    lambdaAssets: assets.dirs,
+    parameterPrefix: ctx('parameterPrefix'),
+    encryptTopic: flag('encryptTopic'),
+    existingTableName: ctx('existingTableName'),
+    alarmTopicArn: ctx('alarmTopicArn'),
+    reservedConcurrency: int('reservedConcurrency'),
+    logRetention: retention as logs.RetentionDays | undefined,
+    commentSweepMinutes: int('commentSweepMinutes'),
+  });
+  // AWS Solutions best-practice checks on every synth: an unsuppressed finding is an error.
+  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  return { app, stack, missingLambdas: assets.missing };
+}

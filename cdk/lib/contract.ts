@@ -1,0 +1,85 @@
+// The names and patterns the stack shares with the Rust crates, read from cdk/contract.json.
+// tests/tests/contract.rs checks the same file against the Rust constants, so neither side can
+// drift from the other: nothing in this app repeats a name that the file holds.
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** An EventBridge pattern exactly as EventBridge and the Rust side spell it. */
+export type RulePattern = Record<string, string[]>;
+
+export interface FunctionContract {
+  /** The Rust package (and binary) name: cargo-lambda writes it to target/lambda/<crate>/bootstrap. */
+  readonly crate: string;
+  /** Function-specific environment variable names, by role. */
+  readonly env: Record<string, string>;
+}
+
+export interface Contract {
+  readonly eventBus: { readonly name: string };
+  readonly rules: {
+    readonly jiraClient: RulePattern;
+    readonly sirClient: RulePattern;
+    readonly nativeSir: RulePattern;
+  };
+  readonly table: { readonly partitionKey: string; readonly sortKey: string; readonly ttlAttribute: string };
+  readonly parameters: {
+    readonly defaultPrefix: string;
+    readonly jiraEmail: string;
+    readonly jiraUrl: string;
+    readonly jiraProjectKey: string;
+    readonly jiraToken: string;
+    readonly statusMapping: string;
+  };
+  readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
+  readonly functions: {
+    readonly poller: FunctionContract;
+    readonly jiraClient: FunctionContract;
+    readonly jiraNotificationsHandler: FunctionContract;
+    readonly sirClient: FunctionContract;
+  };
+  readonly jiraAutomation: {
+    readonly publisherPrincipal: string;
+    readonly messageCustomData: unknown;
+  };
+}
+
+export type FunctionKey = keyof Contract['functions'];
+
+export const CONTRACT_PATH = path.join(__dirname, '..', 'contract.json');
+
+/** Reads cdk/contract.json; throws naming the first missing piece. */
+export function loadContract(file: string = CONTRACT_PATH): Contract {
+  const contract = JSON.parse(fs.readFileSync(file, 'utf8')) as Contract;
+  const required: Array<[string, unknown]> = [
+    ['eventBus.name', contract.eventBus?.name],
+    ['rules.jiraClient', contract.rules?.jiraClient],
+    ['rules.sirClient', contract.rules?.sirClient],
+    ['rules.nativeSir', contract.rules?.nativeSir],
+    ['table.partitionKey', contract.table?.partitionKey],
+    ['table.sortKey', contract.table?.sortKey],
+    ['table.ttlAttribute', contract.table?.ttlAttribute],
+    ['parameters.defaultPrefix', contract.parameters?.defaultPrefix],
+    ['parameters.jiraToken', contract.parameters?.jiraToken],
+    ['sharedEnv.tableName', contract.sharedEnv?.tableName],
+    ['functions.poller.crate', contract.functions?.poller?.crate],
+    ['functions.jiraClient.crate', contract.functions?.jiraClient?.crate],
+    ['functions.jiraNotificationsHandler.crate', contract.functions?.jiraNotificationsHandler?.crate],
+    ['functions.sirClient.crate', contract.functions?.sirClient?.crate],
+    ['jiraAutomation.publisherPrincipal', contract.jiraAutomation?.publisherPrincipal],
+  ];
+  for (const [name, value] of required) {
+    if (value === undefined || value === null || value === '') {
+      throw new Error(`${file}: missing ${name}`);
+    }
+  }
+  return contract;
+}
+
+/** Function-specific env var name `role` of `fn`; throws if the contract lacks it. */
+export function envName(contract: Contract, fn: FunctionKey, role: string): string {
+  const name = contract.functions[fn].env[role];
+  if (!name) {
+    throw new Error(`contract.json: functions.${fn}.env.${role} is missing`);
+  }
+  return name;
+}

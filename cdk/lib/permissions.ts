@@ -1,0 +1,86 @@
+// What each Lambda calls, per AWS service: the one table IAM is generated from. Each list follows
+// the code that makes the calls (shared/src/store.rs, shared/src/sir.rs, shared/src/config.rs,
+// shared/src/publisher.rs, poller/src/schedule.rs); when a crate starts calling another operation,
+// add it here and the tests and cdk-nag see the change.
+import { FunctionKey } from './contract';
+
+/**
+ * DynamoDB item actions on the mapping table. TransactWriteItems has no IAM action of its own: each
+ * Put/Update/Delete inside a transaction is authorised as PutItem/UpdateItem/DeleteItem.
+ */
+export const TABLE_ACTIONS: Record<FunctionKey, string[]> = {
+  // tracked cases (Query, PutItem, DeleteItem), snapshots and links (GetItem), item links (Query)
+  poller: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+  // claims (conditional PutItem, DeleteItem), links in a transaction (PutItem), mark_link_broken
+  // (transactional Update → UpdateItem), snapshots, id maps, account cache
+  jiraClient: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+  // issue snapshots and links: reads, snapshot writes, id-map queries
+  jiraNotificationsHandler: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+  // the creating side for Jira-born cases: claims, links, id maps, snapshots
+  sirClient: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+};
+
+/**
+ * Security Incident Response actions on case ARNs (`arn:…:security-ir:<region>:<account>:case/*`).
+ * The Service Authorization Reference lists `case` as the (required) resource type of each of
+ * these, CreateCase included; TagResource is CreateCase's dependent action when tags are given.
+ */
+export const SIR_CASE_ACTIONS: Record<FunctionKey, string[]> = {
+  poller: ['security-ir:GetCase', 'security-ir:ListComments'],
+  jiraClient: [
+    'security-ir:GetCase',
+    'security-ir:ListComments',
+    'security-ir:GetCaseAttachmentDownloadUrl',
+    'security-ir:ListTagsForResource',
+  ],
+  jiraNotificationsHandler: [],
+  sirClient: [
+    'security-ir:CreateCase',
+    'security-ir:TagResource',
+    'security-ir:GetCase',
+    'security-ir:UpdateCase',
+    'security-ir:UpdateCaseStatus',
+    'security-ir:CloseCase',
+    'security-ir:ListComments',
+    'security-ir:CreateCaseComment',
+    'security-ir:UpdateCaseComment',
+    'security-ir:GetCaseAttachmentUploadUrl',
+  ],
+};
+
+/** Security Incident Response actions on membership ARNs (`…:membership/*`). */
+export const SIR_MEMBERSHIP_ACTIONS: Record<FunctionKey, string[]> = {
+  // the membership's incident response team joins every case's watchers
+  poller: ['security-ir:GetMembership'],
+  jiraClient: [],
+  jiraNotificationsHandler: [],
+  sirClient: [],
+};
+
+/**
+ * The only actions granted on `Resource: "*"`: the Service Authorization Reference lists no
+ * resource type for them (they enumerate the caller's cases and memberships), so IAM accepts no
+ * narrower resource.
+ */
+export const ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = ['security-ir:ListCases', 'security-ir:ListMemberships'];
+
+export const SIR_UNSCOPED_ACTIONS: Record<FunctionKey, string[]> = {
+  poller: ['security-ir:ListCases', 'security-ir:ListMemberships'],
+  jiraClient: [],
+  jiraNotificationsHandler: [],
+  sirClient: [],
+};
+
+/** SSM reads: the four Jira parameters in one GetParameters (decrypting the token), the mapping by GetParameter. */
+export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean }> = {
+  poller: { jiraSettings: false, statusMapping: false },
+  jiraClient: { jiraSettings: true, statusMapping: true },
+  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false },
+  sirClient: { jiraSettings: true, statusMapping: true },
+};
+
+/** Who puts events on the integration bus (events:PutEvents on the bus ARN only). */
+export const BUS_PUBLISHERS: FunctionKey[] = ['poller', 'jiraNotificationsHandler'];
+
+/** The poller reads and rewrites its own schedule rule (DescribeRule, then PutRule). */
+export const SCHEDULE_RULE_ACTIONS = ['events:DescribeRule', 'events:PutRule'];

@@ -1,0 +1,489 @@
+// The whole integration in one stack: the mapping table, the integration bus and its rules, the
+// four Rust Lambdas with a dead-letter queue each, the SNS topic Jira Automation publishes to, the
+// non-secret SSM parameters, alarms and outputs. One stack, because every part is deployed and
+// removed together and the rules must reference the functions (a common + jira pair would only add
+// cross-stack exports).
+import {
+  CfnOutput,
+  CfnParameter,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  StackProps,
+} from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { Contract, FunctionKey, RulePattern, envName } from './contract';
+import {
+  BUS_PUBLISHERS,
+  SCHEDULE_RULE_ACTIONS,
+  SIR_CASE_ACTIONS,
+  SIR_MEMBERSHIP_ACTIONS,
+  SIR_UNSCOPED_ACTIONS,
+  SSM_READS,
+  TABLE_ACTIONS,
+} from './permissions';
+
+export const FUNCTION_KEYS: FunctionKey[] = ['poller', 'jiraClient', 'jiraNotificationsHandler', 'sirClient'];
+
+/** CloudFormation logical-name stem of each function (outputs, constructs). */
+export const PASCAL: Record<FunctionKey, string> = {
+  poller: 'Poller',
+  jiraClient: 'JiraClient',
+  jiraNotificationsHandler: 'JiraNotificationsHandler',
+  sirClient: 'SirClient',
+};
+
+export interface IntegrationStackProps extends StackProps {
+  readonly contract: Contract;
+  /** Directory holding `bootstrap` for each function (see assets.ts). */
+  readonly lambdaAssets: Record<FunctionKey, string>;
+  /** SSM prefix of the integration's parameters (default: the contract's). */
+  readonly parameterPrefix?: string;
+  /**
+   * Encrypt the Jira Automation topic with a customer managed KMS key whose key policy lets the
+   * Atlassian publisher use it. Off by default: see the topic below.
+   */
+  readonly encryptTopic?: boolean;
+  /** Use this existing table (one kept by an earlier `deploy.sh --destroy`) instead of creating one. */
+  readonly existingTableName?: string;
+  /** SNS topic ARN the alarms notify (none: alarms only change state). */
+  readonly alarmTopicArn?: string;
+  /** Reserved concurrency of the two functions that call Jira/SIR writes; 0 reserves none. */
+  readonly reservedConcurrency?: number;
+  /** Retention of the Lambda log groups. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Optional COMMENT_SWEEP_MINUTES of the poller. */
+  readonly commentSweepMinutes?: number;
+}
+
+/** The four functions and what surrounds each, for tests and outputs. */
+export interface IntegrationFunction {
+  readonly fn: lambda.Function;
+  readonly role: iam.Role;
+  readonly dlq: sqs.Queue;
+  readonly logGroup: logs.LogGroup;
+}
+
+/** Converts an EventBridge pattern as the contract spells it into CDK's EventPattern. */
+export function toEventPattern(pattern: RulePattern): events.EventPattern {
+  const out: { [key: string]: string[] } = {};
+  for (const [key, values] of Object.entries(pattern)) {
+    const cdkKey = { source: 'source', 'detail-type': 'detailType' }[key];
+    if (!cdkKey) {
+      throw new Error(`contract rule pattern key ${key} is not supported by the stack`);
+    }
+    out[cdkKey] = values;
+  }
+  return out as events.EventPattern;
+}
+
+export class IntegrationStack extends Stack {
+  public readonly table: dynamodb.ITable;
+  public readonly bus: events.EventBus;
+  public readonly topic: sns.Topic;
+  public readonly functions: Record<FunctionKey, IntegrationFunction>;
+  public readonly scheduleRuleName: string;
+
+  constructor(scope: Construct, id: string, props: IntegrationStackProps) {
+    super(scope, id, props);
+    const contract = props.contract;
+    const prefix = (props.parameterPrefix ?? contract.parameters.defaultPrefix).replace(/\/+$/, '');
+    if (!prefix.startsWith('/')) {
+      throw new Error(`parameterPrefix ${prefix} must start with '/'`);
+    }
+    const reserved = props.reservedConcurrency ?? 5;
+
+    // ---- Deploy-time parameters (none is secret: the token never passes through CloudFormation) ----
+    const jiraEmail = new CfnParameter(this, 'JiraEmail', {
+      type: 'String',
+      description: 'E-mail of the Jira integration user (Basic auth user name).',
+      allowedPattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+      constraintDescription: 'must be an e-mail address',
+    });
+    const jiraUrl = new CfnParameter(this, 'JiraUrl', {
+      type: 'String',
+      description: 'Jira site URL, e.g. https://example.atlassian.net',
+      allowedPattern: '^https://[^\\s/]+(/[^\\s]*)?$',
+      constraintDescription: 'must be an https:// URL',
+    });
+    const jiraProjectKey = new CfnParameter(this, 'JiraProjectKey', {
+      type: 'String',
+      description: 'Key of the Jira project whose issues are synced, e.g. SEC',
+      allowedPattern: '^[A-Z][A-Z0-9_]+$',
+      constraintDescription: 'must be a Jira project key (upper-case letter, then upper-case letters, digits or _)',
+    });
+    const jiraIssueType = new CfnParameter(this, 'JiraIssueType', {
+      type: 'String',
+      default: 'Task',
+      description: 'Issue type of the issues created for SIR cases.',
+      minLength: 1,
+    });
+    const logLevel = new CfnParameter(this, 'LogLevel', {
+      type: 'String',
+      default: 'INFO',
+      allowedValues: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'],
+      description: 'Application log level of the Lambdas (JSON logs).',
+    });
+    const statusMapping = new CfnParameter(this, 'StatusMapping', {
+      type: 'String',
+      default: '{}',
+      description: 'Status mapping JSON laid over the built-in defaults ({} = defaults), see README "Configuration".',
+      minLength: 2,
+    });
+    const resolverType = new CfnParameter(this, 'SirResolverType', {
+      type: 'String',
+      default: 'Self',
+      allowedValues: ['Self', 'AWS'],
+      description: 'resolverType of SIR cases created from Jira issues.',
+    });
+    const engagementType = new CfnParameter(this, 'SirEngagementType', {
+      type: 'String',
+      default: 'Security Incident',
+      allowedValues: ['Security Incident', 'Investigation'],
+      description: 'engagementType of SIR cases created from Jira issues.',
+    });
+    const impactedAccounts = new CfnParameter(this, 'SirImpactedAccounts', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^[0-9]{12}(,[0-9]{12})*$',
+      description: 'Comma-separated account ids put on SIR cases created from Jira issues (may be empty).',
+      constraintDescription: 'must be empty or comma-separated 12-digit account ids',
+    });
+
+    // ---- Mapping table ----
+    this.table = props.existingTableName
+      ? dynamodb.Table.fromTableName(this, 'MappingTable', props.existingTableName)
+      : new dynamodb.Table(this, 'MappingTable', {
+          partitionKey: { name: contract.table.partitionKey, type: dynamodb.AttributeType.STRING },
+          sortKey: { name: contract.table.sortKey, type: dynamodb.AttributeType.STRING },
+          billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+          pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+          timeToLiveAttribute: contract.table.ttlAttribute,
+          deletionProtection: true,
+          // The links are the only record of which issue is which case: never deleted with the stack.
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+
+    // ---- Integration bus ----
+    this.bus = new events.EventBus(this, 'IntegrationBus', { eventBusName: contract.eventBus.name });
+
+    // ---- SSM parameters (non-secret; the token is a SecureString that deploy.sh writes) ----
+    const parameterName = (leaf: string) => `${prefix}/${leaf}`;
+    const stringParameter = (id: string, leaf: string, value: string, description: string) =>
+      new ssm.StringParameter(this, id, {
+        parameterName: parameterName(leaf),
+        stringValue: value,
+        description,
+        tier: ssm.ParameterTier.STANDARD,
+      });
+    const emailParameter = stringParameter('JiraEmailParameter', contract.parameters.jiraEmail, jiraEmail.valueAsString, 'Jira integration user e-mail');
+    const urlParameter = stringParameter('JiraUrlParameter', contract.parameters.jiraUrl, jiraUrl.valueAsString, 'Jira site URL');
+    const projectParameter = stringParameter('JiraProjectKeyParameter', contract.parameters.jiraProjectKey, jiraProjectKey.valueAsString, 'Jira project key');
+    const mappingParameter = stringParameter('StatusMappingParameter', contract.parameters.statusMapping, statusMapping.valueAsString, 'SIR <-> Jira status mapping JSON over the defaults ({} = defaults)');
+    // Only the name: the SecureString is created and updated by deploy.sh outside CloudFormation.
+    const tokenParameterArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: parameterName(contract.parameters.jiraToken).replace(/^\//, ''),
+    });
+    const jiraSettingsArns = [emailParameter.parameterArn, urlParameter.parameterArn, projectParameter.parameterArn, tokenParameterArn];
+
+    // ---- Roles first: the poller and jira-client recognise sir-client's writes by its role ARN ----
+    const roles = {} as Record<FunctionKey, iam.Role>;
+    for (const key of FUNCTION_KEYS) {
+      roles[key] = new iam.Role(this, `${PASCAL[key]}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `${contract.functions[key].crate} Lambda: only the calls it makes`,
+      });
+    }
+
+    // The poller's schedule rule gets a fixed name: the poller's environment names it and its
+    // target is the poller, so a generated name (a Ref) would make a dependency cycle.
+    this.scheduleRuleName = `${this.stackName}-poller-schedule`;
+    const scheduleRuleArn = this.formatArn({ service: 'events', resource: 'rule', resourceName: this.scheduleRuleName });
+
+    // ---- Per-function environment ----
+    const sharedEnv: Record<string, string> = {
+      [contract.sharedEnv.tableName]: this.table.tableName,
+      [contract.sharedEnv.eventBusName]: this.bus.eventBusName,
+      [contract.sharedEnv.parameterPrefix]: prefix,
+    };
+    const integrationPrincipals = roles.sirClient.roleArn;
+    const ownEnv: Record<FunctionKey, Record<string, string>> = {
+      poller: {
+        [envName(contract, 'poller', 'scheduleRuleName')]: this.scheduleRuleName,
+        [envName(contract, 'poller', 'integrationPrincipals')]: integrationPrincipals,
+        ...(props.commentSweepMinutes !== undefined
+          ? { [envName(contract, 'poller', 'commentSweepMinutes')]: String(props.commentSweepMinutes) }
+          : {}),
+      },
+      jiraClient: {
+        [envName(contract, 'jiraClient', 'issueType')]: jiraIssueType.valueAsString,
+        [envName(contract, 'jiraClient', 'integrationPrincipals')]: integrationPrincipals,
+      },
+      jiraNotificationsHandler: {},
+      sirClient: {
+        [envName(contract, 'sirClient', 'resolverType')]: resolverType.valueAsString,
+        [envName(contract, 'sirClient', 'engagementType')]: engagementType.valueAsString,
+        [envName(contract, 'sirClient', 'impactedAccounts')]: impactedAccounts.valueAsString,
+      },
+    };
+    const timeouts: Record<FunctionKey, Duration> = {
+      poller: Duration.minutes(2),
+      // attachments (up to 100 MiB each) are copied within one invocation
+      jiraClient: Duration.minutes(5),
+      jiraNotificationsHandler: Duration.minutes(1),
+      sirClient: Duration.minutes(5),
+    };
+    // Jira Cloud rate-limits per user: the two functions that call Jira for every event (and write
+    // SIR) are capped so a burst of events (a bulk edit, a replayed DLQ) queues in Lambda's async
+    // queue and is retried instead of hammering Jira into 429s. deploy.sh's --reserved-concurrency 0
+    // turns this off for accounts whose concurrency quota is too small to reserve any.
+    const reservedConcurrency: Partial<Record<FunctionKey, number>> =
+      reserved > 0 ? { jiraClient: reserved, sirClient: reserved } : {};
+
+    // ---- The functions ----
+    const caseArn = this.formatArn({ service: 'security-ir', resource: 'case', resourceName: '*' });
+    const membershipArn = this.formatArn({ service: 'security-ir', resource: 'membership', resourceName: '*' });
+    this.functions = {} as Record<FunctionKey, IntegrationFunction>;
+    for (const key of FUNCTION_KEYS) {
+      const name = PASCAL[key];
+      const role = roles[key];
+      const dlq = new sqs.Queue(this, `${name}DeadLetterQueue`, {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      const logGroup = new logs.LogGroup(this, `${name}LogGroup`, {
+        retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const fn = new lambda.Function(this, name, {
+        description: `${contract.functions[key].crate} (SIR <-> Jira integration)`,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'bootstrap',
+        code: lambda.Code.fromAsset(props.lambdaAssets[key]),
+        memorySize: 256,
+        timeout: timeouts[key],
+        role,
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: logLevel.valueAsString as lambda.ApplicationLogLevel,
+        systemLogLevelV2: lambda.SystemLogLevel.INFO,
+        environment: { ...sharedEnv, ...ownEnv[key] },
+        reservedConcurrentExecutions: reservedConcurrency[key],
+        // Asynchronous invocations (EventBridge, SNS) that still fail after Lambda's retries land
+        // in the function's dead-letter queue with the original event as the message body.
+        deadLetterQueue: dlq,
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(6),
+      });
+      logGroup.grantWrite(role);
+
+      // Least privilege, from permissions.ts.
+      if (TABLE_ACTIONS[key].length > 0) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'MappingTable', actions: TABLE_ACTIONS[key], resources: [this.table.tableArn] }));
+      }
+      if (SIR_CASE_ACTIONS[key].length > 0) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'SirCases', actions: SIR_CASE_ACTIONS[key], resources: [caseArn] }));
+      }
+      if (SIR_MEMBERSHIP_ACTIONS[key].length > 0) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'SirMemberships', actions: SIR_MEMBERSHIP_ACTIONS[key], resources: [membershipArn] }));
+      }
+      if (SIR_UNSCOPED_ACTIONS[key].length > 0) {
+        // ListCases and ListMemberships have no resource type in the Service Authorization
+        // Reference: "*" is the only resource IAM accepts for them.
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'SirListsWithoutResourceLevelPermissions', actions: SIR_UNSCOPED_ACTIONS[key], resources: ['*'] }));
+      }
+      if (SSM_READS[key].jiraSettings) {
+        // The token's SecureString uses the AWS managed key aws/ssm, whose key policy lets every
+        // principal of the account decrypt through SSM: no kms:Decrypt grant is needed.
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'JiraSettings', actions: ['ssm:GetParameters'], resources: jiraSettingsArns }));
+      }
+      if (SSM_READS[key].statusMapping) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'StatusMapping', actions: ['ssm:GetParameter'], resources: [mappingParameter.parameterArn] }));
+      }
+      if (BUS_PUBLISHERS.includes(key)) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'PublishToIntegrationBus', actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }));
+      }
+      if (key === 'poller') {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnScheduleRule', actions: SCHEDULE_RULE_ACTIONS, resources: [scheduleRuleArn] }));
+      }
+      this.functions[key] = { fn, role, dlq, logGroup };
+    }
+    const { poller, jiraClient, jiraNotificationsHandler, sirClient } = this.functions;
+
+    // ---- Rules: every EventBridge → Lambda target has retries, a maximum age and a DLQ ----
+    const lambdaTarget = (f: IntegrationFunction) =>
+      new targets.LambdaFunction(f.fn, { deadLetterQueue: f.dlq, retryAttempts: 8, maxEventAge: Duration.hours(6) });
+    const jiraClientRule = new events.Rule(this, 'JiraClientRule', {
+      description: 'Integration bus: SIR case events -> jira-client',
+      eventBus: this.bus,
+      eventPattern: toEventPattern(contract.rules.jiraClient),
+      targets: [lambdaTarget(jiraClient)],
+    });
+    new events.Rule(this, 'SirClientRule', {
+      description: 'Integration bus: Jira issue events -> sir-client',
+      eventBus: this.bus,
+      eventPattern: toEventPattern(contract.rules.sirClient),
+      targets: [lambdaTarget(sirClient)],
+    });
+    // The poller's two triggers are created only once jira-client and its rule exist, so no case
+    // event is published before something consumes it (the AWS sample creates its schedule
+    // disabled and enables it afterwards with a custom resource; a dependency does the same
+    // without one). The poller then switches the rate itself with PutRule, keeping the state.
+    const nativeRule = new events.Rule(this, 'NativeSirEventsRule', {
+      description: 'Default bus: native AWS Security Incident Response case events -> poller',
+      eventPattern: toEventPattern(contract.rules.nativeSir),
+      targets: [lambdaTarget(poller)],
+    });
+    const scheduleRule = new events.Rule(this, 'PollerScheduleRule', {
+      ruleName: this.scheduleRuleName,
+      description: 'Poller safety-net schedule (the poller sets 1 or 5 minutes itself)',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [lambdaTarget(poller)],
+    });
+    for (const rule of [nativeRule, scheduleRule]) {
+      rule.node.addDependency(jiraClient.fn, jiraClientRule);
+    }
+
+    // ---- SNS topic for Jira Automation ----
+    // Encryption: Atlassian publishes from its own account, and SNS calls KMS with the publisher's
+    // identity. The AWS managed key alias/aws/sns cannot be shared across accounts, and a customer
+    // managed key needs Atlassian's role to hold kms:GenerateDataKey*/kms:Decrypt in its own IAM
+    // policy too, which Atlassian does not document. So by default the topic is not encrypted at
+    // rest (messages hold only an issue key, and the handler re-reads the issue from Jira);
+    // --encrypt-topic adds the customer managed key with the key-policy grant for sites where
+    // Atlassian confirms it works.
+    const publisher = new iam.ArnPrincipal(contract.jiraAutomation.publisherPrincipal);
+    let topicKey: kms.Key | undefined;
+    if (props.encryptTopic) {
+      topicKey = new kms.Key(this, 'JiraAutomationTopicKey', {
+        description: 'Encrypts the Jira Automation SNS topic',
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      topicKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AtlassianAutomationPublisherUsesKey',
+          principals: [publisher],
+          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+          resources: ['*'],
+        }),
+      );
+    }
+    this.topic = new sns.Topic(this, 'JiraAutomationTopic', {
+      displayName: 'Jira Automation -> SIR integration',
+      enforceSSL: true,
+      masterKey: topicKey,
+    });
+    // Only Atlassian's automation session may publish (AWS accepts a role session ARN as a
+    // resource-policy principal; it is the principal Atlassian's SNS guide gives). Nothing else
+    // from account 815843069303, and nobody else outside this account.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AtlassianAutomationPublishes',
+        principals: [publisher],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+      }),
+    );
+    this.topic.addSubscription(
+      new subscriptions.LambdaSubscription(jiraNotificationsHandler.fn, { deadLetterQueue: jiraNotificationsHandler.dlq }),
+    );
+
+    // ---- Alarms: anything in a DLQ, any Lambda error ----
+    const alarmAction = props.alarmTopicArn
+      ? new cwActions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn))
+      : undefined;
+    for (const key of FUNCTION_KEYS) {
+      const { fn, dlq } = this.functions[key];
+      const crate = contract.functions[key].crate;
+      const alarms = [
+        new cloudwatch.Alarm(this, `${PASCAL[key]}DeadLetterQueueAlarm`, {
+          alarmDescription: `${crate}: events in its dead-letter queue (see README "Troubleshooting" to replay them)`,
+          metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+        new cloudwatch.Alarm(this, `${PASCAL[key]}ErrorsAlarm`, {
+          alarmDescription: `${crate}: invocations ended in an error (see its log group)`,
+          metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      ];
+      if (alarmAction) {
+        alarms.forEach((alarm) => alarm.addAlarmAction(alarmAction));
+      }
+    }
+
+    // ---- Outputs ----
+    new CfnOutput(this, 'JiraAutomationTopicArn', {
+      value: this.topic.topicArn,
+      description: 'Paste into each Jira Automation rule\'s "Publish to Amazon SNS" action',
+    });
+    new CfnOutput(this, 'MappingTableName', { value: this.table.tableName, description: 'DynamoDB mapping table (kept when the stack is deleted)' });
+    new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName, description: 'Integration event bus' });
+    new CfnOutput(this, 'PollerScheduleRuleName', { value: this.scheduleRuleName, description: 'Poller schedule rule (default bus)' });
+    for (const key of FUNCTION_KEYS) {
+      const { fn, dlq, logGroup } = this.functions[key];
+      new CfnOutput(this, `${PASCAL[key]}FunctionName`, { value: fn.functionName, description: `${contract.functions[key].crate} function` });
+      new CfnOutput(this, `${PASCAL[key]}DeadLetterQueueUrl`, { value: dlq.queueUrl, description: `${contract.functions[key].crate} dead-letter queue` });
+      new CfnOutput(this, `${PASCAL[key]}LogGroupName`, { value: logGroup.logGroupName, description: `${contract.functions[key].crate} log group` });
+    }
+
+    this.addNagSuppressions();
+  }
+
+  /**
+   * The stack's only cdk-nag suppressions: AwsSolutions-IAM5 on the roles that call Security
+   * Incident Response, each limited (appliesTo) to the exact wildcard resources below.
+   */
+  private addNagSuppressions() {
+    for (const key of FUNCTION_KEYS) {
+      const appliesTo: string[] = [];
+      if (SIR_CASE_ACTIONS[key].length > 0) {
+        appliesTo.push('Resource::arn:<AWS::Partition>:security-ir:<AWS::Region>:<AWS::AccountId>:case/*');
+      }
+      if (SIR_MEMBERSHIP_ACTIONS[key].length > 0) {
+        appliesTo.push('Resource::arn:<AWS::Partition>:security-ir:<AWS::Region>:<AWS::AccountId>:membership/*');
+      }
+      if (SIR_UNSCOPED_ACTIONS[key].length > 0) {
+        appliesTo.push('Resource::*');
+      }
+      if (appliesTo.length === 0) continue;
+      NagSuppressions.addResourceSuppressions(
+        this.functions[key].role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Security Incident Response cases and memberships are created by AWS and by responders at any time, so no id is known at deploy time: case/* and membership/* of this account and region are the narrowest resources IAM offers. ListCases and ListMemberships have no resource-level permissions, so "*" is the only resource IAM accepts for them (and only they get it).',
+            appliesTo,
+          },
+        ],
+        true,
+      );
+    }
+  }
+}
