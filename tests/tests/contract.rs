@@ -1,0 +1,204 @@
+//! `cdk/contract.json` — the names and patterns the CDK stack reads — equals the Rust side: the bus
+//! name, the three rule patterns, the table's keys and TTL attribute, the SSM prefix and parameter
+//! names, and each Lambda's environment variable names. A rename on either side fails here.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use shared::config::{
+    DEFAULT_PARAMETER_PREFIX, ENV_EVENT_BUS_NAME, ENV_PARAMETER_PREFIX, ENV_TABLE_NAME,
+    ParameterNames,
+};
+use shared::events::{DEFAULT_EVENT_BUS_NAME, rule_patterns};
+use shared::store::schema;
+
+fn contract() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cdk/contract.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn text<'a>(contract: &'a Value, pointer: &str) -> &'a str {
+    contract
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("contract.json has no string at {pointer}"))
+}
+
+/// The environment variable names of one function in the contract.
+fn env_names(contract: &Value, function: &str) -> BTreeSet<String> {
+    contract
+        .pointer(&format!("/functions/{function}/env"))
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("contract.json has no functions.{function}.env"))
+        .values()
+        .map(|v| v.as_str().expect("env names are strings").to_owned())
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[test]
+fn event_bus_name() {
+    assert_eq!(text(&contract(), "/eventBus/name"), DEFAULT_EVENT_BUS_NAME);
+}
+
+#[test]
+fn rule_patterns_are_the_rust_ones() {
+    let contract = contract();
+    assert_eq!(
+        contract["rules"]["jiraClient"],
+        rule_patterns::jira_client()
+    );
+    assert_eq!(contract["rules"]["sirClient"], rule_patterns::sir_client());
+    assert_eq!(contract["rules"]["nativeSir"], rule_patterns::native_sir());
+}
+
+#[test]
+fn table_keys_and_ttl_attribute() {
+    let contract = contract();
+    assert_eq!(
+        text(&contract, "/table/partitionKey"),
+        schema::PARTITION_KEY
+    );
+    assert_eq!(text(&contract, "/table/sortKey"), schema::SORT_KEY);
+    assert_eq!(
+        text(&contract, "/table/ttlAttribute"),
+        schema::TTL_ATTRIBUTE
+    );
+}
+
+#[test]
+fn ssm_prefix_and_parameter_names() {
+    let contract = contract();
+    let prefix = text(&contract, "/parameters/defaultPrefix");
+    assert_eq!(prefix, DEFAULT_PARAMETER_PREFIX);
+    let names = ParameterNames::with_prefix(prefix);
+    let leaf = |key: &str| {
+        format!(
+            "{prefix}/{}",
+            text(&contract, &format!("/parameters/{key}"))
+        )
+    };
+    assert_eq!(leaf("jiraEmail"), names.jira_email());
+    assert_eq!(leaf("jiraUrl"), names.jira_url());
+    assert_eq!(leaf("jiraProjectKey"), names.jira_project_key());
+    assert_eq!(leaf("jiraToken"), names.jira_token());
+    assert_eq!(leaf("statusMapping"), names.status_mapping());
+}
+
+#[test]
+fn shared_environment_names() {
+    let contract = contract();
+    assert_eq!(text(&contract, "/sharedEnv/tableName"), ENV_TABLE_NAME);
+    assert_eq!(
+        text(&contract, "/sharedEnv/eventBusName"),
+        ENV_EVENT_BUS_NAME
+    );
+    assert_eq!(
+        text(&contract, "/sharedEnv/parameterPrefix"),
+        ENV_PARAMETER_PREFIX
+    );
+}
+
+#[test]
+fn poller_environment_names() {
+    let contract = contract();
+    assert_eq!(
+        env_names(&contract, "poller"),
+        set(&[
+            poller::ENV_SCHEDULE_RULE_NAME,
+            poller::ENV_INTEGRATION_PRINCIPALS,
+            poller::ENV_COMMENT_SWEEP_MINUTES,
+        ])
+    );
+    assert_eq!(
+        text(&contract, "/functions/poller/env/scheduleRuleName"),
+        poller::ENV_SCHEDULE_RULE_NAME
+    );
+    assert_eq!(
+        text(&contract, "/functions/poller/env/integrationPrincipals"),
+        poller::ENV_INTEGRATION_PRINCIPALS
+    );
+    assert_eq!(
+        text(&contract, "/functions/poller/env/commentSweepMinutes"),
+        poller::ENV_COMMENT_SWEEP_MINUTES
+    );
+}
+
+#[test]
+fn jira_client_environment_names() {
+    let contract = contract();
+    assert_eq!(
+        env_names(&contract, "jiraClient"),
+        set(&[
+            jira_client::ENV_ISSUE_TYPE,
+            jira_client::ENV_INTEGRATION_PRINCIPALS
+        ])
+    );
+    assert_eq!(
+        text(&contract, "/functions/jiraClient/env/issueType"),
+        jira_client::ENV_ISSUE_TYPE
+    );
+    assert_eq!(
+        text(&contract, "/functions/jiraClient/env/integrationPrincipals"),
+        jira_client::ENV_INTEGRATION_PRINCIPALS
+    );
+}
+
+#[test]
+fn jira_notifications_handler_has_only_the_shared_environment() {
+    assert_eq!(
+        env_names(&contract(), "jiraNotificationsHandler"),
+        BTreeSet::new()
+    );
+}
+
+#[test]
+fn sir_client_environment_names() {
+    let contract = contract();
+    assert_eq!(
+        env_names(&contract, "sirClient"),
+        set(&[
+            "SIR_RESOLVER_TYPE",
+            "SIR_ENGAGEMENT_TYPE",
+            "SIR_IMPACTED_ACCOUNTS"
+        ])
+    );
+    // ---- sir-client constants: to be added with the sir-client crate ----
+    // assert_eq!(text(&contract, "/functions/sirClient/env/resolverType"), sir_client::ENV_RESOLVER_TYPE);
+    // assert_eq!(text(&contract, "/functions/sirClient/env/engagementType"), sir_client::ENV_ENGAGEMENT_TYPE);
+    // assert_eq!(text(&contract, "/functions/sirClient/env/impactedAccounts"), sir_client::ENV_IMPACTED_ACCOUNTS);
+}
+
+#[test]
+fn every_function_names_its_crate() {
+    let contract = contract();
+    let crates: BTreeSet<&str> = [
+        "poller",
+        "jiraClient",
+        "jiraNotificationsHandler",
+        "sirClient",
+    ]
+    .iter()
+    .map(|f| text(&contract, &format!("/functions/{f}/crate")))
+    .collect();
+    assert_eq!(
+        crates,
+        [
+            "poller",
+            "jira-client",
+            "jira-notifications-handler",
+            "sir-client"
+        ]
+        .into_iter()
+        .collect()
+    );
+}
