@@ -85,16 +85,9 @@ impl JiraClientError {
 /// What Lambda reports: the kind, and the message with its whole cause chain.
 impl From<JiraClientError> for Diagnostic {
     fn from(err: JiraClientError) -> Diagnostic {
-        let mut message = err.to_string();
-        let mut cause = std::error::Error::source(&err);
-        while let Some(inner) = cause {
-            message.push_str(": ");
-            message.push_str(&inner.to_string());
-            cause = inner.source();
-        }
         Diagnostic {
             error_type: format!("JiraClientError::{}", err.kind()),
-            error_message: message,
+            error_message: shared::error::error_chain(&err),
         }
     }
 }

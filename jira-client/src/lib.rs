@@ -5,12 +5,16 @@
 //! injected [`JiraApi`], [`SirApi`] and [`MappingStore`], so the tests call the same code.
 //!
 //! Per event, under a claim on the case (a concurrent delivery gets a retryable error):
-//! - no link yet: find an issue labelled `sir-case-<caseId>` left by a crashed earlier run and
-//!   adopt it, or create one; write the link at once;
+//! - no link yet: the issue the case was created from (its `jira-issue-key` tag, set by
+//!   sir-client), an issue labelled `sir-case-<caseId>` left by a crashed earlier run, or a new
+//!   one; write the link at once;
 //! - a broken link (one side deleted): nothing is done;
 //! - then edit only the fields the event names as changed (or that differ from the stored case
 //!   snapshot; all of them for `CaseCreated`), comparing with the live issue so a redelivery
-//!   writes nothing; walk the workflow to the mapped status; comment the closure once; add watchers by accountId (reporting unresolvable e-mails once); store the
+//!   writes nothing; walk the workflow to the mapped status when SIR's status changed (a closed
+//!   case always makes the issue Done; otherwise a status set in Jira is not undone while it is
+//!   on its way to SIR); comment the closure once; add watchers by accountId (reporting
+//!   unresolvable e-mails once); store the
 //!   snapshots; copy new or edited SIR comments and new `Verified` attachments by their id maps.
 //!   A `Pending` attachment fails the event retryably after everything else is applied.
 //! - `CaseDeleted`: comment and label `sir-case-deleted` on the issue (never deleted), then mark
@@ -32,7 +36,7 @@ use serde_json::Value;
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
 use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
 use shared::render::{case_console_url, compose_issue_description, strip_details_block};
-use shared::sir::SirApi;
+use shared::sir::{JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{
     CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_CHARS, clip_chars, normalize_line, normalize_text,
 };
@@ -65,6 +69,9 @@ pub enum Outcome {
     Created,
     /// An issue labelled for the case (left by a crashed run) was linked instead of creating one.
     Adopted,
+    /// The case was created from this Jira issue (its `jira-issue-key` tag); the link was
+    /// written (or found) here.
+    LinkedToOrigin,
     /// The linked issue was brought up to date.
     Updated,
     /// The link is marked broken (one side was deleted): Jira was left alone.
@@ -253,7 +260,10 @@ impl JiraClientHandler {
         let before = self.store.case_snapshot(case_id).await?;
         let (link, outcome) = match existing {
             Some(link) => (link, Outcome::Updated),
-            None => self.create_or_adopt(&case).await?,
+            None => {
+                self.create_or_adopt(&case, details.case_arn.as_deref())
+                    .await?
+            }
         };
         let key = link.issue_key.as_str();
         let mut applied = Applied::new(case_id, Some(key), outcome);
@@ -269,19 +279,26 @@ impl JiraClientHandler {
         // Which fields to bring over: all of them for a created case, a new link or when
         // nothing was synced yet; otherwise those the event names or that differ from the
         // stored snapshot (the poller stores it when it publishes, so the event's list counts).
-        let everything = created || outcome != Outcome::Updated || before.is_none();
+        // A case made from a Jira issue takes nothing back to that issue at linking: Jira is
+        // where it came from.
+        let from_jira = outcome == Outcome::LinkedToOrigin;
+        let everything = !from_jira && (created || outcome != Outcome::Updated || before.is_none());
         let mut changed: BTreeSet<CaseField> = change.changed_fields.clone();
         if let Some(before) = &before {
             changed.extend(CaseField::diff(before, &case));
         }
-        // Status is always reconciled with the case as read now (compared with the live issue,
-        // so it costs no write when equal): a closure must reach Jira even when the event that
-        // carried it was lost or overtaken by an older one.
-        let wants = |field: CaseField| {
-            everything
-                || changed.contains(&field)
-                || field == CaseField::Status
-                || (field == CaseField::ClosureCode && case.status == SirStatus::Closed)
+        // The status moves when SIR's changed (or on a new issue). A closed case always makes
+        // the issue Done (compared with the live issue, so it costs no write when equal): a
+        // closure must reach Jira even when the event that carried it was lost or overtaken.
+        // Otherwise the issue's status is left alone, since a change made in Jira may be on its
+        // way to SIR and must not be undone here.
+        let closed = case.status == SirStatus::Closed;
+        let wants = |field: CaseField| match field {
+            CaseField::Status => closed || everything || changed.contains(&field),
+            CaseField::ClosureCode => {
+                closed && (everything || changed.contains(&field) || from_jira)
+            }
+            _ => everything || changed.contains(&field),
         };
 
         let (mut jira_state, stored) = match self.store.issue_snapshot(key).await? {
@@ -317,19 +334,42 @@ impl JiraClientHandler {
         Ok(applied)
     }
 
-    /// The issue of a case that has no link yet: one labelled for it by an earlier run that
-    /// crashed before writing the link, or a new one. The link is written at once.
+    /// The issue of a case that has no link yet: the Jira issue the case was created from (its
+    /// [`JIRA_ISSUE_TAG`] tag; sir-client may not have written the link yet), one labelled for
+    /// it by an earlier run that crashed before writing the link, or a new one. The link is
+    /// written at once.
     async fn create_or_adopt(
         &self,
         case: &CaseSnapshot,
+        case_arn: Option<&str>,
     ) -> Result<(IssueLink, Outcome), JiraClientError> {
         let case_id = case.case_id.as_str();
+        let origin = match case_arn {
+            Some(arn) => self.sir.case_tags(arn).await?.remove(JIRA_ISSUE_TAG),
+            None => None,
+        };
         let label = case_label(case_id);
-        let found = self
-            .jira
-            .search_keys_by_label(&self.settings.project_key, &label)
-            .await?;
+        let origin = match origin {
+            Some(key) if shared::config::is_issue_key_of(&key, &self.settings.project_key) => {
+                tracing::info!(
+                    case_id,
+                    issue_key = key,
+                    "the case was created from this issue"
+                );
+                Some(key)
+            }
+            _ => None,
+        };
+        let found = match &origin {
+            Some(key) => vec![key.clone()],
+            None => {
+                self.jira
+                    .search_keys_by_label(&self.settings.project_key, &label)
+                    .await?
+            }
+        };
         let (key, outcome) = match found.split_first() {
+            Some((key, _)) if origin.is_some() => (key.clone(), Outcome::LinkedToOrigin),
             Some((oldest, others)) => {
                 if !others.is_empty() {
                     tracing::warn!(

@@ -54,21 +54,9 @@ pub struct CaseFailure {
 fn describe(failures: &[CaseFailure]) -> String {
     failures
         .iter()
-        .map(|f| format!("{}: {}", f.case_id, error_chain(&f.error)))
+        .map(|f| format!("{}: {}", f.case_id, shared::error::error_chain(&f.error)))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// The error and its causes on one line, for the run's error message.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// How the poller behaves.
@@ -331,7 +319,7 @@ impl Poller {
                 }
             };
             if let Err(error) = result {
-                tracing::error!(case_id = %summary.case_id, error = %error_chain(&error), "case not synced");
+                tracing::error!(case_id = %summary.case_id, error = %shared::error::error_chain(&error), "case not synced");
                 failures.push(CaseFailure {
                     case_id: summary.case_id.clone(),
                     error,

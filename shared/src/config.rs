@@ -214,6 +214,23 @@ pub fn is_project_key(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// Whether `key` is an issue key of the project `project_key` (`SEC-12` for `SEC`): the project
+/// key, `-`, and an issue number without leading zeros. Anything else (another project, JQL or
+/// path characters, whitespace) is refused, so an untrusted key is safe in URLs, labels and logs.
+pub fn is_issue_key_of(key: &str, project_key: &str) -> bool {
+    let Some(number) = key
+        .strip_prefix(project_key)
+        .and_then(|rest| rest.strip_prefix('-'))
+    else {
+        return false;
+    };
+    is_project_key(project_key)
+        && !number.is_empty()
+        && number.len() <= 18
+        && !number.starts_with('0')
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The status mapping from SSM, or the defaults when the parameter does not exist.
 pub async fn load_status_mapping(
     ssm: &aws_sdk_ssm::Client,
@@ -240,6 +257,29 @@ pub async fn load_status_mapping(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_keys_must_belong_to_the_configured_project() {
+        assert!(is_issue_key_of("SEC-12", "SEC"));
+        assert!(is_issue_key_of("IR_2-1", "IR_2"));
+        for bad in [
+            "OPS-12",
+            "SECX-12",
+            "SEC-",
+            "SEC-012",
+            "SEC-1a",
+            "SEC-12 ",
+            " SEC-12",
+            "sec-12",
+            "SEC--12",
+            "SEC-12/../1",
+            "SEC-99999999999999999999",
+            "SEC",
+        ] {
+            assert!(!is_issue_key_of(bad, "SEC"), "{bad:?}");
+        }
+        assert!(!is_issue_key_of("-12", ""));
+    }
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

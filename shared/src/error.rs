@@ -237,7 +237,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn json(what: &'static str) -> impl FnOnce(serde_json::Error) -> Error {
+    pub fn json(what: &'static str) -> impl FnOnce(serde_json::Error) -> Error {
         move |source| Error::Json { what, source }
     }
 
@@ -328,6 +328,19 @@ const RETRYABLE_CODES: &[&str] = &[
     "ServiceUnavailable",
     "LimitExceededException",
 ];
+
+/// An error and all its causes on one line (`outer: cause: root cause`), for a Lambda's error
+/// message and for log lines that must say why, not only what.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// Whether an SDK failure is transient: no response at all (timeout, connection), or a throttling
 /// or server-side error code. Client errors (validation, not found, conditional checks) are not.

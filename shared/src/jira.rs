@@ -26,6 +26,39 @@ use crate::adf::{adf_to_text, text_to_adf};
 use crate::config::JiraSettings;
 use crate::error::{Error, Result};
 
+/// A Jira timestamp (`2024-05-01T10:15:30.000+0200`, an offset without a colon) as RFC 3339 in
+/// UTC (`2024-05-01T08:15:30Z`); `None` when it is not a timestamp.
+pub fn jira_timestamp_to_rfc3339(text: &str) -> Option<String> {
+    use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
+    let text = text.trim();
+    // Smithy's parser takes only `Z`: the offset is applied by hand.
+    let (local, offset_seconds) = match text.strip_suffix('Z') {
+        Some(local) => (local, 0),
+        None => {
+            let split = text.len().checked_sub(5)?;
+            let (local, offset) = (text.get(..split)?, text.get(split..)?.as_bytes());
+            let digit = |i: usize| {
+                offset
+                    .get(i)
+                    .filter(|b| b.is_ascii_digit())
+                    .map(|b| i64::from(b - b'0'))
+            };
+            let hours = digit(1)? * 10 + digit(2)?;
+            let minutes = digit(3)? * 10 + digit(4)?;
+            let sign = match offset.first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            (local, sign * (hours * 3600 + minutes * 60))
+        }
+    };
+    let parsed = DateTime::from_str(&format!("{local}Z"), DateTimeFormat::DateTime).ok()?;
+    DateTime::from_secs(parsed.secs() - offset_seconds)
+        .fmt(DateTimeFormat::DateTime)
+        .ok()
+}
+
 /// A Jira user as the integration sees one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JiraUser {
@@ -126,6 +159,8 @@ pub trait JiraApi: Send + Sync {
     /// The user whose (visible) e-mail is exactly `email`, ignoring case; `None` when Jira has
     /// none or hides it.
     async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>>;
+    /// The user with this accountId, `None` when Jira knows none (its e-mail may be hidden).
+    async fn user(&self, account_id: &str) -> Result<Option<JiraUser>>;
     async fn upload_attachment(
         &self,
         key: &str,
@@ -692,6 +727,16 @@ impl JiraApi for JiraClient {
         }))
     }
 
+    async fn user(&self, account_id: &str) -> Result<Option<JiraUser>> {
+        let mut url = self.url(&["user"]);
+        url.query_pairs_mut().append_pair("accountId", account_id);
+        match self.get_json::<UserJson>("GET user", url).await {
+            Ok(user) => Ok(Some(user.into())),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     async fn upload_attachment(
         &self,
         key: &str,
@@ -818,5 +863,29 @@ impl JiraApi for JiraClient {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jira_timestamps_become_rfc3339_in_utc() {
+        assert_eq!(
+            jira_timestamp_to_rfc3339("2024-05-01T10:15:30.123+0200").as_deref(),
+            Some("2024-05-01T08:15:30Z")
+        );
+        assert_eq!(
+            jira_timestamp_to_rfc3339("2024-05-01T10:15:30.000+0000").as_deref(),
+            Some("2024-05-01T10:15:30Z")
+        );
+        assert_eq!(
+            jira_timestamp_to_rfc3339("2024-05-01T10:15:30Z").as_deref(),
+            Some("2024-05-01T10:15:30Z")
+        );
+        for bad in ["", "yesterday", "2024-05-01", "+0200"] {
+            assert_eq!(jira_timestamp_to_rfc3339(bad), None, "{bad:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! copies (the Jira issue key, the Jira comment id), so a repeated call returns the first
 //! result instead of a second case or comment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +23,10 @@ use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriori
 use crate::error::{Error, Result};
 use crate::snapshot::CaseSnapshot;
 use crate::status::SirStatus;
+
+/// The tag a case created from a Jira issue carries: the issue key, so the issue can be linked
+/// again if the link was not written (crash) or the case is seen before the link is.
+pub const JIRA_ISSUE_TAG: &str = "jira-issue-key";
 
 /// SIR's page size limit for list operations.
 pub const MAX_PAGE_SIZE: i32 = 25;
@@ -41,6 +45,8 @@ pub struct CaseSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseDetails {
     pub snapshot: CaseSnapshot,
+    /// The case's ARN (for its tags).
+    pub case_arn: Option<String>,
     pub resolver_type: Option<String>,
     /// RFC 3339.
     pub created_date: Option<String>,
@@ -92,6 +98,8 @@ pub struct NewCase {
     pub reported_incident_start_date: String,
     pub impacted_accounts: Vec<String>,
     pub watchers: Vec<String>,
+    /// Tags set at creation (e.g. [`JIRA_ISSUE_TAG`], which makes the case findable).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What UpdateCase changes; `None` and empty lists leave the case as it is.
@@ -121,18 +129,42 @@ pub trait SirApi: Send + Sync {
     async fn create_comment(&self, case_id: &str, body: &str, client_token: &str)
     -> Result<String>;
     async fn update_comment(&self, case_id: &str, comment_id: &str, body: &str) -> Result<()>;
-    /// Uploads through a presigned URL (GetCaseAttachmentUploadUrl, then PUT of the bytes).
+    /// Uploads through a presigned URL (GetCaseAttachmentUploadUrl, then PUT of the bytes); the
+    /// same `client_token` asks for the same upload again.
     async fn upload_attachment(
         &self,
         case_id: &str,
         file_name: &str,
         bytes: bytes::Bytes,
+        client_token: &str,
     ) -> Result<()>;
     /// Downloads through a presigned URL (GetCaseAttachmentDownloadUrl, then GET).
     async fn download_attachment(&self, case_id: &str, attachment_id: &str)
     -> Result<bytes::Bytes>;
     /// The incident response team of the active membership (empty when there is none).
     async fn incident_response_team(&self) -> Result<Vec<IncidentResponder>>;
+    /// The tags of the case with this ARN.
+    async fn case_tags(&self, case_arn: &str) -> Result<BTreeMap<String, String>>;
+}
+
+/// The incident response team's e-mails (lower-cased): the poller adds them to every case's
+/// watchers, so they are followers of every issue.
+pub async fn team_emails(sir: &dyn SirApi) -> Result<BTreeSet<String>> {
+    Ok(sir
+        .incident_response_team()
+        .await?
+        .into_iter()
+        .map(|r| r.email.trim().to_lowercase())
+        .collect())
+}
+
+/// A case's snapshot as the poller records it: the case's own fields, its watchers joined by the
+/// response team. Everything that stores a case snapshot goes through here, so the poller never
+/// sees a difference that is only in how the snapshot was made.
+pub fn observed_snapshot(snapshot: CaseSnapshot, team: &BTreeSet<String>) -> CaseSnapshot {
+    let mut snapshot = snapshot;
+    snapshot.watchers.extend(team.iter().cloned());
+    snapshot.normalized()
 }
 
 /// Refines the SDK's "retryable" verdict with the delay of a `Retry-After: <seconds>` header, so
@@ -329,6 +361,7 @@ impl SirApi for SdkSirClient {
         .normalized();
         Ok(Some(CaseDetails {
             snapshot,
+            case_arn: out.case_arn().map(str::to_owned),
             resolver_type: out.resolver_type().map(|r| r.as_str().to_owned()),
             created_date: out.created_date().and_then(rfc3339),
             last_updated_date: out.last_updated_date().and_then(rfc3339),
@@ -402,6 +435,7 @@ impl SirApi for SdkSirClient {
             .reported_incident_start_date(start)
             .set_impacted_accounts(Some(case.impacted_accounts.clone()))
             .set_watchers(Some(watchers))
+            .set_tags((!case.tags.is_empty()).then(|| case.tags.clone().into_iter().collect()))
             .send()
             .await
             .map_err(Error::sir("CreateCase"))?;
@@ -495,6 +529,7 @@ impl SirApi for SdkSirClient {
         case_id: &str,
         file_name: &str,
         bytes: bytes::Bytes,
+        client_token: &str,
     ) -> Result<()> {
         let length = i64::try_from(bytes.len()).map_err(|_| Error::InvalidConfig {
             name: "attachment size".into(),
@@ -506,6 +541,7 @@ impl SirApi for SdkSirClient {
             .case_id(case_id)
             .file_name(file_name)
             .content_length(length)
+            .client_token(client_token)
             .send()
             .await
             .map_err(Error::sir("GetCaseAttachmentUploadUrl"))?;
@@ -594,6 +630,21 @@ impl SirApi for SdkSirClient {
                 email: r.email().to_owned(),
                 job_title: r.job_title().to_owned(),
             })
+            .collect())
+    }
+
+    async fn case_tags(&self, case_arn: &str) -> Result<BTreeMap<String, String>> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(case_arn)
+            .send()
+            .await
+            .map_err(Error::sir("ListTagsForResource"))?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
 }

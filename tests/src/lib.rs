@@ -1,8 +1,10 @@
 //! The local world the integration is tested in: moto for the AWS services ([`moto_harness`])
-//! and each test's own resources in it ([`world`]). The SIR and Jira emulators join it in later issues.
+//! and each test's own resources in it ([`world`]), the SIR and Jira emulators (their own crates),
+//! and the whole integration wired both ways over them ([`pipeline`]).
 
 pub mod bus;
 pub mod clients;
+pub mod pipeline;
 pub mod world;
 
 pub use moto_harness::{MotoError, MotoServer};

@@ -170,6 +170,43 @@ impl World {
         })
     }
 
+    /// The Jira Automation SNS topic with an SQS queue subscribed (SNS's own envelope, not raw
+    /// delivery, as Lambda sees it), standing in for the handler's subscription. Returns the
+    /// topic ARN and the queue URL.
+    pub async fn automation_topic(&self) -> Result<(String, String), HarnessError> {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let name = format!("jira-automation-{}", self.id);
+        let topic_arn = sns
+            .create_topic()
+            .name(&name)
+            .send()
+            .await
+            .map_err(HarnessError::aws("CreateTopic"))?
+            .topic_arn
+            .ok_or_else(|| HarnessError::Setup("CreateTopic returned no ARN".into()))?;
+        let queue_url = self
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                "1",
+            )
+            .send()
+            .await
+            .map_err(HarnessError::aws("CreateQueue"))?
+            .queue_url
+            .ok_or_else(|| HarnessError::Setup("CreateQueue returned no URL".into()))?;
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"))
+            .send()
+            .await
+            .map_err(HarnessError::aws("Subscribe"))?;
+        Ok((topic_arn, queue_url))
+    }
+
     /// Receives and deletes messages until `want` have arrived or `wait` has passed; returns
     /// the bodies parsed as JSON (EventBridge envelopes for rule queues).
     pub async fn receive(

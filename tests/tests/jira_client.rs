@@ -1119,6 +1119,9 @@ impl JiraApi for JiraDownAfterCreate {
     async fn find_user_by_email(&self, email: &str) -> shared::Result<Option<JiraUser>> {
         self.inner.find_user_by_email(email).await
     }
+    async fn user(&self, account_id: &str) -> shared::Result<Option<JiraUser>> {
+        self.inner.user(account_id).await
+    }
     async fn upload_attachment(
         &self,
         key: &str,

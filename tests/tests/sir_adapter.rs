@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use shared::Error;
-use shared::sir::{CaseEdit, NewCase, SdkSirClient, SirApi};
+use shared::sir::{CaseEdit, JIRA_ISSUE_TAG, NewCase, SdkSirClient, SirApi};
 use shared::status::SirStatus;
 use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
 
@@ -49,6 +49,7 @@ fn new_case(token: &str) -> NewCase {
         reported_incident_start_date: "2026-11-20T08:30:00Z".into(),
         impacted_accounts: Vec::new(),
         watchers: Vec::new(),
+        tags: [(JIRA_ISSUE_TAG.to_owned(), "SEC-7".to_owned())].into(),
     }
 }
 
@@ -136,6 +137,11 @@ async fn same_client_token_creates_one_case_and_one_comment() {
     // Nothing invented: no accounts, no watchers.
     let stored = emulator.case(&first).unwrap();
     assert!(stored.impacted_accounts.is_empty() && stored.watchers.is_empty());
+    // The tag that names the issue is set at creation and read back by the case's ARN.
+    let details = client.get_case(&first).await.unwrap().unwrap();
+    let arn = details.case_arn.expect("GetCase returns the case ARN");
+    let tags = client.case_tags(&arn).await.unwrap();
+    assert_eq!(tags.get(JIRA_ISSUE_TAG).map(String::as_str), Some("SEC-7"));
 
     let c1 = client
         .create_comment(&first, "hello", "jira-comment-1")
@@ -246,7 +252,7 @@ async fn attachments_travel_byte_exact_both_ways() {
     let case = emulator.create_case(HUMAN, human_case("Evidence")).case_id;
     let ours = every_byte(1_500_000);
     client
-        .upload_attachment(&case, "memory-dump.bin", ours.clone())
+        .upload_attachment(&case, "memory-dump.bin", ours.clone(), "jira-attachment-1")
         .await
         .unwrap();
     let details = client.get_case(&case).await.unwrap().unwrap();

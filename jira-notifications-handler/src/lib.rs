@@ -1,0 +1,403 @@
+//! jira-notifications-handler: the Lambda behind the SNS topic Jira Automation publishes to. It
+//! turns "something happened to issue KEY" into `IssueCreated | IssueUpdated | IssueDeleted` on
+//! the integration bus (source `jira`), for sir-client to apply to SIR.
+//!
+//! [`NotificationHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it). For
+//! every record of the SNS event:
+//! 1. the message is validated ([`message::parse_notification`]); a rejected one is logged with
+//!    its class and dropped, with no call made on its behalf;
+//! 2. the issue is re-read from Jira (the message is never trusted for content). A 404 for an
+//!    issue the table links publishes `IssueDeleted`; for an unknown issue it does nothing;
+//! 3. the issue is compared with the Jira-side snapshot (one GetItem) and the comment and
+//!    attachment maps: an issue of the project never linked and not made by the integration
+//!    (no `sir-case-*` label) publishes `IssueCreated`; a linked one publishes `IssueUpdated` when
+//!    the synced fields' fingerprint changed or it has comments/attachments that are new or
+//!    edited and did not come from SIR. Anything the integration user wrote is an echo of
+//!    jira-client and is not published;
+//! 4. after a successful publish the snapshot is stored, so the next message about an unchanged
+//!    issue publishes nothing.
+//!
+//! A record that fails (Jira, DynamoDB or EventBridge) does not stop the others; the invocation
+//! then returns `Err` naming them, so Lambda retries it and the dead-letter queue keeps it.
+
+mod config;
+mod error;
+pub mod message;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use aws_lambda_events::sns::SnsEvent;
+use serde::Serialize;
+use shared::events::{BusEvent, IdDelta, IssueChange, IssueField, IssueGone};
+use shared::jira::{JiraApi, JiraIssue};
+use shared::publisher::EventPublisher;
+use shared::render::strip_details_block;
+use shared::snapshot::{Fingerprint, IssueSnapshot};
+use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
+use tokio::sync::OnceCell;
+
+pub use config::{HandlerSettings, NotificationsConfig};
+pub use error::{HandlerError, RecordFailure};
+pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
+
+/// The label prefix jira-client gives the issues it creates for SIR cases.
+pub const SIR_CASE_LABEL_PREFIX: &str = "sir-case-";
+
+/// What the handler did about one issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// `IssueCreated` was published.
+    Created,
+    /// `IssueUpdated` was published.
+    Updated,
+    /// `IssueDeleted` was published (Jira answers 404 for a linked issue).
+    Deleted,
+    /// The issue is as last synced, or what changed was the integration's own writing.
+    Unchanged,
+    /// An issue jira-client made for a SIR case, not linked yet: SIR already has it.
+    FromSir,
+    /// The link is broken (one side was deleted): nothing is synced any more.
+    LinkBroken,
+    /// Jira answers 404 and the table knows no such issue: nothing to tell.
+    UnknownIssue,
+}
+
+/// What happened to one SNS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordReport {
+    pub message_id: String,
+    /// The issue, when the message was accepted.
+    pub issue_key: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// The rejection class (`not-json`, `missing-key`, …), when it was rejected.
+    pub rejected: Option<&'static str>,
+}
+
+/// What one invocation did (the Lambda's response, and what tests look at).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    pub records: Vec<RecordReport>,
+}
+
+impl BatchReport {
+    /// The outcomes of accepted records, in order.
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        self.records.iter().filter_map(|r| r.outcome).collect()
+    }
+
+    /// The rejection classes, in order.
+    pub fn rejections(&self) -> Vec<&'static str> {
+        self.records.iter().filter_map(|r| r.rejected).collect()
+    }
+}
+
+/// Turns Jira Automation notifications into issue events.
+pub struct NotificationHandler {
+    jira: Arc<dyn JiraApi>,
+    store: Arc<dyn MappingStore>,
+    publisher: Arc<dyn EventPublisher>,
+    settings: HandlerSettings,
+    /// The integration user's accountId (read once): what it wrote is jira-client's echo.
+    integration_account: OnceCell<String>,
+}
+
+impl std::fmt::Debug for NotificationHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationHandler")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotificationHandler {
+    pub fn new(
+        jira: Arc<dyn JiraApi>,
+        store: Arc<dyn MappingStore>,
+        publisher: Arc<dyn EventPublisher>,
+        settings: HandlerSettings,
+    ) -> Self {
+        NotificationHandler {
+            jira,
+            store,
+            publisher,
+            settings,
+            integration_account: OnceCell::new(),
+        }
+    }
+
+    /// Handles every record of an SNS event (Lambda's input).
+    pub async fn handle(&self, event: SnsEvent) -> Result<BatchReport, HandlerError> {
+        let total = event.records.len();
+        let mut report = BatchReport::default();
+        let mut failures = Vec::new();
+        for record in event.records {
+            let message_id = record.sns.message_id;
+            match self.handle_message(&message_id, &record.sns.message).await {
+                Ok(record_report) => report.records.push(record_report),
+                Err((issue_key, error)) => {
+                    tracing::error!(
+                        message_id,
+                        issue_key,
+                        error = %shared::error::error_chain(&error),
+                        "notification not handled; the invocation fails so it is retried"
+                    );
+                    failures.push(RecordFailure {
+                        message_id,
+                        issue_key,
+                        error,
+                    });
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(report)
+        } else {
+            Err(HandlerError::RecordsFailed { total, failures })
+        }
+    }
+
+    /// Validates one message and syncs the issue it names. A rejected message is `Ok` (logged,
+    /// nothing done); a failure names the issue.
+    pub async fn handle_message(
+        &self,
+        message_id: &str,
+        message: &str,
+    ) -> Result<RecordReport, (String, shared::Error)> {
+        let notification = match parse_notification(message, &self.settings.project_key) {
+            Ok(notification) => notification,
+            Err(rejection) => {
+                tracing::warn!(
+                    message_id,
+                    rejection = rejection.kind(),
+                    reason = %rejection,
+                    "rejected a notification: nothing was read or published for it"
+                );
+                return Ok(RecordReport {
+                    message_id: message_id.to_owned(),
+                    issue_key: None,
+                    outcome: None,
+                    rejected: Some(rejection.kind()),
+                });
+            }
+        };
+        let key = notification.issue_key;
+        match self.sync_issue(&key, notification.deleted_hint).await {
+            Ok(outcome) => Ok(RecordReport {
+                message_id: message_id.to_owned(),
+                issue_key: Some(key),
+                outcome: Some(outcome),
+                rejected: None,
+            }),
+            Err(error) => Err((key, error)),
+        }
+    }
+
+    /// Re-reads the issue and publishes what changed since the last sync.
+    pub async fn sync_issue(&self, key: &str, deleted_hint: bool) -> shared::Result<Outcome> {
+        let link = self.store.link_for_issue(key).await?;
+        let Some(issue) = self.jira.get_issue(key).await? else {
+            return self.issue_gone(key, link).await;
+        };
+        if deleted_hint {
+            tracing::info!(
+                issue_key = key,
+                "the message says deleted, but Jira still has the issue"
+            );
+        }
+        if let Some(link) = link.as_ref().filter(|l| l.broken.is_some()) {
+            tracing::info!(
+                issue_key = key,
+                case_id = link.case_id,
+                reason = link.broken,
+                "the link is broken; nothing is synced"
+            );
+            return Ok(Outcome::LinkBroken);
+        }
+        // Jira redirects a moved issue's old key to its new one: only this project's issues.
+        if !shared::config::is_issue_key_of(&issue.key, &self.settings.project_key) {
+            tracing::warn!(
+                asked = key,
+                found = issue.key,
+                "the issue now belongs to another project; ignored"
+            );
+            return Ok(Outcome::Unchanged);
+        }
+        if link.is_none()
+            && issue
+                .labels
+                .iter()
+                .any(|l| l.starts_with(SIR_CASE_LABEL_PREFIX))
+        {
+            tracing::info!(
+                issue_key = key,
+                "an issue made for a SIR case, not linked yet; SIR already has it"
+            );
+            return Ok(Outcome::FromSir);
+        }
+
+        let me = self.integration_account().await?;
+        let after = self.snapshot_of(&issue).await?;
+        let before = self.store.issue_snapshot(key).await?;
+        let comments = self.comment_delta(key, me).await?;
+        let attachments = self.attachment_delta(&issue, me).await?;
+        let mut change = IssueChange::new(before.as_ref(), after);
+        change.comments = comments;
+        change.attachments = attachments;
+
+        let event = match (&link, &before) {
+            (None, _) => BusEvent::IssueCreated(change),
+            (Some(_), Some(before))
+                if before.fingerprint() == change.fingerprint
+                    && change.comments.is_empty()
+                    && change.attachments.is_empty() =>
+            {
+                tracing::debug!(issue_key = key, "nothing changed since the last sync");
+                return Ok(Outcome::Unchanged);
+            }
+            (Some(_), Some(_)) => BusEvent::IssueUpdated(change),
+            (Some(_), None) => {
+                // Linked but never snapshotted (a crash between the two writes): every field
+                // is named, so nothing the issue holds is missed.
+                change.changed_fields = BTreeSet::from([
+                    IssueField::Summary,
+                    IssueField::Description,
+                    IssueField::Status,
+                    IssueField::Watchers,
+                ]);
+                BusEvent::IssueUpdated(change)
+            }
+        };
+        let outcome = match &event {
+            BusEvent::IssueCreated(_) => Outcome::Created,
+            _ => Outcome::Updated,
+        };
+        self.publisher.publish(std::slice::from_ref(&event)).await?;
+        if let BusEvent::IssueCreated(change) | BusEvent::IssueUpdated(change) = &event {
+            self.store.put_issue_snapshot(&change.issue).await?;
+            tracing::info!(
+                issue_key = key,
+                detail_type = event.detail_type().as_str(),
+                changed = ?change.changed_fields,
+                comments = change.comments.added.len() + change.comments.updated.len(),
+                attachments = change.attachments.added.len(),
+                "published"
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// Jira answered 404: `IssueDeleted` if the table links the issue, otherwise nothing.
+    async fn issue_gone(&self, key: &str, link: Option<IssueLink>) -> shared::Result<Outcome> {
+        match link {
+            Some(link) if link.broken.is_none() => {
+                let event = BusEvent::IssueDeleted(IssueGone {
+                    issue_key: key.to_owned(),
+                    case_id: Some(link.case_id.clone()),
+                });
+                self.publisher.publish(std::slice::from_ref(&event)).await?;
+                tracing::info!(
+                    issue_key = key,
+                    case_id = link.case_id,
+                    "the linked issue is gone; published IssueDeleted"
+                );
+                Ok(Outcome::Deleted)
+            }
+            Some(_) => Ok(Outcome::LinkBroken),
+            None => {
+                tracing::info!(
+                    issue_key = key,
+                    "Jira has no such issue and it was never linked"
+                );
+                Ok(Outcome::UnknownIssue)
+            }
+        }
+    }
+
+    async fn integration_account(&self) -> shared::Result<&str> {
+        let id = self
+            .integration_account
+            .get_or_try_init(|| async {
+                Ok::<_, shared::Error>(self.jira.myself().await?.account_id)
+            })
+            .await?;
+        Ok(id.as_str())
+    }
+
+    /// The issue's synced fields as the Jira-side snapshot holds them (the description without
+    /// the details block jira-client maintains; watchers by accountId).
+    async fn snapshot_of(&self, issue: &JiraIssue) -> shared::Result<IssueSnapshot> {
+        let watchers = self.jira.watchers(&issue.key).await?;
+        Ok(IssueSnapshot {
+            issue_key: issue.key.clone(),
+            summary: issue.summary.clone(),
+            description: strip_details_block(&issue.description),
+            status: issue.status.clone(),
+            watchers: watchers.into_iter().collect(),
+        }
+        .normalized())
+    }
+
+    /// Comments that are new or edited in Jira since they were copied to SIR. The integration
+    /// user's comments (copies of SIR comments, its own notes) and copies of SIR comments are
+    /// never listed.
+    async fn comment_delta(&self, key: &str, me: &str) -> shared::Result<IdDelta> {
+        let comments = self.jira.comments(key).await?;
+        if comments.is_empty() {
+            return Ok(IdDelta::default());
+        }
+        let links = self.links_by_jira_id(LinkedItemKind::Comment, key).await?;
+        let mut added = Vec::new();
+        let mut updated = Vec::new();
+        for comment in comments {
+            match links.get(&comment.id) {
+                Some(link) if link.origin == Origin::Sir => {}
+                Some(link) => {
+                    let now = Fingerprint::of_text(&comment.body);
+                    if link.fingerprint.as_deref() != Some(now.as_str()) {
+                        updated.push(comment.id);
+                    }
+                }
+                None if comment.author_account_id.as_deref() == Some(me) => {}
+                None => added.push(comment.id),
+            }
+        }
+        Ok(IdDelta::new(added, updated))
+    }
+
+    /// Attachments added in Jira (not by the integration user) and not copied yet.
+    async fn attachment_delta(&self, issue: &JiraIssue, me: &str) -> shared::Result<IdDelta> {
+        let candidates: Vec<&str> = issue
+            .attachments
+            .iter()
+            .filter(|a| a.author_account_id.as_deref() != Some(me))
+            .map(|a| a.id.as_str())
+            .collect();
+        if candidates.is_empty() {
+            return Ok(IdDelta::default());
+        }
+        let links = self
+            .links_by_jira_id(LinkedItemKind::Attachment, &issue.key)
+            .await?;
+        let added = candidates
+            .into_iter()
+            .filter(|id| !links.contains_key(*id))
+            .map(str::to_owned);
+        Ok(IdDelta::new(added, std::iter::empty()))
+    }
+
+    async fn links_by_jira_id(
+        &self,
+        kind: LinkedItemKind,
+        key: &str,
+    ) -> shared::Result<HashMap<String, ItemLink>> {
+        Ok(self
+            .store
+            .item_links_for_issue(kind, key)
+            .await?
+            .into_iter()
+            .map(|link| (link.jira_id.clone(), link))
+            .collect())
+    }
+}

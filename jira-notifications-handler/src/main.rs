@@ -1,0 +1,36 @@
+//! The jira-notifications-handler Lambda: wiring only. Reads the configuration and builds the
+//! clients once per cold start, then hands every SNS event to
+//! [`jira_notifications_handler::NotificationHandler::handle`].
+
+use std::sync::Arc;
+
+use aws_lambda_events::sns::SnsEvent;
+use jira_notifications_handler::{NotificationHandler, NotificationsConfig};
+use lambda_runtime::{LambdaEvent, service_fn};
+use shared::jira::JiraClient;
+use shared::publisher::EventBridgePublisher;
+use shared::store::DynamoMappingStore;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = aws_config::load_from_env().await;
+    let config = NotificationsConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
+    let handler = NotificationHandler::new(
+        Arc::new(JiraClient::new(&config.jira)?),
+        Arc::new(DynamoMappingStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config.shared.table_name,
+        )),
+        Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            &config.shared.event_bus_name,
+        )),
+        config.handler,
+    );
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
+        handler.handle(event.payload).await
+    }))
+    .await
+}

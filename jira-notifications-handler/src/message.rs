@@ -1,0 +1,185 @@
+//! The Jira Automation message, treated as untrusted input.
+//!
+//! Jira Automation's "Publish to Amazon SNS" action sends the rule's custom data, which our rules
+//! set to `{"automationData":{"IssueId":"{{issue.key}}"}}` (a delete rule may add
+//! `"Event":"issue_deleted"`). Anyone able to publish to the topic can send anything, so a
+//! message is accepted only when it is small, is JSON of that shape (extra keys are ignored) and
+//! names an issue key of the configured project. Nothing else in it is used: the issue itself is
+//! always re-read from Jira.
+
+use serde_json::Value;
+use shared::config::is_issue_key_of;
+
+/// The largest message accepted, in bytes. Automation's message is about 50 bytes; anything
+/// near SNS's 256 KB limit is not from our rules.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// How much of an untrusted value a log line shows.
+const SHOWN_CHARS: usize = 40;
+
+/// A message that passed validation: the one thing it is trusted to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub issue_key: String,
+    /// The rule said the issue was deleted (only a hint: the issue is re-read anyway).
+    pub deleted_hint: bool,
+}
+
+/// Why a message was rejected. Each is permanent: the same message will never be accepted, so
+/// it is logged and dropped rather than retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("message of {bytes} bytes is larger than the {MAX_MESSAGE_BYTES} bytes accepted")]
+    Oversized { bytes: usize },
+    #[error("message is not JSON: {reason}")]
+    NotJson { reason: String },
+    #[error("message has no automationData.IssueId string")]
+    MissingKey,
+    #[error("IssueId {shown} is not an issue key")]
+    IllFormedKey { shown: String },
+    #[error("IssueId {shown} is not an issue of project {project_key}")]
+    OtherProject { shown: String, project_key: String },
+}
+
+impl Rejection {
+    /// A short name for the rejection class (log field, report).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rejection::Oversized { .. } => "oversized",
+            Rejection::NotJson { .. } => "not-json",
+            Rejection::MissingKey => "missing-key",
+            Rejection::IllFormedKey { .. } => "ill-formed-key",
+            Rejection::OtherProject { .. } => "other-project",
+        }
+    }
+}
+
+/// An untrusted value as it may appear in a log line: quoted, escaped, clipped.
+fn shown(value: &str) -> String {
+    let clipped: String = value.chars().take(SHOWN_CHARS).collect();
+    let more = if value.chars().count() > SHOWN_CHARS {
+        "…"
+    } else {
+        ""
+    };
+    format!("{clipped:?}{more}")
+}
+
+/// Validates one SNS message body against the configured project.
+pub fn parse_notification(message: &str, project_key: &str) -> Result<Notification, Rejection> {
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(Rejection::Oversized {
+            bytes: message.len(),
+        });
+    }
+    let value: Value = serde_json::from_str(message).map_err(|e| Rejection::NotJson {
+        reason: e.to_string(),
+    })?;
+    let data = value.get("automationData").ok_or(Rejection::MissingKey)?;
+    let key = data
+        .get("IssueId")
+        .and_then(Value::as_str)
+        .ok_or(Rejection::MissingKey)?;
+    let well_formed = key
+        .rsplit_once('-')
+        .is_some_and(|(project, _)| is_issue_key_of(key, project));
+    if !well_formed {
+        return Err(Rejection::IllFormedKey { shown: shown(key) });
+    }
+    if !is_issue_key_of(key, project_key) {
+        return Err(Rejection::OtherProject {
+            shown: shown(key),
+            project_key: project_key.to_owned(),
+        });
+    }
+    let deleted_hint = data
+        .get("Event")
+        .or_else(|| value.get("Event"))
+        .and_then(Value::as_str)
+        .is_some_and(|event| event.eq_ignore_ascii_case("issue_deleted"));
+    Ok(Notification {
+        issue_key: key.to_owned(),
+        deleted_hint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(message: &str) -> Notification {
+        match parse_notification(message, "SEC") {
+            Ok(n) => n,
+            Err(e) => panic!("{message} was rejected: {e}"),
+        }
+    }
+
+    fn rejected(message: &str) -> Rejection {
+        match parse_notification(message, "SEC") {
+            Ok(n) => panic!("{message} was accepted as {n:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn automation_message_names_the_issue() {
+        let n = accepted(r#"{"automationData":{"IssueId":"SEC-12"}}"#);
+        assert_eq!(n.issue_key, "SEC-12");
+        assert!(!n.deleted_hint);
+    }
+
+    #[test]
+    fn extra_keys_are_tolerated_and_the_delete_hint_is_read() {
+        let n = accepted(
+            r#"{"automationData":{"IssueId":"SEC-7","Event":"issue_deleted","x":[1]},"other":true}"#,
+        );
+        assert_eq!(n.issue_key, "SEC-7");
+        assert!(n.deleted_hint);
+    }
+
+    #[test]
+    fn each_malformed_class_is_rejected_by_name() {
+        assert_eq!(rejected("{not json").kind(), "not-json");
+        assert_eq!(rejected("").kind(), "not-json");
+        assert_eq!(rejected(r#"{"automationData":{}}"#).kind(), "missing-key");
+        assert_eq!(rejected(r#"{"IssueId":"SEC-1"}"#).kind(), "missing-key");
+        assert_eq!(
+            rejected(r#"{"automationData":{"IssueId":12}}"#).kind(),
+            "missing-key"
+        );
+        assert_eq!(
+            rejected(r#"{"automationData":{"IssueId":"12"}}"#).kind(),
+            "ill-formed-key"
+        );
+        assert_eq!(
+            rejected(r#"{"automationData":{"IssueId":"SEC-1\" OR 1=1"}}"#).kind(),
+            "ill-formed-key"
+        );
+        assert_eq!(
+            rejected(r#"{"automationData":{"IssueId":"SEC-01"}}"#).kind(),
+            "ill-formed-key"
+        );
+        assert_eq!(
+            rejected(r#"{"automationData":{"IssueId":"OPS-12"}}"#).kind(),
+            "other-project"
+        );
+        let big = format!(
+            r#"{{"automationData":{{"IssueId":"SEC-1","pad":"{}"}}}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(rejected(&big).kind(), "oversized");
+    }
+
+    #[test]
+    fn untrusted_values_are_clipped_and_escaped_in_messages() {
+        let long = format!(
+            r#"{{"automationData":{{"IssueId":"OPS-1{}"}}}}"#,
+            "9".repeat(100)
+        );
+        let text = rejected(&long).to_string();
+        assert!(text.len() < 120, "{text}");
+        let text =
+            rejected("{\"automationData\":{\"IssueId\":\"SEC-1\\nforged log line\"}}").to_string();
+        assert!(!text.contains('\n'), "{text}");
+    }
+}

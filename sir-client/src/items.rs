@@ -1,0 +1,321 @@
+//! Comments and attachments: copied from the issue to its case by id, never by comparing text,
+//! so a redelivered event copies nothing twice and nothing that came from SIR goes back to SIR.
+//!
+//! - Comments: each Jira comment copied gets an item link (origin `Jira`, body fingerprint); a
+//!   changed fingerprint updates the SIR copy. Comments written by the integration user (copies
+//!   of SIR comments, the integration's notes) or linked with origin `Sir` are skipped. The SIR
+//!   `clientToken` is derived from the Jira comment id, so a crash between CreateCaseComment and
+//!   the link cannot make a second copy.
+//! - Attachments: each Jira attachment not yet linked (and not uploaded by the integration user)
+//!   is downloaded and uploaded under a name derived from its Jira id (`jira-<id>-<name>`, only
+//!   `[a-zA-Z0-9._-]`): unique per case, and findable after a crash, so it is linked rather than
+//!   uploaded twice. One larger than SIR's 100 MiB is reported in one case comment instead.
+
+use std::collections::HashMap;
+
+use shared::jira::{JiraAttachment, JiraComment, JiraIssue};
+use shared::sir::CaseDetails;
+use shared::snapshot::{Fingerprint, SIR_COMMENT_MAX_CHARS, clip_chars};
+use shared::store::{ItemLink, LinkedItemKind, Origin};
+
+use crate::{Applied, SirClientError, SirClientHandler};
+
+/// SIR's limit on one attachment.
+pub const MAX_ATTACHMENT_BYTES: u64 = 100 * 1024 * 1024;
+/// Prefix of the SIR id recorded for an attachment too large for SIR: the id of the comment that
+/// reported it.
+const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
+/// SIR's limit on a file name.
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// The SIR file name of a Jira attachment: `jira-<id>-<name>` with every character SIR refuses
+/// replaced by `_`, within SIR's length limit (the extension kept).
+pub fn sir_file_name(jira_id: &str, file_name: &str) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let prefix = format!("jira-{}-", clean(jira_id));
+    let mut name = clean(file_name.trim());
+    if name.trim_matches(['.', '_']).is_empty() {
+        name = "attachment".to_owned();
+    }
+    let room = MAX_FILE_NAME_CHARS.saturating_sub(prefix.len());
+    if name.len() > room {
+        let extension = name
+            .rsplit_once('.')
+            .map(|(_, ext)| format!(".{ext}"))
+            .filter(|ext| ext.len() <= 16)
+            .unwrap_or_default();
+        name = format!("{}{extension}", &name[..room - extension.len()]);
+    }
+    format!("{prefix}{name}")
+}
+
+/// A Jira comment as posted in SIR: who wrote it, where and when, then the body.
+fn render_jira_comment(key: &str, author: &str, comment: &JiraComment) -> String {
+    let when = comment.created.as_deref().unwrap_or("an unknown time");
+    let body = if comment.body.trim().is_empty() {
+        "(no text)"
+    } else {
+        comment.body.as_str()
+    };
+    let text = format!("[Jira {key}] Comment by {author} at {when}:\n\n{body}");
+    if text.chars().count() <= SIR_COMMENT_MAX_CHARS {
+        return text;
+    }
+    let note = format!("\n\n[Cut to fit SIR; the full comment is in Jira issue {key}.]");
+    format!(
+        "{}{note}",
+        clip_chars(&text, SIR_COMMENT_MAX_CHARS - note.chars().count()).trim_end()
+    )
+}
+
+impl SirClientHandler {
+    /// Copies new Jira comments and edits of copied ones to the case.
+    pub(crate) async fn sync_comments(
+        &self,
+        issue: &JiraIssue,
+        case_id: &str,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let key = issue.key.as_str();
+        let comments = self.jira.comments(key).await?;
+        if comments.is_empty() {
+            return Ok(());
+        }
+        let me = self.integration_account().await?.to_owned();
+        let links: HashMap<String, ItemLink> = self
+            .store
+            .item_links_for_issue(LinkedItemKind::Comment, key)
+            .await?
+            .into_iter()
+            .map(|link| (link.jira_id.clone(), link))
+            .collect();
+        let mut authors: HashMap<String, String> = HashMap::new();
+        for comment in &comments {
+            let fingerprint = Fingerprint::of_text(&comment.body).as_str().to_owned();
+            match links.get(&comment.id) {
+                // A copy of a SIR comment: SIR has the original.
+                Some(link) if link.origin == Origin::Sir => {}
+                Some(link) if link.fingerprint.as_deref() == Some(fingerprint.as_str()) => {}
+                Some(link) => {
+                    let author = self.author_name(comment, &mut authors).await?;
+                    let text = render_jira_comment(key, &author, comment);
+                    self.sir
+                        .update_comment(case_id, &link.sir_id, &text)
+                        .await?;
+                    self.store
+                        .put_item_link(&ItemLink {
+                            fingerprint: Some(fingerprint),
+                            ..link.clone()
+                        })
+                        .await?;
+                    applied.comments_updated += 1;
+                }
+                None if comment.author_account_id.as_deref() == Some(me.as_str()) => {}
+                None => {
+                    let author = self.author_name(comment, &mut authors).await?;
+                    let text = render_jira_comment(key, &author, comment);
+                    let token = self.client_token(key, &format!("comment-{}", comment.id));
+                    let sir_id = self.sir.create_comment(case_id, &text, &token).await?;
+                    self.store
+                        .put_item_link(&ItemLink {
+                            kind: LinkedItemKind::Comment,
+                            case_id: case_id.to_owned(),
+                            sir_id,
+                            issue_key: key.to_owned(),
+                            jira_id: comment.id.clone(),
+                            origin: Origin::Jira,
+                            fingerprint: Some(fingerprint),
+                        })
+                        .await?;
+                    applied.comments_added += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The comment author's display name (asked once per author per delivery).
+    async fn author_name(
+        &self,
+        comment: &JiraComment,
+        known: &mut HashMap<String, String>,
+    ) -> Result<String, SirClientError> {
+        let Some(account_id) = comment.author_account_id.as_deref() else {
+            return Ok("an unknown author".to_owned());
+        };
+        if let Some(name) = known.get(account_id) {
+            return Ok(name.clone());
+        }
+        let name = self
+            .jira
+            .user(account_id)
+            .await?
+            .and_then(|u| u.display_name)
+            .unwrap_or_else(|| account_id.to_owned());
+        known.insert(account_id.to_owned(), name.clone());
+        Ok(name)
+    }
+
+    /// Copies the issue's attachments that are not on the case yet.
+    pub(crate) async fn sync_attachments(
+        &self,
+        issue: &JiraIssue,
+        details: &CaseDetails,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let me = self.integration_account().await?.to_owned();
+        let candidates: Vec<&JiraAttachment> = issue
+            .attachments
+            .iter()
+            .filter(|a| a.author_account_id.as_deref() != Some(me.as_str()))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let key = issue.key.as_str();
+        let case_id = details.snapshot.case_id.as_str();
+        let linked: HashMap<String, ItemLink> = self
+            .store
+            .item_links_for_issue(LinkedItemKind::Attachment, key)
+            .await?
+            .into_iter()
+            .map(|link| (link.jira_id.clone(), link))
+            .collect();
+        for attachment in candidates {
+            if linked.contains_key(&attachment.id) {
+                continue;
+            }
+            let name = sir_file_name(&attachment.id, &attachment.filename);
+            let link = |sir_id: String| ItemLink {
+                kind: LinkedItemKind::Attachment,
+                case_id: case_id.to_owned(),
+                sir_id,
+                issue_key: key.to_owned(),
+                jira_id: attachment.id.clone(),
+                origin: Origin::Jira,
+                fingerprint: None,
+            };
+            // Uploaded by a run that stopped before linking it: link it, never upload twice.
+            if let Some(existing) = details.attachments.iter().find(|a| a.file_name == name) {
+                self.store
+                    .put_item_link(&link(existing.attachment_id.clone()))
+                    .await?;
+                continue;
+            }
+            if attachment.size > MAX_ATTACHMENT_BYTES {
+                let comment_id = self.report_too_large(key, case_id, attachment).await?;
+                self.store
+                    .put_item_link(&link(format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")))
+                    .await?;
+                applied.attachments_refused += 1;
+                continue;
+            }
+            let bytes = self.jira.download_attachment(attachment).await?;
+            let token = self.client_token(key, &format!("attachment-{}", attachment.id));
+            self.sir
+                .upload_attachment(case_id, &name, bytes, &token)
+                .await?;
+            let uploaded = self
+                .sir
+                .get_case(case_id)
+                .await?
+                .and_then(|d| d.attachments.into_iter().find(|a| a.file_name == name))
+                .ok_or_else(|| SirClientError::AttachmentNotListed {
+                    case_id: case_id.to_owned(),
+                    file_name: name.clone(),
+                })?;
+            self.store
+                .put_item_link(&link(uploaded.attachment_id))
+                .await?;
+            tracing::info!(
+                issue_key = key,
+                case_id,
+                file_name = name,
+                "copied an attachment"
+            );
+            applied.attachments_added += 1;
+        }
+        Ok(())
+    }
+
+    /// One case comment saying an attachment is too large for SIR; returns its id.
+    async fn report_too_large(
+        &self,
+        key: &str,
+        case_id: &str,
+        attachment: &JiraAttachment,
+    ) -> Result<String, SirClientError> {
+        let text = format!(
+            "The attachment \"{}\" ({} bytes) of Jira issue {key} is larger than SIR's limit of \
+             {MAX_ATTACHMENT_BYTES} bytes and was not copied; it stays in Jira.",
+            attachment.filename, attachment.size
+        );
+        let token = self.client_token(key, &format!("too-large-{}", attachment.id));
+        Ok(self.sir.create_comment(case_id, &text, &token).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_keep_only_what_sir_accepts_and_are_unique_by_jira_id() {
+        assert_eq!(
+            sir_file_name("10042", "report.pdf"),
+            "jira-10042-report.pdf"
+        );
+        assert_eq!(
+            sir_file_name("7", "Incident timeline (v2) é.xlsx"),
+            "jira-7-Incident_timeline__v2____.xlsx"
+        );
+        assert_eq!(
+            sir_file_name("7", "../../etc/passwd"),
+            "jira-7-.._.._etc_passwd"
+        );
+        assert_eq!(sir_file_name("8", "  "), "jira-8-attachment");
+        let long = sir_file_name("9", &format!("{}.tar.gz", "x".repeat(400)));
+        assert_eq!(long.len(), MAX_FILE_NAME_CHARS);
+        assert!(long.ends_with(".gz"));
+        let pattern = |n: &str| {
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        };
+        assert!(pattern(&long));
+        assert_ne!(sir_file_name("1", "a.txt"), sir_file_name("2", "a.txt"));
+    }
+
+    #[test]
+    fn long_comments_are_cut_to_sir_limit_saying_where_the_rest_is() {
+        let comment = JiraComment {
+            id: "1".into(),
+            author_account_id: None,
+            body: "y".repeat(20_000),
+            created: None,
+            updated: None,
+        };
+        let text = render_jira_comment("SEC-1", "Alice", &comment);
+        assert_eq!(text.chars().count(), SIR_COMMENT_MAX_CHARS);
+        assert!(text.ends_with("in Jira issue SEC-1.]"));
+        let short = render_jira_comment(
+            "SEC-1",
+            "Alice",
+            &JiraComment {
+                body: "hi".into(),
+                ..comment
+            },
+        );
+        assert!(short.starts_with("[Jira SEC-1] Comment by Alice"));
+        assert!(short.ends_with("hi"));
+    }
+}

@@ -1,0 +1,896 @@
+//! sir-client: the Lambda that applies the Jira side's issue events (`IssueCreated`,
+//! `IssueUpdated`, `IssueDeleted`, source `jira`) from the integration bus to SIR.
+//!
+//! [`SirClientHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it), over
+//! injected [`SirApi`], [`JiraApi`] and [`MappingStore`], so the tests call the same code.
+//!
+//! Per event, under a claim on the issue (a concurrent delivery gets a retryable error), with the
+//! issue re-read from Jira (events only say which issue and what changed):
+//! - no link yet: CreateCase with the issue's own data and the configured engagement/resolver
+//!   types and impacted accounts (never invented values), a `clientToken` derived from the site
+//!   and issue key (a retry gets the same case) and the tag `jira-issue-key` (so jira-client
+//!   links rather than duplicates a case it sees before the link exists); the link and the case
+//!   snapshot are written at once; one note on each side says where the other is;
+//! - new Jira comments → CreateCaseComment (`clientToken` from the Jira comment id), edited ones →
+//!   UpdateCaseComment, by the id map; the integration's own comments and copies of SIR comments
+//!   are never copied back; new attachments → GetCaseAttachmentUploadUrl + PUT of the bytes;
+//! - summary/description/watchers the event names as changed → UpdateCase (compared with the live
+//!   case first, so an echo writes nothing); the status last, along the SIR graph (Done →
+//!   CloseCase); a status the case cannot take is reported on the case, not retried forever;
+//! - a closed case is never changed: the first update after closure is reported once on the
+//!   issue;
+//! - `IssueDeleted` (or an issue Jira no longer has): a comment on the case, the link marked
+//!   broken, the case's data untouched.
+//!
+//! After its writes, the SIR-side snapshot gets the fields it changed, so the poller does not
+//! publish the integration's own change back.
+
+mod config;
+mod error;
+mod items;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
+use shared::jira::{JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
+use shared::render::{case_console_url, strip_details_block};
+use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
+use shared::snapshot::{
+    CaseSnapshot, Fingerprint, SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS, clip_chars,
+    normalize_line, normalize_text,
+};
+use shared::status::{SirStatus, SirStatusStep};
+use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore};
+use tokio::sync::OnceCell;
+
+pub use config::{
+    DEFAULT_CLAIM_LEASE, ENGAGEMENT_TYPES, ENV_ENGAGEMENT_TYPE, ENV_IMPACTED_ACCOUNTS, ENV_REGION,
+    ENV_RESOLVER_TYPE, HandlerSettings, RESOLVER_TYPES, SirClientConfig,
+};
+pub use error::SirClientError;
+pub use items::{MAX_ATTACHMENT_BYTES, sir_file_name};
+
+/// The label prefix jira-client gives the issues it creates for SIR cases.
+pub const SIR_CASE_LABEL_PREFIX: &str = "sir-case-";
+/// The issue property where sir-client keeps what it has already said on the issue.
+pub const NOTES_PROPERTY: &str = "sir-integration-from-jira";
+/// Reason recorded on the link when the Jira issue was deleted.
+pub const ISSUE_DELETED_REASON: &str = "Jira issue deleted";
+/// SIR's limit on a case's watchers.
+pub const MAX_WATCHERS: usize = 30;
+
+/// What the handler did with the issue's case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// A case was created for the issue and linked.
+    Created,
+    /// The linked case was brought up to date.
+    Updated,
+    /// The linked case is closed: nothing was changed (reported once on the issue).
+    CaseClosed,
+    /// The issue's deletion was recorded on the case and the link marked broken.
+    Deleted,
+    /// The link is broken (one side was deleted): SIR was left alone.
+    LinkBroken,
+    /// An issue made by jira-client for a SIR case: the case exists already.
+    FromSir,
+    /// Jira no longer has the issue and it was never linked: nothing to do.
+    IssueGone,
+    /// A deleted issue that never had a case.
+    NotLinked,
+}
+
+/// What one event changed in SIR (the Lambda's response, and what tests look at).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub issue_key: String,
+    pub case_id: Option<String>,
+    pub outcome: Outcome,
+    /// `title`, `description` and/or `watchers` when UpdateCase changed them.
+    pub fields_edited: Vec<String>,
+    /// UpdateCaseStatus/CloseCase calls made.
+    pub status_steps: usize,
+    /// A Jira status the case could not take, reported on the case.
+    pub status_refused: Option<String>,
+    pub comments_added: usize,
+    pub comments_updated: usize,
+    pub attachments_added: usize,
+    /// Attachments larger than SIR takes, each reported in one case comment instead.
+    pub attachments_refused: usize,
+    pub watchers_added: usize,
+    /// Notes the integration wrote (on the case or the issue): where the other side is, a
+    /// closed case, a deleted issue.
+    pub notes: usize,
+}
+
+impl Applied {
+    fn new(issue_key: &str, case_id: Option<&str>, outcome: Outcome) -> Self {
+        Applied {
+            issue_key: issue_key.to_owned(),
+            case_id: case_id.map(str::to_owned),
+            outcome,
+            fields_edited: Vec::new(),
+            status_steps: 0,
+            status_refused: None,
+            comments_added: 0,
+            comments_updated: 0,
+            attachments_added: 0,
+            attachments_refused: 0,
+            watchers_added: 0,
+            notes: 0,
+        }
+    }
+}
+
+/// What sir-client has already said on an issue (kept in [`NOTES_PROPERTY`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueNotes {
+    /// The comment naming the case created for the issue was posted.
+    #[serde(default)]
+    case_announced: bool,
+    /// The comment saying the case is closed (changes no longer copied) was posted.
+    #[serde(default)]
+    closed_case_reported: bool,
+}
+
+/// Which synced case fields this delivery changed (they go into the stored snapshot).
+#[derive(Debug, Clone, Copy, Default)]
+struct Touched {
+    title: bool,
+    description: bool,
+    watchers: bool,
+    status: bool,
+}
+
+/// Applies issue events to SIR.
+pub struct SirClientHandler {
+    sir: Arc<dyn SirApi>,
+    jira: Arc<dyn JiraApi>,
+    store: Arc<dyn MappingStore>,
+    settings: HandlerSettings,
+    /// The integration user's accountId (read once): what it wrote in Jira came from SIR.
+    integration_account: OnceCell<String>,
+}
+
+impl std::fmt::Debug for SirClientHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SirClientHandler")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SirClientHandler {
+    pub fn new(
+        sir: Arc<dyn SirApi>,
+        jira: Arc<dyn JiraApi>,
+        store: Arc<dyn MappingStore>,
+        settings: HandlerSettings,
+    ) -> Self {
+        SirClientHandler {
+            sir,
+            jira,
+            store,
+            settings,
+            integration_account: OnceCell::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &HandlerSettings {
+        &self.settings
+    }
+
+    /// Applies one event as EventBridge delivers it to the Lambda.
+    pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Applied, SirClientError> {
+        let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
+            .map_err(SirClientError::InvalidEvent)?;
+        let key = bus_event.subject().to_owned();
+        tracing::info!(
+            detail_type = bus_event.detail_type().as_str(),
+            issue_key = key,
+            "applying issue event to SIR"
+        );
+        if matches!(
+            bus_event,
+            BusEvent::IssueCreated(_) | BusEvent::IssueUpdated(_) | BusEvent::IssueDeleted(_)
+        ) && !shared::config::is_issue_key_of(&key, &self.settings.project_key)
+        {
+            return Err(SirClientError::OtherProject {
+                issue_key: key,
+                project_key: self.settings.project_key.clone(),
+            });
+        }
+        match bus_event {
+            BusEvent::IssueCreated(change) => {
+                self.claimed(&key, self.sync_issue(&change, true)).await
+            }
+            BusEvent::IssueUpdated(change) => {
+                self.claimed(&key, self.sync_issue(&change, false)).await
+            }
+            BusEvent::IssueDeleted(gone) => self.claimed(&key, self.issue_deleted(&gone)).await,
+            other => Err(SirClientError::NotAnIssueEvent {
+                detail_type: other.detail_type().as_str(),
+            }),
+        }
+    }
+
+    /// Runs `work` holding the issue's claim, so concurrent deliveries cannot both create a case
+    /// or copy the same comment. The claim is released whatever `work` returns.
+    async fn claimed<T>(
+        &self,
+        issue_key: &str,
+        work: impl Future<Output = Result<T, SirClientError>>,
+    ) -> Result<T, SirClientError> {
+        let claim = self
+            .store
+            .claim(
+                &ClaimKey::Issue(issue_key.to_owned()),
+                self.settings.claim_lease,
+            )
+            .await?
+            .ok_or_else(|| SirClientError::ClaimHeld {
+                issue_key: issue_key.to_owned(),
+            })?;
+        let result = work.await;
+        if let Err(error) = self.store.release(&claim).await {
+            // The work is done (or its error is returned); the lease only delays the next
+            // delivery until it expires.
+            tracing::warn!(issue_key, %error, "could not release the issue claim; it will expire");
+        }
+        result
+    }
+
+    /// `IssueCreated` (`created`) and `IssueUpdated`: the case made to match the issue as Jira
+    /// has it now, for what the Jira side changed.
+    async fn sync_issue(
+        &self,
+        change: &IssueChange,
+        created: bool,
+    ) -> Result<Applied, SirClientError> {
+        let key = change.issue.issue_key.as_str();
+        let existing = self.store.link_for_issue(key).await?;
+        if let Some(link) = existing.as_ref().filter(|l| l.broken.is_some()) {
+            tracing::info!(
+                issue_key = key,
+                case_id = link.case_id,
+                reason = link.broken,
+                "the link is broken; SIR is left alone"
+            );
+            return Ok(Applied::new(key, Some(&link.case_id), Outcome::LinkBroken));
+        }
+        let Some(issue) = self.jira.get_issue(key).await? else {
+            return match existing {
+                Some(link) => self.record_deletion(&link).await,
+                None => {
+                    tracing::info!(
+                        issue_key = key,
+                        "Jira no longer has the issue; nothing to do"
+                    );
+                    Ok(Applied::new(key, None, Outcome::IssueGone))
+                }
+            };
+        };
+        let (link, outcome) = match existing {
+            Some(link) => (link, Outcome::Updated),
+            None if issue
+                .labels
+                .iter()
+                .any(|l| l.starts_with(SIR_CASE_LABEL_PREFIX)) =>
+            {
+                tracing::info!(
+                    issue_key = key,
+                    "the issue was made for a SIR case; nothing to create"
+                );
+                return Ok(Applied::new(key, None, Outcome::FromSir));
+            }
+            None => (self.create_case(&issue).await?, Outcome::Created),
+        };
+        let case_id = link.case_id.as_str();
+        let mut applied = Applied::new(key, Some(case_id), outcome);
+        let details =
+            self.sir
+                .get_case(case_id)
+                .await?
+                .ok_or_else(|| SirClientError::CaseNotFound {
+                    case_id: case_id.to_owned(),
+                    issue_key: key.to_owned(),
+                })?;
+        if outcome == Outcome::Created {
+            self.announce_case(&issue, case_id, &mut applied).await?;
+        }
+        if details.snapshot.status == SirStatus::Closed {
+            self.report_closed_case(key, case_id, &mut applied).await?;
+            applied.outcome = Outcome::CaseClosed;
+            return Ok(applied);
+        }
+
+        // A retried IssueCreated compares everything: the first try may have stopped anywhere.
+        let wants = |field: IssueField| created || change.changed_fields.contains(&field);
+        let mut touched = Touched::default();
+        // Comments and attachments before the status: a comment written just before Done must
+        // reach the case before it is closed.
+        self.sync_comments(&issue, case_id, &mut applied).await?;
+        self.sync_attachments(&issue, &details, &mut applied)
+            .await?;
+        if outcome == Outcome::Updated {
+            self.apply_fields(&issue, &details, &wants, &mut touched, &mut applied)
+                .await?;
+        }
+        if wants(IssueField::Status) {
+            self.apply_status(&issue, &details, &mut touched, &mut applied)
+                .await?;
+        }
+        self.record_snapshot(case_id, touched).await?;
+        tracing::info!(?applied, "issue applied to SIR");
+        Ok(applied)
+    }
+
+    /// CreateCase for an issue, then the link and the case snapshot at once.
+    async fn create_case(&self, issue: &JiraIssue) -> Result<IssueLink, SirClientError> {
+        let key = issue.key.as_str();
+        let start = issue
+            .created
+            .as_deref()
+            .and_then(jira_timestamp_to_rfc3339)
+            .ok_or_else(|| SirClientError::InvalidIssue {
+                issue_key: key.to_owned(),
+                reason: format!("its creation time {:?} is not a timestamp", issue.created),
+            })?;
+        let mut watchers = Vec::new();
+        let candidates = self.watcher_emails(issue).await?;
+        for email in candidates {
+            if watchers.len() == MAX_WATCHERS {
+                tracing::warn!(
+                    issue_key = key,
+                    "more watchers than SIR takes; the rest are left out"
+                );
+                break;
+            }
+            watchers.push(email);
+        }
+        let new = NewCase {
+            client_token: self.client_token(key, "case"),
+            title: title_for(issue),
+            description: description_for(issue),
+            engagement_type: self.settings.engagement_type.clone(),
+            resolver_type: self.settings.resolver_type.clone(),
+            reported_incident_start_date: start,
+            impacted_accounts: self.settings.impacted_accounts.clone(),
+            watchers,
+            tags: [(JIRA_ISSUE_TAG.to_owned(), key.to_owned())].into(),
+        };
+        let case_id = self.sir.create_case(&new).await?;
+        tracing::info!(issue_key = key, case_id, "created the case");
+        let link = IssueLink::new(&case_id, key);
+        match self.store.create_link(&link).await? {
+            LinkOutcome::Created => {}
+            LinkOutcome::Exists(existing)
+                if existing.case_id == case_id && existing.issue_key == key => {}
+            LinkOutcome::Exists(existing) => {
+                return Err(SirClientError::LinkConflict {
+                    case_id,
+                    issue_key: key.to_owned(),
+                    existing: format!(
+                        "case {} is linked to issue {}",
+                        existing.case_id, existing.issue_key
+                    ),
+                });
+            }
+        }
+        // The poller's baseline: without it the poller would publish the new case back.
+        let details =
+            self.sir
+                .get_case(&case_id)
+                .await?
+                .ok_or_else(|| SirClientError::CaseNotFound {
+                    case_id: case_id.clone(),
+                    issue_key: key.to_owned(),
+                })?;
+        let team = shared::sir::team_emails(self.sir.as_ref()).await?;
+        self.store
+            .put_case_snapshot(&shared::sir::observed_snapshot(details.snapshot, &team))
+            .await?;
+        Ok(link)
+    }
+
+    /// One note on each side of a new pair: on the case, the Jira issue it came from; on the
+    /// issue, the case made for it (each written once, by token or by the issue's notes).
+    async fn announce_case(
+        &self,
+        issue: &JiraIssue,
+        case_id: &str,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let key = issue.key.as_str();
+        self.sir
+            .create_comment(
+                case_id,
+                &format!(
+                    "This case was created from Jira issue {key} ({}). Comments, attachments, \
+                     summary, description and status changes made there are copied here.",
+                    self.settings.issue_url(key)
+                ),
+                &self.client_token(key, "announce"),
+            )
+            .await?;
+        let mut notes = self.issue_notes(key).await?;
+        if !notes.case_announced {
+            self.jira
+                .add_comment(
+                    key,
+                    &format!(
+                        "AWS Security Incident Response case {case_id} was created for this \
+                         issue: {}",
+                        case_console_url(&self.settings.region, case_id)
+                    ),
+                )
+                .await?;
+            notes.case_announced = true;
+            self.set_issue_notes(key, &notes).await?;
+        }
+        applied.notes += 1;
+        Ok(())
+    }
+
+    /// Summary, description and watchers in one UpdateCase, each only if the event names it
+    /// and it differs from the live case.
+    async fn apply_fields(
+        &self,
+        issue: &JiraIssue,
+        details: &CaseDetails,
+        wants: &impl Fn(IssueField) -> bool,
+        touched: &mut Touched,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let case = &details.snapshot;
+        let mut edit = CaseEdit::default();
+        if wants(IssueField::Summary) {
+            let title = title_for(issue);
+            if normalize_line(&case.title) != title {
+                edit.title = Some(title);
+            }
+        }
+        if wants(IssueField::Description) {
+            let description = description_for(issue);
+            if normalize_text(&case.description) != normalize_text(&description) {
+                edit.description = Some(description);
+            }
+        }
+        if wants(IssueField::Watchers) {
+            let present: BTreeSet<String> =
+                case.watchers.iter().map(|w| w.to_lowercase()).collect();
+            let room = MAX_WATCHERS.saturating_sub(present.len());
+            let missing: Vec<String> = self
+                .watcher_emails(issue)
+                .await?
+                .into_iter()
+                .filter(|email| !present.contains(email))
+                .collect();
+            if missing.len() > room {
+                tracing::warn!(
+                    issue_key = issue.key,
+                    left_out = missing.len() - room,
+                    "more watchers than SIR takes; the rest are left out"
+                );
+            }
+            edit.watchers_to_add = missing.into_iter().take(room).collect();
+        }
+        if edit == CaseEdit::default() {
+            return Ok(());
+        }
+        self.sir.update_case(&case.case_id, &edit).await?;
+        if edit.title.is_some() {
+            touched.title = true;
+            applied.fields_edited.push("title".to_owned());
+        }
+        if edit.description.is_some() {
+            touched.description = true;
+            applied.fields_edited.push("description".to_owned());
+        }
+        if !edit.watchers_to_add.is_empty() {
+            touched.watchers = true;
+            applied.watchers_added = edit.watchers_to_add.len();
+            applied.fields_edited.push("watchers".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Moves the case to what the issue's status maps to, along SIR's graph. A Jira status that
+    /// already corresponds to the case's status changes nothing (SIR has more statuses than the
+    /// mapping distinguishes); one the case cannot take is reported on the case once per change.
+    async fn apply_status(
+        &self,
+        issue: &JiraIssue,
+        details: &CaseDetails,
+        touched: &mut Touched,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let case_id = details.snapshot.case_id.as_str();
+        let current = details.snapshot.status;
+        let mapping = &self.settings.status_mapping;
+        if mapping
+            .jira_status_for(current)
+            .eq_ignore_ascii_case(issue.status.trim())
+        {
+            return Ok(());
+        }
+        let steps = match mapping.plan_for_jira_status(current, &issue.status) {
+            Ok(steps) => steps,
+            Err(shared::Error::StatusUnreachable { reason, .. }) => {
+                let text = format!(
+                    "Jira issue {} moved to \"{}\", which this case cannot follow from \"{}\": \
+                     {reason}. The case keeps its status.",
+                    issue.key,
+                    issue.status,
+                    current.as_str()
+                );
+                let token = self.client_token(
+                    &issue.key,
+                    &format!(
+                        "status-{}",
+                        Fingerprint::of_text(&format!(
+                            "{}|{}|{}",
+                            issue.status,
+                            current.as_str(),
+                            issue.updated.as_deref().unwrap_or_default()
+                        ))
+                    ),
+                );
+                self.sir.create_comment(case_id, &text, &token).await?;
+                tracing::warn!(issue_key = issue.key, case_id, %text, "status not applied; reported on the case");
+                applied.status_refused = Some(issue.status.clone());
+                applied.notes += 1;
+                return Ok(());
+            }
+            Err(other) => return Err(other.into()),
+        };
+        for step in steps {
+            match step {
+                SirStatusStep::Update(status) => {
+                    self.sir.update_case_status(case_id, status).await?;
+                }
+                SirStatusStep::Close => self.sir.close_case(case_id).await?,
+            }
+            touched.status = true;
+            applied.status_steps += 1;
+        }
+        Ok(())
+    }
+
+    /// The first change to the issue of a closed case is answered on the issue; SIR is left
+    /// alone (a closed case accepts no change).
+    async fn report_closed_case(
+        &self,
+        key: &str,
+        case_id: &str,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let mut notes = self.issue_notes(key).await?;
+        if notes.closed_case_reported {
+            tracing::info!(
+                issue_key = key,
+                case_id,
+                "the case is closed; already reported"
+            );
+            return Ok(());
+        }
+        self.jira
+            .add_comment(
+                key,
+                &format!(
+                    "The AWS Security Incident Response case {case_id} is closed, so changes made \
+                     to this issue are no longer copied to it (SIR does not reopen closed cases)."
+                ),
+            )
+            .await?;
+        notes.closed_case_reported = true;
+        self.set_issue_notes(key, &notes).await?;
+        applied.notes += 1;
+        Ok(())
+    }
+
+    /// `IssueDeleted`: recorded on the case, then the link is marked broken.
+    async fn issue_deleted(&self, gone: &IssueGone) -> Result<Applied, SirClientError> {
+        let key = gone.issue_key.as_str();
+        match self.store.link_for_issue(key).await? {
+            None => {
+                tracing::info!(
+                    issue_key = key,
+                    "the deleted issue has no case; nothing to record"
+                );
+                Ok(Applied::new(key, None, Outcome::NotLinked))
+            }
+            Some(link) if link.broken.is_some() => {
+                Ok(Applied::new(key, Some(&link.case_id), Outcome::LinkBroken))
+            }
+            Some(link) => {
+                // Never trust the event alone: an issue Jira still has was not deleted.
+                if self.jira.get_issue(key).await?.is_some() {
+                    tracing::warn!(
+                        issue_key = key,
+                        "IssueDeleted for an issue Jira still has; ignored"
+                    );
+                    return Ok(Applied::new(key, Some(&link.case_id), Outcome::Updated));
+                }
+                self.record_deletion(&link).await
+            }
+        }
+    }
+
+    /// A comment on the case (unless it is closed or gone) and the link marked broken; the
+    /// case's data is never changed.
+    async fn record_deletion(&self, link: &IssueLink) -> Result<Applied, SirClientError> {
+        let key = link.issue_key.as_str();
+        let case_id = link.case_id.as_str();
+        let mut applied = Applied::new(key, Some(case_id), Outcome::Deleted);
+        match self.sir.get_case(case_id).await? {
+            Some(details) if details.snapshot.status != SirStatus::Closed => {
+                self.sir
+                    .create_comment(
+                        case_id,
+                        &format!(
+                            "Jira issue {key} linked to this case was deleted in Jira. The case \
+                             and its data are kept; it is no longer synced with Jira."
+                        ),
+                        &self.client_token(key, "deleted"),
+                    )
+                    .await?;
+                applied.notes += 1;
+            }
+            Some(_) => tracing::info!(issue_key = key, case_id, "the case is closed; no comment"),
+            None => tracing::info!(issue_key = key, case_id, "the case is gone too"),
+        }
+        self.store
+            .mark_link_broken(link, ISSUE_DELETED_REASON)
+            .await?;
+        tracing::info!(issue_key = key, case_id, "recorded the issue's deletion");
+        Ok(applied)
+    }
+
+    /// Stores the case snapshot with the fields this delivery changed, read back from SIR, so
+    /// the poller sees no change of ours. Fields it did not change keep their stored value, so a
+    /// change someone made in SIR meanwhile is still published.
+    async fn record_snapshot(&self, case_id: &str, touched: Touched) -> Result<(), SirClientError> {
+        if !(touched.title || touched.description || touched.watchers || touched.status) {
+            return Ok(());
+        }
+        let Some(details) = self.sir.get_case(case_id).await? else {
+            return Ok(());
+        };
+        let team = shared::sir::team_emails(self.sir.as_ref()).await?;
+        let fresh = shared::sir::observed_snapshot(details.snapshot, &team);
+        let snapshot = match self.store.case_snapshot(case_id).await? {
+            None => fresh,
+            Some(before) => merge_touched(before, &fresh, touched),
+        };
+        self.store.put_case_snapshot(&snapshot).await?;
+        Ok(())
+    }
+
+    async fn integration_account(&self) -> Result<&str, SirClientError> {
+        let id = self
+            .integration_account
+            .get_or_try_init(|| async {
+                Ok::<_, shared::Error>(self.jira.myself().await?.account_id)
+            })
+            .await?;
+        Ok(id.as_str())
+    }
+
+    /// The e-mails of the issue's reporter and watchers that Jira shows (privacy settings may
+    /// hide them), lower-cased, without the integration user; never invented.
+    async fn watcher_emails(&self, issue: &JiraIssue) -> Result<Vec<String>, SirClientError> {
+        let me = self.integration_account().await?.to_owned();
+        let mut emails: Vec<String> = Vec::new();
+        let mut push = |email: Option<&str>| {
+            if let Some(email) = email.map(|e| e.trim().to_lowercase())
+                && is_sir_email(&email)
+                && !emails.contains(&email)
+            {
+                emails.push(email);
+            }
+        };
+        if let Some(reporter) = issue.reporter.as_ref().filter(|r| r.account_id != me) {
+            push(reporter.email.as_deref());
+        }
+        for account_id in self.jira.watchers(&issue.key).await? {
+            if account_id == me {
+                continue;
+            }
+            let user = self.jira.user(&account_id).await?;
+            push(user.as_ref().and_then(|u| u.email.as_deref()));
+        }
+        Ok(emails)
+    }
+
+    /// A `clientToken` for one create made on behalf of the issue: the same for every retry,
+    /// different per Jira site (two deployments with the same project key never collide).
+    fn client_token(&self, key: &str, what: &str) -> String {
+        let site = Fingerprint::of_text(&self.settings.jira_url.to_lowercase());
+        let token = format!("jira-{}-{key}-{what}", &site.as_str()[..12]);
+        clip_chars(&token, 255)
+    }
+
+    async fn issue_notes(&self, key: &str) -> Result<IssueNotes, SirClientError> {
+        Ok(
+            match self.jira.issue_property(key, NOTES_PROPERTY).await? {
+                Some(value) => serde_json::from_value(value).unwrap_or_else(|error| {
+                    tracing::warn!(issue_key = key, %error, "unreadable notes property; starting afresh");
+                    IssueNotes::default()
+                }),
+                None => IssueNotes::default(),
+            },
+        )
+    }
+
+    async fn set_issue_notes(&self, key: &str, notes: &IssueNotes) -> Result<(), SirClientError> {
+        let value = serde_json::to_value(notes).map_err(shared::Error::json("issue notes"))?;
+        self.jira
+            .set_issue_property(key, NOTES_PROPERTY, &value)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `before` with the fields a delivery changed taken from `fresh`.
+fn merge_touched(before: CaseSnapshot, fresh: &CaseSnapshot, touched: Touched) -> CaseSnapshot {
+    let mut snapshot = before;
+    if touched.title {
+        snapshot.title = fresh.title.clone();
+    }
+    if touched.description {
+        snapshot.description = fresh.description.clone();
+    }
+    if touched.watchers {
+        snapshot.watchers = fresh.watchers.clone();
+    }
+    if touched.status {
+        snapshot.status = fresh.status;
+        snapshot.closure_code = fresh.closure_code.clone();
+    }
+    snapshot.normalized()
+}
+
+/// Whether SIR accepts `email` as a watcher (its model's pattern and length, roughly).
+fn is_sir_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    (6..=254).contains(&email.len())
+        && !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c))
+        && !domain.is_empty()
+        && domain.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// The case title for an issue: its summary on one line within SIR's limit.
+pub fn title_for(issue: &JiraIssue) -> String {
+    let title = clip_chars(&normalize_line(&issue.summary), SIR_TITLE_MAX_CHARS);
+    if title.is_empty() {
+        format!("Jira issue {}", issue.key)
+    } else {
+        title
+    }
+}
+
+/// The case description for an issue: its description (without a details block) within SIR's
+/// limit, saying so when it was cut; SIR requires one, so an empty one says it is empty.
+pub fn description_for(issue: &JiraIssue) -> String {
+    let text = strip_details_block(&issue.description);
+    if text.is_empty() {
+        return format!("Jira issue {} has no description.", issue.key);
+    }
+    if text.chars().count() <= SIR_DESCRIPTION_MAX_CHARS {
+        return text;
+    }
+    let note = format!(
+        "\n\n[Cut to fit SIR; the full text is in Jira issue {}.]",
+        issue.key
+    );
+    let keep = SIR_DESCRIPTION_MAX_CHARS - note.chars().count();
+    format!("{}{note}", clip_chars(&text, keep).trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(summary: &str, description: &str) -> JiraIssue {
+        JiraIssue {
+            id: "10001".into(),
+            key: "SEC-12".into(),
+            summary: summary.into(),
+            description: description.into(),
+            status: "To Do".into(),
+            labels: Vec::new(),
+            created: Some("2026-11-21T10:00:00.000+0000".into()),
+            updated: None,
+            reporter: None,
+            creator: None,
+            attachments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn title_and_description_stay_within_sir_limits_and_are_never_empty() {
+        let long = issue(&"t".repeat(400), &"d".repeat(9_000));
+        assert_eq!(title_for(&long).chars().count(), SIR_TITLE_MAX_CHARS);
+        let description = description_for(&long);
+        assert_eq!(description.chars().count(), SIR_DESCRIPTION_MAX_CHARS);
+        assert!(description.ends_with("the full text is in Jira issue SEC-12.]"));
+        let empty = issue("  ", "");
+        assert_eq!(title_for(&empty), "Jira issue SEC-12");
+        assert_eq!(
+            description_for(&empty),
+            "Jira issue SEC-12 has no description."
+        );
+    }
+
+    #[test]
+    fn only_emails_sir_accepts_are_watchers() {
+        assert!(is_sir_email("alice@example.com"));
+        assert!(is_sir_email("a.b+c@sub.example.co"));
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "a b@example.com",
+            "a@b..c",
+            "x@y",
+        ] {
+            assert!(!is_sir_email(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn snapshot_takes_only_the_fields_this_delivery_changed() {
+        let base = CaseSnapshot {
+            case_id: "1".into(),
+            title: "old".into(),
+            description: "old".into(),
+            status: SirStatus::Submitted,
+            closure_code: None,
+            engagement_type: None,
+            reported_incident_start_date: None,
+            impacted_accounts: BTreeSet::new(),
+            impacted_regions: BTreeSet::new(),
+            impacted_services: BTreeSet::new(),
+            watchers: BTreeSet::new(),
+        };
+        let fresh = CaseSnapshot {
+            title: "new".into(),
+            description: "changed in SIR meanwhile".into(),
+            status: SirStatus::Closed,
+            closure_code: Some("Investigation Completed".into()),
+            ..base.clone()
+        };
+        let merged = merge_touched(
+            base.clone(),
+            &fresh,
+            Touched {
+                title: true,
+                status: true,
+                ..Touched::default()
+            },
+        );
+        assert_eq!(merged.title, "new");
+        assert_eq!(merged.description, "old");
+        assert_eq!(merged.status, SirStatus::Closed);
+        assert_eq!(
+            merged.closure_code.as_deref(),
+            Some("Investigation Completed")
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! The sir-client Lambda: wiring only. Reads the configuration and builds the clients once per
+//! cold start, then hands every EventBridge event to [`sir_client::SirClientHandler::handle`].
+
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::jira::JiraClient;
+use shared::sir::{SdkSirClient, sir_client_config};
+use shared::store::DynamoMappingStore;
+use sir_client::{SirClientConfig, SirClientHandler};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = aws_config::load_from_env().await;
+    let config = SirClientConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
+    let handler = SirClientHandler::new(
+        Arc::new(SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
+            sir_client_config(&sdk).build(),
+        ))),
+        Arc::new(JiraClient::new(&config.jira)?),
+        Arc::new(DynamoMappingStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config.shared.table_name,
+        )),
+        config.handler,
+    );
+    let handler = &handler;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+            handler.handle(event.payload).await
+        },
+    ))
+    .await
+}

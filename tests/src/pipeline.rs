@@ -1,0 +1,419 @@
+//! The whole integration in one process, both ways, wired as the stack wires it: moto holds the
+//! table, the integration bus, the rules (each delivering to an SQS queue, as a Lambda target
+//! would be fed) and the Jira Automation SNS topic (with a queue subscribed); the SIR emulator
+//! publishes its native events to moto's default bus; the Jira emulator plays Automation to the
+//! topic. The four handlers run exactly the library code their Lambdas run, each with its own SIR
+//! identity (so "written by the integration" means what it means in AWS: sir-client's role).
+//!
+//! [`Integration::settle`] delivers everything in flight, on all four routes, until nothing moved
+//! for a while; a handler's `Err` leaves its message to come back (SQS visibility timeout of one
+//! second), as a failed asynchronous invocation is retried.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sns::SnsEvent;
+use aws_sdk_eventbridge::types::RuleState;
+use jira_client::JiraClientHandler;
+use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
+use jira_notifications_handler::NotificationHandler;
+use poller::{EventBridgeSchedule, Poller, PollerSettings};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shared::config::JiraSettings;
+use shared::events::rule_patterns;
+use shared::jira::{JiraClient, RetryPolicy};
+use shared::sir::SdkSirClient;
+use sir_client::SirClientHandler;
+use sir_emulator::{SirEmulator, SirEmulatorConfig};
+
+use crate::clients::sir_client;
+use crate::world::{ACCOUNT, REGION, RuleQueue};
+use crate::{HarnessError, World};
+
+/// The SIR access key of each Lambda (the emulator records `arn:aws:iam::<acct>:user/<key>`).
+pub const POLLER_KEY: &str = "poller";
+pub const JIRA_CLIENT_KEY: &str = "jira-client";
+pub const SIR_CLIENT_KEY: &str = "sir-client";
+/// The Jira project of the local world.
+pub const PROJECT_KEY: &str = "SEC";
+
+/// What can be varied per test.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationOptions {
+    pub jira: JiraEmulatorConfig,
+    pub sir: SirEmulatorConfig,
+    /// sir-client's impacted accounts for cases created from Jira.
+    pub impacted_accounts: Vec<String>,
+}
+
+/// What one route delivered during a [`Integration::settle`].
+#[derive(Debug, Default, Clone)]
+pub struct RouteLog {
+    /// Messages whose handler returned `Ok` (deleted from the queue).
+    pub handled: usize,
+    /// Handler errors with their cause chains (those messages come back).
+    pub errors: Vec<String>,
+    /// Each `Ok` response, as the Lambda would return it.
+    pub responses: Vec<Value>,
+}
+
+/// Everything [`Integration::settle`] delivered, per route.
+#[derive(Debug, Default, Clone)]
+pub struct Settled {
+    /// Default bus (native SIR events) → poller.
+    pub native: RouteLog,
+    /// Integration bus, source `security-ir` → jira-client.
+    pub to_jira: RouteLog,
+    /// SNS (Jira Automation) → jira-notifications-handler.
+    pub notifications: RouteLog,
+    /// Integration bus, source `jira` → sir-client.
+    pub to_sir: RouteLog,
+}
+
+/// The integration and its local world.
+pub struct Integration {
+    pub world: World,
+    pub sir: SirEmulator,
+    pub jira: JiraEmulator,
+    pub topic_arn: String,
+    pub native: RuleQueue,
+    pub to_jira: RuleQueue,
+    pub notifications_queue: String,
+    pub to_sir: RuleQueue,
+    pub poller: Poller,
+    pub jira_client: JiraClientHandler,
+    pub notifications: NotificationHandler,
+    pub sir_client: SirClientHandler,
+}
+
+impl std::fmt::Debug for Integration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integration")
+            .field("world", &self.world.id)
+            .field("sir", &self.sir.endpoint())
+            .field("jira", &self.jira.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Jira retries kept short so tests run fast (the production policy waits longer).
+fn test_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(2),
+    }
+}
+
+impl Integration {
+    pub async fn start() -> Result<Integration, HarnessError> {
+        Integration::start_with(IntegrationOptions::default()).await
+    }
+
+    pub async fn start_with(options: IntegrationOptions) -> Result<Integration, HarnessError> {
+        let world = World::new().await?;
+        let (topic_arn, notifications_queue) = world.automation_topic().await?;
+        let sir = SirEmulator::start(SirEmulatorConfig {
+            events_endpoint: Some(world.endpoint.clone()),
+            // The test's own bus stands in for the default bus, so parallel tests' SIR
+            // emulators do not feed each other's pollers.
+            event_bus_name: world.bus_name.clone(),
+            ..options.sir
+        })
+        .await
+        .map_err(|e| HarnessError::Setup(format!("SIR emulator: {e}")))?;
+        let jira = JiraEmulator::start(JiraEmulatorConfig {
+            sns: Some(SnsTarget {
+                endpoint: world.endpoint.clone(),
+                topic_arn: topic_arn.clone(),
+                region: REGION.into(),
+            }),
+            project_key: PROJECT_KEY.into(),
+            ..options.jira
+        })
+        .await
+        .map_err(|e| HarnessError::Setup(format!("Jira emulator: {e}")))?;
+
+        let native = world
+            .rule_queue("poller-native", &rule_patterns::native_sir())
+            .await?;
+        let to_jira = world
+            .rule_queue("jira-client", &rule_patterns::jira_client())
+            .await?;
+        let to_sir = world
+            .rule_queue("sir-client", &rule_patterns::sir_client())
+            .await?;
+        let schedule_rule = format!("poller-schedule-{}", world.id);
+        world
+            .eventbridge
+            .put_rule()
+            .name(&schedule_rule)
+            .schedule_expression("rate(5 minutes)")
+            .state(RuleState::Disabled)
+            .send()
+            .await
+            .map_err(HarnessError::aws("PutRule"))?;
+
+        let jira_settings = JiraSettings {
+            email: "integration@example.com".into(),
+            url: jira.base_url(),
+            project_key: PROJECT_KEY.into(),
+            token: SecretString::from("integration-token".to_owned()),
+        };
+        let jira_api = || -> Result<Arc<JiraClient>, HarnessError> {
+            Ok(Arc::new(
+                JiraClient::new(&jira_settings)
+                    .map_err(|e| HarnessError::Setup(format!("Jira client: {e}")))?
+                    .with_retry_policy(test_retry_policy()),
+            ))
+        };
+        let sir_api = |key: &str| Arc::new(SdkSirClient::new(sir_client(&sir.endpoint(), key)));
+        let ours = vec![sir.principal(SIR_CLIENT_KEY)];
+
+        let poller = Poller {
+            sir: sir_api(POLLER_KEY),
+            store: Arc::new(world.store()),
+            publisher: Arc::new(world.publisher()),
+            schedule: Arc::new(EventBridgeSchedule::new(
+                world.eventbridge.clone(),
+                &schedule_rule,
+            )),
+            settings: PollerSettings {
+                integration_principals: ours.clone(),
+                ..PollerSettings::default()
+            },
+        };
+        let mut jira_client_settings = jira_client::HandlerSettings::new(PROJECT_KEY, REGION);
+        jira_client_settings.integration_principals = ours;
+        let jira_client = JiraClientHandler::new(
+            jira_api()?,
+            sir_api(JIRA_CLIENT_KEY),
+            Arc::new(world.store()),
+            jira_client_settings,
+        );
+        let notifications = NotificationHandler::new(
+            jira_api()?,
+            Arc::new(world.store()),
+            Arc::new(world.publisher()),
+            jira_notifications_handler::HandlerSettings {
+                project_key: PROJECT_KEY.into(),
+            },
+        );
+        let mut sir_client_settings =
+            sir_client::HandlerSettings::new(PROJECT_KEY, jira.base_url(), REGION);
+        sir_client_settings.impacted_accounts = options.impacted_accounts;
+        let sir_client = SirClientHandler::new(
+            sir_api(SIR_CLIENT_KEY),
+            jira_api()?,
+            Arc::new(world.store()),
+            sir_client_settings,
+        );
+        Ok(Integration {
+            world,
+            sir,
+            jira,
+            topic_arn,
+            native,
+            to_jira,
+            notifications_queue,
+            to_sir,
+            poller,
+            jira_client,
+            notifications,
+            sir_client,
+        })
+    }
+
+    /// Delivers everything in flight on all four routes until nothing moved for `quiet` (and
+    /// both emulators have sent what they emitted), or `within` passed.
+    pub async fn settle_for(
+        &self,
+        quiet: Duration,
+        within: Duration,
+    ) -> Result<Settled, HarnessError> {
+        let deadline = Instant::now() + within;
+        let mut last_activity = Instant::now();
+        let mut settled = Settled::default();
+        while Instant::now() < deadline {
+            let mut moved = 0;
+            moved += self
+                .deliver(
+                    &self.native.queue_url,
+                    &mut settled.native,
+                    |body| async move {
+                        let envelope = parse(&body)?;
+                        self.poller
+                            .handle(&envelope)
+                            .await
+                            .map(|report| json!(format!("{report:?}")))
+                            .map_err(|e| shared::error::error_chain(&e))
+                    },
+                )
+                .await?;
+            moved += self
+                .deliver(
+                    &self.to_jira.queue_url,
+                    &mut settled.to_jira,
+                    |body| async move {
+                        let event: EventBridgeEvent<Value> =
+                            serde_json::from_value(parse(&body)?).map_err(|e| e.to_string())?;
+                        let applied = self
+                            .jira_client
+                            .handle(event)
+                            .await
+                            .map_err(|e| shared::error::error_chain(&e))?;
+                        serde_json::to_value(applied).map_err(|e| e.to_string())
+                    },
+                )
+                .await?;
+            moved += self
+                .deliver(
+                    &self.notifications_queue,
+                    &mut settled.notifications,
+                    |body| async move {
+                        let event = sns_event(&parse(&body)?)?;
+                        let report = self
+                            .notifications
+                            .handle(event)
+                            .await
+                            .map_err(|e| shared::error::error_chain(&e))?;
+                        serde_json::to_value(report).map_err(|e| e.to_string())
+                    },
+                )
+                .await?;
+            moved += self
+                .deliver(
+                    &self.to_sir.queue_url,
+                    &mut settled.to_sir,
+                    |body| async move {
+                        let event: EventBridgeEvent<Value> =
+                            serde_json::from_value(parse(&body)?).map_err(|e| e.to_string())?;
+                        let applied = self
+                            .sir_client
+                            .handle(event)
+                            .await
+                            .map_err(|e| shared::error::error_chain(&e))?;
+                        serde_json::to_value(applied).map_err(|e| e.to_string())
+                    },
+                )
+                .await?;
+            let emitted = self.sir.events_settled(Duration::ZERO).await
+                && self.jira.automation().wait_idle(Duration::ZERO).await;
+            if moved > 0 || !emitted {
+                last_activity = Instant::now();
+            } else if last_activity.elapsed() >= quiet {
+                break;
+            } else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// [`Integration::settle_for`] with a quiet period long enough for moto's deliveries on a
+    /// loaded two-core machine.
+    pub async fn settle(&self) -> Result<Settled, HarnessError> {
+        self.settle_for(Duration::from_millis(2_000), Duration::from_secs(120))
+            .await
+    }
+
+    /// Receives one batch from `queue_url` and hands each message to `handler`; deletes those
+    /// it handled. Returns how many messages arrived.
+    async fn deliver<F, Fut>(
+        &self,
+        queue_url: &str,
+        log: &mut RouteLog,
+        handler: F,
+    ) -> Result<usize, HarnessError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<Value, String>>,
+    {
+        let out = self
+            .world
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            // No long poll: moto serves one request at a time (see moto_runner.py).
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(HarnessError::aws("ReceiveMessage"))?;
+        let messages = out.messages();
+        for message in messages {
+            match handler(message.body().unwrap_or_default().to_owned()).await {
+                Ok(response) => {
+                    log.handled += 1;
+                    log.responses.push(response);
+                    if let Some(handle) = message.receipt_handle() {
+                        self.world
+                            .sqs
+                            .delete_message()
+                            .queue_url(queue_url)
+                            .receipt_handle(handle)
+                            .send()
+                            .await
+                            .map_err(HarnessError::aws("DeleteMessage"))?;
+                    }
+                }
+                Err(error) => log.errors.push(error),
+            }
+        }
+        Ok(messages.len())
+    }
+}
+
+fn parse(body: &str) -> Result<Value, String> {
+    serde_json::from_str(body).map_err(|e| format!("queue message is not JSON ({e}): {body}"))
+}
+
+/// The SNS event Lambda receives for one SNS notification (as SNS delivers it to an SQS queue
+/// without raw delivery): the same fields, in Lambda's spelling.
+pub fn sns_event(notification: &Value) -> Result<SnsEvent, String> {
+    let field = |name: &str| notification.get(name).cloned().unwrap_or(Value::Null);
+    let topic_arn = field("TopicArn");
+    let lambda_shape = json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{}:subscription", topic_arn.as_str().unwrap_or_default()),
+        "Sns": {
+            "Type": field("Type"),
+            "MessageId": field("MessageId"),
+            "TopicArn": topic_arn,
+            "Subject": field("Subject"),
+            "Message": field("Message"),
+            "Timestamp": field("Timestamp"),
+            "SignatureVersion": field("SignatureVersion"),
+            "Signature": field("Signature"),
+            "SigningCertUrl": field("SigningCertURL"),
+            "UnsubscribeUrl": field("UnsubscribeURL"),
+            "MessageAttributes": {},
+        }
+    }]});
+    serde_json::from_value(lambda_shape).map_err(|e| format!("not an SNS notification ({e})"))
+}
+
+/// An SNS event with one record carrying `message`, as Lambda would deliver a publish of it.
+pub fn sns_event_with(message_id: &str, message: &str) -> SnsEvent {
+    let notification = json!({
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": format!("arn:aws:sns:{REGION}:{ACCOUNT}:jira-automation"),
+        "Message": message,
+        "Timestamp": "2026-11-22T10:00:00.000Z",
+        "SignatureVersion": "1",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.example/cert.pem",
+        "UnsubscribeURL": "https://sns.example/unsubscribe",
+    });
+    match sns_event(&notification) {
+        Ok(event) => event,
+        // The shape above is fixed; a failure here is a bug in this function.
+        Err(error) => panic!("sns_event_with: {error}"),
+    }
+}

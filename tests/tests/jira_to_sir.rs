@@ -1,0 +1,582 @@
+//! Jira → SIR end to end, through the real wiring: the Jira emulator plays Automation to the SNS
+//! topic in moto, jira-notifications-handler reads the subscribed queue's notifications, publishes
+//! to the integration bus, the `jira` rule delivers to sir-client, which writes to the SIR
+//! emulator; the SIR → Jira half runs alongside (see `integration_tests::pipeline`), so echoes
+//! and round trips are real.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use integration_tests::pipeline::{
+    Integration, IntegrationOptions, PROJECT_KEY, SIR_CLIENT_KEY, Settled, sns_event_with,
+};
+use jira_emulator::{IssueEdit, NewIssue, User};
+use serde_json::Value;
+use shared::store::MappingStore;
+use sir_emulator::CaseRecord;
+
+const HUMAN_SIR: &str = "human";
+
+/// A Jira user who works the issue (visible e-mail) and one whose e-mail is hidden.
+struct People {
+    alice: User,
+    hidden: User,
+}
+
+async fn integration() -> (Integration, People) {
+    integration_with(IntegrationOptions::default()).await
+}
+
+async fn integration_with(options: IntegrationOptions) -> (Integration, People) {
+    let it = Integration::start_with(options).await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "Alice@Example.com"));
+    let hidden = it.jira.add_user(User::with_hidden_email("Private Pat"));
+    (it, People { alice, hidden })
+}
+
+fn only_case(it: &Integration) -> CaseRecord {
+    let cases = it.sir.cases();
+    assert_eq!(
+        cases.len(),
+        1,
+        "{:#?}",
+        cases.iter().map(|c| &c.title).collect::<Vec<_>>()
+    );
+    cases.into_iter().next().unwrap()
+}
+
+fn new_issue(summary: &str, description: &str) -> NewIssue {
+    NewIssue {
+        description: Some(description.into()),
+        ..NewIssue::new(summary)
+    }
+}
+
+fn comments_ending(case: &CaseRecord, text: &str) -> usize {
+    case.comments
+        .iter()
+        .filter(|c| c.body.ends_with(text))
+        .count()
+}
+
+fn outcomes(log: &integration_tests::pipeline::RouteLog, field: &str) -> Vec<String> {
+    log.responses
+        .iter()
+        .flat_map(|r| match r.get("records") {
+            Some(Value::Array(records)) => records.clone(),
+            _ => vec![r.clone()],
+        })
+        .filter_map(|r| r.get(field).and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+fn assert_clean(settled: &Settled) {
+    for (route, log) in [
+        ("native", &settled.native),
+        ("to_jira", &settled.to_jira),
+        ("notifications", &settled.notifications),
+        ("to_sir", &settled.to_sir),
+    ] {
+        assert!(log.errors.is_empty(), "{route} errors: {:#?}", log.errors);
+    }
+}
+
+#[tokio::test]
+async fn issue_created_in_jira_becomes_one_linked_case_with_honest_fields() {
+    let (it, people) = integration_with(IntegrationOptions {
+        impacted_accounts: vec!["444455556666".into()],
+        ..IntegrationOptions::default()
+    })
+    .await;
+    let key = it
+        .jira
+        .create_issue(
+            &people.alice.account_id,
+            new_issue("Phishing wave", "Several users reported a lure."),
+        )
+        .unwrap();
+    it.jira
+        .add_watcher(&key, &people.hidden.account_id)
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    assert!(outcomes(&settled.to_sir, "outcome").contains(&"Created".to_owned()));
+
+    let case = only_case(&it);
+    assert_eq!(case.title, "Phishing wave");
+    assert_eq!(case.description, "Several users reported a lure.");
+    assert_eq!(case.engagement_type, "Security Incident");
+    assert_eq!(case.resolver_type, "Self");
+    assert_eq!(case.case_status, "Submitted");
+    assert_eq!(
+        case.impacted_accounts,
+        ["444455556666"],
+        "from configuration only"
+    );
+    let issue = it.jira.issue(&key).unwrap();
+    assert_eq!(
+        case.reported_incident_start_date.unix_timestamp(),
+        issue.created.unix_timestamp(),
+        "the issue's creation time"
+    );
+    let watchers: Vec<&str> = case.watchers.iter().map(|w| w.email.as_str()).collect();
+    assert_eq!(
+        watchers,
+        ["alice@example.com"],
+        "visible e-mails only, never invented"
+    );
+    assert!(
+        case.threat_actor_ip_addresses.is_empty(),
+        "nothing invented"
+    );
+    assert_eq!(case.created_by, it.sir.principal(SIR_CLIENT_KEY));
+    assert_eq!(case.tags.get("jira-issue-key"), Some(&key));
+
+    let link = it
+        .world
+        .store()
+        .link_for_issue(&key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.case_id, case.case_id);
+    // One note on each side, and the SIR side does not come back as a second issue.
+    assert_eq!(it.jira.issues().len(), 1);
+    assert!(
+        case.comments.iter().any(|c| c.body.contains(&key)),
+        "the case says where it came from"
+    );
+    let issue_comments: Vec<String> = issue
+        .comments
+        .iter()
+        .map(|c| shared::adf::adf_to_text(&c.body))
+        .collect();
+    assert_eq!(issue_comments.len(), 1, "{issue_comments:?}");
+    assert!(issue_comments[0].contains(&case.case_id));
+}
+
+#[tokio::test]
+async fn summary_description_and_status_changes_reach_the_case() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Suspicious login", "From a new country."))
+        .unwrap();
+    it.settle().await.unwrap();
+    let case_id = only_case(&it).case_id;
+
+    it.jira
+        .edit_issue(
+            me,
+            &key,
+            IssueEdit {
+                summary: Some("Suspicious login (confirmed)".into()),
+                description: Some("From a new country; MFA bypassed.".into()),
+                labels: None,
+            },
+        )
+        .unwrap();
+    it.jira.transition_to(me, &key, "In Progress").unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(case.title, "Suspicious login (confirmed)");
+    assert_eq!(case.description, "From a new country; MFA bypassed.");
+    assert_eq!(case.case_status, "Detection and Analysis");
+
+    it.jira.transition_to(me, &key, "In Review").unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    assert_eq!(
+        it.sir.case(&case_id).unwrap().case_status,
+        "Post-incident Activities"
+    );
+
+    it.jira.transition_to(me, &key, "Done").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(case.case_status, "Closed");
+    assert!(
+        it.sir
+            .requests()
+            .iter()
+            .any(|r| r.operation == "CloseCase" && r.status == 200),
+        "closed with CloseCase"
+    );
+    // Our own writes came back as native events: the poller published nothing for them.
+    assert_eq!(
+        settled.to_jira.handled, 0,
+        "{:#?}",
+        settled.to_jira.responses
+    );
+    assert_eq!(it.jira.issue(&key).unwrap().status, "Done");
+}
+
+#[tokio::test]
+async fn forty_comments_and_an_attachment_reach_the_case_once_each() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Chatty", "Lots to say."))
+        .unwrap();
+    it.settle().await.unwrap();
+    for i in 0..40 {
+        it.jira
+            .comment(me, &key, format!("observation {i}"))
+            .unwrap();
+    }
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    it.jira
+        .attach(me, &key, "pcap (1).bin", bytes.clone())
+        .unwrap();
+    assert_clean(&it.settle().await.unwrap());
+
+    let case = only_case(&it);
+    for i in 0..40 {
+        assert_eq!(
+            comments_ending(&case, &format!("observation {i}")),
+            1,
+            "observation {i}"
+        );
+    }
+    let copy = case
+        .comments
+        .iter()
+        .find(|c| c.body.ends_with("observation 0"))
+        .unwrap();
+    assert!(copy.body.contains("Alice Analyst"), "{}", copy.body);
+    assert_eq!(case.attachments.len(), 1);
+    let attachment = &case.attachments[0];
+    assert!(
+        attachment.file_name.ends_with("pcap__1_.bin"),
+        "{}",
+        attachment.file_name
+    );
+    assert_eq!(attachment.attachment_status, "Verified");
+    assert_eq!(attachment.bytes, bytes, "byte-exact");
+
+    // None of it goes back to Jira: the issue has the 40 comments and the integration's note.
+    let issue = it.jira.issue(&key).unwrap();
+    assert_eq!(issue.comments.len(), 41);
+    assert_eq!(issue.attachments.len(), 1);
+}
+
+#[tokio::test]
+async fn an_edited_jira_comment_updates_its_copy() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it.jira.create_issue(me, new_issue("Edits", "x")).unwrap();
+    let comment = it.jira.comment(me, &key, "first draft").unwrap();
+    it.settle().await.unwrap();
+    it.jira
+        .edit_comment(me, &key, &comment, "final wording")
+        .unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    let case = only_case(&it);
+    assert_eq!(comments_ending(&case, "final wording"), 1);
+    assert_eq!(comments_ending(&case, "first draft"), 0);
+}
+
+#[tokio::test]
+async fn the_same_notification_twice_and_concurrently_makes_one_case_and_no_duplicate_comment() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it.jira.create_issue(me, new_issue("Twice", "x")).unwrap();
+    it.jira.comment(me, &key, "only once please").unwrap();
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    let event = || sns_event_with("dup", &message);
+    let (a, b) = tokio::join!(
+        it.notifications.handle(event()),
+        it.notifications.handle(event())
+    );
+    a.unwrap();
+    b.unwrap();
+    it.notifications.handle(event()).await.unwrap();
+    let settled = it.settle().await.unwrap();
+    // A delivery that found the issue claimed failed retryably and came back; none was lost.
+    for error in &settled.to_sir.errors {
+        assert!(
+            error.contains("being synced by another delivery"),
+            "{error}"
+        );
+    }
+    let case = only_case(&it);
+    assert_eq!(comments_ending(&case, "only once please"), 1);
+}
+
+#[tokio::test]
+async fn forged_and_malformed_messages_publish_nothing() {
+    let (it, _) = integration().await;
+    let forged = [
+        r#"{"automationData":{"IssueId":"OPS-1"}}"#.to_owned(),
+        "{not json".to_owned(),
+        r#"{"automationData":{"Summary":"no key"}}"#.to_owned(),
+        r#"{"automationData":{"IssueId":"SEC-1 OR 1=1"}}"#.to_owned(),
+    ];
+    for message in &forged {
+        it.jira.automation().publish_forged(message);
+    }
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    let mut rejected = outcomes(&settled.notifications, "rejected");
+    rejected.sort();
+    assert_eq!(
+        rejected,
+        ["ill-formed-key", "missing-key", "not-json", "other-project"]
+    );
+    // A message far larger than Automation ever sends (SNS would not even carry 1 MB).
+    let huge = format!(
+        r#"{{"automationData":{{"IssueId":"{PROJECT_KEY}-1","pad":"{}"}}}}"#,
+        "x".repeat(1024 * 1024)
+    );
+    let report = it
+        .notifications
+        .handle(sns_event_with("huge", &huge))
+        .await
+        .unwrap();
+    assert_eq!(report.rejections(), ["oversized"]);
+    assert_eq!(it.settle().await.unwrap().to_sir.handled, 0);
+    assert!(it.sir.cases().is_empty());
+    assert!(
+        it.jira.requests().is_empty(),
+        "nothing was read from Jira for a rejected message"
+    );
+}
+
+#[tokio::test]
+async fn the_integrations_own_jira_writes_publish_nothing() {
+    let (it, _) = integration().await;
+    let case_id = it
+        .sir
+        .create_case(
+            HUMAN_SIR,
+            sir_emulator::NewCase {
+                title: "Made in SIR".into(),
+                description: "Crypto-mining on EC2.".into(),
+                ..sir_emulator::NewCase::default()
+            },
+        )
+        .case_id;
+    it.sir
+        .add_comment(HUMAN_SIR, &case_id, "first finding")
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    assert!(
+        settled.notifications.handled > 0,
+        "Automation fired for jira-client's writes"
+    );
+    assert_eq!(settled.to_sir.handled, 0, "nothing was published for them");
+    let outcomes = outcomes(&settled.notifications, "outcome");
+    assert!(
+        outcomes.iter().all(|o| o == "FromSir" || o == "Unchanged"),
+        "{outcomes:?}"
+    );
+
+    // A status change and a title edit in SIR: jira-client transitions and edits the issue;
+    // the Automation messages for those are recognised as ours.
+    it.sir
+        .set_status(HUMAN_SIR, &case_id, "Detection and Analysis")
+        .unwrap();
+    it.sir
+        .update_case(
+            HUMAN_SIR,
+            &case_id,
+            sir_emulator::CaseUpdate {
+                title: Some("Made in SIR (scoped)".into()),
+                ..sir_emulator::CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    assert_eq!(
+        settled.to_sir.handled, 0,
+        "{:#?}",
+        settled.notifications.responses
+    );
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(case.comments.len(), 1, "no comment came back");
+}
+
+#[tokio::test]
+async fn a_deleted_issue_is_recorded_on_the_case_and_its_data_kept() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Gone soon", "keep me"))
+        .unwrap();
+    it.settle().await.unwrap();
+    let before = only_case(&it);
+    it.jira.delete_issue(me, &key).unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    let case = only_case(&it);
+    assert_eq!(
+        case.case_status, before.case_status,
+        "never closed or altered"
+    );
+    assert_eq!(case.title, before.title);
+    assert_eq!(case.description, before.description);
+    assert_eq!(
+        case.comments
+            .iter()
+            .filter(|c| c.body.contains(&key) && c.body.contains("deleted"))
+            .count(),
+        1
+    );
+    let link = it
+        .world
+        .store()
+        .link_for_issue(&key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(link.broken.is_some(), "the link is marked broken");
+}
+
+#[tokio::test]
+async fn sir_throttling_is_ridden_out_and_nothing_is_lost() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    it.sir.faults().retry_after(0);
+    it.sir.faults().throttle_next(12);
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Under throttling", "x"))
+        .unwrap();
+    for i in 0..5 {
+        it.jira.comment(me, &key, format!("step {i}")).unwrap();
+    }
+    let settled = it.settle().await.unwrap();
+    let throttled = it.sir.requests().iter().filter(|r| r.status == 429).count();
+    assert!(throttled > 0, "SIR did throttle");
+    assert!(settled.to_sir.handled > 0);
+    let case = only_case(&it);
+    for i in 0..5 {
+        assert_eq!(comments_ending(&case, &format!("step {i}")), 1, "step {i}");
+    }
+}
+
+#[tokio::test]
+async fn an_update_to_the_issue_of_a_closed_case_is_reported_once_and_not_retried() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Closed early", "x"))
+        .unwrap();
+    it.settle().await.unwrap();
+    let case_id = only_case(&it).case_id;
+    it.sir.close_case(HUMAN_SIR, &case_id).unwrap();
+    it.settle().await.unwrap();
+    assert_eq!(
+        it.jira.issue(&key).unwrap().status,
+        "Done",
+        "the closure reached Jira"
+    );
+    let notes_before = it.jira.issue(&key).unwrap().comments.len();
+
+    it.jira.comment(me, &key, "late thought").unwrap();
+    it.jira.comment(me, &key, "another late thought").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    assert!(outcomes(&settled.to_sir, "outcome").contains(&"CaseClosed".to_owned()));
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(
+        comments_ending(&case, "late thought"),
+        0,
+        "a closed case is not changed"
+    );
+    let texts: Vec<String> = it
+        .jira
+        .issue(&key)
+        .unwrap()
+        .comments
+        .iter()
+        .map(|c| shared::adf::adf_to_text(&c.body))
+        .collect();
+    let reported = texts.iter().filter(|t| t.contains("is closed")).count();
+    assert_eq!(reported, 1, "{texts:?}");
+    assert_eq!(texts.len(), notes_before + 3);
+}
+
+#[tokio::test]
+async fn a_status_the_case_cannot_take_is_reported_on_the_case() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("AWS decides", "x"))
+        .unwrap();
+    it.settle().await.unwrap();
+    let case_id = only_case(&it).case_id;
+    it.sir.aws_set_status(&case_id, "Ready to Close").unwrap();
+    it.settle().await.unwrap();
+    // Ready to Close shows as In Review; moving the issue back to In Progress asks SIR for
+    // Detection and Analysis, which a Ready to Close case cannot go back to.
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Review");
+    it.jira.transition_to(me, &key, "In Progress").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(case.case_status, "Ready to Close");
+    let reports = case
+        .comments
+        .iter()
+        .filter(|c| c.body.contains("cannot follow"))
+        .count();
+    assert_eq!(reports, 1);
+}
+
+#[tokio::test]
+async fn round_trip_case_from_sir_commented_in_jira_gets_the_comment_once_and_no_echo() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let case_id = it
+        .sir
+        .create_case(
+            HUMAN_SIR,
+            sir_emulator::NewCase {
+                title: "Round trip".into(),
+                description: "Started in SIR.".into(),
+                ..sir_emulator::NewCase::default()
+            },
+        )
+        .case_id;
+    it.settle().await.unwrap();
+    let key = it.jira.issues()[0].key.clone();
+    it.jira.comment(me, &key, "seen from Jira").unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    // A schedule pass too: the poller must not send the copy back.
+    it.poller
+        .handle(&integration_tests::clients::schedule_tick())
+        .await
+        .unwrap();
+    assert_clean(&it.settle().await.unwrap());
+
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(comments_ending(&case, "seen from Jira"), 1);
+    let texts: Vec<String> = it
+        .jira
+        .issue(&key)
+        .unwrap()
+        .comments
+        .iter()
+        .map(|c| shared::adf::adf_to_text(&c.body))
+        .collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("seen from Jira"))
+            .count(),
+        1,
+        "no echo back to Jira: {texts:?}"
+    );
+    assert_eq!(it.jira.issues().len(), 1);
+    assert_eq!(it.sir.cases().len(), 1);
+}
