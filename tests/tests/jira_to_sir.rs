@@ -580,3 +580,169 @@ async fn round_trip_case_from_sir_commented_in_jira_gets_the_comment_once_and_no
     assert_eq!(it.jira.issues().len(), 1);
     assert_eq!(it.sir.cases().len(), 1);
 }
+
+#[tokio::test]
+async fn a_notification_for_an_issue_jira_never_had_does_nothing() {
+    let (it, _) = integration().await;
+    it.jira.automation().publish_forged(&format!(
+        r#"{{"automationData":{{"IssueId":"{PROJECT_KEY}-404"}}}}"#
+    ));
+    let settled = it.settle().await.unwrap();
+    assert_clean(&settled);
+    assert_eq!(
+        outcomes(&settled.notifications, "outcome"),
+        ["UnknownIssue"]
+    );
+    assert_eq!(settled.to_sir.handled, 0);
+    assert!(it.sir.cases().is_empty());
+}
+
+#[tokio::test]
+async fn a_jira_outage_fails_the_notification_and_redelivery_completes_it() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it
+        .jira
+        .create_issue(me, new_issue("During the outage", "x"))
+        .unwrap();
+    it.jira.faults().outage(std::time::Duration::from_secs(5));
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    let err = it
+        .notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains(&key), "{err}");
+    assert!(it.sir.cases().is_empty());
+
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let report = it
+        .notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.outcomes(),
+        [jira_notifications_handler::Outcome::Created]
+    );
+    assert_clean(&it.settle().await.unwrap());
+    assert_eq!(only_case(&it).title, "During the outage");
+}
+
+#[tokio::test]
+async fn concurrent_and_crashed_deliveries_to_sir_client_make_one_case() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it.jira.create_issue(me, new_issue("Raced", "x")).unwrap();
+    it.jira.comment(me, &key, "copied once").unwrap();
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    it.notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap();
+    let envelopes = it
+        .world
+        .receive(&it.to_sir, 1, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
+        serde_json::from_value(envelopes[0].clone()).unwrap();
+    assert_eq!(event.detail_type, "IssueCreated");
+
+    let (a, b) = tokio::join!(
+        it.sir_client.handle(event.clone()),
+        it.sir_client.handle(event.clone())
+    );
+    let results = [a, b];
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert!(created >= 1, "{results:?}");
+    for result in &results {
+        if let Err(err) = result {
+            assert!(err.is_retryable(), "the loser is retried: {err}");
+        }
+    }
+    assert_eq!(it.sir.cases().len(), 1);
+
+    // A crash after CreateCase but before the link: the retry gets the same case back by its
+    // clientToken, and no note or comment is written twice.
+    let case_id = only_case(&it).case_id;
+    it.world
+        .dynamodb
+        .transact_write_items()
+        .transact_items(delete_link_item(&it, &format!("ISSUE#{key}")))
+        .transact_items(delete_link_item(&it, &format!("CASE#{case_id}")))
+        .send()
+        .await
+        .unwrap();
+    let again = it.sir_client.handle(event).await.unwrap();
+    assert_eq!(again.case_id.as_deref(), Some(case_id.as_str()));
+    let case = only_case(&it);
+    assert_eq!(comments_ending(&case, "copied once"), 1);
+    assert_eq!(
+        case.comments
+            .iter()
+            .filter(|c| c.body.contains("was created from Jira"))
+            .count(),
+        1
+    );
+    let issue = it.jira.issue(&key).unwrap();
+    assert_eq!(issue.comments.len(), 2, "the human's comment and one note");
+}
+
+fn delete_link_item(it: &Integration, pk: &str) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+    TransactWriteItem::builder()
+        .delete(
+            Delete::builder()
+                .table_name(&it.world.table_name)
+                .key("PK", AttributeValue::S(pk.to_owned()))
+                .key("SK", AttributeValue::S("LINK".to_owned()))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn an_attachment_larger_than_sir_takes_is_reported_on_the_case() {
+    let (it, people) = integration_with(IntegrationOptions {
+        jira: jira_emulator::JiraEmulatorConfig {
+            max_attachment_bytes: 200 * 1024 * 1024,
+            ..jira_emulator::JiraEmulatorConfig::default()
+        },
+        ..IntegrationOptions::default()
+    })
+    .await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Big evidence", "x"))
+        .unwrap();
+    let size = sir_client::MAX_ATTACHMENT_BYTES as usize + 1;
+    it.jira
+        .attach(me, &key, "disk.img", vec![0u8; size])
+        .unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    let case = only_case(&it);
+    assert!(
+        case.attachments.is_empty(),
+        "nothing SIR would refuse was sent"
+    );
+    let reports: Vec<&str> = case
+        .comments
+        .iter()
+        .map(|c| c.body.as_str())
+        .filter(|b| b.contains("disk.img") && b.contains("larger than"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        !it.jira
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/attachment/content/")),
+        "the bytes were never downloaded"
+    );
+}
