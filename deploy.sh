@@ -1,0 +1,499 @@
+#!/usr/bin/env bash
+# Deploys the AWS Security Incident Response <-> Jira integration into the current AWS account:
+# checks everything it can first, stores the Jira API token as an SSM SecureString (never on a
+# command line, never in CloudFormation), builds the four Rust Lambdas with cargo-lambda, deploys
+# the CDK stack in cdk/, and prints the SNS topic ARN with the Jira Automation rules to create.
+# Running it again updates the deployment in place. `./deploy.sh -h` lists the options.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CDK_DIR="$ROOT/cdk"
+CONTRACT="$CDK_DIR/contract.json"
+CARGO_LAMBDA_SPEC='cargo-lambda==1.9.2' # pulls ziglang, the cross-linker for --arm64
+LAMBDA_TARGET=aarch64-unknown-linux-gnu
+DEFAULT_STACK=SecurityIncidentResponseJira
+
+usage() {
+  cat <<'EOF'
+Usage:
+  ./deploy.sh --email E --url U --token T|- --project-key K [options]   deploy or update
+  ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
+
+Jira (required to deploy):
+  --email E             e-mail of the Jira integration user
+  --url U               Jira site, https://<site>.atlassian.net
+  --token T|-           API token; "-" reads it from standard input. Without --token the
+                        JIRA_API_TOKEN variable is used, else it is asked for on a terminal.
+                        Prefer "-" or JIRA_API_TOKEN: a token given as T is visible in `ps`.
+  --project-key K       key of the Jira project to sync, e.g. SEC
+
+Options:
+  --log-level L         info (default), debug, warn, error or trace
+  --issue-type T        issue type of the issues created for SIR cases (default Task)
+  --region R            AWS region (default: the profile's or AWS_REGION)
+  --profile P           AWS CLI profile
+  --status-mapping F    JSON file with the status mapping (see README "Configuration")
+  --skip-jira-check     do not check the Jira credentials and project before deploying
+  --encrypt-topic       encrypt the Jira Automation SNS topic with a customer managed KMS key
+                        (see README "Security notes" before using it)
+  --alarm-topic-arn A   SNS topic the CloudWatch alarms notify
+  --reserved-concurrency N
+                        reserved concurrency of jira-client and sir-client (default 5, 0 = none)
+  --reuse-table NAME    use the mapping table kept by an earlier --destroy
+  --stack-name S        CloudFormation stack name (default SecurityIncidentResponseJira)
+  --dry-run             validate, build and synthesize, then print the AWS commands that
+                        would run, changing nothing in AWS
+  --destroy             delete the stack and the token parameter; the mapping table is kept
+  --delete-table        with --destroy: delete the mapping table too (irreversible)
+  -h, --help            this help
+
+See README.md, "Deploying to AWS", for prerequisites, costs and the Jira Automation rules.
+EOF
+}
+
+fail() { # usage or input error
+  printf 'deploy.sh: %s\n' "$*" >&2
+  printf "Run './deploy.sh -h' for the options.\n" >&2
+  exit 2
+}
+die() { # a check or a step failed
+  printf 'deploy.sh: %s\n' "$*" >&2
+  exit 1
+}
+say() { printf '==> %s\n' "$*"; }
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------------
+mode=deploy
+email='' url='' token_arg='' project_key='' log_level=info issue_type=Task
+region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency=''
+reuse_table='' stack_name=$DEFAULT_STACK
+dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false
+
+parse_args() {
+  while [ $# -gt 0 ]; do
+    local arg=$1
+    # --flag=value is the same as --flag value
+    if [[ $arg == --*=* ]]; then
+      set -- "${arg%%=*}" "${arg#*=}" "${@:2}"
+      arg=$1
+    fi
+    case $arg in
+      -h | --help) usage; exit 0 ;;
+      --dry-run) dry_run=true; shift; continue ;;
+      --destroy) mode=destroy; shift; continue ;;
+      --delete-table) delete_table=true; shift; continue ;;
+      --skip-jira-check) skip_jira_check=true; shift; continue ;;
+      --encrypt-topic) encrypt_topic=true; shift; continue ;;
+      # A later `--local` mode belongs here: set mode=local; main runs it before any AWS check.
+    esac
+    case $arg in
+      --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
+        --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | \
+        --reuse-table | --stack-name) ;;
+      *) fail "unknown option: $arg" ;;
+    esac
+    [ $# -ge 2 ] || fail "$arg needs a value"
+    local value=$2
+    case $arg in
+      --email) email=$value ;;
+      --url) url=$value ;;
+      --token) token_arg=$value ;;
+      --project-key) project_key=$value ;;
+      --log-level) log_level=$value ;;
+      --issue-type) issue_type=$value ;;
+      --region) region=$value ;;
+      --profile) profile=$value ;;
+      --status-mapping) status_mapping_file=$value ;;
+      --alarm-topic-arn) alarm_topic_arn=$value ;;
+      --reserved-concurrency) reserved_concurrency=$value ;;
+      --reuse-table) reuse_table=$value ;;
+      --stack-name) stack_name=$value ;;
+    esac
+    shift 2
+  done
+}
+
+JIRA_TOKEN=''
+read_token() {
+  if [ "$token_arg" = - ]; then
+    IFS= read -r JIRA_TOKEN || true
+  elif [ -n "$token_arg" ]; then
+    JIRA_TOKEN=$token_arg
+  elif [ -n "${JIRA_API_TOKEN:-}" ]; then
+    JIRA_TOKEN=$JIRA_API_TOKEN
+  elif [ -t 0 ]; then
+    IFS= read -rsp 'Jira API token: ' JIRA_TOKEN || true
+    printf '\n' >&2
+  fi
+  # Child processes (aws, cdk, cargo, curl) never see it, not even in their environment.
+  unset JIRA_API_TOKEN token_arg
+  JIRA_TOKEN=${JIRA_TOKEN%$'\r'}
+  [ -n "$JIRA_TOKEN" ] ||
+    fail 'missing Jira API token: pass --token - (reads standard input), set JIRA_API_TOKEN, or --token TOKEN'
+  case $JIRA_TOKEN in
+    *[[:space:]]*) fail 'the Jira API token contains white space: check what was pasted' ;;
+  esac
+}
+
+validate_deploy_args() {
+  [ -n "$email" ] || fail 'missing --email (the Jira integration user)'
+  [[ $email =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] ||
+    fail "--email $email is not an e-mail address"
+  [ -n "$url" ] || fail 'missing --url (https://<site>.atlassian.net)'
+  url=${url%/}
+  [[ $url =~ ^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^[:space:]]*)?$ ]] ||
+    fail "--url $url must be an https:// URL of the Jira site, e.g. https://example.atlassian.net"
+  [ -n "$project_key" ] || fail 'missing --project-key (e.g. SEC)'
+  [[ $project_key =~ ^[A-Z][A-Z0-9_]+$ ]] ||
+    fail "--project-key $project_key is not a Jira project key (upper-case letter, then upper-case letters, digits or _)"
+  case $log_level in
+    trace | debug | info | warn | error) ;;
+    *) fail "--log-level $log_level: use info, debug, warn, error or trace" ;;
+  esac
+  [[ -n $issue_type && $issue_type != *$'\n'* ]] || fail '--issue-type must not be empty'
+  if [ -n "$status_mapping_file" ]; then
+    [ -r "$status_mapping_file" ] || fail "--status-mapping $status_mapping_file: cannot read the file"
+  fi
+  if [ -n "$alarm_topic_arn" ]; then
+    [[ $alarm_topic_arn =~ ^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$ ]] ||
+      fail "--alarm-topic-arn $alarm_topic_arn is not an SNS topic ARN"
+  fi
+  if [ -n "$reserved_concurrency" ]; then
+    [[ $reserved_concurrency =~ ^[0-9]+$ ]] || fail '--reserved-concurrency must be a whole number'
+  fi
+  if [ -n "$reuse_table" ]; then
+    [[ $reuse_table =~ ^[A-Za-z0-9_.-]{3,255}$ ]] || fail "--reuse-table $reuse_table is not a DynamoDB table name"
+  fi
+  $delete_table && fail '--delete-table only goes with --destroy'
+  return 0
+}
+
+validate_common_args() {
+  if [ -n "$region" ]; then
+    [[ $region =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || fail "--region $region is not an AWS region name"
+  fi
+  [[ $stack_name =~ ^[A-Za-z][A-Za-z0-9-]{0,100}$ ]] || fail "--stack-name $stack_name is not a stack name"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+WORK=''
+cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; }
+trap cleanup EXIT
+make_workdir() {
+  umask 077 # every file below (token, curl config, outputs) is readable by this user only
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/sir-jira-deploy.XXXXXX")
+}
+
+aws_opts=()
+aws_cli() { aws "${aws_opts[@]}" "$@"; }
+
+shown() { # a command line as it would be typed
+  local out='' arg
+  for arg in "$@"; do out+=" $(printf '%q' "$arg")"; done
+  printf '%s' "${out# }"
+}
+
+# Runs a command that changes something in AWS, or only shows it with --dry-run.
+mutate() {
+  if $dry_run; then
+    printf '    would run: %s\n' "$(shown "$@")"
+  else
+    "$@"
+  fi
+}
+
+json_get() { # json_get FILE EXPRESSION: prints the value of a JavaScript expression over `j`
+  node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = eval(process.argv[2]); process.stdout.write(v === undefined || v === null ? "" : String(v));' "$1" "$2"
+}
+
+crates() { json_get "$CONTRACT" 'Object.values(j.functions).map(f => f.crate).join(" ")'; }
+parameter_prefix() { json_get "$CONTRACT" 'j.parameters.defaultPrefix'; }
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
+
+check_node() {
+  need node 'install Node.js 20 or later (https://nodejs.org), it runs the CDK'
+  need npm 'install npm (it comes with Node.js)'
+  need npx 'install npm (it comes with Node.js)'
+  node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+    die "Node.js $(node --version) is too old: the CDK needs Node.js 20 or later"
+}
+
+check_aws_cli() {
+  need aws 'install the AWS CLI (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html)'
+  [ -z "$profile" ] || aws_opts+=(--profile "$profile")
+  if [ -z "$region" ]; then
+    region=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
+    [ -n "$region" ] || region=$(aws "${aws_opts[@]}" configure get region 2>/dev/null || true)
+  fi
+  [ -n "$region" ] ||
+    die 'no AWS region: pass --region (the region of your Security Incident Response membership)'
+  aws_opts+=(--region "$region")
+  # The CDK CLI and anything else started below use the same account and region.
+  export AWS_REGION=$region AWS_DEFAULT_REGION=$region
+  [ -z "$profile" ] || export AWS_PROFILE=$profile
+}
+
+ACCOUNT=''
+check_credentials() {
+  say "AWS credentials (aws sts get-caller-identity)"
+  if ! ACCOUNT=$(aws_cli sts get-caller-identity --query Account --output text 2>"$WORK/sts.err"); then
+    if $dry_run; then
+      printf '    warning: no usable AWS credentials (%s); continuing the dry run\n' "$(tr -s '\n' ' ' <"$WORK/sts.err")"
+      ACCOUNT='<account>'
+      return 0
+    fi
+    die "no usable AWS credentials: $(tr -s '\n' ' ' <"$WORK/sts.err")(configure them with 'aws configure' or --profile)"
+  fi
+  printf '    account %s, region %s\n' "$ACCOUNT" "$region"
+}
+
+check_build_tools() {
+  need cargo 'install Rust 1.94.1 or later (https://rustup.rs)'
+  if ! cargo lambda --version >/dev/null 2>&1; then
+    say "installing $CARGO_LAMBDA_SPEC into $ROOT/.venv (cargo lambda was not found)"
+    need python3 'install Python 3.9 or later (cargo-lambda is installed from PyPI into .venv)'
+    [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv" ||
+      die "cannot create $ROOT/.venv (on Debian/Ubuntu: apt-get install python3-venv)"
+    "$ROOT/.venv/bin/python" -m pip install --quiet --disable-pip-version-check "$CARGO_LAMBDA_SPEC" ||
+      die "pip could not install $CARGO_LAMBDA_SPEC"
+  fi
+  # cargo-lambda from the venv, and the venv's python, which runs zig (the ziglang package).
+  if [ -d "$ROOT/.venv/bin" ]; then PATH="$ROOT/.venv/bin:$PATH"; fi
+  cargo lambda --version >/dev/null 2>&1 || die 'cargo lambda does not run after installing it'
+  if command -v rustup >/dev/null 2>&1; then
+    if ! rustup target list --installed | grep -qx "$LAMBDA_TARGET"; then
+      say "adding the Rust target $LAMBDA_TARGET (rustup target add)"
+      rustup target add "$LAMBDA_TARGET" || die "rustup could not add $LAMBDA_TARGET"
+    fi
+  fi
+}
+
+# GET a Jira REST path with the credentials from a 0600 curl config file (never on the command
+# line); prints the HTTP status (000 when Jira could not be reached).
+jira_get() {
+  curl --silent --show-error --max-time 30 --config "$WORK/curl.cfg" \
+    --header 'Accept: application/json' --output "$WORK/jira.json" --write-out '%{http_code}' \
+    "$url$1" 2>"$WORK/curl.err" || true
+}
+
+check_jira() {
+  if $skip_jira_check; then
+    say 'Jira check skipped (--skip-jira-check)'
+    return 0
+  fi
+  need curl 'install curl, or pass --skip-jira-check'
+  say "Jira credentials and project $project_key at $url"
+  local quoted_user
+  quoted_user=$(printf '%s:%s' "$email" "$JIRA_TOKEN" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+  printf 'user = "%s"\n' "$quoted_user" >"$WORK/curl.cfg"
+  local code
+  code=$(jira_get /rest/api/3/myself)
+  case $code in
+    200) ;;
+    401) die "Jira refused the e-mail and API token (HTTP 401): check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password)" ;;
+    403) die "Jira answered HTTP 403 for $email: the user may not use the REST API (after failed logins Jira asks for a CAPTCHA: log in once in a browser), or the site blocks API tokens" ;;
+    404) die "no Jira Cloud REST API at $url (HTTP 404): check --url, e.g. https://example.atlassian.net" ;;
+    000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
+    *) die "unexpected HTTP $code from $url/rest/api/3/myself" ;;
+  esac
+  code=$(jira_get "/rest/api/3/project/$project_key")
+  case $code in
+    200) ;;
+    404) die "project $project_key not found, or $email may not browse it (HTTP 404): check --project-key and the user's project permissions" ;;
+    401 | 403) die "$email has no permission to read project $project_key (HTTP $code)" ;;
+    000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
+    *) die "unexpected HTTP $code from $url/rest/api/3/project/$project_key" ;;
+  esac
+  rm -f "$WORK/curl.cfg" "$WORK/jira.json"
+  printf '    %s can read project %s\n' "$email" "$project_key"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+store_token() {
+  local name
+  name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
+  say "Jira API token -> SSM SecureString $name"
+  printf '%s' "$JIRA_TOKEN" >"$WORK/token"
+  local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$name" --type SecureString --overwrite
+    --description 'Jira API token of the SIR integration (written by deploy.sh)'
+    --value "file://$WORK/token" --output text --query Version)
+  if $dry_run; then
+    mutate "${put[@]}"
+  else
+    local version
+    version=$("${put[@]}") || die "could not write $name (see above)"
+    printf '    version %s\n' "$version"
+  fi
+  rm -f "$WORK/token"
+}
+
+build_lambdas() {
+  local crate packages=()
+  for crate in $(crates); do packages+=(--package "$crate"); done
+  say "building the Lambdas: cargo lambda build --release --arm64 (takes a while the first time)"
+  (cd "$ROOT" && cargo lambda build --release --arm64 --locked "${packages[@]}") ||
+    die 'cargo lambda build failed (see above)'
+  for crate in $(crates); do
+    [ -f "$ROOT/target/lambda/$crate/bootstrap" ] ||
+      die "the build left no target/lambda/$crate/bootstrap"
+  done
+}
+
+ensure_cdk() {
+  if [ ! -x "$CDK_DIR/node_modules/.bin/cdk" ]; then
+    say 'installing the CDK app dependencies (npm ci in cdk/)'
+    (cd "$CDK_DIR" && npm ci --no-audit --no-fund) || die 'npm ci in cdk/ failed'
+  fi
+}
+
+cdk() { (cd "$CDK_DIR" && npx --no-install cdk --no-notices "$@"); }
+
+cdk_context=()
+cdk_parameters=()
+prepare_cdk_arguments() {
+  cdk_context=(
+    --context "stackName=$stack_name"
+    --context "lambdaAssetDir=$ROOT/target/lambda"
+    --context requireBuiltLambdas=true
+  )
+  $encrypt_topic && cdk_context+=(--context encryptTopic=true)
+  [ -z "$alarm_topic_arn" ] || cdk_context+=(--context "alarmTopicArn=$alarm_topic_arn")
+  [ -z "$reserved_concurrency" ] || cdk_context+=(--context "reservedConcurrency=$reserved_concurrency")
+  [ -z "$reuse_table" ] || cdk_context+=(--context "existingTableName=$reuse_table")
+  local level
+  level=$(printf '%s' "$log_level" | tr '[:lower:]' '[:upper:]')
+  cdk_parameters=(
+    --parameters "JiraEmail=$email"
+    --parameters "JiraUrl=$url"
+    --parameters "JiraProjectKey=$project_key"
+    --parameters "JiraIssueType=$issue_type"
+    --parameters "LogLevel=$level"
+  )
+  if [ -n "$status_mapping_file" ]; then
+    local mapping
+    mapping=$(node -e '
+      const text = require("fs").readFileSync(process.argv[1], "utf8");
+      let v; try { v = JSON.parse(text); } catch (e) { console.error(e.message); process.exit(1); }
+      if (v === null || typeof v !== "object" || Array.isArray(v)) { console.error("not a JSON object"); process.exit(1); }
+      process.stdout.write(JSON.stringify(v));' "$status_mapping_file") ||
+      fail "--status-mapping $status_mapping_file is not a JSON object"
+    [ "${#mapping}" -le 4000 ] || fail "--status-mapping $status_mapping_file is over 4000 characters"
+    cdk_parameters+=(--parameters "StatusMapping=$mapping")
+  fi
+}
+
+print_automation_steps() {
+  local arn=$1 deleted
+  deleted=$(printf '{"automationData":{"IssueId":"{{issue.key}}","Event":"issue_deleted"}}')
+  cat <<EOF
+
+SNS topic for Jira Automation:
+  $arn
+
+Create these three rules in Jira (Project settings of $project_key -> Automation -> Create rule;
+each rule's scope: project $project_key only). In each, add the action "Publish to Amazon SNS"
+(search the actions for "SNS"), with
+  Topic ARN:     $arn
+  Message:       custom data, exactly as below.
+
+  1. Trigger "Work item created".
+     Message: {"automationData":{"IssueId":"{{issue.key}}"}}
+  2. Trigger "Multiple work item events" with: Work item updated, Work item transitioned,
+     Work item commented, Work item comment edited.
+     Message: {"automationData":{"IssueId":"{{issue.key}}"}}
+  3. Trigger "Work item deleted".
+     Message: $deleted
+
+Name them e.g. "SIR sync: created", "SIR sync: changed", "SIR sync: deleted", turn them on, and
+create an issue in $project_key to see the SIR case appear (README "Jira Automation rules").
+EOF
+}
+
+deploy() {
+  validate_deploy_args
+  validate_common_args
+  read_token
+  make_workdir
+  $dry_run && say 'dry run: local steps run, AWS commands are only shown'
+  check_node
+  check_aws_cli
+  need cargo 'install Rust 1.94.1 or later (https://rustup.rs)'
+  check_credentials
+  check_jira
+  check_build_tools
+  prepare_cdk_arguments
+  store_token
+  build_lambdas
+  ensure_cdk
+  say "synthesizing the stack $stack_name"
+  cdk synth "$stack_name" --quiet "${cdk_context[@]}" >/dev/null || die 'cdk synth failed (see above)'
+  say "CDK bootstrap of aws://$ACCOUNT/$region (once per account and region; no-op when current)"
+  mutate cdk bootstrap "aws://$ACCOUNT/$region" "${cdk_context[@]}"
+  say "deploying the stack $stack_name"
+  mutate cdk deploy "$stack_name" --require-approval never "${cdk_context[@]}" "${cdk_parameters[@]}" \
+    --outputs-file "$WORK/outputs.json"
+  if $dry_run; then
+    say 'dry run finished: nothing was changed in AWS'
+    return 0
+  fi
+  local arn
+  arn=$(json_get "$WORK/outputs.json" "(j[\"$stack_name\"] || {}).JiraAutomationTopicArn")
+  [ -n "$arn" ] || die "the stack deployed but its outputs have no JiraAutomationTopicArn"
+  say "deployed $stack_name in $ACCOUNT/$region"
+  print_automation_steps "$arn"
+}
+
+destroy() {
+  validate_common_args
+  make_workdir
+  $dry_run && say 'dry run: AWS commands that change something are only shown'
+  check_node
+  check_aws_cli
+  check_credentials
+  local table token_name
+  table=$(aws_cli cloudformation describe-stacks --stack-name "$stack_name" \
+    --query "Stacks[0].Outputs[?OutputKey=='MappingTableName'].OutputValue" --output text 2>"$WORK/cfn.err") ||
+    die "stack $stack_name not found in $region: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
+  [ "$table" != None ] || table=''
+  say "deleting the stack $stack_name"
+  mutate aws "${aws_opts[@]}" cloudformation delete-stack --stack-name "$stack_name"
+  mutate aws "${aws_opts[@]}" cloudformation wait stack-delete-complete --stack-name "$stack_name"
+  token_name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
+  say "deleting the token parameter $token_name"
+  if $dry_run; then
+    mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$token_name"
+  elif ! aws_cli ssm delete-parameter --name "$token_name" 2>"$WORK/ssm.err"; then
+    grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $token_name: $(cat "$WORK/ssm.err")"
+  fi
+  if [ -z "$table" ]; then
+    say 'the stack had no mapping table of its own'
+  elif $delete_table; then
+    say "deleting the mapping table $table (--delete-table)"
+    mutate aws "${aws_opts[@]}" dynamodb update-table --table-name "$table" --no-deletion-protection-enabled
+    mutate aws "${aws_opts[@]}" dynamodb wait table-exists --table-name "$table"
+    mutate aws "${aws_opts[@]}" dynamodb delete-table --table-name "$table"
+  else
+    say "kept the mapping table $table (deletion protection on): deploy again with --reuse-table $table, or delete it with --destroy --delete-table"
+  fi
+  say 'the Lambda log groups are kept; delete them in CloudWatch Logs when no longer needed'
+}
+
+main() {
+  parse_args "$@"
+  case $mode in
+    deploy) deploy ;;
+    destroy) destroy ;;
+  esac
+}
+
+main "$@"

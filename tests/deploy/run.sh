@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# Tests of deploy.sh: each runs a copy of deploy.sh (with cdk/contract.json) in a sandbox whose
+# PATH has stub aws, npx (cdk), npm, cargo, curl and rustup (tests/deploy/stub.sh) recording every
+# call, with a clean environment (env -i), and checks the calls, their order and the output.
+# Prints one line per test and a closing "deploy.sh tests: N passed, N failed".
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+node_dir=$(dirname "$(command -v node)")
+TOKEN='ATATT3xFfGF0-SECRET-test_token-4711'
+DEPLOY_ARGS=(--email bot@example.com --url https://example.atlassian.net --project-key SEC --region eu-west-1)
+STACK=SecurityIncidentResponseJira
+
+SANDBOX='' STUB_LOG='' OUT='' STDIN=/dev/null
+STUB_ENV=()
+
+setup() {
+  SANDBOX=$(mktemp -d "${TMPDIR:-/tmp}/deploy-test.XXXXXX")
+  mkdir -p "$SANDBOX/repo/cdk" "$SANDBOX/bin" "$SANDBOX/tmp" "$SANDBOX/stub"
+  cp "$repo/deploy.sh" "$SANDBOX/repo/"
+  cp "$repo/cdk/contract.json" "$SANDBOX/repo/cdk/"
+  for tool in aws npx npm cargo curl rustup; do ln -s "$here/stub.sh" "$SANDBOX/bin/$tool"; done
+  STUB_LOG=$SANDBOX/calls.log
+  OUT=$SANDBOX/out
+  : >"$STUB_LOG"
+  STDIN=/dev/null
+  STUB_ENV=()
+}
+
+# Runs deploy.sh with these arguments; its exit code goes to $SANDBOX/rc, its output to $OUT.
+deploy() {
+  local rc=0
+  env -i HOME="$SANDBOX" PATH="$SANDBOX/bin:$node_dir:/usr/bin:/bin" TMPDIR="$SANDBOX/tmp" \
+    STUB_LOG="$STUB_LOG" STUB_DIR="$SANDBOX/stub" "${STUB_ENV[@]}" \
+    bash "$SANDBOX/repo/deploy.sh" "$@" <"$STDIN" >"$OUT" 2>&1 || rc=$?
+  echo "$rc" >"$SANDBOX/rc"
+}
+with_token_on_stdin() { printf '%s\n' "$TOKEN" >"$SANDBOX/stdin"; STDIN=$SANDBOX/stdin; }
+
+# ---- checks: each prints what it expected when it fails ----
+expect() { "$@" || { printf '    expected: %s\n' "$*"; return 1; }; }
+exit_code() { [ "$(cat "$SANDBOX/rc")" = "$1" ]; }
+output_has() { grep -qF -- "$1" "$OUT"; }
+called() { grep -qF -- "$1" "$STUB_LOG"; }
+not_called() { ! grep -qF -- "$1" "$STUB_LOG"; }
+no_calls() { ! grep -q '^[a-z]' "$STUB_LOG"; }
+# The first call line matching each pattern comes in this order.
+in_order() {
+  local last=0 n pattern
+  for pattern in "$@"; do
+    n=$(grep -nF -- "$pattern" "$STUB_LOG" | head -1 | cut -d: -f1)
+    [ -n "$n" ] && [ "$n" -gt "$last" ] || return 1
+    last=$n
+  done
+}
+token_nowhere_in_calls() { ! grep -qF -- "$TOKEN" "$STUB_LOG"; }
+token_file_was_private() { grep -q 'value-file mode=600' "$STUB_LOG" && [ "$(cat "$SANDBOX/stub/ssm-value")" = "$TOKEN" ]; }
+temp_files_removed() { [ -z "$(ls -A "$SANDBOX/tmp")" ]; }
+# The deploy call line (one line, argv shell-quoted).
+deploy_call() { grep -F 'npx --no-install cdk --no-notices deploy' "$STUB_LOG"; }
+
+# ---------------------------------------------------------------------------------------------
+test_help_lists_the_flags_but_not_local() {
+  deploy -h
+  expect exit_code 0
+  for flag in --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy; do
+    expect output_has "$flag"
+  done
+  expect not_output_has_local
+  expect no_calls
+}
+not_output_has_local() { ! grep -q -- '--local' "$OUT"; }
+
+test_unknown_flag_is_refused() {
+  deploy --frobnicate
+  expect exit_code 2
+  expect output_has 'unknown option: --frobnicate'
+  expect no_calls
+}
+
+test_bad_email_is_refused_before_anything_runs() {
+  with_token_on_stdin
+  deploy --email not-an-email --url https://example.atlassian.net --token - --project-key SEC
+  expect exit_code 2
+  expect output_has 'is not an e-mail address'
+  expect no_calls
+}
+
+test_http_url_is_refused() {
+  with_token_on_stdin
+  deploy --email bot@example.com --url http://example.atlassian.net --token - --project-key SEC
+  expect exit_code 2
+  expect output_has 'must be an https:// URL'
+  expect no_calls
+}
+
+test_bad_project_key_is_refused() {
+  with_token_on_stdin
+  deploy --email bot@example.com --url https://example.atlassian.net --token - --project-key sec-1
+  expect exit_code 2
+  expect output_has 'is not a Jira project key'
+  expect no_calls
+}
+
+test_missing_token_is_refused() {
+  deploy "${DEPLOY_ARGS[@]}"
+  expect exit_code 2
+  expect output_has 'missing Jira API token'
+  expect no_calls
+}
+
+test_bad_log_level_is_refused() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --log-level verbose
+  expect exit_code 2
+  expect output_has '--log-level verbose'
+  expect no_calls
+}
+
+test_deploy_runs_the_steps_in_order_and_prints_the_topic() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect in_order 'aws --region eu-west-1 sts get-caller-identity' \
+    '/rest/api/3/myself' '/rest/api/3/project/SEC' \
+    'aws --region eu-west-1 ssm put-parameter --name /SecurityIncidentResponse/jiraToken --type SecureString --overwrite' \
+    'cargo lambda build --release --arm64 --locked --package poller --package jira-client --package jira-notifications-handler --package sir-client' \
+    'npm ci' 'cdk --no-notices synth' 'cdk --no-notices bootstrap aws://123456789012/eu-west-1' \
+    "cdk --no-notices deploy $STACK --require-approval never"
+  expect output_has "arn:aws:sns:eu-west-1:123456789012:$STACK-JiraAutomationTopic-TEST"
+  expect output_has '{"automationData":{"IssueId":"{{issue.key}}"}}'
+  expect output_has '{"automationData":{"IssueId":"{{issue.key}}","Event":"issue_deleted"}}'
+  expect output_has 'Publish to Amazon SNS'
+  expect token_file_was_private
+  expect token_nowhere_in_calls
+  expect temp_files_removed
+}
+
+test_non_secret_values_go_to_cdk_as_parameters_and_the_token_does_not() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --log-level debug --issue-type Incident
+  expect exit_code 0
+  local call
+  call=$(deploy_call)
+  for part in 'JiraEmail=bot@example.com' 'JiraUrl=https://example.atlassian.net' 'JiraProjectKey=SEC' \
+    'LogLevel=DEBUG' 'JiraIssueType=Incident' 'requireBuiltLambdas=true' 'lambdaAssetDir='; do
+    expect grep -qF -- "$part" <<<"$call"
+  done
+  expect token_nowhere_in_calls
+  expect not_called 'oken='
+}
+
+test_curl_gets_the_credentials_from_a_private_file() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect called 'config mode=600'
+  expect grep -qF "user = \"bot@example.com:$TOKEN\"" "$SANDBOX/stub/curl.cfg"
+  expect token_nowhere_in_calls
+}
+
+test_token_from_the_environment_stays_out_of_argv_and_child_environments() {
+  STUB_ENV=(JIRA_API_TOKEN="$TOKEN")
+  deploy "${DEPLOY_ARGS[@]}"
+  expect exit_code 0
+  expect token_file_was_private
+  expect token_nowhere_in_calls
+  expect not_called 'JIRA_API_TOKEN=set'
+}
+
+test_token_given_as_an_argument_still_never_reaches_a_command_line() {
+  deploy "${DEPLOY_ARGS[@]}" --token "$TOKEN"
+  expect exit_code 0
+  expect token_file_was_private
+  expect token_nowhere_in_calls
+}
+
+test_dry_run_builds_and_synthesizes_but_changes_nothing_in_aws() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --dry-run
+  expect exit_code 0
+  expect called 'cargo lambda build --release --arm64'
+  expect called 'cdk --no-notices synth'
+  expect not_called 'put-parameter'
+  expect not_called 'cdk --no-notices deploy'
+  expect not_called 'cdk --no-notices bootstrap'
+  expect not_called 'cloudformation deploy'
+  expect not_called 'delete-'
+  expect output_has 'would run: aws --region eu-west-1 ssm put-parameter'
+  expect output_has 'would run: cdk deploy'
+  expect output_has 'nothing was changed in AWS'
+  expect token_nowhere_in_calls
+  expect not_output_has_token
+}
+not_output_has_token() { ! grep -qF -- "$TOKEN" "$OUT"; }
+
+test_jira_401_stops_before_aws_is_changed() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_MYSELF=401)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'HTTP 401'
+  expect output_has 'API token'
+  expect not_called 'put-parameter'
+  expect not_called 'cargo lambda build'
+}
+
+test_jira_project_404_is_explained() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_PROJECT=404)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'project SEC not found'
+  expect not_called 'put-parameter'
+}
+
+test_jira_check_can_be_skipped() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --skip-jira-check
+  expect exit_code 0
+  expect not_called 'curl '
+}
+
+test_missing_credentials_stop_before_aws_is_changed() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_STS_FAIL=1)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'no usable AWS credentials'
+  expect not_called 'put-parameter'
+  expect not_called 'curl '
+}
+
+test_missing_cargo_is_reported() {
+  with_token_on_stdin
+  rm "$SANDBOX/bin/cargo"
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'cargo not found'
+  expect not_called 'put-parameter'
+}
+
+test_missing_cargo_lambda_is_installed_into_the_venv() {
+  with_token_on_stdin
+  ln -s "$here/stub.sh" "$SANDBOX/bin/python3"
+  STUB_ENV=(STUB_NO_CARGO_LAMBDA=1)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect in_order "python3 -m venv $SANDBOX/repo/.venv" \
+    "python -m pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2" \
+    'cargo lambda build'
+  expect output_has 'installing cargo-lambda==1.9.2'
+}
+
+test_failed_build_stops_before_cdk_deploy() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_BUILD_FAIL=1)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'cargo lambda build failed'
+  expect not_called 'cdk --no-notices deploy'
+}
+
+test_region_from_the_profile_and_profile_passed_on() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_PROFILE_REGION=ap-southeast-2)
+  deploy --email bot@example.com --url https://example.atlassian.net/ --project-key SEC --token - --profile sec
+  expect exit_code 0
+  expect called 'aws --profile sec configure get region'
+  expect called 'aws --profile sec --region ap-southeast-2 ssm put-parameter'
+  expect called 'AWS_REGION=ap-southeast-2 AWS_PROFILE=sec'
+  expect called 'bootstrap aws://123456789012/ap-southeast-2'
+  expect grep -qF 'JiraUrl=https://example.atlassian.net ' <<<"$(deploy_call)"
+}
+
+test_no_region_anywhere_is_reported() {
+  with_token_on_stdin
+  deploy --email bot@example.com --url https://example.atlassian.net --project-key SEC --token -
+  expect exit_code 1
+  expect output_has 'no AWS region'
+  expect not_called 'put-parameter'
+}
+
+test_status_mapping_file_is_checked_and_passed_compact() {
+  with_token_on_stdin
+  printf '{ "jiraToSir": { "Done": "Closed" } }\n' >"$SANDBOX/mapping.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --status-mapping "$SANDBOX/mapping.json"
+  expect exit_code 0
+  expect grep -qF 'StatusMapping=\{\"jiraToSir\":\{\"Done\":\"Closed\"\}\}' <<<"$(deploy_call)"
+  setup
+  with_token_on_stdin
+  printf '[1, 2' >"$SANDBOX/broken.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --status-mapping "$SANDBOX/broken.json"
+  expect exit_code 2
+  expect output_has 'is not a JSON object'
+  expect not_called 'cdk --no-notices deploy'
+}
+
+test_options_become_cdk_context() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --encrypt-topic --reserved-concurrency 0 \
+    --alarm-topic-arn arn:aws:sns:eu-west-1:123456789012:ops --reuse-table KeptTable --stack-name SirJira
+  expect exit_code 0
+  local call
+  call=$(grep -F 'cdk --no-notices deploy SirJira' "$STUB_LOG")
+  for part in encryptTopic=true reservedConcurrency=0 alarmTopicArn=arn:aws:sns:eu-west-1:123456789012:ops \
+    existingTableName=KeptTable stackName=SirJira; do
+    expect grep -qF -- "$part" <<<"$call"
+  done
+  expect output_has 'arn:aws:sns:eu-west-1:123456789012:SirJira-JiraAutomationTopic-TEST'
+}
+
+test_running_twice_updates_in_place() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect [ "$(grep -c 'ssm put-parameter .*--overwrite' "$STUB_LOG")" = 2 ]
+  expect [ "$(grep -c 'cdk --no-notices deploy' "$STUB_LOG")" = 2 ]
+  # the second run found the CDK dependencies installed
+  expect [ "$(grep -c '^npm ci' "$STUB_LOG")" = 1 ]
+}
+
+test_destroy_keeps_the_table_and_removes_the_token() {
+  deploy --destroy --region eu-west-1
+  expect exit_code 0
+  expect in_order 'cloudformation describe-stacks --stack-name SecurityIncidentResponseJira' \
+    'cloudformation delete-stack --stack-name SecurityIncidentResponseJira' \
+    'cloudformation wait stack-delete-complete' \
+    'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken'
+  expect not_called 'dynamodb delete-table'
+  expect output_has 'kept the mapping table SecurityIncidentResponseJira-MappingTable-TEST'
+  expect output_has '--reuse-table SecurityIncidentResponseJira-MappingTable-TEST'
+}
+
+test_destroy_with_delete_table_deletes_it_after_the_stack() {
+  deploy --destroy --delete-table --region eu-west-1
+  expect exit_code 0
+  expect in_order 'cloudformation wait stack-delete-complete' \
+    'dynamodb update-table --table-name SecurityIncidentResponseJira-MappingTable-TEST --no-deletion-protection-enabled' \
+    'dynamodb delete-table --table-name SecurityIncidentResponseJira-MappingTable-TEST'
+}
+
+test_destroy_dry_run_deletes_nothing() {
+  deploy --destroy --delete-table --dry-run --region eu-west-1
+  expect exit_code 0
+  expect called 'cloudformation describe-stacks'
+  expect not_called 'delete-stack'
+  expect not_called 'delete-parameter'
+  expect not_called 'delete-table'
+  expect output_has 'would run: aws --region eu-west-1 cloudformation delete-stack'
+}
+
+test_destroy_of_a_missing_stack_is_reported() {
+  STUB_ENV=(STUB_NO_STACK=1)
+  deploy --destroy --region eu-west-1
+  expect exit_code 1
+  expect output_has 'stack SecurityIncidentResponseJira not found in eu-west-1'
+  expect not_called 'delete-stack'
+}
+
+test_delete_table_without_destroy_is_refused() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --delete-table
+  expect exit_code 2
+  expect output_has '--delete-table only goes with --destroy'
+  expect no_calls
+}
+
+# ---------------------------------------------------------------------------------------------
+passed=0
+failed=0
+for test in $(declare -F | awk '{print $3}' | grep '^test_'); do
+  setup
+  (
+    set -e
+    "$test"
+  )
+  status=$?
+  if [ "$status" -eq 0 ]; then
+    passed=$((passed + 1))
+    printf 'ok   %s\n' "$test"
+  else
+    failed=$((failed + 1))
+    printf 'FAIL %s\n' "$test"
+    printf '    deploy.sh output:\n'
+    sed 's/^/    | /' "$OUT"
+    printf '    calls:\n'
+    sed 's/^/    | /' "$STUB_LOG"
+  fi
+  rm -rf "$SANDBOX"
+done
+printf '\ndeploy.sh tests: %d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ]

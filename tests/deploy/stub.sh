@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Stand-in for aws, npx (cdk), npm, cargo, curl, rustup and python3 in the deploy.sh tests (linked under
+# each name). Appends every call to $STUB_LOG as one line, the tool and its shell-quoted argv,
+# plus the environment variables that matter; keeps copies of the files deploy.sh hands over
+# (the SSM value file, the curl config) in $STUB_DIR; answers the calls deploy.sh makes the way
+# the real tool would. STUB_* variables steer failures.
+set -euo pipefail
+tool=$(basename "$0")
+{
+  printf '%s' "$tool"
+  for arg in "$@"; do printf ' %q' "$arg"; done
+  printf '\n'
+  printf '  env AWS_REGION=%s AWS_PROFILE=%s JIRA_API_TOKEN=%s cwd=%s\n' \
+    "${AWS_REGION:-}" "${AWS_PROFILE:-}" "${JIRA_API_TOKEN:+set}" "$PWD"
+} >>"$STUB_LOG"
+note() { printf '  %s\n' "$*" >>"$STUB_LOG"; }
+
+# The value after option $1 in the rest of the arguments.
+option() {
+  local want=$1
+  shift
+  while [ $# -gt 1 ]; do
+    if [ "$1" = "$want" ]; then
+      printf '%s' "$2"
+      return 0
+    fi
+    shift
+  done
+  return 1
+}
+
+case $tool in
+  aws)
+    case " $* " in
+      *" sts get-caller-identity "*)
+        if [ -n "${STUB_STS_FAIL:-}" ]; then
+          echo 'Unable to locate credentials. You can configure credentials by running "aws configure".' >&2
+          exit 255
+        fi
+        echo 123456789012 ;;
+      *" configure get region "*)
+        [ -n "${STUB_PROFILE_REGION:-}" ] || exit 1
+        echo "$STUB_PROFILE_REGION" ;;
+      *" ssm put-parameter "*)
+        value=$(option --value "$@")
+        file=${value#file://}
+        [ "$file" != "$value" ] || { note "value-not-a-file"; exit 1; }
+        cp "$file" "$STUB_DIR/ssm-value"
+        note "value-file mode=$(stat -c %a "$file")"
+        echo 1 ;;
+      *" cloudformation describe-stacks "*)
+        if [ -n "${STUB_NO_STACK:-}" ]; then
+          echo 'An error occurred (ValidationError): Stack with id X does not exist' >&2
+          exit 254
+        fi
+        echo "${STUB_TABLE:-SecurityIncidentResponseJira-MappingTable-TEST}" ;;
+      *) ;;
+    esac ;;
+  npx)
+    # npx --no-install cdk --no-notices <command> ...
+    [ "${1:-}" = --no-install ] && [ "${2:-}" = cdk ] || { note "unexpected npx call"; exit 1; }
+    command=${4:-}
+    if [ "${STUB_CDK_FAIL:-}" = "$command" ]; then
+      echo "cdk $command failed (stub)" >&2
+      exit 1
+    fi
+    if [ "$command" = deploy ]; then
+      stack=$5
+      if outputs=$(option --outputs-file "$@"); then
+        printf '{"%s":{"JiraAutomationTopicArn":"arn:aws:sns:eu-west-1:123456789012:%s-JiraAutomationTopic-TEST","MappingTableName":"T"}}\n' \
+          "$stack" "$stack" >"$outputs"
+      fi
+    fi ;;
+  npm)
+    if [ "${1:-}" = ci ]; then
+      mkdir -p node_modules/.bin
+      printf '#!/bin/sh\n' >node_modules/.bin/cdk
+      chmod +x node_modules/.bin/cdk
+    fi ;;
+  cargo)
+    case "${1:-} ${2:-}" in
+      "lambda --version")
+        if [ -n "${STUB_NO_CARGO_LAMBDA:-}" ] && ! command -v cargo-lambda >/dev/null; then
+          echo 'error: no such command: lambda' >&2
+          exit 101
+        fi
+        echo 'cargo-lambda 1.9.2' ;;
+      "lambda build")
+        [ -z "${STUB_BUILD_FAIL:-}" ] || { echo 'error: could not compile (stub)' >&2; exit 101; }
+        while [ $# -gt 0 ]; do
+          if [ "$1" = --package ]; then
+            mkdir -p "target/lambda/$2"
+            printf 'binary\n' >"target/lambda/$2/bootstrap"
+          fi
+          shift
+        done ;;
+      *) echo 'cargo 1.95.0 (stub)' ;;
+    esac ;;
+  curl)
+    config=$(option --config "$@")
+    cp "$config" "$STUB_DIR/curl.cfg"
+    note "config mode=$(stat -c %a "$config")"
+    output=$(option --output "$@")
+    printf '{}' >"$output"
+    url=${!#}
+    case $url in
+      */rest/api/3/myself) printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
+      */rest/api/3/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
+      *) printf '404' ;;
+    esac ;;
+  python3 | python)
+    # python3 -m venv DIR, then DIR/bin/python -m pip install SPEC (which "installs" cargo-lambda)
+    if [ "${1:-} ${2:-}" = "-m venv" ]; then
+      mkdir -p "$3/bin"
+      ln -s "$(readlink -f "$0")" "$3/bin/python"
+    elif [ "${1:-} ${2:-} ${3:-}" = "-m pip install" ]; then
+      printf '#!/bin/sh\n' >"$(dirname "$0")/cargo-lambda"
+      chmod +x "$(dirname "$0")/cargo-lambda"
+    fi ;;
+  rustup)
+    [ "${1:-} ${2:-}" != "target list" ] || echo aarch64-unknown-linux-gnu ;;
+  *)
+    note "unknown stub $tool"
+    exit 1 ;;
+esac
