@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project: formatting, clippy, the "no Scan" rule, and all
+# Runs every check and test of the project: formatting, clippy, the "no Scan" rule, the CDK app's
+# type check and tests (template assertions, cdk-nag), ShellCheck, the deploy.sh tests, and all
 # unit and integration tests (the integration tests start moto from .venv by themselves).
-# Installs what a fresh machine lacks first (the Python virtualenv with moto).
+# Installs what a fresh machine lacks first (the Python virtualenv with moto and ShellCheck, the
+# CDK app's node_modules from its lockfile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -29,10 +31,40 @@ if git grep -nE '\.scan\(\)' -- '*.rs' ':!tests/**' ':!**/tests/**'; then
   exit 1
 fi
 
+# Logs of the non-cargo test steps, read for the closing line.
+logs=target/test-logs
+mkdir -p "$logs"
+
+step "CDK app: npm ci (when cdk/node_modules is missing or older than the lockfile)"
+command -v npm >/dev/null || { echo "the CDK app needs Node.js 20+ with npm" >&2; exit 1; }
+if [ ! -f cdk/node_modules/.package-lock.json ] || [ cdk/package-lock.json -nt cdk/node_modules/.package-lock.json ]; then
+  (cd cdk && npm ci --no-audit --no-fund)
+fi
+
+step "CDK app: TypeScript type check"
+(cd cdk && npx --no-install tsc --noEmit)
+
+step "CDK app: jest (template assertions, cdk-nag AwsSolutions)"
+(cd cdk && npx --no-install jest --ci) 2>&1 | tee "$logs/cdk-jest.log"
+jest_count() { sed -n 's/^Tests:.* \([0-9][0-9]*\) '"$1"'.*/\1/p' "$logs/cdk-jest.log" | tail -1; }
+cdk_passed=$(jest_count passed)
+cdk_failed=$(jest_count failed)
+
+step "ShellCheck: deploy.sh and the project's scripts"
+.venv/bin/shellcheck deploy.sh run-tests.sh .ci/run tests/bootstrap.sh tests/deploy/*.sh
+
+step "deploy.sh tests (stub aws, cdk, cargo, curl on PATH)"
+bash tests/deploy/run.sh | tee "$logs/deploy-tests.log"
+deploy_passed=$(sed -n 's/^deploy.sh tests: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$logs/deploy-tests.log")
+deploy_failed=$(sed -n 's/^deploy.sh tests: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$logs/deploy-tests.log")
+
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
-# One closing line for the whole run, summed over every test binary.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"
+# One closing line for the whole run, summed over every test binary, the CDK tests and the
+# deploy.sh tests (with the parts on the line before it).
+awk -v cdk_p="${cdk_passed:-0}" -v cdk_f="${cdk_failed:-0}" -v dep_p="${deploy_passed:-0}" -v dep_f="${deploy_failed:-0}" '
+     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\ncargo test %d/%d, cdk jest %d/%d, deploy.sh %d/%d (passed/failed)\n", p, f, cdk_p, cdk_f, dep_p, dep_f
+           printf "tests: %d passed, %d failed\n", p + cdk_p + dep_p, f + cdk_f + dep_f }' "$log"
