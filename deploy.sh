@@ -29,7 +29,8 @@ Jira (required to deploy):
 
 Options:
   --log-level L         info (default), debug, warn, error or trace
-  --issue-type T        issue type of the issues created for SIR cases (default Task)
+  --issue-type T        issue type of the issues created for SIR cases (default Task; kept
+                        from the last deployment when not given)
   --region R            AWS region (default: the profile's or AWS_REGION)
   --profile P           AWS CLI profile
   --status-mapping F    JSON file with the status mapping (see README "Configuration")
@@ -66,7 +67,7 @@ say() { printf '==> %s\n' "$*"; }
 # Arguments
 # ---------------------------------------------------------------------------------------------
 mode=deploy
-email='' url='' token_arg='' project_key='' log_level=info issue_type=Task
+email='' url='' token_arg='' project_key='' log_level=info issue_type=''
 region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency=''
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false
@@ -152,7 +153,7 @@ validate_deploy_args() {
     trace | debug | info | warn | error) ;;
     *) fail "--log-level $log_level: use info, debug, warn, error or trace" ;;
   esac
-  [[ -n $issue_type && $issue_type != *$'\n'* ]] || fail '--issue-type must not be empty'
+  [[ $issue_type != *$'\n'* ]] || fail '--issue-type must be one line'
   if [ -n "$status_mapping_file" ]; then
     [ -r "$status_mapping_file" ] || fail "--status-mapping $status_mapping_file: cannot read the file"
   fi
@@ -376,9 +377,10 @@ prepare_cdk_arguments() {
     --parameters "JiraEmail=$email"
     --parameters "JiraUrl=$url"
     --parameters "JiraProjectKey=$project_key"
-    --parameters "JiraIssueType=$issue_type"
     --parameters "LogLevel=$level"
   )
+  # Unless given, the issue type keeps its value from the last deployment (default Task).
+  [ -z "$issue_type" ] || cdk_parameters+=(--parameters "JiraIssueType=$issue_type")
   if [ -n "$status_mapping_file" ]; then
     local mapping
     mapping=$(node -e '

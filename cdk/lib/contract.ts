@@ -33,9 +33,10 @@ export interface Contract {
   readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
   readonly functions: {
     readonly poller: FunctionContract;
-    readonly jiraClient: FunctionContract;
+    readonly jiraClient: FunctionContract & { readonly defaultIssueType: string };
     readonly jiraNotificationsHandler: FunctionContract;
-    readonly sirClient: FunctionContract;
+    /** The values SIR accepts for the created cases; the first is the default. */
+    readonly sirClient: FunctionContract & { readonly resolverTypes: string[]; readonly engagementTypes: string[] };
   };
   readonly jiraAutomation: {
     readonly publisherPrincipal: string;
@@ -65,6 +66,9 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['functions.jiraClient.crate', contract.functions?.jiraClient?.crate],
     ['functions.jiraNotificationsHandler.crate', contract.functions?.jiraNotificationsHandler?.crate],
     ['functions.sirClient.crate', contract.functions?.sirClient?.crate],
+    ['functions.jiraClient.defaultIssueType', contract.functions?.jiraClient?.defaultIssueType],
+    ['functions.sirClient.resolverTypes', contract.functions?.sirClient?.resolverTypes?.[0]],
+    ['functions.sirClient.engagementTypes', contract.functions?.sirClient?.engagementTypes?.[0]],
     ['jiraAutomation.publisherPrincipal', contract.jiraAutomation?.publisherPrincipal],
   ];
   for (const [name, value] of required) {

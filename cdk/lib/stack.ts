@@ -128,7 +128,7 @@ export class IntegrationStack extends Stack {
     });
     const jiraIssueType = new CfnParameter(this, 'JiraIssueType', {
       type: 'String',
-      default: 'Task',
+      default: contract.functions.jiraClient.defaultIssueType,
       description: 'Issue type of the issues created for SIR cases.',
       minLength: 1,
     });
@@ -146,14 +146,14 @@ export class IntegrationStack extends Stack {
     });
     const resolverType = new CfnParameter(this, 'SirResolverType', {
       type: 'String',
-      default: 'Self',
-      allowedValues: ['Self', 'AWS'],
+      default: contract.functions.sirClient.resolverTypes[0],
+      allowedValues: contract.functions.sirClient.resolverTypes,
       description: 'resolverType of SIR cases created from Jira issues.',
     });
     const engagementType = new CfnParameter(this, 'SirEngagementType', {
       type: 'String',
-      default: 'Security Incident',
-      allowedValues: ['Security Incident', 'Investigation'],
+      default: contract.functions.sirClient.engagementTypes[0],
+      allowedValues: contract.functions.sirClient.engagementTypes,
       description: 'engagementType of SIR cases created from Jira issues.',
     });
     const impactedAccounts = new CfnParameter(this, 'SirImpactedAccounts', {

@@ -250,8 +250,8 @@ describe('Lambdas', () => {
   test('deploy-time parameters: log level choices and defaults', () => {
     template.hasParameter('LogLevel', { Default: 'INFO', AllowedValues: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] });
     template.hasParameter('JiraIssueType', { Default: 'Task' });
-    template.hasParameter('SirResolverType', { Default: 'Self' });
-    template.hasParameter('SirEngagementType', { Default: 'Security Incident' });
+    template.hasParameter('SirResolverType', { Default: 'Self', AllowedValues: ['Self', 'AWS'] });
+    template.hasParameter('SirEngagementType', { Default: 'Security Incident', AllowedValues: ['Security Incident', 'Investigation'] });
     template.hasParameter('SirImpactedAccounts', { Default: '' });
     template.hasParameter('StatusMapping', { Default: '{}' });
   });

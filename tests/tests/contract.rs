@@ -167,15 +167,50 @@ fn sir_client_environment_names() {
     assert_eq!(
         env_names(&contract, "sirClient"),
         set(&[
-            "SIR_RESOLVER_TYPE",
-            "SIR_ENGAGEMENT_TYPE",
-            "SIR_IMPACTED_ACCOUNTS"
+            sir_client::ENV_RESOLVER_TYPE,
+            sir_client::ENV_ENGAGEMENT_TYPE,
+            sir_client::ENV_IMPACTED_ACCOUNTS,
         ])
     );
-    // ---- sir-client constants: to be added with the sir-client crate ----
-    // assert_eq!(text(&contract, "/functions/sirClient/env/resolverType"), sir_client::ENV_RESOLVER_TYPE);
-    // assert_eq!(text(&contract, "/functions/sirClient/env/engagementType"), sir_client::ENV_ENGAGEMENT_TYPE);
-    // assert_eq!(text(&contract, "/functions/sirClient/env/impactedAccounts"), sir_client::ENV_IMPACTED_ACCOUNTS);
+    assert_eq!(
+        text(&contract, "/functions/sirClient/env/resolverType"),
+        sir_client::ENV_RESOLVER_TYPE
+    );
+    assert_eq!(
+        text(&contract, "/functions/sirClient/env/engagementType"),
+        sir_client::ENV_ENGAGEMENT_TYPE
+    );
+    assert_eq!(
+        text(&contract, "/functions/sirClient/env/impactedAccounts"),
+        sir_client::ENV_IMPACTED_ACCOUNTS
+    );
+}
+
+#[test]
+fn deploy_time_choices_and_defaults() {
+    let contract = contract();
+    let strings = |pointer: &str| -> Vec<String> {
+        contract
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("contract.json has no list at {pointer}"))
+            .iter()
+            .map(|v| v.as_str().expect("strings").to_owned())
+            .collect()
+    };
+    // The stack offers these as the parameters' allowed values, the first as the default.
+    assert_eq!(
+        strings("/functions/sirClient/resolverTypes"),
+        sir_client::RESOLVER_TYPES
+    );
+    assert_eq!(
+        strings("/functions/sirClient/engagementTypes"),
+        sir_client::ENGAGEMENT_TYPES
+    );
+    assert_eq!(
+        text(&contract, "/functions/jiraClient/defaultIssueType"),
+        jira_client::DEFAULT_ISSUE_TYPE
+    );
 }
 
 #[test]
