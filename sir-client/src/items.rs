@@ -277,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             sir_file_name("7", "Incident timeline (v2) é.xlsx"),
-            "jira-7-Incident_timeline__v2____.xlsx"
+            "jira-7-Incident_timeline__v2___.xlsx"
         );
         assert_eq!(
             sir_file_name("7", "../../etc/passwd"),
