@@ -118,7 +118,10 @@ parse_args() {
 
 JIRA_TOKEN=''
 read_token() {
-  if [ "$token_arg" = - ]; then
+  if [ "$token_arg" = - ] && [ -t 0 ]; then
+    IFS= read -rsp 'Jira API token: ' JIRA_TOKEN || true
+    printf '\n' >&2
+  elif [ "$token_arg" = - ]; then
     IFS= read -r JIRA_TOKEN || true
   elif [ -n "$token_arg" ]; then
     JIRA_TOKEN=$token_arg
@@ -184,6 +187,7 @@ validate_common_args() {
 WORK=''
 cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 make_workdir() {
   umask 077 # every file below (token, curl config, outputs) is readable by this user only
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/sir-jira-deploy.XXXXXX")
@@ -232,7 +236,8 @@ check_aws_cli() {
   [ -z "$profile" ] || aws_opts+=(--profile "$profile")
   if [ -z "$region" ]; then
     region=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
-    [ -n "$region" ] || region=$(aws "${aws_opts[@]}" configure get region 2>/dev/null || true)
+    # (the ${a[@]+...} form keeps an empty array safe under set -u in bash 3.2, macOS's bash)
+    [ -n "$region" ] || region=$(aws ${aws_opts[@]+"${aws_opts[@]}"} configure get region 2>/dev/null || true)
   fi
   [ -n "$region" ] ||
     die 'no AWS region: pass --region (the region of your Security Incident Response membership)'
