@@ -170,6 +170,9 @@ pub trait JiraApi: Send + Sync {
     async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes>;
     /// Keys of the issues carrying `label` in `project_key` (POST /search/jql, all pages).
     async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>>;
+    /// Keys of the project's issues updated in the last `minutes` minutes, oldest update first
+    /// (the local mode's stand-in for Jira Automation against a real site).
+    async fn recently_updated_keys(&self, project_key: &str, minutes: u32) -> Result<Vec<String>>;
     /// Adds `label` to the issue's labels, keeping the others (no change if it is there).
     async fn add_label(&self, key: &str, label: &str) -> Result<()>;
     /// The value of an issue property (integration state kept on the issue); `None` when unset.
@@ -484,6 +487,43 @@ impl From<CommentJson> for JiraComment {
     }
 }
 
+impl JiraClient {
+    /// Every issue key the JQL query finds, all pages (`/search/jql` with `nextPageToken`).
+    async fn search_keys(&self, jql: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            issues: Vec<KeyOnly>,
+            next_page_token: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct KeyOnly {
+            key: String,
+        }
+        let url = self.url(&["search", "jql"]);
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({"jql": jql, "maxResults": 100, "fields": ["key"]});
+            if let Some(t) = &token {
+                body["nextPageToken"] = json!(t);
+            }
+            let response = self
+                .send("search issues", true, || {
+                    self.request(Method::POST, url.clone()).json(&body)
+                })
+                .await?;
+            let page: Page = read_json("search issues", response).await?;
+            keys.extend(page.issues.into_iter().map(|i| i.key));
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(keys),
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl JiraApi for JiraClient {
     async fn myself(&self) -> Result<JiraUser> {
@@ -793,42 +833,20 @@ impl JiraApi for JiraClient {
     }
 
     async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<KeyOnly>,
-            next_page_token: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct KeyOnly {
-            key: String,
-        }
         let jql = format!(
             "project = \"{}\" AND labels = \"{}\" ORDER BY created ASC",
             project_key.replace('"', ""),
             label.replace('"', "")
         );
-        let url = self.url(&["search", "jql"]);
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut body = json!({"jql": jql, "maxResults": 100, "fields": ["key"]});
-            if let Some(t) = &token {
-                body["nextPageToken"] = json!(t);
-            }
-            let response = self
-                .send("search issues", true, || {
-                    self.request(Method::POST, url.clone()).json(&body)
-                })
-                .await?;
-            let page: Page = read_json("search issues", response).await?;
-            keys.extend(page.issues.into_iter().map(|i| i.key));
-            match page.next_page_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(keys),
-            }
-        }
+        self.search_keys(&jql).await
+    }
+
+    async fn recently_updated_keys(&self, project_key: &str, minutes: u32) -> Result<Vec<String>> {
+        let jql = format!(
+            "project = \"{}\" AND updated >= \"-{minutes}m\" ORDER BY updated ASC",
+            project_key.replace('"', "")
+        );
+        self.search_keys(&jql).await
     }
 
     async fn add_label(&self, key: &str, label: &str) -> Result<()> {

@@ -386,6 +386,24 @@ async fn label_search_pages_through_every_match() {
 }
 
 #[tokio::test]
+async fn recently_updated_issues_of_the_project_are_found() {
+    let (emulator, client) = jira().await;
+    let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let first = emulator
+        .create_issue(&ann.account_id, HumanIssue::new("One"))
+        .unwrap();
+    let second = emulator
+        .create_issue(&ann.account_id, HumanIssue::new("Two"))
+        .unwrap();
+    emulator.comment(&ann.account_id, &first, "touched").unwrap();
+    let keys = client.recently_updated_keys("SEC", 2).await.unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&first) && keys.contains(&second));
+    let err = client.recently_updated_keys("OPS", 2).await.unwrap_err();
+    assert!(err.to_string().contains("400") || format!("{err:?}").contains("400"), "{err:?}");
+}
+
+#[tokio::test]
 async fn rate_limited_requests_wait_for_retry_after_and_succeed() {
     let (emulator, client) = jira().await;
     let key = client
