@@ -16,8 +16,16 @@ DEFAULT_STACK=SecurityIncidentResponseJira
 usage() {
   cat <<'EOF'
 Usage:
+  ./deploy.sh --local [--demo]                                          run it all locally
   ./deploy.sh --email E --url U --token T|- --project-key K [options]   deploy or update
   ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
+
+Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback):
+  --local               run the whole integration on this machine until Ctrl-C
+  --demo                with --local: a scripted walk-through; exit 0 only if every step was
+                        seen on the other side in time
+  --local --email E --url U --token T|- --project-key K
+                        the same against your real Jira site (SIR stays emulated)
 
 Jira (required to deploy):
   --email E             e-mail of the Jira integration user
@@ -70,7 +78,7 @@ mode=deploy
 email='' url='' token_arg='' project_key='' log_level=info issue_type=''
 region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency=''
 reuse_table='' stack_name=$DEFAULT_STACK
-dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false
+dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -87,7 +95,8 @@ parse_args() {
       --delete-table) delete_table=true; shift; continue ;;
       --skip-jira-check) skip_jira_check=true; shift; continue ;;
       --encrypt-topic) encrypt_topic=true; shift; continue ;;
-      # A later `--local` mode belongs here: set mode=local; main runs it before any AWS check.
+      --local) mode=local; shift; continue ;;
+      --demo) demo=true; shift; continue ;;
     esac
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
@@ -495,9 +504,34 @@ destroy() {
   say 'the Lambda log groups are kept; delete them in CloudWatch Logs when no longer needed'
 }
 
+# ---------------------------------------------------------------------------------------------
+# --local: everything on this machine (tests/src/local.rs); nothing here touches AWS
+# ---------------------------------------------------------------------------------------------
+run_local() {
+  command -v cargo >/dev/null || die 'cargo is not installed: install Rust from https://rustup.rs'
+  command -v python3 >/dev/null || die 'python3 is not installed (moto runs from a virtualenv)'
+  local args=()
+  $demo && args+=(--demo)
+  if [ -n "$url$email$project_key$token_arg" ]; then
+    $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
+    validate_deploy_args
+    read_token
+    args+=(--url "$url" --email "$email" --project-key "$project_key")
+    # The binary reads the token from its environment, never from argv.
+    export JIRA_API_TOKEN=$JIRA_TOKEN
+  fi
+  say 'set-up: .venv with moto (tests/bootstrap.sh)'
+  "$ROOT/tests/bootstrap.sh" >/dev/null || die 'tests/bootstrap.sh failed (see above)'
+  say 'building and starting the local integration (the first build takes several minutes)'
+  cd "$ROOT"
+  exec cargo run --quiet -p integration-tests --bin sir-jira-local -- "${args[@]}"
+}
+
 main() {
   parse_args "$@"
+  $demo && [ "$mode" != local ] && fail '--demo goes with --local'
   case $mode in
+    local) run_local ;;
     deploy) deploy ;;
     destroy) destroy ;;
   esac

@@ -306,7 +306,11 @@ impl SirClientHandler {
             self.announce_case(&issue, case_id, &mut applied).await?;
         }
         if details.snapshot.status == SirStatus::Closed {
-            self.report_closed_case(key, case_id, &mut applied).await?;
+            // Only a change the case will never get is worth telling (a late redelivery of
+            // something already copied is not).
+            if self.has_unsynced_changes(&issue, &details).await? {
+                self.report_closed_case(key, case_id, &mut applied).await?;
+            }
             applied.outcome = Outcome::CaseClosed;
             return Ok(applied);
         }
@@ -562,6 +566,45 @@ impl SirClientHandler {
             applied.status_steps += 1;
         }
         Ok(())
+    }
+
+    /// Whether the issue holds something the (closed) case does not: a comment or attachment not
+    /// copied, or a summary/description that differs.
+    async fn has_unsynced_changes(
+        &self,
+        issue: &JiraIssue,
+        details: &CaseDetails,
+    ) -> Result<bool, SirClientError> {
+        let case = &details.snapshot;
+        if normalize_line(&case.title) != title_for(issue)
+            || normalize_text(&case.description) != normalize_text(&description_for(issue))
+        {
+            return Ok(true);
+        }
+        let me = self.integration_account().await?.to_owned();
+        let key = issue.key.as_str();
+        let copied = |links: Vec<shared::store::ItemLink>| -> BTreeSet<String> {
+            links.into_iter().map(|l| l.jira_id).collect()
+        };
+        let comments = copied(
+            self.store
+                .item_links_for_issue(shared::store::LinkedItemKind::Comment, key)
+                .await?,
+        );
+        let fresh_comment = self.jira.comments(key).await?.into_iter().any(|c| {
+            c.author_account_id.as_deref() != Some(me.as_str()) && !comments.contains(&c.id)
+        });
+        if fresh_comment {
+            return Ok(true);
+        }
+        let attachments = copied(
+            self.store
+                .item_links_for_issue(shared::store::LinkedItemKind::Attachment, key)
+                .await?,
+        );
+        Ok(issue.attachments.iter().any(|a| {
+            a.author_account_id.as_deref() != Some(me.as_str()) && !attachments.contains(&a.id)
+        }))
     }
 
     /// The first change to the issue of a closed case is answered on the issue; SIR is left

@@ -60,16 +60,66 @@ temp_files_removed() { [ -z "$(ls -A "$SANDBOX/tmp")" ]; }
 deploy_call() { grep -F 'npx --no-install cdk --no-notices deploy' "$STUB_LOG"; }
 
 # ---------------------------------------------------------------------------------------------
-test_help_lists_the_flags_but_not_local() {
+test_help_lists_the_flags() {
   deploy -h
   expect exit_code 0
-  for flag in --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy; do
+  for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy; do
     expect output_has "$flag"
   done
-  expect not_output_has_local
   expect no_calls
 }
-not_output_has_local() { ! grep -q -- '--local' "$OUT"; }
+
+# --local: tests/bootstrap.sh is a stub here; the local binary is started through (stub) cargo.
+local_sandbox() {
+  mkdir -p "$SANDBOX/repo/tests"
+  # shellcheck disable=SC2016 # $STUB_LOG is expanded when the stub runs
+  printf '#!/bin/sh\necho bootstrap >>"$STUB_LOG"\n' >"$SANDBOX/repo/tests/bootstrap.sh"
+  chmod +x "$SANDBOX/repo/tests/bootstrap.sh"
+}
+
+test_local_starts_the_local_binary_and_touches_no_aws() {
+  local_sandbox
+  deploy --local
+  expect exit_code 0
+  expect in_order 'bootstrap' 'cargo run --quiet -p integration-tests --bin sir-jira-local'
+  expect not_called 'aws '
+  expect not_called 'npx '
+}
+
+test_local_demo_passes_demo_to_the_local_binary() {
+  local_sandbox
+  deploy --local --demo
+  expect exit_code 0
+  expect called 'cargo run --quiet -p integration-tests --bin sir-jira-local -- --demo'
+  expect not_called 'aws '
+}
+
+test_demo_without_local_is_refused() {
+  deploy --demo
+  expect exit_code 2
+  expect output_has '--demo goes with --local'
+  expect no_calls
+}
+
+test_local_with_a_real_jira_passes_the_token_only_in_the_environment() {
+  local_sandbox
+  with_token_on_stdin
+  deploy --local --email bot@example.com --url https://example.atlassian.net --project-key SEC --token -
+  expect exit_code 0
+  expect called 'sir-jira-local -- --url https://example.atlassian.net --email bot@example.com --project-key SEC'
+  expect called 'JIRA_API_TOKEN=set'
+  expect token_nowhere_in_calls
+  expect not_called 'aws '
+}
+
+test_local_demo_with_a_real_jira_is_refused() {
+  local_sandbox
+  with_token_on_stdin
+  deploy --local --demo --email bot@example.com --url https://example.atlassian.net --project-key SEC --token -
+  expect exit_code 2
+  expect output_has '--demo runs against the Jira emulator only'
+  expect no_calls
+}
 
 test_unknown_flag_is_refused() {
   deploy --frobnicate

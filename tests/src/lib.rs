@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod clients;
+pub mod local;
 pub mod pipeline;
 pub mod world;
 

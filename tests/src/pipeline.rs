@@ -321,8 +321,7 @@ impl Integration {
             .await
     }
 
-    /// Receives one batch from `queue_url` and hands each message to `handler`; deletes those
-    /// it handled. Returns how many messages arrived.
+    /// One batch from `queue_url` through `handler` (see [`deliver_batch`]), logged per route.
     async fn deliver<F, Fut>(
         &self,
         queue_url: &str,
@@ -333,42 +332,61 @@ impl Integration {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<Value, String>>,
     {
-        let out = self
-            .world
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            // No long poll: moto serves one request at a time (see moto_runner.py).
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .map_err(HarnessError::aws("ReceiveMessage"))?;
-        let messages = out.messages();
-        for message in messages {
-            match handler(message.body().unwrap_or_default().to_owned()).await {
+        let results = deliver_batch(&self.world.sqs, queue_url, handler).await?;
+        for result in &results {
+            match result {
                 Ok(response) => {
                     log.handled += 1;
-                    log.responses.push(response);
-                    if let Some(handle) = message.receipt_handle() {
-                        self.world
-                            .sqs
-                            .delete_message()
-                            .queue_url(queue_url)
-                            .receipt_handle(handle)
-                            .send()
-                            .await
-                            .map_err(HarnessError::aws("DeleteMessage"))?;
-                    }
+                    log.responses.push(response.clone());
                 }
-                Err(error) => log.errors.push(error),
+                Err(error) => log.errors.push(error.clone()),
             }
         }
-        Ok(messages.len())
+        Ok(results.len())
     }
 }
 
-fn parse(body: &str) -> Result<Value, String> {
+/// Receives one batch (up to ten messages) from `queue_url` and hands each body to `handler`, as
+/// Lambda's event source would: a message whose handler returned `Ok` is deleted, one that
+/// failed stays and comes back after the visibility timeout. Returns each handler's result.
+pub async fn deliver_batch<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    handler: F,
+) -> Result<Vec<Result<Value, String>>, HarnessError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Value, String>>,
+{
+    let out = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        // No long poll: moto serves one request at a time (see moto_runner.py).
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .map_err(HarnessError::aws("ReceiveMessage"))?;
+    let mut results = Vec::new();
+    for message in out.messages() {
+        let result = handler(message.body().unwrap_or_default().to_owned()).await;
+        if result.is_ok()
+            && let Some(handle) = message.receipt_handle()
+        {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .map_err(HarnessError::aws("DeleteMessage"))?;
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// A queue message's body as JSON.
+pub fn parse(body: &str) -> Result<Value, String> {
     serde_json::from_str(body).map_err(|e| format!("queue message is not JSON ({e}): {body}"))
 }
 

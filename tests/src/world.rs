@@ -44,8 +44,25 @@ pub struct RuleQueue {
 impl World {
     /// Starts moto if needed and creates this test's table and bus.
     pub async fn new() -> Result<World, HarnessError> {
-        let moto = MotoServer::shared()?;
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        World::named(
+            &id,
+            &format!("sir-jira-mapping-{id}"),
+            &format!("security-incident-event-bus-{id}"),
+            &format!("/SecurityIncidentResponse-{id}"),
+        )
+        .await
+    }
+
+    /// Starts moto if needed and creates a table and a bus with these names (the local mode
+    /// uses the stack's own names); `id` suffixes the rule and queue names.
+    pub async fn named(
+        id: &str,
+        table_name: &str,
+        bus_name: &str,
+        parameter_prefix: &str,
+    ) -> Result<World, HarnessError> {
+        let moto = MotoServer::shared()?;
         let sdk = sdk_config(moto.endpoint()).await;
         let world = World {
             endpoint: moto.endpoint().to_owned(),
@@ -53,11 +70,11 @@ impl World {
             eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
             ssm: aws_sdk_ssm::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
-            table_name: format!("sir-jira-mapping-{id}"),
-            bus_name: format!("security-incident-event-bus-{id}"),
-            parameters: ParameterNames::with_prefix(format!("/SecurityIncidentResponse-{id}")),
+            table_name: table_name.to_owned(),
+            bus_name: bus_name.to_owned(),
+            parameters: ParameterNames::with_prefix(parameter_prefix),
             sdk,
-            id,
+            id: id.to_owned(),
         };
         world.create_table().await?;
         world
@@ -125,6 +142,16 @@ impl World {
         name: &str,
         pattern: &serde_json::Value,
     ) -> Result<RuleQueue, HarnessError> {
+        self.rule_queue_on(&self.bus_name, name, pattern).await
+    }
+
+    /// A rule on `bus` (e.g. `default`) with `pattern`, delivering to a new SQS queue.
+    pub async fn rule_queue_on(
+        &self,
+        bus: &str,
+        name: &str,
+        pattern: &serde_json::Value,
+    ) -> Result<RuleQueue, HarnessError> {
         let rule_name = format!("{name}-{}", self.id);
         let queue_url = self
             .sqs
@@ -145,7 +172,7 @@ impl World {
         self.eventbridge
             .put_rule()
             .name(&rule_name)
-            .event_bus_name(&self.bus_name)
+            .event_bus_name(bus)
             .event_pattern(pattern.to_string())
             .send()
             .await
@@ -153,7 +180,7 @@ impl World {
         self.eventbridge
             .put_targets()
             .rule(&rule_name)
-            .event_bus_name(&self.bus_name)
+            .event_bus_name(bus)
             .targets(
                 aws_sdk_eventbridge::types::Target::builder()
                     .id("queue")

@@ -395,12 +395,17 @@ async fn recently_updated_issues_of_the_project_are_found() {
     let second = emulator
         .create_issue(&ann.account_id, HumanIssue::new("Two"))
         .unwrap();
-    emulator.comment(&ann.account_id, &first, "touched").unwrap();
+    emulator
+        .comment(&ann.account_id, &first, "touched")
+        .unwrap();
     let keys = client.recently_updated_keys("SEC", 2).await.unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.contains(&first) && keys.contains(&second));
     let err = client.recently_updated_keys("OPS", 2).await.unwrap_err();
-    assert!(err.to_string().contains("400") || format!("{err:?}").contains("400"), "{err:?}");
+    assert!(
+        err.to_string().contains("400") || format!("{err:?}").contains("400"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -1122,7 +1122,11 @@ impl JiraApi for JiraDownAfterCreate {
     async fn user(&self, account_id: &str) -> shared::Result<Option<JiraUser>> {
         self.inner.user(account_id).await
     }
-    async fn recently_updated_keys(&self, project: &str, minutes: u32) -> shared::Result<Vec<String>> {
+    async fn recently_updated_keys(
+        &self,
+        project: &str,
+        minutes: u32,
+    ) -> shared::Result<Vec<String>> {
         self.inner.recently_updated_keys(project, minutes).await
     }
     async fn upload_attachment(

@@ -1,0 +1,80 @@
+//! The whole integration on one machine (what `./deploy.sh --local` runs): moto, the SIR
+//! emulator and the Jira emulator (or a real Jira site) on loopback, the stack's resources in
+//! moto, and the four Lambda handlers fed as Lambda feeds them. See `integration_tests::local`.
+//!
+//! `--demo` runs a scripted walk-through and exits 0 only if every step was seen in time. With
+//! `--url/--email/--project-key` (token in `JIRA_API_TOKEN`, never on the command line) a real
+//! Jira site is used instead of the emulator.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use integration_tests::local::{LocalOptions, RealJira, run};
+use secrecy::SecretString;
+
+/// Runs the SIR ⇄ Jira integration locally, with no AWS account.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Run the scripted walk-through and exit (0: every step was seen on the other side).
+    #[arg(long)]
+    demo: bool,
+    /// A real Jira site (https://<site>.atlassian.net) instead of the emulator.
+    #[arg(long, requires_all = ["email", "project_key"])]
+    url: Option<String>,
+    /// The Jira user's e-mail (with --url).
+    #[arg(long)]
+    email: Option<String>,
+    /// The Jira project to sync (with --url).
+    #[arg(long)]
+    project_key: Option<String>,
+    /// Port of the SIR emulator (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    sir_port: u16,
+    /// Port of the Jira emulator (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    jira_port: u16,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let real_jira = match (args.url, args.email, args.project_key) {
+        (Some(url), Some(email), Some(project_key)) => {
+            let Some(token) = std::env::var("JIRA_API_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+            else {
+                eprintln!("a real Jira site needs its API token in JIRA_API_TOKEN");
+                return ExitCode::from(2);
+            };
+            Some(RealJira {
+                url: url.trim_end_matches('/').to_owned(),
+                email,
+                token: SecretString::from(token),
+                project_key,
+            })
+        }
+        _ => None,
+    };
+    let options = LocalOptions {
+        demo: args.demo,
+        real_jira,
+        sir_port: args.sir_port,
+        jira_port: args.jira_port,
+    };
+    match run(options).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("local mode failed: {}", shared::error::error_chain(&error));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,846 @@
+//! `./deploy.sh --local`: the whole integration on one machine, on loopback only, with no AWS
+//! account and, by default, no Jira site.
+//!
+//! It starts moto (from the project's `.venv`), the SIR emulator and (unless a real Jira site is
+//! given) the Jira emulator; creates in moto the resources the CDK stack defines, named and
+//! shaped from the same description the stack reads (`cdk/contract.json`, checked against the
+//! Rust constants by `tests/tests/contract.rs`): the mapping table, the integration bus, the
+//! three rules (each delivering to an SQS queue standing in for its Lambda target), the poller's
+//! schedule rule, the Jira Automation SNS topic (a queue subscribed) and the SSM parameters,
+//! the token as a SecureString. The four handlers are built by their own configuration loaders
+//! from the environment names of the contract and SSM, exactly as each `main.rs` builds them,
+//! and fed from their queues as Lambda would be, plus the poller's schedule.
+//!
+//! Every sync action prints one line; `--demo` runs a scripted walk-through and says whether each
+//! step was seen on the other side in time.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_eventbridge::types::RuleState;
+use jira_client::{JiraClientConfig, JiraClientHandler};
+use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget, User};
+use jira_notifications_handler::{NotificationHandler, NotificationsConfig};
+use poller::{EventBridgeSchedule, Poller, PollerConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use shared::jira::{JiraApi, JiraClient};
+use shared::publisher::EventBridgePublisher;
+use shared::sir::SdkSirClient;
+use shared::store::DynamoMappingStore;
+use sir_client::{SirClientConfig, SirClientHandler};
+use sir_emulator::{SirEmulator, SirEmulatorConfig};
+use tokio::sync::watch;
+
+use crate::clients::sir_client;
+use crate::pipeline::{deliver_batch, parse, sns_event};
+use crate::world::{REGION, RuleQueue};
+use crate::{HarnessError, World};
+
+/// The description of names and patterns the CDK stack reads (one source for both).
+pub const CONTRACT: &str = include_str!("../../cdk/contract.json");
+/// The mapping table's name in local mode (CloudFormation names it in AWS).
+pub const LOCAL_TABLE_NAME: &str = "sir-jira-mapping";
+/// The poller's schedule rule in local mode (on the default bus, as in the stack).
+pub const LOCAL_SCHEDULE_RULE: &str = "sir-jira-poller-schedule";
+/// The SIR access key of each local Lambda (the SIR emulator's caller identity).
+const POLLER_KEY: &str = "poller";
+const JIRA_CLIENT_KEY: &str = "jira-client";
+const SIR_CLIENT_KEY: &str = "sir-client";
+/// How long each demo step may take before the demo fails.
+pub const DEMO_STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A real Jira site to use instead of the emulator (SIR stays emulated).
+#[derive(Debug, Clone)]
+pub struct RealJira {
+    pub url: String,
+    pub email: String,
+    pub token: SecretString,
+    pub project_key: String,
+}
+
+/// What `--local` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct LocalOptions {
+    /// Run the scripted walk-through and exit.
+    pub demo: bool,
+    pub real_jira: Option<RealJira>,
+    /// 0 picks a free port.
+    pub sir_port: u16,
+    pub jira_port: u16,
+}
+
+/// Lines for a person: what happens, in plain words.
+#[derive(Debug, Clone, Copy)]
+struct Console;
+
+impl Console {
+    fn line(self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        // Nothing useful can be done if stdout is gone; the integration keeps running.
+        let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    }
+}
+
+/// One Lambda's queue (its event source in the stack).
+#[derive(Debug, Clone)]
+struct Source {
+    lambda: &'static str,
+    queue_url: String,
+}
+
+/// The running integration.
+struct LocalStack {
+    world: World,
+    sir: SirEmulator,
+    jira: Option<JiraEmulator>,
+    jira_api: Arc<JiraClient>,
+    project_key: String,
+    topic_arn: String,
+    sources: [Source; 4],
+    poller: Poller,
+    jira_client: JiraClientHandler,
+    notifications: NotificationHandler,
+    sir_client: SirClientHandler,
+    console: Console,
+}
+
+fn contract_value(contract: &Value, pointer: &str) -> Result<String, HarnessError> {
+    contract
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| HarnessError::Setup(format!("cdk/contract.json has no string at {pointer}")))
+}
+
+fn setup<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> HarnessError {
+    move |e| HarnessError::Setup(format!("{what}: {e}"))
+}
+
+impl LocalStack {
+    async fn start(options: &LocalOptions) -> Result<LocalStack, HarnessError> {
+        let contract: Value = serde_json::from_str(CONTRACT).map_err(setup("cdk/contract.json"))?;
+        let bus = contract_value(&contract, "/eventBus/name")?;
+        let prefix = contract_value(&contract, "/parameters/defaultPrefix")?;
+        let world = World::named("local", LOCAL_TABLE_NAME, &bus, &prefix).await?;
+        let pattern = |name: &str| -> Result<Value, HarnessError> {
+            contract
+                .pointer(&format!("/rules/{name}"))
+                .cloned()
+                .ok_or_else(|| HarnessError::Setup(format!("cdk/contract.json has no rule {name}")))
+        };
+        let to_jira = world
+            .rule_queue("jira-client", &pattern("jiraClient")?)
+            .await?;
+        let to_sir = world
+            .rule_queue("sir-client", &pattern("sirClient")?)
+            .await?;
+        let native: RuleQueue = world
+            .rule_queue_on("default", "poller-native", &pattern("nativeSir")?)
+            .await?;
+        world
+            .eventbridge
+            .put_rule()
+            .name(LOCAL_SCHEDULE_RULE)
+            .schedule_expression("rate(1 minute)")
+            .state(RuleState::Enabled)
+            .send()
+            .await
+            .map_err(HarnessError::aws("PutRule"))?;
+        let (topic_arn, notifications_queue) = world.automation_topic().await?;
+
+        let sir = SirEmulator::start(SirEmulatorConfig {
+            port: options.sir_port,
+            events_endpoint: Some(world.endpoint.clone()),
+            event_bus_name: "default".into(),
+            ..SirEmulatorConfig::default()
+        })
+        .await
+        .map_err(setup("SIR emulator"))?;
+        let (jira, real) = match &options.real_jira {
+            Some(real) => (None, real.clone()),
+            None => {
+                let config = JiraEmulatorConfig {
+                    port: options.jira_port,
+                    sns: Some(SnsTarget {
+                        endpoint: world.endpoint.clone(),
+                        topic_arn: topic_arn.clone(),
+                        region: REGION.into(),
+                    }),
+                    ..JiraEmulatorConfig::default()
+                };
+                let real = RealJira {
+                    url: String::new(),
+                    email: config.email.clone(),
+                    token: SecretString::from(config.token.clone()),
+                    project_key: config.project_key.clone(),
+                };
+                let emulator = JiraEmulator::start(config)
+                    .await
+                    .map_err(setup("Jira emulator"))?;
+                let real = RealJira {
+                    url: emulator.base_url(),
+                    ..real
+                };
+                (Some(emulator), real)
+            }
+        };
+        // The parameters deploy.sh and the stack write: three Strings and the SecureString token.
+        world
+            .put_jira_parameters(
+                &real.email,
+                &real.url,
+                &real.project_key,
+                real.token.expose_secret(),
+            )
+            .await?;
+        world
+            .put_parameter(
+                &world.parameters.status_mapping(),
+                "{}",
+                aws_sdk_ssm::types::ParameterType::String,
+            )
+            .await?;
+
+        // Each Lambda's environment, by the contract's names, as the stack sets it.
+        let mut env: HashMap<String, String> = HashMap::new();
+        let mut set = |pointer: &str, value: &str| -> Result<(), HarnessError> {
+            env.insert(contract_value(&contract, pointer)?, value.to_owned());
+            Ok(())
+        };
+        set("/sharedEnv/tableName", &world.table_name)?;
+        set("/sharedEnv/eventBusName", &world.bus_name)?;
+        set("/sharedEnv/parameterPrefix", &prefix)?;
+        set(
+            "/functions/poller/env/scheduleRuleName",
+            LOCAL_SCHEDULE_RULE,
+        )?;
+        set(
+            "/functions/poller/env/integrationPrincipals",
+            &sir.principal(SIR_CLIENT_KEY),
+        )?;
+        set("/functions/jiraClient/env/issueType", "Task")?;
+        env.insert("AWS_REGION".into(), REGION.into());
+        let lookup = |name: &str| env.get(name).cloned();
+
+        let sir_api = |key: &str| Arc::new(SdkSirClient::new(sir_client(&sir.endpoint(), key)));
+        let store = || {
+            Arc::new(DynamoMappingStore::new(
+                world.dynamodb.clone(),
+                &world.table_name,
+            ))
+        };
+        let publisher = || {
+            Arc::new(EventBridgePublisher::new(
+                world.eventbridge.clone(),
+                &world.bus_name,
+            ))
+        };
+
+        let poller_config =
+            PollerConfig::from_lookup(lookup).map_err(setup("poller configuration"))?;
+        let poller = Poller {
+            sir: sir_api(POLLER_KEY),
+            store: store(),
+            publisher: publisher(),
+            schedule: Arc::new(EventBridgeSchedule::new(
+                world.eventbridge.clone(),
+                &poller_config.schedule_rule_name,
+            )),
+            settings: poller_config.settings,
+        };
+        let jira_client_config = JiraClientConfig::load(lookup, &world.ssm)
+            .await
+            .map_err(setup("jira-client configuration"))?;
+        let jira_client = JiraClientHandler::new(
+            Arc::new(JiraClient::new(&jira_client_config.jira).map_err(setup("Jira client"))?),
+            sir_api(JIRA_CLIENT_KEY),
+            store(),
+            jira_client_config.handler,
+        );
+        let notifications_config = NotificationsConfig::load(lookup, &world.ssm)
+            .await
+            .map_err(setup("jira-notifications-handler configuration"))?;
+        let jira_api =
+            Arc::new(JiraClient::new(&notifications_config.jira).map_err(setup("Jira client"))?);
+        let notifications = NotificationHandler::new(
+            jira_api.clone(),
+            store(),
+            publisher(),
+            notifications_config.handler,
+        );
+        let sir_client_config = SirClientConfig::load(lookup, &world.ssm)
+            .await
+            .map_err(setup("sir-client configuration"))?;
+        let sir_client = SirClientHandler::new(
+            sir_api(SIR_CLIENT_KEY),
+            Arc::new(JiraClient::new(&sir_client_config.jira).map_err(setup("Jira client"))?),
+            store(),
+            sir_client_config.handler,
+        );
+        let sources = [
+            Source {
+                lambda: "poller",
+                queue_url: native.queue_url,
+            },
+            Source {
+                lambda: "jira-client",
+                queue_url: to_jira.queue_url,
+            },
+            Source {
+                lambda: "jira-notifications-handler",
+                queue_url: notifications_queue,
+            },
+            Source {
+                lambda: "sir-client",
+                queue_url: to_sir.queue_url,
+            },
+        ];
+        Ok(LocalStack {
+            world,
+            sir,
+            jira,
+            jira_api,
+            project_key: real.project_key,
+            topic_arn,
+            sources,
+            poller,
+            jira_client,
+            notifications,
+            sir_client,
+            console: Console,
+        })
+    }
+
+    /// Delivers what is on every queue once; returns how many messages moved.
+    async fn pump_once(&self) -> Result<usize, HarnessError> {
+        let mut moved = 0;
+        for source in &self.sources {
+            let results = deliver_batch(&self.world.sqs, &source.queue_url, |body| {
+                self.handle(source.lambda, body)
+            })
+            .await?;
+            moved += results.len();
+            for result in results {
+                match result {
+                    Ok(response) => self.describe(source.lambda, &response),
+                    Err(error) => self.console.line(&format!(
+                        "  ! {} could not finish an event and will get it again: {error}",
+                        source.lambda
+                    )),
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Runs one Lambda's handler on one queue message; `Ok` is its response.
+    async fn handle(&self, lambda: &'static str, body: String) -> Result<Value, String> {
+        {
+            let chain = |e: &dyn std::error::Error| shared::error::error_chain(e);
+            let envelope = parse(&body)?;
+            match lambda {
+                "poller" => {
+                    let report = self.poller.handle(&envelope).await.map_err(|e| chain(&e))?;
+                    Ok(json!({"published": report.published}))
+                }
+                "jira-client" => {
+                    let event: EventBridgeEvent<Value> =
+                        serde_json::from_value(envelope).map_err(|e| e.to_string())?;
+                    let applied = self
+                        .jira_client
+                        .handle(event)
+                        .await
+                        .map_err(|e| chain(&e))?;
+                    serde_json::to_value(applied).map_err(|e| e.to_string())
+                }
+                "jira-notifications-handler" => {
+                    let report = self
+                        .notifications
+                        .handle(sns_event(&envelope)?)
+                        .await
+                        .map_err(|e| chain(&e))?;
+                    serde_json::to_value(report).map_err(|e| e.to_string())
+                }
+                _ => {
+                    let event: EventBridgeEvent<Value> =
+                        serde_json::from_value(envelope).map_err(|e| e.to_string())?;
+                    let applied = self.sir_client.handle(event).await.map_err(|e| chain(&e))?;
+                    serde_json::to_value(applied).map_err(|e| e.to_string())
+                }
+            }
+        }
+    }
+
+    /// One line per sync action a handler reported.
+    fn describe(&self, lambda: &str, response: &Value) {
+        for line in describe(lambda, response) {
+            self.console.line(&format!("  {line}"));
+        }
+    }
+
+    /// Fires the poller's schedule when its rule's rate says so (the poller moves the rule
+    /// between one and five minutes itself).
+    async fn schedule_due(&self, last_tick: &mut Instant) -> Result<(), HarnessError> {
+        let rule = self
+            .world
+            .eventbridge
+            .describe_rule()
+            .name(LOCAL_SCHEDULE_RULE)
+            .send()
+            .await
+            .map_err(HarnessError::aws("DescribeRule"))?;
+        let every = match rule.schedule_expression() {
+            Some("rate(5 minutes)") => Duration::from_secs(300),
+            _ => Duration::from_secs(60),
+        };
+        let enabled = rule.state() != Some(&RuleState::Disabled);
+        if enabled && last_tick.elapsed() >= every {
+            *last_tick = Instant::now();
+            let tick = crate::clients::schedule_tick();
+            match self.poller.handle(&tick).await {
+                Ok(report) => self.describe("poller", &json!({"published": report.published})),
+                Err(error) => self.console.line(&format!(
+                    "  ! the poller's scheduled pass failed and runs again next time: {}",
+                    shared::error::error_chain(&error)
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// Without the emulator there is no Automation: issues of the project updated lately are
+    /// announced to the topic as the Automation rules would (each at most every 15 s).
+    async fn automation_stand_in(
+        &self,
+        announced: &mut HashMap<String, Instant>,
+    ) -> Result<(), HarnessError> {
+        let keys = match self
+            .jira_api
+            .recently_updated_keys(&self.project_key, 2)
+            .await
+        {
+            Ok(keys) => keys,
+            Err(error) => {
+                self.console.line(&format!(
+                    "  ! the Automation stand-in could not search Jira: {}",
+                    shared::error::error_chain(&error)
+                ));
+                return Ok(());
+            }
+        };
+        let sns = aws_sdk_sns::Client::new(&self.world.sdk);
+        for key in keys {
+            if announced
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(15))
+            {
+                continue;
+            }
+            sns.publish()
+                .topic_arn(&self.topic_arn)
+                .message(json!({"automationData": {"IssueId": key}}).to_string())
+                .send()
+                .await
+                .map_err(HarnessError::aws("Publish"))?;
+            announced.insert(key, Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Delivers, ticks and polls until `stop` turns true.
+    async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), HarnessError> {
+        let mut last_tick = Instant::now();
+        let mut last_automation = Instant::now() - Duration::from_secs(60);
+        let mut announced = HashMap::new();
+        while !*stop.borrow() {
+            let moved = self.pump_once().await?;
+            self.schedule_due(&mut last_tick).await?;
+            if self.jira.is_none() && last_automation.elapsed() >= Duration::from_secs(5) {
+                last_automation = Instant::now();
+                self.automation_stand_in(&mut announced).await?;
+            }
+            if moved == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn print_welcome(&self, responder: Option<&User>) {
+        let c = self.console;
+        let sir = self.sir.endpoint();
+        c.line("AWS Security Incident Response ⇄ Jira, running locally (loopback only, no AWS account)");
+        c.line("");
+        c.line(&format!(
+            "  moto (DynamoDB, EventBridge, SNS, SQS, SSM)  {}",
+            self.world.endpoint
+        ));
+        c.line(&format!(
+            "    table {}, bus {}, SSM {}/…, topic {}",
+            self.world.table_name,
+            self.world.bus_name,
+            self.world.parameters.prefix(),
+            self.topic_arn
+        ));
+        c.line(&format!(
+            "  SIR emulator                                 {sir}"
+        ));
+        match &self.jira {
+            Some(jira) => c.line(&format!(
+                "  Jira emulator (project {})                   {}",
+                self.project_key,
+                jira.base_url()
+            )),
+            None => c.line(&format!(
+                "  Jira: your site (project {}); Automation is simulated here by polling issues \
+                 updated in the last 2 minutes every 5 s (a local stand-in, not Jira Automation)",
+                self.project_key
+            )),
+        }
+        c.line("");
+        c.line("Act as a responder in SIR (the emulator's admin API):");
+        c.line(&format!(
+            "  curl -s -X POST {sir}/_emulator/cases -H 'content-type: application/json' -d '{{\"title\":\"Suspicious login\",\"description\":\"Console login from a new country\"}}'"
+        ));
+        c.line(&format!(
+            "  curl -s -X POST {sir}/_emulator/cases/CASE_ID/comments -H 'content-type: application/json' -d '{{\"body\":\"Containment started\"}}'"
+        ));
+        c.line(&format!(
+            "  curl -s -X POST {sir}/_emulator/cases/CASE_ID/status -H 'content-type: application/json' -d '{{\"caseStatus\":\"Detection and Analysis\"}}'"
+        ));
+        c.line(&format!(
+            "  curl -s -X POST {sir}/_emulator/cases/CASE_ID/close -H 'content-type: application/json' -d '{{}}'"
+        ));
+        if let (Some(jira), Some(user)) = (&self.jira, responder) {
+            let base = jira.base_url();
+            let who = &user.account_id;
+            c.line(&format!(
+                "Act as a responder in Jira ({}, accountId {who}):",
+                user.display_name
+            ));
+            c.line(&format!(
+                "  curl -s -X POST {base}/_emulator/issues -H 'content-type: application/json' -d '{{\"as\":\"{who}\",\"summary\":\"Phishing wave\",\"description\":\"Reported by several users\"}}'"
+            ));
+            c.line(&format!(
+                "  curl -s -X POST {base}/_emulator/issues/SEC-1/comments -H 'content-type: application/json' -d '{{\"as\":\"{who}\",\"body\":\"Blocked the sender\"}}'"
+            ));
+            c.line(&format!(
+                "  curl -s -X POST {base}/_emulator/issues/SEC-1/transition -H 'content-type: application/json' -d '{{\"as\":\"{who}\",\"status\":\"In Progress\"}}'"
+            ));
+            c.line(&format!(
+                "  (see everything: curl -s {base}/_emulator/issues, curl -s {sir}/_emulator/cases)"
+            ));
+        } else {
+            c.line("Act as a responder in Jira: use your Jira site as usual (project above).");
+        }
+        c.line("");
+        c.line("Each sync action prints a line below. Ctrl-C stops everything this started.");
+    }
+}
+
+/// The lines a handler's response is worth to a person (nothing when nothing changed).
+pub fn describe(lambda: &str, response: &Value) -> Vec<String> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+    let count = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let mut lines = Vec::new();
+    match lambda {
+        "poller" => {
+            for item in response
+                .get("published")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some([kind, case]) = item.as_array().map(Vec::as_slice) {
+                    lines.push(format!(
+                        "case {} changed in SIR → {} published",
+                        case.as_str().unwrap_or("?"),
+                        kind.as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+        "jira-client" => {
+            let (case, key) = (text(response, "caseId"), text(response, "issueKey"));
+            match text(response, "outcome").as_str() {
+                "Created" => lines.push(format!("case {case} → {key} created")),
+                "Adopted" | "LinkedToOrigin" => lines.push(format!("case {case} → {key} linked")),
+                "Deleted" => lines.push(format!("case {case} deleted → noted on {key}")),
+                _ => {}
+            }
+            let mut parts = Vec::new();
+            for field in response
+                .get("fieldsEdited")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                parts.push(field.as_str().unwrap_or("?").to_owned());
+            }
+            let n = count(response, "transitions");
+            if n > 0 {
+                parts.push("status".to_owned());
+            }
+            for (field, what) in [
+                ("commentsAdded", "comment"),
+                ("commentsUpdated", "comment edit"),
+                ("attachmentsAdded", "attachment"),
+                ("watchersAdded", "watcher"),
+            ] {
+                let n = count(response, field);
+                if n > 0 {
+                    parts.push(if n == 1 {
+                        what.to_owned()
+                    } else {
+                        format!("{n} × {what}")
+                    });
+                }
+            }
+            if !parts.is_empty() {
+                lines.push(format!("case {case} {} → {key}", parts.join(", ")));
+            }
+        }
+        "jira-notifications-handler" => {
+            for record in response
+                .get("records")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(kind) = record.get("rejected").and_then(Value::as_str) {
+                    lines.push(format!(
+                        "rejected a Jira Automation message ({kind}); nothing done"
+                    ));
+                }
+                let key = text(record, "issueKey");
+                match record.get("outcome").and_then(Value::as_str) {
+                    Some("Created") => {
+                        lines.push(format!("{key} new in Jira → IssueCreated published"))
+                    }
+                    Some("Updated") => {
+                        lines.push(format!("{key} changed in Jira → IssueUpdated published"))
+                    }
+                    Some("Deleted") => {
+                        lines.push(format!("{key} deleted in Jira → IssueDeleted published"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {
+            let (case, key) = (text(response, "caseId"), text(response, "issueKey"));
+            match text(response, "outcome").as_str() {
+                "Created" => lines.push(format!("{key} → case {case} created")),
+                "Deleted" => lines.push(format!("{key} deleted → noted on case {case}")),
+                "CaseClosed" if count(response, "notes") > 0 => lines.push(format!(
+                    "{key} changed, but case {case} is closed: told on {key}"
+                )),
+                _ => {}
+            }
+            let mut parts = Vec::new();
+            for field in response
+                .get("fieldsEdited")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                parts.push(field.as_str().unwrap_or("?").to_owned());
+            }
+            if count(response, "statusSteps") > 0 {
+                parts.push("status".to_owned());
+            }
+            for (field, what) in [
+                ("commentsAdded", "comment"),
+                ("commentsUpdated", "comment edit"),
+                ("attachmentsAdded", "attachment"),
+            ] {
+                let n = count(response, field);
+                if n > 0 {
+                    parts.push(if n == 1 {
+                        what.to_owned()
+                    } else {
+                        format!("{n} × {what}")
+                    });
+                }
+            }
+            if !parts.is_empty() {
+                lines.push(format!("{key} {} → case {case}", parts.join(", ")));
+            }
+            if let Some(status) = response.get("statusRefused").and_then(Value::as_str) {
+                lines.push(format!(
+                    "{key} status {status:?} cannot be applied to case {case}: noted on the case"
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// Starts everything, prints how to use it, and runs until Ctrl-C (or, with `--demo`, until the
+/// walk-through ends). `Ok(false)`: a demo step was not observed in time.
+pub async fn run(options: LocalOptions) -> Result<bool, HarnessError> {
+    if options.demo && options.real_jira.is_some() {
+        return Err(HarnessError::Setup(
+            "--demo runs against the Jira emulator only (it acts as a Jira user); drop --url/--email/--token/--project-key".into(),
+        ));
+    }
+    let stack = Arc::new(LocalStack::start(&options).await?);
+    let responder = stack
+        .jira
+        .as_ref()
+        .map(|jira| jira.add_user(User::new("Riley Responder", "riley@example.com")));
+    stack.print_welcome(responder.as_ref());
+    let (stop, stopped) = watch::channel(false);
+    let runner = {
+        let stack = stack.clone();
+        tokio::spawn(async move { stack.run(stopped).await })
+    };
+    let outcome = if options.demo {
+        match responder {
+            Some(responder) => demo(&stack, &responder).await,
+            None => Ok(false),
+        }
+    } else {
+        crate::until_stopped()
+            .await
+            .map_err(|e| HarnessError::Setup(format!("waiting for Ctrl-C: {e}")))?;
+        stack
+            .console
+            .line("stopping: everything started here ends with this process");
+        Ok(true)
+    };
+    let _ = stop.send(true);
+    match runner.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Err(error),
+        Err(join) => {
+            return Err(HarnessError::Setup(format!(
+                "the delivery loop stopped: {join}"
+            )));
+        }
+    }
+    outcome
+}
+
+/// Waits for `seen` to hold, up to [`DEMO_STEP_TIMEOUT`]; prints the step with its time.
+async fn step(console: Console, name: &str, mut seen: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < DEMO_STEP_TIMEOUT {
+        if seen() {
+            let took = started.elapsed();
+            console.line(&format!("demo ✓ {name} ({:.1} s)", took.as_secs_f64()));
+            return Some(took);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    console.line(&format!(
+        "demo ✗ {name}: not seen within {} s",
+        DEMO_STEP_TIMEOUT.as_secs()
+    ));
+    None
+}
+
+/// Case created in SIR → issue in Jira → comment in Jira → back in SIR → case closed → issue
+/// Done. `Ok(true)` only if every step was observed on the other side in time.
+async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError> {
+    let c = stack.console;
+    let Some(jira) = stack.jira.as_ref() else {
+        return Ok(false);
+    };
+    c.line("");
+    c.line(&format!(
+        "demo: each step must be seen on the other side within {} s",
+        DEMO_STEP_TIMEOUT.as_secs()
+    ));
+    let started = Instant::now();
+    let case_id = stack
+        .sir
+        .create_case(
+            "responder",
+            sir_emulator::NewCase {
+                title: "Demo: unusual console sign-in".into(),
+                description: "A root console sign-in from an unfamiliar network.".into(),
+                ..sir_emulator::NewCase::default()
+            },
+        )
+        .case_id;
+    c.line(&format!("demo: created case {case_id} in SIR"));
+    let label = format!("sir-case-{case_id}");
+    let issue_of = || {
+        jira.issues()
+            .into_iter()
+            .find(|i| i.labels.contains(&label))
+    };
+    if step(c, "the case is an issue in Jira", || issue_of().is_some())
+        .await
+        .is_none()
+    {
+        return Ok(false);
+    }
+    let key = issue_of().map(|i| i.key).unwrap_or_default();
+    jira.comment(
+        &responder.account_id,
+        &key,
+        "Demo: MFA reset for the root user.",
+    )
+    .map_err(setup("Jira comment"))?;
+    c.line(&format!(
+        "demo: {} commented on {key} in Jira",
+        responder.display_name
+    ));
+    let comment_in_sir = || {
+        stack.sir.case(&case_id).is_some_and(|case| {
+            case.comments
+                .iter()
+                .filter(|comment| comment.body.ends_with("Demo: MFA reset for the root user."))
+                .count()
+                == 1
+        })
+    };
+    if step(c, "the Jira comment is on the SIR case", comment_in_sir)
+        .await
+        .is_none()
+    {
+        return Ok(false);
+    }
+    stack
+        .sir
+        .close_case("responder", &case_id)
+        .map_err(setup("SIR close"))?;
+    c.line(&format!("demo: closed case {case_id} in SIR"));
+    let done = || jira.issue(&key).is_some_and(|issue| issue.status == "Done");
+    if step(c, "the issue is Done in Jira", done).await.is_none() {
+        return Ok(false);
+    }
+    // Nothing came back twice: one copy of the comment in SIR, none echoed into Jira.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let echoes = jira
+        .issue(&key)
+        .map(|issue| {
+            issue
+                .comments
+                .iter()
+                .filter(|comment| {
+                    shared::adf::adf_to_text(&comment.body)
+                        .contains("Demo: MFA reset for the root user.")
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    if !comment_in_sir() || echoes != 1 {
+        c.line("demo ✗ a comment was duplicated or echoed");
+        return Ok(false);
+    }
+    c.line(&format!(
+        "demo passed: every step seen on the other side, {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(true)
+}
