@@ -71,6 +71,10 @@ step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+step "the demo: ./deploy.sh --local --demo (each step must be seen on the other side in time)"
+./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
+grep -q '^demo passed' "$logs/demo.log"
 # One closing line for the whole run, summed over every test binary, the CDK tests and the
 # deploy.sh tests (with the parts on the line before it).
 awk -v cdk_p="${cdk_passed:-0}" -v cdk_f="${cdk_failed:-0}" -v dep_p="${deploy_passed:-0}" -v dep_f="${deploy_failed:-0}" '
