@@ -1,0 +1,97 @@
+//! `./deploy.sh --local` as a person uses it: the binary starts everything, prints where it
+//! listens, prints one line per sync action when a responder acts through the printed commands,
+//! and Ctrl-C stops everything it started (moto included) and exits cleanly.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
+
+/// Reads lines until one contains `wanted` (returned), or panics after `within`.
+async fn line_with(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    wanted: &str,
+    within: Duration,
+) -> String {
+    let found = tokio::time::timeout(within, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+        panic!("output ended before a line with {wanted:?}");
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no line with {wanted:?} within {within:?}"))
+}
+
+fn url_in(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no loopback URL in {line:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let start = Duration::from_secs(60);
+    let moto = url_in(&line_with(&mut lines, "moto (DynamoDB", start).await);
+    let sir = url_in(&line_with(&mut lines, "SIR emulator", start).await);
+    let jira_line = line_with(&mut lines, "Jira emulator", start).await;
+    assert!(jira_line.contains("http://127.0.0.1:"), "{jira_line}");
+    line_with(&mut lines, "Ctrl-C stops everything", start).await;
+
+    // The responder's printed command, in Rust: create a case through the SIR admin API.
+    let http = reqwest::Client::new();
+    let case: serde_json::Value = http
+        .post(format!("{sir}/_emulator/cases"))
+        .json(
+            &serde_json::json!({"title": "Suspicious login", "description": "From a new country"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case_id = case["caseId"].as_str().unwrap().to_owned();
+    let synced = line_with(
+        &mut lines,
+        &format!("case {case_id} → SEC-1 created"),
+        start,
+    )
+    .await;
+    assert!(synced.trim_start().starts_with("case "), "{synced}");
+
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    line_with(&mut lines, "stopping", Duration::from_secs(10)).await;
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("it exits after Ctrl-C")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    // moto was its child and is gone with it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let gone = http
+        .get(format!("{moto}/moto-api/"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(gone.is_err(), "moto still answers at {moto}");
+}
