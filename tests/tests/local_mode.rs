@@ -95,3 +95,54 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
         .await;
     assert!(gone.is_err(), "moto still answers at {moto}");
 }
+
+#[tokio::test]
+async fn with_a_jira_site_the_automation_stand_in_finds_new_issues() {
+    // A Jira "site" that plays no Automation: the emulator with its SNS side off.
+    let site = jira_emulator::JiraEmulator::start(jira_emulator::JiraEmulatorConfig::default())
+        .await
+        .unwrap();
+    let human = site.add_user(jira_emulator::User::new("Sam Site", "sam@example.com"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+        .args([
+            "--url",
+            &site.base_url(),
+            "--email",
+            "integration@example.com",
+            "--project-key",
+            "SEC",
+        ])
+        .env("JIRA_API_TOKEN", "integration-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let within = Duration::from_secs(60);
+    let stand_in = line_with(&mut lines, "Automation is simulated", within).await;
+    assert!(stand_in.contains("local stand-in"), "{stand_in}");
+    let key = site
+        .create_issue(
+            &human.account_id,
+            jira_emulator::NewIssue::new("Found by polling"),
+        )
+        .unwrap();
+    line_with(
+        &mut lines,
+        &format!("{key} new in Jira → IssueCreated published"),
+        within,
+    )
+    .await;
+    line_with(&mut lines, &format!("{key} → case"), within).await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("it exits after Ctrl-C")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
