@@ -53,6 +53,13 @@ const ALICE_ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
 /// Who creates the SIR case the SIR → Jira half starts from.
 const RESPONDER_KEY: &str = "responder";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Each function's key in `cdk/contract.json` and its name here (also its SIR access key).
+const FUNCTIONS: [(&str, &str); 4] = [
+    ("poller", "poller"),
+    ("jiraClient", "jira-client"),
+    ("jiraNotificationsHandler", "jira-notifications-handler"),
+    ("sirClient", "sir-client"),
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -353,14 +360,18 @@ impl Function {
     }
 }
 
+fn contract() -> Value {
+    let path = root().join("cdk/contract.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
 /// What the stack gives a function, by the names in `cdk/contract.json`: the shared variables
 /// and the function's own, each looked up in `values` by its contract key.
 fn contract_env(
     function_key: &str,
     values: &BTreeMap<&str, String>,
 ) -> (String, BTreeMap<String, String>) {
-    let path = root().join("cdk/contract.json");
-    let contract: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let contract = contract();
     let function = &contract["functions"][function_key];
     let binary = function["crate"]
         .as_str()
@@ -466,6 +477,20 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     let Some(cargo_lambda) = cargo_lambda() else {
         return;
     };
+    let mut functions: Vec<&str> = FUNCTIONS.iter().map(|(key, _)| *key).collect();
+    functions.sort_unstable();
+    let contract = contract();
+    let mut in_contract: Vec<&str> = contract["functions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    in_contract.sort_unstable();
+    assert_eq!(
+        functions, in_contract,
+        "every function of cdk/contract.json runs here"
+    );
     let bin_dir = build_lambda_binaries().await;
 
     // The local world: moto (table, bus, rules to queues, SSM), the SIR and Jira emulators.
@@ -530,14 +555,8 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         env.extend(lambda_env(name, &world, &sir, &scratch));
         Function::start(&bin_dir, &binary, name, &env, &emulator, &scratch)
     };
-    let poller = start("poller", "poller", &values);
-    let jira_client = start("jiraClient", "jira-client", &values);
-    let notifications = start(
-        "jiraNotificationsHandler",
-        "jira-notifications-handler",
-        &values,
-    );
-    let sir_client = start("sirClient", "sir-client", &values);
+    let [poller, jira_client, notifications, sir_client] =
+        FUNCTIONS.map(|(function_key, name)| start(function_key, name, &values));
 
     // Jira → SIR. Alice files SEC-1 as the IssueCreated sample describes it.
     let issue_sample = sample("sir-client-issue-created.json");
@@ -669,46 +688,48 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         function.assert_json_logs();
     }
 
-    // A cold start without MAPPING_TABLE_NAME fails, naming it: the process exits before it
-    // takes the invocation (Lambda reports that as Runtime.ExitError, with this log).
-    let (binary, mut env) = contract_env("poller", &values);
-    assert!(env.remove(ENV_TABLE_NAME).is_some());
-    env.extend(lambda_env("poller", &world, &sir, &scratch));
-    let mut broken = Function::start(
-        &bin_dir,
-        &binary,
-        "poller-without-table",
-        &env,
-        &emulator,
-        &scratch,
-    );
-    let mut invocation = emulator
-        .invoke_command(&broken.name, &sample_path("poller-schedule.json"))
-        .spawn()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), broken.child.wait())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "poller without MAPPING_TABLE_NAME kept running\n{}",
-                broken.tail()
-            )
-        })
-        .unwrap();
-    assert!(!status.success(), "{status}");
-    assert!(
-        broken.log().contains(ENV_TABLE_NAME),
-        "the cold-start error names the variable\n{}",
-        broken.tail()
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    if let Some(status) = invocation.try_wait().unwrap() {
-        assert!(
-            !status.success(),
-            "an invocation of a dead function succeeded"
+    // A cold start without MAPPING_TABLE_NAME fails, naming it, in each binary: the process exits
+    // before it takes the invocation (Lambda reports that as Runtime.ExitError, with this log).
+    for (function_key, name) in FUNCTIONS {
+        let (binary, mut env) = contract_env(function_key, &values);
+        assert!(env.remove(ENV_TABLE_NAME).is_some());
+        env.extend(lambda_env(name, &world, &sir, &scratch));
+        let mut broken = Function::start(
+            &bin_dir,
+            &binary,
+            &format!("{name}-without-table"),
+            &env,
+            &emulator,
+            &scratch,
         );
+        let mut invocation = emulator
+            .invoke_command(&broken.name, &sample_path("poller-schedule.json"))
+            .spawn()
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(30), broken.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{name} without {ENV_TABLE_NAME} kept running\n{}",
+                    broken.tail()
+                )
+            })
+            .unwrap();
+        assert!(!status.success(), "{name}: {status}");
+        assert!(
+            broken.log().contains(ENV_TABLE_NAME),
+            "{name}: the cold-start error names the variable\n{}",
+            broken.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(status) = invocation.try_wait().unwrap() {
+            assert!(
+                !status.success(),
+                "{name}: an invocation of a dead function succeeded"
+            );
+        }
+        invocation.kill().await.ok();
     }
-    invocation.kill().await.ok();
 
     std::fs::remove_dir_all(&scratch).ok();
 }
