@@ -51,6 +51,28 @@ pub struct CaseFailure {
     pub error: shared::Error,
 }
 
+impl PollerError {
+    /// A short name for the kind of failure (the Lambda error type).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PollerError::UnknownEvent(_) => "UnknownEvent",
+            PollerError::Shared(_) => "Shared",
+            PollerError::CasesFailed { .. } => "CasesFailed",
+        }
+    }
+}
+
+/// What Lambda reports: the kind, and the message with its whole cause chain (as the other
+/// three Lambdas report theirs).
+impl From<PollerError> for lambda_runtime::Diagnostic {
+    fn from(err: PollerError) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic {
+            error_type: format!("PollerError::{}", err.kind()),
+            error_message: shared::error::error_chain(&err),
+        }
+    }
+}
+
 fn describe(failures: &[CaseFailure]) -> String {
     failures
         .iter()

@@ -34,10 +34,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let poller = &poller;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        poller
-            .handle(&event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
+        poller.handle(&event.payload).await
     }))
     .await
 }
