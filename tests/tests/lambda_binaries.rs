@@ -684,6 +684,32 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     assert_eq!(made.summary, case["title"].as_str().unwrap());
     assert_eq!(made.issue_type, "Incident", "JIRA_ISSUE_TYPE");
 
+    // A handler's error reaches the invoker as a Lambda error: its kind as the error type, the
+    // message with its cause chain.
+    for (function, wrong_event, error_type) in [
+        (
+            &poller,
+            "jira-notifications-sns.json",
+            "PollerError::UnknownEvent",
+        ),
+        (
+            &jira_client,
+            "sir-client-issue-created.json",
+            "JiraClientError::NotACaseEvent",
+        ),
+        (
+            &sir_client,
+            "jira-client-case-created.json",
+            "SirClientError::NotAnIssueEvent",
+        ),
+    ] {
+        let error = emulator
+            .invoke(function, &sample_path(wrong_event))
+            .await
+            .expect_err(wrong_event);
+        assert!(error.contains(error_type), "{}: {error}", function.name);
+    }
+
     for function in [&poller, &jira_client, &notifications, &sir_client] {
         function.assert_json_logs();
     }
