@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, clippy, the "no Scan" rule, the CDK app's
-# type check and tests (template assertions, cdk-nag), ShellCheck, the deploy.sh tests, and all
-# unit and integration tests (the integration tests start moto from .venv by themselves).
-# Installs what a fresh machine lacks first (the Python virtualenv with moto and ShellCheck, the
-# CDK app's node_modules from its lockfile).
+# type check and tests (template assertions, cdk-nag), ShellCheck, the deploy.sh tests, all unit
+# and integration tests (they start moto from .venv by themselves; the Lambda binaries run under
+# cargo-lambda's local runtime), and the local demo (./deploy.sh --local --demo).
+# Installs what a fresh machine lacks first (the Python virtualenv with moto, ShellCheck and
+# cargo-lambda, the CDK app's node_modules from its lockfile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
