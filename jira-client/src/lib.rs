@@ -41,7 +41,7 @@ use shared::snapshot::{
     CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_CHARS, clip_chars, normalize_line, normalize_text,
 };
 use shared::status::SirStatus;
-use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore};
+use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
 
 pub use config::{
     DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_CLAIM_LEASE, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS,
@@ -196,30 +196,19 @@ impl JiraClientHandler {
         }
     }
 
-    /// Runs `work` holding the case's claim, so concurrent deliveries cannot both create an
-    /// issue or copy the same comment. The claim is released whatever `work` returns.
+    /// Runs `work` holding the case's claim (see [`run_claimed`]); a held claim is a retryable
+    /// [`JiraClientError::ClaimHeld`].
     async fn claimed<T>(
         &self,
         case_id: &str,
         work: impl Future<Output = Result<T, JiraClientError>>,
     ) -> Result<T, JiraClientError> {
-        let claim = self
-            .store
-            .claim(
-                &ClaimKey::Case(case_id.to_owned()),
-                self.settings.claim_lease,
-            )
+        let key = ClaimKey::Case(case_id.to_owned());
+        run_claimed(self.store.as_ref(), &key, self.settings.claim_lease, work)
             .await?
             .ok_or_else(|| JiraClientError::ClaimHeld {
                 case_id: case_id.to_owned(),
-            })?;
-        let result = work.await;
-        if let Err(error) = self.store.release(&claim).await {
-            // The work is done (or its error is returned); the lease only delays the next
-            // delivery until it expires.
-            tracing::warn!(case_id, %error, "could not release the case claim; it will expire");
-        }
-        result
+            })
     }
 
     /// `CaseCreated` (`created`) and `CaseUpdated`: the issue made to match the case as SIR has

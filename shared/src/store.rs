@@ -15,6 +15,7 @@
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -167,6 +168,26 @@ pub struct TrackedCase {
     pub title: Option<String>,
     /// Epoch seconds of the last full comment check (see the poller's slow comment sweep).
     pub comments_checked_at: u64,
+}
+
+/// Runs `work` holding the claim on `key`, so concurrent deliveries cannot both create the other
+/// side or copy the same item. `Ok(None)`: another delivery holds it (the caller's retryable
+/// error says so). The claim is released whatever `work` returns; a release that fails only
+/// leaves the lease to expire.
+pub async fn run_claimed<T, E: From<Error>>(
+    store: &dyn MappingStore,
+    key: &ClaimKey,
+    lease: Duration,
+    work: impl Future<Output = std::result::Result<T, E>>,
+) -> std::result::Result<Option<T>, E> {
+    let Some(claim) = store.claim(key, lease).await? else {
+        return Ok(None);
+    };
+    let result = work.await;
+    if let Err(error) = store.release(&claim).await {
+        tracing::warn!(?key, %error, "could not release the claim; it will expire");
+    }
+    result.map(Some)
 }
 
 /// The mapping table, as the Lambdas use it.

@@ -45,7 +45,7 @@ use shared::snapshot::{
     normalize_line, normalize_text,
 };
 use shared::status::{SirStatus, SirStatusStep};
-use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore};
+use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
 use tokio::sync::OnceCell;
 
 pub use config::{
@@ -221,30 +221,19 @@ impl SirClientHandler {
         }
     }
 
-    /// Runs `work` holding the issue's claim, so concurrent deliveries cannot both create a case
-    /// or copy the same comment. The claim is released whatever `work` returns.
+    /// Runs `work` holding the issue's claim (see [`run_claimed`]); a held claim is a retryable
+    /// [`SirClientError::ClaimHeld`].
     async fn claimed<T>(
         &self,
         issue_key: &str,
         work: impl Future<Output = Result<T, SirClientError>>,
     ) -> Result<T, SirClientError> {
-        let claim = self
-            .store
-            .claim(
-                &ClaimKey::Issue(issue_key.to_owned()),
-                self.settings.claim_lease,
-            )
+        let key = ClaimKey::Issue(issue_key.to_owned());
+        run_claimed(self.store.as_ref(), &key, self.settings.claim_lease, work)
             .await?
             .ok_or_else(|| SirClientError::ClaimHeld {
                 issue_key: issue_key.to_owned(),
-            })?;
-        let result = work.await;
-        if let Err(error) = self.store.release(&claim).await {
-            // The work is done (or its error is returned); the lease only delays the next
-            // delivery until it expires.
-            tracing::warn!(issue_key, %error, "could not release the issue claim; it will expire");
-        }
-        result
+            })
     }
 
     /// `IssueCreated` (`created`) and `IssueUpdated`: the case made to match the issue as Jira
