@@ -522,9 +522,14 @@ run_local() {
   fi
   say 'set-up: .venv with moto (tests/bootstrap.sh)'
   "$ROOT/tests/bootstrap.sh" >/dev/null || die 'tests/bootstrap.sh failed (see above)'
-  say 'building and starting the local integration (the first build takes several minutes)'
+  say 'building the local integration (the first build takes several minutes)'
+  # The same build as ./run-tests.sh (whole workspace, tests included): one set of dependency
+  # features, so neither ever rebuilds the other's dependencies.
+  (cd "$ROOT" && cargo build --quiet --locked --workspace --bins --tests) || die 'the build failed (see above)'
+  local binary="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sir-jira-local"
+  [ -x "$binary" ] || die "the build did not produce $binary"
   cd "$ROOT"
-  exec cargo run --quiet -p integration-tests --bin sir-jira-local -- "${args[@]}"
+  exec "$binary" "${args[@]}"
 }
 
 main() {

@@ -71,17 +71,20 @@ test_help_lists_the_flags() {
 
 # --local: tests/bootstrap.sh is a stub here; the local binary is started through (stub) cargo.
 local_sandbox() {
-  mkdir -p "$SANDBOX/repo/tests"
-  # shellcheck disable=SC2016 # $STUB_LOG is expanded when the stub runs
+  mkdir -p "$SANDBOX/repo/tests" "$SANDBOX/repo/target/debug"
+  # shellcheck disable=SC2016 # $STUB_LOG etc. are expanded when the stubs run
   printf '#!/bin/sh\necho bootstrap >>"$STUB_LOG"\n' >"$SANDBOX/repo/tests/bootstrap.sh"
-  chmod +x "$SANDBOX/repo/tests/bootstrap.sh"
+  # shellcheck disable=SC2016
+  printf '#!/bin/sh\necho "sir-jira-local $*" >>"$STUB_LOG"\necho "  env JIRA_API_TOKEN=${JIRA_API_TOKEN:+set}" >>"$STUB_LOG"\n' \
+    >"$SANDBOX/repo/target/debug/sir-jira-local"
+  chmod +x "$SANDBOX/repo/tests/bootstrap.sh" "$SANDBOX/repo/target/debug/sir-jira-local"
 }
 
 test_local_starts_the_local_binary_and_touches_no_aws() {
   local_sandbox
   deploy --local
   expect exit_code 0
-  expect in_order 'bootstrap' 'cargo run --quiet -p integration-tests --bin sir-jira-local'
+  expect in_order 'bootstrap' 'cargo build --quiet --locked --workspace --bins --tests' 'sir-jira-local'
   expect not_called 'aws '
   expect not_called 'npx '
 }
@@ -90,7 +93,7 @@ test_local_demo_passes_demo_to_the_local_binary() {
   local_sandbox
   deploy --local --demo
   expect exit_code 0
-  expect called 'cargo run --quiet -p integration-tests --bin sir-jira-local -- --demo'
+  expect called 'sir-jira-local --demo'
   expect not_called 'aws '
 }
 
@@ -106,7 +109,7 @@ test_local_with_a_real_jira_passes_the_token_only_in_the_environment() {
   with_token_on_stdin
   deploy --local --email bot@example.com --url https://example.atlassian.net --project-key SEC --token -
   expect exit_code 0
-  expect called 'sir-jira-local -- --url https://example.atlassian.net --email bot@example.com --project-key SEC'
+  expect called 'sir-jira-local --url https://example.atlassian.net --email bot@example.com --project-key SEC'
   expect called 'JIRA_API_TOKEN=set'
   expect token_nowhere_in_calls
   expect not_called 'aws '
