@@ -301,13 +301,7 @@ impl Poller {
     }
 
     async fn tracked_entry(&self, case_id: &str) -> shared::Result<Option<TrackedCase>> {
-        // One partition Query; a native event is rare enough that this is cheap.
-        Ok(self
-            .store
-            .tracked_cases()
-            .await?
-            .into_iter()
-            .find(|t| t.case_id == case_id))
+        self.store.tracked_case(case_id).await
     }
 
     /// One pass of the schedule over every case.

@@ -243,9 +243,22 @@ pub trait MappingStore: Send + Sync {
 
     /// Every case the poller tracks (one paged Query on the tracking partition).
     async fn tracked_cases(&self) -> Result<Vec<TrackedCase>>;
+    /// What the poller last saw of one case (one GetItem).
+    async fn tracked_case(&self, case_id: &str) -> Result<Option<TrackedCase>>;
     async fn put_tracked_case(&self, case: &TrackedCase) -> Result<()>;
     /// Stops tracking the case (it can no longer be read from SIR).
     async fn untrack_case(&self, case_id: &str) -> Result<()>;
+}
+
+fn tracked_case_from(item: &HashMap<String, AttributeValue>) -> Result<TrackedCase> {
+    let r = ItemReader { item };
+    Ok(TrackedCase {
+        case_id: r.req_s("caseId")?.to_owned(),
+        last_updated_date: r.opt_s("lastUpdatedDate").map(str::to_owned),
+        status: r.opt_s("status").map(str::to_owned),
+        title: r.opt_s("title").map(str::to_owned),
+        comments_checked_at: r.opt_n("commentsCheckedAt")?.unwrap_or(0),
+    })
 }
 
 /// [`MappingStore`] on DynamoDB.
@@ -768,17 +781,16 @@ impl MappingStore for DynamoMappingStore {
         self.query_prefix(POLLER.to_owned(), "CASE#")
             .await?
             .iter()
-            .map(|item| {
-                let r = ItemReader { item };
-                Ok(TrackedCase {
-                    case_id: r.req_s("caseId")?.to_owned(),
-                    last_updated_date: r.opt_s("lastUpdatedDate").map(str::to_owned),
-                    status: r.opt_s("status").map(str::to_owned),
-                    title: r.opt_s("title").map(str::to_owned),
-                    comments_checked_at: r.opt_n("commentsCheckedAt")?.unwrap_or(0),
-                })
-            })
+            .map(tracked_case_from)
             .collect()
+    }
+
+    async fn tracked_case(&self, case_id: &str) -> Result<Option<TrackedCase>> {
+        self.get(POLLER.to_owned(), &format!("CASE#{case_id}"))
+            .await?
+            .as_ref()
+            .map(tracked_case_from)
+            .transpose()
     }
 
     async fn put_tracked_case(&self, case: &TrackedCase) -> Result<()> {

@@ -472,4 +472,10 @@ async fn tracked_cases_are_listed_updated_and_dropped() {
         &tracked("0000000003", "Closed")
     );
     assert!(all.iter().all(|c| c.case_id != "0000000004"));
+    // One case by its key, as the poller reads it for a native event.
+    assert_eq!(
+        store.tracked_case("0000000003").await.unwrap(),
+        Some(tracked("0000000003", "Closed"))
+    );
+    assert_eq!(store.tracked_case("0000000004").await.unwrap(), None);
 }
