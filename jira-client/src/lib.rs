@@ -50,17 +50,12 @@ pub use config::{
 pub use error::JiraClientError;
 pub use items::ISSUE_NOTES_PROPERTY;
 
-/// Prefix of the label that marks the issue of a case (`sir-case-<caseId>`).
-pub const CASE_LABEL_PREFIX: &str = "sir-case-";
+pub use shared::jira::{CASE_LABEL_PREFIX, case_label};
+
 /// Label added to an issue whose SIR case was deleted.
 pub const DELETED_LABEL: &str = "sir-case-deleted";
 /// Reason recorded on the link when the SIR case was deleted.
 pub const CASE_DELETED_REASON: &str = "SIR case deleted";
-
-/// The label that makes the issue of `case_id` findable after a crash.
-pub fn case_label(case_id: &str) -> String {
-    format!("{CASE_LABEL_PREFIX}{case_id}")
-}
 
 /// What the handler did with the case's issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -9,10 +9,6 @@ use lambda_runtime::Diagnostic;
 /// A notification that could not be handled.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Jira, DynamoDB, EventBridge or the configuration failed (see the cause).
-    #[error(transparent)]
-    Shared(#[from] shared::Error),
-
     /// Some records of the SNS event failed; the others were handled.
     #[error(
         "{} of {total} notification(s) not handled: {}",
@@ -48,7 +44,6 @@ impl HandlerError {
     /// Whether handling the same event again later can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            HandlerError::Shared(err) => err.is_retryable(),
             HandlerError::RecordsFailed { failures, .. } => {
                 failures.iter().any(|f| f.error.is_retryable())
             }
@@ -57,7 +52,6 @@ impl HandlerError {
 
     fn kind(&self) -> &'static str {
         match self {
-            HandlerError::Shared(_) => "Shared",
             HandlerError::RecordsFailed { .. } => "RecordsFailed",
         }
     }

@@ -41,9 +41,6 @@ pub use config::{HandlerSettings, NotificationsConfig};
 pub use error::{HandlerError, RecordFailure};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
 
-/// The label prefix jira-client gives the issues it creates for SIR cases.
-pub const SIR_CASE_LABEL_PREFIX: &str = "sir-case-";
-
 /// What the handler did about one issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Outcome {
@@ -224,12 +221,7 @@ impl NotificationHandler {
             );
             return Ok(Outcome::Unchanged);
         }
-        if link.is_none()
-            && issue
-                .labels
-                .iter()
-                .any(|l| l.starts_with(SIR_CASE_LABEL_PREFIX))
-        {
+        if link.is_none() && shared::jira::is_made_for_a_case(&issue.labels) {
             tracing::info!(
                 issue_key = key,
                 "an issue made for a SIR case, not linked yet; SIR already has it"

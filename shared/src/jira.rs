@@ -59,6 +59,21 @@ pub fn jira_timestamp_to_rfc3339(text: &str) -> Option<String> {
         .ok()
 }
 
+/// Prefix of the label jira-client gives every issue it makes for a SIR case
+/// (`sir-case-<caseId>`): it makes the issue findable after a crash, and tells the Jira side
+/// that the issue came from SIR.
+pub const CASE_LABEL_PREFIX: &str = "sir-case-";
+
+/// The label that marks the issue of `case_id`.
+pub fn case_label(case_id: &str) -> String {
+    format!("{CASE_LABEL_PREFIX}{case_id}")
+}
+
+/// Whether the issue's labels say it was made for a SIR case.
+pub fn is_made_for_a_case(labels: &[String]) -> bool {
+    labels.iter().any(|l| l.starts_with(CASE_LABEL_PREFIX))
+}
+
 /// A Jira user as the integration sees one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JiraUser {

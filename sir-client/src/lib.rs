@@ -55,8 +55,6 @@ pub use config::{
 pub use error::SirClientError;
 pub use items::{MAX_ATTACHMENT_BYTES, sir_file_name};
 
-/// The label prefix jira-client gives the issues it creates for SIR cases.
-pub const SIR_CASE_LABEL_PREFIX: &str = "sir-case-";
 /// The issue property where sir-client keeps what it has already said on the issue.
 pub const NOTES_PROPERTY: &str = "sir-integration-from-jira";
 /// Reason recorded on the link when the Jira issue was deleted.
@@ -268,11 +266,7 @@ impl SirClientHandler {
         };
         let (link, outcome) = match existing {
             Some(link) => (link, Outcome::Updated),
-            None if issue
-                .labels
-                .iter()
-                .any(|l| l.starts_with(SIR_CASE_LABEL_PREFIX)) =>
-            {
+            None if shared::jira::is_made_for_a_case(&issue.labels) => {
                 tracing::info!(
                     issue_key = key,
                     "the issue was made for a SIR case; nothing to create"
@@ -413,6 +407,7 @@ impl SirClientHandler {
                 &self.client_token(key, "announce"),
             )
             .await?;
+        applied.notes += 1;
         let mut notes = self.issue_notes(key).await?;
         if !notes.case_announced {
             self.jira
@@ -427,8 +422,8 @@ impl SirClientHandler {
                 .await?;
             notes.case_announced = true;
             self.set_issue_notes(key, &notes).await?;
+            applied.notes += 1;
         }
-        applied.notes += 1;
         Ok(())
     }
 

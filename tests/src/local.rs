@@ -160,8 +160,9 @@ impl LocalStack {
         })
         .await
         .map_err(setup("SIR emulator"))?;
-        let (jira, real) = match &options.real_jira {
-            Some(real) => (None, real.clone()),
+        // The Jira site and how to sign in: the given one, or the emulator's.
+        let (jira, site) = match &options.real_jira {
+            Some(site) => (None, site.clone()),
             None => {
                 let config = JiraEmulatorConfig {
                     port: options.jira_port,
@@ -172,29 +173,30 @@ impl LocalStack {
                     }),
                     ..JiraEmulatorConfig::default()
                 };
-                let real = RealJira {
-                    url: String::new(),
-                    email: config.email.clone(),
-                    token: SecretString::from(config.token.clone()),
-                    project_key: config.project_key.clone(),
-                };
+                let (email, token, project_key) = (
+                    config.email.clone(),
+                    SecretString::from(config.token.clone()),
+                    config.project_key.clone(),
+                );
                 let emulator = JiraEmulator::start(config)
                     .await
                     .map_err(setup("Jira emulator"))?;
-                let real = RealJira {
+                let site = RealJira {
                     url: emulator.base_url(),
-                    ..real
+                    email,
+                    token,
+                    project_key,
                 };
-                (Some(emulator), real)
+                (Some(emulator), site)
             }
         };
         // The parameters deploy.sh and the stack write: three Strings and the SecureString token.
         world
             .put_jira_parameters(
-                &real.email,
-                &real.url,
-                &real.project_key,
-                real.token.expose_secret(),
+                &site.email,
+                &site.url,
+                &site.project_key,
+                site.token.expose_secret(),
             )
             .await?;
         world
@@ -304,7 +306,7 @@ impl LocalStack {
             sir,
             jira,
             jira_api,
-            project_key: real.project_key,
+            project_key: site.project_key,
             topic_arn,
             sources,
             poller,
@@ -575,34 +577,7 @@ pub fn describe(lambda: &str, response: &Value) -> Vec<String> {
                 "Deleted" => lines.push(format!("case {case} deleted → noted on {key}")),
                 _ => {}
             }
-            let mut parts = Vec::new();
-            for field in response
-                .get("fieldsEdited")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                parts.push(field.as_str().unwrap_or("?").to_owned());
-            }
-            let n = count(response, "transitions");
-            if n > 0 {
-                parts.push("status".to_owned());
-            }
-            for (field, what) in [
-                ("commentsAdded", "comment"),
-                ("commentsUpdated", "comment edit"),
-                ("attachmentsAdded", "attachment"),
-                ("watchersAdded", "watcher"),
-            ] {
-                let n = count(response, field);
-                if n > 0 {
-                    parts.push(if n == 1 {
-                        what.to_owned()
-                    } else {
-                        format!("{n} × {what}")
-                    });
-                }
-            }
+            let parts = changed_parts(response, "transitions", true);
             if !parts.is_empty() {
                 lines.push(format!("case {case} {} → {key}", parts.join(", ")));
             }
@@ -644,32 +619,7 @@ pub fn describe(lambda: &str, response: &Value) -> Vec<String> {
                 )),
                 _ => {}
             }
-            let mut parts = Vec::new();
-            for field in response
-                .get("fieldsEdited")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                parts.push(field.as_str().unwrap_or("?").to_owned());
-            }
-            if count(response, "statusSteps") > 0 {
-                parts.push("status".to_owned());
-            }
-            for (field, what) in [
-                ("commentsAdded", "comment"),
-                ("commentsUpdated", "comment edit"),
-                ("attachmentsAdded", "attachment"),
-            ] {
-                let n = count(response, field);
-                if n > 0 {
-                    parts.push(if n == 1 {
-                        what.to_owned()
-                    } else {
-                        format!("{n} × {what}")
-                    });
-                }
-            }
+            let parts = changed_parts(response, "statusSteps", false);
             if !parts.is_empty() {
                 lines.push(format!("{key} {} → case {case}", parts.join(", ")));
             }
@@ -681,6 +631,38 @@ pub fn describe(lambda: &str, response: &Value) -> Vec<String> {
         }
     }
     lines
+}
+
+/// What an `Applied` response (jira-client's or sir-client's) changed, in a few words:
+/// `summary, status, 3 × comment`.
+fn changed_parts(response: &Value, status_field: &str, with_watchers: bool) -> Vec<String> {
+    let count = |k: &str| response.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let mut parts: Vec<String> = response
+        .get("fieldsEdited")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|field| field.as_str().unwrap_or("?").to_owned())
+        .collect();
+    if count(status_field) > 0 {
+        parts.push("status".to_owned());
+    }
+    let mut counted = vec![
+        ("commentsAdded", "comment"),
+        ("commentsUpdated", "comment edit"),
+        ("attachmentsAdded", "attachment"),
+    ];
+    if with_watchers {
+        counted.push(("watchersAdded", "watcher"));
+    }
+    for (field, what) in counted {
+        match count(field) {
+            0 => {}
+            1 => parts.push(what.to_owned()),
+            n => parts.push(format!("{n} × {what}")),
+        }
+    }
+    parts
 }
 
 /// Starts everything, prints how to use it, and runs until Ctrl-C (or, with `--demo`, until the
@@ -843,4 +825,36 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
         started.elapsed().as_secs_f64()
     ));
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_actions_read_as_one_line_each() {
+        let created = json!({"caseId": "1234567890", "issueKey": "SEC-12", "outcome": "Created",
+            "fieldsEdited": [], "transitions": 0, "commentsAdded": 0});
+        assert_eq!(
+            describe("jira-client", &created),
+            ["case 1234567890 → SEC-12 created"]
+        );
+        let copied = json!({"caseId": "1234567890", "issueKey": "SEC-12", "outcome": "Updated",
+            "fieldsEdited": ["title"], "statusSteps": 1, "commentsAdded": 1});
+        assert_eq!(
+            describe("sir-client", &copied),
+            ["SEC-12 title, status, comment → case 1234567890"]
+        );
+        let quiet = json!({"caseId": "1", "issueKey": "SEC-1", "outcome": "Updated",
+            "fieldsEdited": [], "statusSteps": 0, "commentsAdded": 0});
+        assert!(
+            describe("sir-client", &quiet).is_empty(),
+            "nothing changed, nothing said"
+        );
+        let rejected = json!({"records": [{"messageId": "m", "rejected": "not-json"}]});
+        assert_eq!(
+            describe("jira-notifications-handler", &rejected),
+            ["rejected a Jira Automation message (not-json); nothing done"]
+        );
+    }
 }

@@ -54,6 +54,17 @@ fn new_issue(summary: &str, description: &str) -> NewIssue {
     }
 }
 
+/// The issue's comments as text, oldest first.
+fn jira_comment_texts(it: &Integration, key: &str) -> Vec<String> {
+    it.jira
+        .issue(key)
+        .unwrap()
+        .comments
+        .iter()
+        .map(|c| shared::adf::adf_to_text(&c.body))
+        .collect()
+}
+
 fn comments_ending(case: &CaseRecord, text: &str) -> usize {
     case.comments
         .iter()
@@ -148,11 +159,7 @@ async fn issue_created_in_jira_becomes_one_linked_case_with_honest_fields() {
         case.comments.iter().any(|c| c.body.contains(&key)),
         "the case says where it came from"
     );
-    let issue_comments: Vec<String> = issue
-        .comments
-        .iter()
-        .map(|c| shared::adf::adf_to_text(&c.body))
-        .collect();
+    let issue_comments = jira_comment_texts(&it, &key);
     assert_eq!(issue_comments.len(), 1, "{issue_comments:?}");
     assert!(issue_comments[0].contains(&case.case_id));
 }
@@ -492,14 +499,7 @@ async fn an_update_to_the_issue_of_a_closed_case_is_reported_once_and_not_retrie
         0,
         "a closed case is not changed"
     );
-    let texts: Vec<String> = it
-        .jira
-        .issue(&key)
-        .unwrap()
-        .comments
-        .iter()
-        .map(|c| shared::adf::adf_to_text(&c.body))
-        .collect();
+    let texts = jira_comment_texts(&it, &key);
     let reported = texts.iter().filter(|t| t.contains("is closed")).count();
     assert_eq!(reported, 1, "{texts:?}");
     assert_eq!(texts.len(), notes_before + 3);
@@ -561,14 +561,7 @@ async fn round_trip_case_from_sir_commented_in_jira_gets_the_comment_once_and_no
 
     let case = it.sir.case(&case_id).unwrap();
     assert_eq!(comments_ending(&case, "seen from Jira"), 1);
-    let texts: Vec<String> = it
-        .jira
-        .issue(&key)
-        .unwrap()
-        .comments
-        .iter()
-        .map(|c| shared::adf::adf_to_text(&c.body))
-        .collect();
+    let texts = jira_comment_texts(&it, &key);
     assert_eq!(
         texts
             .iter()
