@@ -826,35 +826,3 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
     ));
     Ok(true)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sync_actions_read_as_one_line_each() {
-        let created = json!({"caseId": "1234567890", "issueKey": "SEC-12", "outcome": "Created",
-            "fieldsEdited": [], "transitions": 0, "commentsAdded": 0});
-        assert_eq!(
-            describe("jira-client", &created),
-            ["case 1234567890 → SEC-12 created"]
-        );
-        let copied = json!({"caseId": "1234567890", "issueKey": "SEC-12", "outcome": "Updated",
-            "fieldsEdited": ["title"], "statusSteps": 1, "commentsAdded": 1});
-        assert_eq!(
-            describe("sir-client", &copied),
-            ["SEC-12 title, status, comment → case 1234567890"]
-        );
-        let quiet = json!({"caseId": "1", "issueKey": "SEC-1", "outcome": "Updated",
-            "fieldsEdited": [], "statusSteps": 0, "commentsAdded": 0});
-        assert!(
-            describe("sir-client", &quiet).is_empty(),
-            "nothing changed, nothing said"
-        );
-        let rejected = json!({"records": [{"messageId": "m", "rejected": "not-json"}]});
-        assert_eq!(
-            describe("jira-notifications-handler", &rejected),
-            ["rejected a Jira Automation message (not-json); nothing done"]
-        );
-    }
-}
