@@ -2,17 +2,22 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_LAMBDA_ASSET_DIR, resolveLambdaAssets } from './assets';
+import { ALLOW_PLACEHOLDER_CONTEXT, DEFAULT_LAMBDA_ASSET_DIR, resolveLambdaAssets } from './assets';
 import { loadContract } from './contract';
 import { IntegrationStack } from './stack';
 
 export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
 
 /**
- * Context keys (all optional; `cdk synth` on a fresh clone needs none):
+ * Context keys (all optional once the Lambdas are built; a synth on a fresh clone, with nothing
+ * built, needs allowPlaceholderAssets):
  * - stackName: CloudFormation stack name (default SecurityIncidentResponseJira)
  * - lambdaAssetDir: cargo-lambda output directory (default <repo>/target/lambda)
- * - requireBuiltLambdas: "true" to fail instead of using the placeholder code (deploy.sh sets it)
+ * - allowPlaceholderAssets: "true" to synthesize placeholder code for functions not built (tests
+ *   and template checks only: without it a missing build is an error, so a hand-run
+ *   `cdk deploy` cannot deploy the placeholder)
+ * - requireBuiltLambdas: "true" refuses the placeholder even with allowPlaceholderAssets
+ *   (deploy.sh sets it)
  * - parameterPrefix: SSM prefix (default /SecurityIncidentResponse)
  * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
  * - existingTableName: reuse a mapping table kept by an earlier destroy
@@ -36,7 +41,11 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     return Number(value);
   };
   const contract = loadContract();
-  const assets = resolveLambdaAssets(contract, ctx('lambdaAssetDir') ?? DEFAULT_LAMBDA_ASSET_DIR, flag('requireBuiltLambdas'));
+  const assets = resolveLambdaAssets(
+    contract,
+    ctx('lambdaAssetDir') ?? DEFAULT_LAMBDA_ASSET_DIR,
+    flag(ALLOW_PLACEHOLDER_CONTEXT) && !flag('requireBuiltLambdas'),
+  );
   const retention = int('logRetentionDays');
   if (retention !== undefined && !Object.values(logs.RetentionDays).includes(retention)) {
     throw new Error(`context logRetentionDays=${retention} is not a retention CloudWatch Logs accepts`);

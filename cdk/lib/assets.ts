@@ -9,10 +9,25 @@ export const REPO_ROOT = path.join(__dirname, '..', '..');
 /** cargo-lambda's default output directory. */
 export const DEFAULT_LAMBDA_ASSET_DIR = path.join(REPO_ROOT, 'target', 'lambda');
 /**
- * Stand-in code used when a function has not been built, so that `cdk synth` works on a fresh
- * clone. deploy.sh always builds first and passes requireBuiltLambdas=true, so it is never deployed.
+ * Stand-in code for a function that has not been built, used only when the synth opts in
+ * (context allowPlaceholderAssets=true: the CDK tests and run-tests.sh's template check). Without
+ * the opt-in a missing build is an error, so `npx cdk deploy` by hand can never deploy it.
  */
 export const PLACEHOLDER_ASSET_DIR = path.join(__dirname, '..', 'assets', 'not-built');
+/** The context key that lets a synth use the placeholder (never for a deployment). */
+export const ALLOW_PLACEHOLDER_CONTEXT = 'allowPlaceholderAssets';
+
+/** A deployable synth found functions without their build (bin/app.ts prints it without a stack). */
+export class MissingLambdaBuildError extends Error {
+  constructor(
+    message: string,
+    /** Crates without a built bootstrap. */
+    readonly crates: string[],
+  ) {
+    super(message);
+    this.name = 'MissingLambdaBuildError';
+  }
+}
 
 export interface ResolvedAssets {
   /** Asset directory per function (each holds a `bootstrap`). */
@@ -23,9 +38,10 @@ export interface ResolvedAssets {
 
 /**
  * Finds `<assetDir>/<crate>/bootstrap` for every function of the contract. A missing one is an
- * error when `requireBuilt` is set (deploying), otherwise it gets the placeholder (synth, tests).
+ * error unless `allowPlaceholders` is set (an explicit opt-in: tests and template checks only),
+ * in which case it gets the placeholder code.
  */
-export function resolveLambdaAssets(contract: Contract, assetDir: string, requireBuilt: boolean): ResolvedAssets {
+export function resolveLambdaAssets(contract: Contract, assetDir: string, allowPlaceholders: boolean): ResolvedAssets {
   const dirs = {} as Record<FunctionKey, string>;
   const missing: string[] = [];
   for (const key of Object.keys(contract.functions) as FunctionKey[]) {
@@ -38,10 +54,14 @@ export function resolveLambdaAssets(contract: Contract, assetDir: string, requir
       dirs[key] = PLACEHOLDER_ASSET_DIR;
     }
   }
-  if (requireBuilt && missing.length > 0) {
-    throw new Error(
-      `no built Lambda for ${missing.join(', ')} under ${assetDir} ` +
-        '(run `cargo lambda build --release --arm64` at the repository root, or use ./deploy.sh)',
+  if (!allowPlaceholders && missing.length > 0) {
+    throw new MissingLambdaBuildError(
+      `no built Lambda for ${missing.join(', ')} (no ${path.join(assetDir, '<crate>', 'bootstrap')}): ` +
+        'refusing to synthesize a deployable stack with placeholder code. Run ./deploy.sh (it builds ' +
+        'and deploys), or build first with `cargo lambda build --release --arm64` at the repository ' +
+        'root (it writes target/lambda/<crate>/bootstrap). To synthesize without the builds (tests, ' +
+        `template checks; never to deploy) pass --context ${ALLOW_PLACEHOLDER_CONTEXT}=true.`,
+      missing,
     );
   }
   return { dirs, missing };
