@@ -7,6 +7,9 @@ parent exits for any reason (even a panic or SIGKILL), and no moto outlives its 
 moto's in-memory backends are not thread-safe (concurrent TransactWriteItems on one table fail
 with "dictionary changed size during iteration"), so requests are handled one at a time, as
 DynamoDB itself serializes writes to an item. Connections are still accepted concurrently.
+
+Every request first passes the local IAM (local_iam.py): a Lambda's own access key is refused what
+its role's policies do not allow, as on AWS.
 """
 
 import sys
@@ -19,15 +22,26 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from local_iam import LocalIam
+
 
 class SerializedApp:
-    """Runs one request at a time through the wrapped WSGI app."""
+    """Runs one request at a time through the wrapped WSGI app, behind the local IAM."""
 
     def __init__(self, app):
         self._app = app
         self._lock = threading.Lock()
+        self._iam = LocalIam()
 
     def __call__(self, environ, start_response):
+        # The local IAM's own routes and its checks need no lock: they never touch moto's state.
+        if self._iam.handles(environ):
+            return self._iam.admin(environ, start_response)
+        refusal = self._iam.check_aws_request(environ)
+        if refusal is not None:
+            status, headers, body = refusal
+            start_response(status, headers)
+            return body
         with self._lock:
             # Materialize the body inside the lock: moto builds responses lazily.
             return list(self._app(environ, start_response))

@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod clients;
+pub mod iam;
 pub mod local;
 pub mod pipeline;
 pub mod world;
@@ -48,6 +49,11 @@ pub enum HarnessError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The local IAM refused a Lambda a call (its role lacks the grant): a finding about the stack.
+    #[error(
+        "IAM refused what a Lambda called (grant it in cdk/lib/permissions.ts, or stop calling it): {0}"
+    )]
+    IamDenied(String),
     #[error("building an AWS request")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -36,6 +36,7 @@ use sir_emulator::{SirEmulator, SirEmulatorConfig};
 use tokio::sync::watch;
 
 use crate::clients::sir_client;
+use crate::iam::Function;
 use crate::pipeline::{deliver_batch, parse, sns_event};
 use crate::world::{REGION, RuleQueue};
 use crate::{HarnessError, World};
@@ -44,12 +45,10 @@ use crate::{HarnessError, World};
 pub const CONTRACT: &str = include_str!("../../cdk/contract.json");
 /// The mapping table's name in local mode (CloudFormation names it in AWS).
 pub const LOCAL_TABLE_NAME: &str = "sir-jira-mapping";
-/// The poller's schedule rule in local mode (on the default bus, as in the stack).
-pub const LOCAL_SCHEDULE_RULE: &str = "sir-jira-poller-schedule";
-/// The SIR access key of each local Lambda (the SIR emulator's caller identity).
-const POLLER_KEY: &str = "poller";
-const JIRA_CLIENT_KEY: &str = "jira-client";
-const SIR_CLIENT_KEY: &str = "sir-client";
+/// The stack local mode stands for (the default stack name of `cdk/lib/app.ts`).
+pub const LOCAL_STACK_NAME: &str = "SecurityIncidentResponseJira";
+/// The poller's schedule rule in local mode (on the default bus, named as the stack names it).
+pub const LOCAL_SCHEDULE_RULE: &str = "SecurityIncidentResponseJira-poller-schedule";
 /// How long each demo step may take before the demo fails.
 pub const DEMO_STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -125,7 +124,8 @@ impl LocalStack {
         let contract: Value = serde_json::from_str(CONTRACT).map_err(setup("cdk/contract.json"))?;
         let bus = contract_value(&contract, "/eventBus/name")?;
         let prefix = contract_value(&contract, "/parameters/defaultPrefix")?;
-        let world = World::named("local", LOCAL_TABLE_NAME, &bus, &prefix).await?;
+        let world =
+            World::named("local", LOCAL_TABLE_NAME, &bus, &prefix, LOCAL_STACK_NAME).await?;
         let pattern = |name: &str| -> Result<Value, HarnessError> {
             contract
                 .pointer(&format!("/rules/{name}"))
@@ -155,6 +155,8 @@ impl LocalStack {
         let sir = SirEmulator::start(SirEmulatorConfig {
             port: options.sir_port,
             events_endpoint: Some(world.endpoint.clone()),
+            // Each Lambda's role, as the synthesized template grants it, decides what it may call.
+            authorizer: Some(world.iam.authorize_url()),
             event_bus_name: "default".into(),
             ..SirEmulatorConfig::default()
         })
@@ -222,22 +224,35 @@ impl LocalStack {
         )?;
         set(
             "/functions/poller/env/integrationPrincipals",
-            &sir.principal(SIR_CLIENT_KEY),
+            &sir.principal(&world.access_key(Function::SirClient)),
         )?;
         set("/functions/jiraClient/env/issueType", "Task")?;
         env.insert("AWS_REGION".into(), REGION.into());
         let lookup = |name: &str| env.get(name).cloned();
 
-        let sir_api = |key: &str| Arc::new(SdkSirClient::new(sir_client(&sir.endpoint(), key)));
-        let store = || {
+        // Every Lambda signs with its own access key, refused by moto and the SIR emulator what
+        // its role (from the synthesized template) does not allow.
+        let poller_sdk = world.function_sdk(Function::Poller).await?;
+        let jira_client_sdk = world.function_sdk(Function::JiraClient).await?;
+        let notifications_sdk = world
+            .function_sdk(Function::JiraNotificationsHandler)
+            .await?;
+        let sir_client_sdk = world.function_sdk(Function::SirClient).await?;
+        let sir_api = |function| {
+            Arc::new(SdkSirClient::new(sir_client(
+                &sir.endpoint(),
+                &world.access_key(function),
+            )))
+        };
+        let store = |sdk: &aws_config::SdkConfig| {
             Arc::new(DynamoMappingStore::new(
-                world.dynamodb.clone(),
+                aws_sdk_dynamodb::Client::new(sdk),
                 &world.table_name,
             ))
         };
-        let publisher = || {
+        let publisher = |sdk: &aws_config::SdkConfig| {
             Arc::new(EventBridgePublisher::new(
-                world.eventbridge.clone(),
+                aws_sdk_eventbridge::Client::new(sdk),
                 &world.bus_name,
             ))
         };
@@ -245,42 +260,45 @@ impl LocalStack {
         let poller_config =
             PollerConfig::from_lookup(lookup).map_err(setup("poller configuration"))?;
         let poller = Poller {
-            sir: sir_api(POLLER_KEY),
-            store: store(),
-            publisher: publisher(),
+            sir: sir_api(Function::Poller),
+            store: store(&poller_sdk),
+            publisher: publisher(&poller_sdk),
             schedule: Arc::new(EventBridgeSchedule::new(
-                world.eventbridge.clone(),
+                aws_sdk_eventbridge::Client::new(&poller_sdk),
                 &poller_config.schedule_rule_name,
             )),
             settings: poller_config.settings,
         };
-        let jira_client_config = JiraClientConfig::load(lookup, &world.ssm)
-            .await
-            .map_err(setup("jira-client configuration"))?;
+        let jira_client_config =
+            JiraClientConfig::load(lookup, &aws_sdk_ssm::Client::new(&jira_client_sdk))
+                .await
+                .map_err(setup("jira-client configuration"))?;
         let jira_client = JiraClientHandler::new(
             Arc::new(JiraClient::new(&jira_client_config.jira).map_err(setup("Jira client"))?),
-            sir_api(JIRA_CLIENT_KEY),
-            store(),
+            sir_api(Function::JiraClient),
+            store(&jira_client_sdk),
             jira_client_config.handler,
         );
-        let notifications_config = NotificationsConfig::load(lookup, &world.ssm)
-            .await
-            .map_err(setup("jira-notifications-handler configuration"))?;
+        let notifications_config =
+            NotificationsConfig::load(lookup, &aws_sdk_ssm::Client::new(&notifications_sdk))
+                .await
+                .map_err(setup("jira-notifications-handler configuration"))?;
         let jira_api =
             Arc::new(JiraClient::new(&notifications_config.jira).map_err(setup("Jira client"))?);
         let notifications = NotificationHandler::new(
             jira_api.clone(),
-            store(),
-            publisher(),
+            store(&notifications_sdk),
+            publisher(&notifications_sdk),
             notifications_config.handler,
         );
-        let sir_client_config = SirClientConfig::load(lookup, &world.ssm)
-            .await
-            .map_err(setup("sir-client configuration"))?;
+        let sir_client_config =
+            SirClientConfig::load(lookup, &aws_sdk_ssm::Client::new(&sir_client_sdk))
+                .await
+                .map_err(setup("sir-client configuration"))?;
         let sir_client = SirClientHandler::new(
-            sir_api(SIR_CLIENT_KEY),
+            sir_api(Function::SirClient),
             Arc::new(JiraClient::new(&sir_client_config.jira).map_err(setup("Jira client"))?),
-            store(),
+            store(&sir_client_sdk),
             sir_client_config.handler,
         );
         let sources = [

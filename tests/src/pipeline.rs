@@ -30,13 +30,10 @@ use sir_client::SirClientHandler;
 use sir_emulator::{SirEmulator, SirEmulatorConfig};
 
 use crate::clients::sir_client;
+use crate::iam::{self, Function};
 use crate::world::{ACCOUNT, REGION, RuleQueue};
 use crate::{HarnessError, World};
 
-/// The SIR access key of each Lambda (the emulator records `arn:aws:iam::<acct>:user/<key>`).
-pub const POLLER_KEY: &str = "poller";
-pub const JIRA_CLIENT_KEY: &str = "jira-client";
-pub const SIR_CLIENT_KEY: &str = "sir-client";
 /// The Jira project of the local world.
 pub const PROJECT_KEY: &str = "SEC";
 
@@ -47,6 +44,8 @@ pub struct IntegrationOptions {
     pub sir: SirEmulatorConfig,
     /// sir-client's impacted accounts for cases created from Jira.
     pub impacted_accounts: Vec<String>,
+    /// Grants taken away from a function's role (its template policies less these actions).
+    pub revoked: Vec<(Function, String)>,
 }
 
 /// What one route delivered during a [`Integration::settle`].
@@ -110,6 +109,11 @@ fn test_retry_policy() -> RetryPolicy {
 }
 
 impl Integration {
+    /// The principal SIR records for `function`'s calls.
+    pub fn principal_of(&self, function: Function) -> String {
+        self.sir.principal(&self.world.access_key(function))
+    }
+
     pub async fn start() -> Result<Integration, HarnessError> {
         Integration::start_with(IntegrationOptions::default()).await
     }
@@ -119,6 +123,8 @@ impl Integration {
         let (topic_arn, notifications_queue) = world.automation_topic().await?;
         let sir = SirEmulator::start(SirEmulatorConfig {
             events_endpoint: Some(world.endpoint.clone()),
+            // Each Lambda's role, as the synthesized template grants it, decides what it may call.
+            authorizer: Some(world.iam.authorize_url()),
             // The test's own bus stands in for the default bus, so parallel tests' SIR
             // emulators do not feed each other's pollers.
             event_bus_name: world.bus_name.clone(),
@@ -147,7 +153,7 @@ impl Integration {
         let to_sir = world
             .rule_queue("sir-client", &rule_patterns::sir_client())
             .await?;
-        let schedule_rule = format!("poller-schedule-{}", world.id);
+        let schedule_rule = format!("{}-poller-schedule", world.stack_name);
         world
             .eventbridge
             .put_rule()
@@ -171,15 +177,54 @@ impl Integration {
                     .with_retry_policy(test_retry_policy()),
             ))
         };
-        let sir_api = |key: &str| Arc::new(SdkSirClient::new(sir_client(&sir.endpoint(), key)));
-        let ours = vec![sir.principal(SIR_CLIENT_KEY)];
+        // Every Lambda signs with its own access key, refused by moto and the SIR emulator what
+        // its role (from the synthesized template) does not allow.
+        let sdk_of = |function: Function| {
+            let revoked: Vec<&String> = options
+                .revoked
+                .iter()
+                .filter(|(f, _)| *f == function)
+                .map(|(_, action)| action)
+                .collect();
+            let world = &world;
+            async move {
+                let mut policies = iam::template_policies(function)?;
+                for action in revoked {
+                    policies = policies.without_action(action);
+                }
+                world.function_sdk_with(function, &policies).await
+            }
+        };
+        let poller_sdk = sdk_of(Function::Poller).await?;
+        let jira_client_sdk = sdk_of(Function::JiraClient).await?;
+        let notifications_sdk = sdk_of(Function::JiraNotificationsHandler).await?;
+        let sir_client_sdk = sdk_of(Function::SirClient).await?;
+        let store = |sdk: &aws_config::SdkConfig| {
+            Arc::new(shared::store::DynamoMappingStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                &world.table_name,
+            ))
+        };
+        let publisher = |sdk: &aws_config::SdkConfig| {
+            Arc::new(shared::publisher::EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(sdk),
+                &world.bus_name,
+            ))
+        };
+        let sir_api = |function| {
+            Arc::new(SdkSirClient::new(sir_client(
+                &sir.endpoint(),
+                &world.access_key(function),
+            )))
+        };
+        let ours = vec![sir.principal(&world.access_key(Function::SirClient))];
 
         let poller = Poller {
-            sir: sir_api(POLLER_KEY),
-            store: Arc::new(world.store()),
-            publisher: Arc::new(world.publisher()),
+            sir: sir_api(Function::Poller),
+            store: store(&poller_sdk),
+            publisher: publisher(&poller_sdk),
             schedule: Arc::new(EventBridgeSchedule::new(
-                world.eventbridge.clone(),
+                aws_sdk_eventbridge::Client::new(&poller_sdk),
                 &schedule_rule,
             )),
             settings: PollerSettings {
@@ -191,14 +236,14 @@ impl Integration {
         jira_client_settings.integration_principals = ours;
         let jira_client = JiraClientHandler::new(
             jira_api()?,
-            sir_api(JIRA_CLIENT_KEY),
-            Arc::new(world.store()),
+            sir_api(Function::JiraClient),
+            store(&jira_client_sdk),
             jira_client_settings,
         );
         let notifications = NotificationHandler::new(
             jira_api()?,
-            Arc::new(world.store()),
-            Arc::new(world.publisher()),
+            store(&notifications_sdk),
+            publisher(&notifications_sdk),
             jira_notifications_handler::HandlerSettings {
                 project_key: PROJECT_KEY.into(),
             },
@@ -207,9 +252,9 @@ impl Integration {
             sir_client::HandlerSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         sir_client_settings.impacted_accounts = options.impacted_accounts;
         let sir_client = SirClientHandler::new(
-            sir_api(SIR_CLIENT_KEY),
+            sir_api(Function::SirClient),
             jira_api()?,
-            Arc::new(world.store()),
+            store(&sir_client_sdk),
             sir_client_settings,
         );
         Ok(Integration {
@@ -301,6 +346,10 @@ impl Integration {
                     },
                 )
                 .await?;
+            let denials = self.world.iam_denials().await?;
+            if !denials.is_empty() {
+                return Err(HarnessError::IamDenied(iam::describe(&denials)));
+            }
             let emitted = self.sir.events_settled(Duration::ZERO).await
                 && self.jira.automation().wait_idle(Duration::ZERO).await;
             if moved > 0 || !emitted {

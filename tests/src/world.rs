@@ -15,6 +15,7 @@ use shared::publisher::EventBridgePublisher;
 use shared::store::{DynamoMappingStore, schema};
 
 use crate::HarnessError;
+use crate::iam::{Bindings, Denial, Function, FunctionPolicies, LocalIam, template_policies};
 use moto_harness::MotoServer;
 
 pub use moto_harness::{ACCOUNT, REGION, sdk_config};
@@ -32,6 +33,10 @@ pub struct World {
     pub table_name: String,
     pub bus_name: String,
     pub parameters: ParameterNames,
+    /// The stack this world stands for (the poller's schedule rule is `<stack>-poller-schedule`).
+    pub stack_name: String,
+    /// The IAM in front of moto (and the SIR emulator's authorizer).
+    pub iam: LocalIam,
 }
 
 /// An SQS queue that receives what one bus rule matches.
@@ -50,17 +55,19 @@ impl World {
             &format!("sir-jira-mapping-{id}"),
             &format!("security-incident-event-bus-{id}"),
             &format!("/SecurityIncidentResponse-{id}"),
+            &format!("sir-jira-{id}"),
         )
         .await
     }
 
     /// Starts moto if needed and creates a table and a bus with these names (the local mode
-    /// uses the stack's own names); `id` suffixes the rule and queue names.
+    /// uses the stack's own names); `id` suffixes the rule, queue and access key names.
     pub async fn named(
         id: &str,
         table_name: &str,
         bus_name: &str,
         parameter_prefix: &str,
+        stack_name: &str,
     ) -> Result<World, HarnessError> {
         let moto = MotoServer::shared()?;
         let sdk = sdk_config(moto.endpoint()).await;
@@ -73,6 +80,8 @@ impl World {
             table_name: table_name.to_owned(),
             bus_name: bus_name.to_owned(),
             parameters: ParameterNames::with_prefix(parameter_prefix),
+            stack_name: stack_name.to_owned(),
+            iam: LocalIam::new(moto.endpoint()),
             sdk,
             id: id.to_owned(),
         };
@@ -126,6 +135,58 @@ impl World {
             .await
             .map_err(HarnessError::aws("UpdateTimeToLive"))?;
         Ok(())
+    }
+
+    /// What the policy file's placeholders stand for in this world.
+    pub fn bindings(&self) -> Bindings {
+        Bindings {
+            table_name: self.table_name.clone(),
+            bus_name: self.bus_name.clone(),
+            parameter_prefix: self.parameters.prefix().to_owned(),
+            stack_name: self.stack_name.clone(),
+        }
+    }
+
+    /// The access key `function` signs with in this world (moto and the SIR emulator).
+    pub fn access_key(&self, function: Function) -> String {
+        format!("{}-{}", function.crate_name(), self.id)
+    }
+
+    /// The four functions' access keys.
+    pub fn access_keys(&self) -> Vec<String> {
+        Function::ALL.iter().map(|f| self.access_key(*f)).collect()
+    }
+
+    /// Registers `function`'s access key with its role's policies from the synthesized template
+    /// and returns an SDK configuration that signs with it: every call made through it is
+    /// refused what the role does not allow.
+    pub async fn function_sdk(&self, function: Function) -> Result<SdkConfig, HarnessError> {
+        self.function_sdk_with(function, &template_policies(function)?)
+            .await
+    }
+
+    /// [`World::function_sdk`] with other policies (a test taking a grant away).
+    pub async fn function_sdk_with(
+        &self,
+        function: Function,
+        policies: &FunctionPolicies,
+    ) -> Result<SdkConfig, HarnessError> {
+        let key = self.access_key(function);
+        self.iam
+            .register(&key, function, policies, &self.bindings())
+            .await?;
+        Ok(self
+            .sdk
+            .to_builder()
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new(&key, "secret", None, None, "function"),
+            ))
+            .build())
+    }
+
+    /// Every call of this world's functions the local IAM refused so far.
+    pub async fn iam_denials(&self) -> Result<Vec<Denial>, HarnessError> {
+        self.iam.denials(&self.access_keys()).await
     }
 
     pub fn store(&self) -> DynamoMappingStore {

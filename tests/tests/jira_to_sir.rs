@@ -7,8 +7,9 @@
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use integration_tests::iam::Function;
 use integration_tests::pipeline::{
-    Integration, IntegrationOptions, PROJECT_KEY, SIR_CLIENT_KEY, Settled, sns_event_with,
+    Integration, IntegrationOptions, PROJECT_KEY, Settled, sns_event_with,
 };
 use jira_emulator::{IssueEdit, NewIssue, User};
 use serde_json::Value;
@@ -142,7 +143,7 @@ async fn issue_created_in_jira_becomes_one_linked_case_with_honest_fields() {
         case.threat_actor_ip_addresses.is_empty(),
         "nothing invented"
     );
-    assert_eq!(case.created_by, it.sir.principal(SIR_CLIENT_KEY));
+    assert_eq!(case.created_by, it.principal_of(Function::SirClient));
     assert_eq!(case.tags.get("jira-issue-key"), Some(&key));
 
     let link = it

@@ -89,8 +89,17 @@ impl MotoServer {
             .map_err(|e| MotoError::Io("creating target/".into(), e))?;
         let log = std::fs::File::create(&log_path)
             .map_err(|e| MotoError::Io(format!("creating {}", log_path.display()), e))?;
+        // The local IAM (tests/local_iam.py) appends each (function, action) it allowed here, for
+        // the coverage check after the whole suite (tests/iam_coverage.py).
+        let exercised = root.join("target").join("iam-exercised");
+        std::fs::create_dir_all(&exercised)
+            .map_err(|e| MotoError::Io(format!("creating {}", exercised.display()), e))?;
         let mut child = Command::new(&python)
             .arg(root.join("tests/moto_runner.py"))
+            .env(
+                "LOCAL_IAM_EXERCISED_LOG",
+                exercised.join(format!("moto-{}.jsonl", std::process::id())),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -83,6 +83,7 @@
 //!   `DELETE` clears
 
 mod admin;
+mod authorizer;
 mod error;
 mod events;
 mod faults;
@@ -137,6 +138,9 @@ pub struct SirEmulatorConfig {
     pub account_id: String,
     /// The team GetMembership reports for the one active membership.
     pub incident_response_team: Vec<IncidentResponder>,
+    /// The local world's IAM (`POST` URL of its authorize route): when set, every call is
+    /// authorised there first, as IAM would, and refused with `AccessDeniedException` (403).
+    pub authorizer: Option<String>,
 }
 
 impl Default for SirEmulatorConfig {
@@ -160,6 +164,7 @@ impl Default for SirEmulatorConfig {
                     email: "sam.analyst@example.com".to_owned(),
                 },
             ],
+            authorizer: None,
         }
     }
 }
@@ -223,6 +228,10 @@ impl SirEmulator {
             base_url: format!("http://127.0.0.1:{port}"),
             account_id: config.account_id.clone(),
             incident_response_team: config.incident_response_team.clone(),
+            authorizer: config
+                .authorizer
+                .as_deref()
+                .map(|url| authorizer::Authorizer::new(url, &config.region, &config.account_id)),
         });
         let router = Router::new()
             .route("/_uploads/{token}", put(wire::upload))

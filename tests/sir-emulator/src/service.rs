@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub account_id: String,
     /// The active membership's incident response team (GetMembership).
     pub incident_response_team: Vec<IncidentResponder>,
+    /// IAM for the callers (none: every caller may do everything).
+    pub authorizer: Option<crate::authorizer::Authorizer>,
 }
 
 fn seconds(at: &OffsetDateTime) -> Value {

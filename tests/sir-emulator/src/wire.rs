@@ -253,6 +253,11 @@ async fn answer(
             fields: Vec::new(),
         })?;
     let input = gather_input(&shared.model, operation, labels, query, headers, &body)?;
+    // IAM decides before the service looks at the request's content, as on AWS.
+    if let Some(authorizer) = &shared.authorizer {
+        let required = authorizer.required(&operation.name, labels, &input);
+        authorizer.authorize(access_key_id, &required).await?;
+    }
     if let Some(shape) = &operation.input {
         shared.validate(shape, &input)?;
     }
