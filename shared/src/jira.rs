@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -280,11 +280,16 @@ impl JiraClient {
         url
     }
 
+    /// A request to the Jira site with the integration's credentials, answered in JSON.
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.signed(method, url).header(ACCEPT, "application/json")
+    }
+
+    /// A request to the Jira site with the integration's credentials and no `Accept` yet.
+    fn signed(&self, method: Method, url: Url) -> RequestBuilder {
         self.http
             .request(method, url)
             .basic_auth(&self.email, Some(self.token.expose_secret()))
-            .header("Accept", "application/json")
     }
 
     /// Sends what `build` builds, retrying per the module rules, and returns a 2xx response.
@@ -833,9 +838,13 @@ impl JiraApi for JiraClient {
                 value: attachment.content_url.clone(),
             });
         }
+        // Cloud answers 303 to its media host (another origin), which serves the bytes for the
+        // token in the redirect URL. The bytes are not JSON: asking for JSON there is a 406.
+        // reqwest drops `Authorization` when a redirect changes host, port or scheme, so the
+        // Jira credentials never reach the media host (the emulator's media host refuses them).
         let response = self
             .send("download attachment", true, || {
-                self.request(Method::GET, url.clone())
+                self.signed(Method::GET, url.clone()).header(ACCEPT, "*/*")
             })
             .await?;
         response

@@ -1,5 +1,6 @@
 //! `shared`'s Jira client against the Jira emulator: reads, writes, multi-hop transitions, paged
-//! comments, watchers by accountId from exact e-mail matches, byte-exact attachments both ways,
+//! comments, watchers by accountId from exact e-mail matches, byte-exact attachments both ways
+//! (downloads through Cloud's redirect to its media host, without sending it our credentials),
 //! JQL paging, and the retry rules (Retry-After honoured, 5xx bounded, creates never repeated
 //! blindly).
 
@@ -335,6 +336,35 @@ async fn attachments_travel_byte_exact_both_ways() {
         human_bytes
     );
     assert_eq!(client.download_attachment(&sent).await.unwrap(), upload);
+    // Both came from the media host Jira redirected to, which never saw the Jira credentials.
+    let media: Vec<(bool, u16)> = emulator
+        .media_requests()
+        .iter()
+        .map(|r| (r.authorization, r.status))
+        .collect();
+    assert_eq!(media, [(false, 200), (false, 200)]);
+}
+
+#[tokio::test]
+async fn attachments_download_from_a_site_that_does_not_redirect() {
+    let emulator = JiraEmulator::start(JiraEmulatorConfig {
+        attachment_redirect: false,
+        ..JiraEmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = client_for(&emulator, "integration-token");
+    let key = client
+        .create_issue(&new_issue("Evidence", &[]))
+        .await
+        .unwrap();
+    let bytes = every_byte(10_000);
+    let sent = client
+        .upload_attachment(&key, "notes.json", bytes.clone())
+        .await
+        .unwrap();
+    assert_eq!(client.download_attachment(&sent).await.unwrap(), bytes);
+    assert!(emulator.media_requests().is_empty());
 }
 
 #[tokio::test]

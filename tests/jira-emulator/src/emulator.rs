@@ -11,7 +11,10 @@ use crate::adf;
 use crate::automation::{Automation, IssueEvent, SnsTarget};
 use crate::faults::{Faults, RateLimit};
 use crate::http;
-use crate::model::{IssueEdit, IssueRecord, NewIssue, RecordedRequest, RichText, User};
+use crate::http::media::Media;
+use crate::model::{
+    IssueEdit, IssueRecord, MediaRequest, NewIssue, RecordedRequest, RichText, User,
+};
 use crate::store::{
     IssueChanges, LabelChange, NewIssueFields, Store, StoreSettings, check_label, check_summary,
 };
@@ -42,6 +45,10 @@ pub struct JiraEmulatorConfig {
     pub max_attachment_bytes: u64,
     /// Cloud's default "watch issues you create or comment on".
     pub auto_watch: bool,
+    /// Cloud's attachment downloads: `GET /attachment/content/{id}` answers 303 to the media
+    /// host (a second origin) unless the request says `redirect=false`. Off, the bytes are
+    /// served directly, as with `redirect=false`.
+    pub attachment_redirect: bool,
 }
 
 impl Default for JiraEmulatorConfig {
@@ -60,6 +67,7 @@ impl Default for JiraEmulatorConfig {
             rate_limit: None,
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
             auto_watch: true,
+            attachment_redirect: true,
         }
     }
 }
@@ -68,6 +76,10 @@ impl Default for JiraEmulatorConfig {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) base_url: String,
+    /// The media host's origin, `http://127.0.0.1:<another port>`.
+    pub(crate) media_url: String,
+    pub(crate) attachment_redirect: bool,
+    pub(crate) media: Mutex<Media>,
     pub(crate) store: Mutex<Store>,
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     pub(crate) faults: Faults,
@@ -321,6 +333,7 @@ pub struct JiraEmulator {
     shared: Arc<Shared>,
     integration_account_id: String,
     server: JoinHandle<()>,
+    media_server: JoinHandle<()>,
     publisher: JoinHandle<()>,
 }
 
@@ -334,13 +347,12 @@ impl JiraEmulator {
                 context: format!("binding 127.0.0.1:{}", config.port),
                 source,
             })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| Error::Io {
-                context: "reading the bound address".into(),
-                source,
-            })?
-            .port();
+        let port = bound_port(&listener)?;
+        // The media host: another port is another origin, so a client following the redirect
+        // must not send Jira credentials there (reqwest drops them when host, port or scheme
+        // change).
+        let media_listener = bind_media_host()?;
+        let media_port = bound_port(&media_listener)?;
         let store = Store::new(StoreSettings {
             project_key: config.project_key,
             issue_types: config.issue_types,
@@ -355,21 +367,31 @@ impl JiraEmulator {
         let (automation, publisher) = Automation::start(config.sns).await;
         let shared = Arc::new(Shared {
             base_url: format!("http://127.0.0.1:{port}"),
+            media_url: format!("http://127.0.0.1:{media_port}"),
+            attachment_redirect: config.attachment_redirect,
+            media: Mutex::new(Media::default()),
             store: Mutex::new(store),
             requests: Mutex::new(Vec::new()),
             faults: Faults::new(config.rate_limit),
             automation,
         });
         let app = http::router(Arc::clone(&shared));
+        let media_app = http::media::router(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
                 tracing::error!(%error, "the Jira emulator stopped serving");
+            }
+        });
+        let media_server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(media_listener, media_app).await {
+                tracing::error!(%error, "the Jira emulator's media host stopped serving");
             }
         });
         Ok(JiraEmulator {
             shared,
             integration_account_id,
             server,
+            media_server,
             publisher,
         })
     }
@@ -377,6 +399,22 @@ impl JiraEmulator {
     /// `http://127.0.0.1:<port>`, what `jiraUrl` should be set to.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// The media host's origin (`http://127.0.0.1:<port>`), where attachment downloads are
+    /// redirected.
+    pub fn media_url(&self) -> String {
+        self.shared.media_url.clone()
+    }
+
+    /// Requests the media host answered so far, oldest first.
+    pub fn media_requests(&self) -> Vec<MediaRequest> {
+        lock(&self.shared.media).requests()
+    }
+
+    /// Forgets the media host's recorded requests.
+    pub fn clear_media_requests(&self) {
+        lock(&self.shared.media).clear_requests();
     }
 
     /// The integration user's accountId (what `GET /rest/api/3/myself` answers).
@@ -501,8 +539,31 @@ impl JiraEmulator {
 impl Drop for JiraEmulator {
     fn drop(&mut self) {
         self.server.abort();
+        self.media_server.abort();
         self.publisher.abort();
     }
+}
+
+/// Binds the media host on a free port of `127.0.0.1` (without an await: `start`'s future
+/// stays small).
+fn bind_media_host() -> Result<tokio::net::TcpListener, Error> {
+    let io = |source| Error::Io {
+        context: "binding the media host on 127.0.0.1".into(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(io)?;
+    listener.set_nonblocking(true).map_err(io)?;
+    tokio::net::TcpListener::from_std(listener).map_err(io)
+}
+
+fn bound_port(listener: &tokio::net::TcpListener) -> Result<u16, Error> {
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|source| Error::Io {
+            context: "reading the bound address".into(),
+            source,
+        })
 }
 
 /// The ADF document for a rich-text value, or the field error Jira gives for a bad one.

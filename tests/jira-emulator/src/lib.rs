@@ -23,10 +23,19 @@
 //! - `GET|POST|DELETE /issue/{key}/watchers` (`POST` body: a JSON string accountId;
 //!   `DELETE ?accountId=`)
 //! - `POST /issue/{key}/attachments` (multipart `file`, header `X-Atlassian-Token: no-check`);
-//!   `GET /attachment/{id}`; `GET /attachment/content/{id}` (the bytes)
+//!   `GET /attachment/{id}`; `GET /attachment/content/{id}`: as in Cloud, `303 See Other` to the
+//!   media host ([`JiraEmulator::media_url`], a second origin) unless `redirect=false` (or
+//!   [`JiraEmulatorConfig::attachment_redirect`] is off), which serves the bytes directly
 //! - `GET /issue/{key}/properties`; `GET|PUT|DELETE /issue/{key}/properties/{propertyKey}`
 //! - `POST|GET /search/jql` (`jql`, `maxResults`, `nextPageToken`, `fields`, `expand`);
 //!   `/search` answers 410 Gone as Cloud does now.
+//!
+//! # Media host (the second origin)
+//! `GET /file/{id}/binary?token=…` serves the bytes of the attachment the token was issued for.
+//! Like Atlassian's media service it authorises by the token only: a request carrying an
+//! `Authorization` header is refused with 403 (and recorded, see
+//! [`JiraEmulator::media_requests`]), and one whose `Accept` admits no type the file is served
+//! as (e.g. `Accept: application/json` for a binary file) gets 406.
 //!
 //! # JQL supported by `/search/jql`
 //! Clauses joined by `AND` (no `OR`, `NOT` or parentheses), then optionally
@@ -86,8 +95,8 @@ pub use emulator::{DEFAULT_MAX_ATTACHMENT_BYTES, JiraEmulator, JiraEmulatorConfi
 pub use error::Error;
 pub use faults::{Faults, RateLimit};
 pub use model::{
-    AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueEdit, IssueRecord, NewIssue,
-    RecordedRequest, RichText, User,
+    AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueEdit, IssueRecord,
+    MediaRequest, NewIssue, RecordedRequest, RichText, User,
 };
 pub use workflow::{StatusCategory, Workflow, WorkflowStatus, WorkflowTransition};
 

@@ -246,6 +246,18 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+/// One request the media host (where attachment downloads are redirected) answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaRequest {
+    pub path: String,
+    /// Whether it carried an `Authorization` header (refused: Jira credentials must not leave
+    /// the Jira site).
+    pub authorization: bool,
+    pub accept: Option<String>,
+    pub status: u16,
+}
+
 /// Jira's timestamp format, e.g. `2024-05-01T12:34:56.789+0000`.
 pub(crate) fn jira_timestamp(at: OffsetDateTime) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(

@@ -2,6 +2,7 @@
 //! auth, rate limit), and Jira's error bodies.
 
 mod admin;
+pub(crate) mod media;
 mod render;
 mod rest;
 

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::adf;
 use crate::emulator::Shared;
+use crate::http::media;
 use crate::http::render::{FieldSelection, Renderer};
 use crate::http::{ApiVersion, Caller, jira_message, mime_type_for, parse_json};
 use crate::jql;
@@ -865,20 +866,33 @@ async fn attachment_metadata(
     ))
 }
 
+/// Cloud answers 303 to the media host, unless `redirect=false` asks for the bytes here.
 async fn attachment_content(
     State(shared): State<Arc<Shared>>,
     Path(attachment_id): Path<String>,
+    Query(params): Params,
 ) -> Result<Response, Error> {
+    let redirect = match param(&params, "redirect") {
+        None => shared.attachment_redirect,
+        Some(value) => !value.eq_ignore_ascii_case("false"),
+    };
     let store = lock(&shared.store);
     let (_, attachment) = store.attachment(&attachment_id)?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        attachment.filename.replace(['"', '\\'], "_")
-    );
+    if redirect {
+        let location = lock(&shared.media).issue_download(&attachment.id, &attachment.filename);
+        return Ok((
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, format!("{}{location}", shared.media_url))],
+        )
+            .into_response());
+    }
     Ok((
         [
             (header::CONTENT_TYPE, attachment.mime_type.clone()),
-            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::CONTENT_DISPOSITION,
+                media::content_disposition(&attachment.filename),
+            ),
         ],
         attachment.bytes.clone(),
     )
