@@ -12,6 +12,8 @@ export interface FunctionContract {
   readonly crate: string;
   /** Function-specific environment variable names, by role. */
   readonly env: Record<string, string>;
+  /** The Lambda timeout; jira-client's and sir-client's bound the claim lease (claimLeaseSeconds). */
+  readonly timeoutSeconds: number;
 }
 
 export interface Contract {
@@ -31,6 +33,8 @@ export interface Contract {
     readonly statusMapping: string;
   };
   readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
+  /** How long a claim of jira-client or sir-client lasts (the Rust shared::store::CLAIM_LEASE). */
+  readonly claimLeaseSeconds: number;
   readonly functions: {
     readonly poller: FunctionContract;
     readonly jiraClient: FunctionContract & { readonly defaultIssueType: string };
@@ -74,6 +78,15 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
   for (const [name, value] of required) {
     if (value === undefined || value === null || value === '') {
       throw new Error(`${file}: missing ${name}`);
+    }
+  }
+  const seconds: Array<[string, unknown]> = [
+    ['claimLeaseSeconds', contract.claimLeaseSeconds],
+    ...Object.entries(contract.functions).map(([key, fn]): [string, unknown] => [`functions.${key}.timeoutSeconds`, fn.timeoutSeconds]),
+  ];
+  for (const [name, value] of seconds) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      throw new Error(`${file}: ${name} must be a positive whole number of seconds (got ${JSON.stringify(value)})`);
     }
   }
   return contract;

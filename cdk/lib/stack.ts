@@ -38,6 +38,14 @@ import {
 } from './permissions';
 
 export const FUNCTION_KEYS: FunctionKey[] = ['poller', 'jiraClient', 'jiraNotificationsHandler', 'sirClient'];
+/** The functions that hold claims (shared::store::run_claimed) for up to claimLeaseSeconds. */
+export const CLAIMING_FUNCTIONS: FunctionKey[] = ['jiraClient', 'sirClient'];
+/**
+ * How much longer than the claiming functions' timeout the lease may be: Lambda's first retry of a
+ * failed asynchronous invocation comes about 60 s after the failure, and the claim (taken shortly
+ * after the invocation starts) must have expired by then.
+ */
+export const MAX_LEASE_OVER_TIMEOUT_SECONDS = 30;
 
 /** CloudFormation logical-name stem of each function (outputs, constructs). */
 export const PASCAL: Record<FunctionKey, string> = {
@@ -242,13 +250,22 @@ export class IntegrationStack extends Stack {
         [envName(contract, 'sirClient', 'impactedAccounts')]: impactedAccounts.valueAsString,
       },
     };
-    const timeouts: Record<FunctionKey, Duration> = {
-      poller: Duration.minutes(2),
-      // attachments (up to 100 MiB each) are copied within one invocation
-      jiraClient: Duration.minutes(5),
-      jiraNotificationsHandler: Duration.minutes(1),
-      sirClient: Duration.minutes(5),
-    };
+    // From the contract (jira-client and sir-client copy attachments of up to 100 MiB within one
+    // invocation). Their claim lease (claimLeaseSeconds, the crates' shared::store::CLAIM_LEASE)
+    // must outlast a running invocation and expire before Lambda's first retry, about a minute
+    // after a failure: timeout < lease <= timeout + 30 s (tests/tests/contract.rs proves it too).
+    const timeouts = Object.fromEntries(
+      FUNCTION_KEYS.map((key) => [key, Duration.seconds(contract.functions[key].timeoutSeconds)]),
+    ) as Record<FunctionKey, Duration>;
+    for (const key of CLAIMING_FUNCTIONS) {
+      const timeout = contract.functions[key].timeoutSeconds;
+      if (!(contract.claimLeaseSeconds > timeout && contract.claimLeaseSeconds <= timeout + MAX_LEASE_OVER_TIMEOUT_SECONDS)) {
+        throw new Error(
+          `contract.json: claimLeaseSeconds ${contract.claimLeaseSeconds} must be longer than ${key}'s timeout ` +
+            `(${timeout} s) and at most ${MAX_LEASE_OVER_TIMEOUT_SECONDS} s longer (Lambda retries about a minute after a failure)`,
+        );
+      }
+    }
     // Jira Cloud rate-limits per user: the two functions that call Jira for every event (and write
     // SIR) are capped so a burst of events (a bulk edit, a replayed DLQ) queues in Lambda's async
     // queue and is retried instead of hammering Jira into 429s. deploy.sh's --reserved-concurrency 0

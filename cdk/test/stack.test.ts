@@ -9,7 +9,9 @@ import {
   SIR_UNSCOPED_ACTIONS,
   TABLE_ACTIONS,
 } from '../lib/permissions';
-import { FUNCTION_KEYS, PASCAL } from '../lib/stack';
+import { App } from 'aws-cdk-lib';
+import { PLACEHOLDER_ASSET_DIR } from '../lib/assets';
+import { CLAIMING_FUNCTIONS, FUNCTION_KEYS, IntegrationStack, MAX_LEASE_OVER_TIMEOUT_SECONDS, PASCAL } from '../lib/stack';
 import { FunctionKey } from '../lib/contract';
 import { asArray, contract, logicalId, resourcesOf, synth } from './helpers';
 
@@ -469,5 +471,33 @@ describe('outputs', () => {
       template.hasOutput(`${PASCAL[key]}DeadLetterQueueUrl`, { Value: { Ref: dlqId(key) } });
       template.hasOutput(`${PASCAL[key]}LogGroupName`, { Value: { Ref: logicalId(stack, stack.functions[key].logGroup) } });
     }
+  });
+});
+
+describe('function timeouts and the claim lease (contract.json)', () => {
+  test("each function's synthesized timeout is the contract's timeoutSeconds", () => {
+    const functions = resourcesOf(json, 'AWS::Lambda::Function');
+    for (const key of FUNCTION_KEYS) {
+      expect([key, functions[fnId(key)].Properties.Timeout]).toEqual([key, contract.functions[key].timeoutSeconds]);
+    }
+  });
+
+  test('the claim lease outlasts each claiming function and expires before its first retry', () => {
+    for (const key of CLAIMING_FUNCTIONS) {
+      const timeout = contract.functions[key].timeoutSeconds;
+      expect(contract.claimLeaseSeconds).toBeGreaterThan(timeout);
+      expect(contract.claimLeaseSeconds).toBeLessThanOrEqual(timeout + MAX_LEASE_OVER_TIMEOUT_SECONDS);
+    }
+  });
+
+  test('a contract whose lease does not fit the timeouts is refused at synthesis', () => {
+    const withLease = (claimLeaseSeconds: number) => () =>
+      new IntegrationStack(new App(), 'LeaseCheck', {
+        contract: { ...contract, claimLeaseSeconds },
+        lambdaAssets: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, PLACEHOLDER_ASSET_DIR])) as Record<FunctionKey, string>,
+      });
+    const timeout = contract.functions.jiraClient.timeoutSeconds;
+    expect(withLease(timeout)).toThrow(/claimLeaseSeconds .* must be longer than jiraClient's timeout/);
+    expect(withLease(15 * 60)).toThrow(/at most 30 s longer/);
   });
 });

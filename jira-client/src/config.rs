@@ -23,8 +23,6 @@ pub const ENV_REGION: &str = "AWS_REGION";
 pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
 /// The issue type used when [`ENV_ISSUE_TYPE`] is not set.
 pub const DEFAULT_ISSUE_TYPE: &str = "Task";
-/// How long a claim on a case holds while one delivery syncs it (longer than a Lambda run).
-pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
 /// How long an e-mail → Jira accountId answer (found or not) is cached.
 pub const DEFAULT_ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -39,6 +37,7 @@ pub struct HandlerSettings {
     pub status_mapping: StatusMapping,
     /// Principals whose SIR comments/attachments are the integration's own (never copied back).
     pub integration_principals: Vec<String>,
+    /// How long a claim on a case holds ([`shared::store::CLAIM_LEASE`] outside tests).
     pub claim_lease: Duration,
     pub account_cache_ttl: Duration,
 }
@@ -52,7 +51,7 @@ impl HandlerSettings {
             region: region.into(),
             status_mapping: StatusMapping::default(),
             integration_principals: Vec::new(),
-            claim_lease: DEFAULT_CLAIM_LEASE,
+            claim_lease: shared::store::CLAIM_LEASE,
             account_cache_ttl: DEFAULT_ACCOUNT_CACHE_TTL,
         }
     }

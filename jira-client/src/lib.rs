@@ -44,8 +44,8 @@ use shared::status::SirStatus;
 use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
 
 pub use config::{
-    DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_CLAIM_LEASE, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS,
-    ENV_ISSUE_TYPE, ENV_REGION, HandlerSettings, JiraClientConfig,
+    DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS, ENV_ISSUE_TYPE,
+    ENV_REGION, HandlerSettings, JiraClientConfig,
 };
 pub use error::JiraClientError;
 pub use items::ISSUE_NOTES_PROPERTY;

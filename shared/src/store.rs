@@ -170,6 +170,19 @@ pub struct TrackedCase {
     pub comments_checked_at: u64,
 }
 
+/// How long a claim lasts: the contract's `claimLeaseSeconds` (cdk/contract.json, checked by
+/// tests/tests/contract.rs), used by jira-client and sir-client, whose function timeout is 300 s.
+///
+/// Bounded on both sides by how Lambda runs and retries an asynchronous event:
+/// - longer than the function timeout, so a live holder never loses its claim: the claim is taken
+///   during the invocation, so it outlasts even an invocation that runs into its timeout;
+/// - at most the timeout plus 30 s, so the claim of an invocation that timed out (or crashed) has
+///   expired when Lambda's first retry comes (about 1 minute after the failure; the second about
+///   2 minutes after that). A lease longer than the timeout plus that minute would make both
+///   retries find the dead holder's claim and send the event to the dead-letter queue. The 30 s
+///   margin covers the time between the invocation's start and the claim, and retry jitter.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(330);
+
 /// Runs `work` holding the claim on `key`, so concurrent deliveries cannot both create the other
 /// side or copy the same item. `Ok(None)`: another delivery holds it (the caller's retryable
 /// error says so). The claim is released whatever `work` returns; a release that fails only

@@ -27,8 +27,6 @@ pub const ENV_REGION: &str = "AWS_REGION";
 pub const RESOLVER_TYPES: [&str; 2] = ["Self", "AWS"];
 /// The engagement types SIR accepts.
 pub const ENGAGEMENT_TYPES: [&str; 2] = ["Security Incident", "Investigation"];
-/// How long a claim on an issue holds while one delivery syncs it (longer than a Lambda run).
-pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +42,7 @@ pub struct HandlerSettings {
     pub engagement_type: String,
     pub impacted_accounts: Vec<String>,
     pub status_mapping: StatusMapping,
+    /// How long a claim on an issue holds ([`shared::store::CLAIM_LEASE`] outside tests).
     pub claim_lease: Duration,
 }
 
@@ -62,7 +61,7 @@ impl HandlerSettings {
             engagement_type: ENGAGEMENT_TYPES[0].to_owned(),
             impacted_accounts: Vec::new(),
             status_mapping: StatusMapping::default(),
-            claim_lease: DEFAULT_CLAIM_LEASE,
+            claim_lease: shared::store::CLAIM_LEASE,
         }
     }
 

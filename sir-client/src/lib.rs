@@ -49,8 +49,8 @@ use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed}
 use tokio::sync::OnceCell;
 
 pub use config::{
-    DEFAULT_CLAIM_LEASE, ENGAGEMENT_TYPES, ENV_ENGAGEMENT_TYPE, ENV_IMPACTED_ACCOUNTS, ENV_REGION,
-    ENV_RESOLVER_TYPE, HandlerSettings, RESOLVER_TYPES, SirClientConfig,
+    ENGAGEMENT_TYPES, ENV_ENGAGEMENT_TYPE, ENV_IMPACTED_ACCOUNTS, ENV_REGION, ENV_RESOLVER_TYPE,
+    HandlerSettings, RESOLVER_TYPES, SirClientConfig,
 };
 pub use error::SirClientError;
 pub use items::{MAX_ATTACHMENT_BYTES, sir_file_name};

@@ -1,6 +1,8 @@
 //! `cdk/contract.json` — the names and patterns the CDK stack reads — equals the Rust side: the bus
 //! name, the three rule patterns, the table's keys and TTL attribute, the SSM prefix and parameter
-//! names, and each Lambda's environment variable names. A rename on either side fails here.
+//! names, and each Lambda's environment variable names. A rename on either side fails here. Also
+//! the claim lease: the contract's `claimLeaseSeconds` is the crates' one lease, and it fits the
+//! claiming functions' timeouts (`functions.<key>.timeoutSeconds`, which the stack synthesizes).
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +16,7 @@ use shared::config::{
     ParameterNames,
 };
 use shared::events::{DEFAULT_EVENT_BUS_NAME, rule_patterns};
-use shared::store::schema;
+use shared::store::{CLAIM_LEASE, schema};
 
 fn contract() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cdk/contract.json");
@@ -236,4 +238,66 @@ fn every_function_names_its_crate() {
         .into_iter()
         .collect()
     );
+}
+
+fn seconds(contract: &Value, pointer: &str) -> u64 {
+    contract
+        .pointer(pointer)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("contract.json has no whole number at {pointer}"))
+}
+
+#[test]
+fn claim_lease_is_the_one_both_claiming_crates_use() {
+    assert_eq!(
+        seconds(&contract(), "/claimLeaseSeconds"),
+        CLAIM_LEASE.as_secs()
+    );
+    assert_eq!(
+        jira_client::HandlerSettings::new("SEC", "eu-west-1").claim_lease,
+        CLAIM_LEASE
+    );
+    assert_eq!(
+        sir_client::HandlerSettings::new("SEC", "https://example.atlassian.net", "eu-west-1")
+            .claim_lease,
+        CLAIM_LEASE
+    );
+}
+
+/// Lambda retries a failed asynchronous invocation about 60 s after the failure (then about 120 s
+/// after that). The claim is taken shortly after the invocation starts, so with a lease of at
+/// most the timeout plus 30 s, a timed-out holder's claim has expired when the first retry comes.
+const MAX_LEASE_OVER_TIMEOUT_SECS: u64 = 30;
+
+#[test]
+fn claim_lease_outlasts_a_running_invocation_and_expires_before_the_first_retry() {
+    let contract = contract();
+    let lease = seconds(&contract, "/claimLeaseSeconds");
+    for function in ["jiraClient", "sirClient"] {
+        let timeout = seconds(&contract, &format!("/functions/{function}/timeoutSeconds"));
+        assert!(
+            lease > timeout,
+            "a live {function} invocation (timeout {timeout} s) would lose its claim (lease {lease} s)"
+        );
+        assert!(
+            lease <= timeout + MAX_LEASE_OVER_TIMEOUT_SECS,
+            "after a timed-out {function} invocation (timeout {timeout} s) Lambda's retries would find \
+             its claim still held (lease {lease} s) and the event would go to the dead-letter queue"
+        );
+    }
+}
+
+#[test]
+fn every_function_has_a_timeout() {
+    let contract = contract();
+    for function in [
+        "poller",
+        "jiraClient",
+        "jiraNotificationsHandler",
+        "sirClient",
+    ] {
+        let timeout = seconds(&contract, &format!("/functions/{function}/timeoutSeconds"));
+        // Lambda's limits: 1 s to 15 min.
+        assert!((1..=900).contains(&timeout), "{function}: {timeout} s");
+    }
 }
