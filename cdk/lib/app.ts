@@ -22,7 +22,8 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
  * - existingTableName: reuse a mapping table kept by an earlier destroy
  * - alarmTopicArn: SNS topic the alarms notify
- * - reservedConcurrency: reserved concurrency of jira-client and sir-client (default 5, 0 = none)
+ * - reservedConcurrency: reserved concurrency of jira-client and sir-client (default 5, 0 = none;
+ *   jira-notifications-handler gets 2, or this if smaller)
  * - logRetentionDays: log group retention (default 90; a value CloudWatch Logs accepts)
  * - commentSweepMinutes: the poller's COMMENT_SWEEP_MINUTES
  * - account / region: pin the stack's environment (default: environment-agnostic, so synth

@@ -38,6 +38,8 @@ import {
 } from './permissions';
 
 export const FUNCTION_KEYS: FunctionKey[] = ['poller', 'jiraClient', 'jiraNotificationsHandler', 'sirClient'];
+/** Reserved concurrency of jira-notifications-handler (unless reservedConcurrency is 0 or smaller). */
+export const NOTIFICATIONS_RESERVED_CONCURRENCY = 2;
 /** The functions that hold claims (shared::store::run_claimed) for up to claimLeaseSeconds. */
 export const CLAIMING_FUNCTIONS: FunctionKey[] = ['jiraClient', 'sirClient'];
 /**
@@ -70,7 +72,10 @@ export interface IntegrationStackProps extends StackProps {
   readonly existingTableName?: string;
   /** SNS topic ARN the alarms notify (none: alarms only change state). */
   readonly alarmTopicArn?: string;
-  /** Reserved concurrency of the two functions that call Jira/SIR writes; 0 reserves none. */
+  /**
+   * Reserved concurrency of the two functions that call Jira/SIR writes (jira-notifications-handler
+   * gets NOTIFICATIONS_RESERVED_CONCURRENCY, or this if smaller); 0 reserves none.
+   */
   readonly reservedConcurrency?: number;
   /** Retention of the Lambda log groups. */
   readonly logRetention?: logs.RetentionDays;
@@ -270,8 +275,19 @@ export class IntegrationStack extends Stack {
     // SIR) are capped so a burst of events (a bulk edit, a replayed DLQ) queues in Lambda's async
     // queue and is retried instead of hammering Jira into 429s. deploy.sh's --reserved-concurrency 0
     // turns this off for accounts whose concurrency quota is too small to reserve any.
+    // jira-notifications-handler gets a small cap of its own: every Atlassian Cloud tenant publishes
+    // through the same Atlassian session the topic policy admits, so anyone can send messages
+    // naming this project's issue keys; each costs several Jira calls. With the cap a flood queues
+    // in Lambda's async queue, and the handler coalesces repeated messages per issue (see its
+    // crate docs), so it cannot burn the Jira rate limit the writers need.
     const reservedConcurrency: Partial<Record<FunctionKey, number>> =
-      reserved > 0 ? { jiraClient: reserved, sirClient: reserved } : {};
+      reserved > 0
+        ? {
+            jiraClient: reserved,
+            sirClient: reserved,
+            jiraNotificationsHandler: Math.min(reserved, NOTIFICATIONS_RESERVED_CONCURRENCY),
+          }
+        : {};
 
     // ---- The functions ----
     const caseArn = this.formatArn({ service: 'security-ir', resource: 'case', resourceName: '*' });

@@ -11,7 +11,14 @@ import {
 } from '../lib/permissions';
 import { App } from 'aws-cdk-lib';
 import { PLACEHOLDER_ASSET_DIR } from '../lib/assets';
-import { CLAIMING_FUNCTIONS, FUNCTION_KEYS, IntegrationStack, MAX_LEASE_OVER_TIMEOUT_SECONDS, PASCAL } from '../lib/stack';
+import {
+  CLAIMING_FUNCTIONS,
+  FUNCTION_KEYS,
+  IntegrationStack,
+  MAX_LEASE_OVER_TIMEOUT_SECONDS,
+  NOTIFICATIONS_RESERVED_CONCURRENCY,
+  PASCAL,
+} from '../lib/stack';
 import { FunctionKey } from '../lib/contract';
 import { asArray, contract, logicalId, resourcesOf, synth } from './helpers';
 
@@ -242,11 +249,11 @@ describe('Lambdas', () => {
     expect(sir[contract.functions.sirClient.env.impactedAccounts]).toEqual({ Ref: 'SirImpactedAccounts' });
   });
 
-  test('reserved concurrency caps the Jira/SIR writers only', () => {
+  test('reserved concurrency caps the Jira/SIR writers and the notifications handler, not the poller', () => {
     expect(functions[fnId('jiraClient')].Properties.ReservedConcurrentExecutions).toBe(5);
     expect(functions[fnId('sirClient')].Properties.ReservedConcurrentExecutions).toBe(5);
     expect(functions[fnId('poller')].Properties.ReservedConcurrentExecutions).toBeUndefined();
-    expect(functions[fnId('jiraNotificationsHandler')].Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(functions[fnId('jiraNotificationsHandler')].Properties.ReservedConcurrentExecutions).toBe(2);
   });
 
   test('deploy-time parameters: log level choices and defaults', () => {
@@ -499,5 +506,24 @@ describe('function timeouts and the claim lease (contract.json)', () => {
     const timeout = contract.functions.jiraClient.timeoutSeconds;
     expect(withLease(timeout)).toThrow(/claimLeaseSeconds .* must be longer than jiraClient's timeout/);
     expect(withLease(15 * 60)).toThrow(/at most 30 s longer/);
+  });
+});
+
+describe('jira-notifications-handler concurrency cap (forged Automation floods)', () => {
+  const reservedOf = (context: Record<string, string>) => {
+    const { stack: s, json: j } = synth(context);
+    return j.Resources[logicalId(s, s.functions.jiraNotificationsHandler.fn)].Properties.ReservedConcurrentExecutions;
+  };
+
+  test('the handler has a small reserved concurrency by default', () => {
+    expect(NOTIFICATIONS_RESERVED_CONCURRENCY).toBe(2);
+    const fn = json.Resources[fnId('jiraNotificationsHandler')].Properties;
+    expect(fn.ReservedConcurrentExecutions).toBe(NOTIFICATIONS_RESERVED_CONCURRENCY);
+  });
+
+  test('a smaller reservedConcurrency caps it too, and 0 reserves none', () => {
+    expect(reservedOf({ reservedConcurrency: '1' })).toBe(1);
+    expect(reservedOf({ reservedConcurrency: '8' })).toBe(NOTIFICATIONS_RESERVED_CONCURRENCY);
+    expect(reservedOf({ reservedConcurrency: '0' })).toBeUndefined();
   });
 });
