@@ -15,6 +15,7 @@ use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
 use integration_tests::bus::{Delivery, Route};
 use integration_tests::clients::{schedule_tick, sir_client};
+use integration_tests::iam::Function;
 use jira_client::{HandlerSettings, JiraClientHandler};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
@@ -23,7 +24,9 @@ use serde_json::Value;
 use shared::config::JiraSettings;
 use shared::events::rule_patterns;
 use shared::jira::{JiraClient, RetryPolicy};
+use shared::publisher::EventBridgePublisher;
 use shared::sir::SdkSirClient;
+use shared::store::DynamoMappingStore;
 use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig, Watcher};
 
 const HUMAN: &str = "human";
@@ -43,6 +46,7 @@ async fn pipeline() -> Pipeline {
     let sir = SirEmulator::start(SirEmulatorConfig {
         events_endpoint: Some(world.endpoint.clone()),
         event_bus_name: world.bus_name.clone(),
+        authorizer: Some(world.iam.authorize_url()),
         ..SirEmulatorConfig::default()
     })
     .await
@@ -62,7 +66,7 @@ async fn pipeline() -> Pipeline {
             .await
             .unwrap(),
     };
-    let rule = format!("poller-schedule-{}", world.id);
+    let rule = format!("{}-poller-schedule", world.stack_name);
     world
         .eventbridge
         .put_rule()
@@ -72,15 +76,33 @@ async fn pipeline() -> Pipeline {
         .send()
         .await
         .unwrap();
-    let ours = vec![sir.principal("integration")];
-    let poller = Poller {
-        sir: Arc::new(SdkSirClient::new(sir_client(
+    // Each Lambda signs with its own key and may do only what its role allows.
+    let poller_sdk = world.function_sdk(Function::Poller).await.unwrap();
+    let jira_client_sdk = world.function_sdk(Function::JiraClient).await.unwrap();
+    let sir_api = |function| {
+        Arc::new(SdkSirClient::new(sir_client(
             &sir.endpoint(),
-            "integration",
-        ))),
-        store: Arc::new(world.store()),
-        publisher: Arc::new(world.publisher()),
-        schedule: Arc::new(EventBridgeSchedule::new(world.eventbridge.clone(), &rule)),
+            &world.access_key(function),
+        )))
+    };
+    let store = |sdk| {
+        Arc::new(DynamoMappingStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &world.table_name,
+        ))
+    };
+    let ours = vec![sir.principal(&world.access_key(Function::SirClient))];
+    let poller = Poller {
+        sir: sir_api(Function::Poller),
+        store: store(&poller_sdk),
+        publisher: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&poller_sdk),
+            &world.bus_name,
+        )),
+        schedule: Arc::new(EventBridgeSchedule::new(
+            aws_sdk_eventbridge::Client::new(&poller_sdk),
+            &rule,
+        )),
         settings: PollerSettings {
             integration_principals: ours.clone(),
             ..PollerSettings::default()
@@ -103,11 +125,8 @@ async fn pipeline() -> Pipeline {
     settings.integration_principals = ours;
     let jira_client = JiraClientHandler::new(
         Arc::new(jira_api),
-        Arc::new(SdkSirClient::new(sir_client(
-            &sir.endpoint(),
-            "integration",
-        ))),
-        Arc::new(world.store()),
+        sir_api(Function::JiraClient),
+        store(&jira_client_sdk),
         settings,
     );
     Pipeline {
@@ -149,6 +168,12 @@ impl Pipeline {
             })
             .await
             .unwrap();
+        let denials = self.world.iam_denials().await.unwrap();
+        assert!(
+            denials.is_empty(),
+            "IAM refused a Lambda: {}",
+            integration_tests::iam::describe(&denials)
+        );
         (native, to_jira)
     }
 
@@ -275,7 +300,11 @@ async fn our_own_comment_in_sir_is_not_sent_back_to_jira() {
     p.settle().await;
     let before = comment_texts(&p.only_issue()).len();
     p.sir
-        .add_comment("integration", &id, "written by sir-client")
+        .add_comment(
+            &p.world.access_key(Function::SirClient),
+            &id,
+            "written by sir-client",
+        )
         .unwrap();
     p.settle().await;
     p.poller.handle(&schedule_tick()).await.unwrap();
