@@ -38,7 +38,8 @@ use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
 use shared::render::{case_console_url, compose_issue_description, strip_details_block};
 use shared::sir::{JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{
-    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_CHARS, clip_chars, normalize_line, normalize_text,
+    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line,
+    normalize_text,
 };
 use shared::status::SirStatus;
 use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
@@ -546,9 +547,10 @@ impl JiraClientHandler {
     }
 }
 
-/// The issue summary for a case: its title on one line, clipped to Jira's limit.
+/// The issue summary for a case: its title on one line, clipped to Jira's limit (in UTF-16
+/// units, as Jira counts: a SIR title of 300 emoji is 600 units).
 fn summary_for(case: &CaseSnapshot) -> String {
-    let summary = clip_chars(&normalize_line(&case.title), JIRA_SUMMARY_MAX_CHARS);
+    let summary = clip_utf16(&normalize_line(&case.title), JIRA_SUMMARY_MAX_UTF16_UNITS);
     if summary.is_empty() {
         format!("AWS Security Incident Response case {}", case.case_id)
     } else {
@@ -601,8 +603,10 @@ mod tests {
             watchers: BTreeSet::new(),
         };
         let summary = summary_for(&case);
-        assert_eq!(summary.chars().count(), JIRA_SUMMARY_MAX_CHARS);
+        assert_eq!(summary.chars().count(), JIRA_SUMMARY_MAX_UTF16_UNITS);
         assert!(summary.starts_with("Suspicious x"));
+        case.title = "🛡".repeat(300);
+        assert_eq!(summary_for(&case).encode_utf16().count(), 254);
         case.title = "  ".into();
         assert_eq!(
             summary_for(&case),

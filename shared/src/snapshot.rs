@@ -14,13 +14,18 @@ use sha2::{Digest, Sha256};
 
 use crate::status::SirStatus;
 
-/// SIR's limit on a case title, in characters.
+// SIR's limits are Smithy `@length` traits, which count Unicode code points (Rust `char`s):
+// clip them with [`clip_chars`]. Jira's are Java `String.length()`, which counts UTF-16 code
+// units (a character outside the Basic Multilingual Plane, like most emoji, is two): clip them
+// with [`clip_utf16`].
+
+/// SIR's limit on a case title, in characters (code points).
 pub const SIR_TITLE_MAX_CHARS: usize = 300;
-/// SIR's limit on a case description, in characters.
+/// SIR's limit on a case description, in characters (code points).
 pub const SIR_DESCRIPTION_MAX_CHARS: usize = 8_000;
-/// Jira's limit on an issue summary, in characters.
-pub const JIRA_SUMMARY_MAX_CHARS: usize = 255;
-/// SIR's limit on a comment body, in characters.
+/// Jira's limit on an issue summary, in UTF-16 code units (255 emoji do not fit: 127 do).
+pub const JIRA_SUMMARY_MAX_UTF16_UNITS: usize = 255;
+/// SIR's limit on a comment body, in characters (code points).
 pub const SIR_COMMENT_MAX_CHARS: usize = 12_000;
 
 /// A stable digest of a snapshot's synced fields (lower-case hex SHA-256).
@@ -136,7 +141,7 @@ impl IssueSnapshot {
     /// The same issue with every field in its normal form (see the module docs).
     pub fn normalized(mut self) -> Self {
         self.issue_key = self.issue_key.trim().to_uppercase();
-        self.summary = clip_chars(&normalize_line(&self.summary), JIRA_SUMMARY_MAX_CHARS);
+        self.summary = clip_utf16(&normalize_line(&self.summary), JIRA_SUMMARY_MAX_UTF16_UNITS);
         self.description = clip_chars(
             &normalize_text(&self.description),
             SIR_DESCRIPTION_MAX_CHARS,
@@ -190,6 +195,19 @@ pub fn clip_chars(text: &str, max: usize) -> String {
         Some((cut, _)) => text[..cut].to_owned(),
         None => text.to_owned(),
     }
+}
+
+/// The longest start of `text` that is at most `max` UTF-16 code units long (what Java's
+/// `String.length()`, and so Jira, counts); never splits a character.
+pub fn clip_utf16(text: &str, max: usize) -> String {
+    let mut units = 0;
+    for (index, character) in text.char_indices() {
+        units += character.len_utf16();
+        if units > max {
+            return text[..index].to_owned();
+        }
+    }
+    text.to_owned()
 }
 
 fn normalize_set(set: BTreeSet<String>, lowercase: bool) -> BTreeSet<String> {
@@ -322,8 +340,47 @@ mod tests {
         long.summary = "é".repeat(400);
         long.description = "🙂".repeat(9_000);
         let n = long.normalized();
-        assert_eq!(n.summary.chars().count(), JIRA_SUMMARY_MAX_CHARS);
+        assert_eq!(n.summary.chars().count(), JIRA_SUMMARY_MAX_UTF16_UNITS);
         assert_eq!(n.description.chars().count(), SIR_DESCRIPTION_MAX_CHARS);
+    }
+
+    #[test]
+    fn jira_summaries_are_clipped_by_utf16_units_and_sir_text_by_code_points() {
+        let mut long = issue();
+        long.summary = "🛡".repeat(300);
+        let n = long.normalized();
+        assert_eq!(
+            n.summary.encode_utf16().count(),
+            254,
+            "127 emoji, not half of one"
+        );
+        assert_eq!(n.summary.chars().count(), 127);
+
+        let mut case = CaseSnapshot {
+            case_id: "1".into(),
+            title: "🛡".repeat(400),
+            description: "🛡".repeat(9_000),
+            status: SirStatus::Submitted,
+            closure_code: None,
+            engagement_type: None,
+            reported_incident_start_date: None,
+            impacted_accounts: BTreeSet::new(),
+            impacted_regions: BTreeSet::new(),
+            impacted_services: BTreeSet::new(),
+            watchers: BTreeSet::new(),
+        };
+        case = case.normalized();
+        assert_eq!(case.title.chars().count(), SIR_TITLE_MAX_CHARS);
+        assert_eq!(case.description.chars().count(), SIR_DESCRIPTION_MAX_CHARS);
+    }
+
+    #[test]
+    fn utf16_clipping_never_splits_a_character() {
+        assert_eq!(clip_utf16("abc", 10), "abc");
+        assert_eq!(clip_utf16("a🛡b", 2), "a");
+        assert_eq!(clip_utf16("a🛡b", 3), "a🛡");
+        assert_eq!(clip_utf16("äöü", 2), "äö");
+        assert_eq!(clip_utf16("", 0), "");
     }
 
     #[test]

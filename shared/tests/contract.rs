@@ -11,7 +11,7 @@ use shared::events::{
     BusEvent, CaseChange, DetailType, IdDelta, IssueChange, MAX_ENTRY_BYTES, MAX_IDS_PER_LIST,
 };
 use shared::snapshot::{
-    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_CHARS, SIR_DESCRIPTION_MAX_CHARS,
+    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_UTF16_UNITS, SIR_DESCRIPTION_MAX_CHARS,
     SIR_TITLE_MAX_CHARS,
 };
 use shared::status::SirStatus;
@@ -141,7 +141,7 @@ fn largest_possible_case_event_stays_far_below_the_eventbridge_limit() {
 fn largest_possible_issue_event_stays_far_below_the_eventbridge_limit() {
     let issue = IssueSnapshot {
         issue_key: "SECURITYINCIDENTS-1234567".into(),
-        summary: "🛡".repeat(JIRA_SUMMARY_MAX_CHARS * 2),
+        summary: "🛡".repeat(JIRA_SUMMARY_MAX_UTF16_UNITS * 2),
         // Jira allows 32,767 characters; the synced part is what a case can hold.
         description: "🛡".repeat(32_767),
         status: "Waiting for customer".into(),

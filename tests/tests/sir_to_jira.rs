@@ -421,3 +421,25 @@ async fn jira_answering_429_for_20_seconds_then_recovering_gets_everything() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_case_titled_with_300_emoji_gets_an_issue_whose_summary_jira_accepts() {
+    let p = pipeline().await;
+    // SIR counts code points (300 fit); Jira counts UTF-16 units (600 here, 255 allowed).
+    let title = "🛡".repeat(300);
+    let id = p.sir.create_case(HUMAN, case(&title)).case_id;
+    let (_, to_jira) = p.settle().await;
+    assert!(to_jira.errors.is_empty(), "{:?}", to_jira.errors);
+    let issue = p.only_issue();
+    assert!(
+        issue.summary.encode_utf16().count() <= 255,
+        "{} units",
+        issue.summary.encode_utf16().count()
+    );
+    assert_eq!(
+        issue.summary,
+        "🛡".repeat(127),
+        "as much of the title as fits"
+    );
+    assert!(issue.labels.contains(&format!("sir-case-{id}")));
+}

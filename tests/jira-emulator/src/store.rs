@@ -11,9 +11,10 @@ use crate::adf;
 use crate::model::{AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueRecord, User};
 use crate::workflow::Workflow;
 
-/// Jira's limit on summaries.
-const SUMMARY_MAX_CHARS: usize = 255;
-/// Jira's limit on one label.
+/// Jira's limit on summaries, in UTF-16 code units: Jira is Java and checks the string's
+/// `length()`, so an emoji counts twice.
+const SUMMARY_MAX_UTF16_UNITS: usize = 255;
+/// Jira's limit on one label (UTF-16 code units, as for summaries).
 const LABEL_MAX_CHARS: usize = 255;
 
 /// What a new issue is made of, already checked for shape.
@@ -683,7 +684,7 @@ pub(crate) fn check_summary(summary: &str) -> Result<(), Error> {
             "summary",
             "You must specify a summary of the issue.",
         ))
-    } else if summary.chars().count() > SUMMARY_MAX_CHARS {
+    } else if summary.encode_utf16().count() > SUMMARY_MAX_UTF16_UNITS {
         Err(Error::field(
             "summary",
             "Summary must be less than 255 characters.",
@@ -705,7 +706,7 @@ pub(crate) fn check_label(label: &str) -> Result<(), Error> {
             "labels",
             format!("The label '{label}' contains spaces which is invalid."),
         ))
-    } else if label.chars().count() > LABEL_MAX_CHARS {
+    } else if label.encode_utf16().count() > LABEL_MAX_CHARS {
         Err(Error::field(
             "labels",
             "The label must not be longer than 255 characters.",

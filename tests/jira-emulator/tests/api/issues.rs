@@ -79,6 +79,62 @@ async fn a_malformed_document_is_refused_like_a_string() {
     assert!(json_of(response).await["errors"]["description"].is_string());
 }
 
+fn create_body(summary: &str) -> serde_json::Value {
+    json!({"fields": {
+        "project": {"key": "SEC"},
+        "issuetype": {"name": "Task"},
+        "summary": summary,
+    }})
+}
+
+#[tokio::test]
+async fn a_summary_over_255_utf16_units_is_refused_even_under_255_characters() {
+    let jira = Jira::start().await;
+    // 128 emoji: 128 characters, but 256 UTF-16 units, which is what Jira (Java) counts.
+    let too_long = "🛡".repeat(128);
+    let response = jira
+        .post("/issue", &create_body(&too_long))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = json_of(response).await;
+    assert_eq!(
+        body["errors"]["summary"],
+        "Summary must be less than 255 characters."
+    );
+    assert!(body["errorMessages"].as_array().unwrap().is_empty());
+    assert!(jira.emulator.issues().is_empty());
+
+    // 127 emoji (254 units) and 255 ASCII characters fit.
+    let fits = "🛡".repeat(127);
+    let response = jira
+        .post("/issue", &create_body(&fits))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key = json_of(response).await["key"].as_str().unwrap().to_owned();
+    let response = jira
+        .post("/issue", &create_body(&"x".repeat(255)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    // The same limit on edits.
+    let response = jira
+        .put(
+            &format!("/issue/{key}"),
+            &json!({"fields": {"summary": too_long}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(jira.emulator.issue(&key).unwrap().summary, fits);
+}
+
 #[tokio::test]
 async fn unknown_issue_type_missing_summary_and_unknown_fields_are_refused_together() {
     let jira = Jira::start().await;
