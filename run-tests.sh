@@ -2,7 +2,8 @@
 # Runs every check and test of the project: formatting, clippy, the "no Scan" rule, the CDK app's
 # type check and tests (template assertions, cdk-nag), ShellCheck, the deploy.sh tests, all unit
 # and integration tests (they start moto from .venv by themselves; the Lambda binaries run under
-# cargo-lambda's local runtime), and the local demo (./deploy.sh --local --demo).
+# cargo-lambda's local runtime; every Lambda under its own role from the synthesized template),
+# the local demo (./deploy.sh --local --demo), and the IAM coverage check (no unused grant).
 # Installs what a fresh machine lacks first (the Python virtualenv with moto, ShellCheck and
 # cargo-lambda, the CDK app's node_modules from its lockfile).
 set -euo pipefail
@@ -76,6 +77,8 @@ cargo build --workspace --bins --tests --locked
 export SIR_JIRA_REQUIRE_CARGO_LAMBDA=1
 
 step "cargo test"
+# The local IAM records which granted actions each Lambda used (for the coverage check below).
+rm -rf target/iam-exercised
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
@@ -83,6 +86,9 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 step "the demo: ./deploy.sh --local --demo (each step must be seen on the other side in time)"
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
 grep -q '^demo passed' "$logs/demo.log"
+
+step "IAM coverage: every permission granted was used by a test, or permissions.ts says why not"
+.venv/bin/python tests/iam_coverage.py
 # One closing line for the whole run, summed over every test binary, the CDK tests and the
 # deploy.sh tests (with the parts on the line before it).
 awk -v cdk_p="${cdk_passed:-0}" -v cdk_f="${cdk_failed:-0}" -v dep_p="${deploy_passed:-0}" -v dep_f="${deploy_failed:-0}" '

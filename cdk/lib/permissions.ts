@@ -1,7 +1,10 @@
 // What each Lambda calls, per AWS service: the one table IAM is generated from. Each list follows
 // the code that makes the calls (shared/src/store.rs, shared/src/sir.rs, shared/src/config.rs,
-// shared/src/publisher.rs, poller/src/schedule.rs); when a crate starts calling another operation,
-// add it here and the tests and cdk-nag see the change.
+// shared/src/publisher.rs, poller/src/schedule.rs). The local world proves it both ways: every
+// Lambda runs under this role in the end-to-end tests, the demo and the binaries' smoke test, and
+// is refused any call not granted here (tests/local_iam.py, tests/tests/iam.rs); and a grant no
+// test used fails tests/iam_coverage.py unless NOT_EXERCISED_LOCALLY says why. After a change,
+// `npm run iam-policies` rewrites cdk/iam-policies.json, the policies the local world enforces.
 import { FunctionKey } from './contract';
 
 /**
@@ -41,7 +44,6 @@ export const SIR_CASE_ACTIONS: Record<FunctionKey, string[]> = {
     'security-ir:UpdateCase',
     'security-ir:UpdateCaseStatus',
     'security-ir:CloseCase',
-    'security-ir:ListComments',
     'security-ir:CreateCaseComment',
     'security-ir:UpdateCaseComment',
     'security-ir:GetCaseAttachmentUploadUrl',

@@ -6,8 +6,6 @@ import {
   BUS_PUBLISHERS,
   SIR_CASE_ACTIONS,
   SIR_MEMBERSHIP_ACTIONS,
-  SIR_UNSCOPED_ACTIONS,
-  TABLE_ACTIONS,
 } from '../lib/permissions';
 import { App } from 'aws-cdk-lib';
 import { PLACEHOLDER_ASSET_DIR } from '../lib/assets';
@@ -387,17 +385,19 @@ describe('IAM least privilege', () => {
     expect(ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS).toEqual(['security-ir:ListCases', 'security-ir:ListMemberships']);
   });
 
-  test('each function gets exactly the actions it calls, each on its own resource', () => {
+  // Which actions each function needs is not checked here against permissions.ts (the table the
+  // policies are generated from, so that would prove nothing): the local world enforces these
+  // policies on every call the end-to-end tests, the demo and the binaries' smoke test make
+  // (tests/tests/iam.rs), and tests/iam_coverage.py fails on a grant no test used.
+  test('each statement is on its own resource', () => {
     const caseArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':security-ir:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':case/*']] };
     const membershipArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':security-ir:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':membership/*']] };
     const tableArn = { 'Fn::GetAtt': [logicalId(stack, stack.table as any), 'Arn'] };
     for (const key of FUNCTION_KEYS) {
       const statements = policyOf(key);
       const bySid = (sid: string) => statements.find((s) => s.Sid === sid);
-      expect(actionsOf(bySid('MappingTable')).sort()).toEqual([...TABLE_ACTIONS[key]].sort());
       expect(bySid('MappingTable').Resource).toEqual(tableArn);
       if (SIR_CASE_ACTIONS[key].length) {
-        expect(actionsOf(bySid('SirCases')).sort()).toEqual([...SIR_CASE_ACTIONS[key]].sort());
         expect(bySid('SirCases').Resource).toEqual(caseArn);
       } else {
         expect(bySid('SirCases')).toBeUndefined();
@@ -407,7 +407,9 @@ describe('IAM least privilege', () => {
       } else {
         expect(bySid('SirMemberships')).toBeUndefined();
       }
-      expect(bySid('SirListsWithoutResourceLevelPermissions') ? actionsOf(bySid('SirListsWithoutResourceLevelPermissions')) : []).toEqual(SIR_UNSCOPED_ACTIONS[key]);
+      if (bySid('SirListsWithoutResourceLevelPermissions')) {
+        expect(bySid('SirListsWithoutResourceLevelPermissions').Resource).toEqual('*');
+      }
       if (BUS_PUBLISHERS.includes(key)) {
         expect(bySid('PublishToIntegrationBus')).toMatchObject({ Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [logicalId(stack, stack.bus), 'Arn'] } });
       } else {

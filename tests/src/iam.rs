@@ -33,6 +33,11 @@ impl Function {
         Function::SirClient,
     ];
 
+    /// The function whose key in `cdk/contract.json` is `key`.
+    pub fn from_contract_key(key: &str) -> Option<Function> {
+        Function::ALL.into_iter().find(|f| f.contract_key() == key)
+    }
+
     /// The key in `cdk/contract.json` and `cdk/iam-policies.json`.
     pub fn contract_key(self) -> &'static str {
         match self {

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
+use integration_tests::iam::Function as Role;
 use integration_tests::world::REGION;
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue, User};
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ const ALICE_ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
 /// Who creates the SIR case the SIR → Jira half starts from.
 const RESPONDER_KEY: &str = "responder";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Each function's key in `cdk/contract.json` and its name here (also its SIR access key).
+/// Each function's key in `cdk/contract.json` and its name here.
 const FUNCTIONS: [(&str, &str); 4] = [
     ("poller", "poller"),
     ("jiraClient", "jira-client"),
@@ -498,9 +499,20 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     let scratch =
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("lambda-binaries-{}", world.id));
     std::fs::create_dir_all(&scratch).unwrap();
-    let sir = SirEmulator::start(SirEmulatorConfig::default())
-        .await
-        .unwrap();
+    let sir = SirEmulator::start(SirEmulatorConfig {
+        authorizer: Some(world.iam.authorize_url()),
+        ..SirEmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    // Each binary signs with its own key and may do only what its role in the synthesized
+    // template allows (moto and the SIR emulator refuse the rest, as IAM would).
+    for role in Role::ALL {
+        world.function_sdk(role).await.unwrap();
+    }
+    let key_of = |function_key: &str| {
+        world.access_key(Role::from_contract_key(function_key).expect("a contract function"))
+    };
     let jira = JiraEmulator::start(JiraEmulatorConfig {
         email: JIRA_EMAIL.into(),
         token: JIRA_TOKEN.into(),
@@ -521,7 +533,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         .rule_queue("to-sir", &rule_patterns::sir_client())
         .await
         .unwrap();
-    let schedule_rule = format!("poller-schedule-{}", world.id);
+    let schedule_rule = format!("{}-poller-schedule", world.stack_name);
     world
         .eventbridge
         .put_rule()
@@ -539,7 +551,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         ("eventBusName", world.bus_name.clone()),
         ("parameterPrefix", world.parameters.prefix().to_owned()),
         ("scheduleRuleName", schedule_rule.clone()),
-        ("integrationPrincipals", sir.principal("sir-client")),
+        ("integrationPrincipals", sir.principal(&key_of("sirClient"))),
         ("commentSweepMinutes", "30".to_owned()),
         ("issueType", "Incident".to_owned()),
         ("resolverType", "Self".to_owned()),
@@ -552,7 +564,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     let emulator = LambdaEmulator::start(&cargo_lambda, &scratch).await;
     let start = |function_key: &str, name: &str, values: &BTreeMap<&str, String>| {
         let (binary, mut env) = contract_env(function_key, values);
-        env.extend(lambda_env(name, &world, &sir, &scratch));
+        env.extend(lambda_env(&key_of(function_key), &world, &sir, &scratch));
         Function::start(&bin_dir, &binary, name, &env, &emulator, &scratch)
     };
     let [poller, jira_client, notifications, sir_client] =
@@ -608,7 +620,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         .find(|c| c.tags.get("jira-issue-key").map(String::as_str) == Some("SEC-1"))
         .expect("a case for SEC-1");
     assert_eq!(from_jira.title, issue["summary"].as_str().unwrap());
-    assert_eq!(from_jira.created_by, sir.principal("sir-client"));
+    assert_eq!(from_jira.created_by, sir.principal(&key_of("sirClient")));
     assert_eq!(
         from_jira.engagement_type, "Investigation",
         "SIR_ENGAGEMENT_TYPE"
@@ -713,13 +725,19 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     for function in [&poller, &jira_client, &notifications, &sir_client] {
         function.assert_json_logs();
     }
+    let denials = world.iam_denials().await.unwrap();
+    assert!(
+        denials.is_empty(),
+        "IAM refused a binary: {}",
+        integration_tests::iam::describe(&denials)
+    );
 
     // A cold start without MAPPING_TABLE_NAME fails, naming it, in each binary: the process exits
     // before it takes the invocation (Lambda reports that as Runtime.ExitError, with this log).
     for (function_key, name) in FUNCTIONS {
         let (binary, mut env) = contract_env(function_key, &values);
         assert!(env.remove(ENV_TABLE_NAME).is_some());
-        env.extend(lambda_env(name, &world, &sir, &scratch));
+        env.extend(lambda_env(&key_of(function_key), &world, &sir, &scratch));
         let mut broken = Function::start(
             &bin_dir,
             &binary,

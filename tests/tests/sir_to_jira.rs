@@ -314,6 +314,27 @@ async fn our_own_comment_in_sir_is_not_sent_back_to_jira() {
 }
 
 #[tokio::test]
+async fn an_attachment_added_in_sir_reaches_the_issue_byte_exact_once() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Evidence")).case_id;
+    p.settle().await;
+    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    p.sir
+        .upload_attachment(HUMAN, &id, "cloudtrail-excerpt.json", bytes.clone())
+        .unwrap();
+    p.sir
+        .add_comment(HUMAN, &id, "CloudTrail excerpt attached.")
+        .unwrap();
+    p.settle().await;
+    p.poller.handle(&schedule_tick()).await.unwrap();
+    p.settle().await;
+    let issue = p.only_issue();
+    assert_eq!(issue.attachments.len(), 1, "{:?}", issue.attachments);
+    assert_eq!(issue.attachments[0].filename, "cloudtrail-excerpt.json");
+    assert_eq!(issue.attachments[0].bytes.as_ref(), bytes.as_slice());
+}
+
+#[tokio::test]
 async fn a_jira_outage_is_ridden_out_by_redelivery() {
     let p = pipeline().await;
     p.jira.faults().outage(Duration::from_secs(6));
