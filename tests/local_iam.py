@@ -266,7 +266,16 @@ def _respond(start_response, status, payload):
 
 
 def _refusal(service, message):
-    """The service's own AccessDeniedException (JSON protocols answer 400 with __type)."""
+    """The service's own refusal: SNS (awsQuery) answers 403 AuthorizationError in XML; the JSON
+    protocols answer 400 AccessDeniedException with __type."""
+    if service == "sns":
+        escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        xml = (
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+            f"<Code>AuthorizationError</Code><Message>{escaped}</Message></Error>"
+            "<RequestId>local-iam</RequestId></ErrorResponse>"
+        ).encode("utf-8")
+        return "403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(xml)))], [xml]
     if service in ("dynamodb",):
         error_type = "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
     else:

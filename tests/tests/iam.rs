@@ -165,3 +165,32 @@ async fn the_policy_file_is_each_roles_template_policy_bound_to_the_world() {
     )));
     assert!(!text.contains("${"), "every placeholder bound: {text}");
 }
+
+#[tokio::test]
+async fn a_call_no_role_grants_is_refused_in_the_services_own_shape() {
+    let world = World::new().await.unwrap();
+    let (topic_arn, _) = world.automation_topic().await.unwrap();
+    let sdk = world
+        .function_sdk(Function::JiraNotificationsHandler)
+        .await
+        .unwrap();
+    let error = aws_sdk_sns::Client::new(&sdk)
+        .publish()
+        .topic_arn(&topic_arn)
+        .message("{}")
+        .send()
+        .await
+        .expect_err("no role may publish to the Automation topic");
+    let service_error = error.into_service_error();
+    assert!(
+        matches!(
+            service_error,
+            aws_sdk_sns::operation::publish::PublishError::AuthorizationErrorException(_)
+        ),
+        "{service_error:?}"
+    );
+    let denials = world.iam_denials().await.unwrap();
+    assert_eq!(denials.len(), 1, "{denials:?}");
+    assert_eq!(denials[0].action, "sns:Publish");
+    assert_eq!(denials[0].resource, topic_arn);
+}
