@@ -1,7 +1,9 @@
 //! The emulator itself: configuration, the running server, and the Rust API that acts as human
 //! Jira users and reads the state back.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -49,6 +51,10 @@ pub struct JiraEmulatorConfig {
     /// host (a second origin) unless the request says `redirect=false`. Off, the bytes are
     /// served directly, as with `redirect=false`.
     pub attachment_redirect: bool,
+    /// Cloud's search index lags its writes: `/search/jql` does not see an issue created or
+    /// updated less than this long ago, unless the request names its id in `reconcileIssues`.
+    /// Zero (the default) makes search see every write at once.
+    pub search_lag: Duration,
 }
 
 impl Default for JiraEmulatorConfig {
@@ -68,6 +74,7 @@ impl Default for JiraEmulatorConfig {
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
             auto_watch: true,
             attachment_redirect: true,
+            search_lag: Duration::ZERO,
         }
     }
 }
@@ -80,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) media_url: String,
     pub(crate) attachment_redirect: bool,
     pub(crate) media: Mutex<Media>,
+    /// [`JiraEmulatorConfig::search_lag`] in milliseconds (changed by `set_search_lag`).
+    search_lag_ms: AtomicU64,
     pub(crate) store: Mutex<Store>,
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     pub(crate) faults: Faults,
@@ -87,6 +96,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn search_lag(&self) -> Duration {
+        Duration::from_millis(self.search_lag_ms.load(Ordering::Relaxed))
+    }
+
     /// Runs a change of the store and lets Automation see it once committed. Messages are
     /// queued before the lock is released, so they leave in the order the changes were made;
     /// whoever re-reads the issue on receipt waits for the lock and sees the change.
@@ -370,6 +383,7 @@ impl JiraEmulator {
             media_url: format!("http://127.0.0.1:{media_port}"),
             attachment_redirect: config.attachment_redirect,
             media: Mutex::new(Media::default()),
+            search_lag_ms: AtomicU64::new(millis(config.search_lag)),
             store: Mutex::new(store),
             requests: Mutex::new(Vec::new()),
             faults: Faults::new(config.rate_limit),
@@ -405,6 +419,14 @@ impl JiraEmulator {
     /// redirected.
     pub fn media_url(&self) -> String {
         self.shared.media_url.clone()
+    }
+
+    /// Changes how long `/search/jql` takes to see a write (see
+    /// [`JiraEmulatorConfig::search_lag`]).
+    pub fn set_search_lag(&self, lag: Duration) {
+        self.shared
+            .search_lag_ms
+            .store(millis(lag), Ordering::Relaxed);
     }
 
     /// Requests the media host answered so far, oldest first.
@@ -554,6 +576,10 @@ fn bind_media_host() -> Result<tokio::net::TcpListener, Error> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     tokio::net::TcpListener::from_std(listener).map_err(io)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn bound_port(listener: &tokio::net::TcpListener) -> Result<u16, Error> {

@@ -27,8 +27,10 @@
 //!   media host ([`JiraEmulator::media_url`], a second origin) unless `redirect=false` (or
 //!   [`JiraEmulatorConfig::attachment_redirect`] is off), which serves the bytes directly
 //! - `GET /issue/{key}/properties`; `GET|PUT|DELETE /issue/{key}/properties/{propertyKey}`
-//! - `POST|GET /search/jql` (`jql`, `maxResults`, `nextPageToken`, `fields`, `expand`);
-//!   `/search` answers 410 Gone as Cloud does now.
+//! - `POST|GET /search/jql` (`jql`, `maxResults`, `nextPageToken`, `fields`, `expand`,
+//!   `reconcileIssues` ≤ 50 issue ids); with [`JiraEmulatorConfig::search_lag`] set, as Cloud's
+//!   index lags its writes, an issue created or updated less than that long ago is not found
+//!   unless `reconcileIssues` names it; `/search` answers 410 Gone as Cloud does now.
 //!
 //! # Media host (the second origin)
 //! `GET /file/{id}/binary?token=…` serves the bytes of the attachment the token was issued for.

@@ -978,6 +978,42 @@ struct SearchRequest {
     next_page_token: Option<String>,
     fields: Vec<String>,
     expand: Vec<String>,
+    /// Issue ids to read consistently (seen even while the index lags).
+    reconcile_issues: Vec<String>,
+}
+
+/// Cloud's cap on `reconcileIssues`.
+const RECONCILE_ISSUES_MAX: usize = 50;
+
+/// `reconcileIssues` ids: numbers (as Cloud documents them) or numeric strings.
+fn reconcile_ids(value: Option<&Value>) -> Result<Vec<String>, Error> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(Error::bad_request(
+                "'reconcileIssues' must be a list of issue ids.",
+            ));
+        }
+    };
+    let ids = items
+        .iter()
+        .map(|item| match item {
+            Value::Number(number) if number.is_u64() => Ok(number.to_string()),
+            Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(text.clone())
+            }
+            _ => Err(Error::bad_request(
+                "'reconcileIssues' must be a list of issue ids.",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() > RECONCILE_ISSUES_MAX {
+        return Err(Error::bad_request(format!(
+            "'reconcileIssues' accepts at most {RECONCILE_ISSUES_MAX} issue ids."
+        )));
+    }
+    Ok(ids)
 }
 
 fn strings_in(value: Option<&Value>) -> Vec<String> {
@@ -1028,6 +1064,7 @@ async fn search_by_body(
                 .map(str::to_owned),
             fields: strings_in(request.get("fields")),
             expand: strings_in(request.get("expand")),
+            reconcile_issues: reconcile_ids(request.get("reconcileIssues"))?,
         },
     )
 }
@@ -1048,6 +1085,12 @@ async fn search_by_query(
             next_page_token: param(&params, "nextPageToken").map(str::to_owned),
             fields: list_param(&params, "fields"),
             expand: list_param(&params, "expand"),
+            reconcile_issues: reconcile_ids(Some(&Value::Array(
+                list_param(&params, "reconcileIssues")
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            )))?,
         },
     )
 }
@@ -1094,11 +1137,19 @@ fn search(
         .unwrap_or(SEARCH_DEFAULT_PAGE)
         .clamp(1, cap);
     let store = lock(&shared.store);
-    let found = query.run(jql::Context {
-        now: OffsetDateTime::now_utc(),
+    let now = OffsetDateTime::now_utc();
+    let mut found = query.run(jql::Context {
+        now,
         caller: &caller.account_id,
         store: &store,
     })?;
+    // The index has not caught up with writes younger than the lag, except for the issues the
+    // request asks to reconcile.
+    let indexed_until = now - shared.search_lag();
+    found.retain(|issue| {
+        issue.updated.max(issue.created) <= indexed_until
+            || request.reconcile_issues.contains(&issue.id)
+    });
     let renderer = renderer(&store, shared, version, caller);
     let issues: Vec<Value> = found
         .iter()

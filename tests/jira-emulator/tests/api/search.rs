@@ -1,4 +1,5 @@
-//! `/search/jql` with nextPageToken paging; the removed `/search` is 410.
+//! `/search/jql` with nextPageToken paging, the index lag and `reconcileIssues`; the removed
+//! `/search` is 410.
 
 use std::time::Duration;
 
@@ -177,4 +178,83 @@ async fn the_query_can_also_come_as_url_parameters() {
     .await;
     assert_eq!(page["issues"][0]["key"], key.as_str());
     assert_eq!(page["issues"][0]["fields"]["summary"], "by GET");
+}
+
+#[tokio::test]
+async fn with_a_search_lag_a_new_issue_is_found_only_once_indexed_or_when_reconciled() {
+    let jira = Jira::start_with(jira_emulator::JiraEmulatorConfig {
+        search_lag: Duration::from_millis(600),
+        ..jira_emulator::JiraEmulatorConfig::default()
+    })
+    .await;
+    let owner = jira.emulator.integration_account_id();
+    let key = jira
+        .emulator
+        .create_issue(
+            &owner,
+            NewIssue {
+                labels: vec!["sir-case-7".into()],
+                ..NewIssue::new("Just created")
+            },
+        )
+        .unwrap();
+    let id = jira.emulator.issue(&key).unwrap().id;
+    let jql = "project = SEC AND labels = \"sir-case-7\"";
+    let keys = |page: &Value| -> Vec<String> {
+        page["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|issue| issue["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let (status, page) = search(&jira, json!({"jql": jql, "fields": ["key"]})).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(keys(&page).is_empty(), "not indexed yet: {page}");
+    // Named in reconcileIssues (a number, as Cloud documents it), it is read consistently.
+    let id_number: u64 = id.parse().unwrap();
+    let (status, page) = search(
+        &jira,
+        json!({"jql": jql, "fields": ["key"], "reconcileIssues": [id_number]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(keys(&page), [key.as_str()]);
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, page) = search(&jira, json!({"jql": jql, "fields": ["key"]})).await;
+    assert_eq!(keys(&page), [key.as_str()], "indexed after the lag");
+
+    // An update makes it invisible again until indexed.
+    jira.emulator
+        .comment(&owner, &key, "touches updated")
+        .unwrap();
+    let (_, page) = search(&jira, json!({"jql": jql, "fields": ["key"]})).await;
+    assert!(keys(&page).is_empty(), "{page}");
+}
+
+#[tokio::test]
+async fn without_a_search_lag_writes_are_found_at_once_and_reconcile_issues_is_checked() {
+    let jira = Jira::start().await;
+    let key = jira.create("At once", &["sir-case-8"]).await;
+    let (_, page) = search(
+        &jira,
+        json!({"jql": "labels = \"sir-case-8\"", "fields": ["key"]}),
+    )
+    .await;
+    assert_eq!(page["issues"][0]["key"], key.as_str());
+    let (status, _) = search(
+        &jira,
+        json!({"jql": "labels = \"sir-case-8\"", "reconcileIssues": ["SEC-1"]}),
+    )
+    .await;
+    assert_eq!(status, 400, "ids, not keys");
+    let too_many: Vec<u64> = (1..=51).collect();
+    let (status, _) = search(
+        &jira,
+        json!({"jql": "labels = \"sir-case-8\"", "reconcileIssues": too_many}),
+    )
+    .await;
+    assert_eq!(status, 400);
 }
