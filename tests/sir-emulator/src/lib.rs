@@ -43,6 +43,12 @@
 //!   [`principal_for`] `arn:aws:iam::<account>:user/<AKID>` in `creator`, `lastUpdatedBy`,
 //!   `createdBy`, the events and ListCaseEdits. No `Authorization` header (or one that is not a
 //!   SigV4 header scoped to `security-ir`) → `AccessDeniedException` 403.
+//! - IAM, when [`SirEmulatorConfig::authorizer`] is set (the local world's IAM,
+//!   `tests/local_iam.py`): every call is first authorised as `security-ir:<Operation>` on the
+//!   resource the Service Authorization Reference names (`case/<caseId>`, `membership/<id>`, the
+//!   tagging calls' `resourceArn`, `case/*` for CreateCase, `*` for the list calls), plus
+//!   `TagResource` for a CreateCase with tags; a refusal is `AccessDeniedException` 403 with
+//!   IAM's message, before the request is validated.
 //! - Native events (source `aws.security-ir`, `resources` [case ARN]) on the configured bus of the
 //!   configured EventBridge endpoint, for API calls and human actions alike: `Case Created`
 //!   (`createdBy`), `Case Updated` (`updatedBy`; UpdateCase, UpdateCaseStatus,
@@ -57,7 +63,8 @@
 //!   with reason `UNKNOWN_OPERATION`; unknown paths `UnknownOperationException` 404.
 //!
 //! # Knowingly less strict than the service
-//! SigV4 signatures, dates and credential regions are not verified; there is no IAM. Presigned
+//! SigV4 signatures, dates and credential regions are not verified; without an authorizer there
+//! is no IAM (callers the authorizer does not know are allowed everything). Presigned
 //! URLs never expire (but an upload URL works once) and do not match the model's `Url` pattern
 //! (a loopback host has no top-level domain). A reused `clientToken` with different parameters
 //! returns the first id instead of an error, and tokens never expire. Anyone may edit anyone's

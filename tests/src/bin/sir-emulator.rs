@@ -26,6 +26,10 @@ struct Args {
     model: Option<PathBuf>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// The local world's IAM to ask before every call (moto_runner.py's
+    /// `http://127.0.0.1:<port>/_local-world/iam/authorize`); none allows every caller everything.
+    #[arg(long)]
+    authorizer: Option<String>,
     #[arg(long, default_value = "123456789012")]
     account_id: String,
 }
@@ -40,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         model_path: args.model,
         region: args.region,
         account_id: args.account_id,
+        authorizer: args.authorizer,
         ..SirEmulatorConfig::default()
     })
     .await?;
