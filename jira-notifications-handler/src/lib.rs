@@ -6,20 +6,25 @@
 //! every record of the SNS event:
 //! 1. the message is validated ([`message::parse_notification`]); a rejected one is logged with
 //!    its class and dropped, with no call made on its behalf;
-//! 2. the issue is re-read from Jira (the message is never trusted for content). A 404 for an
+//! 2. repeated messages about one issue are coalesced ([`coalesce`]): a message published before
+//!    a re-read of the issue started is covered by it and costs no Jira call, and at most a few
+//!    re-reads of an issue start per ten-second window, however many messages name it; a
+//!    message that finds every slot taken waits for the next window, so no change is lost;
+//! 3. the issue is re-read from Jira (the message is never trusted for content). A 404 for an
 //!    issue the table links publishes `IssueDeleted`; for an unknown issue it does nothing;
-//! 3. the issue is compared with the Jira-side snapshot (one GetItem) and the comment and
+//! 4. the issue is compared with the Jira-side snapshot (one GetItem) and the comment and
 //!    attachment maps: an issue of the project never linked and not made by the integration
 //!    (no `sir-case-*` label) publishes `IssueCreated`; a linked one publishes `IssueUpdated` when
 //!    the synced fields' fingerprint changed or it has comments/attachments that are new or
 //!    edited and did not come from SIR. Anything the integration user wrote is an echo of
 //!    jira-client and is not published;
-//! 4. after a successful publish the snapshot is stored, so the next message about an unchanged
+//! 5. after a successful publish the snapshot is stored, so the next message about an unchanged
 //!    issue publishes nothing.
 //!
 //! A record that fails (Jira, DynamoDB or EventBridge) does not stop the others; the invocation
 //! then returns `Err` naming them, so Lambda retries it and the dead-letter queue keeps it.
 
+pub mod coalesce;
 mod config;
 mod error;
 pub mod message;
@@ -37,6 +42,9 @@ use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
 use tokio::sync::OnceCell;
 
+use crate::coalesce::{Admission, Coalescer};
+
+pub use coalesce::Coalescing;
 pub use config::{HandlerSettings, NotificationsConfig};
 pub use error::{HandlerError, RecordFailure};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
@@ -58,6 +66,9 @@ pub enum Outcome {
     LinkBroken,
     /// Jira answers 404 and the table knows no such issue: nothing to tell.
     UnknownIssue,
+    /// Not re-read: a re-read of the issue that started after this message was published covers
+    /// it (see [`coalesce`]).
+    Coalesced,
 }
 
 /// What happened to one SNS record.
@@ -98,6 +109,7 @@ pub struct NotificationHandler {
     settings: HandlerSettings,
     /// The integration user's accountId (read once): what it wrote is jira-client's echo.
     integration_account: OnceCell<String>,
+    coalescer: Coalescer,
 }
 
 impl std::fmt::Debug for NotificationHandler {
@@ -121,7 +133,15 @@ impl NotificationHandler {
             publisher,
             settings,
             integration_account: OnceCell::new(),
+            coalescer: Coalescer::default(),
         }
+    }
+
+    /// The same handler with other coalescing settings (the default is [`Coalescing::default`]).
+    #[must_use]
+    pub fn with_coalescing(mut self, settings: Coalescing) -> Self {
+        self.coalescer = Coalescer { settings };
+        self
     }
 
     /// Handles every record of an SNS event (Lambda's input).
@@ -131,7 +151,14 @@ impl NotificationHandler {
         let mut failures = Vec::new();
         for record in event.records {
             let message_id = record.sns.message_id;
-            match self.handle_message(&message_id, &record.sns.message).await {
+            // Set by SNS when it accepted the publish (a sender cannot choose it); a value
+            // before 1970 (never seen) counts as "just now", so it is never covered.
+            let published_ms =
+                u64::try_from(record.sns.timestamp.timestamp_millis()).unwrap_or(u64::MAX);
+            match self
+                .handle_message(&message_id, &record.sns.message, published_ms)
+                .await
+            {
                 Ok(record_report) => report.records.push(record_report),
                 Err((issue_key, error)) => {
                     tracing::error!(
@@ -155,12 +182,14 @@ impl NotificationHandler {
         }
     }
 
-    /// Validates one message and syncs the issue it names. A rejected message is `Ok` (logged,
-    /// nothing done); a failure names the issue.
+    /// Validates one message (published by SNS at `published_ms`, epoch milliseconds) and syncs
+    /// the issue it names, unless a re-read covers it. A rejected message is `Ok` (logged, nothing
+    /// done); a failure names the issue.
     pub async fn handle_message(
         &self,
         message_id: &str,
         message: &str,
+        published_ms: u64,
     ) -> Result<RecordReport, (String, shared::Error)> {
         let notification = match parse_notification(message, &self.settings.project_key) {
             Ok(notification) => notification,
@@ -180,14 +209,37 @@ impl NotificationHandler {
             }
         };
         let key = notification.issue_key;
+        let report = |key: String, outcome| RecordReport {
+            message_id: message_id.to_owned(),
+            issue_key: Some(key),
+            outcome: Some(outcome),
+            rejected: None,
+        };
+        let slot = match self
+            .coalescer
+            .admit(self.store.as_ref(), &key, published_ms)
+            .await
+        {
+            Ok(Admission::Read(slot)) => slot,
+            Ok(Admission::Covered {
+                read_started_after_ms,
+            }) => {
+                tracing::debug!(
+                    message_id,
+                    issue_key = key,
+                    read_started_after_ms,
+                    "a re-read that started after this message was published covers it"
+                );
+                return Ok(report(key, Outcome::Coalesced));
+            }
+            Err(error) => return Err((key, error)),
+        };
         match self.sync_issue(&key, notification.deleted_hint).await {
-            Ok(outcome) => Ok(RecordReport {
-                message_id: message_id.to_owned(),
-                issue_key: Some(key),
-                outcome: Some(outcome),
-                rejected: None,
-            }),
-            Err(error) => Err((key, error)),
+            Ok(outcome) => Ok(report(key, outcome)),
+            Err(error) => {
+                slot.give_back(self.store.as_ref(), &key).await;
+                Err((key, error))
+            }
         }
     }
 

@@ -11,6 +11,8 @@
 //! - `CASE#<caseId>` / `COMMENT#<sirId>` ↔ `ISSUE#<issueKey>` / `COMMENT#<jiraId>`, and the same
 //!   with `ATTACHMENT#`: item id maps both ways, written together.
 //! - `EMAIL#<email>` / `JIRA_ACCOUNT`: cached accountId, expiring through the TTL attribute.
+//! - `ISSUE#<issueKey>` / `NOTIFIED`: jira-notifications-handler's re-read window of the issue
+//!   ([`NotifiedWindow`]), so a flood of messages costs a bounded number of Jira reads.
 //! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
 
@@ -20,8 +22,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -170,6 +175,38 @@ pub struct TrackedCase {
     pub comments_checked_at: u64,
 }
 
+/// jira-notifications-handler's re-read window of one issue (`ISSUE#<key>` / `NOTIFIED`): how
+/// many re-reads of the issue started in the window, and when the latest one started. Only
+/// replaced whole, by [`MappingStore::swap_notified_window`] (compare and swap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifiedWindow {
+    /// Epoch seconds when the window closes; stored in the TTL attribute, so DynamoDB deletes the
+    /// item some time later (nothing relies on when).
+    pub expires_at: u64,
+    /// Re-reads started in this window.
+    pub reads: u32,
+    /// Epoch milliseconds when the latest re-read that still counts started (0: none counts).
+    pub last_read_started_ms: u64,
+}
+
+/// What the stored window must be for [`MappingStore::swap_notified_window`] to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowExpectation {
+    /// No window open at this time (epoch seconds): none stored, or the stored one has closed.
+    NoneOpenAt(u64),
+    /// Exactly this window (nobody wrote since it was read).
+    Exactly(NotifiedWindow),
+}
+
+/// What [`MappingStore::swap_notified_window`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSwap {
+    /// The new window was written.
+    Written,
+    /// The stored window was not as expected; here it is (`None`: there is none).
+    Refused(Option<NotifiedWindow>),
+}
+
 /// How long a claim lasts: the contract's `claimLeaseSeconds` (cdk/contract.json, checked by
 /// tests/tests/contract.rs), used by jira-client and sir-client, whose function timeout is 300 s.
 ///
@@ -261,6 +298,30 @@ pub trait MappingStore: Send + Sync {
     async fn put_tracked_case(&self, case: &TrackedCase) -> Result<()>;
     /// Stops tracking the case (it can no longer be read from SIR).
     async fn untrack_case(&self, case_id: &str) -> Result<()>;
+
+    /// Replaces the issue's re-read window with `new` if the stored one is as `expected`, in one
+    /// conditional PutItem; otherwise writes nothing and returns the stored window.
+    async fn swap_notified_window(
+        &self,
+        issue_key: &str,
+        expected: WindowExpectation,
+        new: &NotifiedWindow,
+    ) -> Result<WindowSwap>;
+}
+
+fn notified_window_from(item: &HashMap<String, AttributeValue>) -> Result<NotifiedWindow> {
+    let r = ItemReader { item };
+    let number = |name: &str| {
+        r.opt_n(name)?
+            .ok_or_else(|| r.malformed(format!("no number attribute {name}")))
+    };
+    let reads = number("reads")?;
+    Ok(NotifiedWindow {
+        expires_at: number(TTL_ATTRIBUTE)?,
+        reads: u32::try_from(reads)
+            .map_err(|_| r.malformed(format!("reads {reads} is out of range")))?,
+        last_read_started_ms: number("lastReadStartedMs")?,
+    })
 }
 
 fn tracked_case_from(item: &HashMap<String, AttributeValue>) -> Result<TrackedCase> {
@@ -298,6 +359,7 @@ const CLAIM: &str = "CLAIM";
 const SNAPSHOT: &str = "SNAPSHOT";
 const JIRA_ACCOUNT: &str = "JIRA_ACCOUNT";
 const POLLER: &str = "POLLER";
+const NOTIFIED: &str = "NOTIFIED";
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -831,5 +893,48 @@ impl MappingStore for DynamoMappingStore {
             .await
             .map_err(Error::dynamodb("DeleteItem"))?;
         Ok(())
+    }
+
+    async fn swap_notified_window(
+        &self,
+        issue_key: &str,
+        expected: WindowExpectation,
+        new: &NotifiedWindow,
+    ) -> Result<WindowSwap> {
+        let mut item = key(issue_pk(issue_key), NOTIFIED);
+        item.insert(TTL_ATTRIBUTE.into(), n(new.expires_at));
+        item.insert("reads".into(), n(u64::from(new.reads)));
+        item.insert("lastReadStartedMs".into(), n(new.last_read_started_ms));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match expected {
+            WindowExpectation::NoneOpenAt(now) => request
+                .condition_expression("attribute_not_exists(#pk) OR #ttl <= :now")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":now", n(now)),
+            WindowExpectation::Exactly(current) => request
+                .condition_expression("#ttl = :ttl AND #reads = :reads AND #last = :last")
+                .expression_attribute_names("#reads", "reads")
+                .expression_attribute_names("#last", "lastReadStartedMs")
+                .expression_attribute_values(":ttl", n(current.expires_at))
+                .expression_attribute_values(":reads", n(u64::from(current.reads)))
+                .expression_attribute_values(":last", n(current.last_read_started_ms)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(WindowSwap::Written),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
+                    .item()
+                    .map(notified_window_from)
+                    .transpose()
+                    .map(WindowSwap::Refused),
+                _ => Err(Error::dynamodb("PutItem")(err)),
+            },
+        }
     }
 }

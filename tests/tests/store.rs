@@ -1,4 +1,5 @@
-//! The DynamoDB mapping store against moto: links, claims, snapshots, item maps, account cache.
+//! The DynamoDB mapping store against moto: links, claims, snapshots, item maps, account cache,
+//! the notifications handler's re-read window.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,7 +12,8 @@ use integration_tests::World;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    CachedAccount, ClaimKey, IssueLink, ItemLink, LinkOutcome, LinkedItemKind, MappingStore, Origin,
+    CachedAccount, ClaimKey, IssueLink, ItemLink, LinkOutcome, LinkedItemKind, MappingStore,
+    NotifiedWindow, Origin, WindowExpectation, WindowSwap,
 };
 
 fn case(id: &str) -> CaseSnapshot {
@@ -478,4 +480,120 @@ async fn tracked_cases_are_listed_updated_and_dropped() {
         Some(tracked("0000000003", "Closed"))
     );
     assert_eq!(store.tracked_case("0000000004").await.unwrap(), None);
+}
+
+fn window(expires_at: u64, reads: u32, last_read_started_ms: u64) -> NotifiedWindow {
+    NotifiedWindow {
+        expires_at,
+        reads,
+        last_read_started_ms,
+    }
+}
+
+#[tokio::test]
+async fn notified_window_opens_once_and_refusals_return_the_stored_window() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let first = window(1_010, 1, 1_000_000);
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-1", WindowExpectation::NoneOpenAt(1_000), &first)
+            .await
+            .unwrap(),
+        WindowSwap::Written
+    );
+    // Still open at 1009: a second opener is refused and told what is there.
+    let rival = window(1_019, 1, 1_009_000);
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-1", WindowExpectation::NoneOpenAt(1_009), &rival)
+            .await
+            .unwrap(),
+        WindowSwap::Refused(Some(first))
+    );
+    // Another issue has its own window.
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-2", WindowExpectation::NoneOpenAt(1_009), &rival)
+            .await
+            .unwrap(),
+        WindowSwap::Written
+    );
+    // Closed at 1010: the next window opens.
+    let next = window(1_020, 1, 1_010_000);
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-1", WindowExpectation::NoneOpenAt(1_010), &next)
+            .await
+            .unwrap(),
+        WindowSwap::Written
+    );
+}
+
+#[tokio::test]
+async fn notified_window_is_replaced_only_if_unchanged_since_read() {
+    let world = World::new().await.unwrap();
+    let store = world.store();
+    let first = window(1_010, 1, 1_000_000);
+    // Nothing stored: an update of a window that is not there is refused with none.
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-3", WindowExpectation::Exactly(first), &first)
+            .await
+            .unwrap(),
+        WindowSwap::Refused(None)
+    );
+    store
+        .swap_notified_window("SEC-3", WindowExpectation::NoneOpenAt(1_000), &first)
+        .await
+        .unwrap();
+    let second = window(1_010, 2, 1_002_000);
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-3", WindowExpectation::Exactly(first), &second)
+            .await
+            .unwrap(),
+        WindowSwap::Written
+    );
+    // A writer that read `first` is too late: it learns of `second` instead.
+    let stale = window(1_010, 2, 1_003_000);
+    assert_eq!(
+        store
+            .swap_notified_window("SEC-3", WindowExpectation::Exactly(first), &stale)
+            .await
+            .unwrap(),
+        WindowSwap::Refused(Some(second))
+    );
+}
+
+#[tokio::test]
+async fn concurrent_window_openers_exactly_one_wins() {
+    let world = World::new().await.unwrap();
+    let store = Arc::new(world.store());
+    let tasks: Vec<_> = (0..8u64)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mine = window(2_010, 1, 2_000_000 + i);
+                store
+                    .swap_notified_window("SEC-4", WindowExpectation::NoneOpenAt(2_000), &mine)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut written = 0;
+    let mut seen = BTreeSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            WindowSwap::Written => written += 1,
+            WindowSwap::Refused(Some(stored)) => {
+                seen.insert(stored.last_read_started_ms);
+            }
+            WindowSwap::Refused(None) => panic!("a refused opener sees the winner's window"),
+        }
+    }
+    assert_eq!(written, 1);
+    // Every loser saw the same (the winner's) window.
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }

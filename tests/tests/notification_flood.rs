@@ -1,0 +1,307 @@
+//! jira-notifications-handler under a flood of (forged) Automation messages naming one real issue,
+//! through the real wiring (moto, the Jira and SIR emulators): the flood costs a handful of Jira
+//! re-reads, and a change made in Jira during it still reaches SIR (see the handler's `coalesce`
+//! module for why coalescing never loses a change).
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::sns::SnsEvent;
+use integration_tests::pipeline::{Integration, RouteLog, Settled, sns_event};
+use jira_emulator::{IssueEdit, NewIssue, User};
+use jira_notifications_handler::{BatchReport, Outcome};
+use serde_json::json;
+use sir_emulator::CaseRecord;
+
+/// `t` as SNS writes its `Timestamp` (RFC 3339, UTC, milliseconds).
+fn sns_timestamp(t: SystemTime) -> String {
+    let ms = t.duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let secs = i64::try_from(ms / 1_000).unwrap();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60,
+        ms % 1_000
+    )
+}
+
+#[test]
+fn sns_timestamps_are_rfc3339_utc() {
+    let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
+    assert_eq!(sns_timestamp(t), "2026-11-18T11:06:40.123Z");
+    let leap_day_end = UNIX_EPOCH + Duration::from_secs(951_782_400 + 86_399);
+    assert_eq!(sns_timestamp(leap_day_end), "2000-02-29T23:59:59.000Z");
+    assert_eq!(sns_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+}
+
+/// The SNS event Lambda gets for one publish of `message`, accepted by SNS at `published`.
+fn published_at(message_id: &str, message: &str, published: SystemTime) -> SnsEvent {
+    sns_event(&json!({
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:jira-automation",
+        "Message": message,
+        "Timestamp": sns_timestamp(published),
+        "SignatureVersion": "1",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.example/cert.pem",
+        "UnsubscribeURL": "https://sns.example/unsubscribe",
+    }))
+    .unwrap()
+}
+
+fn automation_message(key: &str) -> String {
+    format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#)
+}
+
+fn only_case(it: &Integration) -> CaseRecord {
+    let cases = it.sir.cases();
+    assert_eq!(
+        cases.len(),
+        1,
+        "{:?}",
+        cases.iter().map(|c| &c.title).collect::<Vec<_>>()
+    );
+    cases.into_iter().next().unwrap()
+}
+
+fn assert_clean(settled: &Settled) {
+    for (route, log) in [
+        ("native", &settled.native),
+        ("to_jira", &settled.to_jira),
+        ("notifications", &settled.notifications),
+        ("to_sir", &settled.to_sir),
+    ] {
+        assert!(log.errors.is_empty(), "{route} errors: {:#?}", log.errors);
+    }
+}
+
+/// The outcome of every record of `reports`, as the Lambda reports it (`"Coalesced"`, …).
+fn outcomes_of<'a>(reports: impl IntoIterator<Item = &'a BatchReport>) -> Vec<String> {
+    reports
+        .into_iter()
+        .flat_map(BatchReport::outcomes)
+        .map(|o| {
+            serde_json::to_value(o)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The outcomes the notifications route reported during a settle.
+fn settled_outcomes(log: &RouteLog) -> Vec<String> {
+    log.responses
+        .iter()
+        .flat_map(|r| r["records"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["outcome"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Re-reads: every outcome but `Coalesced` (each is one read of the issue from Jira).
+fn rereads(outcomes: &[String]) -> usize {
+    outcomes.iter().filter(|o| *o != "Coalesced").count()
+}
+
+/// Delivers `count` (even) messages about `key`, each published at `published`, as SNS invokes
+/// a function with a reserved concurrency of 2: one record per invocation, two at a time.
+async fn flood(
+    it: &Integration,
+    key: &str,
+    first_id: usize,
+    count: usize,
+    published: SystemTime,
+) -> Vec<BatchReport> {
+    let message = automation_message(key);
+    let event = |i: usize| published_at(&format!("forged-{i}"), &message, published);
+    let mut reports = Vec::new();
+    for i in (first_id..first_id + count).step_by(2) {
+        let (a, b) = tokio::join!(
+            it.notifications.handle(event(i)),
+            it.notifications.handle(event(i + 1))
+        );
+        reports.push(a.unwrap());
+        reports.push(b.unwrap());
+    }
+    reports
+}
+
+/// GET requests Jira answered for the issue itself (one per re-read of it).
+fn issue_reads(it: &Integration, key: &str) -> usize {
+    let path = format!("/rest/api/3/issue/{key}");
+    it.jira
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == path)
+        .count()
+}
+
+#[tokio::test]
+async fn a_thousand_messages_for_one_issue_cost_a_handful_of_jira_reads_and_a_change_during_them_reaches_sir()
+ {
+    let it = Integration::start().await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let me = alice.account_id.as_str();
+    let key = it
+        .jira
+        .create_issue(
+            me,
+            NewIssue {
+                description: Some("Phishing wave".into()),
+                ..NewIssue::new("Flooded issue")
+            },
+        )
+        .unwrap();
+    assert_clean(&it.settle().await.unwrap());
+    assert_eq!(only_case(&it).title, "Flooded issue");
+
+    // The first half of the flood: 500 messages SNS accepted in one burst, nothing changes.
+    it.jira.clear_requests();
+    let burst = SystemTime::now();
+    let first = flood(&it, &key, 0, 500, burst).await;
+    let first_outcomes = outcomes_of(&first);
+    assert_eq!(first_outcomes.len(), 500);
+    let reads = issue_reads(&it, &key);
+    assert!(
+        (1..=4).contains(&reads),
+        "500 messages cost {reads} reads of the issue"
+    );
+    assert_eq!(rereads(&first_outcomes), reads);
+    // Each re-read is a few calls (issue, watchers, comments): nothing else was asked of Jira.
+    let calls = it.jira.requests().len();
+    assert!(
+        calls <= 4 * reads + 1,
+        "{calls} Jira calls for {reads} re-reads"
+    );
+
+    // A person changes the issue while the flood goes on; Automation publishes about it.
+    it.jira
+        .edit_issue(
+            me,
+            &key,
+            IssueEdit {
+                summary: Some("Flooded issue, contained".into()),
+                ..IssueEdit::default()
+            },
+        )
+        .unwrap();
+    it.jira
+        .comment(me, &key, "changed during the flood")
+        .unwrap();
+    // The second half (published with the first burst) is delivered alongside the real
+    // Automation messages and everything they set off.
+    let (second, settled) = tokio::join!(flood(&it, &key, 500, 500, burst), it.settle());
+    let settled = settled.unwrap();
+    assert_clean(&settled);
+    assert_clean(&it.settle().await.unwrap());
+
+    let case = only_case(&it);
+    assert_eq!(case.title, "Flooded issue, contained");
+    assert_eq!(
+        case.comments
+            .iter()
+            .filter(|c| c.body.ends_with("changed during the flood"))
+            .count(),
+        1
+    );
+    let mut all = first_outcomes;
+    all.extend(outcomes_of(&second));
+    all.extend(settled_outcomes(&settled.notifications));
+    let total = rereads(&all);
+    assert!(
+        total <= 8,
+        "1,000 messages and the change's own cost {total} re-reads: {:?}",
+        all.iter().filter(|o| *o != "Coalesced").collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_finds_every_reread_slot_taken_waits_for_the_next_window_and_its_change_arrives()
+ {
+    let it = Integration::start().await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let me = alice.account_id.as_str();
+    it.jira.automation().set_enabled(false);
+    let key = it
+        .jira
+        .create_issue(me, NewIssue::new("Busy issue"))
+        .unwrap();
+    let message = automation_message(&key);
+    let handle = |id: &str| {
+        let event = published_at(id, &message, SystemTime::now());
+        it.notifications.handle(event)
+    };
+    // Created until sir-client links the issue (nothing is settled here), then Updated.
+    let reread = |report: BatchReport| {
+        let outcomes = report.outcomes();
+        assert!(
+            matches!(outcomes[..], [Outcome::Created | Outcome::Updated]),
+            "{outcomes:?}"
+        );
+    };
+    // Three quick changes, each published after the previous re-read started: each takes one of
+    // the window's three re-read slots at once.
+    let started = Instant::now();
+    reread(handle("m-1").await.unwrap());
+    it.jira.comment(me, &key, "first").unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    reread(handle("m-2").await.unwrap());
+    it.jira.comment(me, &key, "second").unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    reread(handle("m-3").await.unwrap());
+    assert!(started.elapsed() < Duration::from_secs(5), "no waiting yet");
+    // The fourth change finds every slot taken: its message waits for the window to close and
+    // then re-reads, so the change is not lost.
+    it.jira.comment(me, &key, "third").unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let fourth_published = SystemTime::now();
+    let fourth = it
+        .notifications
+        .handle(published_at("m-4", &message, fourth_published))
+        .await
+        .unwrap();
+    reread(fourth);
+    assert!(started.elapsed() >= Duration::from_secs(5), "it waited");
+    // A message published before that re-read started is covered by it: no Jira call.
+    it.jira.clear_requests();
+    let late = it
+        .notifications
+        .handle(published_at("m-0", &message, fourth_published))
+        .await
+        .unwrap();
+    assert_eq!(late.outcomes(), [Outcome::Coalesced]);
+    assert!(it.jira.requests().is_empty(), "{:?}", it.jira.requests());
+
+    assert_clean(&it.settle().await.unwrap());
+    let case = only_case(&it);
+    for text in ["first", "second", "third"] {
+        assert_eq!(
+            case.comments
+                .iter()
+                .filter(|c| c.body.ends_with(text))
+                .count(),
+            1,
+            "{text}"
+        );
+    }
+}
