@@ -42,7 +42,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use shared::store::{MappingStore, NotifiedWindow, WindowExpectation, WindowSwap};
 
-/// How many times a message waits for a window to close before it reads without a slot.
+/// How many times a message waits for a window to close before it reads without a slot (about
+/// 22 s at most with the default window; tests/tests/contract.rs checks the function's timeout
+/// leaves room for it).
 pub const MAX_WAITS: u32 = 2;
 
 /// How many conditional writes a message tries before it reads without a slot (each refusal

@@ -2,7 +2,8 @@
 //! name, the three rule patterns, the table's keys and TTL attribute, the SSM prefix and parameter
 //! names, and each Lambda's environment variable names. A rename on either side fails here. Also
 //! the claim lease: the contract's `claimLeaseSeconds` is the crates' one lease, and it fits the
-//! claiming functions' timeouts (`functions.<key>.timeoutSeconds`, which the stack synthesizes).
+//! claiming functions' timeouts (`functions.<key>.timeoutSeconds`, which the stack synthesizes),
+//! and jira-notifications-handler's timeout fits its longest wait for a re-read slot.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -300,4 +301,21 @@ fn every_function_has_a_timeout() {
         // Lambda's limits: 1 s to 15 min.
         assert!((1..=900).contains(&timeout), "{function}: {timeout} s");
     }
+}
+
+#[test]
+fn the_notifications_handler_outlives_its_longest_wait_for_a_reread_slot() {
+    let timeout = seconds(
+        &contract(),
+        "/functions/jiraNotificationsHandler/timeoutSeconds",
+    );
+    let coalescing = jira_notifications_handler::Coalescing::default();
+    // A message may wait for MAX_WAITS windows to close (each up to a window plus the rounding
+    // of its end to whole seconds), then re-read the issue: leave half a minute for that.
+    let longest_wait = (coalescing.window + std::time::Duration::from_secs(1))
+        * jira_notifications_handler::coalesce::MAX_WAITS;
+    assert!(
+        longest_wait.as_secs() + 30 <= timeout,
+        "waiting up to {longest_wait:?} for a slot does not fit a {timeout} s timeout"
+    );
 }
