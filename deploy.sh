@@ -47,7 +47,8 @@ Options:
                         (see README "Security notes" before using it)
   --alarm-topic-arn A   SNS topic the CloudWatch alarms notify
   --reserved-concurrency N
-                        reserved concurrency of jira-client and sir-client (default 5, 0 = none)
+                        reserved concurrency of jira-client and sir-client (default 5;
+                        jira-notifications-handler gets 2, or N if smaller; 0 = none)
   --reuse-table NAME    use the mapping table kept by an earlier --destroy
   --stack-name S        CloudFormation stack name (default SecurityIncidentResponseJira)
   --dry-run             validate, build and synthesize, then print the AWS commands that

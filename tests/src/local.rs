@@ -691,7 +691,7 @@ pub async fn run(options: LocalOptions) -> Result<bool, HarnessError> {
             "--demo runs against the Jira emulator only (it acts as a Jira user); drop --url/--email/--token/--project-key".into(),
         ));
     }
-    let stack = Arc::new(LocalStack::start(&options).await?);
+    let stack = Arc::new(Box::pin(LocalStack::start(&options)).await?);
     let responder = stack
         .jira
         .as_ref()

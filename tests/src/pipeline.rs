@@ -119,6 +119,11 @@ impl Integration {
     }
 
     pub async fn start_with(options: IntegrationOptions) -> Result<Integration, HarnessError> {
+        // Boxed: the set-up future is large, and every test awaits it.
+        Box::pin(Integration::start_boxed(options)).await
+    }
+
+    async fn start_boxed(options: IntegrationOptions) -> Result<Integration, HarnessError> {
         let world = World::new().await?;
         let (topic_arn, notifications_queue) = world.automation_topic().await?;
         let sir = SirEmulator::start(SirEmulatorConfig {
