@@ -311,7 +311,7 @@ impl JiraClient {
                 let retry = source.is_connect()
                     || (idempotent && (source.is_timeout() || source.is_request()));
                 Attempt {
-                    error: Error::JiraTransport { operation, source },
+                    error: self.transport_error(operation, source),
                     retry,
                     retry_after: None,
                 }
@@ -349,6 +349,20 @@ impl JiraClient {
             })
             .await
             .map_err(|attempt| attempt.error)
+    }
+
+    /// A transport error, keeping its URL only when it is on the Jira site: the media host that
+    /// Jira redirects attachment downloads to carries a short-lived token in its URLs.
+    fn transport_error(&self, operation: &'static str, source: reqwest::Error) -> Error {
+        let off_site = source
+            .url()
+            .is_some_and(|url| url.origin() != self.site.origin());
+        let source = if off_site {
+            source.without_url()
+        } else {
+            source
+        };
+        Error::JiraTransport { operation, source }
     }
 
     async fn get_json<T: DeserializeOwned>(&self, operation: &'static str, url: Url) -> Result<T> {
@@ -850,10 +864,7 @@ impl JiraApi for JiraClient {
         response
             .bytes()
             .await
-            .map_err(|source| Error::JiraTransport {
-                operation: "download attachment",
-                source,
-            })
+            .map_err(|source| self.transport_error("download attachment", source))
     }
 
     async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>> {

@@ -254,6 +254,40 @@ pub fn sir_client_config(sdk: &aws_config::SdkConfig) -> aws_sdk_securityir::con
     aws_sdk_securityir::config::Builder::from(sdk).retry_classifier(RetryAfterClassifier)
 }
 
+/// Longest wait for a connection to a presigned URL's host (S3). Far below the Lambdas' 5-minute
+/// timeout, so a host that does not answer fails the event with a retryable error, not the
+/// invocation with a timeout.
+pub const TRANSFER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence while a presigned transfer is under way (between reads of the response, or
+/// before it starts). An idle limit, not a total: a 100 MiB attachment may take minutes while
+/// bytes keep flowing, but a stalled transfer must fail well inside the Lambdas' 5 minutes.
+pub const TRANSFER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The client for presigned transfers, with [`TRANSFER_CONNECT_TIMEOUT`] and
+/// [`TRANSFER_READ_TIMEOUT`].
+fn transfer_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(TRANSFER_CONNECT_TIMEOUT)
+        .read_timeout(TRANSFER_READ_TIMEOUT)
+        .build()
+        .unwrap_or_else(|error| {
+            // Only a TLS back end that cannot start fails here, and then any client does.
+            tracing::error!(%error, "the presigned transfer client could not be configured");
+            reqwest::Client::new()
+        })
+}
+
+/// A presigned URL is a bearer credential (the model marks it sensitive): a transfer error
+/// keeps what went wrong but not the URL, so no error message, log line or Lambda error
+/// response carries `X-Amz-Signature` or the object's path.
+fn transfer_error(operation: &'static str) -> impl Fn(reqwest::Error) -> Error + Copy {
+    move |source| Error::SirTransfer {
+        operation,
+        status: None,
+        source: Some(source.without_url()),
+    }
+}
+
 /// [`SirApi`] on `aws-sdk-securityir`; presigned transfers with `reqwest`.
 #[derive(Debug, Clone)]
 pub struct SdkSirClient {
@@ -283,7 +317,7 @@ impl SdkSirClient {
     pub fn new(client: Client) -> Self {
         SdkSirClient {
             client,
-            http: reqwest::Client::new(),
+            http: transfer_client(),
         }
     }
 }
@@ -551,11 +585,7 @@ impl SirApi for SdkSirClient {
             .body(bytes)
             .send()
             .await
-            .map_err(|source| Error::SirTransfer {
-                operation: "upload",
-                status: None,
-                source: Some(source),
-            })?;
+            .map_err(transfer_error("upload"))?;
         if !response.status().is_success() {
             return Err(Error::SirTransfer {
                 operation: "upload",
@@ -579,11 +609,7 @@ impl SirApi for SdkSirClient {
             .send()
             .await
             .map_err(Error::sir("GetCaseAttachmentDownloadUrl"))?;
-        let transfer = |source| Error::SirTransfer {
-            operation: "download",
-            status: None,
-            source: Some(source),
-        };
+        let transfer = transfer_error("download");
         let response = self
             .http
             .get(out.attachment_presigned_url())

@@ -289,6 +289,23 @@ fn claim_lease_outlasts_a_running_invocation_and_expires_before_the_first_retry(
 }
 
 #[test]
+fn presigned_transfers_give_up_well_inside_the_transferring_functions_timeouts() {
+    use shared::sir::{TRANSFER_CONNECT_TIMEOUT, TRANSFER_READ_TIMEOUT};
+    let contract = contract();
+    // A transfer that cannot connect, or stalls, fails the event (retryably) before Lambda ends
+    // the invocation: the slowest failure is a connect just in time, then a full idle wait.
+    let slowest_failure = (TRANSFER_CONNECT_TIMEOUT + TRANSFER_READ_TIMEOUT).as_secs();
+    for function in ["jiraClient", "sirClient"] {
+        let timeout = seconds(&contract, &format!("/functions/{function}/timeoutSeconds"));
+        assert!(
+            slowest_failure * 2 <= timeout,
+            "{function} (timeout {timeout} s) could be ended by Lambda before a stalled transfer \
+             fails ({slowest_failure} s)"
+        );
+    }
+}
+
+#[test]
 fn every_function_has_a_timeout() {
     let contract = contract();
     for function in [

@@ -312,16 +312,18 @@ impl Shared {
                 let token = optional_string(input, "clientToken");
                 let upload =
                     store.request_upload(principal, &case_id, &file_name, length, token)?;
+                let query = store.presigned_query(&upload, "PutObject");
                 Ok(
-                    json!({ "attachmentPresignedUrl": format!("{}/_uploads/{upload}", self.base_url) }),
+                    json!({ "attachmentPresignedUrl": format!("{}/_uploads/{upload}?{query}", self.base_url) }),
                 )
             }
             "GetCaseAttachmentDownloadUrl" => {
                 let case_id = string_member(input, "caseId")?;
                 let attachment_id = string_member(input, "attachmentId")?;
                 let download = store.request_download(&case_id, &attachment_id)?;
+                let query = store.presigned_query(&download, "GetObject");
                 Ok(
-                    json!({ "attachmentPresignedUrl": format!("{}/_downloads/{download}", self.base_url) }),
+                    json!({ "attachmentPresignedUrl": format!("{}/_downloads/{download}?{query}", self.base_url) }),
                 )
             }
             "ListCaseEdits" => {

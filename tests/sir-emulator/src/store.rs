@@ -88,6 +88,9 @@ pub(crate) struct Store {
     case_tokens: HashMap<(String, String), String>,
     uploads: HashMap<String, Upload>,
     downloads: HashMap<String, (String, String)>,
+    /// Upload or download token → the SigV4 query of its presigned URL (the same URL each time
+    /// a token is handed out again).
+    presigned_queries: HashMap<String, String>,
     membership_tags: BTreeMap<String, String>,
 }
 
@@ -102,6 +105,26 @@ fn random_hex(len: usize) -> String {
     (0..len)
         .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
         .collect()
+}
+
+/// The query string of an S3 presigned URL (SigV4 in the query, temporary credentials), as
+/// GetCaseAttachment{Upload,Download}Url answer: what makes such a URL a bearer credential, so
+/// tests can check it never reaches a log or an error. `x_id` is `PutObject` or `GetObject`.
+fn presigned_query(region: &str, x_id: &str) -> String {
+    let at = now();
+    let date = format!("{:04}{:02}{:02}", at.year(), u8::from(at.month()), at.day());
+    let time = format!("{:02}{:02}{:02}", at.hour(), at.minute(), at.second());
+    let key_id: String = (0..16)
+        .map(|_| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[fastrand::usize(0..32)]))
+        .collect();
+    format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD\
+         &X-Amz-Credential=ASIA{key_id}%2F{date}%2F{region}%2Fs3%2Faws4_request\
+         &X-Amz-Date={date}T{time}Z&X-Amz-Expires=300&X-Amz-Security-Token=IQoJb3JpZ2luX2VjE{token}\
+         &X-Amz-Signature={signature}&X-Amz-SignedHeaders=host&x-id={x_id}",
+        token = random_hex(96),
+        signature = random_hex(64),
+    )
 }
 
 fn uuid() -> String {
@@ -129,12 +152,22 @@ impl Store {
             case_tokens: HashMap::new(),
             uploads: HashMap::new(),
             downloads: HashMap::new(),
+            presigned_queries: HashMap::new(),
             membership_tags: BTreeMap::new(),
         }
     }
 
     pub fn account_id(&self) -> &str {
         &self.account_id
+    }
+
+    /// The presigned URL query for an upload or download token, made once per token.
+    pub(crate) fn presigned_query(&mut self, token: &str, x_id: &str) -> String {
+        let region = self.region.clone();
+        self.presigned_queries
+            .entry(token.to_owned())
+            .or_insert_with(|| presigned_query(&region, x_id))
+            .clone()
     }
 
     pub fn region(&self) -> &str {
@@ -651,13 +684,17 @@ impl Store {
     }
 
     /// A PUT to an upload URL: exactly the declared bytes, once; the attachment becomes
-    /// `Verified`.
+    /// `Verified`. `upload_token` may carry the URL's query (`<token>?X-Amz-…`), which is
+    /// ignored, as the route ignores it.
     pub fn complete_upload(
         &mut self,
         upload_token: &str,
         bytes: Vec<u8>,
         events: &EventSink,
     ) -> Result<String, UploadRefusal> {
+        let upload_token = upload_token
+            .split_once('?')
+            .map_or(upload_token, |(token, _)| token);
         let upload = self
             .uploads
             .get(upload_token)
