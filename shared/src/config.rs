@@ -184,13 +184,8 @@ impl JiraSettings {
         if !self.email.contains('@') {
             return invalid(names.jira_email(), "not an e-mail address");
         }
-        let local =
-            self.url.starts_with("http://127.0.0.1") || self.url.starts_with("http://localhost");
-        if !(self.url.starts_with("https://") || local) {
-            return invalid(
-                names.jira_url(),
-                "must start with https:// (plain http only on loopback, for the local world)",
-            );
+        if let Err(reason) = check_jira_url(&self.url) {
+            return invalid(names.jira_url(), reason);
         }
         if !is_project_key(&self.project_key) {
             return invalid(
@@ -202,6 +197,33 @@ impl JiraSettings {
             return invalid(names.jira_token(), "is empty");
         }
         Ok(())
+    }
+}
+
+/// Why `url` cannot be the Jira site, if it cannot: it must parse, use `https`, or plain `http`
+/// only to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`: the local world, where the
+/// token never leaves the machine), and carry no user name or password. The host is compared
+/// after parsing, so `http://localhost.evil.com` or `http://user@evil.com@localhost` cannot
+/// pass for loopback.
+pub fn check_jira_url(url: &str) -> std::result::Result<(), &'static str> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|_| "not a URL (https://<site>.atlassian.net)")?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry a user name or password");
+    }
+    // The parser has normalised the host: a domain lower-cased, an address in its canonical
+    // form (IPv6 in brackets); a name that only starts like an address stays a domain.
+    let host = parsed.host_str().ok_or("has no host")?;
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must start with https:// (plain http only on loopback, for the local world)"),
     }
 }
 
@@ -349,6 +371,44 @@ mod tests {
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
         assert!(debug.contains("[REDACTED]"), "{debug}");
+    }
+
+    #[test]
+    fn jira_url_is_https_or_plain_http_to_a_loopback_host_only() {
+        for allowed in [
+            "https://example.atlassian.net",
+            "https://example.atlassian.net/",
+            "https://jira.example.com:8443/jira",
+            "http://localhost:8080",
+            "http://LOCALHOST:8080",
+            "http://127.0.0.1:49152",
+            "http://127.1.2.3",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(check_jira_url(allowed), Ok(()), "{allowed}");
+        }
+        for refused in [
+            "http://localhost.evil.com",
+            "http://localhost.evil.com:8080",
+            "http://127.0.0.1.nip.io",
+            "http://127.0.0.1.evil.com/",
+            "http://localhost@evil.com",
+            "http://127.0.0.1@evil.com",
+            "http://user@evil.com@localhost",
+            "http://localhost:pw@evil.com",
+            "https://bot:secret@example.atlassian.net",
+            "http://evil.com",
+            "http://10.0.0.1",
+            "http://0.0.0.0:8080",
+            "http://[::2]",
+            "http://[::ffff:10.0.0.1]",
+            "http://localhost.",
+            "ftp://localhost",
+            "example.atlassian.net",
+            "",
+        ] {
+            assert!(check_jira_url(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]
