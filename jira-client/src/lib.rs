@@ -167,23 +167,26 @@ impl JiraClientHandler {
     pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Applied, JiraClientError> {
         let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
             .map_err(JiraClientError::InvalidEvent)?;
+        let detail_type = bus_event.detail_type().as_str();
+        if !matches!(
+            bus_event,
+            BusEvent::CaseCreated(_) | BusEvent::CaseUpdated(_) | BusEvent::CaseDeleted(_)
+        ) {
+            return Err(JiraClientError::NotACaseEvent { detail_type });
+        }
+        // Checked before it is logged or used: it comes from the event, and goes into logs,
+        // table keys, a Jira label and JQL.
         let case_id = bus_event.subject().to_owned();
-        tracing::info!(
-            detail_type = bus_event.detail_type().as_str(),
-            case_id,
-            "applying case event to Jira"
-        );
+        check_case_id(&case_id)?;
+        tracing::info!(detail_type, case_id, "applying case event to Jira");
         match bus_event {
             BusEvent::CaseCreated(change) => {
-                check_case_id(&case_id)?;
                 self.claimed(&case_id, self.sync_case(&change, true)).await
             }
             BusEvent::CaseUpdated(change) => {
-                check_case_id(&case_id)?;
                 self.claimed(&case_id, self.sync_case(&change, false)).await
             }
             BusEvent::CaseDeleted(gone) => {
-                check_case_id(&case_id)?;
                 self.claimed(&case_id, self.record_deletion(&gone)).await
             }
             other => Err(JiraClientError::NotACaseEvent {

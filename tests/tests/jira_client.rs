@@ -1335,6 +1335,57 @@ async fn forged_and_foreign_events_are_refused_without_touching_jira() {
     assert!(s.jira.issues().is_empty());
 }
 
+/// Log lines written while the guard lives (this thread; the test runtime is current-thread).
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+
+    fn make_writer(&'a self) -> CapturedLogs {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_case_id_from_the_event_is_checked_before_it_is_logged() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Forged id"), &[]);
+    let created = BusEvent::CaseCreated(CaseChange::new(None, s.snapshot(&case_id).await));
+    let mut detail: Value = serde_json::from_str(&created.detail_json().unwrap()).unwrap();
+    let forged = "1\nINFO forged-log-line case_id=42";
+    detail["case"]["caseId"] = json!(forged);
+
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let err = handler
+        .handle(raw_envelope("security-ir", "CaseCreated", &detail))
+        .await
+        .unwrap_err();
+    drop(guard);
+    assert!(matches!(err, JiraClientError::InvalidEvent(_)), "{err}");
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(!logged.contains("forged-log-line"), "{logged}");
+    assert!(s.jira.requests().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration.
 
