@@ -34,10 +34,12 @@
 //!   one not handed out → `InvalidTokenException`) and `maxResults` (1–25, default 10), oldest
 //!   first, with `total`.
 //! - Attachments: GetCaseAttachmentUploadUrl answers `http://127.0.0.1:<port>/_uploads/<token>`
+//!   with S3's SigV4 query (`?X-Amz-Algorithm=…&X-Amz-Credential=…&X-Amz-Signature=…`, as a real
+//!   presigned URL carries, so tests can prove it never reaches a log or an error)
 //!   and adds a `Pending` attachment (a 51st one → `ServiceQuotaExceededException`); a PUT of exactly
 //!   `contentLength` bytes there makes it `Verified` (wrong length → 400, an unknown, used or
 //!   closed-case URL → 403, with S3-style XML errors); GetCaseAttachmentDownloadUrl answers
-//!   `http://127.0.0.1:<port>/_downloads/<token>`, which serves the bytes. A `Pending` attachment
+//!   `http://127.0.0.1:<port>/_downloads/<token>?X-Amz-…`, which serves the bytes. A `Pending` attachment
 //!   refuses GetCaseAttachmentDownloadUrl with `ConflictException` (`resourceType` `attachment`).
 //! - Identity: the access key id of the SigV4 `Authorization` header, recorded as
 //!   [`principal_for`] `arn:aws:iam::<account>:user/<AKID>` in `creator`, `lastUpdatedBy`,
@@ -418,7 +420,8 @@ impl Shared {
             .get("attachmentPresignedUrl")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let token = url.rsplit('/').next().unwrap_or_default();
+        let path = url.split('?').next().unwrap_or_default();
+        let token = path.rsplit('/').next().unwrap_or_default();
         self.store()
             .complete_upload(token, bytes, &self.events)
             .map_err(|refusal| Error::Internal {
