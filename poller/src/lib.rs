@@ -18,15 +18,17 @@ pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 use shared::events::{BusEvent, CaseChange, CaseGone, IdDelta, SOURCE_NATIVE_SIR};
 use shared::publisher::EventPublisher;
-use shared::sir::{CaseDetails, CaseSummary, SirApi, SirComment};
-use shared::snapshot::{CaseSnapshot, Fingerprint};
+use shared::sir::{CaseDetails, CaseSummary, SirApi, SirComment, observed_snapshot, team_emails};
+use shared::snapshot::Fingerprint;
 use shared::status::SirStatus;
-use shared::store::{ItemLink, LinkedItemKind, MappingStore, Origin, TrackedCase};
+use shared::store::{
+    ItemLink, LinkedItemKind, MappingStore, Origin, TrackedCase, now_epoch_seconds,
+};
 
 pub use schedule::{EventBridgeSchedule, ScheduleControl, ScheduleRate};
 
@@ -232,12 +234,6 @@ impl std::fmt::Debug for Poller {
     }
 }
 
-fn now_epoch_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Why a case's details are read this pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Need {
@@ -254,20 +250,9 @@ impl Poller {
         }
     }
 
-    /// Team e-mails merged into every case's watchers (read once per run).
-    async fn team_emails(&self) -> shared::Result<BTreeSet<String>> {
-        Ok(self
-            .sir
-            .incident_response_team()
-            .await?
-            .into_iter()
-            .map(|r| r.email.trim().to_lowercase())
-            .collect())
-    }
-
     /// Re-reads one case named by a native event.
     pub async fn case_event(&self, case_id: &str) -> Result<PassReport, PollerError> {
-        let team = self.team_emails().await?;
+        let team = team_emails(self.sir.as_ref()).await?;
         let mut report = PassReport::default();
         let tracked = self.tracked_entry(case_id).await?;
         match self.sir.get_case(case_id).await? {
@@ -323,7 +308,7 @@ impl Poller {
         let team = if needs.is_empty() {
             BTreeSet::new()
         } else {
-            self.team_emails().await?
+            team_emails(self.sir.as_ref()).await?
         };
         let mut failures = Vec::new();
         for (summary, need) in needs {
@@ -464,9 +449,7 @@ impl Poller {
         team: &BTreeSet<String>,
     ) -> shared::Result<Option<BusEvent>> {
         let case_id = details.snapshot.case_id.clone();
-        let mut snapshot: CaseSnapshot = details.snapshot;
-        snapshot.watchers.extend(team.iter().cloned());
-        let snapshot = snapshot.normalized();
+        let snapshot = observed_snapshot(details.snapshot, team);
         let before = self.store.case_snapshot(&case_id).await?;
         let linked = self.store.link_for_case(&case_id).await?.is_some();
         let comments = self.sir.list_comments(&case_id).await?;

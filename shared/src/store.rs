@@ -373,7 +373,9 @@ fn key(pk: String, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
-fn now_epoch_seconds() -> u64 {
+/// The current time in epoch seconds, the unit of the table's TTL attribute and of every time
+/// the table holds (claims, the poller's `commentsCheckedAt`); 0 if the clock is before 1970.
+pub fn now_epoch_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
