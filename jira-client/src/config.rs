@@ -19,8 +19,9 @@ use crate::error::JiraClientError;
 pub const ENV_ISSUE_TYPE: &str = "JIRA_ISSUE_TYPE";
 /// Environment variable: the region the SIR console links point to.
 pub const ENV_REGION: &str = "AWS_REGION";
-/// Environment variable: the integration's own SIR principals, comma-separated.
-pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
+/// Environment variable: the integration's own SIR principals, comma-separated (read by
+/// [`shared::config::integration_principals`], as the poller reads it).
+pub use shared::config::ENV_INTEGRATION_PRINCIPALS;
 /// The issue type used when [`ENV_ISSUE_TYPE`] is not set.
 pub const DEFAULT_ISSUE_TYPE: &str = "Task";
 /// How long an e-mail → Jira accountId answer (found or not) is cached.
@@ -69,13 +70,10 @@ impl HandlerSettings {
         route
     }
 
-    /// Whether `creator` (a SIR principal ARN) is one of the integration's own principals.
+    /// Whether `creator` (a SIR principal ARN) is one of the integration's own principals (the
+    /// poller's test, [`shared::sir::is_integration_principal`], over these settings).
     pub fn is_integration_principal(&self, creator: Option<&str>) -> bool {
-        creator.is_some_and(|creator| {
-            self.integration_principals
-                .iter()
-                .any(|principal| shared::sir::principal_matches(principal, creator))
-        })
+        shared::sir::is_integration_principal(&self.integration_principals, creator)
     }
 }
 
@@ -106,15 +104,7 @@ impl JiraClientConfig {
         };
         let region = optional(ENV_REGION).ok_or(shared::Error::MissingEnv { name: ENV_REGION })?;
         let issue_type = optional(ENV_ISSUE_TYPE).unwrap_or_else(|| DEFAULT_ISSUE_TYPE.to_owned());
-        let integration_principals = optional(ENV_INTEGRATION_PRINCIPALS)
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let integration_principals = shared::config::integration_principals(&lookup);
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
         let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
         let handler = HandlerSettings {

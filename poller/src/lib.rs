@@ -106,8 +106,9 @@ impl Default for PollerSettings {
 
 /// Environment variable: the poller's own schedule rule (on the default bus).
 pub const ENV_SCHEDULE_RULE_NAME: &str = "POLLER_SCHEDULE_RULE_NAME";
-/// Environment variable (optional): comma-separated SIR principals whose writes are ours.
-pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
+/// Environment variable (optional): comma-separated SIR principals whose writes are ours (read by
+/// [`shared::config::integration_principals`], as jira-client reads it).
+pub use shared::config::ENV_INTEGRATION_PRINCIPALS;
 /// Environment variable (optional): minutes between comment sweeps of an open case.
 pub const ENV_COMMENT_SWEEP_MINUTES: &str = "COMMENT_SWEEP_MINUTES";
 
@@ -133,15 +134,10 @@ impl PollerConfig {
             .ok_or(shared::Error::MissingEnv {
                 name: ENV_SCHEDULE_RULE_NAME,
             })?;
-        let mut settings = PollerSettings::default();
-        if let Some(list) = lookup(ENV_INTEGRATION_PRINCIPALS) {
-            settings.integration_principals = list
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect();
-        }
+        let mut settings = PollerSettings {
+            integration_principals: shared::config::integration_principals(&lookup),
+            ..PollerSettings::default()
+        };
         if let Some(minutes) = lookup(ENV_COMMENT_SWEEP_MINUTES) {
             let minutes: u64 =
                 minutes

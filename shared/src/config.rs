@@ -19,6 +19,10 @@ pub const ENV_EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 pub const ENV_PARAMETER_PREFIX: &str = "SSM_PARAMETER_PREFIX";
 /// The SSM prefix used when [`ENV_PARAMETER_PREFIX`] is not set.
 pub const DEFAULT_PARAMETER_PREFIX: &str = "/SecurityIncidentResponse";
+/// Environment variable (optional) of the poller and jira-client: comma-separated SIR principals
+/// whose writes are the integration's own (sir-client's role ARN; an IAM role ARN also matches
+/// its assumed-role sessions, see [`crate::sir::principal_matches`]).
+pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
 
 /// What every Lambda of the integration needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +62,21 @@ impl Config {
             parameters: ParameterNames { prefix },
         })
     }
+}
+
+/// The principals listed in [`ENV_INTEGRATION_PRINCIPALS`], read through `lookup`: each trimmed,
+/// empty entries dropped, none when the variable is unset. Read the same way by every Lambda
+/// that recognises its own writes, so one list in the stack means the same everywhere.
+pub fn integration_principals(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    lookup(ENV_INTEGRATION_PRINCIPALS)
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The names of the integration's SSM parameters under one prefix.
@@ -279,6 +298,22 @@ pub async fn load_status_mapping(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integration_principals_are_trimmed_and_empty_entries_dropped() {
+        let list = |value: Option<&str>| {
+            integration_principals(|name| {
+                assert_eq!(name, ENV_INTEGRATION_PRINCIPALS);
+                value.map(str::to_owned)
+            })
+        };
+        assert_eq!(
+            list(Some(" arn:aws:iam::1:role/A , ,arn:aws:iam::1:role/B,")),
+            ["arn:aws:iam::1:role/A", "arn:aws:iam::1:role/B"]
+        );
+        assert!(list(Some("  ")).is_empty());
+        assert!(list(None).is_empty());
+    }
 
     #[test]
     fn issue_keys_must_belong_to_the_configured_project() {
