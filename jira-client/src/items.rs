@@ -18,16 +18,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use shared::sir::{CaseDetails, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
-use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin};
+use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
 use crate::{Applied, JiraClientError, JiraClientHandler};
 
 /// The issue property where the integration keeps what it has already told people on the issue.
 pub const ISSUE_NOTES_PROPERTY: &str = "sir-integration";
-
-/// Prefix of the Jira id recorded for an attachment Jira refused: the id of the comment that
-/// reported it.
-const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
 
 /// What the integration has already said on an issue (kept in [`ISSUE_NOTES_PROPERTY`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

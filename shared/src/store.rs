@@ -153,6 +153,12 @@ pub struct ItemLink {
     pub fingerprint: Option<String>,
 }
 
+/// Prefix of the id an attachment link records on the receiving side when that side refused the
+/// attachment (Jira: too large for it; SIR: over its 100 MiB limit): the id of the comment that
+/// told people so. The attachment counts as handled, so it is not tried again, and the id cannot
+/// be mistaken for a real attachment id. The same prefix both ways, so one look at a link says.
+pub const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
+
 /// A cached answer to "which Jira account has this e-mail?".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedAccount {

@@ -16,15 +16,12 @@ use std::collections::HashMap;
 use shared::jira::{JiraAttachment, JiraComment, JiraIssue};
 use shared::sir::CaseDetails;
 use shared::snapshot::{Fingerprint, SIR_COMMENT_MAX_CHARS, clip_chars};
-use shared::store::{ItemLink, LinkedItemKind, Origin};
+use shared::store::{ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
 use crate::{Applied, SirClientError, SirClientHandler};
 
 /// SIR's limit on one attachment.
 pub const MAX_ATTACHMENT_BYTES: u64 = 100 * 1024 * 1024;
-/// Prefix of the SIR id recorded for an attachment too large for SIR: the id of the comment that
-/// reported it.
-const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
 /// SIR's limit on a file name.
 const MAX_FILE_NAME_CHARS: usize = 255;
 
