@@ -561,14 +561,10 @@ fn summary_for(case: &CaseSnapshot) -> String {
     }
 }
 
-/// A case id goes into table keys, a Jira label and JQL: only letters, digits, `-` and `_`.
+/// A case id goes into table keys, a Jira label and JQL: only the shape of a SIR case id
+/// ([`shared::sir::is_case_id`], as the poller checks the ids of native events).
 fn check_case_id(case_id: &str) -> Result<(), JiraClientError> {
-    let valid = !case_id.is_empty()
-        && case_id.len() <= 64
-        && case_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
+    if shared::sir::is_case_id(case_id) {
         Ok(())
     } else {
         Err(JiraClientError::InvalidEvent(shared::Error::Unknown {

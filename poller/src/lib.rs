@@ -183,7 +183,7 @@ impl Trigger {
             SOURCE_NATIVE_SIR => event
                 .pointer("/detail/caseId")
                 .and_then(Value::as_str)
-                .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+                .filter(|id| shared::sir::is_case_id(id))
                 .map(|id| Trigger::Case(id.to_owned()))
                 .ok_or_else(|| {
                     PollerError::UnknownEvent(format!(

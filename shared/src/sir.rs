@@ -28,6 +28,18 @@ use crate::status::SirStatus;
 /// again if the link was not written (crash) or the case is seen before the link is.
 pub const JIRA_ISSUE_TAG: &str = "jira-issue-key";
 
+/// How long a case id may be: the model's `CaseId` is 10 to 32 characters.
+const CASE_ID_CHARS: std::ops::RangeInclusive<usize> = 10..=32;
+
+/// Whether `case_id` is a SIR case id: 10 to 32 ASCII digits, the model's `CaseId`
+/// (`security-ir` 2018-05-10: 10 to 32 characters, pattern `\d{10,32}.*`) without the pattern's
+/// open tail. A case id read from an event goes into logs, table keys, a Jira label and JQL, so
+/// nothing but digits is let through: no quote, space or newline can reach them, and every id
+/// SIR makes is digits only.
+pub fn is_case_id(case_id: &str) -> bool {
+    CASE_ID_CHARS.contains(&case_id.len()) && case_id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// SIR's page size limit for list operations.
 pub const MAX_PAGE_SIZE: i32 = 25;
 
@@ -672,5 +684,28 @@ impl SirApi for SdkSirClient {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_are_10_to_32_digits() {
+        for good in ["1234567890", &"9".repeat(32)] {
+            assert!(is_case_id(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "123456789",
+            &"9".repeat(33),
+            "12345678901234567890abc",
+            "1234567890\nINFO forged",
+            "1234567890\" OR labels IS NOT EMPTY",
+            "١٢٣٤٥٦٧٨٩٠",
+        ] {
+            assert!(!is_case_id(bad), "{bad:?}");
+        }
     }
 }
