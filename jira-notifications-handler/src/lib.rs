@@ -35,12 +35,11 @@ use std::sync::Arc;
 use aws_lambda_events::sns::SnsEvent;
 use serde::Serialize;
 use shared::events::{BusEvent, IdDelta, IssueChange, IssueField, IssueGone};
-use shared::jira::{JiraApi, JiraIssue};
+use shared::jira::{IntegrationAccount, JiraApi, JiraIssue};
 use shared::publisher::EventPublisher;
 use shared::render::strip_details_block;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
-use tokio::sync::OnceCell;
 
 use crate::coalesce::{Admission, Coalescer};
 
@@ -108,7 +107,7 @@ pub struct NotificationHandler {
     publisher: Arc<dyn EventPublisher>,
     settings: HandlerSettings,
     /// The integration user's accountId (read once): what it wrote is jira-client's echo.
-    integration_account: OnceCell<String>,
+    integration_account: IntegrationAccount,
     coalescer: Coalescer,
 }
 
@@ -132,7 +131,7 @@ impl NotificationHandler {
             store,
             publisher,
             settings,
-            integration_account: OnceCell::new(),
+            integration_account: IntegrationAccount::new(),
             coalescer: Coalescer::default(),
         }
     }
@@ -281,7 +280,7 @@ impl NotificationHandler {
             return Ok(Outcome::FromSir);
         }
 
-        let me = self.integration_account().await?;
+        let me = self.integration_account.id(self.jira.as_ref()).await?;
         let after = self.snapshot_of(&issue).await?;
         let before = self.store.issue_snapshot(key).await?;
         let comments = self.comment_delta(key, me).await?;
@@ -357,16 +356,6 @@ impl NotificationHandler {
                 Ok(Outcome::UnknownIssue)
             }
         }
-    }
-
-    async fn integration_account(&self) -> shared::Result<&str> {
-        let id = self
-            .integration_account
-            .get_or_try_init(|| async {
-                Ok::<_, shared::Error>(self.jira.myself().await?.account_id)
-            })
-            .await?;
-        Ok(id.as_str())
     }
 
     /// The issue's synced fields as the Jira-side snapshot holds them (the description without

@@ -148,6 +148,28 @@ pub struct IssueEdit {
     pub description: Option<String>,
 }
 
+/// The integration user's accountId, read from Jira (`/myself`) once per cold start and kept:
+/// what this account wrote in Jira is the integration's own (jira-client's copies, seen from the
+/// Jira side). A failed read is not kept, so the next call asks again.
+#[derive(Debug, Default)]
+pub struct IntegrationAccount(tokio::sync::OnceCell<String>);
+
+impl IntegrationAccount {
+    /// Not read yet: the first [`IntegrationAccount::id`] asks Jira.
+    pub fn new() -> Self {
+        IntegrationAccount::default()
+    }
+
+    /// The accountId, asking `jira` only the first time.
+    pub async fn id(&self, jira: &dyn JiraApi) -> Result<&str> {
+        let id = self
+            .0
+            .get_or_try_init(|| async { Ok::<_, Error>(jira.myself().await?.account_id) })
+            .await?;
+        Ok(id.as_str())
+    }
+}
+
 /// The Jira operations of the integration.
 #[async_trait]
 pub trait JiraApi: Send + Sync {

@@ -88,7 +88,11 @@ impl SirClientHandler {
         if comments.is_empty() {
             return Ok(());
         }
-        let me = self.integration_account().await?.to_owned();
+        let me = self
+            .integration_account
+            .id(self.jira.as_ref())
+            .await?
+            .to_owned();
         let links: HashMap<String, ItemLink> = self
             .store
             .item_links_for_issue(LinkedItemKind::Comment, key)
@@ -170,7 +174,11 @@ impl SirClientHandler {
         details: &CaseDetails,
         applied: &mut Applied,
     ) -> Result<(), SirClientError> {
-        let me = self.integration_account().await?.to_owned();
+        let me = self
+            .integration_account
+            .id(self.jira.as_ref())
+            .await?
+            .to_owned();
         let candidates: Vec<&JiraAttachment> = issue
             .attachments
             .iter()

@@ -37,7 +37,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
-use shared::jira::{JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
+use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
 use shared::render::{case_console_url, strip_details_block};
 use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
 use shared::snapshot::{
@@ -46,7 +46,6 @@ use shared::snapshot::{
 };
 use shared::status::{SirStatus, SirStatusStep};
 use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
-use tokio::sync::OnceCell;
 
 pub use config::{
     ENGAGEMENT_TYPES, ENV_ENGAGEMENT_TYPE, ENV_IMPACTED_ACCOUNTS, ENV_REGION, ENV_RESOLVER_TYPE,
@@ -154,7 +153,7 @@ pub struct SirClientHandler {
     store: Arc<dyn MappingStore>,
     settings: HandlerSettings,
     /// The integration user's accountId (read once): what it wrote in Jira came from SIR.
-    integration_account: OnceCell<String>,
+    integration_account: IntegrationAccount,
 }
 
 impl std::fmt::Debug for SirClientHandler {
@@ -177,7 +176,7 @@ impl SirClientHandler {
             jira,
             store,
             settings,
-            integration_account: OnceCell::new(),
+            integration_account: IntegrationAccount::new(),
         }
     }
 
@@ -565,7 +564,11 @@ impl SirClientHandler {
         {
             return Ok(true);
         }
-        let me = self.integration_account().await?.to_owned();
+        let me = self
+            .integration_account
+            .id(self.jira.as_ref())
+            .await?
+            .to_owned();
         let key = issue.key.as_str();
         let copied = |links: Vec<shared::store::ItemLink>| -> BTreeSet<String> {
             links.into_iter().map(|l| l.jira_id).collect()
@@ -701,20 +704,14 @@ impl SirClientHandler {
         Ok(())
     }
 
-    async fn integration_account(&self) -> Result<&str, SirClientError> {
-        let id = self
-            .integration_account
-            .get_or_try_init(|| async {
-                Ok::<_, shared::Error>(self.jira.myself().await?.account_id)
-            })
-            .await?;
-        Ok(id.as_str())
-    }
-
     /// The e-mails of the issue's reporter and watchers that Jira shows (privacy settings may
     /// hide them), lower-cased, without the integration user; never invented.
     async fn watcher_emails(&self, issue: &JiraIssue) -> Result<Vec<String>, SirClientError> {
-        let me = self.integration_account().await?.to_owned();
+        let me = self
+            .integration_account
+            .id(self.jira.as_ref())
+            .await?
+            .to_owned();
         let mut emails: Vec<String> = Vec::new();
         let mut push = |email: Option<&str>| {
             if let Some(email) = email.map(|e| e.trim().to_lowercase())
