@@ -1,9 +1,11 @@
 //! The one error type of jira-client: every way an event can fail to be fully applied to Jira.
 //!
 //! The handler returns it to Lambda, so the event is retried (EventBridge → Lambda async retries,
-//! then the dead-letter queue). [`JiraClientError::is_retryable`] says whether a retry can help.
+//! then the dead-letter queue). Its [`LambdaError`] impl says whether a retry can help, and what
+//! Lambda is told.
 
 use lambda_runtime::Diagnostic;
+use shared::error::LambdaError;
 
 /// Why an event was not (fully) applied to Jira.
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +55,10 @@ pub enum JiraClientError {
     Shared(#[from] shared::Error),
 }
 
-impl JiraClientError {
-    /// Whether delivering the same event again later can succeed.
-    pub fn is_retryable(&self) -> bool {
+impl LambdaError for JiraClientError {
+    const TYPE_NAME: &'static str = "JiraClientError";
+
+    fn is_retryable(&self) -> bool {
         match self {
             JiraClientError::ClaimHeld { .. } | JiraClientError::AttachmentsPending { .. } => true,
             JiraClientError::Shared(err) => err.is_retryable(),
@@ -67,8 +70,7 @@ impl JiraClientError {
         }
     }
 
-    /// A short name for the kind of failure (the Lambda error type).
-    pub fn kind(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self {
             JiraClientError::InvalidEvent(_) => "InvalidEvent",
             JiraClientError::NotACaseEvent { .. } => "NotACaseEvent",
@@ -82,13 +84,10 @@ impl JiraClientError {
     }
 }
 
-/// What Lambda reports: the kind, and the message with its whole cause chain.
+/// What Lambda reports ([`LambdaError::diagnostic`]).
 impl From<JiraClientError> for Diagnostic {
     fn from(err: JiraClientError) -> Diagnostic {
-        Diagnostic {
-            error_type: format!("JiraClientError::{}", err.kind()),
-            error_message: shared::error::error_chain(&err),
-        }
+        err.diagnostic()
     }
 }
 

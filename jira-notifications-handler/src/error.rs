@@ -5,6 +5,7 @@
 //! to Lambda, so SNS's asynchronous invocation is retried and then kept in the dead-letter queue.
 
 use lambda_runtime::Diagnostic;
+use shared::error::LambdaError;
 
 /// A notification that could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +41,11 @@ impl RecordFailure {
     }
 }
 
-impl HandlerError {
+impl LambdaError for HandlerError {
+    const TYPE_NAME: &'static str = "HandlerError";
+
     /// Whether handling the same event again later can succeed.
-    pub fn is_retryable(&self) -> bool {
+    fn is_retryable(&self) -> bool {
         match self {
             HandlerError::RecordsFailed { failures, .. } => {
                 failures.iter().any(|f| f.error.is_retryable())
@@ -57,13 +60,10 @@ impl HandlerError {
     }
 }
 
-/// What Lambda reports: the kind, and the message with its whole cause chain.
+/// What Lambda reports ([`LambdaError::diagnostic`]).
 impl From<HandlerError> for Diagnostic {
     fn from(err: HandlerError) -> Diagnostic {
-        Diagnostic {
-            error_type: format!("HandlerError::{}", err.kind()),
-            error_message: shared::error::error_chain(&err),
-        }
+        err.diagnostic()
     }
 }
 

@@ -329,6 +329,29 @@ const RETRYABLE_CODES: &[&str] = &[
     "LimitExceededException",
 ];
 
+/// What the error types of the Lambdas share. Each Lambda keeps its own enum (its variants are
+/// its own failures); what Lambda is told is made here, so every Lambda reports the same way:
+/// the error type `<TYPE_NAME>::<kind>`, which names the failure without its message, and the
+/// message with its whole cause chain, which is all the log shows of a failed invocation.
+pub trait LambdaError: std::error::Error + Sized {
+    /// The enum's name, the first half of Lambda's error type (`JiraClientError`).
+    const TYPE_NAME: &'static str;
+
+    /// A short name for the kind of failure, the second half of Lambda's error type.
+    fn kind(&self) -> &'static str;
+
+    /// Whether delivering the same event again later can succeed.
+    fn is_retryable(&self) -> bool;
+
+    /// What Lambda reports: the error type and the message with its whole cause chain.
+    fn diagnostic(&self) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic {
+            error_type: format!("{}::{}", Self::TYPE_NAME, self.kind()),
+            error_message: error_chain(self),
+        }
+    }
+}
+
 /// An error and all its causes on one line (`outer: cause: root cause`), for a Lambda's error
 /// message and for log lines that must say why, not only what.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

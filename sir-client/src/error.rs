@@ -1,9 +1,11 @@
 //! The one error type of sir-client: every way an event can fail to be fully applied to SIR.
 //!
 //! The handler returns it to Lambda, so the event is retried (EventBridge → Lambda async retries,
-//! then the dead-letter queue). [`SirClientError::is_retryable`] says whether a retry can help.
+//! then the dead-letter queue). Its [`LambdaError`] impl says whether a retry can help, and what
+//! Lambda is told.
 
 use lambda_runtime::Diagnostic;
+use shared::error::LambdaError;
 
 /// Why an event was not (fully) applied to SIR.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +54,10 @@ pub enum SirClientError {
     Shared(#[from] shared::Error),
 }
 
-impl SirClientError {
-    /// Whether delivering the same event again later can succeed.
-    pub fn is_retryable(&self) -> bool {
+impl LambdaError for SirClientError {
+    const TYPE_NAME: &'static str = "SirClientError";
+
+    fn is_retryable(&self) -> bool {
         match self {
             SirClientError::ClaimHeld { .. } | SirClientError::AttachmentNotListed { .. } => true,
             SirClientError::Shared(err) => err.is_retryable(),
@@ -67,8 +70,7 @@ impl SirClientError {
         }
     }
 
-    /// A short name for the kind of failure (the Lambda error type).
-    pub fn kind(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self {
             SirClientError::InvalidEvent(_) => "InvalidEvent",
             SirClientError::NotAnIssueEvent { .. } => "NotAnIssueEvent",
@@ -83,13 +85,10 @@ impl SirClientError {
     }
 }
 
-/// What Lambda reports: the kind, and the message with its whole cause chain.
+/// What Lambda reports ([`LambdaError::diagnostic`]).
 impl From<SirClientError> for Diagnostic {
     fn from(err: SirClientError) -> Diagnostic {
-        Diagnostic {
-            error_type: format!("SirClientError::{}", err.kind()),
-            error_message: shared::error::error_chain(&err),
-        }
+        err.diagnostic()
     }
 }
 

@@ -29,6 +29,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::adf::adf_to_text;
 use shared::config::JiraSettings;
+use shared::error::LambdaError;
 use shared::events::{BusEvent, CaseChange, CaseGone, IssueChange};
 use shared::jira::{
     IssueEdit, JiraApi, JiraAttachment, JiraClient, JiraComment, JiraIssue, JiraUser, NewIssue,

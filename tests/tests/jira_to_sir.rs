@@ -13,6 +13,7 @@ use integration_tests::pipeline::{
 };
 use jira_emulator::{IssueEdit, NewIssue, User};
 use serde_json::Value;
+use shared::error::LambdaError;
 use shared::store::MappingStore;
 use sir_emulator::CaseRecord;
 

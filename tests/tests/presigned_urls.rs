@@ -22,6 +22,7 @@ use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::config::JiraSettings;
+use shared::error::LambdaError;
 use shared::events::{BusEvent, CaseChange};
 use shared::jira::{JiraApi, JiraAttachment, JiraClient, RetryPolicy};
 use shared::sir::{
