@@ -14,11 +14,12 @@
 //! others, and the pass then ends in `Err` naming them. If SIR cannot even be listed the pass
 //! fails at once: an outage never looks like "no cases" and never slows the schedule.
 
+mod config;
+mod error;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 use shared::events::{BusEvent, CaseChange, CaseGone, IdDelta, SOURCE_NATIVE_SIR};
@@ -30,132 +31,12 @@ use shared::store::{
     ItemLink, LinkedItemKind, MappingStore, Origin, TrackedCase, now_epoch_seconds,
 };
 
+pub use config::{
+    ENV_COMMENT_SWEEP_MINUTES, ENV_INTEGRATION_PRINCIPALS, ENV_SCHEDULE_RULE_NAME, PollerConfig,
+    PollerSettings,
+};
+pub use error::{CaseFailure, PollerError};
 pub use schedule::{EventBridgeSchedule, ScheduleControl, ScheduleRate};
-
-/// What can make a poller run fail.
-#[derive(Debug, thiserror::Error)]
-pub enum PollerError {
-    /// The invocation is neither a schedule tick nor a native SIR event.
-    #[error("unrecognised poller event: {0}")]
-    UnknownEvent(String),
-    /// A call the whole run depends on failed (ListCases, the tracked list, the membership).
-    #[error(transparent)]
-    Shared(#[from] shared::Error),
-    /// Some cases could not be synced; every other case was.
-    #[error("{} case(s) not synced, retried next pass: {}", failures.len(), describe(failures))]
-    CasesFailed { failures: Vec<CaseFailure> },
-}
-
-/// One case a run could not sync, with why.
-#[derive(Debug)]
-pub struct CaseFailure {
-    pub case_id: String,
-    pub error: shared::Error,
-}
-
-impl PollerError {
-    /// A short name for the kind of failure (the Lambda error type).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PollerError::UnknownEvent(_) => "UnknownEvent",
-            PollerError::Shared(_) => "Shared",
-            PollerError::CasesFailed { .. } => "CasesFailed",
-        }
-    }
-}
-
-/// What Lambda reports: the kind, and the message with its whole cause chain (as the other
-/// three Lambdas report theirs).
-impl From<PollerError> for lambda_runtime::Diagnostic {
-    fn from(err: PollerError) -> lambda_runtime::Diagnostic {
-        lambda_runtime::Diagnostic {
-            error_type: format!("PollerError::{}", err.kind()),
-            error_message: shared::error::error_chain(&err),
-        }
-    }
-}
-
-fn describe(failures: &[CaseFailure]) -> String {
-    failures
-        .iter()
-        .map(|f| format!("{}: {}", f.case_id, shared::error::error_chain(&f.error)))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// How the poller behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollerSettings {
-    /// How often each open case's comments are listed even when its list entry did not move.
-    pub comment_sweep_interval: Duration,
-    /// At most this many comment sweeps per pass, so the sweep is spread over passes.
-    pub max_comment_sweeps_per_pass: usize,
-    /// SIR principals whose comments are the integration's own (echoes of sir-client).
-    pub integration_principals: Vec<String>,
-}
-
-impl Default for PollerSettings {
-    fn default() -> Self {
-        PollerSettings {
-            comment_sweep_interval: Duration::from_secs(15 * 60),
-            max_comment_sweeps_per_pass: 10,
-            integration_principals: Vec::new(),
-        }
-    }
-}
-
-/// Environment variable: the poller's own schedule rule (on the default bus).
-pub const ENV_SCHEDULE_RULE_NAME: &str = "POLLER_SCHEDULE_RULE_NAME";
-/// Environment variable (optional): comma-separated SIR principals whose writes are ours (read by
-/// [`shared::config::integration_principals`], as jira-client reads it).
-pub use shared::config::ENV_INTEGRATION_PRINCIPALS;
-/// Environment variable (optional): minutes between comment sweeps of an open case.
-pub const ENV_COMMENT_SWEEP_MINUTES: &str = "COMMENT_SWEEP_MINUTES";
-
-/// Everything the poller reads from its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollerConfig {
-    pub shared: shared::config::Config,
-    pub schedule_rule_name: String,
-    pub settings: PollerSettings,
-}
-
-impl PollerConfig {
-    pub fn from_env() -> shared::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the configuration through `lookup`; the error names the missing variable.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> shared::Result<Self> {
-        let shared = shared::config::Config::from_lookup(&lookup)?;
-        let schedule_rule_name = lookup(ENV_SCHEDULE_RULE_NAME)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or(shared::Error::MissingEnv {
-                name: ENV_SCHEDULE_RULE_NAME,
-            })?;
-        let mut settings = PollerSettings {
-            integration_principals: shared::config::integration_principals(&lookup),
-            ..PollerSettings::default()
-        };
-        if let Some(minutes) = lookup(ENV_COMMENT_SWEEP_MINUTES) {
-            let minutes: u64 =
-                minutes
-                    .trim()
-                    .parse()
-                    .map_err(|_| shared::Error::InvalidConfig {
-                        name: ENV_COMMENT_SWEEP_MINUTES.into(),
-                        reason: format!("{minutes:?} is not a whole number of minutes"),
-                    })?;
-            settings.comment_sweep_interval = Duration::from_secs(minutes * 60);
-        }
-        Ok(PollerConfig {
-            shared,
-            schedule_rule_name,
-            settings,
-        })
-    }
-}
 
 /// What started the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
