@@ -10,32 +10,17 @@
 //!   is not tried again. `Pending` ones are returned for the caller to fail retryably.
 //! - Watchers: e-mail → accountId through the mapping table's cache (answers, also "no such
 //!   user", kept for the configured TTL), then Jira's exact user search. E-mails no account
-//!   matches are listed in one comment; the issue property [`ISSUE_NOTES_PROPERTY`] remembers
+//!   matches are listed in one comment; the issue notes ([`SirToJiraNotes`]) remember
 //!   which were reported so no later event reports them again.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::sir::{CaseDetails, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
 use crate::{Applied, JiraClientError, JiraClientHandler};
-
-/// The issue property where the integration keeps what it has already told people on the issue.
-pub const ISSUE_NOTES_PROPERTY: &str = "sir-integration";
-
-/// What the integration has already said on an issue (kept in [`ISSUE_NOTES_PROPERTY`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct IssueNotes {
-    /// The closure comment was posted.
-    #[serde(default)]
-    pub closure_reported: bool,
-    /// Watcher e-mails already reported as having no Jira account.
-    #[serde(default)]
-    pub reported_unresolved_watchers: BTreeSet<String>,
-}
 
 /// A SIR comment as posted in Jira: who wrote it and when, then the body.
 pub(crate) fn render_sir_comment(comment: &SirComment) -> String {
@@ -243,7 +228,7 @@ impl JiraClientHandler {
         if unresolved.is_empty() {
             return Ok(());
         }
-        let mut notes = self.issue_notes(key).await?;
+        let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
         let new: Vec<String> = unresolved
             .iter()
             .filter(|email| !notes.reported_unresolved_watchers.contains(*email))
@@ -258,7 +243,7 @@ impl JiraClientHandler {
             self.jira.add_comment(key, &note).await?;
             applied.comments_added += 1;
             notes.reported_unresolved_watchers.extend(new);
-            self.set_issue_notes(key, &notes).await?;
+            write_notes(self.jira.as_ref(), key, &notes).await?;
         }
         applied.watchers_unresolved = unresolved;
         Ok(())
@@ -287,31 +272,6 @@ impl JiraClientHandler {
             .await?;
         Ok(account_id)
     }
-
-    pub(crate) async fn issue_notes(&self, key: &str) -> Result<IssueNotes, JiraClientError> {
-        let Some(value) = self.jira.issue_property(key, ISSUE_NOTES_PROPERTY).await? else {
-            return Ok(IssueNotes::default());
-        };
-        Ok(serde_json::from_value(value).unwrap_or_else(|error| {
-            tracing::warn!(key, %error, "unreadable integration notes on the issue; starting afresh");
-            IssueNotes::default()
-        }))
-    }
-
-    pub(crate) async fn set_issue_notes(
-        &self,
-        key: &str,
-        notes: &IssueNotes,
-    ) -> Result<(), JiraClientError> {
-        let value = serde_json::to_value(notes).map_err(|source| shared::Error::Json {
-            what: "issue notes property",
-            source,
-        })?;
-        self.jira
-            .set_issue_property(key, ISSUE_NOTES_PROPERTY, &value)
-            .await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -335,14 +295,5 @@ mod tests {
             "[AWS Security Incident Response] Comment by alice@example.com at 2026-11-20T10:00:00Z:\n\nIsolated the instance."
         );
         assert_eq!(short_principal("AWS Responder"), "AWS Responder");
-    }
-
-    #[test]
-    fn notes_read_back_with_missing_fields_defaulted() {
-        let notes: IssueNotes =
-            serde_json::from_value(serde_json::json!({"closureReported": true}))
-                .unwrap_or_default();
-        assert!(notes.closure_reported);
-        assert!(notes.reported_unresolved_watchers.is_empty());
     }
 }

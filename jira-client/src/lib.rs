@@ -34,6 +34,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
+use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
 use shared::render::{case_console_url, compose_issue_description, strip_details_block};
 use shared::sir::{JIRA_ISSUE_TAG, SirApi};
@@ -49,7 +50,6 @@ pub use config::{
     ENV_REGION, HandlerSettings, JiraClientConfig,
 };
 pub use error::JiraClientError;
-pub use items::ISSUE_NOTES_PROPERTY;
 
 pub use shared::jira::{CASE_LABEL_PREFIX, case_label};
 
@@ -471,7 +471,7 @@ impl JiraClientHandler {
         if case.status != SirStatus::Closed {
             return Ok(());
         }
-        let mut notes = self.issue_notes(key).await?;
+        let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
         if notes.closure_reported {
             return Ok(());
         }
@@ -487,7 +487,8 @@ impl JiraClientHandler {
             .await?;
         applied.comments_added += 1;
         notes.closure_reported = true;
-        self.set_issue_notes(key, &notes).await
+        write_notes(self.jira.as_ref(), key, &notes).await?;
+        Ok(())
     }
 
     /// `CaseDeleted`: the issue is kept; a comment and a label say the case is gone, then the

@@ -8,6 +8,7 @@ pub mod adf;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod issue_notes;
 pub mod jira;
 pub mod publisher;
 pub mod render;

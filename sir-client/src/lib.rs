@@ -34,9 +34,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
+use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
 use shared::render::{case_console_url, strip_details_block};
 use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
@@ -54,8 +55,6 @@ pub use config::{
 pub use error::SirClientError;
 pub use items::{MAX_ATTACHMENT_BYTES, sir_file_name};
 
-/// The issue property where sir-client keeps what it has already said on the issue.
-pub const NOTES_PROPERTY: &str = "sir-integration-from-jira";
 /// Reason recorded on the link when the Jira issue was deleted.
 pub const ISSUE_DELETED_REASON: &str = "Jira issue deleted";
 /// SIR's limit on a case's watchers.
@@ -123,18 +122,6 @@ impl Applied {
             notes: 0,
         }
     }
-}
-
-/// What sir-client has already said on an issue (kept in [`NOTES_PROPERTY`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IssueNotes {
-    /// The comment naming the case created for the issue was posted.
-    #[serde(default)]
-    case_announced: bool,
-    /// The comment saying the case is closed (changes no longer copied) was posted.
-    #[serde(default)]
-    closed_case_reported: bool,
 }
 
 /// Which synced case fields this delivery changed (they go into the stored snapshot).
@@ -407,7 +394,7 @@ impl SirClientHandler {
             )
             .await?;
         applied.notes += 1;
-        let mut notes = self.issue_notes(key).await?;
+        let mut notes: JiraToSirNotes = read_notes(self.jira.as_ref(), key).await?;
         if !notes.case_announced {
             self.jira
                 .add_comment(
@@ -420,7 +407,7 @@ impl SirClientHandler {
                 )
                 .await?;
             notes.case_announced = true;
-            self.set_issue_notes(key, &notes).await?;
+            write_notes(self.jira.as_ref(), key, &notes).await?;
             applied.notes += 1;
         }
         Ok(())
@@ -602,7 +589,7 @@ impl SirClientHandler {
         case_id: &str,
         applied: &mut Applied,
     ) -> Result<(), SirClientError> {
-        let mut notes = self.issue_notes(key).await?;
+        let mut notes: JiraToSirNotes = read_notes(self.jira.as_ref(), key).await?;
         if notes.closed_case_reported {
             tracing::info!(
                 issue_key = key,
@@ -621,7 +608,7 @@ impl SirClientHandler {
             )
             .await?;
         notes.closed_case_reported = true;
-        self.set_issue_notes(key, &notes).await?;
+        write_notes(self.jira.as_ref(), key, &notes).await?;
         applied.notes += 1;
         Ok(())
     }
@@ -740,26 +727,6 @@ impl SirClientHandler {
         let site = Fingerprint::of_text(&self.settings.jira_url.to_lowercase());
         let token = format!("jira-{}-{key}-{what}", &site.as_str()[..12]);
         clip_chars(&token, 255)
-    }
-
-    async fn issue_notes(&self, key: &str) -> Result<IssueNotes, SirClientError> {
-        Ok(
-            match self.jira.issue_property(key, NOTES_PROPERTY).await? {
-                Some(value) => serde_json::from_value(value).unwrap_or_else(|error| {
-                    tracing::warn!(issue_key = key, %error, "unreadable notes property; starting afresh");
-                    IssueNotes::default()
-                }),
-                None => IssueNotes::default(),
-            },
-        )
-    }
-
-    async fn set_issue_notes(&self, key: &str, notes: &IssueNotes) -> Result<(), SirClientError> {
-        let value = serde_json::to_value(notes).map_err(shared::Error::json("issue notes"))?;
-        self.jira
-            .set_issue_property(key, NOTES_PROPERTY, &value)
-            .await?;
-        Ok(())
     }
 }
 

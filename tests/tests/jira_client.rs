@@ -18,8 +18,8 @@ use aws_sdk_securityir::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ssm::types::ParameterType;
 use integration_tests::World;
 use jira_client::{
-    Applied, DELETED_LABEL, HandlerSettings, ISSUE_NOTES_PROPERTY, JiraClientConfig,
-    JiraClientError, JiraClientHandler, Outcome, case_label,
+    Applied, DELETED_LABEL, HandlerSettings, JiraClientConfig, JiraClientError, JiraClientHandler,
+    Outcome, case_label,
 };
 use jira_emulator::{
     IssueAction, IssueEdit as HumanEdit, IssueRecord, JiraEmulator, JiraEmulatorConfig,
@@ -31,6 +31,7 @@ use shared::adf::adf_to_text;
 use shared::config::JiraSettings;
 use shared::error::LambdaError;
 use shared::events::{BusEvent, CaseChange, CaseGone, IssueChange};
+use shared::issue_notes::{IssueNotes, SirToJiraNotes};
 use shared::jira::{
     IssueEdit, JiraApi, JiraAttachment, JiraClient, JiraComment, JiraIssue, JiraUser, NewIssue,
     RetryPolicy, Transition,
@@ -494,7 +495,7 @@ async fn watchers_are_added_by_account_id_and_unresolvable_emails_are_reported_o
     assert_eq!(comments_containing(&issue, "ghost@example.com"), 1);
     assert_eq!(comments_containing(&issue, "nobody@example.com"), 1);
     assert_eq!(
-        issue.properties[ISSUE_NOTES_PROPERTY]["reportedUnresolvedWatchers"],
+        issue.properties[SirToJiraNotes::PROPERTY]["reportedUnresolvedWatchers"],
         json!(["ghost@example.com", "nobody@example.com"])
     );
 

@@ -1,0 +1,109 @@
+//! What the integration has already said on a Jira issue (a closure note, the watchers no Jira
+//! account matches, where the case created for the issue is…), so that no redelivery or later
+//! event says it again.
+//!
+//! Each direction has its own section type, kept in its own issue property:
+//! [`SirToJiraNotes`] (jira-client) in [`SirToJiraNotes::PROPERTY`] and [`JiraToSirNotes`]
+//! (sir-client) in [`JiraToSirNotes::PROPERTY`]. They are not one property because the two
+//! writers run under different claims (the case's and the issue's) and can write at the same
+//! moment, while Jira replaces an entity property only whole and never conditionally: with one
+//! property, one side's write could undo the other's and a note would be posted twice.
+//!
+//! An unreadable property (edited by hand, written by a future release) is read as empty with a
+//! warning: the cost is one note said again, never a sync that stops.
+
+use std::collections::BTreeSet;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::jira::JiraApi;
+
+/// One direction's section of the notes: its type says which issue property holds it.
+pub trait IssueNotes: Serialize + DeserializeOwned + Default + Send + Sync {
+    /// The issue property (entity property key) that holds this section.
+    const PROPERTY: &'static str;
+}
+
+/// The section `N` as stored on the issue; empty when the issue has none or it is unreadable.
+pub async fn read_notes<N: IssueNotes>(jira: &dyn JiraApi, issue_key: &str) -> Result<N> {
+    let Some(value) = jira.issue_property(issue_key, N::PROPERTY).await? else {
+        return Ok(N::default());
+    };
+    Ok(serde_json::from_value(value).unwrap_or_else(|error| {
+        tracing::warn!(
+            issue_key,
+            property = N::PROPERTY,
+            %error,
+            "unreadable integration notes on the issue; starting afresh"
+        );
+        N::default()
+    }))
+}
+
+/// Replaces the section `N` stored on the issue with `notes`.
+pub async fn write_notes<N: IssueNotes>(
+    jira: &dyn JiraApi,
+    issue_key: &str,
+    notes: &N,
+) -> Result<()> {
+    let value = serde_json::to_value(notes).map_err(Error::json("issue notes"))?;
+    jira.set_issue_property(issue_key, N::PROPERTY, &value)
+        .await
+}
+
+/// What jira-client has said on the issue of a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SirToJiraNotes {
+    /// The closure comment was posted.
+    #[serde(default)]
+    pub closure_reported: bool,
+    /// Watcher e-mails already reported as having no Jira account.
+    #[serde(default)]
+    pub reported_unresolved_watchers: BTreeSet<String>,
+}
+
+impl IssueNotes for SirToJiraNotes {
+    const PROPERTY: &'static str = "sir-integration";
+}
+
+/// What sir-client has said on an issue it copies to a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JiraToSirNotes {
+    /// The comment naming the case created for the issue was posted.
+    #[serde(default)]
+    pub case_announced: bool,
+    /// The comment saying the case is closed (changes no longer copied) was posted.
+    #[serde(default)]
+    pub closed_case_reported: bool,
+}
+
+impl IssueNotes for JiraToSirNotes {
+    const PROPERTY: &'static str = "sir-integration-from-jira";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_read_back_with_missing_fields_defaulted() {
+        let notes: SirToJiraNotes =
+            serde_json::from_value(serde_json::json!({"closureReported": true}))
+                .unwrap_or_default();
+        assert!(notes.closure_reported);
+        assert!(notes.reported_unresolved_watchers.is_empty());
+        let notes: JiraToSirNotes =
+            serde_json::from_value(serde_json::json!({"caseAnnounced": true})).unwrap_or_default();
+        assert!(notes.case_announced);
+        assert!(!notes.closed_case_reported);
+    }
+
+    #[test]
+    fn each_direction_has_its_own_property() {
+        assert_ne!(SirToJiraNotes::PROPERTY, JiraToSirNotes::PROPERTY);
+    }
+}
