@@ -146,4 +146,29 @@ mod tests {
             diagnostic.error_message
         );
     }
+
+    #[test]
+    fn refused_attachment_urls_and_missing_issues_are_permanent_and_say_what_happened() {
+        let off_site = JiraClientError::from(shared::Error::AttachmentUrlOffSite {
+            origin: "http://127.0.0.2:9".into(),
+            site: "https://example.atlassian.net".into(),
+        });
+        assert!(!off_site.is_retryable());
+        let diagnostic = off_site.diagnostic();
+        assert_eq!(diagnostic.error_type, "JiraClientError::Shared");
+        assert!(
+            diagnostic
+                .error_message
+                .starts_with("refused to download a Jira attachment from http://127.0.0.2:9"),
+            "{}",
+            diagnostic.error_message
+        );
+
+        let gone = JiraClientError::from(shared::Error::JiraIssueNotFound {
+            key: "SEC-1".into(),
+        });
+        assert!(!gone.is_retryable());
+        assert_eq!(gone.kind(), "Shared");
+        assert!(gone.to_string().contains("SEC-1 does not exist"), "{gone}");
+    }
 }

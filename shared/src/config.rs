@@ -282,7 +282,7 @@ pub async fn load_status_mapping(
     match result {
         Ok(out) => {
             let json = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-            StatusMapping::from_json(json)
+            Ok(StatusMapping::from_json(json)?)
         }
         Err(err)
             if err

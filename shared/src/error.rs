@@ -4,11 +4,11 @@
 //! and every variant answers [`Error::is_retryable`]: whether trying the same work again later can
 //! succeed (throttling, timeouts, 5xx) or never will (bad input, missing configuration).
 
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::status::SirStatus;
+use crate::status::StatusError;
 
 /// What went wrong in the shared contract or one of its AWS adapters.
 #[derive(Debug, thiserror::Error)]
@@ -29,21 +29,25 @@ pub enum Error {
     #[error("SSM parameter {name} must be a SecureString, found {found}")]
     InsecureParameter { name: String, found: String },
 
-    /// The status mapping JSON could not be used.
-    #[error("invalid status mapping: {reason}")]
-    InvalidStatusMapping { reason: String },
-
-    /// A status change SIR does not allow (see [`crate::status`]).
-    #[error("SIR cannot move a case from {from} to {to}: {reason}")]
-    StatusUnreachable {
-        from: SirStatus,
-        to: SirStatus,
-        reason: &'static str,
-    },
+    /// A status that cannot be read, a status change SIR does not allow, or an unusable status
+    /// mapping (see [`crate::status`]).
+    #[error(transparent)]
+    Status(#[from] StatusError),
 
     /// A value read from SIR, Jira or the table is not one we know.
     #[error("unknown {what}: {value:?}")]
     Unknown { what: &'static str, value: String },
+
+    /// An event whose source does not publish its detail-type: refused, so that a forged event
+    /// cannot pose as the other side's.
+    #[error(
+        "refused a {detail_type} event from source {event_source:?}: only {expected:?} publishes it"
+    )]
+    EventSourceMismatch {
+        detail_type: &'static str,
+        event_source: String,
+        expected: &'static str,
+    },
 
     /// A JSON body (event detail, snapshot, mapping) could not be (de)serialized.
     #[error("JSON for {what}")]
@@ -94,6 +98,32 @@ pub enum Error {
         retry_after: Option<std::time::Duration>,
     },
 
+    /// The issue to transition does not exist, or the integration user cannot see it.
+    #[error("Jira issue {key} does not exist or is not visible to the integration user")]
+    JiraIssueNotFound { key: String },
+
+    /// Jira accepted an attachment upload but its answer lists no attachment.
+    #[error(
+        "Jira accepted attachment {file_name:?} on issue {key} but its answer lists no attachment"
+    )]
+    JiraAttachmentNotListed { key: String, file_name: String },
+
+    /// An attachment's content URL, as Jira gave it, is not a URL.
+    #[error("Jira attachment content URL {url:?} is not a URL")]
+    InvalidAttachmentUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+
+    /// An attachment's content URL points away from the Jira site: refused before any request,
+    /// so the Jira credentials never go there.
+    #[error(
+        "refused to download a Jira attachment from {origin}: it is not the Jira site {site}, \
+         and the Jira credentials go nowhere else"
+    )]
+    AttachmentUrlOffSite { origin: String, site: String },
+
     /// The issue's workflow offers no way to the wanted status from where the issue is.
     #[error(
         "Jira issue {key} cannot reach status {target:?}: stopped at {reached:?} after {hops} transitions"
@@ -123,12 +153,33 @@ pub enum Error {
         source: Option<reqwest::Error>,
     },
 
+    /// A case's reported incident start date is not an RFC 3339 date-time (SIR takes no other).
+    #[error("reported incident start date {value:?} is not an RFC 3339 date-time")]
+    InvalidStartDate {
+        value: String,
+        #[source]
+        source: aws_smithy_types::date_time::DateTimeParseError,
+    },
+
+    /// An attachment too large for SIR's upload request to state its length.
+    #[error("attachment {file_name:?} of {bytes} bytes is too large to upload to SIR")]
+    AttachmentTooLarge { file_name: String, bytes: usize },
+
+    /// SIR answered a call without something its model promises (e.g. GetCase without a status).
+    #[error("SIR {operation} for case {case_id} answered without {missing}")]
+    SirAnswerIncomplete {
+        operation: &'static str,
+        case_id: String,
+        missing: &'static str,
+    },
+
     /// An AWS request could not be built (a required member was missing: a bug, not bad input).
+    /// Every SDK's builders fail with smithy's `BuildError`.
     #[error("building the {what} request")]
     RequestBuild {
         what: &'static str,
         #[source]
-        source: aws_sdk_dynamodb::error::BuildError,
+        source: aws_smithy_types::error::operation::BuildError,
     },
 
     /// A DynamoDB call failed.
@@ -222,14 +273,21 @@ impl Error {
             }
             Error::JiraStatus { status, .. } => status_is_transient(*status),
             Error::SirTransfer { status, .. } => status.is_none_or(status_is_transient),
-            Error::JiraTransitionUnreachable { .. } => false,
+            Error::JiraTransitionUnreachable { .. }
+            | Error::JiraIssueNotFound { .. }
+            | Error::JiraAttachmentNotListed { .. }
+            | Error::InvalidAttachmentUrl { .. }
+            | Error::AttachmentUrlOffSite { .. } => false,
+            Error::InvalidStartDate { .. }
+            | Error::AttachmentTooLarge { .. }
+            | Error::SirAnswerIncomplete { .. } => false,
             Error::MissingEnv { .. }
             | Error::InvalidConfig { .. }
             | Error::MissingParameter { .. }
             | Error::InsecureParameter { .. }
-            | Error::InvalidStatusMapping { .. }
-            | Error::StatusUnreachable { .. }
+            | Error::Status(_)
             | Error::Unknown { .. }
+            | Error::EventSourceMismatch { .. }
             | Error::Json { .. }
             | Error::MalformedItem { .. }
             | Error::EventTooLarge { .. }
@@ -248,11 +306,11 @@ impl Error {
         aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
     {
         move |err| {
-            let retryable = sdk_error_is_retryable(&err);
+            let (retryable, source) = classified(err);
             Error::DynamoDb {
                 operation,
                 retryable,
-                source: Box::new(aws_sdk_dynamodb::Error::from(err)),
+                source,
             }
         }
     }
@@ -266,11 +324,11 @@ impl Error {
         aws_sdk_eventbridge::Error: From<SdkError<E, HttpResponse>>,
     {
         move |err| {
-            let retryable = sdk_error_is_retryable(&err);
+            let (retryable, source) = classified(err);
             Error::EventBridge {
                 operation,
                 retryable,
-                source: Box::new(aws_sdk_eventbridge::Error::from(err)),
+                source,
             }
         }
     }
@@ -282,11 +340,11 @@ impl Error {
         aws_sdk_securityir::Error: From<SdkError<E, HttpResponse>>,
     {
         move |err| {
-            let retryable = sdk_error_is_retryable(&err);
+            let (retryable, source) = classified(err);
             Error::Sir {
                 operation,
                 retryable,
-                source: Box::new(aws_sdk_securityir::Error::from(err)),
+                source,
             }
         }
     }
@@ -302,15 +360,25 @@ impl Error {
     {
         let name = name.to_owned();
         move |err| {
-            let retryable = sdk_error_is_retryable(&err);
+            let (retryable, source) = classified(err);
             Error::Ssm {
                 operation,
                 name,
                 retryable,
-                source: Box::new(aws_sdk_ssm::Error::from(err)),
+                source,
             }
         }
     }
+}
+
+/// An operation's failure classified by its own metadata (before anything is converted), then
+/// kept whole as its SDK's service error: the cause chain and the error code stay readable.
+fn classified<E, S>(err: SdkError<E, HttpResponse>) -> (bool, Box<S>)
+where
+    E: ProvideErrorMetadata,
+    S: From<SdkError<E, HttpResponse>>,
+{
+    (sdk_error_is_retryable(&err), Box::new(S::from(err)))
 }
 
 /// Error codes AWS services use for "slow down" or "our side failed; try again".
@@ -416,6 +484,119 @@ mod tests {
         };
         assert!(!mixed.is_retryable());
         assert!(mixed.to_string().contains("AccessDeniedException"));
+    }
+
+    #[test]
+    fn data_errors_are_permanent_and_say_what_is_wrong_with_the_data() {
+        let date = aws_smithy_types::DateTime::from_str(
+            "yesterday",
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .unwrap_err();
+        let start = Error::InvalidStartDate {
+            value: "yesterday".into(),
+            source: date,
+        };
+        assert!(!start.is_retryable());
+        assert_eq!(
+            start.to_string(),
+            "reported incident start date \"yesterday\" is not an RFC 3339 date-time"
+        );
+        assert!(start.source().is_some());
+
+        let large = Error::AttachmentTooLarge {
+            file_name: "dump.bin".into(),
+            bytes: 42,
+        };
+        assert!(!large.is_retryable());
+        assert_eq!(
+            large.to_string(),
+            "attachment \"dump.bin\" of 42 bytes is too large to upload to SIR"
+        );
+
+        let incomplete = Error::SirAnswerIncomplete {
+            operation: "GetCase",
+            case_id: "1234567890".into(),
+            missing: "a case status",
+        };
+        assert!(!incomplete.is_retryable());
+        assert_eq!(
+            incomplete.to_string(),
+            "SIR GetCase for case 1234567890 answered without a case status"
+        );
+    }
+
+    #[test]
+    fn status_errors_are_permanent_and_keep_their_message() {
+        let err = Error::from(StatusError::NotSelfManaged {
+            status: crate::status::SirStatus::ReadyToClose,
+        });
+        assert!(!err.is_retryable());
+        assert!(
+            err.to_string().starts_with(
+                "UpdateCaseStatus cannot set Ready to Close: it takes only a self-managed status"
+            ),
+            "{err}"
+        );
+        let unknown = Error::from(StatusError::UnknownStatus {
+            value: "Open".into(),
+        });
+        assert!(!unknown.is_retryable());
+        assert_eq!(unknown.to_string(), "unknown SIR case status: \"Open\"");
+    }
+
+    #[test]
+    fn refusals_to_trust_a_source_are_permanent_and_name_it() {
+        let forged = Error::EventSourceMismatch {
+            detail_type: "CaseDeleted",
+            event_source: "jira".into(),
+            expected: "security-ir",
+        };
+        assert!(!forged.is_retryable());
+        assert_eq!(
+            forged.to_string(),
+            "refused a CaseDeleted event from source \"jira\": only \"security-ir\" publishes it"
+        );
+        let off_site = Error::AttachmentUrlOffSite {
+            origin: "http://127.0.0.2:9".into(),
+            site: "https://example.atlassian.net".into(),
+        };
+        assert!(!off_site.is_retryable());
+        let text = off_site.to_string();
+        assert!(text.contains("http://127.0.0.2:9"), "{text}");
+        assert!(text.contains("https://example.atlassian.net"), "{text}");
+        assert!(text.starts_with("refused"), "{text}");
+    }
+
+    #[test]
+    fn jira_answers_without_what_was_asked_are_permanent_and_say_so() {
+        let gone = Error::JiraIssueNotFound {
+            key: "SEC-1".into(),
+        };
+        assert!(!gone.is_retryable());
+        assert_eq!(
+            gone.to_string(),
+            "Jira issue SEC-1 does not exist or is not visible to the integration user"
+        );
+        let unlisted = Error::JiraAttachmentNotListed {
+            key: "SEC-1".into(),
+            file_name: "notes.txt".into(),
+        };
+        assert!(!unlisted.is_retryable());
+        assert_eq!(
+            unlisted.to_string(),
+            "Jira accepted attachment \"notes.txt\" on issue SEC-1 but its answer lists no attachment"
+        );
+        let bad_url = Error::InvalidAttachmentUrl {
+            url: "not a url".into(),
+            source: url::Url::parse("not a url").unwrap_err(),
+        };
+        assert!(!bad_url.is_retryable());
+        assert_eq!(
+            bad_url.to_string(),
+            "Jira attachment content URL \"not a url\" is not a URL"
+        );
+        assert!(bad_url.source().is_some());
     }
 
     #[test]

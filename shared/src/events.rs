@@ -388,9 +388,10 @@ impl BusEvent {
     ) -> Result<Self> {
         let kind = DetailType::parse(detail_type)?;
         if kind.source() != source {
-            return Err(Error::Unknown {
-                what: "event source for this detail-type",
-                value: format!("{source} / {detail_type}"),
+            return Err(Error::EventSourceMismatch {
+                detail_type: kind.as_str(),
+                event_source: source.to_owned(),
+                expected: kind.source(),
             });
         }
         let what = "event detail";
@@ -462,7 +463,18 @@ mod tests {
     #[test]
     fn forged_source_is_refused() {
         let gone = serde_json::json!({"caseId": "1"});
-        assert!(BusEvent::from_envelope("jira", "CaseDeleted", gone.clone()).is_err());
+        let forged = BusEvent::from_envelope("jira", "CaseDeleted", gone.clone()).unwrap_err();
+        assert!(
+            matches!(
+                &forged,
+                Error::EventSourceMismatch {
+                    detail_type: "CaseDeleted",
+                    event_source,
+                    expected: "security-ir",
+                } if event_source == "jira"
+            ),
+            "{forged}"
+        );
         assert!(BusEvent::from_envelope("security-ir", "CaseDeleted", gone).is_ok());
     }
 

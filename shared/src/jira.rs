@@ -687,11 +687,8 @@ impl JiraApi for JiraClient {
         let mut current = self
             .get_issue(key)
             .await?
-            .ok_or_else(|| Error::JiraStatus {
-                operation: "GET issue",
-                status: 404,
-                messages: format!("issue {key} does not exist"),
-                retry_after: None,
+            .ok_or_else(|| Error::JiraIssueNotFound {
+                key: key.to_owned(),
             })?
             .status;
         let mut visited: HashSet<String> = HashSet::from([current.to_lowercase()]);
@@ -854,24 +851,24 @@ impl JiraApi for JiraClient {
         created
             .pop()
             .map(JiraAttachment::from)
-            .ok_or_else(|| Error::JiraStatus {
-                operation: "upload attachment",
-                status: 200,
-                messages: "Jira returned no attachment".into(),
-                retry_after: None,
+            .ok_or_else(|| Error::JiraAttachmentNotListed {
+                key: key.to_owned(),
+                file_name,
             })
     }
 
     async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes> {
-        let url = Url::parse(&attachment.content_url).map_err(|e| Error::Unknown {
-            what: "attachment content URL",
-            value: format!("{} ({e})", attachment.content_url),
-        })?;
-        // Credentials go only to the configured Jira site, never to a URL elsewhere.
+        let url =
+            Url::parse(&attachment.content_url).map_err(|source| Error::InvalidAttachmentUrl {
+                url: attachment.content_url.clone(),
+                source,
+            })?;
+        // Credentials go only to the configured Jira site, never to a URL elsewhere. Only the
+        // origin is reported: the rest of a foreign URL may carry a token.
         if url.origin() != self.site.origin() {
-            return Err(Error::Unknown {
-                what: "attachment content URL outside the Jira site",
-                value: attachment.content_url.clone(),
+            return Err(Error::AttachmentUrlOffSite {
+                origin: url.origin().ascii_serialization(),
+                site: self.site.origin().ascii_serialization(),
             });
         }
         // Cloud answers 303 to its media host (another origin), which serves the bytes for the

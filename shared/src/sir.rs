@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriori
 
 use crate::error::{Error, Result};
 use crate::snapshot::CaseSnapshot;
-use crate::status::SirStatus;
+use crate::status::{SirStatus, StatusError};
 
 /// The tag a case created from a Jira issue carries: the issue key, so the issue can be linked
 /// again if the link was not written (crash) or the case is seen before the link is.
@@ -312,7 +312,7 @@ fn rfc3339(date: &DateTime) -> Option<String> {
 }
 
 fn parse_status(status: &CaseStatus) -> Result<SirStatus> {
-    status.as_str().parse()
+    Ok(status.as_str().parse()?)
 }
 
 fn watcher(email: &str) -> Result<Watcher> {
@@ -379,9 +379,10 @@ impl SirApi for SdkSirClient {
             .case_status()
             .map(parse_status)
             .transpose()?
-            .ok_or_else(|| Error::Unknown {
-                what: "case status (GetCase returned none)",
-                value: case_id.to_owned(),
+            .ok_or_else(|| Error::SirAnswerIncomplete {
+                operation: "GetCase",
+                case_id: case_id.to_owned(),
+                missing: "a case status",
             })?;
         let snapshot = CaseSnapshot {
             case_id: case_id.to_owned(),
@@ -458,12 +459,9 @@ impl SirApi for SdkSirClient {
     async fn create_case(&self, case: &NewCase) -> Result<String> {
         let start =
             DateTime::from_str(&case.reported_incident_start_date, DateTimeFormat::DateTime)
-                .map_err(|e| Error::InvalidConfig {
-                    name: "reportedIncidentStartDate".into(),
-                    reason: format!(
-                        "{:?} is not RFC 3339: {e}",
-                        case.reported_incident_start_date
-                    ),
+                .map_err(|source| Error::InvalidStartDate {
+                    value: case.reported_incident_start_date.clone(),
+                    source,
                 })?;
         let watchers = case
             .watchers
@@ -514,11 +512,7 @@ impl SirApi for SdkSirClient {
 
     async fn update_case_status(&self, case_id: &str, status: SirStatus) -> Result<()> {
         if !status.is_self_managed() {
-            return Err(Error::StatusUnreachable {
-                from: status,
-                to: status,
-                reason: "UpdateCaseStatus only takes a self-managed status",
-            });
+            return Err(StatusError::NotSelfManaged { status }.into());
         }
         self.client
             .update_case_status()
@@ -577,9 +571,9 @@ impl SirApi for SdkSirClient {
         bytes: bytes::Bytes,
         client_token: &str,
     ) -> Result<()> {
-        let length = i64::try_from(bytes.len()).map_err(|_| Error::InvalidConfig {
-            name: "attachment size".into(),
-            reason: format!("{} bytes", bytes.len()),
+        let length = i64::try_from(bytes.len()).map_err(|_| Error::AttachmentTooLarge {
+            file_name: file_name.to_owned(),
+            bytes: bytes.len(),
         })?;
         let out = self
             .client

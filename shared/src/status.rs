@@ -11,7 +11,36 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+/// Why a status could not be read, planned or mapped. Its own type, so the status rules need
+/// nothing from the adapters' [`crate::Error`], which takes it in with `From`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    /// A status name SIR's API does not have.
+    #[error("unknown SIR case status: {value:?}")]
+    UnknownStatus { value: String },
+
+    /// SIR's status graph has no way from `from` to `to` (closed case, AWS-only target, no
+    /// `UpdateCaseStatus` path).
+    #[error("SIR cannot move a case from {from} to {to}: {reason}")]
+    Unreachable {
+        from: SirStatus,
+        to: SirStatus,
+        reason: &'static str,
+    },
+
+    /// `UpdateCaseStatus` was asked for a status it does not take: AWS sets `Acknowledged` and
+    /// `Ready to Close`, and `Closed` is reached with `CloseCase`.
+    #[error(
+        "UpdateCaseStatus cannot set {status}: it takes only a self-managed status \
+         (Submitted, Detection and Analysis, Containment, Eradication and Recovery, \
+         Post-incident Activities)"
+    )]
+    NotSelfManaged { status: SirStatus },
+
+    /// The status mapping JSON could not be used.
+    #[error("invalid status mapping: {reason}")]
+    InvalidMapping { reason: String },
+}
 
 /// A SIR case status, spelled on the wire exactly as the API spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -96,14 +125,13 @@ impl fmt::Display for SirStatus {
 }
 
 impl FromStr for SirStatus {
-    type Err = Error;
+    type Err = StatusError;
 
-    fn from_str(s: &str) -> Result<Self> {
+    fn from_str(s: &str) -> Result<Self, StatusError> {
         SirStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == s)
-            .ok_or_else(|| Error::Unknown {
-                what: "SIR case status",
+            .ok_or_else(|| StatusError::UnknownStatus {
                 value: s.to_owned(),
             })
     }
@@ -121,8 +149,11 @@ pub enum SirStatusStep {
 /// The calls that take a case from `current` to `target`, shortest path first; empty when it is
 /// already there. Errors say why SIR cannot do it (closed case, AWS-managed target, no path), so
 /// the caller can report it on the case instead of retrying forever.
-pub fn plan_sir_status_change(current: SirStatus, target: SirStatus) -> Result<Vec<SirStatusStep>> {
-    let unreachable = |reason| Error::StatusUnreachable {
+pub fn plan_sir_status_change(
+    current: SirStatus,
+    target: SirStatus,
+) -> Result<Vec<SirStatusStep>, StatusError> {
+    let unreachable = |reason| StatusError::Unreachable {
         from: current,
         to: target,
         reason,
@@ -246,16 +277,16 @@ impl Default for StatusMapping {
 impl StatusMapping {
     /// The defaults with the entries of `json` laid over them. Unknown SIR statuses, unknown keys
     /// and empty Jira names are errors, so a typo fails the cold start instead of a sync.
-    pub fn from_json(json: &str) -> Result<Self> {
+    pub fn from_json(json: &str) -> Result<Self, StatusError> {
         let overrides: StatusMappingJson =
-            serde_json::from_str(json).map_err(|e| Error::InvalidStatusMapping {
+            serde_json::from_str(json).map_err(|e| StatusError::InvalidMapping {
                 reason: e.to_string(),
             })?;
         let mut mapping = StatusMapping::default();
         for (sir, jira) in overrides.sir_to_jira {
             let jira = jira.trim();
             if jira.is_empty() {
-                return Err(Error::InvalidStatusMapping {
+                return Err(StatusError::InvalidMapping {
                     reason: format!("empty Jira status for SIR status {sir}"),
                 });
             }
@@ -264,7 +295,7 @@ impl StatusMapping {
         for (jira, target) in overrides.jira_to_sir {
             let key = jira.trim().to_lowercase();
             if key.is_empty() {
-                return Err(Error::InvalidStatusMapping {
+                return Err(StatusError::InvalidMapping {
                     reason: "empty Jira status name in jiraToSir".into(),
                 });
             }
@@ -272,7 +303,7 @@ impl StatusMapping {
                 && !status.is_self_managed()
                 && status != SirStatus::Closed
             {
-                return Err(Error::InvalidStatusMapping {
+                return Err(StatusError::InvalidMapping {
                     reason: format!("Jira status {jira:?} maps to {status}, which only AWS sets"),
                 });
             }
@@ -303,7 +334,7 @@ impl StatusMapping {
         &self,
         current: SirStatus,
         jira_status: &str,
-    ) -> Result<Vec<SirStatusStep>> {
+    ) -> Result<Vec<SirStatusStep>, StatusError> {
         match self.sir_target_for(jira_status) {
             Some(JiraStatusTarget::Status(target)) => plan_sir_status_change(current, target),
             Some(JiraStatusTarget::NoChange(_)) | None => Ok(Vec::new()),
@@ -324,7 +355,12 @@ mod tests {
             assert_eq!(serde_json::from_str::<SirStatus>(&json).unwrap(), status);
             assert_eq!(status.as_str().parse::<SirStatus>().unwrap(), status);
         }
-        assert!("Open".parse::<SirStatus>().is_err());
+        assert_eq!(
+            "Open".parse::<SirStatus>(),
+            Err(StatusError::UnknownStatus {
+                value: "Open".into()
+            })
+        );
     }
 
     #[test]
@@ -384,7 +420,10 @@ mod tests {
     fn closed_case_stays_closed() {
         for to in SirStatus::ALL.into_iter().filter(|s| *s != Closed) {
             let err = plan_sir_status_change(Closed, to).unwrap_err();
-            assert!(matches!(err, Error::StatusUnreachable { .. }), "{err}");
+            assert!(
+                matches!(err, StatusError::Unreachable { from: Closed, to: t, .. } if t == to),
+                "{err}"
+            );
         }
         assert!(plan_sir_status_change(Closed, Closed).unwrap().is_empty());
     }
@@ -560,7 +599,7 @@ mod tests {
         ] {
             let err = StatusMapping::from_json(bad).unwrap_err();
             assert!(
-                matches!(err, Error::InvalidStatusMapping { .. }),
+                matches!(err, StatusError::InvalidMapping { .. }),
                 "{bad}: {err}"
             );
         }

@@ -124,4 +124,38 @@ mod tests {
         assert_eq!(diagnostic.error_type, "SirClientError::InvalidIssue");
         assert!(diagnostic.error_message.contains("SEC-1"));
     }
+
+    #[test]
+    fn refused_status_and_bad_case_data_are_permanent_and_say_what_happened() {
+        let aws_managed = SirClientError::from(shared::Error::from(
+            shared::status::StatusError::NotSelfManaged {
+                status: shared::status::SirStatus::ReadyToClose,
+            },
+        ));
+        assert!(!aws_managed.is_retryable());
+        let diagnostic = aws_managed.diagnostic();
+        assert_eq!(diagnostic.error_type, "SirClientError::Shared");
+        assert!(
+            diagnostic
+                .error_message
+                .starts_with("UpdateCaseStatus cannot set Ready to Close"),
+            "{}",
+            diagnostic.error_message
+        );
+
+        let too_large = SirClientError::from(shared::Error::AttachmentTooLarge {
+            file_name: "dump.bin".into(),
+            bytes: 42,
+        });
+        assert!(!too_large.is_retryable());
+        let diagnostic = too_large.diagnostic();
+        assert_eq!(diagnostic.error_type, "SirClientError::Shared");
+        assert!(
+            diagnostic
+                .error_message
+                .contains("\"dump.bin\" of 42 bytes"),
+            "{}",
+            diagnostic.error_message
+        );
+    }
 }

@@ -497,7 +497,7 @@ impl SirClientHandler {
         }
         let steps = match mapping.plan_for_jira_status(current, &issue.status) {
             Ok(steps) => steps,
-            Err(shared::Error::StatusUnreachable { reason, .. }) => {
+            Err(shared::status::StatusError::Unreachable { reason, .. }) => {
                 let text = format!(
                     "Jira issue {} moved to \"{}\", which this case cannot follow from \"{}\": \
                      {reason}. The case keeps its status.",
@@ -523,7 +523,7 @@ impl SirClientHandler {
                 applied.notes += 1;
                 return Ok(());
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(shared::Error::from(other).into()),
         };
         for step in steps {
             match step {

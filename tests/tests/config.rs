@@ -9,7 +9,7 @@ use integration_tests::World;
 use secrecy::ExposeSecret;
 use shared::Error;
 use shared::config::{JiraSettings, load_status_mapping};
-use shared::status::{JiraStatusTarget, SirStatus, StatusMapping};
+use shared::status::{JiraStatusTarget, SirStatus, StatusError, StatusMapping};
 
 #[tokio::test]
 async fn jira_settings_load_with_the_token_decrypted() {
@@ -160,5 +160,8 @@ async fn status_mapping_defaults_when_absent_and_reads_overrides() {
         .await
         .unwrap();
     let err = load_status_mapping(&world.ssm, p).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidStatusMapping { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Status(StatusError::InvalidMapping { .. })),
+        "{err}"
+    );
 }

@@ -177,6 +177,22 @@ async fn unreachable_status_is_a_permanent_error() {
 }
 
 #[tokio::test]
+async fn transitioning_a_missing_issue_says_the_issue_does_not_exist() {
+    let (_emulator, client) = jira().await;
+    let key = client.create_issue(&new_issue("Gone", &[])).await.unwrap();
+    let missing = format!("{key}9");
+    let err = client
+        .transition_to(&missing, "Done", &ROUTE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::JiraIssueNotFound { key } if *key == missing),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
 async fn all_comments_are_read_across_pages_with_their_authors() {
     let (emulator, client) = jira().await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
@@ -381,7 +397,7 @@ async fn credentials_are_never_sent_to_an_attachment_url_off_the_site() {
     let err = client.download_attachment(&foreign).await.unwrap_err();
     // Refused before any request: not a connection error to the foreign host.
     assert!(
-        matches!(&err, Error::Unknown { what, .. } if what.contains("outside the Jira site")),
+        matches!(&err, Error::AttachmentUrlOffSite { origin, .. } if origin == "http://127.0.0.2:9"),
         "{err:?}"
     );
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use shared::Error;
 use shared::sir::{CaseEdit, JIRA_ISSUE_TAG, NewCase, SdkSirClient, SirApi};
-use shared::status::SirStatus;
+use shared::status::{SirStatus, StatusError};
 use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
 
 const INTEGRATION: &str = "integration";
@@ -208,12 +208,20 @@ async fn status_moves_only_along_the_graph_and_closing_is_final() {
     assert!(!refused.is_retryable());
     // AWS-managed statuses are refused before any call.
     let before = calls(&emulator, "UpdateCaseStatus");
+    let aws_managed = client
+        .update_case_status(&case, SirStatus::ReadyToClose)
+        .await
+        .unwrap_err();
     assert!(
-        client
-            .update_case_status(&case, SirStatus::ReadyToClose)
-            .await
-            .is_err()
+        matches!(
+            aws_managed,
+            Error::Status(StatusError::NotSelfManaged {
+                status: SirStatus::ReadyToClose
+            })
+        ),
+        "{aws_managed}"
     );
+    assert!(!aws_managed.is_retryable());
     assert_eq!(calls(&emulator, "UpdateCaseStatus"), before);
 
     client.close_case(&case).await.unwrap();
