@@ -34,16 +34,14 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
+use shared::issue_description::{case_console_url, compose_issue_description, strip_details_block};
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
-use shared::render::{case_console_url, compose_issue_description, strip_details_block};
 use shared::sir::{JIRA_ISSUE_TAG, SirApi};
-use shared::snapshot::{
-    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line,
-    normalize_text,
-};
+use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
+use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line, normalize_text};
 
 pub use config::{
     DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS, ENV_ISSUE_TYPE,

@@ -35,9 +35,9 @@ use std::sync::Arc;
 use aws_lambda_events::sns::SnsEvent;
 use serde::Serialize;
 use shared::events::{BusEvent, IdDelta, IssueChange, IssueField, IssueGone};
+use shared::issue_description::strip_details_block;
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue};
 use shared::publisher::EventPublisher;
-use shared::render::strip_details_block;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
 

@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use crate::snapshot::normalize_text;
+use crate::text::normalize_text;
 
 /// An ADF document holding `text` as paragraphs.
 pub fn text_to_adf(text: &str) -> Value {

@@ -10,11 +10,9 @@ use std::path::Path;
 use shared::events::{
     BusEvent, CaseChange, DetailType, IdDelta, IssueChange, MAX_ENTRY_BYTES, MAX_IDS_PER_LIST,
 };
-use shared::snapshot::{
-    CaseSnapshot, IssueSnapshot, JIRA_SUMMARY_MAX_UTF16_UNITS, SIR_DESCRIPTION_MAX_CHARS,
-    SIR_TITLE_MAX_CHARS,
-};
+use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
+use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS};
 
 fn fixture(name: &str) -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

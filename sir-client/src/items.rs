@@ -15,8 +15,9 @@ use std::collections::HashMap;
 
 use shared::jira::{JiraAttachment, JiraComment, JiraIssue};
 use shared::sir::CaseDetails;
-use shared::snapshot::{Fingerprint, SIR_COMMENT_MAX_CHARS, clip_chars};
+use shared::snapshot::Fingerprint;
 use shared::store::{ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
+use shared::text::{SIR_COMMENT_MAX_CHARS, clip_chars};
 
 use crate::{Applied, SirClientError, SirClientHandler};
 

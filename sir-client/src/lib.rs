@@ -37,16 +37,16 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
+use shared::issue_description::{case_console_url, strip_details_block};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
-use shared::render::{case_console_url, strip_details_block};
 use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
-use shared::snapshot::{
-    CaseSnapshot, Fingerprint, SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS, clip_chars,
-    normalize_line, normalize_text,
-};
+use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
 use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
+use shared::text::{
+    SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text,
+};
 
 pub use config::{
     ENGAGEMENT_TYPES, ENV_ENGAGEMENT_TYPE, ENV_IMPACTED_ACCOUNTS, ENV_REGION, ENV_RESOLVER_TYPE,

@@ -31,15 +31,16 @@ use shared::adf::adf_to_text;
 use shared::config::JiraSettings;
 use shared::error::LambdaError;
 use shared::events::{BusEvent, CaseChange, CaseGone, IssueChange};
+use shared::issue_description::{case_console_url, compose_issue_description};
 use shared::issue_notes::{IssueNotes, SirToJiraNotes};
 use shared::jira::{
     IssueEdit, JiraApi, JiraAttachment, JiraClient, JiraComment, JiraIssue, JiraUser, NewIssue,
     RetryPolicy, Transition,
 };
-use shared::render::{case_console_url, compose_issue_description};
 use shared::sir::{SdkSirClient, SirApi, sir_client_config};
-use shared::snapshot::{CaseSnapshot, Fingerprint, IssueSnapshot, normalize_text};
+use shared::snapshot::{CaseSnapshot, Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
+use shared::text::normalize_text;
 use sir_emulator::{CaseUpdate, NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
 
 const REGION: &str = "eu-west-1";

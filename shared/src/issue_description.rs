@@ -9,7 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::snapshot::{CaseSnapshot, normalize_text};
+use crate::snapshot::CaseSnapshot;
+use crate::text::normalize_text;
 
 /// The line that opens the details block. Never change it: issues written by earlier releases
 /// carry it, and [`strip_details_block`] finds the block by it.
