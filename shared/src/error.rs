@@ -65,6 +65,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A conditional write to the mapping table was refused although the caller expects it to
+    /// apply (the in-memory store's counterpart of DynamoDB's cancelled transaction, e.g. marking
+    /// broken a link that does not exist).
+    #[error("mapping table {operation} refused: {reason}")]
+    StoreConditionFailed {
+        operation: &'static str,
+        reason: String,
+    },
+
     /// An event is larger than EventBridge accepts; refused before sending.
     #[error(
         "{detail_type} event for {subject} is {bytes} bytes, over the {limit}-byte EventBridge limit"
@@ -290,6 +299,7 @@ impl Error {
             | Error::EventSourceMismatch { .. }
             | Error::Json { .. }
             | Error::MalformedItem { .. }
+            | Error::StoreConditionFailed { .. }
             | Error::EventTooLarge { .. }
             | Error::RequestBuild { .. } => false,
         }

@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use shared::Error;
-use shared::store::{DynamoMappingStore, MappingStore};
+use shared::store::{DynamoMappingStore, LinkStore};
 use std::error::Error as _;
 
 fn store(rule: &Rule) -> DynamoMappingStore {
