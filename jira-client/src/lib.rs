@@ -2,7 +2,7 @@
 //! `CaseUpdated`, `CaseDeleted`, source `security-ir`) from the integration bus to Jira.
 //!
 //! [`JiraClientHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it), over
-//! injected [`JiraApi`], [`SirApi`] and [`MappingStore`], so the tests call the same code.
+//! injected [`JiraApi`], [`SirApi`] and [`JiraClientStore`], so the tests call the same code.
 //!
 //! Per event, under a claim on the case (a concurrent delivery gets a retryable error):
 //! - no link yet: the issue the case was created from (its `jira-issue-key` tag, set by
@@ -40,7 +40,10 @@ use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
 use shared::sir::{JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
-use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
+use shared::store::{
+    AccountCacheStore, ClaimKey, ClaimStore, IssueLink, ItemLinkStore, LinkOutcome, LinkStore,
+    SnapshotStore, run_claimed,
+};
 use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line, normalize_text};
 
 pub use config::{
@@ -126,11 +129,23 @@ const DESCRIPTION_FIELDS: [CaseField; 6] = [
     CaseField::ImpactedServices,
 ];
 
+/// What jira-client uses of the mapping table: links, claims on cases, snapshots, item maps and
+/// the e-mail → accountId cache.
+pub trait JiraClientStore:
+    LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + AccountCacheStore
+{
+}
+
+impl<T> JiraClientStore for T where
+    T: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + AccountCacheStore + ?Sized
+{
+}
+
 /// Applies case events to Jira.
 pub struct JiraClientHandler {
     jira: Arc<dyn JiraApi>,
     sir: Arc<dyn SirApi>,
-    store: Arc<dyn MappingStore>,
+    store: Arc<dyn JiraClientStore>,
     settings: HandlerSettings,
 }
 
@@ -146,7 +161,7 @@ impl JiraClientHandler {
     pub fn new(
         jira: Arc<dyn JiraApi>,
         sir: Arc<dyn SirApi>,
-        store: Arc<dyn MappingStore>,
+        store: Arc<dyn JiraClientStore>,
         settings: HandlerSettings,
     ) -> Self {
         JiraClientHandler {

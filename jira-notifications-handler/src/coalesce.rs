@@ -6,7 +6,7 @@
 //! Jira calls. The state is one item per issue in the mapping table, `ISSUE#<key>` / `NOTIFIED`
 //! ([`NotifiedWindow`]): when the current window closes, how many re-reads started in it, and
 //! when the latest one started. It is only ever replaced by a conditional PutItem that expects
-//! what was read ([`MappingStore::swap_notified_window`]), so concurrent invocations cannot both
+//! what was read ([`NotifiedWindowStore::swap_notified_window`]), so concurrent invocations cannot both
 //! take the same slot.
 //!
 //! For a message that SNS published at `P` (the record's `Timestamp`, set by SNS, not by the
@@ -40,7 +40,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use shared::store::{MappingStore, NotifiedWindow, WindowExpectation, WindowSwap};
+use shared::store::{NotifiedWindow, NotifiedWindowStore, WindowExpectation, WindowSwap};
 
 /// How many times a message waits for a window to close before it reads without a slot (about
 /// 22 s at most with the default window; tests/tests/contract.rs checks the function's timeout
@@ -93,7 +93,7 @@ pub struct ReadSlot {
 impl ReadSlot {
     /// The re-read failed: it covers nothing (messages it covered are covered by this message's
     /// retry). Does nothing if another re-read started since: that one covers them.
-    pub async fn give_back(&self, store: &dyn MappingStore, issue_key: &str) {
+    pub async fn give_back(&self, store: &dyn NotifiedWindowStore, issue_key: &str) {
         let Some(written) = self.written else {
             return;
         };
@@ -139,7 +139,7 @@ impl Coalescer {
     /// Covered, or a slot to re-read the issue for a message SNS published at `published_ms`.
     pub async fn admit(
         &self,
-        store: &dyn MappingStore,
+        store: &dyn NotifiedWindowStore,
         issue_key: &str,
         published_ms: u64,
     ) -> shared::Result<Admission> {

@@ -39,7 +39,10 @@ use shared::issue_description::strip_details_block;
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue};
 use shared::publisher::EventPublisher;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
-use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
+use shared::store::{
+    IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, NotifiedWindowStore, Origin,
+    SnapshotStore,
+};
 
 use crate::coalesce::{Admission, Coalescer};
 
@@ -100,10 +103,22 @@ impl BatchReport {
     }
 }
 
+/// What jira-notifications-handler uses of the mapping table: links, issue snapshots, item maps
+/// and its own re-read windows.
+pub trait NotificationsStore:
+    LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore
+{
+}
+
+impl<T> NotificationsStore for T where
+    T: LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore + ?Sized
+{
+}
+
 /// Turns Jira Automation notifications into issue events.
 pub struct NotificationHandler {
     jira: Arc<dyn JiraApi>,
-    store: Arc<dyn MappingStore>,
+    store: Arc<dyn NotificationsStore>,
     publisher: Arc<dyn EventPublisher>,
     settings: HandlerSettings,
     /// The integration user's accountId (read once): what it wrote is jira-client's echo.
@@ -122,7 +137,7 @@ impl std::fmt::Debug for NotificationHandler {
 impl NotificationHandler {
     pub fn new(
         jira: Arc<dyn JiraApi>,
-        store: Arc<dyn MappingStore>,
+        store: Arc<dyn NotificationsStore>,
         publisher: Arc<dyn EventPublisher>,
         settings: HandlerSettings,
     ) -> Self {

@@ -28,7 +28,8 @@ use shared::sir::{CaseDetails, CaseSummary, SirApi, SirComment, observed_snapsho
 use shared::snapshot::Fingerprint;
 use shared::status::SirStatus;
 use shared::store::{
-    ItemLink, LinkedItemKind, MappingStore, Origin, TrackedCase, now_epoch_seconds,
+    ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin, SnapshotStore, TrackedCase,
+    TrackedCaseStore, now_epoch_seconds,
 };
 
 pub use config::{
@@ -94,10 +95,19 @@ pub struct PassReport {
     pub schedule: Option<ScheduleRate>,
 }
 
+/// What the poller uses of the mapping table: links, case snapshots, item maps and the cases it
+/// tracks.
+pub trait PollerStore: LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore {}
+
+impl<T> PollerStore for T where
+    T: LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore + ?Sized
+{
+}
+
 /// The poller's dependencies, built once per cold start.
 pub struct Poller {
     pub sir: Arc<dyn SirApi>,
-    pub store: Arc<dyn MappingStore>,
+    pub store: Arc<dyn PollerStore>,
     pub publisher: Arc<dyn EventPublisher>,
     pub schedule: Arc<dyn ScheduleControl>,
     pub settings: PollerSettings,

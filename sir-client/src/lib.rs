@@ -2,7 +2,7 @@
 //! `IssueUpdated`, `IssueDeleted`, source `jira`) from the integration bus to SIR.
 //!
 //! [`SirClientHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it), over
-//! injected [`SirApi`], [`JiraApi`] and [`MappingStore`], so the tests call the same code.
+//! injected [`SirApi`], [`JiraApi`] and [`SirClientStore`], so the tests call the same code.
 //!
 //! Per event, under a claim on the issue (a concurrent delivery gets a retryable error), with the
 //! issue re-read from Jira (events only say which issue and what changed):
@@ -43,7 +43,10 @@ use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc
 use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
 use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
-use shared::store::{ClaimKey, IssueLink, LinkOutcome, MappingStore, run_claimed};
+use shared::store::{
+    ClaimKey, ClaimStore, IssueLink, ItemLinkStore, LinkOutcome, LinkStore, SnapshotStore,
+    run_claimed,
+};
 use shared::text::{
     SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text,
 };
@@ -133,11 +136,17 @@ struct Touched {
     status: bool,
 }
 
+/// What sir-client uses of the mapping table: links, claims on issues, snapshots and item maps.
+pub trait SirClientStore: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore {}
+
+impl<T> SirClientStore for T where T: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + ?Sized
+{}
+
 /// Applies issue events to SIR.
 pub struct SirClientHandler {
     sir: Arc<dyn SirApi>,
     jira: Arc<dyn JiraApi>,
-    store: Arc<dyn MappingStore>,
+    store: Arc<dyn SirClientStore>,
     settings: HandlerSettings,
     /// The integration user's accountId (read once): what it wrote in Jira came from SIR.
     integration_account: IntegrationAccount,
@@ -155,7 +164,7 @@ impl SirClientHandler {
     pub fn new(
         sir: Arc<dyn SirApi>,
         jira: Arc<dyn JiraApi>,
-        store: Arc<dyn MappingStore>,
+        store: Arc<dyn SirClientStore>,
         settings: HandlerSettings,
     ) -> Self {
         SirClientHandler {
