@@ -39,7 +39,10 @@ use shared::jira::{
 };
 use shared::sir::{SdkSirClient, SirApi, sir_client_config};
 use shared::snapshot::{CaseSnapshot, Fingerprint, IssueSnapshot};
-use shared::store::{CachedAccount, IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
+use shared::store::{
+    AccountCacheStore, CachedAccount, IssueLink, ItemLink, ItemLinkStore, LinkStore,
+    LinkedItemKind, Origin, SnapshotStore,
+};
 use shared::text::normalize_text;
 use sir_emulator::{CaseUpdate, NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
 

@@ -14,7 +14,7 @@ use integration_tests::pipeline::{
 use jira_emulator::{IssueEdit, NewIssue, User};
 use serde_json::Value;
 use shared::error::LambdaError;
-use shared::store::MappingStore;
+use shared::store::LinkStore;
 use sir_emulator::CaseRecord;
 
 const HUMAN_SIR: &str = "human";

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use shared::events::{BusEvent, rule_patterns};
 use shared::publisher::EventPublisher;
 use shared::sir::SdkSirClient;
-use shared::store::{IssueLink, ItemLink, LinkedItemKind, MappingStore, Origin};
+use shared::store::{
+    IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin, TrackedCaseStore,
+};
 use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig, Watcher};
 
 const HUMAN: &str = "human";

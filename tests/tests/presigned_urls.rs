@@ -30,7 +30,7 @@ use shared::sir::{
     SirComment, sir_client_config,
 };
 use shared::status::SirStatus;
-use shared::store::MappingStore;
+use shared::store::SnapshotStore;
 use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::fmt::MakeWriter;

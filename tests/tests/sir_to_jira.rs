@@ -287,7 +287,7 @@ async fn comments_edits_and_closure_flow_to_jira_once_each() {
         );
         eprintln!(
             "case snapshot {:?}",
-            shared::store::MappingStore::case_snapshot(&p.world.store(), &id).await
+            shared::store::SnapshotStore::case_snapshot(&p.world.store(), &id).await
         );
     }
     assert_eq!(p.only_issue().status, "Done", "a closure reaches Jira");

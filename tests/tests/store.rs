@@ -1,20 +1,177 @@
-//! The DynamoDB mapping store against moto: links, claims, snapshots, item maps, account cache,
-//! the notifications handler's re-read window.
+//! The mapping store's contract: every behaviour below is one test body over a [`Subject`], run
+//! twice, as `dynamo::<behaviour>` against the DynamoDB adapter on moto and as
+//! `in_memory::<behaviour>` against [`InMemoryMappingStore`], which is what proves the two equal
+//! (links, claims and their expiry, snapshots, item maps and their paging and order, the account
+//! cache and its TTL, tracked cases, the notifications handler's re-read window). Where a test
+//! waits, the Dynamo side sleeps and the in-memory side moves its clock.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use integration_tests::World;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    CachedAccount, ClaimKey, IssueLink, ItemLink, LinkOutcome, LinkedItemKind, MappingStore,
-    NotifiedWindow, Origin, WindowExpectation, WindowSwap,
+    CachedAccount, ClaimKey, InMemoryMappingStore, IssueLink, ItemLink, LinkOutcome,
+    LinkedItemKind, MappingStore, NotifiedWindow, Origin, TrackedCase, WindowExpectation,
+    WindowSwap,
 };
+
+/// One store under test.
+struct Subject {
+    store: Arc<dyn MappingStore>,
+    time: Time,
+    /// The moto world that owns the Dynamo store's table, kept for the test's length.
+    _world: Option<World>,
+}
+
+/// How time passes for a [`Subject`].
+enum Time {
+    /// The Dynamo adapter reads the system clock: waiting is sleeping.
+    Real,
+    /// The in-memory store reads this (epoch seconds): waiting is moving it on.
+    Manual(Arc<AtomicU64>),
+}
+
+impl Time {
+    /// Lets `by` pass (whole seconds for the manual clock, rounded up).
+    async fn pass(&self, by: Duration) {
+        match self {
+            Time::Real => tokio::time::sleep(by).await,
+            Time::Manual(now) => {
+                now.fetch_add(
+                    by.as_secs() + u64::from(by.subsec_nanos() > 0),
+                    Ordering::SeqCst,
+                );
+            }
+        }
+    }
+}
+
+async fn on_dynamo() -> Subject {
+    let world = World::new().await.unwrap();
+    Subject {
+        store: Arc::new(world.store()),
+        time: Time::Real,
+        _world: Some(world),
+    }
+}
+
+fn in_memory() -> Subject {
+    // Any fixed start will do; a real-looking one keeps expiry arithmetic honest.
+    let now = Arc::new(AtomicU64::new(1_800_000_000));
+    let clock = Arc::clone(&now);
+    Subject {
+        store: Arc::new(InMemoryMappingStore::with_clock(move || {
+            clock.load(Ordering::SeqCst)
+        })),
+        time: Time::Manual(now),
+        _world: None,
+    }
+}
+
+/// Runs each behaviour against both stores; `dynamo_only` items are tests of the DynamoDB item
+/// layout itself, which the in-memory store does not have.
+macro_rules! contract {
+    (behaviours: [$($behaviour:ident),+ $(,)?], dynamo_only: {$($dynamo_only:item)*}) => {
+        mod dynamo {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    super::$behaviour(&super::on_dynamo().await).await;
+                }
+            )+
+            $($dynamo_only)*
+        }
+
+        mod in_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $behaviour() {
+                    super::$behaviour(&super::in_memory()).await;
+                }
+            )+
+        }
+    };
+}
+
+contract! {
+    behaviours: [
+        link_is_written_both_ways_and_found_from_either_side,
+        linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writes_nothing,
+        concurrent_link_writers_exactly_one_wins,
+        concurrent_claims_exactly_one_wins_until_released,
+        expired_claim_of_a_crashed_creator_can_be_taken_over,
+        snapshots_are_stored_per_side_normalized,
+        comment_and_attachment_maps_work_both_ways,
+        listing_item_maps_pages_through_large_cases,
+        broken_link_is_kept_and_marked_on_both_sides,
+        marking_a_link_broken_needs_both_sides_and_otherwise_writes_nothing,
+        account_cache_answers_until_its_ttl_passes,
+        cached_account_expires_when_its_ttl_passes_and_can_be_cached_again,
+        tracked_cases_are_listed_updated_and_dropped,
+        untracking_drops_only_that_case_and_is_no_error_when_untracked,
+        listings_come_in_sort_key_order,
+        notified_window_opens_once_and_refusals_return_the_stored_window,
+        notified_window_is_replaced_only_if_unchanged_since_read,
+        concurrent_window_openers_exactly_one_wins,
+    ],
+    dynamo_only: {
+        use shared::store::AccountCacheStore;
+
+        #[tokio::test]
+        async fn account_cache_item_carries_the_ttl_attribute_the_table_expires_by() {
+            let world = integration_tests::World::new().await.unwrap();
+            let store = world.store();
+            let alice = shared::store::CachedAccount {
+                email: "alice@example.com".into(),
+                account_id: Some("5b10ac8d82e05b22cc7d4ef5".into()),
+            };
+            store
+                .cache_account(&alice, std::time::Duration::from_secs(3600))
+                .await
+                .unwrap();
+            let item = world
+                .dynamodb
+                .get_item()
+                .table_name(&world.table_name)
+                .key(
+                    "PK",
+                    aws_sdk_dynamodb::types::AttributeValue::S("EMAIL#alice@example.com".into()),
+                )
+                .key(
+                    "SK",
+                    aws_sdk_dynamodb::types::AttributeValue::S("JIRA_ACCOUNT".into()),
+                )
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            assert!(
+                item.contains_key(shared::store::schema::TTL_ATTRIBUTE),
+                "TTL attribute is set"
+            );
+            let ttl = world
+                .dynamodb
+                .describe_time_to_live()
+                .table_name(&world.table_name)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                ttl.time_to_live_description()
+                    .and_then(|d| d.attribute_name()),
+                Some(shared::store::schema::TTL_ATTRIBUTE)
+            );
+        }
+    }
+}
 
 fn case(id: &str) -> CaseSnapshot {
     CaseSnapshot {
@@ -32,10 +189,8 @@ fn case(id: &str) -> CaseSnapshot {
     }
 }
 
-#[tokio::test]
-async fn link_is_written_both_ways_and_found_from_either_side() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn link_is_written_both_ways_and_found_from_either_side(f: &Subject) {
+    let store = &f.store;
     let link = IssueLink::new("1234567890", "SEC-1");
     assert_eq!(
         store.create_link(&link).await.unwrap(),
@@ -50,10 +205,10 @@ async fn link_is_written_both_ways_and_found_from_either_side() {
     assert_eq!(store.link_for_issue("SEC-999").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writes_nothing() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writes_nothing(
+    f: &Subject,
+) {
+    let store = &f.store;
     let first = IssueLink::new("111", "SEC-1");
     store.create_link(&first).await.unwrap();
 
@@ -78,10 +233,8 @@ async fn linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writ
     assert_eq!(store.link_for_case("222").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn concurrent_link_writers_exactly_one_wins() {
-    let world = World::new().await.unwrap();
-    let store = Arc::new(world.store());
+async fn concurrent_link_writers_exactly_one_wins(f: &Subject) {
+    let store = Arc::clone(&f.store);
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let store = Arc::clone(&store);
@@ -121,10 +274,8 @@ async fn concurrent_link_writers_exactly_one_wins() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_claims_exactly_one_wins_until_released() {
-    let world = World::new().await.unwrap();
-    let store = Arc::new(world.store());
+async fn concurrent_claims_exactly_one_wins_until_released(f: &Subject) {
+    let store = Arc::clone(&f.store);
     let key = ClaimKey::Case("555".into());
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -165,10 +316,8 @@ async fn concurrent_claims_exactly_one_wins_until_released() {
     );
 }
 
-#[tokio::test]
-async fn expired_claim_of_a_crashed_creator_can_be_taken_over() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn expired_claim_of_a_crashed_creator_can_be_taken_over(f: &Subject) {
+    let store = &f.store;
     let key = ClaimKey::Issue("SEC-9".into());
     let crashed = store
         .claim(&key, Duration::from_secs(1))
@@ -182,7 +331,7 @@ async fn expired_claim_of_a_crashed_creator_can_be_taken_over() {
             .unwrap()
             .is_none()
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    f.time.pass(Duration::from_millis(2100)).await;
     let taken = store
         .claim(&key, Duration::from_secs(60))
         .await
@@ -200,10 +349,8 @@ async fn expired_claim_of_a_crashed_creator_can_be_taken_over() {
     store.release(&taken).await.unwrap();
 }
 
-#[tokio::test]
-async fn snapshots_are_stored_per_side_normalized() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn snapshots_are_stored_per_side_normalized(f: &Subject) {
+    let store = &f.store;
     assert_eq!(store.case_snapshot("42").await.unwrap(), None);
     let snapshot = case("42");
     store.put_case_snapshot(&snapshot).await.unwrap();
@@ -227,10 +374,8 @@ async fn snapshots_are_stored_per_side_normalized() {
     assert_eq!(store.case_snapshot("42").await.unwrap(), Some(read));
 }
 
-#[tokio::test]
-async fn comment_and_attachment_maps_work_both_ways() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
+    let store = &f.store;
     let comment = |sir: &str, jira: &str, origin| ItemLink {
         kind: LinkedItemKind::Comment,
         case_id: "42".into(),
@@ -312,10 +457,8 @@ async fn comment_and_attachment_maps_work_both_ways() {
     );
 }
 
-#[tokio::test]
-async fn listing_item_maps_pages_through_large_cases() {
-    let world = World::new().await.unwrap();
-    let store = Arc::new(world.store());
+async fn listing_item_maps_pages_through_large_cases(f: &Subject) {
+    let store = Arc::clone(&f.store);
     // Items big enough that one Query page (1 MB) cannot hold them all.
     let fingerprint = "f".repeat(4_000);
     let tasks: Vec<_> = (0..300)
@@ -345,10 +488,8 @@ async fn listing_item_maps_pages_through_large_cases() {
     assert_eq!(ids.len(), 300);
 }
 
-#[tokio::test]
-async fn broken_link_is_kept_and_marked_on_both_sides() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn broken_link_is_kept_and_marked_on_both_sides(f: &Subject) {
+    let store = &f.store;
     let link = IssueLink::new("88", "SEC-88");
     store.create_link(&link).await.unwrap();
     store
@@ -368,10 +509,8 @@ async fn broken_link_is_kept_and_marked_on_both_sides() {
     );
 }
 
-#[tokio::test]
-async fn account_cache_answers_until_its_ttl_passes() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn account_cache_answers_until_its_ttl_passes(f: &Subject) {
+    let store = &f.store;
     let alice = CachedAccount {
         email: "alice@example.com".into(),
         account_id: Some("5b10ac8d82e05b22cc7d4ef5".into()),
@@ -407,47 +546,10 @@ async fn account_cache_answers_until_its_ttl_passes() {
     };
     store.cache_account(&stale, Duration::ZERO).await.unwrap();
     assert_eq!(store.cached_account("bob@example.com").await.unwrap(), None);
-
-    let item = world
-        .dynamodb
-        .get_item()
-        .table_name(&world.table_name)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("EMAIL#alice@example.com".into()),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("JIRA_ACCOUNT".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    assert!(
-        item.contains_key(shared::store::schema::TTL_ATTRIBUTE),
-        "TTL attribute is set"
-    );
-    let ttl = world
-        .dynamodb
-        .describe_time_to_live()
-        .table_name(&world.table_name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ttl.time_to_live_description()
-            .and_then(|d| d.attribute_name()),
-        Some(shared::store::schema::TTL_ATTRIBUTE)
-    );
 }
 
-#[tokio::test]
-async fn tracked_cases_are_listed_updated_and_dropped() {
-    use shared::store::TrackedCase;
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn tracked_cases_are_listed_updated_and_dropped(f: &Subject) {
+    let store = &f.store;
     assert!(store.tracked_cases().await.unwrap().is_empty());
     let tracked = |id: &str, status: &str| TrackedCase {
         case_id: id.into(),
@@ -490,10 +592,8 @@ fn window(expires_at: u64, reads: u32, last_read_started_ms: u64) -> NotifiedWin
     }
 }
 
-#[tokio::test]
-async fn notified_window_opens_once_and_refusals_return_the_stored_window() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn notified_window_opens_once_and_refusals_return_the_stored_window(f: &Subject) {
+    let store = &f.store;
     let first = window(1_010, 1, 1_000_000);
     assert_eq!(
         store
@@ -530,10 +630,8 @@ async fn notified_window_opens_once_and_refusals_return_the_stored_window() {
     );
 }
 
-#[tokio::test]
-async fn notified_window_is_replaced_only_if_unchanged_since_read() {
-    let world = World::new().await.unwrap();
-    let store = world.store();
+async fn notified_window_is_replaced_only_if_unchanged_since_read(f: &Subject) {
+    let store = &f.store;
     let first = window(1_010, 1, 1_000_000);
     // Nothing stored: an update of a window that is not there is refused with none.
     assert_eq!(
@@ -566,10 +664,8 @@ async fn notified_window_is_replaced_only_if_unchanged_since_read() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_window_openers_exactly_one_wins() {
-    let world = World::new().await.unwrap();
-    let store = Arc::new(world.store());
+async fn concurrent_window_openers_exactly_one_wins(f: &Subject) {
+    let store = Arc::clone(&f.store);
     let tasks: Vec<_> = (0..8u64)
         .map(|i| {
             let store = Arc::clone(&store);
@@ -596,4 +692,146 @@ async fn concurrent_window_openers_exactly_one_wins() {
     assert_eq!(written, 1);
     // Every loser saw the same (the winner's) window.
     assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
+async fn marking_a_link_broken_needs_both_sides_and_otherwise_writes_nothing(f: &Subject) {
+    let store = &f.store;
+    let link = IssueLink::new("66", "SEC-66");
+    store.create_link(&link).await.unwrap();
+    // One side of each pair is linked (to something else): refused as a whole, nothing written.
+    assert!(
+        store
+            .mark_link_broken(&IssueLink::new("66", "SEC-67"), "x")
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .mark_link_broken(&IssueLink::new("67", "SEC-66"), "x")
+            .await
+            .is_err()
+    );
+    assert_eq!(store.link_for_case("66").await.unwrap(), Some(link.clone()));
+    assert_eq!(store.link_for_issue("SEC-66").await.unwrap(), Some(link));
+    assert_eq!(store.link_for_case("67").await.unwrap(), None);
+    assert_eq!(store.link_for_issue("SEC-67").await.unwrap(), None);
+}
+
+async fn cached_account_expires_when_its_ttl_passes_and_can_be_cached_again(f: &Subject) {
+    let store = &f.store;
+    let carol = CachedAccount {
+        email: "carol@example.com".into(),
+        account_id: Some("carol-1".into()),
+    };
+    store
+        .cache_account(&carol, Duration::from_secs(2))
+        .await
+        .unwrap();
+    // Look-ups ignore surrounding spaces as well as case.
+    assert_eq!(
+        store.cached_account("  Carol@Example.com ").await.unwrap(),
+        Some(carol.clone())
+    );
+    f.time.pass(Duration::from_millis(2100)).await;
+    assert_eq!(
+        store.cached_account("carol@example.com").await.unwrap(),
+        None
+    );
+    // Cached again (the answer changed meanwhile): the new answer is served.
+    let moved = CachedAccount {
+        account_id: Some("carol-2".into()),
+        ..carol
+    };
+    store
+        .cache_account(&moved, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_account("carol@example.com").await.unwrap(),
+        Some(moved)
+    );
+}
+
+async fn untracking_drops_only_that_case_and_is_no_error_when_untracked(f: &Subject) {
+    let store = &f.store;
+    let tracked = |id: &str| TrackedCase {
+        case_id: id.into(),
+        last_updated_date: None,
+        status: None,
+        title: None,
+        comments_checked_at: 0,
+    };
+    store
+        .put_tracked_case(&tracked("0000000001"))
+        .await
+        .unwrap();
+    store
+        .put_tracked_case(&tracked("0000000002"))
+        .await
+        .unwrap();
+    store.untrack_case("0000000001").await.unwrap();
+    store.untrack_case("0000000001").await.unwrap();
+    store.untrack_case("0000000009").await.unwrap();
+    assert_eq!(store.tracked_case("0000000001").await.unwrap(), None);
+    assert_eq!(
+        store.tracked_cases().await.unwrap(),
+        [tracked("0000000002")]
+    );
+}
+
+async fn listings_come_in_sort_key_order(f: &Subject) {
+    let store = &f.store;
+    let link = |sir: &str, jira: &str| ItemLink {
+        kind: LinkedItemKind::Comment,
+        case_id: "order".into(),
+        sir_id: sir.into(),
+        issue_key: "SEC-ORDER".into(),
+        jira_id: jira.into(),
+        origin: Origin::Jira,
+        fingerprint: None,
+    };
+    for (sir, jira) in [
+        ("c-3", "300"),
+        ("c-10", "1000"),
+        ("c-1", "20"),
+        ("b-2", "4"),
+    ] {
+        store.put_item_link(&link(sir, jira)).await.unwrap();
+    }
+    let sir_ids: Vec<_> = store
+        .item_links_for_case(LinkedItemKind::Comment, "order")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.sir_id)
+        .collect();
+    assert_eq!(sir_ids, ["b-2", "c-1", "c-10", "c-3"]);
+    // Jira ids are ordered as strings, not as numbers.
+    let jira_ids: Vec<_> = store
+        .item_links_for_issue(LinkedItemKind::Comment, "SEC-ORDER")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.jira_id)
+        .collect();
+    assert_eq!(jira_ids, ["1000", "20", "300", "4"]);
+
+    for id in ["0000000030", "0000000001", "0000000200"] {
+        let case = TrackedCase {
+            case_id: id.into(),
+            last_updated_date: None,
+            status: None,
+            title: None,
+            comments_checked_at: 0,
+        };
+        store.put_tracked_case(&case).await.unwrap();
+    }
+    let case_ids: Vec<_> = store
+        .tracked_cases()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.case_id)
+        .collect();
+    assert_eq!(case_ids, ["0000000001", "0000000030", "0000000200"]);
 }
