@@ -506,7 +506,7 @@ destroy() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# --local: everything on this machine (tests/src/local.rs); nothing here touches AWS
+# --local: everything on this machine (tests/local-world, binary sir-jira-local); nothing here touches AWS
 # ---------------------------------------------------------------------------------------------
 run_local() {
   command -v cargo >/dev/null || die 'cargo is not installed: install Rust from https://rustup.rs'

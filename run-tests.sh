@@ -70,8 +70,8 @@ deploy_passed=$(sed -n 's/^deploy.sh tests: \([0-9]*\) passed, \([0-9]*\) failed
 deploy_failed=$(sed -n 's/^deploy.sh tests: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$logs/deploy-tests.log")
 
 step "cargo build: the Lambda binaries with the test build's features (cargo-lambda smoke test)"
-# tests/tests/lambda_binaries.rs runs these four binaries under `cargo lambda watch`. Built with
-# --tests, features resolve as in `cargo test --workspace`, so this only links the binaries; the
+# tests/tests/infra_lambda_binaries.rs runs these four binaries under `cargo lambda watch`. Built
+# with --tests, features resolve as in `cargo test --workspace`, so this only links the binaries; the
 # test's own build of them is then a no-op. The test may not skip here: cargo-lambda is in .venv.
 cargo build --workspace --bins --tests --locked
 export SIR_JIRA_REQUIRE_CARGO_LAMBDA=1

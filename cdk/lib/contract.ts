@@ -1,6 +1,6 @@
 // The names and patterns the stack shares with the Rust crates, read from cdk/contract.json.
-// tests/tests/contract.rs checks the same file against the Rust constants, so neither side can
-// drift from the other: nothing in this app repeats a name that the file holds.
+// tests/tests/infra_contract.rs checks the same file against the Rust constants, so neither side
+// can drift from the other: nothing in this app repeats a name that the file holds.
 import * as fs from 'fs';
 import * as path from 'path';
 

@@ -2,9 +2,10 @@
 // the code that makes the calls (shared/src/store.rs, shared/src/sir.rs, shared/src/config.rs,
 // shared/src/publisher.rs, poller/src/schedule.rs). The local world proves it both ways: every
 // Lambda runs under this role in the end-to-end tests, the demo and the binaries' smoke test, and
-// is refused any call not granted here (tests/local_iam.py, tests/tests/iam.rs); and a grant no
-// test used fails tests/iam_coverage.py unless NOT_EXERCISED_LOCALLY says why. After a change,
-// `npm run iam-policies` rewrites cdk/iam-policies.json, the policies the local world enforces.
+// is refused any call not granted here (tests/local_iam.py, tests/tests/infra_iam.rs); and a
+// grant no test used fails tests/iam_coverage.py unless NOT_EXERCISED_LOCALLY says why. After a
+// change, `npm run iam-policies` rewrites cdk/iam-policies.json, the policies the local world
+// enforces.
 import { FunctionKey } from './contract';
 
 /**

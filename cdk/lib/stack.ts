@@ -258,7 +258,8 @@ export class IntegrationStack extends Stack {
     // From the contract (jira-client and sir-client copy attachments of up to 100 MiB within one
     // invocation). Their claim lease (claimLeaseSeconds, the crates' shared::store::CLAIM_LEASE)
     // must outlast a running invocation and expire before Lambda's first retry, about a minute
-    // after a failure: timeout < lease <= timeout + 30 s (tests/tests/contract.rs proves it too).
+    // after a failure: timeout < lease <= timeout + 30 s (tests/tests/infra_contract.rs proves it
+    // too).
     const timeouts = Object.fromEntries(
       FUNCTION_KEYS.map((key) => [key, Duration.seconds(contract.functions[key].timeoutSeconds)]),
     ) as Record<FunctionKey, Duration>;

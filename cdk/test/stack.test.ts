@@ -388,7 +388,7 @@ describe('IAM least privilege', () => {
   // Which actions each function needs is not checked here against permissions.ts (the table the
   // policies are generated from, so that would prove nothing): the local world enforces these
   // policies on every call the end-to-end tests, the demo and the binaries' smoke test make
-  // (tests/tests/iam.rs), and tests/iam_coverage.py fails on a grant no test used.
+  // (tests/tests/infra_iam.rs), and tests/iam_coverage.py fails on a grant no test used.
   test('each statement is on its own resource', () => {
     const caseArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':security-ir:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':case/*']] };
     const membershipArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':security-ir:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':membership/*']] };

@@ -1,38 +1,17 @@
 //! The local world the integration is tested in: moto for the AWS services ([`moto_harness`])
 //! and each test's own resources in it ([`world`]), the SIR and Jira emulators (their own crates),
-//! and the whole integration wired both ways over them ([`pipeline`]).
+//! and the whole integration wired both ways over them ([`pipeline`]): what the integration tests
+//! in `tests/tests/` share. The runner built on it (`./deploy.sh --local`, the emulators on their
+//! own) is the `local-world` crate.
 
 pub mod bus;
 pub mod clients;
 pub mod iam;
-pub mod local;
 pub mod pipeline;
 pub mod world;
 
 pub use moto_harness::{MotoError, MotoServer};
 pub use world::World;
-
-/// Prints the one line a standalone emulator owes its caller: where it listens.
-pub fn announce(endpoint: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    // Nothing useful can be done if stdout is gone; the server keeps serving.
-    if writeln!(out, "listening on {endpoint}")
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        tracing::warn!("could not print the listening line");
-    }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn until_stopped() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
-    }
-}
 
 /// What can go wrong while setting up the local world (never a finding about the product).
 #[derive(Debug, thiserror::Error)]

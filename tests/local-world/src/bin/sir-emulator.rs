@@ -1,5 +1,5 @@
 //! The SIR emulator on its own, for any client in any language:
-//! `cargo run -p integration-tests --bin sir-emulator -- --port 0`.
+//! `cargo run -p local-world --bin sir-emulator -- --port 0`.
 //! Prints exactly one line, `listening on http://127.0.0.1:<port>`, once it accepts requests,
 //! and runs until Ctrl-C or SIGTERM. See the `sir-emulator` crate docs for the admin API.
 
@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..SirEmulatorConfig::default()
     })
     .await?;
-    integration_tests::announce(&emulator.endpoint());
-    integration_tests::until_stopped().await?;
+    local_world::announce(&emulator.endpoint());
+    local_world::until_stopped().await?;
     Ok(())
 }

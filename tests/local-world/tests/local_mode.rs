@@ -153,24 +153,24 @@ fn sync_actions_read_as_one_line_each() {
     let created = serde_json::json!({"caseId": "1234567890", "issueKey": "SEC-12", "outcome": "Created",
         "fieldsEdited": [], "transitions": 0, "commentsAdded": 0});
     assert_eq!(
-        integration_tests::local::describe("jira-client", &created),
+        local_world::describe("jira-client", &created),
         ["case 1234567890 → SEC-12 created"]
     );
     let copied = serde_json::json!({"caseId": "1234567890", "issueKey": "SEC-12", "outcome": "Updated",
         "fieldsEdited": ["title"], "statusSteps": 1, "commentsAdded": 1});
     assert_eq!(
-        integration_tests::local::describe("sir-client", &copied),
+        local_world::describe("sir-client", &copied),
         ["SEC-12 title, status, comment → case 1234567890"]
     );
     let quiet = serde_json::json!({"caseId": "1", "issueKey": "SEC-1", "outcome": "Updated",
         "fieldsEdited": [], "statusSteps": 0, "commentsAdded": 0});
     assert!(
-        integration_tests::local::describe("sir-client", &quiet).is_empty(),
+        local_world::describe("sir-client", &quiet).is_empty(),
         "nothing changed, nothing said"
     );
     let rejected = serde_json::json!({"records": [{"messageId": "m", "rejected": "not-json"}]});
     assert_eq!(
-        integration_tests::local::describe("jira-notifications-handler", &rejected),
+        local_world::describe("jira-notifications-handler", &rejected),
         ["rejected a Jira Automation message (not-json); nothing done"]
     );
 }

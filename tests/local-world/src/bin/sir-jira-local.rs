@@ -1,6 +1,6 @@
 //! The whole integration on one machine (what `./deploy.sh --local` runs): moto, the SIR
 //! emulator and the Jira emulator (or a real Jira site) on loopback, the stack's resources in
-//! moto, and the four Lambda handlers fed as Lambda feeds them. See `integration_tests::local`.
+//! moto, and the four Lambda handlers fed as Lambda feeds them. See the `local_world` crate.
 //!
 //! `--demo` runs a scripted walk-through and exits 0 only if every step was seen in time. With
 //! `--url/--email/--project-key` (token in `JIRA_API_TOKEN`, never on the command line) a real
@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use integration_tests::local::{LocalOptions, RealJira, run};
+use local_world::{LocalOptions, RealJira, run};
 use secrecy::SecretString;
 
 /// Runs the SIR ⇄ Jira integration locally, with no AWS account.

@@ -1,5 +1,5 @@
 //! The Jira Cloud emulator on its own, for any client in any language:
-//! `cargo run -p integration-tests --bin jira-emulator -- --port 0 --email E --token T --project SEC`.
+//! `cargo run -p local-world --bin jira-emulator -- --port 0 --email E --token T --project SEC`.
 //! Prints exactly one line, `listening on http://127.0.0.1:<port>`, once it accepts requests,
 //! and runs until Ctrl-C or SIGTERM. See the `jira-emulator` crate docs for the admin API.
 
@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..JiraEmulatorConfig::default()
     })
     .await?;
-    integration_tests::announce(&emulator.base_url());
-    integration_tests::until_stopped().await?;
+    local_world::announce(&emulator.base_url());
+    local_world::until_stopped().await?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! It starts moto (from the project's `.venv`), the SIR emulator and (unless a real Jira site is
 //! given) the Jira emulator; creates in moto the resources the CDK stack defines, named and
 //! shaped from the same description the stack reads (`cdk/contract.json`, checked against the
-//! Rust constants by `tests/tests/contract.rs`): the mapping table, the integration bus, the
+//! Rust constants by `tests/tests/infra_contract.rs`): the mapping table, the integration bus, the
 //! three rules (each delivering to an SQS queue standing in for its Lambda target), the poller's
 //! schedule rule, the Jira Automation SNS topic (a queue subscribed) and the SSM parameters,
 //! the token as a SecureString. The four handlers are built by their own configuration loaders
@@ -13,6 +13,10 @@
 //!
 //! Every sync action prints one line; `--demo` runs a scripted walk-through and says whether each
 //! step was seen on the other side in time.
+//!
+//! The local world's runner, built on the test harness (`integration-tests`): this crate's
+//! binaries are `sir-jira-local` (the above) and the two emulators on their own, `sir-emulator`
+//! and `jira-emulator` ([`announce`], [`until_stopped`]).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -35,14 +39,14 @@ use sir_client::{SirClientConfig, SirClientHandler};
 use sir_emulator::{SirEmulator, SirEmulatorConfig};
 use tokio::sync::watch;
 
-use crate::clients::sir_client;
-use crate::iam::Function;
-use crate::pipeline::{deliver_batch, parse, sns_event};
-use crate::world::{REGION, RuleQueue};
-use crate::{HarnessError, World};
+use integration_tests::clients::sir_client;
+use integration_tests::iam::Function;
+use integration_tests::pipeline::{deliver_batch, parse, sns_event};
+use integration_tests::world::{REGION, RuleQueue};
+use integration_tests::{HarnessError, World};
 
 /// The description of names and patterns the CDK stack reads (one source for both).
-pub const CONTRACT: &str = include_str!("../../cdk/contract.json");
+pub const CONTRACT: &str = include_str!("../../../cdk/contract.json");
 /// The mapping table's name in local mode (CloudFormation names it in AWS).
 pub const LOCAL_TABLE_NAME: &str = "sir-jira-mapping";
 /// The stack local mode stands for (the default stack name of `cdk/lib/app.ts`).
@@ -70,6 +74,27 @@ pub struct LocalOptions {
     /// 0 picks a free port.
     pub sir_port: u16,
     pub jira_port: u16,
+}
+
+/// Prints the one line a standalone emulator owes its caller: where it listens.
+pub fn announce(endpoint: &str) {
+    let mut out = std::io::stdout().lock();
+    // Nothing useful can be done if stdout is gone; the server keeps serving.
+    if writeln!(out, "listening on {endpoint}")
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        tracing::warn!("could not print the listening line");
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_stopped() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
 }
 
 /// Lines for a person: what happens, in plain words.
@@ -420,7 +445,7 @@ impl LocalStack {
         let enabled = rule.state() != Some(&RuleState::Disabled);
         if enabled && last_tick.elapsed() >= every {
             *last_tick = Instant::now();
-            let tick = crate::clients::schedule_tick();
+            let tick = integration_tests::clients::schedule_tick();
             match self.poller.handle(&tick).await {
                 Ok(report) => self.describe("poller", &json!({"published": report.published})),
                 Err(error) => self.console.line(&format!(
@@ -708,7 +733,7 @@ pub async fn run(options: LocalOptions) -> Result<bool, HarnessError> {
             None => Ok(false),
         }
     } else {
-        crate::until_stopped()
+        until_stopped()
             .await
             .map_err(|e| HarnessError::Setup(format!("waiting for Ctrl-C: {e}")))?;
         stack
