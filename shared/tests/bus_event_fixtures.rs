@@ -80,8 +80,11 @@ fn closure_travels_in_case_updated() {
         panic!("not CaseUpdated");
     };
     assert_eq!(change.case.status, SirStatus::Closed);
-    assert_eq!(change.case.closure_code.as_deref(), Some("Resolved"));
-    assert_eq!(change.comments.added, ["c-0001", "c-0002"]);
+    assert_eq!(
+        change.case.closure_code.as_deref(),
+        Some("Investigation Completed")
+    );
+    assert_eq!(change.comments.added, ["000002", "000003"]);
 }
 
 #[test]
@@ -103,7 +106,8 @@ fn largest_case() -> CaseSnapshot {
         title: "🛡".repeat(SIR_TITLE_MAX_CHARS),
         description: "🛡".repeat(SIR_DESCRIPTION_MAX_CHARS),
         status: SirStatus::ContainmentEradicationAndRecovery,
-        closure_code: Some("Resolved".into()),
+        // The longest of the model's closure codes.
+        closure_code: Some("Investigation Completed".into()),
         engagement_type: Some("Security Incident".into()),
         reported_incident_start_date: Some("2026-11-20T10:00:00Z".into()),
         impacted_accounts: set(200, 12),

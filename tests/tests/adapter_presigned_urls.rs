@@ -193,7 +193,7 @@ async fn a_failed_presigned_transfer_names_neither_the_signature_nor_the_path() 
     );
 
     let download = sir
-        .download_attachment("7777777777", "att-1")
+        .download_attachment("7777777777", "5f1a9c3e-2b7d-4e8a-9c61-0d3b7a4e2f10")
         .await
         .unwrap_err();
     assert!(
