@@ -72,6 +72,35 @@ pub struct Settled {
     pub to_sir: RouteLog,
 }
 
+impl RouteLog {
+    /// `field` (`"outcome"`, `"rejected"`, …) of every record of every `Ok` response (a batch
+    /// response's `records`, or the response itself), in delivery order.
+    pub fn record_field(&self, field: &str) -> Vec<String> {
+        self.responses
+            .iter()
+            .flat_map(|r| match r.get("records") {
+                Some(Value::Array(records)) => records.clone(),
+                _ => vec![r.clone()],
+            })
+            .filter_map(|r| r.get(field).and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Settled {
+    /// Fails the test, naming the route and the errors, if any handler returned `Err`.
+    pub fn assert_clean(&self) {
+        for (route, log) in [
+            ("native", &self.native),
+            ("to_jira", &self.to_jira),
+            ("notifications", &self.notifications),
+            ("to_sir", &self.to_sir),
+        ] {
+            assert!(log.errors.is_empty(), "{route} errors: {:#?}", log.errors);
+        }
+    }
+}
+
 /// The integration and its local world.
 pub struct Integration {
     pub world: World,
@@ -109,6 +138,23 @@ fn test_retry_policy() -> RetryPolicy {
 }
 
 impl Integration {
+    /// The one case in the SIR emulator; fails the test, listing the titles, if there are more
+    /// or none.
+    pub fn only_case(&self) -> sir_emulator::CaseRecord {
+        let cases = self.sir.cases();
+        assert_eq!(
+            cases.len(),
+            1,
+            "{:#?}",
+            cases.iter().map(|c| &c.title).collect::<Vec<_>>()
+        );
+        let mut cases = cases.into_iter();
+        match cases.next() {
+            Some(case) => case,
+            None => unreachable!("one case was counted"),
+        }
+    }
+
     /// The principal SIR records for `function`'s calls.
     pub fn principal_of(&self, function: Function) -> String {
         self.sir.principal(&self.world.access_key(function))

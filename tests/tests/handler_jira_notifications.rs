@@ -1,7 +1,9 @@
-//! jira-notifications-handler under a flood of (forged) Automation messages naming one real issue,
-//! through the real wiring (moto, the Jira and SIR emulators): the flood costs a handful of Jira
-//! re-reads, and a change made in Jira during it still reaches SIR (see the handler's `coalesce`
-//! module for why coalescing never loses a change).
+//! jira-notifications-handler, fed by the Automation SNS topic of the real wiring (moto, the Jira
+//! and SIR emulators): untrusted messages refused by class with nothing read from Jira, a
+//! notification for an issue Jira never had, a Jira outage failing the invocation for SNS to
+//! retry; and a flood of (forged) Automation messages naming one real issue, which costs a handful
+//! of Jira re-reads while a change made in Jira during it still reaches SIR (see the handler's
+//! `coalesce` module for why coalescing never loses a change).
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,11 +11,11 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sns::SnsEvent;
-use integration_tests::pipeline::{Integration, RouteLog, Settled, sns_event};
+use integration_tests::pipeline::{Integration, PROJECT_KEY, RouteLog, sns_event, sns_event_with};
 use jira_emulator::{IssueEdit, NewIssue, User};
 use jira_notifications_handler::{BatchReport, Outcome};
 use serde_json::json;
-use sir_emulator::CaseRecord;
+use shared::error::LambdaError;
 
 /// `t` as SNS writes its `Timestamp` (RFC 3339, UTC, milliseconds).
 fn sns_timestamp(t: SystemTime) -> String {
@@ -68,25 +70,19 @@ fn automation_message(key: &str) -> String {
     format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#)
 }
 
-fn only_case(it: &Integration) -> CaseRecord {
-    let cases = it.sir.cases();
-    assert_eq!(
-        cases.len(),
-        1,
-        "{:?}",
-        cases.iter().map(|c| &c.title).collect::<Vec<_>>()
-    );
-    cases.into_iter().next().unwrap()
+/// The integration, with Alice, a Jira user who works the issues (visible e-mail).
+async fn integration() -> (Integration, User) {
+    let it = Integration::start().await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "Alice@Example.com"));
+    (it, alice)
 }
 
-fn assert_clean(settled: &Settled) {
-    for (route, log) in [
-        ("native", &settled.native),
-        ("to_jira", &settled.to_jira),
-        ("notifications", &settled.notifications),
-        ("to_sir", &settled.to_sir),
-    ] {
-        assert!(log.errors.is_empty(), "{route} errors: {:#?}", log.errors);
+fn new_issue(summary: &str, description: &str) -> NewIssue {
+    NewIssue {
+        description: Some(description.into()),
+        ..NewIssue::new(summary)
     }
 }
 
@@ -170,8 +166,8 @@ async fn a_thousand_messages_for_one_issue_cost_a_handful_of_jira_reads_and_a_ch
             },
         )
         .unwrap();
-    assert_clean(&it.settle().await.unwrap());
-    assert_eq!(only_case(&it).title, "Flooded issue");
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.only_case().title, "Flooded issue");
 
     // The first half of the flood: 500 messages SNS accepted in one burst, nothing changes.
     it.jira.clear_requests();
@@ -210,10 +206,10 @@ async fn a_thousand_messages_for_one_issue_cost_a_handful_of_jira_reads_and_a_ch
     // Automation messages and everything they set off.
     let (second, settled) = tokio::join!(flood(&it, &key, 500, 500, burst), it.settle());
     let settled = settled.unwrap();
-    assert_clean(&settled);
-    assert_clean(&it.settle().await.unwrap());
+    settled.assert_clean();
+    it.settle().await.unwrap().assert_clean();
 
-    let case = only_case(&it);
+    let case = it.only_case();
     assert_eq!(case.title, "Flooded issue, contained");
     assert_eq!(
         case.comments
@@ -292,8 +288,8 @@ async fn a_message_that_finds_every_reread_slot_taken_waits_for_the_next_window_
     assert_eq!(late.outcomes(), [Outcome::Coalesced]);
     assert!(it.jira.requests().is_empty(), "{:?}", it.jira.requests());
 
-    assert_clean(&it.settle().await.unwrap());
-    let case = only_case(&it);
+    it.settle().await.unwrap().assert_clean();
+    let case = it.only_case();
     for text in ["first", "second", "third"] {
         assert_eq!(
             case.comments
@@ -304,4 +300,90 @@ async fn a_message_that_finds_every_reread_slot_taken_waits_for_the_next_window_
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn forged_and_malformed_messages_publish_nothing() {
+    let (it, _alice) = integration().await;
+    let forged = [
+        r#"{"automationData":{"IssueId":"OPS-1"}}"#.to_owned(),
+        "{not json".to_owned(),
+        r#"{"automationData":{"Summary":"no key"}}"#.to_owned(),
+        r#"{"automationData":{"IssueId":"SEC-1 OR 1=1"}}"#.to_owned(),
+    ];
+    for message in &forged {
+        it.jira.automation().publish_forged(message);
+    }
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    let mut rejected = settled.notifications.record_field("rejected");
+    rejected.sort();
+    assert_eq!(
+        rejected,
+        ["ill-formed-key", "missing-key", "not-json", "other-project"]
+    );
+    // A message far larger than Automation ever sends (SNS would not even carry 1 MB).
+    let huge = format!(
+        r#"{{"automationData":{{"IssueId":"{PROJECT_KEY}-1","pad":"{}"}}}}"#,
+        "x".repeat(1024 * 1024)
+    );
+    let report = it
+        .notifications
+        .handle(sns_event_with("huge", &huge))
+        .await
+        .unwrap();
+    assert_eq!(report.rejections(), ["oversized"]);
+    assert_eq!(it.settle().await.unwrap().to_sir.handled, 0);
+    assert!(it.sir.cases().is_empty());
+    assert!(
+        it.jira.requests().is_empty(),
+        "nothing was read from Jira for a rejected message"
+    );
+}
+
+#[tokio::test]
+async fn a_notification_for_an_issue_jira_never_had_does_nothing() {
+    let (it, _alice) = integration().await;
+    it.jira.automation().publish_forged(&format!(
+        r#"{{"automationData":{{"IssueId":"{PROJECT_KEY}-404"}}}}"#
+    ));
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(
+        settled.notifications.record_field("outcome"),
+        ["UnknownIssue"]
+    );
+    assert_eq!(settled.to_sir.handled, 0);
+    assert!(it.sir.cases().is_empty());
+}
+
+#[tokio::test]
+async fn a_jira_outage_fails_the_notification_and_redelivery_completes_it() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it
+        .jira
+        .create_issue(me, new_issue("During the outage", "x"))
+        .unwrap();
+    it.jira.faults().outage(Duration::from_secs(5));
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    let err = it
+        .notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains(&key), "{err}");
+    assert!(it.sir.cases().is_empty());
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let report = it
+        .notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Created]);
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.only_case().title, "During the outage");
 }

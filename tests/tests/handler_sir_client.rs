@@ -1,0 +1,110 @@
+//! sir-client's handler, fed the `jira` rule's events of the real wiring (moto, the Jira and SIR
+//! emulators): two deliveries of one IssueCreated at once, and a crash after CreateCase but
+//! before the link write, make one case and write each note and comment once.
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use integration_tests::pipeline::{Integration, sns_event_with};
+use jira_emulator::{NewIssue, User};
+use serde_json::Value;
+use shared::error::LambdaError;
+use sir_emulator::CaseRecord;
+
+/// The integration, with Alice, a Jira user who works the issues (visible e-mail).
+async fn integration() -> (Integration, User) {
+    let it = Integration::start().await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "Alice@Example.com"));
+    (it, alice)
+}
+
+fn new_issue(summary: &str, description: &str) -> NewIssue {
+    NewIssue {
+        description: Some(description.into()),
+        ..NewIssue::new(summary)
+    }
+}
+
+fn comments_ending(case: &CaseRecord, text: &str) -> usize {
+    case.comments
+        .iter()
+        .filter(|c| c.body.ends_with(text))
+        .count()
+}
+
+#[tokio::test]
+async fn concurrent_and_crashed_deliveries_to_sir_client_make_one_case() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it.jira.create_issue(me, new_issue("Raced", "x")).unwrap();
+    it.jira.comment(me, &key, "copied once").unwrap();
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    it.notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap();
+    let envelopes = it
+        .world
+        .receive(&it.to_sir, 1, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
+        serde_json::from_value(envelopes[0].clone()).unwrap();
+    assert_eq!(event.detail_type, "IssueCreated");
+
+    let (a, b) = tokio::join!(
+        it.sir_client.handle(event.clone()),
+        it.sir_client.handle(event.clone())
+    );
+    let results = [a, b];
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert!(created >= 1, "{results:?}");
+    for result in &results {
+        if let Err(err) = result {
+            assert!(err.is_retryable(), "the loser is retried: {err}");
+        }
+    }
+    assert_eq!(it.sir.cases().len(), 1);
+
+    // A crash after CreateCase but before the link: the retry gets the same case back by its
+    // clientToken, and no note or comment is written twice.
+    let case_id = it.only_case().case_id;
+    it.world
+        .dynamodb
+        .transact_write_items()
+        .transact_items(delete_link_item(&it, &format!("ISSUE#{key}")))
+        .transact_items(delete_link_item(&it, &format!("CASE#{case_id}")))
+        .send()
+        .await
+        .unwrap();
+    let again = it.sir_client.handle(event).await.unwrap();
+    assert_eq!(again.case_id.as_deref(), Some(case_id.as_str()));
+    let case = it.only_case();
+    assert_eq!(comments_ending(&case, "copied once"), 1);
+    assert_eq!(
+        case.comments
+            .iter()
+            .filter(|c| c.body.contains("was created from Jira"))
+            .count(),
+        1
+    );
+    let issue = it.jira.issue(&key).unwrap();
+    assert_eq!(issue.comments.len(), 2, "the human's comment and one note");
+}
+
+fn delete_link_item(it: &Integration, pk: &str) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+    TransactWriteItem::builder()
+        .delete(
+            Delete::builder()
+                .table_name(&it.world.table_name)
+                .key("PK", AttributeValue::S(pk.to_owned()))
+                .key("SK", AttributeValue::S("LINK".to_owned()))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
