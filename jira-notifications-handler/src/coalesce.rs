@@ -43,7 +43,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use shared::store::{NotifiedWindow, NotifiedWindowStore, WindowExpectation, WindowSwap};
 
 /// How many times a message waits for a window to close before it reads without a slot (about
-/// 22 s at most with the default window; tests/tests/contract.rs checks the function's timeout
+/// 22 s at most with the default window; tests/tests/infra_contract.rs checks the function's timeout
 /// leaves room for it).
 pub const MAX_WAITS: u32 = 2;
 

@@ -495,7 +495,7 @@ mod tests {
         };
         let mut after = before.clone();
         after.status = SirStatus::Closed;
-        after.closure_code = Some("Resolved".into());
+        after.closure_code = Some("Investigation Completed".into());
         let change = CaseChange::new(Some(&before), after.clone());
         assert_eq!(
             change.changed_fields,

@@ -217,7 +217,7 @@ mod tests {
             Box::new(|c| c.title.push('!')),
             Box::new(|c| c.description.push_str(" More.")),
             Box::new(|c| c.status = SirStatus::Closed),
-            Box::new(|c| c.closure_code = Some("Resolved".into())),
+            Box::new(|c| c.closure_code = Some("Investigation Completed".into())),
             Box::new(|c| c.engagement_type = Some("Investigation".into())),
             Box::new(|c| c.reported_incident_start_date = Some("2026-11-21T00:00:00Z".into())),
             Box::new(|c| {

@@ -201,7 +201,7 @@ async fn link_is_written_both_ways_and_found_from_either_side(f: &Subject) {
         Some(link.clone())
     );
     assert_eq!(store.link_for_issue("SEC-1").await.unwrap(), Some(link));
-    assert_eq!(store.link_for_case("999").await.unwrap(), None);
+    assert_eq!(store.link_for_case("9990000000").await.unwrap(), None);
     assert_eq!(store.link_for_issue("SEC-999").await.unwrap(), None);
 }
 
@@ -209,7 +209,7 @@ async fn linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writ
     f: &Subject,
 ) {
     let store = &f.store;
-    let first = IssueLink::new("111", "SEC-1");
+    let first = IssueLink::new("1110000000", "SEC-1");
     store.create_link(&first).await.unwrap();
 
     // The same event delivered twice: the same link comes back.
@@ -218,19 +218,19 @@ async fn linking_a_linked_case_or_issue_again_returns_the_existing_link_and_writ
         LinkOutcome::Exists(first.clone())
     );
     // The case is taken: a second issue cannot be linked to it, and no half-link is left.
-    let second_issue = IssueLink::new("111", "SEC-2");
+    let second_issue = IssueLink::new("1110000000", "SEC-2");
     assert_eq!(
         store.create_link(&second_issue).await.unwrap(),
         LinkOutcome::Exists(first.clone())
     );
     assert_eq!(store.link_for_issue("SEC-2").await.unwrap(), None);
     // The issue is taken: a second case cannot be linked to it.
-    let second_case = IssueLink::new("222", "SEC-1");
+    let second_case = IssueLink::new("2220000000", "SEC-1");
     assert_eq!(
         store.create_link(&second_case).await.unwrap(),
         LinkOutcome::Exists(first)
     );
-    assert_eq!(store.link_for_case("222").await.unwrap(), None);
+    assert_eq!(store.link_for_case("2220000000").await.unwrap(), None);
 }
 
 async fn concurrent_link_writers_exactly_one_wins(f: &Subject) {
@@ -240,7 +240,7 @@ async fn concurrent_link_writers_exactly_one_wins(f: &Subject) {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 store
-                    .create_link(&IssueLink::new("777", format!("SEC-{i}")))
+                    .create_link(&IssueLink::new("7770000000", format!("SEC-{i}")))
                     .await
             })
         })
@@ -252,7 +252,7 @@ async fn concurrent_link_writers_exactly_one_wins(f: &Subject) {
         }
     }
     assert_eq!(created, 1);
-    let winner = store.link_for_case("777").await.unwrap().unwrap();
+    let winner = store.link_for_case("7770000000").await.unwrap().unwrap();
     let mut reverse = 0;
     for i in 0..8 {
         if store
@@ -276,7 +276,7 @@ async fn concurrent_link_writers_exactly_one_wins(f: &Subject) {
 
 async fn concurrent_claims_exactly_one_wins_until_released(f: &Subject) {
     let store = Arc::clone(&f.store);
-    let key = ClaimKey::Case("555".into());
+    let key = ClaimKey::Case("5550000000".into());
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (store, key) = (Arc::clone(&store), key.clone());
@@ -351,10 +351,10 @@ async fn expired_claim_of_a_crashed_creator_can_be_taken_over(f: &Subject) {
 
 async fn snapshots_are_stored_per_side_normalized(f: &Subject) {
     let store = &f.store;
-    assert_eq!(store.case_snapshot("42").await.unwrap(), None);
-    let snapshot = case("42");
+    assert_eq!(store.case_snapshot("4200000000").await.unwrap(), None);
+    let snapshot = case("4200000000");
     store.put_case_snapshot(&snapshot).await.unwrap();
-    let read = store.case_snapshot("42").await.unwrap().unwrap();
+    let read = store.case_snapshot("4200000000").await.unwrap().unwrap();
     assert_eq!(read, snapshot.clone().normalized());
     assert_eq!(read.fingerprint(), snapshot.fingerprint());
 
@@ -371,14 +371,14 @@ async fn snapshots_are_stored_per_side_normalized(f: &Subject) {
         Some(issue.normalized())
     );
     // The case snapshot is untouched by the issue side's write.
-    assert_eq!(store.case_snapshot("42").await.unwrap(), Some(read));
+    assert_eq!(store.case_snapshot("4200000000").await.unwrap(), Some(read));
 }
 
 async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
     let store = &f.store;
     let comment = |sir: &str, jira: &str, origin| ItemLink {
         kind: LinkedItemKind::Comment,
-        case_id: "42".into(),
+        case_id: "4200000000".into(),
         sir_id: sir.into(),
         issue_key: "SEC-42".into(),
         jira_id: jira.into(),
@@ -386,33 +386,33 @@ async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
         fingerprint: Some(format!("fp-{sir}")),
     };
     store
-        .put_item_link(&comment("c-1", "10001", Origin::Sir))
+        .put_item_link(&comment("000001", "10001", Origin::Sir))
         .await
         .unwrap();
     store
-        .put_item_link(&comment("c-2", "10002", Origin::Jira))
+        .put_item_link(&comment("000002", "10002", Origin::Jira))
         .await
         .unwrap();
     let attachment = ItemLink {
         kind: LinkedItemKind::Attachment,
         fingerprint: None,
-        ..comment("att-1", "20001", Origin::Sir)
+        ..comment("7c1d3a52-9f0e-4b8a-a6d2-3e5f4c2b1a90", "20001", Origin::Sir)
     };
     store.put_item_link(&attachment).await.unwrap();
 
     let by_sir = store
-        .item_link_by_sir_id(LinkedItemKind::Comment, "42", "c-2")
+        .item_link_by_sir_id(LinkedItemKind::Comment, "4200000000", "000002")
         .await
         .unwrap();
-    assert_eq!(by_sir, Some(comment("c-2", "10002", Origin::Jira)));
+    assert_eq!(by_sir, Some(comment("000002", "10002", Origin::Jira)));
     let by_jira = store
         .item_link_by_jira_id(LinkedItemKind::Comment, "SEC-42", "10001")
         .await
         .unwrap();
-    assert_eq!(by_jira, Some(comment("c-1", "10001", Origin::Sir)));
+    assert_eq!(by_jira, Some(comment("000001", "10001", Origin::Sir)));
     assert_eq!(
         store
-            .item_link_by_sir_id(LinkedItemKind::Comment, "42", "c-3")
+            .item_link_by_sir_id(LinkedItemKind::Comment, "4200000000", "000003")
             .await
             .unwrap(),
         None
@@ -420,7 +420,11 @@ async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
     // Kinds do not mix: the attachment is not a comment.
     assert_eq!(
         store
-            .item_link_by_sir_id(LinkedItemKind::Comment, "42", "att-1")
+            .item_link_by_sir_id(
+                LinkedItemKind::Comment,
+                "4200000000",
+                "7c1d3a52-9f0e-4b8a-a6d2-3e5f4c2b1a90"
+            )
             .await
             .unwrap(),
         None
@@ -434,7 +438,7 @@ async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
     );
 
     let for_case = store
-        .item_links_for_case(LinkedItemKind::Comment, "42")
+        .item_links_for_case(LinkedItemKind::Comment, "4200000000")
         .await
         .unwrap();
     assert_eq!(for_case.len(), 2);
@@ -445,7 +449,7 @@ async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
     assert_eq!(for_issue, [attachment]);
 
     // An edit overwrites the fingerprint in both directions.
-    let mut edited = comment("c-1", "10001", Origin::Sir);
+    let mut edited = comment("000001", "10001", Origin::Sir);
     edited.fingerprint = Some("fp-edited".into());
     store.put_item_link(&edited).await.unwrap();
     assert_eq!(
@@ -466,8 +470,8 @@ async fn listing_item_maps_pages_through_large_cases(f: &Subject) {
             let store = Arc::clone(&store);
             let link = ItemLink {
                 kind: LinkedItemKind::Comment,
-                case_id: "big".into(),
-                sir_id: format!("c-{i:04}"),
+                case_id: "1234500000".into(),
+                sir_id: format!("{:06}", i + 1),
                 issue_key: "SEC-BIG".into(),
                 jira_id: format!("{}", 10_000 + i),
                 origin: Origin::Sir,
@@ -480,7 +484,7 @@ async fn listing_item_maps_pages_through_large_cases(f: &Subject) {
         task.await.unwrap().unwrap();
     }
     let all = store
-        .item_links_for_case(LinkedItemKind::Comment, "big")
+        .item_links_for_case(LinkedItemKind::Comment, "1234500000")
         .await
         .unwrap();
     assert_eq!(all.len(), 300);
@@ -490,20 +494,20 @@ async fn listing_item_maps_pages_through_large_cases(f: &Subject) {
 
 async fn broken_link_is_kept_and_marked_on_both_sides(f: &Subject) {
     let store = &f.store;
-    let link = IssueLink::new("88", "SEC-88");
+    let link = IssueLink::new("8800000000", "SEC-88");
     store.create_link(&link).await.unwrap();
     store
         .mark_link_broken(&link, "Jira issue deleted")
         .await
         .unwrap();
-    let by_case = store.link_for_case("88").await.unwrap().unwrap();
+    let by_case = store.link_for_case("8800000000").await.unwrap().unwrap();
     let by_issue = store.link_for_issue("SEC-88").await.unwrap().unwrap();
     assert_eq!(by_case.broken.as_deref(), Some("Jira issue deleted"));
     assert_eq!(by_case, by_issue);
     // Marking a link that does not exist is an error, not a silent success.
     assert!(
         store
-            .mark_link_broken(&IssueLink::new("0", "SEC-0"), "x")
+            .mark_link_broken(&IssueLink::new("1000000000", "SEC-0"), "x")
             .await
             .is_err()
     );
@@ -696,24 +700,27 @@ async fn concurrent_window_openers_exactly_one_wins(f: &Subject) {
 
 async fn marking_a_link_broken_needs_both_sides_and_otherwise_writes_nothing(f: &Subject) {
     let store = &f.store;
-    let link = IssueLink::new("66", "SEC-66");
+    let link = IssueLink::new("6600000000", "SEC-66");
     store.create_link(&link).await.unwrap();
     // One side of each pair is linked (to something else): refused as a whole, nothing written.
     assert!(
         store
-            .mark_link_broken(&IssueLink::new("66", "SEC-67"), "x")
+            .mark_link_broken(&IssueLink::new("6600000000", "SEC-67"), "x")
             .await
             .is_err()
     );
     assert!(
         store
-            .mark_link_broken(&IssueLink::new("67", "SEC-66"), "x")
+            .mark_link_broken(&IssueLink::new("6700000000", "SEC-66"), "x")
             .await
             .is_err()
     );
-    assert_eq!(store.link_for_case("66").await.unwrap(), Some(link.clone()));
+    assert_eq!(
+        store.link_for_case("6600000000").await.unwrap(),
+        Some(link.clone())
+    );
     assert_eq!(store.link_for_issue("SEC-66").await.unwrap(), Some(link));
-    assert_eq!(store.link_for_case("67").await.unwrap(), None);
+    assert_eq!(store.link_for_case("6700000000").await.unwrap(), None);
     assert_eq!(store.link_for_issue("SEC-67").await.unwrap(), None);
 }
 
@@ -783,7 +790,7 @@ async fn listings_come_in_sort_key_order(f: &Subject) {
     let store = &f.store;
     let link = |sir: &str, jira: &str| ItemLink {
         kind: LinkedItemKind::Comment,
-        case_id: "order".into(),
+        case_id: "5432100000".into(),
         sir_id: sir.into(),
         issue_key: "SEC-ORDER".into(),
         jira_id: jira.into(),
@@ -791,21 +798,21 @@ async fn listings_come_in_sort_key_order(f: &Subject) {
         fingerprint: None,
     };
     for (sir, jira) in [
-        ("c-3", "300"),
-        ("c-10", "1000"),
-        ("c-1", "20"),
-        ("b-2", "4"),
+        ("000003", "300"),
+        ("000010", "1000"),
+        ("000001", "20"),
+        ("000002", "4"),
     ] {
         store.put_item_link(&link(sir, jira)).await.unwrap();
     }
     let sir_ids: Vec<_> = store
-        .item_links_for_case(LinkedItemKind::Comment, "order")
+        .item_links_for_case(LinkedItemKind::Comment, "5432100000")
         .await
         .unwrap()
         .into_iter()
         .map(|l| l.sir_id)
         .collect();
-    assert_eq!(sir_ids, ["b-2", "c-1", "c-10", "c-3"]);
+    assert_eq!(sir_ids, ["000001", "000002", "000003", "000010"]);
     // Jira ids are ordered as strings, not as numbers.
     let jira_ids: Vec<_> = store
         .item_links_for_issue(LinkedItemKind::Comment, "SEC-ORDER")

@@ -1,6 +1,6 @@
 //! [`InMemoryMappingStore`]: every capability of the mapping table on plain maps behind one
 //! mutex, for tests and the deterministic simulator. It has DynamoDB's semantics exactly where
-//! this code relies on them, which the contract tests in tests/tests/store.rs prove by running
+//! this code relies on them, which the contract tests in tests/tests/adapter_mapping_store.rs prove by running
 //! the same test bodies against it and against [`super::DynamoMappingStore`] on moto:
 //! - the link is written both ways or not at all, each side only if absent;
 //! - a claim is taken only if absent or expired, and released only by its owner;

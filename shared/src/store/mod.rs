@@ -22,7 +22,7 @@
 //! next to this one) and [`InMemoryMappingStore`] ([`memory`]), which keeps plain maps behind a
 //! mutex and has DynamoDB's semantics where this code relies on them (conditional writes, the
 //! all-or-nothing link transaction, claim expiry, TTL'd items read as absent, listing order). Both
-//! run the very same contract tests (tests/tests/store.rs, `dynamo::` against moto and
+//! run the very same contract tests (tests/tests/adapter_mapping_store.rs, `dynamo::` against moto and
 //! `in_memory::`), which is what proves them equal.
 //!
 //! On DynamoDB: one table with string keys `PK`/`SK` (see [`schema`]). Every lookup is a GetItem
@@ -206,7 +206,7 @@ pub enum WindowSwap {
 }
 
 /// How long a claim lasts: the contract's `claimLeaseSeconds` (cdk/contract.json, checked by
-/// tests/tests/contract.rs), used by jira-client and sir-client, whose function timeout is 300 s.
+/// tests/tests/infra_contract.rs), used by jira-client and sir-client, whose function timeout is 300 s.
 ///
 /// Bounded on both sides by how Lambda runs and retries an asynchronous event:
 /// - longer than the function timeout, so a live holder never loses its claim: the claim is taken
