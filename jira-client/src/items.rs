@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
-use shared::sir::{CaseDetails, SirComment};
+use shared::sir::{CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
@@ -66,22 +66,7 @@ impl JiraClientHandler {
                 Some(link) if link.origin == Origin::Jira => {}
                 Some(link) if link.fingerprint.as_deref() == Some(fingerprint.as_str()) => {}
                 Some(link) => {
-                    let text = render_sir_comment(comment);
-                    let jira_id = match self.jira.update_comment(key, &link.jira_id, &text).await {
-                        Ok(()) => link.jira_id.clone(),
-                        // The copy was deleted in Jira: post the edited comment again.
-                        Err(shared::Error::JiraStatus { status: 404, .. }) => {
-                            self.jira.add_comment(key, &text).await?
-                        }
-                        Err(err) => return Err(err.into()),
-                    };
-                    self.store
-                        .put_item_link(&ItemLink {
-                            jira_id,
-                            issue_key: key.to_owned(),
-                            fingerprint: Some(fingerprint),
-                            ..link.clone()
-                        })
+                    self.update_copied_comment(key, link, comment, fingerprint)
                         .await?;
                     applied.comments_updated += 1;
                 }
@@ -96,25 +81,68 @@ impl JiraClientHandler {
                     );
                 }
                 None => {
-                    let jira_id = self
-                        .jira
-                        .add_comment(key, &render_sir_comment(comment))
-                        .await?;
-                    self.store
-                        .put_item_link(&ItemLink {
-                            kind: LinkedItemKind::Comment,
-                            case_id: case_id.to_owned(),
-                            sir_id: comment.comment_id.clone(),
-                            issue_key: key.to_owned(),
-                            jira_id,
-                            origin: Origin::Sir,
-                            fingerprint: Some(fingerprint),
-                        })
+                    self.copy_new_comment(case_id, key, comment, fingerprint)
                         .await?;
                     applied.comments_added += 1;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Brings the Jira copy of an edited SIR comment up to date (posting it again if the copy
+    /// was deleted in Jira), then its link with the new body `fingerprint`.
+    async fn update_copied_comment(
+        &self,
+        key: &str,
+        link: &ItemLink,
+        comment: &SirComment,
+        fingerprint: String,
+    ) -> Result<(), JiraClientError> {
+        let text = render_sir_comment(comment);
+        let jira_id = match self.jira.update_comment(key, &link.jira_id, &text).await {
+            Ok(()) => link.jira_id.clone(),
+            // The copy was deleted in Jira: post the edited comment again.
+            Err(shared::Error::JiraStatus { status: 404, .. }) => {
+                self.jira.add_comment(key, &text).await?
+            }
+            Err(err) => return Err(err.into()),
+        };
+        self.store
+            .put_item_link(&ItemLink {
+                jira_id,
+                issue_key: key.to_owned(),
+                fingerprint: Some(fingerprint),
+                ..link.clone()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Posts a SIR comment not copied yet on the issue, then links it (origin `Sir`, body
+    /// `fingerprint`).
+    async fn copy_new_comment(
+        &self,
+        case_id: &str,
+        key: &str,
+        comment: &SirComment,
+        fingerprint: String,
+    ) -> Result<(), JiraClientError> {
+        let jira_id = self
+            .jira
+            .add_comment(key, &render_sir_comment(comment))
+            .await?;
+        self.store
+            .put_item_link(&ItemLink {
+                kind: LinkedItemKind::Comment,
+                case_id: case_id.to_owned(),
+                sir_id: comment.comment_id.clone(),
+                issue_key: key.to_owned(),
+                jira_id,
+                origin: Origin::Sir,
+                fingerprint: Some(fingerprint),
+            })
+            .await?;
         Ok(())
     }
 
@@ -156,46 +184,62 @@ impl JiraClientHandler {
                 );
                 continue;
             }
-            let bytes = self.sir.download_attachment(case_id, id).await?;
-            let size = bytes.len();
-            let jira_id = match self
-                .jira
-                .upload_attachment(key, &attachment.file_name, bytes)
-                .await
-            {
-                Ok(uploaded) => {
-                    applied.attachments_added += 1;
-                    uploaded.id
-                }
-                Err(shared::Error::JiraStatus { status: 413, .. }) => {
-                    let note = format!(
-                        "The SIR case attachment {} ({size} bytes) could not be copied here: \
-                         Jira refused it as too large. It remains available in the SIR case.",
-                        attachment.file_name
-                    );
-                    let comment_id = self.jira.add_comment(key, &note).await?;
-                    applied.comments_added += 1;
-                    applied.attachments_refused += 1;
-                    format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")
-                }
-                Err(err) => return Err(err.into()),
-            };
-            self.store
-                .put_item_link(&ItemLink {
-                    kind: LinkedItemKind::Attachment,
-                    case_id: case_id.to_owned(),
-                    sir_id: id.to_owned(),
-                    issue_key: key.to_owned(),
-                    jira_id,
-                    origin: Origin::Sir,
-                    fingerprint: None,
-                })
+            self.copy_attachment(case_id, key, attachment, applied)
                 .await?;
         }
         if !pending.is_empty() {
             tracing::warn!(case_id, ?pending, "attachments still Pending in SIR");
         }
         Ok(pending)
+    }
+
+    /// Downloads a `Verified` SIR attachment and uploads it to the issue, or reports it in one
+    /// comment when Jira refuses it as too large; then links it (to that comment if refused, so
+    /// it is not tried again).
+    async fn copy_attachment(
+        &self,
+        case_id: &str,
+        key: &str,
+        attachment: &SirAttachment,
+        applied: &mut Applied,
+    ) -> Result<(), JiraClientError> {
+        let id = attachment.attachment_id.as_str();
+        let bytes = self.sir.download_attachment(case_id, id).await?;
+        let size = bytes.len();
+        let jira_id = match self
+            .jira
+            .upload_attachment(key, &attachment.file_name, bytes)
+            .await
+        {
+            Ok(uploaded) => {
+                applied.attachments_added += 1;
+                uploaded.id
+            }
+            Err(shared::Error::JiraStatus { status: 413, .. }) => {
+                let note = format!(
+                    "The SIR case attachment {} ({size} bytes) could not be copied here: \
+                     Jira refused it as too large. It remains available in the SIR case.",
+                    attachment.file_name
+                );
+                let comment_id = self.jira.add_comment(key, &note).await?;
+                applied.comments_added += 1;
+                applied.attachments_refused += 1;
+                format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")
+            }
+            Err(err) => return Err(err.into()),
+        };
+        self.store
+            .put_item_link(&ItemLink {
+                kind: LinkedItemKind::Attachment,
+                case_id: case_id.to_owned(),
+                sir_id: id.to_owned(),
+                issue_key: key.to_owned(),
+                jira_id,
+                origin: Origin::Sir,
+                fingerprint: None,
+            })
+            .await?;
+        Ok(())
     }
 
     /// Adds the case's watchers that have a Jira account; reports the others once.

@@ -37,7 +37,7 @@ use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
 use shared::issue_description::{case_console_url, compose_issue_description, strip_details_block};
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
-use shared::sir::{JIRA_ISSUE_TAG, SirApi};
+use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
@@ -128,6 +128,64 @@ const DESCRIPTION_FIELDS: [CaseField; 6] = [
     CaseField::ImpactedRegions,
     CaseField::ImpactedServices,
 ];
+
+/// Which case fields one delivery brings over to the issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FieldsWanted {
+    /// Every field: a created case, a new link, or nothing synced yet.
+    everything: bool,
+    /// The case was made from the issue now linked: nothing goes back to it at linking.
+    from_jira: bool,
+    /// The case is closed: its status always reaches the issue.
+    closed: bool,
+    /// The fields the event names or that differ from the stored case snapshot.
+    changed: BTreeSet<CaseField>,
+}
+
+impl FieldsWanted {
+    /// What to bring over for `change` (`created`: a `CaseCreated`), given how the issue was
+    /// linked, the stored case snapshot `before` and the case as SIR has it now.
+    fn for_delivery(
+        change: &CaseChange,
+        created: bool,
+        outcome: Outcome,
+        before: Option<&CaseSnapshot>,
+        case: &CaseSnapshot,
+    ) -> Self {
+        // Which fields to bring over: all of them for a created case, a new link or when
+        // nothing was synced yet; otherwise those the event names or that differ from the
+        // stored snapshot (the poller stores it when it publishes, so the event's list counts).
+        // A case made from a Jira issue takes nothing back to that issue at linking: Jira is
+        // where it came from.
+        let from_jira = outcome == Outcome::LinkedToOrigin;
+        let everything = !from_jira && (created || outcome != Outcome::Updated || before.is_none());
+        let mut changed: BTreeSet<CaseField> = change.changed_fields.clone();
+        if let Some(before) = before {
+            changed.extend(CaseField::diff(before, case));
+        }
+        FieldsWanted {
+            everything,
+            from_jira,
+            closed: case.status == SirStatus::Closed,
+            changed,
+        }
+    }
+
+    /// Whether `field` is brought over.
+    fn wants(&self, field: CaseField) -> bool {
+        // The status moves when SIR's changed (or on a new issue). A closed case always makes
+        // the issue Done (compared with the live issue, so it costs no write when equal): a
+        // closure must reach Jira even when the event that carried it was lost or overtaken.
+        // Otherwise the issue's status is left alone, since a change made in Jira may be on its
+        // way to SIR and must not be undone here.
+        let named = self.everything || self.changed.contains(&field);
+        match field {
+            CaseField::Status => self.closed || named,
+            CaseField::ClosureCode => self.closed && (named || self.from_jira),
+            _ => named,
+        }
+    }
+}
 
 /// What jira-client uses of the mapping table: links, claims on cases, snapshots, item maps and
 /// the e-mail → accountId cache.
@@ -233,18 +291,48 @@ impl JiraClientHandler {
         let case_id = change.case.case_id.as_str();
         let existing = self.store.link_for_case(case_id).await?;
         if let Some(link) = existing.as_ref().filter(|link| link.broken.is_some()) {
-            tracing::info!(
-                case_id,
-                issue_key = link.issue_key,
-                reason = link.broken,
-                "the link is broken; Jira is left alone"
-            );
-            return Ok(Applied::new(
-                case_id,
-                Some(&link.issue_key),
-                Outcome::LinkBroken,
-            ));
+            return Ok(left_alone_for_broken_link(case_id, link));
         }
+        let (details, case) = self.read_case(change).await?;
+        let before = self.store.case_snapshot(case_id).await?;
+        let (link, outcome) = match existing {
+            Some(link) => (link, Outcome::Updated),
+            None => {
+                self.create_or_adopt(&case, details.case_arn.as_deref())
+                    .await?
+            }
+        };
+        let key = link.issue_key.as_str();
+        let mut applied = Applied::new(case_id, Some(key), outcome);
+        let issue = self.live_issue(case_id, key).await?;
+        let wanted = FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
+        let mut jira_state = self.jira_baseline(key, &issue).await?;
+
+        self.apply_fields(&case, &issue, &wanted, &mut jira_state, &mut applied)
+            .await?;
+        if wanted.wants(CaseField::Status) || wanted.wants(CaseField::ClosureCode) {
+            self.report_closure(&case, key, &mut applied).await?;
+        }
+        if wanted.wants(CaseField::Watchers) {
+            self.sync_watchers(key, &case, &mut jira_state, &mut applied)
+                .await?;
+        }
+        // The case-side snapshot is the poller's baseline of what it published: only the poller
+        // (and sir-client after its own writes) set it, or a closure read here first would
+        // never be published.
+
+        self.copy_items(&details, key, &mut applied).await?;
+        tracing::info!(?applied, "case applied to Jira");
+        Ok(applied)
+    }
+
+    /// The case as SIR has it now, with the event's watchers merged in, normalized; and the
+    /// details it was read with (its ARN and attachments).
+    async fn read_case(
+        &self,
+        change: &CaseChange,
+    ) -> Result<(CaseDetails, CaseSnapshot), JiraClientError> {
+        let case_id = change.case.case_id.as_str();
         // The case is read again: events can arrive out of order, and an older event must not
         // set an older state. The event's watchers stay (they carry the response team the
         // poller merged in); attachments are read here too (the event carries only ids).
@@ -257,82 +345,53 @@ impl JiraClientHandler {
                 })?;
         let mut case = details.snapshot.clone();
         case.watchers.extend(change.case.watchers.iter().cloned());
-        let case = case.normalized();
-        let before = self.store.case_snapshot(case_id).await?;
-        let (link, outcome) = match existing {
-            Some(link) => (link, Outcome::Updated),
-            None => {
-                self.create_or_adopt(&case, details.case_arn.as_deref())
-                    .await?
-            }
-        };
-        let key = link.issue_key.as_str();
-        let mut applied = Applied::new(case_id, Some(key), outcome);
-        let issue =
-            self.jira
-                .get_issue(key)
-                .await?
-                .ok_or_else(|| JiraClientError::IssueNotFound {
-                    case_id: case_id.to_owned(),
-                    issue_key: key.to_owned(),
-                })?;
+        Ok((details, case.normalized()))
+    }
 
-        // Which fields to bring over: all of them for a created case, a new link or when
-        // nothing was synced yet; otherwise those the event names or that differ from the
-        // stored snapshot (the poller stores it when it publishes, so the event's list counts).
-        // A case made from a Jira issue takes nothing back to that issue at linking: Jira is
-        // where it came from.
-        let from_jira = outcome == Outcome::LinkedToOrigin;
-        let everything = !from_jira && (created || outcome != Outcome::Updated || before.is_none());
-        let mut changed: BTreeSet<CaseField> = change.changed_fields.clone();
-        if let Some(before) = &before {
-            changed.extend(CaseField::diff(before, &case));
-        }
-        // The status moves when SIR's changed (or on a new issue). A closed case always makes
-        // the issue Done (compared with the live issue, so it costs no write when equal): a
-        // closure must reach Jira even when the event that carried it was lost or overtaken.
-        // Otherwise the issue's status is left alone, since a change made in Jira may be on its
-        // way to SIR and must not be undone here.
-        let closed = case.status == SirStatus::Closed;
-        let wants = |field: CaseField| match field {
-            CaseField::Status => closed || everything || changed.contains(&field),
-            CaseField::ClosureCode => {
-                closed && (everything || changed.contains(&field) || from_jira)
-            }
-            _ => everything || changed.contains(&field),
-        };
+    /// The linked issue as Jira has it now; a linked issue Jira does not have is an error.
+    async fn live_issue(&self, case_id: &str, key: &str) -> Result<JiraIssue, JiraClientError> {
+        self.jira
+            .get_issue(key)
+            .await?
+            .ok_or_else(|| JiraClientError::IssueNotFound {
+                case_id: case_id.to_owned(),
+                issue_key: key.to_owned(),
+            })
+    }
 
-        let (mut jira_state, stored) = match self.store.issue_snapshot(key).await? {
-            Some(snapshot) => (snapshot, true),
-            None => (self.issue_snapshot_from(&issue).await?, false),
-        };
-        if !stored {
-            self.store.put_issue_snapshot(&jira_state).await?;
+    /// The stored Jira-side snapshot of the linked issue `key`; when there is none yet, one read
+    /// from the live issue, stored before anything is written to Jira.
+    async fn jira_baseline(
+        &self,
+        key: &str,
+        issue: &JiraIssue,
+    ) -> Result<IssueSnapshot, JiraClientError> {
+        if let Some(snapshot) = self.store.issue_snapshot(key).await? {
+            return Ok(snapshot);
         }
+        let snapshot = self.issue_snapshot_from(issue).await?;
+        self.store.put_issue_snapshot(&snapshot).await?;
+        Ok(snapshot)
+    }
 
-        self.apply_fields(&case, &issue, &wants, &mut jira_state, &mut applied)
-            .await?;
-        if wants(CaseField::Status) || wants(CaseField::ClosureCode) {
-            self.report_closure(&case, key, &mut applied).await?;
-        }
-        if wants(CaseField::Watchers) {
-            self.sync_watchers(key, &case, &mut jira_state, &mut applied)
-                .await?;
-        }
-        // The case-side snapshot is the poller's baseline of what it published: only the poller
-        // (and sir-client after its own writes) set it, or a closure read here first would
-        // never be published.
-
-        self.sync_comments(case_id, key, &mut applied).await?;
-        let pending = self.sync_attachments(&details, key, &mut applied).await?;
+    /// SIR comments, then `Verified` attachments, copied by their id maps; attachments still
+    /// `Pending` fail the event retryably once everything else is applied.
+    async fn copy_items(
+        &self,
+        details: &CaseDetails,
+        key: &str,
+        applied: &mut Applied,
+    ) -> Result<(), JiraClientError> {
+        let case_id = details.snapshot.case_id.as_str();
+        self.sync_comments(case_id, key, applied).await?;
+        let pending = self.sync_attachments(details, key, applied).await?;
         if !pending.is_empty() {
             return Err(JiraClientError::AttachmentsPending {
                 case_id: case_id.to_owned(),
                 attachment_ids: pending,
             });
         }
-        tracing::info!(?applied, "case applied to Jira");
-        Ok(applied)
+        Ok(())
     }
 
     /// The issue of a case that has no link yet: the Jira issue the case was created from (its
@@ -345,12 +404,26 @@ impl JiraClientHandler {
         case_arn: Option<&str>,
     ) -> Result<(IssueLink, Outcome), JiraClientError> {
         let case_id = case.case_id.as_str();
+        let (key, outcome) = match self.origin_issue(case_id, case_arn).await? {
+            Some(key) => (key, Outcome::LinkedToOrigin),
+            None => self.adopt_or_create_issue(case).await?,
+        };
+        let link = self.write_link(case_id, key).await?;
+        Ok((link, outcome))
+    }
+
+    /// The issue of this project the case was created from, by its [`JIRA_ISSUE_TAG`] tag (a
+    /// tag naming another project's issue is ignored).
+    async fn origin_issue(
+        &self,
+        case_id: &str,
+        case_arn: Option<&str>,
+    ) -> Result<Option<String>, JiraClientError> {
         let origin = match case_arn {
             Some(arn) => self.sir.case_tags(arn).await?.remove(JIRA_ISSUE_TAG),
             None => None,
         };
-        let label = case_label(case_id);
-        let origin = match origin {
+        Ok(match origin {
             Some(key) if shared::config::is_issue_key_of(&key, &self.settings.project_key) => {
                 tracing::info!(
                     case_id,
@@ -360,17 +433,22 @@ impl JiraClientHandler {
                 Some(key)
             }
             _ => None,
-        };
-        let found = match &origin {
-            Some(key) => vec![key.clone()],
-            None => {
-                self.jira
-                    .search_keys_by_label(&self.settings.project_key, &label)
-                    .await?
-            }
-        };
-        let (key, outcome) = match found.split_first() {
-            Some((key, _)) if origin.is_some() => (key.clone(), Outcome::LinkedToOrigin),
+        })
+    }
+
+    /// The oldest issue labelled for the case (left by a run that crashed before writing the
+    /// link), or else a new issue created with that label.
+    async fn adopt_or_create_issue(
+        &self,
+        case: &CaseSnapshot,
+    ) -> Result<(String, Outcome), JiraClientError> {
+        let case_id = case.case_id.as_str();
+        let label = case_label(case_id);
+        let found = self
+            .jira
+            .search_keys_by_label(&self.settings.project_key, &label)
+            .await?;
+        Ok(match found.split_first() {
             Some((oldest, others)) => {
                 if !others.is_empty() {
                     tracing::warn!(
@@ -395,13 +473,18 @@ impl JiraClientHandler {
                 tracing::info!(case_id, issue_key = key, "created the issue");
                 (key, Outcome::Created)
             }
-        };
-        let link = match self
+        })
+    }
+
+    /// Links the case to `key`; a link written meanwhile for this case wins (that issue is
+    /// synced), one that ties `key` to another case is a conflict.
+    async fn write_link(&self, case_id: &str, key: String) -> Result<IssueLink, JiraClientError> {
+        match self
             .store
             .create_link(&IssueLink::new(case_id, &key))
             .await?
         {
-            LinkOutcome::Created => IssueLink::new(case_id, &key),
+            LinkOutcome::Created => Ok(IssueLink::new(case_id, &key)),
             LinkOutcome::Exists(existing) if existing.case_id == case_id => {
                 if existing.issue_key != key {
                     tracing::error!(
@@ -411,17 +494,14 @@ impl JiraClientHandler {
                         "the case was linked meanwhile to another issue; syncing that one"
                     );
                 }
-                existing
+                Ok(existing)
             }
-            LinkOutcome::Exists(existing) => {
-                return Err(JiraClientError::LinkConflict {
-                    case_id: case_id.to_owned(),
-                    issue_key: key,
-                    linked_case_id: existing.case_id,
-                });
-            }
-        };
-        Ok((link, outcome))
+            LinkOutcome::Exists(existing) => Err(JiraClientError::LinkConflict {
+                case_id: case_id.to_owned(),
+                issue_key: key,
+                linked_case_id: existing.case_id,
+            }),
+        }
     }
 
     /// Summary and description (one edit), then the status; each compared with the live issue
@@ -430,19 +510,22 @@ impl JiraClientHandler {
         &self,
         case: &CaseSnapshot,
         issue: &JiraIssue,
-        wants: &impl Fn(CaseField) -> bool,
+        wanted: &FieldsWanted,
         jira_state: &mut IssueSnapshot,
         applied: &mut Applied,
     ) -> Result<(), JiraClientError> {
         let key = issue.key.as_str();
         let mut edit = IssueEdit::default();
-        if wants(CaseField::Title) {
+        if wanted.wants(CaseField::Title) {
             let summary = summary_for(case);
             if summary != normalize_line(&issue.summary) {
                 edit.summary = Some(summary);
             }
         }
-        if DESCRIPTION_FIELDS.into_iter().any(wants) {
+        if DESCRIPTION_FIELDS
+            .into_iter()
+            .any(|field| wanted.wants(field))
+        {
             let description = compose_issue_description(case, &self.console_url(&case.case_id));
             if normalize_text(&description) != normalize_text(&issue.description) {
                 edit.description = Some(description);
@@ -460,7 +543,7 @@ impl JiraClientHandler {
             }
             self.store.put_issue_snapshot(jira_state).await?;
         }
-        if wants(CaseField::Status) {
+        if wanted.wants(CaseField::Status) {
             let target = self.settings.status_mapping.jira_status_for(case.status);
             if !issue.status.eq_ignore_ascii_case(target) {
                 let route = self.settings.jira_route();
@@ -564,6 +647,17 @@ impl JiraClientHandler {
     }
 }
 
+/// The answer for a case whose link is broken (one side was deleted): Jira is left alone.
+fn left_alone_for_broken_link(case_id: &str, link: &IssueLink) -> Applied {
+    tracing::info!(
+        case_id,
+        issue_key = link.issue_key,
+        reason = link.broken,
+        "the link is broken; Jira is left alone"
+    );
+    Applied::new(case_id, Some(&link.issue_key), Outcome::LinkBroken)
+}
+
 /// The issue summary for a case: its title on one line, clipped to Jira's limit (in UTF-16
 /// units, as Jira counts: a SIR title of 300 emoji is 600 units).
 fn summary_for(case: &CaseSnapshot) -> String {
@@ -598,6 +692,55 @@ mod tests {
         for bad in ["", "12 34", "1\" OR labels = \"x", "a/b"] {
             assert!(check_case_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    fn case(status: SirStatus) -> CaseSnapshot {
+        CaseSnapshot {
+            case_id: "1234567890".into(),
+            title: "Suspicious login".into(),
+            description: String::new(),
+            status,
+            closure_code: None,
+            engagement_type: None,
+            reported_incident_start_date: None,
+            impacted_accounts: BTreeSet::new(),
+            impacted_regions: BTreeSet::new(),
+            impacted_services: BTreeSet::new(),
+            watchers: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn an_update_brings_over_only_changed_fields_but_a_closure_always_reaches_the_issue() {
+        let before = case(SirStatus::Submitted);
+        let mut now = case(SirStatus::Submitted);
+        now.title = "Renamed".into();
+        let change = CaseChange::new(Some(&before), now.clone());
+        let wanted =
+            FieldsWanted::for_delivery(&change, false, Outcome::Updated, Some(&before), &now);
+        assert!(wanted.wants(CaseField::Title));
+        assert!(!wanted.wants(CaseField::Description));
+        assert!(!wanted.wants(CaseField::Status));
+        assert!(!wanted.wants(CaseField::ClosureCode));
+
+        let closed = case(SirStatus::Closed);
+        let wanted =
+            FieldsWanted::for_delivery(&change, false, Outcome::Updated, Some(&closed), &closed);
+        assert!(wanted.wants(CaseField::Status));
+        assert!(!wanted.wants(CaseField::ClosureCode));
+    }
+
+    #[test]
+    fn a_new_link_brings_over_everything_except_to_the_issue_the_case_came_from() {
+        let now = case(SirStatus::Closed);
+        let change = CaseChange::new(Some(&now), now.clone());
+        let wanted = FieldsWanted::for_delivery(&change, false, Outcome::Adopted, None, &now);
+        assert!(wanted.wants(CaseField::Title) && wanted.wants(CaseField::Watchers));
+        assert!(wanted.wants(CaseField::ClosureCode));
+
+        let wanted = FieldsWanted::for_delivery(&change, true, Outcome::LinkedToOrigin, None, &now);
+        assert!(!wanted.wants(CaseField::Title) && !wanted.wants(CaseField::Watchers));
+        assert!(wanted.wants(CaseField::Status) && wanted.wants(CaseField::ClosureCode));
     }
 
     #[test]
