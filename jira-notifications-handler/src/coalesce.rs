@@ -143,8 +143,6 @@ impl Coalescer {
         issue_key: &str,
         published_ms: u64,
     ) -> shared::Result<Admission> {
-        let window_ms = millis(self.settings.window).max(1_000);
-        let reads_per_window = self.settings.reads_per_window.max(1);
         // What this invocation knows of the stored window (None: believed closed or absent).
         let mut known: Option<NotifiedWindow> = None;
         let mut waits = 0;
@@ -156,24 +154,9 @@ impl Coalescer {
                     read_started_after_ms: after,
                 });
             }
-            let (expected, new) = match open {
-                None => (
-                    WindowExpectation::NoneOpenAt(now / 1_000),
-                    NotifiedWindow {
-                        expires_at: (now + window_ms).div_ceil(1_000),
-                        reads: 1,
-                        last_read_started_ms: now,
-                    },
-                ),
-                Some(current) if current.reads < reads_per_window => (
-                    WindowExpectation::Exactly(current),
-                    NotifiedWindow {
-                        reads: current.reads + 1,
-                        last_read_started_ms: now,
-                        ..current
-                    },
-                ),
-                Some(current) => {
+            let (expected, new) = match self.next_claim(open, now) {
+                SlotClaim::Swap { expected, new } => (expected, new),
+                SlotClaim::Full { closes_ms } => {
                     if waits == MAX_WAITS {
                         tracing::warn!(
                             issue_key,
@@ -182,13 +165,12 @@ impl Coalescer {
                         return Ok(Admission::Read(ReadSlot { written: None }));
                     }
                     waits += 1;
-                    let closes = current.expires_at.saturating_mul(1_000);
                     tracing::info!(
                         issue_key,
-                        wait_ms = closes - now,
+                        wait_ms = closes_ms - now,
                         "every re-read slot of the issue's window is taken; waiting for the next window"
                     );
-                    tokio::time::sleep(Duration::from_millis(closes - now)).await;
+                    tokio::time::sleep(Duration::from_millis(closes_ms - now)).await;
                     continue;
                 }
             };
@@ -207,5 +189,82 @@ impl Coalescer {
             "lost the race for a re-read slot {MAX_SWAPS} times; reading without one"
         );
         Ok(Admission::Read(ReadSlot { written: None }))
+    }
+
+    /// How to take a slot at `now` (epoch milliseconds) given the `open` window, if any: open a
+    /// new window, take the open window's next slot, or (every slot taken) wait for it to close.
+    fn next_claim(&self, open: Option<NotifiedWindow>, now: u64) -> SlotClaim {
+        let window_ms = millis(self.settings.window).max(1_000);
+        let reads_per_window = self.settings.reads_per_window.max(1);
+        match open {
+            None => SlotClaim::Swap {
+                expected: WindowExpectation::NoneOpenAt(now / 1_000),
+                new: NotifiedWindow {
+                    expires_at: (now + window_ms).div_ceil(1_000),
+                    reads: 1,
+                    last_read_started_ms: now,
+                },
+            },
+            Some(current) if current.reads < reads_per_window => SlotClaim::Swap {
+                expected: WindowExpectation::Exactly(current),
+                new: NotifiedWindow {
+                    reads: current.reads + 1,
+                    last_read_started_ms: now,
+                    ..current
+                },
+            },
+            Some(current) => SlotClaim::Full {
+                closes_ms: current.expires_at.saturating_mul(1_000),
+            },
+        }
+    }
+}
+
+/// The next step of [`Coalescer::admit`] for a message no open window covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotClaim {
+    /// Write `new` if the stored window is still what `expected` says.
+    Swap {
+        expected: WindowExpectation,
+        new: NotifiedWindow,
+    },
+    /// Every slot of the open window is taken; it closes at `closes_ms` (epoch milliseconds).
+    Full { closes_ms: u64 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_opens_a_window_then_takes_the_next_one_until_the_window_is_full() {
+        let coalescer = Coalescer::default();
+        let now = 1_700_000_000_000;
+        let SlotClaim::Swap { expected, new } = coalescer.next_claim(None, now) else {
+            panic!("no window open: a new one is opened");
+        };
+        assert_eq!(expected, WindowExpectation::NoneOpenAt(now / 1_000));
+        assert_eq!((new.reads, new.last_read_started_ms), (1, now));
+        assert_eq!(new.expires_at, (now + 10_000) / 1_000);
+
+        let later = now + 500;
+        let SlotClaim::Swap {
+            expected,
+            new: next,
+        } = coalescer.next_claim(Some(new), later)
+        else {
+            panic!("a slot is left");
+        };
+        assert_eq!(expected, WindowExpectation::Exactly(new));
+        assert_eq!((next.reads, next.last_read_started_ms), (2, later));
+        assert_eq!(next.expires_at, new.expires_at);
+
+        let full = NotifiedWindow { reads: 3, ..next };
+        assert_eq!(
+            coalescer.next_claim(Some(full), later),
+            SlotClaim::Full {
+                closes_ms: full.expires_at * 1_000
+            }
+        );
     }
 }

@@ -269,14 +269,32 @@ impl NotificationHandler {
                 "the message says deleted, but Jira still has the issue"
             );
         }
-        if let Some(link) = link.as_ref().filter(|l| l.broken.is_some()) {
+        if let Some(outcome) = self.not_synced(key, link.as_ref(), &issue) {
+            return Ok(outcome);
+        }
+        let (change, before) = self.read_change(key, &issue).await?;
+        let Some(event) = event_for(key, link.as_ref(), before.as_ref(), change) else {
+            return Ok(Outcome::Unchanged);
+        };
+        self.publish_then_snapshot(key, event).await
+    }
+
+    /// Why the issue, which Jira has, is not synced: a broken link, an issue moved to another
+    /// project, or one made for a SIR case and not linked yet. `None`: it is synced.
+    fn not_synced(
+        &self,
+        key: &str,
+        link: Option<&IssueLink>,
+        issue: &JiraIssue,
+    ) -> Option<Outcome> {
+        if let Some(link) = link.filter(|l| l.broken.is_some()) {
             tracing::info!(
                 issue_key = key,
                 case_id = link.case_id,
                 reason = link.broken,
                 "the link is broken; nothing is synced"
             );
-            return Ok(Outcome::LinkBroken);
+            return Some(Outcome::LinkBroken);
         }
         // Jira redirects a moved issue's old key to its new one: only this project's issues.
         if !shared::config::is_issue_key_of(&issue.key, &self.settings.project_key) {
@@ -285,48 +303,39 @@ impl NotificationHandler {
                 found = issue.key,
                 "the issue now belongs to another project; ignored"
             );
-            return Ok(Outcome::Unchanged);
+            return Some(Outcome::Unchanged);
         }
         if link.is_none() && shared::jira::is_made_for_a_case(&issue.labels) {
             tracing::info!(
                 issue_key = key,
                 "an issue made for a SIR case, not linked yet; SIR already has it"
             );
-            return Ok(Outcome::FromSir);
+            return Some(Outcome::FromSir);
         }
+        None
+    }
 
+    /// The issue as it is now against the stored Jira-side snapshot (returned too, `None` when
+    /// never stored), with the comments and attachments new or edited in Jira.
+    async fn read_change(
+        &self,
+        key: &str,
+        issue: &JiraIssue,
+    ) -> shared::Result<(IssueChange, Option<IssueSnapshot>)> {
         let me = self.integration_account.id(self.jira.as_ref()).await?;
-        let after = self.snapshot_of(&issue).await?;
+        let after = self.snapshot_of(issue).await?;
         let before = self.store.issue_snapshot(key).await?;
         let comments = self.comment_delta(key, me).await?;
-        let attachments = self.attachment_delta(&issue, me).await?;
+        let attachments = self.attachment_delta(issue, me).await?;
         let mut change = IssueChange::new(before.as_ref(), after);
         change.comments = comments;
         change.attachments = attachments;
+        Ok((change, before))
+    }
 
-        let event = match (&link, &before) {
-            (None, _) => BusEvent::IssueCreated(change),
-            (Some(_), Some(before))
-                if before.fingerprint() == change.fingerprint
-                    && change.comments.is_empty()
-                    && change.attachments.is_empty() =>
-            {
-                tracing::debug!(issue_key = key, "nothing changed since the last sync");
-                return Ok(Outcome::Unchanged);
-            }
-            (Some(_), Some(_)) => BusEvent::IssueUpdated(change),
-            (Some(_), None) => {
-                // Linked but never snapshotted (a crash between the two writes): every field
-                // is named, so nothing the issue holds is missed.
-                change.changed_fields = BTreeSet::from([
-                    IssueField::Summary,
-                    IssueField::Description,
-                    IssueField::Status,
-                    IssueField::Watchers,
-                ]);
-                BusEvent::IssueUpdated(change)
-            }
-        };
+    /// Publishes the event, then stores the issue's snapshot. Only after a successful publish:
+    /// stored first, a failed publish would be lost, as the retry would find nothing changed.
+    async fn publish_then_snapshot(&self, key: &str, event: BusEvent) -> shared::Result<Outcome> {
         let outcome = match &event {
             BusEvent::IssueCreated(_) => Outcome::Created,
             _ => Outcome::Updated,
@@ -447,5 +456,38 @@ impl NotificationHandler {
             .into_iter()
             .map(|link| (link.jira_id.clone(), link))
             .collect())
+    }
+}
+
+/// The event to publish for `change`: `IssueCreated` for an issue never linked, `IssueUpdated`
+/// for a linked one that changed since the snapshot `before`; `None` when nothing changed.
+fn event_for(
+    key: &str,
+    link: Option<&IssueLink>,
+    before: Option<&IssueSnapshot>,
+    mut change: IssueChange,
+) -> Option<BusEvent> {
+    match (link, before) {
+        (None, _) => Some(BusEvent::IssueCreated(change)),
+        (Some(_), Some(before))
+            if before.fingerprint() == change.fingerprint
+                && change.comments.is_empty()
+                && change.attachments.is_empty() =>
+        {
+            tracing::debug!(issue_key = key, "nothing changed since the last sync");
+            None
+        }
+        (Some(_), Some(_)) => Some(BusEvent::IssueUpdated(change)),
+        (Some(_), None) => {
+            // Linked but never snapshotted (a crash between the two writes): every field
+            // is named, so nothing the issue holds is missed.
+            change.changed_fields = BTreeSet::from([
+                IssueField::Summary,
+                IssueField::Description,
+                IssueField::Status,
+                IssueField::Watchers,
+            ]);
+            Some(BusEvent::IssueUpdated(change))
+        }
     }
 }
