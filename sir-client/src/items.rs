@@ -111,14 +111,7 @@ impl SirClientHandler {
                 Some(link) => {
                     let author = self.author_name(comment, &mut authors).await?;
                     let text = render_jira_comment(key, &author, comment);
-                    self.sir
-                        .update_comment(case_id, &link.sir_id, &text)
-                        .await?;
-                    self.store
-                        .put_item_link(&ItemLink {
-                            fingerprint: Some(fingerprint),
-                            ..link.clone()
-                        })
+                    self.update_copied_comment(case_id, link, &text, fingerprint)
                         .await?;
                     applied.comments_updated += 1;
                 }
@@ -126,23 +119,58 @@ impl SirClientHandler {
                 None => {
                     let author = self.author_name(comment, &mut authors).await?;
                     let text = render_jira_comment(key, &author, comment);
-                    let token = self.client_token(key, &format!("comment-{}", comment.id));
-                    let sir_id = self.sir.create_comment(case_id, &text, &token).await?;
-                    self.store
-                        .put_item_link(&ItemLink {
-                            kind: LinkedItemKind::Comment,
-                            case_id: case_id.to_owned(),
-                            sir_id,
-                            issue_key: key.to_owned(),
-                            jira_id: comment.id.clone(),
-                            origin: Origin::Jira,
-                            fingerprint: Some(fingerprint),
-                        })
+                    self.copy_new_comment(key, case_id, comment, &text, fingerprint)
                         .await?;
                     applied.comments_added += 1;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Brings the SIR copy of an edited Jira comment to `text`, then its link to the new body
+    /// `fingerprint`.
+    async fn update_copied_comment(
+        &self,
+        case_id: &str,
+        link: &ItemLink,
+        text: &str,
+        fingerprint: String,
+    ) -> Result<(), SirClientError> {
+        self.sir.update_comment(case_id, &link.sir_id, text).await?;
+        self.store
+            .put_item_link(&ItemLink {
+                fingerprint: Some(fingerprint),
+                ..link.clone()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Posts a Jira comment not copied yet on the case as `text`, then links it (origin `Jira`,
+    /// body `fingerprint`). The `clientToken` comes from the Jira comment id, so a crash before
+    /// the link cannot make a second copy.
+    async fn copy_new_comment(
+        &self,
+        key: &str,
+        case_id: &str,
+        comment: &JiraComment,
+        text: &str,
+        fingerprint: String,
+    ) -> Result<(), SirClientError> {
+        let token = self.client_token(key, &format!("comment-{}", comment.id));
+        let sir_id = self.sir.create_comment(case_id, text, &token).await?;
+        self.store
+            .put_item_link(&ItemLink {
+                kind: LinkedItemKind::Comment,
+                case_id: case_id.to_owned(),
+                sir_id,
+                issue_key: key.to_owned(),
+                jira_id: comment.id.clone(),
+                origin: Origin::Jira,
+                fingerprint: Some(fingerprint),
+            })
+            .await?;
         Ok(())
     }
 
@@ -189,7 +217,6 @@ impl SirClientHandler {
             return Ok(());
         }
         let key = issue.key.as_str();
-        let case_id = details.snapshot.case_id.as_str();
         let linked: HashMap<String, ItemLink> = self
             .store
             .item_links_for_issue(LinkedItemKind::Attachment, key)
@@ -201,57 +228,83 @@ impl SirClientHandler {
             if linked.contains_key(&attachment.id) {
                 continue;
             }
-            let name = sir_file_name(&attachment.id, &attachment.filename);
-            let link = |sir_id: String| ItemLink {
-                kind: LinkedItemKind::Attachment,
-                case_id: case_id.to_owned(),
-                sir_id,
-                issue_key: key.to_owned(),
-                jira_id: attachment.id.clone(),
-                origin: Origin::Jira,
-                fingerprint: None,
-            };
-            // Uploaded by a run that stopped before linking it: link it, never upload twice.
-            if let Some(existing) = details.attachments.iter().find(|a| a.file_name == name) {
-                self.store
-                    .put_item_link(&link(existing.attachment_id.clone()))
-                    .await?;
-                continue;
-            }
-            if attachment.size > MAX_ATTACHMENT_BYTES {
-                let comment_id = self.report_too_large(key, case_id, attachment).await?;
-                self.store
-                    .put_item_link(&link(format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")))
-                    .await?;
-                applied.attachments_refused += 1;
-                continue;
-            }
-            let bytes = self.jira.download_attachment(attachment).await?;
-            let token = self.client_token(key, &format!("attachment-{}", attachment.id));
-            self.sir
-                .upload_attachment(case_id, &name, bytes, &token)
+            self.copy_attachment(key, details, attachment, applied)
                 .await?;
-            let uploaded = self
-                .sir
-                .get_case(case_id)
-                .await?
-                .and_then(|d| d.attachments.into_iter().find(|a| a.file_name == name))
-                .ok_or_else(|| SirClientError::AttachmentNotListed {
-                    case_id: case_id.to_owned(),
-                    file_name: name.clone(),
-                })?;
-            self.store
-                .put_item_link(&link(uploaded.attachment_id))
-                .await?;
-            tracing::info!(
-                issue_key = key,
-                case_id,
-                file_name = name,
-                "copied an attachment"
-            );
-            applied.attachments_added += 1;
         }
         Ok(())
+    }
+
+    /// Copies one attachment not linked yet and links it: to the case attachment a crashed run
+    /// uploaded already, to a comment reporting it too large for SIR, or to the new upload.
+    async fn copy_attachment(
+        &self,
+        key: &str,
+        details: &CaseDetails,
+        attachment: &JiraAttachment,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let case_id = details.snapshot.case_id.as_str();
+        let name = sir_file_name(&attachment.id, &attachment.filename);
+        let link = |sir_id: String| ItemLink {
+            kind: LinkedItemKind::Attachment,
+            case_id: case_id.to_owned(),
+            sir_id,
+            issue_key: key.to_owned(),
+            jira_id: attachment.id.clone(),
+            origin: Origin::Jira,
+            fingerprint: None,
+        };
+        // Uploaded by a run that stopped before linking it: link it, never upload twice.
+        if let Some(existing) = details.attachments.iter().find(|a| a.file_name == name) {
+            self.store
+                .put_item_link(&link(existing.attachment_id.clone()))
+                .await?;
+            return Ok(());
+        }
+        if attachment.size > MAX_ATTACHMENT_BYTES {
+            let comment_id = self.report_too_large(key, case_id, attachment).await?;
+            self.store
+                .put_item_link(&link(format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")))
+                .await?;
+            applied.attachments_refused += 1;
+            return Ok(());
+        }
+        let sir_id = self.upload_to_case(key, case_id, attachment, &name).await?;
+        self.store.put_item_link(&link(sir_id)).await?;
+        tracing::info!(
+            issue_key = key,
+            case_id,
+            file_name = name,
+            "copied an attachment"
+        );
+        applied.attachments_added += 1;
+        Ok(())
+    }
+
+    /// Downloads the Jira attachment and uploads it to the case as `name` (the `clientToken`
+    /// from its Jira id); returns the id the case lists it under.
+    async fn upload_to_case(
+        &self,
+        key: &str,
+        case_id: &str,
+        attachment: &JiraAttachment,
+        name: &str,
+    ) -> Result<String, SirClientError> {
+        let bytes = self.jira.download_attachment(attachment).await?;
+        let token = self.client_token(key, &format!("attachment-{}", attachment.id));
+        self.sir
+            .upload_attachment(case_id, name, bytes, &token)
+            .await?;
+        let uploaded = self
+            .sir
+            .get_case(case_id)
+            .await?
+            .and_then(|d| d.attachments.into_iter().find(|a| a.file_name == name))
+            .ok_or_else(|| SirClientError::AttachmentNotListed {
+                case_id: case_id.to_owned(),
+                file_name: name.to_owned(),
+            })?;
+        Ok(uploaded.attachment_id)
     }
 
     /// One case comment saying an attachment is too large for SIR; returns its id.

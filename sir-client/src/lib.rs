@@ -239,25 +239,10 @@ impl SirClientHandler {
         let key = change.issue.issue_key.as_str();
         let existing = self.store.link_for_issue(key).await?;
         if let Some(link) = existing.as_ref().filter(|l| l.broken.is_some()) {
-            tracing::info!(
-                issue_key = key,
-                case_id = link.case_id,
-                reason = link.broken,
-                "the link is broken; SIR is left alone"
-            );
-            return Ok(Applied::new(key, Some(&link.case_id), Outcome::LinkBroken));
+            return Ok(left_alone_for_broken_link(key, link));
         }
         let Some(issue) = self.jira.get_issue(key).await? else {
-            return match existing {
-                Some(link) => self.record_deletion(&link).await,
-                None => {
-                    tracing::info!(
-                        issue_key = key,
-                        "Jira no longer has the issue; nothing to do"
-                    );
-                    Ok(Applied::new(key, None, Outcome::IssueGone))
-                }
-            };
+            return self.issue_missing(key, existing).await;
         };
         let (link, outcome) = match existing {
             Some(link) => (link, Outcome::Updated),
@@ -272,14 +257,7 @@ impl SirClientHandler {
         };
         let case_id = link.case_id.as_str();
         let mut applied = Applied::new(key, Some(case_id), outcome);
-        let details =
-            self.sir
-                .get_case(case_id)
-                .await?
-                .ok_or_else(|| SirClientError::CaseNotFound {
-                    case_id: case_id.to_owned(),
-                    issue_key: key.to_owned(),
-                })?;
+        let details = self.live_case(case_id, key).await?;
         if outcome == Outcome::Created {
             self.announce_case(&issue, case_id, &mut applied).await?;
         }
@@ -292,26 +270,70 @@ impl SirClientHandler {
             applied.outcome = Outcome::CaseClosed;
             return Ok(applied);
         }
+        self.apply_changes(change, created, &issue, &details, &mut applied)
+            .await?;
+        tracing::info!(?applied, "issue applied to SIR");
+        Ok(applied)
+    }
 
+    /// Jira no longer has the issue an event names: its deletion recorded on the linked case,
+    /// or nothing to do when it was never linked.
+    async fn issue_missing(
+        &self,
+        key: &str,
+        existing: Option<IssueLink>,
+    ) -> Result<Applied, SirClientError> {
+        match existing {
+            Some(link) => self.record_deletion(&link).await,
+            None => {
+                tracing::info!(
+                    issue_key = key,
+                    "Jira no longer has the issue; nothing to do"
+                );
+                Ok(Applied::new(key, None, Outcome::IssueGone))
+            }
+        }
+    }
+
+    /// The linked case as SIR has it now; a linked case SIR does not have is an error.
+    async fn live_case(&self, case_id: &str, key: &str) -> Result<CaseDetails, SirClientError> {
+        self.sir
+            .get_case(case_id)
+            .await?
+            .ok_or_else(|| SirClientError::CaseNotFound {
+                case_id: case_id.to_owned(),
+                issue_key: key.to_owned(),
+            })
+    }
+
+    /// The issue's changes applied to its open case: comments and attachments, then (on a case
+    /// that already existed) the fields the event names, then the status; last, the case
+    /// snapshot gets what was written.
+    async fn apply_changes(
+        &self,
+        change: &IssueChange,
+        created: bool,
+        issue: &JiraIssue,
+        details: &CaseDetails,
+        applied: &mut Applied,
+    ) -> Result<(), SirClientError> {
+        let case_id = details.snapshot.case_id.as_str();
         // A retried IssueCreated compares everything: the first try may have stopped anywhere.
         let wants = |field: IssueField| created || change.changed_fields.contains(&field);
         let mut touched = Touched::default();
         // Comments and attachments before the status: a comment written just before Done must
         // reach the case before it is closed.
-        self.sync_comments(&issue, case_id, &mut applied).await?;
-        self.sync_attachments(&issue, &details, &mut applied)
-            .await?;
-        if outcome == Outcome::Updated {
-            self.apply_fields(&issue, &details, &wants, &mut touched, &mut applied)
+        self.sync_comments(issue, case_id, applied).await?;
+        self.sync_attachments(issue, details, applied).await?;
+        if applied.outcome == Outcome::Updated {
+            self.apply_fields(issue, details, &wants, &mut touched, applied)
                 .await?;
         }
         if wants(IssueField::Status) {
-            self.apply_status(&issue, &details, &mut touched, &mut applied)
+            self.apply_status(issue, details, &mut touched, applied)
                 .await?;
         }
-        self.record_snapshot(case_id, touched).await?;
-        tracing::info!(?applied, "issue applied to SIR");
-        Ok(applied)
+        self.record_snapshot(case_id, touched).await
     }
 
     /// CreateCase for an issue, then the link and the case snapshot at once.
@@ -325,18 +347,7 @@ impl SirClientHandler {
                 issue_key: key.to_owned(),
                 reason: format!("its creation time {:?} is not a timestamp", issue.created),
             })?;
-        let mut watchers = Vec::new();
-        let candidates = self.watcher_emails(issue).await?;
-        for email in candidates {
-            if watchers.len() == MAX_WATCHERS {
-                tracing::warn!(
-                    issue_key = key,
-                    "more watchers than SIR takes; the rest are left out"
-                );
-                break;
-            }
-            watchers.push(email);
-        }
+        let watchers = self.initial_watchers(issue).await?;
         let new = NewCase {
             client_token: self.client_token(key, "case"),
             title: title_for(issue),
@@ -350,6 +361,36 @@ impl SirClientHandler {
         };
         let case_id = self.sir.create_case(&new).await?;
         tracing::info!(issue_key = key, case_id, "created the case");
+        let link = self.write_link(case_id, key).await?;
+        // The poller's baseline: without it the poller would publish the new case back.
+        let details = self.live_case(&link.case_id, key).await?;
+        let team = shared::sir::team_emails(self.sir.as_ref()).await?;
+        self.store
+            .put_case_snapshot(&shared::sir::observed_snapshot(details.snapshot, &team))
+            .await?;
+        Ok(link)
+    }
+
+    /// The watchers a new case gets: the issue's watchers' e-mails, as many as SIR takes.
+    async fn initial_watchers(&self, issue: &JiraIssue) -> Result<Vec<String>, SirClientError> {
+        let mut watchers = Vec::new();
+        let candidates = self.watcher_emails(issue).await?;
+        for email in candidates {
+            if watchers.len() == MAX_WATCHERS {
+                tracing::warn!(
+                    issue_key = issue.key,
+                    "more watchers than SIR takes; the rest are left out"
+                );
+                break;
+            }
+            watchers.push(email);
+        }
+        Ok(watchers)
+    }
+
+    /// Links the new case to the issue; a link already there for the same pair (an earlier try)
+    /// is fine, one for another pair is a conflict.
+    async fn write_link(&self, case_id: String, key: &str) -> Result<IssueLink, SirClientError> {
         let link = IssueLink::new(&case_id, key);
         match self.store.create_link(&link).await? {
             LinkOutcome::Created => {}
@@ -366,19 +407,6 @@ impl SirClientHandler {
                 });
             }
         }
-        // The poller's baseline: without it the poller would publish the new case back.
-        let details =
-            self.sir
-                .get_case(&case_id)
-                .await?
-                .ok_or_else(|| SirClientError::CaseNotFound {
-                    case_id: case_id.clone(),
-                    issue_key: key.to_owned(),
-                })?;
-        let team = shared::sir::team_emails(self.sir.as_ref()).await?;
-        self.store
-            .put_case_snapshot(&shared::sir::observed_snapshot(details.snapshot, &team))
-            .await?;
         Ok(link)
     }
 
@@ -737,6 +765,17 @@ impl SirClientHandler {
         let token = format!("jira-{}-{key}-{what}", &site.as_str()[..12]);
         clip_chars(&token, 255)
     }
+}
+
+/// The answer for an issue whose link is broken (one side was deleted): SIR is left alone.
+fn left_alone_for_broken_link(key: &str, link: &IssueLink) -> Applied {
+    tracing::info!(
+        issue_key = key,
+        case_id = link.case_id,
+        reason = link.broken,
+        "the link is broken; SIR is left alone"
+    );
+    Applied::new(key, Some(&link.case_id), Outcome::LinkBroken)
 }
 
 /// `before` with the fields a delivery changed taken from `fresh`.
