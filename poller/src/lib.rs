@@ -190,8 +190,29 @@ impl Poller {
             listed: listed.len(),
             ..PassReport::default()
         };
+        let mut failures = self.sync_planned(&listed, &tracked, &mut report).await?;
+        failures.extend(self.check_unlisted(&listed, &tracked, &mut report).await);
+        let rate = rate_for(&listed);
+        if self.schedule.set_rate(rate).await? {
+            report.schedule = Some(rate);
+        }
+        if failures.is_empty() {
+            Ok(report)
+        } else {
+            Err(PollerError::CasesFailed { failures })
+        }
+    }
+
+    /// Reads the listed cases the plan names (details, or a comment sweep) and publishes what
+    /// changed; returns the cases that failed (the others are still synced).
+    async fn sync_planned(
+        &self,
+        listed: &[CaseSummary],
+        tracked: &HashMap<String, TrackedCase>,
+        report: &mut PassReport,
+    ) -> Result<Vec<CaseFailure>, PollerError> {
         let now = now_epoch_seconds();
-        let needs = self.plan(&listed, &tracked, now);
+        let needs = self.plan(listed, tracked, now);
         let team = if needs.is_empty() {
             BTreeSet::new()
         } else {
@@ -200,10 +221,10 @@ impl Poller {
         let mut failures = Vec::new();
         for (summary, need) in needs {
             let result = match need {
-                Need::Details => self.sync_details(summary, &team, now, &mut report).await,
+                Need::Details => self.sync_details(summary, &team, now, report).await,
                 Need::CommentSweep => {
                     let entry = &tracked[&summary.case_id];
-                    self.sweep_comments(summary, entry, now, &mut report).await
+                    self.sweep_comments(summary, entry, now, report).await
                 }
             };
             if let Err(error) = result {
@@ -214,32 +235,31 @@ impl Poller {
                 });
             }
         }
+        Ok(failures)
+    }
+
+    /// Checks every tracked case ListCases no longer returns (see [`Self::check_gone`]); returns
+    /// the cases that failed.
+    async fn check_unlisted(
+        &self,
+        listed: &[CaseSummary],
+        tracked: &HashMap<String, TrackedCase>,
+        report: &mut PassReport,
+    ) -> Vec<CaseFailure> {
         let listed_ids: BTreeSet<&str> = listed.iter().map(|c| c.case_id.as_str()).collect();
+        let mut failures = Vec::new();
         for gone in tracked
             .keys()
             .filter(|id| !listed_ids.contains(id.as_str()))
         {
-            if let Err(error) = self.check_gone(gone, &mut report).await {
+            if let Err(error) = self.check_gone(gone, report).await {
                 failures.push(CaseFailure {
                     case_id: gone.clone(),
                     error,
                 });
             }
         }
-        let any_open = listed.iter().any(|c| c.status != Some(SirStatus::Closed));
-        let rate = if any_open {
-            ScheduleRate::EveryMinute
-        } else {
-            ScheduleRate::EveryFiveMinutes
-        };
-        if self.schedule.set_rate(rate).await? {
-            report.schedule = Some(rate);
-        }
-        if failures.is_empty() {
-            Ok(report)
-        } else {
-            Err(PollerError::CasesFailed { failures })
-        }
+        failures
     }
 
     /// Which listed cases need reading, and how.
@@ -460,5 +480,45 @@ impl Poller {
         });
         self.publish_and_record(event, report).await?;
         self.store.untrack_case(case_id).await
+    }
+}
+
+/// The schedule's rate after a pass: every minute while any listed case is open (or of unknown
+/// status), every five minutes when all are closed or none is listed.
+fn rate_for(listed: &[CaseSummary]) -> ScheduleRate {
+    if listed.iter().any(|c| c.status != Some(SirStatus::Closed)) {
+        ScheduleRate::EveryMinute
+    } else {
+        ScheduleRate::EveryFiveMinutes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(case_id: &str, status: Option<SirStatus>) -> CaseSummary {
+        CaseSummary {
+            case_id: case_id.to_owned(),
+            title: None,
+            status,
+            last_updated_date: None,
+        }
+    }
+
+    #[test]
+    fn the_schedule_runs_every_minute_while_any_case_is_open_or_of_unknown_status() {
+        assert_eq!(rate_for(&[]), ScheduleRate::EveryFiveMinutes);
+        let closed = summary("1234567890", Some(SirStatus::Closed));
+        assert_eq!(
+            rate_for(std::slice::from_ref(&closed)),
+            ScheduleRate::EveryFiveMinutes
+        );
+        let open = summary("1234567891", Some(SirStatus::Submitted));
+        assert_eq!(rate_for(&[closed.clone(), open]), ScheduleRate::EveryMinute);
+        assert_eq!(
+            rate_for(&[closed, summary("1234567892", None)]),
+            ScheduleRate::EveryMinute
+        );
     }
 }
