@@ -491,3 +491,58 @@ fn event_for(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(summary: &str) -> IssueSnapshot {
+        IssueSnapshot {
+            issue_key: "SEC-1".into(),
+            summary: summary.into(),
+            description: String::new(),
+            status: "To Do".into(),
+            watchers: BTreeSet::new(),
+        }
+        .normalized()
+    }
+
+    #[test]
+    fn an_unlinked_issue_is_created_and_a_linked_one_updated_only_when_it_changed() {
+        let link = IssueLink::new("1234567890", "SEC-1");
+        let before = snapshot("Suspicious login");
+        let same = IssueChange::new(Some(&before), snapshot("Suspicious login"));
+        assert!(matches!(
+            event_for("SEC-1", None, None, same.clone()),
+            Some(BusEvent::IssueCreated(_))
+        ));
+        assert_eq!(event_for("SEC-1", Some(&link), Some(&before), same), None);
+
+        let renamed = IssueChange::new(Some(&before), snapshot("Renamed"));
+        let Some(BusEvent::IssueUpdated(change)) =
+            event_for("SEC-1", Some(&link), Some(&before), renamed)
+        else {
+            panic!("a changed linked issue is updated");
+        };
+        assert_eq!(change.changed_fields, BTreeSet::from([IssueField::Summary]));
+    }
+
+    #[test]
+    fn a_linked_issue_never_snapshotted_names_every_field() {
+        let link = IssueLink::new("1234567890", "SEC-1");
+        let change = IssueChange::new(None, snapshot("Suspicious login"));
+        let Some(BusEvent::IssueUpdated(change)) = event_for("SEC-1", Some(&link), None, change)
+        else {
+            panic!("a linked issue without a snapshot is updated");
+        };
+        assert_eq!(
+            change.changed_fields,
+            BTreeSet::from([
+                IssueField::Summary,
+                IssueField::Description,
+                IssueField::Status,
+                IssueField::Watchers,
+            ])
+        );
+    }
+}
