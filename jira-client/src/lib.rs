@@ -321,7 +321,8 @@ impl JiraClientHandler {
         // (and sir-client after its own writes) set it, or a closure read here first would
         // never be published.
 
-        self.copy_items(&details, key, &mut applied).await?;
+        self.copy_items(case_id, &details, key, &mut applied)
+            .await?;
         tracing::info!(?applied, "case applied to Jira");
         Ok(applied)
     }
@@ -378,11 +379,11 @@ impl JiraClientHandler {
     /// `Pending` fail the event retryably once everything else is applied.
     async fn copy_items(
         &self,
+        case_id: &str,
         details: &CaseDetails,
         key: &str,
         applied: &mut Applied,
     ) -> Result<(), JiraClientError> {
-        let case_id = details.snapshot.case_id.as_str();
         self.sync_comments(case_id, key, applied).await?;
         let pending = self.sync_attachments(details, key, applied).await?;
         if !pending.is_empty() {

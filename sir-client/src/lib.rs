@@ -270,7 +270,7 @@ impl SirClientHandler {
             applied.outcome = Outcome::CaseClosed;
             return Ok(applied);
         }
-        self.apply_changes(change, created, &issue, &details, &mut applied)
+        self.apply_changes(change, created, &issue, case_id, &details, &mut applied)
             .await?;
         tracing::info!(?applied, "issue applied to SIR");
         Ok(applied)
@@ -314,10 +314,10 @@ impl SirClientHandler {
         change: &IssueChange,
         created: bool,
         issue: &JiraIssue,
+        case_id: &str,
         details: &CaseDetails,
         applied: &mut Applied,
     ) -> Result<(), SirClientError> {
-        let case_id = details.snapshot.case_id.as_str();
         // A retried IssueCreated compares everything: the first try may have stopped anywhere.
         let wants = |field: IssueField| created || change.changed_fields.contains(&field);
         let mut touched = Touched::default();
