@@ -29,7 +29,7 @@ pub const DEFAULT_ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerSettings {
+pub struct JiraClientSettings {
     /// The Jira project new issues go to.
     pub project_key: String,
     pub issue_type: String,
@@ -43,10 +43,10 @@ pub struct HandlerSettings {
     pub account_cache_ttl: Duration,
 }
 
-impl HandlerSettings {
+impl JiraClientSettings {
     /// Defaults for everything but the project and the region.
     pub fn new(project_key: impl Into<String>, region: impl Into<String>) -> Self {
-        HandlerSettings {
+        JiraClientSettings {
             project_key: project_key.into(),
             issue_type: DEFAULT_ISSUE_TYPE.to_owned(),
             region: region.into(),
@@ -82,7 +82,7 @@ impl HandlerSettings {
 pub struct JiraClientConfig {
     pub shared: Config,
     pub jira: JiraSettings,
-    pub handler: HandlerSettings,
+    pub handler: JiraClientSettings,
 }
 
 impl JiraClientConfig {
@@ -107,13 +107,13 @@ impl JiraClientConfig {
         let integration_principals = shared::config::integration_principals(&lookup);
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
         let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
-        let handler = HandlerSettings {
+        let handler = JiraClientSettings {
             project_key: jira.project_key.clone(),
             issue_type,
             region,
             status_mapping,
             integration_principals,
-            ..HandlerSettings::new("", "")
+            ..JiraClientSettings::new("", "")
         };
         Ok(JiraClientConfig {
             shared,
@@ -130,12 +130,12 @@ mod tests {
 
     #[test]
     fn route_lists_jira_statuses_in_sir_order_once_each() {
-        let settings = HandlerSettings::new("SEC", "eu-west-1");
+        let settings = JiraClientSettings::new("SEC", "eu-west-1");
         assert_eq!(
             settings.jira_route(),
             ["To Do", "In Progress", "In Review", "Done"]
         );
-        let custom = HandlerSettings {
+        let custom = JiraClientSettings {
             status_mapping: StatusMapping::from_json(r#"{"sirToJira": {"Submitted": "Backlog"}}"#)
                 .unwrap_or_default(),
             ..settings
@@ -166,9 +166,9 @@ mod tests {
             "arn:aws:iam::123456789012:user/bot",
             "arn:aws:iam::123456789012:user/alice"
         ));
-        let settings = HandlerSettings {
+        let settings = JiraClientSettings {
             integration_principals: vec![role.to_owned()],
-            ..HandlerSettings::new("SEC", "eu-west-1")
+            ..JiraClientSettings::new("SEC", "eu-west-1")
         };
         assert!(settings.is_integration_principal(Some(role)));
         assert!(!settings.is_integration_principal(None));

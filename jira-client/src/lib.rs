@@ -22,9 +22,9 @@
 //!
 //! Anything that leaves the event not fully applied is an `Err` (see [`JiraClientError`]).
 
+mod comments_attachments_watchers;
 mod config;
 mod error;
-mod items;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -48,7 +48,7 @@ use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line, nor
 
 pub use config::{
     DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS, ENV_ISSUE_TYPE,
-    ENV_REGION, HandlerSettings, JiraClientConfig,
+    ENV_REGION, JiraClientConfig, JiraClientSettings,
 };
 pub use error::JiraClientError;
 
@@ -61,7 +61,7 @@ pub const CASE_DELETED_REASON: &str = "SIR case deleted";
 
 /// What the handler did with the case's issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Outcome {
+pub enum IssueOutcome {
     /// A new issue was created and linked.
     Created,
     /// An issue labelled for the case (left by a crashed run) was linked instead of creating one.
@@ -82,10 +82,10 @@ pub enum Outcome {
 /// What one event changed in Jira (the Lambda's response, and what tests look at).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Applied {
+pub struct AppliedToJira {
     pub case_id: String,
     pub issue_key: Option<String>,
-    pub outcome: Outcome,
+    pub outcome: IssueOutcome,
     /// `summary` and/or `description` when they were edited.
     pub fields_edited: Vec<String>,
     /// Workflow transitions made (several for a distant status).
@@ -101,9 +101,9 @@ pub struct Applied {
     pub watchers_unresolved: Vec<String>,
 }
 
-impl Applied {
-    fn new(case_id: &str, issue_key: Option<&str>, outcome: Outcome) -> Self {
-        Applied {
+impl AppliedToJira {
+    fn new(case_id: &str, issue_key: Option<&str>, outcome: IssueOutcome) -> Self {
+        AppliedToJira {
             case_id: case_id.to_owned(),
             issue_key: issue_key.map(str::to_owned),
             outcome,
@@ -148,7 +148,7 @@ impl FieldsWanted {
     fn for_delivery(
         change: &CaseChange,
         created: bool,
-        outcome: Outcome,
+        outcome: IssueOutcome,
         before: Option<&CaseSnapshot>,
         case: &CaseSnapshot,
     ) -> Self {
@@ -157,8 +157,9 @@ impl FieldsWanted {
         // stored snapshot (the poller stores it when it publishes, so the event's list counts).
         // A case made from a Jira issue takes nothing back to that issue at linking: Jira is
         // where it came from.
-        let from_jira = outcome == Outcome::LinkedToOrigin;
-        let everything = !from_jira && (created || outcome != Outcome::Updated || before.is_none());
+        let from_jira = outcome == IssueOutcome::LinkedToOrigin;
+        let everything =
+            !from_jira && (created || outcome != IssueOutcome::Updated || before.is_none());
         let mut changed: BTreeSet<CaseField> = change.changed_fields.clone();
         if let Some(before) = before {
             changed.extend(CaseField::diff(before, case));
@@ -204,7 +205,7 @@ pub struct JiraClientHandler {
     jira: Arc<dyn JiraApi>,
     sir: Arc<dyn SirApi>,
     store: Arc<dyn JiraClientStore>,
-    settings: HandlerSettings,
+    settings: JiraClientSettings,
 }
 
 impl std::fmt::Debug for JiraClientHandler {
@@ -220,7 +221,7 @@ impl JiraClientHandler {
         jira: Arc<dyn JiraApi>,
         sir: Arc<dyn SirApi>,
         store: Arc<dyn JiraClientStore>,
-        settings: HandlerSettings,
+        settings: JiraClientSettings,
     ) -> Self {
         JiraClientHandler {
             jira,
@@ -230,12 +231,15 @@ impl JiraClientHandler {
         }
     }
 
-    pub fn settings(&self) -> &HandlerSettings {
+    pub fn settings(&self) -> &JiraClientSettings {
         &self.settings
     }
 
     /// Applies one event as EventBridge delivers it to the Lambda.
-    pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Applied, JiraClientError> {
+    pub async fn handle(
+        &self,
+        event: EventBridgeEvent<Value>,
+    ) -> Result<AppliedToJira, JiraClientError> {
         let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
             .map_err(JiraClientError::InvalidEvent)?;
         let detail_type = bus_event.detail_type().as_str();
@@ -287,7 +291,7 @@ impl JiraClientHandler {
         &self,
         change: &CaseChange,
         created: bool,
-    ) -> Result<Applied, JiraClientError> {
+    ) -> Result<AppliedToJira, JiraClientError> {
         let case_id = change.case.case_id.as_str();
         let existing = self.store.link_for_case(case_id).await?;
         if let Some(link) = existing.as_ref().filter(|link| link.broken.is_some()) {
@@ -296,14 +300,14 @@ impl JiraClientHandler {
         let (details, case) = self.read_case(change).await?;
         let before = self.store.case_snapshot(case_id).await?;
         let (link, outcome) = match existing {
-            Some(link) => (link, Outcome::Updated),
+            Some(link) => (link, IssueOutcome::Updated),
             None => {
                 self.create_or_adopt(&case, details.case_arn.as_deref())
                     .await?
             }
         };
         let key = link.issue_key.as_str();
-        let mut applied = Applied::new(case_id, Some(key), outcome);
+        let mut applied = AppliedToJira::new(case_id, Some(key), outcome);
         let issue = self.live_issue(case_id, key).await?;
         let wanted = FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
         let mut jira_state = self.jira_baseline(key, &issue).await?;
@@ -382,7 +386,7 @@ impl JiraClientHandler {
         case_id: &str,
         details: &CaseDetails,
         key: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         self.sync_comments(case_id, key, applied).await?;
         let pending = self.sync_attachments(details, key, applied).await?;
@@ -403,10 +407,10 @@ impl JiraClientHandler {
         &self,
         case: &CaseSnapshot,
         case_arn: Option<&str>,
-    ) -> Result<(IssueLink, Outcome), JiraClientError> {
+    ) -> Result<(IssueLink, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let (key, outcome) = match self.origin_issue(case_id, case_arn).await? {
-            Some(key) => (key, Outcome::LinkedToOrigin),
+            Some(key) => (key, IssueOutcome::LinkedToOrigin),
             None => self.adopt_or_create_issue(case).await?,
         };
         let link = self.write_link(case_id, key).await?;
@@ -442,7 +446,7 @@ impl JiraClientHandler {
     async fn adopt_or_create_issue(
         &self,
         case: &CaseSnapshot,
-    ) -> Result<(String, Outcome), JiraClientError> {
+    ) -> Result<(String, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let label = case_label(case_id);
         let found = self
@@ -460,7 +464,7 @@ impl JiraClientHandler {
                     );
                 }
                 tracing::info!(case_id, issue_key = oldest, "adopting the labelled issue");
-                (oldest.clone(), Outcome::Adopted)
+                (oldest.clone(), IssueOutcome::Adopted)
             }
             None => {
                 let new = NewIssue {
@@ -472,7 +476,7 @@ impl JiraClientHandler {
                 };
                 let key = self.jira.create_issue(&new).await?;
                 tracing::info!(case_id, issue_key = key, "created the issue");
-                (key, Outcome::Created)
+                (key, IssueOutcome::Created)
             }
         })
     }
@@ -513,7 +517,7 @@ impl JiraClientHandler {
         issue: &JiraIssue,
         wanted: &FieldsWanted,
         jira_state: &mut IssueSnapshot,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         let key = issue.key.as_str();
         let mut edit = IssueEdit::default();
@@ -563,7 +567,7 @@ impl JiraClientHandler {
         &self,
         case: &CaseSnapshot,
         key: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         if case.status != SirStatus::Closed {
             return Ok(());
@@ -590,18 +594,22 @@ impl JiraClientHandler {
 
     /// `CaseDeleted`: the issue is kept; a comment and a label say the case is gone, then the
     /// link is marked broken so nothing is synced any more.
-    async fn record_deletion(&self, gone: &CaseGone) -> Result<Applied, JiraClientError> {
+    async fn record_deletion(&self, gone: &CaseGone) -> Result<AppliedToJira, JiraClientError> {
         let case_id = gone.case_id.as_str();
         let Some(link) = self.store.link_for_case(case_id).await? else {
             tracing::info!(case_id, "the deleted case has no issue; nothing to record");
-            return Ok(Applied::new(case_id, None, Outcome::NotLinked));
+            return Ok(AppliedToJira::new(case_id, None, IssueOutcome::NotLinked));
         };
         let key = link.issue_key.as_str();
         if link.broken.is_some() {
             tracing::info!(case_id, issue_key = key, "the link is already broken");
-            return Ok(Applied::new(case_id, Some(key), Outcome::LinkBroken));
+            return Ok(AppliedToJira::new(
+                case_id,
+                Some(key),
+                IssueOutcome::LinkBroken,
+            ));
         }
-        let mut applied = Applied::new(case_id, Some(key), Outcome::Deleted);
+        let mut applied = AppliedToJira::new(case_id, Some(key), IssueOutcome::Deleted);
         match self.jira.get_issue(key).await? {
             // The label is written after the comment, so it says the comment is there.
             Some(issue) if !issue.labels.iter().any(|l| l == DELETED_LABEL) => {
@@ -649,14 +657,14 @@ impl JiraClientHandler {
 }
 
 /// The answer for a case whose link is broken (one side was deleted): Jira is left alone.
-fn left_alone_for_broken_link(case_id: &str, link: &IssueLink) -> Applied {
+fn left_alone_for_broken_link(case_id: &str, link: &IssueLink) -> AppliedToJira {
     tracing::info!(
         case_id,
         issue_key = link.issue_key,
         reason = link.broken,
         "the link is broken; Jira is left alone"
     );
-    Applied::new(case_id, Some(&link.issue_key), Outcome::LinkBroken)
+    AppliedToJira::new(case_id, Some(&link.issue_key), IssueOutcome::LinkBroken)
 }
 
 /// The issue summary for a case: its title on one line, clipped to Jira's limit (in UTF-16
@@ -718,15 +726,20 @@ mod tests {
         now.title = "Renamed".into();
         let change = CaseChange::new(Some(&before), now.clone());
         let wanted =
-            FieldsWanted::for_delivery(&change, false, Outcome::Updated, Some(&before), &now);
+            FieldsWanted::for_delivery(&change, false, IssueOutcome::Updated, Some(&before), &now);
         assert!(wanted.wants(CaseField::Title));
         assert!(!wanted.wants(CaseField::Description));
         assert!(!wanted.wants(CaseField::Status));
         assert!(!wanted.wants(CaseField::ClosureCode));
 
         let closed = case(SirStatus::Closed);
-        let wanted =
-            FieldsWanted::for_delivery(&change, false, Outcome::Updated, Some(&closed), &closed);
+        let wanted = FieldsWanted::for_delivery(
+            &change,
+            false,
+            IssueOutcome::Updated,
+            Some(&closed),
+            &closed,
+        );
         assert!(wanted.wants(CaseField::Status));
         assert!(!wanted.wants(CaseField::ClosureCode));
     }
@@ -735,11 +748,12 @@ mod tests {
     fn a_new_link_brings_over_everything_except_to_the_issue_the_case_came_from() {
         let now = case(SirStatus::Closed);
         let change = CaseChange::new(Some(&now), now.clone());
-        let wanted = FieldsWanted::for_delivery(&change, false, Outcome::Adopted, None, &now);
+        let wanted = FieldsWanted::for_delivery(&change, false, IssueOutcome::Adopted, None, &now);
         assert!(wanted.wants(CaseField::Title) && wanted.wants(CaseField::Watchers));
         assert!(wanted.wants(CaseField::ClosureCode));
 
-        let wanted = FieldsWanted::for_delivery(&change, true, Outcome::LinkedToOrigin, None, &now);
+        let wanted =
+            FieldsWanted::for_delivery(&change, true, IssueOutcome::LinkedToOrigin, None, &now);
         assert!(!wanted.wants(CaseField::Title) && !wanted.wants(CaseField::Watchers));
         assert!(wanted.wants(CaseField::Status) && wanted.wants(CaseField::ClosureCode));
     }

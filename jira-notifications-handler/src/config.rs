@@ -6,7 +6,7 @@ use shared::config::{Config, JiraSettings};
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerSettings {
+pub struct NotificationsSettings {
     /// The only project whose issues are synced; messages about any other key are rejected.
     pub project_key: String,
 }
@@ -16,7 +16,7 @@ pub struct HandlerSettings {
 pub struct NotificationsConfig {
     pub shared: Config,
     pub jira: JiraSettings,
-    pub handler: HandlerSettings,
+    pub handler: NotificationsSettings,
 }
 
 impl NotificationsConfig {
@@ -32,7 +32,7 @@ impl NotificationsConfig {
     ) -> shared::Result<Self> {
         let shared = Config::from_lookup(lookup)?;
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
-        let handler = HandlerSettings {
+        let handler = NotificationsSettings {
             project_key: jira.project_key.clone(),
         };
         Ok(NotificationsConfig {

@@ -47,13 +47,13 @@ use shared::store::{
 use crate::coalesce::{Admission, Coalescer};
 
 pub use coalesce::Coalescing;
-pub use config::{HandlerSettings, NotificationsConfig};
+pub use config::{NotificationsConfig, NotificationsSettings};
 pub use error::{HandlerError, RecordFailure};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
 
 /// What the handler did about one issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Outcome {
+pub enum NotificationOutcome {
     /// `IssueCreated` was published.
     Created,
     /// `IssueUpdated` was published.
@@ -80,7 +80,7 @@ pub struct RecordReport {
     pub message_id: String,
     /// The issue, when the message was accepted.
     pub issue_key: Option<String>,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<NotificationOutcome>,
     /// The rejection class (`not-json`, `missing-key`, …), when it was rejected.
     pub rejected: Option<&'static str>,
 }
@@ -93,7 +93,7 @@ pub struct BatchReport {
 
 impl BatchReport {
     /// The outcomes of accepted records, in order.
-    pub fn outcomes(&self) -> Vec<Outcome> {
+    pub fn outcomes(&self) -> Vec<NotificationOutcome> {
         self.records.iter().filter_map(|r| r.outcome).collect()
     }
 
@@ -120,7 +120,7 @@ pub struct NotificationHandler {
     jira: Arc<dyn JiraApi>,
     store: Arc<dyn NotificationsStore>,
     publisher: Arc<dyn EventPublisher>,
-    settings: HandlerSettings,
+    settings: NotificationsSettings,
     /// The integration user's accountId (read once): what it wrote is jira-client's echo.
     integration_account: IntegrationAccount,
     coalescer: Coalescer,
@@ -139,7 +139,7 @@ impl NotificationHandler {
         jira: Arc<dyn JiraApi>,
         store: Arc<dyn NotificationsStore>,
         publisher: Arc<dyn EventPublisher>,
-        settings: HandlerSettings,
+        settings: NotificationsSettings,
     ) -> Self {
         NotificationHandler {
             jira,
@@ -244,7 +244,7 @@ impl NotificationHandler {
                     read_started_after_ms,
                     "a re-read that started after this message was published covers it"
                 );
-                return Ok(report(key, Outcome::Coalesced));
+                return Ok(report(key, NotificationOutcome::Coalesced));
             }
             Err(error) => return Err((key, error)),
         };
@@ -258,7 +258,11 @@ impl NotificationHandler {
     }
 
     /// Re-reads the issue and publishes what changed since the last sync.
-    pub async fn sync_issue(&self, key: &str, deleted_hint: bool) -> shared::Result<Outcome> {
+    pub async fn sync_issue(
+        &self,
+        key: &str,
+        deleted_hint: bool,
+    ) -> shared::Result<NotificationOutcome> {
         let link = self.store.link_for_issue(key).await?;
         let Some(issue) = self.jira.get_issue(key).await? else {
             return self.issue_gone(key, link).await;
@@ -274,7 +278,7 @@ impl NotificationHandler {
         }
         let (change, before) = self.read_change(key, &issue).await?;
         let Some(event) = event_for(key, link.as_ref(), before.as_ref(), change) else {
-            return Ok(Outcome::Unchanged);
+            return Ok(NotificationOutcome::Unchanged);
         };
         self.publish_then_snapshot(key, event).await
     }
@@ -286,7 +290,7 @@ impl NotificationHandler {
         key: &str,
         link: Option<&IssueLink>,
         issue: &JiraIssue,
-    ) -> Option<Outcome> {
+    ) -> Option<NotificationOutcome> {
         if let Some(link) = link.filter(|l| l.broken.is_some()) {
             tracing::info!(
                 issue_key = key,
@@ -294,7 +298,7 @@ impl NotificationHandler {
                 reason = link.broken,
                 "the link is broken; nothing is synced"
             );
-            return Some(Outcome::LinkBroken);
+            return Some(NotificationOutcome::LinkBroken);
         }
         // Jira redirects a moved issue's old key to its new one: only this project's issues.
         if !shared::config::is_issue_key_of(&issue.key, &self.settings.project_key) {
@@ -303,14 +307,14 @@ impl NotificationHandler {
                 found = issue.key,
                 "the issue now belongs to another project; ignored"
             );
-            return Some(Outcome::Unchanged);
+            return Some(NotificationOutcome::Unchanged);
         }
         if link.is_none() && shared::jira::is_made_for_a_case(&issue.labels) {
             tracing::info!(
                 issue_key = key,
                 "an issue made for a SIR case, not linked yet; SIR already has it"
             );
-            return Some(Outcome::FromSir);
+            return Some(NotificationOutcome::FromSir);
         }
         None
     }
@@ -335,10 +339,14 @@ impl NotificationHandler {
 
     /// Publishes the event, then stores the issue's snapshot. Only after a successful publish:
     /// stored first, a failed publish would be lost, as the retry would find nothing changed.
-    async fn publish_then_snapshot(&self, key: &str, event: BusEvent) -> shared::Result<Outcome> {
+    async fn publish_then_snapshot(
+        &self,
+        key: &str,
+        event: BusEvent,
+    ) -> shared::Result<NotificationOutcome> {
         let outcome = match &event {
-            BusEvent::IssueCreated(_) => Outcome::Created,
-            _ => Outcome::Updated,
+            BusEvent::IssueCreated(_) => NotificationOutcome::Created,
+            _ => NotificationOutcome::Updated,
         };
         self.publisher.publish(std::slice::from_ref(&event)).await?;
         if let BusEvent::IssueCreated(change) | BusEvent::IssueUpdated(change) = &event {
@@ -356,7 +364,11 @@ impl NotificationHandler {
     }
 
     /// Jira answered 404: `IssueDeleted` if the table links the issue, otherwise nothing.
-    async fn issue_gone(&self, key: &str, link: Option<IssueLink>) -> shared::Result<Outcome> {
+    async fn issue_gone(
+        &self,
+        key: &str,
+        link: Option<IssueLink>,
+    ) -> shared::Result<NotificationOutcome> {
         match link {
             Some(link) if link.broken.is_none() => {
                 let event = BusEvent::IssueDeleted(IssueGone {
@@ -369,15 +381,15 @@ impl NotificationHandler {
                     case_id = link.case_id,
                     "the linked issue is gone; published IssueDeleted"
                 );
-                Ok(Outcome::Deleted)
+                Ok(NotificationOutcome::Deleted)
             }
-            Some(_) => Ok(Outcome::LinkBroken),
+            Some(_) => Ok(NotificationOutcome::LinkBroken),
             None => {
                 tracing::info!(
                     issue_key = key,
                     "Jira has no such issue and it was never linked"
                 );
-                Ok(Outcome::UnknownIssue)
+                Ok(NotificationOutcome::UnknownIssue)
             }
         }
     }

@@ -30,7 +30,7 @@ pub const ENGAGEMENT_TYPES: [&str; 2] = ["Security Incident", "Investigation"];
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerSettings {
+pub struct SirClientSettings {
     /// The only project whose issues are synced.
     pub project_key: String,
     /// The Jira site (no trailing slash): links to issues, and part of every `clientToken`, so
@@ -46,14 +46,14 @@ pub struct HandlerSettings {
     pub claim_lease: Duration,
 }
 
-impl HandlerSettings {
+impl SirClientSettings {
     /// Defaults for everything but the project, the site and the region.
     pub fn new(
         project_key: impl Into<String>,
         jira_url: impl Into<String>,
         region: impl Into<String>,
     ) -> Self {
-        HandlerSettings {
+        SirClientSettings {
             project_key: project_key.into(),
             jira_url: jira_url.into().trim_end_matches('/').to_owned(),
             region: region.into(),
@@ -76,7 +76,7 @@ impl HandlerSettings {
 pub struct SirClientConfig {
     pub shared: Config,
     pub jira: JiraSettings,
-    pub handler: HandlerSettings,
+    pub handler: SirClientSettings,
 }
 
 impl SirClientConfig {
@@ -94,7 +94,7 @@ impl SirClientConfig {
         let settings = settings_from(&lookup)?;
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
         let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
-        let handler = HandlerSettings {
+        let handler = SirClientSettings {
             status_mapping,
             ..settings.with_jira(&jira)
         };
@@ -115,12 +115,12 @@ struct EnvSettings {
 }
 
 impl EnvSettings {
-    fn with_jira(self, jira: &JiraSettings) -> HandlerSettings {
-        HandlerSettings {
+    fn with_jira(self, jira: &JiraSettings) -> SirClientSettings {
+        SirClientSettings {
             resolver_type: self.resolver_type,
             engagement_type: self.engagement_type,
             impacted_accounts: self.impacted_accounts,
-            ..HandlerSettings::new(&jira.project_key, &jira.url, self.region)
+            ..SirClientSettings::new(&jira.project_key, &jira.url, self.region)
         }
     }
 }

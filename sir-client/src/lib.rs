@@ -25,9 +25,9 @@
 //! After its writes, the SIR-side snapshot gets the fields it changed, so the poller does not
 //! publish the integration's own change back.
 
+mod comments_and_attachments;
 mod config;
 mod error;
-mod items;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -51,12 +51,12 @@ use shared::text::{
     SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text,
 };
 
+pub use comments_and_attachments::{MAX_ATTACHMENT_BYTES, sir_file_name};
 pub use config::{
     ENGAGEMENT_TYPES, ENV_ENGAGEMENT_TYPE, ENV_IMPACTED_ACCOUNTS, ENV_REGION, ENV_RESOLVER_TYPE,
-    HandlerSettings, RESOLVER_TYPES, SirClientConfig,
+    RESOLVER_TYPES, SirClientConfig, SirClientSettings,
 };
 pub use error::SirClientError;
-pub use items::{MAX_ATTACHMENT_BYTES, sir_file_name};
 
 /// Reason recorded on the link when the Jira issue was deleted.
 pub const ISSUE_DELETED_REASON: &str = "Jira issue deleted";
@@ -65,7 +65,7 @@ pub const MAX_WATCHERS: usize = 30;
 
 /// What the handler did with the issue's case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Outcome {
+pub enum CaseOutcome {
     /// A case was created for the issue and linked.
     Created,
     /// The linked case was brought up to date.
@@ -87,10 +87,10 @@ pub enum Outcome {
 /// What one event changed in SIR (the Lambda's response, and what tests look at).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Applied {
+pub struct AppliedToSir {
     pub issue_key: String,
     pub case_id: Option<String>,
-    pub outcome: Outcome,
+    pub outcome: CaseOutcome,
     /// `title`, `description` and/or `watchers` when UpdateCase changed them.
     pub fields_edited: Vec<String>,
     /// UpdateCaseStatus/CloseCase calls made.
@@ -108,9 +108,9 @@ pub struct Applied {
     pub notes: usize,
 }
 
-impl Applied {
-    fn new(issue_key: &str, case_id: Option<&str>, outcome: Outcome) -> Self {
-        Applied {
+impl AppliedToSir {
+    fn new(issue_key: &str, case_id: Option<&str>, outcome: CaseOutcome) -> Self {
+        AppliedToSir {
             issue_key: issue_key.to_owned(),
             case_id: case_id.map(str::to_owned),
             outcome,
@@ -147,7 +147,7 @@ pub struct SirClientHandler {
     sir: Arc<dyn SirApi>,
     jira: Arc<dyn JiraApi>,
     store: Arc<dyn SirClientStore>,
-    settings: HandlerSettings,
+    settings: SirClientSettings,
     /// The integration user's accountId (read once): what it wrote in Jira came from SIR.
     integration_account: IntegrationAccount,
 }
@@ -165,7 +165,7 @@ impl SirClientHandler {
         sir: Arc<dyn SirApi>,
         jira: Arc<dyn JiraApi>,
         store: Arc<dyn SirClientStore>,
-        settings: HandlerSettings,
+        settings: SirClientSettings,
     ) -> Self {
         SirClientHandler {
             sir,
@@ -176,12 +176,15 @@ impl SirClientHandler {
         }
     }
 
-    pub fn settings(&self) -> &HandlerSettings {
+    pub fn settings(&self) -> &SirClientSettings {
         &self.settings
     }
 
     /// Applies one event as EventBridge delivers it to the Lambda.
-    pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Applied, SirClientError> {
+    pub async fn handle(
+        &self,
+        event: EventBridgeEvent<Value>,
+    ) -> Result<AppliedToSir, SirClientError> {
         let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
             .map_err(SirClientError::InvalidEvent)?;
         let key = bus_event.subject().to_owned();
@@ -235,7 +238,7 @@ impl SirClientHandler {
         &self,
         change: &IssueChange,
         created: bool,
-    ) -> Result<Applied, SirClientError> {
+    ) -> Result<AppliedToSir, SirClientError> {
         let key = change.issue.issue_key.as_str();
         let existing = self.store.link_for_issue(key).await?;
         if let Some(link) = existing.as_ref().filter(|l| l.broken.is_some()) {
@@ -245,20 +248,20 @@ impl SirClientHandler {
             return self.issue_missing(key, existing).await;
         };
         let (link, outcome) = match existing {
-            Some(link) => (link, Outcome::Updated),
+            Some(link) => (link, CaseOutcome::Updated),
             None if shared::jira::is_made_for_a_case(&issue.labels) => {
                 tracing::info!(
                     issue_key = key,
                     "the issue was made for a SIR case; nothing to create"
                 );
-                return Ok(Applied::new(key, None, Outcome::FromSir));
+                return Ok(AppliedToSir::new(key, None, CaseOutcome::FromSir));
             }
-            None => (self.create_case(&issue).await?, Outcome::Created),
+            None => (self.create_case(&issue).await?, CaseOutcome::Created),
         };
         let case_id = link.case_id.as_str();
-        let mut applied = Applied::new(key, Some(case_id), outcome);
+        let mut applied = AppliedToSir::new(key, Some(case_id), outcome);
         let details = self.live_case(case_id, key).await?;
-        if outcome == Outcome::Created {
+        if outcome == CaseOutcome::Created {
             self.announce_case(&issue, case_id, &mut applied).await?;
         }
         if details.snapshot.status == SirStatus::Closed {
@@ -267,7 +270,7 @@ impl SirClientHandler {
             if self.has_unsynced_changes(&issue, &details).await? {
                 self.report_closed_case(key, case_id, &mut applied).await?;
             }
-            applied.outcome = Outcome::CaseClosed;
+            applied.outcome = CaseOutcome::CaseClosed;
             return Ok(applied);
         }
         self.apply_changes(change, created, &issue, case_id, &details, &mut applied)
@@ -282,7 +285,7 @@ impl SirClientHandler {
         &self,
         key: &str,
         existing: Option<IssueLink>,
-    ) -> Result<Applied, SirClientError> {
+    ) -> Result<AppliedToSir, SirClientError> {
         match existing {
             Some(link) => self.record_deletion(&link).await,
             None => {
@@ -290,7 +293,7 @@ impl SirClientHandler {
                     issue_key = key,
                     "Jira no longer has the issue; nothing to do"
                 );
-                Ok(Applied::new(key, None, Outcome::IssueGone))
+                Ok(AppliedToSir::new(key, None, CaseOutcome::IssueGone))
             }
         }
     }
@@ -316,7 +319,7 @@ impl SirClientHandler {
         issue: &JiraIssue,
         case_id: &str,
         details: &CaseDetails,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         // A retried IssueCreated compares everything: the first try may have stopped anywhere.
         let wants = |field: IssueField| created || change.changed_fields.contains(&field);
@@ -325,7 +328,7 @@ impl SirClientHandler {
         // reach the case before it is closed.
         self.sync_comments(issue, case_id, applied).await?;
         self.sync_attachments(issue, details, applied).await?;
-        if applied.outcome == Outcome::Updated {
+        if applied.outcome == CaseOutcome::Updated {
             self.apply_fields(issue, details, &wants, &mut touched, applied)
                 .await?;
         }
@@ -416,7 +419,7 @@ impl SirClientHandler {
         &self,
         issue: &JiraIssue,
         case_id: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let key = issue.key.as_str();
         self.sir
@@ -458,7 +461,7 @@ impl SirClientHandler {
         details: &CaseDetails,
         wants: &impl Fn(IssueField) -> bool,
         touched: &mut Touched,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let case = &details.snapshot;
         let mut edit = CaseEdit::default();
@@ -521,7 +524,7 @@ impl SirClientHandler {
         issue: &JiraIssue,
         details: &CaseDetails,
         touched: &mut Touched,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let case_id = details.snapshot.case_id.as_str();
         let current = details.snapshot.status;
@@ -624,7 +627,7 @@ impl SirClientHandler {
         &self,
         key: &str,
         case_id: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let mut notes: JiraToSirNotes = read_notes(self.jira.as_ref(), key).await?;
         if notes.closed_case_reported {
@@ -651,7 +654,7 @@ impl SirClientHandler {
     }
 
     /// `IssueDeleted`: recorded on the case, then the link is marked broken.
-    async fn issue_deleted(&self, gone: &IssueGone) -> Result<Applied, SirClientError> {
+    async fn issue_deleted(&self, gone: &IssueGone) -> Result<AppliedToSir, SirClientError> {
         let key = gone.issue_key.as_str();
         match self.store.link_for_issue(key).await? {
             None => {
@@ -659,11 +662,13 @@ impl SirClientHandler {
                     issue_key = key,
                     "the deleted issue has no case; nothing to record"
                 );
-                Ok(Applied::new(key, None, Outcome::NotLinked))
+                Ok(AppliedToSir::new(key, None, CaseOutcome::NotLinked))
             }
-            Some(link) if link.broken.is_some() => {
-                Ok(Applied::new(key, Some(&link.case_id), Outcome::LinkBroken))
-            }
+            Some(link) if link.broken.is_some() => Ok(AppliedToSir::new(
+                key,
+                Some(&link.case_id),
+                CaseOutcome::LinkBroken,
+            )),
             Some(link) => {
                 // Never trust the event alone: an issue Jira still has was not deleted.
                 if self.jira.get_issue(key).await?.is_some() {
@@ -671,7 +676,11 @@ impl SirClientHandler {
                         issue_key = key,
                         "IssueDeleted for an issue Jira still has; ignored"
                     );
-                    return Ok(Applied::new(key, Some(&link.case_id), Outcome::Updated));
+                    return Ok(AppliedToSir::new(
+                        key,
+                        Some(&link.case_id),
+                        CaseOutcome::Updated,
+                    ));
                 }
                 self.record_deletion(&link).await
             }
@@ -680,10 +689,10 @@ impl SirClientHandler {
 
     /// A comment on the case (unless it is closed or gone) and the link marked broken; the
     /// case's data is never changed.
-    async fn record_deletion(&self, link: &IssueLink) -> Result<Applied, SirClientError> {
+    async fn record_deletion(&self, link: &IssueLink) -> Result<AppliedToSir, SirClientError> {
         let key = link.issue_key.as_str();
         let case_id = link.case_id.as_str();
-        let mut applied = Applied::new(key, Some(case_id), Outcome::Deleted);
+        let mut applied = AppliedToSir::new(key, Some(case_id), CaseOutcome::Deleted);
         match self.sir.get_case(case_id).await? {
             Some(details) if details.snapshot.status != SirStatus::Closed => {
                 self.sir
@@ -768,14 +777,14 @@ impl SirClientHandler {
 }
 
 /// The answer for an issue whose link is broken (one side was deleted): SIR is left alone.
-fn left_alone_for_broken_link(key: &str, link: &IssueLink) -> Applied {
+fn left_alone_for_broken_link(key: &str, link: &IssueLink) -> AppliedToSir {
     tracing::info!(
         issue_key = key,
         case_id = link.case_id,
         reason = link.broken,
         "the link is broken; SIR is left alone"
     );
-    Applied::new(key, Some(&link.case_id), Outcome::LinkBroken)
+    AppliedToSir::new(key, Some(&link.case_id), CaseOutcome::LinkBroken)
 }
 
 /// `before` with the fields a delivery changed taken from `fresh`.

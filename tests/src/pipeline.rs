@@ -283,7 +283,7 @@ impl Integration {
                 ..PollerSettings::default()
             },
         };
-        let mut jira_client_settings = jira_client::HandlerSettings::new(PROJECT_KEY, REGION);
+        let mut jira_client_settings = jira_client::JiraClientSettings::new(PROJECT_KEY, REGION);
         jira_client_settings.integration_principals = ours;
         let jira_client = JiraClientHandler::new(
             jira_api()?,
@@ -295,12 +295,12 @@ impl Integration {
             jira_api()?,
             store(&notifications_sdk),
             publisher(&notifications_sdk),
-            jira_notifications_handler::HandlerSettings {
+            jira_notifications_handler::NotificationsSettings {
                 project_key: PROJECT_KEY.into(),
             },
         );
         let mut sir_client_settings =
-            sir_client::HandlerSettings::new(PROJECT_KEY, jira.base_url(), REGION);
+            sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         sir_client_settings.impacted_accounts = options.impacted_accounts;
         let sir_client = SirClientHandler::new(
             sir_api(Function::SirClient),

@@ -17,7 +17,7 @@ use aws_config::BehaviorVersion;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_securityir::config::{Credentials, Region, SharedCredentialsProvider};
 use integration_tests::World;
-use jira_client::{HandlerSettings, JiraClientHandler};
+use jira_client::{JiraClientHandler, JiraClientSettings};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -352,7 +352,7 @@ async fn jira_client_failing_to_download_a_sir_attachment_reports_no_presigned_u
             ),
         }),
         Arc::new(world.store()),
-        HandlerSettings::new("SEC", REGION),
+        JiraClientSettings::new("SEC", REGION),
     );
     let event = BusEvent::CaseCreated(CaseChange::new(None, snapshot));
     let envelope: EventBridgeEvent<Value> = serde_json::from_value(json!({

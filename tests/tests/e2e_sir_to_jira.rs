@@ -16,7 +16,7 @@ use integration_tests::World;
 use integration_tests::bus::{Delivery, Route};
 use integration_tests::clients::{schedule_tick, sir_client};
 use integration_tests::iam::Function;
-use jira_client::{HandlerSettings, JiraClientHandler};
+use jira_client::{JiraClientHandler, JiraClientSettings};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
 use secrecy::SecretString;
@@ -121,7 +121,7 @@ async fn pipeline() -> Pipeline {
         max_delay: Duration::from_millis(200),
         max_retry_after: Duration::from_secs(2),
     });
-    let mut settings = HandlerSettings::new("SEC", "us-east-1");
+    let mut settings = JiraClientSettings::new("SEC", "us-east-1");
     settings.integration_principals = ours;
     let jira_client = JiraClientHandler::new(
         Arc::new(jira_api),

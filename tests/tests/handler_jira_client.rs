@@ -18,8 +18,8 @@ use aws_sdk_securityir::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ssm::types::ParameterType;
 use integration_tests::World;
 use jira_client::{
-    Applied, DELETED_LABEL, HandlerSettings, JiraClientConfig, JiraClientError, JiraClientHandler,
-    Outcome, case_label,
+    AppliedToJira, DELETED_LABEL, IssueOutcome, JiraClientConfig, JiraClientError,
+    JiraClientHandler, JiraClientSettings, case_label,
 };
 use jira_emulator::{
     IssueAction, IssueEdit as HumanEdit, IssueRecord, JiraEmulator, JiraEmulatorConfig,
@@ -107,9 +107,9 @@ impl Setup {
     /// A handler wired like main.rs wires it.
     fn handler(&self) -> JiraClientHandler {
         let jira = self.jira_client();
-        let settings = HandlerSettings {
+        let settings = JiraClientSettings {
             integration_principals: vec![self.sir.principal(SIR_CLIENT)],
-            ..HandlerSettings::new("SEC", REGION)
+            ..JiraClientSettings::new("SEC", REGION)
         };
         JiraClientHandler::new(
             Arc::new(jira),
@@ -288,7 +288,7 @@ fn transitions_in(issue: &IssueRecord) -> usize {
         .count()
 }
 
-async fn apply(handler: &JiraClientHandler, event: EventBridgeEvent<Value>) -> Applied {
+async fn apply(handler: &JiraClientHandler, event: EventBridgeEvent<Value>) -> AppliedToJira {
     handler.handle(event).await.unwrap()
 }
 
@@ -308,7 +308,7 @@ async fn new_case_becomes_an_issue_with_summary_details_label_and_mapped_status(
     );
     let applied = apply(&handler, s.created(&case_id).await).await;
 
-    assert_eq!(applied.outcome, Outcome::Created);
+    assert_eq!(applied.outcome, IssueOutcome::Created);
     let issue = s.issue_of(&case_id);
     assert_eq!(applied.issue_key.as_deref(), Some(issue.key.as_str()));
     assert_eq!(issue.summary, "Suspicious IAM activity");
@@ -537,7 +537,7 @@ async fn title_description_and_status_edits_propagate_and_redelivery_writes_noth
         .unwrap();
     let event = s.updated(&case_id, &before).await;
     let applied = apply(&handler, event.clone()).await;
-    assert_eq!(applied.outcome, Outcome::Updated);
+    assert_eq!(applied.outcome, IssueOutcome::Updated);
     assert_eq!(applied.fields_edited, ["summary", "description"]);
     assert_eq!(applied.transitions, 1);
 
@@ -892,9 +892,9 @@ async fn same_case_created_delivered_twice_makes_one_issue() {
     let event = s.created(&case_id).await;
     assert_eq!(
         apply(&handler, event.clone()).await.outcome,
-        Outcome::Created
+        IssueOutcome::Created
     );
-    assert_eq!(apply(&handler, event).await.outcome, Outcome::Updated);
+    assert_eq!(apply(&handler, event).await.outcome, IssueOutcome::Updated);
     s.issue_of(&case_id);
     assert_eq!(s.jira_creates(), 1);
 }
@@ -910,7 +910,7 @@ async fn concurrent_deliveries_make_one_issue() {
     let results = [a, b];
     let created = results
         .iter()
-        .filter(|r| matches!(r, Ok(applied) if applied.outcome == Outcome::Created))
+        .filter(|r| matches!(r, Ok(applied) if applied.outcome == IssueOutcome::Created))
         .count();
     assert_eq!(created, 1, "{results:?}");
     for result in &results {
@@ -923,7 +923,7 @@ async fn concurrent_deliveries_make_one_issue() {
     }
     // The loser's retry finds the issue.
     let applied = apply(&second, event).await;
-    assert_eq!(applied.outcome, Outcome::Updated);
+    assert_eq!(applied.outcome, IssueOutcome::Updated);
     s.issue_of(&case_id);
 }
 
@@ -945,7 +945,7 @@ async fn an_orphan_younger_than_the_search_index_is_adopted_not_duplicated() {
         )
         .unwrap();
     let applied = apply(&s.handler(), s.created(&case_id).await).await;
-    assert_eq!(applied.outcome, Outcome::Adopted);
+    assert_eq!(applied.outcome, IssueOutcome::Adopted);
     assert_eq!(s.issue_of(&case_id).key, orphan);
     assert_eq!(s.jira_creates(), 0, "no second create");
 }
@@ -967,7 +967,7 @@ async fn issue_left_by_a_crash_before_the_link_write_is_adopted() {
         .unwrap();
 
     let applied = apply(&s.handler(), s.created(&case_id).await).await;
-    assert_eq!(applied.outcome, Outcome::Adopted);
+    assert_eq!(applied.outcome, IssueOutcome::Adopted);
     let issue = s.issue_of(&case_id);
     assert_eq!(issue.key, orphan);
     assert_eq!(s.jira_creates(), 0, "no second create");
@@ -1005,7 +1005,7 @@ async fn several_labelled_issues_adopt_the_oldest() {
     let oldest = orphan("First");
     orphan("Second");
     let applied = apply(&s.handler(), s.created(&case_id).await).await;
-    assert_eq!(applied.outcome, Outcome::Adopted);
+    assert_eq!(applied.outcome, IssueOutcome::Adopted);
     assert_eq!(applied.issue_key.as_deref(), Some(oldest.as_str()));
     assert_eq!(s.jira_creates(), 0);
 }
@@ -1081,7 +1081,7 @@ async fn jira_answering_429_for_a_while_is_waited_out() {
     let case_id = s.open_case(human_case("Throttled"), &[]);
     s.jira.faults().fail_next(3, 429);
     let applied = apply(&s.handler(), s.created(&case_id).await).await;
-    assert_eq!(applied.outcome, Outcome::Created);
+    assert_eq!(applied.outcome, IssueOutcome::Created);
     s.issue_of(&case_id);
     let throttled = s.jira.requests().iter().filter(|r| r.status == 429).count();
     assert_eq!(throttled, 3);
@@ -1104,7 +1104,7 @@ async fn jira_outage_longer_than_the_retries_fails_the_event_and_redelivery_succ
 
     s.jira.faults().clear();
     let applied = apply(&handler, event).await;
-    assert_eq!(applied.outcome, Outcome::Created);
+    assert_eq!(applied.outcome, IssueOutcome::Created);
     assert_eq!(
         comments_containing(&s.issue_of(&case_id), "Before the outage."),
         1
@@ -1232,7 +1232,7 @@ async fn jira_failing_right_after_the_create_fails_the_event_and_redelivery_comp
 
     s.jira.faults().clear();
     let applied = apply(&s.handler(), event).await;
-    assert_eq!(applied.outcome, Outcome::Updated);
+    assert_eq!(applied.outcome, IssueOutcome::Updated);
     let issue = s.issue_of(&case_id);
     assert_eq!(issue.status, "In Progress");
     assert_eq!(comments_containing(&issue, "Copy me."), 1);
@@ -1260,7 +1260,7 @@ async fn deleted_case_is_recorded_on_the_kept_issue_and_the_link_is_broken() {
         issue_key: Some(key.clone()),
     }));
     let applied = apply(&handler, deleted.clone()).await;
-    assert_eq!(applied.outcome, Outcome::Deleted);
+    assert_eq!(applied.outcome, IssueOutcome::Deleted);
     let issue = s.jira.issue(&key).expect("the issue is never deleted");
     assert!(issue.labels.contains(&DELETED_LABEL.to_owned()));
     assert!(issue.labels.contains(&case_label(&case_id)));
@@ -1276,10 +1276,13 @@ async fn deleted_case_is_recorded_on_the_kept_issue_and_the_link_is_broken() {
 
     // Again, and a late update: nothing more happens in Jira.
     let requests = s.jira.requests().len();
-    assert_eq!(apply(&handler, deleted).await.outcome, Outcome::LinkBroken);
+    assert_eq!(
+        apply(&handler, deleted).await.outcome,
+        IssueOutcome::LinkBroken
+    );
     assert_eq!(
         apply(&handler, updated_before_deletion).await.outcome,
-        Outcome::LinkBroken
+        IssueOutcome::LinkBroken
     );
     assert_eq!(s.jira.requests().len(), requests);
     assert_eq!(
@@ -1297,7 +1300,7 @@ async fn deleted_case_without_an_issue_changes_nothing() {
     }));
     assert_eq!(
         apply(&s.handler(), deleted).await.outcome,
-        Outcome::NotLinked
+        IssueOutcome::NotLinked
     );
     assert!(s.jira.requests().is_empty());
 }

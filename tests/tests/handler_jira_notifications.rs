@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::sns::SnsEvent;
 use integration_tests::pipeline::{Integration, PROJECT_KEY, RouteLog, sns_event, sns_event_with};
 use jira_emulator::{IssueEdit, NewIssue, User};
-use jira_notifications_handler::{BatchReport, Outcome};
+use jira_notifications_handler::{BatchReport, NotificationOutcome};
 use serde_json::json;
 use shared::error::LambdaError;
 
@@ -251,7 +251,10 @@ async fn a_message_that_finds_every_reread_slot_taken_waits_for_the_next_window_
     let reread = |report: BatchReport| {
         let outcomes = report.outcomes();
         assert!(
-            matches!(outcomes[..], [Outcome::Created | Outcome::Updated]),
+            matches!(
+                outcomes[..],
+                [NotificationOutcome::Created | NotificationOutcome::Updated]
+            ),
             "{outcomes:?}"
         );
     };
@@ -285,7 +288,7 @@ async fn a_message_that_finds_every_reread_slot_taken_waits_for_the_next_window_
         .handle(published_at("m-0", &message, fourth_published))
         .await
         .unwrap();
-    assert_eq!(late.outcomes(), [Outcome::Coalesced]);
+    assert_eq!(late.outcomes(), [NotificationOutcome::Coalesced]);
     assert!(it.jira.requests().is_empty(), "{:?}", it.jira.requests());
 
     it.settle().await.unwrap().assert_clean();
@@ -383,7 +386,7 @@ async fn a_jira_outage_fails_the_notification_and_redelivery_completes_it() {
         .handle(sns_event_with("m-1", &message))
         .await
         .unwrap();
-    assert_eq!(report.outcomes(), [Outcome::Created]);
+    assert_eq!(report.outcomes(), [NotificationOutcome::Created]);
     it.settle().await.unwrap().assert_clean();
     assert_eq!(it.only_case().title, "During the outage");
 }

@@ -255,11 +255,11 @@ fn claim_lease_is_the_one_both_claiming_crates_use() {
         CLAIM_LEASE.as_secs()
     );
     assert_eq!(
-        jira_client::HandlerSettings::new("SEC", "eu-west-1").claim_lease,
+        jira_client::JiraClientSettings::new("SEC", "eu-west-1").claim_lease,
         CLAIM_LEASE
     );
     assert_eq!(
-        sir_client::HandlerSettings::new("SEC", "https://example.atlassian.net", "eu-west-1")
+        sir_client::SirClientSettings::new("SEC", "https://example.atlassian.net", "eu-west-1")
             .claim_lease,
         CLAIM_LEASE
     );

@@ -676,7 +676,7 @@ pub fn describe(lambda: &str, response: &Value) -> Vec<String> {
     lines
 }
 
-/// What an `Applied` response (jira-client's or sir-client's) changed, in a few words:
+/// What an `AppliedToJira` or `AppliedToSir` response (jira-client's or sir-client's) changed, in a few words:
 /// `summary, status, 3 × comment`.
 fn changed_parts(response: &Value, status_field: &str, with_watchers: bool) -> Vec<String> {
     let count = |k: &str| response.get(k).and_then(Value::as_u64).unwrap_or(0);

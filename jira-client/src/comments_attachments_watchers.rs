@@ -20,7 +20,7 @@ use shared::sir::{CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
-use crate::{Applied, JiraClientError, JiraClientHandler};
+use crate::{AppliedToJira, JiraClientError, JiraClientHandler};
 
 /// A SIR comment as posted in Jira: who wrote it and when, then the body.
 pub(crate) fn render_sir_comment(comment: &SirComment) -> String {
@@ -49,7 +49,7 @@ impl JiraClientHandler {
         &self,
         case_id: &str,
         key: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         let comments = self.sir.list_comments(case_id).await?;
         let links: HashMap<String, ItemLink> = self
@@ -151,7 +151,7 @@ impl JiraClientHandler {
         &self,
         details: &CaseDetails,
         key: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<Vec<String>, JiraClientError> {
         let case_id = details.snapshot.case_id.as_str();
         let linked: HashSet<String> = self
@@ -201,7 +201,7 @@ impl JiraClientHandler {
         case_id: &str,
         key: &str,
         attachment: &SirAttachment,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         let id = attachment.attachment_id.as_str();
         let bytes = self.sir.download_attachment(case_id, id).await?;
@@ -248,7 +248,7 @@ impl JiraClientHandler {
         key: &str,
         case: &shared::snapshot::CaseSnapshot,
         jira_state: &mut IssueSnapshot,
-        applied: &mut Applied,
+        applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         if case.watchers.is_empty() {
             return Ok(());

@@ -19,7 +19,7 @@ use shared::snapshot::Fingerprint;
 use shared::store::{ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 use shared::text::{SIR_COMMENT_MAX_CHARS, clip_chars};
 
-use crate::{Applied, SirClientError, SirClientHandler};
+use crate::{AppliedToSir, SirClientError, SirClientHandler};
 
 /// SIR's limit on one attachment.
 pub const MAX_ATTACHMENT_BYTES: u64 = 100 * 1024 * 1024;
@@ -82,7 +82,7 @@ impl SirClientHandler {
         &self,
         issue: &JiraIssue,
         case_id: &str,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let key = issue.key.as_str();
         let comments = self.jira.comments(key).await?;
@@ -201,7 +201,7 @@ impl SirClientHandler {
         &self,
         issue: &JiraIssue,
         details: &CaseDetails,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let me = self
             .integration_account
@@ -241,7 +241,7 @@ impl SirClientHandler {
         key: &str,
         details: &CaseDetails,
         attachment: &JiraAttachment,
-        applied: &mut Applied,
+        applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let case_id = details.snapshot.case_id.as_str();
         let name = sir_file_name(&attachment.id, &attachment.filename);
