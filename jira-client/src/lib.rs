@@ -300,6 +300,17 @@ impl JiraClientHandler {
         let (details, case) = self.read_case(change).await?;
         let before = self.store.case_snapshot(case_id).await?;
         let (link, outcome) = match existing {
+            // A case created from a Jira issue whose link sir-client wrote before this
+            // `CaseCreated` arrived: its issue is where it came from, not one to describe.
+            Some(link)
+                if created
+                    && self
+                        .origin_issue(case_id, details.case_arn.as_deref())
+                        .await?
+                        .is_some_and(|origin| origin == link.issue_key) =>
+            {
+                (link, IssueOutcome::LinkedToOrigin)
+            }
             Some(link) => (link, IssueOutcome::Updated),
             None => {
                 self.create_or_adopt(&case, details.case_arn.as_deref())

@@ -9,8 +9,11 @@
 //! - no link yet: CreateCase with the issue's own data and the configured engagement/resolver
 //!   types and impacted accounts (never invented values), a `clientToken` derived from the site
 //!   and issue key (a retry gets the same case) and the tag `jira-issue-key` (so jira-client
-//!   links rather than duplicates a case it sees before the link exists); the link and the case
-//!   snapshot are written at once; one note on each side says where the other is;
+//!   links rather than duplicates a case it sees before the link exists); the case snapshot
+//!   (from what was sent) and then the link are written at once, with no SIR call between
+//!   CreateCase and them; one note on each side says where the other is, written by every
+//!   delivery for the issue until recorded in its notes, so a create that stopped halfway still
+//!   ends like one that did not;
 //! - new Jira comments → CreateCaseComment (`clientToken` from the Jira comment id), edited ones →
 //!   UpdateCaseComment, by the id map; the integration's own comments and copies of SIR comments
 //!   are never copied back; new attachments → GetCaseAttachmentUploadUrl + PUT of the bytes;
@@ -261,8 +264,10 @@ impl SirClientHandler {
         let case_id = link.case_id.as_str();
         let mut applied = AppliedToSir::new(key, Some(case_id), outcome);
         let details = self.live_case(case_id, key).await?;
-        if outcome == CaseOutcome::Created {
-            self.announce_case(&issue, case_id, &mut applied).await?;
+        // Every delivery until both notes are recorded, not only the one that created the case:
+        // that one may have stopped anywhere after CreateCase.
+        if !shared::jira::is_made_for_a_case(&issue.labels) {
+            self.announce_case(&issue, &details, &mut applied).await?;
         }
         if details.snapshot.status == SirStatus::Closed {
             // Only a change the case will never get is worth telling (a late redelivery of
@@ -339,7 +344,8 @@ impl SirClientHandler {
         self.record_snapshot(case_id, touched).await
     }
 
-    /// CreateCase for an issue, then the link and the case snapshot at once.
+    /// CreateCase for an issue, then the case snapshot and the link at once (the response team
+    /// is read first, so no SIR call can fail between them).
     async fn create_case(&self, issue: &JiraIssue) -> Result<IssueLink, SirClientError> {
         let key = issue.key.as_str();
         let start = issue
@@ -351,6 +357,8 @@ impl SirClientHandler {
                 reason: format!("its creation time {:?} is not a timestamp", issue.created),
             })?;
         let watchers = self.initial_watchers(issue).await?;
+        // Read before CreateCase: nothing between CreateCase and the records may fail on SIR.
+        let team = shared::sir::team_emails(self.sir.as_ref()).await?;
         let new = NewCase {
             client_token: self.client_token(key, "case"),
             title: title_for(issue),
@@ -364,14 +372,16 @@ impl SirClientHandler {
         };
         let case_id = self.sir.create_case(&new).await?;
         tracing::info!(issue_key = key, case_id, "created the case");
-        let link = self.write_link(case_id, key).await?;
-        // The poller's baseline: without it the poller would publish the new case back.
-        let details = self.live_case(&link.case_id, key).await?;
-        let team = shared::sir::team_emails(self.sir.as_ref()).await?;
+        // The poller's baseline, from what was sent, before the link: once the link exists a
+        // retry takes the update path, and without a snapshot the poller would publish the new
+        // case back as one to describe.
         self.store
-            .put_case_snapshot(&shared::sir::observed_snapshot(details.snapshot, &team))
+            .put_case_snapshot(&shared::sir::observed_snapshot(
+                sent_snapshot(&case_id, &new),
+                &team,
+            ))
             .await?;
-        Ok(link)
+        self.write_link(case_id, key).await
     }
 
     /// The watchers a new case gets: the issue's watchers' e-mails, as many as SIR takes.
@@ -413,43 +423,50 @@ impl SirClientHandler {
         Ok(link)
     }
 
-    /// One note on each side of a new pair: on the case, the Jira issue it came from; on the
-    /// issue, the case made for it (each written once, by token or by the issue's notes).
+    /// One note on each side of a pair made from a Jira issue: on the case, the issue it came
+    /// from; on the issue, the case made for it. Recorded on the issue once both are written;
+    /// until then every delivery writes them again, the case's by its `clientToken` (SIR returns
+    /// the same comment), so each side gets its note once whichever step a delivery stopped at.
     async fn announce_case(
         &self,
         issue: &JiraIssue,
-        case_id: &str,
+        details: &CaseDetails,
         applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
         let key = issue.key.as_str();
-        self.sir
-            .create_comment(
-                case_id,
-                &format!(
-                    "This case was created from Jira issue {key} ({}). Comments, attachments, \
-                     summary, description and status changes made there are copied here.",
-                    self.settings.issue_url(key)
-                ),
-                &self.client_token(key, "announce"),
-            )
-            .await?;
-        applied.notes += 1;
+        let case_id = details.snapshot.case_id.as_str();
         let mut notes: JiraToSirNotes = read_notes(self.jira.as_ref(), key).await?;
-        if !notes.case_announced {
-            self.jira
-                .add_comment(
-                    key,
+        if notes.case_announced {
+            return Ok(());
+        }
+        // A closed case takes no comment.
+        if details.snapshot.status != SirStatus::Closed {
+            self.sir
+                .create_comment(
+                    case_id,
                     &format!(
-                        "AWS Security Incident Response case {case_id} was created for this \
-                         issue: {}",
-                        case_console_url(&self.settings.region, case_id)
+                        "This case was created from Jira issue {key} ({}). Comments, \
+                         attachments, summary, description and status changes made there are \
+                         copied here.",
+                        self.settings.issue_url(key)
                     ),
+                    &self.client_token(key, "announce"),
                 )
                 .await?;
-            notes.case_announced = true;
-            write_notes(self.jira.as_ref(), key, &notes).await?;
             applied.notes += 1;
         }
+        self.jira
+            .add_comment(
+                key,
+                &format!(
+                    "AWS Security Incident Response case {case_id} was created for this issue: {}",
+                    case_console_url(&self.settings.region, case_id)
+                ),
+            )
+            .await?;
+        notes.case_announced = true;
+        write_notes(self.jira.as_ref(), key, &notes).await?;
+        applied.notes += 1;
         Ok(())
     }
 
@@ -785,6 +802,24 @@ fn left_alone_for_broken_link(key: &str, link: &IssueLink) -> AppliedToSir {
         "the link is broken; SIR is left alone"
     );
     AppliedToSir::new(key, Some(&link.case_id), CaseOutcome::LinkBroken)
+}
+
+/// The snapshot of a case just created with `new`, as the poller will observe it (before the
+/// response team joins its watchers): SIR starts every case `Submitted`.
+fn sent_snapshot(case_id: &str, new: &NewCase) -> CaseSnapshot {
+    CaseSnapshot {
+        case_id: case_id.to_owned(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        status: SirStatus::Submitted,
+        closure_code: None,
+        engagement_type: Some(new.engagement_type.clone()),
+        reported_incident_start_date: Some(new.reported_incident_start_date.clone()),
+        impacted_accounts: new.impacted_accounts.iter().cloned().collect(),
+        impacted_regions: BTreeSet::new(),
+        impacted_services: BTreeSet::new(),
+        watchers: new.watchers.iter().cloned().collect(),
+    }
 }
 
 /// `before` with the fields a delivery changed taken from `fresh`.

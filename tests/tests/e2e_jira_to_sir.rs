@@ -554,3 +554,119 @@ async fn an_attachment_larger_than_sir_takes_is_reported_on_the_case() {
         "the bytes were never downloaded"
     );
 }
+
+/// The case made for `key` (by its `jira-issue-key` tag).
+fn case_of(it: &Integration, key: &str) -> CaseRecord {
+    let cases: Vec<CaseRecord> = it
+        .sir
+        .cases()
+        .into_iter()
+        .filter(|c| c.tags.get("jira-issue-key").map(String::as_str) == Some(key))
+        .collect();
+    assert_eq!(cases.len(), 1, "one case for {key}");
+    cases.into_iter().next().unwrap()
+}
+
+/// The pair of `key` is as an uninterrupted create leaves it: one note on each side, and the
+/// issue's description as its reporter wrote it (`description_before`).
+fn assert_created_like_an_uninterrupted_create(
+    it: &Integration,
+    key: &str,
+    description_before: Option<&serde_json::Value>,
+) {
+    let case = case_of(it, key);
+    let origin_notes = case
+        .comments
+        .iter()
+        .filter(|c| {
+            c.body
+                .contains(&format!("was created from Jira issue {key}"))
+        })
+        .count();
+    assert_eq!(
+        origin_notes, 1,
+        "{key}: the case says once where it came from"
+    );
+    let texts = jira_comment_texts(it, key);
+    let case_notes = texts
+        .iter()
+        .filter(|t| t.contains(&case.case_id) && t.contains("was created for this issue"))
+        .count();
+    assert_eq!(
+        case_notes, 1,
+        "{key}: the issue names its case once: {texts:?}"
+    );
+    let issue = it.jira.issue(key).unwrap();
+    assert_eq!(
+        issue.description.as_ref(),
+        description_before,
+        "{key}: the Jira-born description is untouched"
+    );
+}
+
+/// Creates an issue, then `fault` on the SIR side, settles; checks the pair.
+async fn create_with_sir_fault(fault: impl FnOnce(&sir_emulator::Faults)) {
+    let (it, people) = integration().await;
+    it.sir.faults().retry_after(0);
+    fault(&it.sir.faults());
+    let key = it
+        .jira
+        .create_issue(
+            &people.alice.account_id,
+            new_issue("Half-failed create", "Written by the reporter."),
+        )
+        .unwrap();
+    let description = it.jira.issue(&key).unwrap().description;
+    let settled = it.settle().await.unwrap();
+    assert!(
+        !settled.to_sir.errors.is_empty(),
+        "the first delivery failed after CreateCase"
+    );
+    assert_eq!(it.jira.issues().len(), 1);
+    assert_created_like_an_uninterrupted_create(&it, &key, description.as_ref());
+}
+
+#[tokio::test]
+async fn a_create_that_stopped_right_after_create_case_ends_like_an_uninterrupted_one() {
+    // Three failed attempts: the SDK retries a call twice on its own.
+    create_with_sir_fault(|faults| faults.fail_after("CreateCase", 429, 3)).await;
+}
+
+#[tokio::test]
+async fn a_create_that_stopped_before_its_note_on_the_case_ends_like_an_uninterrupted_one() {
+    // After CreateCase, sir-client's first read of the case; the next call is the case's note.
+    create_with_sir_fault(|faults| faults.fail_after("GetCase", 429, 3)).await;
+}
+
+#[tokio::test]
+async fn issues_created_while_sir_throttles_half_the_calls_end_like_uninterrupted_creates() {
+    let (it, people) = integration().await;
+    it.sir.faults().retry_after(0);
+    it.sir.faults().throttle_share(0.5);
+    let mut created = Vec::new();
+    for i in 0..4 {
+        let key = it
+            .jira
+            .create_issue(
+                &people.alice.account_id,
+                new_issue(
+                    &format!("Throttled {i}"),
+                    &format!("Reporter's own text {i}."),
+                ),
+            )
+            .unwrap();
+        let description = it.jira.issue(&key).unwrap().description;
+        created.push((key, description));
+    }
+    it.settle().await.unwrap();
+    let throttled = it.sir.requests().iter().filter(|r| r.status == 429).count();
+    assert!(throttled > 0, "SIR did throttle");
+    // Whatever is still retrying finishes once SIR stops throttling.
+    it.sir.faults().clear();
+    it.settle().await.unwrap();
+    assert_eq!(it.jira.issues().len(), created.len());
+    assert_eq!(it.sir.cases().len(), created.len());
+    for (key, description) in &created {
+        assert_created_like_an_uninterrupted_create(&it, key, description.as_ref());
+    }
+}

@@ -290,6 +290,8 @@ struct FaultSettingsPatch {
     fail_status: Option<u16>,
     latency_ms: Option<u64>,
     retry_after_seconds: Option<u32>,
+    fail_after: Option<crate::faults::FailAfter>,
+    refusals: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl FaultSettingsPatch {
@@ -307,6 +309,8 @@ impl FaultSettingsPatch {
             retry_after_seconds: self
                 .retry_after_seconds
                 .unwrap_or(defaults.retry_after_seconds),
+            fail_after: self.fail_after,
+            refusals: self.refusals.unwrap_or_default(),
         }
     }
 }

@@ -1,7 +1,11 @@
 //! Fault injection for the SIR API (not for the admin API or the upload/download URLs): added
 //! latency, throttling (429 `ThrottlingException` with `Retry-After`) for the next N calls or a
-//! share of calls, and failures with a chosen status for the next N calls.
+//! share of calls, failures with a chosen status for the next N calls or for the one call a
+//! caller makes after a given operation succeeded (a Lambda stopped right after that step), and
+//! refusals of one operation as SIR refuses a request its rules do not allow (400
+//! `ValidationException` with the message SIR would give).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,6 +23,30 @@ pub struct FaultSettings {
     pub fail_status: u16,
     pub latency_ms: u64,
     pub retry_after_seconds: u32,
+    /// One failure armed by a successful call (see [`Faults::fail_after`]).
+    #[serde(default)]
+    pub fail_after: Option<FailAfter>,
+    /// Operation name → the `ValidationException` message every call of it gets.
+    #[serde(default)]
+    pub refusals: BTreeMap<String, String>,
+}
+
+/// The failure of the next call a caller makes after its `operation` succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailAfter {
+    pub operation: String,
+    pub status: u16,
+    /// How many of the caller's calls fail (the SDK retries a failed call on its own).
+    #[serde(default = "one")]
+    pub calls: u32,
+    /// The access key whose `operation` succeeded (set by the emulator).
+    #[serde(default)]
+    pub armed_for: Option<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for FaultSettings {
@@ -30,6 +58,8 @@ impl Default for FaultSettings {
             fail_status: 500,
             latency_ms: 0,
             retry_after_seconds: 1,
+            fail_after: None,
+            refusals: BTreeMap::new(),
         }
     }
 }
@@ -65,6 +95,35 @@ impl Faults {
         });
     }
 
+    /// Fails with HTTP `status` the next `calls` calls made by the caller whose next
+    /// `operation` succeeds (that call itself is answered): a handler that stops right after one
+    /// step (`calls` at least the SDK's attempts, so its own retries do not hide the failure).
+    pub fn fail_after(&self, operation: &str, status: u16, calls: u32) {
+        self.with(|s| {
+            s.fail_after = Some(FailAfter {
+                operation: operation.to_owned(),
+                status,
+                calls,
+                armed_for: None,
+            });
+        });
+    }
+
+    /// Answers every call of `operation` with a 400 `ValidationException` carrying `message`,
+    /// until cleared (see [`Faults::accept`]).
+    pub fn refuse(&self, operation: &str, message: &str) {
+        self.with(|s| {
+            s.refusals.insert(operation.to_owned(), message.to_owned());
+        });
+    }
+
+    /// Stops refusing `operation`.
+    pub fn accept(&self, operation: &str) {
+        self.with(|s| {
+            s.refusals.remove(operation);
+        });
+    }
+
     /// Delays every call by `latency`.
     pub fn latency(&self, latency: Duration) {
         self.with(|s| s.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX));
@@ -95,8 +154,20 @@ impl Faults {
         Duration::from_millis(self.with(|s| s.latency_ms))
     }
 
-    /// The injected error for the current call, if any; counts the call down.
-    pub(crate) fn injected(&self) -> Option<Error> {
+    /// Arms [`Faults::fail_after`] when `operation` succeeded for `caller`.
+    pub(crate) fn succeeded(&self, operation: &str, caller: &str) {
+        self.with(|s| {
+            if let Some(after) = s.fail_after.as_mut()
+                && after.armed_for.is_none()
+                && after.operation == operation
+            {
+                after.armed_for = Some(caller.to_owned());
+            }
+        });
+    }
+
+    /// The injected error for `caller`'s call of `operation`, if any; counts the call down.
+    pub(crate) fn injected(&self, operation: &str, caller: &str) -> Option<Error> {
         self.with(|s| {
             let throttle = if s.throttle_next > 0 {
                 s.throttle_next -= 1;
@@ -114,7 +185,19 @@ impl Faults {
                 s.fail_next -= 1;
                 return Some(injected_failure(s.fail_status));
             }
-            None
+            if s.fail_after
+                .as_ref()
+                .is_some_and(|after| after.armed_for.as_deref() == Some(caller))
+            {
+                let mut after = s.fail_after.take()?;
+                after.calls = after.calls.saturating_sub(1);
+                let status = after.status;
+                if after.calls > 0 {
+                    s.fail_after = Some(after);
+                }
+                return Some(injected_failure(status));
+            }
+            s.refusals.get(operation).map(Error::validation)
         })
     }
 }
@@ -164,18 +247,56 @@ mod tests {
         let faults = Faults::default();
         faults.throttle_next(2);
         faults.fail_next(1, 500);
-        assert!(matches!(faults.injected(), Some(Error::Throttled { .. })));
-        assert!(matches!(faults.injected(), Some(Error::Throttled { .. })));
-        assert!(matches!(faults.injected(), Some(Error::Internal { .. })));
-        assert!(faults.injected().is_none());
+        assert!(matches!(
+            faults.injected("GetCase", "k"),
+            Some(Error::Throttled { .. })
+        ));
+        assert!(matches!(
+            faults.injected("GetCase", "k"),
+            Some(Error::Throttled { .. })
+        ));
+        assert!(matches!(
+            faults.injected("GetCase", "k"),
+            Some(Error::Internal { .. })
+        ));
+        assert!(faults.injected("GetCase", "k").is_none());
+    }
+
+    #[test]
+    fn fail_after_fails_only_the_next_call_of_the_caller_whose_operation_succeeded() {
+        let faults = Faults::default();
+        faults.fail_after("CreateCase", 429, 2);
+        faults.succeeded("GetCase", "lambda");
+        assert!(faults.injected("GetCase", "lambda").is_none());
+        faults.succeeded("CreateCase", "lambda");
+        assert!(faults.injected("GetCase", "poller").is_none());
+        assert!(matches!(
+            faults.injected("GetCase", "lambda"),
+            Some(Error::Throttled { .. })
+        ));
+        assert!(faults.injected("CreateCaseComment", "lambda").is_some());
+        assert!(faults.injected("GetCase", "lambda").is_none());
+    }
+
+    #[test]
+    fn a_refused_operation_gets_a_validation_exception_until_accepted() {
+        let faults = Faults::default();
+        faults.refuse("UpdateCaseStatus", "Invalid status transition");
+        assert!(faults.injected("GetCase", "k").is_none());
+        assert!(matches!(
+            faults.injected("UpdateCaseStatus", "k"),
+            Some(Error::Validation { message, .. }) if message == "Invalid status transition"
+        ));
+        faults.accept("UpdateCaseStatus");
+        assert!(faults.injected("UpdateCaseStatus", "k").is_none());
     }
 
     #[test]
     fn share_of_one_throttles_everything_and_clear_stops_it() {
         let faults = Faults::default();
         faults.throttle_share(1.0);
-        assert!((0..20).all(|_| faults.injected().is_some()));
+        assert!((0..20).all(|_| faults.injected("GetCase", "k").is_some()));
         faults.clear();
-        assert!(faults.injected().is_none());
+        assert!(faults.injected("GetCase", "k").is_none());
     }
 }

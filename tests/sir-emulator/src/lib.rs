@@ -88,7 +88,9 @@
 //!   `{attachmentId}`; `GET …/attachments/{attachmentId}` → the bytes
 //! - `GET /_emulator/requests` → `[RecordedRequest]`; `GET /_emulator/events` →
 //!   `{stats: EventStats, events: [NativeEvent]}`
-//! - `GET /_emulator/faults` → `FaultSettings`; `PUT` `FaultSettings` (missing fields reset);
+//! - `GET /_emulator/faults` → `FaultSettings`; `PUT` `FaultSettings` (missing fields reset;
+//!   `failAfter: {operation, status, calls}` fails a caller's next calls after its `operation`
+//!   succeeded, `refusals: {operation: message}` answers 400 `ValidationException`);
 //!   `DELETE` clears
 
 mod admin;
@@ -115,7 +117,7 @@ use serde_json::{Value, json};
 
 pub use error::{Error, FieldError};
 pub use events::EVENT_SOURCE;
-pub use faults::{FaultSettings, Faults};
+pub use faults::{FailAfter, FaultSettings, Faults};
 pub use identity::{AWS_RESPONDER, principal_for};
 pub use store::CLOSURE_CODE;
 pub use types::{

@@ -202,6 +202,9 @@ pub(crate) async fn api(State(shared): State<Arc<Shared>>, request: Request) -> 
     };
     let response = match outcome {
         Ok(output) => {
+            if let Ok(akid) = &caller {
+                shared.faults.succeeded(&operation.name, akid);
+            }
             let id = request_id();
             json_response(
                 operation.success_status,
@@ -242,7 +245,7 @@ async fn answer(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(injected) = shared.faults.injected() {
+    if let Some(injected) = shared.faults.injected(&operation.name, access_key_id) {
         return Err(injected);
     }
     let body = axum::body::to_bytes(body, MAX_API_BODY)
