@@ -987,6 +987,46 @@ async fn issue_left_by_a_crash_before_the_link_write_is_adopted() {
 }
 
 #[tokio::test]
+async fn a_late_case_created_for_a_case_made_from_its_linked_issue_leaves_the_description_alone() {
+    let s = Setup::new().await;
+    let key = s
+        .jira
+        .create_issue(
+            &s.jira.integration_account_id(),
+            HumanIssue {
+                description: Some("Written by the reporter, in Jira.".into()),
+                ..HumanIssue::new("Born in Jira")
+            },
+        )
+        .unwrap();
+    let before = s.jira.issue(&key).unwrap().description;
+    // sir-client made the case from the issue and linked it before the poller saw the case.
+    let case_id = s
+        .sir
+        .create_case(
+            SIR_CLIENT,
+            HumanCase {
+                tags: [("jira-issue-key".to_owned(), key.clone())].into(),
+                ..human_case("Born in Jira")
+            },
+        )
+        .case_id;
+    s.world
+        .store()
+        .create_link(&IssueLink::new(&case_id, &key))
+        .await
+        .unwrap();
+
+    let applied = apply(&s.handler(), s.created(&case_id).await).await;
+    assert_eq!(applied.outcome, IssueOutcome::LinkedToOrigin);
+    assert_eq!(
+        s.jira.issue(&key).unwrap().description,
+        before,
+        "the Jira-born description is not replaced by the case details"
+    );
+}
+
+#[tokio::test]
 async fn several_labelled_issues_adopt_the_oldest() {
     let s = Setup::new().await;
     let case_id = s.open_case(human_case("Two orphans"), &[]);
