@@ -343,6 +343,18 @@ impl Error {
         }
     }
 
+    /// SIR's message when SIR refused the request itself (`ValidationException`): a refusal of
+    /// that one request that no retry changes.
+    pub fn sir_refusal(&self) -> Option<&str> {
+        match self {
+            Error::Sir { source, .. } => match source.as_ref() {
+                aws_sdk_securityir::Error::ValidationException(refused) => Some(refused.message()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Wraps a failed SIR call, classifying it as retryable or not.
     pub fn sir<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where

@@ -79,6 +79,10 @@ pub struct JiraToSirNotes {
     /// The comment saying the case is closed (changes no longer copied) was posted.
     #[serde(default)]
     pub closed_case_reported: bool,
+    /// The items SIR refused for good (a status change, a comment, an attachment), each
+    /// reported once.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reported_refusals: BTreeSet<String>,
 }
 
 impl IssueNotes for JiraToSirNotes {

@@ -111,17 +111,33 @@ impl SirClientHandler {
                 Some(link) => {
                     let author = self.author_name(comment, &mut authors).await?;
                     let text = render_jira_comment(key, &author, comment);
-                    self.update_copied_comment(case_id, link, &text, fingerprint)
-                        .await?;
-                    applied.comments_updated += 1;
+                    match self
+                        .update_copied_comment(case_id, link, &text, fingerprint)
+                        .await
+                    {
+                        Ok(()) => applied.comments_updated += 1,
+                        Err(err) => {
+                            let item = format!("the edit of comment {}", comment.id);
+                            self.report_refusal(key, case_id, &item, err, applied)
+                                .await?;
+                        }
+                    }
                 }
                 None if comment.author_account_id.as_deref() == Some(me.as_str()) => {}
                 None => {
                     let author = self.author_name(comment, &mut authors).await?;
                     let text = render_jira_comment(key, &author, comment);
-                    self.copy_new_comment(key, case_id, comment, &text, fingerprint)
-                        .await?;
-                    applied.comments_added += 1;
+                    match self
+                        .copy_new_comment(key, case_id, comment, &text, fingerprint)
+                        .await
+                    {
+                        Ok(()) => applied.comments_added += 1,
+                        Err(err) => {
+                            let item = format!("comment {}", comment.id);
+                            self.report_refusal(key, case_id, &item, err, applied)
+                                .await?;
+                        }
+                    }
                 }
             }
         }
@@ -228,8 +244,18 @@ impl SirClientHandler {
             if linked.contains_key(&attachment.id) {
                 continue;
             }
-            self.copy_attachment(key, details, attachment, applied)
-                .await?;
+            if let Err(err) = self
+                .copy_attachment(key, details, attachment, applied)
+                .await
+            {
+                let item = format!(
+                    "the attachment \"{}\" ({})",
+                    attachment.filename, attachment.id
+                );
+                let case_id = details.snapshot.case_id.as_str();
+                self.report_refusal(key, case_id, &item, err, applied)
+                    .await?;
+            }
         }
         Ok(())
     }

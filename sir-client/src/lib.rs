@@ -22,6 +22,9 @@
 //!   CloseCase); a status the case cannot take is reported on the case, not retried forever;
 //! - a closed case is never changed: the first update after closure is reported once on the
 //!   issue;
+//! - one item SIR refuses for good (a `ValidationException` on a status step, a comment or an
+//!   attachment) is reported once on the issue (remembered in its notes) and the rest of the
+//!   event is applied; any other failure fails the event, to be retried;
 //! - `IssueDeleted` (or an issue Jira no longer has): a comment on the case, the link marked
 //!   broken, the case's data untouched.
 //!
@@ -106,8 +109,11 @@ pub struct AppliedToSir {
     /// Attachments larger than SIR takes, each reported in one case comment instead.
     pub attachments_refused: usize,
     pub watchers_added: usize,
+    /// Items SIR refused for good (a status change, a comment, an attachment), each reported
+    /// once on the issue while the rest of the event was applied.
+    pub items_refused: Vec<String>,
     /// Notes the integration wrote (on the case or the issue): where the other side is, a
-    /// closed case, a deleted issue.
+    /// closed case, a deleted issue, an item SIR refused.
     pub notes: usize,
 }
 
@@ -125,6 +131,7 @@ impl AppliedToSir {
             attachments_added: 0,
             attachments_refused: 0,
             watchers_added: 0,
+            items_refused: Vec::new(),
             notes: 0,
         }
     }
@@ -583,15 +590,67 @@ impl SirClientHandler {
             Err(other) => return Err(shared::Error::from(other).into()),
         };
         for step in steps {
-            match step {
-                SirStatusStep::Update(status) => {
-                    self.sir.update_case_status(case_id, status).await?;
-                }
-                SirStatusStep::Close => self.sir.close_case(case_id).await?,
+            let done = match step {
+                SirStatusStep::Update(status) => self.sir.update_case_status(case_id, status).await,
+                SirStatusStep::Close => self.sir.close_case(case_id).await,
+            };
+            if let Err(err) = done {
+                let item = format!(
+                    "the status change to \"{}\" (case in \"{}\")",
+                    issue.status,
+                    current.as_str()
+                );
+                return self
+                    .report_refusal(&issue.key, case_id, &item, err.into(), applied)
+                    .await;
             }
             touched.status = true;
             applied.status_steps += 1;
         }
+        Ok(())
+    }
+
+    /// One item of the event that SIR refused for good (`ValidationException`): reported once
+    /// on the issue (remembered in its notes), and the rest of the event goes on. Any other
+    /// failure fails the event, to be retried.
+    pub(crate) async fn report_refusal(
+        &self,
+        key: &str,
+        case_id: &str,
+        item: &str,
+        err: SirClientError,
+        applied: &mut AppliedToSir,
+    ) -> Result<(), SirClientError> {
+        let message = match &err {
+            SirClientError::Shared(shared) => match shared.sir_refusal() {
+                Some(message) => message.to_owned(),
+                None => return Err(err),
+            },
+            _ => return Err(err),
+        };
+        tracing::warn!(
+            issue_key = key,
+            case_id,
+            item,
+            message,
+            "SIR refused an item"
+        );
+        applied.items_refused.push(item.to_owned());
+        let mut notes: JiraToSirNotes = read_notes(self.jira.as_ref(), key).await?;
+        if !notes.reported_refusals.insert(item.to_owned()) {
+            return Ok(());
+        }
+        self.jira
+            .add_comment(
+                key,
+                &format!(
+                    "AWS Security Incident Response refused {item} for case {case_id}: \
+                     \"{message}\". Everything else on this issue is still copied to the case."
+                ),
+            )
+            .await?;
+        write_notes(self.jira.as_ref(), key, &notes).await?;
+        applied.notes += 1;
         Ok(())
     }
 

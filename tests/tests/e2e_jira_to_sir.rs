@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use integration_tests::iam::Function;
-use integration_tests::pipeline::{Integration, IntegrationOptions, sns_event_with};
+use integration_tests::pipeline::{Integration, IntegrationOptions, sns_event, sns_event_with};
 use jira_emulator::{IssueEdit, NewIssue, User};
 use shared::store::LinkStore;
 use sir_emulator::CaseRecord;
@@ -669,4 +669,71 @@ async fn issues_created_while_sir_throttles_half_the_calls_end_like_uninterrupte
     for (key, description) in &created {
         assert_created_like_an_uninterrupted_create(&it, key, description.as_ref());
     }
+}
+
+#[tokio::test]
+async fn a_status_change_sir_refuses_is_reported_once_and_the_comments_still_reach_the_case() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Refused move", "x"))
+        .unwrap();
+    it.settle().await.unwrap();
+    let case_id = it.only_case().case_id;
+    let refusal = "Case status transition is not allowed for this case";
+    it.sir.faults().refuse("UpdateCaseStatus", refusal);
+
+    // Delivered by hand, so the very same event can be delivered again.
+    it.jira.automation().set_enabled(false);
+    it.jira.transition_to(me, &key, "In Progress").unwrap();
+    it.jira
+        .comment(me, &key, "copied despite the refusal")
+        .unwrap();
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    // Published now: a message older than the last re-read of the issue is coalesced.
+    let now = aws_sdk_securityir::primitives::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_sdk_securityir::primitives::DateTimeFormat::DateTime)
+        .unwrap();
+    let notification = serde_json::json!({
+        "Type": "Notification",
+        "MessageId": "refused-1",
+        "TopicArn": format!("arn:aws:sns:{}:{}:jira-automation",
+            integration_tests::world::REGION, integration_tests::world::ACCOUNT),
+        "Message": message,
+        "Timestamp": now,
+        "SignatureVersion": "1",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.example/cert.pem",
+        "UnsubscribeURL": "https://sns.example/unsubscribe",
+    });
+    it.notifications
+        .handle(sns_event(&notification).unwrap())
+        .await
+        .unwrap();
+    let envelopes = it
+        .world
+        .receive(&it.to_sir, 1, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+        serde_json::from_value(envelopes[0].clone()).unwrap();
+    let applied = it.sir_client.handle(event.clone()).await.unwrap();
+    assert_eq!(applied.items_refused.len(), 1, "{applied:?}");
+    assert_eq!(applied.comments_added, 1);
+    let again = it.sir_client.handle(event).await.unwrap();
+    assert_eq!(again.notes, 0, "a redelivery reports nothing again");
+    it.jira.automation().set_enabled(true);
+    it.settle().await.unwrap();
+
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(case.case_status, "Submitted", "SIR refused the move");
+    assert_eq!(comments_ending(&case, "copied despite the refusal"), 1);
+    let texts = jira_comment_texts(&it, &key);
+    let reports: Vec<&String> = texts.iter().filter(|t| t.contains(refusal)).collect();
+    assert_eq!(reports.len(), 1, "{texts:?}");
+    assert!(
+        reports[0].contains("In Progress"),
+        "names the item: {reports:?}"
+    );
 }
