@@ -737,3 +737,41 @@ async fn a_status_change_sir_refuses_is_reported_once_and_the_comments_still_rea
         "names the item: {reports:?}"
     );
 }
+
+#[tokio::test]
+async fn a_comment_sir_refuses_is_reported_once_and_the_other_changes_still_reach_the_case() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Refused comment", "x"))
+        .unwrap();
+    it.settle().await.unwrap();
+    let case_id = it.only_case().case_id;
+    let refusal = "Comment body contains content that is not allowed";
+    it.sir.faults().refuse("CreateCaseComment", refusal);
+
+    it.jira.comment(me, &key, "SIR will not take this").unwrap();
+    it.jira
+        .edit_issue(
+            me,
+            &key,
+            IssueEdit {
+                summary: Some("Refused comment (retitled)".into()),
+                description: None,
+                labels: None,
+            },
+        )
+        .unwrap();
+    it.jira.transition_to(me, &key, "In Progress").unwrap();
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(case.title, "Refused comment (retitled)");
+    assert_eq!(case.case_status, "Detection and Analysis");
+    assert_eq!(comments_ending(&case, "SIR will not take this"), 0);
+    let texts = jira_comment_texts(&it, &key);
+    let reports = texts.iter().filter(|t| t.contains(refusal)).count();
+    assert_eq!(reports, 1, "one note for the refused comment: {texts:?}");
+}
