@@ -24,10 +24,6 @@ pub enum JiraClientError {
     #[error("case {case_id} is being synced by another delivery; try again later")]
     ClaimHeld { case_id: String },
 
-    /// SIR answers that the case does not exist (a `CaseDeleted` event follows).
-    #[error("SIR case {case_id} can no longer be read")]
-    CaseNotFound { case_id: String },
-
     /// The linked Jira issue does not exist any more (the Jira side records that).
     #[error("Jira issue {issue_key} linked to SIR case {case_id} no longer exists")]
     IssueNotFound { case_id: String, issue_key: String },
@@ -64,7 +60,6 @@ impl LambdaError for JiraClientError {
             JiraClientError::Shared(err) => err.is_retryable(),
             JiraClientError::InvalidEvent(_)
             | JiraClientError::NotACaseEvent { .. }
-            | JiraClientError::CaseNotFound { .. }
             | JiraClientError::IssueNotFound { .. }
             | JiraClientError::LinkConflict { .. } => false,
         }
@@ -75,7 +70,6 @@ impl LambdaError for JiraClientError {
             JiraClientError::InvalidEvent(_) => "InvalidEvent",
             JiraClientError::NotACaseEvent { .. } => "NotACaseEvent",
             JiraClientError::ClaimHeld { .. } => "ClaimHeld",
-            JiraClientError::CaseNotFound { .. } => "CaseNotFound",
             JiraClientError::IssueNotFound { .. } => "IssueNotFound",
             JiraClientError::LinkConflict { .. } => "LinkConflict",
             JiraClientError::AttachmentsPending { .. } => "AttachmentsPending",

@@ -18,7 +18,8 @@
 //!   snapshots; copy new or edited SIR comments and new `Verified` attachments by their id maps.
 //!   A `Pending` attachment fails the event retryably after everything else is applied.
 //! - `CaseDeleted`: comment and label `sir-case-deleted` on the issue (never deleted), then mark
-//!   the link broken.
+//!   the link broken. A `CaseCreated`/`CaseUpdated` for a case SIR says does not exist records
+//!   the deletion the same way (once; nothing when the case had no issue yet) and succeeds.
 //!
 //! Anything that leaves the event not fully applied is an `Err` (see [`JiraClientError`]).
 
@@ -297,7 +298,15 @@ impl JiraClientHandler {
         if let Some(link) = existing.as_ref().filter(|link| link.broken.is_some()) {
             return Ok(left_alone_for_broken_link(case_id, link));
         }
-        let (details, case) = self.read_case(change).await?;
+        let Some((details, case)) = self.read_case(change).await? else {
+            // SIR says the case does not exist: a deletion to record (as `CaseDeleted` does),
+            // not a failure to retry.
+            tracing::info!(
+                case_id,
+                "SIR no longer has the case; recording its deletion"
+            );
+            return self.record_deletion_of(case_id, existing).await;
+        };
         let before = self.store.case_snapshot(case_id).await?;
         let (link, outcome) = match existing {
             // A case created from a Jira issue whose link sir-client wrote before this
@@ -343,25 +352,22 @@ impl JiraClientHandler {
     }
 
     /// The case as SIR has it now, with the event's watchers merged in, normalized; and the
-    /// details it was read with (its ARN and attachments).
+    /// details it was read with (its ARN and attachments). `None` when SIR says the case does
+    /// not exist.
     async fn read_case(
         &self,
         change: &CaseChange,
-    ) -> Result<(CaseDetails, CaseSnapshot), JiraClientError> {
+    ) -> Result<Option<(CaseDetails, CaseSnapshot)>, JiraClientError> {
         let case_id = change.case.case_id.as_str();
         // The case is read again: events can arrive out of order, and an older event must not
         // set an older state. The event's watchers stay (they carry the response team the
         // poller merged in); attachments are read here too (the event carries only ids).
-        let details =
-            self.sir
-                .get_case(case_id)
-                .await?
-                .ok_or_else(|| JiraClientError::CaseNotFound {
-                    case_id: case_id.to_owned(),
-                })?;
+        let Some(details) = self.sir.get_case(case_id).await? else {
+            return Ok(None);
+        };
         let mut case = details.snapshot.clone();
         case.watchers.extend(change.case.watchers.iter().cloned());
-        Ok((details, case.normalized()))
+        Ok(Some((details, case.normalized())))
     }
 
     /// The linked issue as Jira has it now; a linked issue Jira does not have is an error.
@@ -607,7 +613,19 @@ impl JiraClientHandler {
     /// link is marked broken so nothing is synced any more.
     async fn record_deletion(&self, gone: &CaseGone) -> Result<AppliedToJira, JiraClientError> {
         let case_id = gone.case_id.as_str();
-        let Some(link) = self.store.link_for_case(case_id).await? else {
+        let link = self.store.link_for_case(case_id).await?;
+        self.record_deletion_of(case_id, link).await
+    }
+
+    /// Records that the case is gone on its linked issue (`link`, as read under the claim): a
+    /// `CaseDeleted`, or a case SIR no longer has while a `CaseCreated`/`CaseUpdated` for it was
+    /// in flight. Once: the label says the comment is there, the broken link that it is done.
+    async fn record_deletion_of(
+        &self,
+        case_id: &str,
+        link: Option<IssueLink>,
+    ) -> Result<AppliedToJira, JiraClientError> {
+        let Some(link) = link else {
             tracing::info!(case_id, "the deleted case has no issue; nothing to record");
             return Ok(AppliedToJira::new(case_id, None, IssueOutcome::NotLinked));
         };

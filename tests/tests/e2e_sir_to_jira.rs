@@ -16,6 +16,7 @@ use integration_tests::World;
 use integration_tests::bus::{Delivery, Route};
 use integration_tests::clients::{schedule_tick, sir_client};
 use integration_tests::iam::Function;
+use integration_tests::pipeline::{Integration, deliver_batch, parse};
 use jira_client::{JiraClientHandler, JiraClientSettings};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
@@ -401,6 +402,67 @@ async fn a_deleted_case_leaves_its_issue_with_a_note() {
         issue.labels
     );
     assert!(comment_texts(&issue).iter().any(|t| t.contains(&id)));
+}
+
+#[tokio::test]
+async fn a_case_deleted_while_its_update_is_in_flight_gets_one_deletion_note_and_no_failure() {
+    let it = Integration::start().await.unwrap();
+    let id = it.sir.create_case(HUMAN, case("Vanishing")).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+
+    // The poller publishes the CaseUpdated; the case is gone before jira-client gets it.
+    let update = CaseUpdate {
+        title: Some("Renamed just before the deletion".into()),
+        ..CaseUpdate::default()
+    };
+    it.sir.update_case(HUMAN, &id, update).unwrap();
+    assert!(it.sir.events_settled(Duration::from_secs(20)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut published = 0;
+    let poller = &it.poller;
+    while published == 0 {
+        assert!(std::time::Instant::now() < deadline, "no native event");
+        let results = deliver_batch(&it.world.sqs, &it.native.queue_url, |body| async move {
+            let envelope = parse(&body)?;
+            poller
+                .handle(&envelope)
+                .await
+                .map(|_| Value::Null)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        published += results.len();
+    }
+    it.sir.delete_case(&id);
+
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(
+        settled.to_jira.record_field("outcome"),
+        vec!["Deleted".to_owned()]
+    );
+    let issue = it.jira.issue(&key).unwrap();
+    assert!(issue.labels.iter().any(|l| l == jira_client::DELETED_LABEL));
+    let notes = |issue: &jira_emulator::IssueRecord| {
+        comment_texts(issue)
+            .iter()
+            .filter(|t| t.contains(&id) && t.contains("no longer exists"))
+            .count()
+    };
+    assert_eq!(notes(&issue), 1);
+
+    // The poller's next pass publishes CaseDeleted: nothing more is said.
+    it.poller.handle(&schedule_tick()).await.unwrap();
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(
+        settled.to_jira.record_field("outcome"),
+        vec!["LinkBroken".to_owned()]
+    );
+    assert_eq!(notes(&it.jira.issue(&key).unwrap()), 1);
 }
 
 #[tokio::test]

@@ -1345,6 +1345,63 @@ async fn deleted_case_without_an_issue_changes_nothing() {
     assert!(s.jira.requests().is_empty());
 }
 
+#[tokio::test]
+async fn update_for_a_case_sir_no_longer_has_records_the_deletion_once_and_succeeds() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Vanishing"), &[]);
+    apply(&handler, s.created(&case_id).await).await;
+    let before = s.snapshot(&case_id).await;
+    s.sir.add_comment(HUMAN, &case_id, "Late comment.").unwrap();
+    let updated = s.updated(&case_id, &before).await;
+    let key = s.issue_of(&case_id).key;
+    s.sir.delete_case(&case_id);
+
+    let applied = apply(&handler, updated.clone()).await;
+    assert_eq!(applied.outcome, IssueOutcome::Deleted);
+    let issue = s.jira.issue(&key).unwrap();
+    assert!(issue.labels.contains(&DELETED_LABEL.to_owned()));
+    assert_eq!(comments_containing(&issue, "no longer exists"), 1);
+    assert_eq!(comments_containing(&issue, "Late comment."), 0);
+
+    // The redelivery and the poller's later CaseDeleted add nothing.
+    let requests = s.jira.requests().len();
+    assert_eq!(
+        apply(&handler, updated).await.outcome,
+        IssueOutcome::LinkBroken
+    );
+    let deleted = envelope(&BusEvent::CaseDeleted(CaseGone {
+        case_id: case_id.clone(),
+        issue_key: Some(key.clone()),
+    }));
+    assert_eq!(
+        apply(&handler, deleted).await.outcome,
+        IssueOutcome::LinkBroken
+    );
+    assert_eq!(s.jira.requests().len(), requests);
+}
+
+#[tokio::test]
+async fn created_event_for_a_case_gone_before_its_issue_existed_changes_nothing() {
+    let s = Setup::new().await;
+    let case_id = s.open_case(human_case("Gone at once"), &[]);
+    let created = s.created(&case_id).await;
+    s.sir.delete_case(&case_id);
+    assert_eq!(
+        apply(&s.handler(), created).await.outcome,
+        IssueOutcome::NotLinked
+    );
+    assert!(s.jira.requests().is_empty());
+    assert!(
+        s.world
+            .store()
+            .link_for_case(&case_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Refused events.
 
