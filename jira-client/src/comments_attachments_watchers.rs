@@ -20,7 +20,7 @@ use shared::sir::{CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
-use crate::{AppliedToJira, JiraClientError, JiraClientHandler};
+use crate::{AppliedToJira, ItemResults, JiraClientError, JiraClientHandler};
 
 /// A SIR comment as posted in Jira: who wrote it and when, then the body.
 pub(crate) fn render_sir_comment(comment: &SirComment) -> String {
@@ -35,6 +35,11 @@ pub(crate) fn render_sir_comment(comment: &SirComment) -> String {
     )
 }
 
+/// How a SIR comment is named when Jira refuses its copy.
+fn comment_item(comment: &SirComment) -> String {
+    format!("SIR comment {}", comment.comment_id)
+}
+
 /// The readable end of a principal ARN (user name, or role session name such as an e-mail).
 fn short_principal(principal: &str) -> &str {
     match principal.rsplit_once('/') {
@@ -44,12 +49,14 @@ fn short_principal(principal: &str) -> &str {
 }
 
 impl JiraClientHandler {
-    /// Copies new SIR comments and edits of copied ones; returns nothing to retry.
+    /// Copies new SIR comments and edits of copied ones, each an item of its own (see
+    /// [`ItemResults`]).
     pub(crate) async fn sync_comments(
         &self,
         case_id: &str,
         key: &str,
         applied: &mut AppliedToJira,
+        items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
         let comments = self.sir.list_comments(case_id).await?;
         let links: HashMap<String, ItemLink> = self
@@ -66,9 +73,12 @@ impl JiraClientHandler {
                 Some(link) if link.origin == Origin::Jira => {}
                 Some(link) if link.fingerprint.as_deref() == Some(fingerprint.as_str()) => {}
                 Some(link) => {
-                    self.update_copied_comment(key, link, comment, fingerprint)
-                        .await?;
-                    applied.comments_updated += 1;
+                    let updated = self
+                        .update_copied_comment(key, link, comment, fingerprint)
+                        .await;
+                    if items.settle(|| comment_item(comment), updated).is_some() {
+                        applied.comments_updated += 1;
+                    }
                 }
                 None if self
                     .settings
@@ -81,9 +91,12 @@ impl JiraClientHandler {
                     );
                 }
                 None => {
-                    self.copy_new_comment(case_id, key, comment, fingerprint)
-                        .await?;
-                    applied.comments_added += 1;
+                    let copied = self
+                        .copy_new_comment(case_id, key, comment, fingerprint)
+                        .await;
+                    if items.settle(|| comment_item(comment), copied).is_some() {
+                        applied.comments_added += 1;
+                    }
                 }
             }
         }
@@ -146,12 +159,14 @@ impl JiraClientHandler {
         Ok(())
     }
 
-    /// Copies new `Verified` attachments; returns the ids of those still `Pending`.
+    /// Copies new `Verified` attachments, each an item of its own (see [`ItemResults`]);
+    /// returns the ids of those still `Pending`.
     pub(crate) async fn sync_attachments(
         &self,
         details: &CaseDetails,
         key: &str,
         applied: &mut AppliedToJira,
+        items: &mut ItemResults,
     ) -> Result<Vec<String>, JiraClientError> {
         let case_id = details.snapshot.case_id.as_str();
         let linked: HashSet<String> = self
@@ -184,8 +199,18 @@ impl JiraClientHandler {
                 );
                 continue;
             }
-            self.copy_attachment(case_id, key, attachment, applied)
-                .await?;
+            let copied = self
+                .copy_attachment(case_id, key, attachment, applied)
+                .await;
+            items.settle(
+                || {
+                    format!(
+                        "SIR attachment {} ({})",
+                        attachment.file_name, attachment.attachment_id
+                    )
+                },
+                copied,
+            );
         }
         if !pending.is_empty() {
             tracing::warn!(case_id, ?pending, "attachments still Pending in SIR");
@@ -242,13 +267,15 @@ impl JiraClientHandler {
         Ok(())
     }
 
-    /// Adds the case's watchers that have a Jira account; reports the others once.
+    /// Adds the case's watchers that have a Jira account, each an item of its own (see
+    /// [`ItemResults`]); reports the others once.
     pub(crate) async fn sync_watchers(
         &self,
         key: &str,
         case: &shared::snapshot::CaseSnapshot,
         jira_state: &mut IssueSnapshot,
         applied: &mut AppliedToJira,
+        items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
         if case.watchers.is_empty() {
             return Ok(());
@@ -259,9 +286,15 @@ impl JiraClientHandler {
             match self.account_for(email).await? {
                 Some(account_id) if current.contains(&account_id) => {}
                 Some(account_id) => {
-                    self.jira.add_watcher(key, &account_id).await?;
-                    jira_state.watchers.insert(account_id);
-                    applied.watchers_added += 1;
+                    let added = self.jira.add_watcher(key, &account_id).await;
+                    let added = items.settle(
+                        || format!("watcher {email}"),
+                        added.map_err(JiraClientError::from),
+                    );
+                    if added.is_some() {
+                        jira_state.watchers.insert(account_id);
+                        applied.watchers_added += 1;
+                    }
                 }
                 None => unresolved.push(email.clone()),
             }

@@ -21,11 +21,15 @@
 //!   the link broken. A `CaseCreated`/`CaseUpdated` for a case SIR says does not exist records
 //!   the deletion the same way (once; nothing when the case had no issue yet) and succeeds.
 //!
-//! Anything that leaves the event not fully applied is an `Err` (see [`JiraClientError`]).
+//! Each watcher, comment, attachment and the status move is an item of its own: one Jira refuses
+//! for good is reported once on the issue and the rest applied (see `item_refusals`).
+//! Anything else that leaves the event not fully applied is an `Err` (see [`JiraClientError`]),
+//! returned once the other items were applied.
 
 mod comments_attachments_watchers;
 mod config;
 mod error;
+mod item_refusals;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -52,6 +56,8 @@ pub use config::{
     ENV_REGION, JiraClientConfig, JiraClientSettings,
 };
 pub use error::JiraClientError;
+use item_refusals::ItemResults;
+pub use item_refusals::RefusedItem;
 
 pub use shared::jira::{CASE_LABEL_PREFIX, case_label};
 
@@ -100,6 +106,8 @@ pub struct AppliedToJira {
     pub watchers_added: usize,
     /// Watcher e-mails no Jira account matches.
     pub watchers_unresolved: Vec<String>,
+    /// Items Jira refused for good (reported on the issue once; the rest was applied).
+    pub refused: Vec<RefusedItem>,
 }
 
 impl AppliedToJira {
@@ -116,6 +124,7 @@ impl AppliedToJira {
             attachments_refused: 0,
             watchers_added: 0,
             watchers_unresolved: Vec::new(),
+            refused: Vec::new(),
         }
     }
 }
@@ -332,21 +341,46 @@ impl JiraClientHandler {
         let wanted = FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
         let mut jira_state = self.jira_baseline(key, &issue).await?;
 
-        self.apply_fields(&case, &issue, &wanted, &mut jira_state, &mut applied)
-            .await?;
+        // Each item on its own: one Jira refuses is reported once and the rest still applied;
+        // a failure a retry may fix fails the event once everything else was applied.
+        let mut items = ItemResults::default();
+        self.apply_fields(
+            &case,
+            &issue,
+            &wanted,
+            &mut jira_state,
+            &mut applied,
+            &mut items,
+        )
+        .await?;
         if wanted.wants(CaseField::Status) || wanted.wants(CaseField::ClosureCode) {
-            self.report_closure(&case, key, &mut applied).await?;
+            let closure = self.report_closure(&case, key, &mut applied).await;
+            items.defer(closure);
         }
         if wanted.wants(CaseField::Watchers) {
-            self.sync_watchers(key, &case, &mut jira_state, &mut applied)
-                .await?;
+            let watchers = self
+                .sync_watchers(key, &case, &mut jira_state, &mut applied, &mut items)
+                .await;
+            items.defer(watchers);
         }
         // The case-side snapshot is the poller's baseline of what it published: only the poller
         // (and sir-client after its own writes) set it, or a closure read here first would
         // never be published.
 
-        self.copy_items(case_id, &details, key, &mut applied)
+        let pending = self
+            .copy_items(case_id, &details, key, &mut applied, &mut items)
+            .await;
+        self.report_refusals(case_id, key, &items, &mut applied)
             .await?;
+        if let Some(failure) = items.into_failure() {
+            return Err(failure);
+        }
+        if !pending.is_empty() {
+            return Err(JiraClientError::AttachmentsPending {
+                case_id: case_id.to_owned(),
+                attachment_ids: pending,
+            });
+        }
         tracing::info!(?applied, "case applied to Jira");
         Ok(applied)
     }
@@ -396,24 +430,21 @@ impl JiraClientHandler {
         Ok(snapshot)
     }
 
-    /// SIR comments, then `Verified` attachments, copied by their id maps; attachments still
-    /// `Pending` fail the event retryably once everything else is applied.
+    /// SIR comments, then `Verified` attachments, copied by their id maps; returns the ids of
+    /// attachments still `Pending`, which fail the event retryably once everything else is
+    /// applied.
     async fn copy_items(
         &self,
         case_id: &str,
         details: &CaseDetails,
         key: &str,
         applied: &mut AppliedToJira,
-    ) -> Result<(), JiraClientError> {
-        self.sync_comments(case_id, key, applied).await?;
-        let pending = self.sync_attachments(details, key, applied).await?;
-        if !pending.is_empty() {
-            return Err(JiraClientError::AttachmentsPending {
-                case_id: case_id.to_owned(),
-                attachment_ids: pending,
-            });
-        }
-        Ok(())
+        items: &mut ItemResults,
+    ) -> Vec<String> {
+        let comments = self.sync_comments(case_id, key, applied, items).await;
+        items.defer(comments);
+        let attachments = self.sync_attachments(details, key, applied, items).await;
+        items.defer(attachments).unwrap_or_default()
     }
 
     /// The issue of a case that has no link yet: the Jira issue the case was created from (its
@@ -526,8 +557,9 @@ impl JiraClientHandler {
         }
     }
 
-    /// Summary and description (one edit), then the status; each compared with the live issue
-    /// first, and the Jira-side snapshot updated after each write.
+    /// Summary and description (one edit), then the status (an item of its own: see
+    /// [`ItemResults`]); each compared with the live issue first, and the Jira-side snapshot
+    /// updated after each write.
     async fn apply_fields(
         &self,
         case: &CaseSnapshot,
@@ -535,6 +567,7 @@ impl JiraClientHandler {
         wanted: &FieldsWanted,
         jira_state: &mut IssueSnapshot,
         applied: &mut AppliedToJira,
+        items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
         let key = issue.key.as_str();
         let mut edit = IssueEdit::default();
@@ -570,9 +603,16 @@ impl JiraClientHandler {
             if !issue.status.eq_ignore_ascii_case(target) {
                 let route = self.settings.jira_route();
                 let route: Vec<&str> = route.iter().map(String::as_str).collect();
-                applied.transitions = self.jira.transition_to(key, target, &route).await?;
-                jira_state.status = target.to_owned();
-                self.store.put_issue_snapshot(jira_state).await?;
+                let moved = self.jira.transition_to(key, target, &route).await;
+                let moved = items.settle(
+                    || format!("status change to {target}"),
+                    moved.map_err(JiraClientError::from),
+                );
+                if let Some(hops) = moved {
+                    applied.transitions = hops;
+                    jira_state.status = target.to_owned();
+                    self.store.put_issue_snapshot(jira_state).await?;
+                }
             }
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! What the integration has already said on a Jira issue (a closure note, the watchers no Jira
-//! account matches, where the case created for the issue is…), so that no redelivery or later
-//! event says it again.
+//! account matches, the items Jira refused, where the case created for the issue is…), so that
+//! no redelivery or later event says it again.
 //!
 //! Each direction has its own section type, kept in its own issue property:
 //! [`SirToJiraNotes`] (jira-client) in [`SirToJiraNotes::PROPERTY`] and [`JiraToSirNotes`]
@@ -63,6 +63,10 @@ pub struct SirToJiraNotes {
     /// Watcher e-mails already reported as having no Jira account.
     #[serde(default)]
     pub reported_unresolved_watchers: BTreeSet<String>,
+    /// Items Jira refused (a watcher, a comment, an attachment, a status change), as named in
+    /// the comment that reported them.
+    #[serde(default)]
+    pub reported_refusals: BTreeSet<String>,
 }
 
 impl IssueNotes for SirToJiraNotes {

@@ -466,6 +466,53 @@ async fn a_case_deleted_while_its_update_is_in_flight_gets_one_deletion_note_and
 }
 
 #[tokio::test]
+async fn a_watcher_jira_refuses_is_reported_once_and_the_rest_of_the_case_still_arrives() {
+    let it = Integration::start().await.unwrap();
+    let ann = it
+        .jira
+        .add_user(jira_emulator::User::new("Ann Analyst", "ann@example.com"));
+    let refusal = "The user Ann Analyst cannot be added as a watcher of this issue.";
+    it.jira.faults().refuse_watcher(&ann.account_id, refusal);
+    let id = it
+        .sir
+        .create_case(
+            HUMAN,
+            NewCase {
+                watchers: vec![Watcher::email("ann@example.com")],
+                ..case("Refused watcher")
+            },
+        )
+        .case_id;
+    it.sir
+        .add_comment(HUMAN, &id, "Isolated the instance.")
+        .unwrap();
+    it.sir
+        .upload_attachment(HUMAN, &id, "evidence.txt", b"evidence".to_vec())
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let issue = &it.jira.issues()[0];
+    let texts = comment_texts(issue);
+    let copies = |text: &str| texts.iter().filter(|t| t.contains(text)).count();
+    assert_eq!(copies("Isolated the instance."), 1, "{texts:#?}");
+    assert_eq!(copies(refusal), 1, "{texts:#?}");
+    assert_eq!(issue.attachments.len(), 1);
+    assert!(!issue.watchers.contains(&ann.account_id));
+
+    // A later change of the case: the watcher is refused again, not reported again.
+    it.sir.add_comment(HUMAN, &id, "Rotated the keys.").unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let texts = comment_texts(&it.jira.issue(&issue.key).unwrap());
+    assert_eq!(texts.iter().filter(|t| t.contains(refusal)).count(), 1);
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("Rotated the keys."))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn jira_answering_429_for_20_seconds_then_recovering_gets_everything() {
     let p = pipeline().await;
     let faults = p.jira.faults();

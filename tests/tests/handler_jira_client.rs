@@ -19,7 +19,7 @@ use aws_sdk_ssm::types::ParameterType;
 use integration_tests::World;
 use jira_client::{
     AppliedToJira, DELETED_LABEL, IssueOutcome, JiraClientConfig, JiraClientError,
-    JiraClientHandler, JiraClientSettings, case_label,
+    JiraClientHandler, JiraClientSettings, RefusedItem, case_label,
 };
 use jira_emulator::{
     IssueAction, IssueEdit as HumanEdit, IssueRecord, JiraEmulator, JiraEmulatorConfig,
@@ -507,6 +507,134 @@ async fn watchers_are_added_by_account_id_and_unresolvable_emails_are_reported_o
     let comments = issue.comments.len();
     apply(&handler, event).await;
     assert_eq!(s.issue_of(&case_id).comments.len(), comments);
+}
+
+#[tokio::test]
+async fn a_watcher_jira_refuses_is_reported_once_and_comments_and_attachments_still_arrive() {
+    let s = Setup::new().await;
+    let ann = s.jira.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let bob = s.jira.add_user(User::new("Bob Builder", "bob@example.com"));
+    let refusal = "The user Ann Analyst cannot be added as a watcher of this issue.";
+    s.jira.faults().refuse_watcher(&ann.account_id, refusal);
+    let case_id = s.open_case(
+        HumanCase {
+            watchers: vec![
+                Watcher::email("ann@example.com"),
+                Watcher::email("bob@example.com"),
+            ],
+            ..human_case("Refused watcher")
+        },
+        &[],
+    );
+    s.sir
+        .add_comment(HUMAN, &case_id, "Isolated the instance.")
+        .unwrap();
+    s.sir
+        .upload_attachment(HUMAN, &case_id, "evidence.txt", b"evidence".to_vec())
+        .unwrap();
+    let handler = s.handler();
+    let event = s.created(&case_id).await;
+
+    let applied = apply(&handler, event.clone()).await;
+    assert_eq!(applied.watchers_added, 1);
+    assert_eq!(applied.comments_added, 2, "the copy and the one note");
+    assert_eq!(applied.attachments_added, 1);
+    assert_eq!(
+        applied.refused,
+        [RefusedItem {
+            item: "watcher ann@example.com".into(),
+            reason: refusal.into(),
+        }]
+    );
+    let issue = s.issue_of(&case_id);
+    assert!(issue.watchers.contains(&bob.account_id));
+    assert!(!issue.watchers.contains(&ann.account_id));
+    assert_eq!(comments_containing(&issue, "Isolated the instance."), 1);
+    assert_eq!(issue.attachments.len(), 1);
+    assert_eq!(comments_containing(&issue, refusal), 1);
+    assert_eq!(comments_containing(&issue, "watcher ann@example.com"), 1);
+
+    // Redelivered: the watcher is tried again, refused again, and not reported again.
+    let applied = apply(&handler, event).await;
+    assert_eq!(applied.refused.len(), 1);
+    assert_eq!(applied.comments_added, 0);
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, refusal), 1);
+    assert_eq!(issue.comments.len(), 2);
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_one_item_fails_the_event_after_the_rest_is_applied() {
+    let s = Setup::new().await;
+    let ann = s.jira.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let case_id = s.open_case(
+        HumanCase {
+            watchers: vec![Watcher::email("ann@example.com")],
+            ..human_case("Busy Jira")
+        },
+        &[],
+    );
+    s.sir
+        .add_comment(HUMAN, &case_id, "Isolated the instance.")
+        .unwrap();
+    let handler = s.handler();
+    let event = s.created(&case_id).await;
+    apply(&handler, s.created(&case_id).await).await;
+    let key = s.issue_of(&case_id).key;
+    s.sir
+        .add_comment(HUMAN, &case_id, "Second thought.")
+        .unwrap();
+    s.jira.remove_watcher(&key, &ann.account_id).unwrap();
+    // Every add-watcher call answers 503 (the client's retries included).
+    s.jira.faults().fail_watcher(&ann.account_id, 503);
+
+    let err = handler.handle(event.clone()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, "Second thought."), 1);
+    assert!(!issue.watchers.contains(&ann.account_id));
+    assert_eq!(comments_containing(&issue, "refused"), 0);
+}
+
+#[tokio::test]
+async fn a_transition_jira_refuses_for_a_required_field_is_reported_once_and_the_rest_applied() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(
+        human_case("Needs a resolution"),
+        &["Detection and Analysis"],
+    );
+    apply(&handler, s.created(&case_id).await).await;
+    let before = s.snapshot(&case_id).await;
+    s.jira
+        .faults()
+        .require_transition_field("Done", "resolution", "Resolution is required.");
+    s.sir
+        .add_comment(HUMAN, &case_id, "Closing it now.")
+        .unwrap();
+    s.sir.close_case(HUMAN, &case_id).unwrap();
+
+    let event = s.updated(&case_id, &before).await;
+    let applied = apply(&handler, event.clone()).await;
+    assert_eq!(
+        applied.refused,
+        [RefusedItem {
+            item: "status change to Done".into(),
+            reason: "resolution: Resolution is required.".into(),
+        }]
+    );
+    let issue = s.issue_of(&case_id);
+    assert_eq!(issue.status, "In Review", "moved as far as Jira let it");
+    assert_eq!(comments_containing(&issue, "Closing it now."), 1);
+    let closure = format!("closure code: {}", sir_emulator::CLOSURE_CODE);
+    assert_eq!(comments_containing(&issue, &closure), 1);
+    assert_eq!(comments_containing(&issue, "Resolution is required."), 1);
+
+    // Redelivered: reported once.
+    apply(&handler, event).await;
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, "Resolution is required."), 1);
+    assert_eq!(comments_containing(&issue, &closure), 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 //! Fault injection for the REST API: failing the next N requests, added latency, a full outage,
-//! and a token-bucket rate limit answering 429 with `Retry-After`.
+//! a token-bucket rate limit answering 429 with `Retry-After`; and refusals of one item as Jira
+//! Cloud words them: a watcher Jira will not add (400 with `errorMessages`), a transition whose
+//! screen requires a field the request does not set (400 with `errors`).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,6 +60,10 @@ struct FaultState {
     latency: Duration,
     outage_until: Option<Instant>,
     bucket: Option<TokenBucket>,
+    /// accountId → the status and message that answer adding it as a watcher.
+    refused_watchers: BTreeMap<String, (u16, String)>,
+    /// Target status (lower case) → the field its transitions require, and Jira's message.
+    required_transition_fields: BTreeMap<String, (String, String)>,
 }
 
 /// What to do with a request before it reaches the API.
@@ -101,6 +108,37 @@ impl Faults {
         lock(&self.state).bucket = limit.map(TokenBucket::new);
     }
 
+    /// Adding `account_id` as a watcher is answered 400 with `message` (as Jira Cloud answers for
+    /// a user who cannot be added, e.g. one without Browse permission on the project).
+    pub fn refuse_watcher(&self, account_id: &str, message: &str) {
+        self.answer_watcher(account_id, 400, message);
+    }
+
+    /// Adding `account_id` as a watcher is answered with `status` (a 5xx: failing for now) every
+    /// time, the client's own retries included.
+    pub fn fail_watcher(&self, account_id: &str, status: u16) {
+        self.answer_watcher(
+            account_id,
+            status,
+            "The watcher could not be added right now.",
+        );
+    }
+
+    fn answer_watcher(&self, account_id: &str, status: u16, message: &str) {
+        lock(&self.state)
+            .refused_watchers
+            .insert(account_id.to_owned(), (status, message.to_owned()));
+    }
+
+    /// Every transition to `status` requires `field` on its screen: a request that does not set
+    /// it in `fields` is answered 400 with `{"errors": {field: message}}`, as Jira Cloud does.
+    pub fn require_transition_field(&self, status: &str, field: &str, message: &str) {
+        lock(&self.state).required_transition_fields.insert(
+            status.to_lowercase(),
+            (field.to_owned(), message.to_owned()),
+        );
+    }
+
     /// Removes every fault, the rate limit included.
     pub fn clear(&self) {
         *lock(&self.state) = FaultState::default();
@@ -129,6 +167,19 @@ impl Faults {
             return Some(Refusal::Injected(status));
         }
         None
+    }
+
+    /// The status and message refusing `account_id` as a watcher, if it is refused.
+    pub(crate) fn watcher_refusal(&self, account_id: &str) -> Option<(u16, String)> {
+        lock(&self.state).refused_watchers.get(account_id).cloned()
+    }
+
+    /// The field (and Jira's message) a transition to `status` requires, if any.
+    pub(crate) fn transition_requirement(&self, status: &str) -> Option<(String, String)> {
+        lock(&self.state)
+            .required_transition_fields
+            .get(&status.to_lowercase())
+            .cloned()
     }
 
     /// Takes a rate-limit token, or says how many seconds to wait.

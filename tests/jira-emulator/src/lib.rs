@@ -71,7 +71,10 @@
 //!   `PUT /_emulator/automation` `{"enabled"}`; `POST /_emulator/automation/forged` (the raw
 //!   message as the body)
 //! - `POST /_emulator/faults` `{"failNext"?: {"count","status"}, "latencyMs"?, "outageMs"?,
-//!   "rateLimit"?: {"capacity","refillPerSecond"} | null}`; `DELETE /_emulator/faults` clears all
+//!   "rateLimit"?: {"capacity","refillPerSecond"} | null, "refuseWatcher"?: {"accountId",
+//!   "message"} (adding that watcher answers 400), "requireTransitionField"?: {"status", "field",
+//!   "message"} (a transition to that status without the field in `fields` answers 400 with
+//!   `errors`)}`; `DELETE /_emulator/faults` clears all
 //!
 //! Errors of the admin API are `{"error": "..."}` with 400/404.
 //!

@@ -295,8 +295,24 @@ struct FailNext {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct RefuseWatcher {
+    account_id: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct RequireTransitionField {
+    status: String,
+    field: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct FaultRequest {
     fail_next: Option<FailNext>,
+    refuse_watcher: Option<RefuseWatcher>,
+    require_transition_field: Option<RequireTransitionField>,
     latency_ms: Option<u64>,
     outage_ms: Option<u64>,
     /// Absent: unchanged; `null`: off.
@@ -325,6 +341,12 @@ async fn set_faults(State(shared): State<Arc<Shared>>, bytes: Bytes) -> AdminRes
     }
     if let Some(limit) = request.rate_limit {
         faults.rate_limit(limit);
+    }
+    if let Some(refused) = request.refuse_watcher {
+        faults.refuse_watcher(&refused.account_id, &refused.message);
+    }
+    if let Some(required) = request.require_transition_field {
+        faults.require_transition_field(&required.status, &required.field, &required.message);
     }
     Ok(StatusCode::NO_CONTENT)
 }

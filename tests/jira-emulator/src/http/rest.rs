@@ -585,6 +585,29 @@ async fn make_transition(
     shared.issue_key(&key)?;
     let transition_id = id_in(request.get("transition").and_then(|t| t.get("id")))
         .ok_or_else(|| Error::bad_request("Missing 'transition' identifier"))?;
+    let target = {
+        let store = lock(&shared.store);
+        let issue = store.issue(&key)?;
+        let workflow = store.workflow();
+        workflow
+            .transitions_from(&issue.status)
+            .find(|transition| transition.id == transition_id)
+            .map(|transition| {
+                workflow
+                    .status(&transition.to)
+                    .map_or_else(|| transition.to.clone(), |status| status.name.clone())
+            })
+    };
+    if let Some((field, message)) = target
+        .as_deref()
+        .and_then(|status| shared.faults.transition_requirement(status))
+        && request
+            .get("fields")
+            .and_then(|fields| fields.get(&field))
+            .is_none_or(Value::is_null)
+    {
+        return Err(Error::field(field, message));
+    }
     shared.transition(&caller.account_id, &key, &transition_id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -712,7 +735,7 @@ async fn add_watcher(
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
     body: Bytes,
-) -> Result<StatusCode, Error> {
+) -> Result<Response, Error> {
     shared.issue_key(&key)?;
     let account_id = if body.iter().all(u8::is_ascii_whitespace) {
         caller.account_id.clone()
@@ -726,8 +749,12 @@ async fn add_watcher(
             }
         }
     };
+    if let Some((status, message)) = shared.faults.watcher_refusal(&account_id) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        return Ok(jira_message(status, message));
+    }
     lock(&shared.store).add_watcher(&caller.account_id, &key, &account_id)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn remove_watcher(

@@ -1,0 +1,186 @@
+//! Per-item isolation: one watcher, comment, attachment or status move Jira refuses for good does
+//! not stop the rest of the event.
+//!
+//! Each item's result goes through [`ItemResults::settle`]: a permanent refusal of that item
+//! (Jira 400/403/404 for it, or a workflow with no way to the status) is kept to be reported on
+//! the issue in one comment, once (the issue notes, [`SirToJiraNotes::reported_refusals`],
+//! remember which items were reported); any other failure (429, 5xx, a timeout, SIR or the
+//! table) is kept too, the remaining items are still applied, and the event then fails with it so
+//! it is retried.
+
+use serde::Serialize;
+use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
+
+use crate::{AppliedToJira, JiraClientError, JiraClientHandler};
+
+/// An item of the case Jira refused to take, and what Jira said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedItem {
+    /// What could not be applied, e.g. `watcher alice@example.com` or `status change to Done`.
+    pub item: String,
+    /// Jira's reason (its `errorMessages` and `errors`).
+    pub reason: String,
+}
+
+/// The items of one event that did not go through: refused for good, or failed for now.
+#[derive(Debug, Default)]
+pub(crate) struct ItemResults {
+    refused: Vec<RefusedItem>,
+    /// The first failure a retry can fix (or that is not the item's fault): the event fails
+    /// with it once everything else was applied.
+    failed: Option<JiraClientError>,
+}
+
+impl ItemResults {
+    /// The value of an item that went through; `None` when it was refused or failed (kept).
+    pub(crate) fn settle<T>(
+        &mut self,
+        item: impl FnOnce() -> String,
+        result: Result<T, JiraClientError>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                match refusal_reason(&err) {
+                    Some(reason) => {
+                        let item = item();
+                        tracing::warn!(item, reason, "Jira refused the item; reporting it");
+                        self.refused.push(RefusedItem { item, reason });
+                    }
+                    None => self.fail(err),
+                }
+                None
+            }
+        }
+    }
+
+    /// The value of a step that is not one item (reading what to apply): a failure is kept to
+    /// fail the event once the other steps were applied.
+    pub(crate) fn defer<T>(&mut self, result: Result<T, JiraClientError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.fail(err);
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self, err: JiraClientError) {
+        tracing::warn!(error = %err, "an item failed; applying the rest before failing the event");
+        self.failed.get_or_insert(err);
+    }
+
+    /// The first failure that is not a refusal, to fail the event with.
+    pub(crate) fn into_failure(self) -> Option<JiraClientError> {
+        self.failed
+    }
+}
+
+/// Why Jira refused the item for good, when it did: 400/403/404 answered for this item, or a
+/// workflow that has no way to the status. `None` for anything a retry may fix or that is not
+/// about the item.
+fn refusal_reason(err: &JiraClientError) -> Option<String> {
+    match err {
+        JiraClientError::Shared(shared::Error::JiraStatus {
+            status: status @ (400 | 403 | 404),
+            messages,
+            ..
+        }) => Some(if messages.trim().is_empty() {
+            format!("HTTP {status}")
+        } else {
+            messages.clone()
+        }),
+        JiraClientError::Shared(unreachable @ shared::Error::JiraTransitionUnreachable { .. }) => {
+            Some(unreachable.to_string())
+        }
+        _ => None,
+    }
+}
+
+impl JiraClientHandler {
+    /// One comment on the issue naming each refused item not reported before and Jira's reason;
+    /// the issue notes then remember them, so no redelivery or later event repeats them.
+    pub(crate) async fn report_refusals(
+        &self,
+        case_id: &str,
+        key: &str,
+        results: &ItemResults,
+        applied: &mut AppliedToJira,
+    ) -> Result<(), JiraClientError> {
+        applied.refused.clone_from(&results.refused);
+        if results.refused.is_empty() {
+            return Ok(());
+        }
+        let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
+        let mut new: Vec<&RefusedItem> = Vec::new();
+        for refused in &results.refused {
+            if !notes.reported_refusals.contains(&refused.item)
+                && !new.iter().any(|seen| seen.item == refused.item)
+            {
+                new.push(refused);
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = new
+            .iter()
+            .map(|refused| format!("- {}: {}", refused.item, refused.reason))
+            .collect();
+        let note = format!(
+            "Jira refused these changes from the AWS Security Incident Response case {case_id}, \
+             so they are not on this issue (everything else was synced):\n{}",
+            lines.join("\n")
+        );
+        self.jira.add_comment(key, &note).await?;
+        applied.comments_added += 1;
+        notes
+            .reported_refusals
+            .extend(new.iter().map(|refused| refused.item.clone()));
+        write_notes(self.jira.as_ref(), key, &notes).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jira_status(status: u16, messages: &str) -> JiraClientError {
+        JiraClientError::from(shared::Error::JiraStatus {
+            operation: "add watcher",
+            status,
+            messages: messages.into(),
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn a_refusal_of_the_item_is_kept_to_report_and_anything_else_fails_the_event() {
+        let mut results = ItemResults::default();
+        let refused: Option<()> = results.settle(
+            || "watcher a@example.com".into(),
+            Err(jira_status(400, "cannot watch")),
+        );
+        assert!(refused.is_none());
+        assert_eq!(
+            results.refused,
+            vec![RefusedItem {
+                item: "watcher a@example.com".into(),
+                reason: "cannot watch".into(),
+            }]
+        );
+        assert!(results.failed.is_none());
+
+        let _: Option<()> = results.settle(|| "comment".into(), Err(jira_status(503, "")));
+        let _: Option<()> = results.settle(|| "other".into(), Err(jira_status(429, "")));
+        assert_eq!(results.refused.len(), 1);
+        let failure = results.into_failure().map(|err| err.to_string());
+        assert!(
+            failure.as_deref().is_some_and(|f| f.contains("HTTP 503")),
+            "{failure:?}"
+        );
+    }
+}
