@@ -24,6 +24,13 @@ pub const ENV_REGION: &str = "AWS_REGION";
 pub use shared::config::ENV_INTEGRATION_PRINCIPALS;
 /// The issue type used when [`ENV_ISSUE_TYPE`] is not set.
 pub const DEFAULT_ISSUE_TYPE: &str = "Task";
+/// How long after an issue create started a retry that cannot find the issue by search waits
+/// (failing retryably) instead of creating one: Jira Cloud's `/search/jql` may not show an issue
+/// created seconds ago, and the create's answer was lost with the run that sent it. A minute is
+/// far above the index lag seen in practice (seconds), and Lambda's asynchronous retries come
+/// after about one and two minutes, so a create that really failed is made again on the second
+/// retry at the latest.
+pub const DEFAULT_CREATE_IN_DOUBT_FOR: Duration = Duration::from_secs(60);
 /// How long an e-mail → Jira accountId answer (found or not) is cached.
 pub const DEFAULT_ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -41,6 +48,9 @@ pub struct JiraClientSettings {
     /// How long a claim on a case holds ([`shared::store::CLAIM_LEASE`] outside tests).
     pub claim_lease: Duration,
     pub account_cache_ttl: Duration,
+    /// How long a started issue create with no issue found by search fails retryably rather than
+    /// creating again ([`DEFAULT_CREATE_IN_DOUBT_FOR`] outside tests).
+    pub create_in_doubt_for: Duration,
 }
 
 impl JiraClientSettings {
@@ -54,6 +64,7 @@ impl JiraClientSettings {
             integration_principals: Vec::new(),
             claim_lease: shared::store::CLAIM_LEASE,
             account_cache_ttl: DEFAULT_ACCOUNT_CACHE_TTL,
+            create_in_doubt_for: DEFAULT_CREATE_IN_DOUBT_FOR,
         }
     }
 

@@ -24,6 +24,18 @@ pub enum JiraClientError {
     #[error("case {case_id} is being synced by another delivery; try again later")]
     ClaimHeld { case_id: String },
 
+    /// An earlier run started creating the case's issue moments ago and no link was written,
+    /// but Jira's search does not show such an issue: it may exist and not be indexed yet. The
+    /// event is retried; once the create is older than the configured bound, an issue is created.
+    #[error(
+        "an issue for SIR case {case_id} may have been created {age_seconds} s ago but Jira's search          does not show it yet; retrying until the search index catches up (at most {bound_seconds} s)"
+    )]
+    CreateInDoubt {
+        case_id: String,
+        age_seconds: u64,
+        bound_seconds: u64,
+    },
+
     /// The linked Jira issue does not exist any more (the Jira side records that).
     #[error("Jira issue {issue_key} linked to SIR case {case_id} no longer exists")]
     IssueNotFound { case_id: String, issue_key: String },
@@ -56,7 +68,9 @@ impl LambdaError for JiraClientError {
 
     fn is_retryable(&self) -> bool {
         match self {
-            JiraClientError::ClaimHeld { .. } | JiraClientError::AttachmentsPending { .. } => true,
+            JiraClientError::ClaimHeld { .. }
+            | JiraClientError::CreateInDoubt { .. }
+            | JiraClientError::AttachmentsPending { .. } => true,
             JiraClientError::Shared(err) => err.is_retryable(),
             JiraClientError::InvalidEvent(_)
             | JiraClientError::NotACaseEvent { .. }
@@ -70,6 +84,7 @@ impl LambdaError for JiraClientError {
             JiraClientError::InvalidEvent(_) => "InvalidEvent",
             JiraClientError::NotACaseEvent { .. } => "NotACaseEvent",
             JiraClientError::ClaimHeld { .. } => "ClaimHeld",
+            JiraClientError::CreateInDoubt { .. } => "CreateInDoubt",
             JiraClientError::IssueNotFound { .. } => "IssueNotFound",
             JiraClientError::LinkConflict { .. } => "LinkConflict",
             JiraClientError::AttachmentsPending { .. } => "AttachmentsPending",

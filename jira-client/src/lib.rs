@@ -7,7 +7,8 @@
 //! Per event, under a claim on the case (a concurrent delivery gets a retryable error):
 //! - no link yet: the issue the case was created from (its `jira-issue-key` tag, set by
 //!   sir-client), an issue labelled `sir-case-<caseId>` left by a crashed earlier run, or a new
-//!   one; write the link at once;
+//!   one (unless a create started less than `create_in_doubt_for` ago: search may not show its
+//!   issue yet, so the event fails retryably); write the link at once;
 //! - a broken link (one side deleted): nothing is done;
 //! - then edit only the fields the event names as changed (or that differ from the stored case
 //!   snapshot; all of them for `CaseCreated`), comparing with the live issue so a redelivery
@@ -522,11 +523,50 @@ impl JiraClientHandler {
                     description: compose_issue_description(case, &self.console_url(case_id)),
                     labels: vec![label],
                 };
-                let key = self.jira.create_issue(&new).await?;
+                let key = self.create_issue_once(case_id, &new).await?;
                 tracing::info!(case_id, issue_key = key, "created the issue");
                 (key, IssueOutcome::Created)
             }
         })
+    }
+
+    /// Creates the case's issue, which search did not find. A create started less than
+    /// `create_in_doubt_for` ago (its run died before writing the link) may have made an issue
+    /// Jira's search does not show yet: that is a retryable [`JiraClientError::CreateInDoubt`],
+    /// not a second issue. Jira Cloud has no read-after-write lookup that finds the issue
+    /// without knowing its id (`reconcileIssues` needs ids; labels, properties and JQL all go
+    /// through the index), so waiting out the index is the only safe choice. The start is
+    /// recorded before the POST and forgotten when Jira refused the create (nothing was made).
+    async fn create_issue_once(
+        &self,
+        case_id: &str,
+        new: &NewIssue,
+    ) -> Result<String, JiraClientError> {
+        if let Some(age) = self.store.issue_create_age(case_id).await? {
+            let bound = self.settings.create_in_doubt_for;
+            if age < bound {
+                return Err(JiraClientError::CreateInDoubt {
+                    case_id: case_id.to_owned(),
+                    age_seconds: age.as_secs(),
+                    bound_seconds: bound.as_secs(),
+                });
+            }
+            tracing::warn!(
+                case_id,
+                age_seconds = age.as_secs(),
+                "an earlier create left no issue that search finds; creating it now"
+            );
+        }
+        self.store.record_issue_create(case_id).await?;
+        match self.jira.create_issue(new).await {
+            Ok(key) => Ok(key),
+            Err(err) => {
+                if create_surely_refused(&err) {
+                    self.store.forget_issue_create(case_id).await?;
+                }
+                Err(err.into())
+            }
+        }
     }
 
     /// Links the case to `key`; a link written meanwhile for this case wins (that issue is
@@ -734,6 +774,12 @@ fn left_alone_for_broken_link(case_id: &str, link: &IssueLink) -> AppliedToJira 
         "the link is broken; Jira is left alone"
     );
     AppliedToJira::new(case_id, Some(&link.issue_key), IssueOutcome::LinkBroken)
+}
+
+/// Whether Jira answered the create with a refusal that made nothing (a 4xx, 429 included, or
+/// 503): anything else (a timeout, a dropped connection, another 5xx) may hide an issue made.
+fn create_surely_refused(err: &shared::Error) -> bool {
+    matches!(err, shared::Error::JiraStatus { status, .. } if (400..500).contains(status) || *status == 503)
 }
 
 /// The issue summary for a case: its title on one line, clipped to Jira's limit (in UTF-16

@@ -1,9 +1,9 @@
 //! The mapping store's contract: every behaviour below is one test body over a [`Subject`], run
 //! twice, as `dynamo::<behaviour>` against the DynamoDB adapter on moto and as
 //! `in_memory::<behaviour>` against [`InMemoryMappingStore`], which is what proves the two equal
-//! (links, claims and their expiry, snapshots, item maps and their paging and order, the account
-//! cache and its TTL, tracked cases, the notifications handler's re-read window). Where a test
-//! waits, the Dynamo side sleeps and the in-memory side moves its clock.
+//! (links, recorded issue creates, claims and their expiry, snapshots, item maps and their paging
+//! and order, the account cache and its TTL, tracked cases, the notifications handler's re-read
+//! window). Where a test waits, the Dynamo side sleeps and the in-memory side moves its clock.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -120,6 +120,7 @@ contract! {
         notified_window_opens_once_and_refusals_return_the_stored_window,
         notified_window_is_replaced_only_if_unchanged_since_read,
         concurrent_window_openers_exactly_one_wins,
+        issue_create_is_recorded_ages_and_is_forgotten,
     ],
     dynamo_only: {
         use shared::store::AccountCacheStore;
@@ -841,4 +842,25 @@ async fn listings_come_in_sort_key_order(f: &Subject) {
         .map(|c| c.case_id)
         .collect();
     assert_eq!(case_ids, ["0000000001", "0000000030", "0000000200"]);
+}
+
+async fn issue_create_is_recorded_ages_and_is_forgotten(f: &Subject) {
+    let store = &f.store;
+    assert_eq!(store.issue_create_age("1111111111").await.unwrap(), None);
+    store.record_issue_create("1111111111").await.unwrap();
+    let fresh = store.issue_create_age("1111111111").await.unwrap().unwrap();
+    assert!(fresh < Duration::from_secs(2), "{fresh:?}");
+    assert_eq!(store.issue_create_age("2222222222").await.unwrap(), None);
+
+    f.time.pass(Duration::from_secs(2)).await;
+    let aged = store.issue_create_age("1111111111").await.unwrap().unwrap();
+    assert!(aged >= Duration::from_secs(2), "{aged:?}");
+    // A new create starts the count again.
+    store.record_issue_create("1111111111").await.unwrap();
+    let again = store.issue_create_age("1111111111").await.unwrap().unwrap();
+    assert!(again < aged, "{again:?} {aged:?}");
+
+    store.forget_issue_create("1111111111").await.unwrap();
+    assert_eq!(store.issue_create_age("1111111111").await.unwrap(), None);
+    store.forget_issue_create("1111111111").await.unwrap();
 }

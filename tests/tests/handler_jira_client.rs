@@ -1058,24 +1058,99 @@ async fn concurrent_deliveries_make_one_issue() {
 /// The same crash as below, but the retry comes while Jira Cloud's search index still lags the
 /// create (a duplicate delivery seconds later): `/search/jql` does not show the orphan yet.
 #[tokio::test]
-#[ignore = "issue 13: adoption finds the orphan only by /search/jql, which Cloud's index lag hides for seconds after the create; the retry then creates a second issue"]
 async fn an_orphan_younger_than_the_search_index_is_adopted_not_duplicated() {
     let s = Setup::with_search_lag().await;
     let case_id = s.open_case(human_case("Crashed run"), &[]);
-    let orphan = s
-        .jira
-        .create_issue(
-            &s.jira.integration_account_id(),
-            HumanIssue {
-                labels: vec![case_label(&case_id)],
-                ..HumanIssue::new("Crashed run")
-            },
-        )
-        .unwrap();
-    let applied = apply(&s.handler(), s.created(&case_id).await).await;
+    let event = s.created(&case_id).await;
+    // The run creates the issue and dies before it can write the link.
+    let crashing = JiraClientHandler::new(
+        Arc::new(JiraDownAfterCreate {
+            inner: s.jira_client(),
+            faults: s.jira.faults(),
+            create: CreateFate::AnswerLost,
+        }),
+        Arc::new(s.sir_api(LAMBDA)),
+        Arc::new(s.world.store()),
+        s.handler().settings().clone(),
+    );
+    let err = crashing.handle(event.clone()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    s.jira.faults().clear();
+    let orphan = s.issue_of(&case_id).key;
+
+    // The retry comes while search does not show the orphan yet: it waits, creating nothing.
+    let handler = s.handler();
+    let err = handler.handle(event.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, JiraClientError::CreateInDoubt { .. }),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert_eq!(s.jira_creates(), 1);
+
+    // Once the index shows it, the next retry adopts it.
+    tokio::time::sleep(SEARCH_LAG).await;
+    let applied = apply(&handler, event).await;
     assert_eq!(applied.outcome, IssueOutcome::Adopted);
     assert_eq!(s.issue_of(&case_id).key, orphan);
-    assert_eq!(s.jira_creates(), 0, "no second create");
+    assert_eq!(s.jira_creates(), 1, "no second create");
+}
+
+#[tokio::test]
+async fn a_create_that_left_no_issue_is_made_again_once_older_than_the_bound() {
+    let s = Setup::with_search_lag().await;
+    let case_id = s.open_case(human_case("Create lost"), &[]);
+    let event = s.created(&case_id).await;
+    // A run recorded its create and died before Jira had it.
+    s.world.store().record_issue_create(&case_id).await.unwrap();
+    let settings = JiraClientSettings {
+        create_in_doubt_for: Duration::from_secs(2),
+        ..s.handler().settings().clone()
+    };
+    let handler = JiraClientHandler::new(
+        Arc::new(s.jira_client()),
+        Arc::new(s.sir_api(LAMBDA)),
+        Arc::new(s.world.store()),
+        settings,
+    );
+    let err = handler.handle(event.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, JiraClientError::CreateInDoubt { .. }),
+        "{err}"
+    );
+    assert_eq!(s.jira_creates(), 0);
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let applied = apply(&handler, event).await;
+    assert_eq!(applied.outcome, IssueOutcome::Created);
+    assert_eq!(s.issues_for(&case_id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_jira_refused_is_made_again_at_once() {
+    let s = Setup::with_search_lag().await;
+    let case_id = s.open_case(human_case("Throttled create"), &[]);
+    let event = s.created(&case_id).await;
+    let handler = s.handler();
+    // Jira answers the create 429 (beyond the client's retries): nothing was made, so the
+    // redelivery creates without waiting for the search index.
+    let search_then_fail = JiraClientHandler::new(
+        Arc::new(JiraDownAfterCreate {
+            inner: s.jira_client(),
+            faults: s.jira.faults(),
+            create: CreateFate::Throttled,
+        }),
+        Arc::new(s.sir_api(LAMBDA)),
+        Arc::new(s.world.store()),
+        handler.settings().clone(),
+    );
+    let err = search_then_fail.handle(event.clone()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(s.jira_creates(), 0);
+
+    let applied = apply(&handler, event).await;
+    assert_eq!(applied.outcome, IssueOutcome::Created);
+    assert_eq!(s.issues_for(&case_id).len(), 1);
 }
 
 #[tokio::test]
@@ -1279,10 +1354,24 @@ async fn jira_outage_longer_than_the_retries_fails_the_event_and_redelivery_succ
     );
 }
 
-/// Jira as the handler sees it, going down (500 on everything) right after an issue is created.
+/// Jira as the handler sees it, going down (500 on everything) right after an issue is created
+/// (see [`CreateFate`]).
 struct JiraDownAfterCreate {
     inner: JiraClient,
     faults: jira_emulator::Faults,
+    create: CreateFate,
+}
+
+/// What becomes of the create in [`JiraDownAfterCreate`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CreateFate {
+    /// Made and answered.
+    Answered,
+    /// Made, but the answer is lost (a 504 from the gateway, as when the run times out after
+    /// Jira made the issue): the run ends before it can write the link.
+    AnswerLost,
+    /// Refused with 429 (after the client's retries): nothing made.
+    Throttled,
 }
 
 #[async_trait::async_trait]
@@ -1294,9 +1383,23 @@ impl JiraApi for JiraDownAfterCreate {
         self.inner.get_issue(key).await
     }
     async fn create_issue(&self, issue: &NewIssue) -> shared::Result<String> {
-        let key = self.inner.create_issue(issue).await?;
-        self.faults.fail_next(10_000, 500);
-        Ok(key)
+        let status = match self.create {
+            CreateFate::Throttled => 429,
+            CreateFate::Answered | CreateFate::AnswerLost => {
+                let key = self.inner.create_issue(issue).await?;
+                self.faults.fail_next(10_000, 500);
+                if self.create == CreateFate::Answered {
+                    return Ok(key);
+                }
+                504
+            }
+        };
+        Err(shared::Error::JiraStatus {
+            operation: "create issue",
+            status,
+            messages: String::new(),
+            retry_after: None,
+        })
     }
     async fn edit_issue(&self, key: &str, edit: &IssueEdit) -> shared::Result<()> {
         self.inner.edit_issue(key, edit).await
@@ -1387,6 +1490,7 @@ async fn jira_failing_right_after_the_create_fails_the_event_and_redelivery_comp
         Arc::new(JiraDownAfterCreate {
             inner: s.jira_client(),
             faults: s.jira.faults(),
+            create: CreateFate::Answered,
         }),
         Arc::new(s.sir_api(LAMBDA)),
         Arc::new(s.world.store()),

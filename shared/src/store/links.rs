@@ -1,17 +1,21 @@
 //! [`LinkStore`] on DynamoDB: `CASE#<caseId>` / `LINK` and `ISSUE#<issueKey>` / `LINK`, written
-//! together in one transaction, each only if absent.
+//! together in one transaction, each only if absent; and `CASE#<caseId>` / `ISSUE_CREATE`, the
+//! issue create last started for the case (`startedAt`, expiring through the TTL attribute).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::dynamo::{DynamoMappingStore, ItemReader, case_pk, issue_pk, key, n, s};
-use super::{IssueLink, LinkOutcome, LinkStore, now_epoch_seconds};
+use super::schema::TTL_ATTRIBUTE;
+use super::{ISSUE_CREATE_RECORD_TTL, IssueLink, LinkOutcome, LinkStore, now_epoch_seconds};
 use crate::error::{Error, Result};
 
 const LINK: &str = "LINK";
+const ISSUE_CREATE: &str = "ISSUE_CREATE";
 
 fn link_item(pk: String, link: &IssueLink, now: u64) -> HashMap<String, AttributeValue> {
     let mut item = key(pk, LINK);
@@ -114,6 +118,46 @@ impl LinkStore for DynamoMappingStore {
             .send()
             .await
             .map_err(Error::dynamodb("TransactWriteItems"))?;
+        Ok(())
+    }
+
+    async fn record_issue_create(&self, case_id: &str) -> Result<()> {
+        let now = now_epoch_seconds();
+        let mut item = key(case_pk(case_id), ISSUE_CREATE);
+        item.insert("startedAt".into(), n(now));
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            n(now + ISSUE_CREATE_RECORD_TTL.as_secs()),
+        );
+        self.put(item).await
+    }
+
+    async fn issue_create_age(&self, case_id: &str) -> Result<Option<Duration>> {
+        let Some(item) = self.get(case_pk(case_id), ISSUE_CREATE).await? else {
+            return Ok(None);
+        };
+        let r = ItemReader { item: &item };
+        let now = now_epoch_seconds();
+        // DynamoDB deletes expired items only eventually: an expired one reads as absent.
+        if r.opt_n(TTL_ATTRIBUTE)?
+            .is_some_and(|expires| expires <= now)
+        {
+            return Ok(None);
+        }
+        let started = r
+            .opt_n("startedAt")?
+            .ok_or_else(|| r.malformed("no startedAt".into()))?;
+        Ok(Some(Duration::from_secs(now.saturating_sub(started))))
+    }
+
+    async fn forget_issue_create(&self, case_id: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(case_pk(case_id), ISSUE_CREATE)))
+            .send()
+            .await
+            .map_err(Error::dynamodb("DeleteItem"))?;
         Ok(())
     }
 }

@@ -25,9 +25,10 @@ use serde::de::DeserializeOwned;
 
 use super::account_cache::normalized_email;
 use super::{
-    AccountCacheStore, CachedAccount, Claim, ClaimKey, ClaimStore, IssueLink, ItemLink,
-    ItemLinkStore, LinkOutcome, LinkStore, LinkedItemKind, NotifiedWindow, NotifiedWindowStore,
-    SnapshotStore, TrackedCase, TrackedCaseStore, WindowExpectation, WindowSwap, now_epoch_seconds,
+    AccountCacheStore, CachedAccount, Claim, ClaimKey, ClaimStore, ISSUE_CREATE_RECORD_TTL,
+    IssueLink, ItemLink, ItemLinkStore, LinkOutcome, LinkStore, LinkedItemKind, NotifiedWindow,
+    NotifiedWindowStore, SnapshotStore, TrackedCase, TrackedCaseStore, WindowExpectation,
+    WindowSwap, now_epoch_seconds,
 };
 use crate::error::{Error, Result};
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
@@ -49,6 +50,8 @@ type ItemPartition = BTreeMap<String, ItemLink>;
 struct Tables {
     links_by_case: HashMap<String, IssueLink>,
     links_by_issue: HashMap<String, IssueLink>,
+    /// By case: the epoch second the last issue create started.
+    issue_creates: HashMap<String, u64>,
     claims: HashMap<ClaimKey, Claim>,
     claims_taken: u64,
     /// Snapshots as the JSON the Dynamo adapter stores, so a read is the same round trip.
@@ -152,6 +155,27 @@ impl LinkStore for InMemoryMappingStore {
                 ),
             }),
         }
+    }
+
+    async fn record_issue_create(&self, case_id: &str) -> Result<()> {
+        let now = self.now();
+        self.tables().issue_creates.insert(case_id.to_owned(), now);
+        Ok(())
+    }
+
+    async fn issue_create_age(&self, case_id: &str) -> Result<Option<Duration>> {
+        let now = self.now();
+        Ok(self
+            .tables()
+            .issue_creates
+            .get(case_id)
+            .filter(|started| **started + ISSUE_CREATE_RECORD_TTL.as_secs() > now)
+            .map(|started| Duration::from_secs(now.saturating_sub(*started))))
+    }
+
+    async fn forget_issue_create(&self, case_id: &str) -> Result<()> {
+        self.tables().issue_creates.remove(case_id);
+        Ok(())
     }
 }
 

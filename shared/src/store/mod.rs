@@ -30,6 +30,9 @@
 //! - `CASE#<caseId>` / `LINK` and `ISSUE#<issueKey>` / `LINK`: the link both ways, written together.
 //! - `CASE#<caseId>` / `CLAIM`, `ISSUE#<issueKey>` / `CLAIM`: a lease one creator holds while it
 //!   creates the other side, so concurrent deliveries cannot both create.
+//! - `CASE#<caseId>` / `ISSUE_CREATE`: when jira-client last started creating the case's issue
+//!   (`startedAt`, TTL'd), so a retry whose search does not show that issue yet does not create a
+//!   second one.
 //! - `CASE#<caseId>` / `SNAPSHOT`, `ISSUE#<issueKey>` / `SNAPSHOT`: last synced fields per side.
 //! - `CASE#<caseId>` / `COMMENT#<sirId>` ↔ `ISSUE#<issueKey>` / `COMMENT#<jiraId>`, and the same
 //!   with `ATTACHMENT#`: item id maps both ways, written together.
@@ -257,7 +260,20 @@ pub trait LinkStore: Send + Sync {
     /// Marks both items of the link broken (one side deleted), keeping them; an error, writing
     /// nothing, unless both exist.
     async fn mark_link_broken(&self, link: &IssueLink, reason: &str) -> Result<()>;
+    /// Records, just before the case's issue is created, that a create started now (replacing an
+    /// earlier record; kept for [`ISSUE_CREATE_RECORD_TTL`]): a later attempt that finds no link
+    /// and no issue by search then knows an issue may exist that search does not show yet.
+    async fn record_issue_create(&self, case_id: &str) -> Result<()>;
+    /// How long ago the recorded create of the case's issue started; `None` when none is recorded
+    /// (or it expired).
+    async fn issue_create_age(&self, case_id: &str) -> Result<Option<Duration>>;
+    /// Forgets the recorded create (Jira refused it: nothing was created).
+    async fn forget_issue_create(&self, case_id: &str) -> Result<()>;
 }
+
+/// How long a recorded issue create ([`LinkStore::record_issue_create`]) is kept: far longer than
+/// any search index lag, short enough that the table does not keep it for good.
+pub const ISSUE_CREATE_RECORD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Leases that keep concurrent deliveries from creating the same thing twice.
 #[async_trait]
