@@ -648,10 +648,22 @@ impl JiraClientHandler {
                     || format!("status change to {target}"),
                     moved.map_err(JiraClientError::from),
                 );
-                if let Some(hops) = moved {
-                    applied.transitions = hops;
-                    jira_state.status = target.to_owned();
-                    self.store.put_issue_snapshot(jira_state).await?;
+                match moved {
+                    Some(hops) => {
+                        applied.transitions = hops;
+                        jira_state.status = target.to_owned();
+                        self.store.put_issue_snapshot(jira_state).await?;
+                    }
+                    // Stopped on the way: the hops made are ours too, so the snapshot takes the
+                    // status reached (or they would come back from Jira as a responder's move).
+                    None => {
+                        if let Some(now) = self.jira.get_issue(key).await?
+                            && !now.status.eq_ignore_ascii_case(&issue.status)
+                        {
+                            jira_state.status = now.status;
+                            self.store.put_issue_snapshot(jira_state).await?;
+                        }
+                    }
                 }
             }
         }

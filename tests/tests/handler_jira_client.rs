@@ -625,6 +625,15 @@ async fn a_transition_jira_refuses_for_a_required_field_is_reported_once_and_the
     );
     let issue = s.issue_of(&case_id);
     assert_eq!(issue.status, "In Review", "moved as far as Jira let it");
+    // The hops made are the integration's own: not taken for a responder's move later.
+    let jira_side = s
+        .world
+        .store()
+        .issue_snapshot(&issue.key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(jira_side.status, "In Review");
     assert_eq!(comments_containing(&issue, "Closing it now."), 1);
     let closure = format!("closure code: {}", sir_emulator::CLOSURE_CODE);
     assert_eq!(comments_containing(&issue, &closure), 1);
