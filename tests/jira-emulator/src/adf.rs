@@ -8,7 +8,9 @@ pub(crate) const NOT_A_DOCUMENT: &str =
     "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
 
 /// Whether `value` is an ADF document: `type` doc, `version` 1, a `content` array of nodes, each
-/// an object with a string `type`, text nodes with a string `text`, children in arrays.
+/// an object with a string `type`, text nodes with a non-empty string `text`, children in arrays,
+/// and for the nodes and marks whose attributes the schema requires, those attributes (a panel's
+/// `panelType`, a heading's `level` 1–6, a link's `href`), as Cloud's validation refuses them.
 pub(crate) fn is_document(value: &Value) -> bool {
     let Some(object) = value.as_object() else {
         return false;
@@ -21,6 +23,8 @@ pub(crate) fn is_document(value: &Value) -> bool {
             .is_some_and(|nodes| nodes.iter().all(is_node))
 }
 
+const PANEL_TYPES: [&str; 6] = ["info", "note", "warning", "success", "error", "custom"];
+
 fn is_node(node: &Value) -> bool {
     let Some(object) = node.as_object() else {
         return false;
@@ -28,13 +32,42 @@ fn is_node(node: &Value) -> bool {
     let Some(kind) = object.get("type").and_then(Value::as_str) else {
         return false;
     };
-    if kind == "text" && object.get("text").and_then(Value::as_str).is_none() {
-        return false;
-    }
-    match object.get("content") {
+    let attr = |name: &str| object.get("attrs").and_then(|attrs| attrs.get(name));
+    let attributes_ok = match kind {
+        "text" => object
+            .get("text")
+            .and_then(Value::as_str)
+            .is_some_and(|text| !text.is_empty()),
+        "panel" => attr("panelType")
+            .and_then(Value::as_str)
+            .is_some_and(|panel| PANEL_TYPES.contains(&panel)),
+        "heading" => attr("level")
+            .and_then(Value::as_u64)
+            .is_some_and(|level| (1..=6).contains(&level)),
+        _ => true,
+    };
+    let marks_ok = match object.get("marks") {
         None => true,
-        Some(Value::Array(children)) => children.iter().all(is_node),
+        Some(Value::Array(marks)) => marks.iter().all(is_mark),
         Some(_) => false,
+    };
+    attributes_ok
+        && marks_ok
+        && match object.get("content") {
+            None => true,
+            Some(Value::Array(children)) => children.iter().all(is_node),
+            Some(_) => false,
+        }
+}
+
+fn is_mark(mark: &Value) -> bool {
+    match mark.get("type").and_then(Value::as_str) {
+        Some("link") => mark
+            .get("attrs")
+            .and_then(|attrs| attrs.get("href"))
+            .is_some_and(Value::is_string),
+        Some(_) => true,
+        None => false,
     }
 }
 
@@ -192,6 +225,33 @@ mod tests {
         assert!(!is_document(
             &json!({"type": "doc", "version": 1, "content": [{"type": "text"}]})
         ));
+    }
+
+    #[test]
+    fn nodes_missing_what_the_schema_requires_are_refused() {
+        let doc = |node: Value| json!({"type": "doc", "version": 1, "content": [node]});
+        let paragraph = |inline: Value| doc(json!({"type": "paragraph", "content": [inline]}));
+        assert!(!is_document(&paragraph(
+            json!({"type": "text", "text": ""})
+        )));
+        assert!(!is_document(&doc(json!({"type": "panel", "content": []}))));
+        assert!(!is_document(&doc(
+            json!({"type": "panel", "attrs": {"panelType": "shiny"}, "content": []})
+        )));
+        assert!(!is_document(&doc(
+            json!({"type": "heading", "content": []})
+        )));
+        assert!(!is_document(&paragraph(
+            json!({"type": "text", "text": "x", "marks": [{"type": "link"}]})
+        )));
+        assert!(is_document(&doc(
+            json!({"type": "panel", "attrs": {"panelType": "info"},
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": "x",
+                "marks": [{"type": "strong"}, {"type": "link", "attrs": {"href": "https://a"}}]}]}]})
+        )));
+        assert!(is_document(&doc(
+            json!({"type": "heading", "attrs": {"level": 2}, "content": []})
+        )));
     }
 
     #[test]
