@@ -12,7 +12,10 @@
 //! - a broken link (one side deleted): nothing is done;
 //! - then edit only the fields the event names as changed (or that differ from the stored case
 //!   snapshot; all of them for `CaseCreated`), comparing with the live issue so a redelivery
-//!   writes nothing; walk the workflow to the mapped status when SIR's status changed (a closed
+//!   writes nothing. In the description, a details change rewrites only the details block (the
+//!   rest of the ADF document kept node for node); the text above it is replaced only when SIR's
+//!   description itself changed and is not SIR's copy of the issue's own text (clipped,
+//!   flattened or the placeholder: see `sir_description_for_issue`); walk the workflow to the mapped status when SIR's status changed (a closed
 //!   case always makes the issue Done; otherwise a status set in Jira is not undone while it is
 //!   on its way to SIR); comment the closure once; add watchers by accountId (reporting
 //!   unresolvable e-mails once); store the
@@ -39,8 +42,12 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
+use shared::adf::adf_to_text;
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
-use shared::issue_description::{case_console_url, compose_issue_description, strip_details_block};
+use shared::issue_description::{
+    case_console_url, details_block_adf, issue_description_adf, sir_description_for_issue,
+    strip_details_block, with_case_text, with_details_block,
+};
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
 use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, SirApi};
@@ -94,7 +101,8 @@ pub struct AppliedToJira {
     pub case_id: String,
     pub issue_key: Option<String>,
     pub outcome: IssueOutcome,
-    /// `summary` and/or `description` when they were edited.
+    /// `summary` and/or `description` (the text above the details block) when they were
+    /// edited, `details` when only the description's details block was.
     pub fields_edited: Vec<String>,
     /// Workflow transitions made (several for a distant status).
     pub transitions: usize,
@@ -130,9 +138,8 @@ impl AppliedToJira {
     }
 }
 
-/// The case fields shown in the issue description (the case's own and the details block).
-const DESCRIPTION_FIELDS: [CaseField; 6] = [
-    CaseField::Description,
+/// The case fields shown in the description's details block.
+const DETAILS_FIELDS: [CaseField; 5] = [
     CaseField::EngagementType,
     CaseField::ReportedIncidentStartDate,
     CaseField::ImpactedAccounts,
@@ -520,7 +527,7 @@ impl JiraClientHandler {
                     project_key: self.settings.project_key.clone(),
                     issue_type: self.settings.issue_type.clone(),
                     summary: summary_for(case),
-                    description: compose_issue_description(case, &self.console_url(case_id)),
+                    description: issue_description_adf(case, &self.console_url(case_id)).into(),
                     labels: vec![label],
                 };
                 let key = self.create_issue_once(case_id, &new).await?;
@@ -617,13 +624,24 @@ impl JiraClientHandler {
                 edit.summary = Some(summary);
             }
         }
-        if DESCRIPTION_FIELDS
-            .into_iter()
-            .any(|field| wanted.wants(field))
-        {
-            let description = compose_issue_description(case, &self.console_url(&case.case_id));
-            if normalize_text(&description) != normalize_text(&issue.description) {
-                edit.description = Some(description);
+        // The details block is rewritten on its own; the text people read above it only when
+        // SIR's description itself changed and is not SIR's copy of this very text (a Jira-born
+        // case holds a clipped, flattened or placeholder copy: writing it back would destroy
+        // the rich text it came from).
+        let details = DETAILS_FIELDS.into_iter().any(|field| wanted.wants(field));
+        let text = wanted.wants(CaseField::Description)
+            && normalize_text(&case.description)
+                != normalize_text(&sir_description_for_issue(key, &issue.description));
+        if details || text {
+            let block = details_block_adf(case, &self.console_url(&case.case_id));
+            let doc = if text {
+                with_case_text(&issue.description_adf, &case.description, block)
+            } else {
+                with_details_block(&issue.description_adf, block)
+            };
+            // Compared as read: an unchanged block written by an earlier release is left as is.
+            if adf_to_text(&doc) != normalize_text(&issue.description) {
+                edit.description = Some(doc.into());
             }
         }
         if edit != IssueEdit::default() {
@@ -633,8 +651,15 @@ impl JiraClientHandler {
                 applied.fields_edited.push("summary".to_owned());
             }
             if let Some(description) = edit.description {
-                jira_state.description = strip_details_block(&description);
-                applied.fields_edited.push("description".to_owned());
+                // Only a text we wrote is ours; after a block-only edit the text above it is
+                // still the person's, and a change of it not yet synced must stay visible.
+                if text {
+                    jira_state.description =
+                        strip_details_block(&adf_to_text(&description.to_adf()));
+                    applied.fields_edited.push("description".to_owned());
+                } else {
+                    applied.fields_edited.push("details".to_owned());
+                }
             }
             self.store.put_issue_snapshot(jira_state).await?;
         }

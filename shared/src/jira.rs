@@ -91,6 +91,9 @@ pub struct JiraIssue {
     pub summary: String,
     /// The description rendered to plain text (see [`crate::adf`]).
     pub description: String,
+    /// The description as Jira holds it (an ADF document; `null` when there is none), so an
+    /// edit can change one part of it and keep the rest as people wrote it.
+    pub description_adf: Value,
     pub status: String,
     pub labels: Vec<String>,
     pub created: Option<String>,
@@ -135,8 +138,7 @@ pub struct NewIssue {
     pub project_key: String,
     pub issue_type: String,
     pub summary: String,
-    /// Plain text; sent as ADF.
-    pub description: String,
+    pub description: DescriptionBody,
     pub labels: Vec<String>,
 }
 
@@ -144,8 +146,43 @@ pub struct NewIssue {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssueEdit {
     pub summary: Option<String>,
-    /// Plain text; sent as ADF.
-    pub description: Option<String>,
+    pub description: Option<DescriptionBody>,
+}
+
+/// An issue description to write: plain text (sent as paragraphs, see [`text_to_adf`]) or an
+/// ADF document sent as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DescriptionBody {
+    Text(String),
+    Adf(Value),
+}
+
+impl DescriptionBody {
+    /// The ADF document Jira Cloud's REST v3 takes.
+    pub fn to_adf(&self) -> Value {
+        match self {
+            DescriptionBody::Text(text) => text_to_adf(text),
+            DescriptionBody::Adf(doc) => doc.clone(),
+        }
+    }
+}
+
+impl From<&str> for DescriptionBody {
+    fn from(text: &str) -> Self {
+        DescriptionBody::Text(text.to_owned())
+    }
+}
+
+impl From<String> for DescriptionBody {
+    fn from(text: String) -> Self {
+        DescriptionBody::Text(text)
+    }
+}
+
+impl From<Value> for DescriptionBody {
+    fn from(doc: Value) -> Self {
+        DescriptionBody::Adf(doc)
+    }
 }
 
 /// The integration user's accountId, read from Jira (`/myself`) once per cold start and kept:
@@ -604,6 +641,7 @@ impl JiraApi for JiraClient {
             key: issue.key,
             summary: f.summary,
             description: adf_to_text(&f.description),
+            description_adf: f.description,
             status: f.status.map(|s| s.name).unwrap_or_default(),
             labels: f.labels,
             created: f.created,
@@ -619,7 +657,7 @@ impl JiraApi for JiraClient {
             "project": {"key": issue.project_key},
             "issuetype": {"name": issue.issue_type},
             "summary": issue.summary,
-            "description": text_to_adf(&issue.description),
+            "description": issue.description.to_adf(),
             "labels": issue.labels,
         }});
         let url = self.url(&["issue"]);
@@ -642,7 +680,7 @@ impl JiraApi for JiraClient {
             fields.insert("summary".into(), json!(summary));
         }
         if let Some(description) = &edit.description {
-            fields.insert("description".into(), text_to_adf(description));
+            fields.insert("description".into(), description.to_adf());
         }
         if fields.is_empty() {
             return Ok(());

@@ -43,7 +43,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
-use shared::issue_description::{case_console_url, strip_details_block};
+use shared::issue_description::{case_console_url, sir_description_for_issue};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
 use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
@@ -53,9 +53,7 @@ use shared::store::{
     ClaimKey, ClaimStore, IssueLink, ItemLinkStore, LinkOutcome, LinkStore, SnapshotStore,
     run_claimed,
 };
-use shared::text::{
-    SIR_DESCRIPTION_MAX_CHARS, SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text,
-};
+use shared::text::{SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text};
 
 pub use comments_and_attachments::{MAX_ATTACHMENT_BYTES, sir_file_name};
 pub use config::{
@@ -927,26 +925,16 @@ pub fn title_for(issue: &JiraIssue) -> String {
 }
 
 /// The case description for an issue: its description (without a details block) within SIR's
-/// limit, saying so when it was cut; SIR requires one, so an empty one says it is empty.
+/// limit, saying so when it was cut; SIR requires one, so an empty one says it is empty (see
+/// [`sir_description_for_issue`], which jira-client also uses to recognise SIR's copy).
 pub fn description_for(issue: &JiraIssue) -> String {
-    let text = strip_details_block(&issue.description);
-    if text.is_empty() {
-        return format!("Jira issue {} has no description.", issue.key);
-    }
-    if text.chars().count() <= SIR_DESCRIPTION_MAX_CHARS {
-        return text;
-    }
-    let note = format!(
-        "\n\n[Cut to fit SIR; the full text is in Jira issue {}.]",
-        issue.key
-    );
-    let keep = SIR_DESCRIPTION_MAX_CHARS - note.chars().count();
-    format!("{}{note}", clip_chars(&text, keep).trim_end())
+    sir_description_for_issue(&issue.key, &issue.description)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::text::SIR_DESCRIPTION_MAX_CHARS;
 
     fn issue(summary: &str, description: &str) -> JiraIssue {
         JiraIssue {
@@ -954,6 +942,7 @@ mod tests {
             key: "SEC-12".into(),
             summary: summary.into(),
             description: description.into(),
+            description_adf: shared::adf::text_to_adf(description),
             status: "To Do".into(),
             labels: Vec::new(),
             created: Some("2026-11-21T10:00:00.000+0000".into()),

@@ -775,3 +775,117 @@ async fn a_comment_sir_refuses_is_reported_once_and_the_other_changes_still_reac
     let reports = texts.iter().filter(|t| t.contains(refusal)).count();
     assert_eq!(reports, 1, "one note for the refused comment: {texts:?}");
 }
+
+/// A description a reporter wrote in Jira: sections of headings, bullet lists with bold text
+/// and links, and code blocks, about 20,000 characters as read.
+fn rich_description() -> serde_json::Value {
+    use serde_json::json;
+    let mut content = Vec::new();
+    let mut section = 0;
+    loop {
+        let doc = json!({"type": "doc", "version": 1, "content": content});
+        if shared::adf::adf_to_text(&doc).chars().count() >= 20_000 {
+            return doc;
+        }
+        section += 1;
+        content.extend([
+            json!({"type": "heading", "attrs": {"level": 2},
+                   "content": [{"type": "text", "text": format!("Finding {section}")}]}),
+            json!({"type": "paragraph", "content": [
+                {"type": "text", "text": "Host "},
+                {"type": "text", "text": format!("web-{section}"), "marks": [{"type": "strong"}]},
+                {"type": "text", "text": " called out to a known C2 address; see the "},
+                {"type": "text", "text": "runbook", "marks": [{"type": "link",
+                    "attrs": {"href": format!("https://wiki.example.com/runbook/{section}")}}]},
+                {"type": "text", "text": ". Containment was started and the on-call team paged."}
+            ]}),
+            json!({"type": "bulletList", "content": [
+                {"type": "listItem", "content": [{"type": "paragraph", "content": [
+                    {"type": "text", "text": "Isolated", "marks": [{"type": "em"}]},
+                    {"type": "text", "text": " the instance's security group at 10:0{section}"}]}]},
+                {"type": "listItem", "content": [{"type": "paragraph", "content": [
+                    {"type": "text", "text": "Rotated the role's keys and revoked its sessions"}]}]}
+            ]}),
+            json!({"type": "codeBlock", "attrs": {"language": "bash"}, "content": [
+                {"type": "text", "text": format!(
+                    "aws ec2 modify-instance-attribute --instance-id i-{section:017x} --groups sg-0quarantine")}]}),
+        ]);
+    }
+}
+
+/// The top-level nodes of an issue's description.
+fn description_nodes(it: &Integration, key: &str) -> Vec<serde_json::Value> {
+    let description = it.jira.issue(key).unwrap().description.unwrap();
+    description["content"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_details_change_in_sir_rewrites_only_the_details_block_of_a_rich_jira_born_description() {
+    let (it, people) = integration().await;
+    let rich = rich_description();
+    let written = rich["content"].as_array().unwrap().clone();
+    let key = it
+        .jira
+        .create_issue(
+            &people.alice.account_id,
+            NewIssue {
+                description: Some(rich.clone().into()),
+                ..NewIssue::new("Long rich report")
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let case = it.only_case();
+    assert!(
+        case.description.ends_with(&format!(
+            "[Cut to fit SIR; the full text is in Jira issue {key}.]"
+        )),
+        "SIR holds a clipped, flattened copy"
+    );
+    assert_eq!(
+        description_nodes(&it, &key),
+        written,
+        "linking writes nothing"
+    );
+
+    for (account, accounts) in [
+        ("999988887777", "Impacted accounts: 999988887777"),
+        (
+            "111122223333",
+            "Impacted accounts: 111122223333, 999988887777",
+        ),
+    ] {
+        it.sir
+            .update_case(
+                HUMAN_SIR,
+                &case.case_id,
+                sir_emulator::CaseUpdate {
+                    impacted_accounts_to_add: vec![account.into()],
+                    ..sir_emulator::CaseUpdate::default()
+                },
+            )
+            .unwrap();
+        let settled = it.settle().await.unwrap();
+        settled.assert_clean();
+        let nodes = description_nodes(&it, &key);
+        assert_eq!(nodes.len(), written.len() + 1, "one block, appended once");
+        assert_eq!(
+            nodes[..written.len()],
+            written[..],
+            "every node kept as written"
+        );
+        let block = nodes.last().unwrap();
+        assert_eq!(block["type"], "panel");
+        let block_text = shared::adf::adf_to_text(
+            &serde_json::json!({"type": "doc", "version": 1, "content": [block]}),
+        );
+        assert!(block_text.contains(accounts), "{block_text}");
+        assert!(block_text.contains(&format!("Case ID: {}", case.case_id)));
+        assert_eq!(
+            it.sir.case(&case.case_id).unwrap().description,
+            case.description,
+            "the block never travels back to SIR"
+        );
+        assert!(settled.to_sir.record_field("outcome").is_empty());
+    }
+}

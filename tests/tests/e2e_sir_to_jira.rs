@@ -573,3 +573,97 @@ async fn a_case_titled_with_300_emoji_gets_an_issue_whose_summary_jira_accepts()
     );
     assert!(issue.labels.contains(&format!("sir-case-{id}")));
 }
+
+/// The top-level nodes of an issue's description.
+fn description_nodes(issue: &jira_emulator::IssueRecord) -> Vec<Value> {
+    issue.description.as_ref().unwrap()["content"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn text_of(nodes: &[Value]) -> String {
+    shared::adf::adf_to_text(&serde_json::json!({"type": "doc", "version": 1, "content": nodes}))
+}
+
+#[tokio::test]
+async fn a_description_extended_in_jira_keeps_its_rich_text_until_sir_changes_the_description() {
+    use serde_json::json;
+    let it = Integration::start().await.unwrap();
+    let ann = it
+        .jira
+        .add_user(jira_emulator::User::new("Ann Analyst", "ann@example.com"));
+    let id = it.sir.create_case(HUMAN, case("Extended in Jira")).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+
+    // Ann adds a rich section above the details block (Jira's editor keeps the panel).
+    let mut nodes = description_nodes(&it.jira.issue(&key).unwrap());
+    let block = nodes.pop().unwrap();
+    assert_eq!(block["type"], "panel");
+    nodes.extend([
+        json!({"type": "heading", "attrs": {"level": 3},
+               "content": [{"type": "text", "text": "Ann's notes"}]}),
+        json!({"type": "bulletList", "content": [{"type": "listItem", "content": [
+            {"type": "paragraph", "content": [
+                {"type": "text", "text": "Bucket policy", "marks": [{"type": "strong"}]},
+                {"type": "text", "text": " allowed public reads since Monday"}]}]}]}),
+    ]);
+    let extended = nodes.clone();
+    nodes.push(block);
+    it.jira
+        .edit_issue(
+            &ann.account_id,
+            &key,
+            jira_emulator::IssueEdit {
+                description: Some(json!({"type": "doc", "version": 1, "content": nodes}).into()),
+                ..jira_emulator::IssueEdit::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let sir_copy = it.sir.case(&id).unwrap().description;
+    assert_eq!(sir_copy, text_of(&extended), "SIR gets the text, flattened");
+
+    // A details change: the block alone is rewritten, Ann's rich text stays as she wrote it.
+    it.sir
+        .update_case(
+            HUMAN,
+            &id,
+            CaseUpdate {
+                impacted_accounts_to_add: vec!["999988887777".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let nodes = description_nodes(&it.jira.issue(&key).unwrap());
+    assert_eq!(nodes[..extended.len()], extended[..]);
+    assert_eq!(nodes.len(), extended.len() + 1);
+    assert!(
+        text_of(&nodes[extended.len()..]).contains("Impacted accounts: 111122223333, 999988887777")
+    );
+    assert_eq!(it.sir.case(&id).unwrap().description, sir_copy);
+
+    // The description itself rewritten in SIR: SIR's text replaces the part above the block.
+    it.sir
+        .update_case(
+            HUMAN,
+            &id,
+            CaseUpdate {
+                description: Some("Rewritten in SIR after the review.".into()),
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let nodes = description_nodes(&it.jira.issue(&key).unwrap());
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(text_of(&nodes[..1]), "Rewritten in SIR after the review.");
+    assert!(text_of(&nodes[1..]).contains("Impacted accounts: 111122223333, 999988887777"));
+    assert_eq!(
+        it.sir.case(&id).unwrap().description,
+        "Rewritten in SIR after the review.",
+        "nothing echoed back"
+    );
+}
