@@ -191,6 +191,11 @@ pub enum Error {
         source: aws_smithy_types::error::operation::BuildError,
     },
 
+    /// A claim was lost while its work ran (it ran out while renewals failed, and another
+    /// delivery took it): the work was stopped, to be retried.
+    #[error("the claim on {key} was lost while its work ran")]
+    ClaimLost { key: String },
+
     /// A DynamoDB call failed.
     #[error("DynamoDB {operation} failed")]
     DynamoDb {
@@ -274,6 +279,7 @@ impl Error {
             | Error::Ssm { retryable, .. } => *retryable,
             Error::Sir { retryable, .. } => *retryable,
             Error::PublishFailed { failed } => failed.iter().all(FailedEntry::is_retryable),
+            Error::ClaimLost { .. } => true,
             Error::JiraTransport { source, .. } => {
                 source.is_timeout()
                     || source.is_connect()

@@ -17,7 +17,7 @@ use integration_tests::World;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    CachedAccount, ClaimKey, InMemoryMappingStore, IssueLink, ItemLink, LinkOutcome,
+    CachedAccount, Claim, ClaimKey, InMemoryMappingStore, IssueLink, ItemLink, LinkOutcome,
     LinkedItemKind, MappingStore, NotifiedWindow, Origin, TrackedCase, WindowExpectation,
     WindowSwap,
 };
@@ -115,6 +115,7 @@ contract! {
         concurrent_link_writers_exactly_one_wins,
         concurrent_claims_exactly_one_wins_until_released,
         expired_claim_of_a_crashed_creator_can_be_taken_over,
+        renewal_extends_only_the_owners_unexpired_claim,
         snapshots_are_stored_per_side_normalized,
         comment_and_attachment_maps_work_both_ways,
         listing_item_maps_pages_through_large_cases,
@@ -356,6 +357,64 @@ async fn expired_claim_of_a_crashed_creator_can_be_taken_over(f: &Subject) {
             .is_none()
     );
     store.release(&taken).await.unwrap();
+}
+
+async fn renewal_extends_only_the_owners_unexpired_claim(f: &Subject) {
+    let store = &f.store;
+    let key = ClaimKey::Case("5550000001".into());
+    let claim = store
+        .claim(&key, Duration::from_secs(2))
+        .await
+        .unwrap()
+        .unwrap();
+    let renewed = store
+        .renew(&claim, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(renewed.expires_at >= f.time.now() + 59);
+    assert_eq!(renewed.owner, claim.owner);
+    f.time.pass(Duration::from_millis(2100)).await;
+    assert!(
+        store
+            .claim(&key, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "held past its first lease"
+    );
+    let stranger = Claim {
+        owner: "someone-else".into(),
+        ..renewed.clone()
+    };
+    assert_eq!(
+        store
+            .renew(&stranger, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        None
+    );
+    store.release(&renewed).await.unwrap();
+    assert_eq!(
+        store
+            .renew(&renewed, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        None,
+        "a released claim is not renewed"
+    );
+
+    // A claim that ran out is not renewed, even before anyone took it over.
+    let short = store
+        .claim(&key, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    f.time.pass(Duration::from_millis(2100)).await;
+    assert_eq!(
+        store.renew(&short, Duration::from_secs(60)).await.unwrap(),
+        None
+    );
 }
 
 async fn snapshots_are_stored_per_side_normalized(f: &Subject) {
@@ -878,4 +937,181 @@ async fn issue_create_is_recorded_ages_and_is_forgotten(f: &Subject) {
     store.forget_issue_create("1111111111").await.unwrap();
     assert_eq!(store.issue_create_age("1111111111").await.unwrap(), None);
     store.forget_issue_create("1111111111").await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// `run_claimed` over both stores, in real time with a short lease (second-grained expiry, as the
+// table's), so a dead holder, a long-running holder and a lost claim each take a few seconds.
+
+mod run_claimed {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use shared::store::{ClaimKey, ClaimStore, ClaimTiming, run_claimed};
+
+    const TIMING: ClaimTiming = ClaimTiming {
+        lease: Duration::from_secs(2),
+        renew_every: Duration::from_millis(500),
+        wait: Duration::from_secs(8),
+        poll: Duration::from_millis(100),
+    };
+
+    macro_rules! on_both {
+        ($($behaviour:ident),+ $(,)?) => {
+            mod dynamo {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $behaviour() {
+                        let world = integration_tests::World::new().await.unwrap();
+                        super::$behaviour(std::sync::Arc::new(world.store())).await;
+                    }
+                )+
+            }
+            mod in_memory {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $behaviour() {
+                        super::$behaviour(std::sync::Arc::new(
+                            shared::store::InMemoryMappingStore::new(),
+                        ))
+                        .await;
+                    }
+                )+
+            }
+        };
+    }
+
+    on_both!(
+        a_dead_holders_claim_stops_blocking_a_waiting_delivery_after_the_short_lease,
+        a_live_holders_long_work_keeps_its_claim_and_the_waiting_delivery_runs_after_it,
+        a_delivery_gives_up_retryably_when_the_claim_stays_held_past_its_wait,
+        work_whose_claim_ran_out_and_was_taken_is_stopped_with_a_retryable_error,
+    );
+
+    type Store = Arc<dyn ClaimStore>;
+
+    async fn a_dead_holders_claim_stops_blocking_a_waiting_delivery_after_the_short_lease(
+        store: Store,
+    ) {
+        let key = ClaimKey::Case("5551000000".into());
+        // Taken and never renewed nor released: its holder died.
+        store.claim(&key, TIMING.lease).await.unwrap().unwrap();
+        let started = Instant::now();
+        let ran = run_claimed(store.as_ref(), &key, &TIMING, async {
+            Ok::<_, shared::Error>("ran")
+        })
+        .await
+        .unwrap();
+        assert_eq!(ran, Some("ran"));
+        assert!(started.elapsed() <= TIMING.lease + Duration::from_secs(1));
+    }
+
+    async fn a_live_holders_long_work_keeps_its_claim_and_the_waiting_delivery_runs_after_it(
+        store: Store,
+    ) {
+        let key = ClaimKey::Issue("SEC-71".into());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let holder = {
+            let (store, key, log) = (Arc::clone(&store), key.clone(), Arc::clone(&log));
+            tokio::spawn(async move {
+                run_claimed(store.as_ref(), &key, &TIMING, async {
+                    log.lock().unwrap().push("holder starts");
+                    // Twice the lease: only renewals keep the claim.
+                    tokio::time::sleep(TIMING.lease * 2).await;
+                    log.lock().unwrap().push("holder ends");
+                    Ok::<_, shared::Error>(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let waited = run_claimed(store.as_ref(), &key, &TIMING, async {
+            log.lock().unwrap().push("waiting delivery runs");
+            Ok::<_, shared::Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(waited, Some(()));
+        assert_eq!(holder.await.unwrap().unwrap(), Some(()));
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["holder starts", "holder ends", "waiting delivery runs"]
+        );
+    }
+
+    async fn a_delivery_gives_up_retryably_when_the_claim_stays_held_past_its_wait(store: Store) {
+        let key = ClaimKey::Case("5552000000".into());
+        let holder = {
+            let (store, key) = (Arc::clone(&store), key.clone());
+            tokio::spawn(async move {
+                run_claimed(store.as_ref(), &key, &TIMING, async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Ok::<_, shared::Error>(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let impatient = ClaimTiming {
+            wait: Duration::from_millis(1500),
+            ..TIMING
+        };
+        let started = Instant::now();
+        let gave_up = run_claimed(store.as_ref(), &key, &impatient, async {
+            Ok::<_, shared::Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            gave_up, None,
+            "the caller answers with its retryable ClaimHeld"
+        );
+        assert!(started.elapsed() >= impatient.wait);
+        assert!(started.elapsed() < impatient.wait + Duration::from_secs(2));
+        assert_eq!(holder.await.unwrap().unwrap(), Some(()));
+    }
+
+    async fn work_whose_claim_ran_out_and_was_taken_is_stopped_with_a_retryable_error(
+        store: Store,
+    ) {
+        let key = ClaimKey::Case("5553000000".into());
+        // Renewals come too late (as when DynamoDB refused them): the lease runs out meanwhile.
+        let late = ClaimTiming {
+            lease: Duration::from_secs(1),
+            renew_every: Duration::from_millis(2500),
+            ..TIMING
+        };
+        let holder = {
+            let (store, key) = (Arc::clone(&store), key.clone());
+            tokio::spawn(async move {
+                run_claimed(store.as_ref(), &key, &late, async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok::<_, shared::Error>(())
+                })
+                .await
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let taker = loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(claim) = store.claim(&key, Duration::from_secs(60)).await.unwrap() {
+                break claim;
+            }
+            assert!(Instant::now() < deadline, "the lease never ran out");
+        };
+        let err = holder.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, shared::Error::ClaimLost { .. }) && err.is_retryable(),
+            "{err}"
+        );
+        assert!(
+            store
+                .claim(&key, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_none(),
+            "the stopped holder did not release the new holder's claim"
+        );
+        store.release(&taker).await.unwrap();
+    }
 }

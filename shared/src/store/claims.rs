@@ -1,5 +1,6 @@
 //! [`ClaimStore`] on DynamoDB: `CASE#<caseId>` / `CLAIM` or `ISSUE#<issueKey>` / `CLAIM`, put
-//! only if absent or expired, deleted only by its owner.
+//! only if absent or expired, renewed only by its owner while unexpired, deleted only by its
+//! owner.
 
 use std::time::Duration;
 
@@ -76,6 +77,39 @@ impl ClaimStore for DynamoMappingStore {
                 Ok(())
             }
             Err(err) => Err(Error::dynamodb("DeleteItem")(err)),
+        }
+    }
+
+    async fn renew(&self, claim: &Claim, lease: Duration) -> Result<Option<Claim>> {
+        let now = now_epoch_seconds();
+        let renewed = Claim {
+            expires_at: now + lease.as_secs().max(1),
+            ..claim.clone()
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(claim_pk(&claim.key), CLAIM)))
+            .update_expression("SET #ttl = :expires")
+            .condition_expression("#owner = :owner AND #ttl > :now")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":owner", s(&claim.owner))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":expires", n(renewed.expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(renewed)),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(Error::dynamodb("UpdateItem")(err)),
         }
     }
 }

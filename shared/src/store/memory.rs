@@ -3,7 +3,8 @@
 //! this code relies on them, which the contract tests in tests/tests/adapter_mapping_store.rs prove by running
 //! the same test bodies against it and against [`super::DynamoMappingStore`] on moto:
 //! - the link is written both ways or not at all, each side only if absent;
-//! - a claim is taken only if absent or expired, and released only by its owner;
+//! - a claim is taken only if absent or expired, renewed only by its owner while unexpired, and
+//!   released only by its owner;
 //! - an account cached for `ttl` reads as absent from `now + ttl` on (as the Dynamo adapter reads
 //!   an item DynamoDB has not swept yet);
 //! - a re-read window is replaced only if as expected, and a refusal returns the stored one;
@@ -211,6 +212,18 @@ impl ClaimStore for InMemoryMappingStore {
             tables.claims.remove(&claim.key);
         }
         Ok(())
+    }
+
+    async fn renew(&self, claim: &Claim, lease: Duration) -> Result<Option<Claim>> {
+        let now = self.now();
+        let mut tables = self.tables();
+        match tables.claims.get_mut(&claim.key) {
+            Some(held) if held.owner == claim.owner && held.expires_at > now => {
+                held.expires_at = now + lease.as_secs().max(1);
+                Ok(Some(held.clone()))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

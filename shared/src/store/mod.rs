@@ -28,8 +28,9 @@
 //! On DynamoDB: one table with string keys `PK`/`SK` (see [`schema`]). Every lookup is a GetItem
 //! or a Query on one partition; nothing scans. Items (`PK` / `SK`):
 //! - `CASE#<caseId>` / `LINK` and `ISSUE#<issueKey>` / `LINK`: the link both ways, written together.
-//! - `CASE#<caseId>` / `CLAIM`, `ISSUE#<issueKey>` / `CLAIM`: a lease one creator holds while it
-//!   creates the other side, so concurrent deliveries cannot both create.
+//! - `CASE#<caseId>` / `CLAIM`, `ISSUE#<issueKey>` / `CLAIM`: a short lease one delivery holds
+//!   (renewed while it works, see [`run_claimed`]) while it creates or changes the other side, so
+//!   concurrent deliveries cannot both create.
 //! - `CASE#<caseId>` / `ISSUE_CREATE`: when jira-client last started creating the case's issue
 //!   (`startedAt`, TTL'd), so a retry whose search does not show that issue yet does not create a
 //!   second one.
@@ -42,13 +43,12 @@
 //! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
 
-use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
 mod account_cache;
@@ -58,11 +58,15 @@ mod item_links;
 mod links;
 pub mod memory;
 mod notified_windows;
+mod run_claimed;
 mod snapshots;
 mod tracked_cases;
 
 pub use dynamo::DynamoMappingStore;
 pub use memory::InMemoryMappingStore;
+pub use run_claimed::{
+    CLAIM_LEASE, CLAIM_POLL, CLAIM_RENEW_EVERY, CLAIM_WAIT, ClaimTiming, run_claimed,
+};
 
 /// The table's key schema, shared by the CDK stack, the local world and this adapter.
 pub mod schema {
@@ -208,45 +212,12 @@ pub enum WindowSwap {
     Refused(Option<NotifiedWindow>),
 }
 
-/// How long a claim lasts: the contract's `claimLeaseSeconds` (cdk/contract.json, checked by
-/// tests/tests/infra_contract.rs), used by jira-client and sir-client, whose function timeout is 300 s.
-///
-/// Bounded on both sides by how Lambda runs and retries an asynchronous event:
-/// - longer than the function timeout, so a live holder never loses its claim: the claim is taken
-///   during the invocation, so it outlasts even an invocation that runs into its timeout;
-/// - at most the timeout plus 30 s, so the claim of an invocation that timed out (or crashed) has
-///   expired when Lambda's first retry comes (about 1 minute after the failure; the second about
-///   2 minutes after that). A lease longer than the timeout plus that minute would make both
-///   retries find the dead holder's claim and send the event to the dead-letter queue. The 30 s
-///   margin covers the time between the invocation's start and the claim, and retry jitter.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(330);
-
 /// The current time in epoch seconds, the unit of the table's TTL attribute and of every time
 /// the table holds (claims, the poller's `commentsCheckedAt`); 0 if the clock is before 1970.
 pub fn now_epoch_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Runs `work` holding the claim on `key`, so concurrent deliveries cannot both create the other
-/// side or copy the same item. `Ok(None)`: another delivery holds it (the caller's retryable
-/// error says so). The claim is released whatever `work` returns; a release that fails only
-/// leaves the lease to expire.
-pub async fn run_claimed<T, E: From<Error>>(
-    store: &dyn ClaimStore,
-    key: &ClaimKey,
-    lease: Duration,
-    work: impl Future<Output = std::result::Result<T, E>>,
-) -> std::result::Result<Option<T>, E> {
-    let Some(claim) = store.claim(key, lease).await? else {
-        return Ok(None);
-    };
-    let result = work.await;
-    if let Err(error) = store.release(&claim).await {
-        tracing::warn!(?key, %error, "could not release the claim; it will expire");
-    }
-    result.map(Some)
 }
 
 /// The link between each SIR case and its Jira issue.
@@ -283,6 +254,9 @@ pub trait ClaimStore: Send + Sync {
     async fn claim(&self, key: &ClaimKey, lease: Duration) -> Result<Option<Claim>>;
     /// Gives the lease back (no-op if it expired and someone else took it since).
     async fn release(&self, claim: &Claim) -> Result<()>;
+    /// Extends the holder's lease to `lease` from now; `None` when the claim is no longer this
+    /// holder's to extend (it expired, or was released or taken over): the holder has lost it.
+    async fn renew(&self, claim: &Claim, lease: Duration) -> Result<Option<Claim>>;
 }
 
 /// What each side looked like at the last sync, stored normalized.
