@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use shared::config::{Config, JiraSettings, load_status_mapping};
 use shared::status::{SirStatus, StatusMapping};
+use shared::store::ClaimTiming;
 
 use crate::error::JiraClientError;
 
@@ -45,8 +46,9 @@ pub struct JiraClientSettings {
     pub status_mapping: StatusMapping,
     /// Principals whose SIR comments/attachments are the integration's own (never copied back).
     pub integration_principals: Vec<String>,
-    /// How long a claim on a case holds ([`shared::store::CLAIM_LEASE`] outside tests).
-    pub claim_lease: Duration,
+    /// How a claim on a case is held and waited for (the contract's, see
+    /// [`ClaimTiming::default`], outside tests).
+    pub claims: ClaimTiming,
     pub account_cache_ttl: Duration,
     /// How long a started issue create with no issue found by search fails retryably rather than
     /// creating again ([`DEFAULT_CREATE_IN_DOUBT_FOR`] outside tests).
@@ -62,7 +64,7 @@ impl JiraClientSettings {
             region: region.into(),
             status_mapping: StatusMapping::default(),
             integration_principals: Vec::new(),
-            claim_lease: shared::store::CLAIM_LEASE,
+            claims: ClaimTiming::default(),
             account_cache_ttl: DEFAULT_ACCOUNT_CACHE_TTL,
             create_in_doubt_for: DEFAULT_CREATE_IN_DOUBT_FOR,
         }

@@ -19,8 +19,9 @@ pub enum JiraClientError {
     #[error("refused the {detail_type} event: jira-client applies only case events")]
     NotACaseEvent { detail_type: &'static str },
 
-    /// Another delivery holds the case's claim; this one is retried later and then finds its
-    /// work done (or does it).
+    /// Another delivery held the case's claim for as long as this one waited for it (see
+    /// `shared::store::run_claimed`); this one is retried later and then finds its work done (or
+    /// does it).
     #[error("case {case_id} is being synced by another delivery; try again later")]
     ClaimHeld { case_id: String },
 

@@ -4,7 +4,8 @@
 //! [`JiraClientHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it), over
 //! injected [`JiraApi`], [`SirApi`] and [`JiraClientStore`], so the tests call the same code.
 //!
-//! Per event, under a claim on the case (a concurrent delivery gets a retryable error):
+//! Per event, under a claim on the case (renewed while the work runs; a concurrent delivery waits
+//! for it, and fails retryably only if it stays held, see `run_claimed`):
 //! - no link yet: the issue the case was created from (its `jira-issue-key` tag, set by
 //!   sir-client), an issue labelled `sir-case-<caseId>` left by a crashed earlier run, or a new
 //!   one (unless a create started less than `create_in_doubt_for` ago: search may not show its
@@ -288,15 +289,15 @@ impl JiraClientHandler {
         }
     }
 
-    /// Runs `work` holding the case's claim (see [`run_claimed`]); a held claim is a retryable
-    /// [`JiraClientError::ClaimHeld`].
+    /// Runs `work` holding the case's claim (see [`run_claimed`]); a claim still held after the
+    /// wait is a retryable [`JiraClientError::ClaimHeld`].
     async fn claimed<T>(
         &self,
         case_id: &str,
         work: impl Future<Output = Result<T, JiraClientError>>,
     ) -> Result<T, JiraClientError> {
         let key = ClaimKey::Case(case_id.to_owned());
-        run_claimed(self.store.as_ref(), &key, self.settings.claim_lease, work)
+        run_claimed(self.store.as_ref(), &key, &self.settings.claims, work)
             .await?
             .ok_or_else(|| JiraClientError::ClaimHeld {
                 case_id: case_id.to_owned(),

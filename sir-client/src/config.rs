@@ -10,10 +10,9 @@
 //! - `SIR_IMPACTED_ACCOUNTS` (optional): comma-separated 12-digit account ids given to every case
 //!   created from Jira (none by default: SIR accepts an empty list, and nothing is invented).
 
-use std::time::Duration;
-
 use shared::config::{Config, JiraSettings, load_status_mapping};
 use shared::status::StatusMapping;
+use shared::store::ClaimTiming;
 
 /// Environment variable: the resolver type of cases created from Jira.
 pub const ENV_RESOLVER_TYPE: &str = "SIR_RESOLVER_TYPE";
@@ -42,8 +41,9 @@ pub struct SirClientSettings {
     pub engagement_type: String,
     pub impacted_accounts: Vec<String>,
     pub status_mapping: StatusMapping,
-    /// How long a claim on an issue holds ([`shared::store::CLAIM_LEASE`] outside tests).
-    pub claim_lease: Duration,
+    /// How a claim on an issue is held and waited for (the contract's, see
+    /// [`ClaimTiming::default`], outside tests).
+    pub claims: ClaimTiming,
 }
 
 impl SirClientSettings {
@@ -61,7 +61,7 @@ impl SirClientSettings {
             engagement_type: ENGAGEMENT_TYPES[0].to_owned(),
             impacted_accounts: Vec::new(),
             status_mapping: StatusMapping::default(),
-            claim_lease: shared::store::CLAIM_LEASE,
+            claims: ClaimTiming::default(),
         }
     }
 

@@ -25,7 +25,8 @@ pub enum SirClientError {
         project_key: String,
     },
 
-    /// Another delivery holds the issue's claim; this one is retried later.
+    /// Another delivery held the issue's claim for as long as this one waited for it (see
+    /// `shared::store::run_claimed`); this one is retried later.
     #[error("issue {issue_key} is being synced by another delivery; try again later")]
     ClaimHeld { issue_key: String },
 

@@ -4,8 +4,9 @@
 //! [`SirClientHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it), over
 //! injected [`SirApi`], [`JiraApi`] and [`SirClientStore`], so the tests call the same code.
 //!
-//! Per event, under a claim on the issue (a concurrent delivery gets a retryable error), with the
-//! issue re-read from Jira (events only say which issue and what changed):
+//! Per event, under a claim on the issue (renewed while the work runs; a concurrent delivery waits
+//! for it, and fails retryably only if it stays held, see `run_claimed`), with the issue re-read
+//! from Jira (events only say which issue and what changed):
 //! - no link yet: CreateCase with the issue's own data and the configured engagement/resolver
 //!   types and impacted accounts (never invented values), a `clientToken` derived from the site
 //!   and issue key (a retry gets the same case) and the tag `jira-issue-key` (so jira-client
@@ -225,15 +226,15 @@ impl SirClientHandler {
         }
     }
 
-    /// Runs `work` holding the issue's claim (see [`run_claimed`]); a held claim is a retryable
-    /// [`SirClientError::ClaimHeld`].
+    /// Runs `work` holding the issue's claim (see [`run_claimed`]); a claim still held after the
+    /// wait is a retryable [`SirClientError::ClaimHeld`].
     async fn claimed<T>(
         &self,
         issue_key: &str,
         work: impl Future<Output = Result<T, SirClientError>>,
     ) -> Result<T, SirClientError> {
         let key = ClaimKey::Issue(issue_key.to_owned());
-        run_claimed(self.store.as_ref(), &key, self.settings.claim_lease, work)
+        run_claimed(self.store.as_ref(), &key, &self.settings.claims, work)
             .await?
             .ok_or_else(|| SirClientError::ClaimHeld {
                 issue_key: issue_key.to_owned(),
