@@ -12,7 +12,7 @@ export interface FunctionContract {
   readonly crate: string;
   /** Function-specific environment variable names, by role. */
   readonly env: Record<string, string>;
-  /** The Lambda timeout; jira-client's and sir-client's bound the claim lease (claimLeaseSeconds). */
+  /** The Lambda timeout; jira-client's and sir-client's bound the claim timing (claimWaitSeconds). */
   readonly timeoutSeconds: number;
 }
 
@@ -33,8 +33,12 @@ export interface Contract {
     readonly statusMapping: string;
   };
   readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
-  /** How long a claim of jira-client or sir-client lasts (the Rust shared::store::CLAIM_LEASE). */
+  /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */
   readonly claimLeaseSeconds: number;
+  /** How often a holder renews its claim while it works (shared::store::CLAIM_RENEW_EVERY). */
+  readonly claimRenewSeconds: number;
+  /** How long a delivery that finds the claim held waits for it (shared::store::CLAIM_WAIT). */
+  readonly claimWaitSeconds: number;
   readonly functions: {
     readonly poller: FunctionContract;
     readonly jiraClient: FunctionContract & { readonly defaultIssueType: string };
@@ -82,6 +86,8 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
   }
   const seconds: Array<[string, unknown]> = [
     ['claimLeaseSeconds', contract.claimLeaseSeconds],
+    ['claimRenewSeconds', contract.claimRenewSeconds],
+    ['claimWaitSeconds', contract.claimWaitSeconds],
     ...Object.entries(contract.functions).map(([key, fn]): [string, unknown] => [`functions.${key}.timeoutSeconds`, fn.timeoutSeconds]),
   ];
   for (const [name, value] of seconds) {

@@ -15,7 +15,7 @@ import { FunctionKey } from './contract';
 export const TABLE_ACTIONS: Record<FunctionKey, string[]> = {
   // tracked cases (Query, PutItem, DeleteItem), snapshots and links (GetItem), item links (Query)
   poller: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
-  // claims (conditional PutItem, DeleteItem), links in a transaction (PutItem), mark_link_broken
+  // claims (conditional PutItem, UpdateItem to renew, DeleteItem), links in a transaction (PutItem), mark_link_broken
   // (transactional Update → UpdateItem), snapshots, id maps, account cache
   jiraClient: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
   // issue snapshots and links: reads, snapshot writes, id-map queries

@@ -40,14 +40,29 @@ import {
 export const FUNCTION_KEYS: FunctionKey[] = ['poller', 'jiraClient', 'jiraNotificationsHandler', 'sirClient'];
 /** Reserved concurrency of jira-notifications-handler (unless reservedConcurrency is 0 or smaller). */
 export const NOTIFICATIONS_RESERVED_CONCURRENCY = 2;
-/** The functions that hold claims (shared::store::run_claimed) for up to claimLeaseSeconds. */
+/** The functions that hold claims (shared::store::run_claimed), renewed while they work. */
 export const CLAIMING_FUNCTIONS: FunctionKey[] = ['jiraClient', 'sirClient'];
+
 /**
- * How much longer than the claiming functions' timeout the lease may be: Lambda's first retry of a
- * failed asynchronous invocation comes about 60 s after the failure, and the claim (taken shortly
- * after the invocation starts) must have expired by then.
+ * Why the claim timing fits a claiming function's timeout, or `undefined` when it does: two renewals
+ * in a row may fail before the lease runs out (3 x renew <= lease); a delivery that finds the claim
+ * held waits longer than a lease, so it outwaits a holder that died (lease < wait); and it keeps at
+ * least half its time for its own work (wait <= timeout / 2).
  */
-export const MAX_LEASE_OVER_TIMEOUT_SECONDS = 30;
+export function claimTimingProblem(contract: Contract, key: FunctionKey): string | undefined {
+  const { claimLeaseSeconds: lease, claimRenewSeconds: renew, claimWaitSeconds: wait } = contract;
+  const timeout = contract.functions[key].timeoutSeconds;
+  if (!(3 * renew <= lease)) {
+    return `claimRenewSeconds ${renew} must be at most a third of claimLeaseSeconds ${lease} (two renewals may fail in a row)`;
+  }
+  if (!(lease < wait)) {
+    return `claimWaitSeconds ${wait} must be longer than claimLeaseSeconds ${lease} (a waiting delivery must outwait a dead holder)`;
+  }
+  if (!(2 * wait <= timeout)) {
+    return `claimWaitSeconds ${wait} must be at most half of ${key}'s timeout (${timeout} s), which the work needs`;
+  }
+  return undefined;
+}
 
 /** CloudFormation logical-name stem of each function (outputs, constructs). */
 export const PASCAL: Record<FunctionKey, string> = {
@@ -256,20 +271,16 @@ export class IntegrationStack extends Stack {
       },
     };
     // From the contract (jira-client and sir-client copy attachments of up to 100 MiB within one
-    // invocation). Their claim lease (claimLeaseSeconds, the crates' shared::store::CLAIM_LEASE)
-    // must outlast a running invocation and expire before Lambda's first retry, about a minute
-    // after a failure: timeout < lease <= timeout + 30 s (tests/tests/infra_contract.rs proves it
-    // too).
+    // invocation). Their claims are short leases renewed while they work, and a delivery that
+    // finds one held waits for it: see claimTimingProblem (tests/tests/infra_contract.rs proves
+    // the same on the Rust side).
     const timeouts = Object.fromEntries(
       FUNCTION_KEYS.map((key) => [key, Duration.seconds(contract.functions[key].timeoutSeconds)]),
     ) as Record<FunctionKey, Duration>;
     for (const key of CLAIMING_FUNCTIONS) {
-      const timeout = contract.functions[key].timeoutSeconds;
-      if (!(contract.claimLeaseSeconds > timeout && contract.claimLeaseSeconds <= timeout + MAX_LEASE_OVER_TIMEOUT_SECONDS)) {
-        throw new Error(
-          `contract.json: claimLeaseSeconds ${contract.claimLeaseSeconds} must be longer than ${key}'s timeout ` +
-            `(${timeout} s) and at most ${MAX_LEASE_OVER_TIMEOUT_SECONDS} s longer (Lambda retries about a minute after a failure)`,
-        );
+      const problem = claimTimingProblem(contract, key);
+      if (problem) {
+        throw new Error(`contract.json: ${problem}`);
       }
     }
     // Jira Cloud rate-limits per user: the two functions that call Jira for every event (and write

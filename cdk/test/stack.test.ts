@@ -13,7 +13,7 @@ import {
   CLAIMING_FUNCTIONS,
   FUNCTION_KEYS,
   IntegrationStack,
-  MAX_LEASE_OVER_TIMEOUT_SECONDS,
+  claimTimingProblem,
   NOTIFICATIONS_RESERVED_CONCURRENCY,
   PASCAL,
 } from '../lib/stack';
@@ -491,23 +491,26 @@ describe('function timeouts and the claim lease (contract.json)', () => {
     }
   });
 
-  test('the claim lease outlasts each claiming function and expires before its first retry', () => {
+  test('the claim timing fits each claiming function: renewed thrice per lease, outwaiting a dead holder, half the timeout left', () => {
     for (const key of CLAIMING_FUNCTIONS) {
       const timeout = contract.functions[key].timeoutSeconds;
-      expect(contract.claimLeaseSeconds).toBeGreaterThan(timeout);
-      expect(contract.claimLeaseSeconds).toBeLessThanOrEqual(timeout + MAX_LEASE_OVER_TIMEOUT_SECONDS);
+      expect(3 * contract.claimRenewSeconds).toBeLessThanOrEqual(contract.claimLeaseSeconds);
+      expect(contract.claimWaitSeconds).toBeGreaterThan(contract.claimLeaseSeconds);
+      expect(2 * contract.claimWaitSeconds).toBeLessThanOrEqual(timeout);
+      expect(claimTimingProblem(contract, key)).toBeUndefined();
     }
   });
 
-  test('a contract whose lease does not fit the timeouts is refused at synthesis', () => {
-    const withLease = (claimLeaseSeconds: number) => () =>
+  test('a contract whose claim timing does not fit is refused at synthesis', () => {
+    const withTiming = (timing: Partial<typeof contract>) => () =>
       new IntegrationStack(new App(), 'LeaseCheck', {
-        contract: { ...contract, claimLeaseSeconds },
+        contract: { ...contract, ...timing },
         lambdaAssets: Object.fromEntries(FUNCTION_KEYS.map((k) => [k, PLACEHOLDER_ASSET_DIR])) as Record<FunctionKey, string>,
       });
     const timeout = contract.functions.jiraClient.timeoutSeconds;
-    expect(withLease(timeout)).toThrow(/claimLeaseSeconds .* must be longer than jiraClient's timeout/);
-    expect(withLease(15 * 60)).toThrow(/at most 30 s longer/);
+    expect(withTiming({ claimRenewSeconds: contract.claimLeaseSeconds })).toThrow(/at most a third of claimLeaseSeconds/);
+    expect(withTiming({ claimWaitSeconds: contract.claimLeaseSeconds })).toThrow(/must outwait a dead holder/);
+    expect(withTiming({ claimWaitSeconds: timeout })).toThrow(/at most half of jiraClient's timeout/);
   });
 });
 

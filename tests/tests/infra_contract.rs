@@ -1,8 +1,9 @@
 //! `cdk/contract.json` — the names and patterns the CDK stack reads — equals the Rust side: the bus
 //! name, the three rule patterns, the table's keys and TTL attribute, the SSM prefix and parameter
 //! names, and each Lambda's environment variable names. A rename on either side fails here. Also
-//! the claim lease: the contract's `claimLeaseSeconds` is the crates' one lease, and it fits the
-//! claiming functions' timeouts (`functions.<key>.timeoutSeconds`, which the stack synthesizes),
+//! the claim timing: the contract's `claimLeaseSeconds`, `claimRenewSeconds` and
+//! `claimWaitSeconds` are the crates' own, and they fit the claiming functions' timeouts
+//! (`functions.<key>.timeoutSeconds`, which the stack synthesizes),
 //! and jira-notifications-handler's timeout fits its longest wait for a re-read slot.
 
 // Test code: a panic with its message is how a failure is reported.
@@ -17,7 +18,7 @@ use shared::config::{
     ParameterNames,
 };
 use shared::events::{DEFAULT_EVENT_BUS_NAME, rule_patterns};
-use shared::store::{CLAIM_LEASE, schema};
+use shared::store::{CLAIM_LEASE, CLAIM_RENEW_EVERY, CLAIM_WAIT, ClaimTiming, schema};
 
 fn contract() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cdk/contract.json");
@@ -249,41 +250,54 @@ fn seconds(contract: &Value, pointer: &str) -> u64 {
 }
 
 #[test]
-fn claim_lease_is_the_one_both_claiming_crates_use() {
+fn claim_timing_is_the_one_both_claiming_crates_use() {
+    let contract = contract();
     assert_eq!(
-        seconds(&contract(), "/claimLeaseSeconds"),
+        seconds(&contract, "/claimLeaseSeconds"),
         CLAIM_LEASE.as_secs()
     );
     assert_eq!(
-        jira_client::JiraClientSettings::new("SEC", "eu-west-1").claim_lease,
-        CLAIM_LEASE
+        seconds(&contract, "/claimRenewSeconds"),
+        CLAIM_RENEW_EVERY.as_secs()
+    );
+    assert_eq!(
+        seconds(&contract, "/claimWaitSeconds"),
+        CLAIM_WAIT.as_secs()
+    );
+    assert_eq!(
+        jira_client::JiraClientSettings::new("SEC", "eu-west-1").claims,
+        ClaimTiming::default()
     );
     assert_eq!(
         sir_client::SirClientSettings::new("SEC", "https://example.atlassian.net", "eu-west-1")
-            .claim_lease,
-        CLAIM_LEASE
+            .claims,
+        ClaimTiming::default()
     );
 }
 
-/// Lambda retries a failed asynchronous invocation about 60 s after the failure (then about 120 s
-/// after that). The claim is taken shortly after the invocation starts, so with a lease of at
-/// most the timeout plus 30 s, a timed-out holder's claim has expired when the first retry comes.
-const MAX_LEASE_OVER_TIMEOUT_SECS: u64 = 30;
-
+/// A claim is a short lease its holder renews while it works (so a holder that dies frees it
+/// within a lease), and a delivery that finds it held waits for it.
 #[test]
-fn claim_lease_outlasts_a_running_invocation_and_expires_before_the_first_retry() {
+fn claim_timing_survives_failed_renewals_outwaits_a_dead_holder_and_leaves_time_to_work() {
     let contract = contract();
     let lease = seconds(&contract, "/claimLeaseSeconds");
+    let renew = seconds(&contract, "/claimRenewSeconds");
+    let wait = seconds(&contract, "/claimWaitSeconds");
+    assert!(
+        3 * renew <= lease,
+        "two failed renewals in a row (every {renew} s) would lose a live holder's claim (lease {lease} s)"
+    );
+    assert!(
+        lease < wait,
+        "a delivery waiting {wait} s could give up on a dead holder's claim (lease {lease} s), and \
+         Lambda's retries with it: the event would go to the dead-letter queue"
+    );
     for function in ["jiraClient", "sirClient"] {
         let timeout = seconds(&contract, &format!("/functions/{function}/timeoutSeconds"));
         assert!(
-            lease > timeout,
-            "a live {function} invocation (timeout {timeout} s) would lose its claim (lease {lease} s)"
-        );
-        assert!(
-            lease <= timeout + MAX_LEASE_OVER_TIMEOUT_SECS,
-            "after a timed-out {function} invocation (timeout {timeout} s) Lambda's retries would find \
-             its claim still held (lease {lease} s) and the event would go to the dead-letter queue"
+            2 * wait <= timeout,
+            "a {function} delivery that waited {wait} s for a claim would have less than half its \
+             {timeout} s left for its work"
         );
     }
 }
