@@ -46,6 +46,8 @@ pub struct IntegrationOptions {
     pub impacted_accounts: Vec<String>,
     /// Grants taken away from a function's role (its template policies less these actions).
     pub revoked: Vec<(Function, String)>,
+    /// How jira-client and sir-client hold and wait for claims (the contract's when `None`).
+    pub claims: Option<shared::store::ClaimTiming>,
 }
 
 /// What one route delivered during a [`Integration::settle`].
@@ -285,6 +287,9 @@ impl Integration {
         };
         let mut jira_client_settings = jira_client::JiraClientSettings::new(PROJECT_KEY, REGION);
         jira_client_settings.integration_principals = ours;
+        if let Some(claims) = options.claims {
+            jira_client_settings.claims = claims;
+        }
         let jira_client = JiraClientHandler::new(
             jira_api()?,
             sir_api(Function::JiraClient),
@@ -302,6 +307,9 @@ impl Integration {
         let mut sir_client_settings =
             sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         sir_client_settings.impacted_accounts = options.impacted_accounts;
+        if let Some(claims) = options.claims {
+            sir_client_settings.claims = claims;
+        }
         let sir_client = SirClientHandler::new(
             sir_api(Function::SirClient),
             jira_api()?,

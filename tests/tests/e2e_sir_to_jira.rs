@@ -667,3 +667,101 @@ async fn a_description_extended_in_jira_keeps_its_rich_text_until_sir_changes_th
         "nothing echoed back"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_deliveries_outlasting_the_lease_both_succeed_under_jira_clients_role() {
+    let lease = Duration::from_secs(2);
+    let it = Integration::start_with(integration_tests::pipeline::IntegrationOptions {
+        claims: Some(shared::store::ClaimTiming {
+            lease,
+            renew_every: Duration::from_millis(500),
+            wait: Duration::from_secs(60),
+            poll: Duration::from_millis(200),
+        }),
+        ..integration_tests::pipeline::IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let id = it.sir.create_case(HUMAN, case("Overlapping")).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+
+    // A change whose sync takes several leases: every Jira call is slow.
+    it.sir
+        .update_case(
+            HUMAN,
+            &id,
+            CaseUpdate {
+                title: Some("Overlapping (renamed)".into()),
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.sir.add_comment(HUMAN, &id, "First finding.").unwrap();
+    it.sir.add_comment(HUMAN, &id, "Second finding.").unwrap();
+    assert!(it.sir.events_settled(Duration::from_secs(20)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let poller = &it.poller;
+    let mut published = 0;
+    while published == 0 {
+        assert!(std::time::Instant::now() < deadline, "no native event");
+        let results = deliver_batch(&it.world.sqs, &it.native.queue_url, |body| async move {
+            let envelope = parse(&body)?;
+            poller
+                .handle(&envelope)
+                .await
+                .map(|_| Value::Null)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap();
+        published += results.len();
+    }
+    it.jira.faults().latency(Duration::from_secs(1));
+
+    // Each event delivered twice at once, as two Lambda instances would run it.
+    let jira_client = &it.jira_client;
+    let mut holder_took = Duration::ZERO;
+    let mut deliveries = 0;
+    while deliveries == 0 {
+        assert!(std::time::Instant::now() < deadline, "no CaseUpdated");
+        let results = deliver_batch(&it.world.sqs, &it.to_jira.queue_url, |body| async move {
+            let event: EventBridgeEvent<Value> =
+                serde_json::from_value(parse(&body)?).map_err(|e| e.to_string())?;
+            let timed = |event| async move {
+                let started = std::time::Instant::now();
+                let result = Box::pin(jira_client.handle(event)).await;
+                (result, started.elapsed())
+            };
+            let ((a, a_took), (b, b_took)) = tokio::join!(timed(event.clone()), timed(event));
+            a.map_err(|e| shared::error::error_chain(&e))?;
+            b.map_err(|e| shared::error::error_chain(&e))?;
+            // The holder finished first: its own work's length.
+            Ok(serde_json::json!(a_took.min(b_took).as_millis()))
+        })
+        .await
+        .unwrap();
+        for result in results {
+            let millis = result.expect("both overlapping deliveries succeed");
+            holder_took = holder_took.max(Duration::from_millis(millis.as_u64().unwrap()));
+            deliveries += 1;
+        }
+    }
+    assert!(
+        holder_took > lease * 2,
+        "the holder's work outlasted its lease twice: {holder_took:?}"
+    );
+    it.jira.faults().clear();
+    // Nothing left over, and no call the roles refuse (settle fails on an IAM denial).
+    it.settle().await.unwrap().assert_clean();
+    let issue = it.jira.issue(&key).unwrap();
+    assert_eq!(issue.summary, "Overlapping (renamed)");
+    let texts = comment_texts(&issue);
+    for comment in ["First finding.", "Second finding."] {
+        assert_eq!(
+            texts.iter().filter(|t| t.contains(comment)).count(),
+            1,
+            "{texts:#?}"
+        );
+    }
+}
