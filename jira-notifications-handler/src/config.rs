@@ -1,14 +1,32 @@
 //! The handler's configuration, read once per cold start: the shared [`Config`] from the
-//! environment (`MAPPING_TABLE_NAME`, `EVENT_BUS_NAME`, `SSM_PARAMETER_PREFIX`) and the Jira
-//! settings (URL, e-mail, SecureString token, project key) from SSM.
+//! environment (`MAPPING_TABLE_NAME`, `EVENT_BUS_NAME`, `SSM_PARAMETER_PREFIX`), the Jira
+//! settings (URL, e-mail, SecureString token, project key) and which issues may create cases
+//! ([`CaseFilter`]: `jiraCaseFilter`, `installedAt`) from SSM.
 
-use shared::config::{Config, JiraSettings};
+use shared::config::{CaseFilter, Config, JiraSettings};
+
+use crate::sweep::Sweeping;
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationsSettings {
     /// The only project whose issues are synced; messages about any other key are rejected.
     pub project_key: String,
+    /// Which issues not linked to a case may create one.
+    pub case_filter: CaseFilter,
+    /// How the scheduled Jira sweep runs.
+    pub sweep: Sweeping,
+}
+
+impl NotificationsSettings {
+    /// Settings for `project_key` where every issue may create a case, with the default sweep.
+    pub fn new(project_key: impl Into<String>) -> Self {
+        NotificationsSettings {
+            project_key: project_key.into(),
+            case_filter: CaseFilter::Any,
+            sweep: Sweeping::default(),
+        }
+    }
 }
 
 /// Everything the handler reads at a cold start.
@@ -32,8 +50,16 @@ impl NotificationsConfig {
     ) -> shared::Result<Self> {
         let shared = Config::from_lookup(lookup)?;
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
+        let case_filter = CaseFilter::load(ssm, &shared.parameters).await?;
+        if case_filter == CaseFilter::Any {
+            tracing::warn!(
+                "no installation time and no case filter in SSM: every issue of the project may \
+                 create a SIR case (deploy.sh records the installation time)"
+            );
+        }
         let handler = NotificationsSettings {
-            project_key: jira.project_key.clone(),
+            case_filter,
+            ..NotificationsSettings::new(jira.project_key.clone())
         };
         Ok(NotificationsConfig {
             shared,

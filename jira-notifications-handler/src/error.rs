@@ -20,6 +20,51 @@ pub enum HandlerError {
         total: usize,
         failures: Vec<RecordFailure>,
     },
+    /// The sweep could not search Jira or use its cursor; the cursor did not move past anything
+    /// not handled.
+    #[error("the Jira sweep could not {step}")]
+    Sweep {
+        step: &'static str,
+        #[source]
+        source: shared::Error,
+    },
+    /// The sweep handled every issue it found but these; the cursor stays before them.
+    #[error(
+        "the Jira sweep handled {handled} issue(s) but not {}: {}",
+        failures.len(),
+        failures.iter().map(SweepFailure::describe).collect::<Vec<_>>().join("; ")
+    )]
+    SweepIssuesFailed {
+        handled: usize,
+        failures: Vec<SweepFailure>,
+    },
+    /// The invocation is neither an SNS event nor the sweep's Scheduled Event.
+    #[error("not an SNS event nor a Scheduled Event from aws.events: {shown}")]
+    UnknownInvocation { shown: String },
+}
+
+impl HandlerError {
+    /// Wraps a failed sweep step.
+    pub fn sweep(step: &'static str) -> impl FnOnce(shared::Error) -> HandlerError {
+        move |source| HandlerError::Sweep { step, source }
+    }
+}
+
+/// One issue the sweep could not sync.
+#[derive(Debug)]
+pub struct SweepFailure {
+    pub issue_key: String,
+    pub error: shared::Error,
+}
+
+impl SweepFailure {
+    fn describe(&self) -> String {
+        format!(
+            "{}: {}",
+            self.issue_key,
+            shared::error::error_chain(&self.error)
+        )
+    }
 }
 
 /// One record that failed, with why.
@@ -50,12 +95,20 @@ impl LambdaError for HandlerError {
             HandlerError::RecordsFailed { failures, .. } => {
                 failures.iter().any(|f| f.error.is_retryable())
             }
+            HandlerError::Sweep { source, .. } => source.is_retryable(),
+            HandlerError::SweepIssuesFailed { failures, .. } => {
+                failures.iter().any(|f| f.error.is_retryable())
+            }
+            HandlerError::UnknownInvocation { .. } => false,
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             HandlerError::RecordsFailed { .. } => "RecordsFailed",
+            HandlerError::Sweep { .. } => "Sweep",
+            HandlerError::SweepIssuesFailed { .. } => "SweepIssuesFailed",
+            HandlerError::UnknownInvocation { .. } => "UnknownInvocation",
         }
     }
 }

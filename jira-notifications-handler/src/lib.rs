@@ -23,32 +23,44 @@
 //!
 //! A record that fails (Jira, DynamoDB or EventBridge) does not stop the others; the invocation
 //! then returns `Err` naming them, so Lambda retries it and the dead-letter queue keeps it.
+//!
+//! An issue not linked to a case creates one only if the case filter admits it
+//! ([`CaseFilter`]: by default issues created after the installation; or a JQL filter, checked as
+//! `key = <key> AND (<filter>)`); any other is skipped with a log line and no event.
+//!
+//! The same Lambda also runs on a schedule: a `Scheduled Event` runs the Jira [`sweep`], which
+//! puts every issue updated since its cursor through the same [`NotificationHandler::sync_issue`]
+//! ([`NotificationHandler::handle_invocation`] tells the two inputs apart).
 
 pub mod coalesce;
 mod config;
 mod error;
 pub mod message;
+pub mod sweep;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
 use serde::Serialize;
+use serde_json::Value;
+use shared::config::CaseFilter;
 use shared::events::{BusEvent, IdDelta, IssueChange, IssueField, IssueGone};
 use shared::issue_description::strip_details_block;
-use shared::jira::{IntegrationAccount, JiraApi, JiraIssue};
+use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_epoch_ms};
 use shared::publisher::EventPublisher;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{
     IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, NotifiedWindowStore, Origin,
-    SnapshotStore,
+    SnapshotStore, SweepCursorStore,
 };
 
 use crate::coalesce::{Admission, Coalescer};
 
 pub use coalesce::Coalescing;
 pub use config::{NotificationsConfig, NotificationsSettings};
-pub use error::{HandlerError, RecordFailure};
+pub use error::{HandlerError, RecordFailure, SweepFailure};
+pub use sweep::{SweepReport, Sweeping, SweptIssue};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
 
 /// What the handler did about one issue.
@@ -71,6 +83,16 @@ pub enum NotificationOutcome {
     /// Not re-read: a re-read of the issue that started after this message was published covers
     /// it (see [`coalesce`]).
     Coalesced,
+    /// Not linked, and the case filter does not let it create a case: nothing published.
+    OutsideCaseFilter,
+}
+
+/// What one invocation did: a batch of SNS records, or a sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum InvocationReport {
+    Notifications(BatchReport),
+    Sweep(SweepReport),
 }
 
 /// What happened to one SNS record.
@@ -103,15 +125,15 @@ impl BatchReport {
     }
 }
 
-/// What jira-notifications-handler uses of the mapping table: links, issue snapshots, item maps
-/// and its own re-read windows.
+/// What jira-notifications-handler uses of the mapping table: links, issue snapshots, item maps,
+/// its own re-read windows and the sweep's cursor.
 pub trait NotificationsStore:
-    LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore
+    LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore + SweepCursorStore
 {
 }
 
 impl<T> NotificationsStore for T where
-    T: LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore + ?Sized
+    T: LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore + SweepCursorStore + ?Sized
 {
 }
 
@@ -158,7 +180,26 @@ impl NotificationHandler {
         self
     }
 
-    /// Handles every record of an SNS event (Lambda's input).
+    /// Lambda's input, whichever it is: an SNS event (Jira Automation) is handled record by
+    /// record ([`NotificationHandler::handle`]); the schedule rule's `Scheduled Event` runs the
+    /// [`sweep`]. Anything else is an error, with nothing done.
+    pub async fn handle_invocation(&self, event: Value) -> Result<InvocationReport, HandlerError> {
+        let text = |field: &str| event.get(field).and_then(Value::as_str);
+        if text("detail-type") == Some("Scheduled Event") && text("source") == Some("aws.events") {
+            return self.sweep().await.map(InvocationReport::Sweep);
+        }
+        if event.get("Records").is_some() {
+            let shown: String = event.to_string().chars().take(200).collect();
+            let sns: SnsEvent = serde_json::from_value(event)
+                .map_err(|_| HandlerError::UnknownInvocation { shown })?;
+            return self.handle(sns).await.map(InvocationReport::Notifications);
+        }
+        Err(HandlerError::UnknownInvocation {
+            shown: event.to_string().chars().take(200).collect(),
+        })
+    }
+
+    /// Handles every record of an SNS event.
     pub async fn handle(&self, event: SnsEvent) -> Result<BatchReport, HandlerError> {
         let total = event.records.len();
         let mut report = BatchReport::default();
@@ -276,6 +317,9 @@ impl NotificationHandler {
         if let Some(outcome) = self.not_synced(key, link.as_ref(), &issue) {
             return Ok(outcome);
         }
+        if link.is_none() && !self.may_create_case(&issue).await? {
+            return Ok(NotificationOutcome::OutsideCaseFilter);
+        }
         let (change, before) = self.read_change(key, &issue).await?;
         let Some(event) = event_for(key, link.as_ref(), before.as_ref(), change) else {
             return Ok(NotificationOutcome::Unchanged);
@@ -317,6 +361,39 @@ impl NotificationHandler {
             return Some(NotificationOutcome::FromSir);
         }
         None
+    }
+
+    /// Whether the case filter lets this unlinked issue create a case (logged when not).
+    async fn may_create_case(&self, issue: &JiraIssue) -> shared::Result<bool> {
+        let (admitted, filter) = match &self.settings.case_filter {
+            CaseFilter::Any => return Ok(true),
+            CaseFilter::CreatedSince {
+                epoch_seconds,
+                recorded,
+            } => {
+                let created_ms = issue.created.as_deref().and_then(jira_timestamp_to_epoch_ms);
+                let since_ms = u64::try_from(*epoch_seconds)
+                    .unwrap_or(0)
+                    .saturating_mul(1_000);
+                // An issue whose creation time cannot be read is not known to be new.
+                (
+                    created_ms.is_some_and(|created| created >= since_ms),
+                    format!("created at or after the installation ({recorded})"),
+                )
+            }
+            CaseFilter::Jql(jql) => (
+                self.jira.issue_matches(issue, jql).await?,
+                format!("matching the case filter ({jql})"),
+            ),
+        };
+        if !admitted {
+            tracing::info!(
+                issue_key = issue.key,
+                created = issue.created,
+                "not linked and not {filter}: it does not create a SIR case"
+            );
+        }
+        Ok(admitted)
     }
 
     /// The issue as it is now against the stored Jira-side snapshot (returned too, `None` when

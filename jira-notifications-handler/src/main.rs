@@ -1,12 +1,13 @@
 //! The jira-notifications-handler Lambda: wiring only. Reads the configuration and builds the
-//! clients once per cold start, then hands every SNS event to
-//! [`jira_notifications_handler::NotificationHandler::handle`].
+//! clients once per cold start, then hands every invocation (an SNS event from Jira Automation,
+//! or the sweep's Scheduled Event) to
+//! [`jira_notifications_handler::NotificationHandler::handle_invocation`].
 
 use std::sync::Arc;
 
-use aws_lambda_events::sns::SnsEvent;
 use jira_notifications_handler::{NotificationHandler, NotificationsConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
 use shared::jira::JiraClient;
 use shared::publisher::EventBridgePublisher;
 use shared::store::DynamoMappingStore;
@@ -29,8 +30,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.handler,
     );
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
-        handler.handle(event.payload).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle_invocation(event.payload).await
     }))
     .await
 }

@@ -125,6 +125,86 @@ impl ParameterNames {
     pub fn status_mapping(&self) -> String {
         format!("{}/statusMapping", self.prefix)
     }
+
+    /// Which unlinked Jira issues may create a case: JQL, or [`CASE_FILTER_DEFAULT`] (see
+    /// [`CaseFilter`]).
+    pub fn jira_case_filter(&self) -> String {
+        format!("{}/jiraCaseFilter", self.prefix)
+    }
+
+    /// When the integration was first installed (RFC 3339, UTC), recorded once by deploy.sh.
+    pub fn installed_at(&self) -> String {
+        format!("{}/installedAt", self.prefix)
+    }
+}
+
+/// The value of the case-filter parameter that means "issues created after installation".
+pub const CASE_FILTER_DEFAULT: &str = "default";
+
+/// Which Jira issues not linked to a case may create one (a linked issue always syncs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseFilter {
+    /// Every issue of the project: no installation time is recorded and no JQL is set.
+    Any,
+    /// The default: issues created at or after the installation (`installedAt`).
+    CreatedSince {
+        /// Epoch seconds.
+        epoch_seconds: i64,
+        /// As recorded (RFC 3339), for log lines.
+        recorded: String,
+    },
+    /// Issues the JQL matches (checked as `key = <key> AND (<jql>)`).
+    Jql(String),
+}
+
+impl CaseFilter {
+    /// The filter the two parameter values (absent: `None`) describe.
+    pub fn from_values(
+        filter: Option<&str>,
+        installed_at: Option<&str>,
+        names: &ParameterNames,
+    ) -> Result<Self> {
+        use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
+        let filter = filter.map(str::trim).filter(|f| !f.is_empty());
+        if let Some(jql) = filter.filter(|f| !f.eq_ignore_ascii_case(CASE_FILTER_DEFAULT)) {
+            return Ok(CaseFilter::Jql(jql.to_owned()));
+        }
+        let Some(recorded) = installed_at.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(CaseFilter::Any);
+        };
+        let at = DateTime::from_str(recorded, DateTimeFormat::DateTime).map_err(|_| {
+            Error::InvalidConfig {
+                name: names.installed_at(),
+                reason: format!("{recorded:?} is not an RFC 3339 time like 2026-12-01T09:30:00Z"),
+            }
+        })?;
+        Ok(CaseFilter::CreatedSince {
+            epoch_seconds: at.secs(),
+            recorded: recorded.to_owned(),
+        })
+    }
+
+    /// Reads both parameters in one GetParameters call; either may be missing.
+    pub async fn load(ssm: &aws_sdk_ssm::Client, names: &ParameterNames) -> Result<Self> {
+        let wanted = [names.jira_case_filter(), names.installed_at()];
+        let out = ssm
+            .get_parameters()
+            .set_names(Some(wanted.to_vec()))
+            .send()
+            .await
+            .map_err(Error::ssm("GetParameters", &wanted.join(", ")))?;
+        let value = |name: &str| {
+            out.parameters()
+                .iter()
+                .find(|p| p.name() == Some(name))
+                .and_then(|p| p.value())
+        };
+        Self::from_values(
+            value(&names.jira_case_filter()),
+            value(&names.installed_at()),
+            names,
+        )
+    }
 }
 
 /// How to reach the Jira site.
@@ -298,6 +378,27 @@ pub async fn load_status_mapping(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_filter_is_the_jql_or_else_the_installation_time_or_else_any_issue() {
+        let names = ParameterNames::default();
+        let filter = |f: Option<&str>, at: Option<&str>| CaseFilter::from_values(f, at, &names);
+        assert_eq!(
+            filter(Some(" labels = sec "), Some("2026-12-01T09:30:00Z")).ok(),
+            Some(CaseFilter::Jql("labels = sec".into()))
+        );
+        let since = CaseFilter::CreatedSince {
+            epoch_seconds: 1_796_117_400,
+            recorded: "2026-12-01T09:30:00Z".into(),
+        };
+        assert_eq!(
+            filter(Some("default"), Some("2026-12-01T09:30:00Z")).ok(),
+            Some(since.clone())
+        );
+        assert_eq!(filter(None, Some("2026-12-01T09:30:00Z")).ok(), Some(since));
+        assert_eq!(filter(None, None).ok(), Some(CaseFilter::Any));
+        assert!(filter(None, Some("yesterday")).is_err());
+    }
 
     #[test]
     fn integration_principals_are_trimmed_and_empty_entries_dropped() {

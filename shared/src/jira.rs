@@ -185,6 +185,38 @@ impl From<Value> for DescriptionBody {
     }
 }
 
+/// One issue a search found, with when it was last updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatedIssue {
+    pub key: String,
+    /// Jira's `updated` as Jira spells it (`2024-05-01T10:15:30.123+0200`).
+    pub updated: Option<String>,
+}
+
+/// One page of [`JiraApi::updated_issues_page`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdatedIssuesPage {
+    pub issues: Vec<UpdatedIssue>,
+    /// The token of the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// A Jira timestamp (`2024-05-01T10:15:30.123+0200`) in epoch milliseconds; `None` when it is
+/// not a timestamp.
+pub fn jira_timestamp_to_epoch_ms(text: &str) -> Option<u64> {
+    use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
+    let utc = jira_timestamp_to_rfc3339(text)?;
+    let seconds = DateTime::from_str(&utc, DateTimeFormat::DateTime).ok()?.secs();
+    // The milliseconds, when given, follow the seconds (`:30.123`).
+    let millis = text
+        .split_once('.')
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .filter(|digits| digits.len() == 3)
+        .and_then(|digits| digits.parse::<u64>().ok())
+        .unwrap_or(0);
+    u64::try_from(seconds).ok()?.checked_mul(1_000)?.checked_add(millis)
+}
+
 /// The integration user's accountId, read from Jira (`/myself`) once per cold start and kept:
 /// what this account wrote in Jira is the integration's own (jira-client's copies, seen from the
 /// Jira side). A failed read is not kept, so the next call asks again.
@@ -247,6 +279,19 @@ pub trait JiraApi: Send + Sync {
     /// Keys of the project's issues updated in the last `minutes` minutes, oldest update first
     /// (the local mode's stand-in for Jira Automation against a real site).
     async fn recently_updated_keys(&self, project_key: &str, minutes: u32) -> Result<Vec<String>>;
+    /// One page of the project's issues updated in the last `minutes` minutes (JQL
+    /// `updated >= "-<minutes>m"`, relative, so no time zone is involved), oldest update first,
+    /// each with its `updated` time; `page_token` is the previous page's `next_page_token`.
+    async fn updated_issues_page(
+        &self,
+        project_key: &str,
+        minutes: u32,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<UpdatedIssuesPage>;
+    /// Whether the JQL `filter` matches the issue: `key = <key> AND (<filter>)`, read after write
+    /// (`reconcileIssues` names the issue, so an issue created seconds ago is not missed).
+    async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool>;
     /// Adds `label` to the issue's labels, keeping the others (no change if it is there).
     async fn add_label(&self, key: &str, label: &str) -> Result<()>;
     /// The value of an issue property (integration state kept on the issue); `None` when unset.
@@ -941,6 +986,79 @@ impl JiraApi for JiraClient {
         self.search_keys(&jql).await
     }
 
+    async fn updated_issues_page(
+        &self,
+        project_key: &str,
+        minutes: u32,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<UpdatedIssuesPage> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            issues: Vec<Found>,
+            next_page_token: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Found {
+            key: String,
+            #[serde(default)]
+            fields: UpdatedField,
+        }
+        #[derive(Deserialize, Default)]
+        struct UpdatedField {
+            updated: Option<String>,
+        }
+        let jql = format!(
+            "project = \"{}\" AND updated >= \"-{minutes}m\" ORDER BY updated ASC, key ASC",
+            project_key.replace('"', "")
+        );
+        let mut body = json!({"jql": jql, "maxResults": page_size, "fields": ["updated"]});
+        if let Some(token) = page_token {
+            body["nextPageToken"] = json!(token);
+        }
+        let url = self.url(&["search", "jql"]);
+        let response = self
+            .send("search updated issues", true, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        let page: Page = read_json("search updated issues", response).await?;
+        Ok(UpdatedIssuesPage {
+            issues: page
+                .issues
+                .into_iter()
+                .map(|found| UpdatedIssue {
+                    key: found.key,
+                    updated: found.fields.updated,
+                })
+                .collect(),
+            next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            issues: Vec<Value>,
+        }
+        let jql = format!("key = \"{}\" AND ({filter})", issue.key.replace('"', ""));
+        let mut body = json!({"jql": jql, "maxResults": 1, "fields": ["key"]});
+        if let Ok(id) = issue.id.parse::<u64>() {
+            body["reconcileIssues"] = json!([id]);
+        }
+        let url = self.url(&["search", "jql"]);
+        let response = self
+            .send("match the case filter", true, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        let page: Page = read_json("match the case filter", response).await?;
+        Ok(!page.issues.is_empty())
+    }
+
     async fn add_label(&self, key: &str, label: &str) -> Result<()> {
         let body = json!({"update": {"labels": [{"add": label}]}});
         let url = self.url(&["issue", key]);
@@ -997,5 +1115,18 @@ mod tests {
         for bad in ["", "yesterday", "2024-05-01", "+0200"] {
             assert_eq!(jira_timestamp_to_rfc3339(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn jira_timestamps_become_epoch_milliseconds() {
+        assert_eq!(
+            jira_timestamp_to_epoch_ms("1970-01-01T01:00:01.250+0100"),
+            Some(1_250)
+        );
+        assert_eq!(
+            jira_timestamp_to_epoch_ms("2024-05-01T10:15:30Z"),
+            Some(1_714_558_530_000)
+        );
+        assert_eq!(jira_timestamp_to_epoch_ms("soon"), None);
     }
 }

@@ -48,6 +48,9 @@ pub struct IntegrationOptions {
     pub revoked: Vec<(Function, String)>,
     /// How jira-client and sir-client hold and wait for claims (the contract's when `None`).
     pub claims: Option<shared::store::ClaimTiming>,
+    /// jira-notifications-handler's settings (default: every issue may create a case, the
+    /// default sweep).
+    pub notifications: Option<jira_notifications_handler::NotificationsSettings>,
 }
 
 /// What one route delivered during a [`Integration::settle`].
@@ -300,9 +303,9 @@ impl Integration {
             jira_api()?,
             store(&notifications_sdk),
             publisher(&notifications_sdk),
-            jira_notifications_handler::NotificationsSettings {
-                project_key: PROJECT_KEY.into(),
-            },
+            options.notifications.unwrap_or_else(|| {
+                jira_notifications_handler::NotificationsSettings::new(PROJECT_KEY)
+            }),
         );
         let mut sir_client_settings =
             sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);

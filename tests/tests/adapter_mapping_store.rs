@@ -3,7 +3,7 @@
 //! `in_memory::<behaviour>` against [`InMemoryMappingStore`], which is what proves the two equal
 //! (links, recorded issue creates, claims and their expiry, snapshots, item maps and their paging
 //! and order, the account cache and its TTL, tracked cases, the notifications handler's re-read
-//! window). Where a test waits, the Dynamo side sleeps and the in-memory side moves its clock.
+//! window, sweep cursors). Where a test waits, the Dynamo side sleeps and the in-memory side moves its clock.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,8 +18,8 @@ use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
     CachedAccount, Claim, ClaimKey, InMemoryMappingStore, IssueLink, ItemLink, LinkOutcome,
-    LinkedItemKind, MappingStore, NotifiedWindow, Origin, TrackedCase, WindowExpectation,
-    WindowSwap,
+    LinkedItemKind, MappingStore, NotifiedWindow, Origin, SweepCursor, TrackedCase,
+    WindowExpectation, WindowSwap,
 };
 
 /// One store under test.
@@ -130,6 +130,8 @@ contract! {
         notified_window_is_replaced_only_if_unchanged_since_read,
         concurrent_window_openers_exactly_one_wins,
         issue_create_is_recorded_ages_and_is_forgotten,
+        sweep_cursor_starts_absent_and_moves_only_forward,
+        sweep_cursors_of_different_sweeps_are_separate,
     ],
     dynamo_only: {
         use shared::store::AccountCacheStore;
@@ -1114,4 +1116,66 @@ mod run_claimed {
         );
         store.release(&taker).await.unwrap();
     }
+}
+fn cursor(position_ms: u64, caught_up: bool) -> SweepCursor {
+    SweepCursor {
+        position_ms,
+        caught_up,
+    }
+}
+
+async fn sweep_cursor_starts_absent_and_moves_only_forward(f: &Subject) {
+    let s = &f.store;
+    assert_eq!(s.sweep_cursor("jira").await.unwrap(), None);
+    assert!(
+        s.advance_sweep_cursor("jira", &cursor(1_000, false))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.sweep_cursor("jira").await.unwrap(),
+        Some(cursor(1_000, false))
+    );
+    assert!(
+        s.advance_sweep_cursor("jira", &cursor(5_000, true))
+            .await
+            .unwrap()
+    );
+    // A late run (it started before the one that wrote 5 000) does not move it back.
+    assert!(
+        !s.advance_sweep_cursor("jira", &cursor(4_999, false))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.sweep_cursor("jira").await.unwrap(),
+        Some(cursor(5_000, true))
+    );
+    // The same position again is written (a run that found nothing new records it caught up).
+    assert!(
+        s.advance_sweep_cursor("jira", &cursor(5_000, false))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.sweep_cursor("jira").await.unwrap(),
+        Some(cursor(5_000, false))
+    );
+}
+
+async fn sweep_cursors_of_different_sweeps_are_separate(f: &Subject) {
+    let s = &f.store;
+    s.advance_sweep_cursor("jira:SEC", &cursor(9_000, true))
+        .await
+        .unwrap();
+    assert_eq!(s.sweep_cursor("jira:OPS").await.unwrap(), None);
+    assert!(
+        s.advance_sweep_cursor("jira:OPS", &cursor(1, false))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.sweep_cursor("jira:SEC").await.unwrap(),
+        Some(cursor(9_000, true))
+    );
 }

@@ -1448,6 +1448,20 @@ impl JiraApi for JiraDownAfterCreate {
     ) -> shared::Result<Vec<String>> {
         self.inner.recently_updated_keys(project, minutes).await
     }
+    async fn updated_issues_page(
+        &self,
+        project: &str,
+        minutes: u32,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> shared::Result<shared::jira::UpdatedIssuesPage> {
+        self.inner
+            .updated_issues_page(project, minutes, page_size, page_token)
+            .await
+    }
+    async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> shared::Result<bool> {
+        self.inner.issue_matches(issue, filter).await
+    }
     async fn upload_attachment(
         &self,
         key: &str,

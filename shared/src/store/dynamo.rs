@@ -10,7 +10,7 @@ use super::schema::{PARTITION_KEY as PK, SORT_KEY as SK};
 use crate::error::{Error, Result};
 
 /// [`super::MappingStore`] on DynamoDB: each capability's implementation is in its own module
-/// (links, claims, snapshots, item links, account cache, tracked cases, notified windows).
+/// (links, claims, snapshots, item links, account cache, tracked cases, notified windows, sweep cursors).
 #[derive(Debug, Clone)]
 pub struct DynamoMappingStore {
     pub(super) client: Client,

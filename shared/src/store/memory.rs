@@ -8,6 +8,7 @@
 //! - an account cached for `ttl` reads as absent from `now + ttl` on (as the Dynamo adapter reads
 //!   an item DynamoDB has not swept yet);
 //! - a re-read window is replaced only if as expected, and a refusal returns the stored one;
+//! - a sweep cursor never moves back;
 //! - listings return everything, in the order the Dynamo adapter's Query returns (sort key:
 //!   SIR id, Jira id or case id, compared as strings).
 //!
@@ -28,8 +29,8 @@ use super::account_cache::normalized_email;
 use super::{
     AccountCacheStore, CachedAccount, Claim, ClaimKey, ClaimStore, ISSUE_CREATE_RECORD_TTL,
     IssueLink, ItemLink, ItemLinkStore, LinkOutcome, LinkStore, LinkedItemKind, NotifiedWindow,
-    NotifiedWindowStore, SnapshotStore, TrackedCase, TrackedCaseStore, WindowExpectation,
-    WindowSwap, now_epoch_seconds,
+    NotifiedWindowStore, SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase,
+    TrackedCaseStore, WindowExpectation, WindowSwap, now_epoch_seconds,
 };
 use crate::error::{Error, Result};
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
@@ -64,6 +65,7 @@ struct Tables {
     accounts: HashMap<String, (CachedAccount, u64)>,
     tracked: BTreeMap<String, TrackedCase>,
     windows: HashMap<String, NotifiedWindow>,
+    sweep_cursors: HashMap<String, SweepCursor>,
 }
 
 impl InMemoryMappingStore {
@@ -401,5 +403,25 @@ impl NotifiedWindowStore for InMemoryMappingStore {
         }
         tables.windows.insert(issue_key.to_owned(), *new);
         Ok(WindowSwap::Written)
+    }
+}
+
+#[async_trait]
+impl SweepCursorStore for InMemoryMappingStore {
+    async fn sweep_cursor(&self, sweep: &str) -> Result<Option<SweepCursor>> {
+        Ok(self.tables().sweep_cursors.get(sweep).copied())
+    }
+
+    async fn advance_sweep_cursor(&self, sweep: &str, cursor: &SweepCursor) -> Result<bool> {
+        let mut tables = self.tables();
+        if tables
+            .sweep_cursors
+            .get(sweep)
+            .is_some_and(|stored| stored.position_ms > cursor.position_ms)
+        {
+            return Ok(false);
+        }
+        tables.sweep_cursors.insert(sweep.to_owned(), *cursor);
+        Ok(true)
     }
 }

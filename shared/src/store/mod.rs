@@ -13,6 +13,7 @@
 //! | e-mail → accountId cache | [`AccountCacheStore`] | jira-client |
 //! | what the poller saw of each case | [`TrackedCaseStore`] | poller |
 //! | an issue's re-read window | [`NotifiedWindowStore`] | jira-notifications-handler |
+//! | how far a sweep got | [`SweepCursorStore`] | jira-notifications-handler (the Jira sweep) |
 //!
 //! [`MappingStore`] is all of them at once (implemented for every type that has them all), for
 //! tests and wiring that want the whole table. Each Lambda crate names its own set (e.g.
@@ -40,6 +41,7 @@
 //! - `EMAIL#<email>` / `JIRA_ACCOUNT`: cached accountId, expiring through the TTL attribute.
 //! - `ISSUE#<issueKey>` / `NOTIFIED`: jira-notifications-handler's re-read window of the issue
 //!   ([`NotifiedWindow`]), so a flood of messages costs a bounded number of Jira reads.
+//! - `SWEEP#<name>` / `CURSOR`: how far a sweep got ([`SweepCursor`]); only ever moved forward.
 //! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
 
@@ -60,6 +62,7 @@ pub mod memory;
 mod notified_windows;
 mod run_claimed;
 mod snapshots;
+mod sweep_cursors;
 mod tracked_cases;
 
 pub use dynamo::DynamoMappingStore;
@@ -212,6 +215,17 @@ pub enum WindowSwap {
     Refused(Option<NotifiedWindow>),
 }
 
+/// How far a sweep got (`SWEEP#<name>` / `CURSOR`): everything changed before `position_ms` has
+/// been handled (up to the sweep's overlap, see jira-notifications-handler's sweep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepCursor {
+    /// Epoch milliseconds.
+    pub position_ms: u64,
+    /// The run that wrote it reached the end of what its search found (rather than stopping at
+    /// its bound of pages): the position is then the time that search started.
+    pub caught_up: bool,
+}
+
 /// The current time in epoch seconds, the unit of the table's TTL attribute and of every time
 /// the table holds (claims, the poller's `commentsCheckedAt`); 0 if the clock is before 1970.
 pub fn now_epoch_seconds() -> u64 {
@@ -335,6 +349,17 @@ pub trait NotifiedWindowStore: Send + Sync {
     ) -> Result<WindowSwap>;
 }
 
+/// Where each sweep got to.
+#[async_trait]
+pub trait SweepCursorStore: Send + Sync {
+    /// The cursor of the sweep called `sweep`; `None` before its first run.
+    async fn sweep_cursor(&self, sweep: &str) -> Result<Option<SweepCursor>>;
+    /// Stores `cursor` unless the stored one is further on (one conditional PutItem), so an
+    /// overlapping or late run never moves the cursor back. `false`: it was further on and is
+    /// kept.
+    async fn advance_sweep_cursor(&self, sweep: &str, cursor: &SweepCursor) -> Result<bool>;
+}
+
 /// The whole mapping table: every capability. Implemented for every type that has them all.
 pub trait MappingStore:
     LinkStore
@@ -344,6 +369,7 @@ pub trait MappingStore:
     + AccountCacheStore
     + TrackedCaseStore
     + NotifiedWindowStore
+    + SweepCursorStore
 {
 }
 
@@ -355,6 +381,7 @@ impl<T> MappingStore for T where
         + AccountCacheStore
         + TrackedCaseStore
         + NotifiedWindowStore
+        + SweepCursorStore
         + ?Sized
 {
 }

@@ -1,5 +1,6 @@
-//! The part of JQL `/search/jql` accepts here: clauses joined by `AND` and an `ORDER BY` (see the
-//! crate documentation for the list). Everything else is a 400 that says so, rather than a
+//! The part of JQL `/search/jql` accepts here: clauses combined with `AND`, `OR`, `NOT` and
+//! parentheses (`NOT` binds tightest, then `AND`, then `OR`, as in Jira), and an `ORDER BY` (see
+//! the crate documentation for the list). Everything else is a 400 that says so, rather than a
 //! silently different result.
 
 use std::cmp::Ordering;
@@ -145,11 +146,29 @@ enum SortField {
     Summary,
 }
 
+/// A condition: a clause, or clauses combined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expr {
+    Clause(Clause),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+}
+
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Query {
-    clauses: Vec<Clause>,
+    filter: Option<Expr>,
     order: Vec<(SortField, bool)>,
+}
+
+/// An [`Expr`] with its clauses resolved.
+#[derive(Debug)]
+enum Check {
+    Test(Test),
+    And(Vec<Check>),
+    Or(Vec<Check>),
+    Not(Box<Check>),
 }
 
 /// What a query is evaluated against.
@@ -286,20 +305,54 @@ impl Parser {
         }
     }
 
+    fn or_expr(&mut self) -> Result<Expr, Error> {
+        let mut items = vec![self.and_expr()?];
+        while self.peek_keyword("or") {
+            self.at += 1;
+            items.push(self.and_expr()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and_expr(&mut self) -> Result<Expr, Error> {
+        let mut items = vec![self.unary()?];
+        while self.peek_keyword("and") {
+            self.at += 1;
+            items.push(self.unary()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn unary(&mut self) -> Result<Expr, Error> {
+        if self.peek_keyword("not") {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.peek() == Some(&Token::Open) {
+            self.at += 1;
+            let inner = self.or_expr()?;
+            if self.next() != Some(Token::Close) {
+                return Err(syntax_error("expecting ')' to close '('."));
+            }
+            return Ok(inner);
+        }
+        Ok(Expr::Clause(self.clause()?))
+    }
+
     fn query(&mut self) -> Result<Query, Error> {
-        let mut clauses = Vec::new();
-        if self.peek().is_some() && !self.peek_keyword("order") {
-            clauses.push(self.clause()?);
-            while self.peek_keyword("and") {
-                self.at += 1;
-                clauses.push(self.clause()?);
-            }
-        }
-        for unsupported in ["or", "not"] {
-            if self.peek_keyword(unsupported) {
-                return Err(unsupported_by_emulator(&unsupported.to_uppercase()));
-            }
-        }
+        let filter = if self.peek().is_some() && !self.peek_keyword("order") {
+            Some(self.or_expr()?)
+        } else {
+            None
+        };
         let mut order = Vec::new();
         if self.peek_keyword("order") {
             self.at += 1;
@@ -342,10 +395,9 @@ impl Parser {
             }
         }
         match self.peek() {
-            None => Ok(Query { clauses, order }),
-            Some(Token::Open | Token::Close) => Err(unsupported_by_emulator("parentheses")),
+            None => Ok(Query { filter, order }),
             other => Err(syntax_error(format!(
-                "expecting 'AND' or 'ORDER BY' but got {}.",
+                "expecting 'AND', 'OR' or 'ORDER BY' but got {}.",
                 describe(other)
             ))),
         }
@@ -354,7 +406,6 @@ impl Parser {
     fn clause(&mut self) -> Result<Clause, Error> {
         let name = match self.next() {
             Some(Token::Word(name) | Token::Quoted(name)) => name,
-            Some(Token::Open) => return Err(unsupported_by_emulator("parentheses")),
             other => {
                 return Err(syntax_error(format!(
                     "expecting a field name but got {}.",
@@ -362,9 +413,6 @@ impl Parser {
                 )));
             }
         };
-        if name.eq_ignore_ascii_case("not") {
-            return Err(unsupported_by_emulator("NOT"));
-        }
         let field = Field::named(&name).ok_or_else(|| {
             Error::bad_request(format!(
                 "Field '{name}' does not exist or you do not have permission to view it."
@@ -491,7 +539,7 @@ fn describe(token: Option<&Token>) -> String {
 
 fn unsupported_by_emulator(what: &str) -> Error {
     Error::bad_request(format!(
-        "The Jira emulator supports only clauses joined by AND: {what} is not supported."
+        "The Jira emulator does not support {what}."
     ))
 }
 
@@ -507,21 +555,21 @@ pub(crate) fn parse(jql: &str) -> Result<Query, Error> {
 impl Query {
     /// Whether the query restricts anything: Cloud refuses unbounded queries here.
     pub(crate) fn is_bounded(&self) -> bool {
-        !self.clauses.is_empty()
+        self.filter.is_some()
     }
 
     /// The matching issues, sorted.
     pub(crate) fn run<'a>(&self, context: Context<'a>) -> Result<Vec<&'a IssueRecord>, Error> {
-        let tests = self
-            .clauses
-            .iter()
-            .map(|clause| resolve(clause, context))
-            .collect::<Result<Vec<_>, _>>()?;
+        let check = self
+            .filter
+            .as_ref()
+            .map(|filter| check_of(filter, context))
+            .transpose()?;
         let mut found: Vec<&IssueRecord> = context
             .store
             .issues()
             .iter()
-            .filter(|issue| tests.iter().all(|test| passes(test, issue)))
+            .filter(|issue| check.as_ref().is_none_or(|check| holds(check, issue)))
             .collect();
         let order = if self.order.is_empty() {
             vec![(SortField::Key, true)]
@@ -569,6 +617,38 @@ fn compare(field: SortField, left: &IssueRecord, right: &IssueRecord) -> Orderin
             .to_lowercase()
             .cmp(&right.summary.to_lowercase()),
     }
+}
+
+fn check_of(expr: &Expr, context: Context<'_>) -> Result<Check, Error> {
+    let all = |items: &[Expr]| {
+        items
+            .iter()
+            .map(|item| check_of(item, context))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(match expr {
+        Expr::Clause(clause) => Check::Test(resolve(clause, context)?),
+        Expr::And(items) => Check::And(all(items)?),
+        Expr::Or(items) => Check::Or(all(items)?),
+        Expr::Not(inner) => Check::Not(Box::new(check_of(inner, context)?)),
+    })
+}
+
+fn holds(check: &Check, issue: &IssueRecord) -> bool {
+    match check {
+        Check::Test(test) => passes(test, issue),
+        Check::And(items) => items.iter().all(|item| holds(item, issue)),
+        Check::Or(items) => items.iter().any(|item| holds(item, issue)),
+        Check::Not(inner) => !holds(inner, issue),
+    }
+}
+
+/// `at` without its seconds: Jira's index keeps `created` and `updated` to the minute, so a JQL
+/// date is compared with the minute an issue changed in, never with the second.
+fn to_the_minute(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_second(0)
+        .and_then(|at| at.replace_nanosecond(0))
+        .unwrap_or(at)
 }
 
 fn resolve(clause: &Clause, context: Context<'_>) -> Result<Test, Error> {
@@ -684,11 +764,11 @@ fn passes(test: &Test, issue: &IssueRecord) -> bool {
             operator,
             at,
         } => {
-            let actual = if *field == Field::Created {
+            let actual = to_the_minute(if *field == Field::Created {
                 issue.created
             } else {
                 issue.updated
-            };
+            });
             match operator {
                 Operator::Equals => actual == *at,
                 Operator::NotEquals => actual != *at,
@@ -770,14 +850,34 @@ mod tests {
     fn clauses_joined_by_and_with_order_parse() {
         let query = parse(r#"project = SEC AND labels = "sir-case-1" ORDER BY updated DESC"#);
         let query = query.unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(query.clauses.len(), 2);
+        assert!(matches!(query.filter, Some(Expr::And(ref items)) if items.len() == 2));
         assert_eq!(query.order, vec![(SortField::Updated, true)]);
     }
 
     #[test]
-    fn or_is_refused_rather_than_misread() {
-        assert!(parse("labels = a OR labels = b").is_err());
-        assert!(parse("(labels = a)").is_err());
+    fn not_binds_tighter_than_and_which_binds_tighter_than_or() {
+        let query = parse("key = SEC-1 AND (labels = a OR NOT labels = b) OR labels = c")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let Some(Expr::Or(alternatives)) = query.filter else {
+            panic!("OR at the top");
+        };
+        assert_eq!(alternatives.len(), 2);
+        let Expr::And(both) = &alternatives[0] else {
+            panic!("AND inside the first alternative");
+        };
+        assert!(matches!(&both[1], Expr::Or(inner) if matches!(inner[1], Expr::Not(_))));
+    }
+
+    #[test]
+    fn unbalanced_parentheses_are_a_syntax_error() {
+        assert!(parse("(labels = a").is_err());
+        assert!(parse("labels = a)").is_err());
+    }
+
+    #[test]
+    fn dates_are_compared_to_the_minute() {
+        let at = time::macros::datetime!(2026-12-01 09:30:59.999 UTC);
+        assert_eq!(to_the_minute(at), time::macros::datetime!(2026-12-01 09:30 UTC));
     }
 
     #[test]

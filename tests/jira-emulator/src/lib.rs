@@ -40,14 +40,18 @@
 //! as (e.g. `Accept: application/json` for a binary file) gets 406.
 //!
 //! # JQL supported by `/search/jql`
-//! Clauses joined by `AND` (no `OR`, `NOT` or parentheses), then optionally
+//! Clauses combined with `AND`, `OR`, `NOT` and parentheses (`NOT` binds tightest, then `AND`,
+//! then `OR`), then optionally
 //! `ORDER BY <key|created|updated|status|summary> [ASC|DESC], ...` (default `key DESC`):
 //! - `project`, `key`/`issuekey`, `status`, `issuetype`/`type`, `reporter`, `creator`:
 //!   `=`, `!=`, `IN (...)`, `NOT IN (...)`; users by accountId or `currentUser()`
 //! - `labels`: `=`, `!=`, `IN`, `NOT IN`, `IS EMPTY`, `IS NOT EMPTY`
 //! - `summary`: `~`, `!~` (case-insensitive substring)
 //! - `created`, `updated`: `=`, `!=`, `>`, `>=`, `<`, `<=` against `-5m`/`-2h`/`-1d`/`-1w`
-//!   (relative to now), `"yyyy-MM-dd"`, `"yyyy-MM-dd HH:mm"` (UTC), or `now()`
+//!   (relative to now), `"yyyy-MM-dd"`, `"yyyy-MM-dd HH:mm"` (UTC, the integration user's time
+//!   zone here), or `now()`; the issue's time counts only to the minute (as Jira's index keeps
+//!   it): at 10:05:30, `updated >= "-5m"` does not find an issue updated at 10:00:40 (indexed
+//!   as 10:00)
 //! - an unknown project, status or issue key in a query is a 400, as in Cloud; a query without
 //!   any clause is refused as unbounded.
 //!

@@ -109,7 +109,8 @@ async fn queries_outside_the_supported_jql_are_refused_with_error_messages() {
     for jql in [
         "",
         "ORDER BY updated DESC",
-        "labels = a OR labels = b",
+        "labels = a OR",
+        "(labels = a",
         "project = NOPE",
         "key = SEC-999",
         "cf[10000] = x",
@@ -121,6 +122,73 @@ async fn queries_outside_the_supported_jql_are_refused_with_error_messages() {
         assert_eq!(status, 400, "{jql}");
         assert!(body["errorMessages"][0].is_string(), "{jql}: {body}");
     }
+}
+
+fn keys_of(page: &Value) -> Vec<String> {
+    page["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| issue["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn or_not_and_parentheses_combine_as_in_jira() {
+    let jira = Jira::start().await;
+    let a = jira.create("a", &["a"]).await;
+    let b = jira.create("b", &["b"]).await;
+    let ab = jira.create("ab", &["a", "b"]).await;
+    jira.create("c", &["c"]).await;
+    let query = |jql: &str| json!({"jql": jql, "fields": ["key"], "maxResults": 50});
+    let (status, page) = search(
+        &jira,
+        query("project = SEC AND (labels = a OR labels = b) ORDER BY key ASC"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(keys_of(&page), [a.clone(), b.clone(), ab.clone()]);
+    let (_, page) = search(
+        &jira,
+        query("labels = a AND NOT labels = b OR labels = b AND NOT labels = a ORDER BY key ASC"),
+    )
+    .await;
+    assert_eq!(keys_of(&page), [a.clone(), b]);
+    let (_, page) = search(&jira, query(&format!("key = {ab} AND (labels = c)"))).await;
+    assert_eq!(keys_of(&page), Vec::<String>::new());
+    let (_, page) = search(&jira, query(&format!("key = {a} AND (labels = a)"))).await;
+    assert_eq!(keys_of(&page), [a]);
+}
+
+#[tokio::test]
+async fn dates_count_to_the_minute_as_jira_indexes_them() {
+    let jira = Jira::start().await;
+    let key = jira.create("minute", &[]).await;
+    let updated = jira.emulator.issue(&key).unwrap().updated;
+    let minute = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        updated.year(),
+        u8::from(updated.month()),
+        updated.day(),
+        updated.hour(),
+        updated.minute()
+    );
+    let (_, page) = search(
+        &jira,
+        json!({"jql": format!("key = {key} AND updated > \"{minute}\"")}),
+    )
+    .await;
+    assert_eq!(
+        page["issues"],
+        json!([]),
+        "updated within {minute} is not after it, whatever its seconds"
+    );
+    let (_, page) = search(
+        &jira,
+        json!({"jql": format!("key = {key} AND updated >= \"{minute}\""), "fields": ["key"]}),
+    )
+    .await;
+    assert_eq!(keys_of(&page), [key]);
 }
 
 #[tokio::test]
