@@ -425,6 +425,18 @@ impl Integration {
         Ok(settled)
     }
 
+    /// Runs jira-notifications-handler's Jira sweep as its schedule rule does: the rule's
+    /// `Scheduled Event` delivered to the handler. The handler's response (a sweep report), or
+    /// its error's cause chain.
+    pub async fn sweep_jira(&self) -> Result<Value, String> {
+        let report = self
+            .notifications
+            .handle_invocation(crate::clients::schedule_tick())
+            .await
+            .map_err(|e| shared::error::error_chain(&e))?;
+        serde_json::to_value(report).map_err(|e| e.to_string())
+    }
+
     /// [`Integration::settle_for`] with a quiet period long enough for moto's deliveries on a
     /// loaded two-core machine.
     pub async fn settle(&self) -> Result<Settled, HarnessError> {
