@@ -26,6 +26,7 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  *   jira-notifications-handler gets 2, or this if smaller)
  * - logRetentionDays: log group retention (default 90; a value CloudWatch Logs accepts)
  * - commentSweepMinutes: the poller's COMMENT_SWEEP_MINUTES
+ * - jiraSweepMinutes: interval of the Jira sweep (default: contract.json; 0 = no sweep)
  * - account / region: pin the stack's environment (default: environment-agnostic, so synth
  *   needs no credentials and no lookups; deploy uses the CLI's profile and region)
  */
@@ -65,6 +66,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     reservedConcurrency: int('reservedConcurrency'),
     logRetention: retention as logs.RetentionDays | undefined,
     commentSweepMinutes: int('commentSweepMinutes'),
+    jiraSweepMinutes: int('jiraSweepMinutes'),
   });
   // AWS Solutions best-practice checks on every synth: an unsuppressed finding is an error.
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

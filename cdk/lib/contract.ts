@@ -31,6 +31,12 @@ export interface Contract {
     readonly jiraProjectKey: string;
     readonly jiraToken: string;
     readonly statusMapping: string;
+    /** Which unlinked Jira issues may create a case: JQL, or caseFilterDefault. */
+    readonly jiraCaseFilter: string;
+    /** When deploy.sh first installed the integration (RFC 3339, UTC). */
+    readonly installedAt: string;
+    /** The jiraCaseFilter value meaning "issues created after installedAt". */
+    readonly caseFilterDefault: string;
   };
   readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */
@@ -42,7 +48,7 @@ export interface Contract {
   readonly functions: {
     readonly poller: FunctionContract;
     readonly jiraClient: FunctionContract & { readonly defaultIssueType: string };
-    readonly jiraNotificationsHandler: FunctionContract;
+    readonly jiraNotificationsHandler: FunctionContract & { readonly sweepMinutes: number };
     /** The values SIR accepts for the created cases; the first is the default. */
     readonly sirClient: FunctionContract & { readonly resolverTypes: string[]; readonly engagementTypes: string[] };
   };

@@ -76,12 +76,15 @@ export const SIR_UNSCOPED_ACTIONS: Record<FunctionKey, string[]> = {
   sirClient: ['security-ir:ListMemberships'],
 };
 
-/** SSM reads: the four Jira parameters in one GetParameters (decrypting the token), the mapping by GetParameter. */
-export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean }> = {
-  poller: { jiraSettings: false, statusMapping: false },
-  jiraClient: { jiraSettings: true, statusMapping: true },
-  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false },
-  sirClient: { jiraSettings: true, statusMapping: true },
+/**
+ * SSM reads: the four Jira parameters in one GetParameters (decrypting the token), the mapping by
+ * GetParameter, the case filter and installation time in one GetParameters.
+ */
+export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean; caseFilter: boolean }> = {
+  poller: { jiraSettings: false, statusMapping: false, caseFilter: false },
+  jiraClient: { jiraSettings: true, statusMapping: true, caseFilter: false },
+  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false, caseFilter: true },
+  sirClient: { jiraSettings: true, statusMapping: true, caseFilter: false },
 };
 
 /** Who puts events on the integration bus (events:PutEvents on the bus ARN only). */

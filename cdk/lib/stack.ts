@@ -96,6 +96,8 @@ export interface IntegrationStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /** Optional COMMENT_SWEEP_MINUTES of the poller. */
   readonly commentSweepMinutes?: number;
+  /** Interval of the Jira sweep (default: the contract's sweepMinutes); 0: no sweep rule. */
+  readonly jiraSweepMinutes?: number;
 }
 
 /** The four functions and what surrounds each, for tests and outputs. */
@@ -192,6 +194,20 @@ export class IntegrationStack extends Stack {
       constraintDescription: 'must be empty or comma-separated 12-digit account ids',
     });
 
+    const installedAt = new CfnParameter(this, 'InstalledAt', {
+      type: 'String',
+      description: 'When the integration was first installed (UTC); deploy.sh records it once and passes it again on every deployment.',
+      allowedPattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$',
+      constraintDescription: 'must be a UTC time like 2026-12-01T09:30:00Z',
+    });
+    const jiraCaseFilter = new CfnParameter(this, 'JiraCaseFilter', {
+      type: 'String',
+      default: contract.parameters.caseFilterDefault,
+      description: `Which Jira issues not linked to a case may create one: JQL, or "${contract.parameters.caseFilterDefault}" (issues created after InstalledAt).`,
+      minLength: 1,
+      maxLength: 2000,
+    });
+
     // ---- Mapping table ----
     this.table = props.existingTableName
       ? dynamodb.Table.fromTableName(this, 'MappingTable', props.existingTableName)
@@ -222,6 +238,8 @@ export class IntegrationStack extends Stack {
     const urlParameter = stringParameter('JiraUrlParameter', contract.parameters.jiraUrl, jiraUrl.valueAsString, 'Jira site URL');
     const projectParameter = stringParameter('JiraProjectKeyParameter', contract.parameters.jiraProjectKey, jiraProjectKey.valueAsString, 'Jira project key');
     const mappingParameter = stringParameter('StatusMappingParameter', contract.parameters.statusMapping, statusMapping.valueAsString, 'SIR <-> Jira status mapping JSON over the defaults ({} = defaults)');
+    const caseFilterParameter = stringParameter('JiraCaseFilterParameter', contract.parameters.jiraCaseFilter, jiraCaseFilter.valueAsString, 'Which unlinked Jira issues may create a SIR case (JQL, or "default")');
+    const installedAtParameter = stringParameter('InstalledAtParameter', contract.parameters.installedAt, installedAt.valueAsString, 'When the integration was first installed (UTC)');
     // Only the name: the SecureString is created and updated by deploy.sh outside CloudFormation.
     const tokenParameterArn = this.formatArn({
       service: 'ssm',
@@ -363,6 +381,11 @@ export class IntegrationStack extends Stack {
       if (SSM_READS[key].statusMapping) {
         role.addToPolicy(new iam.PolicyStatement({ sid: 'StatusMapping', actions: ['ssm:GetParameter'], resources: [mappingParameter.parameterArn] }));
       }
+      if (SSM_READS[key].caseFilter) {
+        role.addToPolicy(
+          new iam.PolicyStatement({ sid: 'CaseFilter', actions: ['ssm:GetParameters'], resources: [caseFilterParameter.parameterArn, installedAtParameter.parameterArn] }),
+        );
+      }
       if (BUS_PUBLISHERS.includes(key)) {
         role.addToPolicy(new iam.PolicyStatement({ sid: 'PublishToIntegrationBus', actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }));
       }
@@ -382,7 +405,7 @@ export class IntegrationStack extends Stack {
       eventPattern: toEventPattern(contract.rules.jiraClient),
       targets: [lambdaTarget(jiraClient)],
     });
-    new events.Rule(this, 'SirClientRule', {
+    const sirClientRule = new events.Rule(this, 'SirClientRule', {
       description: 'Integration bus: Jira issue events -> sir-client',
       eventBus: this.bus,
       eventPattern: toEventPattern(contract.rules.sirClient),
@@ -405,6 +428,21 @@ export class IntegrationStack extends Stack {
     });
     for (const rule of [nativeRule, scheduleRule]) {
       rule.node.addDependency(jiraClient.fn, jiraClientRule);
+    }
+    // The Jira sweep: jira-notifications-handler searches Jira for issues updated since its last
+    // run and syncs each as an Automation message would, so the Jira -> SIR half works without
+    // Automation. Created once sir-client and its rule exist, like the poller's triggers.
+    const sweepMinutes = props.jiraSweepMinutes ?? contract.functions.jiraNotificationsHandler.sweepMinutes;
+    if (!Number.isInteger(sweepMinutes) || sweepMinutes < 0 || sweepMinutes > 1440) {
+      throw new Error(`jiraSweepMinutes ${sweepMinutes} must be a whole number of minutes from 0 (no sweep) to 1440`);
+    }
+    if (sweepMinutes > 0) {
+      const sweepRule = new events.Rule(this, 'JiraSweepScheduleRule', {
+        description: `Jira sweep every ${sweepMinutes} minute(s) -> jira-notifications-handler`,
+        schedule: events.Schedule.rate(Duration.minutes(sweepMinutes)),
+        targets: [lambdaTarget(jiraNotificationsHandler)],
+      });
+      sweepRule.node.addDependency(sirClient.fn, sirClientRule);
     }
 
     // ---- SNS topic for Jira Automation ----

@@ -136,8 +136,38 @@ describe('event bus and rules', () => {
     }
   });
 
-  test('no rule without a target and four rules in all', () => {
-    expect(Object.keys(rules)).toHaveLength(4);
+  test('the Jira sweep: a schedule on the default bus every 2 minutes to jira-notifications-handler, created after sir-client', () => {
+    const sweeps = ruleTargeting('jiraNotificationsHandler', false) as any[];
+    expect(sweeps).toHaveLength(1);
+    const [rule] = sweeps;
+    expect(contract.functions.jiraNotificationsHandler.sweepMinutes).toBe(2);
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(2 minutes)', State: 'ENABLED' });
+    expect(rule.Properties.EventBusName).toBeUndefined();
+    const [target] = rule.Properties.Targets;
+    expect(target.DeadLetterConfig.Arn).toEqual({ 'Fn::GetAtt': [dlqId('jiraNotificationsHandler'), 'Arn'] });
+    expect(target.RetryPolicy).toBeDefined();
+    const sirClientRule = Object.entries(rules).find(([, r]: any) => r.Properties.EventPattern?.source?.[0] === 'jira')![0];
+    expect(rule.DependsOn).toEqual(expect.arrayContaining([fnId('sirClient'), sirClientRule]));
+    // EventBridge may invoke the handler (the permission the target adds), and only from this rule.
+    const permissions = Object.values(resourcesOf(json, 'AWS::Lambda::Permission')).filter(
+      (p: any) => p.Properties.Principal === 'events.amazonaws.com' && p.Properties.FunctionName['Fn::GetAtt']?.[0] === fnId('jiraNotificationsHandler'),
+    );
+    expect(permissions).toHaveLength(1);
+  });
+
+  test('jiraSweepMinutes sets the sweep interval, and 0 leaves the sweep out', () => {
+    const sweepRules = (minutes: number) => {
+      const { json: other } = synth({ jiraSweepMinutes: String(minutes) });
+      return Object.values(resourcesOf(other, 'AWS::Events::Rule')).filter((r: any) =>
+        r.Properties.Targets.some((t: any) => t.Arn['Fn::GetAtt']?.[0] === fnId('jiraNotificationsHandler')),
+      ) as any[];
+    };
+    expect(sweepRules(10).map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(10 minutes)']);
+    expect(sweepRules(0)).toEqual([]);
+  });
+
+  test('no rule without a target and five rules in all', () => {
+    expect(Object.keys(rules)).toHaveLength(5);
     for (const rule of Object.values(rules)) {
       expect(rule.Properties.Targets).toHaveLength(1);
     }
@@ -308,13 +338,25 @@ describe('SNS topic for Jira Automation', () => {
 describe('SSM parameters and the token', () => {
   const prefix = contract.parameters.defaultPrefix;
 
-  test('the stack creates the four non-secret String parameters', () => {
+  test('the stack creates the six non-secret String parameters', () => {
     const parameters = Object.values(resourcesOf(json, 'AWS::SSM::Parameter'));
     expect(parameters.map((p) => p.Properties.Name).sort()).toEqual(
-      [contract.parameters.jiraEmail, contract.parameters.jiraUrl, contract.parameters.jiraProjectKey, contract.parameters.statusMapping]
+      [
+        contract.parameters.jiraEmail,
+        contract.parameters.jiraUrl,
+        contract.parameters.jiraProjectKey,
+        contract.parameters.statusMapping,
+        contract.parameters.jiraCaseFilter,
+        contract.parameters.installedAt,
+      ]
         .map((leaf) => `${prefix}/${leaf}`)
         .sort(),
     );
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: `${prefix}/${contract.parameters.jiraCaseFilter}`, Value: { Ref: 'JiraCaseFilter' } });
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: `${prefix}/${contract.parameters.installedAt}`, Value: { Ref: 'InstalledAt' } });
+    expect(json.Parameters.JiraCaseFilter.Default).toBe(contract.parameters.caseFilterDefault);
+    expect(json.Parameters.InstalledAt.Default).toBeUndefined();
+    expect(json.Parameters.InstalledAt.AllowedPattern).toBe('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$');
     for (const p of parameters) {
       expect(p.Properties.Type).toBe('String');
     }
@@ -441,7 +483,18 @@ describe('IAM least privilege', () => {
 
   test('only the readers read SSM: GetParameters for the Jira settings, GetParameter for the mapping', () => {
     expect(policyOf('poller').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual([]);
-    expect(policyOf('jiraNotificationsHandler').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:GetParameters']);
+    expect(policyOf('jiraNotificationsHandler').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:GetParameters', 'ssm:GetParameters']);
+    const caseFilter = policyOf('jiraNotificationsHandler').find((s) => s.Sid === 'CaseFilter');
+    const parameterIds = Object.entries(resourcesOf(json, 'AWS::SSM::Parameter'))
+      .filter(([, p]: any) => [contract.parameters.jiraCaseFilter, contract.parameters.installedAt].some((leaf) => p.Properties.Name === `${contract.parameters.defaultPrefix}/${leaf}`))
+      .map(([id]) => id);
+    expect(parameterIds).toHaveLength(2);
+    for (const id of parameterIds) {
+      expect(JSON.stringify(caseFilter.Resource)).toContain(`{"Ref":"${id}"}`);
+    }
+    for (const key of FUNCTION_KEYS.filter((k) => k !== 'jiraNotificationsHandler')) {
+      expect(policyOf(key).find((s) => s.Sid === 'CaseFilter')).toBeUndefined();
+    }
     for (const key of ['jiraClient', 'sirClient'] as const) {
       expect(policyOf(key).flatMap(actionsOf).filter((a) => a.startsWith('ssm:')).sort()).toEqual(['ssm:GetParameter', 'ssm:GetParameters']);
     }

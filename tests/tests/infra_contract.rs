@@ -96,6 +96,12 @@ fn ssm_prefix_and_parameter_names() {
     assert_eq!(leaf("jiraProjectKey"), names.jira_project_key());
     assert_eq!(leaf("jiraToken"), names.jira_token());
     assert_eq!(leaf("statusMapping"), names.status_mapping());
+    assert_eq!(leaf("jiraCaseFilter"), names.jira_case_filter());
+    assert_eq!(leaf("installedAt"), names.installed_at());
+    assert_eq!(
+        text(&contract, "/parameters/caseFilterDefault"),
+        shared::config::CASE_FILTER_DEFAULT
+    );
 }
 
 #[test]
