@@ -15,13 +15,16 @@
 //! precision.
 //!
 //! The cursor (`SWEEP#jira:<KEY>` / `CURSOR` in the mapping table, [`SweepCursor`]) only moves
-//! after the keys before it were handled: after each page, to the `updated` of the page's last
-//! issue; after the last page, to the time the search started (`caught_up`). A key that fails
-//! leaves the cursor where it was; the other keys of its page are still handled and the run
-//! returns `Err` naming the failed ones (Lambda retries, the next run searches the same span).
-//! Work per run is bounded ([`Sweeping::max_pages`] pages of [`Sweeping::page_size`], and
-//! [`Sweeping::time_budget`]); a run that stops early leaves the cursor at the last issue it
-//! handled and the next run goes on from there.
+//! after the keys before it were handled: after each page, to the last issue handled (its
+//! `updated` and key); after the last page, to the time the search started (`caught_up`). A key
+//! that fails leaves the cursor where it was; the other keys of its page are still handled and
+//! the run returns `Err` naming the failed ones (Lambda retries, the next run searches the same
+//! span). Work per run is bounded ([`Sweeping::max_issues`], [`Sweeping::time_budget`],
+//! [`Sweeping::max_pages`]); a run that stops early leaves the cursor at the last issue it
+//! handled, and the next run searches from there and skips, without re-reading them, the issues
+//! at or before it in the search's order (`updated`, then key): so a burst of changes within
+//! one minute (JQL cannot tell them apart) is worked through run by run instead of being
+//! re-read from its start each time.
 //!
 //! Not coalesced: the sweep calls `sync_issue` directly rather than taking a re-read slot
 //! (`coalesce`), which bounds floods of untrusted messages; the sweep's keys come from Jira
@@ -46,20 +49,23 @@ pub struct Sweeping {
     pub overlap: Duration,
     /// Issues per search page.
     pub page_size: u32,
-    /// Pages per run at most.
+    /// Search pages per run at most.
     pub max_pages: u32,
-    /// No new page is started after this much of a run.
+    /// Issues synced per run at most (issues skipped as handled by the last run do not count).
+    pub max_issues: u32,
+    /// No issue is started after this much of a run.
     pub time_budget: Duration,
 }
 
 impl Default for Sweeping {
-    /// Five minutes of overlap; up to 4 pages of 25 issues within 30 s (the function's timeout is
-    /// 60 s and each issue costs about four Jira calls).
+    /// Five minutes of overlap; up to 40 issues (each costs about four Jira calls) in 30 s (the
+    /// function's timeout is 60 s), from up to 10 pages of 100.
     fn default() -> Self {
         Sweeping {
             overlap: Duration::from_secs(5 * 60),
-            page_size: 25,
-            max_pages: 4,
+            page_size: 100,
+            max_pages: 10,
+            max_issues: 40,
             time_budget: Duration::from_secs(30),
         }
     }
@@ -81,6 +87,8 @@ pub struct SweepReport {
     pub searched_minutes: u32,
     pub pages: u32,
     pub issues: Vec<SweptIssue>,
+    /// Issues the search found that the last (stopped) run had handled.
+    pub skipped: u32,
     /// The run reached the last page of its search.
     pub caught_up: bool,
     /// The cursor's position after the run (epoch milliseconds), if it was written.
@@ -98,7 +106,7 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Where a run starts searching (epoch milliseconds) after `cursor`, at `now_ms`.
-fn search_from(cursor: Option<SweepCursor>, now_ms: u64, overlap: Duration) -> u64 {
+fn search_from(cursor: Option<&SweepCursor>, now_ms: u64, overlap: Duration) -> u64 {
     match cursor {
         Some(cursor) if cursor.caught_up => cursor.position_ms.saturating_sub(millis(overlap)),
         // Stopped part-way: what is before the position was handled; only JQL's minute
@@ -114,10 +122,36 @@ fn minutes_back(from_ms: u64, now_ms: u64) -> u32 {
     u32::try_from(span.div_ceil(60_000) + 1).unwrap_or(u32::MAX)
 }
 
+/// The issue number of `key` (`SEC-12` → 12), the order of `ORDER BY key` within a project.
+fn issue_number(key: &str) -> u64 {
+    key.rsplit_once('-')
+        .and_then(|(_, number)| number.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where an issue stands in the search's order (`updated`, then key).
+type Place = (u64, u64);
+
+/// The place up to which a stopped run handled everything, if the cursor says so.
+fn resume_after(cursor: Option<&SweepCursor>) -> Option<Place> {
+    let cursor = cursor.filter(|c| !c.caught_up)?;
+    let key = cursor.last_key.as_deref()?;
+    Some((cursor.position_ms, issue_number(key)))
+}
+
 impl NotificationHandler {
     /// The cursor's name in the mapping table.
     fn sweep_name(&self) -> String {
         format!("jira:{}", self.settings.project_key)
+    }
+
+    async fn advance(&self, report: &mut SweepReport, cursor: SweepCursor) -> Result<(), HandlerError> {
+        self.store
+            .advance_sweep_cursor(&self.sweep_name(), &cursor)
+            .await
+            .map_err(HandlerError::sweep("advance the cursor"))?;
+        report.cursor_ms = Some(cursor.position_ms);
+        Ok(())
     }
 
     /// One sweep (see the module docs).
@@ -125,17 +159,22 @@ impl NotificationHandler {
         let settings = self.settings.sweep;
         let started = Instant::now();
         let started_ms = now_ms();
-        let name = self.sweep_name();
         let cursor = self
             .store
-            .sweep_cursor(&name)
+            .sweep_cursor(&self.sweep_name())
             .await
             .map_err(HandlerError::sweep("read the cursor"))?;
-        let minutes = minutes_back(search_from(cursor, started_ms, settings.overlap), started_ms);
+        let minutes = minutes_back(
+            search_from(cursor.as_ref(), started_ms, settings.overlap),
+            started_ms,
+        );
+        let resume = resume_after(cursor.as_ref());
         let mut report = SweepReport {
             searched_minutes: minutes,
             ..SweepReport::default()
         };
+        // The last issue handled, in the search's order: where a stopped run leaves the cursor.
+        let mut last_handled: Option<(u64, String)> = None;
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -150,12 +189,32 @@ impl NotificationHandler {
                 .map_err(HandlerError::sweep("search Jira"))?;
             report.pages += 1;
             let mut failures = Vec::new();
+            let mut stopped = false;
             for issue in &page.issues {
+                let updated_ms = issue.updated.as_deref().and_then(jira_timestamp_to_epoch_ms);
+                let place = updated_ms.map(|at| (at, issue_number(&issue.key)));
+                if let (Some(place), Some(resume)) = (place, resume)
+                    && place <= resume
+                {
+                    report.skipped += 1;
+                    continue;
+                }
+                let synced = u32::try_from(report.issues.len() + failures.len()).unwrap_or(u32::MAX);
+                if synced >= settings.max_issues.max(1) || started.elapsed() >= settings.time_budget
+                {
+                    stopped = true;
+                    break;
+                }
                 match self.sync_issue(&issue.key, false).await {
-                    Ok(outcome) => report.issues.push(SweptIssue {
-                        issue_key: issue.key.clone(),
-                        outcome,
-                    }),
+                    Ok(outcome) => {
+                        report.issues.push(SweptIssue {
+                            issue_key: issue.key.clone(),
+                            outcome,
+                        });
+                        if let Some(at) = updated_ms {
+                            last_handled = Some((at.min(started_ms), issue.key.clone()));
+                        }
+                    }
                     Err(error) => {
                         tracing::error!(
                             issue_key = issue.key,
@@ -175,38 +234,28 @@ impl NotificationHandler {
                     failures,
                 });
             }
-            let next = match page.next_page_token {
-                None => {
-                    report.caught_up = true;
-                    Some(SweepCursor {
-                        position_ms: started_ms,
-                        caught_up: true,
-                    })
-                }
-                Some(next) => {
-                    token = Some(next);
-                    page.issues
-                        .last()
-                        .and_then(|issue| issue.updated.as_deref())
-                        .and_then(jira_timestamp_to_epoch_ms)
-                        .map(|position_ms| SweepCursor {
-                            position_ms: position_ms.min(started_ms),
-                            caught_up: false,
-                        })
-                }
-            };
-            if let Some(next) = next {
-                self.store
-                    .advance_sweep_cursor(&name, &next)
-                    .await
-                    .map_err(HandlerError::sweep("advance the cursor"))?;
-                report.cursor_ms = Some(next.position_ms);
-            }
-            if report.caught_up
-                || report.pages >= settings.max_pages
-                || started.elapsed() >= settings.time_budget
-            {
+            let next_token = page.next_page_token.filter(|_| !stopped);
+            if next_token.is_none() && !stopped {
+                report.caught_up = true;
+                let cursor = SweepCursor {
+                    position_ms: started_ms,
+                    caught_up: true,
+                    last_key: None,
+                };
+                self.advance(&mut report, cursor).await?;
                 break;
+            }
+            if let Some((position_ms, key)) = &last_handled {
+                let cursor = SweepCursor {
+                    position_ms: *position_ms,
+                    caught_up: false,
+                    last_key: Some(key.clone()),
+                };
+                self.advance(&mut report, cursor).await?;
+            }
+            match next_token {
+                Some(next) if report.pages < settings.max_pages => token = Some(next),
+                _ => break,
             }
         }
         let published = report
@@ -225,6 +274,7 @@ impl NotificationHandler {
             minutes,
             pages = report.pages,
             issues = report.issues.len(),
+            skipped = report.skipped,
             published,
             caught_up = report.caught_up,
             "Jira sweep done"
@@ -244,13 +294,17 @@ mod tests {
         let caught_up = SweepCursor {
             position_ms: 9_000_000,
             caught_up: true,
+            last_key: None,
         };
-        assert_eq!(search_from(Some(caught_up), now, overlap), 8_700_000);
+        assert_eq!(search_from(Some(&caught_up), now, overlap), 8_700_000);
+        assert_eq!(resume_after(Some(&caught_up)), None);
         let partial = SweepCursor {
             caught_up: false,
+            last_key: Some("SEC-12".into()),
             ..caught_up
         };
-        assert_eq!(search_from(Some(partial), now, overlap), 9_000_000);
+        assert_eq!(search_from(Some(&partial), now, overlap), 9_000_000);
+        assert_eq!(resume_after(Some(&partial)), Some((9_000_000, 12)));
         assert_eq!(search_from(None, now, overlap), 9_700_000);
     }
 

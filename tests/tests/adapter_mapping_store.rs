@@ -1121,6 +1121,7 @@ fn cursor(position_ms: u64, caught_up: bool) -> SweepCursor {
     SweepCursor {
         position_ms,
         caught_up,
+        last_key: (!caught_up).then(|| format!("SEC-{position_ms}")),
     }
 }
 

@@ -390,3 +390,214 @@ async fn a_jira_outage_fails_the_notification_and_redelivery_completes_it() {
     it.settle().await.unwrap().assert_clean();
     assert_eq!(it.only_case().title, "During the outage");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The Jira sweep (a Scheduled Event) and the case filter's configuration.
+
+mod sweep {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_ssm::types::ParameterType;
+    use integration_tests::iam::Function;
+    use integration_tests::pipeline::{Integration, IntegrationOptions, PROJECT_KEY};
+    use jira_emulator::{NewIssue, User};
+    use jira_notifications_handler::{
+        HandlerError, NotificationsConfig, NotificationsSettings, Sweeping,
+    };
+    use serde_json::Value;
+    use shared::config::CaseFilter;
+    use shared::store::SweepCursorStore;
+
+    async fn without_automation(sweep: Sweeping) -> (Integration, User) {
+        let it = Integration::start_with(IntegrationOptions {
+            notifications: Some(NotificationsSettings {
+                sweep,
+                ..NotificationsSettings::new(PROJECT_KEY)
+            }),
+            ..IntegrationOptions::default()
+        })
+        .await
+        .unwrap();
+        it.jira.automation().set_enabled(false);
+        let alice = it
+            .jira
+            .add_user(User::new("Alice Analyst", "alice@example.com"));
+        (it, alice)
+    }
+
+    fn created(report: &Value) -> Vec<String> {
+        report["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["outcome"] == "Created")
+            .map(|i| i["issueKey"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_issue_that_fails_leaves_the_cursor_and_is_named_while_the_others_are_synced() {
+        let (it, alice) = without_automation(Sweeping::default()).await;
+        let keys: Vec<String> = (1..=3)
+            .map(|n| {
+                it.jira
+                    .create_issue(&alice.account_id, NewIssue::new(format!("issue {n}")))
+                    .unwrap()
+            })
+            .collect();
+        // The second issue's stored snapshot cannot be read: syncing it fails.
+        it.world
+            .dynamodb
+            .put_item()
+            .table_name(&it.world.table_name)
+            .item("PK", AttributeValue::S(format!("ISSUE#{}", keys[1])))
+            .item("SK", AttributeValue::S("SNAPSHOT".into()))
+            .item("snapshot", AttributeValue::S("not json".into()))
+            .send()
+            .await
+            .unwrap();
+        let err = it
+            .notifications
+            .handle_invocation(integration_tests::clients::schedule_tick())
+            .await
+            .unwrap_err();
+        let HandlerError::SweepIssuesFailed { handled, failures } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(*handled, 2, "{err}");
+        let failed: Vec<&str> = failures.iter().map(|f| f.issue_key.as_str()).collect();
+        assert_eq!(failed, [keys[1].as_str()]);
+        let store = it.world.store();
+        assert_eq!(
+            store.sweep_cursor("jira:SEC").await.unwrap(),
+            None,
+            "the cursor did not move past the failed issue"
+        );
+        it.settle().await.unwrap().assert_clean();
+        assert_eq!(it.sir.cases().len(), 2, "the others were synced");
+
+        it.world
+            .dynamodb
+            .delete_item()
+            .table_name(&it.world.table_name)
+            .key("PK", AttributeValue::S(format!("ISSUE#{}", keys[1])))
+            .key("SK", AttributeValue::S("SNAPSHOT".into()))
+            .send()
+            .await
+            .unwrap();
+        let report = it.sweep_jira().await.unwrap();
+        assert_eq!(created(&report), [keys[1].clone()], "{report}");
+        assert!(store.sweep_cursor("jira:SEC").await.unwrap().unwrap().caught_up);
+        it.settle().await.unwrap().assert_clean();
+        assert_eq!(it.sir.cases().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_run_stops_at_its_bound_and_the_next_goes_on_after_the_last_issue_it_handled() {
+        let (it, alice) = without_automation(Sweeping {
+            max_issues: 2,
+            page_size: 2,
+            ..Sweeping::default()
+        })
+        .await;
+        let mut keys = Vec::new();
+        for n in 1..=5 {
+            keys.push(
+                it.jira
+                    .create_issue(&alice.account_id, NewIssue::new(format!("issue {n}")))
+                    .unwrap(),
+            );
+        }
+        let store = it.world.store();
+        let mut seen = Vec::new();
+        for run in 1..=3 {
+            let report = it.sweep_jira().await.unwrap();
+            seen.extend(created(&report));
+            let cursor = store.sweep_cursor("jira:SEC").await.unwrap().unwrap();
+            assert_eq!(cursor.caught_up, run == 3, "run {run}: {report}");
+            assert_eq!(report["caughtUp"], run == 3, "run {run}: {report}");
+        }
+        assert_eq!(seen, keys, "each issue once, in the order of their updates");
+        it.settle().await.unwrap().assert_clean();
+        assert_eq!(it.sir.cases().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn an_invocation_that_is_neither_sns_nor_the_schedule_is_refused() {
+        let (it, _) = without_automation(Sweeping::default()).await;
+        let err = it
+            .notifications
+            .handle_invocation(serde_json::json!({"detail-type": "Scheduled Event", "source": "evil"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HandlerError::UnknownInvocation { .. }), "{err}");
+        assert!(it.jira.requests().is_empty(), "nothing was asked of Jira");
+    }
+
+    #[tokio::test]
+    async fn configuration_reads_the_case_filter_and_installation_time_with_the_handlers_role() {
+        let world = integration_tests::World::new().await.unwrap();
+        world
+            .put_jira_parameters(
+                "integration@example.com",
+                "http://localhost:9",
+                "SEC",
+                "integration-token",
+            )
+            .await
+            .unwrap();
+        let sdk = world
+            .function_sdk(Function::JiraNotificationsHandler)
+            .await
+            .unwrap();
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let env = [
+            ("MAPPING_TABLE_NAME", world.table_name.clone()),
+            ("EVENT_BUS_NAME", world.bus_name.clone()),
+            ("SSM_PARAMETER_PREFIX", world.parameters.prefix().to_owned()),
+        ];
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
+        assert_eq!(config.handler.case_filter, CaseFilter::Any, "neither is set");
+
+        world
+            .put_parameter(
+                &world.parameters.installed_at(),
+                "2026-12-01T09:30:00Z",
+                ParameterType::String,
+            )
+            .await
+            .unwrap();
+        world
+            .put_parameter(
+                &world.parameters.jira_case_filter(),
+                "default",
+                ParameterType::String,
+            )
+            .await
+            .unwrap();
+        let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
+        assert!(
+            matches!(config.handler.case_filter, CaseFilter::CreatedSince { epoch_seconds: 1_796_117_400, .. }),
+            "{:?}",
+            config.handler.case_filter
+        );
+        world
+            .put_parameter(
+                &world.parameters.jira_case_filter(),
+                "labels = security",
+                ParameterType::String,
+            )
+            .await
+            .unwrap();
+        let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
+        assert_eq!(
+            config.handler.case_filter,
+            CaseFilter::Jql("labels = security".into())
+        );
+        assert!(world.iam_denials().await.unwrap().is_empty());
+    }
+}

@@ -409,7 +409,7 @@ impl NotifiedWindowStore for InMemoryMappingStore {
 #[async_trait]
 impl SweepCursorStore for InMemoryMappingStore {
     async fn sweep_cursor(&self, sweep: &str) -> Result<Option<SweepCursor>> {
-        Ok(self.tables().sweep_cursors.get(sweep).copied())
+        Ok(self.tables().sweep_cursors.get(sweep).cloned())
     }
 
     async fn advance_sweep_cursor(&self, sweep: &str, cursor: &SweepCursor) -> Result<bool> {
@@ -421,7 +421,9 @@ impl SweepCursorStore for InMemoryMappingStore {
         {
             return Ok(false);
         }
-        tables.sweep_cursors.insert(sweep.to_owned(), *cursor);
+        tables
+            .sweep_cursors
+            .insert(sweep.to_owned(), cursor.clone());
         Ok(true)
     }
 }

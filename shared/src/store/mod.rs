@@ -217,13 +217,16 @@ pub enum WindowSwap {
 
 /// How far a sweep got (`SWEEP#<name>` / `CURSOR`): everything changed before `position_ms` has
 /// been handled (up to the sweep's overlap, see jira-notifications-handler's sweep).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepCursor {
     /// Epoch milliseconds.
     pub position_ms: u64,
     /// The run that wrote it reached the end of what its search found (rather than stopping at
-    /// its bound of pages): the position is then the time that search started.
+    /// its bound of work): the position is then the time that search started.
     pub caught_up: bool,
+    /// When not caught up: the last item handled at `position_ms` (items are handled in order
+    /// of change time, then of this), so the next run skips what is at or before it.
+    pub last_key: Option<String>,
 }
 
 /// The current time in epoch seconds, the unit of the table's TTL attribute and of every time

@@ -34,6 +34,7 @@ impl SweepCursorStore for DynamoMappingStore {
         Ok(Some(SweepCursor {
             position_ms,
             caught_up,
+            last_key: r.opt_s("lastKey").map(str::to_owned),
         }))
     }
 
@@ -41,6 +42,9 @@ impl SweepCursorStore for DynamoMappingStore {
         let mut item = key(sweep_pk(sweep), CURSOR);
         item.insert("positionMs".into(), n(cursor.position_ms));
         item.insert("caughtUp".into(), AttributeValue::Bool(cursor.caught_up));
+        if let Some(last_key) = &cursor.last_key {
+            item.insert("lastKey".into(), AttributeValue::S(last_key.clone()));
+        }
         let written = self
             .client
             .put_item()
