@@ -42,6 +42,13 @@ Options:
   --region R            AWS region (default: the profile's or AWS_REGION)
   --profile P           AWS CLI profile
   --status-mapping F    JSON file with the status mapping (see README "Configuration")
+  --jira-case-filter Q  JQL deciding which Jira issues not linked to a case may create one
+                        (default: issues created after the first installation, whose time
+                        deploy.sh records once); '' or 'default' goes back to the default;
+                        kept from the last deployment when not given
+  --jira-sweep-minutes N
+                        how often the Jira sweep looks for updated issues (default 2;
+                        0 = no sweep, Jira Automation only)
   --skip-jira-check     do not check the Jira credentials and project before deploying
   --encrypt-topic       encrypt the Jira Automation SNS topic with a customer managed KMS key
                         (see README "Security notes" before using it)
@@ -78,6 +85,7 @@ say() { printf '==> %s\n' "$*"; }
 mode=deploy
 email='' url='' token_arg='' project_key='' log_level=info issue_type=''
 region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency=''
+jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
 
@@ -102,7 +110,7 @@ parse_args() {
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
         --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | \
-        --reuse-table | --stack-name) ;;
+        --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -121,6 +129,8 @@ parse_args() {
       --reserved-concurrency) reserved_concurrency=$value ;;
       --reuse-table) reuse_table=$value ;;
       --stack-name) stack_name=$value ;;
+      --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
+      --jira-sweep-minutes) jira_sweep_minutes=$value ;;
     esac
     shift 2
   done
@@ -180,6 +190,13 @@ validate_deploy_args() {
   if [ -n "$reuse_table" ]; then
     [[ $reuse_table =~ ^[A-Za-z0-9_.-]{3,255}$ ]] || fail "--reuse-table $reuse_table is not a DynamoDB table name"
   fi
+  if [ -n "$jira_sweep_minutes" ]; then
+    [[ $jira_sweep_minutes =~ ^[0-9]+$ ]] && [ "$jira_sweep_minutes" -le 1440 ] ||
+      fail '--jira-sweep-minutes must be a whole number of minutes from 0 (no sweep) to 1440'
+  fi
+  [ -n "$jira_case_filter" ] || jira_case_filter=$(json_get "$CONTRACT" 'j.parameters.caseFilterDefault')
+  [[ $jira_case_filter != *$'\n'* ]] || fail '--jira-case-filter must be one line'
+  [ "${#jira_case_filter}" -le 2000 ] || fail '--jira-case-filter is over 2000 characters'
   $delete_table && fail '--delete-table only goes with --destroy'
   return 0
 }
@@ -328,8 +345,63 @@ check_jira() {
     000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
     *) die "unexpected HTTP $code from $url/rest/api/3/project/$project_key" ;;
   esac
-  rm -f "$WORK/curl.cfg" "$WORK/jira.json"
   printf '    %s can read project %s\n' "$email" "$project_key"
+  count_case_filter_matches
+  rm -f "$WORK/curl.cfg" "$WORK/jira.json" "$WORK/count.json"
+}
+
+# POST a JSON body (a file) to a Jira REST path, like jira_get.
+jira_post() {
+  curl --silent --show-error --max-time 30 --config "$WORK/curl.cfg" \
+    --header 'Accept: application/json' --header 'Content-Type: application/json' \
+    --data "@$2" --output "$WORK/jira.json" --write-out '%{http_code}' \
+    "$url$1" 2>"$WORK/curl.err" || true
+}
+
+# How many issues the JQL finds (POST /search/approximate-count); prints the count, or nothing
+# when Jira could not say. A JQL error stops the deployment.
+jira_count() {
+  node -e 'process.stdout.write(JSON.stringify({jql: process.argv[1]}))' "$1" >"$WORK/count.json"
+  local code
+  code=$(jira_post /rest/api/3/search/approximate-count "$WORK/count.json")
+  case $code in
+    200) json_get "$WORK/jira.json" 'j.count' ;;
+    400) die "Jira refused the query $1: $(json_get "$WORK/jira.json" '(j.errorMessages || []).join(" ")')" ;;
+    *) printf '    warning: Jira could not count the issues (HTTP %s)\n' "$code" >&2 ;;
+  esac
+}
+
+# Which existing issues may create cases, counted in Jira (the case filter's dry run).
+count_case_filter_matches() {
+  local all matching
+  all=$(jira_count "project = \"$project_key\"")
+  if [ "$jira_case_filter" = "$(json_get "$CONTRACT" 'j.parameters.caseFilterDefault')" ]; then
+    printf '    %s existing issue(s) in %s; only issues created after %s may create SIR cases\n' \
+      "${all:-?}" "$project_key" "$INSTALLED_AT"
+  else
+    matching=$(jira_count "project = \"$project_key\" AND ($jira_case_filter)")
+    printf '    the case filter matches %s of the %s existing issue(s) in %s; those not linked yet create SIR cases when next updated\n' \
+      "${matching:-?}" "${all:-?}" "$project_key"
+  fi
+}
+
+# The installation time: kept from the parameter an earlier deployment wrote, else now.
+INSTALLED_AT=''
+read_installed_at() {
+  local name
+  name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.installedAt')"
+  if INSTALLED_AT=$(aws_cli ssm get-parameter --name "$name" --query Parameter.Value --output text 2>"$WORK/ssm.err"); then
+    [[ $INSTALLED_AT =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] ||
+      die "$name holds '$INSTALLED_AT', not a UTC time like 2026-12-01T09:30:00Z: fix or delete it"
+    say "installation time $INSTALLED_AT (kept from $name)"
+    return 0
+  fi
+  if ! grep -q ParameterNotFound "$WORK/ssm.err"; then
+    $dry_run || die "could not read $name: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+    printf '    warning: could not read %s; the dry run assumes a first installation\n' "$name"
+  fi
+  INSTALLED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  say "first installation at $INSTALLED_AT: Jira issues created before it do not create SIR cases (--jira-case-filter)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -386,6 +458,7 @@ prepare_cdk_arguments() {
   [ -z "$alarm_topic_arn" ] || cdk_context+=(--context "alarmTopicArn=$alarm_topic_arn")
   [ -z "$reserved_concurrency" ] || cdk_context+=(--context "reservedConcurrency=$reserved_concurrency")
   [ -z "$reuse_table" ] || cdk_context+=(--context "existingTableName=$reuse_table")
+  [ -z "$jira_sweep_minutes" ] || cdk_context+=(--context "jiraSweepMinutes=$jira_sweep_minutes")
   local level
   level=$(printf '%s' "$log_level" | tr '[:lower:]' '[:upper:]')
   cdk_parameters=(
@@ -393,7 +466,10 @@ prepare_cdk_arguments() {
     --parameters "JiraUrl=$url"
     --parameters "JiraProjectKey=$project_key"
     --parameters "LogLevel=$level"
+    --parameters "InstalledAt=$INSTALLED_AT"
   )
+  # Unless given, the case filter keeps its value from the last deployment (default: "default").
+  ! $jira_case_filter_given || cdk_parameters+=(--parameters "JiraCaseFilter=$jira_case_filter")
   # Unless given, the issue type keeps its value from the last deployment (default Task).
   [ -z "$issue_type" ] || cdk_parameters+=(--parameters "JiraIssueType=$issue_type")
   if [ -n "$status_mapping_file" ]; then
@@ -446,6 +522,7 @@ deploy() {
   check_aws_cli
   need cargo 'install Rust 1.94.1 or later (https://rustup.rs)'
   check_credentials
+  read_installed_at
   check_jira
   check_build_tools
   prepare_cdk_arguments

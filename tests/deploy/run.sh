@@ -63,7 +63,8 @@ deploy_call() { grep -F 'npx --no-install cdk --no-notices deploy' "$STUB_LOG"; 
 test_help_lists_the_flags() {
   deploy -h
   expect exit_code 0
-  for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy; do
+  for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy \
+    --jira-case-filter --jira-sweep-minutes; do
     expect output_has "$flag"
   done
   expect no_calls
@@ -347,6 +348,76 @@ test_status_mapping_file_is_checked_and_passed_compact() {
   expect exit_code 2
   expect output_has 'is not a JSON object'
   expect not_called 'cdk --no-notices deploy'
+}
+
+test_first_deployment_records_the_installation_time_and_keeps_the_case_filter_default() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect called 'ssm get-parameter --name /SecurityIncidentResponse/installedAt'
+  local call
+  call=$(deploy_call)
+  expect grep -qE -- 'InstalledAt=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z' <<<"$call"
+  # not given: CloudFormation keeps the last value (the template's default the first time)
+  expect not_called 'JiraCaseFilter='
+  expect output_has 'first installation at'
+  expect output_has '12 existing issue(s) in SEC; only issues created after'
+}
+
+test_redeployment_keeps_the_recorded_installation_time() {
+  STUB_ENV=(STUB_INSTALLED_AT=2026-01-02T03:04:05Z)
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect grep -qF -- 'InstalledAt=2026-01-02T03:04:05Z' <<<"$(deploy_call)"
+  expect output_has 'installation time 2026-01-02T03:04:05Z (kept from /SecurityIncidentResponse/installedAt)'
+}
+
+test_a_malformed_recorded_installation_time_stops_the_deployment() {
+  STUB_ENV=(STUB_INSTALLED_AT=yesterday)
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has "holds 'yesterday'"
+  expect not_called 'cdk --no-notices deploy'
+}
+
+test_case_filter_is_counted_in_jira_and_passed_to_the_stack() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --dry-run --jira-case-filter 'labels = "security"'
+  expect exit_code 0
+  expect called 'count {"jql":"project = \"SEC\" AND (labels = \"security\")"}'
+  expect output_has 'the case filter matches 3 of the 12 existing issue(s) in SEC'
+  expect output_has 'JiraCaseFilter=labels\ =\ \"security\"'
+  expect not_called 'cdk --no-notices deploy'
+}
+
+test_a_case_filter_jira_refuses_stops_before_aws_is_changed() {
+  STUB_ENV=(STUB_JIRA_BAD_JQL=nonsense)
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-case-filter 'nonsense ='
+  expect exit_code 1
+  expect output_has 'Jira refused the query'
+  expect output_has 'Error in the JQL Query: nonsense'
+  expect not_called 'put-parameter'
+  expect not_called 'cdk --no-notices deploy'
+}
+
+test_empty_case_filter_goes_back_to_the_default() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-case-filter ''
+  expect exit_code 0
+  expect grep -qF -- 'JiraCaseFilter=default' <<<"$(deploy_call)"
+}
+
+test_jira_sweep_minutes_become_cdk_context_and_are_checked() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-sweep-minutes 0
+  expect exit_code 0
+  expect grep -qF -- 'jiraSweepMinutes=0' <<<"$(deploy_call)"
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-sweep-minutes often
+  expect exit_code 2
+  expect output_has '--jira-sweep-minutes must be a whole number'
 }
 
 test_options_become_cdk_context() {

@@ -41,6 +41,12 @@ case $tool in
       *" configure get region "*)
         [ -n "${STUB_PROFILE_REGION:-}" ] || exit 1
         echo "$STUB_PROFILE_REGION" ;;
+      *" ssm get-parameter "*)
+        if [ -z "${STUB_INSTALLED_AT:-}" ]; then
+          echo 'An error occurred (ParameterNotFound) when calling the GetParameter operation: ' >&2
+          exit 254
+        fi
+        echo "$STUB_INSTALLED_AT" ;;
       *" ssm put-parameter "*)
         value=$(option --value "$@")
         file=${value#file://}
@@ -106,6 +112,21 @@ case $tool in
     case $url in
       */rest/api/3/myself) printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
       */rest/api/3/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
+      */rest/api/3/search/approximate-count)
+        data=$(option --data "$@")
+        jql=$(cat "${data#@}")
+        note "count $jql"
+        if [ -n "${STUB_JIRA_BAD_JQL:-}" ] && [[ $jql == *"$STUB_JIRA_BAD_JQL"* ]]; then
+          printf '{"errorMessages":["Error in the JQL Query: %s"]}' "$STUB_JIRA_BAD_JQL" >"$output"
+          printf '400'
+        else
+          # Every issue of the project: 12; those the filter matches: 3.
+          case $jql in
+            *AND*) printf '{"count":3}' >"$output" ;;
+            *) printf '{"count":12}' >"$output" ;;
+          esac
+          printf '200'
+        fi ;;
       *) printf '404' ;;
     esac ;;
   python3 | python)
