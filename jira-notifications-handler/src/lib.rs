@@ -60,8 +60,8 @@ use crate::coalesce::{Admission, Coalescer};
 pub use coalesce::Coalescing;
 pub use config::{NotificationsConfig, NotificationsSettings};
 pub use error::{HandlerError, RecordFailure, SweepFailure};
-pub use sweep::{SweepReport, Sweeping, SweptIssue};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
+pub use sweep::{SweepReport, Sweeping, SweptIssue};
 
 /// What the handler did about one issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -371,7 +371,10 @@ impl NotificationHandler {
                 epoch_seconds,
                 recorded,
             } => {
-                let created_ms = issue.created.as_deref().and_then(jira_timestamp_to_epoch_ms);
+                let created_ms = issue
+                    .created
+                    .as_deref()
+                    .and_then(jira_timestamp_to_epoch_ms);
                 let since_ms = u64::try_from(*epoch_seconds)
                     .unwrap_or(0)
                     .saturating_mul(1_000);

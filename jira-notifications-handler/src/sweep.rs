@@ -145,7 +145,11 @@ impl NotificationHandler {
         format!("jira:{}", self.settings.project_key)
     }
 
-    async fn advance(&self, report: &mut SweepReport, cursor: SweepCursor) -> Result<(), HandlerError> {
+    async fn advance(
+        &self,
+        report: &mut SweepReport,
+        cursor: SweepCursor,
+    ) -> Result<(), HandlerError> {
         self.store
             .advance_sweep_cursor(&self.sweep_name(), &cursor)
             .await
@@ -191,7 +195,10 @@ impl NotificationHandler {
             let mut failures = Vec::new();
             let mut stopped = false;
             for issue in &page.issues {
-                let updated_ms = issue.updated.as_deref().and_then(jira_timestamp_to_epoch_ms);
+                let updated_ms = issue
+                    .updated
+                    .as_deref()
+                    .and_then(jira_timestamp_to_epoch_ms);
                 let place = updated_ms.map(|at| (at, issue_number(&issue.key)));
                 if let (Some(place), Some(resume)) = (place, resume)
                     && place <= resume
@@ -199,7 +206,8 @@ impl NotificationHandler {
                     report.skipped += 1;
                     continue;
                 }
-                let synced = u32::try_from(report.issues.len() + failures.len()).unwrap_or(u32::MAX);
+                let synced =
+                    u32::try_from(report.issues.len() + failures.len()).unwrap_or(u32::MAX);
                 if synced >= settings.max_issues.max(1) || started.elapsed() >= settings.time_budget
                 {
                     stopped = true;

@@ -206,15 +206,24 @@ pub struct UpdatedIssuesPage {
 pub fn jira_timestamp_to_epoch_ms(text: &str) -> Option<u64> {
     use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
     let utc = jira_timestamp_to_rfc3339(text)?;
-    let seconds = DateTime::from_str(&utc, DateTimeFormat::DateTime).ok()?.secs();
+    let seconds = DateTime::from_str(&utc, DateTimeFormat::DateTime)
+        .ok()?
+        .secs();
     // The milliseconds, when given, follow the seconds (`:30.123`).
     let millis = text
         .split_once('.')
-        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .map(|(_, rest)| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
         .filter(|digits| digits.len() == 3)
         .and_then(|digits| digits.parse::<u64>().ok())
         .unwrap_or(0);
-    u64::try_from(seconds).ok()?.checked_mul(1_000)?.checked_add(millis)
+    u64::try_from(seconds)
+        .ok()?
+        .checked_mul(1_000)?
+        .checked_add(millis)
 }
 
 /// The integration user's accountId, read from Jira (`/myself`) once per cold start and kept:

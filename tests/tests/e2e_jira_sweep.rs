@@ -82,7 +82,10 @@ async fn with_automation_off_an_issue_its_comment_and_its_transition_reach_sir_t
         .unwrap();
     let settled = it.settle().await.unwrap();
     assert_eq!(settled.notifications.handled, 0, "Automation is off");
-    assert!(it.sir.cases().is_empty(), "nothing tells the integration yet");
+    assert!(
+        it.sir.cases().is_empty(),
+        "nothing tells the integration yet"
+    );
 
     let report = sweep_and_settle(&it).await;
     assert!(
@@ -97,14 +100,20 @@ async fn with_automation_off_an_issue_its_comment_and_its_transition_reach_sir_t
         .comment(&alice.account_id, &key, "Isolated the host.")
         .unwrap();
     let report = sweep_and_settle(&it).await;
-    assert!(swept(&report).contains(&format!("{key}:Updated")), "{report}");
+    assert!(
+        swept(&report).contains(&format!("{key}:Updated")),
+        "{report}"
+    );
     assert_eq!(comments_ending(&it.only_case(), "Isolated the host."), 1);
 
     it.jira
         .transition_to(&alice.account_id, &key, "In Progress")
         .unwrap();
     let report = sweep_and_settle(&it).await;
-    assert!(swept(&report).contains(&format!("{key}:Updated")), "{report}");
+    assert!(
+        swept(&report).contains(&format!("{key}:Updated")),
+        "{report}"
+    );
     assert_eq!(it.only_case().case_status, "Detection and Analysis");
 
     // Everything is synced: a further sweep finds the issue again (overlap) and publishes nothing.
@@ -158,11 +167,17 @@ async fn with_search_lag_an_update_missed_by_one_sweep_is_picked_up_by_a_later_o
         .await
         .unwrap()
         .unwrap();
-    assert!(cursor.caught_up, "that run found nothing more and caught up");
+    assert!(
+        cursor.caught_up,
+        "that run found nothing more and caught up"
+    );
 
     tokio::time::sleep(lag + Duration::from_millis(500)).await;
     let report = sweep_and_settle(&it).await;
-    assert!(swept(&report).contains(&format!("{key}:Updated")), "{report}");
+    assert!(
+        swept(&report).contains(&format!("{key}:Updated")),
+        "{report}"
+    );
     assert_eq!(it.only_case().title, "New title");
 }
 
@@ -254,7 +269,10 @@ async fn an_issue_the_jql_case_filter_leaves_out_publishes_nothing_until_it_matc
         )
         .unwrap();
     let report = sweep_and_settle(&it).await;
-    assert!(swept(&report).contains(&format!("{key}:Created")), "{report}");
+    assert!(
+        swept(&report).contains(&format!("{key}:Created")),
+        "{report}"
+    );
     assert_eq!(it.only_case().title, "Printer jam");
 }
 

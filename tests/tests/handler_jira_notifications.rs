@@ -486,7 +486,14 @@ mod sweep {
             .unwrap();
         let report = it.sweep_jira().await.unwrap();
         assert_eq!(created(&report), [keys[1].clone()], "{report}");
-        assert!(store.sweep_cursor("jira:SEC").await.unwrap().unwrap().caught_up);
+        assert!(
+            store
+                .sweep_cursor("jira:SEC")
+                .await
+                .unwrap()
+                .unwrap()
+                .caught_up
+        );
         it.settle().await.unwrap().assert_clean();
         assert_eq!(it.sir.cases().len(), 3);
     }
@@ -526,10 +533,15 @@ mod sweep {
         let (it, _) = without_automation(Sweeping::default()).await;
         let err = it
             .notifications
-            .handle_invocation(serde_json::json!({"detail-type": "Scheduled Event", "source": "evil"}))
+            .handle_invocation(
+                serde_json::json!({"detail-type": "Scheduled Event", "source": "evil"}),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, HandlerError::UnknownInvocation { .. }), "{err}");
+        assert!(
+            matches!(err, HandlerError::UnknownInvocation { .. }),
+            "{err}"
+        );
         assert!(it.jira.requests().is_empty(), "nothing was asked of Jira");
     }
 
@@ -555,13 +567,13 @@ mod sweep {
             ("EVENT_BUS_NAME", world.bus_name.clone()),
             ("SSM_PARAMETER_PREFIX", world.parameters.prefix().to_owned()),
         ];
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-        };
+        let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
         let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
-        assert_eq!(config.handler.case_filter, CaseFilter::Any, "neither is set");
+        assert_eq!(
+            config.handler.case_filter,
+            CaseFilter::Any,
+            "neither is set"
+        );
 
         world
             .put_parameter(
@@ -581,7 +593,13 @@ mod sweep {
             .unwrap();
         let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
         assert!(
-            matches!(config.handler.case_filter, CaseFilter::CreatedSince { epoch_seconds: 1_796_117_400, .. }),
+            matches!(
+                config.handler.case_filter,
+                CaseFilter::CreatedSince {
+                    epoch_seconds: 1_796_117_400,
+                    ..
+                }
+            ),
             "{:?}",
             config.handler.case_filter
         );

@@ -538,9 +538,7 @@ fn describe(token: Option<&Token>) -> String {
 }
 
 fn unsupported_by_emulator(what: &str) -> Error {
-    Error::bad_request(format!(
-        "The Jira emulator does not support {what}."
-    ))
+    Error::bad_request(format!("The Jira emulator does not support {what}."))
 }
 
 /// Parses `jql`.
@@ -877,7 +875,10 @@ mod tests {
     #[test]
     fn dates_are_compared_to_the_minute() {
         let at = time::macros::datetime!(2026-12-01 09:30:59.999 UTC);
-        assert_eq!(to_the_minute(at), time::macros::datetime!(2026-12-01 09:30 UTC));
+        assert_eq!(
+            to_the_minute(at),
+            time::macros::datetime!(2026-12-01 09:30 UTC)
+        );
     }
 
     #[test]
