@@ -173,6 +173,11 @@ impl NotificationHandler {
         }
     }
 
+    /// Replaces the case filter, as a cold start reading new SSM values would.
+    pub fn set_case_filter(&mut self, case_filter: CaseFilter) {
+        self.settings.case_filter = case_filter;
+    }
+
     /// The same handler with other coalescing settings (the default is [`Coalescing::default`]).
     #[must_use]
     pub fn with_coalescing(mut self, settings: Coalescing) -> Self {

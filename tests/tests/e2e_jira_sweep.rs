@@ -193,20 +193,20 @@ fn epoch_seconds() -> i64 {
 
 #[tokio::test]
 async fn an_issue_created_before_installation_does_not_become_a_case_and_one_after_it_does() {
-    // Installed two seconds from now: an issue created at once is older than the installation.
-    let installed = epoch_seconds() + 2;
-    let (it, alice) = integration_with(with_case_filter(CaseFilter::CreatedSince {
-        epoch_seconds: installed,
-        recorded: "two seconds after the test started".into(),
-    }))
-    .await;
+    let (mut it, alice) = integration_with(IntegrationOptions::default()).await;
     let old = it
         .jira
         .create_issue(&alice.account_id, NewIssue::new("Before installation"))
         .unwrap();
+    // Installed the second after the old issue was created.
+    let installed = epoch_seconds() + 1;
     while epoch_seconds() < installed {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    it.notifications.set_case_filter(CaseFilter::CreatedSince {
+        epoch_seconds: installed,
+        recorded: "just after the old issue".into(),
+    });
     let new = it
         .jira
         .create_issue(&alice.account_id, NewIssue::new("After installation"))

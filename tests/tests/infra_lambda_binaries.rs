@@ -456,10 +456,11 @@ fn sample_details_are_what_the_bus_types_serialize() {
     for name in [
         "poller-schedule.json",
         "poller-native-case-updated.json",
+        "jira-notifications-sweep.json",
         "jira-notifications-sns.json",
     ] {
         let event = sample(name);
-        if name.starts_with("poller") {
+        if name.starts_with("poller") || name == "jira-notifications-sweep.json" {
             let envelope: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
                 serde_json::from_value(event).unwrap();
             assert!(envelope.source.starts_with("aws."), "{name}");
@@ -608,7 +609,6 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         published[0]["detail"], issue_sample["detail"],
         "the sir-client sample is what jira-notifications-handler publishes for SEC-1"
     );
-
     // sir-client: the IssueCreated sample makes SEC-1's case, as sir-client's principal.
     let response = emulator
         .invoke_ok(&sir_client, &sample_path("sir-client-issue-created.json"))
@@ -621,6 +621,17 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         .expect("a case for SEC-1");
     assert_eq!(from_jira.title, issue["summary"].as_str().unwrap());
     assert_eq!(from_jira.created_by, sir.principal(&key_of("sirClient")));
+    // jira-notifications-handler's schedule: its Scheduled Event runs the Jira sweep, which
+    // finds SEC-1 (now linked) and syncs it as an Automation message would.
+    let response = emulator
+        .invoke_ok(
+            &notifications,
+            &sample_path("jira-notifications-sweep.json"),
+        )
+        .await;
+    assert_eq!(response["caughtUp"], true, "{response}");
+    assert_eq!(response["issues"][0]["issueKey"], "SEC-1", "{response}");
+    assert_ne!(response["issues"][0]["outcome"], "Created", "{response}");
     assert_eq!(
         from_jira.engagement_type, "Investigation",
         "SIR_ENGAGEMENT_TYPE"
@@ -713,6 +724,11 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
             &sir_client,
             "jira-client-case-created.json",
             "SirClientError::NotAnIssueEvent",
+        ),
+        (
+            &notifications,
+            "jira-client-case-created.json",
+            "HandlerError::UnknownInvocation",
         ),
     ] {
         let error = emulator
