@@ -2,7 +2,8 @@
 //!
 //! Rejected messages are not errors (see [`crate::message::Rejection`]): they are logged and
 //! dropped, since delivering them again cannot change the verdict. Everything here is returned
-//! to Lambda, so SNS's asynchronous invocation is retried and then kept in the dead-letter queue.
+//! to Lambda, so the asynchronous invocation (SNS's, or the sweep schedule's) is retried and then
+//! kept in the dead-letter queue.
 
 use lambda_runtime::Diagnostic;
 use shared::error::LambdaError;
