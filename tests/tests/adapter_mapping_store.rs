@@ -1117,6 +1117,7 @@ mod run_claimed {
         store.release(&taker).await.unwrap();
     }
 }
+
 fn cursor(position_ms: u64, caught_up: bool) -> SweepCursor {
     SweepCursor {
         position_ms,
