@@ -129,6 +129,8 @@ struct LocalStack {
     jira_client: JiraClientHandler,
     notifications: NotificationHandler,
     sir_client: SirClientHandler,
+    /// The Jira sweep's interval (its schedule rule's rate in the stack); `None`: no sweep.
+    sweep_every: Option<Duration>,
     console: Console,
 }
 
@@ -304,6 +306,15 @@ impl LocalStack {
             store(&jira_client_sdk),
             jira_client_config.handler,
         );
+        let sweep_minutes = contract
+            .pointer("/functions/jiraNotificationsHandler/sweepMinutes")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                HarnessError::Setup(
+                    "cdk/contract.json has no jiraNotificationsHandler sweepMinutes".into(),
+                )
+            })?;
+        let sweep_every = (sweep_minutes > 0).then(|| Duration::from_secs(sweep_minutes * 60));
         let notifications_config =
             NotificationsConfig::load(lookup, &aws_sdk_ssm::Client::new(&notifications_sdk))
                 .await
@@ -356,6 +367,7 @@ impl LocalStack {
             jira_client,
             notifications,
             sir_client,
+            sweep_every,
             console: Console,
         })
     }
@@ -457,6 +469,29 @@ impl LocalStack {
         Ok(())
     }
 
+    /// Runs the Jira sweep when its interval (the stack's default, `sweepMinutes` in the
+    /// contract) has passed, as its schedule rule would: the Jira → SIR half keeps working
+    /// whether Automation messages arrive or not.
+    async fn sweep_due(&self, last_sweep: &mut Instant) {
+        if self
+            .sweep_every
+            .is_none_or(|every| last_sweep.elapsed() < every)
+        {
+            return;
+        }
+        *last_sweep = Instant::now();
+        match self.notifications.sweep().await {
+            Ok(report) => self.describe(
+                "jira-notifications-handler",
+                &json!({ "records": report.issues }),
+            ),
+            Err(error) => self.console.line(&format!(
+                "  ! the Jira sweep failed and runs again next time: {}",
+                shared::error::error_chain(&error)
+            )),
+        }
+    }
+
     /// Without the emulator there is no Automation: issues of the project updated lately are
     /// announced to the topic as the Automation rules would (each at most every 15 s).
     async fn automation_stand_in(
@@ -499,11 +534,13 @@ impl LocalStack {
     /// Delivers, ticks and polls until `stop` turns true.
     async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), HarnessError> {
         let mut last_tick = Instant::now();
+        let mut last_sweep = Instant::now();
         let mut last_automation = Instant::now() - Duration::from_secs(60);
         let mut announced = HashMap::new();
         while !*stop.borrow() {
             let moved = self.pump_once().await?;
             self.schedule_due(&mut last_tick).await?;
+            self.sweep_due(&mut last_sweep).await;
             if self.jira.is_none() && last_automation.elapsed() >= Duration::from_secs(5) {
                 last_automation = Instant::now();
                 self.automation_stand_in(&mut announced).await?;
