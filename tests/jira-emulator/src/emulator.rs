@@ -167,10 +167,11 @@ impl Shared {
         actor: &str,
         key: &str,
         body: Value,
+        properties: std::collections::BTreeMap<String, Value>,
     ) -> Result<crate::model::CommentRecord, Error> {
         let key = self.issue_key(key)?;
         self.change(
-            |store| store.add_comment(actor, &key, body),
+            |store| store.add_comment(actor, &key, body, properties),
             |_| event_if(true, &key),
         )
     }
@@ -298,7 +299,7 @@ impl Shared {
         body: RichText,
     ) -> Result<String, Error> {
         let body = document(body, "comment")?;
-        self.add_comment(as_account, key, body)
+        self.add_comment(as_account, key, body, Default::default())
             .map(|comment| comment.id)
     }
 

@@ -1,5 +1,7 @@
 //! Fault injection for the REST API: failing the next N requests, added latency, a full outage,
-//! a token-bucket rate limit answering 429 with `Retry-After`; and refusals of one item as Jira
+//! a token-bucket rate limit answering 429 with `Retry-After`, a write that is applied and then
+//! answered with a failure (the answer lost on the way: a gateway timeout, a dropped
+//! connection, a Lambda that stopped before it read it); and refusals of one item as Jira
 //! Cloud words them: a watcher Jira will not add (400 with `errorMessages`), a transition whose
 //! screen requires a field the request does not set (400 with `errors`).
 
@@ -64,6 +66,16 @@ struct FaultState {
     refused_watchers: BTreeMap<String, (u16, String)>,
     /// Target status (lower case) → the field its transitions require, and Jira's message.
     required_transition_fields: BTreeMap<String, (String, String)>,
+    /// Writes to apply and then answer with a failure, each once, in the order armed.
+    fail_after_applying: Vec<AppliedThenFailed>,
+}
+
+/// A request (method, a part of its path) that is applied and then answered with `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AppliedThenFailed {
+    method: String,
+    path_part: String,
+    status: u16,
 }
 
 /// What to do with a request before it reaches the API.
@@ -139,6 +151,20 @@ impl Faults {
         );
     }
 
+    /// The next `method` request whose path contains `path_part` is applied, and then answered
+    /// with `status` instead of its answer (504: the gateway gave up waiting for Jira, which
+    /// made the change anyway). Once; armed several times, the matching requests take them in
+    /// turn.
+    pub fn fail_after_applying(&self, method: &str, path_part: &str, status: u16) {
+        lock(&self.state)
+            .fail_after_applying
+            .push(AppliedThenFailed {
+                method: method.to_uppercase(),
+                path_part: path_part.to_owned(),
+                status,
+            });
+    }
+
     /// Removes every fault, the rate limit included.
     pub fn clear(&self) {
         *lock(&self.state) = FaultState::default();
@@ -167,6 +193,17 @@ impl Faults {
             return Some(Refusal::Injected(status));
         }
         None
+    }
+
+    /// The status replacing the answer to this request once it was applied, if one is armed
+    /// for it (then used up).
+    pub(crate) fn take_failure_after_applying(&self, method: &str, path: &str) -> Option<u16> {
+        let mut state = lock(&self.state);
+        let index = state
+            .fail_after_applying
+            .iter()
+            .position(|armed| armed.method == method && path.contains(&armed.path_part))?;
+        Some(state.fail_after_applying.remove(index).status)
     }
 
     /// The status and message refusing `account_id` as a watcher, if it is refused.
@@ -213,5 +250,14 @@ mod tests {
         assert_eq!(faults.refusal(), Some(Refusal::Injected(502)));
         assert_eq!(faults.refusal(), Some(Refusal::Injected(502)));
         assert_eq!(faults.refusal(), None);
+    }
+
+    #[test]
+    fn a_write_armed_to_fail_after_applying_fails_once_and_only_when_it_matches() {
+        let faults = Faults::default();
+        faults.fail_after_applying("post", "/comment", 504);
+        assert_eq!(faults.take_failure_after_applying("GET", "/rest/api/3/issue/SEC-1/comment"), None);
+        assert_eq!(faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"), Some(504));
+        assert_eq!(faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"), None);
     }
 }

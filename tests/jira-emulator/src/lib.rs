@@ -18,8 +18,10 @@
 //!   `GET /user/search?query=&accountId=&startAt=&maxResults=`
 //! - `POST /issue`; `GET|PUT|DELETE /issue/{key}` (`GET` takes `fields=` and `expand=changelog`)
 //! - `GET|POST /issue/{key}/transitions`
-//! - `GET|POST /issue/{key}/comment` (`startAt`, `maxResults` ≤ 100, default 50, `orderBy`);
-//!   `GET|PUT /issue/{key}/comment/{id}`
+//! - `GET|POST /issue/{key}/comment` (`startAt`, `maxResults` ≤ 100, default 50, `orderBy`,
+//!   `expand=properties`; `POST` takes comment `properties: [{key, value}]` as Cloud does);
+//!   `GET|PUT /issue/{key}/comment/{id}`; `GET /comment/{id}/properties`;
+//!   `GET|PUT|DELETE /comment/{id}/properties/{propertyKey}`
 //! - `GET|POST|DELETE /issue/{key}/watchers` (`POST` body: a JSON string accountId;
 //!   `DELETE ?accountId=`)
 //! - `POST /issue/{key}/attachments` (multipart `file`, header `X-Atlassian-Token: no-check`);

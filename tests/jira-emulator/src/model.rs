@@ -160,6 +160,9 @@ pub struct CommentRecord {
     pub created: OffsetDateTime,
     #[serde(serialize_with = "serialize_timestamp")]
     pub updated: OffsetDateTime,
+    /// Comment properties (entity properties of the comment), by key.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, Value>,
 }
 
 /// One attachment and its bytes.

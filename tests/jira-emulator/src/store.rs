@@ -2,6 +2,8 @@
 //! Rust API so that a human's action and the integration's request follow the same rules and
 //! leave the same history.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -426,6 +428,7 @@ impl Store {
         actor: &str,
         key: &str,
         body: Value,
+        properties: BTreeMap<String, Value>,
     ) -> Result<CommentRecord, Error> {
         let auto_watch = self.auto_watch;
         self.change_issue(actor, key, |issue, change| {
@@ -436,6 +439,7 @@ impl Store {
                 update_author: actor.to_owned(),
                 created: change.at,
                 updated: change.at,
+                properties,
             };
             change.actions.push(IssueAction::Commented {
                 comment_id: comment.id.clone(),
@@ -563,6 +567,52 @@ impl Store {
         })
     }
 
+    /// The issue (key) and comment with this comment id.
+    pub(crate) fn comment(&self, comment_id: &str) -> Result<(&IssueRecord, &CommentRecord), Error> {
+        self.issues
+            .iter()
+            .find_map(|issue| {
+                issue
+                    .comments
+                    .iter()
+                    .find(|comment| comment.id == comment_id)
+                    .map(|comment| (issue, comment))
+            })
+            .ok_or_else(|| Error::CommentNotFound(comment_id.to_owned()))
+    }
+
+    /// Sets (`Some`) or deletes (`None`) a comment property; `Ok(true)` when it is new. Like
+    /// an issue property it is not a field: the issue's `updated` stays.
+    pub(crate) fn set_comment_property(
+        &mut self,
+        actor: &str,
+        comment_id: &str,
+        property_key: &str,
+        value: Option<Value>,
+    ) -> Result<bool, Error> {
+        check_property_key(property_key)?;
+        let key = self.comment(comment_id)?.0.key.clone();
+        self.change_issue(actor, &key, |issue, change| {
+            change.touches_updated = false;
+            let comment = issue
+                .comments
+                .iter_mut()
+                .find(|comment| comment.id == comment_id)
+                .ok_or_else(|| Error::CommentNotFound(comment_id.to_owned()))?;
+            match value {
+                Some(value) => Ok(comment
+                    .properties
+                    .insert(property_key.to_owned(), value)
+                    .is_none()),
+                None => comment
+                    .properties
+                    .remove(property_key)
+                    .map(|_| false)
+                    .ok_or_else(|| Error::PropertyNotFound(property_key.to_owned())),
+            }
+        })
+    }
+
     /// Sets an issue property; `Ok(true)` when it is new.
     pub(crate) fn set_property(
         &mut self,
@@ -571,11 +621,7 @@ impl Store {
         property_key: &str,
         value: Value,
     ) -> Result<bool, Error> {
-        if property_key.is_empty() || property_key.chars().count() > 255 {
-            return Err(Error::bad_request(
-                "The property key must be between 1 and 255 characters long.",
-            ));
-        }
+        check_property_key(property_key)?;
         self.change_issue(actor, key, |issue, change| {
             change.touches_updated = false;
             let created = issue
@@ -710,6 +756,17 @@ pub(crate) fn check_label(label: &str) -> Result<(), Error> {
         Err(Error::field(
             "labels",
             "The label must not be longer than 255 characters.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Jira's check on an entity property key (an issue's or a comment's): 1 to 255 characters.
+pub(crate) fn check_property_key(property_key: &str) -> Result<(), Error> {
+    if property_key.is_empty() || property_key.chars().count() > 255 {
+        Err(Error::bad_request(
+            "The property key must be between 1 and 255 characters long.",
         ))
     } else {
         Ok(())

@@ -87,7 +87,16 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         match shared.faults.take_token() {
             Ok(()) => {
                 request.extensions_mut().insert(caller);
-                next.run(request).await
+                let response = next.run(request).await;
+                match response
+                    .status()
+                    .is_success()
+                    .then(|| shared.faults.take_failure_after_applying(&method, &path))
+                    .flatten()
+                {
+                    Some(status) => refused(Refusal::Injected(status)),
+                    None => response,
+                }
             }
             Err(retry_after_seconds) => with_retry_after(
                 jira_message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded."),

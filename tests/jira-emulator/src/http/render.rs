@@ -147,8 +147,14 @@ impl Renderer<'_> {
         }
     }
 
-    pub(crate) fn comment(&self, issue: &IssueRecord, comment: &CommentRecord) -> Value {
-        json!({
+    /// A comment; its properties only when asked for (`expand=properties`), as Jira does.
+    pub(crate) fn comment(
+        &self,
+        issue: &IssueRecord,
+        comment: &CommentRecord,
+        with_properties: bool,
+    ) -> Value {
+        let mut rendered = json!({
             "self": format!("{}/issue/{}/comment/{}", self.api(), issue.id, comment.id),
             "id": comment.id,
             "author": self.user(&comment.author),
@@ -157,7 +163,15 @@ impl Renderer<'_> {
             "created": jira_timestamp(comment.created),
             "updated": jira_timestamp(comment.updated),
             "jsdPublic": true,
-        })
+        });
+        if with_properties {
+            rendered["properties"] = comment
+                .properties
+                .iter()
+                .map(|(key, value)| json!({"key": key, "value": value}))
+                .collect();
+        }
+        rendered
     }
 
     pub(crate) fn attachment(&self, attachment: &AttachmentRecord) -> Value {
@@ -217,7 +231,7 @@ impl Renderer<'_> {
         let comments: Vec<Value> = issue
             .comments
             .iter()
-            .map(|comment| self.comment(issue, comment))
+            .map(|comment| self.comment(issue, comment, false))
             .collect();
         let attachments: Vec<Value> = issue
             .attachments

@@ -55,6 +55,13 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             get(list_transitions).post(make_transition),
         )
         .route("/issue/{key}/comment", get(list_comments).post(add_comment))
+        .route("/comment/{id}/properties", get(list_comment_properties))
+        .route(
+            "/comment/{id}/properties/{property}",
+            get(get_comment_property)
+                .put(set_comment_property)
+                .delete(delete_comment_property),
+        )
         .route(
             "/issue/{key}/comment/{id}",
             get(get_comment).put(edit_comment),
@@ -632,6 +639,7 @@ async fn list_comments(
             )));
         }
     };
+    let with_properties = expands_properties(&params);
     let store = lock(&shared.store);
     let issue = store.issue(&key)?;
     let renderer = renderer(&store, &shared, version, &caller);
@@ -643,7 +651,7 @@ async fn list_comments(
         .into_iter()
         .skip(start_at)
         .take(max_results)
-        .map(|comment| renderer.comment(issue, comment))
+        .map(|comment| renderer.comment(issue, comment, with_properties))
         .collect();
     Ok(Json(json!({
         "startAt": start_at,
@@ -653,12 +661,20 @@ async fn list_comments(
     })))
 }
 
+/// Whether `expand` asks for comment properties.
+fn expands_properties(params: &[(String, String)]) -> bool {
+    list_param(params, "expand")
+        .iter()
+        .any(|expand| expand == "properties")
+}
+
 fn comment_response(
     shared: &Shared,
     version: ApiVersion,
     caller: &Caller,
     key: &str,
     comment_id: &str,
+    with_properties: bool,
 ) -> Result<Value, Error> {
     let store = lock(&shared.store);
     let issue = store.issue(key)?;
@@ -667,7 +683,7 @@ fn comment_response(
         .iter()
         .find(|comment| comment.id == comment_id)
         .ok_or_else(|| Error::CommentNotFound(comment_id.to_owned()))?;
-    Ok(renderer(&store, shared, version, caller).comment(issue, comment))
+    Ok(renderer(&store, shared, version, caller).comment(issue, comment, with_properties))
 }
 
 async fn add_comment(
@@ -675,13 +691,22 @@ async fn add_comment(
     Extension(version): Extension<ApiVersion>,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
+    Query(params): Params,
     body: Bytes,
 ) -> Result<Response, Error> {
     let request = parse_json(&body)?;
     shared.issue_key(&key)?;
     let body = comment_body_in(version, &request)?;
-    let comment = shared.add_comment(&caller.account_id, &key, body)?;
-    let rendered = comment_response(&shared, version, &caller, &key, &comment.id)?;
+    let properties = comment_properties_in(&request)?;
+    let comment = shared.add_comment(&caller.account_id, &key, body, properties)?;
+    let rendered = comment_response(
+        &shared,
+        version,
+        &caller,
+        &key,
+        &comment.id,
+        expands_properties(&params),
+    )?;
     Ok((StatusCode::CREATED, Json(rendered)).into_response())
 }
 
@@ -690,8 +715,17 @@ async fn get_comment(
     Extension(version): Extension<ApiVersion>,
     Extension(caller): Extension<Caller>,
     Path((key, comment_id)): Path<(String, String)>,
+    Query(params): Params,
 ) -> Result<Json<Value>, Error> {
-    comment_response(&shared, version, &caller, &key, &comment_id).map(Json)
+    comment_response(
+        &shared,
+        version,
+        &caller,
+        &key,
+        &comment_id,
+        expands_properties(&params),
+    )
+    .map(Json)
 }
 
 async fn edit_comment(
@@ -702,10 +736,97 @@ async fn edit_comment(
     body: Bytes,
 ) -> Result<Json<Value>, Error> {
     let request = parse_json(&body)?;
-    comment_response(&shared, version, &caller, &key, &comment_id)?;
+    comment_response(&shared, version, &caller, &key, &comment_id, false)?;
     let body = comment_body_in(version, &request)?;
     shared.edit_comment(&caller.account_id, &key, &comment_id, body)?;
-    comment_response(&shared, version, &caller, &key, &comment_id).map(Json)
+    comment_response(&shared, version, &caller, &key, &comment_id, false).map(Json)
+}
+
+/// The `properties` of a create-comment request (`[{"key", "value"}]`), as Jira reads them.
+fn comment_properties_in(request: &Value) -> Result<BTreeMap<String, Value>, Error> {
+    let invalid = || Error::bad_request("The comment properties are not valid.");
+    let Some(properties) = request.get("properties") else {
+        return Ok(BTreeMap::new());
+    };
+    let properties = properties.as_array().ok_or_else(invalid)?;
+    let mut read = BTreeMap::new();
+    for property in properties {
+        let key = property
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(invalid)?;
+        crate::store::check_property_key(key)?;
+        let value = property.get("value").cloned().unwrap_or(Value::Null);
+        read.insert(key.to_owned(), value);
+    }
+    Ok(read)
+}
+
+async fn list_comment_properties(
+    State(shared): State<Arc<Shared>>,
+    Extension(version): Extension<ApiVersion>,
+    Path(comment_id): Path<String>,
+) -> Result<Json<Value>, Error> {
+    let store = lock(&shared.store);
+    let (_, comment) = store.comment(&comment_id)?;
+    let keys: Vec<Value> = comment
+        .properties
+        .keys()
+        .map(|property| {
+            json!({
+                "self": format!(
+                    "{}/rest/api/{}/comment/{comment_id}/properties/{property}",
+                    shared.base_url,
+                    version.number()
+                ),
+                "key": property,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"keys": keys})))
+}
+
+async fn get_comment_property(
+    State(shared): State<Arc<Shared>>,
+    Path((comment_id, property)): Path<(String, String)>,
+) -> Result<Json<Value>, Error> {
+    let store = lock(&shared.store);
+    let (_, comment) = store.comment(&comment_id)?;
+    let value = comment
+        .properties
+        .get(&property)
+        .cloned()
+        .ok_or_else(|| Error::PropertyNotFound(property.clone()))?;
+    Ok(Json(json!({"key": property, "value": value})))
+}
+
+async fn set_comment_property(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((comment_id, property)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, Error> {
+    let value = parse_json(&body)?;
+    let created = lock(&shared.store).set_comment_property(
+        &caller.account_id,
+        &comment_id,
+        &property,
+        Some(value),
+    )?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+async fn delete_comment_property(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((comment_id, property)): Path<(String, String)>,
+) -> Result<StatusCode, Error> {
+    lock(&shared.store).set_comment_property(&caller.account_id, &comment_id, &property, None)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_watchers(
