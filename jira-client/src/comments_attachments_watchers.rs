@@ -12,10 +12,21 @@
 //!   user", kept for the configured TTL), then Jira's exact user search. E-mails no account
 //!   matches are listed in one comment; the issue notes ([`SirToJiraNotes`]) remember
 //!   which were reported so no later event reports them again.
+//!
+//! Every write is found again before it is repeated, so a crash or a lost answer between a write
+//! and its record never makes a second copy: each comment carries its [`CommentMarker`] (the
+//! SIR comment or attachment it is about, or the watchers it lists), looked for before posting;
+//! an upload is matched by file name and size among the integration's own attachments on the
+//! issue that no link claims yet.
 
 use std::collections::{HashMap, HashSet};
 
+use shared::comment_marker::{
+    CommentMarker, KIND_ATTACHMENT_REFUSED, KIND_SIR_COMMENT, KIND_UNRESOLVED_WATCHERS,
+    MarkedComments, post_once,
+};
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
+use shared::jira::JiraAttachment;
 use shared::sir::{CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
@@ -66,6 +77,8 @@ impl JiraClientHandler {
             .into_iter()
             .map(|link| (link.sir_id.clone(), link))
             .collect();
+        // The issue's marked comments, read when the first copy is to be posted.
+        let mut marked: Option<MarkedComments> = None;
         for comment in &comments {
             let fingerprint = Fingerprint::of_text(&comment.body).as_str().to_owned();
             match links.get(&comment.comment_id) {
@@ -74,7 +87,7 @@ impl JiraClientHandler {
                 Some(link) if link.fingerprint.as_deref() == Some(fingerprint.as_str()) => {}
                 Some(link) => {
                     let updated = self
-                        .update_copied_comment(key, link, comment, fingerprint)
+                        .update_copied_comment(key, link, comment, fingerprint, &mut marked)
                         .await;
                     if items.settle(|| comment_item(comment), updated).is_some() {
                         applied.comments_updated += 1;
@@ -92,9 +105,9 @@ impl JiraClientHandler {
                 }
                 None => {
                     let copied = self
-                        .copy_new_comment(case_id, key, comment, fingerprint)
+                        .copy_new_comment(case_id, key, comment, fingerprint, &mut marked)
                         .await;
-                    if items.settle(|| comment_item(comment), copied).is_some() {
+                    if items.settle(|| comment_item(comment), copied) == Some(true) {
                         applied.comments_added += 1;
                     }
                 }
@@ -111,13 +124,17 @@ impl JiraClientHandler {
         link: &ItemLink,
         comment: &SirComment,
         fingerprint: String,
+        marked: &mut Option<MarkedComments>,
     ) -> Result<(), JiraClientError> {
         let text = render_sir_comment(comment);
         let jira_id = match self.jira.update_comment(key, &link.jira_id, &text).await {
             Ok(()) => link.jira_id.clone(),
-            // The copy was deleted in Jira: post the edited comment again.
+            // The copy was deleted in Jira: post the edited comment again (or find the one an
+            // earlier try posted).
             Err(shared::Error::JiraStatus { status: 404, .. }) => {
-                self.jira.add_comment(key, &text).await?
+                let marker =
+                    CommentMarker::item(KIND_SIR_COMMENT, &link.case_id, &comment.comment_id);
+                self.post_copy(key, &text, &marker, marked).await?.0
             }
             Err(err) => return Err(err.into()),
         };
@@ -132,18 +149,42 @@ impl JiraClientHandler {
         Ok(())
     }
 
-    /// Posts a SIR comment not copied yet on the issue, then links it (origin `Sir`, body
-    /// `fingerprint`).
+    /// Posts the copy `text` of a SIR comment with its `marker`, unless a copy an earlier try
+    /// posted is on the issue: that one is brought to `text` (the SIR comment may have been
+    /// edited since) and kept. Returns the copy's id and whether it was posted now.
+    async fn post_copy(
+        &self,
+        key: &str,
+        text: &str,
+        marker: &CommentMarker,
+        marked: &mut Option<MarkedComments>,
+    ) -> Result<(String, bool), JiraClientError> {
+        if marked.is_none() {
+            *marked = Some(MarkedComments::load(self.jira.as_ref(), key).await?);
+        }
+        let marked = marked.get_or_insert_with(MarkedComments::default);
+        let posted = marked.post_once(self.jira.as_ref(), key, text, marker).await?;
+        if !posted.is_new() {
+            self.jira.update_comment(key, posted.id(), text).await?;
+        }
+        let new = posted.is_new();
+        Ok((posted.into_id(), new))
+    }
+
+    /// Posts a SIR comment not copied yet on the issue (or finds the copy an earlier try
+    /// posted), then links it (origin `Sir`, body `fingerprint`). Returns whether it was posted
+    /// now.
     async fn copy_new_comment(
         &self,
         case_id: &str,
         key: &str,
         comment: &SirComment,
         fingerprint: String,
-    ) -> Result<(), JiraClientError> {
-        let jira_id = self
-            .jira
-            .add_comment(key, &render_sir_comment(comment))
+        marked: &mut Option<MarkedComments>,
+    ) -> Result<bool, JiraClientError> {
+        let marker = CommentMarker::item(KIND_SIR_COMMENT, case_id, &comment.comment_id);
+        let (jira_id, new) = self
+            .post_copy(key, &render_sir_comment(comment), &marker, marked)
             .await?;
         self.store
             .put_item_link(&ItemLink {
@@ -156,7 +197,7 @@ impl JiraClientHandler {
                 fingerprint: Some(fingerprint),
             })
             .await?;
-        Ok(())
+        Ok(new)
     }
 
     /// Copies new `Verified` attachments, each an item of its own (see [`ItemResults`]);
@@ -169,13 +210,15 @@ impl JiraClientHandler {
         items: &mut ItemResults,
     ) -> Result<Vec<String>, JiraClientError> {
         let case_id = details.snapshot.case_id.as_str();
-        let linked: HashSet<String> = self
+        let links = self
             .store
             .item_links_for_case(LinkedItemKind::Attachment, case_id)
-            .await?
-            .into_iter()
-            .map(|link| link.sir_id)
-            .collect();
+            .await?;
+        let linked: HashSet<String> = links.iter().map(|link| link.sir_id.clone()).collect();
+        let mut uploads = EarlierUploads {
+            claimed: links.into_iter().map(|link| link.jira_id).collect(),
+            unclaimed: None,
+        };
         let mut pending = Vec::new();
         for attachment in &details.attachments {
             let id = attachment.attachment_id.as_str();
@@ -200,7 +243,7 @@ impl JiraClientHandler {
                 continue;
             }
             let copied = self
-                .copy_attachment(case_id, key, attachment, applied)
+                .copy_attachment(case_id, key, attachment, &mut uploads, applied)
                 .await;
             items.settle(
                 || {
@@ -218,38 +261,57 @@ impl JiraClientHandler {
         Ok(pending)
     }
 
-    /// Downloads a `Verified` SIR attachment and uploads it to the issue, or reports it in one
-    /// comment when Jira refuses it as too large; then links it (to that comment if refused, so
-    /// it is not tried again).
+    /// Downloads a `Verified` SIR attachment and uploads it to the issue (unless an earlier
+    /// try uploaded it: see [`EarlierUploads`]), or reports it in one comment when Jira refuses
+    /// it as too large; then links it (to that comment if refused, so it is not tried again).
     async fn copy_attachment(
         &self,
         case_id: &str,
         key: &str,
         attachment: &SirAttachment,
+        uploads: &mut EarlierUploads,
         applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         let id = attachment.attachment_id.as_str();
         let bytes = self.sir.download_attachment(case_id, id).await?;
         let size = bytes.len();
-        let jira_id = match self
-            .jira
-            .upload_attachment(key, &attachment.file_name, bytes)
-            .await
-        {
-            Ok(uploaded) => {
-                applied.attachments_added += 1;
-                uploaded.id
+        let earlier = self
+            .earlier_upload(key, uploads, &attachment.file_name, size)
+            .await?;
+        let uploaded = match earlier {
+            Some(found) => {
+                tracing::info!(
+                    case_id,
+                    attachment_id = id,
+                    jira_attachment_id = found,
+                    "an earlier try uploaded the attachment; linking that copy"
+                );
+                Ok(found)
             }
+            None => self
+                .jira
+                .upload_attachment(key, &attachment.file_name, bytes)
+                .await
+                .map(|uploaded| {
+                    applied.attachments_added += 1;
+                    uploaded.id
+                }),
+        };
+        let jira_id = match uploaded {
+            Ok(jira_id) => jira_id,
             Err(shared::Error::JiraStatus { status: 413, .. }) => {
                 let note = format!(
                     "The SIR case attachment {} ({size} bytes) could not be copied here: \
                      Jira refused it as too large. It remains available in the SIR case.",
                     attachment.file_name
                 );
-                let comment_id = self.jira.add_comment(key, &note).await?;
-                applied.comments_added += 1;
+                let marker = CommentMarker::item(KIND_ATTACHMENT_REFUSED, case_id, id);
+                let posted = post_once(self.jira.as_ref(), key, &note, &marker).await?;
+                if posted.is_new() {
+                    applied.comments_added += 1;
+                }
                 applied.attachments_refused += 1;
-                format!("{REFUSED_ATTACHMENT_PREFIX}{comment_id}")
+                format!("{REFUSED_ATTACHMENT_PREFIX}{}", posted.id())
             }
             Err(err) => return Err(err.into()),
         };
@@ -265,6 +327,39 @@ impl JiraClientHandler {
             })
             .await?;
         Ok(())
+    }
+
+    /// The id of an attachment an earlier try uploaded as `file_name` of `size` bytes, taken
+    /// from `uploads` so no other SIR attachment is linked to it.
+    async fn earlier_upload(
+        &self,
+        key: &str,
+        uploads: &mut EarlierUploads,
+        file_name: &str,
+        size: usize,
+    ) -> Result<Option<String>, JiraClientError> {
+        if uploads.unclaimed.is_none() {
+            let me = self.integration_account.id(self.jira.as_ref()).await?;
+            let on_issue = match self.jira.get_issue(key).await? {
+                Some(issue) => issue.attachments,
+                None => Vec::new(),
+            };
+            uploads.unclaimed = Some(
+                on_issue
+                    .into_iter()
+                    .filter(|found| {
+                        found.author_account_id.as_deref() == Some(me)
+                            && !uploads.claimed.contains(&found.id)
+                    })
+                    .collect(),
+            );
+        }
+        let unclaimed = uploads.unclaimed.get_or_insert_with(Vec::new);
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        Ok(unclaimed
+            .iter()
+            .position(|found| found.filename == file_name && found.size == size)
+            .map(|index| unclaimed.remove(index).id))
     }
 
     /// Adds the case's watchers that have a Jira account, each an item of its own (see
@@ -312,13 +407,30 @@ impl JiraClientHandler {
             .cloned()
             .collect();
         if !new.is_empty() {
-            let note = format!(
-                "These watchers of the AWS Security Incident Response case could not be added as \
-                 watchers here, because no Jira user with a visible e-mail address matches them: {}",
-                new.join(", ")
-            );
-            self.jira.add_comment(key, &note).await?;
-            applied.comments_added += 1;
+            // A note an earlier try posted before it could record it in the notes.
+            let listed = MarkedComments::load(self.jira.as_ref(), key)
+                .await?
+                .listed(KIND_UNRESOLVED_WATCHERS, &case.case_id);
+            let to_post: Vec<String> = new
+                .iter()
+                .filter(|email| !listed.contains(*email))
+                .cloned()
+                .collect();
+            if !to_post.is_empty() {
+                let note = format!(
+                    "These watchers of the AWS Security Incident Response case could not be added \
+                     as watchers here, because no Jira user with a visible e-mail address matches \
+                     them: {}",
+                    to_post.join(", ")
+                );
+                let marker = CommentMarker::listing(
+                    KIND_UNRESOLVED_WATCHERS,
+                    &case.case_id,
+                    to_post.iter().cloned(),
+                );
+                self.jira.add_comment(key, &note, &marker).await?;
+                applied.comments_added += 1;
+            }
             notes.reported_unresolved_watchers.extend(new);
             write_notes(self.jira.as_ref(), key, &notes).await?;
         }
@@ -349,6 +461,15 @@ impl JiraClientHandler {
             .await?;
         Ok(account_id)
     }
+}
+
+/// The attachments earlier tries may have uploaded without linking them: the integration's own
+/// on the issue (read when the first upload is due) that no attachment link claims.
+#[derive(Debug)]
+pub(crate) struct EarlierUploads {
+    /// Jira attachment ids the case's attachment links hold.
+    claimed: HashSet<String>,
+    unclaimed: Option<Vec<JiraAttachment>>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! it is retried.
 
 use serde::Serialize;
+use shared::comment_marker::{CommentMarker, KIND_JIRA_REFUSALS, MarkedComments};
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 
 use crate::{AppliedToJira, JiraClientError, JiraClientHandler};
@@ -125,17 +126,32 @@ impl JiraClientHandler {
         if new.is_empty() {
             return Ok(());
         }
-        let lines: Vec<String> = new
+        // A note an earlier try posted before it could record it in the notes.
+        let listed = MarkedComments::load(self.jira.as_ref(), key)
+            .await?
+            .listed(KIND_JIRA_REFUSALS, case_id);
+        let to_post: Vec<&&RefusedItem> = new
             .iter()
-            .map(|refused| format!("- {}: {}", refused.item, refused.reason))
+            .filter(|refused| !listed.contains(&refused.item))
             .collect();
-        let note = format!(
-            "Jira refused these changes from the AWS Security Incident Response case {case_id}, \
-             so they are not on this issue (everything else was synced):\n{}",
-            lines.join("\n")
-        );
-        self.jira.add_comment(key, &note).await?;
-        applied.comments_added += 1;
+        if !to_post.is_empty() {
+            let lines: Vec<String> = to_post
+                .iter()
+                .map(|refused| format!("- {}: {}", refused.item, refused.reason))
+                .collect();
+            let note = format!(
+                "Jira refused these changes from the AWS Security Incident Response case \
+                 {case_id}, so they are not on this issue (everything else was synced):\n{}",
+                lines.join("\n")
+            );
+            let marker = CommentMarker::listing(
+                KIND_JIRA_REFUSALS,
+                case_id,
+                to_post.iter().map(|refused| refused.item.clone()),
+            );
+            self.jira.add_comment(key, &note, &marker).await?;
+            applied.comments_added += 1;
+        }
         notes
             .reported_refusals
             .extend(new.iter().map(|refused| refused.item.clone()));

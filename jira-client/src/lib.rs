@@ -28,6 +28,11 @@
 //!
 //! Each watcher, comment, attachment and the status move is an item of its own: one Jira refuses
 //! for good is reported once on the issue and the rest applied (see `item_refusals`).
+//!
+//! Every comment it writes carries a marker ([`shared::comment_marker`]) that a retry looks for
+//! before posting, and an upload is matched against the issue's attachments before it is made
+//! again: a crash or a lost answer between a write and its record (id map, issue notes, label)
+//! never leaves a second copy.
 //! Anything else that leaves the event not fully applied is an `Err` (see [`JiraClientError`]),
 //! returned once the other items were applied.
 
@@ -44,13 +49,14 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shared::adf::adf_to_text;
+use shared::comment_marker::{CommentMarker, KIND_CASE_CLOSED, KIND_CASE_DELETED, post_once};
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
 use shared::issue_description::{
     case_console_url, details_block_adf, issue_description_adf, sir_description_for_issue,
     strip_details_block, with_case_text, with_details_block,
 };
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
-use shared::jira::{IssueEdit, JiraApi, JiraIssue, NewIssue};
+use shared::jira::{IntegrationAccount, IssueEdit, JiraApi, JiraIssue, NewIssue};
 use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
@@ -225,6 +231,8 @@ pub struct JiraClientHandler {
     sir: Arc<dyn SirApi>,
     store: Arc<dyn JiraClientStore>,
     settings: JiraClientSettings,
+    /// Whose attachments on an issue are the integration's own uploads.
+    integration_account: IntegrationAccount,
 }
 
 impl std::fmt::Debug for JiraClientHandler {
@@ -247,6 +255,7 @@ impl JiraClientHandler {
             sir,
             store,
             settings,
+            integration_account: IntegrationAccount::new(),
         }
     }
 
@@ -712,16 +721,19 @@ impl JiraClientHandler {
             return Ok(());
         }
         let code = case.closure_code.as_deref().unwrap_or("none given");
-        self.jira
-            .add_comment(
-                key,
-                &format!(
-                    "The AWS Security Incident Response case {} was closed (closure code: {code}).",
-                    case.case_id
-                ),
-            )
-            .await?;
-        applied.comments_added += 1;
+        let posted = post_once(
+            self.jira.as_ref(),
+            key,
+            &format!(
+                "The AWS Security Incident Response case {} was closed (closure code: {code}).",
+                case.case_id
+            ),
+            &CommentMarker::note(KIND_CASE_CLOSED, &case.case_id),
+        )
+        .await?;
+        if posted.is_new() {
+            applied.comments_added += 1;
+        }
         notes.closure_reported = true;
         write_notes(self.jira.as_ref(), key, &notes).await?;
         Ok(())
@@ -758,19 +770,23 @@ impl JiraClientHandler {
         }
         let mut applied = AppliedToJira::new(case_id, Some(key), IssueOutcome::Deleted);
         match self.jira.get_issue(key).await? {
-            // The label is written after the comment, so it says the comment is there.
+            // The label is written after the comment, so it says the comment is there; without
+            // it, the comment's marker does.
             Some(issue) if !issue.labels.iter().any(|l| l == DELETED_LABEL) => {
-                self.jira
-                    .add_comment(
-                        key,
-                        &format!(
-                            "The AWS Security Incident Response case {case_id} no longer exists \
-                             (it was deleted on the AWS side). This issue is kept and is no \
-                             longer synced with it."
-                        ),
-                    )
-                    .await?;
-                applied.comments_added += 1;
+                let posted = post_once(
+                    self.jira.as_ref(),
+                    key,
+                    &format!(
+                        "The AWS Security Incident Response case {case_id} no longer exists \
+                         (it was deleted on the AWS side). This issue is kept and is no longer \
+                         synced with it."
+                    ),
+                    &CommentMarker::note(KIND_CASE_DELETED, case_id),
+                )
+                .await?;
+                if posted.is_new() {
+                    applied.comments_added += 1;
+                }
                 self.jira.add_label(key, DELETED_LABEL).await?;
             }
             Some(_) => {}

@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::adf::{adf_to_text, text_to_adf};
+use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
 use crate::config::JiraSettings;
 use crate::error::{Error, Result};
 
@@ -111,6 +112,9 @@ pub struct JiraComment {
     pub body: String,
     pub created: Option<String>,
     pub updated: Option<String>,
+    /// What the integration wrote it as (its [`MARKER_PROPERTY`] comment property); `None` on
+    /// a comment a person wrote.
+    pub marker: Option<CommentMarker>,
 }
 
 /// An attachment's metadata; `content_url` downloads the bytes.
@@ -263,10 +267,12 @@ pub trait JiraApi: Send + Sync {
     /// workflow's statuses in their usual order and steers the walk when no transition leads to
     /// `target` directly. Returns how many transitions were made.
     async fn transition_to(&self, key: &str, target: &str, route: &[&str]) -> Result<usize>;
-    /// Every comment, paging with startAt/maxResults until `total`.
+    /// Every comment with its marker, paging with startAt/maxResults until `total`.
     async fn comments(&self, key: &str) -> Result<Vec<JiraComment>>;
-    /// Adds a comment (plain text, sent as ADF) and returns its id.
-    async fn add_comment(&self, key: &str, text: &str) -> Result<String>;
+    /// Adds a comment (plain text, sent as ADF) carrying `marker` in the same request (see
+    /// [`crate::comment_marker`]) and returns its id. Not retried on 5xx or a timeout: it may
+    /// have landed, and the caller looks for its marker before posting again.
+    async fn add_comment(&self, key: &str, text: &str, marker: &CommentMarker) -> Result<String>;
     async fn update_comment(&self, key: &str, comment_id: &str, text: &str) -> Result<()>;
     /// AccountIds of the issue's watchers.
     async fn watchers(&self, key: &str) -> Result<Vec<String>>;
@@ -620,16 +626,33 @@ struct CommentJson {
     body: Value,
     created: Option<String>,
     updated: Option<String>,
+    /// Present with `expand=properties`.
+    #[serde(default)]
+    properties: Vec<PropertyJson>,
+}
+
+#[derive(Deserialize)]
+struct PropertyJson {
+    key: String,
+    #[serde(default)]
+    value: Value,
 }
 
 impl From<CommentJson> for JiraComment {
     fn from(c: CommentJson) -> Self {
+        // A marker that does not read (edited by hand) leaves the comment unmarked.
+        let marker = c
+            .properties
+            .into_iter()
+            .find(|property| property.key == MARKER_PROPERTY)
+            .and_then(|property| serde_json::from_value(property.value).ok());
         JiraComment {
             id: c.id,
             author_account_id: c.author.map(|u| u.account_id),
             body: adf_to_text(&c.body),
             created: c.created,
             updated: c.updated,
+            marker,
         }
     }
 }
@@ -842,7 +865,8 @@ impl JiraApi for JiraClient {
             url.query_pairs_mut()
                 .append_pair("startAt", &all.len().to_string())
                 .append_pair("maxResults", "100")
-                .append_pair("orderBy", "created");
+                .append_pair("orderBy", "created")
+                .append_pair("expand", "properties");
             let page: Page = self.get_json("GET comments", url).await?;
             let got = page.comments.len();
             all.extend(page.comments.into_iter().map(JiraComment::from));
@@ -852,8 +876,11 @@ impl JiraApi for JiraClient {
         }
     }
 
-    async fn add_comment(&self, key: &str, text: &str) -> Result<String> {
-        let body = json!({"body": text_to_adf(text)});
+    async fn add_comment(&self, key: &str, text: &str, marker: &CommentMarker) -> Result<String> {
+        let body = json!({
+            "body": text_to_adf(text),
+            "properties": [{"key": MARKER_PROPERTY, "value": marker}],
+        });
         let url = self.url(&["issue", key, "comment"]);
         let response = self
             .send("add comment", false, || {

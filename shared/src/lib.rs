@@ -5,9 +5,11 @@
 //! graph and status mapping ([`status`]) and the error type ([`error`]); the two remote APIs: SIR
 //! ([`sir`]) and Jira ([`jira`], bodies via [`adf`]); and what the integration writes on an issue
 //! besides the case's fields: the description's details block ([`issue_description`]) and the
-//! notes of what it already said there ([`issue_notes`]).
+//! notes of what it already said there ([`issue_notes`]), and the identity each of its Jira
+//! comments carries so a retry finds it ([`comment_marker`]).
 
 pub mod adf;
+pub mod comment_marker;
 pub mod config;
 pub mod error;
 pub mod events;

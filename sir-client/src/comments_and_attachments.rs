@@ -388,6 +388,7 @@ mod tests {
             body: "y".repeat(20_000),
             created: None,
             updated: None,
+            marker: None,
         };
         let text = render_jira_comment("SEC-1", "Alice", &comment);
         assert_eq!(text.chars().count(), SIR_COMMENT_MAX_CHARS);

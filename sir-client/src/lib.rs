@@ -43,6 +43,10 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use serde_json::Value;
+use shared::comment_marker::{
+    CommentMarker, KIND_CASE_CREATED, KIND_CLOSED_CASE_CHANGES, KIND_SIR_REFUSAL, MarkedComments,
+    post_once,
+};
 use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
 use shared::issue_description::{case_console_url, sir_description_for_issue};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
@@ -461,15 +465,17 @@ impl SirClientHandler {
                 .await?;
             applied.notes += 1;
         }
-        self.jira
-            .add_comment(
-                key,
-                &format!(
-                    "AWS Security Incident Response case {case_id} was created for this issue: {}",
-                    case_console_url(&self.settings.region, case_id)
-                ),
-            )
-            .await?;
+        // Its marker makes it found again if the notes could not record it.
+        post_once(
+            self.jira.as_ref(),
+            key,
+            &format!(
+                "AWS Security Incident Response case {case_id} was created for this issue: {}",
+                case_console_url(&self.settings.region, case_id)
+            ),
+            &CommentMarker::note(KIND_CASE_CREATED, case_id),
+        )
+        .await?;
         notes.case_announced = true;
         write_notes(self.jira.as_ref(), key, &notes).await?;
         applied.notes += 1;
@@ -639,15 +645,22 @@ impl SirClientHandler {
         if !notes.reported_refusals.insert(item.to_owned()) {
             return Ok(());
         }
-        self.jira
-            .add_comment(
-                key,
-                &format!(
-                    "AWS Security Incident Response refused {item} for case {case_id}: \
-                     \"{message}\". Everything else on this issue is still copied to the case."
-                ),
-            )
-            .await?;
+        // A note an earlier try posted before it could record it in the notes.
+        let listed = MarkedComments::load(self.jira.as_ref(), key)
+            .await?
+            .listed(KIND_SIR_REFUSAL, case_id);
+        if !listed.contains(item) {
+            self.jira
+                .add_comment(
+                    key,
+                    &format!(
+                        "AWS Security Incident Response refused {item} for case {case_id}: \
+                         \"{message}\". Everything else on this issue is still copied to the case."
+                    ),
+                    &CommentMarker::listing(KIND_SIR_REFUSAL, case_id, [item.to_owned()]),
+                )
+                .await?;
+        }
         write_notes(self.jira.as_ref(), key, &notes).await?;
         applied.notes += 1;
         Ok(())
@@ -713,15 +726,16 @@ impl SirClientHandler {
             );
             return Ok(());
         }
-        self.jira
-            .add_comment(
-                key,
-                &format!(
-                    "The AWS Security Incident Response case {case_id} is closed, so changes made \
-                     to this issue are no longer copied to it (SIR does not reopen closed cases)."
-                ),
-            )
-            .await?;
+        post_once(
+            self.jira.as_ref(),
+            key,
+            &format!(
+                "The AWS Security Incident Response case {case_id} is closed, so changes made to \
+                 this issue are no longer copied to it (SIR does not reopen closed cases)."
+            ),
+            &CommentMarker::note(KIND_CLOSED_CASE_CHANGES, case_id),
+        )
+        .await?;
         notes.closed_case_reported = true;
         write_notes(self.jira.as_ref(), key, &notes).await?;
         applied.notes += 1;

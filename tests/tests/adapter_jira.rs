@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue as HumanIssue, RateLimit, User};
 use secrecy::SecretString;
 use shared::Error;
+use shared::comment_marker::{CommentMarker, KIND_SIR_COMMENT, MARKER_PROPERTY};
 use shared::config::JiraSettings;
 use shared::jira::{IssueEdit, JiraApi, JiraAttachment, JiraClient, NewIssue, RetryPolicy};
 
@@ -204,8 +205,9 @@ async fn all_comments_are_read_across_pages_with_their_authors() {
             .comment(&ann.account_id, &key, format!("update {i}"))
             .unwrap();
     }
+    let marker = CommentMarker::item(KIND_SIR_COMMENT, "1234567890", "c-1");
     let ours = client
-        .add_comment(&key, "From SIR:\nline two")
+        .add_comment(&key, "From SIR:\nline two", &marker)
         .await
         .unwrap();
     let comments = client.comments(&key).await.unwrap();
@@ -224,10 +226,24 @@ async fn all_comments_are_read_across_pages_with_their_authors() {
         Some(emulator.integration_account_id())
     );
     assert!(requests_to(&emulator, "GET", "/comment") >= 2, "paged");
+    // The marker went in with the create, as a comment property, and reads back.
+    assert_eq!(last.marker.as_ref(), Some(&marker));
+    assert_eq!(comments[0].marker, None, "a person's comment has none");
+    let stored = emulator.issue(&key).unwrap();
+    let stored = stored.comments.iter().find(|c| c.id == ours).unwrap();
+    assert_eq!(
+        stored.properties.get(MARKER_PROPERTY),
+        Some(&serde_json::to_value(&marker).unwrap())
+    );
 
     client.update_comment(&key, &ours, "edited").await.unwrap();
     let comments = client.comments(&key).await.unwrap();
     assert_eq!(comments.last().unwrap().body, "edited");
+    assert_eq!(
+        comments.last().unwrap().marker.as_ref(),
+        Some(&marker),
+        "an edit keeps the comment's properties"
+    );
 }
 
 #[tokio::test]

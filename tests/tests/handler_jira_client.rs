@@ -28,6 +28,7 @@ use jira_emulator::{
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::adf::adf_to_text;
+use shared::comment_marker::CommentMarker;
 use shared::config::JiraSettings;
 use shared::error::LambdaError;
 use shared::events::{BusEvent, CaseChange, CaseGone, IssueChange};
@@ -1019,6 +1020,198 @@ async fn attachment_jira_refuses_as_too_large_is_reported_once_and_not_tried_aga
 }
 
 // ---------------------------------------------------------------------------------------------
+// Each write is made once, even when its answer was lost after Jira applied it.
+
+/// Delivers `event` with the answer to the next `method` request whose path contains
+/// `path_part` lost after Jira applied it (as a gateway timeout, or a Lambda that stopped right
+/// after the call, leaves it): the delivery fails with the write made and not recorded. Then
+/// delivers it again, as Lambda retries it, and returns what that did.
+async fn lose_the_answer_then_redeliver(
+    s: &Setup,
+    handler: &JiraClientHandler,
+    event: EventBridgeEvent<Value>,
+    method: &str,
+    path_part: &str,
+) -> AppliedToJira {
+    s.jira.faults().fail_after_applying(method, path_part, 504);
+    let failed = handler.handle(event.clone()).await;
+    assert!(failed.is_err(), "the lost answer fails the delivery: {failed:?}");
+    let lost = s
+        .jira
+        .requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.contains(path_part) && r.status == 504)
+        .count();
+    assert_eq!(lost, 1, "the write was made and its answer lost");
+    handler.handle(event).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_comment_copy_whose_answer_was_lost_is_found_and_linked_not_posted_again() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Lost answer"), &[]);
+    let sir_id = s
+        .sir
+        .add_comment(HUMAN, &case_id, "Isolated the instance.")
+        .unwrap();
+    let event = s.created(&case_id).await;
+
+    let applied = lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/comment").await;
+    assert_eq!(applied.comments_added, 0, "found, not posted");
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, "Isolated the instance."), 1);
+    assert_eq!(issue.comments.len(), 1);
+    let link = s
+        .world
+        .store()
+        .item_link_by_sir_id(LinkedItemKind::Comment, &case_id, &sir_id)
+        .await
+        .unwrap()
+        .expect("the copy found is linked");
+    assert_eq!(link.jira_id, issue.comments[0].id);
+}
+
+#[tokio::test]
+async fn an_upload_whose_answer_was_lost_is_found_and_linked_not_uploaded_again() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Lost upload answer"), &[]);
+    let bytes = b"CloudTrail excerpt".to_vec();
+    let sir_id = s
+        .sir
+        .upload_attachment(HUMAN, &case_id, "cloudtrail.json", bytes.clone())
+        .unwrap();
+    let event = s.created(&case_id).await;
+
+    let applied =
+        lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/attachments").await;
+    assert_eq!(applied.attachments_added, 0, "found, not uploaded");
+    let issue = s.issue_of(&case_id);
+    assert_eq!(issue.attachments.len(), 1);
+    assert_eq!(issue.attachments[0].bytes.as_ref(), bytes.as_slice());
+    let link = s
+        .world
+        .store()
+        .item_link_by_sir_id(LinkedItemKind::Attachment, &case_id, &sir_id)
+        .await
+        .unwrap()
+        .expect("the upload found is linked");
+    assert_eq!(link.jira_id, issue.attachments[0].id);
+    assert_eq!(s.jira_requests("POST", "/attachments"), 1);
+}
+
+#[tokio::test]
+async fn a_too_large_note_whose_answer_was_lost_is_posted_once() {
+    let s = Setup::with_jira(JiraEmulatorConfig {
+        max_attachment_bytes: 1_024,
+        ..JiraEmulatorConfig::default()
+    })
+    .await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Big evidence, lost answer"), &[]);
+    s.sir
+        .upload_attachment(HUMAN, &case_id, "memory.dmp", vec![7u8; 4_096])
+        .unwrap();
+    let event = s.created(&case_id).await;
+
+    let applied = lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/comment").await;
+    assert_eq!(applied.attachments_refused, 1);
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, "memory.dmp (4096 bytes)"), 1);
+    assert_eq!(issue.comments.len(), 1);
+}
+
+#[tokio::test]
+async fn a_closure_note_whose_answer_was_lost_is_posted_once_and_recorded() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Closing, lost answer"), &[]);
+    apply(&handler, s.created(&case_id).await).await;
+    let before = s.snapshot(&case_id).await;
+    s.sir.close_case(HUMAN, &case_id).unwrap();
+    let event = s.updated(&case_id, &before).await;
+
+    lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/comment").await;
+    let issue = s.issue_of(&case_id);
+    assert_eq!(issue.status, "Done");
+    assert_eq!(comments_containing(&issue, "was closed (closure code"), 1);
+    assert_eq!(
+        issue.properties[SirToJiraNotes::PROPERTY]["closureReported"],
+        json!(true)
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_note_whose_answer_was_lost_is_posted_once_then_labelled() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Deleted, lost answer"), &[]);
+    apply(&handler, s.created(&case_id).await).await;
+    let key = s.issue_of(&case_id).key;
+    s.sir.delete_case(&case_id);
+    let deleted = envelope(&BusEvent::CaseDeleted(CaseGone {
+        case_id: case_id.clone(),
+        issue_key: Some(key.clone()),
+    }));
+
+    let applied = lose_the_answer_then_redeliver(&s, &handler, deleted, "POST", "/comment").await;
+    assert_eq!(applied.outcome, IssueOutcome::Deleted);
+    let issue = s.jira.issue(&key).unwrap();
+    assert_eq!(comments_containing(&issue, "no longer exists"), 1);
+    assert!(issue.labels.contains(&DELETED_LABEL.to_owned()));
+    let link = s.world.store().link_for_case(&case_id).await.unwrap().unwrap();
+    assert!(link.broken.is_some());
+}
+
+#[tokio::test]
+async fn an_unresolved_watchers_note_whose_answer_was_lost_is_posted_once_and_recorded() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(
+        HumanCase {
+            watchers: vec![Watcher::email("ghost@example.com")],
+            ..human_case("Ghost watcher, lost answer")
+        },
+        &[],
+    );
+    let event = s.created(&case_id).await;
+
+    lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/comment").await;
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, "ghost@example.com"), 1);
+    assert_eq!(
+        issue.properties[SirToJiraNotes::PROPERTY]["reportedUnresolvedWatchers"],
+        json!(["ghost@example.com"])
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_note_whose_answer_was_lost_is_posted_once_and_recorded() {
+    let s = Setup::new().await;
+    let ann = s.jira.add_user(User::new("Ann Analyst", "ann@example.com"));
+    let refusal = "The user Ann Analyst cannot be added as a watcher of this issue.";
+    s.jira.faults().refuse_watcher(&ann.account_id, refusal);
+    let handler = s.handler();
+    let case_id = s.open_case(
+        HumanCase {
+            watchers: vec![Watcher::email("ann@example.com")],
+            ..human_case("Refused watcher, lost answer")
+        },
+        &[],
+    );
+    let event = s.created(&case_id).await;
+
+    lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/comment").await;
+    let issue = s.issue_of(&case_id);
+    assert_eq!(comments_containing(&issue, refusal), 1);
+    assert_eq!(
+        issue.properties[SirToJiraNotes::PROPERTY]["reportedRefusals"],
+        json!(["watcher ann@example.com"])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Exactly one issue, whatever the deliveries.
 
 #[tokio::test]
@@ -1423,8 +1616,13 @@ impl JiraApi for JiraDownAfterCreate {
     async fn comments(&self, key: &str) -> shared::Result<Vec<JiraComment>> {
         self.inner.comments(key).await
     }
-    async fn add_comment(&self, key: &str, text: &str) -> shared::Result<String> {
-        self.inner.add_comment(key, text).await
+    async fn add_comment(
+        &self,
+        key: &str,
+        text: &str,
+        marker: &CommentMarker,
+    ) -> shared::Result<String> {
+        self.inner.add_comment(key, text, marker).await
     }
     async fn update_comment(&self, key: &str, id: &str, text: &str) -> shared::Result<()> {
         self.inner.update_comment(key, id, text).await

@@ -108,3 +108,51 @@ fn delete_link_item(it: &Integration, pk: &str) -> aws_sdk_dynamodb::types::Tran
         )
         .build()
 }
+
+#[tokio::test]
+async fn a_case_created_note_whose_answer_was_lost_is_posted_once_on_the_issue() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it.jira.create_issue(me, new_issue("Lost note", "x")).unwrap();
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    it.notifications
+        .handle(sns_event_with("m-1", &message))
+        .await
+        .unwrap();
+    let envelopes = it
+        .world
+        .receive(&it.to_sir, 1, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
+        serde_json::from_value(envelopes[0].clone()).unwrap();
+
+    // Jira applies the note and its answer is lost: the delivery fails before the issue notes
+    // record it; the retry finds the note by its marker instead of posting it again.
+    it.jira.faults().fail_after_applying("POST", "/comment", 504);
+    let failed = it.sir_client.handle(event.clone()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    it.sir_client.handle(event).await.unwrap();
+
+    let issue = it.jira.issue(&key).unwrap();
+    let notes = issue
+        .comments
+        .iter()
+        .filter(|c| shared::adf::adf_to_text(&c.body).contains("was created for this issue"))
+        .count();
+    assert_eq!(notes, 1);
+    assert_eq!(issue.comments.len(), 1);
+    assert_eq!(
+        issue.properties["sir-integration-from-jira"]["caseAnnounced"],
+        serde_json::json!(true)
+    );
+    let case = it.only_case();
+    assert_eq!(
+        case.comments
+            .iter()
+            .filter(|c| c.body.contains("was created from Jira"))
+            .count(),
+        1
+    );
+}
