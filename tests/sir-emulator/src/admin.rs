@@ -292,6 +292,7 @@ struct FaultSettingsPatch {
     retry_after_seconds: Option<u32>,
     fail_after: Option<crate::faults::FailAfter>,
     refusals: Option<std::collections::BTreeMap<String, String>>,
+    lose_answers: Option<crate::faults::LoseAnswers>,
 }
 
 impl FaultSettingsPatch {
@@ -311,6 +312,7 @@ impl FaultSettingsPatch {
                 .unwrap_or(defaults.retry_after_seconds),
             fail_after: self.fail_after,
             refusals: self.refusals.unwrap_or_default(),
+            lose_answers: self.lose_answers,
         }
     }
 }

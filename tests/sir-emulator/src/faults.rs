@@ -1,7 +1,9 @@
 //! Fault injection for the SIR API (not for the admin API or the upload/download URLs): added
 //! latency, throttling (429 `ThrottlingException` with `Retry-After`) for the next N calls or a
 //! share of calls, failures with a chosen status for the next N calls or for the one call a
-//! caller makes after a given operation succeeded (a Lambda stopped right after that step), and
+//! caller makes after a given operation succeeded (a Lambda stopped right after that step),
+//! answers lost after the call was applied (a timeout or a dropped connection after SIR made the
+//! change), and
 //! refusals of one operation as SIR refuses a request its rules do not allow (400
 //! `ValidationException` with the message SIR would give).
 
@@ -29,6 +31,19 @@ pub struct FaultSettings {
     /// Operation name → the `ValidationException` message every call of it gets.
     #[serde(default)]
     pub refusals: BTreeMap<String, String>,
+    /// Calls applied and then answered with a failure (see [`Faults::lose_answers`]).
+    #[serde(default)]
+    pub lose_answers: Option<LoseAnswers>,
+}
+
+/// The next `calls` calls of `operation` are applied, then answered with `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoseAnswers {
+    pub operation: String,
+    pub status: u16,
+    #[serde(default = "one")]
+    pub calls: u32,
 }
 
 /// The failure of the next call a caller makes after its `operation` succeeded.
@@ -60,6 +75,7 @@ impl Default for FaultSettings {
             retry_after_seconds: 1,
             fail_after: None,
             refusals: BTreeMap::new(),
+            lose_answers: None,
         }
     }
 }
@@ -107,6 +123,36 @@ impl Faults {
                 armed_for: None,
             });
         });
+    }
+
+    /// Applies the next `calls` calls of `operation` and answers them with HTTP `status`, as a
+    /// caller sees a call whose answer was lost (`calls` at least the SDK's attempts, so that
+    /// its own retries see the same).
+    pub fn lose_answers(&self, operation: &str, status: u16, calls: u32) {
+        self.with(|s| {
+            s.lose_answers = Some(LoseAnswers {
+                operation: operation.to_owned(),
+                status,
+                calls,
+            });
+        });
+    }
+
+    /// The failure answering an applied call of `operation` whose answer is to be lost, if
+    /// any; counts it down.
+    pub(crate) fn lost_answer(&self, operation: &str) -> Option<Error> {
+        self.with(|s| {
+            let lose = s.lose_answers.as_mut()?;
+            if lose.operation != operation {
+                return None;
+            }
+            lose.calls = lose.calls.saturating_sub(1);
+            let status = lose.status;
+            if lose.calls == 0 {
+                s.lose_answers = None;
+            }
+            Some(injected_failure(status))
+        })
     }
 
     /// Answers every call of `operation` with a 400 `ValidationException` carrying `message`,

@@ -90,7 +90,9 @@
 //!   `{stats: EventStats, events: [NativeEvent]}`
 //! - `GET /_emulator/faults` → `FaultSettings`; `PUT` `FaultSettings` (missing fields reset;
 //!   `failAfter: {operation, status, calls}` fails a caller's next calls after its `operation`
-//!   succeeded, `refusals: {operation: message}` answers 400 `ValidationException`);
+//!   succeeded, `refusals: {operation: message}` answers 400 `ValidationException`,
+//!   `loseAnswers: {operation, status, calls}` applies the next calls of `operation` and answers
+//!   them with `status`);
 //!   `DELETE` clears
 
 mod admin;

@@ -200,6 +200,14 @@ pub(crate) async fn api(State(shared): State<Arc<Shared>>, request: Request) -> 
             .await
         }
     };
+    // An applied call whose answer is lost: the change stays, the caller sees a failure.
+    let outcome = match outcome {
+        Ok(_) => match shared.faults.lost_answer(&operation.name) {
+            Some(lost) => Err(lost),
+            None => outcome,
+        },
+        Err(_) => outcome,
+    };
     let response = match outcome {
         Ok(output) => {
             if let Ok(akid) = &caller {
