@@ -280,8 +280,17 @@ impl SirClientHandler {
             origin: Origin::Jira,
             fingerprint: None,
         };
-        // Uploaded by a run that stopped before linking it: link it, never upload twice.
+        // Uploaded by a run that stopped before linking it: link it, never upload twice. One
+        // still `Pending` may be a run that stopped between asking for the upload URL and
+        // sending the bytes (SIR lists it from the request on): the same `clientToken` gives
+        // the same upload, so the bytes are sent (again) before it is linked.
         if let Some(existing) = details.attachments.iter().find(|a| a.file_name == name) {
+            if existing.status.eq_ignore_ascii_case("Pending") {
+                let sir_id = self.upload_to_case(key, case_id, attachment, &name).await?;
+                self.store.put_item_link(&link(sir_id)).await?;
+                applied.attachments_added += 1;
+                return Ok(());
+            }
             self.store
                 .put_item_link(&link(existing.attachment_id.clone()))
                 .await?;

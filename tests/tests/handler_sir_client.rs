@@ -156,3 +156,70 @@ async fn a_case_created_note_whose_answer_was_lost_is_posted_once_on_the_issue()
         1
     );
 }
+
+/// The `IssueCreated` for an issue Alice made in Jira (Automation off: the test delivers it).
+async fn issue_created_event(
+    it: &Integration,
+    key: &str,
+) -> aws_lambda_events::eventbridge::EventBridgeEvent<Value> {
+    let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    it.notifications
+        .handle(sns_event_with(&format!("m-{key}"), &message))
+        .await
+        .unwrap();
+    let envelopes = it
+        .world
+        .receive(&it.to_sir, 1, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    serde_json::from_value(envelopes[0].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn sir_comments_whose_answers_were_lost_are_made_once_by_their_client_token() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it.jira.create_issue(me, new_issue("Lost SIR answer", "x")).unwrap();
+    it.jira.comment(me, &key, "copied once").unwrap();
+    let event = issue_created_event(&it, &key).await;
+
+    // SIR makes the comment and every answer the SDK gets (its retries included) is lost.
+    it.sir.faults().lose_answers("CreateCaseComment", 500, 3);
+    let failed = it.sir_client.handle(event.clone()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    it.sir_client.handle(event).await.unwrap();
+
+    let case = it.only_case();
+    assert_eq!(comments_ending(&case, "copied once"), 1);
+    assert_eq!(
+        case.comments
+            .iter()
+            .filter(|c| c.body.contains("was created from Jira"))
+            .count(),
+        1
+    );
+    assert_eq!(case.comments.len(), 2);
+}
+
+#[tokio::test]
+async fn an_attachment_whose_upload_url_answer_was_lost_arrives_once_with_its_bytes() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it.jira.create_issue(me, new_issue("Lost upload", "x")).unwrap();
+    let bytes = b"pcap excerpt".to_vec();
+    it.jira.attach(me, &key, "capture.pcap", bytes.clone()).unwrap();
+    let event = issue_created_event(&it, &key).await;
+
+    // SIR lists a Pending attachment from the request on; the bytes never went.
+    it.sir.faults().lose_answers("GetCaseAttachmentUploadUrl", 500, 3);
+    let failed = it.sir_client.handle(event.clone()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    it.sir_client.handle(event).await.unwrap();
+
+    let case = it.only_case();
+    assert_eq!(case.attachments.len(), 1, "{:?}", case.attachments);
+    assert_eq!(case.attachments[0].attachment_status, "Verified");
+    assert_eq!(case.attachments[0].bytes, bytes);
+}
