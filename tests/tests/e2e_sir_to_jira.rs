@@ -765,3 +765,35 @@ async fn overlapping_deliveries_outlasting_the_lease_both_succeed_under_jira_cli
         );
     }
 }
+
+#[tokio::test]
+async fn writes_whose_answers_jira_lost_are_not_made_twice_by_the_redelivery() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Lost answers")).case_id;
+    p.settle().await;
+    p.sir
+        .add_comment(HUMAN, &id, "Exfiltration confirmed.")
+        .unwrap();
+    let bytes = b"src,dst\n10.0.0.1,203.0.113.9\n".to_vec();
+    p.sir
+        .upload_attachment(HUMAN, &id, "flows.csv", bytes.clone())
+        .unwrap();
+    // Jira makes the copy and the upload; both answers are lost, so the delivery fails and the
+    // message comes back.
+    p.jira.faults().fail_after_applying("POST", "/comment", 504);
+    p.jira.faults().fail_after_applying("POST", "/attachments", 504);
+    let (_, first) = p.settle().await;
+    assert!(!first.errors.is_empty(), "the lost answers failed a delivery");
+    let lost = p.jira.requests().iter().filter(|r| r.status == 504).count();
+    assert_eq!(lost, 2, "both writes were made and their answers lost");
+    p.settle().await;
+
+    let issue = p.only_issue();
+    let copies = comment_texts(&issue)
+        .iter()
+        .filter(|t| t.ends_with("Exfiltration confirmed."))
+        .count();
+    assert_eq!(copies, 1);
+    assert_eq!(issue.attachments.len(), 1);
+    assert_eq!(issue.attachments[0].bytes.as_ref(), bytes.as_slice());
+}
