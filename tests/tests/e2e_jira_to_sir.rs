@@ -607,6 +607,8 @@ fn assert_created_like_an_uninterrupted_create(
 /// Creates an issue, then `fault` on the SIR side, settles; checks the pair.
 async fn create_with_sir_fault(fault: impl FnOnce(&sir_emulator::Faults)) {
     let (it, people) = integration().await;
+    // On the heap: the whole integration would otherwise sit in this future's state.
+    let it = Box::new(it);
     it.sir.faults().retry_after(0);
     fault(&it.sir.faults());
     let key = it
