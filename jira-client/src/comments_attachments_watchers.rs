@@ -163,7 +163,9 @@ impl JiraClientHandler {
             *marked = Some(MarkedComments::load(self.jira.as_ref(), key).await?);
         }
         let marked = marked.get_or_insert_with(MarkedComments::default);
-        let posted = marked.post_once(self.jira.as_ref(), key, text, marker).await?;
+        let posted = marked
+            .post_once(self.jira.as_ref(), key, text, marker)
+            .await?;
         if !posted.is_new() {
             self.jira.update_comment(key, posted.id(), text).await?;
         }

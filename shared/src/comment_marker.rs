@@ -79,7 +79,9 @@ impl CommentMarker {
 
     /// The same comment as `other`: kind, case and SIR id (the listed items do not count).
     pub fn same_identity(&self, other: &CommentMarker) -> bool {
-        self.kind == other.kind && self.sir_case_id == other.sir_case_id && self.sir_id == other.sir_id
+        self.kind == other.kind
+            && self.sir_case_id == other.sir_case_id
+            && self.sir_id == other.sir_id
     }
 }
 
@@ -207,6 +209,9 @@ mod tests {
             json,
             serde_json::json!({"kind": "jira-refused-items", "sirCaseId": "1", "items": ["watcher a"]})
         );
-        assert_eq!(serde_json::from_value::<CommentMarker>(json).ok(), Some(marker));
+        assert_eq!(
+            serde_json::from_value::<CommentMarker>(json).ok(),
+            Some(marker)
+        );
     }
 }

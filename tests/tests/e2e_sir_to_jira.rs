@@ -781,9 +781,14 @@ async fn writes_whose_answers_jira_lost_are_not_made_twice_by_the_redelivery() {
     // Jira makes the copy and the upload; both answers are lost, so the delivery fails and the
     // message comes back.
     p.jira.faults().fail_after_applying("POST", "/comment", 504);
-    p.jira.faults().fail_after_applying("POST", "/attachments", 504);
+    p.jira
+        .faults()
+        .fail_after_applying("POST", "/attachments", 504);
     let (_, first) = p.settle().await;
-    assert!(!first.errors.is_empty(), "the lost answers failed a delivery");
+    assert!(
+        !first.errors.is_empty(),
+        "the lost answers failed a delivery"
+    );
     let lost = p.jira.requests().iter().filter(|r| r.status == 504).count();
     assert_eq!(lost, 2, "both writes were made and their answers lost");
     p.settle().await;

@@ -1035,7 +1035,10 @@ async fn lose_the_answer_then_redeliver(
 ) -> AppliedToJira {
     s.jira.faults().fail_after_applying(method, path_part, 504);
     let failed = handler.handle(event.clone()).await;
-    assert!(failed.is_err(), "the lost answer fails the delivery: {failed:?}");
+    assert!(
+        failed.is_err(),
+        "the lost answer fails the delivery: {failed:?}"
+    );
     let lost = s
         .jira
         .requests()
@@ -1084,8 +1087,7 @@ async fn an_upload_whose_answer_was_lost_is_found_and_linked_not_uploaded_again(
         .unwrap();
     let event = s.created(&case_id).await;
 
-    let applied =
-        lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/attachments").await;
+    let applied = lose_the_answer_then_redeliver(&s, &handler, event, "POST", "/attachments").await;
     assert_eq!(applied.attachments_added, 0, "found, not uploaded");
     let issue = s.issue_of(&case_id);
     assert_eq!(issue.attachments.len(), 1);
@@ -1160,7 +1162,13 @@ async fn a_deletion_note_whose_answer_was_lost_is_posted_once_then_labelled() {
     let issue = s.jira.issue(&key).unwrap();
     assert_eq!(comments_containing(&issue, "no longer exists"), 1);
     assert!(issue.labels.contains(&DELETED_LABEL.to_owned()));
-    let link = s.world.store().link_for_case(&case_id).await.unwrap().unwrap();
+    let link = s
+        .world
+        .store()
+        .link_for_case(&case_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(link.broken.is_some());
 }
 

@@ -114,7 +114,10 @@ async fn a_case_created_note_whose_answer_was_lost_is_posted_once_on_the_issue()
     let (it, alice) = integration().await;
     let me = &alice.account_id;
     it.jira.automation().set_enabled(false);
-    let key = it.jira.create_issue(me, new_issue("Lost note", "x")).unwrap();
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Lost note", "x"))
+        .unwrap();
     let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
     it.notifications
         .handle(sns_event_with("m-1", &message))
@@ -130,7 +133,9 @@ async fn a_case_created_note_whose_answer_was_lost_is_posted_once_on_the_issue()
 
     // Jira applies the note and its answer is lost: the delivery fails before the issue notes
     // record it; the retry finds the note by its marker instead of posting it again.
-    it.jira.faults().fail_after_applying("POST", "/comment", 504);
+    it.jira
+        .faults()
+        .fail_after_applying("POST", "/comment", 504);
     let failed = it.sir_client.handle(event.clone()).await;
     assert!(failed.is_err(), "{failed:?}");
     it.sir_client.handle(event).await.unwrap();
@@ -180,7 +185,10 @@ async fn sir_comments_whose_answers_were_lost_are_made_once_by_their_client_toke
     let (it, alice) = integration().await;
     let me = &alice.account_id;
     it.jira.automation().set_enabled(false);
-    let key = it.jira.create_issue(me, new_issue("Lost SIR answer", "x")).unwrap();
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Lost SIR answer", "x"))
+        .unwrap();
     it.jira.comment(me, &key, "copied once").unwrap();
     let event = issue_created_event(&it, &key).await;
 
@@ -207,13 +215,20 @@ async fn an_attachment_whose_upload_url_answer_was_lost_arrives_once_with_its_by
     let (it, alice) = integration().await;
     let me = &alice.account_id;
     it.jira.automation().set_enabled(false);
-    let key = it.jira.create_issue(me, new_issue("Lost upload", "x")).unwrap();
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Lost upload", "x"))
+        .unwrap();
     let bytes = b"pcap excerpt".to_vec();
-    it.jira.attach(me, &key, "capture.pcap", bytes.clone()).unwrap();
+    it.jira
+        .attach(me, &key, "capture.pcap", bytes.clone())
+        .unwrap();
     let event = issue_created_event(&it, &key).await;
 
     // SIR lists a Pending attachment from the request on; the bytes never went.
-    it.sir.faults().lose_answers("GetCaseAttachmentUploadUrl", 500, 3);
+    it.sir
+        .faults()
+        .lose_answers("GetCaseAttachmentUploadUrl", 500, 3);
     let failed = it.sir_client.handle(event.clone()).await;
     assert!(failed.is_err(), "{failed:?}");
     it.sir_client.handle(event).await.unwrap();

@@ -256,8 +256,17 @@ mod tests {
     fn a_write_armed_to_fail_after_applying_fails_once_and_only_when_it_matches() {
         let faults = Faults::default();
         faults.fail_after_applying("post", "/comment", 504);
-        assert_eq!(faults.take_failure_after_applying("GET", "/rest/api/3/issue/SEC-1/comment"), None);
-        assert_eq!(faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"), Some(504));
-        assert_eq!(faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"), None);
+        assert_eq!(
+            faults.take_failure_after_applying("GET", "/rest/api/3/issue/SEC-1/comment"),
+            None
+        );
+        assert_eq!(
+            faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"),
+            Some(504)
+        );
+        assert_eq!(
+            faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"),
+            None
+        );
     }
 }

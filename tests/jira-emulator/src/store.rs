@@ -568,7 +568,10 @@ impl Store {
     }
 
     /// The issue (key) and comment with this comment id.
-    pub(crate) fn comment(&self, comment_id: &str) -> Result<(&IssueRecord, &CommentRecord), Error> {
+    pub(crate) fn comment(
+        &self,
+        comment_id: &str,
+    ) -> Result<(&IssueRecord, &CommentRecord), Error> {
         self.issues
             .iter()
             .find_map(|issue| {
