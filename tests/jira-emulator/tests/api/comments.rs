@@ -1,4 +1,4 @@
-//! Comments: ADF bodies, paging with startAt/maxResults/total, edits.
+//! Comments: ADF bodies, paging with startAt/maxResults/total, edits, comment properties.
 
 use jira_emulator::NewIssue;
 use serde_json::json;
@@ -152,4 +152,98 @@ async fn editing_a_comment_replaces_its_body_and_keeps_its_author() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn comment_properties_go_in_with_the_create_and_come_back_only_when_expanded() {
+    let jira = Jira::start().await;
+    let key = jira.create("Marked", &[]).await;
+    let marker = json!({"kind": "sir-comment", "sirCaseId": "1234567890", "sirId": "c-1"});
+    let created = json_of(
+        jira.post(
+            &format!("/issue/{key}/comment"),
+            &json!({
+                "body": adf("copied"),
+                "properties": [{"key": "sir-integration-item", "value": marker}],
+            }),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(created.get("properties").is_none(), "not asked for");
+
+    let plain = json_of(
+        jira.get(&format!("/issue/{key}/comment"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(plain["comments"][0].get("properties").is_none());
+    let expanded = json_of(
+        jira.get(&format!("/issue/{key}/comment"))
+            .query(&[("expand", "properties")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        expanded["comments"][0]["properties"],
+        json!([{"key": "sir-integration-item", "value": marker}])
+    );
+
+    // The comment-properties resource reads, replaces and deletes them.
+    let one = json_of(
+        jira.get(&format!("/comment/{id}/properties/sir-integration-item"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(one["value"], marker);
+    let status = jira
+        .put(&format!("/comment/{id}/properties/other"), &json!({"n": 1}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 201);
+    let keys = json_of(
+        jira.get(&format!("/comment/{id}/properties"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    let status = jira
+        .delete(&format!("/comment/{id}/properties/other"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let gone = jira
+        .get(&format!("/comment/{id}/properties/other"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(gone, 404);
+
+    // Properties that are not [{key, value}] are refused as Jira refuses them.
+    let refused = jira
+        .post(
+            &format!("/issue/{key}/comment"),
+            &json!({"body": adf("x"), "properties": {"key": "k"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(refused, 400);
 }

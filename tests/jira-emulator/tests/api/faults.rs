@@ -1,10 +1,11 @@
-//! Rate limiting, injected 5xx, latency and outages.
+//! Rate limiting, injected 5xx, latency, outages, and writes applied whose answer is lost.
 
 use std::time::{Duration, Instant};
 
 use jira_emulator::{JiraEmulatorConfig, RateLimit};
+use serde_json::json;
 
-use crate::support::Jira;
+use crate::support::{Jira, adf};
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_retry_after() {
@@ -80,4 +81,38 @@ async fn latency_delays_every_request_until_cleared() {
     let started = Instant::now();
     assert_eq!(jira.get("/myself").send().await.unwrap().status(), 200);
     assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_write_armed_to_lose_its_answer_is_applied_and_answered_with_the_failure() {
+    let jira = Jira::start().await;
+    let key = jira.create("Lost answer", &[]).await;
+    jira.emulator
+        .faults()
+        .fail_after_applying("POST", "/comment", 504);
+    let status = jira
+        .post(
+            &format!("/issue/{key}/comment"),
+            &json!({"body": adf("landed")}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 504);
+    assert_eq!(
+        jira.emulator.issue(&key).unwrap().comments.len(),
+        1,
+        "applied"
+    );
+    let status = jira
+        .post(
+            &format!("/issue/{key}/comment"),
+            &json!({"body": adf("again")}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 201, "once only");
 }
