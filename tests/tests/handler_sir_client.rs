@@ -1,11 +1,13 @@
 //! sir-client's handler, fed the `jira` rule's events of the real wiring (moto, the Jira and SIR
 //! emulators): two deliveries of one IssueCreated at once, and a crash after CreateCase but
-//! before the link write, make one case and write each note and comment once.
+//! before the link write, make one case and write each note and comment once; a write whose
+//! answer was lost after SIR or Jira made it (a note on the issue, a SIR comment, an upload) is
+//! found by the redelivery, not made twice.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use integration_tests::pipeline::{Integration, sns_event_with};
+use integration_tests::pipeline::{Integration, sns_event, sns_event_with};
 use jira_emulator::{NewIssue, User};
 use serde_json::Value;
 use shared::error::LambdaError;
@@ -162,14 +164,32 @@ async fn a_case_created_note_whose_answer_was_lost_is_posted_once_on_the_issue()
     );
 }
 
-/// The `IssueCreated` for an issue Alice made in Jira (Automation off: the test delivers it).
-async fn issue_created_event(
+/// The event the notifications handler publishes for `key` now (Automation off: the test
+/// delivers the message, `message_id` unique per message).
+async fn event_for(
     it: &Integration,
     key: &str,
+    message_id: &str,
 ) -> aws_lambda_events::eventbridge::EventBridgeEvent<Value> {
     let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
+    // Published now: a message older than the last re-read of the issue is coalesced.
+    let now = aws_sdk_securityir::primitives::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_sdk_securityir::primitives::DateTimeFormat::DateTime)
+        .unwrap();
+    let notification = serde_json::json!({
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": format!("arn:aws:sns:{}:{}:jira-automation",
+            integration_tests::world::REGION, integration_tests::world::ACCOUNT),
+        "Message": message,
+        "Timestamp": now,
+        "SignatureVersion": "1",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.example/cert.pem",
+        "UnsubscribeURL": "https://sns.example/unsubscribe",
+    });
     it.notifications
-        .handle(sns_event_with(&format!("m-{key}"), &message))
+        .handle(sns_event(&notification).unwrap())
         .await
         .unwrap();
     let envelopes = it
@@ -178,6 +198,81 @@ async fn issue_created_event(
         .await
         .unwrap();
     serde_json::from_value(envelopes[0].clone()).unwrap()
+}
+
+/// Delivers `event` with the answer to the next Jira comment post lost after Jira made it, then
+/// again, as Lambda retries it.
+async fn lose_the_note_answer_then_redeliver(
+    it: &Integration,
+    event: aws_lambda_events::eventbridge::EventBridgeEvent<Value>,
+) {
+    it.jira
+        .faults()
+        .fail_after_applying("POST", "/comment", 504);
+    let failed = it.sir_client.handle(event.clone()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    it.sir_client.handle(event).await.unwrap();
+}
+
+fn issue_comments_containing(it: &Integration, key: &str, text: &str) -> usize {
+    it.jira
+        .issue(key)
+        .unwrap()
+        .comments
+        .iter()
+        .filter(|c| shared::adf::adf_to_text(&c.body).contains(text))
+        .count()
+}
+
+#[tokio::test]
+async fn a_refusal_note_whose_answer_was_lost_is_posted_once_on_the_issue() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Refused move", "x"))
+        .unwrap();
+    it.sir_client
+        .handle(event_for(&it, &key, "m-1").await)
+        .await
+        .unwrap();
+    it.sir
+        .faults()
+        .refuse("UpdateCaseStatus", "The case cannot move now.");
+    it.jira.transition_to(me, &key, "In Progress").unwrap();
+    let event = event_for(&it, &key, "m-2").await;
+    assert_eq!(event.detail_type, "IssueUpdated");
+
+    lose_the_note_answer_then_redeliver(&it, event).await;
+    assert_eq!(
+        issue_comments_containing(&it, &key, "The case cannot move now."),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_closed_case_note_whose_answer_was_lost_is_posted_once_on_the_issue() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Closed early", "x"))
+        .unwrap();
+    it.sir_client
+        .handle(event_for(&it, &key, "m-1").await)
+        .await
+        .unwrap();
+    it.sir.close_case("human", &it.only_case().case_id).unwrap();
+    it.jira.comment(me, &key, "one more thing").unwrap();
+    let event = event_for(&it, &key, "m-2").await;
+
+    lose_the_note_answer_then_redeliver(&it, event).await;
+    assert_eq!(
+        issue_comments_containing(&it, &key, "is closed, so changes"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -190,7 +285,7 @@ async fn sir_comments_whose_answers_were_lost_are_made_once_by_their_client_toke
         .create_issue(me, new_issue("Lost SIR answer", "x"))
         .unwrap();
     it.jira.comment(me, &key, "copied once").unwrap();
-    let event = issue_created_event(&it, &key).await;
+    let event = event_for(&it, &key, "m-1").await;
 
     // SIR makes the comment and every answer the SDK gets (its retries included) is lost.
     it.sir.faults().lose_answers("CreateCaseComment", 500, 3);
@@ -223,7 +318,7 @@ async fn an_attachment_whose_upload_url_answer_was_lost_arrives_once_with_its_by
     it.jira
         .attach(me, &key, "capture.pcap", bytes.clone())
         .unwrap();
-    let event = issue_created_event(&it, &key).await;
+    let event = event_for(&it, &key, "m-1").await;
 
     // SIR lists a Pending attachment from the request on; the bytes never went.
     it.sir
