@@ -80,7 +80,8 @@
 //!   "rateLimit"?: {"capacity","refillPerSecond"} | null, "refuseWatcher"?: {"accountId",
 //!   "message"} (adding that watcher answers 400), "requireTransitionField"?: {"status", "field",
 //!   "message"} (a transition to that status without the field in `fields` answers 400 with
-//!   `errors`)}`; `DELETE /_emulator/faults` clears all
+//!   `errors`), "failAfterApplying"?: {"method", "pathPart", "status"} (the next such request is
+//!   applied, then answered `status`)}`; `DELETE /_emulator/faults` clears all
 //!
 //! Errors of the admin API are `{"error": "..."}` with 400/404.
 //!

@@ -309,8 +309,17 @@ struct RequireTransitionField {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct FailAfterApplying {
+    method: String,
+    path_part: String,
+    status: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct FaultRequest {
     fail_next: Option<FailNext>,
+    fail_after_applying: Option<FailAfterApplying>,
     refuse_watcher: Option<RefuseWatcher>,
     require_transition_field: Option<RequireTransitionField>,
     latency_ms: Option<u64>,
@@ -332,6 +341,9 @@ async fn set_faults(State(shared): State<Arc<Shared>>, bytes: Bytes) -> AdminRes
     let faults = &shared.faults;
     if let Some(fail) = request.fail_next {
         faults.fail_next(fail.count, fail.status);
+    }
+    if let Some(fail) = request.fail_after_applying {
+        faults.fail_after_applying(&fail.method, &fail.path_part, fail.status);
     }
     if let Some(latency) = request.latency_ms {
         faults.latency(Duration::from_millis(latency));

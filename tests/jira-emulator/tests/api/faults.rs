@@ -87,9 +87,14 @@ async fn latency_delays_every_request_until_cleared() {
 async fn a_write_armed_to_lose_its_answer_is_applied_and_answered_with_the_failure() {
     let jira = Jira::start().await;
     let key = jira.create("Lost answer", &[]).await;
-    jira.emulator
-        .faults()
-        .fail_after_applying("POST", "/comment", 504);
+    let armed = jira
+        .http
+        .post(jira.admin("/faults"))
+        .json(&json!({"failAfterApplying": {"method": "POST", "pathPart": "/comment", "status": 504}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 204);
     let status = jira
         .post(
             &format!("/issue/{key}/comment"),
