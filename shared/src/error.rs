@@ -361,6 +361,16 @@ impl Error {
         }
     }
 
+    /// Whether SIR answered `ConflictException`: for a create with a `clientToken`, the token
+    /// was used before with other parameters (the first create was made).
+    pub fn is_sir_conflict(&self) -> bool {
+        matches!(
+            self,
+            Error::Sir { source, .. }
+                if matches!(source.as_ref(), aws_sdk_securityir::Error::ConflictException(_))
+        )
+    }
+
     /// Wraps a failed SIR call, classifying it as retryable or not.
     pub fn sir<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
     where

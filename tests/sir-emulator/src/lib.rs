@@ -28,7 +28,8 @@
 //!   `closedDate`; `closureCode` is read-only (no input sets it).
 //! - `clientToken` makes CreateCase (per caller), CreateCaseComment (per caller and case) and
 //!   GetCaseAttachmentUploadUrl (per caller and case) idempotent: same token, same id, no second
-//!   record and no second event.
+//!   record and no second event; CreateCaseComment with a used token and another body is a 409
+//!   `ConflictException`, as AWS answers an idempotency token reused with other parameters.
 //! - Ids: cases are 10-digit numbers (each emulator starts at its own random number), comments 6
 //!   digits, attachments UUIDs, as the model's patterns say. Lists page with `nextToken` (opaque;
 //!   one not handed out → `InvalidTokenException`) and `maxResults` (1–25, default 10), oldest
@@ -68,8 +69,9 @@
 //! SigV4 signatures, dates and credential regions are not verified; without an authorizer there
 //! is no IAM (callers the authorizer does not know are allowed everything). Presigned
 //! URLs never expire (but an upload URL works once) and do not match the model's `Url` pattern
-//! (a loopback host has no top-level domain). A reused `clientToken` with different parameters
-//! returns the first id instead of an error, and tokens never expire. Anyone may edit anyone's
+//! (a loopback host has no top-level domain). A `clientToken` of CreateCase or
+//! GetCaseAttachmentUploadUrl reused with different parameters returns the first id instead of
+//! an error, and tokens never expire. Anyone may edit anyone's
 //! comment. UpdateCase with no changes still succeeds and emits `Case Updated`. `resolverType`
 //! `AWS` changes nothing about what the customer may do. No rate limits unless injected.
 //! `reportedIncidentStartDate` may be in the future. Human [`SirEmulator::create_case`] is not

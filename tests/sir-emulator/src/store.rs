@@ -53,8 +53,8 @@ pub(crate) struct CaseEdit {
 #[derive(Debug)]
 struct CaseState {
     record: CaseRecord,
-    /// `(principal, clientToken)` → comment id.
-    comment_tokens: HashMap<(String, String), String>,
+    /// `(principal, clientToken)` → comment id and the body it was created with.
+    comment_tokens: HashMap<(String, String), (String, String)>,
     /// `(principal, clientToken)` → upload token.
     upload_tokens: HashMap<(String, String), String>,
     edits: Vec<CaseEdit>,
@@ -562,7 +562,19 @@ impl Store {
         let comment_id = format!("{:06}", self.next_comment_number);
         let state = self.open_state(case_id)?;
         let token_key = client_token.map(|token| (principal.to_owned(), token));
-        if let Some(existing) = token_key.as_ref().and_then(|k| state.comment_tokens.get(k)) {
+        if let Some((existing, first_body)) =
+            token_key.as_ref().and_then(|k| state.comment_tokens.get(k))
+        {
+            // As AWS idempotency tokens work: a retry of the same request gets the first answer,
+            // another request with the same token is a conflict.
+            if first_body != body {
+                return Err(Error::Conflict {
+                    message: "The client token was already used with different parameters"
+                        .to_owned(),
+                    resource_id: existing.clone(),
+                    resource_type: "comment".to_owned(),
+                });
+            }
             return Ok(existing.clone());
         }
         let at = now();
@@ -577,7 +589,9 @@ impl Store {
         state.record.last_updated_date = at;
         state.record.last_updated_by = principal.to_owned();
         if let Some(key) = token_key {
-            state.comment_tokens.insert(key, comment_id.clone());
+            state
+                .comment_tokens
+                .insert(key, (comment_id.clone(), body.to_owned()));
         }
         state.edit(
             principal,

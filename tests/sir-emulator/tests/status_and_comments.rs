@@ -363,6 +363,19 @@ async fn comment_client_token_is_idempotent_per_case() {
     assert_ne!(ids[0], ids[2]);
     assert_eq!(emulator.case(&first_case).unwrap().comments.len(), 1);
     assert_eq!(emulator.case(&second_case).unwrap().comments.len(), 1);
+
+    // The same token with another body is another request: a conflict, nothing written.
+    let conflict = client
+        .create_case_comment()
+        .case_id(&first_case)
+        .body("edited since")
+        .client_token("jira-comment-10001")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(conflict.is_conflict_exception(), "{conflict:?}");
+    assert_eq!(emulator.case(&first_case).unwrap().comments.len(), 1);
 }
 
 #[tokio::test]
