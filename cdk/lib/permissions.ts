@@ -47,6 +47,8 @@ export const SIR_CASE_ACTIONS: Record<FunctionKey, string[]> = {
     'security-ir:CloseCase',
     'security-ir:CreateCaseComment',
     'security-ir:UpdateCaseComment',
+    // finding the copy an earlier try made when its clientToken comes back as a conflict
+    'security-ir:ListComments',
     'security-ir:GetCaseAttachmentUploadUrl',
   ],
 };

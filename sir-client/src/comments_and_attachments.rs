@@ -165,7 +165,10 @@ impl SirClientHandler {
 
     /// Posts a Jira comment not copied yet on the case as `text`, then links it (origin `Jira`,
     /// body `fingerprint`). The `clientToken` comes from the Jira comment id, so a crash before
-    /// the link cannot make a second copy.
+    /// the link cannot make a second copy: SIR answers a retry with the first copy, and a
+    /// `ConflictException` when the text changed since (the comment was edited, or its author
+    /// renamed, between the crash and the retry); that first copy is then found and brought to
+    /// `text`.
     async fn copy_new_comment(
         &self,
         key: &str,
@@ -175,7 +178,23 @@ impl SirClientHandler {
         fingerprint: String,
     ) -> Result<(), SirClientError> {
         let token = self.client_token(key, &format!("comment-{}", comment.id));
-        let sir_id = self.sir.create_comment(case_id, text, &token).await?;
+        let sir_id = match self.sir.create_comment(case_id, text, &token).await {
+            Ok(sir_id) => sir_id,
+            Err(err) if err.is_sir_conflict() => {
+                let Some(first) = self.first_copy(key, case_id, comment).await? else {
+                    return Err(err.into());
+                };
+                tracing::info!(
+                    issue_key = key,
+                    case_id,
+                    comment_id = first,
+                    "an earlier try copied the comment before it changed; updating that copy"
+                );
+                self.sir.update_comment(case_id, &first, text).await?;
+                first
+            }
+            Err(err) => return Err(err.into()),
+        };
         self.store
             .put_item_link(&ItemLink {
                 kind: LinkedItemKind::Comment,
@@ -188,6 +207,35 @@ impl SirClientHandler {
             })
             .await?;
         Ok(())
+    }
+
+    /// The id of the case comment an earlier try made of `comment`: the one whose header names
+    /// the issue and the comment's creation time (see [`render_jira_comment`]).
+    async fn first_copy(
+        &self,
+        key: &str,
+        case_id: &str,
+        comment: &JiraComment,
+    ) -> Result<Option<String>, SirClientError> {
+        let Some(when) = comment.created.as_deref() else {
+            return Ok(None);
+        };
+        let start = format!("[Jira {key}] Comment by ");
+        let end = format!(" at {when}:");
+        Ok(self
+            .sir
+            .list_comments(case_id)
+            .await?
+            .into_iter()
+            .find(|copy| {
+                copy.body.starts_with(&start)
+                    && copy
+                        .body
+                        .lines()
+                        .next()
+                        .is_some_and(|header| header.ends_with(&end))
+            })
+            .map(|copy| copy.comment_id))
     }
 
     /// The comment author's display name (asked once per author per delivery).

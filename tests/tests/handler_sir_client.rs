@@ -333,3 +333,39 @@ async fn an_attachment_whose_upload_url_answer_was_lost_arrives_once_with_its_by
     assert_eq!(case.attachments[0].attachment_status, "Verified");
     assert_eq!(case.attachments[0].bytes, bytes);
 }
+
+#[tokio::test]
+async fn a_comment_edited_between_a_lost_copy_and_its_retry_has_one_copy_with_the_new_text() {
+    let (it, alice) = integration().await;
+    let me = &alice.account_id;
+    it.jira.automation().set_enabled(false);
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Edited meanwhile", "x"))
+        .unwrap();
+    it.sir_client
+        .handle(event_for(&it, &key, "m-1").await)
+        .await
+        .unwrap();
+    let comment = it.jira.comment(me, &key, "first words").unwrap();
+    let event = event_for(&it, &key, "m-2").await;
+
+    // SIR makes the copy, its answers are lost; then the comment is edited in Jira. The retry
+    // sends the same clientToken with the new text: SIR answers ConflictException, as AWS does.
+    it.sir.faults().lose_answers("CreateCaseComment", 500, 3);
+    assert!(it.sir_client.handle(event.clone()).await.is_err());
+    it.jira
+        .edit_comment(me, &key, &comment, "second thoughts")
+        .unwrap();
+    it.sir_client.handle(event).await.unwrap();
+
+    let case = it.only_case();
+    assert_eq!(comments_ending(&case, "first words"), 0);
+    assert_eq!(comments_ending(&case, "second thoughts"), 1);
+    let copies = case
+        .comments
+        .iter()
+        .filter(|c| c.body.starts_with(&format!("[Jira {key}] Comment by")))
+        .count();
+    assert_eq!(copies, 1);
+}
