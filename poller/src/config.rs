@@ -11,6 +11,9 @@ pub struct PollerSettings {
     pub max_comment_sweeps_per_pass: usize,
     /// SIR principals whose comments are the integration's own (echoes of sir-client).
     pub integration_principals: Vec<String>,
+    /// Which cases never met before are brought over (from SSM at cold start, see
+    /// [`crate::Backfill::load`]; the default brings over every case).
+    pub backfill: crate::Backfill,
 }
 
 impl Default for PollerSettings {
@@ -19,6 +22,7 @@ impl Default for PollerSettings {
             comment_sweep_interval: Duration::from_secs(15 * 60),
             max_comment_sweeps_per_pass: 10,
             integration_principals: Vec::new(),
+            backfill: crate::Backfill::everything(),
         }
     }
 }

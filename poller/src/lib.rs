@@ -9,11 +9,15 @@
 //!   ([`PollerSettings::comment_sweep_interval`]), a few cases per pass, oldest sweep first, with
 //!   one ListComments each (the case's fields come from its stored snapshot).
 //!
+//! A case neither linked nor ever published is first judged by the backfill rule
+//! ([`backfill`]): a case it leaves out is tracked but never published.
+//!
 //! What was published is recorded (snapshot, tracked list entry) only after the publish
 //! succeeded, so a failed case is tried again next pass; one failing case never stops the
 //! others, and the pass then ends in `Err` naming them. If SIR cannot even be listed the pass
 //! fails at once: an outage never looks like "no cases" and never slows the schedule.
 
+pub mod backfill;
 mod config;
 mod error;
 pub mod schedule;
@@ -32,6 +36,7 @@ use shared::store::{
     TrackedCaseStore, now_epoch_seconds,
 };
 
+pub use backfill::{Backfill, LeftOut};
 pub use config::{
     ENV_COMMENT_SWEEP_MINUTES, ENV_INTEGRATION_PRINCIPALS, ENV_SCHEDULE_RULE_NAME, PollerConfig,
     PollerSettings,
@@ -89,6 +94,8 @@ pub struct PassReport {
     pub read: usize,
     /// Cases whose comments were swept without a GetCase.
     pub swept: usize,
+    /// Cases the backfill rule left out this run.
+    pub left_out: usize,
     /// (detail-type, case id) of every published event.
     pub published: Vec<(&'static str, String)>,
     /// The rate the schedule was set to, when it changed.
@@ -153,7 +160,16 @@ impl Poller {
                     title: Some(details.snapshot.title.clone()),
                     comments_checked_at: now_epoch_seconds(),
                 };
-                if let Some(event) = self.changes_of(details, &team).await? {
+                let left_out = self
+                    .left_out(
+                        case_id,
+                        details.created_date.as_deref(),
+                        Some(details.snapshot.status),
+                    )
+                    .await?;
+                if left_out.is_some() {
+                    report.left_out = 1;
+                } else if let Some(event) = self.changes_of(details, &team).await? {
                     self.publish_and_record(event, &mut report).await?;
                 }
                 self.store.put_tracked_case(&entry).await?;
@@ -306,11 +322,6 @@ impl Poller {
         now: u64,
         report: &mut PassReport,
     ) -> shared::Result<()> {
-        let Some(details) = self.sir.get_case(&summary.case_id).await? else {
-            // Listed a moment ago, gone now: the next pass (or this one's check) handles it.
-            return Ok(());
-        };
-        report.read += 1;
         let entry = TrackedCase {
             case_id: summary.case_id.clone(),
             last_updated_date: summary.last_updated_date.clone(),
@@ -318,6 +329,20 @@ impl Poller {
             title: summary.title.clone(),
             comments_checked_at: now,
         };
+        let created = summary.created_date.as_deref();
+        if self
+            .left_out(&summary.case_id, created, summary.status)
+            .await?
+            .is_some()
+        {
+            report.left_out += 1;
+            return self.store.put_tracked_case(&entry).await;
+        }
+        let Some(details) = self.sir.get_case(&summary.case_id).await? else {
+            // Listed a moment ago, gone now: the next pass (or this one's check) handles it.
+            return Ok(());
+        };
+        report.read += 1;
         if let Some(event) = self.changes_of(details, team).await? {
             self.publish_and_record(event, report).await?;
         }
@@ -469,6 +494,9 @@ impl Poller {
     }
 
     async fn case_gone(&self, case_id: &str, report: &mut PassReport) -> shared::Result<()> {
+        if self.never_published(case_id).await? {
+            return self.store.untrack_case(case_id).await;
+        }
         let issue_key = self
             .store
             .link_for_case(case_id)
@@ -503,6 +531,7 @@ mod tests {
             title: None,
             status,
             last_updated_date: None,
+            created_date: None,
         }
     }
 

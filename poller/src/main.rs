@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use poller::{EventBridgeSchedule, Poller, PollerConfig};
+use poller::{Backfill, EventBridgeSchedule, Poller, PollerConfig};
 use serde_json::Value;
 use shared::publisher::EventBridgePublisher;
 use shared::sir::{SdkSirClient, sir_client_config};
@@ -12,8 +12,14 @@ use shared::store::DynamoMappingStore;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = PollerConfig::from_env()?;
+    let mut config = PollerConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
+    config.settings.backfill = Backfill::load(
+        &aws_sdk_ssm::Client::new(&sdk),
+        &config.shared.parameters,
+    )
+    .await?;
+    tracing::info!(backfill = ?config.settings.backfill, "backfill rule");
     let poller = Poller {
         sir: Arc::new(SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
             sir_client_config(&sdk).build(),

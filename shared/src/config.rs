@@ -136,6 +136,12 @@ impl ParameterNames {
     pub fn installed_at(&self) -> String {
         format!("{}/installedAt", self.prefix)
     }
+
+    /// Which SIR cases older than the installation the poller brings over: JSON
+    /// `{"since": "YYYY-MM-DD" | "", "closed": bool}` (read by the poller's backfill rule).
+    pub fn backfill(&self) -> String {
+        format!("{}/backfill", self.prefix)
+    }
 }
 
 /// The value of the case-filter parameter that means "issues created after installation".

@@ -51,6 +51,8 @@ pub struct CaseSummary {
     pub status: Option<SirStatus>,
     /// RFC 3339.
     pub last_updated_date: Option<String>,
+    /// RFC 3339; what the backfill rule judges a case first met by (see the poller).
+    pub created_date: Option<String>,
 }
 
 /// A case as GetCase shows it.
@@ -354,6 +356,7 @@ impl SirApi for SdkSirClient {
                     title: item.title().map(str::to_owned),
                     status: item.case_status().map(parse_status).transpose()?,
                     last_updated_date: item.last_updated_date().and_then(rfc3339),
+                    created_date: item.created_date().and_then(rfc3339),
                 });
             }
             match page.next_token() {
