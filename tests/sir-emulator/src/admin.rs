@@ -58,6 +58,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/cases/{case_id}",
             get(get_case).patch(update_case).delete(delete_case),
         )
+        .route("/cases/{case_id}/created-date", post(backdate_case))
         .route("/cases/{case_id}/status", post(set_status))
         .route("/cases/{case_id}/aws-status", post(aws_set_status))
         .route("/cases/{case_id}/close", post(close_case))
@@ -145,6 +146,27 @@ async fn update_case(
 async fn delete_case(State(shared): AppState, Path(case_id): Path<String>) -> Response {
     shared.store().delete_case(&case_id);
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedDate {
+    #[serde(with = "crate::types::epoch_seconds")]
+    created_date: time::OffsetDateTime,
+}
+
+async fn backdate_case(
+    State(shared): AppState,
+    Path(case_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = parse::<CreatedDate>(&body).and_then(|change| {
+        shared
+            .store()
+            .backdate_case(&case_id, change.created_date)?;
+        case_json(&shared, &case_id)
+    });
+    answer(&shared, StatusCode::OK, result)
 }
 
 async fn set_status(State(shared): AppState, Path(case_id): Path<String>, body: Bytes) -> Response {

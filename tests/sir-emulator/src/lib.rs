@@ -82,6 +82,8 @@
 //! - `GET /_emulator/cases` → `[CaseRecord]`; `POST /_emulator/cases` `{caller?, …NewCase}` → 201 record
 //! - `GET /_emulator/cases/{caseId}` → record; `PATCH` `{caller?, …CaseUpdate}`; `DELETE` → 204
 //!   (the case can no longer be read)
+//! - `POST /_emulator/cases/{caseId}/created-date` `{createdDate}` (epoch seconds): a case older
+//!   than the installation (SIR itself never changes it)
 //! - `POST /_emulator/cases/{caseId}/status` `{caller?, caseStatus}` (the API's graph);
 //!   `POST …/aws-status` `{caseStatus}` (any status but Closed, as AWS); `POST …/close` `{caller?}`
 //! - `POST /_emulator/cases/{caseId}/comments` `{caller?, body}` → 201 `{commentId}`;
@@ -364,6 +366,11 @@ impl SirEmulator {
     ) -> Result<String, Error> {
         self.shared
             .upload_attachment(caller, case_id, file_name, bytes)
+    }
+
+    /// Sets the case's `createdDate` (a case older than the integration's installation).
+    pub fn backdate_case(&self, case_id: &str, created: time::OffsetDateTime) -> Result<(), Error> {
+        self.shared.store().backdate_case(case_id, created)
     }
 
     /// The case can no longer be read (GetCase → 404), as after a deletion on AWS's side.

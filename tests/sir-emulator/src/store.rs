@@ -217,6 +217,17 @@ impl Store {
         self.state(case_id).map(|state| &state.record)
     }
 
+    /// Moves the case's creation time (a case that existed before the integration was installed:
+    /// SIR itself never changes `createdDate`).
+    pub fn backdate_case(&mut self, case_id: &str, created: OffsetDateTime) -> Result<(), Error> {
+        let state = self
+            .cases
+            .get_mut(case_id)
+            .ok_or_else(|| Error::case_not_found(case_id))?;
+        state.record.created_date = created;
+        Ok(())
+    }
+
     pub fn case_count(&self) -> usize {
         self.cases.len()
     }
