@@ -37,6 +37,10 @@ export interface Contract {
     readonly installedAt: string;
     /** The jiraCaseFilter value meaning "issues created after installedAt". */
     readonly caseFilterDefault: string;
+    /** Which SIR cases older than installedAt the poller brings over: JSON {"since": "YYYY-MM-DD" | "", "closed": bool}. */
+    readonly backfill: string;
+    /** The backfill value of a first installation: open cases, from any date. */
+    readonly backfillDefault: string;
   };
   readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */

@@ -80,13 +80,14 @@ export const SIR_UNSCOPED_ACTIONS: Record<FunctionKey, string[]> = {
 
 /**
  * SSM reads: the four Jira parameters in one GetParameters (decrypting the token), the mapping by
- * GetParameter, the case filter and installation time in one GetParameters.
+ * GetParameter, the case filter and installation time in one GetParameters, the backfill rule and
+ * installation time in one GetParameters.
  */
-export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean; caseFilter: boolean }> = {
-  poller: { jiraSettings: false, statusMapping: false, caseFilter: false },
-  jiraClient: { jiraSettings: true, statusMapping: true, caseFilter: false },
-  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false, caseFilter: true },
-  sirClient: { jiraSettings: true, statusMapping: true, caseFilter: false },
+export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean; caseFilter: boolean; backfill: boolean }> = {
+  poller: { jiraSettings: false, statusMapping: false, caseFilter: false, backfill: true },
+  jiraClient: { jiraSettings: true, statusMapping: true, caseFilter: false, backfill: false },
+  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false, caseFilter: true, backfill: false },
+  sirClient: { jiraSettings: true, statusMapping: true, caseFilter: false, backfill: false },
 };
 
 /** Who puts events on the integration bus (events:PutEvents on the bus ARN only). */

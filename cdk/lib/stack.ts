@@ -207,6 +207,13 @@ export class IntegrationStack extends Stack {
       minLength: 1,
       maxLength: 2000,
     });
+    const backfill = new CfnParameter(this, 'Backfill', {
+      type: 'String',
+      default: contract.parameters.backfillDefault,
+      description: 'Which SIR cases created before InstalledAt the poller brings over: {"since":"YYYY-MM-DD" or "","closed":true|false} (deploy.sh --backfill-since, --backfill-closed).',
+      allowedPattern: '^\\{"since":"([0-9]{4}-[0-9]{2}-[0-9]{2})?","closed":(true|false)\\}$',
+      constraintDescription: 'must be {"since":"YYYY-MM-DD" or "","closed":true or false}',
+    });
 
     // ---- Mapping table ----
     this.table = props.existingTableName
@@ -240,6 +247,7 @@ export class IntegrationStack extends Stack {
     const mappingParameter = stringParameter('StatusMappingParameter', contract.parameters.statusMapping, statusMapping.valueAsString, 'SIR <-> Jira status mapping JSON over the defaults ({} = defaults)');
     const caseFilterParameter = stringParameter('JiraCaseFilterParameter', contract.parameters.jiraCaseFilter, jiraCaseFilter.valueAsString, 'Which unlinked Jira issues may create a SIR case (JQL, or "default")');
     const installedAtParameter = stringParameter('InstalledAtParameter', contract.parameters.installedAt, installedAt.valueAsString, 'When the integration was first installed (UTC)');
+    const backfillParameter = stringParameter('BackfillParameter', contract.parameters.backfill, backfill.valueAsString, 'Which SIR cases older than the installation the poller brings over (JSON)');
     // Only the name: the SecureString is created and updated by deploy.sh outside CloudFormation.
     const tokenParameterArn = this.formatArn({
       service: 'ssm',
@@ -384,6 +392,11 @@ export class IntegrationStack extends Stack {
       if (SSM_READS[key].caseFilter) {
         role.addToPolicy(
           new iam.PolicyStatement({ sid: 'CaseFilter', actions: ['ssm:GetParameters'], resources: [caseFilterParameter.parameterArn, installedAtParameter.parameterArn] }),
+        );
+      }
+      if (SSM_READS[key].backfill) {
+        role.addToPolicy(
+          new iam.PolicyStatement({ sid: 'Backfill', actions: ['ssm:GetParameters'], resources: [backfillParameter.parameterArn, installedAtParameter.parameterArn] }),
         );
       }
       if (BUS_PUBLISHERS.includes(key)) {

@@ -338,7 +338,7 @@ describe('SNS topic for Jira Automation', () => {
 describe('SSM parameters and the token', () => {
   const prefix = contract.parameters.defaultPrefix;
 
-  test('the stack creates the six non-secret String parameters', () => {
+  test('the stack creates the seven non-secret String parameters', () => {
     const parameters = Object.values(resourcesOf(json, 'AWS::SSM::Parameter'));
     expect(parameters.map((p) => p.Properties.Name).sort()).toEqual(
       [
@@ -348,6 +348,7 @@ describe('SSM parameters and the token', () => {
         contract.parameters.statusMapping,
         contract.parameters.jiraCaseFilter,
         contract.parameters.installedAt,
+        contract.parameters.backfill,
       ]
         .map((leaf) => `${prefix}/${leaf}`)
         .sort(),
@@ -356,6 +357,15 @@ describe('SSM parameters and the token', () => {
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: `${prefix}/${contract.parameters.installedAt}`, Value: { Ref: 'InstalledAt' } });
     expect(json.Parameters.JiraCaseFilter.Default).toBe(contract.parameters.caseFilterDefault);
     expect(json.Parameters.InstalledAt.Default).toBeUndefined();
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: `${prefix}/${contract.parameters.backfill}`, Value: { Ref: 'Backfill' } });
+    expect(json.Parameters.Backfill.Default).toBe(contract.parameters.backfillDefault);
+    const backfillPattern = new RegExp(json.Parameters.Backfill.AllowedPattern);
+    for (const ok of [contract.parameters.backfillDefault, '{"since":"2026-06-15","closed":true}']) {
+      expect(backfillPattern.test(ok)).toBe(true);
+    }
+    for (const bad of ['{"since":"15/06/2026","closed":false}', '{"closed":false}', '{"since":"","closed":"no"}', '']) {
+      expect(backfillPattern.test(bad)).toBe(false);
+    }
     expect(json.Parameters.InstalledAt.AllowedPattern).toBe('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$');
     for (const p of parameters) {
       expect(p.Properties.Type).toBe('String');
@@ -482,7 +492,18 @@ describe('IAM least privilege', () => {
   });
 
   test('only the readers read SSM: GetParameters for the Jira settings, GetParameter for the mapping', () => {
-    expect(policyOf('poller').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual([]);
+    expect(policyOf('poller').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:GetParameters']);
+    const backfill = policyOf('poller').find((s) => s.Sid === 'Backfill');
+    const backfillIds = Object.entries(resourcesOf(json, 'AWS::SSM::Parameter'))
+      .filter(([, p]: any) => [contract.parameters.backfill, contract.parameters.installedAt].some((leaf) => p.Properties.Name === `${contract.parameters.defaultPrefix}/${leaf}`))
+      .map(([id]) => id);
+    expect(backfillIds).toHaveLength(2);
+    for (const id of backfillIds) {
+      expect(JSON.stringify(backfill.Resource)).toContain(`{"Ref":"${id}"}`);
+    }
+    for (const key of FUNCTION_KEYS.filter((k) => k !== 'poller')) {
+      expect(policyOf(key).find((s) => s.Sid === 'Backfill')).toBeUndefined();
+    }
     expect(policyOf('jiraNotificationsHandler').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:GetParameters', 'ssm:GetParameters']);
     const caseFilter = policyOf('jiraNotificationsHandler').find((s) => s.Sid === 'CaseFilter');
     const parameterIds = Object.entries(resourcesOf(json, 'AWS::SSM::Parameter'))

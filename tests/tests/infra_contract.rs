@@ -98,6 +98,15 @@ fn ssm_prefix_and_parameter_names() {
     assert_eq!(leaf("statusMapping"), names.status_mapping());
     assert_eq!(leaf("jiraCaseFilter"), names.jira_case_filter());
     assert_eq!(leaf("installedAt"), names.installed_at());
+    assert_eq!(leaf("backfill"), names.backfill());
+    // What a first installation stores is a rule the poller reads: open cases, from any date.
+    let default = text(&contract, "/parameters/backfillDefault");
+    let rule = poller::Backfill::from_values(Some(default), Some("2026-12-01T09:30:00Z"), &names)
+        .unwrap();
+    assert_eq!(
+        rule,
+        poller::Backfill::new(Some("2026-12-01T09:30:00Z"), None, false, &names).unwrap()
+    );
     assert_eq!(
         text(&contract, "/parameters/caseFilterDefault"),
         shared::config::CASE_FILTER_DEFAULT
