@@ -49,6 +49,12 @@ Options:
   --jira-sweep-minutes N
                         how often the Jira sweep looks for updated issues (default 2;
                         0 = no sweep, Jira Automation only)
+  --backfill-since D    SIR cases created before the first installation get a Jira issue only
+                        if created on or after the date D (YYYY-MM-DD, UTC); '' = any date.
+                        Cases created after the installation always do.
+  --backfill-closed     SIR cases created before the first installation get a Jira issue even
+                        when closed (default: open ones only). Either flag keeps the other's
+                        value from the last deployment; the counts are printed first
   --skip-jira-check     do not check the Jira credentials and project before deploying
   --encrypt-topic       encrypt the Jira Automation SNS topic with a customer managed KMS key
                         (see README "Security notes" before using it)
@@ -86,6 +92,7 @@ mode=deploy
 email='' url='' token_arg='' project_key='' log_level=info issue_type=''
 region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency=''
 jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
+backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
 
@@ -104,13 +111,15 @@ parse_args() {
       --delete-table) delete_table=true; shift; continue ;;
       --skip-jira-check) skip_jira_check=true; shift; continue ;;
       --encrypt-topic) encrypt_topic=true; shift; continue ;;
+      --backfill-closed) backfill_closed_given=true; shift; continue ;;
       --local) mode=local; shift; continue ;;
       --demo) demo=true; shift; continue ;;
     esac
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
         --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | \
-        --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes) ;;
+        --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
+        --backfill-since) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -131,6 +140,7 @@ parse_args() {
       --stack-name) stack_name=$value ;;
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
       --jira-sweep-minutes) jira_sweep_minutes=$value ;;
+      --backfill-since) backfill_since=$value backfill_since_given=true ;;
     esac
     shift 2
   done
@@ -193,6 +203,12 @@ validate_deploy_args() {
   if [ -n "$jira_sweep_minutes" ]; then
     [[ $jira_sweep_minutes =~ ^[0-9]+$ ]] && [ "$jira_sweep_minutes" -le 1440 ] ||
       fail '--jira-sweep-minutes must be a whole number of minutes from 0 (no sweep) to 1440'
+  fi
+  if [ -n "$backfill_since" ]; then
+    if ! [[ $backfill_since =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] ||
+      ! node -e 'const d = process.argv[1]; process.exit(new Date(d + "T00:00:00Z").toISOString().startsWith(d) ? 0 : 1)' "$backfill_since" 2>/dev/null; then
+      fail "--backfill-since $backfill_since is not a date like 2026-01-31"
+    fi
   fi
   [ -n "$jira_case_filter" ] || jira_case_filter=$(json_get "$CONTRACT" 'j.parameters.caseFilterDefault')
   [[ $jira_case_filter != *$'\n'* ]] || fail '--jira-case-filter must be one line'
@@ -404,6 +420,74 @@ read_installed_at() {
   say "first installation at $INSTALLED_AT: Jira issues created before it do not create SIR cases (--jira-case-filter)"
 }
 
+# The backfill rule (which SIR cases older than the installation the poller brings over): the
+# value the last deployment stored, else the default, with the flags given applied over it.
+BACKFILL=''
+BACKFILL_SINCE='' BACKFILL_CLOSED=false
+read_backfill() {
+  local name current=''
+  name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.backfill')"
+  if ! current=$(aws_cli ssm get-parameter --name "$name" --query Parameter.Value --output text 2>"$WORK/ssm.err"); then
+    current=''
+    if ! grep -q ParameterNotFound "$WORK/ssm.err"; then
+      $dry_run || die "could not read $name: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+      printf '    warning: could not read %s; the dry run assumes the default\n' "$name"
+    fi
+  fi
+  [ -n "$current" ] || current=$(json_get "$CONTRACT" 'j.parameters.backfillDefault')
+  printf '%s' "$current" >"$WORK/backfill.json"
+  BACKFILL_SINCE=$(json_get "$WORK/backfill.json" 'j.since') ||
+    die "$name holds '$current', not JSON like {\"since\":\"\",\"closed\":false}: fix or delete it"
+  BACKFILL_CLOSED=$(json_get "$WORK/backfill.json" 'j.closed === true')
+  ! $backfill_since_given || BACKFILL_SINCE=$backfill_since
+  ! $backfill_closed_given || BACKFILL_CLOSED=true
+  BACKFILL="{\"since\":\"$BACKFILL_SINCE\",\"closed\":$BACKFILL_CLOSED}"
+  rm -f "$WORK/backfill.json"
+}
+
+# How many SIR cases the backfill rule brings over, counted from ListCases (all pages; read
+# only). A SIR that cannot be listed (no membership yet, no permission) is a warning.
+count_backfill() {
+  say "SIR cases the poller brings over (aws security-ir list-cases)"
+  local token='' page=0 pages=()
+  while :; do
+    page=$((page + 1))
+    local args=(security-ir list-cases --max-items 100 --output json)
+    [ -z "$token" ] || args+=(--starting-token "$token")
+    if ! aws_cli "${args[@]}" >"$WORK/cases-$page.json" 2>"$WORK/sir.err"; then
+      printf '    warning: could not list the SIR cases (%s); counts not shown\n' "$(tr -s '\n' ' ' <"$WORK/sir.err")"
+      rm -f "$WORK"/cases-*.json
+      return 0
+    fi
+    pages+=("$WORK/cases-$page.json")
+    token=$(json_get "$WORK/cases-$page.json" 'j.NextToken')
+    [ -n "$token" ] || break
+  done
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  node -e '
+    const [installedAt, since, closed, ...files] = process.argv.slice(1);
+    const at = (v) => typeof v === "number" ? v * 1000 : Date.parse(v);
+    const installed = Date.parse(installedAt), cutOff = since ? Date.parse(since + "T00:00:00Z") : null;
+    const n = { all: 0, newer: 0, open: 0, closed: 0, leftClosed: 0, leftBefore: 0 };
+    for (const file of files) {
+      for (const c of JSON.parse(require("fs").readFileSync(file, "utf8")).items || []) {
+        n.all++;
+        const created = at(c.createdDate), isClosed = c.caseStatus === "Closed";
+        if (created >= installed) n.newer++;
+        else if (cutOff !== null && created < cutOff) n.leftBefore++;
+        else if (isClosed && closed !== "true") n.leftClosed++;
+        else if (isClosed) n.closed++;
+        else n.open++;
+      }
+    }
+    const brought = n.newer + n.open + n.closed, left = n.leftBefore + n.leftClosed;
+    console.log(`    ${n.all} SIR case(s): ${brought} get a Jira issue (${n.open} open and ${n.closed} closed created before the installation, ${n.newer} created since); ${left} left out (${n.leftClosed} closed, ${n.leftBefore} created before the cut-off${since ? " " + since : ""})`);
+  ' "$INSTALLED_AT" "$BACKFILL_SINCE" "$BACKFILL_CLOSED" "${pages[@]}"
+  printf '    backfill: %s (cases already synced keep syncing)\n' \
+    "$([ -n "$BACKFILL_SINCE" ] && printf 'created on or after %s, ' "$BACKFILL_SINCE")$([ "$BACKFILL_CLOSED" = true ] && printf 'open and closed' || printf 'open only')"
+  rm -f "${pages[@]}"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------------------------
@@ -470,6 +554,10 @@ prepare_cdk_arguments() {
   )
   # Unless given, the case filter keeps its value from the last deployment (default: "default").
   ! $jira_case_filter_given || cdk_parameters+=(--parameters "JiraCaseFilter=$jira_case_filter")
+  # Unless a flag is given, the backfill rule keeps its value from the last deployment.
+  if $backfill_since_given || $backfill_closed_given; then
+    cdk_parameters+=(--parameters "Backfill=$BACKFILL")
+  fi
   # Unless given, the issue type keeps its value from the last deployment (default Task).
   [ -z "$issue_type" ] || cdk_parameters+=(--parameters "JiraIssueType=$issue_type")
   if [ -n "$status_mapping_file" ]; then
@@ -523,6 +611,8 @@ deploy() {
   need cargo 'install Rust 1.94.1 or later (https://rustup.rs)'
   check_credentials
   read_installed_at
+  read_backfill
+  count_backfill
   check_jira
   check_build_tools
   prepare_cdk_arguments

@@ -64,7 +64,7 @@ test_help_lists_the_flags() {
   deploy -h
   expect exit_code 0
   for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy \
-    --jira-case-filter --jira-sweep-minutes; do
+    --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed; do
     expect output_has "$flag"
   done
   expect no_calls
@@ -408,6 +408,82 @@ test_empty_case_filter_goes_back_to_the_default() {
   deploy "${DEPLOY_ARGS[@]}" --token - --jira-case-filter ''
   expect exit_code 0
   expect grep -qF -- 'JiraCaseFilter=default' <<<"$(deploy_call)"
+}
+
+# $SANDBOX/cases.json: 30 SIR cases from 2020 (10 closed: 15 from March, 5 of them closed; 15 from
+# September, 5 of them closed), plus $1 cases created on 2020-11-01 (one of them closed).
+sir_cases() {
+  node -e '
+    const cases = [];
+    for (let i = 0; i < 30; i++) {
+      cases.push({ caseId: String(1000000000 + i), caseStatus: i % 3 === 0 ? "Closed" : "Submitted",
+        createdDate: i < 15 ? "2020-03-01T10:00:00.123000+00:00" : 1598954400 });
+    }
+    for (let i = 0; i < Number(process.argv[1]); i++) {
+      cases.push({ caseId: String(2000000000 + i), caseStatus: i === 0 ? "Closed" : "Detection and Analysis",
+        createdDate: "2020-11-01T00:00:00+00:00" });
+    }
+    console.log(JSON.stringify(cases));' "${1:-0}" >"$SANDBOX/cases.json"
+  STUB_ENV+=(STUB_SIR_CASES="$SANDBOX/cases.json" STUB_SIR_PAGE_SIZE=12)
+}
+
+test_dry_run_counts_the_sir_cases_brought_over_over_every_page_and_writes_nothing() {
+  sir_cases 0
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --dry-run --backfill-since 2020-06-15
+  expect exit_code 0
+  expect called 'security-ir list-cases --max-items 100 --output json --starting-token 24'
+  expect output_has '30 SIR case(s): 10 get a Jira issue (10 open and 0 closed created before the installation, 0 created since); 20 left out (5 closed, 15 created before the cut-off 2020-06-15)'
+  expect output_has 'Backfill=\{\"since\":\"2020-06-15\"\,\"closed\":false\}'
+  expect not_called 'cdk --no-notices deploy'
+  expect not_called 'ssm put-parameter'
+  expect temp_files_removed
+}
+
+test_backfill_closed_brings_old_closed_cases_over_and_is_passed_to_the_stack() {
+  sir_cases 0
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --backfill-closed --backfill-since 2020-06-15
+  expect exit_code 0
+  expect output_has '30 SIR case(s): 15 get a Jira issue (10 open and 5 closed created before the installation, 0 created since); 15 left out (0 closed, 15 created before the cut-off 2020-06-15)'
+  expect grep -qF -- 'Backfill=\{\"since\":\"2020-06-15\"\,\"closed\":true\}' <<<"$(deploy_call)"
+}
+
+test_without_backfill_flags_the_default_is_counted_and_the_stack_keeps_its_value() {
+  sir_cases 0
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect output_has '30 SIR case(s): 20 get a Jira issue (20 open and 0 closed created before the installation, 0 created since); 10 left out (10 closed, 0 created before the cut-off)'
+  expect output_has 'backfill: open only'
+  expect not_called 'Backfill='
+}
+
+test_on_redeployment_one_backfill_flag_keeps_the_other_and_newer_cases_always_count() {
+  sir_cases 2
+  STUB_ENV+=(STUB_INSTALLED_AT=2020-10-01T00:00:00Z 'STUB_BACKFILL={"since":"2020-06-15","closed":false}')
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --backfill-closed
+  expect exit_code 0
+  expect called 'ssm get-parameter --name /SecurityIncidentResponse/backfill'
+  expect output_has '32 SIR case(s): 17 get a Jira issue (10 open and 5 closed created before the installation, 2 created since); 15 left out'
+  expect grep -qF -- 'Backfill=\{\"since\":\"2020-06-15\"\,\"closed\":true\}' <<<"$(deploy_call)"
+}
+
+test_sir_that_cannot_be_listed_is_a_warning() {
+  STUB_ENV=(STUB_SIR_FAIL=1)
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect output_has 'warning: could not list the SIR cases'
+}
+
+test_a_bad_backfill_date_is_refused_before_anything_runs() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --backfill-since 2020-02-30
+  expect exit_code 2
+  expect output_has '--backfill-since 2020-02-30 is not a date'
+  expect no_calls
 }
 
 test_jira_sweep_minutes_become_cdk_context_and_are_checked() {

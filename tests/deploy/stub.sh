@@ -42,11 +42,30 @@ case $tool in
         [ -n "${STUB_PROFILE_REGION:-}" ] || exit 1
         echo "$STUB_PROFILE_REGION" ;;
       *" ssm get-parameter "*)
-        if [ -z "${STUB_INSTALLED_AT:-}" ]; then
+        case $(option --name "$@") in
+          */backfill) stored=${STUB_BACKFILL:-} ;;
+          *) stored=${STUB_INSTALLED_AT:-} ;;
+        esac
+        if [ -z "$stored" ]; then
           echo 'An error occurred (ParameterNotFound) when calling the GetParameter operation: ' >&2
           exit 254
         fi
-        echo "$STUB_INSTALLED_AT" ;;
+        echo "$stored" ;;
+      *" security-ir list-cases "*)
+        # The items of the JSON array in $STUB_SIR_CASES (none when unset), in pages of
+        # $STUB_SIR_PAGE_SIZE with the CLI's NextToken (here: the next item's index).
+        if [ -n "${STUB_SIR_FAIL:-}" ]; then
+          echo 'An error occurred (AccessDeniedException) when calling the ListCases operation: not a member' >&2
+          exit 254
+        fi
+        start=$(option --starting-token "$@" || echo 0)
+        node -e '
+          const [file, start, size] = process.argv.slice(1);
+          const all = file ? JSON.parse(require("fs").readFileSync(file, "utf8")) : [];
+          const from = Number(start), to = from + Number(size);
+          const out = { items: all.slice(from, to) };
+          if (to < all.length) out.NextToken = String(to);
+          console.log(JSON.stringify(out));' "${STUB_SIR_CASES:-}" "$start" "${STUB_SIR_PAGE_SIZE:-100}" ;;
       *" ssm put-parameter "*)
         value=$(option --value "$@")
         file=${value#file://}
