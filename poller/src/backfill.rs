@@ -127,14 +127,12 @@ impl Backfill {
             return Ok(Backfill::everything());
         }
         let setting: Setting = match backfill {
-            Some(json) => {
-                serde_json::from_str(json).map_err(|e| shared::Error::InvalidConfig {
-                    name: names.backfill(),
-                    reason: format!(
-                        "not JSON like {{\"since\": \"2026-01-31\", \"closed\": false}}: {e}"
-                    ),
-                })?
-            }
+            Some(json) => serde_json::from_str(json).map_err(|e| shared::Error::InvalidConfig {
+                name: names.backfill(),
+                reason: format!(
+                    "not JSON like {{\"since\": \"2026-01-31\", \"closed\": false}}: {e}"
+                ),
+            })?,
             None => Setting::default(),
         };
         Backfill::new(installed, setting.since.as_deref(), setting.closed, names)
@@ -257,7 +255,10 @@ mod tests {
             Some(LeftOut::ClosedBeforeInstallation)
         );
         let with_closed = rule(None, true);
-        assert_eq!(with_closed.judge(Some("2020-01-01T00:00:00Z"), CLOSED), None);
+        assert_eq!(
+            with_closed.judge(Some("2020-01-01T00:00:00Z"), CLOSED),
+            None
+        );
     }
 
     #[test]
@@ -302,8 +303,12 @@ mod tests {
             rule(Some("2026-06-15"), true)
         );
         assert_eq!(
-            Backfill::from_values(Some(r#"{"since":"","closed":false}"#), Some(INSTALLED), &names)
-                .unwrap(),
+            Backfill::from_values(
+                Some(r#"{"since":"","closed":false}"#),
+                Some(INSTALLED),
+                &names
+            )
+            .unwrap(),
             rule(None, false)
         );
         // A rule without an installation time judges every case as old.

@@ -14,11 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let mut config = PollerConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    config.settings.backfill = Backfill::load(
-        &aws_sdk_ssm::Client::new(&sdk),
-        &config.shared.parameters,
-    )
-    .await?;
+    config.settings.backfill =
+        Backfill::load(&aws_sdk_ssm::Client::new(&sdk), &config.shared.parameters).await?;
     tracing::info!(backfill = ?config.settings.backfill, "backfill rule");
     let poller = Poller {
         sir: Arc::new(SdkSirClient::new(aws_sdk_securityir::Client::from_conf(

@@ -74,9 +74,7 @@ async fn setup(backfill: &str) -> Setup {
             .await
             .unwrap();
     }
-    let backfill = Backfill::load(&world.ssm, &world.parameters)
-        .await
-        .unwrap();
+    let backfill = Backfill::load(&world.ssm, &world.parameters).await.unwrap();
     let poller = Poller {
         sir: Arc::new(SdkSirClient::new(sir_client(
             &sir.endpoint(),

@@ -101,8 +101,8 @@ fn ssm_prefix_and_parameter_names() {
     assert_eq!(leaf("backfill"), names.backfill());
     // What a first installation stores is a rule the poller reads: open cases, from any date.
     let default = text(&contract, "/parameters/backfillDefault");
-    let rule = poller::Backfill::from_values(Some(default), Some("2026-12-01T09:30:00Z"), &names)
-        .unwrap();
+    let rule =
+        poller::Backfill::from_values(Some(default), Some("2026-12-01T09:30:00Z"), &names).unwrap();
     assert_eq!(
         rule,
         poller::Backfill::new(Some("2026-12-01T09:30:00Z"), None, false, &names).unwrap()
