@@ -357,8 +357,12 @@ impl Poller {
         report: &mut PassReport,
     ) -> shared::Result<()> {
         report.swept += 1;
+        let mut entry = entry.clone();
+        entry.comments_checked_at = now;
         let Some(snapshot) = self.store.case_snapshot(&summary.case_id).await? else {
-            return Ok(());
+            // Never published (left out by the backfill rule): nothing to copy, but its turn is
+            // taken, so it does not hold the sweep's first place every pass.
+            return self.store.put_tracked_case(&entry).await;
         };
         let comments = self.sir.list_comments(&summary.case_id).await?;
         let delta = self.comment_delta(&summary.case_id, &comments).await?;
@@ -368,8 +372,6 @@ impl Poller {
             self.publish_and_record(BusEvent::CaseUpdated(change), report)
                 .await?;
         }
-        let mut entry = entry.clone();
-        entry.comments_checked_at = now;
         self.store.put_tracked_case(&entry).await
     }
 

@@ -254,6 +254,46 @@ async fn a_left_out_case_stays_out_when_it_changes_or_a_native_event_names_it_an
 }
 
 #[tokio::test]
+async fn left_out_open_cases_do_not_hold_the_comment_sweep_from_the_synced_ones() {
+    let cut_off = (OffsetDateTime::now_utc() - days(10)).date();
+    let mut s = setup(&json!({"since": cut_off.to_string(), "closed": false}).to_string()).await;
+    s.poller.settings.comment_sweep_interval = Duration::ZERO;
+    s.poller.settings.max_comment_sweeps_per_pass = 1;
+    // Listed first: left out, open, before the cut-off.
+    let left_out = existing_case(&s, "Old and open", days(30), false);
+    let synced = existing_case(&s, "New", time::Duration::ZERO, false);
+    s.poller.handle(&schedule_tick()).await.unwrap();
+    assert_eq!(created(&s, 1).await, BTreeSet::from([synced.clone()]));
+    s.world
+        .store()
+        .create_link(&IssueLink::new(&synced, "SEC-1"))
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        let report = s.poller.handle(&schedule_tick()).await.unwrap();
+        assert_eq!(report.swept, 1);
+    }
+    let swept = |case_id: &str| {
+        s.sir
+            .requests()
+            .iter()
+            .filter(|r| r.operation == "ListComments" && r.case_id.as_deref() == Some(case_id))
+            .count()
+    };
+    assert_eq!(
+        swept(&left_out),
+        0,
+        "a left-out case's comments are never read"
+    );
+    assert_eq!(
+        swept(&synced),
+        2,
+        "the synced case's comments were listed when it was created, and by its sweep"
+    );
+}
+
+#[tokio::test]
 async fn with_closed_set_old_closed_cases_are_brought_over_too() {
     let s = setup(r#"{"closed":true}"#).await;
     let old_closed = existing_case(&s, "Old and closed", days(30), true);
