@@ -61,8 +61,8 @@ use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    AccountCacheStore, ClaimKey, ClaimStore, IssueLink, ItemLinkStore, LinkOutcome, LinkStore,
-    SnapshotStore, run_claimed,
+    AccountCacheStore, ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLinkStore,
+    LinkOutcome, LinkStore, PendingDeliveryStore, SnapshotStore, run_claimed,
 };
 use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line, normalize_text};
 
@@ -216,12 +216,18 @@ impl FieldsWanted {
 /// What jira-client uses of the mapping table: links, claims on cases, snapshots, item maps and
 /// the e-mail → accountId cache.
 pub trait JiraClientStore:
-    LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + AccountCacheStore
+    LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + AccountCacheStore + PendingDeliveryStore
 {
 }
 
 impl<T> JiraClientStore for T where
-    T: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + AccountCacheStore + ?Sized
+    T: LinkStore
+        + ClaimStore
+        + SnapshotStore
+        + ItemLinkStore
+        + AccountCacheStore
+        + PendingDeliveryStore
+        + ?Sized
 {
 }
 
@@ -282,7 +288,8 @@ impl JiraClientHandler {
         let case_id = bus_event.subject().to_owned();
         check_case_id(&case_id)?;
         tracing::info!(detail_type, case_id, "applying case event to Jira");
-        match bus_event {
+        let delivery_id = bus_event.delivery_id().map(str::to_owned);
+        let applied = match bus_event {
             BusEvent::CaseCreated(change) => {
                 self.claimed(&case_id, self.sync_case(&change, true)).await
             }
@@ -295,7 +302,12 @@ impl JiraClientHandler {
             other => Err(JiraClientError::NotACaseEvent {
                 detail_type: other.detail_type().as_str(),
             }),
+        }?;
+        if let Some(delivery_id) = delivery_id {
+            let subject = DeliverySubject::Case(case_id);
+            shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id).await;
         }
+        Ok(applied)
     }
 
     /// Runs `work` holding the case's claim (see [`run_claimed`]); a claim still held after the

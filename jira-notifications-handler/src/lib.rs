@@ -52,7 +52,7 @@ use shared::publisher::EventPublisher;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{
     IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, NotifiedWindowStore, Origin,
-    SnapshotStore, SweepCursorStore,
+    PendingDeliveryStore, SnapshotStore, SweepCursorStore,
 };
 
 use crate::coalesce::{Admission, Coalescer};
@@ -126,14 +126,26 @@ impl BatchReport {
 }
 
 /// What jira-notifications-handler uses of the mapping table: links, issue snapshots, item maps,
-/// its own re-read windows and the sweep's cursor.
+/// its own re-read windows, the sweep's cursor and the pending-delivery ledger (recording what
+/// it publishes).
 pub trait NotificationsStore:
-    LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore + SweepCursorStore
+    LinkStore
+    + SnapshotStore
+    + ItemLinkStore
+    + NotifiedWindowStore
+    + SweepCursorStore
+    + PendingDeliveryStore
 {
 }
 
 impl<T> NotificationsStore for T where
-    T: LinkStore + SnapshotStore + ItemLinkStore + NotifiedWindowStore + SweepCursorStore + ?Sized
+    T: LinkStore
+        + SnapshotStore
+        + ItemLinkStore
+        + NotifiedWindowStore
+        + SweepCursorStore
+        + PendingDeliveryStore
+        + ?Sized
 {
 }
 
@@ -422,8 +434,10 @@ impl NotificationHandler {
         Ok((change, before))
     }
 
-    /// Publishes the event, then stores the issue's snapshot. Only after a successful publish:
-    /// stored first, a failed publish would be lost, as the retry would find nothing changed.
+    /// Publishes the event (recorded as a pending delivery first, so the reconciler publishes it
+    /// again if it is never applied), then stores the issue's snapshot. Only after a successful
+    /// publish: stored first, a failed publish would be lost, as the retry would find nothing
+    /// changed.
     async fn publish_then_snapshot(
         &self,
         key: &str,
@@ -433,7 +447,9 @@ impl NotificationHandler {
             BusEvent::IssueCreated(_) => NotificationOutcome::Created,
             _ => NotificationOutcome::Updated,
         };
-        self.publisher.publish(std::slice::from_ref(&event)).await?;
+        let event =
+            shared::delivery::publish_recorded(self.store.as_ref(), self.publisher.as_ref(), event)
+                .await?;
         if let BusEvent::IssueCreated(change) | BusEvent::IssueUpdated(change) = &event {
             self.store.put_issue_snapshot(&change.issue).await?;
             tracing::info!(

@@ -255,6 +255,10 @@ pub struct CaseChange {
     pub comments: IdDelta,
     #[serde(default, skip_serializing_if = "IdDelta::is_empty")]
     pub attachments: IdDelta,
+    /// The pending delivery this event is (see [`crate::delivery`]): the consumer acknowledges
+    /// it by this id once applied, so an older event's success never clears a newer delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
 }
 
 impl CaseChange {
@@ -270,6 +274,7 @@ impl CaseChange {
             changed_fields,
             comments: IdDelta::default(),
             attachments: IdDelta::default(),
+            delivery_id: None,
         }
     }
 }
@@ -297,6 +302,9 @@ pub struct IssueChange {
     pub comments: IdDelta,
     #[serde(default, skip_serializing_if = "IdDelta::is_empty")]
     pub attachments: IdDelta,
+    /// The pending delivery this event is (see [`crate::delivery`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
 }
 
 impl IssueChange {
@@ -312,6 +320,7 @@ impl IssueChange {
             changed_fields,
             comments: IdDelta::default(),
             attachments: IdDelta::default(),
+            delivery_id: None,
         }
     }
 }
@@ -359,6 +368,15 @@ impl BusEvent {
             BusEvent::CaseDeleted(g) => &g.case_id,
             BusEvent::IssueCreated(i) | BusEvent::IssueUpdated(i) => &i.issue.issue_key,
             BusEvent::IssueDeleted(g) => &g.issue_key,
+        }
+    }
+
+    /// The pending-delivery id the event carries (only `…Created`/`…Updated` carry one).
+    pub fn delivery_id(&self) -> Option<&str> {
+        match self {
+            BusEvent::CaseCreated(c) | BusEvent::CaseUpdated(c) => c.delivery_id.as_deref(),
+            BusEvent::IssueCreated(i) | BusEvent::IssueUpdated(i) => i.delivery_id.as_deref(),
+            BusEvent::CaseDeleted(_) | BusEvent::IssueDeleted(_) => None,
         }
     }
 

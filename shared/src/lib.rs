@@ -1,7 +1,8 @@
 //! The contract between the four Lambdas of the SIR ⇄ Jira integration, and its AWS adapters,
 //! written once: bus events ([`events`]), normalized snapshots and fingerprints ([`snapshot`]),
 //! text normalization and each service's length limits ([`text`]), the mapping table
-//! ([`store`]), the event publisher ([`publisher`]), configuration ([`config`]), the SIR status
+//! ([`store`]), the event publisher ([`publisher`]) and the pending-delivery ledger around it
+//! ([`delivery`]), configuration ([`config`]), the SIR status
 //! graph and status mapping ([`status`]) and the error type ([`error`]); the two remote APIs: SIR
 //! ([`sir`]) and Jira ([`jira`], bodies via [`adf`]); and what the integration writes on an issue
 //! besides the case's fields: the description's details block ([`issue_description`]) and the
@@ -11,6 +12,7 @@
 pub mod adf;
 pub mod comment_marker;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod issue_description;

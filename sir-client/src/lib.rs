@@ -55,8 +55,8 @@ use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
 use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
 use shared::store::{
-    ClaimKey, ClaimStore, IssueLink, ItemLinkStore, LinkOutcome, LinkStore, SnapshotStore,
-    run_claimed,
+    ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLinkStore, LinkOutcome, LinkStore,
+    PendingDeliveryStore, SnapshotStore, run_claimed,
 };
 use shared::text::{SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text};
 
@@ -149,11 +149,17 @@ struct Touched {
     status: bool,
 }
 
-/// What sir-client uses of the mapping table: links, claims on issues, snapshots and item maps.
-pub trait SirClientStore: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore {}
+/// What sir-client uses of the mapping table: links, claims on issues, snapshots, item maps and
+/// the pending-delivery ledger (acknowledging what it applied).
+pub trait SirClientStore:
+    LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + PendingDeliveryStore
+{
+}
 
-impl<T> SirClientStore for T where T: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + ?Sized
-{}
+impl<T> SirClientStore for T where
+    T: LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + PendingDeliveryStore + ?Sized
+{
+}
 
 /// Applies issue events to SIR.
 pub struct SirClientHandler {
@@ -216,7 +222,8 @@ impl SirClientHandler {
                 project_key: self.settings.project_key.clone(),
             });
         }
-        match bus_event {
+        let delivery_id = bus_event.delivery_id().map(str::to_owned);
+        let applied = match bus_event {
             BusEvent::IssueCreated(change) => {
                 self.claimed(&key, self.sync_issue(&change, true)).await
             }
@@ -227,7 +234,12 @@ impl SirClientHandler {
             other => Err(SirClientError::NotAnIssueEvent {
                 detail_type: other.detail_type().as_str(),
             }),
+        }?;
+        if let Some(delivery_id) = delivery_id {
+            let subject = DeliverySubject::Issue(key);
+            shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id).await;
         }
+        Ok(applied)
     }
 
     /// Runs `work` holding the issue's claim (see [`run_claimed`]); a claim still held after the

@@ -3,7 +3,7 @@
 //! `in_memory::<behaviour>` against [`InMemoryMappingStore`], which is what proves the two equal
 //! (links, recorded issue creates, claims and their expiry, snapshots, item maps and their paging
 //! and order, the account cache and its TTL, tracked cases, the notifications handler's re-read
-//! window, sweep cursors). Where a test waits, the Dynamo side sleeps and the in-memory side moves its clock.
+//! window, sweep cursors, the pending-delivery ledger). Where a test waits, the Dynamo side sleeps and the in-memory side moves its clock.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use integration_tests::World;
+use shared::events::{BusEvent, CaseChange, IdDelta, IssueChange};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    CachedAccount, Claim, ClaimKey, InMemoryMappingStore, IssueLink, ItemLink, LinkOutcome,
-    LinkedItemKind, MappingStore, NotifiedWindow, Origin, SweepCursor, TrackedCase,
-    WindowExpectation, WindowSwap,
+    CachedAccount, Claim, ClaimKey, DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink,
+    LinkOutcome, LinkedItemKind, MappingStore, NotifiedWindow, Origin, PendingDelivery,
+    SweepCursor, TrackedCase, WindowExpectation, WindowSwap,
 };
 
 /// One store under test.
@@ -132,6 +133,10 @@ contract! {
         issue_create_is_recorded_ages_and_is_forgotten,
         sweep_cursor_starts_absent_and_moves_only_forward,
         sweep_cursors_of_different_sweeps_are_separate,
+        pending_delivery_is_replaced_only_from_the_delivery_read_and_round_trips,
+        acknowledging_removes_only_the_delivery_it_names,
+        pending_deliveries_are_listed_cases_first_and_forgotten_per_subject,
+        publishing_again_before_an_acknowledgement_merges_into_one_pending_delivery,
     ],
     dynamo_only: {
         use shared::store::AccountCacheStore;
@@ -1180,4 +1185,168 @@ async fn sweep_cursors_of_different_sweeps_are_separate(f: &Subject) {
         s.sweep_cursor("jira:SEC").await.unwrap(),
         Some(cursor(9_000, true))
     );
+}
+
+fn case_update(id: &str, title: &str) -> BusEvent {
+    let mut after = case(id);
+    after.title = title.into();
+    let mut change = CaseChange::new(Some(&case(id)), after);
+    change.comments = IdDelta::new([format!("{title}-comment")], []);
+    BusEvent::CaseUpdated(change)
+}
+
+fn issue_update(key: &str) -> BusEvent {
+    let before = IssueSnapshot {
+        issue_key: key.into(),
+        summary: "Phishing".into(),
+        description: "Lure".into(),
+        status: "To Do".into(),
+        watchers: BTreeSet::new(),
+    };
+    let mut after = before.clone();
+    after.status = "In Progress".into();
+    BusEvent::IssueUpdated(IssueChange::new(Some(&before), after))
+}
+
+fn pending(event: BusEvent, delivery_id: &str, at: u64) -> PendingDelivery {
+    PendingDelivery {
+        subject: DeliverySubject::of(&event).unwrap(),
+        event: shared::delivery::with_delivery_id(event, delivery_id),
+        delivery_id: delivery_id.into(),
+        first_published_at: at,
+        published_at: at,
+        attempts: 1,
+    }
+}
+
+async fn pending_delivery_is_replaced_only_from_the_delivery_read_and_round_trips(f: &Subject) {
+    let store = &f.store;
+    let subject = DeliverySubject::Case("1111111111".into());
+    assert_eq!(store.pending_delivery(&subject).await.unwrap(), None);
+    let first = pending(case_update("1111111111", "one"), "d-1", 1_800_000_000);
+    assert!(store.swap_pending_delivery(None, &first).await.unwrap());
+    assert_eq!(
+        store.pending_delivery(&subject).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    // A second writer that also read "nothing pending" loses.
+    let rival = pending(case_update("1111111111", "rival"), "d-r", 1_800_000_001);
+    assert!(!store.swap_pending_delivery(None, &rival).await.unwrap());
+    // A writer that read d-1 replaces it; one that read a stale id does not.
+    let mut second = pending(case_update("1111111111", "two"), "d-2", 1_800_000_000);
+    second.published_at = 1_800_000_060;
+    second.attempts = 2;
+    assert!(
+        !store
+            .swap_pending_delivery(Some("d-x"), &second)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .swap_pending_delivery(Some("d-1"), &second)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.pending_delivery(&subject).await.unwrap(),
+        Some(second)
+    );
+}
+
+async fn acknowledging_removes_only_the_delivery_it_names(f: &Subject) {
+    let store = &f.store;
+    let subject = DeliverySubject::Issue("SEC-7".into());
+    assert!(!store.acknowledge_delivery(&subject, "d-1").await.unwrap());
+    let older = pending(issue_update("SEC-7"), "d-1", 1_800_000_000);
+    assert!(store.swap_pending_delivery(None, &older).await.unwrap());
+    let newer = pending(issue_update("SEC-7"), "d-2", 1_800_000_100);
+    assert!(
+        store
+            .swap_pending_delivery(Some("d-1"), &newer)
+            .await
+            .unwrap()
+    );
+    // The older event's consumer finishes: the newer delivery stays.
+    assert!(!store.acknowledge_delivery(&subject, "d-1").await.unwrap());
+    assert_eq!(store.pending_delivery(&subject).await.unwrap(), Some(newer));
+    assert!(store.acknowledge_delivery(&subject, "d-2").await.unwrap());
+    assert_eq!(store.pending_delivery(&subject).await.unwrap(), None);
+}
+
+async fn pending_deliveries_are_listed_cases_first_and_forgotten_per_subject(f: &Subject) {
+    let store = &f.store;
+    for item in [
+        pending(issue_update("SEC-2"), "i-2", 5),
+        pending(case_update("2222222222", "b"), "c-2", 4),
+        pending(issue_update("SEC-10"), "i-10", 3),
+        pending(case_update("1111111111", "a"), "c-1", 2),
+    ] {
+        assert!(store.swap_pending_delivery(None, &item).await.unwrap());
+    }
+    // Items elsewhere in the table are not listed.
+    store.put_case_snapshot(&case("3333333333")).await.unwrap();
+    let ids =
+        |all: Vec<PendingDelivery>| all.into_iter().map(|p| p.delivery_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.pending_deliveries().await.unwrap()),
+        ["c-1", "c-2", "i-10", "i-2"],
+        "by sort key: CASE# then ISSUE#, ids as strings"
+    );
+    store
+        .forget_pending_delivery(&DeliverySubject::Case("2222222222".into()))
+        .await
+        .unwrap();
+    store
+        .forget_pending_delivery(&DeliverySubject::Case("9999999999".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.pending_deliveries().await.unwrap()),
+        ["c-1", "i-10", "i-2"]
+    );
+}
+
+/// A publisher that keeps what it was given.
+#[derive(Default)]
+struct Kept(std::sync::Mutex<Vec<BusEvent>>);
+
+#[async_trait::async_trait]
+impl shared::publisher::EventPublisher for Kept {
+    async fn publish(&self, events: &[BusEvent]) -> shared::Result<()> {
+        self.0.lock().unwrap().extend(events.iter().cloned());
+        Ok(())
+    }
+}
+
+async fn publishing_again_before_an_acknowledgement_merges_into_one_pending_delivery(f: &Subject) {
+    let store: &dyn MappingStore = f.store.as_ref();
+    let kept = Kept::default();
+    let first = shared::delivery::publish_recorded(store, &kept, case_update("1111111111", "one"))
+        .await
+        .unwrap();
+    let second = shared::delivery::publish_recorded(store, &kept, case_update("1111111111", "two"))
+        .await
+        .unwrap();
+    assert_eq!(*kept.0.lock().unwrap(), [first.clone(), second.clone()]);
+    let (Some(first_id), Some(second_id)) = (first.delivery_id(), second.delivery_id()) else {
+        panic!("published events carry their delivery ids: {first:?} {second:?}");
+    };
+    assert_ne!(first_id, second_id);
+    let stored = store
+        .pending_delivery(&DeliverySubject::Case("1111111111".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.delivery_id, second_id);
+    assert_eq!(stored.attempts, 2);
+    let BusEvent::CaseUpdated(change) = &stored.event else {
+        panic!("{stored:?}");
+    };
+    assert_eq!(change.case.title, "two");
+    assert_eq!(change.comments.added, ["one-comment", "two-comment"]);
+    // The first event's consumer acknowledges late: the merged delivery stays.
+    assert!(!shared::delivery::acknowledge(store, &first).await.unwrap());
+    assert!(shared::delivery::acknowledge(store, &second).await.unwrap());
+    assert!(store.pending_deliveries().await.unwrap().is_empty());
 }

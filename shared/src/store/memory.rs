@@ -9,6 +9,8 @@
 //!   an item DynamoDB has not swept yet);
 //! - a re-read window is replaced only if as expected, and a refusal returns the stored one;
 //! - a sweep cursor never moves back;
+//! - a pending delivery is replaced only if its delivery id is as expected, and acknowledged
+//!   (removed) only by its own id;
 //! - listings return everything, in the order the Dynamo adapter's Query returns (sort key:
 //!   SIR id, Jira id or case id, compared as strings).
 //!
@@ -32,6 +34,7 @@ use super::{
     NotifiedWindowStore, SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase,
     TrackedCaseStore, WindowExpectation, WindowSwap, now_epoch_seconds,
 };
+use super::{DeliverySubject, PendingDelivery, PendingDeliveryStore};
 use crate::error::{Error, Result};
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
@@ -66,6 +69,9 @@ struct Tables {
     tracked: BTreeMap<String, TrackedCase>,
     windows: HashMap<String, NotifiedWindow>,
     sweep_cursors: HashMap<String, SweepCursor>,
+    /// The pending-delivery ledger, cases before issues and each by id (the Dynamo listing's
+    /// order: one Query per sort-key prefix, `CASE#` first).
+    pending: BTreeMap<DeliverySubject, PendingDelivery>,
 }
 
 impl InMemoryMappingStore {
@@ -425,5 +431,55 @@ impl SweepCursorStore for InMemoryMappingStore {
             .sweep_cursors
             .insert(sweep.to_owned(), cursor.clone());
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl PendingDeliveryStore for InMemoryMappingStore {
+    async fn pending_delivery(&self, subject: &DeliverySubject) -> Result<Option<PendingDelivery>> {
+        Ok(self.tables().pending.get(subject).cloned())
+    }
+
+    async fn pending_deliveries(&self) -> Result<Vec<PendingDelivery>> {
+        Ok(self.tables().pending.values().cloned().collect())
+    }
+
+    async fn swap_pending_delivery(
+        &self,
+        expected: Option<&str>,
+        new: &PendingDelivery,
+    ) -> Result<bool> {
+        let mut tables = self.tables();
+        let stored = tables
+            .pending
+            .get(&new.subject)
+            .map(|p| p.delivery_id.as_str());
+        if stored != expected {
+            return Ok(false);
+        }
+        tables.pending.insert(new.subject.clone(), new.clone());
+        Ok(true)
+    }
+
+    async fn acknowledge_delivery(
+        &self,
+        subject: &DeliverySubject,
+        delivery_id: &str,
+    ) -> Result<bool> {
+        let mut tables = self.tables();
+        if tables
+            .pending
+            .get(subject)
+            .is_some_and(|p| p.delivery_id == delivery_id)
+        {
+            tables.pending.remove(subject);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn forget_pending_delivery(&self, subject: &DeliverySubject) -> Result<()> {
+        self.tables().pending.remove(subject);
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@
 //! | what the poller saw of each case | [`TrackedCaseStore`] | poller |
 //! | an issue's re-read window | [`NotifiedWindowStore`] | jira-notifications-handler |
 //! | how far a sweep got | [`SweepCursorStore`] | jira-notifications-handler (the Jira sweep) |
+//! | deliveries not yet applied | [`PendingDeliveryStore`] | all four Lambdas |
 //!
 //! [`MappingStore`] is all of them at once (implemented for every type that has them all), for
 //! tests and wiring that want the whole table. Each Lambda crate names its own set (e.g.
@@ -44,6 +45,10 @@
 //! - `SWEEP#<name>` / `CURSOR`: how far a sweep got ([`SweepCursor`]); only ever moved forward.
 //! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
+//! - `PENDING` / `CASE#<caseId>`, `PENDING` / `ISSUE#<issueKey>`: the pending-delivery ledger
+//!   ([`PendingDelivery`]): the last `Case…`/`Issue…` event published for the subject and not yet
+//!   acknowledged by the Lambda that applies it; one partition, so the poller's reconciler lists
+//!   it with a Query.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -51,6 +56,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::events::BusEvent;
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
 mod account_cache;
@@ -60,6 +66,7 @@ mod item_links;
 mod links;
 pub mod memory;
 mod notified_windows;
+mod pending_deliveries;
 mod run_claimed;
 mod snapshots;
 mod sweep_cursors;
@@ -363,6 +370,89 @@ pub trait SweepCursorStore: Send + Sync {
     async fn advance_sweep_cursor(&self, sweep: &str, cursor: &SweepCursor) -> Result<bool>;
 }
 
+/// What a pending delivery is about: the case (events from SIR) or the issue (events from Jira).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeliverySubject {
+    Case(String),
+    Issue(String),
+}
+
+impl DeliverySubject {
+    /// The subject of a `CaseCreated`/`CaseUpdated`/`IssueCreated`/`IssueUpdated`; `None` for
+    /// the deletions, which are not kept in the ledger.
+    pub fn of(event: &BusEvent) -> Option<DeliverySubject> {
+        match event {
+            BusEvent::CaseCreated(c) | BusEvent::CaseUpdated(c) => {
+                Some(DeliverySubject::Case(c.case.case_id.clone()))
+            }
+            BusEvent::IssueCreated(i) | BusEvent::IssueUpdated(i) => {
+                Some(DeliverySubject::Issue(i.issue.issue_key.clone()))
+            }
+            BusEvent::CaseDeleted(_) | BusEvent::IssueDeleted(_) => None,
+        }
+    }
+
+    /// The item's sort key in the ledger's partition: `CASE#<id>` or `ISSUE#<key>`.
+    pub fn sort_key(&self) -> String {
+        match self {
+            DeliverySubject::Case(id) => format!("CASE#{id}"),
+            DeliverySubject::Issue(key) => format!("ISSUE#{key}"),
+        }
+    }
+}
+
+impl std::fmt::Display for DeliverySubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliverySubject::Case(id) => write!(f, "case {id}"),
+            DeliverySubject::Issue(key) => write!(f, "issue {key}"),
+        }
+    }
+}
+
+/// A published event its consumer has not acknowledged yet (`PENDING` / `CASE#<id>` or
+/// `ISSUE#<key>`): if the event ends in the dead-letter queue, the reconciler publishes it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub subject: DeliverySubject,
+    /// Unique per content published: what the consumer's acknowledgement must name.
+    pub delivery_id: String,
+    /// The event to publish again (carrying `delivery_id`).
+    pub event: BusEvent,
+    /// Epoch seconds of the first publish not acknowledged since.
+    pub first_published_at: u64,
+    /// Epoch seconds of the latest publish (or republish).
+    pub published_at: u64,
+    /// Publishes of this subject since the last acknowledgement (1 after the first).
+    pub attempts: u32,
+}
+
+/// The pending-delivery ledger: what was published and not yet applied.
+#[async_trait]
+pub trait PendingDeliveryStore: Send + Sync {
+    /// The subject's pending delivery (one GetItem).
+    async fn pending_delivery(&self, subject: &DeliverySubject) -> Result<Option<PendingDelivery>>;
+    /// Every pending delivery (one paged Query on the ledger's partition), cases first, each
+    /// kind ordered by id.
+    async fn pending_deliveries(&self) -> Result<Vec<PendingDelivery>>;
+    /// Writes `new` if the subject's stored delivery has the id `expected` (`None`: none is
+    /// stored), in one conditional PutItem; `false`, writing nothing, otherwise.
+    async fn swap_pending_delivery(
+        &self,
+        expected: Option<&str>,
+        new: &PendingDelivery,
+    ) -> Result<bool>;
+    /// Removes the subject's pending delivery if it is `delivery_id` (one conditional DeleteItem):
+    /// a consumer that applied an older event leaves a newer delivery in place. `true` if removed.
+    async fn acknowledge_delivery(
+        &self,
+        subject: &DeliverySubject,
+        delivery_id: &str,
+    ) -> Result<bool>;
+    /// Removes whatever is pending for the subject (it was deleted); no error if nothing is.
+    async fn forget_pending_delivery(&self, subject: &DeliverySubject) -> Result<()>;
+}
+
 /// The whole mapping table: every capability. Implemented for every type that has them all.
 pub trait MappingStore:
     LinkStore
@@ -373,6 +463,7 @@ pub trait MappingStore:
     + TrackedCaseStore
     + NotifiedWindowStore
     + SweepCursorStore
+    + PendingDeliveryStore
 {
 }
 
@@ -385,6 +476,7 @@ impl<T> MappingStore for T where
         + TrackedCaseStore
         + NotifiedWindowStore
         + SweepCursorStore
+        + PendingDeliveryStore
         + ?Sized
 {
 }

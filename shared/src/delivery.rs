@@ -1,0 +1,277 @@
+//! Publishing with a pending-delivery ledger, so no change is lost when its event ends in a
+//! dead-letter queue.
+//!
+//! The poller and jira-notifications-handler store their snapshot when they publish, so a change
+//! whose event Lambda gave up on (one try and two retries, then the DLQ) would never be published
+//! again. [`publish_recorded`] therefore first records the event in the ledger
+//! ([`PendingDeliveryStore`], `PENDING` / `CASE#<id>` or `ISSUE#<key>`) under a fresh delivery id
+//! the event carries, merged with whatever earlier delivery for the same subject is still
+//! unacknowledged (so a field or comment named only by the older event is not dropped), and then
+//! publishes it. The consumer ([`acknowledge`]) removes the item once it applied the event, but
+//! only if it still holds that event's delivery id. Whatever stays in the ledger longer than the
+//! redelivery window is published again by the poller's reconciler.
+//!
+//! Republishing a stored event is safe: consumers re-read the source and compare with what was
+//! last applied; the event only says which subject and which fields/items to look at.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::events::{BusEvent, CaseChange, IdDelta, IssueChange};
+use crate::publisher::EventPublisher;
+use crate::snapshot::Fingerprint;
+use crate::store::{DeliverySubject, PendingDelivery, PendingDeliveryStore, now_epoch_seconds};
+
+/// How often a concurrent writer may replace the ledger item between our read and our write
+/// before [`publish_recorded`] gives up (each round re-reads and merges again).
+const SWAP_ROUNDS: usize = 5;
+
+/// A delivery id unique to this content and moment: the time in nanoseconds, a per-process
+/// counter and a digest of the event's detail.
+fn new_delivery_id(event: &BusEvent) -> Result<String> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let digest = Fingerprint::of_text(&format!("{nanos}/{count}/{}", event.detail_json()?));
+    Ok(format!("{nanos:x}-{}", &digest.as_str()[..16]))
+}
+
+/// Ids named by either list, earlier ones first, each once.
+fn union(older: &[String], newer: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    older
+        .iter()
+        .chain(newer)
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+fn merged_delta(older: &IdDelta, newer: &IdDelta) -> IdDelta {
+    let added = union(&older.added, &newer.added);
+    let updated: Vec<String> = union(&older.updated, &newer.updated)
+        .into_iter()
+        .filter(|id| !added.contains(id))
+        .collect();
+    let mut delta = IdDelta::new(added, updated);
+    delta.truncated |= older.truncated || newer.truncated;
+    delta
+}
+
+fn merged_case(older: &CaseChange, mut newer: CaseChange) -> CaseChange {
+    newer
+        .changed_fields
+        .extend(older.changed_fields.iter().copied());
+    newer.comments = merged_delta(&older.comments, &newer.comments);
+    newer.attachments = merged_delta(&older.attachments, &newer.attachments);
+    newer
+}
+
+fn merged_issue(older: &IssueChange, mut newer: IssueChange) -> IssueChange {
+    newer
+        .changed_fields
+        .extend(older.changed_fields.iter().copied());
+    newer.comments = merged_delta(&older.comments, &newer.comments);
+    newer.attachments = merged_delta(&older.attachments, &newer.attachments);
+    newer
+}
+
+/// `newer` with everything `older` (an unacknowledged delivery of the same subject) named: the
+/// changed fields and the comment/attachment ids of both. A `…Created` stays a `…Created`, so a
+/// create that never completed is still applied as one.
+pub fn merged(older: &BusEvent, newer: BusEvent) -> BusEvent {
+    match (older, newer) {
+        (BusEvent::CaseCreated(o), BusEvent::CaseCreated(n) | BusEvent::CaseUpdated(n)) => {
+            BusEvent::CaseCreated(merged_case(o, n))
+        }
+        (BusEvent::CaseUpdated(o), BusEvent::CaseCreated(n)) => {
+            BusEvent::CaseCreated(merged_case(o, n))
+        }
+        (BusEvent::CaseUpdated(o), BusEvent::CaseUpdated(n)) => {
+            BusEvent::CaseUpdated(merged_case(o, n))
+        }
+        (BusEvent::IssueCreated(o), BusEvent::IssueCreated(n) | BusEvent::IssueUpdated(n)) => {
+            BusEvent::IssueCreated(merged_issue(o, n))
+        }
+        (BusEvent::IssueUpdated(o), BusEvent::IssueCreated(n)) => {
+            BusEvent::IssueCreated(merged_issue(o, n))
+        }
+        (BusEvent::IssueUpdated(o), BusEvent::IssueUpdated(n)) => {
+            BusEvent::IssueUpdated(merged_issue(o, n))
+        }
+        (_, newer) => newer,
+    }
+}
+
+/// `event` carrying `delivery_id` (deletions carry none).
+pub fn with_delivery_id(event: BusEvent, delivery_id: &str) -> BusEvent {
+    let id = Some(delivery_id.to_owned());
+    match event {
+        BusEvent::CaseCreated(mut c) => {
+            c.delivery_id = id;
+            BusEvent::CaseCreated(c)
+        }
+        BusEvent::CaseUpdated(mut c) => {
+            c.delivery_id = id;
+            BusEvent::CaseUpdated(c)
+        }
+        BusEvent::IssueCreated(mut i) => {
+            i.delivery_id = id;
+            BusEvent::IssueCreated(i)
+        }
+        BusEvent::IssueUpdated(mut i) => {
+            i.delivery_id = id;
+            BusEvent::IssueUpdated(i)
+        }
+        other => other,
+    }
+}
+
+/// Records `event` as pending (merged with an unacknowledged earlier delivery of its subject),
+/// then publishes it; returns the event as published. A deletion is published as it is (the
+/// poller drops a deleted case's pending delivery itself). Recorded before publishing, so a crash
+/// in between leaves a delivery the reconciler publishes, never a publish without a record.
+pub async fn publish_recorded(
+    store: &dyn PendingDeliveryStore,
+    publisher: &dyn EventPublisher,
+    event: BusEvent,
+) -> Result<BusEvent> {
+    let Some(subject) = DeliverySubject::of(&event) else {
+        publisher.publish(std::slice::from_ref(&event)).await?;
+        return Ok(event);
+    };
+    let recorded = record(store, &subject, event).await?;
+    publisher
+        .publish(std::slice::from_ref(&recorded.event))
+        .await?;
+    Ok(recorded.event)
+}
+
+async fn record(
+    store: &dyn PendingDeliveryStore,
+    subject: &DeliverySubject,
+    event: BusEvent,
+) -> Result<PendingDelivery> {
+    for _ in 0..SWAP_ROUNDS {
+        let now = now_epoch_seconds();
+        let older = store.pending_delivery(subject).await?;
+        let merged = match &older {
+            Some(older) => merged(&older.event, event.clone()),
+            None => event.clone(),
+        };
+        let delivery_id = new_delivery_id(&merged)?;
+        let pending = PendingDelivery {
+            subject: subject.clone(),
+            event: with_delivery_id(merged, &delivery_id),
+            delivery_id,
+            first_published_at: older.as_ref().map_or(now, |o| o.first_published_at),
+            published_at: now,
+            attempts: older.as_ref().map_or(1, |o| o.attempts.saturating_add(1)),
+        };
+        let expected = older.as_ref().map(|o| o.delivery_id.as_str());
+        if store.swap_pending_delivery(expected, &pending).await? {
+            return Ok(pending);
+        }
+    }
+    Err(Error::StoreConditionFailed {
+        operation: "swap_pending_delivery",
+        reason: format!("the pending delivery of {subject} kept changing under us"),
+    })
+}
+
+/// Acknowledges that `event` was applied: removes its pending delivery if the ledger still holds
+/// this very delivery (a newer one stays). An event without a delivery id (a deletion, or one
+/// published before the ledger existed) needs none. `true` if an item was removed.
+pub async fn acknowledge(store: &dyn PendingDeliveryStore, event: &BusEvent) -> Result<bool> {
+    match (DeliverySubject::of(event), event.delivery_id()) {
+        (Some(subject), Some(id)) => store.acknowledge_delivery(&subject, id).await,
+        _ => Ok(false),
+    }
+}
+
+/// [`PendingDeliveryStore::acknowledge_delivery`] for a consumer that has applied the event: a
+/// failed acknowledgement is logged, not returned. The change is applied; the delivery left in
+/// the ledger only costs one harmless redelivery after the window, whereas failing the
+/// invocation would apply the event again now and, if the table stays unreachable, send an
+/// applied event to the dead-letter queue.
+pub async fn acknowledge_logged(
+    store: &dyn PendingDeliveryStore,
+    subject: &DeliverySubject,
+    delivery_id: &str,
+) {
+    match store.acknowledge_delivery(subject, delivery_id).await {
+        Ok(true) => tracing::debug!(%subject, delivery_id, "delivery acknowledged"),
+        Ok(false) => tracing::info!(
+            %subject,
+            delivery_id,
+            "a newer delivery is pending (or this one was acknowledged already): left in place"
+        ),
+        Err(error) => tracing::warn!(
+            %subject,
+            delivery_id,
+            error = %crate::error::error_chain(&error),
+            "could not acknowledge the delivery; the reconciler will publish it once more"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::CaseField;
+    use crate::snapshot::CaseSnapshot;
+    use crate::status::SirStatus;
+
+    fn case(title: &str) -> CaseSnapshot {
+        CaseSnapshot {
+            case_id: "1234567890".into(),
+            title: title.into(),
+            description: "d".into(),
+            status: SirStatus::Submitted,
+            closure_code: None,
+            engagement_type: None,
+            reported_incident_start_date: None,
+            impacted_accounts: BTreeSet::new(),
+            impacted_regions: BTreeSet::new(),
+            impacted_services: BTreeSet::new(),
+            watchers: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn a_newer_publish_keeps_what_an_unacknowledged_older_one_named() {
+        let mut older = CaseChange::new(Some(&case("a")), case("b"));
+        older.comments = IdDelta::new(["c1".to_owned()], ["c2".to_owned()]);
+        let mut moved = case("b");
+        moved.status = SirStatus::DetectionAndAnalysis;
+        let mut newer = CaseChange::new(Some(&case("b")), moved);
+        newer.comments = IdDelta::new(["c2".to_owned(), "c3".to_owned()], []);
+        let BusEvent::CaseUpdated(m) = merged(
+            &BusEvent::CaseUpdated(older),
+            BusEvent::CaseUpdated(newer.clone()),
+        ) else {
+            panic!("an update stays an update");
+        };
+        assert_eq!(
+            m.changed_fields,
+            [CaseField::Title, CaseField::Status].into()
+        );
+        assert_eq!(m.comments.added, ["c1", "c2", "c3"]);
+        assert!(m.comments.updated.is_empty(), "c2 is listed once, as added");
+        assert_eq!(m.case, newer.case, "the newest state");
+    }
+
+    #[test]
+    fn an_unacknowledged_create_stays_a_create() {
+        let created = BusEvent::CaseCreated(CaseChange::new(None, case("a")));
+        let updated = BusEvent::CaseUpdated(CaseChange::new(Some(&case("a")), case("b")));
+        assert!(matches!(
+            merged(&created, updated),
+            BusEvent::CaseCreated(_)
+        ));
+    }
+}
