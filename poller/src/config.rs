@@ -14,6 +14,14 @@ pub struct PollerSettings {
     /// Which cases never met before are brought over (from SSM at cold start, see
     /// [`crate::Backfill::load`]; the default brings over every case).
     pub backfill: crate::Backfill,
+    /// How long a published event may stay unacknowledged before the reconciler publishes it
+    /// again: longer than Lambda's own retries of an asynchronous event can take (jira-client's
+    /// and sir-client's 300 s timeout × 3 attempts plus about 3 minutes of retry delays).
+    pub redelivery_window: Duration,
+    /// At most this many pending deliveries are published again per schedule pass.
+    pub max_redeliveries_per_pass: usize,
+    /// A delivery published more often than this is logged at error level each time.
+    pub alert_after_attempts: u32,
 }
 
 impl Default for PollerSettings {
@@ -23,6 +31,9 @@ impl Default for PollerSettings {
             max_comment_sweeps_per_pass: 10,
             integration_principals: Vec::new(),
             backfill: crate::Backfill::everything(),
+            redelivery_window: Duration::from_secs(20 * 60),
+            max_redeliveries_per_pass: 25,
+            alert_after_attempts: 3,
         }
     }
 }
@@ -34,6 +45,28 @@ pub const ENV_SCHEDULE_RULE_NAME: &str = "POLLER_SCHEDULE_RULE_NAME";
 pub use shared::config::ENV_INTEGRATION_PRINCIPALS;
 /// Environment variable (optional): minutes between comment sweeps of an open case.
 pub const ENV_COMMENT_SWEEP_MINUTES: &str = "COMMENT_SWEEP_MINUTES";
+
+/// Environment variable (optional): minutes a published event may stay unapplied before the
+/// reconciler publishes it again (default 20).
+pub const ENV_REDELIVERY_WINDOW_MINUTES: &str = "REDELIVERY_WINDOW_MINUTES";
+
+/// A whole number of minutes from `name`, if set.
+fn minutes(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> shared::Result<Option<Duration>> {
+    let Some(value) = lookup(name) else {
+        return Ok(None);
+    };
+    let minutes: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| shared::Error::InvalidConfig {
+            name: name.into(),
+            reason: format!("{value:?} is not a whole number of minutes"),
+        })?;
+    Ok(Some(Duration::from_secs(minutes * 60)))
+}
 
 /// Everything the poller reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,16 +94,11 @@ impl PollerConfig {
             integration_principals: shared::config::integration_principals(&lookup),
             ..PollerSettings::default()
         };
-        if let Some(minutes) = lookup(ENV_COMMENT_SWEEP_MINUTES) {
-            let minutes: u64 =
-                minutes
-                    .trim()
-                    .parse()
-                    .map_err(|_| shared::Error::InvalidConfig {
-                        name: ENV_COMMENT_SWEEP_MINUTES.into(),
-                        reason: format!("{minutes:?} is not a whole number of minutes"),
-                    })?;
-            settings.comment_sweep_interval = Duration::from_secs(minutes * 60);
+        if let Some(interval) = minutes(&lookup, ENV_COMMENT_SWEEP_MINUTES)? {
+            settings.comment_sweep_interval = interval;
+        }
+        if let Some(window) = minutes(&lookup, ENV_REDELIVERY_WINDOW_MINUTES)? {
+            settings.redelivery_window = window;
         }
         Ok(PollerConfig {
             shared,

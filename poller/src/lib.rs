@@ -12,6 +12,11 @@
 //! A case neither linked nor ever published is first judged by the backfill rule
 //! ([`backfill`]): a case it leaves out is tracked but never published.
 //!
+//! Each `CaseCreated`/`CaseUpdated` is recorded in the pending-delivery ledger before it is
+//! published, and every schedule pass ends with the reconciler ([`reconcile`]): deliveries
+//! jira-client has not acknowledged within the redelivery window are published again. The same
+//! reconciler runs on demand for a `{"reconcile":{"dryRun":…}}` request.
+//!
 //! What was published is recorded (snapshot, tracked list entry) only after the publish
 //! succeeded, so a failed case is tried again next pass; one failing case never stops the
 //! others, and the pass then ends in `Err` naming them. If SIR cannot even be listed the pass
@@ -20,6 +25,7 @@
 pub mod backfill;
 mod config;
 mod error;
+pub mod reconcile;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap};
@@ -32,16 +38,17 @@ use shared::sir::{CaseDetails, CaseSummary, SirApi, SirComment, observed_snapsho
 use shared::snapshot::Fingerprint;
 use shared::status::SirStatus;
 use shared::store::{
-    ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin, SnapshotStore, TrackedCase,
-    TrackedCaseStore, now_epoch_seconds,
+    DeliverySubject, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin,
+    PendingDeliveryStore, SnapshotStore, TrackedCase, TrackedCaseStore, now_epoch_seconds,
 };
 
 pub use backfill::{Backfill, LeftOut};
 pub use config::{
-    ENV_COMMENT_SWEEP_MINUTES, ENV_INTEGRATION_PRINCIPALS, ENV_SCHEDULE_RULE_NAME, PollerConfig,
-    PollerSettings,
+    ENV_COMMENT_SWEEP_MINUTES, ENV_INTEGRATION_PRINCIPALS, ENV_REDELIVERY_WINDOW_MINUTES,
+    ENV_SCHEDULE_RULE_NAME, PollerConfig, PollerSettings,
 };
 pub use error::{CaseFailure, PollerError};
+pub use reconcile::{PendingReport, ReconcileReport};
 pub use schedule::{EventBridgeSchedule, ScheduleControl, ScheduleRate};
 
 /// What started the run.
@@ -51,12 +58,26 @@ pub enum Trigger {
     Schedule,
     /// A native SIR event about this case.
     Case(String),
+    /// An on-demand reconcile (`{"reconcile":{"dryRun":true}}`; `dryRun` defaults to false).
+    Reconcile { dry_run: bool },
 }
 
 impl Trigger {
     /// Recognises an EventBridge envelope: `aws.events` "Scheduled Event", or a native
-    /// `aws.security-ir` event with `detail.caseId`.
+    /// `aws.security-ir` event with `detail.caseId`; or a reconcile request (a direct invoke).
     pub fn of(event: &Value) -> Result<Trigger, PollerError> {
+        if let Some(request) = event.get("reconcile") {
+            let dry_run = match request.get("dryRun") {
+                None => false,
+                Some(Value::Bool(dry_run)) => *dry_run,
+                Some(other) => {
+                    return Err(PollerError::UnknownEvent(format!(
+                        "reconcile request with dryRun {other} (true or false)"
+                    )));
+                }
+            };
+            return Ok(Trigger::Reconcile { dry_run });
+        }
         let source = event
             .get("source")
             .and_then(Value::as_str)
@@ -100,14 +121,20 @@ pub struct PassReport {
     pub published: Vec<(&'static str, String)>,
     /// The rate the schedule was set to, when it changed.
     pub schedule: Option<ScheduleRate>,
+    /// What an on-demand reconcile found and did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<ReconcileReport>,
 }
 
-/// What the poller uses of the mapping table: links, case snapshots, item maps and the cases it
-/// tracks.
-pub trait PollerStore: LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore {}
+/// What the poller uses of the mapping table: links, case snapshots, item maps, the cases it
+/// tracks and the pending-delivery ledger.
+pub trait PollerStore:
+    LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore + PendingDeliveryStore
+{
+}
 
 impl<T> PollerStore for T where
-    T: LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore + ?Sized
+    T: LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore + PendingDeliveryStore + ?Sized
 {
 }
 
@@ -141,6 +168,7 @@ impl Poller {
         match Trigger::of(event)? {
             Trigger::Schedule => self.schedule_pass().await,
             Trigger::Case(case_id) => self.case_event(&case_id).await,
+            Trigger::Reconcile { dry_run } => self.reconcile(dry_run).await,
         }
     }
 
@@ -208,6 +236,7 @@ impl Poller {
         };
         let mut failures = self.sync_planned(&listed, &tracked, &mut report).await?;
         failures.extend(self.check_unlisted(&listed, &tracked, &mut report).await);
+        failures.extend(self.redeliver_due(&mut report).await);
         let rate = rate_for(&listed);
         if self.schedule.set_rate(rate).await? {
             report.schedule = Some(rate);
@@ -471,13 +500,16 @@ impl Poller {
         Ok(IdDelta::new(added, std::iter::empty()))
     }
 
-    /// Publishes, then records the case as synced (never before: a failed publish is retried).
+    /// Publishes (recording a pending delivery first), then records the case as synced (never
+    /// before: a failed publish is retried).
     async fn publish_and_record(
         &self,
         event: BusEvent,
         report: &mut PassReport,
     ) -> shared::Result<()> {
-        self.publisher.publish(std::slice::from_ref(&event)).await?;
+        let event =
+            shared::delivery::publish_recorded(self.store.as_ref(), self.publisher.as_ref(), event)
+                .await?;
         if let BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change) = &event {
             self.store.put_case_snapshot(&change.case).await?;
         }
@@ -509,6 +541,10 @@ impl Poller {
             issue_key,
         });
         self.publish_and_record(event, report).await?;
+        // Whatever update was still pending is moot: the deletion is what the issue gets.
+        self.store
+            .forget_pending_delivery(&DeliverySubject::Case(case_id.to_owned()))
+            .await?;
         self.store.untrack_case(case_id).await
     }
 }

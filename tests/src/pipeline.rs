@@ -7,7 +7,10 @@
 //!
 //! [`Integration::settle`] delivers everything in flight, on all four routes, until nothing moved
 //! for a while; a handler's `Err` leaves its message to come back (SQS visibility timeout of one
-//! second), as a failed asynchronous invocation is retried.
+//! second), as a failed asynchronous invocation is retried. With
+//! [`IntegrationOptions::async_retry_budget`] set, as Lambda does it, a message is tried that many
+//! times in all (counted by SQS's `ApproximateReceiveCount`) and then removed and recorded as
+//! dead-lettered on its route ([`RouteLog::dead_lettered`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
 use aws_sdk_eventbridge::types::RuleState;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use jira_client::JiraClientHandler;
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
 use jira_notifications_handler::NotificationHandler;
@@ -51,6 +55,9 @@ pub struct IntegrationOptions {
     /// jira-notifications-handler's settings (default: every issue may create a case, the
     /// default sweep).
     pub notifications: Option<jira_notifications_handler::NotificationsSettings>,
+    /// Tries per message before it goes to the route's dead-letter list, as Lambda gives an
+    /// asynchronous event 3 (one try and two retries); `None`: retried until it succeeds.
+    pub async_retry_budget: Option<u32>,
 }
 
 /// What one route delivered during a [`Integration::settle`].
@@ -62,6 +69,9 @@ pub struct RouteLog {
     pub errors: Vec<String>,
     /// Each `Ok` response, as the Lambda would return it.
     pub responses: Vec<Value>,
+    /// Messages that failed on every try of the retry budget (their bodies as JSON), as Lambda
+    /// sends them to the function's dead-letter queue.
+    pub dead_lettered: Vec<Value>,
 }
 
 /// Everything [`Integration::settle`] delivered, per route.
@@ -120,6 +130,8 @@ pub struct Integration {
     pub jira_client: JiraClientHandler,
     pub notifications: NotificationHandler,
     pub sir_client: SirClientHandler,
+    /// See [`IntegrationOptions::async_retry_budget`].
+    pub async_retry_budget: Option<u32>,
 }
 
 impl std::fmt::Debug for Integration {
@@ -332,6 +344,7 @@ impl Integration {
             jira_client,
             notifications,
             sir_client,
+            async_retry_budget: options.async_retry_budget,
         })
     }
 
@@ -455,18 +468,33 @@ impl Integration {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<Value, String>>,
     {
-        let results = deliver_batch(&self.world.sqs, queue_url, handler).await?;
-        for result in &results {
-            match result {
+        let results =
+            deliver_batch_within(&self.world.sqs, queue_url, self.async_retry_budget, handler)
+                .await?;
+        for delivered in &results {
+            match &delivered.result {
                 Ok(response) => {
                     log.handled += 1;
                     log.responses.push(response.clone());
                 }
                 Err(error) => log.errors.push(error.clone()),
             }
+            if let Some(body) = &delivered.dead_lettered {
+                log.dead_lettered
+                    .push(parse(body).unwrap_or_else(|_| Value::String(body.clone())));
+            }
         }
         Ok(results.len())
     }
+}
+
+/// One message's delivery by [`deliver_batch_within`].
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The handler's result.
+    pub result: Result<Value, String>,
+    /// The message's body when this failure used up the retry budget (the message was removed).
+    pub dead_lettered: Option<String>,
 }
 
 /// Receives one batch (up to ten messages) from `queue_url` and hands each body to `handler`, as
@@ -481,10 +509,31 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Value, String>>,
 {
+    Ok(deliver_batch_within(sqs, queue_url, None, handler)
+        .await?
+        .into_iter()
+        .map(|d| d.result)
+        .collect())
+}
+
+/// [`deliver_batch`] with Lambda's retry budget for asynchronous events: a message that failed
+/// on its `budget`-th receive (SQS `ApproximateReceiveCount`) is removed and returned as
+/// dead-lettered. `None`: a failed message always comes back.
+pub async fn deliver_batch_within<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    budget: Option<u32>,
+    handler: F,
+) -> Result<Vec<Delivered>, HarnessError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Value, String>>,
+{
     let out = sqs
         .receive_message()
         .queue_url(queue_url)
         .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
         // No long poll: moto serves one request at a time (see moto_runner.py).
         .wait_time_seconds(0)
         .send()
@@ -492,8 +541,15 @@ where
         .map_err(HarnessError::aws("ReceiveMessage"))?;
     let mut results = Vec::new();
     for message in out.messages() {
-        let result = handler(message.body().unwrap_or_default().to_owned()).await;
-        if result.is_ok()
+        let body = message.body().unwrap_or_default().to_owned();
+        let result = handler(body.clone()).await;
+        let received: u32 = message
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1);
+        let spent = result.is_err() && budget.is_some_and(|budget| received >= budget);
+        if (result.is_ok() || spent)
             && let Some(handle) = message.receipt_handle()
         {
             sqs.delete_message()
@@ -503,7 +559,10 @@ where
                 .await
                 .map_err(HarnessError::aws("DeleteMessage"))?;
         }
-        results.push(result);
+        results.push(Delivered {
+            result,
+            dead_lettered: spent.then_some(body),
+        });
     }
     Ok(results)
 }

@@ -1,0 +1,208 @@
+//! The reconciler: publishes again what was published and never applied.
+//!
+//! Every `Case…`/`Issue…` event the poller or jira-notifications-handler publishes is recorded in
+//! the pending-delivery ledger first ([`shared::delivery`]); jira-client and sir-client remove it
+//! once they applied it. An item still there after [`PollerSettings::redelivery_window`] belongs
+//! to an event Lambda gave up on (dead-letter queue) or never received: each schedule pass
+//! publishes up to [`PollerSettings::max_redeliveries_per_pass`] of them again, oldest first.
+//! The window is longer than Lambda's own retries of an asynchronous event can take, so an event
+//! still being retried is not doubled.
+//!
+//! On demand (`{"reconcile":{"dryRun":true|false}}`, `./deploy.sh --reconcile [--dry-run]`)
+//! every pending delivery is listed, pair by pair, whatever its age, and (without `dryRun`)
+//! published again.
+
+use serde::Serialize;
+use shared::events::BusEvent;
+use shared::store::{DeliverySubject, PendingDelivery, now_epoch_seconds};
+
+use crate::{CaseFailure, PassReport, Poller, PollerError};
+
+/// One pending delivery as the on-demand reconcile reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_key: Option<String>,
+    /// The detail-type of the event waiting to be applied.
+    pub event_type: &'static str,
+    /// The synced fields it names (empty for a create: everything).
+    pub changed_fields: Vec<String>,
+    /// Comment / attachment ids it names.
+    pub comments: usize,
+    pub attachments: usize,
+    /// Seconds since it was first published without being applied.
+    pub age_seconds: u64,
+    /// How often it was published.
+    pub attempts: u32,
+    /// Published again by this request.
+    pub republished: bool,
+}
+
+/// What an on-demand reconcile found (and did).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    pub dry_run: bool,
+    pub pending: Vec<PendingReport>,
+}
+
+/// The names of the changed fields as the bus spells them.
+fn field_names<T: Serialize>(fields: &T) -> Vec<String> {
+    match serde_json::to_value(fields) {
+        Ok(serde_json::Value::Array(names)) => names
+            .into_iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn failure(subject: &DeliverySubject, error: shared::Error) -> CaseFailure {
+    let case_id = match subject {
+        DeliverySubject::Case(id) => id.clone(),
+        DeliverySubject::Issue(key) => format!("issue {key}"),
+    };
+    CaseFailure { case_id, error }
+}
+
+impl Poller {
+    /// The schedule's part: publishes again the deliveries older than the redelivery window,
+    /// oldest first, at most the per-pass bound; returns the subjects that failed.
+    pub(crate) async fn redeliver_due(&self, report: &mut PassReport) -> Vec<CaseFailure> {
+        let now = now_epoch_seconds();
+        let window = self.settings.redelivery_window.as_secs();
+        let mut due: Vec<PendingDelivery> = match self.store.pending_deliveries().await {
+            Ok(pending) => pending
+                .into_iter()
+                .filter(|p| now.saturating_sub(p.published_at) >= window)
+                .collect(),
+            Err(error) => {
+                return vec![CaseFailure {
+                    case_id: "(pending deliveries)".into(),
+                    error,
+                }];
+            }
+        };
+        due.sort_by_key(|p| p.published_at);
+        due.truncate(self.settings.max_redeliveries_per_pass);
+        let mut failures = Vec::new();
+        for pending in &due {
+            if let Err(error) = self.redeliver(pending, now, report).await {
+                tracing::error!(subject = %pending.subject, error = %shared::error::error_chain(&error), "pending delivery not published again");
+                failures.push(failure(&pending.subject, error));
+            }
+        }
+        failures
+    }
+
+    /// The on-demand reconcile: lists every pending delivery and, unless `dry_run`, publishes
+    /// each again.
+    pub async fn reconcile(&self, dry_run: bool) -> Result<PassReport, PollerError> {
+        let now = now_epoch_seconds();
+        let mut pending = self.store.pending_deliveries().await?;
+        pending.sort_by_key(|p| p.first_published_at);
+        let mut report = PassReport::default();
+        let mut listed = Vec::new();
+        let mut failures = Vec::new();
+        for delivery in &pending {
+            let mut entry = self.describe(delivery, now).await?;
+            if !dry_run {
+                match self.redeliver(delivery, now, &mut report).await {
+                    Ok(done) => entry.republished = done,
+                    Err(error) => failures.push(failure(&delivery.subject, error)),
+                }
+            }
+            listed.push(entry);
+        }
+        report.reconcile = Some(ReconcileReport {
+            dry_run,
+            pending: listed,
+        });
+        if failures.is_empty() {
+            Ok(report)
+        } else {
+            Err(PollerError::CasesFailed { failures })
+        }
+    }
+
+    async fn describe(&self, pending: &PendingDelivery, now: u64) -> shared::Result<PendingReport> {
+        let (case_id, issue_key) = match &pending.subject {
+            DeliverySubject::Case(id) => {
+                let link = self.store.link_for_case(id).await?;
+                (Some(id.clone()), link.map(|l| l.issue_key))
+            }
+            DeliverySubject::Issue(key) => {
+                let link = self.store.link_for_issue(key).await?;
+                (link.map(|l| l.case_id), Some(key.clone()))
+            }
+        };
+        let (changed_fields, comments, attachments) = match &pending.event {
+            BusEvent::CaseCreated(c) | BusEvent::CaseUpdated(c) => {
+                (field_names(&c.changed_fields), &c.comments, &c.attachments)
+            }
+            BusEvent::IssueCreated(i) | BusEvent::IssueUpdated(i) => {
+                (field_names(&i.changed_fields), &i.comments, &i.attachments)
+            }
+            BusEvent::CaseDeleted(_) | BusEvent::IssueDeleted(_) => {
+                (Vec::new(), &Default::default(), &Default::default())
+            }
+        };
+        Ok(PendingReport {
+            case_id,
+            issue_key,
+            event_type: pending.event.detail_type().as_str(),
+            changed_fields,
+            comments: comments.added.len() + comments.updated.len(),
+            attachments: attachments.added.len() + attachments.updated.len(),
+            age_seconds: now.saturating_sub(pending.first_published_at),
+            attempts: pending.attempts,
+            republished: false,
+        })
+    }
+
+    /// Publishes one pending delivery again and records the attempt; `false` when it was
+    /// dropped instead (its pair's link is broken: one side was deleted, nothing is synced).
+    async fn redeliver(
+        &self,
+        pending: &PendingDelivery,
+        now: u64,
+        report: &mut PassReport,
+    ) -> shared::Result<bool> {
+        let link = match &pending.subject {
+            DeliverySubject::Case(id) => self.store.link_for_case(id).await?,
+            DeliverySubject::Issue(key) => self.store.link_for_issue(key).await?,
+        };
+        if link.is_some_and(|l| l.broken.is_some()) {
+            tracing::info!(subject = %pending.subject, "pending delivery of a broken pair dropped");
+            self.store.forget_pending_delivery(&pending.subject).await?;
+            return Ok(false);
+        }
+        self.publisher
+            .publish(std::slice::from_ref(&pending.event))
+            .await?;
+        let attempts = pending.attempts.saturating_add(1);
+        let republished = PendingDelivery {
+            published_at: now,
+            attempts,
+            ..pending.clone()
+        };
+        // Refused: applied (or replaced by a newer publish) meanwhile, which is all the better.
+        self.store
+            .swap_pending_delivery(Some(&pending.delivery_id), &republished)
+            .await?;
+        let age = now.saturating_sub(pending.first_published_at);
+        if attempts > self.settings.alert_after_attempts {
+            tracing::error!(subject = %pending.subject, attempts, age_seconds = age, "a change is still not applied after several deliveries: check the dead-letter queue and the function's errors");
+        } else {
+            tracing::warn!(subject = %pending.subject, attempts, age_seconds = age, "published a pending delivery again");
+        }
+        report.published.push((
+            pending.event.detail_type().as_str(),
+            pending.event.subject().to_owned(),
+        ));
+        Ok(true)
+    }
+}
