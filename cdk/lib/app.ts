@@ -27,6 +27,8 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  * - logRetentionDays: log group retention (default 90; a value CloudWatch Logs accepts)
  * - commentSweepMinutes: the poller's COMMENT_SWEEP_MINUTES
  * - jiraSweepMinutes: interval of the Jira sweep (default: contract.json; 0 = no sweep)
+ * - redeliveryWindowMinutes: the poller's REDELIVERY_WINDOW_MINUTES (how long a published event may
+ *   stay unapplied before the reconciler publishes it again; default 20)
  * - account / region: pin the stack's environment (default: environment-agnostic, so synth
  *   needs no credentials and no lookups; deploy uses the CLI's profile and region)
  */
@@ -67,6 +69,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     logRetention: retention as logs.RetentionDays | undefined,
     commentSweepMinutes: int('commentSweepMinutes'),
     jiraSweepMinutes: int('jiraSweepMinutes'),
+    redeliveryWindowMinutes: int('redeliveryWindowMinutes'),
   });
   // AWS Solutions best-practice checks on every synth: an unsuppressed finding is an error.
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

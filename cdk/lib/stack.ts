@@ -98,6 +98,8 @@ export interface IntegrationStackProps extends StackProps {
   readonly commentSweepMinutes?: number;
   /** Interval of the Jira sweep (default: the contract's sweepMinutes); 0: no sweep rule. */
   readonly jiraSweepMinutes?: number;
+  /** Optional REDELIVERY_WINDOW_MINUTES of the poller (its reconciler). */
+  readonly redeliveryWindowMinutes?: number;
 }
 
 /** The four functions and what surrounds each, for tests and outputs. */
@@ -283,6 +285,9 @@ export class IntegrationStack extends Stack {
         [envName(contract, 'poller', 'integrationPrincipals')]: integrationPrincipals,
         ...(props.commentSweepMinutes !== undefined
           ? { [envName(contract, 'poller', 'commentSweepMinutes')]: String(props.commentSweepMinutes) }
+          : {}),
+        ...(props.redeliveryWindowMinutes !== undefined
+          ? { [envName(contract, 'poller', 'redeliveryWindowMinutes')]: String(props.redeliveryWindowMinutes) }
           : {}),
       },
       jiraClient: {

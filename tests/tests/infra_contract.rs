@@ -136,6 +136,7 @@ fn poller_environment_names() {
             poller::ENV_SCHEDULE_RULE_NAME,
             poller::ENV_INTEGRATION_PRINCIPALS,
             poller::ENV_COMMENT_SWEEP_MINUTES,
+            poller::ENV_REDELIVERY_WINDOW_MINUTES,
         ])
     );
     assert_eq!(
@@ -149,6 +150,10 @@ fn poller_environment_names() {
     assert_eq!(
         text(&contract, "/functions/poller/env/commentSweepMinutes"),
         poller::ENV_COMMENT_SWEEP_MINUTES
+    );
+    assert_eq!(
+        text(&contract, "/functions/poller/env/redeliveryWindowMinutes"),
+        poller::ENV_REDELIVERY_WINDOW_MINUTES
     );
 }
 
