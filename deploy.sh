@@ -19,6 +19,7 @@ Usage:
   ./deploy.sh --local [--demo]                                          run it all locally
   ./deploy.sh --email E --url U --token T|- --project-key K [options]   deploy or update
   ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
+  ./deploy.sh --reconcile [--dry-run] [--region R] [--profile P]        republish unapplied changes
 
 Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback):
   --local               run the whole integration on this machine until Ctrl-C
@@ -26,6 +27,8 @@ Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback)
                         seen on the other side in time
   --local --email E --url U --token T|- --project-key K
                         the same against your real Jira site (SIR stays emulated)
+  --local --reconcile [--dry-run]
+                        --reconcile against the local world running on this machine
 
 Jira (required to deploy):
   --email E             e-mail of the Jira integration user
@@ -67,6 +70,9 @@ Options:
   --dry-run             validate, build and synthesize, then print the AWS commands that
                         would run, changing nothing in AWS
   --destroy             delete the stack and the token parameter; the mapping table is kept
+  --reconcile           list, pair by pair, every change published but not applied yet (its
+                        event failed or is in a dead-letter queue) and publish each again;
+                        with --dry-run only list them
   --delete-table        with --destroy: delete the mapping table too (irreversible)
   -h, --help            this help
 
@@ -95,6 +101,7 @@ jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
+reconcile=false
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -114,6 +121,7 @@ parse_args() {
       --backfill-closed) backfill_closed_given=true; shift; continue ;;
       --local) mode=local; shift; continue ;;
       --demo) demo=true; shift; continue ;;
+      --reconcile) reconcile=true; shift; continue ;;
     esac
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
@@ -673,6 +681,51 @@ destroy() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# --reconcile: the deployed poller's on-demand reconcile (aws lambda invoke)
+# ---------------------------------------------------------------------------------------------
+print_reconcile_report() { # print_reconcile_report FILE: the poller's response, pair by pair
+  # shellcheck disable=SC2016 # ${...} below are JavaScript template literals
+  node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).reconcile || { pending: [] };
+const pending = r.pending || [];
+if (pending.length === 0) console.log("    nothing pending: every published change was applied");
+for (const p of pending) {
+  let what = p.changedFields.length ? p.changedFields.join(", ") : "everything";
+  if (p.comments) what += `, ${p.comments} comment(s)`;
+  if (p.attachments) what += `, ${p.attachments} attachment(s)`;
+  const done = r.dryRun ? "would be published again" : p.republished ? "published again" : "dropped (the link is broken: one side was deleted)";
+  console.log(`    case ${p.caseId || "(none yet)"} <-> issue ${p.issueKey || "(none yet)"}: ${p.eventType} (${what}) not applied for ${Math.floor(p.ageSeconds / 60)} min, published ${p.attempts} time(s); ${done}`);
+}
+if (pending.length) console.log(`    ${pending.length} pending pair(s)${r.dryRun ? "; dry run: nothing was published" : ""}`);
+' "$1"
+}
+
+reconcile() {
+  validate_common_args
+  make_workdir
+  check_node
+  check_aws_cli
+  local function_name payload function_error
+  function_name=$(aws_cli cloudformation describe-stacks --stack-name "$stack_name" \
+    --query "Stacks[0].Outputs[?OutputKey=='PollerFunctionName'].OutputValue" --output text 2>"$WORK/cfn.err") ||
+    die "stack $stack_name not found in $region: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
+  [ -n "$function_name" ] && [ "$function_name" != None ] || die "the stack $stack_name has no PollerFunctionName output"
+  payload=$($dry_run && echo '{"reconcile":{"dryRun":true}}' || echo '{"reconcile":{"dryRun":false}}')
+  if $dry_run; then
+    say "pending changes (dry run: nothing is published), from $function_name"
+  else
+    say "publishing again every pending change, through $function_name"
+  fi
+  function_error=$(aws_cli lambda invoke --function-name "$function_name" --cli-binary-format raw-in-base64-out \
+    --payload "$payload" --query FunctionError --output text "$WORK/reconcile.json" 2>"$WORK/invoke.err") ||
+    die "could not invoke $function_name: $(tr -s '\n' ' ' <"$WORK/invoke.err")"
+  if [ -n "$function_error" ] && [ "$function_error" != None ]; then
+    die "the reconcile failed: $(cat "$WORK/reconcile.json")"
+  fi
+  print_reconcile_report "$WORK/reconcile.json"
+}
+
+# ---------------------------------------------------------------------------------------------
 # --local: everything on this machine (tests/local-world, binary sir-jira-local); nothing here touches AWS
 # ---------------------------------------------------------------------------------------------
 run_local() {
@@ -680,6 +733,10 @@ run_local() {
   command -v python3 >/dev/null || die 'python3 is not installed (moto runs from a virtualenv)'
   local args=()
   $demo && args+=(--demo)
+  if $reconcile; then
+    args+=(--reconcile)
+    $dry_run && args+=(--dry-run)
+  fi
   if [ -n "$url$email$project_key$token_arg" ]; then
     $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
     validate_deploy_args
@@ -703,10 +760,17 @@ run_local() {
 main() {
   parse_args "$@"
   $demo && [ "$mode" != local ] && fail '--demo goes with --local'
+  if $reconcile; then
+    [ "$mode" != destroy ] || fail '--reconcile does not go with --destroy'
+    $demo && fail '--reconcile does not go with --demo'
+    [ -z "$url$email$project_key$token_arg" ] || fail '--reconcile needs no Jira options'
+    [ "$mode" = local ] || mode=reconcile
+  fi
   case $mode in
     local) run_local ;;
     deploy) deploy ;;
     destroy) destroy ;;
+    reconcile) reconcile ;;
   esac
 }
 

@@ -12,22 +12,22 @@
 //! every pending delivery is listed, pair by pair, whatever its age, and (without `dryRun`)
 //! published again.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::events::BusEvent;
 use shared::store::{DeliverySubject, PendingDelivery, now_epoch_seconds};
 
 use crate::{CaseFailure, PassReport, Poller, PollerError};
 
 /// One pending delivery as the on-demand reconcile reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingReport {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_key: Option<String>,
     /// The detail-type of the event waiting to be applied.
-    pub event_type: &'static str,
+    pub event_type: String,
     /// The synced fields it names (empty for a create: everything).
     pub changed_fields: Vec<String>,
     /// Comment / attachment ids it names.
@@ -42,11 +42,60 @@ pub struct PendingReport {
 }
 
 /// What an on-demand reconcile found (and did).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileReport {
     pub dry_run: bool,
     pub pending: Vec<PendingReport>,
+}
+
+impl ReconcileReport {
+    /// The report for a person: one line per pending pair, then what was done.
+    pub fn lines(&self) -> Vec<String> {
+        if self.pending.is_empty() {
+            return vec!["nothing pending: every published change was applied".to_owned()];
+        }
+        let mut lines = Vec::new();
+        for p in &self.pending {
+            let pair = format!(
+                "case {} <-> issue {}",
+                p.case_id.as_deref().unwrap_or("(none yet)"),
+                p.issue_key.as_deref().unwrap_or("(none yet)")
+            );
+            let mut what = if p.changed_fields.is_empty() {
+                "everything".to_owned()
+            } else {
+                p.changed_fields.join(", ")
+            };
+            if p.comments > 0 {
+                what.push_str(&format!(", {} comment(s)", p.comments));
+            }
+            if p.attachments > 0 {
+                what.push_str(&format!(", {} attachment(s)", p.attachments));
+            }
+            let done = match (self.dry_run, p.republished) {
+                (true, _) => "would be published again",
+                (false, true) => "published again",
+                (false, false) => "dropped (the link is broken: one side was deleted)",
+            };
+            lines.push(format!(
+                "{pair}: {} ({what}) not applied for {} min, published {} time(s); {done}",
+                p.event_type,
+                p.age_seconds / 60,
+                p.attempts
+            ));
+        }
+        lines.push(format!(
+            "{} pending pair(s){}",
+            self.pending.len(),
+            if self.dry_run {
+                "; dry run: nothing was published"
+            } else {
+                ""
+            }
+        ));
+        lines
+    }
 }
 
 /// The names of the changed fields as the bus spells them.
@@ -153,7 +202,7 @@ impl Poller {
         Ok(PendingReport {
             case_id,
             issue_key,
-            event_type: pending.event.detail_type().as_str(),
+            event_type: pending.event.detail_type().as_str().to_owned(),
             changed_fields,
             comments: comments.added.len() + comments.updated.len(),
             attachments: attachments.added.len() + attachments.updated.len(),

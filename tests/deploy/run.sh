@@ -561,6 +561,48 @@ test_destroy_of_a_missing_stack_is_reported() {
   expect not_called 'delete-stack'
 }
 
+test_reconcile_invokes_the_deployed_poller_and_prints_each_pair() {
+  deploy --reconcile --region eu-west-1
+  expect exit_code 0
+  expect in_order "cloudformation describe-stacks --stack-name SecurityIncidentResponseJira --query Stacks\[0\].Outputs\[\?OutputKey==\'PollerFunctionName\'\]" \
+    'lambda invoke --function-name SecurityIncidentResponseJira-Poller-TEST'
+  expect called "--payload \{\\\"reconcile\\\":\{\\\"dryRun\\\":false\}\}"
+  expect output_has 'case 1234567890 <-> issue SEC-7: CaseUpdated (title, status, 2 comment(s)) not applied for 25 min, published 3 time(s); published again'
+  expect not_called 'npx '
+  expect not_called 'cargo '
+  expect temp_files_removed
+}
+
+test_reconcile_dry_run_only_lists() {
+  deploy --reconcile --dry-run --region eu-west-1
+  expect exit_code 0
+  expect called "--payload \{\\\"reconcile\\\":\{\\\"dryRun\\\":true\}\}"
+  expect output_has 'would be published again'
+  expect output_has '1 pending pair(s); dry run: nothing was published'
+}
+
+test_reconcile_that_fails_in_lambda_is_reported() {
+  STUB_ENV=(STUB_INVOKE_ERROR=1)
+  deploy --reconcile --region eu-west-1
+  expect exit_code 1
+  expect output_has 'the reconcile failed'
+}
+
+test_local_reconcile_asks_the_local_binary() {
+  local_sandbox
+  deploy --local --reconcile --dry-run
+  expect exit_code 0
+  expect called 'sir-jira-local --reconcile --dry-run'
+  expect not_called 'aws '
+}
+
+test_reconcile_with_destroy_is_refused() {
+  deploy --reconcile --destroy --region eu-west-1
+  expect exit_code 2
+  expect output_has '--reconcile does not go with --destroy'
+  expect no_calls
+}
+
 test_delete_table_without_destroy_is_refused() {
   with_token_on_stdin
   deploy "${DEPLOY_ARGS[@]}" --token - --delete-table

@@ -78,7 +78,19 @@ case $tool in
           echo 'An error occurred (ValidationError): Stack with id X does not exist' >&2
           exit 254
         fi
-        echo "${STUB_TABLE:-SecurityIncidentResponseJira-MappingTable-TEST}" ;;
+        case " $* " in
+          *PollerFunctionName*) echo "${STUB_POLLER:-SecurityIncidentResponseJira-Poller-TEST}" ;;
+          *) echo "${STUB_TABLE:-SecurityIncidentResponseJira-MappingTable-TEST}" ;;
+        esac ;;
+      *" lambda invoke "*)
+        # The poller's answer to {"reconcile":{"dryRun":…}}: one pending pair.
+        dry=false
+        [[ " $* " != *'"dryRun":true'* ]] || dry=true
+        republished=true
+        ! $dry || republished=false
+        printf '{"listed":0,"read":0,"swept":0,"published":[],"schedule":null,"reconcile":{"dryRun":%s,"pending":[{"caseId":"1234567890","issueKey":"SEC-7","eventType":"CaseUpdated","changedFields":["title","status"],"comments":2,"attachments":0,"ageSeconds":1500,"attempts":3,"republished":%s}]}}' \
+          "$dry" "$republished" >"${!#}"
+        if [ -n "${STUB_INVOKE_ERROR:-}" ]; then echo Unhandled; else echo None; fi ;;
       *) ;;
     esac ;;
   npx)

@@ -12,7 +12,9 @@
 //! and fed from their queues as Lambda would be, plus the poller's schedule.
 //!
 //! Every sync action prints one line; `--demo` runs a scripted walk-through and says whether each
-//! step was seen on the other side in time.
+//! step was seen on the other side in time. A running local world also serves the on-demand
+//! reconcile (`./deploy.sh --local --reconcile [--dry-run]`, [`request_reconcile`]) through
+//! request/response files in [`control_dir`].
 //!
 //! The local world's runner, built on the test harness (`integration-tests`): this crate's
 //! binaries are `sir-jira-local` (the above) and the two emulators on their own, `sir-emulator`
@@ -20,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +58,61 @@ pub const LOCAL_STACK_NAME: &str = "SecurityIncidentResponseJira";
 pub const LOCAL_SCHEDULE_RULE: &str = "SecurityIncidentResponseJira-poller-schedule";
 /// How long each demo step may take before the demo fails.
 pub const DEMO_STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where a running `sir-jira-local` takes on-demand requests from a second invocation on the
+/// same machine (`sir-jira-local --reconcile`): a directory in the system's temp dir.
+pub fn control_dir() -> PathBuf {
+    std::env::temp_dir().join("sir-jira-local")
+}
+
+const RECONCILE_REQUEST: &str = "reconcile-request.json";
+const RECONCILE_RESPONSE: &str = "reconcile-response.json";
+/// How long `--reconcile` waits for the running local world's answer.
+pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Writes `contents` to `path` whole or not at all (a reader never sees half a file).
+fn write_whole(path: &Path, contents: &str) -> std::io::Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, contents)?;
+    std::fs::rename(&partial, path)
+}
+
+/// Asks the running local world for an on-demand reconcile and waits for its report: every
+/// pending delivery, and (unless `dry_run`) each published again.
+pub async fn request_reconcile(dry_run: bool) -> Result<poller::ReconcileReport, String> {
+    let dir = control_dir();
+    let io = |what: &str, e: std::io::Error| format!("{what} in {}: {e}", dir.display());
+    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the control directory", e))?;
+    let response = dir.join(RECONCILE_RESPONSE);
+    // A stale answer from an earlier request must not be taken for this one's.
+    let _ = std::fs::remove_file(&response);
+    write_whole(
+        &dir.join(RECONCILE_REQUEST),
+        &json!({"dryRun": dry_run}).to_string(),
+    )
+    .map_err(|e| io("cannot write the request", e))?;
+    let deadline = Instant::now() + RECONCILE_TIMEOUT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&response) {
+            let _ = std::fs::remove_file(&response);
+            let answer: Value =
+                serde_json::from_str(&text).map_err(|e| format!("unreadable answer: {e}"))?;
+            if let Some(error) = answer.get("error").and_then(Value::as_str) {
+                return Err(format!("the reconcile failed: {error}"));
+            }
+            return serde_json::from_value(answer.get("report").cloned().unwrap_or_default())
+                .map_err(|e| format!("unreadable report: {e}"));
+        }
+        if Instant::now() >= deadline {
+            let _ = std::fs::remove_file(dir.join(RECONCILE_REQUEST));
+            return Err(format!(
+                "no running local world answered within {} s: start it with ./deploy.sh --local",
+                RECONCILE_TIMEOUT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
 
 /// A real Jira site to use instead of the emulator (SIR stays emulated).
 #[derive(Debug, Clone)]
@@ -531,8 +589,48 @@ impl LocalStack {
         Ok(())
     }
 
+    /// Answers a reconcile request another invocation left in [`control_dir`], if there is one.
+    async fn serve_reconcile(&self) {
+        let dir = control_dir();
+        let request = dir.join(RECONCILE_REQUEST);
+        let Ok(text) = std::fs::read_to_string(&request) else {
+            return;
+        };
+        let _ = std::fs::remove_file(&request);
+        // Anything but an explicit `false` is a dry run: a garbled request changes nothing.
+        let dry_run = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("dryRun").and_then(Value::as_bool))
+            .unwrap_or(true);
+        let answer = match self
+            .poller
+            .handle(&json!({"reconcile": {"dryRun": dry_run}}))
+            .await
+        {
+            Ok(report) => {
+                self.console.line(&format!(
+                    "  reconcile{} requested: {} pending pair(s)",
+                    if dry_run { " --dry-run" } else { "" },
+                    report.reconcile.as_ref().map_or(0, |r| r.pending.len())
+                ));
+                json!({"report": report.reconcile})
+            }
+            Err(error) => json!({"error": shared::error::error_chain(&error)}),
+        };
+        if let Err(error) = write_whole(&dir.join(RECONCILE_RESPONSE), &answer.to_string()) {
+            self.console.line(&format!(
+                "  ! could not answer the reconcile request: {error}"
+            ));
+        }
+    }
+
     /// Delivers, ticks and polls until `stop` turns true.
     async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), HarnessError> {
+        let dir = control_dir();
+        if std::fs::create_dir_all(&dir).is_ok() {
+            // Requests left from before this world started are nobody's to answer.
+            let _ = std::fs::remove_file(dir.join(RECONCILE_REQUEST));
+        }
         let mut last_tick = Instant::now();
         let mut last_sweep = Instant::now();
         let mut last_automation = Instant::now() - Duration::from_secs(60);
@@ -541,6 +639,7 @@ impl LocalStack {
             let moved = self.pump_once().await?;
             self.schedule_due(&mut last_tick).await?;
             self.sweep_due(&mut last_sweep).await;
+            self.serve_reconcile().await;
             if self.jira.is_none() && last_automation.elapsed() >= Duration::from_secs(5) {
                 last_automation = Instant::now();
                 self.automation_stand_in(&mut announced).await?;

@@ -4,12 +4,13 @@
 //!
 //! `--demo` runs a scripted walk-through and exits 0 only if every step was seen in time. With
 //! `--url/--email/--project-key` (token in `JIRA_API_TOKEN`, never on the command line) a real
-//! Jira site is used instead of the emulator.
+//! Jira site is used instead of the emulator. `--reconcile [--dry-run]` asks the local world
+//! already running on this machine for an on-demand reconcile and prints its report.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use local_world::{LocalOptions, RealJira, run};
+use local_world::{LocalOptions, RealJira, request_reconcile, run};
 use secrecy::SecretString;
 
 /// Runs the SIR ⇄ Jira integration locally, with no AWS account.
@@ -34,6 +35,13 @@ struct Args {
     /// Port of the Jira emulator (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     jira_port: u16,
+    /// Ask the local world already running here to publish again every change not yet applied
+    /// (and print, pair by pair, what it found).
+    #[arg(long, conflicts_with_all = ["demo", "url"])]
+    reconcile: bool,
+    /// With --reconcile: only list what is pending, publish nothing.
+    #[arg(long, requires = "reconcile")]
+    dry_run: bool,
 }
 
 #[tokio::main]
@@ -45,6 +53,20 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if args.reconcile {
+        return match request_reconcile(args.dry_run).await {
+            Ok(report) => {
+                for line in report.lines() {
+                    println!("{line}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("reconcile: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let real_jira = match (args.url, args.email, args.project_key) {
         (Some(url), Some(email), Some(project_key)) => {
             let Some(token) = std::env::var("JIRA_API_TOKEN")
