@@ -107,3 +107,37 @@ impl PollerConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> shared::Result<PollerConfig> {
+        let mut env: Vec<(&str, &str)> = vec![
+            (shared::config::ENV_TABLE_NAME, "table"),
+            (shared::config::ENV_EVENT_BUS_NAME, "bus"),
+            (ENV_SCHEDULE_RULE_NAME, "rule"),
+        ];
+        env.extend_from_slice(extra);
+        PollerConfig::from_lookup(|name| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_redelivery_window_is_twenty_minutes_unless_set_in_whole_minutes() {
+        let default = config(&[]).unwrap();
+        assert_eq!(
+            default.settings.redelivery_window,
+            Duration::from_secs(20 * 60)
+        );
+        let set = config(&[(ENV_REDELIVERY_WINDOW_MINUTES, "45")]).unwrap();
+        assert_eq!(set.settings.redelivery_window, Duration::from_secs(45 * 60));
+        assert!(matches!(
+            config(&[(ENV_REDELIVERY_WINDOW_MINUTES, "soon")]),
+            Err(shared::Error::InvalidConfig { name, .. }) if name == ENV_REDELIVERY_WINDOW_MINUTES
+        ));
+    }
+}

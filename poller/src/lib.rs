@@ -574,6 +574,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reconcile_request_is_recognised_and_a_dry_run_only_when_asked_for() {
+        let of = |event: Value| Trigger::of(&event);
+        assert_eq!(
+            of(serde_json::json!({"reconcile": {"dryRun": true}})).ok(),
+            Some(Trigger::Reconcile { dry_run: true })
+        );
+        assert_eq!(
+            of(serde_json::json!({"reconcile": {}})).ok(),
+            Some(Trigger::Reconcile { dry_run: false })
+        );
+        assert!(matches!(
+            of(serde_json::json!({"reconcile": {"dryRun": "yes"}})),
+            Err(PollerError::UnknownEvent(_))
+        ));
+        assert!(matches!(
+            of(serde_json::json!({"reconcilE": {}})),
+            Err(PollerError::UnknownEvent(_))
+        ));
+    }
+
+    #[test]
     fn the_schedule_runs_every_minute_while_any_case_is_open_or_of_unknown_status() {
         assert_eq!(rate_for(&[]), ScheduleRate::EveryFiveMinutes);
         let closed = summary("1234567890", Some(SirStatus::Closed));
