@@ -187,3 +187,50 @@ async fn an_issue_change_dead_lettered_on_the_way_to_sir_is_listed_then_applied_
     assert_eq!(case.case_status, "Detection and Analysis");
     assert_eq!(ledger_len(&it).await, 0);
 }
+
+#[tokio::test]
+async fn an_older_events_success_leaves_a_newer_pending_delivery_in_place() {
+    let it = integration().await;
+    let id = it.sir.create_case(HUMAN, case("Two changes")).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let subject = shared::store::DeliverySubject::Case(id.clone());
+    let store = it.world.store();
+
+    // Two changes published before jira-client gets either: the ledger holds the newer one.
+    let renamed = CaseUpdate {
+        title: Some("Two changes (first)".into()),
+        ..CaseUpdate::default()
+    };
+    it.sir.update_case(HUMAN, &id, renamed).unwrap();
+    it.poller.case_event(&id).await.unwrap();
+    let older = store.pending_delivery(&subject).await.unwrap().unwrap();
+    it.sir
+        .set_status(HUMAN, &id, "Detection and Analysis")
+        .unwrap();
+    it.poller.case_event(&id).await.unwrap();
+    let newer = store.pending_delivery(&subject).await.unwrap().unwrap();
+    assert_ne!(older.delivery_id, newer.delivery_id);
+
+    // The older event is applied first: its acknowledgement must not clear the newer delivery.
+    let envelope = json!({
+        "version": "0", "id": "older", "detail-type": older.event.detail_type().as_str(),
+        "source": older.event.source(), "account": integration_tests::world::ACCOUNT,
+        "time": "2026-12-02T04:00:00Z", "region": integration_tests::world::REGION,
+        "resources": [], "detail": serde_json::from_str::<serde_json::Value>(&older.event.detail_json().unwrap()).unwrap(),
+    });
+    it.jira_client
+        .handle(serde_json::from_value(envelope).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.pending_delivery(&subject).await.unwrap(),
+        Some(newer),
+        "the newer delivery is still pending"
+    );
+
+    // Its own delivery applies and acknowledges it.
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(store.pending_delivery(&subject).await.unwrap(), None);
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
+}
