@@ -81,26 +81,22 @@ fn merged_issue(older: &IssueChange, mut newer: IssueChange) -> IssueChange {
 }
 
 /// `newer` with everything `older` (an unacknowledged delivery of the same subject) named: the
-/// changed fields and the comment/attachment ids of both. A `…Created` stays a `…Created`, so a
-/// create that never completed is still applied as one.
+/// changed fields and the comment/attachment ids of both. The kind is the newer one's: the
+/// publisher chose it from what it saw last (an update means the pair is linked, so the create
+/// happened; applying it as a create again would push every field, the status included, over
+/// what may have been changed on the other side since).
 pub fn merged(older: &BusEvent, newer: BusEvent) -> BusEvent {
     match (older, newer) {
-        (BusEvent::CaseCreated(o), BusEvent::CaseCreated(n) | BusEvent::CaseUpdated(n)) => {
+        (BusEvent::CaseCreated(o) | BusEvent::CaseUpdated(o), BusEvent::CaseCreated(n)) => {
             BusEvent::CaseCreated(merged_case(o, n))
         }
-        (BusEvent::CaseUpdated(o), BusEvent::CaseCreated(n)) => {
-            BusEvent::CaseCreated(merged_case(o, n))
-        }
-        (BusEvent::CaseUpdated(o), BusEvent::CaseUpdated(n)) => {
+        (BusEvent::CaseCreated(o) | BusEvent::CaseUpdated(o), BusEvent::CaseUpdated(n)) => {
             BusEvent::CaseUpdated(merged_case(o, n))
         }
-        (BusEvent::IssueCreated(o), BusEvent::IssueCreated(n) | BusEvent::IssueUpdated(n)) => {
+        (BusEvent::IssueCreated(o) | BusEvent::IssueUpdated(o), BusEvent::IssueCreated(n)) => {
             BusEvent::IssueCreated(merged_issue(o, n))
         }
-        (BusEvent::IssueUpdated(o), BusEvent::IssueCreated(n)) => {
-            BusEvent::IssueCreated(merged_issue(o, n))
-        }
-        (BusEvent::IssueUpdated(o), BusEvent::IssueUpdated(n)) => {
+        (BusEvent::IssueCreated(o) | BusEvent::IssueUpdated(o), BusEvent::IssueUpdated(n)) => {
             BusEvent::IssueUpdated(merged_issue(o, n))
         }
         (_, newer) => newer,
@@ -266,11 +262,15 @@ mod tests {
     }
 
     #[test]
-    fn an_unacknowledged_create_stays_a_create() {
+    fn the_newer_publish_decides_the_kind() {
         let created = BusEvent::CaseCreated(CaseChange::new(None, case("a")));
         let updated = BusEvent::CaseUpdated(CaseChange::new(Some(&case("a")), case("b")));
         assert!(matches!(
-            merged(&created, updated),
+            merged(&created, updated.clone()),
+            BusEvent::CaseUpdated(_)
+        ));
+        assert!(matches!(
+            merged(&updated, created),
             BusEvent::CaseCreated(_)
         ));
     }

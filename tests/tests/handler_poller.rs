@@ -115,14 +115,17 @@ fn case(title: &str) -> NewCase {
     }
 }
 
-/// Events the jira-client rule delivered, parsed.
+/// Events the jira-client rule delivered, parsed, and acknowledged in the pending-delivery
+/// ledger as jira-client acknowledges what it applied (so a later publish is not merged with
+/// them).
 async fn delivered(s: &Setup, want: usize) -> Vec<BusEvent> {
     let wait = if want == 0 {
         Duration::from_millis(800)
     } else {
         Duration::from_secs(10)
     };
-    s.world
+    let events: Vec<BusEvent> = s
+        .world
         .receive(&s.queue, want.max(1), wait)
         .await
         .unwrap()
@@ -135,7 +138,12 @@ async fn delivered(s: &Setup, want: usize) -> Vec<BusEvent> {
             )
             .unwrap()
         })
-        .collect()
+        .collect();
+    let store = s.world.store();
+    for event in &events {
+        shared::delivery::acknowledge(&store, event).await.unwrap();
+    }
+    events
 }
 
 async fn pass(s: &Setup) -> PassReport {
