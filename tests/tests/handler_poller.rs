@@ -19,7 +19,8 @@ use shared::events::{BusEvent, rule_patterns};
 use shared::publisher::EventPublisher;
 use shared::sir::SdkSirClient;
 use shared::store::{
-    IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin, TrackedCaseStore,
+    IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin, PendingDeliveryStore,
+    TrackedCaseStore,
 };
 use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig, Watcher};
 
@@ -250,6 +251,28 @@ async fn deleted_case_is_published_once_and_no_longer_tracked() {
     );
     assert!(pass(&s).await.published.is_empty());
     assert!(s.world.store().tracked_cases().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_cases_unapplied_update_is_dropped_from_the_pending_ledger() {
+    let s = setup().await;
+    let id = s.sir.create_case(HUMAN, case("Doomed")).case_id;
+    pass(&s).await;
+    link(&s, &id).await;
+    delivered(&s, 1).await;
+    let renamed = CaseUpdate {
+        title: Some("Doomed, renamed".into()),
+        ..CaseUpdate::default()
+    };
+    s.sir.update_case(HUMAN, &id, renamed).unwrap();
+    pass(&s).await;
+    // Published, never applied: pending.
+    let store = s.world.store();
+    let subject = shared::store::DeliverySubject::Case(id.clone());
+    assert!(store.pending_delivery(&subject).await.unwrap().is_some());
+    s.sir.delete_case(&id);
+    assert_eq!(pass(&s).await.published, [("CaseDeleted", id.clone())]);
+    assert_eq!(store.pending_delivery(&subject).await.unwrap(), None);
 }
 
 #[tokio::test]
