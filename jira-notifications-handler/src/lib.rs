@@ -18,8 +18,10 @@
 //!    the synced fields' fingerprint changed or it has comments/attachments that are new or
 //!    edited and did not come from SIR. Anything the integration user wrote is an echo of
 //!    jira-client and is not published;
-//! 5. after a successful publish the snapshot is stored, so the next message about an unchanged
-//!    issue publishes nothing.
+//! 5. an `IssueCreated`/`IssueUpdated` is recorded in the pending-delivery ledger before it is
+//!    published (sir-client acknowledges it once applied; the poller's reconciler publishes it
+//!    again if that never happens); after a successful publish the snapshot is stored, so the
+//!    next message about an unchanged issue publishes nothing.
 //!
 //! A record that fails (Jira, DynamoDB or EventBridge) does not stop the others; the invocation
 //! then returns `Err` naming them, so Lambda retries it and the dead-letter queue keeps it.

@@ -59,10 +59,20 @@ pub const LOCAL_SCHEDULE_RULE: &str = "SecurityIncidentResponseJira-poller-sched
 /// How long each demo step may take before the demo fails.
 pub const DEMO_STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Environment variable (optional): the control directory instead of the default one (tests
+/// give each local world its own).
+pub const ENV_CONTROL_DIR: &str = "SIR_JIRA_LOCAL_CONTROL_DIR";
+
 /// Where a running `sir-jira-local` takes on-demand requests from a second invocation on the
-/// same machine (`sir-jira-local --reconcile`): a directory in the system's temp dir.
+/// same machine (`sir-jira-local --reconcile`): `$SIR_JIRA_LOCAL_CONTROL_DIR`, else a directory
+/// in the system's temp dir.
 pub fn control_dir() -> PathBuf {
-    std::env::temp_dir().join("sir-jira-local")
+    std::env::var_os(ENV_CONTROL_DIR)
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(
+            || std::env::temp_dir().join("sir-jira-local"),
+            PathBuf::from,
+        )
 }
 
 const RECONCILE_REQUEST: &str = "reconcile-request.json";

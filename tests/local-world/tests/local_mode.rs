@@ -36,9 +36,18 @@ fn url_in(line: &str) -> String {
         .to_owned()
 }
 
+/// A control directory of this test's own (see `local_world::control_dir`).
+fn own_control_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sir-jira-local-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[tokio::test]
 async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
+    let control = own_control_dir();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+        .env(local_world::ENV_CONTROL_DIR, &control)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -73,6 +82,27 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
     )
     .await;
     assert!(synced.trim_start().starts_with("case "), "{synced}");
+
+    // `./deploy.sh --local --reconcile --dry-run`: a second invocation asks the running world.
+    let reconcile = tokio::time::timeout(
+        Duration::from_secs(90),
+        Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+            .args(["--reconcile", "--dry-run"])
+            .env(local_world::ENV_CONTROL_DIR, &control)
+            .output(),
+    )
+    .await
+    .expect("the running world answers")
+    .unwrap();
+    let said = String::from_utf8_lossy(&reconcile.stdout);
+    assert!(reconcile.status.success(), "{reconcile:?}");
+    // Normally nothing (the create was applied and acknowledged); an event still in flight
+    // would be listed, never published.
+    assert!(
+        said.contains("nothing pending: every published change was applied")
+            || said.contains("dry run: nothing was published"),
+        "{said}"
+    );
 
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")

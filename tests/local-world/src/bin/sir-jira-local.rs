@@ -7,6 +7,7 @@
 //! Jira site is used instead of the emulator. `--reconcile [--dry-run]` asks the local world
 //! already running on this machine for an on-demand reconcile and prints its report.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -56,8 +57,11 @@ async fn main() -> ExitCode {
     if args.reconcile {
         return match request_reconcile(args.dry_run).await {
             Ok(report) => {
+                let mut out = std::io::stdout().lock();
                 for line in report.lines() {
-                    println!("{line}");
+                    if writeln!(out, "{line}").is_err() {
+                        return ExitCode::FAILURE;
+                    }
                 }
                 ExitCode::SUCCESS
             }
