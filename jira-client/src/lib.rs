@@ -289,20 +289,24 @@ impl JiraClientHandler {
         check_case_id(&case_id)?;
         tracing::info!(detail_type, case_id, "applying case event to Jira");
         let delivery_id = bus_event.delivery_id().map(str::to_owned);
-        let applied = match bus_event {
-            BusEvent::CaseCreated(change) => {
-                self.claimed(&case_id, self.sync_case(&change, true)).await
+        // Boxed: the sync's future is large, and the Lambda runtime holds this one.
+        let applied = Box::pin(async {
+            match bus_event {
+                BusEvent::CaseCreated(change) => {
+                    self.claimed(&case_id, self.sync_case(&change, true)).await
+                }
+                BusEvent::CaseUpdated(change) => {
+                    self.claimed(&case_id, self.sync_case(&change, false)).await
+                }
+                BusEvent::CaseDeleted(gone) => {
+                    self.claimed(&case_id, self.record_deletion(&gone)).await
+                }
+                other => Err(JiraClientError::NotACaseEvent {
+                    detail_type: other.detail_type().as_str(),
+                }),
             }
-            BusEvent::CaseUpdated(change) => {
-                self.claimed(&case_id, self.sync_case(&change, false)).await
-            }
-            BusEvent::CaseDeleted(gone) => {
-                self.claimed(&case_id, self.record_deletion(&gone)).await
-            }
-            other => Err(JiraClientError::NotACaseEvent {
-                detail_type: other.detail_type().as_str(),
-            }),
-        }?;
+        })
+        .await?;
         if let Some(delivery_id) = delivery_id {
             let subject = DeliverySubject::Case(case_id);
             shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id).await;
