@@ -688,7 +688,7 @@ print_reconcile_report() { # print_reconcile_report FILE: the poller's response,
   node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).reconcile || { pending: [] };
 const pending = r.pending || [];
-if (pending.length === 0) console.log("    nothing pending: every published change was applied");
+if (pending.length === 0 && !r.remaining) console.log("    nothing pending: every published change was applied");
 for (const p of pending) {
   let what = p.changedFields.length ? p.changedFields.join(", ") : "everything";
   if (p.comments) what += `, ${p.comments} comment(s)`;
@@ -697,6 +697,7 @@ for (const p of pending) {
   console.log(`    case ${p.caseId || "(none yet)"} <-> issue ${p.issueKey || "(none yet)"}: ${p.eventType} (${what}) not applied for ${Math.floor(p.ageSeconds / 60)} min, published ${p.attempts} time(s); ${done}`);
 }
 if (pending.length) console.log(`    ${pending.length} pending pair(s)${r.dryRun ? "; dry run: nothing was published" : ""}`);
+if (r.remaining) console.log(`    ${r.remaining} more pending beyond the bound of one request: run it again`);
 ' "$1"
 }
 

@@ -20,6 +20,10 @@ pub struct PollerSettings {
     pub redelivery_window: Duration,
     /// At most this many pending deliveries are published again per schedule pass.
     pub max_redeliveries_per_pass: usize,
+    /// At most this many pending deliveries are listed (and published again) by one on-demand
+    /// reconcile, so a long backlog never runs the poller into its timeout: the rest is counted
+    /// and comes in the next request.
+    pub max_reconcile_per_request: usize,
     /// A delivery published more often than this is logged at error level each time.
     pub alert_after_attempts: u32,
 }
@@ -33,6 +37,7 @@ impl Default for PollerSettings {
             backfill: crate::Backfill::everything(),
             redelivery_window: Duration::from_secs(20 * 60),
             max_redeliveries_per_pass: 25,
+            max_reconcile_per_request: 200,
             alert_after_attempts: 3,
         }
     }

@@ -47,12 +47,15 @@ pub struct PendingReport {
 pub struct ReconcileReport {
     pub dry_run: bool,
     pub pending: Vec<PendingReport>,
+    /// Pending deliveries beyond this request's bound, left for the next request.
+    #[serde(default)]
+    pub remaining: usize,
 }
 
 impl ReconcileReport {
     /// The report for a person: one line per pending pair, then what was done.
     pub fn lines(&self) -> Vec<String> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.remaining == 0 {
             return vec!["nothing pending: every published change was applied".to_owned()];
         }
         let mut lines = Vec::new();
@@ -94,6 +97,12 @@ impl ReconcileReport {
                 ""
             }
         ));
+        if self.remaining > 0 {
+            lines.push(format!(
+                "{} more pending beyond the bound of one request: run it again",
+                self.remaining
+            ));
+        }
         lines
     }
 }
@@ -147,12 +156,16 @@ impl Poller {
         failures
     }
 
-    /// The on-demand reconcile: lists every pending delivery and, unless `dry_run`, publishes
-    /// each again.
+    /// The on-demand reconcile: lists the pending deliveries and, unless `dry_run`, publishes
+    /// each again; at most [`PollerSettings::max_reconcile_per_request`] of them, those published
+    /// longest ago first (so a request after one that stopped at the bound takes the others).
     pub async fn reconcile(&self, dry_run: bool) -> Result<PassReport, PollerError> {
         let now = now_epoch_seconds();
         let mut pending = self.store.pending_deliveries().await?;
-        pending.sort_by_key(|p| p.first_published_at);
+        pending.sort_by_key(|p| (p.published_at, p.first_published_at));
+        let bound = self.settings.max_reconcile_per_request.max(1);
+        let remaining = pending.len().saturating_sub(bound);
+        pending.truncate(bound);
         let mut report = PassReport::default();
         let mut listed = Vec::new();
         let mut failures = Vec::new();
@@ -169,6 +182,7 @@ impl Poller {
         report.reconcile = Some(ReconcileReport {
             dry_run,
             pending: listed,
+            remaining,
         });
         if failures.is_empty() {
             Ok(report)

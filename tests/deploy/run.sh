@@ -581,6 +581,13 @@ test_reconcile_dry_run_only_lists() {
   expect output_has '1 pending pair(s); dry run: nothing was published'
 }
 
+test_reconcile_says_when_more_are_pending_than_one_request_handles() {
+  STUB_ENV=(STUB_RECONCILE_REMAINING=250)
+  deploy --reconcile --region eu-west-1
+  expect exit_code 0
+  expect output_has '250 more pending beyond the bound of one request: run it again'
+}
+
 test_reconcile_that_fails_in_lambda_is_reported() {
   STUB_ENV=(STUB_INVOKE_ERROR=1)
   deploy --reconcile --region eu-west-1

@@ -83,13 +83,14 @@ case $tool in
           *) echo "${STUB_TABLE:-SecurityIncidentResponseJira-MappingTable-TEST}" ;;
         esac ;;
       *" lambda invoke "*)
-        # The poller's answer to {"reconcile":{"dryRun":…}}: one pending pair.
+        # The poller's answer to {"reconcile":{"dryRun":…}}: one pending pair (and
+        # STUB_RECONCILE_REMAINING more beyond the request's bound).
         dry=false
         [[ " $* " != *'"dryRun":true'* ]] || dry=true
         republished=true
         ! $dry || republished=false
-        printf '{"listed":0,"read":0,"swept":0,"published":[],"schedule":null,"reconcile":{"dryRun":%s,"pending":[{"caseId":"1234567890","issueKey":"SEC-7","eventType":"CaseUpdated","changedFields":["title","status"],"comments":2,"attachments":0,"ageSeconds":1500,"attempts":3,"republished":%s}]}}' \
-          "$dry" "$republished" >"${!#}"
+        printf '{"listed":0,"read":0,"swept":0,"published":[],"schedule":null,"reconcile":{"dryRun":%s,"pending":[{"caseId":"1234567890","issueKey":"SEC-7","eventType":"CaseUpdated","changedFields":["title","status"],"comments":2,"attachments":0,"ageSeconds":1500,"attempts":3,"republished":%s}],"remaining":%s}}' \
+          "$dry" "$republished" "${STUB_RECONCILE_REMAINING:-0}" >"${!#}"
         if [ -n "${STUB_INVOKE_ERROR:-}" ]; then echo Unhandled; else echo None; fi ;;
       *) ;;
     esac ;;

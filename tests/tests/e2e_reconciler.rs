@@ -7,6 +7,7 @@
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use integration_tests::clients::schedule_tick;
@@ -233,4 +234,53 @@ async fn an_older_events_success_leaves_a_newer_pending_delivery_in_place() {
     it.settle().await.unwrap().assert_clean();
     assert_eq!(store.pending_delivery(&subject).await.unwrap(), None);
     assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
+}
+
+#[tokio::test]
+async fn an_on_demand_reconcile_stops_at_its_bound_and_the_next_request_takes_the_rest() {
+    let mut it = integration().await;
+    it.poller.settings.max_reconcile_per_request = 2;
+    // Jira down past Lambda's retries: three new cases' events end in the DLQ, all pending.
+    it.jira.faults().outage(Duration::from_secs(3600));
+    let ids: Vec<String> = ["First", "Second", "Third"]
+        .into_iter()
+        .map(|title| it.sir.create_case(HUMAN, case(title)).case_id)
+        .collect();
+    let settled = it.settle().await.unwrap();
+    assert_eq!(settled.to_jira.handled, 0, "{:#?}", settled.to_jira);
+    assert_eq!(ledger_len(&it).await, 3);
+
+    let dry = reconcile(&it, true).await.reconcile.unwrap();
+    assert_eq!((dry.pending.len(), dry.remaining), (2, 1), "{dry:#?}");
+    assert!(
+        dry.lines().iter().any(|l| l.contains("1 more pending")),
+        "{:?}",
+        dry.lines()
+    );
+
+    let first = reconcile(&it, false).await.reconcile.unwrap();
+    assert_eq!((first.pending.len(), first.remaining), (2, 1), "{first:#?}");
+    assert!(first.pending.iter().all(|p| p.republished), "{first:#?}");
+    let second = reconcile(&it, false).await.reconcile.unwrap();
+    let case_ids = |report: &poller::ReconcileReport| -> BTreeSet<String> {
+        report
+            .pending
+            .iter()
+            .filter_map(|p| p.case_id.clone())
+            .collect()
+    };
+    let handled: BTreeSet<String> = case_ids(&first)
+        .union(&case_ids(&second))
+        .cloned()
+        .collect();
+    assert_eq!(
+        handled,
+        ids.iter().cloned().collect(),
+        "the second request takes the case the first left: {first:#?} {second:#?}"
+    );
+
+    it.jira.faults().clear();
+    it.settle().await.unwrap();
+    assert_eq!(it.jira.issues().len(), 3);
+    assert_eq!(ledger_len(&it).await, 0);
 }
