@@ -10,6 +10,7 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 use crate::Error;
 use crate::model::IssueRecord;
 use crate::store::Store;
+use crate::workflow::StatusCategory;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -26,6 +27,7 @@ enum Field {
     Project,
     Key,
     Status,
+    StatusCategory,
     IssueType,
     Reporter,
     Creator,
@@ -41,6 +43,7 @@ impl Field {
             "project" => Field::Project,
             "key" | "issuekey" | "id" => Field::Key,
             "status" => Field::Status,
+            "statuscategory" => Field::StatusCategory,
             "issuetype" | "type" => Field::IssueType,
             "reporter" => Field::Reporter,
             "creator" => Field::Creator,
@@ -57,6 +60,7 @@ impl Field {
             Field::Project => "project",
             Field::Key => "key",
             Field::Status => "status",
+            Field::StatusCategory => "statusCategory",
             Field::IssueType => "issuetype",
             Field::Reporter => "reporter",
             Field::Creator => "creator",
@@ -71,11 +75,22 @@ impl Field {
         use Operator::*;
         match self {
             Field::Project
-            | Field::Key
             | Field::Status
+            | Field::StatusCategory
             | Field::IssueType
             | Field::Reporter
             | Field::Creator => matches!(operator, Equals | NotEquals | In | NotIn),
+            Field::Key => matches!(
+                operator,
+                Equals
+                    | NotEquals
+                    | In
+                    | NotIn
+                    | Greater
+                    | GreaterOrEqual
+                    | Less
+                    | LessOrEqual
+            ),
             Field::Labels => matches!(
                 operator,
                 Equals | NotEquals | In | NotIn | IsEmpty | IsNotEmpty
@@ -202,6 +217,12 @@ enum Test {
         field: Field,
         operator: Operator,
         at: OffsetDateTime,
+    },
+    /// `key > SEC-12` and the like: issues of SEC whose number compares so with 12.
+    KeyRange {
+        operator: Operator,
+        project: String,
+        number: u64,
     },
 }
 
@@ -677,19 +698,62 @@ fn resolve(clause: &Clause, context: Context<'_>) -> Result<Test, Error> {
                 at: date(operand, clause.field, context.now)?,
             })
         }
+        Field::Key
+            if matches!(
+                clause.operator,
+                Operator::Greater
+                    | Operator::GreaterOrEqual
+                    | Operator::Less
+                    | Operator::LessOrEqual
+            ) =>
+        {
+            let value = texts(clause, context)?.concat();
+            // By key or id, as `=` takes; the issue must exist, as for `=`.
+            let issue = context
+                .store
+                .issue(&value)
+                .map_err(|_| unknown_key(&value))?;
+            Ok(Test::KeyRange {
+                operator: clause.operator,
+                project: issue.project_key.clone(),
+                number: key_number(&issue.key),
+            })
+        }
+        Field::StatusCategory => {
+            let workflow = context.store.workflow();
+            let mut statuses = Vec::new();
+            for value in texts(clause, context)? {
+                let category = category_named(&value).ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "The value '{value}' does not exist for the field 'statusCategory'."
+                    ))
+                })?;
+                statuses.extend(
+                    workflow
+                        .statuses
+                        .iter()
+                        .filter(|status| status.category == category)
+                        .map(|status| status.name.clone()),
+                );
+            }
+            // An issue's category is its status's: the clause is one on the status.
+            Ok(Test::OneOf {
+                field: Field::Status,
+                values: statuses,
+                negated,
+            })
+        }
         field => {
             let values = texts(clause, context)?;
             for value in &values {
                 if !exists(field, value, context.store) {
-                    return Err(Error::bad_request(match field {
-                        Field::Key => {
-                            format!("An issue with key '{value}' does not exist for field 'key'.")
-                        }
-                        _ => format!(
+                    return Err(match field {
+                        Field::Key => unknown_key(value),
+                        _ => Error::bad_request(format!(
                             "The value '{value}' does not exist for the field '{}'.",
                             field.name()
-                        ),
-                    }));
+                        )),
+                    });
                 }
             }
             Ok(Test::OneOf {
@@ -699,6 +763,34 @@ fn resolve(clause: &Clause, context: Context<'_>) -> Result<Test, Error> {
             })
         }
     }
+}
+
+fn unknown_key(value: &str) -> Error {
+    Error::bad_request(format!(
+        "An issue with key '{value}' does not exist for field 'key'."
+    ))
+}
+
+/// The number of an issue key (`SEC-12` → 12).
+fn key_number(key: &str) -> u64 {
+    key.rsplit_once('-')
+        .and_then(|(_, number)| number.parse().ok())
+        .unwrap_or_default()
+}
+
+/// The status category a JQL value names: its name, key or id, as Cloud accepts them.
+fn category_named(value: &str) -> Option<StatusCategory> {
+    [
+        StatusCategory::ToDo,
+        StatusCategory::InProgress,
+        StatusCategory::Done,
+    ]
+    .into_iter()
+    .find(|category| {
+        value.eq_ignore_ascii_case(category.name())
+            || value.eq_ignore_ascii_case(category.key())
+            || value == category.id().to_string()
+    })
 }
 
 /// The operands as text, `currentUser()` resolved to the caller.
@@ -754,6 +846,20 @@ fn passes(test: &Test, issue: &IssueRecord) -> bool {
             found != *negated
         }
         Test::NoLabels { negated } => issue.labels.is_empty() != *negated,
+        Test::KeyRange {
+            operator,
+            project,
+            number,
+        } => {
+            let actual = key_number(&issue.key);
+            issue.project_key.eq_ignore_ascii_case(project)
+                && match operator {
+                    Operator::Greater => actual > *number,
+                    Operator::GreaterOrEqual => actual >= *number,
+                    Operator::Less => actual < *number,
+                    _ => actual <= *number,
+                }
+        }
         Test::SummaryContains { text, negated } => {
             issue.summary.to_lowercase().contains(text.as_str()) != *negated
         }
@@ -891,6 +997,108 @@ mod tests {
         assert_eq!(relative_period("-5m"), Some(time::Duration::minutes(-5)));
         assert_eq!(relative_period("2d"), Some(time::Duration::days(2)));
         assert_eq!(relative_period("soon"), None);
+    }
+
+    /// A store of SEC with issues SEC-1 … SEC-`count`; SEC-2 is In Progress and SEC-3 Done.
+    fn store_with(count: usize) -> Store {
+        let mut store = Store::new(crate::store::StoreSettings {
+            project_key: "SEC".into(),
+            issue_types: vec!["Task".into()],
+            workflow: crate::Workflow::default(),
+            auto_watch: false,
+            max_attachment_bytes: 1024,
+            integration_email: "sync@example.com".into(),
+            integration_token: "token".into(),
+            integration_display_name: "Sync".into(),
+        });
+        let me = store.integration_account_id().to_owned();
+        for n in 1..=count {
+            store
+                .create_issue(
+                    &me,
+                    crate::store::NewIssueFields {
+                        issue_type: "Task".into(),
+                        summary: format!("issue {n}"),
+                        description: None,
+                        labels: Vec::new(),
+                        reporter: None,
+                    },
+                )
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        // To Do → In Progress (11); for SEC-3 on through In Review (31) to Done (51).
+        for (key, transitions) in [("SEC-2", &["11"][..]), ("SEC-3", &["11", "31", "51"][..])] {
+            for transition in transitions {
+                store
+                    .transition(&me, key, transition)
+                    .unwrap_or_else(|error| panic!("{error}"));
+            }
+        }
+        store
+    }
+
+    /// The keys `jql` finds in `store`, or the 400's message.
+    fn keys(store: &Store, jql: &str) -> Result<Vec<String>, String> {
+        let query = parse(jql).map_err(|error| error.to_string())?;
+        let context = Context {
+            now: OffsetDateTime::now_utc(),
+            caller: store.integration_account_id(),
+            store,
+        };
+        let found = query.run(context).map_err(|error| error.to_string())?;
+        Ok(found.into_iter().map(|issue| issue.key.clone()).collect())
+    }
+
+    #[test]
+    fn key_comparisons_take_the_issue_number_not_the_text() {
+        let store = store_with(10);
+        let after_9 = keys(&store, "project = SEC AND key > SEC-9 ORDER BY key ASC");
+        assert_eq!(after_9, Ok(vec!["SEC-10".to_owned()]));
+        let from_9 = keys(&store, r#"issuekey >= "SEC-9" ORDER BY key ASC"#);
+        assert_eq!(from_9, Ok(vec!["SEC-9".to_owned(), "SEC-10".to_owned()]));
+        let before_3 = keys(&store, "key < SEC-3 ORDER BY key ASC");
+        assert_eq!(before_3, Ok(vec!["SEC-1".to_owned(), "SEC-2".to_owned()]));
+        let to_2 = keys(&store, "key <= SEC-2 ORDER BY key ASC");
+        assert_eq!(to_2, Ok(vec!["SEC-1".to_owned(), "SEC-2".to_owned()]));
+    }
+
+    #[test]
+    fn a_key_comparison_with_an_unknown_key_is_a_400() {
+        let store = store_with(3);
+        let unknown = keys(&store, "key > SEC-99");
+        assert!(
+            unknown.as_ref().is_err_and(|e| e.contains("SEC-99")),
+            "{unknown:?}"
+        );
+    }
+
+    #[test]
+    fn status_category_takes_names_keys_and_ids_of_the_workflow_categories() {
+        let store = store_with(4);
+        let open = ["SEC-1", "SEC-2", "SEC-4"].map(str::to_owned).to_vec();
+        let not_done = keys(&store, "statusCategory != Done ORDER BY key ASC");
+        assert_eq!(not_done, Ok(open.clone()));
+        let not_in = keys(&store, "statusCategory NOT IN (done) ORDER BY key ASC");
+        assert_eq!(not_in, Ok(open));
+        let done = keys(&store, "statusCategory = 3");
+        assert_eq!(done, Ok(vec!["SEC-3".to_owned()]));
+        let to_do = keys(&store, r#"statusCategory = "To Do" ORDER BY key ASC"#);
+        assert_eq!(to_do, Ok(vec!["SEC-1".to_owned(), "SEC-4".to_owned()]));
+        let started = keys(
+            &store,
+            r#"statuscategory IN ("In Progress", indeterminate, new) ORDER BY key ASC"#,
+        );
+        assert_eq!(
+            started,
+            Ok(["SEC-1", "SEC-2", "SEC-4"].map(str::to_owned).to_vec())
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_category_is_a_400_and_it_takes_no_range() {
+        let store = store_with(3);
+        assert!(keys(&store, "statusCategory = Finished").is_err());
+        assert!(keys(&store, "statusCategory > Done").is_err());
     }
 
     #[test]

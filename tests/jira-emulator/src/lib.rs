@@ -47,6 +47,11 @@
 //! `ORDER BY <key|created|updated|status|summary> [ASC|DESC], ...` (default `key DESC`):
 //! - `project`, `key`/`issuekey`, `status`, `issuetype`/`type`, `reporter`, `creator`:
 //!   `=`, `!=`, `IN (...)`, `NOT IN (...)`; users by accountId or `currentUser()`
+//! - `key`/`issuekey` also `>`, `>=`, `<`, `<=`: issues of the key's project whose number
+//!   compares so (`key > SEC-9` finds SEC-10; numbers, not text); the key must exist
+//! - `statusCategory`: `=`, `!=`, `IN`, `NOT IN` with a category's name (`"To Do"`,
+//!   `"In Progress"`, `Done`), key (`new`, `indeterminate`, `done`) or id (2, 4, 3); an issue's
+//!   category is its status's in the emulator's workflow
 //! - `labels`: `=`, `!=`, `IN`, `NOT IN`, `IS EMPTY`, `IS NOT EMPTY`
 //! - `summary`: `~`, `!~` (case-insensitive substring)
 //! - `created`, `updated`: `=`, `!=`, `>`, `>=`, `<`, `<=` against `-5m`/`-2h`/`-1d`/`-1w`
