@@ -82,14 +82,7 @@ impl Field {
             | Field::Creator => matches!(operator, Equals | NotEquals | In | NotIn),
             Field::Key => matches!(
                 operator,
-                Equals
-                    | NotEquals
-                    | In
-                    | NotIn
-                    | Greater
-                    | GreaterOrEqual
-                    | Less
-                    | LessOrEqual
+                Equals | NotEquals | In | NotIn | Greater | GreaterOrEqual | Less | LessOrEqual
             ),
             Field::Labels => matches!(
                 operator,
