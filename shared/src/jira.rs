@@ -304,6 +304,16 @@ pub trait JiraApi: Send + Sync {
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<UpdatedIssuesPage>;
+    /// Up to `max` keys of the project's open issues (status category not Done) after
+    /// `after_key` in key order (from the first when `None`): JQL `project = <P> AND
+    /// statusCategory != Done [AND key > <after_key>] ORDER BY key ASC`, one page. Jira answers
+    /// 400 when `after_key` names no issue (deleted, or moved to another project).
+    async fn open_issues_after(
+        &self,
+        project_key: &str,
+        after_key: Option<&str>,
+        max: u32,
+    ) -> Result<Vec<String>>;
     /// Whether the JQL `filter` matches the issue: `key = <key> AND (<filter>)`, read after write
     /// (`reconcileIssues` names the issue, so an issue created seconds ago is not missed).
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool>;
@@ -1072,6 +1082,39 @@ impl JiraApi for JiraClient {
                 .collect(),
             next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
         })
+    }
+
+    async fn open_issues_after(
+        &self,
+        project_key: &str,
+        after_key: Option<&str>,
+        max: u32,
+    ) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            issues: Vec<KeyOnly>,
+        }
+        #[derive(Deserialize)]
+        struct KeyOnly {
+            key: String,
+        }
+        let after = after_key
+            .map(|key| format!(" AND key > \"{}\"", key.replace('"', "")))
+            .unwrap_or_default();
+        let jql = format!(
+            "project = \"{}\" AND statusCategory != Done{after} ORDER BY key ASC",
+            project_key.replace('"', "")
+        );
+        let body = json!({"jql": jql, "maxResults": max, "fields": ["updated"]});
+        let url = self.url(&["search", "jql"]);
+        let response = self
+            .send("search open issues", true, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        let page: Page = read_json("search open issues", response).await?;
+        Ok(page.issues.into_iter().map(|found| found.key).collect())
     }
 
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool> {

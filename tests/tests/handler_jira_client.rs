@@ -1665,6 +1665,14 @@ impl JiraApi for JiraDownAfterCreate {
             .updated_issues_page(project, minutes, page_size, page_token)
             .await
     }
+    async fn open_issues_after(
+        &self,
+        project: &str,
+        after_key: Option<&str>,
+        max: u32,
+    ) -> shared::Result<Vec<String>> {
+        self.inner.open_issues_after(project, after_key, max).await
+    }
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> shared::Result<bool> {
         self.inner.issue_matches(issue, filter).await
     }
