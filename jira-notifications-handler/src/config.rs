@@ -1,11 +1,31 @@
 //! The handler's configuration, read once per cold start: the shared [`Config`] from the
 //! environment (`MAPPING_TABLE_NAME`, `EVENT_BUS_NAME`, `SSM_PARAMETER_PREFIX`), the Jira
 //! settings (URL, e-mail, SecureString token, project key) and which issues may create cases
-//! ([`CaseFilter`]: `jiraCaseFilter`, `installedAt`) from SSM.
+//! ([`CaseFilter`]: `jiraCaseFilter`, `installedAt`) from SSM; how many open issues the sweep
+//! audits per run from [`ENV_AUDIT_PER_RUN`] (optional).
 
 use shared::config::{CaseFilter, Config, JiraSettings};
 
 use crate::sweep::Sweeping;
+
+/// Environment variable (optional): open issues the sweep audits per run (default 5; 0 turns the
+/// audit off).
+pub const ENV_AUDIT_PER_RUN: &str = "JIRA_AUDIT_PER_RUN";
+
+/// [`ENV_AUDIT_PER_RUN`] read through `lookup`: `None` when unset.
+fn audit_per_run(lookup: &impl Fn(&str) -> Option<String>) -> shared::Result<Option<u32>> {
+    let Some(value) = lookup(ENV_AUDIT_PER_RUN) else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| shared::Error::InvalidConfig {
+            name: ENV_AUDIT_PER_RUN.into(),
+            reason: format!("{value:?} is not a whole number of issues (0 turns the audit off)"),
+        })
+}
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +68,11 @@ impl NotificationsConfig {
         lookup: impl Fn(&str) -> Option<String>,
         ssm: &aws_sdk_ssm::Client,
     ) -> shared::Result<Self> {
-        let shared = Config::from_lookup(lookup)?;
+        let shared = Config::from_lookup(&lookup)?;
+        let mut sweep = Sweeping::default();
+        if let Some(max_audits) = audit_per_run(&lookup)? {
+            sweep.max_audits = max_audits;
+        }
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
         let case_filter = CaseFilter::load(ssm, &shared.parameters).await?;
         if case_filter == CaseFilter::Any {
@@ -59,6 +83,7 @@ impl NotificationsConfig {
         }
         let handler = NotificationsSettings {
             case_filter,
+            sweep,
             ..NotificationsSettings::new(jira.project_key.clone())
         };
         Ok(NotificationsConfig {
@@ -66,5 +91,30 @@ impl NotificationsConfig {
             jira,
             handler,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(value: Option<&'static str>) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            (name == ENV_AUDIT_PER_RUN)
+                .then_some(value)
+                .flatten()
+                .map(str::to_owned)
+        }
+    }
+
+    #[test]
+    fn the_audit_per_run_is_read_when_set_and_refused_when_not_a_number() {
+        assert_eq!(audit_per_run(&lookup(None)).ok(), Some(None));
+        assert_eq!(audit_per_run(&lookup(Some(" 0 "))).ok(), Some(Some(0)));
+        assert_eq!(audit_per_run(&lookup(Some("12"))).ok(), Some(Some(12)));
+        assert!(matches!(
+            audit_per_run(&lookup(Some("five"))),
+            Err(shared::Error::InvalidConfig { name, .. }) if name == ENV_AUDIT_PER_RUN
+        ));
     }
 }

@@ -39,6 +39,17 @@ pub enum HandlerError {
         handled: usize,
         failures: Vec<SweepFailure>,
     },
+    /// The sweep's audit synced every open issue it took but these; its cursor stays before
+    /// the first of them.
+    #[error(
+        "the Jira audit synced {audited} issue(s) but not {}: {}",
+        failures.len(),
+        failures.iter().map(SweepFailure::describe).collect::<Vec<_>>().join("; ")
+    )]
+    AuditIssuesFailed {
+        audited: usize,
+        failures: Vec<SweepFailure>,
+    },
     /// The invocation is neither an SNS event nor the sweep's Scheduled Event.
     #[error("not an SNS event nor a Scheduled Event from aws.events: {shown}")]
     UnknownInvocation { shown: String },
@@ -97,7 +108,8 @@ impl LambdaError for HandlerError {
                 failures.iter().any(|f| f.error.is_retryable())
             }
             HandlerError::Sweep { source, .. } => source.is_retryable(),
-            HandlerError::SweepIssuesFailed { failures, .. } => {
+            HandlerError::SweepIssuesFailed { failures, .. }
+            | HandlerError::AuditIssuesFailed { failures, .. } => {
                 failures.iter().any(|f| f.error.is_retryable())
             }
             HandlerError::UnknownInvocation { .. } => false,
@@ -109,6 +121,7 @@ impl LambdaError for HandlerError {
             HandlerError::RecordsFailed { .. } => "RecordsFailed",
             HandlerError::Sweep { .. } => "Sweep",
             HandlerError::SweepIssuesFailed { .. } => "SweepIssuesFailed",
+            HandlerError::AuditIssuesFailed { .. } => "AuditIssuesFailed",
             HandlerError::UnknownInvocation { .. } => "UnknownInvocation",
         }
     }

@@ -31,8 +31,9 @@
 //! `key = <key> AND (<filter>)`); any other is skipped with a log line and no event.
 //!
 //! The same Lambda also runs on a schedule: a `Scheduled Event` runs the Jira [`sweep`], which
-//! puts every issue updated since its cursor through the same [`NotificationHandler::sync_issue`]
-//! ([`NotificationHandler::handle_invocation`] tells the two inputs apart).
+//! puts every issue updated since its cursor through the same [`NotificationHandler::sync_issue`],
+//! then audits a few open issues round-robin the same way, so an edit the search missed is found
+//! too ([`NotificationHandler::handle_invocation`] tells the two inputs apart).
 
 pub mod coalesce;
 mod config;
@@ -60,7 +61,7 @@ use shared::store::{
 use crate::coalesce::{Admission, Coalescer};
 
 pub use coalesce::Coalescing;
-pub use config::{NotificationsConfig, NotificationsSettings};
+pub use config::{ENV_AUDIT_PER_RUN, NotificationsConfig, NotificationsSettings};
 pub use error::{HandlerError, RecordFailure, SweepFailure};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
 pub use sweep::{SweepReport, Sweeping, SweptIssue};

@@ -32,6 +32,23 @@
 //!
 //! Deleted issues are not found by a search: the Automation delete rule (or the reconciler)
 //! reports them.
+//!
+//! # The audit
+//! The updated-since search only finds what changed since its cursor: an edit it missed (more
+//! changes within one minute than a run's bound, a cursor moved past an outage, an edit made
+//! while the integration was not deployed, a lost event whose ledger item was never written) is
+//! never found again. So after the search each run audits up to [`Sweeping::max_audits`] open
+//! issues of the project, round-robin in key order: `project = <KEY> AND statusCategory !=
+//! Done AND key > <cursor> ORDER BY key ASC`, one page, each key through the same
+//! [`NotificationHandler::sync_issue`] (an issue in sync publishes nothing). Its cursor
+//! (`SWEEP#audit:<KEY>` / `CURSOR`, the same [`SweepCursor`]: `lastKey` the last audited key,
+//! `positionMs` the run's start, so an older run never writes over a newer one) wraps to the
+//! first open issue when a page comes back short. A key that fails is reported after the others
+//! (the run returns `Err`) and the cursor stays before it. When the cursor's issue is gone
+//! (deleted or moved: Jira answers 400 for an unknown key in JQL) the audit starts again from
+//! the first open issue. The audit shares the run's time budget and runs after the search even
+//! when the search failed (Jira down makes both fail; one bad issue in the search does not stop
+//! the safety net).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,13 +70,16 @@ pub struct Sweeping {
     pub max_pages: u32,
     /// Issues synced per run at most (issues skipped as handled by the last run do not count).
     pub max_issues: u32,
-    /// No issue is started after this much of a run.
+    /// No issue is started after this much of a run (the audit included).
     pub time_budget: Duration,
+    /// Open issues audited per run, after the search (0: no audit).
+    pub max_audits: u32,
 }
 
 impl Default for Sweeping {
     /// Five minutes of overlap; up to 40 issues (each costs about four Jira calls) in 30 s (the
-    /// function's timeout is 60 s), from up to 10 pages of 100.
+    /// function's timeout is 60 s), from up to 10 pages of 100; then 5 open issues audited (150
+    /// an hour with the 2-minute schedule).
     fn default() -> Self {
         Sweeping {
             overlap: Duration::from_secs(5 * 60),
@@ -67,6 +87,7 @@ impl Default for Sweeping {
             max_pages: 10,
             max_issues: 40,
             time_budget: Duration::from_secs(30),
+            max_audits: 5,
         }
     }
 }
@@ -93,6 +114,11 @@ pub struct SweepReport {
     pub caught_up: bool,
     /// The cursor's position after the run (epoch milliseconds), if it was written.
     pub cursor_ms: Option<u64>,
+    /// The open issues the audit synced (see the module docs).
+    pub audited: Vec<SweptIssue>,
+    /// The last key the audit handled, where the next run goes on; `None`: it starts from the
+    /// first open issue (the audit wrapped, or did not run).
+    pub audit_cursor: Option<String>,
 }
 
 fn now_ms() -> u64 {
@@ -132,6 +158,13 @@ fn issue_number(key: &str) -> u64 {
 /// Where an issue stands in the search's order (`updated`, then key).
 type Place = (u64, u64);
 
+/// What the audit of one run did.
+#[derive(Debug, Default)]
+struct Audit {
+    issues: Vec<SweptIssue>,
+    cursor: Option<String>,
+}
+
 /// The place up to which a stopped run handled everything, if the cursor says so.
 fn resume_after(cursor: Option<&SweepCursor>) -> Option<Place> {
     let cursor = cursor.filter(|c| !c.caught_up)?;
@@ -158,11 +191,159 @@ impl NotificationHandler {
         Ok(())
     }
 
-    /// One sweep (see the module docs).
+    /// One sweep: the updated-since search, then the audit (see the module docs).
     pub async fn sweep(&self) -> Result<SweepReport, HandlerError> {
-        let settings = self.settings.sweep;
         let started = Instant::now();
         let started_ms = now_ms();
+        let searched = self.search_updated(started, started_ms).await;
+        let mut audit = Audit::default();
+        let audited = self.audit(started, started_ms, &mut audit).await;
+        let mut report = match searched {
+            Ok(report) => report,
+            Err(error) => {
+                if let Err(audit_error) = &audited {
+                    tracing::error!(
+                        error = %shared::error::error_chain(audit_error),
+                        "the audit failed too"
+                    );
+                }
+                return Err(error);
+            }
+        };
+        audited?;
+        report.audited = audit.issues;
+        report.audit_cursor = audit.cursor;
+        Ok(report)
+    }
+
+    /// The audit's cursor name in the mapping table.
+    fn audit_name(&self) -> String {
+        format!("audit:{}", self.settings.project_key)
+    }
+
+    /// The open issues after `after` (from the first when `None`), a page of `max`; a cursor
+    /// whose issue Jira no longer knows (400) starts again from the first. Returns the keys and
+    /// the key the page started after.
+    async fn open_issues_page(
+        &self,
+        after: Option<String>,
+        max: u32,
+    ) -> Result<(Vec<String>, Option<String>), HandlerError> {
+        let project = &self.settings.project_key;
+        match self
+            .jira
+            .open_issues_after(project, after.as_deref(), max)
+            .await
+        {
+            Ok(keys) => Ok((keys, after)),
+            Err(shared::Error::JiraStatus { status: 400, .. }) if after.is_some() => {
+                tracing::warn!(
+                    after,
+                    "Jira no longer knows the audit cursor's issue; the audit starts again from \
+                     the first open issue"
+                );
+                let keys = self
+                    .jira
+                    .open_issues_after(project, None, max)
+                    .await
+                    .map_err(HandlerError::sweep("search Jira for open issues to audit"))?;
+                Ok((keys, None))
+            }
+            Err(error) => Err(HandlerError::sweep("search Jira for open issues to audit")(
+                error,
+            )),
+        }
+    }
+
+    /// Audits up to [`Sweeping::max_audits`] open issues after the audit cursor (module docs).
+    async fn audit(
+        &self,
+        started: Instant,
+        started_ms: u64,
+        audit: &mut Audit,
+    ) -> Result<(), HandlerError> {
+        let settings = self.settings.sweep;
+        if settings.max_audits == 0 || started.elapsed() >= settings.time_budget {
+            return Ok(());
+        }
+        let cursor = self
+            .store
+            .sweep_cursor(&self.audit_name())
+            .await
+            .map_err(HandlerError::sweep("read the audit cursor"))?;
+        let after = cursor.and_then(|cursor| cursor.last_key);
+        let (keys, after) = self.open_issues_page(after, settings.max_audits).await?;
+        let short = keys.len() < usize::try_from(settings.max_audits).unwrap_or(usize::MAX);
+        let mut failures = Vec::new();
+        let mut stopped = false;
+        // The last key before the first failure: where the next run goes on.
+        let mut handled_to = after.clone();
+        for key in keys {
+            if started.elapsed() >= settings.time_budget {
+                stopped = true;
+                break;
+            }
+            match self.sync_issue(&key, false).await {
+                Ok(outcome) => {
+                    if failures.is_empty() {
+                        handled_to = Some(key.clone());
+                    }
+                    audit.issues.push(SweptIssue {
+                        issue_key: key,
+                        outcome,
+                    });
+                }
+                Err(error) => {
+                    tracing::error!(
+                        issue_key = key,
+                        error = %shared::error::error_chain(&error),
+                        "the audit could not sync the issue; its cursor stays before it"
+                    );
+                    failures.push(SweepFailure {
+                        issue_key: key,
+                        error,
+                    });
+                }
+            }
+        }
+        let wrapped = short && !stopped && failures.is_empty();
+        let next = if wrapped { None } else { handled_to };
+        audit.cursor = next.clone();
+        if next != after || wrapped {
+            let cursor = SweepCursor {
+                position_ms: started_ms,
+                caught_up: wrapped,
+                last_key: next,
+            };
+            self.store
+                .advance_sweep_cursor(&self.audit_name(), &cursor)
+                .await
+                .map_err(HandlerError::sweep("advance the audit cursor"))?;
+        }
+        tracing::info!(
+            audited = audit.issues.len(),
+            failed = failures.len(),
+            wrapped,
+            cursor = audit.cursor,
+            "Jira audit done"
+        );
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(HandlerError::AuditIssuesFailed {
+                audited: audit.issues.len(),
+                failures,
+            })
+        }
+    }
+
+    /// The updated-since search (see the module docs).
+    async fn search_updated(
+        &self,
+        started: Instant,
+        started_ms: u64,
+    ) -> Result<SweepReport, HandlerError> {
+        let settings = self.settings.sweep;
         let cursor = self
             .store
             .sweep_cursor(&self.sweep_name())

@@ -43,6 +43,8 @@
 //! - `ISSUE#<issueKey>` / `NOTIFIED`: jira-notifications-handler's re-read window of the issue
 //!   ([`NotifiedWindow`]), so a flood of messages costs a bounded number of Jira reads.
 //! - `SWEEP#<name>` / `CURSOR`: how far a sweep got ([`SweepCursor`]); only ever moved forward.
+//!   `SWEEP#jira:<KEY>` is the Jira sweep's updated-since search; `SWEEP#audit:<KEY>` its audit
+//!   of open issues (`lastKey` the last audited key, the position the time of the run).
 //! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
 //! - `PENDING` / `CASE#<caseId>`, `PENDING` / `ISSUE#<issueKey>`: the pending-delivery ledger
@@ -223,7 +225,10 @@ pub enum WindowSwap {
 }
 
 /// How far a sweep got (`SWEEP#<name>` / `CURSOR`): everything changed before `position_ms` has
-/// been handled (up to the sweep's overlap, see jira-notifications-handler's sweep).
+/// been handled (up to the sweep's overlap, see jira-notifications-handler's sweep). The Jira
+/// audit uses it as a round-robin cursor: `last_key` the last key audited (`None`: start from
+/// the first), `position_ms` the time of the run that wrote it, so an older run never writes
+/// over a newer one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepCursor {
     /// Epoch milliseconds.
