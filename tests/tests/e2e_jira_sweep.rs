@@ -2,7 +2,9 @@
 //! finds the project's issues updated since its cursor (`/search/jql` in the Jira emulator, with
 //! its search lag when set) and puts each through the path an Automation message takes, with
 //! Automation switched off in the emulator; and the case filter (which unlinked issues may create
-//! a case) on both paths. See `integration_tests::pipeline` for the wiring.
+//! a case) on both paths; and the audit each sweep run ends with (open issues round-robin, so an
+//! edit the updated-since search never saw still reaches SIR). See `integration_tests::pipeline`
+//! for the wiring.
 
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,10 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use integration_tests::pipeline::{Integration, IntegrationOptions};
 use jira_emulator::{IssueEdit, JiraEmulatorConfig, NewIssue, User};
-use jira_notifications_handler::NotificationsSettings;
+use jira_notifications_handler::{NotificationsSettings, Sweeping};
 use serde_json::Value;
 use shared::config::CaseFilter;
-use shared::store::{LinkStore, SnapshotStore, SweepCursorStore};
+use shared::store::{LinkStore, SnapshotStore, SweepCursor, SweepCursorStore};
 use sir_emulator::CaseRecord;
 
 async fn integration_with(options: IntegrationOptions) -> (Integration, User) {
@@ -44,7 +46,24 @@ fn with_case_filter(case_filter: CaseFilter) -> IntegrationOptions {
 
 /// The sweep's outcome for each issue it handled, as `KEY:Outcome`.
 fn swept(report: &Value) -> Vec<String> {
-    report["issues"]
+    outcomes(report, "issues")
+}
+
+/// The audit's outcome for each open issue it synced, as `KEY:Outcome`.
+fn audited(report: &Value) -> Vec<String> {
+    outcomes(report, "audited")
+}
+
+/// The open issues the audit synced, whatever their outcome.
+fn audited_keys(report: &Value) -> Vec<String> {
+    audited(report)
+        .into_iter()
+        .filter_map(|s| s.split_once(':').map(|(key, _)| key.to_owned()))
+        .collect()
+}
+
+fn outcomes(report: &Value, list: &str) -> Vec<String> {
+    report[list]
         .as_array()
         .unwrap()
         .iter()
@@ -299,4 +318,187 @@ async fn with_search_lag_a_new_issue_matching_the_jql_filter_is_not_missed() {
         .unwrap();
     it.settle().await.unwrap().assert_clean();
     assert_eq!(it.only_case().title, "Fresh");
+}
+
+/// Settings whose audit takes `max_audits` open issues per run.
+fn auditing(max_audits: u32) -> IntegrationOptions {
+    IntegrationOptions {
+        notifications: Some(NotificationsSettings {
+            sweep: Sweeping {
+                max_audits,
+                ..Sweeping::default()
+            },
+            ..NotificationsSettings::new(integration_tests::pipeline::PROJECT_KEY)
+        }),
+        ..IntegrationOptions::default()
+    }
+}
+
+/// Moves the updated-since search's cursor past everything, as an outage or a run that stopped
+/// after a burst can leave it: the search skips every issue it finds as handled.
+async fn hide_from_the_search(it: &Integration) {
+    let far_future = u64::try_from(epoch_seconds() + 3_600).unwrap() * 1_000;
+    let cursor = SweepCursor {
+        position_ms: far_future,
+        caught_up: false,
+        last_key: Some("SEC-999999".into()),
+    };
+    let store = it.world.store();
+    assert!(
+        store
+            .advance_sweep_cursor("jira:SEC", &cursor)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn jira_audit_brings_over_an_edit_the_sweep_never_saw() {
+    let (it, alice) = integration_with(IntegrationOptions::default()).await;
+    let key = it
+        .jira
+        .create_issue(&alice.account_id, NewIssue::new("Old title"))
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.only_case().title, "Old title");
+
+    it.jira.automation().set_enabled(false);
+    it.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            IssueEdit {
+                summary: Some("New title".into()),
+                ..IssueEdit::default()
+            },
+        )
+        .unwrap();
+    hide_from_the_search(&it).await;
+
+    let report = sweep_and_settle(&it).await;
+    assert!(
+        !swept(&report).contains(&format!("{key}:Updated")),
+        "the updated-since search does not bring it: {report}"
+    );
+    assert!(report["skipped"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(audited(&report), vec![format!("{key}:Updated")], "{report}");
+    assert_eq!(it.only_case().title, "New title");
+}
+
+#[tokio::test]
+async fn jira_audit_walks_every_open_issue_round_robin() {
+    let (it, alice) = without_automation(auditing(2)).await;
+    let mut keys = Vec::new();
+    for n in 1..=6 {
+        keys.push(
+            it.jira
+                .create_issue(&alice.account_id, NewIssue::new(format!("Alert {n}")))
+                .unwrap(),
+        );
+    }
+    it.jira
+        .transition_to(&alice.account_id, &keys[2], "Done")
+        .unwrap();
+    hide_from_the_search(&it).await;
+    let audit_cursor = || async {
+        it.world
+            .store()
+            .sweep_cursor("audit:SEC")
+            .await
+            .unwrap()
+            .and_then(|c| c.last_key)
+    };
+    let created = |indexes: &[usize]| -> Vec<String> {
+        indexes
+            .iter()
+            .map(|i| format!("{}:Created", keys[*i]))
+            .collect()
+    };
+
+    // Two per run, in key order, the Done issue (the third) skipped.
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited(&report), created(&[0, 1]), "{report}");
+    assert_eq!(audit_cursor().await, Some(keys[1].clone()));
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited(&report), created(&[3, 4]), "{report}");
+    assert_eq!(audit_cursor().await, Some(keys[4].clone()));
+    // A short page: the last open issue, then the cursor wraps to the start.
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited(&report), created(&[5]), "{report}");
+    assert_eq!(report["auditCursor"], Value::Null, "{report}");
+    assert_eq!(audit_cursor().await, None);
+    // From the first again.
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited_keys(&report), keys[..2].to_vec(), "{report}");
+    let cases = it.sir.cases();
+    assert_eq!(
+        cases.len(),
+        5,
+        "one case per open issue, none for the Done one"
+    );
+    assert!(cases.iter().all(|case| case.title != "Alert 3"));
+}
+
+#[tokio::test]
+async fn jira_audit_of_synced_issues_publishes_nothing() {
+    let (it, alice) = integration_with(IntegrationOptions::default()).await;
+    let mut keys = Vec::new();
+    for n in 1..=3 {
+        let key = it
+            .jira
+            .create_issue(&alice.account_id, NewIssue::new(format!("Alert {n}")))
+            .unwrap();
+        it.jira
+            .comment(&alice.account_id, &key, "Looking into it.")
+            .unwrap();
+        keys.push(key);
+    }
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.sir.cases().len(), 3);
+
+    let report = it.sweep_jira().await.unwrap();
+    assert_eq!(
+        audited(&report),
+        keys.iter()
+            .map(|key| format!("{key}:Unchanged"))
+            .collect::<Vec<_>>(),
+        "{report}"
+    );
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(settled.to_sir.handled, 0, "nothing published");
+    assert_eq!(it.sir.cases().len(), 3);
+}
+
+#[tokio::test]
+async fn jira_audit_starts_from_the_first_open_issue_when_its_cursor_issue_is_deleted() {
+    let (it, alice) = without_automation(auditing(2)).await;
+    let mut keys = Vec::new();
+    for n in 1..=3 {
+        keys.push(
+            it.jira
+                .create_issue(&alice.account_id, NewIssue::new(format!("Alert {n}")))
+                .unwrap(),
+        );
+    }
+    hide_from_the_search(&it).await;
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(
+        report["auditCursor"],
+        Value::from(keys[1].clone()),
+        "{report}"
+    );
+
+    // Jira answers 400 for `key > <deleted key>`.
+    it.jira.delete_issue(&alice.account_id, &keys[1]).unwrap();
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(
+        audited_keys(&report),
+        vec![keys[0].clone(), keys[2].clone()],
+        "{report}"
+    );
+    assert!(
+        audited(&report).contains(&format!("{}:Created", keys[2])),
+        "{report}"
+    );
 }
