@@ -502,3 +502,45 @@ async fn jira_audit_starts_from_the_first_open_issue_when_its_cursor_issue_is_de
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn jira_audit_names_an_issue_it_could_not_sync_after_syncing_the_others_and_retries_it_first()
+{
+    let (it, alice) = without_automation(auditing(3)).await;
+    let mut keys = Vec::new();
+    for n in 1..=3 {
+        keys.push(
+            it.jira
+                .create_issue(&alice.account_id, NewIssue::new(format!("Alert {n}")))
+                .unwrap(),
+        );
+    }
+    hide_from_the_search(&it).await;
+    it.jira
+        .faults()
+        .fail_after_applying("GET", &format!("/issue/{}/watchers", keys[0]), 400);
+
+    let error = it.sweep_jira().await.unwrap_err();
+    assert!(
+        error.contains("audit") && error.contains(&keys[0]),
+        "{error}"
+    );
+    it.settle().await.unwrap().assert_clean();
+    let titles: Vec<String> = it.sir.cases().into_iter().map(|c| c.title).collect();
+    assert_eq!(titles.len(), 2, "the others were synced: {titles:?}");
+    assert!(!titles.contains(&"Alert 1".to_owned()));
+    let cursor = it.world.store().sweep_cursor("audit:SEC").await.unwrap();
+    assert_eq!(
+        cursor.and_then(|c| c.last_key),
+        None,
+        "stays before the failed issue"
+    );
+
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited_keys(&report), keys, "{report}");
+    assert!(
+        audited(&report).contains(&format!("{}:Created", keys[0])),
+        "{report}"
+    );
+    assert_eq!(it.sir.cases().len(), 3);
+}
