@@ -29,6 +29,8 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  * - jiraSweepMinutes: interval of the Jira sweep (default: contract.json; 0 = no sweep)
  * - redeliveryWindowMinutes: the poller's REDELIVERY_WINDOW_MINUTES (how long a published event may
  *   stay unapplied before the reconciler publishes it again; default 20)
+ * - jiraAuditPerRun: jira-notifications-handler's JIRA_AUDIT_PER_RUN (open issues the Jira sweep
+ *   audits per run; default 5, 0 = no audit)
  * - account / region: pin the stack's environment (default: environment-agnostic, so synth
  *   needs no credentials and no lookups; deploy uses the CLI's profile and region)
  */
@@ -70,6 +72,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     commentSweepMinutes: int('commentSweepMinutes'),
     jiraSweepMinutes: int('jiraSweepMinutes'),
     redeliveryWindowMinutes: int('redeliveryWindowMinutes'),
+    jiraAuditPerRun: int('jiraAuditPerRun'),
   });
   // AWS Solutions best-practice checks on every synth: an unsuppressed finding is an error.
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -100,6 +100,8 @@ export interface IntegrationStackProps extends StackProps {
   readonly jiraSweepMinutes?: number;
   /** Optional REDELIVERY_WINDOW_MINUTES of the poller (its reconciler). */
   readonly redeliveryWindowMinutes?: number;
+  /** Optional JIRA_AUDIT_PER_RUN of jira-notifications-handler (open issues audited per sweep run). */
+  readonly jiraAuditPerRun?: number;
 }
 
 /** The four functions and what surrounds each, for tests and outputs. */
@@ -294,7 +296,11 @@ export class IntegrationStack extends Stack {
         [envName(contract, 'jiraClient', 'issueType')]: jiraIssueType.valueAsString,
         [envName(contract, 'jiraClient', 'integrationPrincipals')]: integrationPrincipals,
       },
-      jiraNotificationsHandler: {},
+      jiraNotificationsHandler: {
+        ...(props.jiraAuditPerRun !== undefined
+          ? { [envName(contract, 'jiraNotificationsHandler', 'auditPerRun')]: String(props.jiraAuditPerRun) }
+          : {}),
+      },
       sirClient: {
         [envName(contract, 'sirClient', 'resolverType')]: resolverType.valueAsString,
         [envName(contract, 'sirClient', 'engagementType')]: engagementType.valueAsString,

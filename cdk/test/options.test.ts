@@ -1,6 +1,6 @@
 // The stack with every option deploy.sh can pass: a customer managed key on the topic, a reused
 // table, an alarm topic, no reserved concurrency, another SSM prefix, a comment-sweep interval, a
-// redelivery window.
+// redelivery window, a Jira audit size.
 import { Match } from 'aws-cdk-lib/assertions';
 import { FUNCTION_KEYS } from '../lib/stack';
 import { contract, logicalId, resourcesOf, synth } from './helpers';
@@ -14,6 +14,7 @@ const { stack, template, json, annotations } = synth({
   parameterPrefix: '/Test/Sir/',
   commentSweepMinutes: '30',
   redeliveryWindowMinutes: '45',
+  jiraAuditPerRun: '12',
   logRetentionDays: '365',
 });
 
@@ -73,9 +74,11 @@ test('another prefix moves every parameter, the env var and the IAM resources', 
   expect(JSON.stringify(json)).toContain(':parameter/Test/Sir/jiraToken');
 });
 
-test('comment sweep interval, redelivery window and log retention', () => {
+test('comment sweep interval, redelivery window, Jira audit size and log retention', () => {
   const poller = json.Resources[logicalId(stack, stack.functions.poller.fn)].Properties;
   expect(poller.Environment.Variables[contract.functions.poller.env.commentSweepMinutes]).toBe('30');
   expect(poller.Environment.Variables[contract.functions.poller.env.redeliveryWindowMinutes]).toBe('45');
+  const notifications = json.Resources[logicalId(stack, stack.functions.jiraNotificationsHandler.fn)].Properties;
+  expect(notifications.Environment.Variables[contract.functions.jiraNotificationsHandler.env.auditPerRun]).toBe('12');
   template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
 });

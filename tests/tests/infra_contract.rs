@@ -178,10 +178,18 @@ fn jira_client_environment_names() {
 }
 
 #[test]
-fn jira_notifications_handler_has_only_the_shared_environment() {
+fn jira_notifications_handler_environment_names() {
+    let contract = contract();
     assert_eq!(
-        env_names(&contract(), "jiraNotificationsHandler"),
-        BTreeSet::new()
+        env_names(&contract, "jiraNotificationsHandler"),
+        set(&[jira_notifications_handler::ENV_AUDIT_PER_RUN])
+    );
+    assert_eq!(
+        text(
+            &contract,
+            "/functions/jiraNotificationsHandler/env/auditPerRun"
+        ),
+        jira_notifications_handler::ENV_AUDIT_PER_RUN
     );
 }
 
