@@ -68,6 +68,7 @@ fn merged_case(older: &CaseChange, mut newer: CaseChange) -> CaseChange {
         .extend(older.changed_fields.iter().copied());
     newer.comments = merged_delta(&older.comments, &newer.comments);
     newer.attachments = merged_delta(&older.attachments, &newer.attachments);
+    newer.audit |= older.audit;
     newer
 }
 
@@ -259,6 +260,21 @@ mod tests {
         assert_eq!(m.comments.added, ["c1", "c2", "c3"]);
         assert!(m.comments.updated.is_empty(), "c2 is listed once, as added");
         assert_eq!(m.case, newer.case, "the newest state");
+    }
+
+    #[test]
+    fn an_audit_merged_with_a_plain_update_stays_an_audit() {
+        let mut audit = CaseChange::new(Some(&case("a")), case("a"));
+        audit.audit = true;
+        let plain = CaseChange::new(Some(&case("a")), case("b"));
+        for (older, newer) in [(audit.clone(), plain.clone()), (plain, audit)] {
+            let BusEvent::CaseUpdated(m) =
+                merged(&BusEvent::CaseUpdated(older), BusEvent::CaseUpdated(newer))
+            else {
+                panic!("an update stays an update");
+            };
+            assert!(m.audit);
+        }
     }
 
     #[test]

@@ -259,6 +259,10 @@ pub struct CaseChange {
     /// it by this id once applied, so an older event's success never clears a newer delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
+    /// Published by the poller's audit of an open pair: the consumer compares the live case with
+    /// the live issue field by field, not only the fields named here (absent: `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub audit: bool,
 }
 
 impl CaseChange {
@@ -275,6 +279,7 @@ impl CaseChange {
             comments: IdDelta::default(),
             attachments: IdDelta::default(),
             delivery_id: None,
+            audit: false,
         }
     }
 }
@@ -521,5 +526,31 @@ mod tests {
         );
         assert_eq!(change.fingerprint, after.fingerprint());
         assert!(CaseChange::new(None, after).changed_fields.is_empty());
+    }
+
+    #[test]
+    fn the_audit_flag_is_written_only_when_set_and_an_old_event_reads_as_no_audit() {
+        let case = CaseSnapshot {
+            case_id: "1".into(),
+            title: "t".into(),
+            description: "d".into(),
+            status: SirStatus::Submitted,
+            closure_code: None,
+            engagement_type: None,
+            reported_incident_start_date: None,
+            impacted_accounts: BTreeSet::new(),
+            impacted_regions: BTreeSet::new(),
+            impacted_services: BTreeSet::new(),
+            watchers: BTreeSet::new(),
+        };
+        let mut change = CaseChange::new(Some(&case), case.clone());
+        let plain = serde_json::to_value(&change).unwrap();
+        assert!(plain.get("audit").is_none());
+        let old: CaseChange = serde_json::from_value(plain).unwrap();
+        assert!(!old.audit);
+        change.audit = true;
+        let audit = serde_json::to_value(&change).unwrap();
+        assert_eq!(audit["audit"], serde_json::json!(true));
+        assert!(serde_json::from_value::<CaseChange>(audit).unwrap().audit);
     }
 }

@@ -636,6 +636,7 @@ async fn tracked_cases_are_listed_updated_and_dropped(f: &Subject) {
         status: Some(status.into()),
         title: Some("t".into()),
         comments_checked_at: 7,
+        audited_at: 1_700_000_042,
     };
     for i in 0..30 {
         store
@@ -842,6 +843,7 @@ async fn untracking_drops_only_that_case_and_is_no_error_when_untracked(f: &Subj
         status: None,
         title: None,
         comments_checked_at: 0,
+        audited_at: 0,
     };
     store
         .put_tracked_case(&tracked("0000000001"))
@@ -905,6 +907,7 @@ async fn listings_come_in_sort_key_order(f: &Subject) {
             status: None,
             title: None,
             comments_checked_at: 0,
+            audited_at: 0,
         };
         store.put_tracked_case(&case).await.unwrap();
     }

@@ -190,6 +190,8 @@ pub struct TrackedCase {
     pub title: Option<String>,
     /// Epoch seconds of the last full comment check (see the poller's slow comment sweep).
     pub comments_checked_at: u64,
+    /// Epoch seconds of the last audit of the pair (0: never; see the poller's audit).
+    pub audited_at: u64,
 }
 
 /// jira-notifications-handler's re-read window of one issue (`ISSUE#<key>` / `NOTIFIED`): how

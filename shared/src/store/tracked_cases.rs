@@ -20,6 +20,7 @@ fn tracked_case_from(item: &HashMap<String, AttributeValue>) -> Result<TrackedCa
         status: r.opt_s("status").map(str::to_owned),
         title: r.opt_s("title").map(str::to_owned),
         comments_checked_at: r.opt_n("commentsCheckedAt")?.unwrap_or(0),
+        audited_at: r.opt_n("auditedAt")?.unwrap_or(0),
     })
 }
 
@@ -54,6 +55,7 @@ impl TrackedCaseStore for DynamoMappingStore {
             }
         }
         item.insert("commentsCheckedAt".into(), n(case.comments_checked_at));
+        item.insert("auditedAt".into(), n(case.audited_at));
         self.put(item).await
     }
 
