@@ -26,6 +26,11 @@ pub struct PollerSettings {
     pub max_reconcile_per_request: usize,
     /// A delivery published more often than this is logged at error level each time.
     pub alert_after_attempts: u32,
+    /// How often each open linked pair is audited (the live case compared with the live issue
+    /// by jira-client, whatever moved or did not).
+    pub audit_interval: Duration,
+    /// At most this many audits per schedule pass, those audited longest ago first.
+    pub max_audits_per_pass: usize,
 }
 
 impl Default for PollerSettings {
@@ -39,6 +44,8 @@ impl Default for PollerSettings {
             max_redeliveries_per_pass: 25,
             max_reconcile_per_request: 200,
             alert_after_attempts: 3,
+            audit_interval: Duration::from_secs(60 * 60),
+            max_audits_per_pass: 5,
         }
     }
 }
@@ -54,6 +61,28 @@ pub const ENV_COMMENT_SWEEP_MINUTES: &str = "COMMENT_SWEEP_MINUTES";
 /// Environment variable (optional): minutes a published event may stay unapplied before the
 /// reconciler publishes it again (default 20).
 pub const ENV_REDELIVERY_WINDOW_MINUTES: &str = "REDELIVERY_WINDOW_MINUTES";
+
+/// Environment variable (optional): minutes between two audits of an open linked pair
+/// (default 60).
+pub const ENV_AUDIT_INTERVAL_MINUTES: &str = "AUDIT_INTERVAL_MINUTES";
+
+/// Environment variable (optional): the most pairs one schedule pass audits (default 5).
+pub const ENV_MAX_AUDITS_PER_PASS: &str = "MAX_AUDITS_PER_PASS";
+
+/// A whole number from `name`, if set.
+fn count(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> shared::Result<Option<usize>> {
+    let Some(value) = lookup(name) else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| shared::Error::InvalidConfig {
+            name: name.into(),
+            reason: format!("{value:?} is not a whole number"),
+        })
+}
 
 /// A whole number of minutes from `name`, if set.
 fn minutes(
@@ -105,6 +134,12 @@ impl PollerConfig {
         if let Some(window) = minutes(&lookup, ENV_REDELIVERY_WINDOW_MINUTES)? {
             settings.redelivery_window = window;
         }
+        if let Some(interval) = minutes(&lookup, ENV_AUDIT_INTERVAL_MINUTES)? {
+            settings.audit_interval = interval;
+        }
+        if let Some(max) = count(&lookup, ENV_MAX_AUDITS_PER_PASS)? {
+            settings.max_audits_per_pass = max;
+        }
         Ok(PollerConfig {
             shared,
             schedule_rule_name,
@@ -144,5 +179,26 @@ mod tests {
             config(&[(ENV_REDELIVERY_WINDOW_MINUTES, "soon")]),
             Err(shared::Error::InvalidConfig { name, .. }) if name == ENV_REDELIVERY_WINDOW_MINUTES
         ));
+    }
+
+    #[test]
+    fn pairs_are_audited_hourly_five_a_pass_unless_set_in_whole_numbers() {
+        let default = config(&[]).unwrap().settings;
+        assert_eq!(default.audit_interval, Duration::from_secs(60 * 60));
+        assert_eq!(default.max_audits_per_pass, 5);
+        let set = config(&[
+            (ENV_AUDIT_INTERVAL_MINUTES, "15"),
+            (ENV_MAX_AUDITS_PER_PASS, " 12 "),
+        ])
+        .unwrap()
+        .settings;
+        assert_eq!(set.audit_interval, Duration::from_secs(15 * 60));
+        assert_eq!(set.max_audits_per_pass, 12);
+        for name in [ENV_AUDIT_INTERVAL_MINUTES, ENV_MAX_AUDITS_PER_PASS] {
+            assert!(matches!(
+                config(&[(name, "-1")]),
+                Err(shared::Error::InvalidConfig { name: n, .. }) if n == name
+            ));
+        }
     }
 }

@@ -9,6 +9,10 @@
 //!   ([`PollerSettings::comment_sweep_interval`]), a few cases per pass, oldest sweep first, with
 //!   one ListComments each (the case's fields come from its stored snapshot).
 //!
+//! Each pass also audits a few open linked pairs ([`audit`]), whatever moved or did not: a
+//! change the list never showed, or a Jira write that was lost, is repaired within
+//! [`PollerSettings::audit_interval`].
+//!
 //! A case neither linked nor ever published is first judged by the backfill rule
 //! ([`backfill`]): a case it leaves out is tracked but never published.
 //!
@@ -22,6 +26,7 @@
 //! others, and the pass then ends in `Err` naming them. If SIR cannot even be listed the pass
 //! fails at once: an outage never looks like "no cases" and never slows the schedule.
 
+pub mod audit;
 pub mod backfill;
 mod config;
 mod error;
@@ -44,8 +49,9 @@ use shared::store::{
 
 pub use backfill::{Backfill, LeftOut};
 pub use config::{
-    ENV_COMMENT_SWEEP_MINUTES, ENV_INTEGRATION_PRINCIPALS, ENV_REDELIVERY_WINDOW_MINUTES,
-    ENV_SCHEDULE_RULE_NAME, PollerConfig, PollerSettings,
+    ENV_AUDIT_INTERVAL_MINUTES, ENV_COMMENT_SWEEP_MINUTES, ENV_INTEGRATION_PRINCIPALS,
+    ENV_MAX_AUDITS_PER_PASS, ENV_REDELIVERY_WINDOW_MINUTES, ENV_SCHEDULE_RULE_NAME, PollerConfig,
+    PollerSettings,
 };
 pub use error::{CaseFailure, PollerError};
 pub use reconcile::{PendingReport, ReconcileReport};
@@ -115,6 +121,8 @@ pub struct PassReport {
     pub read: usize,
     /// Cases whose comments were swept without a GetCase.
     pub swept: usize,
+    /// Linked pairs audited (see [`audit`]): each published as a `CaseUpdated` marked `audit`.
+    pub audited: usize,
     /// Cases the backfill rule left out this run.
     pub left_out: usize,
     /// (detail-type, case id) of every published event.
@@ -187,6 +195,10 @@ impl Poller {
                     status: Some(details.snapshot.status.as_str().to_owned()),
                     title: Some(details.snapshot.title.clone()),
                     comments_checked_at: now_epoch_seconds(),
+                    // A case met for the first time is published whole: that counts as audited.
+                    audited_at: tracked
+                        .as_ref()
+                        .map_or_else(now_epoch_seconds, |t| t.audited_at),
                 };
                 let left_out = self
                     .left_out(
@@ -236,6 +248,7 @@ impl Poller {
         };
         let mut failures = self.sync_planned(&listed, &tracked, &mut report).await?;
         failures.extend(self.check_unlisted(&listed, &tracked, &mut report).await);
+        failures.extend(self.audit_due(&listed, &tracked, &mut report).await);
         failures.extend(self.redeliver_due(&mut report).await);
         let rate = rate_for(&listed);
         if self.schedule.set_rate(rate).await? {
@@ -266,7 +279,12 @@ impl Poller {
         let mut failures = Vec::new();
         for (summary, need) in needs {
             let result = match need {
-                Need::Details => self.sync_details(summary, &team, now, report).await,
+                Need::Details => {
+                    // A case met for the first time is published whole: that counts as audited.
+                    let audited_at = tracked.get(&summary.case_id).map_or(now, |t| t.audited_at);
+                    self.sync_details(summary, &team, (now, audited_at), report)
+                        .await
+                }
                 Need::CommentSweep => {
                     let entry = &tracked[&summary.case_id];
                     self.sweep_comments(summary, entry, now, report).await
@@ -321,11 +339,7 @@ impl Poller {
                 needs.push((summary, Need::Details));
                 continue;
             };
-            let status = summary.status.map(|s| s.as_str().to_owned());
-            let moved = entry.last_updated_date != summary.last_updated_date
-                || entry.status != status
-                || entry.title != summary.title;
-            if moved {
+            if audit::moved(entry, summary) {
                 needs.push((summary, Need::Details));
             } else if summary.status != Some(SirStatus::Closed)
                 && now.saturating_sub(entry.comments_checked_at)
@@ -348,7 +362,7 @@ impl Poller {
         &self,
         summary: &CaseSummary,
         team: &BTreeSet<String>,
-        now: u64,
+        (now, audited_at): (u64, u64),
         report: &mut PassReport,
     ) -> shared::Result<()> {
         let entry = TrackedCase {
@@ -357,6 +371,7 @@ impl Poller {
             status: summary.status.map(|s| s.as_str().to_owned()),
             title: summary.title.clone(),
             comments_checked_at: now,
+            audited_at,
         };
         let created = summary.created_date.as_deref();
         if self
@@ -411,6 +426,17 @@ impl Poller {
         details: CaseDetails,
         team: &BTreeSet<String>,
     ) -> shared::Result<Option<BusEvent>> {
+        let (event, changed) = self.change_of(details, team).await?;
+        Ok(changed.then_some(event))
+    }
+
+    /// The event for a case's current state against its snapshot, and whether anything changed:
+    /// `CaseCreated` for a case never published (or not linked yet), else `CaseUpdated`.
+    async fn change_of(
+        &self,
+        details: CaseDetails,
+        team: &BTreeSet<String>,
+    ) -> shared::Result<(BusEvent, bool)> {
         let case_id = details.snapshot.case_id.clone();
         let snapshot = observed_snapshot(details.snapshot, team);
         let before = self.store.case_snapshot(&case_id).await?;
@@ -425,7 +451,7 @@ impl Poller {
             let mut change = CaseChange::new(None, snapshot);
             change.comments = comment_delta;
             change.attachments = attachment_delta;
-            return Ok(Some(BusEvent::CaseCreated(change)));
+            return Ok((BusEvent::CaseCreated(change), true));
         };
         let mut change = CaseChange::new(Some(&before), snapshot);
         change.comments = comment_delta;
@@ -433,7 +459,7 @@ impl Poller {
         let unchanged = change.fingerprint == before.fingerprint()
             && change.comments.is_empty()
             && change.attachments.is_empty();
-        Ok((!unchanged).then_some(BusEvent::CaseUpdated(change)))
+        Ok((BusEvent::CaseUpdated(change), !unchanged))
     }
 
     fn is_ours(&self, creator: Option<&str>) -> bool {

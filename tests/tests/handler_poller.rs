@@ -469,3 +469,66 @@ async fn a_pass_over_100_open_cases_with_3_changed_costs_a_dozen_sir_calls() {
     // 4 ListCases pages + ListMemberships + GetMembership + 3 × (GetCase + ListComments).
     assert_eq!(calls_made, 12);
 }
+
+#[tokio::test]
+async fn the_audit_takes_the_longest_unaudited_open_linked_pairs_first_within_its_bound() {
+    let mut s = setup().await;
+    s.poller.settings.max_audits_per_pass = 2;
+    let titles = ["A", "B", "C", "D", "Closed", "Unlinked", "Broken"];
+    let ids: Vec<String> = titles
+        .iter()
+        .map(|t| s.sir.create_case(HUMAN, case(t)).case_id)
+        .collect();
+    pass(&s).await;
+    delivered(&s, titles.len()).await;
+    let store = s.world.store();
+    for (i, id) in ids.iter().enumerate() {
+        if titles[i] != "Unlinked" {
+            let link = IssueLink::new(id, format!("SEC-{}", i + 1));
+            store.create_link(&link).await.unwrap();
+            if titles[i] == "Broken" {
+                store
+                    .mark_link_broken(&link, "issue deleted")
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    s.sir.close_case(HUMAN, &ids[4]).unwrap();
+    assert_eq!(pass(&s).await.published, [("CaseUpdated", ids[4].clone())]);
+    delivered(&s, 1).await;
+    // Last audits long ago, in this order: B, C, A, D; the others never.
+    for (i, audited_at) in [300, 100, 200, 400, 0, 0, 0].into_iter().enumerate() {
+        let mut entry = store.tracked_case(&ids[i]).await.unwrap().unwrap();
+        entry.audited_at = audited_at;
+        store.put_tracked_case(&entry).await.unwrap();
+    }
+
+    let audited = |report: &PassReport| -> Vec<String> {
+        report.published.iter().map(|(_, id)| id.clone()).collect()
+    };
+    let first = pass(&s).await;
+    assert_eq!(first.audited, 2);
+    assert_eq!(audited(&first), [ids[1].clone(), ids[2].clone()]);
+    let events = delivered(&s, 2).await;
+    assert!(
+        events.iter().all(
+            |e| matches!(e, BusEvent::CaseUpdated(c) if c.audit && c.changed_fields.is_empty())
+        ),
+        "{events:?}"
+    );
+    let second = pass(&s).await;
+    assert_eq!(audited(&second), [ids[0].clone(), ids[3].clone()]);
+    delivered(&s, 2).await;
+    // Every open linked pair was audited within the interval: nothing is due.
+    let third = pass(&s).await;
+    assert_eq!((third.audited, third.published.len()), (0, 0));
+    // The closed case is never audited; the unlinked and broken ones took their turn unpublished.
+    let audited_at = |i: usize| {
+        let store = &store;
+        let id = ids[i].clone();
+        async move { store.tracked_case(&id).await.unwrap().unwrap().audited_at }
+    };
+    assert_eq!(audited_at(4).await, 0);
+    assert!(audited_at(5).await > 400 && audited_at(6).await > 400);
+}

@@ -1,0 +1,186 @@
+//! The audit: the slow half of the reconciler, for changes nobody saw move.
+//!
+//! The schedule pass reads a case only when its ListCases entry moved, and the ledger
+//! ([`crate::reconcile`]) republishes only what was published and never acknowledged. Neither
+//! notices a SIR change the list never showed, or a Jira write that was lost after both
+//! snapshots were stored: the case equals its snapshot, the issue differs, nothing is published.
+//!
+//! So each schedule pass audits up to [`PollerSettings::max_audits_per_pass`] open (not Closed),
+//! linked (link not broken), published (case snapshot stored) pairs whose last audit
+//! ([`TrackedCase::audited_at`], the cursor in the mapping table) is older than
+//! [`PollerSettings::audit_interval`], those audited longest ago first. A case whose list entry
+//! moved this pass was just read and is left for a later pass. Each audit reads the case, its
+//! comments and attachments (GetCase, ListComments), computes the change against the snapshot as
+//! a moved case's would be, and always publishes it as a `CaseUpdated` marked `audit`:
+//! jira-client then compares the live case with the live issue field by field (see its docs),
+//! so a pair in sync costs reads only. A case that cannot be audited (not linked yet, link broken,
+//! never published) takes its turn without a publish, so it does not head the queue every pass.
+//!
+//! [`PollerSettings::max_audits_per_pass`]: crate::PollerSettings::max_audits_per_pass
+//! [`PollerSettings::audit_interval`]: crate::PollerSettings::audit_interval
+
+use std::collections::{BTreeSet, HashMap};
+
+use shared::events::BusEvent;
+use shared::sir::{CaseSummary, team_emails};
+use shared::status::SirStatus;
+use shared::store::{TrackedCase, now_epoch_seconds};
+
+use crate::{CaseFailure, PassReport, Poller};
+
+/// Whether the list entry moved since the case was last synced (then the pass reads it anyway).
+pub(crate) fn moved(entry: &TrackedCase, summary: &CaseSummary) -> bool {
+    let status = summary.status.map(|s| s.as_str().to_owned());
+    entry.last_updated_date != summary.last_updated_date
+        || entry.status != status
+        || entry.title != summary.title
+}
+
+/// The listed, open, unmoved tracked cases due for an audit at `now`, longest unaudited first.
+fn due<'a>(
+    listed: &[CaseSummary],
+    tracked: &'a HashMap<String, TrackedCase>,
+    interval: u64,
+    now: u64,
+) -> Vec<&'a TrackedCase> {
+    let mut due: Vec<&TrackedCase> = listed
+        .iter()
+        .filter(|summary| summary.status != Some(SirStatus::Closed))
+        .filter_map(|summary| {
+            tracked
+                .get(&summary.case_id)
+                .filter(|entry| !moved(entry, summary))
+        })
+        .filter(|entry| now.saturating_sub(entry.audited_at) >= interval)
+        .collect();
+    due.sort_by(|a, b| (a.audited_at, &a.case_id).cmp(&(b.audited_at, &b.case_id)));
+    due
+}
+
+impl Poller {
+    /// The schedule's audit (see the module docs); returns the cases that failed.
+    pub(crate) async fn audit_due(
+        &self,
+        listed: &[CaseSummary],
+        tracked: &HashMap<String, TrackedCase>,
+        report: &mut PassReport,
+    ) -> Vec<CaseFailure> {
+        let max = self.settings.max_audits_per_pass;
+        if max == 0 {
+            return Vec::new();
+        }
+        let now = now_epoch_seconds();
+        let due = due(listed, tracked, self.settings.audit_interval.as_secs(), now);
+        let mut team: Option<BTreeSet<String>> = None;
+        let mut failures = Vec::new();
+        for entry in due {
+            if report.audited >= max {
+                break;
+            }
+            if let Err(error) = self.audit_one(entry, &mut team, now, report).await {
+                tracing::error!(case_id = %entry.case_id, error = %shared::error::error_chain(&error), "case not audited");
+                failures.push(CaseFailure {
+                    case_id: entry.case_id.clone(),
+                    error,
+                });
+            }
+        }
+        failures
+    }
+
+    /// Audits one pair when it can be audited; either way its turn is recorded.
+    async fn audit_one(
+        &self,
+        entry: &TrackedCase,
+        team: &mut Option<BTreeSet<String>>,
+        now: u64,
+        report: &mut PassReport,
+    ) -> shared::Result<()> {
+        let case_id = entry.case_id.as_str();
+        let linked = self
+            .store
+            .link_for_case(case_id)
+            .await?
+            .is_some_and(|link| link.broken.is_none());
+        let published = linked && self.store.case_snapshot(case_id).await?.is_some();
+        if published && let Some(details) = self.sir.get_case(case_id).await? {
+            let team = match team {
+                Some(team) => team,
+                None => team.insert(team_emails(self.sir.as_ref()).await?),
+            };
+            let (event, _) = self.change_of(details, team).await?;
+            let event = match event {
+                BusEvent::CaseUpdated(mut change) => {
+                    change.audit = true;
+                    BusEvent::CaseUpdated(change)
+                }
+                // Linked and published, so not reached; published as it is if it were.
+                other => other,
+            };
+            tracing::info!(case_id, "auditing the pair");
+            self.publish_and_record(event, report).await?;
+            report.audited += 1;
+        }
+        // Read again: this pass may have swept its comments since the pass's listing was read.
+        let mut fresh = self
+            .store
+            .tracked_case(case_id)
+            .await?
+            .unwrap_or_else(|| entry.clone());
+        fresh.audited_at = now;
+        self.store.put_tracked_case(&fresh).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: &str, status: SirStatus) -> CaseSummary {
+        CaseSummary {
+            case_id: id.into(),
+            title: Some("t".into()),
+            status: Some(status),
+            last_updated_date: Some("2026-12-01T00:00:00Z".into()),
+            created_date: None,
+        }
+    }
+
+    fn entry(summary: &CaseSummary, audited_at: u64) -> TrackedCase {
+        TrackedCase {
+            case_id: summary.case_id.clone(),
+            last_updated_date: summary.last_updated_date.clone(),
+            status: summary.status.map(|s| s.as_str().to_owned()),
+            title: summary.title.clone(),
+            comments_checked_at: 0,
+            audited_at,
+        }
+    }
+
+    #[test]
+    fn open_unmoved_cases_are_due_longest_unaudited_first_and_closed_or_moved_ones_never() {
+        let open_old = summary("0000000001", SirStatus::Submitted);
+        let open_older = summary("0000000002", SirStatus::DetectionAndAnalysis);
+        let fresh = summary("0000000003", SirStatus::Submitted);
+        let closed = summary("0000000004", SirStatus::Closed);
+        let mut moved_case = summary("0000000005", SirStatus::Submitted);
+        let untracked = summary("0000000006", SirStatus::Submitted);
+        let tracked: HashMap<String, TrackedCase> = [
+            entry(&open_old, 500),
+            entry(&open_older, 100),
+            entry(&fresh, 3_500),
+            entry(&closed, 0),
+            entry(&moved_case, 0),
+        ]
+        .into_iter()
+        .map(|e| (e.case_id.clone(), e))
+        .collect();
+        moved_case.last_updated_date = Some("2026-12-02T00:00:00Z".into());
+        let listed = [open_old, open_older, fresh, closed, moved_case, untracked];
+        let ids: Vec<&str> = due(&listed, &tracked, 3_000, 4_000)
+            .into_iter()
+            .map(|e| e.case_id.as_str())
+            .collect();
+        assert_eq!(ids, ["0000000002", "0000000001"]);
+    }
+}
