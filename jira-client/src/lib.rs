@@ -26,6 +26,11 @@
 //!   the link broken. A `CaseCreated`/`CaseUpdated` for a case SIR says does not exist records
 //!   the deletion the same way (once; nothing when the case had no issue yet) and succeeds.
 //!
+//! - an audit (`CaseUpdated` marked `audit`, published by the poller's periodic audit of an open
+//!   pair) also compares the live case with the live issue field by field, and brings over a
+//!   field that differs when the issue's field is still what the integration last left there
+//!   (see `audit`); comments and attachments are compared in full as on every delivery.
+//!
 //! Each watcher, comment, attachment and the status move is an item of its own: one Jira refuses
 //! for good is reported once on the issue and the rest applied (see `item_refusals`).
 //!
@@ -36,6 +41,7 @@
 //! Anything else that leaves the event not fully applied is an `Err` (see [`JiraClientError`]),
 //! returned once the other items were applied.
 
+mod audit;
 mod comments_attachments_watchers;
 mod config;
 mod error;
@@ -124,6 +130,10 @@ pub struct AppliedToJira {
     pub watchers_unresolved: Vec<String>,
     /// Items Jira refused for good (reported on the issue once; the rest was applied).
     pub refused: Vec<RefusedItem>,
+    /// On an audit: issue fields that differ from the case but were edited in Jira since the
+    /// integration last wrote them (a change on its way to SIR), so left as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audit_left_alone: Vec<String>,
 }
 
 impl AppliedToJira {
@@ -141,6 +151,7 @@ impl AppliedToJira {
             watchers_added: 0,
             watchers_unresolved: Vec::new(),
             refused: Vec::new(),
+            audit_left_alone: Vec::new(),
         }
     }
 }
@@ -195,6 +206,11 @@ impl FieldsWanted {
             closed: case.status == SirStatus::Closed,
             changed,
         }
+    }
+
+    /// Brings `field` over too (an audit's finding, see `audit`).
+    fn add(&mut self, field: CaseField) {
+        self.changed.insert(field);
     }
 
     /// Whether `field` is brought over.
@@ -372,8 +388,13 @@ impl JiraClientHandler {
         let key = link.issue_key.as_str();
         let mut applied = AppliedToJira::new(case_id, Some(key), outcome);
         let issue = self.live_issue(case_id, key).await?;
-        let wanted = FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
+        let mut wanted =
+            FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
         let mut jira_state = self.jira_baseline(key, &issue).await?;
+        if change.audit && outcome == IssueOutcome::Updated {
+            self.audit_fields(&case, &issue, &jira_state, &mut wanted, &mut applied)
+                .await?;
+        }
 
         // Each item on its own: one Jira refuses is reported once and the rest still applied;
         // a failure a retry may fix fails the event once everything else was applied.

@@ -1,0 +1,159 @@
+//! The audit end to end through the local world: a pair that drifted without any event (a lost
+//! Jira write with both snapshots looking synced) is repaired by a schedule pass once its audit
+//! is due; a Jira edit on its way to SIR is left alone; a pair in sync costs no write on either
+//! side (the emulators' request logs).
+
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use integration_tests::clients::schedule_tick;
+use integration_tests::pipeline::Integration;
+use jira_emulator::{IssueEdit, User};
+use shared::store::SnapshotStore;
+use sir_emulator::{NewCase, Watcher};
+
+const HUMAN: &str = "human";
+
+fn case(title: &str) -> NewCase {
+    NewCase {
+        title: title.into(),
+        description: "Unusual API calls from a new region.".into(),
+        impacted_accounts: vec!["111122223333".into()],
+        watchers: vec![Watcher::email("nobody-in-jira@example.com")],
+        ..NewCase::default()
+    }
+}
+
+/// A synced pair: the case, its issue key and a Jira user to edit the issue as.
+async fn synced_pair(it: &Integration, title: &str) -> (String, String, User) {
+    let id = it.sir.create_case(HUMAN, case(title)).case_id;
+    it.sir.add_comment(HUMAN, &id, "First look done.").unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    (id, key, alice)
+}
+
+fn rename(summary: &str) -> IssueEdit {
+    IssueEdit {
+        summary: Some(summary.into()),
+        description: None,
+        labels: None,
+    }
+}
+
+/// One schedule pass with every pair due for its audit; the number of pairs it audited.
+async fn audit_pass(it: &mut Integration) -> usize {
+    it.poller.settings.audit_interval = Duration::ZERO;
+    it.poller.handle(&schedule_tick()).await.unwrap().audited
+}
+
+#[tokio::test]
+async fn audit_repairs_an_issue_field_left_different_by_a_lost_write() {
+    let mut it = Integration::start().await.unwrap();
+    let (_id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+
+    // A write of ours that Jira lost: the issue differs from the case while its snapshot says it
+    // holds what we left there (no Automation message: nothing tells the integration).
+    it.jira.automation().set_enabled(false);
+    it.jira
+        .edit_issue(&alice.account_id, &key, rename("Stale title"))
+        .unwrap();
+    let store = it.world.store();
+    let mut snapshot = store.issue_snapshot(&key).await.unwrap().unwrap();
+    snapshot.summary = "Stale title".into();
+    store.put_issue_snapshot(&snapshot).await.unwrap();
+
+    // Nothing moved in SIR: before the audit is due, no pass publishes anything.
+    let pass = it.poller.handle(&schedule_tick()).await.unwrap();
+    assert_eq!((pass.audited, pass.published.len()), (0, 0), "{pass:?}");
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().summary, "Stale title");
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().summary, "Unusual API calls");
+    assert_eq!(
+        store.issue_snapshot(&key).await.unwrap().unwrap().summary,
+        "Unusual API calls"
+    );
+}
+
+#[tokio::test]
+async fn audit_leaves_a_pending_jira_edit_alone() {
+    let mut it = Integration::start().await.unwrap();
+    let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+
+    // A person's edit whose Automation message has not come yet (its snapshot is the old one).
+    it.jira.automation().set_enabled(false);
+    it.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            rename("Unusual API calls (confirmed)"),
+        )
+        .unwrap();
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(
+        it.jira.issue(&key).unwrap().summary,
+        "Unusual API calls (confirmed)"
+    );
+    let left_alone: Vec<serde_json::Value> = settled
+        .to_jira
+        .responses
+        .iter()
+        .filter_map(|r| r.get("auditLeftAlone").cloned())
+        .collect();
+    assert_eq!(left_alone, [serde_json::json!(["summary"])]);
+
+    // The edit then reaches SIR (the Jira sweep, as when Automation is out of runs).
+    it.sweep_jira().await.unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(
+        it.sir.case(&id).unwrap().title,
+        "Unusual API calls (confirmed)"
+    );
+}
+
+#[tokio::test]
+async fn audit_of_a_synced_pair_writes_nothing() {
+    let mut it = Integration::start().await.unwrap();
+    let (id, key, _) = synced_pair(&it, "Unusual API calls").await;
+    let before = it.jira.issue(&key).unwrap();
+    it.jira.clear_requests();
+    let sir_seen = it.sir.requests().len();
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(settled.to_jira.handled, 1, "the audit reached jira-client");
+
+    let jira_writes: Vec<String> = it
+        .jira
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/search/jql"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(jira_writes.is_empty(), "{jira_writes:?}");
+    let sir_writes: Vec<String> = it.sir.requests()[sir_seen..]
+        .iter()
+        .map(|r| r.operation.clone())
+        .filter(|op| !(op.starts_with("Get") || op.starts_with("List")))
+        .collect();
+    assert!(sir_writes.is_empty(), "{sir_writes:?}");
+    let after = it.jira.issue(&key).unwrap();
+    assert_eq!(
+        (after.summary, after.status, after.updated),
+        (before.summary, before.status, before.updated)
+    );
+    assert_eq!(it.sir.case(&id).unwrap().title, "Unusual API calls");
+}
