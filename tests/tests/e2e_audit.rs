@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use integration_tests::clients::schedule_tick;
-use integration_tests::pipeline::Integration;
+use integration_tests::pipeline::{Integration, IntegrationOptions};
 use jira_emulator::{IssueEdit, User};
 use shared::store::SnapshotStore;
 use sir_emulator::{NewCase, Watcher};
@@ -121,6 +121,54 @@ async fn audit_leaves_a_pending_jira_edit_alone() {
         it.sir.case(&id).unwrap().title,
         "Unusual API calls (confirmed)"
     );
+}
+
+#[tokio::test]
+async fn audit_leaves_a_jira_edit_alone_while_its_delivery_to_sir_is_pending() {
+    let mut it = Integration::start_with(IntegrationOptions {
+        async_retry_budget: Some(3),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+
+    // The edit reached the integration (its issue snapshot is stored) but not SIR: sir-client
+    // failed past Lambda's retries, the event is in the ledger.
+    it.sir.faults().fail_next(100_000, 500);
+    it.jira
+        .edit_issue(&alice.account_id, &key, rename("Unusual API calls (confirmed)"))
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    assert!(!settled.to_sir.dead_lettered.is_empty(), "{settled:#?}");
+    it.sir.faults().clear();
+    let store = it.world.store();
+    assert_eq!(
+        store.issue_snapshot(&key).await.unwrap().unwrap().summary,
+        "Unusual API calls (confirmed)"
+    );
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(
+        it.jira.issue(&key).unwrap().summary,
+        "Unusual API calls (confirmed)",
+        "the pending edit is not undone"
+    );
+    assert_eq!(
+        settled.to_jira.record_field("outcome"),
+        ["Updated"],
+        "{settled:#?}"
+    );
+
+    // The reconciler then delivers it.
+    it.poller
+        .handle(&serde_json::json!({"reconcile": {"dryRun": false}}))
+        .await
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.sir.case(&id).unwrap().title, "Unusual API calls (confirmed)");
 }
 
 #[tokio::test]
