@@ -97,38 +97,67 @@ impl Poller {
         report: &mut PassReport,
     ) -> shared::Result<()> {
         let case_id = entry.case_id.as_str();
-        let linked = self
-            .store
-            .link_for_case(case_id)
-            .await?
-            .is_some_and(|link| link.broken.is_none());
-        let published = linked && self.store.case_snapshot(case_id).await?.is_some();
-        if published && let Some(details) = self.sir.get_case(case_id).await? {
-            let team = match team {
-                Some(team) => team,
-                None => team.insert(team_emails(self.sir.as_ref()).await?),
-            };
-            let (event, _) = self.change_of(details, team).await?;
-            let event = match event {
-                BusEvent::CaseUpdated(mut change) => {
-                    change.audit = true;
-                    BusEvent::CaseUpdated(change)
-                }
-                // Linked and published, so not reached; published as it is if it were.
-                other => other,
-            };
-            tracing::info!(case_id, "auditing the pair");
-            self.publish_and_record(event, report).await?;
-            report.audited += 1;
+        if self.auditable(case_id).await?.is_some() {
+            self.publish_audit(case_id, team, report).await?;
         }
-        // Read again: this pass may have swept its comments since the pass's listing was read.
+        self.mark_audited(entry, now).await
+    }
+
+    /// Records the case's audit turn at `now`, on its entry as stored now (this pass may have
+    /// swept its comments since `entry` was read).
+    pub(crate) async fn mark_audited(&self, entry: &TrackedCase, now: u64) -> shared::Result<()> {
         let mut fresh = self
             .store
-            .tracked_case(case_id)
+            .tracked_case(&entry.case_id)
             .await?
             .unwrap_or_else(|| entry.clone());
         fresh.audited_at = now;
         self.store.put_tracked_case(&fresh).await
+    }
+
+    /// The linked issue's key when the case can be audited: linked (link not broken) and
+    /// published (case snapshot stored).
+    pub(crate) async fn auditable(&self, case_id: &str) -> shared::Result<Option<String>> {
+        let Some(link) = self
+            .store
+            .link_for_case(case_id)
+            .await?
+            .filter(|link| link.broken.is_none())
+        else {
+            return Ok(None);
+        };
+        let published = self.store.case_snapshot(case_id).await?.is_some();
+        Ok(published.then_some(link.issue_key))
+    }
+
+    /// Reads the case and publishes its audit (nothing when SIR no longer has it: the pass's
+    /// deletion check handles that). `team` is read once, at the first audit.
+    pub(crate) async fn publish_audit(
+        &self,
+        case_id: &str,
+        team: &mut Option<BTreeSet<String>>,
+        report: &mut PassReport,
+    ) -> shared::Result<bool> {
+        let Some(details) = self.sir.get_case(case_id).await? else {
+            return Ok(false);
+        };
+        let team = match team {
+            Some(team) => team,
+            None => team.insert(team_emails(self.sir.as_ref()).await?),
+        };
+        let (event, _) = self.change_of(details, team).await?;
+        let event = match event {
+            BusEvent::CaseUpdated(mut change) => {
+                change.audit = true;
+                BusEvent::CaseUpdated(change)
+            }
+            // Linked and published, so not reached; published as it is if it were.
+            other => other,
+        };
+        tracing::info!(case_id, "auditing the pair");
+        self.publish_and_record(event, report).await?;
+        report.audited += 1;
+        Ok(true)
     }
 }
 

@@ -54,7 +54,7 @@ pub use config::{
     PollerSettings,
 };
 pub use error::{CaseFailure, PollerError};
-pub use reconcile::{PendingReport, ReconcileReport};
+pub use reconcile::{AuditReport, AuditedPair, PendingReport, ReconcileReport};
 pub use schedule::{EventBridgeSchedule, ScheduleControl, ScheduleRate};
 
 /// What started the run.
@@ -64,8 +64,9 @@ pub enum Trigger {
     Schedule,
     /// A native SIR event about this case.
     Case(String),
-    /// An on-demand reconcile (`{"reconcile":{"dryRun":true}}`; `dryRun` defaults to false).
-    Reconcile { dry_run: bool },
+    /// An on-demand reconcile (`{"reconcile":{"dryRun":true,"audit":true}}`; both default to
+    /// false): `audit` audits every open linked pair too, within the request's bound.
+    Reconcile { dry_run: bool, audit: bool },
 }
 
 impl Trigger {
@@ -73,16 +74,17 @@ impl Trigger {
     /// `aws.security-ir` event with `detail.caseId`; or a reconcile request (a direct invoke).
     pub fn of(event: &Value) -> Result<Trigger, PollerError> {
         if let Some(request) = event.get("reconcile") {
-            let dry_run = match request.get("dryRun") {
-                None => false,
-                Some(Value::Bool(dry_run)) => *dry_run,
-                Some(other) => {
-                    return Err(PollerError::UnknownEvent(format!(
-                        "reconcile request with dryRun {other} (true or false)"
-                    )));
-                }
+            let flag = |name: &str| match request.get(name) {
+                None => Ok(false),
+                Some(Value::Bool(set)) => Ok(*set),
+                Some(other) => Err(PollerError::UnknownEvent(format!(
+                    "reconcile request with {name} {other} (true or false)"
+                ))),
             };
-            return Ok(Trigger::Reconcile { dry_run });
+            return Ok(Trigger::Reconcile {
+                dry_run: flag("dryRun")?,
+                audit: flag("audit")?,
+            });
         }
         let source = event
             .get("source")
@@ -176,7 +178,7 @@ impl Poller {
         match Trigger::of(event)? {
             Trigger::Schedule => self.schedule_pass().await,
             Trigger::Case(case_id) => self.case_event(&case_id).await,
-            Trigger::Reconcile { dry_run } => self.reconcile(dry_run).await,
+            Trigger::Reconcile { dry_run, audit } => self.reconcile_with(dry_run, audit).await,
         }
     }
 
@@ -604,11 +606,28 @@ mod tests {
         let of = |event: Value| Trigger::of(&event);
         assert_eq!(
             of(serde_json::json!({"reconcile": {"dryRun": true}})).ok(),
-            Some(Trigger::Reconcile { dry_run: true })
+            Some(Trigger::Reconcile {
+                dry_run: true,
+                audit: false
+            })
         );
         assert_eq!(
+            of(serde_json::json!({"reconcile": {"audit": true}})).ok(),
+            Some(Trigger::Reconcile {
+                dry_run: false,
+                audit: true
+            })
+        );
+        assert!(matches!(
+            of(serde_json::json!({"reconcile": {"audit": 1}})),
+            Err(PollerError::UnknownEvent(_))
+        ));
+        assert_eq!(
             of(serde_json::json!({"reconcile": {}})).ok(),
-            Some(Trigger::Reconcile { dry_run: false })
+            Some(Trigger::Reconcile {
+                dry_run: false,
+                audit: false
+            })
         );
         assert!(matches!(
             of(serde_json::json!({"reconcile": {"dryRun": "yes"}})),

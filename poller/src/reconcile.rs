@@ -10,11 +10,14 @@
 //!
 //! On demand (`{"reconcile":{"dryRun":true|false}}`, `./deploy.sh --reconcile [--dry-run]`)
 //! every pending delivery is listed, pair by pair, whatever its age, and (without `dryRun`)
-//! published again.
+//! published again. With `"audit":true` every open linked pair is audited too (see
+//! [`crate::audit`]), those audited longest ago first, within what is left of the request's
+//! bound; a dry run lists them.
 
 use serde::{Deserialize, Serialize};
 use shared::events::BusEvent;
-use shared::store::{DeliverySubject, PendingDelivery, now_epoch_seconds};
+use shared::status::SirStatus;
+use shared::store::{DeliverySubject, PendingDelivery, TrackedCase, now_epoch_seconds};
 
 use crate::{CaseFailure, PassReport, Poller, PollerError};
 
@@ -50,11 +53,69 @@ pub struct ReconcileReport {
     /// Pending deliveries beyond this request's bound, left for the next request.
     #[serde(default)]
     pub remaining: usize,
+    /// What an audit request (`"audit":true`) audited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditReport>,
+}
+
+/// One open linked pair an on-demand audit took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditedPair {
+    pub case_id: String,
+    pub issue_key: String,
+    /// Its audit was published (`false` in a dry run, or when SIR no longer has the case).
+    pub published: bool,
+}
+
+/// What the audit of an on-demand reconcile did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditReport {
+    pub pairs: Vec<AuditedPair>,
+    /// Open cases beyond the request's bound, not looked at: the next request takes them.
+    #[serde(default)]
+    pub remaining: usize,
 }
 
 impl ReconcileReport {
     /// The report for a person: one line per pending pair, then what was done.
     pub fn lines(&self) -> Vec<String> {
+        let mut lines = self.pending_lines();
+        if let Some(audit) = &self.audit {
+            for pair in &audit.pairs {
+                let done = match (self.dry_run, pair.published) {
+                    (true, _) => "would be audited",
+                    (false, true) => {
+                        "audited (jira-client compares the live case with the live issue)"
+                    }
+                    (false, false) => "not audited (SIR no longer has the case)",
+                };
+                lines.push(format!(
+                    "case {} <-> issue {}: {done}",
+                    pair.case_id, pair.issue_key
+                ));
+            }
+            lines.push(format!(
+                "{} open pair(s) audited{}",
+                audit.pairs.len(),
+                if self.dry_run {
+                    "; dry run: nothing was published"
+                } else {
+                    ""
+                }
+            ));
+            if audit.remaining > 0 {
+                lines.push(format!(
+                    "{} more open case(s) beyond the bound of one request: run it again",
+                    audit.remaining
+                ));
+            }
+        }
+        lines
+    }
+
+    fn pending_lines(&self) -> Vec<String> {
         if self.pending.is_empty() && self.remaining == 0 {
             return vec!["nothing pending: every published change was applied".to_owned()];
         }
@@ -160,6 +221,16 @@ impl Poller {
     /// each again; at most [`PollerSettings::max_reconcile_per_request`] of them, those published
     /// longest ago first (so a request after one that stopped at the bound takes the others).
     pub async fn reconcile(&self, dry_run: bool) -> Result<PassReport, PollerError> {
+        self.reconcile_with(dry_run, false).await
+    }
+
+    /// [`Self::reconcile`], and with `audit` every open linked pair audited too (listed only
+    /// in a dry run), within what the pending deliveries left of the request's bound.
+    pub async fn reconcile_with(
+        &self,
+        dry_run: bool,
+        audit: bool,
+    ) -> Result<PassReport, PollerError> {
         let now = now_epoch_seconds();
         let mut pending = self.store.pending_deliveries().await?;
         pending.sort_by_key(|p| (p.published_at, p.first_published_at));
@@ -179,16 +250,77 @@ impl Poller {
             }
             listed.push(entry);
         }
+        let audit = if audit {
+            let room = bound.saturating_sub(pending.len());
+            Some(
+                self.audit_all(dry_run, room, &mut report, &mut failures)
+                    .await?,
+            )
+        } else {
+            None
+        };
         report.reconcile = Some(ReconcileReport {
             dry_run,
             pending: listed,
             remaining,
+            audit,
         });
         if failures.is_empty() {
             Ok(report)
         } else {
             Err(PollerError::CasesFailed { failures })
         }
+    }
+
+    /// The on-demand audit: open tracked cases, those audited longest ago first, up to `room`
+    /// auditable pairs; each audited (and its turn recorded) unless `dry_run`.
+    async fn audit_all(
+        &self,
+        dry_run: bool,
+        room: usize,
+        report: &mut PassReport,
+        failures: &mut Vec<CaseFailure>,
+    ) -> Result<AuditReport, PollerError> {
+        let now = now_epoch_seconds();
+        let mut open: Vec<TrackedCase> = self
+            .store
+            .tracked_cases()
+            .await?
+            .into_iter()
+            .filter(|t| t.status.as_deref() != Some(SirStatus::Closed.as_str()))
+            .collect();
+        open.sort_by(|a, b| (a.audited_at, &a.case_id).cmp(&(b.audited_at, &b.case_id)));
+        let mut audit = AuditReport::default();
+        let mut team = None;
+        for (at, entry) in open.iter().enumerate() {
+            if audit.pairs.len() >= room {
+                audit.remaining = open.len() - at;
+                break;
+            }
+            let case_id = entry.case_id.as_str();
+            let Some(issue_key) = self.auditable(case_id).await? else {
+                continue;
+            };
+            let mut pair = AuditedPair {
+                case_id: case_id.to_owned(),
+                issue_key,
+                published: false,
+            };
+            if !dry_run {
+                match self.publish_audit(case_id, &mut team, report).await {
+                    Ok(published) => {
+                        pair.published = published;
+                        self.mark_audited(entry, now).await?;
+                    }
+                    Err(error) => failures.push(CaseFailure {
+                        case_id: case_id.to_owned(),
+                        error,
+                    }),
+                }
+            }
+            audit.pairs.push(pair);
+        }
+        Ok(audit)
     }
 
     async fn describe(&self, pending: &PendingDelivery, now: u64) -> shared::Result<PendingReport> {

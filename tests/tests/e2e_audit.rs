@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use integration_tests::clients::schedule_tick;
 use integration_tests::pipeline::{Integration, IntegrationOptions};
 use jira_emulator::{IssueEdit, User};
@@ -137,7 +139,11 @@ async fn audit_leaves_a_jira_edit_alone_while_its_delivery_to_sir_is_pending() {
     // failed past Lambda's retries, the event is in the ledger.
     it.sir.faults().fail_next(100_000, 500);
     it.jira
-        .edit_issue(&alice.account_id, &key, rename("Unusual API calls (confirmed)"))
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            rename("Unusual API calls (confirmed)"),
+        )
         .unwrap();
     let settled = it.settle().await.unwrap();
     assert!(!settled.to_sir.dead_lettered.is_empty(), "{settled:#?}");
@@ -168,7 +174,10 @@ async fn audit_leaves_a_jira_edit_alone_while_its_delivery_to_sir_is_pending() {
         .await
         .unwrap();
     it.settle().await.unwrap().assert_clean();
-    assert_eq!(it.sir.case(&id).unwrap().title, "Unusual API calls (confirmed)");
+    assert_eq!(
+        it.sir.case(&id).unwrap().title,
+        "Unusual API calls (confirmed)"
+    );
 }
 
 #[tokio::test]
@@ -204,4 +213,48 @@ async fn audit_of_a_synced_pair_writes_nothing() {
         (before.summary, before.status, before.updated)
     );
     assert_eq!(it.sir.case(&id).unwrap().title, "Unusual API calls");
+}
+
+#[tokio::test]
+async fn an_on_demand_audit_lists_the_pair_in_a_dry_run_then_repairs_it() {
+    let it = Integration::start().await.unwrap();
+    let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+    it.jira.automation().set_enabled(false);
+    it.jira
+        .edit_issue(&alice.account_id, &key, rename("Stale title"))
+        .unwrap();
+    let store = it.world.store();
+    let mut snapshot = store.issue_snapshot(&key).await.unwrap().unwrap();
+    snapshot.summary = "Stale title".into();
+    store.put_issue_snapshot(&snapshot).await.unwrap();
+
+    let request = |dry_run: bool| json!({"reconcile": {"dryRun": dry_run, "audit": true}});
+    let dry = it.poller.handle(&request(true)).await.unwrap();
+    let audit = dry.reconcile.as_ref().unwrap().audit.clone().unwrap();
+    assert_eq!(
+        audit.pairs,
+        [poller::AuditedPair {
+            case_id: id.clone(),
+            issue_key: key.clone(),
+            published: false
+        }]
+    );
+    let lines = dry.reconcile.unwrap().lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&key) && l.contains("would be audited")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        it.settle().await.unwrap().to_jira.handled,
+        0,
+        "a dry run publishes nothing"
+    );
+    assert_eq!(it.jira.issue(&key).unwrap().summary, "Stale title");
+
+    let done = it.poller.handle(&request(false)).await.unwrap();
+    assert_eq!(done.audited, 1);
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().summary, "Unusual API calls");
 }

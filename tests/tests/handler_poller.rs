@@ -532,3 +532,56 @@ async fn the_audit_takes_the_longest_unaudited_open_linked_pairs_first_within_it
     assert_eq!(audited_at(4).await, 0);
     assert!(audited_at(5).await > 400 && audited_at(6).await > 400);
 }
+
+#[tokio::test]
+async fn an_on_demand_audit_stops_at_the_requests_bound_and_the_next_request_takes_the_rest() {
+    let mut s = setup().await;
+    s.poller.settings.max_reconcile_per_request = 2;
+    let ids: Vec<String> = ["One", "Two", "Three"]
+        .iter()
+        .map(|t| s.sir.create_case(HUMAN, case(t)).case_id)
+        .collect();
+    pass(&s).await;
+    delivered(&s, 3).await;
+    let store = s.world.store();
+    for (i, id) in ids.iter().enumerate() {
+        let link = IssueLink::new(id, format!("SEC-{}", i + 1));
+        store.create_link(&link).await.unwrap();
+        // Never audited (their first sight counted as one this very second).
+        let mut entry = store.tracked_case(id).await.unwrap().unwrap();
+        entry.audited_at = 0;
+        store.put_tracked_case(&entry).await.unwrap();
+    }
+    let request = |dry_run: bool| json!({"reconcile": {"dryRun": dry_run, "audit": true}});
+    let pairs = |report: &PassReport| -> (Vec<String>, usize) {
+        let audit = report.reconcile.as_ref().unwrap().audit.clone().unwrap();
+        (
+            audit.pairs.into_iter().map(|p| p.case_id).collect(),
+            audit.remaining,
+        )
+    };
+
+    let dry = s.poller.handle(&request(true)).await.unwrap();
+    assert_eq!(pairs(&dry).0.len(), 2);
+    assert_eq!(pairs(&dry).1, 1);
+    assert!(dry.published.is_empty());
+    assert!(delivered(&s, 0).await.is_empty());
+
+    let first = s.poller.handle(&request(false)).await.unwrap();
+    let (taken, remaining) = pairs(&first);
+    assert_eq!((taken.len(), remaining, first.audited), (2, 1, 2));
+    delivered(&s, 2).await;
+    let second = s.poller.handle(&request(false)).await.unwrap();
+    let (rest, _) = pairs(&second);
+    assert!(
+        !taken.contains(&rest[0]),
+        "the case the first request left comes first: {taken:?} {rest:?}"
+    );
+    let events = delivered(&s, 2).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e, BusEvent::CaseUpdated(c) if c.audit)),
+        "{events:?}"
+    );
+}
