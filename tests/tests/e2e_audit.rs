@@ -87,6 +87,30 @@ async fn audit_repairs_an_issue_field_left_different_by_a_lost_write() {
 }
 
 #[tokio::test]
+async fn audit_brings_over_a_sir_status_whose_jira_write_was_lost_after_the_case_snapshot() {
+    let mut it = Integration::start().await.unwrap();
+    let (id, key, _) = synced_pair(&it, "Unusual API calls").await;
+
+    // The poller published the move and stored the case snapshot; the event never reached Jira
+    // and nothing is pending (as after a ledger item lost with its table write).
+    let store = it.world.store();
+    let mut snapshot = store.case_snapshot(&id).await.unwrap().unwrap();
+    it.sir
+        .set_status(HUMAN, &id, "Detection and Analysis")
+        .unwrap();
+    snapshot.status = shared::status::SirStatus::DetectionAndAnalysis;
+    store.put_case_snapshot(&snapshot).await.unwrap();
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(settled.to_jira.handled, 0, "{settled:#?}");
+    assert_eq!(it.jira.issue(&key).unwrap().status, "To Do");
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
+}
+
+#[tokio::test]
 async fn audit_leaves_a_pending_jira_edit_alone() {
     let mut it = Integration::start().await.unwrap();
     let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
