@@ -835,20 +835,16 @@ impl JiraClientHandler {
         Ok(applied)
     }
 
-    /// The Jira-side snapshot of an issue read live (when none is stored yet).
+    /// The Jira-side snapshot of an issue read live (when none is stored yet; see
+    /// [`shared::jira::live_issue_snapshot`]: the integration account is not a watcher).
     async fn issue_snapshot_from(
         &self,
         issue: &JiraIssue,
     ) -> Result<IssueSnapshot, JiraClientError> {
-        let watchers = self.jira.watchers(&issue.key).await?;
-        Ok(IssueSnapshot {
-            issue_key: issue.key.clone(),
-            summary: issue.summary.clone(),
-            description: strip_details_block(&issue.description),
-            status: issue.status.clone(),
-            watchers: watchers.into_iter().collect(),
-        }
-        .normalized())
+        Ok(
+            shared::jira::live_issue_snapshot(self.jira.as_ref(), &self.integration_account, issue)
+                .await?,
+        )
     }
 
     fn console_url(&self, case_id: &str) -> String {

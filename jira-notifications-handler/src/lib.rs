@@ -49,7 +49,6 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::config::CaseFilter;
 use shared::events::{BusEvent, IdDelta, IssueChange, IssueField, IssueGone};
-use shared::issue_description::strip_details_block;
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_epoch_ms};
 use shared::publisher::EventPublisher;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
@@ -498,18 +497,11 @@ impl NotificationHandler {
         }
     }
 
-    /// The issue's synced fields as the Jira-side snapshot holds them (the description without
-    /// the details block jira-client maintains; watchers by accountId).
+    /// The issue's synced fields as the Jira-side snapshot holds them (see
+    /// [`shared::jira::live_issue_snapshot`]: the integration account is not a watcher).
     async fn snapshot_of(&self, issue: &JiraIssue) -> shared::Result<IssueSnapshot> {
-        let watchers = self.jira.watchers(&issue.key).await?;
-        Ok(IssueSnapshot {
-            issue_key: issue.key.clone(),
-            summary: issue.summary.clone(),
-            description: strip_details_block(&issue.description),
-            status: issue.status.clone(),
-            watchers: watchers.into_iter().collect(),
-        }
-        .normalized())
+        shared::jira::live_issue_snapshot(self.jira.as_ref(), &self.integration_account, issue)
+            .await
     }
 
     /// Comments that are new or edited in Jira since they were copied to SIR. The integration

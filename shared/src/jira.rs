@@ -26,6 +26,8 @@ use crate::adf::{adf_to_text, text_to_adf};
 use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
 use crate::config::JiraSettings;
 use crate::error::{Error, Result};
+use crate::issue_description::strip_details_block;
+use crate::snapshot::IssueSnapshot;
 
 /// A Jira timestamp (`2024-05-01T10:15:30.000+0200`, an offset without a colon) as RFC 3339 in
 /// UTC (`2024-05-01T08:15:30Z`); `None` when it is not a timestamp.
@@ -250,6 +252,28 @@ impl IntegrationAccount {
             .await?;
         Ok(id.as_str())
     }
+}
+
+/// The issue's synced fields as the Jira-side snapshot holds them: the description without the
+/// details block jira-client maintains, watchers by accountId. The integration account is never
+/// one of the watchers: Jira makes it a watcher of every issue it comments on, and counting it
+/// would publish an `IssueUpdated` for a change no person made. Every place that builds a
+/// snapshot from a live issue uses this, so the two sides of the bus compare like with like.
+pub async fn live_issue_snapshot(
+    jira: &dyn JiraApi,
+    account: &IntegrationAccount,
+    issue: &JiraIssue,
+) -> Result<IssueSnapshot> {
+    let me = account.id(jira).await?;
+    let watchers = jira.watchers(&issue.key).await?;
+    Ok(IssueSnapshot {
+        issue_key: issue.key.clone(),
+        summary: issue.summary.clone(),
+        description: strip_details_block(&issue.description),
+        status: issue.status.clone(),
+        watchers: watchers.into_iter().filter(|id| id != me).collect(),
+    }
+    .normalized())
 }
 
 /// The Jira operations of the integration.

@@ -148,6 +148,39 @@ async fn with_automation_off_an_issue_its_comment_and_its_transition_reach_sir_t
     assert_eq!(it.sir.cases().len(), 1, "one case");
 }
 
+/// The issue's watchers and every published `IssueUpdated` leave the integration account out:
+/// Jira made it a watcher when it wrote the "linked to" note, and that is no one's edit.
+#[tokio::test]
+async fn a_jira_born_case_is_not_updated_when_the_integration_becomes_a_watcher_of_its_issue() {
+    let (it, alice) = without_automation(IntegrationOptions::default()).await;
+    let key = it
+        .jira
+        .create_issue(&alice.account_id, NewIssue::new("Beaconing host"))
+        .unwrap();
+    let report = sweep_and_settle(&it).await;
+    assert!(
+        swept(&report).contains(&format!("{key}:Created")),
+        "{report}"
+    );
+    let watchers = it.jira.issue(&key).unwrap().watchers;
+    assert!(
+        watchers.contains(&it.jira.integration_account_id()),
+        "Jira made the integration a watcher when it commented: {watchers:?}"
+    );
+
+    let report = it.sweep_jira().await.unwrap();
+    assert!(
+        swept(&report)
+            .iter()
+            .chain(audited(&report).iter())
+            .all(|s| !s.ends_with(":Updated")),
+        "{report}"
+    );
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(settled.to_sir.handled, 0, "sir-client gets no event");
+}
+
 #[tokio::test]
 async fn with_search_lag_an_update_missed_by_one_sweep_is_picked_up_by_a_later_one() {
     let (it, alice) = integration_with(IntegrationOptions::default()).await;
