@@ -29,6 +29,10 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  * - jiraSweepMinutes: interval of the Jira sweep (default: contract.json; 0 = no sweep)
  * - redeliveryWindowMinutes: the poller's REDELIVERY_WINDOW_MINUTES (how long a published event may
  *   stay unapplied before the reconciler publishes it again; default 20)
+ * - auditIntervalMinutes: the poller's AUDIT_INTERVAL_MINUTES (minutes between two audits of an
+ *   open linked pair; default 60)
+ * - auditsPerPass: the poller's MAX_AUDITS_PER_PASS (pairs one schedule pass audits; default 5,
+ *   0 = no scheduled audit)
  * - jiraAuditPerRun: jira-notifications-handler's JIRA_AUDIT_PER_RUN (open issues the Jira sweep
  *   audits per run; default 5, 0 = no audit)
  * - account / region: pin the stack's environment (default: environment-agnostic, so synth
@@ -72,6 +76,8 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     commentSweepMinutes: int('commentSweepMinutes'),
     jiraSweepMinutes: int('jiraSweepMinutes'),
     redeliveryWindowMinutes: int('redeliveryWindowMinutes'),
+    auditIntervalMinutes: int('auditIntervalMinutes'),
+    auditsPerPass: int('auditsPerPass'),
     jiraAuditPerRun: int('jiraAuditPerRun'),
   });
   // AWS Solutions best-practice checks on every synth: an unsuppressed finding is an error.

@@ -100,6 +100,10 @@ export interface IntegrationStackProps extends StackProps {
   readonly jiraSweepMinutes?: number;
   /** Optional REDELIVERY_WINDOW_MINUTES of the poller (its reconciler). */
   readonly redeliveryWindowMinutes?: number;
+  /** Optional AUDIT_INTERVAL_MINUTES of the poller (minutes between two audits of an open pair). */
+  readonly auditIntervalMinutes?: number;
+  /** Optional MAX_AUDITS_PER_PASS of the poller (pairs audited per schedule pass). */
+  readonly auditsPerPass?: number;
   /** Optional JIRA_AUDIT_PER_RUN of jira-notifications-handler (open issues audited per sweep run). */
   readonly jiraAuditPerRun?: number;
 }
@@ -290,6 +294,12 @@ export class IntegrationStack extends Stack {
           : {}),
         ...(props.redeliveryWindowMinutes !== undefined
           ? { [envName(contract, 'poller', 'redeliveryWindowMinutes')]: String(props.redeliveryWindowMinutes) }
+          : {}),
+        ...(props.auditIntervalMinutes !== undefined
+          ? { [envName(contract, 'poller', 'auditIntervalMinutes')]: String(props.auditIntervalMinutes) }
+          : {}),
+        ...(props.auditsPerPass !== undefined
+          ? { [envName(contract, 'poller', 'maxAuditsPerPass')]: String(props.auditsPerPass) }
           : {}),
       },
       jiraClient: {

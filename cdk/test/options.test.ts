@@ -1,6 +1,6 @@
 // The stack with every option deploy.sh can pass: a customer managed key on the topic, a reused
 // table, an alarm topic, no reserved concurrency, another SSM prefix, a comment-sweep interval, a
-// redelivery window, a Jira audit size.
+// redelivery window, an audit interval and size for the poller, a Jira audit size.
 import { Match } from 'aws-cdk-lib/assertions';
 import { FUNCTION_KEYS } from '../lib/stack';
 import { contract, logicalId, resourcesOf, synth } from './helpers';
@@ -14,6 +14,8 @@ const { stack, template, json, annotations } = synth({
   parameterPrefix: '/Test/Sir/',
   commentSweepMinutes: '30',
   redeliveryWindowMinutes: '45',
+  auditIntervalMinutes: '90',
+  auditsPerPass: '7',
   jiraAuditPerRun: '12',
   logRetentionDays: '365',
 });
@@ -74,10 +76,12 @@ test('another prefix moves every parameter, the env var and the IAM resources', 
   expect(JSON.stringify(json)).toContain(':parameter/Test/Sir/jiraToken');
 });
 
-test('comment sweep interval, redelivery window, Jira audit size and log retention', () => {
+test('comment sweep interval, redelivery window, audit interval and sizes, and log retention', () => {
   const poller = json.Resources[logicalId(stack, stack.functions.poller.fn)].Properties;
   expect(poller.Environment.Variables[contract.functions.poller.env.commentSweepMinutes]).toBe('30');
   expect(poller.Environment.Variables[contract.functions.poller.env.redeliveryWindowMinutes]).toBe('45');
+  expect(poller.Environment.Variables[contract.functions.poller.env.auditIntervalMinutes]).toBe('90');
+  expect(poller.Environment.Variables[contract.functions.poller.env.maxAuditsPerPass]).toBe('7');
   const notifications = json.Resources[logicalId(stack, stack.functions.jiraNotificationsHandler.fn)].Properties;
   expect(notifications.Environment.Variables[contract.functions.jiraNotificationsHandler.env.auditPerRun]).toBe('12');
   template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });

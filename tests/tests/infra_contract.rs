@@ -137,6 +137,8 @@ fn poller_environment_names() {
             poller::ENV_INTEGRATION_PRINCIPALS,
             poller::ENV_COMMENT_SWEEP_MINUTES,
             poller::ENV_REDELIVERY_WINDOW_MINUTES,
+            poller::ENV_AUDIT_INTERVAL_MINUTES,
+            poller::ENV_MAX_AUDITS_PER_PASS,
         ])
     );
     assert_eq!(
@@ -154,6 +156,14 @@ fn poller_environment_names() {
     assert_eq!(
         text(&contract, "/functions/poller/env/redeliveryWindowMinutes"),
         poller::ENV_REDELIVERY_WINDOW_MINUTES
+    );
+    assert_eq!(
+        text(&contract, "/functions/poller/env/auditIntervalMinutes"),
+        poller::ENV_AUDIT_INTERVAL_MINUTES
+    );
+    assert_eq!(
+        text(&contract, "/functions/poller/env/maxAuditsPerPass"),
+        poller::ENV_MAX_AUDITS_PER_PASS
     );
 }
 

@@ -570,6 +570,8 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         ("integrationPrincipals", sir.principal(&key_of("sirClient"))),
         ("commentSweepMinutes", "30".to_owned()),
         ("redeliveryWindowMinutes", "45".to_owned()),
+        ("auditIntervalMinutes", "90".to_owned()),
+        ("maxAuditsPerPass", "7".to_owned()),
         ("auditPerRun", "3".to_owned()),
         ("issueType", "Incident".to_owned()),
         ("resolverType", "Self".to_owned()),
