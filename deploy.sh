@@ -19,7 +19,8 @@ Usage:
   ./deploy.sh --local [--demo]                                          run it all locally
   ./deploy.sh --email E --url U --token T|- --project-key K [options]   deploy or update
   ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
-  ./deploy.sh --reconcile [--dry-run] [--region R] [--profile P]        republish unapplied changes
+  ./deploy.sh --reconcile [--dry-run] [--audit] [--region R] [--profile P]
+                                                                        republish unapplied changes
 
 Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback):
   --local               run the whole integration on this machine until Ctrl-C
@@ -27,7 +28,7 @@ Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback)
                         seen on the other side in time
   --local --email E --url U --token T|- --project-key K
                         the same against your real Jira site (SIR stays emulated)
-  --local --reconcile [--dry-run]
+  --local --reconcile [--dry-run] [--audit]
                         --reconcile against the local world running on this machine
 
 Jira (required to deploy):
@@ -52,6 +53,13 @@ Options:
   --jira-sweep-minutes N
                         how often the Jira sweep looks for updated issues (default 2;
                         0 = no sweep, Jira Automation only)
+  --audit-interval-minutes N
+                        minutes between two audits of an open linked pair by the poller
+                        (compare the live case with the live issue; default 60)
+  --audits-per-pass N   the most pairs one poller schedule pass audits (default 5; 0 = no
+                        scheduled audit)
+  --jira-audit-per-run N
+                        open issues each Jira sweep run audits (default 5; 0 = no audit)
   --backfill-since D    SIR cases created before the first installation get a Jira issue only
                         if created on or after the date D (YYYY-MM-DD, UTC); '' = any date.
                         Cases created after the installation always do.
@@ -73,6 +81,9 @@ Options:
   --reconcile           list, pair by pair, every change published but not applied yet (its
                         event failed or is in a dead-letter queue) and publish each again;
                         with --dry-run only list them
+  --audit               with --reconcile: audit every open linked pair too (longest unaudited
+                        first, within the bound of one request), fixing what differs; with
+                        --dry-run only list the pairs
   --delete-table        with --destroy: delete the mapping table too (irreversible)
   -h, --help            this help
 
@@ -101,7 +112,8 @@ jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
-reconcile=false
+reconcile=false audit=false
+audit_interval_minutes='' audits_per_pass='' jira_audit_per_run=''
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -122,12 +134,13 @@ parse_args() {
       --local) mode=local; shift; continue ;;
       --demo) demo=true; shift; continue ;;
       --reconcile) reconcile=true; shift; continue ;;
+      --audit) audit=true; shift; continue ;;
     esac
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
         --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
-        --backfill-since) ;;
+        --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -149,6 +162,9 @@ parse_args() {
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
       --jira-sweep-minutes) jira_sweep_minutes=$value ;;
       --backfill-since) backfill_since=$value backfill_since_given=true ;;
+      --audit-interval-minutes) audit_interval_minutes=$value ;;
+      --audits-per-pass) audits_per_pass=$value ;;
+      --jira-audit-per-run) jira_audit_per_run=$value ;;
     esac
     shift 2
   done
@@ -211,6 +227,18 @@ validate_deploy_args() {
   if [ -n "$jira_sweep_minutes" ]; then
     [[ $jira_sweep_minutes =~ ^[0-9]+$ ]] && [ "$jira_sweep_minutes" -le 1440 ] ||
       fail '--jira-sweep-minutes must be a whole number of minutes from 0 (no sweep) to 1440'
+  fi
+  if [ -n "$audit_interval_minutes" ]; then
+    [[ $audit_interval_minutes =~ ^[0-9]+$ ]] && [ "$audit_interval_minutes" -ge 1 ] ||
+      fail "--audit-interval-minutes $audit_interval_minutes must be a whole number of minutes, 1 or more"
+  fi
+  if [ -n "$audits_per_pass" ]; then
+    [[ $audits_per_pass =~ ^[0-9]+$ ]] ||
+      fail "--audits-per-pass $audits_per_pass must be a whole number (0 = no scheduled audit)"
+  fi
+  if [ -n "$jira_audit_per_run" ]; then
+    [[ $jira_audit_per_run =~ ^[0-9]+$ ]] ||
+      fail "--jira-audit-per-run $jira_audit_per_run must be a whole number (0 = no audit)"
   fi
   if [ -n "$backfill_since" ]; then
     if ! [[ $backfill_since =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] ||
@@ -551,6 +579,9 @@ prepare_cdk_arguments() {
   [ -z "$reserved_concurrency" ] || cdk_context+=(--context "reservedConcurrency=$reserved_concurrency")
   [ -z "$reuse_table" ] || cdk_context+=(--context "existingTableName=$reuse_table")
   [ -z "$jira_sweep_minutes" ] || cdk_context+=(--context "jiraSweepMinutes=$jira_sweep_minutes")
+  [ -z "$audit_interval_minutes" ] || cdk_context+=(--context "auditIntervalMinutes=$audit_interval_minutes")
+  [ -z "$audits_per_pass" ] || cdk_context+=(--context "auditsPerPass=$audits_per_pass")
+  [ -z "$jira_audit_per_run" ] || cdk_context+=(--context "jiraAuditPerRun=$jira_audit_per_run")
   local level
   level=$(printf '%s' "$log_level" | tr '[:lower:]' '[:upper:]')
   cdk_parameters=(
@@ -698,6 +729,15 @@ for (const p of pending) {
 }
 if (pending.length) console.log(`    ${pending.length} pending pair(s)${r.dryRun ? "; dry run: nothing was published" : ""}`);
 if (r.remaining) console.log(`    ${r.remaining} more pending beyond the bound of one request: run it again`);
+if (r.audit) {
+  const pairs = r.audit.pairs || [];
+  for (const p of pairs) {
+    const done = r.dryRun ? "would be audited" : p.published ? "audited (jira-client compares the live case with the live issue)" : "not audited (SIR no longer has the case)";
+    console.log(`    case ${p.caseId} <-> issue ${p.issueKey}: ${done}`);
+  }
+  console.log(`    ${pairs.length} open pair(s) audited${r.dryRun ? "; dry run: nothing was published" : ""}`);
+  if (r.audit.remaining) console.log(`    ${r.audit.remaining} more open case(s) beyond the bound of one request: run it again`);
+}
 ' "$1"
 }
 
@@ -706,17 +746,19 @@ reconcile() {
   make_workdir
   check_node
   check_aws_cli
-  local function_name payload function_error
+  local function_name payload function_error audit_field=''
   function_name=$(aws_cli cloudformation describe-stacks --stack-name "$stack_name" \
     --query "Stacks[0].Outputs[?OutputKey=='PollerFunctionName'].OutputValue" --output text 2>"$WORK/cfn.err") ||
     die "stack $stack_name not found in $region: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
   [ -n "$function_name" ] && [ "$function_name" != None ] || die "the stack $stack_name has no PollerFunctionName output"
-  payload=$($dry_run && echo '{"reconcile":{"dryRun":true}}' || echo '{"reconcile":{"dryRun":false}}')
+  ! $audit || audit_field=',"audit":true'
+  payload="{\"reconcile\":{\"dryRun\":$dry_run$audit_field}}"
   if $dry_run; then
     say "pending changes (dry run: nothing is published), from $function_name"
   else
     say "publishing again every pending change, through $function_name"
   fi
+  ! $audit || say 'and every open linked pair audited: the live case compared with the live issue'
   function_error=$(aws_cli lambda invoke --function-name "$function_name" --cli-binary-format raw-in-base64-out \
     --payload "$payload" --query FunctionError --output text "$WORK/reconcile.json" 2>"$WORK/invoke.err") ||
     die "could not invoke $function_name: $(tr -s '\n' ' ' <"$WORK/invoke.err")"
@@ -737,6 +779,7 @@ run_local() {
   if $reconcile; then
     args+=(--reconcile)
     $dry_run && args+=(--dry-run)
+    $audit && args+=(--audit)
   fi
   if [ -n "$url$email$project_key$token_arg" ]; then
     $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
@@ -761,6 +804,7 @@ run_local() {
 main() {
   parse_args "$@"
   $demo && [ "$mode" != local ] && fail '--demo goes with --local'
+  $audit && ! $reconcile && fail '--audit goes with --reconcile (the scheduled audit is set with --audit-interval-minutes and --audits-per-pass)'
   if $reconcile; then
     [ "$mode" != destroy ] || fail '--reconcile does not go with --destroy'
     $demo && fail '--reconcile does not go with --demo'

@@ -64,7 +64,8 @@ test_help_lists_the_flags() {
   deploy -h
   expect exit_code 0
   for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy \
-    --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed; do
+    --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed --audit \
+    --audit-interval-minutes --audits-per-pass --jira-audit-per-run; do
     expect output_has "$flag"
   done
   expect no_calls
@@ -496,6 +497,36 @@ test_jira_sweep_minutes_become_cdk_context_and_are_checked() {
   expect output_has '--jira-sweep-minutes must be a whole number'
 }
 
+test_audit_settings_become_cdk_context() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --audit-interval-minutes 90 --audits-per-pass 0 --jira-audit-per-run 12
+  expect exit_code 0
+  expect grep -qF -- 'auditIntervalMinutes=90' <<<"$(deploy_call)"
+  expect grep -qF -- 'auditsPerPass=0' <<<"$(deploy_call)"
+  expect grep -qF -- 'jiraAuditPerRun=12' <<<"$(deploy_call)"
+}
+
+test_audit_settings_left_out_are_not_cdk_context() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect not_called 'auditIntervalMinutes'
+  expect not_called 'auditsPerPass'
+  expect not_called 'jiraAuditPerRun'
+}
+
+test_audit_settings_that_are_not_whole_numbers_are_refused() {
+  local flag
+  for flag in '--audit-interval-minutes hourly' '--audit-interval-minutes 0' '--audits-per-pass -1' '--jira-audit-per-run 2.5'; do
+    with_token_on_stdin
+    # shellcheck disable=SC2086 # the flag and its value, split on purpose
+    deploy "${DEPLOY_ARGS[@]}" --token - $flag
+    expect exit_code 2
+    expect output_has "${flag% *} ${flag#* } must be a whole number"
+    expect no_calls
+  done
+}
+
 test_options_become_cdk_context() {
   with_token_on_stdin
   deploy "${DEPLOY_ARGS[@]}" --token - --encrypt-topic --reserved-concurrency 0 \
@@ -581,6 +612,33 @@ test_reconcile_dry_run_only_lists() {
   expect output_has '1 pending pair(s); dry run: nothing was published'
 }
 
+test_reconcile_audit_asks_for_the_audit_and_prints_each_pair() {
+  deploy --reconcile --audit --region eu-west-1
+  expect exit_code 0
+  expect called "--payload \{\\\"reconcile\\\":\{\\\"dryRun\\\":false\\,\\\"audit\\\":true\}\}"
+  expect output_has 'case 1234567890 <-> issue SEC-7: CaseUpdated (title, status, 2 comment(s))'
+  expect output_has 'case 1234567890 <-> issue SEC-7: audited (jira-client compares the live case with the live issue)'
+  expect output_has 'case 2345678901 <-> issue SEC-9: not audited (SIR no longer has the case)'
+  expect output_has '2 open pair(s) audited'
+  expect output_has '1 more open case(s) beyond the bound of one request: run it again'
+}
+
+test_reconcile_audit_dry_run_only_lists_the_pairs() {
+  deploy --reconcile --dry-run --audit --region eu-west-1
+  expect exit_code 0
+  expect called "--payload \{\\\"reconcile\\\":\{\\\"dryRun\\\":true\\,\\\"audit\\\":true\}\}"
+  expect output_has 'case 1234567890 <-> issue SEC-7: would be audited'
+  expect output_has '2 open pair(s) audited; dry run: nothing was published'
+}
+
+test_audit_without_reconcile_is_refused() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --audit
+  expect exit_code 2
+  expect output_has '--audit goes with --reconcile'
+  expect no_calls
+}
+
 test_reconcile_says_when_more_are_pending_than_one_request_handles() {
   STUB_ENV=(STUB_RECONCILE_REMAINING=250)
   deploy --reconcile --region eu-west-1
@@ -600,6 +658,10 @@ test_local_reconcile_asks_the_local_binary() {
   deploy --local --reconcile --dry-run
   expect exit_code 0
   expect called 'sir-jira-local --reconcile --dry-run'
+  expect not_called 'aws '
+  deploy --local --reconcile --audit
+  expect exit_code 0
+  expect called 'sir-jira-local --reconcile --audit'
   expect not_called 'aws '
 }
 

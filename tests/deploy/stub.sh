@@ -84,13 +84,17 @@ case $tool in
         esac ;;
       *" lambda invoke "*)
         # The poller's answer to {"reconcile":{"dryRun":…}}: one pending pair (and
-        # STUB_RECONCILE_REMAINING more beyond the request's bound).
+        # STUB_RECONCILE_REMAINING more beyond the request's bound); with "audit":true, two open
+        # pairs audited (the second one's case gone) and one more beyond the bound.
         dry=false
         [[ " $* " != *'"dryRun":true'* ]] || dry=true
         republished=true
         ! $dry || republished=false
-        printf '{"listed":0,"read":0,"swept":0,"published":[],"schedule":null,"reconcile":{"dryRun":%s,"pending":[{"caseId":"1234567890","issueKey":"SEC-7","eventType":"CaseUpdated","changedFields":["title","status"],"comments":2,"attachments":0,"ageSeconds":1500,"attempts":3,"republished":%s}],"remaining":%s}}' \
-          "$dry" "$republished" "${STUB_RECONCILE_REMAINING:-0}" >"${!#}"
+        audit=''
+        [[ " $* " != *'"audit":true'* ]] ||
+          audit=$(printf ',"audit":{"pairs":[{"caseId":"1234567890","issueKey":"SEC-7","published":%s},{"caseId":"2345678901","issueKey":"SEC-9","published":false}],"remaining":1}' "$republished")
+        printf '{"listed":0,"read":0,"swept":0,"published":[],"schedule":null,"reconcile":{"dryRun":%s,"pending":[{"caseId":"1234567890","issueKey":"SEC-7","eventType":"CaseUpdated","changedFields":["title","status"],"comments":2,"attachments":0,"ageSeconds":1500,"attempts":3,"republished":%s}],"remaining":%s%s}}' \
+          "$dry" "$republished" "${STUB_RECONCILE_REMAINING:-0}" "$audit" >"${!#}"
         if [ -n "${STUB_INVOKE_ERROR:-}" ]; then echo Unhandled; else echo None; fi ;;
       *) ;;
     esac ;;

@@ -13,7 +13,7 @@
 //!
 //! Every sync action prints one line; `--demo` runs a scripted walk-through and says whether each
 //! step was seen on the other side in time. A running local world also serves the on-demand
-//! reconcile (`./deploy.sh --local --reconcile [--dry-run]`, [`request_reconcile`]) through
+//! reconcile (`./deploy.sh --local --reconcile [--dry-run] [--audit]`, [`request_reconcile`]) through
 //! request/response files in [`control_dir`].
 //!
 //! The local world's runner, built on the test harness (`integration-tests`): this crate's
@@ -88,8 +88,12 @@ fn write_whole(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Asks the running local world for an on-demand reconcile and waits for its report: every
-/// pending delivery, and (unless `dry_run`) each published again.
-pub async fn request_reconcile(dry_run: bool) -> Result<poller::ReconcileReport, String> {
+/// pending delivery, and (unless `dry_run`) each published again; with `audit`, every open
+/// linked pair audited too (listed only, in a dry run).
+pub async fn request_reconcile(
+    dry_run: bool,
+    audit: bool,
+) -> Result<poller::ReconcileReport, String> {
     let dir = control_dir();
     let io = |what: &str, e: std::io::Error| format!("{what} in {}: {e}", dir.display());
     std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the control directory", e))?;
@@ -98,7 +102,7 @@ pub async fn request_reconcile(dry_run: bool) -> Result<poller::ReconcileReport,
     let _ = std::fs::remove_file(&response);
     write_whole(
         &dir.join(RECONCILE_REQUEST),
-        &json!({"dryRun": dry_run}).to_string(),
+        &json!({"dryRun": dry_run, "audit": audit}).to_string(),
     )
     .map_err(|e| io("cannot write the request", e))?;
     let deadline = Instant::now() + RECONCILE_TIMEOUT;
@@ -608,19 +612,24 @@ impl LocalStack {
         };
         let _ = std::fs::remove_file(&request);
         // Anything but an explicit `false` is a dry run: a garbled request changes nothing.
-        let dry_run = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("dryRun").and_then(Value::as_bool))
-            .unwrap_or(true);
+        let request = serde_json::from_str::<Value>(&text).ok();
+        let flag = |name: &str| {
+            request
+                .as_ref()
+                .and_then(|v| v.get(name).and_then(Value::as_bool))
+        };
+        let dry_run = flag("dryRun").unwrap_or(true);
+        let audit = flag("audit").unwrap_or(false);
         let answer = match self
             .poller
-            .handle(&json!({"reconcile": {"dryRun": dry_run}}))
+            .handle(&json!({"reconcile": {"dryRun": dry_run, "audit": audit}}))
             .await
         {
             Ok(report) => {
                 self.console.line(&format!(
-                    "  reconcile{} requested: {} pending pair(s)",
+                    "  reconcile{}{} requested: {} pending pair(s)",
                     if dry_run { " --dry-run" } else { "" },
+                    if audit { " --audit" } else { "" },
                     report.reconcile.as_ref().map_or(0, |r| r.pending.len())
                 ));
                 json!({"report": report.reconcile})

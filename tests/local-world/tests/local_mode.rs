@@ -104,6 +104,28 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
         "{said}"
     );
 
+    // `--audit` lists every open linked pair (dry run: none is audited), here the one just made.
+    let audit = tokio::time::timeout(
+        Duration::from_secs(90),
+        Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+            .args(["--reconcile", "--dry-run", "--audit"])
+            .env(local_world::ENV_CONTROL_DIR, &control)
+            .output(),
+    )
+    .await
+    .expect("the running world answers")
+    .unwrap();
+    let said = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.status.success(), "{audit:?}");
+    assert!(
+        said.contains(&format!("case {case_id} <-> issue SEC-1: would be audited")),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 open pair(s) audited; dry run: nothing was published"),
+        "{said}"
+    );
+
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid])

@@ -4,8 +4,9 @@
 //!
 //! `--demo` runs a scripted walk-through and exits 0 only if every step was seen in time. With
 //! `--url/--email/--project-key` (token in `JIRA_API_TOKEN`, never on the command line) a real
-//! Jira site is used instead of the emulator. `--reconcile [--dry-run]` asks the local world
-//! already running on this machine for an on-demand reconcile and prints its report.
+//! Jira site is used instead of the emulator. `--reconcile [--dry-run] [--audit]` asks the local
+//! world already running on this machine for an on-demand reconcile (with `--audit`, of every
+//! open linked pair too) and prints its report.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ struct Args {
     /// With --reconcile: only list what is pending, publish nothing.
     #[arg(long, requires = "reconcile")]
     dry_run: bool,
+    /// With --reconcile: audit every open linked pair too (compare the live case with the live
+    /// issue and fix what differs; with --dry-run only list the pairs).
+    #[arg(long, requires = "reconcile")]
+    audit: bool,
 }
 
 #[tokio::main]
@@ -55,7 +60,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     if args.reconcile {
-        return match request_reconcile(args.dry_run).await {
+        return match request_reconcile(args.dry_run, args.audit).await {
             Ok(report) => {
                 let mut out = std::io::stdout().lock();
                 for line in report.lines() {
