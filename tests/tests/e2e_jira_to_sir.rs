@@ -135,6 +135,33 @@ async fn issue_created_in_jira_becomes_one_linked_case_with_honest_fields() {
     assert!(issue_comments[0].contains(&case.case_id));
 }
 
+/// Jira made the integration a watcher when it wrote the "linked to" note; the Automation message
+/// that comment fires re-reads the issue and finds nothing a person changed.
+#[tokio::test]
+async fn a_jira_born_case_gets_one_event_although_the_integration_became_a_watcher_of_its_issue() {
+    let (it, people) = integration().await;
+    let key = it
+        .jira
+        .create_issue(&people.alice.account_id, NewIssue::new("Beaconing host"))
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert!(
+        it.jira
+            .issue(&key)
+            .unwrap()
+            .watchers
+            .contains(&it.jira.integration_account_id()),
+        "Jira made the integration a watcher when it commented"
+    );
+    assert_eq!(
+        settled.to_sir.record_field("outcome"),
+        ["Created"],
+        "sir-client gets the creation and nothing else"
+    );
+    assert_eq!(it.only_case().title, "Beaconing host");
+}
+
 #[tokio::test]
 async fn summary_description_and_status_changes_reach_the_case() {
     let (it, people) = integration().await;
