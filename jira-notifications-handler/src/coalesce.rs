@@ -38,7 +38,7 @@
 //! (and the integration's own echoes) through without waiting; only beyond them does a message
 //! wait, at most about one window.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use shared::store::{NotifiedWindow, NotifiedWindowStore, WindowExpectation, WindowSwap};
 
@@ -112,9 +112,7 @@ impl ReadSlot {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    shared::clock::now_epoch_millis()
 }
 
 fn millis(duration: Duration) -> u64 {

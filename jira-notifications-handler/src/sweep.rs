@@ -50,9 +50,10 @@
 //! when the search failed (Jira down makes both fail; one bad issue in the search does not stop
 //! the safety net).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
+use shared::clock::Instant;
 use shared::jira::jira_timestamp_to_epoch_ms;
 use shared::store::SweepCursor;
 
@@ -122,9 +123,7 @@ pub struct SweepReport {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    shared::clock::now_epoch_millis()
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 use crate::events::{BusEvent, CaseChange, IdDelta, IssueChange};
@@ -32,9 +31,7 @@ const SWAP_ROUNDS: usize = 5;
 /// counter and a digest of the event's detail.
 fn new_delivery_id(event: &BusEvent) -> Result<String> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = clock::since_epoch().as_nanos();
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let digest = Fingerprint::of_text(&format!("{nanos}/{count}/{}", event.detail_json()?));
     Ok(format!("{nanos:x}-{}", &digest.as_str()[..16]))

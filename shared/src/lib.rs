@@ -7,7 +7,10 @@
 //! ([`sir`]) and Jira ([`jira`], bodies via [`adf`]); and what the integration writes on an issue
 //! besides the case's fields: the description's details block ([`issue_description`]) and the
 //! notes of what it already said there ([`issue_notes`]), and the identity each of its Jira
-//! comments carries so a retry finds it ([`comment_marker`]).
+//! comments carries so a retry finds it ([`comment_marker`]). Time is read only through
+//! [`clock`] (the clock crate, re-exported), which a simulation can put on virtual time.
+
+pub use clock;
 
 pub mod adf;
 pub mod comment_marker;

@@ -15,7 +15,8 @@
 //!   SIR id, Jira id or case id, compared as strings).
 //!
 //! Time comes from an injectable clock (epoch seconds, [`InMemoryMappingStore::with_clock`];
-//! default [`super::now_epoch_seconds`]), so claim expiry and TTL are exercised without sleeping.
+//! default [`super::now_epoch_seconds`], [`crate::clock`]'s: virtual under a simulation's paused
+//! runtime), so claim expiry and TTL are exercised without sleeping.
 //! Claim owners are numbered, not random, so a seeded run repeats exactly. The mutex is never
 //! held across an await: every method does its work in one critical section and then returns.
 

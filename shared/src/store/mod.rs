@@ -52,7 +52,7 @@
 //!   acknowledged by the Lambda that applies it; one partition, so the poller's reconciler lists
 //!   it with a Query.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -243,13 +243,10 @@ pub struct SweepCursor {
     pub last_key: Option<String>,
 }
 
-/// The current time in epoch seconds, the unit of the table's TTL attribute and of every time
-/// the table holds (claims, the poller's `commentsCheckedAt`); 0 if the clock is before 1970.
-pub fn now_epoch_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+/// The current time in epoch seconds ([`crate::clock`]'s), the unit of the table's TTL attribute
+/// and of every time the table holds (claims, the poller's `commentsCheckedAt`); 0 if the clock
+/// is before 1970.
+pub use crate::clock::now_epoch_seconds;
 
 /// The link between each SIR case and its Jira issue.
 #[async_trait]

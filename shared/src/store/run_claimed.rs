@@ -17,6 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{Claim, ClaimKey, ClaimStore};
+use crate::clock::Instant;
 use crate::error::Error;
 
 /// How long a claim lasts unless its holder renews it.
@@ -90,12 +91,12 @@ async fn take_or_wait(
     key: &ClaimKey,
     timing: &ClaimTiming,
 ) -> Result<Option<Claim>, Error> {
-    let deadline = tokio::time::Instant::now() + timing.wait;
+    let deadline = Instant::now() + timing.wait;
     loop {
         if let Some(claim) = store.claim(key, timing.lease).await? {
             return Ok(Some(claim));
         }
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         if now >= deadline {
             tracing::info!(?key, waited = ?timing.wait, "the claim stayed held");
             return Ok(None);
