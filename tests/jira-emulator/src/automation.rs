@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use tokio::sync::mpsc;
@@ -100,13 +100,13 @@ impl Automation {
     /// Waits until every message queued so far has been published or has failed; `false` when
     /// `timeout` passed first.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = clock::Instant::now() + timeout;
         loop {
             let queued = self.state.queued.load(Ordering::SeqCst);
             if self.state.finished.load(Ordering::SeqCst) >= queued {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if clock::Instant::now() >= deadline {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

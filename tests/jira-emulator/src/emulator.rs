@@ -100,6 +100,12 @@ impl Shared {
         Duration::from_millis(self.search_lag_ms.load(Ordering::Relaxed))
     }
 
+    /// Whether a search at `now` sees `issue`: the index has caught up with its last write
+    /// (older than the lag).
+    pub(crate) fn is_indexed(&self, issue: &IssueRecord, now: time::OffsetDateTime) -> bool {
+        issue.updated.max(issue.created) <= now - self.search_lag()
+    }
+
     /// Runs a change of the store and lets Automation see it once committed. Messages are
     /// queued before the lock is released, so they leave in the order the changes were made;
     /// whoever re-reads the issue on receipt waits for the lock and sees the change.
@@ -523,6 +529,25 @@ impl JiraEmulator {
     /// The live issue with this key or id.
     pub fn issue(&self, key: &str) -> Option<IssueRecord> {
         lock(&self.shared.store).issue(key).ok().cloned()
+    }
+
+    /// The keys `/search/jql` finds for `jql` now as the integration user, index lag included
+    /// (all pages, in the order it answers), without a request: what the world's clock makes
+    /// searchable.
+    pub fn search_keys(&self, jql: &str) -> Result<Vec<String>, Error> {
+        let query = crate::jql::parse(jql)?;
+        let store = lock(&self.shared.store);
+        let now = crate::now_utc();
+        let found = query.run(crate::jql::Context {
+            now,
+            caller: &self.integration_account_id,
+            store: &store,
+        })?;
+        Ok(found
+            .into_iter()
+            .filter(|issue| self.shared.is_indexed(issue, now))
+            .map(|issue| issue.key.clone())
+            .collect())
     }
 
     /// Every live issue, oldest first.

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use clock::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::lock;

@@ -1034,7 +1034,7 @@ mod tests {
     fn keys(store: &Store, jql: &str) -> Result<Vec<String>, String> {
         let query = parse(jql).map_err(|error| error.to_string())?;
         let context = Context {
-            now: OffsetDateTime::now_utc(),
+            now: crate::now_utc(),
             caller: store.integration_account_id(),
             store,
         };

@@ -95,6 +95,12 @@
 //! on comment added or edited, on attachment added, and on delete (with
 //! `"Event":"issue_deleted"` inside `automationData`) — whoever made the change. Watchers and
 //! issue properties are not fields and publish nothing (nor change `updated`), as in Cloud.
+//!
+//! # Time
+//! Every time the emulator reads (`created`/`updated`, `serverTime`, JQL's `now()`, the search
+//! lag, the outage and rate-limit windows) is the clock crate's: the system's, or a simulation's
+//! virtual time under a paused runtime ([`clock::simulate_from`]). [`JiraEmulator::search_keys`]
+//! answers what a search would find now, without a request.
 
 mod adf;
 mod automation;
@@ -116,6 +122,12 @@ pub use model::{
     MediaRequest, NewIssue, RecordedRequest, RichText, User,
 };
 pub use workflow::{StatusCategory, Workflow, WorkflowStatus, WorkflowTransition};
+
+/// The current time, from the one clock of the world (the clock crate's: a simulation's virtual
+/// time when one is installed).
+pub(crate) fn now_utc() -> time::OffsetDateTime {
+    time::OffsetDateTime::from(clock::now_system())
+}
 
 /// Locks a mutex, carrying on past a panic elsewhere: the state stays usable for the test that
 /// is reading it.

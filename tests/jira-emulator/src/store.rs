@@ -230,7 +230,7 @@ impl Store {
 
     /// A timestamp later than every one handed out before, so `updated` orders changes.
     fn now(&mut self) -> OffsetDateTime {
-        let mut now = OffsetDateTime::now_utc();
+        let mut now = crate::now_utc();
         if now <= self.last_timestamp {
             now = self.last_timestamp + time::Duration::milliseconds(1);
         }

@@ -117,13 +117,13 @@ impl EventSink {
 
     /// Waits (up to `timeout`) until every emitted event was published or failed; true if so.
     pub async fn settled(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = clock::Instant::now() + timeout;
         loop {
             let stats = self.stats();
             if self.sender.is_none() || stats.published + stats.failed >= stats.emitted {
                 return true;
             }
-            if tokio::time::Instant::now() >= deadline {
+            if clock::Instant::now() >= deadline {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -98,6 +98,12 @@
 //!   `loseAnswers: {operation, status, calls}` applies the next calls of `operation` and answers
 //!   them with `status`);
 //!   `DELETE` clears
+//!
+//! # Time
+//! Every date the emulator stamps (cases, comments, attachments, the default
+//! `reportedIncidentStartDate`, a presigned URL's `X-Amz-Date`) and its wait for event publishes
+//! are the clock crate's: the system's, or a simulation's virtual time under a paused runtime
+//! ([`clock::simulate_from`]).
 
 mod admin;
 mod authorizer;

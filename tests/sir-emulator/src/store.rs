@@ -97,8 +97,10 @@ pub(crate) struct Store {
 /// A page of a list and the token for the next one.
 pub(crate) type Page<T> = (Vec<T>, Option<String>);
 
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+/// The current time, from the one clock of the world (the clock crate's: a simulation's virtual
+/// time when one is installed).
+pub(crate) fn now() -> OffsetDateTime {
+    OffsetDateTime::from(clock::now_system())
 }
 
 fn random_hex(len: usize) -> String {

@@ -59,7 +59,7 @@ pub struct NewCase {
     /// `Self` or `AWS`.
     #[serde(default = "default_resolver_type")]
     pub resolver_type: String,
-    #[serde(default = "OffsetDateTime::now_utc", with = "epoch_seconds")]
+    #[serde(default = "crate::store::now", with = "epoch_seconds")]
     pub reported_incident_start_date: OffsetDateTime,
     #[serde(default)]
     pub impacted_accounts: Vec<String>,
@@ -93,7 +93,7 @@ impl Default for NewCase {
             description: "Created in the SIR emulator.".to_owned(),
             engagement_type: default_engagement_type(),
             resolver_type: default_resolver_type(),
-            reported_incident_start_date: OffsetDateTime::now_utc(),
+            reported_incident_start_date: crate::store::now(),
             impacted_accounts: Vec::new(),
             watchers: Vec::new(),
             threat_actor_ip_addresses: Vec::new(),

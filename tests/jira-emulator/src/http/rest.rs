@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
 
 use crate::adf;
 use crate::emulator::Shared;
@@ -243,7 +242,7 @@ async fn server_info(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "deploymentType": "Cloud",
         "buildNumber": 100_289,
         "buildDate": "2025-01-01T00:00:00.000+0000",
-        "serverTime": crate::model::jira_timestamp(OffsetDateTime::now_utc()),
+        "serverTime": crate::model::jira_timestamp(crate::now_utc()),
         "scmInfo": "jira-emulator",
         "serverTitle": "Jira",
         "defaultLocale": {"locale": "en_US"},
@@ -1285,7 +1284,7 @@ fn search(
         .unwrap_or(SEARCH_DEFAULT_PAGE)
         .clamp(1, cap);
     let store = lock(&shared.store);
-    let now = OffsetDateTime::now_utc();
+    let now = crate::now_utc();
     let mut found = query.run(jql::Context {
         now,
         caller: &caller.account_id,
@@ -1293,10 +1292,8 @@ fn search(
     })?;
     // The index has not caught up with writes younger than the lag, except for the issues the
     // request asks to reconcile.
-    let indexed_until = now - shared.search_lag();
     found.retain(|issue| {
-        issue.updated.max(issue.created) <= indexed_until
-            || request.reconcile_issues.contains(&issue.id)
+        shared.is_indexed(issue, now) || request.reconcile_issues.contains(&issue.id)
     });
     let renderer = renderer(&store, shared, version, caller);
     let issues: Vec<Value> = found
