@@ -4,6 +4,11 @@
 //! queue, so it is delivered again (after the queue's one-second visibility timeout), like a
 //! retried invocation.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "waits in real time for moto over sockets"
+)]
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 

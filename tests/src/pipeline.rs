@@ -12,6 +12,11 @@
 //! times in all (counted by SQS's `ApproximateReceiveCount`) and then removed and recorded as
 //! dead-lettered on its route ([`RouteLog::dead_lettered`]).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "waits in real time for moto and the emulators over sockets"
+)]
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,6 +2,11 @@
 //! SSM parameters under their own prefix and SQS queues behind bus rules, all with names unique
 //! to the test, so tests run in parallel against one moto without seeing each other.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "waits in real time for moto and the emulators over sockets"
+)]
+
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;

@@ -4,6 +4,10 @@
 //! JQL paging, and the retry rules (Retry-After honoured, 5xx bounded, creates never repeated
 //! blindly).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

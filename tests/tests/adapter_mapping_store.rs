@@ -5,6 +5,10 @@
 //! and order, the account cache and its TTL, tracked cases, the notifications handler's re-read
 //! window, sweep cursors, the pending-delivery ledger). Where a test waits, the Dynamo side sleeps and the in-memory side moves its clock.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -2,6 +2,10 @@
 //! full paging of cases and comments, field mapping, idempotent creates by clientToken, the
 //! status graph, closed cases, byte-exact attachments both ways, the response team, and retries.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

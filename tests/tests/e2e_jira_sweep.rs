@@ -6,6 +6,10 @@
 //! edit the updated-since search never saw still reaches SIR). See `integration_tests::pipeline`
 //! for the wiring.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

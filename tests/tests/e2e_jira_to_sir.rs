@@ -5,6 +5,10 @@
 //! and round trips are real. What one handler does with its own input is in
 //! `handler_jira_notifications.rs` and `handler_sir_client.rs`.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,6 +4,10 @@
 //! way Lambda runs them (see `integration_tests::bus`): an `Err` leaves the event to be delivered
 //! again.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

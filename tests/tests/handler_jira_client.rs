@@ -4,6 +4,10 @@
 //! idempotency under duplicate, concurrent and crashed deliveries, Jira faults, echo
 //! prevention, case deletion, and refusal of events that are not case events.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

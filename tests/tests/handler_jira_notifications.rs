@@ -5,6 +5,10 @@
 //! of Jira re-reads while a change made in Jira during it still reaches SIR (see the handler's
 //! `coalesce` module for why coalescing never loses a change).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

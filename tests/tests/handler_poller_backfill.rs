@@ -2,6 +2,10 @@
 //! existing SIR cases are brought over (published as `CaseCreated`, so they get a Jira issue),
 //! with the rule read from SSM as the Lambda reads it at cold start.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,6 +4,10 @@
 //! answer was lost after SIR or Jira made it (a note on the issue, a SIR comment, an upload) is
 //! found by the redelivery, not made twice.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

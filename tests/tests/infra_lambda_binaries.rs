@@ -22,6 +22,10 @@
 //! `SIR_JIRA_REQUIRE_CARGO_LAMBDA` is unset; run-tests.sh sets it (`tests/bootstrap.sh` installs
 //! cargo-lambda).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

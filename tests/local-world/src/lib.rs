@@ -20,6 +20,11 @@
 //! binaries are `sir-jira-local` (the above) and the two emulators on their own, `sir-emulator`
 //! and `jira-emulator` ([`announce`], [`until_stopped`]).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the local world runs on real time: its schedule and waits are the real ones"
+)]
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

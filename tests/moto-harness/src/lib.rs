@@ -6,6 +6,11 @@
 //! panic, abort, SIGKILL) the kernel closes the pipe and moto stops. `MOTO_ENDPOINT` may name a
 //! server that is already running instead.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "moto is a real process, waited for in real time"
+)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};

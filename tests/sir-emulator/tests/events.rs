@@ -1,6 +1,10 @@
 //! Native `aws.security-ir` events: what each change emits, delivery to moto's default bus, and
 //! a failed publish that does not fail the call.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "waits in real time for events over sockets"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

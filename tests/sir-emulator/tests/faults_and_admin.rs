@@ -1,6 +1,10 @@
 //! Fault injection (throttling with `Retry-After`, injected failures, latency) as the SDK sees
 //! it, and the admin HTTP API driven with plain HTTP.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "measures the real latency of requests over sockets"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,5 +1,10 @@
 //! Rate limiting, injected 5xx, latency, outages, and writes applied whose answer is lost.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "measures the real latency of requests over sockets"
+)]
+
 use std::time::{Duration, Instant};
 
 use jira_emulator::{JiraEmulatorConfig, RateLimit};

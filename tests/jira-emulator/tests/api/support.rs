@@ -1,6 +1,11 @@
 //! Test support: a started emulator with a reqwest client authenticated as the integration
 //! user, ADF helpers, and moto (SNS → SQS) for the Automation tests.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "waits in real time for SNS over a socket"
+)]
+
 use std::time::{Duration, Instant};
 
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
