@@ -244,6 +244,29 @@ mod tests {
         assert_eq!(faults.take_token(), Err(2));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_and_the_outage_run_on_the_clock_crates_time() {
+        let faults = Faults::new(Some(RateLimit {
+            capacity: 1,
+            refill_per_second: 0.5,
+        }));
+        assert_eq!(faults.take_token(), Ok(()));
+        assert_eq!(faults.take_token(), Err(2));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(faults.take_token(), Ok(()));
+
+        faults.outage(Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(
+            faults.refusal(),
+            Some(Refusal::Outage {
+                retry_after_seconds: 10
+            })
+        );
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(faults.refusal(), None);
+    }
+
     #[test]
     fn injected_failures_run_out() {
         let faults = Faults::default();
