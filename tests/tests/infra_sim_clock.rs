@@ -1,7 +1,7 @@
 //! The world on one simulated clock: under a paused current-thread runtime with a simulated
 //! wall-clock origin installed (`shared::clock::simulate_from`), the mapping store's claims, the
-//! Jira emulator's stamps and search lag, and the SIR emulator's dates all follow tokio's
-//! virtual time, which jumps over a sleep at once. The emulators are driven through their Rust
+//! coalescer's windows, the Jira emulator's stamps and search lag, and the SIR emulator's dates
+//! all follow tokio's virtual time, which jumps over a sleep at once. The emulators are driven through their Rust
 //! API only: a socket wait would let the paused clock jump.
 
 // Test code: a panic with its message is how a failure is reported.
@@ -10,6 +10,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jira_emulator::{IssueEdit, JiraEmulator, JiraEmulatorConfig, NewIssue};
+use jira_notifications_handler::Coalescing;
+use jira_notifications_handler::coalesce::{Admission, Coalescer};
 use shared::clock;
 use shared::store::{
     CLAIM_LEASE, ClaimKey, ClaimStore, ClaimTiming, InMemoryMappingStore, run_claimed,
@@ -69,6 +71,34 @@ async fn a_delivery_waiting_for_a_dead_holder_runs_once_the_lease_runs_out() {
     let waited = ran.expect("the waiting delivery never got the claim");
     assert!(waited >= CLAIM_LEASE && waited <= CLAIM_LEASE + Duration::from_secs(2));
     assert!(real_now().duration_since(real) < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_message_beyond_the_windows_slots_waits_exactly_until_the_window_closes() {
+    let _clock = clock::simulate_from(origin());
+    let store = InMemoryMappingStore::new();
+    let coalescer = Coalescer {
+        settings: Coalescing {
+            window: Duration::from_secs(10),
+            reads_per_window: 1,
+            clock_margin: Duration::from_millis(100),
+        },
+    };
+    let published_ms = clock::now_epoch_millis();
+    let first = coalescer
+        .admit(&store, "SEC-1", published_ms)
+        .await
+        .unwrap();
+    assert!(matches!(first, Admission::Read(_)));
+
+    let started = clock::Instant::now();
+    let second = coalescer
+        .admit(&store, "SEC-1", published_ms)
+        .await
+        .unwrap();
+    assert!(matches!(second, Admission::Read(_)));
+    assert_eq!(clock::Instant::now() - started, Duration::from_secs(10));
+    assert_eq!(clock::now_system(), origin() + Duration::from_secs(10));
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
