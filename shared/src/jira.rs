@@ -11,11 +11,15 @@
 //! Lambda should retry the whole event later.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, LOCATION,
+    PROXY_AUTHORIZATION, RETRY_AFTER, TRANSFER_ENCODING, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -26,6 +30,7 @@ use crate::adf::{adf_to_text, text_to_adf};
 use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
 use crate::config::JiraSettings;
 use crate::error::{Error, Result};
+use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::issue_description::strip_details_block;
 use crate::snapshot::IssueSnapshot;
 
@@ -375,7 +380,10 @@ impl Default for RetryPolicy {
 /// [`JiraApi`] over HTTPS with Basic auth (e-mail + API token).
 #[derive(Debug, Clone)]
 pub struct JiraClient {
+    /// Builds the requests (with our user agent when it also sends them).
     http: reqwest::Client,
+    /// Sends them: `http` itself in production, see [`JiraClient::with_transport`].
+    transport: Arc<dyn HttpTransport>,
     site: Url,
     email: String,
     token: SecretString,
@@ -392,8 +400,24 @@ struct Attempt {
 
 const API: [&str; 3] = ["rest", "api", "3"];
 
+/// Redirects followed for one request at most (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
 impl JiraClient {
+    /// The client over the network: HTTPS to the Jira site (and its media host).
     pub fn new(settings: &JiraSettings) -> Result<Self> {
+        let http = Self::http_client()?;
+        let transport = Arc::new(ReqwestTransport::new(http.clone()));
+        Self::with_transport(settings, transport)
+    }
+
+    /// The client sending every request through `transport` (e.g. the local world's emulator
+    /// answering in process), with the same rules as [`JiraClient::new`]: retries, redirects,
+    /// credentials only for the Jira site.
+    pub fn with_transport(
+        settings: &JiraSettings,
+        transport: Arc<dyn HttpTransport>,
+    ) -> Result<Self> {
         let site =
             Url::parse(&format!("{}/", settings.url.trim_end_matches('/'))).map_err(|e| {
                 Error::InvalidConfig {
@@ -401,22 +425,53 @@ impl JiraClient {
                     reason: e.to_string(),
                 }
             })?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("sir-jira-integration/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| Error::JiraTransport {
-                operation: "client set-up",
-                source,
-            })?;
         Ok(JiraClient {
-            http,
+            http: Self::http_client()?,
+            transport,
             site,
             email: settings.email.clone(),
             token: settings.token.clone(),
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// The network client: it follows no redirect, [`JiraClient::execute`] does.
+    fn http_client() -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("sir-jira-integration/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| Error::JiraTransport {
+                operation: "client set-up",
+                source,
+            })
+    }
+
+    /// Sends `request` through the transport, following redirects as reqwest's default policy
+    /// did (at most [`MAX_REDIRECTS`]), see [`redirected`].
+    async fn execute(&self, mut request: reqwest::Request) -> reqwest::Result<Response> {
+        let mut hops = 0;
+        loop {
+            let sent = Sent {
+                method: request.method().clone(),
+                url: request.url().clone(),
+                headers: request.headers().clone(),
+                copy: request.try_clone(),
+            };
+            let response = self.transport.send(request).await?;
+            match (hops < MAX_REDIRECTS)
+                .then(|| redirected(&response, sent))
+                .flatten()
+            {
+                Some(next) => {
+                    request = next;
+                    hops += 1;
+                }
+                None => return Ok(response),
+            }
+        }
     }
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
@@ -459,7 +514,11 @@ impl JiraClient {
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_retries);
         let once = || async {
-            let response = build().send().await.map_err(|source| {
+            let sent = match build().build() {
+                Ok(request) => self.execute(request).await,
+                Err(source) => Err(source),
+            };
+            let response = sent.map_err(|source| {
                 // A request that never reached Jira can always be sent again.
                 let retry = source.is_connect()
                     || (idempotent && (source.is_timeout() || source.is_request()));
@@ -524,6 +583,63 @@ impl JiraClient {
             .await?;
         read_json(operation, response).await
     }
+}
+
+/// What was sent, kept to build the request a redirect asks for.
+struct Sent {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    /// The request again, body included; `None` when its body was a stream (a multipart upload).
+    copy: Option<reqwest::Request>,
+}
+
+/// The request `response` redirects to, as reqwest's default policy made it; `None` when it is
+/// not a redirect (or one that cannot be followed: no `Location`, or a 307/308 of a body that
+/// cannot be sent twice). A 303, and a 301/302 of a POST, become a GET without a body; a 307/308
+/// repeats the request. Credentials never go to another origin (scheme, host, port): Cloud's
+/// attachment downloads answer 303 to its media host, which authorises by the token in the URL
+/// and refuses Jira credentials.
+fn redirected(response: &Response, sent: Sent) -> Option<reqwest::Request> {
+    let status = response.status();
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    let target = sent.url.join(location).ok()?;
+    let as_get = status == StatusCode::SEE_OTHER
+        || ((status == StatusCode::MOVED_PERMANENTLY || status == StatusCode::FOUND)
+            && sent.method == Method::POST);
+    let mut next = if as_get {
+        let method = if sent.method == Method::HEAD {
+            Method::HEAD
+        } else {
+            Method::GET
+        };
+        let mut next = reqwest::Request::new(method, target.clone());
+        let mut headers = sent.headers;
+        for header in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
+            headers.remove(header);
+        }
+        *next.headers_mut() = headers;
+        next
+    } else if [
+        StatusCode::MOVED_PERMANENTLY,
+        StatusCode::FOUND,
+        StatusCode::TEMPORARY_REDIRECT,
+        StatusCode::PERMANENT_REDIRECT,
+    ]
+    .contains(&status)
+    {
+        let mut next = sent.copy?;
+        *next.url_mut() = target.clone();
+        next
+    } else {
+        return None;
+    };
+    if target.origin() != sent.url.origin() {
+        for header in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
+            next.headers_mut().remove(header);
+        }
+    }
+    Some(next)
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -1026,8 +1142,9 @@ impl JiraApi for JiraClient {
         }
         // Cloud answers 303 to its media host (another origin), which serves the bytes for the
         // token in the redirect URL. The bytes are not JSON: asking for JSON there is a 406.
-        // reqwest drops `Authorization` when a redirect changes host, port or scheme, so the
-        // Jira credentials never reach the media host (the emulator's media host refuses them).
+        // `redirected` drops `Authorization` when a redirect changes host, port or scheme, so
+        // the Jira credentials never reach the media host (the emulator's media host refuses
+        // them).
         let response = self
             .send("download attachment", true, || {
                 self.signed(Method::GET, url.clone()).header(ACCEPT, "*/*")

@@ -8,7 +8,9 @@
 //! besides the case's fields: the description's details block ([`issue_description`]) and the
 //! notes of what it already said there ([`issue_notes`]), and the identity each of its Jira
 //! comments carries so a retry finds it ([`comment_marker`]). Time is read only through
-//! [`clock`] (the clock crate, re-exported), which a simulation can put on virtual time.
+//! [`clock`] (the clock crate, re-exported), which a simulation can put on virtual time. Plain
+//! HTTP (Jira, presigned transfers) goes through [`http_transport`], so the local world can
+//! answer it in process.
 
 pub use clock;
 
@@ -18,6 +20,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod events;
+pub mod http_transport;
 pub mod issue_description;
 pub mod issue_notes;
 pub mod jira;

@@ -8,6 +8,7 @@
 //! result instead of a second case or comment.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriority, RetryReason};
 
 use crate::error::{Error, Result};
+use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::snapshot::CaseSnapshot;
 use crate::status::{SirStatus, StatusError};
 
@@ -302,11 +304,15 @@ fn transfer_error(operation: &'static str) -> impl Fn(reqwest::Error) -> Error +
     }
 }
 
-/// [`SirApi`] on `aws-sdk-securityir`; presigned transfers with `reqwest`.
+/// [`SirApi`] on `aws-sdk-securityir`; presigned transfers with `reqwest` through an
+/// [`HttpTransport`].
 #[derive(Debug, Clone)]
 pub struct SdkSirClient {
     client: Client,
+    /// Builds the transfer requests.
     http: reqwest::Client,
+    /// Sends them: `http` itself in production, see [`SdkSirClient::with_transport`].
+    transport: Arc<dyn HttpTransport>,
 }
 
 fn rfc3339(date: &DateTime) -> Option<String> {
@@ -328,11 +334,32 @@ fn watcher(email: &str) -> Result<Watcher> {
 }
 
 impl SdkSirClient {
+    /// Presigned transfers over the network (S3), with [`TRANSFER_CONNECT_TIMEOUT`] and
+    /// [`TRANSFER_READ_TIMEOUT`].
     pub fn new(client: Client) -> Self {
+        let http = transfer_client();
+        let transport = Arc::new(ReqwestTransport::new(http.clone()));
+        SdkSirClient {
+            client,
+            http,
+            transport,
+        }
+    }
+
+    /// Presigned transfers through `transport` (e.g. the local world's emulator answering in
+    /// process); `client` brings its own HTTP client for the API calls.
+    pub fn with_transport(client: Client, transport: Arc<dyn HttpTransport>) -> Self {
         SdkSirClient {
             client,
             http: transfer_client(),
+            transport,
         }
+    }
+
+    /// Sends a presigned transfer request; a request that does not build fails like one that
+    /// could not be sent.
+    async fn transfer(&self, request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+        self.transport.send(request.build()?).await
     }
 }
 
@@ -589,10 +616,7 @@ impl SirApi for SdkSirClient {
             .await
             .map_err(Error::sir("GetCaseAttachmentUploadUrl"))?;
         let response = self
-            .http
-            .put(out.attachment_presigned_url())
-            .body(bytes)
-            .send()
+            .transfer(self.http.put(out.attachment_presigned_url()).body(bytes))
             .await
             .map_err(transfer_error("upload"))?;
         if !response.status().is_success() {
@@ -620,9 +644,7 @@ impl SirApi for SdkSirClient {
             .map_err(Error::sir("GetCaseAttachmentDownloadUrl"))?;
         let transfer = transfer_error("download");
         let response = self
-            .http
-            .get(out.attachment_presigned_url())
-            .send()
+            .transfer(self.http.get(out.attachment_presigned_url()))
             .await
             .map_err(transfer)?;
         if !response.status().is_success() {

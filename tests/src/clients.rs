@@ -7,11 +7,30 @@ use aws_sdk_securityir::config::{Credentials, SharedCredentialsProvider};
 use serde_json::{Value, json};
 use shared::sir::sir_client_config;
 
+use crate::in_process::InProcessNet;
+
 /// An `aws-sdk-securityir` client for the SIR emulator at `endpoint`, signing as `access_key`,
 /// configured as the Lambdas configure theirs (`sir_client_config`) but with short backoffs so
 /// tests run fast.
 pub fn sir_client(endpoint: &str, access_key: &str) -> aws_sdk_securityir::Client {
-    let sdk = aws_config::SdkConfig::builder()
+    sir_client_with(endpoint, access_key, None)
+}
+
+/// [`sir_client`] whose requests `net` answers in process (no socket).
+pub fn sir_client_in_process(
+    net: &InProcessNet,
+    endpoint: &str,
+    access_key: &str,
+) -> aws_sdk_securityir::Client {
+    sir_client_with(endpoint, access_key, Some(net))
+}
+
+fn sir_client_with(
+    endpoint: &str,
+    access_key: &str,
+    net: Option<&InProcessNet>,
+) -> aws_sdk_securityir::Client {
+    let mut sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(crate::world::REGION))
         .endpoint_url(endpoint)
@@ -22,9 +41,11 @@ pub fn sir_client(endpoint: &str, access_key: &str) -> aws_sdk_securityir::Clien
             RetryConfig::standard()
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .build();
-    aws_sdk_securityir::Client::from_conf(sir_client_config(&sdk).build())
+        );
+    if let Some(net) = net {
+        sdk = sdk.http_client(net.clone());
+    }
+    aws_sdk_securityir::Client::from_conf(sir_client_config(&sdk.build()).build())
 }
 
 /// The envelope the poller's schedule rule delivers.

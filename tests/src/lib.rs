@@ -2,11 +2,13 @@
 //! and each test's own resources in it ([`world`]), the SIR and Jira emulators (their own crates),
 //! and the whole integration wired both ways over them ([`pipeline`]): what the integration tests
 //! in `tests/tests/` share. The runner built on it (`./deploy.sh --local`, the emulators on their
-//! own) is the `local-world` crate.
+//! own) is the `local-world` crate. [`in_process`] answers the production adapters' HTTP with
+//! the emulators without a socket, for runs on a paused clock.
 
 pub mod bus;
 pub mod clients;
 pub mod iam;
+pub mod in_process;
 pub mod pipeline;
 pub mod world;
 

@@ -2,7 +2,8 @@
 //! would publish, `{"automationData":{"IssueId":"SEC-12"}}`, goes to the configured SNS topic.
 //!
 //! Messages leave in order from one background task, so a Jira request never waits for (or
-//! fails because of) SNS; failures are logged and counted.
+//! fails because of) SNS; failures are logged and counted. In process there is no task: the
+//! messages wait, in order, for the caller to take them ([`Automation::take_pending`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,10 @@ pub struct SnsTarget {
 #[derive(Debug)]
 struct AutomationState {
     enabled: AtomicBool,
-    queue: mpsc::UnboundedSender<String>,
+    /// To the publishing task; `None` in process.
+    queue: Option<mpsc::UnboundedSender<String>>,
+    /// In process: messages not taken yet.
+    pending: Mutex<Vec<String>>,
     queued: AtomicU64,
     finished: AtomicU64,
     published: Mutex<Vec<String>>,
@@ -49,22 +53,37 @@ impl Automation {
     /// Starts the publishing task; without a target, messages are only recorded.
     pub(crate) async fn start(target: Option<SnsTarget>) -> (Automation, JoinHandle<()>) {
         let (queue, receiver) = mpsc::unbounded_channel();
-        let automation = Automation {
-            state: Arc::new(AutomationState {
-                enabled: AtomicBool::new(true),
-                queue,
-                queued: AtomicU64::new(0),
-                finished: AtomicU64::new(0),
-                published: Mutex::new(Vec::new()),
-                failures: Mutex::new(Vec::new()),
-            }),
-        };
+        let automation = Automation::with_queue(Some(queue));
         let sns = match target {
             Some(target) => Some((sns_client(&target).await, target.topic_arn)),
             None => None,
         };
         let task = tokio::spawn(publish_all(receiver, sns, Arc::clone(&automation.state)));
         (automation, task)
+    }
+
+    /// No task: messages are recorded as published and wait for [`Automation::take_pending`].
+    pub(crate) fn in_process() -> Automation {
+        Automation::with_queue(None)
+    }
+
+    fn with_queue(queue: Option<mpsc::UnboundedSender<String>>) -> Automation {
+        Automation {
+            state: Arc::new(AutomationState {
+                enabled: AtomicBool::new(true),
+                queue,
+                pending: Mutex::new(Vec::new()),
+                queued: AtomicU64::new(0),
+                finished: AtomicU64::new(0),
+                published: Mutex::new(Vec::new()),
+                failures: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// In process: the messages produced since the last call, oldest first.
+    pub(crate) fn take_pending(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.state.pending))
     }
 
     /// Turns the rules on or off (on at start).
@@ -129,7 +148,13 @@ impl Automation {
 
     fn enqueue(&self, message: String) {
         self.state.queued.fetch_add(1, Ordering::SeqCst);
-        if self.state.queue.send(message).is_err() {
+        let Some(queue) = &self.state.queue else {
+            lock(&self.state.published).push(message.clone());
+            lock(&self.state.pending).push(message);
+            self.state.finished.fetch_add(1, Ordering::SeqCst);
+            return;
+        };
+        if queue.send(message).is_err() {
             self.state.finished.fetch_add(1, Ordering::SeqCst);
             record_failure(&self.state, "the publishing task has stopped".into());
         }

@@ -347,14 +347,20 @@ fn event_if(changed: bool, key: &str) -> Vec<(String, IssueEvent)> {
     }
 }
 
-/// A running Jira Cloud emulator on `127.0.0.1`; stops when dropped.
+/// The Jira site's origin in process: `.invalid` never resolves, so nothing can reach it over
+/// a socket.
+pub const IN_PROCESS_URL: &str = "http://jira.in-process.invalid";
+/// The media host's origin in process (another origin, as in Cloud).
+pub const IN_PROCESS_MEDIA_URL: &str = "http://media.jira.in-process.invalid";
+
+/// A Jira Cloud emulator: a server on `127.0.0.1` ([`JiraEmulator::start`]) or in process
+/// ([`JiraEmulator::in_process`]); a server stops when dropped.
 #[derive(Debug)]
 pub struct JiraEmulator {
     shared: Arc<Shared>,
     integration_account_id: String,
-    server: JoinHandle<()>,
-    media_server: JoinHandle<()>,
-    publisher: JoinHandle<()>,
+    /// The servers and the Automation publisher; none in process.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl JiraEmulator {
@@ -369,33 +375,16 @@ impl JiraEmulator {
             })?;
         let port = bound_port(&listener)?;
         // The media host: another port is another origin, so a client following the redirect
-        // must not send Jira credentials there (reqwest drops them when host, port or scheme
-        // change).
+        // must not send Jira credentials there.
         let media_listener = bind_media_host()?;
         let media_port = bound_port(&media_listener)?;
-        let store = Store::new(StoreSettings {
-            project_key: config.project_key,
-            issue_types: config.issue_types,
-            workflow: config.workflow,
-            auto_watch: config.auto_watch,
-            max_attachment_bytes: config.max_attachment_bytes,
-            integration_email: config.email,
-            integration_token: config.token,
-            integration_display_name: config.display_name,
-        });
-        let integration_account_id = store.integration_account_id().to_owned();
-        let (automation, publisher) = Automation::start(config.sns).await;
-        let shared = Arc::new(Shared {
-            base_url: format!("http://127.0.0.1:{port}"),
-            media_url: format!("http://127.0.0.1:{media_port}"),
-            attachment_redirect: config.attachment_redirect,
-            media: Mutex::new(Media::default()),
-            search_lag_ms: AtomicU64::new(millis(config.search_lag)),
-            store: Mutex::new(store),
-            requests: Mutex::new(Vec::new()),
-            faults: Faults::new(config.rate_limit),
+        let (automation, publisher) = Automation::start(config.sns.clone()).await;
+        let (shared, integration_account_id) = Self::shared(
+            config,
+            format!("http://127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{media_port}"),
             automation,
-        });
+        );
         let app = http::router(Arc::clone(&shared));
         let media_app = http::media::router(Arc::clone(&shared));
         let server = tokio::spawn(async move {
@@ -411,10 +400,81 @@ impl JiraEmulator {
         Ok(JiraEmulator {
             shared,
             integration_account_id,
-            server,
-            media_server,
-            publisher,
+            tasks: vec![server, media_server, publisher],
         })
+    }
+
+    /// The same emulator without a socket or a task: its site ([`IN_PROCESS_URL`]) and media
+    /// host ([`IN_PROCESS_MEDIA_URL`]) answer through [`JiraEmulator::routers`], called in the
+    /// caller's task, and Automation messages wait in [`JiraEmulator::take_automation_messages`]
+    /// (`config.sns` and `config.port` are not used). For a deterministic simulation on a
+    /// paused clock.
+    pub fn in_process(config: JiraEmulatorConfig) -> Result<JiraEmulator, Error> {
+        config.workflow.validate()?;
+        let (shared, integration_account_id) = Self::shared(
+            config,
+            IN_PROCESS_URL.to_owned(),
+            IN_PROCESS_MEDIA_URL.to_owned(),
+            Automation::in_process(),
+        );
+        Ok(JiraEmulator {
+            shared,
+            integration_account_id,
+            tasks: Vec::new(),
+        })
+    }
+
+    /// The site's and the media host's routers, each with its origin: what the servers serve.
+    /// In process, a transport hands each request to the router of its URL's origin.
+    pub fn routers(&self) -> Vec<(String, axum::Router)> {
+        vec![
+            (
+                self.shared.base_url.clone(),
+                http::router(Arc::clone(&self.shared)),
+            ),
+            (
+                self.shared.media_url.clone(),
+                http::media::router(Arc::clone(&self.shared)),
+            ),
+        ]
+    }
+
+    /// In process: the Automation messages produced since the last call, oldest first, exactly
+    /// as they would have been published to SNS; the caller delivers them. Empty for a server
+    /// (its publisher sends them).
+    pub fn take_automation_messages(&self) -> Vec<String> {
+        self.shared.automation.take_pending()
+    }
+
+    fn shared(
+        config: JiraEmulatorConfig,
+        base_url: String,
+        media_url: String,
+        automation: Automation,
+    ) -> (Arc<Shared>, String) {
+        let store = Store::new(StoreSettings {
+            project_key: config.project_key,
+            issue_types: config.issue_types,
+            workflow: config.workflow,
+            auto_watch: config.auto_watch,
+            max_attachment_bytes: config.max_attachment_bytes,
+            integration_email: config.email,
+            integration_token: config.token,
+            integration_display_name: config.display_name,
+        });
+        let integration_account_id = store.integration_account_id().to_owned();
+        let shared = Arc::new(Shared {
+            base_url,
+            media_url,
+            attachment_redirect: config.attachment_redirect,
+            media: Mutex::new(Media::default()),
+            search_lag_ms: AtomicU64::new(millis(config.search_lag)),
+            store: Mutex::new(store),
+            requests: Mutex::new(Vec::new()),
+            faults: Faults::new(config.rate_limit),
+            automation,
+        });
+        (shared, integration_account_id)
     }
 
     /// `http://127.0.0.1:<port>`, what `jiraUrl` should be set to.
@@ -586,9 +646,9 @@ impl JiraEmulator {
 
 impl Drop for JiraEmulator {
     fn drop(&mut self) {
-        self.server.abort();
-        self.media_server.abort();
-        self.publisher.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Jira Cloud emulator for the local world: the REST v3 (and v2) API an integration uses, with
 //! Cloud's rules, plus Jira Automation publishing `{"automationData":{"IssueId":"SEC-12"}}` to an
 //! SNS topic after every change, a Rust API and an admin HTTP API that act as human Jira users,
-//! and fault injection.
+//! and fault injection. [`JiraEmulator::in_process`] runs the same state and routers without a
+//! socket or a task: a transport hands requests to [`JiraEmulator::routers`] and the caller takes
+//! the Automation messages ([`JiraEmulator::take_automation_messages`]).
 //!
 //! ```ignore
 //! let jira = JiraEmulator::start(JiraEmulatorConfig { sns: Some(target), ..Default::default() }).await?;
@@ -114,7 +116,10 @@ mod store;
 mod workflow;
 
 pub use automation::{Automation, SnsTarget};
-pub use emulator::{DEFAULT_MAX_ATTACHMENT_BYTES, JiraEmulator, JiraEmulatorConfig};
+pub use emulator::{
+    DEFAULT_MAX_ATTACHMENT_BYTES, IN_PROCESS_MEDIA_URL, IN_PROCESS_URL, JiraEmulator,
+    JiraEmulatorConfig,
+};
 pub use error::Error;
 pub use faults::{Faults, RateLimit};
 pub use model::{

@@ -1,7 +1,8 @@
 //! Native `aws.security-ir` events: every change (API call or human action) emits one, in order,
 //! to the configured EventBridge endpoint and bus through one background task. A failed PutEvents
 //! never fails the change that caused it; it is logged (`tracing::warn!`) and counted in
-//! [`EventStats::failed`].
+//! [`EventStats::failed`]. In process there is no task: the entries wait, in order, for the
+//! caller to take them ([`EventSink::take_pending`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -24,17 +26,49 @@ struct Counters {
     failed: AtomicU64,
 }
 
-/// One event on its way to EventBridge, with the case ARN for `resources`.
-#[derive(Debug)]
-struct Outgoing {
-    event: NativeEvent,
-    case_arn: String,
+/// One native event as the PutEvents entry that carries it to EventBridge (the API's member
+/// names in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventEntry {
+    pub source: String,
+    pub detail_type: String,
+    /// The detail as the JSON text sent.
+    pub detail: String,
+    pub event_bus_name: String,
+    /// The case ARN.
+    pub resources: Vec<String>,
+}
+
+impl EventEntry {
+    fn new(event: &NativeEvent, case_arn: &str, bus_name: &str) -> EventEntry {
+        EventEntry {
+            source: EVENT_SOURCE.to_owned(),
+            detail_type: event.detail_type.clone(),
+            detail: event.detail.to_string(),
+            event_bus_name: bus_name.to_owned(),
+            resources: vec![case_arn.to_owned()],
+        }
+    }
+
+    fn to_sdk(&self) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
+            .source(&self.source)
+            .detail_type(&self.detail_type)
+            .detail(&self.detail)
+            .event_bus_name(&self.event_bus_name)
+            .set_resources(Some(self.resources.clone()))
+            .build()
+    }
 }
 
 /// Where events go.
 #[derive(Debug)]
 pub(crate) struct EventSink {
-    sender: Option<mpsc::UnboundedSender<Outgoing>>,
+    bus_name: String,
+    sender: Option<mpsc::UnboundedSender<EventEntry>>,
+    /// In process: entries not taken yet (`None` for a server).
+    pending: Option<Mutex<Vec<EventEntry>>>,
     emitted: Mutex<Vec<NativeEvent>>,
     counters: Arc<Counters>,
 }
@@ -67,10 +101,31 @@ impl EventSink {
             sender
         });
         EventSink {
+            bus_name: bus_name.to_owned(),
             sender,
+            pending: None,
             emitted: Mutex::new(Vec::new()),
             counters,
         }
+    }
+
+    /// No task: each event's entry waits for [`EventSink::take_pending`], counted published.
+    pub fn in_process(bus_name: &str) -> EventSink {
+        EventSink {
+            bus_name: bus_name.to_owned(),
+            sender: None,
+            pending: Some(Mutex::new(Vec::new())),
+            emitted: Mutex::new(Vec::new()),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// In process: the entries emitted since the last call, oldest first.
+    pub fn take_pending(&self) -> Vec<EventEntry> {
+        self.pending
+            .as_ref()
+            .map(|pending| std::mem::take(&mut *pending.lock().unwrap_or_else(PoisonError::into_inner)))
+            .unwrap_or_default()
     }
 
     /// Emits `detail_type` for a case; `by_key` is `createdBy` or `updatedBy`.
@@ -84,12 +139,15 @@ impl EventSink {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(event.clone());
-        if let Some(sender) = &self.sender {
-            let outgoing = Outgoing {
-                event,
-                case_arn: case_arn.to_owned(),
-            };
-            if sender.send(outgoing).is_err() {
+        let entry = EventEntry::new(&event, case_arn, &self.bus_name);
+        if let Some(pending) = &self.pending {
+            pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(entry);
+            self.counters.published.fetch_add(1, Ordering::SeqCst);
+        } else if let Some(sender) = &self.sender {
+            if sender.send(entry).is_err() {
                 self.counters.failed.fetch_add(1, Ordering::SeqCst);
                 tracing::warn!(
                     detail_type,
@@ -134,19 +192,12 @@ impl EventSink {
 async fn publish_all(
     client: aws_sdk_eventbridge::Client,
     bus_name: String,
-    mut receiver: mpsc::UnboundedReceiver<Outgoing>,
+    mut receiver: mpsc::UnboundedReceiver<EventEntry>,
     counters: Arc<Counters>,
 ) {
-    while let Some(outgoing) = receiver.recv().await {
-        let detail_type = outgoing.event.detail_type.clone();
-        let entry = PutEventsRequestEntry::builder()
-            .source(EVENT_SOURCE)
-            .detail_type(&detail_type)
-            .detail(outgoing.event.detail.to_string())
-            .event_bus_name(&bus_name)
-            .resources(outgoing.case_arn)
-            .build();
-        match client.put_events().entries(entry).send().await {
+    while let Some(entry) = receiver.recv().await {
+        let detail_type = entry.detail_type.clone();
+        match client.put_events().entries(entry.to_sdk()).send().await {
             Ok(output) if output.failed_entry_count() == 0 => {
                 counters.published.fetch_add(1, Ordering::SeqCst);
             }

@@ -1,7 +1,9 @@
 //! Emulator of AWS Security Incident Response (`security-ir` 2018-05-10, restJson1) for the local
 //! world (DESIGN §7, §11): an HTTP server on `127.0.0.1` that the unmodified `aws-sdk-securityir`
 //! client talks to, plus human actions and state reads for tests, and an admin HTTP API for tools
-//! in other languages.
+//! in other languages. [`SirEmulator::in_process`] runs the same state and router without a
+//! socket or a task: a transport hands requests to [`SirEmulator::router`] and the caller takes
+//! the native events ([`SirEmulator::take_events`]).
 //!
 //! # What it does like the service
 //! - Routes by method and the model's `requestUri`; binds members to labels, query, headers and
@@ -128,7 +130,7 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 pub use error::{Error, FieldError};
-pub use events::EVENT_SOURCE;
+pub use events::{EVENT_SOURCE, EventEntry};
 pub use faults::{FailAfter, FaultSettings, Faults};
 pub use identity::{AWS_RESPONDER, principal_for};
 pub use store::CLOSURE_CODE;
@@ -192,17 +194,26 @@ impl Default for SirEmulatorConfig {
     }
 }
 
-/// A running emulator; the server stops when this is dropped.
+/// The emulator's origin in process: `.invalid` never resolves, so nothing can reach it over a
+/// socket.
+pub const IN_PROCESS_URL: &str = "http://sir.in-process.invalid";
+
+/// An emulator: a server on `127.0.0.1` ([`SirEmulator::start`]) or in process
+/// ([`SirEmulator::in_process`]); a server stops when this is dropped.
 #[derive(Debug)]
 pub struct SirEmulator {
     shared: Arc<Shared>,
+    /// 0 in process.
     port: u16,
-    server: tokio::task::JoinHandle<()>,
+    /// `None` in process.
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for SirEmulator {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
@@ -217,14 +228,7 @@ fn comment_id_of(output: &Value) -> String {
 impl SirEmulator {
     /// Reads the model, binds 127.0.0.1:`port` and serves in a tokio task.
     pub async fn start(config: SirEmulatorConfig) -> Result<SirEmulator, Error> {
-        let model = ServiceModel::load(config.model_path.as_deref())?;
-        for (shape, pattern) in model.skipped_patterns() {
-            tracing::warn!(
-                shape,
-                pattern,
-                "model pattern not supported by `regex`; not enforced"
-            );
-        }
+        let model = load_model(&config)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| Error::Bind {
@@ -238,31 +242,13 @@ impl SirEmulator {
                 source,
             })?
             .port();
-        let shared = Arc::new(Shared {
-            model,
-            store: Mutex::new(Store::new(&config.account_id, &config.region)),
-            events: EventSink::start(
-                config.events_endpoint.as_deref(),
-                &config.event_bus_name,
-                &config.region,
-            ),
-            faults: Faults::default(),
-            requests: Mutex::new(Vec::new()),
-            base_url: format!("http://127.0.0.1:{port}"),
-            account_id: config.account_id.clone(),
-            incident_response_team: config.incident_response_team.clone(),
-            authorizer: config
-                .authorizer
-                .as_deref()
-                .map(|url| authorizer::Authorizer::new(url, &config.region, &config.account_id)),
-        });
-        let router = Router::new()
-            .route("/_uploads/{token}", put(wire::upload))
-            .route("/_downloads/{token}", get(wire::download))
-            .nest("/_emulator", admin::router())
-            .fallback(wire::api)
-            .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY))
-            .with_state(Arc::clone(&shared));
+        let events = EventSink::start(
+            config.events_endpoint.as_deref(),
+            &config.event_bus_name,
+            &config.region,
+        );
+        let shared = shared(model, &config, format!("http://127.0.0.1:{port}"), events);
+        let router = router(&shared);
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "the SIR emulator's server stopped");
@@ -272,8 +258,36 @@ impl SirEmulator {
         Ok(SirEmulator {
             shared,
             port,
-            server,
+            server: Some(server),
         })
+    }
+
+    /// The same emulator without a socket or a task: its API and presigned URLs
+    /// ([`IN_PROCESS_URL`]) answer through [`SirEmulator::router`], called in the caller's task,
+    /// and native events wait in [`SirEmulator::take_events`] as the PutEvents entries they
+    /// would have been (`config.port` and `config.events_endpoint` are not used; an
+    /// `authorizer` is still asked over HTTP). For a deterministic simulation on a paused clock.
+    pub fn in_process(config: SirEmulatorConfig) -> Result<SirEmulator, Error> {
+        let model = load_model(&config)?;
+        let events = EventSink::in_process(&config.event_bus_name);
+        Ok(SirEmulator {
+            shared: shared(model, &config, IN_PROCESS_URL.to_owned(), events),
+            port: 0,
+            server: None,
+        })
+    }
+
+    /// What the server serves (API, `/_uploads`, `/_downloads`, `/_emulator`): in process, a
+    /// transport hands it the requests for [`SirEmulator::endpoint`].
+    pub fn router(&self) -> Router {
+        router(&self.shared)
+    }
+
+    /// In process: the native events emitted since the last call, oldest first, as the
+    /// PutEvents entries the server would have sent; the caller delivers them. Empty for a
+    /// server (its publisher sends them).
+    pub fn take_events(&self) -> Vec<EventEntry> {
+        self.shared.events.take_pending()
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -419,6 +433,50 @@ impl SirEmulator {
     pub async fn events_settled(&self, timeout: Duration) -> bool {
         self.shared.events.settled(timeout).await
     }
+}
+
+fn load_model(config: &SirEmulatorConfig) -> Result<ServiceModel, Error> {
+    let model = ServiceModel::load(config.model_path.as_deref())?;
+    for (shape, pattern) in model.skipped_patterns() {
+        tracing::warn!(
+            shape,
+            pattern,
+            "model pattern not supported by `regex`; not enforced"
+        );
+    }
+    Ok(model)
+}
+
+fn shared(
+    model: ServiceModel,
+    config: &SirEmulatorConfig,
+    base_url: String,
+    events: EventSink,
+) -> Arc<Shared> {
+    Arc::new(Shared {
+        model,
+        store: Mutex::new(Store::new(&config.account_id, &config.region)),
+        events,
+        faults: Faults::default(),
+        requests: Mutex::new(Vec::new()),
+        base_url,
+        account_id: config.account_id.clone(),
+        incident_response_team: config.incident_response_team.clone(),
+        authorizer: config
+            .authorizer
+            .as_deref()
+            .map(|url| authorizer::Authorizer::new(url, &config.region, &config.account_id)),
+    })
+}
+
+fn router(shared: &Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_uploads/{token}", put(wire::upload))
+        .route("/_downloads/{token}", get(wire::download))
+        .nest("/_emulator", admin::router())
+        .fallback(wire::api)
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY))
+        .with_state(Arc::clone(shared))
 }
 
 impl Shared {
