@@ -126,3 +126,36 @@ impl HttpClient for InProcessNet {
         SharedHttpConnector::new(self.clone())
     }
 }
+
+/// Which world a test body runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The emulators serve on `127.0.0.1`, the adapters use the network.
+    Sockets,
+    /// The emulators answer in process through [`InProcessNet`].
+    InProcess,
+}
+
+/// Runs each named `async fn(Transport)` as two tests, `over_sockets::<name>` and
+/// `in_process::<name>`: the same body in both worlds.
+#[macro_export]
+macro_rules! both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod over_sockets {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::in_process::Transport::Sockets).await
+                }
+            )*
+        }
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::in_process::Transport::InProcess).await
+                }
+            )*
+        }
+    };
+}

@@ -11,7 +11,11 @@
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use integration_tests::both_transports;
+use integration_tests::in_process::{InProcessNet, Transport};
 
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue as HumanIssue, RateLimit, User};
 use secrecy::SecretString;
@@ -22,14 +26,20 @@ use shared::jira::{IssueEdit, JiraApi, JiraAttachment, JiraClient, NewIssue, Ret
 
 const ROUTE: [&str; 4] = ["To Do", "In Progress", "In Review", "Done"];
 
-async fn jira() -> (JiraEmulator, JiraClient) {
-    let emulator = JiraEmulator::start(JiraEmulatorConfig::default())
-        .await
-        .unwrap();
+async fn jira(transport: Transport) -> (JiraEmulator, JiraClient) {
+    let emulator = emulator(transport, JiraEmulatorConfig::default()).await;
     let client = client_for(&emulator, "integration-token");
     (emulator, client)
 }
 
+async fn emulator(transport: Transport, config: JiraEmulatorConfig) -> JiraEmulator {
+    match transport {
+        Transport::Sockets => JiraEmulator::start(config).await.unwrap(),
+        Transport::InProcess => JiraEmulator::in_process(config).unwrap(),
+    }
+}
+
+/// A client of `emulator` over the network, or in process when the emulator runs so.
 fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
     let settings = JiraSettings {
         email: "integration@example.com".into(),
@@ -37,7 +47,12 @@ fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
         project_key: "SEC".into(),
         token: SecretString::from(token.to_owned()),
     };
-    JiraClient::new(&settings)
+    let client = if emulator.base_url() == jira_emulator::IN_PROCESS_URL {
+        JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(emulator, None)))
+    } else {
+        JiraClient::new(&settings)
+    };
+    client
         .unwrap()
         .with_retry_policy(RetryPolicy {
             max_retries: 4,
@@ -65,16 +80,14 @@ fn requests_to(emulator: &JiraEmulator, method: &str, path_suffix: &str) -> usiz
         .count()
 }
 
-#[tokio::test]
-async fn myself_is_the_integration_user() {
-    let (emulator, client) = jira().await;
+async fn myself_is_the_integration_user(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let me = client.myself().await.unwrap();
     assert_eq!(me.account_id, emulator.integration_account_id());
 }
 
-#[tokio::test]
-async fn created_issue_reads_back_with_text_description_and_labels() {
-    let (emulator, client) = jira().await;
+async fn created_issue_reads_back_with_text_description_and_labels(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let key = client
         .create_issue(&new_issue("Phishing wave", &["sir-case-1234567890"]))
         .await
@@ -96,15 +109,13 @@ async fn created_issue_reads_back_with_text_description_and_labels() {
     assert_eq!(record.description.unwrap()["type"], "doc");
 }
 
-#[tokio::test]
-async fn unknown_issue_reads_as_none() {
-    let (_emulator, client) = jira().await;
+async fn unknown_issue_reads_as_none(transport: Transport) {
+    let (_emulator, client) = jira(transport).await;
     assert!(client.get_issue("SEC-999").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn edit_changes_only_the_given_fields() {
-    let (emulator, client) = jira().await;
+async fn edit_changes_only_the_given_fields(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let key = client
         .create_issue(&new_issue("Before", &[]))
         .await
@@ -145,9 +156,8 @@ async fn edit_changes_only_the_given_fields() {
     assert_eq!(emulator.requests().len(), before);
 }
 
-#[tokio::test]
-async fn transition_walks_several_hops_to_a_distant_status_and_back() {
-    let (emulator, client) = jira().await;
+async fn transition_walks_several_hops_to_a_distant_status_and_back(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let key = client.create_issue(&new_issue("Walk", &[])).await.unwrap();
     let hops = client.transition_to(&key, "Done", &ROUTE).await.unwrap();
     assert_eq!(hops, 3);
@@ -163,9 +173,8 @@ async fn transition_walks_several_hops_to_a_distant_status_and_back() {
     assert!(hops >= 2, "Done → To Do → In Progress, {hops} hops");
 }
 
-#[tokio::test]
-async fn unreachable_status_is_a_permanent_error() {
-    let (_emulator, client) = jira().await;
+async fn unreachable_status_is_a_permanent_error(transport: Transport) {
+    let (_emulator, client) = jira(transport).await;
     let key = client
         .create_issue(&new_issue("Nowhere", &[]))
         .await
@@ -181,9 +190,8 @@ async fn unreachable_status_is_a_permanent_error() {
     assert!(!err.is_retryable());
 }
 
-#[tokio::test]
-async fn transitioning_a_missing_issue_says_the_issue_does_not_exist() {
-    let (_emulator, client) = jira().await;
+async fn transitioning_a_missing_issue_says_the_issue_does_not_exist(transport: Transport) {
+    let (_emulator, client) = jira(transport).await;
     let key = client.create_issue(&new_issue("Gone", &[])).await.unwrap();
     let missing = format!("{key}9");
     let err = client
@@ -197,9 +205,8 @@ async fn transitioning_a_missing_issue_says_the_issue_does_not_exist() {
     assert!(!err.is_retryable());
 }
 
-#[tokio::test]
-async fn all_comments_are_read_across_pages_with_their_authors() {
-    let (emulator, client) = jira().await;
+async fn all_comments_are_read_across_pages_with_their_authors(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     let key = emulator
         .create_issue(&ann.account_id, HumanIssue::new("Busy issue"))
@@ -250,9 +257,8 @@ async fn all_comments_are_read_across_pages_with_their_authors() {
     );
 }
 
-#[tokio::test]
-async fn user_lookup_matches_the_exact_email_only() {
-    let (emulator, client) = jira().await;
+async fn user_lookup_matches_the_exact_email_only(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     emulator.add_user(User::new("Anna Other", "anna@example.com"));
     emulator.add_user(User::with_hidden_email("Hidden Harry"));
@@ -286,9 +292,8 @@ async fn user_lookup_matches_the_exact_email_only() {
     );
 }
 
-#[tokio::test]
-async fn watchers_are_added_by_account_id() {
-    let (emulator, client) = jira().await;
+async fn watchers_are_added_by_account_id(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     let key = client
         .create_issue(&new_issue("Watched", &[]))
@@ -330,9 +335,8 @@ fn every_byte(len: usize) -> bytes::Bytes {
     (0..len).map(|i| (i % 251) as u8).collect::<Vec<_>>().into()
 }
 
-#[tokio::test]
-async fn attachments_travel_byte_exact_both_ways() {
-    let (emulator, client) = jira().await;
+async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     let key = client
         .create_issue(&new_issue("Evidence", &[]))
@@ -381,14 +385,12 @@ async fn attachments_travel_byte_exact_both_ways() {
     assert_eq!(media, [(false, 200), (false, 200)]);
 }
 
-#[tokio::test]
-async fn attachments_download_from_a_site_that_does_not_redirect() {
-    let emulator = JiraEmulator::start(JiraEmulatorConfig {
+async fn attachments_download_from_a_site_that_does_not_redirect(transport: Transport) {
+    let emulator = emulator(transport, JiraEmulatorConfig {
         attachment_redirect: false,
         ..JiraEmulatorConfig::default()
     })
-    .await
-    .unwrap();
+    .await;
     let client = client_for(&emulator, "integration-token");
     let key = client
         .create_issue(&new_issue("Evidence", &[]))
@@ -403,9 +405,8 @@ async fn attachments_download_from_a_site_that_does_not_redirect() {
     assert!(emulator.media_requests().is_empty());
 }
 
-#[tokio::test]
-async fn credentials_are_never_sent_to_an_attachment_url_off_the_site() {
-    let (_emulator, client) = jira().await;
+async fn credentials_are_never_sent_to_an_attachment_url_off_the_site(transport: Transport) {
+    let (_emulator, client) = jira(transport).await;
     let foreign = JiraAttachment {
         id: "1".into(),
         filename: "x".into(),
@@ -422,9 +423,8 @@ async fn credentials_are_never_sent_to_an_attachment_url_off_the_site() {
     );
 }
 
-#[tokio::test]
-async fn label_search_pages_through_every_match() {
-    let (emulator, client) = jira().await;
+async fn label_search_pages_through_every_match(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     for i in 0..130 {
         let mut issue = HumanIssue::new(format!("Issue {i}"));
@@ -451,9 +451,8 @@ async fn label_search_pages_through_every_match() {
     );
 }
 
-#[tokio::test]
-async fn recently_updated_issues_of_the_project_are_found() {
-    let (emulator, client) = jira().await;
+async fn recently_updated_issues_of_the_project_are_found(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     let first = emulator
         .create_issue(&ann.account_id, HumanIssue::new("One"))
@@ -474,9 +473,8 @@ async fn recently_updated_issues_of_the_project_are_found() {
     );
 }
 
-#[tokio::test]
-async fn rate_limited_requests_wait_for_retry_after_and_succeed() {
-    let (emulator, client) = jira().await;
+async fn rate_limited_requests_wait_for_retry_after_and_succeed(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let key = client
         .create_issue(&new_issue("Throttled", &[]))
         .await
@@ -503,9 +501,8 @@ async fn rate_limited_requests_wait_for_retry_after_and_succeed() {
     );
 }
 
-#[tokio::test]
-async fn a_refused_create_is_retried_but_a_failed_one_is_not() {
-    let (emulator, client) = jira().await;
+async fn a_refused_create_is_retried_but_a_failed_one_is_not(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     emulator.faults().fail_next(1, 429);
     client
         .create_issue(&new_issue("After 429", &[]))
@@ -534,9 +531,8 @@ async fn a_refused_create_is_retried_but_a_failed_one_is_not() {
     );
 }
 
-#[tokio::test]
-async fn server_errors_are_retried_a_bounded_number_of_times() {
-    let (emulator, client) = jira().await;
+async fn server_errors_are_retried_a_bounded_number_of_times(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let key = client.create_issue(&new_issue("Flaky", &[])).await.unwrap();
     emulator.faults().fail_next(2, 503);
     assert!(
@@ -556,9 +552,8 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
     emulator.faults().clear();
 }
 
-#[tokio::test]
-async fn an_outage_is_waited_out_when_short() {
-    let (emulator, client) = jira().await;
+async fn an_outage_is_waited_out_when_short(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
     let key = client
         .create_issue(&new_issue("Outage", &[]))
         .await
@@ -567,9 +562,8 @@ async fn an_outage_is_waited_out_when_short() {
     assert!(client.get_issue(&key).await.unwrap().is_some());
 }
 
-#[tokio::test]
-async fn wrong_token_is_a_permanent_error() {
-    let (emulator, _client) = jira().await;
+async fn wrong_token_is_a_permanent_error(transport: Transport) {
+    let (emulator, _client) = jira(transport).await;
     let err = client_for(&emulator, "wrong").myself().await.unwrap_err();
     assert!(
         matches!(err, Error::JiraStatus { status: 401, .. }),
@@ -577,3 +571,26 @@ async fn wrong_token_is_a_permanent_error() {
     );
     assert!(!err.is_retryable());
 }
+
+both_transports!(
+    myself_is_the_integration_user,
+    created_issue_reads_back_with_text_description_and_labels,
+    unknown_issue_reads_as_none,
+    edit_changes_only_the_given_fields,
+    transition_walks_several_hops_to_a_distant_status_and_back,
+    unreachable_status_is_a_permanent_error,
+    transitioning_a_missing_issue_says_the_issue_does_not_exist,
+    all_comments_are_read_across_pages_with_their_authors,
+    user_lookup_matches_the_exact_email_only,
+    watchers_are_added_by_account_id,
+    attachments_travel_byte_exact_both_ways,
+    attachments_download_from_a_site_that_does_not_redirect,
+    credentials_are_never_sent_to_an_attachment_url_off_the_site,
+    label_search_pages_through_every_match,
+    recently_updated_issues_of_the_project_are_found,
+    rate_limited_requests_wait_for_retry_after_and_succeed,
+    a_refused_create_is_retried_but_a_failed_one_is_not,
+    server_errors_are_retried_a_bounded_number_of_times,
+    an_outage_is_waited_out_when_short,
+    wrong_token_is_a_permanent_error,
+);

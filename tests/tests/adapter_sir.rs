@@ -9,7 +9,12 @@
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use integration_tests::both_transports;
+use integration_tests::clients;
+use integration_tests::in_process::{InProcessNet, Transport};
 
 use shared::Error;
 use shared::sir::{CaseEdit, JIRA_ISSUE_TAG, NewCase, SdkSirClient, SirApi};
@@ -19,16 +24,38 @@ use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher
 const INTEGRATION: &str = "integration";
 const HUMAN: &str = "human";
 
-async fn sir() -> (SirEmulator, SdkSirClient) {
-    let emulator = SirEmulator::start(SirEmulatorConfig::default())
-        .await
-        .unwrap();
-    let client = SdkSirClient::new(sdk_client(&emulator, INTEGRATION));
+async fn sir(transport: Transport) -> (SirEmulator, SdkSirClient) {
+    let (emulator, client) = match transport {
+        Transport::Sockets => {
+            let emulator = SirEmulator::start(SirEmulatorConfig::default())
+                .await
+                .unwrap();
+            let client = SdkSirClient::new(sdk_client(&emulator, INTEGRATION));
+            (emulator, client)
+        }
+        Transport::InProcess => {
+            let emulator = SirEmulator::in_process(SirEmulatorConfig::default()).unwrap();
+            let client = SdkSirClient::with_transport(
+                sdk_client(&emulator, INTEGRATION),
+                Arc::new(InProcessNet::sir(&emulator)),
+            );
+            (emulator, client)
+        }
+    };
     (emulator, client)
 }
 
+/// An SDK client of `emulator` over the network, or in process when the emulator runs so.
 fn sdk_client(emulator: &SirEmulator, access_key: &str) -> aws_sdk_securityir::Client {
-    integration_tests::clients::sir_client(&emulator.endpoint(), access_key)
+    if emulator.endpoint() == sir_emulator::IN_PROCESS_URL {
+        clients::sir_client_in_process(
+            &InProcessNet::sir(emulator),
+            &emulator.endpoint(),
+            access_key,
+        )
+    } else {
+        clients::sir_client(&emulator.endpoint(), access_key)
+    }
 }
 
 fn human_case(title: &str) -> HumanCase {
@@ -65,9 +92,8 @@ fn calls(emulator: &SirEmulator, operation: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn list_cases_pages_through_every_case() {
-    let (emulator, client) = sir().await;
+async fn list_cases_pages_through_every_case(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     for i in 0..60 {
         emulator.create_case(HUMAN, human_case(&format!("Case {i}")));
     }
@@ -78,9 +104,8 @@ async fn list_cases_pages_through_every_case() {
     assert!(cases.iter().all(|c| c.last_updated_date.is_some()));
 }
 
-#[tokio::test]
-async fn get_case_maps_every_synced_field() {
-    let (emulator, client) = sir().await;
+async fn get_case_maps_every_synced_field(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let record = emulator.create_case(HUMAN, human_case("Mapped"));
     let details = client.get_case(&record.case_id).await.unwrap().unwrap();
     let case = &details.snapshot;
@@ -101,9 +126,8 @@ async fn get_case_maps_every_synced_field() {
     );
 }
 
-#[tokio::test]
-async fn every_comment_is_read_across_pages_with_its_creator() {
-    let (emulator, client) = sir().await;
+async fn every_comment_is_read_across_pages_with_its_creator(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let case = emulator.create_case(HUMAN, human_case("Chatty"));
     for i in 0..65 {
         emulator
@@ -129,9 +153,8 @@ async fn every_comment_is_read_across_pages_with_its_creator() {
     assert!(calls(&emulator, "ListComments") >= 3);
 }
 
-#[tokio::test]
-async fn same_client_token_creates_one_case_and_one_comment() {
-    let (emulator, client) = sir().await;
+async fn same_client_token_creates_one_case_and_one_comment(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let first = client.create_case(&new_case("jira-SEC-7")).await.unwrap();
     let again = client.create_case(&new_case("jira-SEC-7")).await.unwrap();
     assert_eq!(first, again);
@@ -159,9 +182,8 @@ async fn same_client_token_creates_one_case_and_one_comment() {
     assert_eq!(emulator.case(&first).unwrap().comments.len(), 1);
 }
 
-#[tokio::test]
-async fn update_changes_fields_and_watchers() {
-    let (emulator, client) = sir().await;
+async fn update_changes_fields_and_watchers(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let case = emulator.create_case(HUMAN, human_case("Old title"));
     client
         .update_case(
@@ -183,9 +205,8 @@ async fn update_changes_fields_and_watchers() {
     assert_eq!(stored.last_updated_by, emulator.principal(INTEGRATION));
 }
 
-#[tokio::test]
-async fn status_moves_only_along_the_graph_and_closing_is_final() {
-    let (emulator, client) = sir().await;
+async fn status_moves_only_along_the_graph_and_closing_is_final(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let case = emulator.create_case(HUMAN, human_case("Graph")).case_id;
     client
         .update_case_status(&case, SirStatus::DetectionAndAnalysis)
@@ -258,9 +279,8 @@ fn every_byte(len: usize) -> bytes::Bytes {
     (0..len).map(|i| (i % 253) as u8).collect::<Vec<_>>().into()
 }
 
-#[tokio::test]
-async fn attachments_travel_byte_exact_both_ways() {
-    let (emulator, client) = sir().await;
+async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let case = emulator.create_case(HUMAN, human_case("Evidence")).case_id;
     let ours = every_byte(1_500_000);
     client
@@ -302,9 +322,8 @@ async fn attachments_travel_byte_exact_both_ways() {
     );
 }
 
-#[tokio::test]
-async fn pending_attachment_cannot_be_downloaded_yet() {
-    let (emulator, client) = sir().await;
+async fn pending_attachment_cannot_be_downloaded_yet(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     let case = emulator.create_case(HUMAN, human_case("Pending")).case_id;
     // An upload URL handed out but never used leaves the attachment Pending.
     sdk_client(&emulator, HUMAN)
@@ -325,17 +344,15 @@ async fn pending_attachment_cannot_be_downloaded_yet() {
     assert!(matches!(err, Error::Sir { .. }), "{err}");
 }
 
-#[tokio::test]
-async fn response_team_comes_from_the_active_membership() {
-    let (_emulator, client) = sir().await;
+async fn response_team_comes_from_the_active_membership(transport: Transport) {
+    let (_emulator, client) = sir(transport).await;
     let team = client.incident_response_team().await.unwrap();
     assert!(!team.is_empty());
     assert!(team.iter().all(|r| r.email.contains('@')));
 }
 
-#[tokio::test]
-async fn throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persists() {
-    let (emulator, client) = sir().await;
+async fn throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persists(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     emulator.create_case(HUMAN, human_case("Throttled"));
     emulator.faults().retry_after(0);
     emulator.faults().throttle_next(2);
@@ -356,9 +373,8 @@ async fn throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persist
     emulator.faults().clear();
 }
 
-#[tokio::test]
-async fn throttled_calls_wait_for_retry_after() {
-    let (emulator, client) = sir().await;
+async fn throttled_calls_wait_for_retry_after(transport: Transport) {
+    let (emulator, client) = sir(transport).await;
     emulator.create_case(HUMAN, human_case("Patient"));
     emulator.faults().retry_after(1);
     emulator.faults().throttle_next(1);
@@ -372,3 +388,17 @@ async fn throttled_calls_wait_for_retry_after() {
     );
     assert_eq!(calls(&emulator, "ListCases"), 2);
 }
+
+both_transports!(
+    list_cases_pages_through_every_case,
+    get_case_maps_every_synced_field,
+    every_comment_is_read_across_pages_with_its_creator,
+    same_client_token_creates_one_case_and_one_comment,
+    update_changes_fields_and_watchers,
+    status_moves_only_along_the_graph_and_closing_is_final,
+    attachments_travel_byte_exact_both_ways,
+    pending_attachment_cannot_be_downloaded_yet,
+    response_team_comes_from_the_active_membership,
+    throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persists,
+    throttled_calls_wait_for_retry_after,
+);
