@@ -358,7 +358,10 @@ impl SdkSirClient {
 
     /// Sends a presigned transfer request; a request that does not build fails like one that
     /// could not be sent.
-    async fn transfer(&self, request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    async fn transfer(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
         self.transport.send(request.build()?).await
     }
 }

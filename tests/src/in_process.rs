@@ -102,7 +102,10 @@ impl HttpConnector for InProcessNet {
                 .bytes()
                 .map(bytes::Bytes::copy_from_slice)
                 .ok_or_else(|| {
-                    ConnectorError::other("a streaming request body is not sent in process".into(), None)
+                    ConnectorError::other(
+                        "a streaming request body is not sent in process".into(),
+                        None,
+                    )
                 })?;
             let response = net
                 .answer(http::Request::from_parts(parts, Body::from(bytes)))

@@ -38,7 +38,12 @@ fn open_ip_sockets() -> usize {
         .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
         .filter_map(|target| {
             let target = target.to_string_lossy().into_owned();
-            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
         })
         .filter(|inode| ip_inodes.contains(inode))
         .count()
@@ -82,8 +87,16 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
     let issue = client.get_issue(&key).await.unwrap().unwrap();
     assert_eq!(issue.summary, "Throttled in virtual time");
     // Each 429 said Retry-After: 1; both waits passed on the paused clock, not the wall clock.
-    assert!(virtual_start.elapsed() >= Duration::from_secs(2), "{:?}", virtual_start.elapsed());
-    assert!(real_start.elapsed() < Duration::from_secs(1), "{:?}", real_start.elapsed());
+    assert!(
+        virtual_start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        virtual_start.elapsed()
+    );
+    assert!(
+        real_start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        real_start.elapsed()
+    );
     let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [201, 429, 429, 200]);
 
@@ -92,7 +105,10 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
         .upload_attachment(&key, "dump.bin", bytes(70_000))
         .await
         .unwrap();
-    assert_eq!(client.download_attachment(&sent).await.unwrap(), bytes(70_000));
+    assert_eq!(
+        client.download_attachment(&sent).await.unwrap(),
+        bytes(70_000)
+    );
     assert_eq!(emulator.media_requests().len(), 1);
     assert!(!emulator.media_requests()[0].authorization);
 
@@ -122,8 +138,16 @@ async fn sir_in_process_waits_out_throttling_in_virtual_time_without_a_socket() 
     emulator.faults().throttle_next(1);
     let (virtual_start, real_start) = (tokio::time::Instant::now(), std::time::Instant::now());
     assert_eq!(client.list_cases().await.unwrap().len(), 1);
-    assert!(virtual_start.elapsed() >= Duration::from_secs(3), "{:?}", virtual_start.elapsed());
-    assert!(real_start.elapsed() < Duration::from_secs(1), "{:?}", real_start.elapsed());
+    assert!(
+        virtual_start.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        virtual_start.elapsed()
+    );
+    assert!(
+        real_start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        real_start.elapsed()
+    );
 
     // Presigned transfers go through the same in-process transport.
     client

@@ -55,7 +55,12 @@ async fn automation_messages_in_process_are_the_ones_sns_delivers() {
     .await
     .unwrap();
     act_in_jira(&over_sns);
-    assert!(over_sns.automation().wait_idle(Duration::from_secs(30)).await);
+    assert!(
+        over_sns
+            .automation()
+            .wait_idle(Duration::from_secs(30))
+            .await
+    );
     assert_eq!(over_sns.automation().failures(), Vec::<String>::new());
     let expected = over_sns.automation().published().len();
     let queue = RuleQueue {
@@ -75,7 +80,10 @@ async fn automation_messages_in_process_are_the_ones_sns_delivers() {
     let taken = in_process.take_automation_messages();
     assert_eq!(taken.len(), 8, "{taken:?}");
     assert_eq!(taken, delivered);
-    assert!(in_process.take_automation_messages().is_empty(), "taken once");
+    assert!(
+        in_process.take_automation_messages().is_empty(),
+        "taken once"
+    );
 }
 
 /// What a responder does in SIR: every kind of native event.
@@ -103,7 +111,13 @@ fn act_in_sir(sir: &SirEmulator) -> String {
 
 /// The parts of a delivered EventBridge event a PutEvents entry sets, with the case id (each
 /// emulator numbers its cases from its own random start) replaced by `<case>`.
-fn comparable(source: &str, detail_type: &str, detail: &Value, resources: &Value, case: &str) -> Value {
+fn comparable(
+    source: &str,
+    detail_type: &str,
+    detail: &Value,
+    resources: &Value,
+    case: &str,
+) -> Value {
     let text = json!({
         "source": source,
         "detail-type": detail_type,
@@ -130,7 +144,11 @@ async fn native_events_in_process_are_the_ones_eventbridge_delivers() {
     .await
     .unwrap();
     let case = act_in_sir(&over_eventbridge);
-    assert!(over_eventbridge.events_settled(Duration::from_secs(30)).await);
+    assert!(
+        over_eventbridge
+            .events_settled(Duration::from_secs(30))
+            .await
+    );
     assert_eq!(over_eventbridge.event_stats().failed, 0);
     let expected = over_eventbridge.events().len();
     let delivered: Vec<Value> = world

@@ -52,14 +52,12 @@ fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
     } else {
         JiraClient::new(&settings)
     };
-    client
-        .unwrap()
-        .with_retry_policy(RetryPolicy {
-            max_retries: 4,
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(100),
-            max_retry_after: Duration::from_secs(5),
-        })
+    client.unwrap().with_retry_policy(RetryPolicy {
+        max_retries: 4,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        max_retry_after: Duration::from_secs(5),
+    })
 }
 
 fn new_issue(summary: &str, labels: &[&str]) -> NewIssue {
@@ -386,10 +384,13 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
 }
 
 async fn attachments_download_from_a_site_that_does_not_redirect(transport: Transport) {
-    let emulator = emulator(transport, JiraEmulatorConfig {
-        attachment_redirect: false,
-        ..JiraEmulatorConfig::default()
-    })
+    let emulator = emulator(
+        transport,
+        JiraEmulatorConfig {
+            attachment_redirect: false,
+            ..JiraEmulatorConfig::default()
+        },
+    )
     .await;
     let client = client_for(&emulator, "integration-token");
     let key = client

@@ -351,7 +351,9 @@ async fn response_team_comes_from_the_active_membership(transport: Transport) {
     assert!(team.iter().all(|r| r.email.contains('@')));
 }
 
-async fn throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persists(transport: Transport) {
+async fn throttling_is_retried_by_the_sdk_and_reported_retryable_when_it_persists(
+    transport: Transport,
+) {
     let (emulator, client) = sir(transport).await;
     emulator.create_case(HUMAN, human_case("Throttled"));
     emulator.faults().retry_after(0);

@@ -124,7 +124,9 @@ impl EventSink {
     pub fn take_pending(&self) -> Vec<EventEntry> {
         self.pending
             .as_ref()
-            .map(|pending| std::mem::take(&mut *pending.lock().unwrap_or_else(PoisonError::into_inner)))
+            .map(|pending| {
+                std::mem::take(&mut *pending.lock().unwrap_or_else(PoisonError::into_inner))
+            })
             .unwrap_or_default()
     }
 
@@ -146,15 +148,15 @@ impl EventSink {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(entry);
             self.counters.published.fetch_add(1, Ordering::SeqCst);
-        } else if let Some(sender) = &self.sender {
-            if sender.send(entry).is_err() {
-                self.counters.failed.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(
-                    detail_type,
-                    case_id,
-                    "event publisher has stopped; event dropped"
-                );
-            }
+        } else if let Some(sender) = &self.sender
+            && sender.send(entry).is_err()
+        {
+            self.counters.failed.fetch_add(1, Ordering::SeqCst);
+            tracing::warn!(
+                detail_type,
+                case_id,
+                "event publisher has stopped; event dropped"
+            );
         }
     }
 

@@ -247,7 +247,7 @@ impl SirEmulator {
             &config.event_bus_name,
             &config.region,
         );
-        let shared = shared(model, &config, format!("http://127.0.0.1:{port}"), events);
+        let shared = shared(model, config, format!("http://127.0.0.1:{port}"), events);
         let router = router(&shared);
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
@@ -271,7 +271,7 @@ impl SirEmulator {
         let model = load_model(&config)?;
         let events = EventSink::in_process(&config.event_bus_name);
         Ok(SirEmulator {
-            shared: shared(model, &config, IN_PROCESS_URL.to_owned(), events),
+            shared: shared(model, config, IN_PROCESS_URL.to_owned(), events),
             port: 0,
             server: None,
         })
@@ -449,7 +449,7 @@ fn load_model(config: &SirEmulatorConfig) -> Result<ServiceModel, Error> {
 
 fn shared(
     model: ServiceModel,
-    config: &SirEmulatorConfig,
+    config: SirEmulatorConfig,
     base_url: String,
     events: EventSink,
 ) -> Arc<Shared> {
@@ -460,12 +460,12 @@ fn shared(
         faults: Faults::default(),
         requests: Mutex::new(Vec::new()),
         base_url,
-        account_id: config.account_id.clone(),
-        incident_response_team: config.incident_response_team.clone(),
         authorizer: config
             .authorizer
             .as_deref()
             .map(|url| authorizer::Authorizer::new(url, &config.region, &config.account_id)),
+        account_id: config.account_id,
+        incident_response_team: config.incident_response_team,
     })
 }
 
