@@ -54,6 +54,10 @@ fn bytes(len: usize) -> bytes::Bytes {
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the wall clock measured against the paused one"
+)]
 async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket() {
     let emulator = JiraEmulator::in_process(JiraEmulatorConfig::default()).unwrap();
     let settings = JiraSettings {
@@ -116,6 +120,10 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the wall clock measured against the paused one"
+)]
 async fn sir_in_process_waits_out_throttling_in_virtual_time_without_a_socket() {
     let emulator = SirEmulator::in_process(SirEmulatorConfig::default()).unwrap();
     let net = InProcessNet::sir(&emulator);

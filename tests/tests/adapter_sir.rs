@@ -4,7 +4,7 @@
 
 #![allow(
     clippy::disallowed_methods,
-    reason = "runs in real time against moto and the emulators over sockets"
+    reason = "runs in real time against the emulators, over sockets or in process"
 )]
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
