@@ -171,3 +171,28 @@ async fn sir_in_process_waits_out_throttling_in_virtual_time_without_a_socket() 
 
     assert_eq!(open_ip_sockets(), 0, "the in-process mode opened a socket");
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_origin_no_emulator_serves_is_a_bad_gateway_not_a_socket() {
+    let emulator = SirEmulator::in_process(SirEmulatorConfig::default()).unwrap();
+    let net = InProcessNet::sir(&emulator);
+    let request = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/3/myself",
+            jira_emulator::IN_PROCESS_URL
+        ))
+        .build()
+        .unwrap();
+    let response = shared::http_transport::HttpTransport::send(&net, request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_GATEWAY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("jira.in-process.invalid")
+    );
+    assert_eq!(open_ip_sockets(), 0, "the in-process mode opened a socket");
+}
