@@ -1,0 +1,433 @@
+//! The invariants of issue 14, checked once the world is quiet and the reconciler has run, as
+//! pure functions over plain data the world hands over ([`World`]). Each check returns the
+//! [`Violation`]s it finds; [`check_all`] runs them all.
+//!
+//! Identity of copies: a comment the integration wrote names the comment it was copied from
+//! (`copied_from`: the marker property on a Jira comment, the marker in a SIR comment's body), an
+//! attachment is identified by its name on both sides.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A SIR case as the world sees it at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Case {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub description: String,
+    pub comments: Vec<CaseComment>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseComment {
+    pub id: String,
+    pub body: String,
+    pub creator: String,
+    /// The Jira comment id this comment was copied from (`None`: written by a responder).
+    pub copied_from: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub size: u64,
+}
+
+/// A Jira issue as the world sees it at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Issue {
+    pub key: String,
+    pub summary: String,
+    pub status: String,
+    pub description: String,
+    pub comments: Vec<IssueComment>,
+    pub attachments: Vec<Attachment>,
+    /// The case the integration created this issue for (its identity property); `None` for an
+    /// issue a responder created.
+    pub made_for_case: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: String,
+    pub body: String,
+    pub author: String,
+    /// The SIR comment id in the comment's marker property (`None`: written by a responder).
+    pub copied_from: Option<String>,
+}
+
+/// The mapping table's case ⇄ issue link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Link {
+    pub case_id: String,
+    pub issue_key: String,
+}
+
+/// A message left in a function's DLQ, and whether the reconciler converged its pair since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlqEntry {
+    pub function: String,
+    pub payload: String,
+    pub converged: bool,
+}
+
+/// The remote writes one responder action caused (both sides together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionWrites {
+    pub action: String,
+    pub writes: usize,
+}
+
+/// Everything the checks read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct World {
+    pub cases: Vec<Case>,
+    pub issues: Vec<Issue>,
+    pub links: Vec<Link>,
+    /// Cases a responder closed at some point of the run.
+    pub closed_cases: BTreeSet<String>,
+    pub dlq: Vec<DlqEntry>,
+    pub writes: Vec<ActionWrites>,
+}
+
+/// The SIR status that means closed.
+pub const CLOSED: &str = "Closed";
+
+/// One broken invariant, with what a reader needs to find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    CaseWithoutIssue { case: String },
+    CaseWithManyIssues { case: String, issues: Vec<String> },
+    IssueWithoutCase { issue: String },
+    IssueWithManyCases { issue: String, cases: Vec<String> },
+    LinkToMissing { case: String, issue: String },
+    CommentMissing { from: String, comment: String, on: String },
+    CommentDoubled { from: String, comment: String, on: String, copies: usize },
+    CommentCopiedBack { comment: String, on: String, copy_of: String },
+    AttachmentMissing { name: String, on: String },
+    AttachmentDoubled { name: String, on: String, copies: usize },
+    AttachmentSizeDiffers { name: String, case_size: u64, issue_size: u64 },
+    TitleDiffers { case: String, title: String, issue: String, summary: String },
+    StatusDiffers { case: String, status: String, issue: String, found: String, expected: String },
+    ClosedCaseReopened { case: String, status: String },
+    TooManyWrites { action: String, writes: usize, bound: usize },
+    DlqNotConverged { function: String, payload: String },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CaseWithoutIssue { case } => write!(f, "case {case} has no issue"),
+            Self::CaseWithManyIssues { case, issues } => {
+                write!(f, "case {case} has {} issues: {}", issues.len(), issues.join(", "))
+            }
+            Self::IssueWithoutCase { issue } => {
+                write!(f, "issue {issue} (made by the integration or linked) has no case")
+            }
+            Self::IssueWithManyCases { issue, cases } => {
+                write!(f, "issue {issue} has {} cases: {}", cases.len(), cases.join(", "))
+            }
+            Self::LinkToMissing { case, issue } => {
+                write!(f, "the link {case} ⇄ {issue} names something that does not exist")
+            }
+            Self::CommentMissing { from, comment, on } => {
+                write!(f, "comment {comment} of {from} was never copied to {on}")
+            }
+            Self::CommentDoubled { from, comment, on, copies } => {
+                write!(f, "comment {comment} of {from} is on {on} {copies} times")
+            }
+            Self::CommentCopiedBack { comment, on, copy_of } => write!(
+                f,
+                "comment {comment} on {on} copies {copy_of}, which the integration itself wrote"
+            ),
+            Self::AttachmentMissing { name, on } => write!(f, "attachment {name} is missing on {on}"),
+            Self::AttachmentDoubled { name, on, copies } => {
+                write!(f, "attachment {name} is on {on} {copies} times")
+            }
+            Self::AttachmentSizeDiffers { name, case_size, issue_size } => write!(
+                f,
+                "attachment {name} has {case_size} bytes on the case and {issue_size} on the issue"
+            ),
+            Self::TitleDiffers { case, title, issue, summary } => write!(
+                f,
+                "case {case} is titled {title:?} but issue {issue} is summarised {summary:?}"
+            ),
+            Self::StatusDiffers { case, status, issue, found, expected } => write!(
+                f,
+                "case {case} is {status:?}, so issue {issue} should be {expected:?}, but it is {found:?}"
+            ),
+            Self::ClosedCaseReopened { case, status } => {
+                write!(f, "case {case} was closed and is now {status:?}")
+            }
+            Self::TooManyWrites { action, writes, bound } => write!(
+                f,
+                "responder action {action} caused {writes} remote writes (bound {bound}): ping-pong?"
+            ),
+            Self::DlqNotConverged { function, payload } => write!(
+                f,
+                "{function}'s DLQ holds a message the reconciler did not converge: {payload}"
+            ),
+        }
+    }
+}
+
+/// Every check; `status_for` maps a case status to the issue status it must have (`None`: any).
+pub fn check_all(
+    world: &World,
+    status_for: &dyn Fn(&str) -> Option<String>,
+    max_writes_per_action: usize,
+) -> Vec<Violation> {
+    let mut violations = one_issue_per_case(world);
+    violations.extend(comments_exactly_once(world));
+    violations.extend(attachments_exactly_once(world));
+    violations.extend(fields_agree(world, status_for));
+    violations.extend(closed_cases_stay_closed(world));
+    violations.extend(writes_bounded(world, max_writes_per_action));
+    violations.extend(dlq_converged(world));
+    violations
+}
+
+/// The linked pairs whose case and issue both exist.
+fn pairs(world: &World) -> Vec<(&Case, &Issue)> {
+    world
+        .links
+        .iter()
+        .filter_map(|link| {
+            let case = world.cases.iter().find(|c| c.id == link.case_id)?;
+            let issue = world.issues.iter().find(|i| i.key == link.issue_key)?;
+            Some((case, issue))
+        })
+        .collect()
+}
+
+/// Every case has exactly one issue, every issue the integration made (or that is linked) exactly
+/// one case; an issue made for a case but left unlinked counts as a second issue of that case.
+pub fn one_issue_per_case(world: &World) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut issues_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut cases_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for link in &world.links {
+        let case_exists = world.cases.iter().any(|c| c.id == link.case_id);
+        let issue_exists = world.issues.iter().any(|i| i.key == link.issue_key);
+        if !case_exists || !issue_exists {
+            violations.push(Violation::LinkToMissing {
+                case: link.case_id.clone(),
+                issue: link.issue_key.clone(),
+            });
+            continue;
+        }
+        issues_of.entry(&link.case_id).or_default().insert(&link.issue_key);
+        cases_of.entry(&link.issue_key).or_default().insert(&link.case_id);
+    }
+    for issue in &world.issues {
+        if let Some(case) = &issue.made_for_case {
+            issues_of.entry(case).or_default().insert(&issue.key);
+            if world.cases.iter().any(|c| &c.id == case) {
+                cases_of.entry(&issue.key).or_default().insert(case);
+            }
+        }
+    }
+    for case in &world.cases {
+        match issues_of.get(case.id.as_str()) {
+            None => violations.push(Violation::CaseWithoutIssue { case: case.id.clone() }),
+            Some(issues) if issues.len() > 1 => violations.push(Violation::CaseWithManyIssues {
+                case: case.id.clone(),
+                issues: issues.iter().map(|k| k.to_string()).collect(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for issue in &world.issues {
+        match cases_of.get(issue.key.as_str()) {
+            None if issue.made_for_case.is_some() => {
+                violations.push(Violation::IssueWithoutCase { issue: issue.key.clone() });
+            }
+            Some(cases) if cases.len() > 1 => violations.push(Violation::IssueWithManyCases {
+                issue: issue.key.clone(),
+                cases: cases.iter().map(|c| c.to_string()).collect(),
+            }),
+            _ => {}
+        }
+    }
+    violations
+}
+
+/// Per linked pair: each responder's comment has exactly one copy on the other side, and no copy
+/// was copied back.
+pub fn comments_exactly_once(world: &World) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (case, issue) in pairs(world) {
+        let case_side = format!("case {}", case.id);
+        let issue_side = format!("issue {}", issue.key);
+        let sir: Vec<(&str, Option<&str>)> = case
+            .comments
+            .iter()
+            .map(|c| (c.id.as_str(), c.copied_from.as_deref()))
+            .collect();
+        let jira: Vec<(&str, Option<&str>)> = issue
+            .comments
+            .iter()
+            .map(|c| (c.id.as_str(), c.copied_from.as_deref()))
+            .collect();
+        for (originals, copies, from, on) in [
+            (&sir, &jira, &case_side, &issue_side),
+            (&jira, &sir, &issue_side, &case_side),
+        ] {
+            for (id, copied_from) in originals {
+                if copied_from.is_some() {
+                    continue;
+                }
+                let count = copies.iter().filter(|(_, source)| *source == Some(*id)).count();
+                match count {
+                    0 => violations.push(Violation::CommentMissing {
+                        from: from.clone(),
+                        comment: id.to_string(),
+                        on: on.clone(),
+                    }),
+                    1 => {}
+                    copies => violations.push(Violation::CommentDoubled {
+                        from: from.clone(),
+                        comment: id.to_string(),
+                        on: on.clone(),
+                        copies,
+                    }),
+                }
+            }
+            for (id, copied_from) in copies {
+                let Some(source) = copied_from else { continue };
+                let source_is_copy = originals
+                    .iter()
+                    .any(|(original, from)| original == source && from.is_some());
+                if source_is_copy {
+                    violations.push(Violation::CommentCopiedBack {
+                        comment: id.to_string(),
+                        on: on.clone(),
+                        copy_of: source.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    violations
+}
+
+/// Per linked pair: every attachment (by name) is on both sides exactly once, with one size.
+pub fn attachments_exactly_once(world: &World) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (case, issue) in pairs(world) {
+        let on_case = attachment_counts(&case.attachments);
+        let on_issue = attachment_counts(&issue.attachments);
+        let names: BTreeSet<&str> = on_case.keys().chain(on_issue.keys()).copied().collect();
+        for name in names {
+            for (side, counts) in [
+                (format!("case {}", case.id), &on_case),
+                (format!("issue {}", issue.key), &on_issue),
+            ] {
+                match counts.get(name) {
+                    None => violations.push(Violation::AttachmentMissing {
+                        name: name.to_string(),
+                        on: side,
+                    }),
+                    Some((copies, _)) if *copies > 1 => violations.push(Violation::AttachmentDoubled {
+                        name: name.to_string(),
+                        on: side,
+                        copies: *copies,
+                    }),
+                    Some(_) => {}
+                }
+            }
+            if let (Some((_, case_size)), Some((_, issue_size))) = (on_case.get(name), on_issue.get(name))
+                && case_size != issue_size
+            {
+                violations.push(Violation::AttachmentSizeDiffers {
+                    name: name.to_string(),
+                    case_size: *case_size,
+                    issue_size: *issue_size,
+                });
+            }
+        }
+    }
+    violations
+}
+
+/// Per attachment name: how many times it is there, and the size of the first.
+fn attachment_counts(list: &[Attachment]) -> BTreeMap<&str, (usize, u64)> {
+    let mut counts: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+    for attachment in list {
+        counts
+            .entry(attachment.name.as_str())
+            .or_insert((0, attachment.size))
+            .0 += 1;
+    }
+    counts
+}
+
+/// Per linked pair: title = summary, and the issue's status is the one `status_for` maps the
+/// case's status to.
+pub fn fields_agree(world: &World, status_for: &dyn Fn(&str) -> Option<String>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (case, issue) in pairs(world) {
+        if case.title != issue.summary {
+            violations.push(Violation::TitleDiffers {
+                case: case.id.clone(),
+                title: case.title.clone(),
+                issue: issue.key.clone(),
+                summary: issue.summary.clone(),
+            });
+        }
+        if let Some(expected) = status_for(&case.status)
+            && expected != issue.status
+        {
+            violations.push(Violation::StatusDiffers {
+                case: case.id.clone(),
+                status: case.status.clone(),
+                issue: issue.key.clone(),
+                found: issue.status.clone(),
+                expected,
+            });
+        }
+    }
+    violations
+}
+
+/// A case a responder closed is still closed (SIR cannot reopen one; the integration must not try).
+pub fn closed_cases_stay_closed(world: &World) -> Vec<Violation> {
+    world
+        .cases
+        .iter()
+        .filter(|case| world.closed_cases.contains(&case.id) && case.status != CLOSED)
+        .map(|case| Violation::ClosedCaseReopened {
+            case: case.id.clone(),
+            status: case.status.clone(),
+        })
+        .collect()
+}
+
+/// Each responder action caused at most `bound` remote writes.
+pub fn writes_bounded(world: &World, bound: usize) -> Vec<Violation> {
+    world
+        .writes
+        .iter()
+        .filter(|w| w.writes > bound)
+        .map(|w| Violation::TooManyWrites {
+            action: w.action.clone(),
+            writes: w.writes,
+            bound,
+        })
+        .collect()
+}
+
+/// Nothing is left in a DLQ that the reconciler did not converge.
+pub fn dlq_converged(world: &World) -> Vec<Violation> {
+    world
+        .dlq
+        .iter()
+        .filter(|entry| !entry.converged)
+        .map(|entry| Violation::DlqNotConverged {
+            function: entry.function.clone(),
+            payload: entry.payload.clone(),
+        })
+        .collect()
+}
