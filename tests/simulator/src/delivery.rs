@@ -115,7 +115,11 @@ impl Pattern {
 
     fn compile_at(pattern: &Value, path: &str) -> Result<Self, PatternError> {
         let refuse = |at: &str, why: &str| PatternError {
-            path: if at.is_empty() { "(root)".into() } else { at.to_string() },
+            path: if at.is_empty() {
+                "(root)".into()
+            } else {
+                at.to_string()
+            },
             why: why.to_string(),
         };
         let Value::Object(map) = pattern else {
@@ -126,7 +130,11 @@ impl Pattern {
         }
         let mut fields = BTreeMap::new();
         for (key, value) in map {
-            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             let field = match value {
                 Value::Array(items) if items.is_empty() => {
                     return Err(refuse(&at, "an empty value list matches nothing"));
@@ -141,7 +149,12 @@ impl Pattern {
                     FieldPattern::AnyOf(items.clone())
                 }
                 Value::Object(_) => FieldPattern::Nested(Self::compile_at(value, &at)?),
-                _ => return Err(refuse(&at, "a value must be an array of exact values or an object")),
+                _ => {
+                    return Err(refuse(
+                        &at,
+                        "a value must be an array of exact values or an object",
+                    ));
+                }
             };
             fields.insert(key.clone(), field);
         }
@@ -248,12 +261,15 @@ impl Stack {
             .to_string();
         let mut stack = Self::default();
         for key in [POLLER, JIRA_CLIENT, JIRA_NOTIFICATIONS_HANDLER, SIR_CLIENT] {
-            let timeout = Duration::from_secs(seconds(&format!("/functions/{key}/timeoutSeconds"))?);
+            let timeout =
+                Duration::from_secs(seconds(&format!("/functions/{key}/timeoutSeconds"))?);
             let mut settings = FunctionSettings::new(key, timeout);
             settings.reserved_concurrency = match key {
                 _ if reserved == 0 => None,
                 JIRA_CLIENT | SIR_CLIENT => Some(reserved),
-                JIRA_NOTIFICATIONS_HANDLER => Some(reserved.min(NOTIFICATIONS_RESERVED_CONCURRENCY)),
+                JIRA_NOTIFICATIONS_HANDLER => {
+                    Some(reserved.min(NOTIFICATIONS_RESERVED_CONCURRENCY))
+                }
                 _ => None,
             };
             stack = stack.function(settings);
@@ -328,23 +344,40 @@ pub enum StepKind {
         rules: Vec<String>,
     },
     /// A message published to an SNS topic.
-    SnsPublished { topic: String },
+    SnsPublished {
+        topic: String,
+    },
     /// A schedule rule fired.
-    Scheduled { rule: String },
+    Scheduled {
+        rule: String,
+    },
     /// An asynchronous invocation accepted into the function's queue.
     Queued,
     /// At-least-once: this invocation is a second delivery of `of`.
-    Duplicated { of: u64 },
+    Duplicated {
+        of: u64,
+    },
     /// Ready, but the function's reserved concurrency is used up.
     Throttled,
     /// A run starts (`attempt` 0 is the first delivery).
-    Invoked { attempt: u32 },
+    Invoked {
+        attempt: u32,
+    },
     Ok,
-    Error { message: String },
-    TimedOut { after: Duration },
+    Error {
+        message: String,
+    },
+    TimedOut {
+        after: Duration,
+    },
     /// Retry number `attempt` is due after `after`.
-    Retried { attempt: u32, after: Duration },
-    DeadLettered { reason: String },
+    Retried {
+        attempt: u32,
+        after: Duration,
+    },
+    DeadLettered {
+        reason: String,
+    },
 }
 
 /// A step with its virtual time since the model was created.
@@ -609,7 +642,7 @@ impl Delivery {
                 state.start_ready(now)?
             };
             for (invocation, handler, timeout) in starts {
-                self.spawn(invocation, handler, timeout);
+                self.spawn(invocation, &handler, timeout);
             }
             let wake_at = {
                 let state = self.handle.state.borrow();
@@ -640,7 +673,7 @@ impl Delivery {
         }
     }
 
-    fn spawn(&self, invocation: Invocation, handler: Handler, timeout: Duration) {
+    fn spawn(&self, invocation: Invocation, handler: &Handler, timeout: Duration) {
         let state = Rc::clone(&self.handle.state);
         let wake = Rc::clone(&self.handle.wake);
         let id = invocation.id;
@@ -663,7 +696,7 @@ impl DeliveryHandle {
     pub fn put_event(&self, bus: &str, source: &str, detail_type: &str, detail: Value) -> String {
         let mut state = self.state.borrow_mut();
         let id = state.event_id();
-        let envelope = json!({
+        let mut envelope = json!({
             "version": "0",
             "id": id,
             "detail-type": detail_type,
@@ -672,8 +705,8 @@ impl DeliveryHandle {
             "time": event_time(),
             "region": REGION,
             "resources": [],
-            "detail": detail,
         });
+        envelope["detail"] = detail;
         let matched: Vec<(String, String)> = state
             .rules
             .iter()

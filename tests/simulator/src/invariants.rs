@@ -98,22 +98,80 @@ pub const CLOSED: &str = "Closed";
 /// One broken invariant, with what a reader needs to find it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
-    CaseWithoutIssue { case: String },
-    CaseWithManyIssues { case: String, issues: Vec<String> },
-    IssueWithoutCase { issue: String },
-    IssueWithManyCases { issue: String, cases: Vec<String> },
-    LinkToMissing { case: String, issue: String },
-    CommentMissing { from: String, comment: String, on: String },
-    CommentDoubled { from: String, comment: String, on: String, copies: usize },
-    CommentCopiedBack { comment: String, on: String, copy_of: String },
-    AttachmentMissing { name: String, on: String },
-    AttachmentDoubled { name: String, on: String, copies: usize },
-    AttachmentSizeDiffers { name: String, case_size: u64, issue_size: u64 },
-    TitleDiffers { case: String, title: String, issue: String, summary: String },
-    StatusDiffers { case: String, status: String, issue: String, found: String, expected: String },
-    ClosedCaseReopened { case: String, status: String },
-    TooManyWrites { action: String, writes: usize, bound: usize },
-    DlqNotConverged { function: String, payload: String },
+    CaseWithoutIssue {
+        case: String,
+    },
+    CaseWithManyIssues {
+        case: String,
+        issues: Vec<String>,
+    },
+    IssueWithoutCase {
+        issue: String,
+    },
+    IssueWithManyCases {
+        issue: String,
+        cases: Vec<String>,
+    },
+    LinkToMissing {
+        case: String,
+        issue: String,
+    },
+    CommentMissing {
+        from: String,
+        comment: String,
+        on: String,
+    },
+    CommentDoubled {
+        from: String,
+        comment: String,
+        on: String,
+        copies: usize,
+    },
+    CommentCopiedBack {
+        comment: String,
+        on: String,
+        copy_of: String,
+    },
+    AttachmentMissing {
+        name: String,
+        on: String,
+    },
+    AttachmentDoubled {
+        name: String,
+        on: String,
+        copies: usize,
+    },
+    AttachmentSizeDiffers {
+        name: String,
+        case_size: u64,
+        issue_size: u64,
+    },
+    TitleDiffers {
+        case: String,
+        title: String,
+        issue: String,
+        summary: String,
+    },
+    StatusDiffers {
+        case: String,
+        status: String,
+        issue: String,
+        found: String,
+        expected: String,
+    },
+    ClosedCaseReopened {
+        case: String,
+        status: String,
+    },
+    TooManyWrites {
+        action: String,
+        writes: usize,
+        bound: usize,
+    },
+    DlqNotConverged {
+        function: String,
+        payload: String,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -121,47 +179,93 @@ impl fmt::Display for Violation {
         match self {
             Self::CaseWithoutIssue { case } => write!(f, "case {case} has no issue"),
             Self::CaseWithManyIssues { case, issues } => {
-                write!(f, "case {case} has {} issues: {}", issues.len(), issues.join(", "))
+                write!(
+                    f,
+                    "case {case} has {} issues: {}",
+                    issues.len(),
+                    issues.join(", ")
+                )
             }
             Self::IssueWithoutCase { issue } => {
-                write!(f, "issue {issue} (made by the integration or linked) has no case")
+                write!(
+                    f,
+                    "issue {issue} (made by the integration or linked) has no case"
+                )
             }
             Self::IssueWithManyCases { issue, cases } => {
-                write!(f, "issue {issue} has {} cases: {}", cases.len(), cases.join(", "))
+                write!(
+                    f,
+                    "issue {issue} has {} cases: {}",
+                    cases.len(),
+                    cases.join(", ")
+                )
             }
             Self::LinkToMissing { case, issue } => {
-                write!(f, "the link {case} ⇄ {issue} names something that does not exist")
+                write!(
+                    f,
+                    "the link {case} ⇄ {issue} names something that does not exist"
+                )
             }
             Self::CommentMissing { from, comment, on } => {
                 write!(f, "comment {comment} of {from} was never copied to {on}")
             }
-            Self::CommentDoubled { from, comment, on, copies } => {
+            Self::CommentDoubled {
+                from,
+                comment,
+                on,
+                copies,
+            } => {
                 write!(f, "comment {comment} of {from} is on {on} {copies} times")
             }
-            Self::CommentCopiedBack { comment, on, copy_of } => write!(
+            Self::CommentCopiedBack {
+                comment,
+                on,
+                copy_of,
+            } => write!(
                 f,
                 "comment {comment} on {on} copies {copy_of}, which the integration itself wrote"
             ),
-            Self::AttachmentMissing { name, on } => write!(f, "attachment {name} is missing on {on}"),
+            Self::AttachmentMissing { name, on } => {
+                write!(f, "attachment {name} is missing on {on}")
+            }
             Self::AttachmentDoubled { name, on, copies } => {
                 write!(f, "attachment {name} is on {on} {copies} times")
             }
-            Self::AttachmentSizeDiffers { name, case_size, issue_size } => write!(
+            Self::AttachmentSizeDiffers {
+                name,
+                case_size,
+                issue_size,
+            } => write!(
                 f,
                 "attachment {name} has {case_size} bytes on the case and {issue_size} on the issue"
             ),
-            Self::TitleDiffers { case, title, issue, summary } => write!(
+            Self::TitleDiffers {
+                case,
+                title,
+                issue,
+                summary,
+            } => write!(
                 f,
                 "case {case} is titled {title:?} but issue {issue} is summarised {summary:?}"
             ),
-            Self::StatusDiffers { case, status, issue, found, expected } => write!(
+            Self::StatusDiffers {
+                case,
+                status,
+                issue,
+                found,
+                expected,
+            } => write!(
                 f,
                 "case {case} is {status:?}, so issue {issue} should be {expected:?}, but it is {found:?}"
             ),
             Self::ClosedCaseReopened { case, status } => {
                 write!(f, "case {case} was closed and is now {status:?}")
             }
-            Self::TooManyWrites { action, writes, bound } => write!(
+            Self::TooManyWrites {
+                action,
+                writes,
+                bound,
+            } => write!(
                 f,
                 "responder action {action} caused {writes} remote writes (bound {bound}): ping-pong?"
             ),
@@ -218,8 +322,14 @@ pub fn one_issue_per_case(world: &World) -> Vec<Violation> {
             });
             continue;
         }
-        issues_of.entry(&link.case_id).or_default().insert(&link.issue_key);
-        cases_of.entry(&link.issue_key).or_default().insert(&link.case_id);
+        issues_of
+            .entry(&link.case_id)
+            .or_default()
+            .insert(&link.issue_key);
+        cases_of
+            .entry(&link.issue_key)
+            .or_default()
+            .insert(&link.case_id);
     }
     for issue in &world.issues {
         if let Some(case) = &issue.made_for_case {
@@ -231,7 +341,9 @@ pub fn one_issue_per_case(world: &World) -> Vec<Violation> {
     }
     for case in &world.cases {
         match issues_of.get(case.id.as_str()) {
-            None => violations.push(Violation::CaseWithoutIssue { case: case.id.clone() }),
+            None => violations.push(Violation::CaseWithoutIssue {
+                case: case.id.clone(),
+            }),
             Some(issues) if issues.len() > 1 => violations.push(Violation::CaseWithManyIssues {
                 case: case.id.clone(),
                 issues: issues.iter().map(|k| k.to_string()).collect(),
@@ -242,7 +354,9 @@ pub fn one_issue_per_case(world: &World) -> Vec<Violation> {
     for issue in &world.issues {
         match cases_of.get(issue.key.as_str()) {
             None if issue.made_for_case.is_some() => {
-                violations.push(Violation::IssueWithoutCase { issue: issue.key.clone() });
+                violations.push(Violation::IssueWithoutCase {
+                    issue: issue.key.clone(),
+                });
             }
             Some(cases) if cases.len() > 1 => violations.push(Violation::IssueWithManyCases {
                 issue: issue.key.clone(),
@@ -279,7 +393,10 @@ pub fn comments_exactly_once(world: &World) -> Vec<Violation> {
                 if copied_from.is_some() {
                     continue;
                 }
-                let count = copies.iter().filter(|(_, source)| *source == Some(*id)).count();
+                let count = copies
+                    .iter()
+                    .filter(|(_, source)| *source == Some(*id))
+                    .count();
                 match count {
                     0 => violations.push(Violation::CommentMissing {
                         from: from.clone(),
@@ -330,15 +447,18 @@ pub fn attachments_exactly_once(world: &World) -> Vec<Violation> {
                         name: name.to_string(),
                         on: side,
                     }),
-                    Some((copies, _)) if *copies > 1 => violations.push(Violation::AttachmentDoubled {
-                        name: name.to_string(),
-                        on: side,
-                        copies: *copies,
-                    }),
+                    Some((copies, _)) if *copies > 1 => {
+                        violations.push(Violation::AttachmentDoubled {
+                            name: name.to_string(),
+                            on: side,
+                            copies: *copies,
+                        })
+                    }
                     Some(_) => {}
                 }
             }
-            if let (Some((_, case_size)), Some((_, issue_size))) = (on_case.get(name), on_issue.get(name))
+            if let (Some((_, case_size)), Some((_, issue_size))) =
+                (on_case.get(name), on_issue.get(name))
                 && case_size != issue_size
             {
                 violations.push(Violation::AttachmentSizeDiffers {

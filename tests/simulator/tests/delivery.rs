@@ -9,8 +9,8 @@ use aws_lambda_events::sns::SnsEvent;
 use serde_json::{Value, json};
 use shared::events::{DEFAULT_EVENT_BUS_NAME, rule_patterns};
 use simulator::delivery::{
-    AUTOMATION_TOPIC, DEFAULT_BUS, Delivery, DeliveryConfig, FunctionSettings, JIRA_CLIENT,
-    JIRA_NOTIFICATIONS_HANDLER, POLLER, Pattern, SIR_CLIENT, Stack, Step, StepKind,
+    AUTOMATION_TOPIC, DEFAULT_BUS, Delivery, DeliveryConfig, DeliveryError, FunctionSettings,
+    JIRA_CLIENT, JIRA_NOTIFICATIONS_HANDLER, POLLER, Pattern, SIR_CLIENT, Stack, Step, StepKind,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -37,9 +37,7 @@ fn the_contracts_rule_patterns_match_their_events_and_nothing_else() {
     let jira_client = Pattern::compile(&rule_patterns::jira_client()).unwrap();
     let sir_client = Pattern::compile(&rule_patterns::sir_client()).unwrap();
     let native = Pattern::compile(&rule_patterns::native_sir()).unwrap();
-    let event = |source: &str, detail_type: &str| {
-        json!({"source": source, "detail-type": detail_type, "detail": {"caseId": "1"}})
-    };
+    let event = |source: &str, detail_type: &str| json!({"source": source, "detail-type": detail_type, "detail": {"caseId": "1"}});
 
     assert!(jira_client.matches(&event("security-ir", "Case Created")));
     assert!(!jira_client.matches(&event("jira", "Issue Created")));
@@ -66,7 +64,10 @@ fn nested_keys_and_array_fields_match_by_exact_value() {
 fn patterns_outside_the_modelled_subset_are_refused() {
     for (pattern, path) in [
         (json!({"source": [{"prefix": "aws."}]}), "source"),
-        (json!({"detail": {"n": [{"numeric": [">", 1]}]}}), "detail.n"),
+        (
+            json!({"detail": {"n": [{"numeric": [">", 1]}]}}),
+            "detail.n",
+        ),
         (json!({"source": "jira"}), "source"),
         (json!({"source": []}), "source"),
         (json!({}), "(root)"),
@@ -92,10 +93,28 @@ async fn an_event_reaches_each_matching_rules_target_in_lambdas_envelope() {
     }
     let aws = delivery.handle();
 
-    aws.put_event(DEFAULT_EVENT_BUS_NAME, "jira", "Issue Updated", json!({"issueKey": "SIR-1"}));
-    aws.put_event(DEFAULT_BUS, "security-ir", "Case Updated", json!({"caseId": "1"}));
-    aws.put_event(DEFAULT_BUS, "aws.security-ir", "Case Updated", json!({"caseId": "2"}));
-    aws.publish_sns(AUTOMATION_TOPIC, r#"{"automationData":{"IssueId":"SIR-2"}}"#);
+    aws.put_event(
+        DEFAULT_EVENT_BUS_NAME,
+        "jira",
+        "Issue Updated",
+        json!({"issueKey": "SIR-1"}),
+    );
+    aws.put_event(
+        DEFAULT_BUS,
+        "security-ir",
+        "Case Updated",
+        json!({"caseId": "1"}),
+    );
+    aws.put_event(
+        DEFAULT_BUS,
+        "aws.security-ir",
+        "Case Updated",
+        json!({"caseId": "2"}),
+    );
+    aws.publish_sns(
+        AUTOMATION_TOPIC,
+        r#"{"automationData":{"IssueId":"SIR-2"}}"#,
+    );
     delivery.run_until_idle(MINUTE).await.unwrap();
 
     let received = received.borrow();
@@ -104,13 +123,21 @@ async fn an_event_reaches_each_matching_rules_target_in_lambdas_envelope() {
     for (function, payload) in received.iter() {
         match *function {
             SIR_CLIENT | POLLER => {
-                let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone()).unwrap();
-                let expected = if *function == SIR_CLIENT { "jira" } else { "aws.security-ir" };
+                let event: EventBridgeEvent<Value> =
+                    serde_json::from_value(payload.clone()).unwrap();
+                let expected = if *function == SIR_CLIENT {
+                    "jira"
+                } else {
+                    "aws.security-ir"
+                };
                 assert_eq!(event.source, expected);
             }
             JIRA_NOTIFICATIONS_HANDLER => {
                 let event: SnsEvent = serde_json::from_value(payload.clone()).unwrap();
-                assert_eq!(event.records[0].sns.message, r#"{"automationData":{"IssueId":"SIR-2"}}"#);
+                assert_eq!(
+                    event.records[0].sns.message,
+                    r#"{"automationData":{"IssueId":"SIR-2"}}"#
+                );
             }
             other => panic!("{other} should not have been invoked"),
         }
@@ -130,7 +157,10 @@ async fn a_failing_handler_is_tried_three_times_about_a_minute_then_two_apart_th
     let aws = delivery.handle();
     // A seeded duplicate delivery would be a second invocation id; this one is id 1.
     aws.invoke_async("f", json!({"n": 1})).unwrap();
-    delivery.run_until_idle(Duration::from_secs(3600)).await.unwrap();
+    delivery
+        .run_until_idle(Duration::from_secs(3600))
+        .await
+        .unwrap();
 
     let trace = aws.trace().0;
     let attempts: Vec<Duration> = trace
@@ -142,8 +172,14 @@ async fn a_failing_handler_is_tried_three_times_about_a_minute_then_two_apart_th
     assert!(attempts[0] <= Duration::from_secs(2), "{attempts:?}");
     let first_retry = attempts[1] - attempts[0];
     let second_retry = attempts[2] - attempts[1];
-    assert!((MINUTE..=MINUTE + Duration::from_secs(10)).contains(&first_retry), "{attempts:?}");
-    assert!((2 * MINUTE..=2 * MINUTE + Duration::from_secs(10)).contains(&second_retry), "{attempts:?}");
+    assert!(
+        (MINUTE..=MINUTE + Duration::from_secs(10)).contains(&first_retry),
+        "{attempts:?}"
+    );
+    assert!(
+        (2 * MINUTE..=2 * MINUTE + Duration::from_secs(10)).contains(&second_retry),
+        "{attempts:?}"
+    );
     let dead = aws.dead_letters();
     let letter = dead.iter().find(|d| d.invocation == 1).unwrap();
     assert_eq!(letter.payload, json!({"n": 1}));
@@ -181,9 +217,21 @@ async fn reserved_concurrency_one_never_runs_two_at_once_and_runs_the_throttled_
     let trace = aws.trace().0;
     assert_eq!(most.get(), 1);
     assert_eq!(aws.peak_running("one"), 1);
-    assert_eq!(count(&trace, |k| matches!(k, StepKind::Throttled)), 2, "{}", aws.trace());
+    assert_eq!(
+        count(&trace, |k| matches!(k, StepKind::Throttled)),
+        2,
+        "{}",
+        aws.trace()
+    );
     assert_eq!(count(&trace, |k| matches!(k, StepKind::Ok)), 3);
-    assert_eq!(invoked_at(&trace), vec![Duration::ZERO, Duration::from_secs(10), Duration::from_secs(20)]);
+    assert_eq!(
+        invoked_at(&trace),
+        vec![
+            Duration::ZERO,
+            Duration::from_secs(10),
+            Duration::from_secs(20)
+        ]
+    );
 
     // Without a reservation the same runs overlap: the concurrency is real.
     for n in 0..3 {
@@ -221,7 +269,10 @@ async fn a_handler_sleeping_past_its_timeout_is_cut_at_that_await_and_retried() 
     }
     let aws = delivery.handle();
     aws.invoke_async("slow", json!({})).unwrap();
-    delivery.run_until_idle(Duration::from_secs(600)).await.unwrap();
+    delivery
+        .run_until_idle(Duration::from_secs(600))
+        .await
+        .unwrap();
 
     let trace = aws.trace().0;
     let kinds: Vec<&StepKind> = trace.iter().map(|s| &s.kind).collect();
@@ -230,8 +281,13 @@ async fn a_handler_sleeping_past_its_timeout_is_cut_at_that_await_and_retried() 
         vec![
             &StepKind::Queued,
             &StepKind::Invoked { attempt: 0 },
-            &StepKind::TimedOut { after: Duration::from_secs(30) },
-            &StepKind::Retried { attempt: 1, after: MINUTE },
+            &StepKind::TimedOut {
+                after: Duration::from_secs(30)
+            },
+            &StepKind::Retried {
+                attempt: 1,
+                after: MINUTE
+            },
             &StepKind::Invoked { attempt: 1 },
             &StepKind::Ok,
         ],
@@ -259,17 +315,23 @@ async fn an_invocation_throttled_longer_than_the_maximum_event_age_is_dead_lette
     let aws = delivery.handle();
     aws.invoke_async("busy", json!("first")).unwrap();
     aws.invoke_async("busy", json!("second")).unwrap();
-    delivery.run_until_idle(Duration::from_secs(8 * 3600)).await.unwrap();
+    delivery
+        .run_until_idle(Duration::from_secs(8 * 3600))
+        .await
+        .unwrap();
 
     let dead = aws.dead_letters();
     assert_eq!(dead.len(), 1, "{}", aws.trace());
     assert_eq!(dead[0].reason, "maximum event age exceeded");
-    assert!(dead[0].at > Duration::from_secs(6 * 3600) && dead[0].at < Duration::from_secs(6 * 3600 + 600));
+    assert!(
+        dead[0].at > Duration::from_secs(6 * 3600)
+            && dead[0].at < Duration::from_secs(6 * 3600 + 600)
+    );
     assert_eq!(count(&aws.trace().0, |k| matches!(k, StepKind::Ok)), 1);
 }
 
 /// A run with several functions, concurrency, failures, duplicates and delays; its trace.
-async fn busy_run(seed: u64) -> String {
+async fn busy_run(seed: u64) -> Result<String, DeliveryError> {
     let stack = Stack::default()
         .function(FunctionSettings::new("a", MINUTE).reserved(2))
         .function(FunctionSettings::new("b", MINUTE))
@@ -277,34 +339,32 @@ async fn busy_run(seed: u64) -> String {
         .rule("to-b", "bus", json!({"detail": {"side": ["b"]}}), "b");
     let mut config = DeliveryConfig::new(seed);
     config.duplicate_probability = 0.2;
-    let delivery = Delivery::new(config, &stack).unwrap();
+    let delivery = Delivery::new(config, &stack)?;
     for function in ["a", "b"] {
-        delivery
-            .handle_with(function, |payload| async move {
-                let n = payload["detail"]["n"].as_u64().unwrap_or(0);
-                tokio::time::sleep(Duration::from_millis(100 * (n % 7))).await;
-                if n % 5 == 0 {
-                    Err(format!("event {n} fails"))
-                } else {
-                    Ok(Value::Null)
-                }
-            })
-            .unwrap();
+        delivery.handle_with(function, |payload| async move {
+            let n = payload["detail"]["n"].as_u64().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(100 * (n % 7))).await;
+            if n % 5 == 0 {
+                Err(format!("event {n} fails"))
+            } else {
+                Ok(Value::Null)
+            }
+        })?;
     }
     let aws = delivery.handle();
     for n in 0..20 {
         let side = if n % 2 == 0 { "a" } else { "b" };
         aws.put_event("bus", "x", "T", json!({"n": n, "side": side}));
     }
-    delivery.run_until_idle(Duration::from_secs(3600)).await.unwrap();
-    aws.trace().to_string()
+    delivery.run_until_idle(Duration::from_secs(3600)).await?;
+    Ok(aws.trace().to_string())
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn the_same_seed_gives_the_identical_trace_and_another_seed_another_order() {
-    let first = busy_run(42).await;
-    let again = busy_run(42).await;
-    let other = busy_run(43).await;
+    let first = busy_run(42).await.unwrap();
+    let again = busy_run(42).await.unwrap();
+    let other = busy_run(43).await.unwrap();
     assert_eq!(first, again);
     assert_ne!(first, other);
     assert!(first.contains("Duplicated"), "{first}");
@@ -316,7 +376,8 @@ async fn the_same_seed_gives_the_identical_trace_and_another_seed_another_order(
 async fn duplicates_happen_at_the_configured_rate() {
     let mut config = DeliveryConfig::new(11);
     config.duplicate_probability = 0.1;
-    let delivery = Delivery::new(config, &one_function(FunctionSettings::new("f", MINUTE))).unwrap();
+    let delivery =
+        Delivery::new(config, &one_function(FunctionSettings::new("f", MINUTE))).unwrap();
     let runs: Rc<Cell<usize>> = Rc::default();
     {
         let runs = Rc::clone(&runs);
@@ -334,7 +395,10 @@ async fn duplicates_happen_at_the_configured_rate() {
     delivery.run_until_idle(MINUTE).await.unwrap();
 
     let duplicates = count(&aws.trace().0, |k| matches!(k, StepKind::Duplicated { .. }));
-    assert!((140..=260).contains(&duplicates), "{duplicates} duplicates of 2000 at 10 %");
+    assert!(
+        (140..=260).contains(&duplicates),
+        "{duplicates} duplicates of 2000 at 10 %"
+    );
     assert_eq!(runs.get(), 2000 + duplicates);
 }
 
@@ -359,7 +423,10 @@ async fn the_stacks_schedules_fire_on_virtual_time_and_follow_a_new_rate() {
     }
     let aws = delivery.handle();
     // A second past the tenth minute, so the runs fired at 10:00 have finished.
-    delivery.run_for(10 * MINUTE + Duration::from_secs(1)).await.unwrap();
+    delivery
+        .run_for(10 * MINUTE + Duration::from_secs(1))
+        .await
+        .unwrap();
     let count_of = |f: &str| runs.borrow().iter().filter(|r| **r == f).count();
     assert_eq!(count_of(POLLER), 10);
     assert_eq!(count_of(JIRA_NOTIFICATIONS_HANDLER), 5);
@@ -378,7 +445,13 @@ fn the_contract_stack_reserves_as_the_cdk_stack_does() {
             .functions
             .iter()
             .find(|f| f.name == name)
-            .map(|f| (f.reserved_concurrency, f.timeout.as_secs(), f.retry_attempts))
+            .map(|f| {
+                (
+                    f.reserved_concurrency,
+                    f.timeout.as_secs(),
+                    f.retry_attempts,
+                )
+            })
             .unwrap()
     };
     assert_eq!(reserved(POLLER), (None, 120, 2));
@@ -386,5 +459,9 @@ fn the_contract_stack_reserves_as_the_cdk_stack_does() {
     assert_eq!(reserved(SIR_CLIENT), (Some(5), 300, 2));
     assert_eq!(reserved(JIRA_NOTIFICATIONS_HANDLER), (Some(2), 60, 2));
     let none = Stack::from_contract(0).unwrap();
-    assert!(none.functions.iter().all(|f| f.reserved_concurrency.is_none()));
+    assert!(
+        none.functions
+            .iter()
+            .all(|f| f.reserved_concurrency.is_none())
+    );
 }
