@@ -679,10 +679,17 @@ impl Delivery {
         let id = invocation.id;
         let run = handler(invocation.payload);
         tokio::task::spawn_local(async move {
-            let outcome = match tokio::time::timeout(timeout, run).await {
-                Ok(Ok(_)) => Outcome::Ok,
-                Ok(Err(message)) => Outcome::Err(message),
-                Err(_) => Outcome::TimedOut(timeout),
+            // The run is a task of its own so that a panic comes back as an error (the Lambda
+            // runtime reports it as one) and aborting it at the timeout drops its future.
+            let mut task = tokio::task::spawn_local(run);
+            let outcome = match tokio::time::timeout(timeout, &mut task).await {
+                Ok(Ok(Ok(_))) => Outcome::Ok,
+                Ok(Ok(Err(message))) => Outcome::Err(message),
+                Ok(Err(failed)) => Outcome::Err(format!("the handler panicked: {failed}")),
+                Err(_) => {
+                    task.abort();
+                    Outcome::TimedOut(timeout)
+                }
             };
             state.borrow_mut().completions.push((id, outcome));
             wake.notify_one();
