@@ -1,0 +1,804 @@
+//! The whole integration in one thread on virtual time: the four handlers (their library code,
+//! wired as `integration_tests::pipeline` wires them, each with its own SIR identity), both
+//! emulators in process, one [`InMemoryMappingStore`] as the table, and AWS's delivery as
+//! [`crate::delivery`] models it. A seeded workload of responders acts on both sides while the
+//! sync runs; [`SimWorld::observe`] hands the end state to [`crate::invariants`].
+//!
+//! The handlers' bus publisher and the poller's schedule control are test adapters that put
+//! what the handlers send in an outbox; [`SimWorld`] moves it, the SIR emulator's native events
+//! and the Jira emulator's Automation messages into the delivery model every
+//! [`PUMP_INTERVAL`] of virtual time (about EventBridge's and SNS's own latency).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use integration_tests::clients::sir_client_in_process;
+use integration_tests::in_process::InProcessNet;
+use jira_client::JiraClientHandler;
+use jira_emulator::{IssueEdit, JiraEmulator, JiraEmulatorConfig, User};
+use jira_notifications_handler::NotificationHandler;
+use poller::{Poller, PollerSettings, ScheduleControl, ScheduleRate};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shared::comment_marker::{KIND_SIR_COMMENT, MARKER_PROPERTY};
+use shared::config::JiraSettings;
+use shared::events::{BusEvent, MAX_ENTRY_BYTES};
+use shared::jira::{CASE_LABEL_PREFIX, JiraClient, RetryPolicy};
+use shared::publisher::EventPublisher;
+use shared::sir::SdkSirClient;
+use shared::store::{InMemoryMappingStore, LinkStore};
+use sir_client::SirClientHandler;
+use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig};
+
+use crate::delivery::{
+    AUTOMATION_TOPIC, CONTRACT, DEFAULT_BUS, Delivery, DeliveryConfig, DeliveryError,
+    DeliveryHandle, JIRA_CLIENT, JIRA_NOTIFICATIONS_HANDLER, POLLER, RESERVED_CONCURRENCY_DEFAULT,
+    SIR_CLIENT, Stack, StepKind, Trace,
+};
+use crate::invariants::{self, Attachment, Case, CaseComment, Issue, IssueComment, Link};
+
+/// The Jira project of the simulated world.
+pub const PROJECT_KEY: &str = "SEC";
+/// How often what the world sent is handed to the delivery model.
+pub const PUMP_INTERVAL: Duration = Duration::from_millis(250);
+/// The poller's schedule rule in [`Stack::from_contract`].
+const POLLER_SCHEDULE_RULE: &str = "PollerScheduleRule";
+/// The SIR access key a responder signs with.
+const RESPONDER: &str = "responder";
+/// How long the world must stay idle, schedules firing, to count as quiet.
+const QUIET: Duration = Duration::from_secs(6 * 60);
+/// The most virtual time one settling may take before the world is declared busy.
+const SETTLE_LIMIT: Duration = Duration::from_secs(6 * 3600);
+/// Where the simulated wall clock starts (2026-11-18T…Z): fixed, so a seed replays.
+const ORIGIN_UNIX_SECONDS: u64 = 1_795_000_000;
+
+/// What the simulated world refuses or finds.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("delivery model")]
+    Delivery(#[from] DeliveryError),
+    #[error("SIR emulator")]
+    Sir(#[from] sir_emulator::Error),
+    #[error("Jira emulator")]
+    Jira(#[from] jira_emulator::Error),
+    #[error("Jira client")]
+    JiraClient(#[source] shared::Error),
+    #[error("mapping store")]
+    Store(#[source] shared::Error),
+}
+
+/// What can be varied per run.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// The delivery model's seeded choices (its seed is also the workload's and the emulators').
+    pub delivery: DeliveryConfig,
+    /// deploy.sh's `--reserved-concurrency`.
+    pub reserved_concurrency: usize,
+}
+
+impl SimOptions {
+    /// Delivery without duplicates, delays or jitter.
+    pub fn exact(seed: u64) -> Self {
+        Self {
+            delivery: DeliveryConfig::exact(seed),
+            reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
+        }
+    }
+
+    /// AWS-like delivery: duplicates, queueing delays that reorder, retry jitter.
+    pub fn hostile(seed: u64) -> Self {
+        Self {
+            delivery: DeliveryConfig::new(seed),
+            reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
+        }
+    }
+}
+
+/// What the handlers sent, waiting for the next pump.
+#[derive(Debug, Default)]
+struct Outbox {
+    /// (bus, source, detail-type, detail JSON text)
+    events: Mutex<Vec<(String, String, String, String)>>,
+    rates: Mutex<Vec<Duration>>,
+}
+
+fn take<T>(list: &Mutex<Vec<T>>) -> Vec<T> {
+    match list.lock() {
+        Ok(mut list) => std::mem::take(&mut *list),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    }
+}
+
+fn push<T>(list: &Mutex<Vec<T>>, item: T) {
+    match list.lock() {
+        Ok(mut list) => list.push(item),
+        Err(poisoned) => poisoned.into_inner().push(item),
+    }
+}
+
+/// [`EventPublisher`] into the outbox, refusing what PutEvents refuses (an entry over the size
+/// limit), as `EventBridgePublisher` checks before sending.
+#[derive(Debug)]
+struct OutboxPublisher {
+    outbox: Arc<Outbox>,
+    bus: String,
+}
+
+#[async_trait]
+impl EventPublisher for OutboxPublisher {
+    async fn publish(&self, events: &[BusEvent]) -> shared::Result<()> {
+        for event in events {
+            let detail_type = event.detail_type();
+            let bytes = event.entry_size()?;
+            if bytes > MAX_ENTRY_BYTES {
+                return Err(shared::Error::EventTooLarge {
+                    detail_type: detail_type.as_str(),
+                    subject: event.subject().to_owned(),
+                    bytes,
+                    limit: MAX_ENTRY_BYTES,
+                });
+            }
+            push(
+                &self.outbox.events,
+                (
+                    self.bus.clone(),
+                    detail_type.source().to_owned(),
+                    detail_type.as_str().to_owned(),
+                    event.detail_json()?,
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// [`ScheduleControl`] as PutRule on the model's poller schedule (through the outbox).
+#[derive(Debug)]
+struct OutboxSchedule {
+    outbox: Arc<Outbox>,
+    rate: Mutex<ScheduleRate>,
+}
+
+#[async_trait]
+impl ScheduleControl for OutboxSchedule {
+    async fn set_rate(&self, rate: ScheduleRate) -> shared::Result<bool> {
+        let mut current = match self.rate.lock() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if *current == rate {
+            return Ok(false);
+        }
+        *current = rate;
+        let every = match rate {
+            ScheduleRate::EveryMinute => Duration::from_secs(60),
+            ScheduleRate::EveryFiveMinutes => Duration::from_secs(300),
+        };
+        push(&self.outbox.rates, every);
+        Ok(true)
+    }
+}
+
+/// The four handlers, shared by the delivery model's runs.
+struct Handlers {
+    poller: Poller,
+    jira_client: JiraClientHandler,
+    notifications: NotificationHandler,
+    sir_client: SirClientHandler,
+}
+
+/// One responder action of the workload, as the trace of a failing run shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub at: Duration,
+    pub what: String,
+}
+
+/// The integration and its world on virtual time (build it inside a current-thread runtime
+/// with paused time).
+pub struct SimWorld {
+    seed: u64,
+    rng: fastrand::Rng,
+    delivery: Delivery,
+    handle: DeliveryHandle,
+    outbox: Arc<Outbox>,
+    pub sir: SirEmulator,
+    pub jira: JiraEmulator,
+    pub store: Arc<InMemoryMappingStore>,
+    responder_jira: String,
+    responder_principal: String,
+    closed_cases: BTreeSet<String>,
+    /// Workload comment token → the Jira comment id it was posted as.
+    jira_comments: BTreeMap<String, String>,
+    actions: Vec<Action>,
+    started: clock::Instant,
+    _clock: clock::SimulatedClock,
+}
+
+impl std::fmt::Debug for SimWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimWorld")
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Jira retries as the Lambdas' policy shape, kept short.
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(2),
+        max_retry_after: Duration::from_secs(10),
+    }
+}
+
+fn integration_bus() -> String {
+    serde_json::from_str::<Value>(CONTRACT)
+        .ok()
+        .and_then(|c| c.pointer("/eventBus/name")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| shared::events::DEFAULT_EVENT_BUS_NAME.to_owned())
+}
+
+impl SimWorld {
+    /// The world of `options`: the stack from the contract, the handlers wired to the in-process
+    /// emulators and the in-memory table, the wall clock from a fixed origin.
+    pub fn new(options: SimOptions) -> Result<Self, SimError> {
+        let seed = options.delivery.seed;
+        let clock =
+            clock::simulate_from(SystemTime::UNIX_EPOCH + Duration::from_secs(ORIGIN_UNIX_SECONDS));
+        // The emulators draw ids from the thread's generator: seeded, they replay.
+        fastrand::seed(seed);
+        let stack = Stack::from_contract(options.reserved_concurrency)?;
+        let delivery = Delivery::new(options.delivery, &stack)?;
+        let handle = delivery.handle();
+
+        let sir = SirEmulator::in_process(SirEmulatorConfig::default())?;
+        let jira = JiraEmulator::in_process(JiraEmulatorConfig {
+            project_key: PROJECT_KEY.into(),
+            ..JiraEmulatorConfig::default()
+        })?;
+        let responder_jira = jira
+            .add_user(User::new("Ann Analyst", "ann@example.com"))
+            .account_id;
+        let net = InProcessNet::new(&jira, Some(&sir));
+        let store = Arc::new(InMemoryMappingStore::new());
+        let outbox = Arc::new(Outbox::default());
+        let publisher = || {
+            Arc::new(OutboxPublisher {
+                outbox: Arc::clone(&outbox),
+                bus: integration_bus(),
+            })
+        };
+        let settings = JiraSettings {
+            email: "integration@example.com".into(),
+            url: jira.base_url(),
+            project_key: PROJECT_KEY.into(),
+            token: SecretString::from("integration-token".to_owned()),
+        };
+        let jira_api = || -> Result<Arc<JiraClient>, SimError> {
+            Ok(Arc::new(
+                JiraClient::with_transport(&settings, Arc::new(net.clone()))
+                    .map_err(SimError::JiraClient)?
+                    .with_retry_policy(retry_policy()),
+            ))
+        };
+        // Each function signs with its own key: sir-client's writes are "the integration's".
+        let sir_api = |function: &str| {
+            Arc::new(SdkSirClient::with_transport(
+                sir_client_in_process(&net, &sir.endpoint(), function),
+                Arc::new(net.clone()),
+            ))
+        };
+        let ours = vec![sir.principal(SIR_CLIENT)];
+        let poller = Poller {
+            sir: sir_api(POLLER),
+            store: store.clone(),
+            publisher: publisher(),
+            schedule: Arc::new(OutboxSchedule {
+                outbox: Arc::clone(&outbox),
+                rate: Mutex::new(ScheduleRate::EveryMinute),
+            }),
+            settings: PollerSettings {
+                integration_principals: ours.clone(),
+                ..PollerSettings::default()
+            },
+        };
+        let mut jira_client_settings =
+            jira_client::JiraClientSettings::new(PROJECT_KEY, "us-east-1");
+        jira_client_settings.integration_principals = ours;
+        let jira_client = JiraClientHandler::new(
+            jira_api()?,
+            sir_api(JIRA_CLIENT),
+            store.clone(),
+            jira_client_settings,
+        );
+        let notifications = NotificationHandler::new(
+            jira_api()?,
+            store.clone(),
+            publisher(),
+            jira_notifications_handler::NotificationsSettings::new(PROJECT_KEY),
+        );
+        let sir_client = SirClientHandler::new(
+            sir_api(SIR_CLIENT),
+            jira_api()?,
+            store.clone(),
+            sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), "us-east-1"),
+        );
+        let handlers = Arc::new(Handlers {
+            poller,
+            jira_client,
+            notifications,
+            sir_client,
+        });
+        let chain = |e: &dyn std::error::Error| shared::error::error_chain(e);
+        let h = Arc::clone(&handlers);
+        delivery.handle_with(POLLER, move |event| {
+            let h = Arc::clone(&h);
+            async move {
+                h.poller
+                    .handle(&event)
+                    .await
+                    .map(|report| json!(format!("{report:?}")))
+                    .map_err(|e| chain(&e))
+            }
+        })?;
+        let h = Arc::clone(&handlers);
+        delivery.handle_with(JIRA_CLIENT, move |event| {
+            let h = Arc::clone(&h);
+            async move {
+                let event: EventBridgeEvent<Value> =
+                    serde_json::from_value(event).map_err(|e| e.to_string())?;
+                let applied = h.jira_client.handle(event).await.map_err(|e| chain(&e))?;
+                serde_json::to_value(applied).map_err(|e| e.to_string())
+            }
+        })?;
+        let h = Arc::clone(&handlers);
+        delivery.handle_with(JIRA_NOTIFICATIONS_HANDLER, move |event| {
+            let h = Arc::clone(&h);
+            async move {
+                let report = h
+                    .notifications
+                    .handle_invocation(event)
+                    .await
+                    .map_err(|e| chain(&e))?;
+                serde_json::to_value(report).map_err(|e| e.to_string())
+            }
+        })?;
+        let h = Arc::clone(&handlers);
+        delivery.handle_with(SIR_CLIENT, move |event| {
+            let h = Arc::clone(&h);
+            async move {
+                let event: EventBridgeEvent<Value> =
+                    serde_json::from_value(event).map_err(|e| e.to_string())?;
+                let applied = h.sir_client.handle(event).await.map_err(|e| chain(&e))?;
+                serde_json::to_value(applied).map_err(|e| e.to_string())
+            }
+        })?;
+
+        let responder_principal = sir.principal(RESPONDER);
+        Ok(Self {
+            seed,
+            rng: fastrand::Rng::with_seed(seed),
+            delivery,
+            handle,
+            outbox,
+            sir,
+            jira,
+            store,
+            responder_jira,
+            responder_principal,
+            closed_cases: BTreeSet::new(),
+            jira_comments: BTreeMap::new(),
+            actions: Vec::new(),
+            started: clock::Instant::now(),
+            _clock: clock,
+        })
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Hands what the world sent since the last pump to the delivery model; how many items.
+    fn pump(&self) -> usize {
+        let mut moved = 0;
+        for entry in self.sir.take_events() {
+            let detail = serde_json::from_str(&entry.detail).unwrap_or(Value::String(entry.detail));
+            self.handle
+                .put_event(DEFAULT_BUS, &entry.source, &entry.detail_type, detail);
+            moved += 1;
+        }
+        for message in self.jira.take_automation_messages() {
+            self.handle.publish_sns(AUTOMATION_TOPIC, &message);
+            moved += 1;
+        }
+        for (bus, source, detail_type, detail) in take(&self.outbox.events) {
+            let detail = serde_json::from_str(&detail).unwrap_or(Value::String(detail));
+            self.handle.put_event(&bus, &source, &detail_type, detail);
+            moved += 1;
+        }
+        for every in take(&self.outbox.rates) {
+            self.handle.set_schedule_rate(POLLER_SCHEDULE_RULE, every);
+            moved += 1;
+        }
+        moved
+    }
+
+    /// Lets `span` of virtual time pass with everything delivered as it goes.
+    pub async fn advance(&mut self, span: Duration) -> Result<(), SimError> {
+        let end = clock::Instant::now() + span;
+        loop {
+            self.pump();
+            let now = clock::Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            self.delivery.run_for(PUMP_INTERVAL.min(end - now)).await?;
+        }
+    }
+
+    /// Delivers until nothing is queued, running or waiting to be pumped.
+    async fn settle(&mut self) -> Result<(), SimError> {
+        let end = clock::Instant::now() + SETTLE_LIMIT;
+        loop {
+            let moved = self.pump();
+            let now = clock::Instant::now();
+            if now >= end {
+                return Err(DeliveryError::NotQuiet(SETTLE_LIMIT).into());
+            }
+            self.delivery.run_until_idle(end - now).await?;
+            if moved == 0 && self.pump() == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Settles, lets [`QUIET`] pass with the schedules firing, and settles again until a quiet
+    /// span moves nothing; then one reconcile-and-audit request to the poller, and quiet again.
+    pub async fn run_until_quiet(&mut self) -> Result<(), SimError> {
+        self.quiet().await?;
+        self.handle.invoke_async(
+            POLLER,
+            json!({"reconcile": {"dryRun": false, "audit": true}}),
+        )?;
+        self.quiet().await
+    }
+
+    async fn quiet(&mut self) -> Result<(), SimError> {
+        for _ in 0..20 {
+            self.settle().await?;
+            let before = self.handle.trace().0.len();
+            self.advance(QUIET).await?;
+            self.settle().await?;
+            // Schedules firing and finding nothing is quiet; anything published, failed or
+            // retried is not.
+            let changed = self.handle.trace().0[before..].iter().any(|step| {
+                !matches!(
+                    step.kind,
+                    StepKind::Scheduled { .. }
+                        | StepKind::Queued
+                        | StepKind::Invoked { .. }
+                        | StepKind::Ok
+                )
+            });
+            if !changed {
+                return Ok(());
+            }
+        }
+        Err(DeliveryError::NotQuiet(QUIET * 20).into())
+    }
+
+    fn log(&mut self, what: String) {
+        let at = clock::Instant::now().saturating_duration_since(self.started);
+        self.actions.push(Action { at, what });
+    }
+
+    /// `count` responder actions picked by the seed among: SIR create case, edit title, comment,
+    /// close; Jira create issue, edit summary, comment, transition; each followed by 1 s to 3 min
+    /// of virtual time, so that handlers overlap with each other and with the next action.
+    pub async fn run_workload(&mut self, count: usize) -> Result<(), SimError> {
+        for n in 0..count {
+            self.act(n).await?;
+            let pause = Duration::from_secs(self.rng.u64(1..=180));
+            self.advance(pause).await?;
+        }
+        Ok(())
+    }
+
+    /// Open cases (not closed by a responder), oldest first.
+    fn open_cases(&self) -> Vec<String> {
+        self.sir
+            .cases()
+            .into_iter()
+            .filter(|c| {
+                c.case_status != invariants::CLOSED && !self.closed_cases.contains(&c.case_id)
+            })
+            .map(|c| c.case_id)
+            .collect()
+    }
+
+    /// Issues whose case (when linked) is still open.
+    async fn open_issues(&self) -> Result<Vec<String>, SimError> {
+        let mut open = Vec::new();
+        for issue in self.jira.issues() {
+            let link = self
+                .store
+                .link_for_issue(&issue.key)
+                .await
+                .map_err(SimError::Store)?;
+            if link.is_none_or(|l| !self.closed_cases.contains(&l.case_id)) {
+                open.push(issue.key);
+            }
+        }
+        Ok(open)
+    }
+
+    async fn act(&mut self, n: usize) -> Result<(), SimError> {
+        let cases = self.open_cases();
+        let issues = self.open_issues().await?;
+        let who = self.responder_jira.clone();
+        // An action with nothing to act on yet creates on its side instead.
+        let pick = match self.rng.u8(0..8) {
+            1..=3 if cases.is_empty() => 0,
+            5..=7 if issues.is_empty() => 4,
+            pick => pick,
+        };
+        match pick {
+            0 => {
+                let title = format!("Case {n} from SIR");
+                let case = self.sir.create_case(
+                    RESPONDER,
+                    NewCase {
+                        title: title.clone(),
+                        description: format!("Seen by responder, action {n}."),
+                        ..NewCase::default()
+                    },
+                );
+                self.log(format!("SIR create case {} {title:?}", case.case_id));
+            }
+            1 if !cases.is_empty() => {
+                let case = cases[self.rng.usize(..cases.len())].clone();
+                let title = format!("Case retitled at action {n}");
+                self.sir.update_case(
+                    RESPONDER,
+                    &case,
+                    CaseUpdate {
+                        title: Some(title.clone()),
+                        ..CaseUpdate::default()
+                    },
+                )?;
+                self.log(format!("SIR edit title {case} {title:?}"));
+            }
+            2 if !cases.is_empty() => {
+                let case = cases[self.rng.usize(..cases.len())].clone();
+                let body = format!("sir-comment-{n}");
+                let id = self.sir.add_comment(RESPONDER, &case, &body)?;
+                self.log(format!("SIR comment {case} {id} {body:?}"));
+            }
+            3 if !cases.is_empty() => {
+                let case = cases[self.rng.usize(..cases.len())].clone();
+                self.sir.close_case(RESPONDER, &case)?;
+                self.closed_cases.insert(case.clone());
+                self.log(format!("SIR close case {case}"));
+            }
+            4 => {
+                let summary = format!("Issue {n} from Jira");
+                let key = self
+                    .jira
+                    .create_issue(&who, jira_emulator::NewIssue::new(summary.clone()))?;
+                self.log(format!("Jira create issue {key} {summary:?}"));
+            }
+            5 if !issues.is_empty() => {
+                let key = issues[self.rng.usize(..issues.len())].clone();
+                let summary = format!("Issue resummarized at action {n}");
+                self.jira.edit_issue(
+                    &who,
+                    &key,
+                    IssueEdit {
+                        summary: Some(summary.clone()),
+                        ..IssueEdit::default()
+                    },
+                )?;
+                self.log(format!("Jira edit summary {key} {summary:?}"));
+            }
+            6 if !issues.is_empty() => {
+                let key = issues[self.rng.usize(..issues.len())].clone();
+                let body = format!("jira-comment-{n}");
+                let id = self.jira.comment(&who, &key, body.as_str())?;
+                self.jira_comments.insert(body.clone(), id.clone());
+                self.log(format!("Jira comment {key} {id} {body:?}"));
+            }
+            7 if !issues.is_empty() => {
+                let key = issues[self.rng.usize(..issues.len())].clone();
+                let to = ["To Do", "In Progress", "In Review"][self.rng.usize(..3)];
+                // The workflow allows only neighbouring moves; a refused one is a no-op.
+                match self.jira.transition_to(&who, &key, to) {
+                    Ok(()) => self.log(format!("Jira transition {key} to {to:?}")),
+                    Err(_) => self.log(format!("Jira transition {key} to {to:?} (not allowed)")),
+                }
+            }
+            _ => unreachable!("every pick without a target became a create"),
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// The end state for the invariants: both emulators' records and the table's links.
+    pub async fn observe(&self) -> Result<invariants::World, SimError> {
+        let copies_of_jira: BTreeMap<&str, &str> = self
+            .jira_comments
+            .iter()
+            .map(|(token, id)| (token.as_str(), id.as_str()))
+            .collect();
+        let mut cases = Vec::new();
+        let mut links = BTreeSet::new();
+        for case in self.sir.cases() {
+            let mut comments = Vec::new();
+            for comment in &case.comments {
+                let copied_from = if comment.body.starts_with("[Jira ") {
+                    copies_of_jira
+                        .iter()
+                        .find(|(token, _)| comment.body.ends_with(*token))
+                        .map(|(_, id)| (*id).to_owned())
+                        .or_else(|| Some(format!("unknown: {}", comment.body)))
+                } else if comment.creator == self.responder_principal {
+                    None
+                } else {
+                    // The integration's own notes on the case are no responder's comment.
+                    continue;
+                };
+                comments.push(CaseComment {
+                    id: comment.comment_id.clone(),
+                    body: comment.body.clone(),
+                    creator: comment.creator.clone(),
+                    copied_from,
+                });
+            }
+            if let Some(link) = self
+                .store
+                .link_for_case(&case.case_id)
+                .await
+                .map_err(SimError::Store)?
+                && link.broken.is_none()
+            {
+                links.insert(Link {
+                    case_id: link.case_id,
+                    issue_key: link.issue_key,
+                });
+            }
+            cases.push(Case {
+                id: case.case_id.clone(),
+                title: case.title.clone(),
+                status: case.case_status.clone(),
+                description: case.description.clone(),
+                comments,
+                attachments: case
+                    .attachments
+                    .iter()
+                    .map(|a| Attachment {
+                        name: a.file_name.clone(),
+                        size: a.content_length,
+                    })
+                    .collect(),
+            });
+        }
+        let mut issues = Vec::new();
+        for issue in self.jira.issues() {
+            let mut comments = Vec::new();
+            for comment in &issue.comments {
+                let copied_from = match comment.properties.get(MARKER_PROPERTY) {
+                    Some(marker) if marker["kind"] == KIND_SIR_COMMENT => {
+                        marker["sirId"].as_str().map(str::to_owned)
+                    }
+                    // The integration's notes (case created, closed, refusals) copy nothing.
+                    Some(_) => continue,
+                    None => None,
+                };
+                comments.push(IssueComment {
+                    id: comment.id.clone(),
+                    body: comment.body.to_string(),
+                    author: comment.author.clone(),
+                    copied_from,
+                });
+            }
+            if let Some(link) = self
+                .store
+                .link_for_issue(&issue.key)
+                .await
+                .map_err(SimError::Store)?
+                && link.broken.is_none()
+            {
+                links.insert(Link {
+                    case_id: link.case_id,
+                    issue_key: link.issue_key,
+                });
+            }
+            issues.push(Issue {
+                key: issue.key.clone(),
+                summary: issue.summary.clone(),
+                status: issue.status.clone(),
+                description: issue
+                    .description
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+                comments,
+                attachments: issue
+                    .attachments
+                    .iter()
+                    .map(|a| Attachment {
+                        name: a.filename.clone(),
+                        size: a.size,
+                    })
+                    .collect(),
+                made_for_case: issue
+                    .labels
+                    .iter()
+                    .find_map(|l| l.strip_prefix(CASE_LABEL_PREFIX).map(str::to_owned)),
+            });
+        }
+        Ok(invariants::World {
+            cases,
+            issues,
+            links: links.into_iter().collect(),
+            closed_cases: self.closed_cases.clone(),
+            dlq: self
+                .handle
+                .dead_letters()
+                .into_iter()
+                .map(|dead| invariants::DlqEntry {
+                    function: dead.function,
+                    payload: format!("{} ({})", dead.payload, dead.errors.join(" | ")),
+                    // Not judged yet: a dead letter in a world without faults is a finding.
+                    converged: false,
+                })
+                .collect(),
+            writes: Vec::new(),
+        })
+    }
+
+    /// The delivery model's trace so far.
+    pub fn trace(&self) -> Trace {
+        self.handle.trace()
+    }
+
+    /// The responder actions so far, with their virtual times.
+    pub fn actions(&self) -> &[Action] {
+        &self.actions
+    }
+
+    /// A failing run's report: the seed, the workload, the trace's last `tail` steps and the
+    /// violations.
+    pub fn report(&self, violations: &[invariants::Violation], tail: usize) -> String {
+        let trace = self.trace();
+        let skip = trace.0.len().saturating_sub(tail);
+        let mut out = format!(
+            "seed {} (SIM_SEED={} replays it)\nactions:\n",
+            self.seed, self.seed
+        );
+        for action in &self.actions {
+            out.push_str(&format!(
+                "{:>10.3}s {}\n",
+                action.at.as_secs_f64(),
+                action.what
+            ));
+        }
+        out.push_str(&format!(
+            "trace (last {} of {} steps):\n",
+            trace.0.len() - skip,
+            trace.0.len()
+        ));
+        for step in &trace.0[skip..] {
+            out.push_str(&format!("{step}\n"));
+        }
+        out.push_str("violations:\n");
+        for violation in violations {
+            out.push_str(&format!("  {violation}\n"));
+        }
+        out
+    }
+}
