@@ -52,6 +52,8 @@ const RESPONDER: &str = "responder";
 const QUIET: Duration = Duration::from_secs(6 * 60);
 /// The most virtual time one settling may take before the world is declared busy.
 const SETTLE_LIMIT: Duration = Duration::from_secs(6 * 3600);
+/// Jira Cloud's search index lag under [`SimOptions::hostile`].
+pub const HOSTILE_SEARCH_LAG: Duration = Duration::from_secs(5);
 /// Where the simulated wall clock starts (2026-11-18T…Z): fixed, so a seed replays.
 const ORIGIN_UNIX_SECONDS: u64 = 1_795_000_000;
 
@@ -77,6 +79,8 @@ pub struct SimOptions {
     pub delivery: DeliveryConfig,
     /// deploy.sh's `--reserved-concurrency`.
     pub reserved_concurrency: usize,
+    /// How long Jira's search index lags its writes.
+    pub search_lag: Duration,
 }
 
 impl SimOptions {
@@ -85,14 +89,17 @@ impl SimOptions {
         Self {
             delivery: DeliveryConfig::exact(seed),
             reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
+            search_lag: Duration::ZERO,
         }
     }
 
-    /// AWS-like delivery: duplicates, queueing delays that reorder, retry jitter.
+    /// AWS-like delivery (duplicates, queueing delays that reorder, retry jitter) and Jira's
+    /// search lagging its writes by [`HOSTILE_SEARCH_LAG`].
     pub fn hostile(seed: u64) -> Self {
         Self {
             delivery: DeliveryConfig::new(seed),
             reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
+            search_lag: HOSTILE_SEARCH_LAG,
         }
     }
 }
@@ -259,6 +266,7 @@ impl SimWorld {
         let sir = SirEmulator::in_process(SirEmulatorConfig::default())?;
         let jira = JiraEmulator::in_process(JiraEmulatorConfig {
             project_key: PROJECT_KEY.into(),
+            search_lag: options.search_lag,
             ..JiraEmulatorConfig::default()
         })?;
         let responder_jira = jira
@@ -474,15 +482,17 @@ impl SimWorld {
             let before = self.handle.trace().0.len();
             self.advance(QUIET).await?;
             self.settle().await?;
-            // Schedules firing and finding nothing is quiet; anything published, failed or
-            // retried is not.
+            // Schedules firing (throttled or delivered twice) and finding nothing is quiet;
+            // anything published, failed or retried is not.
             let changed = self.handle.trace().0[before..].iter().any(|step| {
-                !matches!(
+                matches!(
                     step.kind,
-                    StepKind::Scheduled { .. }
-                        | StepKind::Queued
-                        | StepKind::Invoked { .. }
-                        | StepKind::Ok
+                    StepKind::Published { .. }
+                        | StepKind::SnsPublished { .. }
+                        | StepKind::Error { .. }
+                        | StepKind::TimedOut { .. }
+                        | StepKind::Retried { .. }
+                        | StepKind::DeadLettered { .. }
                 )
             });
             if !changed {
