@@ -631,7 +631,8 @@ impl SimWorld {
                     Err(_) => self.log(format!("Jira transition {key} to {to:?} (not allowed)")),
                 }
             }
-            _ => unreachable!("every pick without a target became a create"),
+            // Every pick without a target became a create above.
+            _ => self.log("nothing to act on".into()),
         }
         self.pump();
         Ok(())
