@@ -2,7 +2,7 @@
 //! pair): which issue fields to bring over besides those the event names.
 //!
 //! The live case is compared with the live issue field by field (summary, description text,
-//! details block, status per the mapping, watchers). A field that differs is written when the
+//! details block, status per the mapping). A field that differs is written when the
 //! event names it (SIR changed it: the rule of every delivery) or when the issue's field still
 //! equals what the integration last left there (the issue snapshot): then the difference is a
 //! lost write or a SIR change nobody saw, and SIR wins. A field that differs from its snapshot was
@@ -11,36 +11,83 @@
 //! still pending in the ledger (jira-notifications-handler stores the issue snapshot when it
 //! publishes, so the snapshot already equals that edit). The details block is the integration's
 //! own and is rewritten when it is there (a Jira-born issue without one does not get one here).
+//!
+//! The status differs only when the issue's status asks the mapping (Jira → SIR) for a SIR
+//! status other than the case's, or the case is Closed and the issue is not in its Jira status:
+//! a status the mapping leaves alone ("To Do" by default, a custom workflow status) is a
+//! person's choice SIR never hears of, so the audit does not move it back. Watchers are brought
+//! over only when the event names them: a watcher a person removed in Jira is not re-added.
 //! Writes are compared with the live issue as on every delivery, so a pair in sync costs none.
 
 use shared::events::CaseField;
 use shared::issue_description::{find_details_block, sir_description_for_issue};
 use shared::jira::JiraIssue;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
+use shared::status::{JiraStatusTarget, SirStatus, StatusMapping};
 use shared::store::DeliverySubject;
 use shared::text::{normalize_line, normalize_text};
 
 use crate::{AppliedToJira, DETAILS_FIELDS, FieldsWanted, JiraClientError, JiraClientHandler};
 
+/// The issue's side as an audit saw it before reading the case.
+pub(crate) struct AuditSeen {
+    snapshot: Option<IssueSnapshot>,
+    jira_pending: bool,
+}
+
+/// Whether the issue's status disagrees with the case's (see the module docs).
+fn status_differs(mapping: &StatusMapping, case: SirStatus, issue: &JiraIssue) -> bool {
+    if issue
+        .status
+        .eq_ignore_ascii_case(mapping.jira_status_for(case))
+    {
+        return false;
+    }
+    case == SirStatus::Closed
+        || matches!(
+            mapping.sir_target_for(&issue.status),
+            Some(JiraStatusTarget::Status(asked)) if asked != case
+        )
+}
+
 impl JiraClientHandler {
-    /// Adds to `wanted` the fields an audit brings over (see the module docs) and records in
-    /// `applied` those it leaves alone.
-    pub(crate) async fn audit_fields(
-        &self,
-        case: &CaseSnapshot,
-        issue: &JiraIssue,
-        baseline: &IssueSnapshot,
-        wanted: &mut FieldsWanted,
-        applied: &mut AppliedToJira,
-    ) -> Result<(), JiraClientError> {
-        let key = issue.key.as_str();
-        let live = self.issue_snapshot_from(issue).await?;
+    /// What Jira last sent for the issue, read before the case: its snapshot, then whether a
+    /// Jira change of it is pending (jira-notifications-handler records the delivery before the
+    /// snapshot, so a snapshot holding an edit is seen with its pending delivery, or after SIR
+    /// took it, in which case the case read next holds it too).
+    pub(crate) async fn audit_seen(&self, key: &str) -> Result<AuditSeen, JiraClientError> {
+        let snapshot = self.store.issue_snapshot(key).await?;
         let jira_pending = self
             .store
             .pending_delivery(&DeliverySubject::Issue(key.to_owned()))
             .await?
             .is_some();
-        let target = self.settings.status_mapping.jira_status_for(case.status);
+        Ok(AuditSeen {
+            snapshot,
+            jira_pending,
+        })
+    }
+
+    /// Adds to `wanted` the fields an audit brings over (see the module docs) and records in
+    /// `applied` those it leaves alone. `seen` was read before the case; `stored` is the issue
+    /// snapshot as the delivery holds it (used when there was none before).
+    pub(crate) async fn audit_fields(
+        &self,
+        case: &CaseSnapshot,
+        issue: &JiraIssue,
+        seen: AuditSeen,
+        stored: &IssueSnapshot,
+        wanted: &mut FieldsWanted,
+        applied: &mut AppliedToJira,
+    ) -> Result<(), JiraClientError> {
+        let key = issue.key.as_str();
+        let live = self.issue_snapshot_from(issue).await?;
+        let AuditSeen {
+            snapshot,
+            jira_pending,
+        } = seen;
+        let baseline = snapshot.as_ref().unwrap_or(stored);
+        let status_off = status_differs(&self.settings.status_mapping, case.status, issue);
         let checks = [
             (
                 CaseField::Title,
@@ -58,15 +105,8 @@ impl JiraClientHandler {
             (
                 CaseField::Status,
                 "status",
-                !issue.status.eq_ignore_ascii_case(target),
+                status_off,
                 live.status.eq_ignore_ascii_case(&baseline.status),
-            ),
-            (
-                CaseField::Watchers,
-                "watchers",
-                // Watchers are only ever added: the comparison is sync_watchers' own.
-                !case.watchers.is_empty(),
-                live.watchers == baseline.watchers,
             ),
         ];
         for (field, name, differs, as_left) in checks {
@@ -75,7 +115,7 @@ impl JiraClientHandler {
             }
             if as_left && !jira_pending {
                 wanted.add(field);
-            } else if field != CaseField::Watchers {
+            } else {
                 applied.audit_left_alone.push(name.to_owned());
             }
         }

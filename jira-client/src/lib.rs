@@ -357,6 +357,12 @@ impl JiraClientHandler {
         if let Some(link) = existing.as_ref().filter(|link| link.broken.is_some()) {
             return Ok(left_alone_for_broken_link(case_id, link));
         }
+        // An audit reads what Jira last sent before the case, so a Jira edit SIR takes in
+        // between is seen as pending or as already in the case (see `audit`).
+        let audit_seen = match existing.as_ref().filter(|_| change.audit) {
+            Some(link) => Some(self.audit_seen(&link.issue_key).await?),
+            None => None,
+        };
         let Some((details, case)) = self.read_case(change).await? else {
             // SIR says the case does not exist: a deletion to record (as `CaseDeleted` does),
             // not a failure to retry.
@@ -391,8 +397,8 @@ impl JiraClientHandler {
         let mut wanted =
             FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
         let mut jira_state = self.jira_baseline(key, &issue).await?;
-        if change.audit && outcome == IssueOutcome::Updated {
-            self.audit_fields(&case, &issue, &jira_state, &mut wanted, &mut applied)
+        if let Some(seen) = audit_seen.filter(|_| outcome == IssueOutcome::Updated) {
+            self.audit_fields(&case, &issue, seen, &jira_state, &mut wanted, &mut applied)
                 .await?;
         }
 

@@ -90,24 +90,30 @@ async fn audit_repairs_an_issue_field_left_different_by_a_lost_write() {
 async fn audit_brings_over_a_sir_status_whose_jira_write_was_lost_after_the_case_snapshot() {
     let mut it = Integration::start().await.unwrap();
     let (id, key, _) = synced_pair(&it, "Unusual API calls").await;
-
-    // The poller published the move and stored the case snapshot; the event never reached Jira
-    // and nothing is pending (as after a ledger item lost with its table write).
-    let store = it.world.store();
-    let mut snapshot = store.case_snapshot(&id).await.unwrap().unwrap();
     it.sir
         .set_status(HUMAN, &id, "Detection and Analysis")
         .unwrap();
-    snapshot.status = shared::status::SirStatus::DetectionAndAnalysis;
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
+
+    // The poller published the move and stored the case snapshot; the event never reached Jira
+    // and nothing is pending (as after a ledger item lost with its table write). The issue's
+    // "In Progress" asks for Detection and Analysis, not the case's status: it differs.
+    let store = it.world.store();
+    let mut snapshot = store.case_snapshot(&id).await.unwrap().unwrap();
+    it.sir
+        .set_status(HUMAN, &id, "Post-incident Activities")
+        .unwrap();
+    snapshot.status = shared::status::SirStatus::PostIncidentActivities;
     store.put_case_snapshot(&snapshot).await.unwrap();
     let settled = it.settle().await.unwrap();
     settled.assert_clean();
     assert_eq!(settled.to_jira.handled, 0, "{settled:#?}");
-    assert_eq!(it.jira.issue(&key).unwrap().status, "To Do");
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
 
     assert_eq!(audit_pass(&mut it).await, 1);
     it.settle().await.unwrap().assert_clean();
-    assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Review");
 }
 
 #[tokio::test]
@@ -281,4 +287,87 @@ async fn an_on_demand_audit_lists_the_pair_in_a_dry_run_then_repairs_it() {
     assert_eq!(done.audited, 1);
     it.settle().await.unwrap().assert_clean();
     assert_eq!(it.jira.issue(&key).unwrap().summary, "Unusual API calls");
+}
+
+#[tokio::test]
+async fn audit_leaves_an_issue_moved_to_a_status_the_mapping_leaves_alone() {
+    let mut it = Integration::start().await.unwrap();
+    let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+    it.sir
+        .set_status(HUMAN, &id, "Detection and Analysis")
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().status, "In Progress");
+
+    // A person moves the issue back to "To Do" (mapped to no SIR change): published, nothing
+    // for SIR to do, the snapshot now equals the issue.
+    it.jira
+        .transition_to(&alice.account_id, &key, "To Do")
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(
+        it.sir.case(&id).unwrap().case_status,
+        "Detection and Analysis",
+        "To Do leaves the case alone"
+    );
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(settled.to_jira.handled, 1, "the audit reached jira-client");
+    assert_eq!(
+        it.jira.issue(&key).unwrap().status,
+        "To Do",
+        "the person's status is not moved back"
+    );
+}
+
+#[tokio::test]
+async fn audit_does_not_re_add_a_watcher_a_person_removed_in_jira() {
+    let mut it = Integration::start().await.unwrap();
+    let bob = it.jira.add_user(User::new("Bob Builder", "bob@example.com"));
+    let id = it
+        .sir
+        .create_case(
+            HUMAN,
+            NewCase {
+                watchers: vec![Watcher::email("bob@example.com")],
+                ..case("Unusual API calls")
+            },
+        )
+        .case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    assert!(
+        it.jira.issue(&key).unwrap().watchers.contains(&bob.account_id),
+        "the case's watcher watches the issue"
+    );
+
+    // Bob stops watching in Jira; the change is published (the Jira sweep's audit reads it)
+    // and the snapshot equals the issue again.
+    it.jira.remove_watcher(&key, &bob.account_id).unwrap();
+    it.sweep_jira().await.unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let store = it.world.store();
+    let snapshot = store.issue_snapshot(&key).await.unwrap().unwrap();
+    assert!(
+        !snapshot.watchers.iter().any(|w| w.contains("bob")),
+        "{snapshot:?}"
+    );
+
+    assert_eq!(audit_pass(&mut it).await, 1);
+    it.settle().await.unwrap().assert_clean();
+    assert!(
+        !it.jira.issue(&key).unwrap().watchers.contains(&bob.account_id),
+        "the audit does not re-add a removed watcher"
+    );
+    assert!(
+        it.sir
+            .case(&id)
+            .unwrap()
+            .watchers
+            .iter()
+            .any(|w| w.email == "bob@example.com"),
+        "SIR keeps its watcher"
+    );
 }
