@@ -43,8 +43,10 @@
 //! [`NotificationHandler::sync_issue`] (an issue in sync publishes nothing). Its cursor
 //! (`SWEEP#audit:<KEY>` / `CURSOR`, the same [`SweepCursor`]: `lastKey` the last audited key,
 //! `positionMs` the run's start, so an older run never writes over a newer one) wraps to the
-//! first open issue when a page comes back short. A key that fails is reported after the others
-//! (the run returns `Err`) and the cursor stays before it. When the cursor's issue is gone
+//! first open issue only when Jira says the page was the last (`isLast`): a page may hold fewer
+//! keys than asked for while more follow. A key that fails is reported after the others (the
+//! run returns `Err`, naming it) and the cursor still moves past it, so one issue that always
+//! fails does not stall the audit; it is audited again next round. When the cursor's issue is gone
 //! (deleted or moved: Jira answers 400 for an unknown key in JQL) the audit starts again from
 //! the first open issue. The audit shares the run's time budget and runs after the search even
 //! when the search failed (Jira down makes both fail; one bad issue in the search does not stop
@@ -54,7 +56,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use shared::clock::Instant;
-use shared::jira::jira_timestamp_to_epoch_ms;
+use shared::jira::{OpenIssuesPage, jira_timestamp_to_epoch_ms};
 use shared::store::SweepCursor;
 
 use crate::error::{HandlerError, SweepFailure};
@@ -220,33 +222,33 @@ impl NotificationHandler {
         format!("audit:{}", self.settings.project_key)
     }
 
-    /// The open issues after `after` (from the first when `None`), a page of `max`; a cursor
-    /// whose issue Jira no longer knows (400) starts again from the first. Returns the keys and
-    /// the key the page started after.
+    /// The open issues after `after` (from the first when `None`), a page of up to `max`; a
+    /// cursor whose issue Jira no longer knows (400) starts again from the first. Returns the
+    /// page and the key it started after.
     async fn open_issues_page(
         &self,
         after: Option<String>,
         max: u32,
-    ) -> Result<(Vec<String>, Option<String>), HandlerError> {
+    ) -> Result<(OpenIssuesPage, Option<String>), HandlerError> {
         let project = &self.settings.project_key;
         match self
             .jira
             .open_issues_after(project, after.as_deref(), max)
             .await
         {
-            Ok(keys) => Ok((keys, after)),
+            Ok(page) => Ok((page, after)),
             Err(shared::Error::JiraStatus { status: 400, .. }) if after.is_some() => {
                 tracing::warn!(
                     after,
                     "Jira no longer knows the audit cursor's issue; the audit starts again from \
                      the first open issue"
                 );
-                let keys = self
+                let page = self
                     .jira
                     .open_issues_after(project, None, max)
                     .await
                     .map_err(HandlerError::sweep("search Jira for open issues to audit"))?;
-                Ok((keys, None))
+                Ok((page, None))
             }
             Err(error) => Err(HandlerError::sweep("search Jira for open issues to audit")(
                 error,
@@ -271,22 +273,19 @@ impl NotificationHandler {
             .await
             .map_err(HandlerError::sweep("read the audit cursor"))?;
         let after = cursor.and_then(|cursor| cursor.last_key);
-        let (keys, after) = self.open_issues_page(after, settings.max_audits).await?;
-        let short = keys.len() < usize::try_from(settings.max_audits).unwrap_or(usize::MAX);
+        let (page, after) = self.open_issues_page(after, settings.max_audits).await?;
         let mut failures = Vec::new();
         let mut stopped = false;
-        // The last key before the first failure: where the next run goes on.
+        // The last key tried, failed or not: where the next run goes on.
         let mut handled_to = after.clone();
-        for key in keys {
+        for key in page.keys {
             if started.elapsed() >= settings.time_budget {
                 stopped = true;
                 break;
             }
+            handled_to = Some(key.clone());
             match self.sync_issue(&key, false).await {
                 Ok(outcome) => {
-                    if failures.is_empty() {
-                        handled_to = Some(key.clone());
-                    }
                     audit.issues.push(SweptIssue {
                         issue_key: key,
                         outcome,
@@ -296,7 +295,7 @@ impl NotificationHandler {
                     tracing::error!(
                         issue_key = key,
                         error = %shared::error::error_chain(&error),
-                        "the audit could not sync the issue; its cursor stays before it"
+                        "the audit could not sync the issue; it is audited again next round"
                     );
                     failures.push(SweepFailure {
                         issue_key: key,
@@ -305,7 +304,7 @@ impl NotificationHandler {
                 }
             }
         }
-        let wrapped = short && !stopped && failures.is_empty();
+        let wrapped = page.is_last && !stopped;
         let next = if wrapped { None } else { handled_to };
         audit.cursor = next.clone();
         if next != after || wrapped {

@@ -212,6 +212,15 @@ pub struct UpdatedIssuesPage {
     pub next_page_token: Option<String>,
 }
 
+/// One page of [`JiraApi::open_issues_after`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenIssuesPage {
+    pub keys: Vec<String>,
+    /// Jira says no open issue follows (`isLast`). A page may hold fewer keys than asked for
+    /// while more follow (Cloud caps and shortens pages), so only this ends a round.
+    pub is_last: bool,
+}
+
 /// A Jira timestamp (`2024-05-01T10:15:30.123+0200`) in epoch milliseconds; `None` when it is
 /// not a timestamp.
 pub fn jira_timestamp_to_epoch_ms(text: &str) -> Option<u64> {
@@ -335,14 +344,15 @@ pub trait JiraApi: Send + Sync {
     ) -> Result<UpdatedIssuesPage>;
     /// Up to `max` keys of the project's open issues (status category not Done) after
     /// `after_key` in key order (from the first when `None`): JQL `project = <P> AND
-    /// statusCategory != Done [AND key > <after_key>] ORDER BY key ASC`, one page. Jira answers
-    /// 400 when `after_key` names no issue (deleted, or moved to another project).
+    /// statusCategory != Done [AND key > <after_key>] ORDER BY key ASC`, one page, and whether
+    /// Jira says it is the last. Jira answers 400 when `after_key` names no issue (deleted, or
+    /// moved to another project).
     async fn open_issues_after(
         &self,
         project_key: &str,
         after_key: Option<&str>,
         max: u32,
-    ) -> Result<Vec<String>>;
+    ) -> Result<OpenIssuesPage>;
     /// Whether the JQL `filter` matches the issue: `key = <key> AND (<filter>)`, read after write
     /// (`reconcileIssues` names the issue, so an issue created seconds ago is not missed).
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool>;
@@ -1230,11 +1240,14 @@ impl JiraApi for JiraClient {
         project_key: &str,
         after_key: Option<&str>,
         max: u32,
-    ) -> Result<Vec<String>> {
+    ) -> Result<OpenIssuesPage> {
         #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct Page {
             #[serde(default)]
             issues: Vec<KeyOnly>,
+            is_last: Option<bool>,
+            next_page_token: Option<String>,
         }
         #[derive(Deserialize)]
         struct KeyOnly {
@@ -1255,7 +1268,11 @@ impl JiraApi for JiraClient {
             })
             .await?;
         let page: Page = read_json("search open issues", response).await?;
-        Ok(page.issues.into_iter().map(|found| found.key).collect())
+        let more = page.next_page_token.is_some_and(|t| !t.is_empty());
+        Ok(OpenIssuesPage {
+            keys: page.issues.into_iter().map(|found| found.key).collect(),
+            is_last: page.is_last.unwrap_or(!more),
+        })
     }
 
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool> {

@@ -540,19 +540,34 @@ async fn jira_audit_starts_from_the_first_open_issue_when_its_cursor_issue_is_de
     );
 }
 
-#[tokio::test]
-async fn jira_audit_names_an_issue_it_could_not_sync_after_syncing_the_others_and_retries_it_first()
-{
-    let (it, alice) = without_automation(auditing(3)).await;
+/// `n` open issues created as alice, not yet synced (no Automation), hidden from the
+/// updated-since search so only the audit finds them.
+async fn open_issues_for_the_audit(it: &Integration, alice: &User, n: usize) -> Vec<String> {
     let mut keys = Vec::new();
-    for n in 1..=3 {
+    for n in 1..=n {
         keys.push(
             it.jira
                 .create_issue(&alice.account_id, NewIssue::new(format!("Alert {n}")))
                 .unwrap(),
         );
     }
-    hide_from_the_search(&it).await;
+    hide_from_the_search(it).await;
+    keys
+}
+
+async fn audit_cursor(it: &Integration) -> Option<String> {
+    it.world
+        .store()
+        .sweep_cursor("audit:SEC")
+        .await
+        .unwrap()
+        .and_then(|c| c.last_key)
+}
+
+#[tokio::test]
+async fn jira_audit_names_an_issue_it_could_not_sync_moves_past_it_and_audits_it_next_round() {
+    let (it, alice) = without_automation(auditing(3)).await;
+    let keys = open_issues_for_the_audit(&it, &alice, 4).await;
     it.jira
         .faults()
         .fail_after_applying("GET", &format!("/issue/{}/watchers", keys[0]), 400);
@@ -566,18 +581,62 @@ async fn jira_audit_names_an_issue_it_could_not_sync_after_syncing_the_others_an
     let titles: Vec<String> = it.sir.cases().into_iter().map(|c| c.title).collect();
     assert_eq!(titles.len(), 2, "the others were synced: {titles:?}");
     assert!(!titles.contains(&"Alert 1".to_owned()));
-    let cursor = it.world.store().sweep_cursor("audit:SEC").await.unwrap();
     assert_eq!(
-        cursor.and_then(|c| c.last_key),
-        None,
-        "stays before the failed issue"
+        audit_cursor(&it).await,
+        Some(keys[2].clone()),
+        "moves past the failed issue"
     );
 
+    // The last open issue, then the round wraps and the failed one is audited again.
     let report = sweep_and_settle(&it).await;
-    assert_eq!(audited_keys(&report), keys, "{report}");
+    assert_eq!(audited_keys(&report), keys[3..].to_vec(), "{report}");
+    assert_eq!(audit_cursor(&it).await, None);
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited_keys(&report), keys[..3].to_vec(), "{report}");
     assert!(
         audited(&report).contains(&format!("{}:Created", keys[0])),
         "{report}"
     );
-    assert_eq!(it.sir.cases().len(), 3);
+    assert_eq!(it.sir.cases().len(), 4);
+}
+
+#[tokio::test]
+async fn jira_audit_goes_on_past_an_issue_that_fails_on_every_attempt() {
+    let (it, alice) = without_automation(auditing(2)).await;
+    let keys = open_issues_for_the_audit(&it, &alice, 5).await;
+    for _ in 0..50 {
+        it.jira
+            .faults()
+            .fail_after_applying("GET", &format!("/issue/{}/watchers", keys[0]), 400);
+    }
+
+    for round in 0..2 {
+        let error = it.sweep_jira().await.unwrap_err();
+        assert!(error.contains(&keys[0]), "round {round}: {error}");
+        it.settle().await.unwrap().assert_clean();
+        let report = sweep_and_settle(&it).await;
+        assert_eq!(audited_keys(&report), keys[2..4].to_vec(), "{report}");
+        let report = sweep_and_settle(&it).await;
+        assert_eq!(audited_keys(&report), keys[4..].to_vec(), "{report}");
+        assert_eq!(report["auditCursor"], Value::Null, "{report}");
+    }
+    let mut titles: Vec<String> = it.sir.cases().into_iter().map(|c| c.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Alert 2", "Alert 3", "Alert 4", "Alert 5"]);
+}
+
+#[tokio::test]
+async fn jira_audit_does_not_wrap_on_a_short_page_jira_says_is_not_the_last() {
+    let (it, alice) = without_automation(auditing(3)).await;
+    let keys = open_issues_for_the_audit(&it, &alice, 4).await;
+    // Jira Cloud may return fewer issues than maxResults while more follow.
+    it.jira.set_search_short_pages(2);
+
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited_keys(&report), keys[..2].to_vec(), "{report}");
+    assert_eq!(audit_cursor(&it).await, Some(keys[1].clone()));
+    let report = sweep_and_settle(&it).await;
+    assert_eq!(audited_keys(&report), keys[2..].to_vec(), "{report}");
+    assert_eq!(audit_cursor(&it).await, None, "wraps when Jira says so");
+    assert_eq!(it.sir.cases().len(), 4);
 }

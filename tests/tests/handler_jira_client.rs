@@ -1674,7 +1674,7 @@ impl JiraApi for JiraDownAfterCreate {
         project: &str,
         after_key: Option<&str>,
         max: u32,
-    ) -> shared::Result<Vec<String>> {
+    ) -> shared::Result<shared::jira::OpenIssuesPage> {
         self.inner.open_issues_after(project, after_key, max).await
     }
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> shared::Result<bool> {

@@ -89,6 +89,9 @@ pub(crate) struct Shared {
     pub(crate) media: Mutex<Media>,
     /// [`JiraEmulatorConfig::search_lag`] in milliseconds (changed by `set_search_lag`).
     search_lag_ms: AtomicU64,
+    /// Most issues a `/search/jql` page holds whatever `maxResults` asks (0: no such limit);
+    /// changed by `set_search_short_pages`.
+    search_short_page: AtomicU64,
     pub(crate) store: Mutex<Store>,
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     pub(crate) faults: Faults,
@@ -96,6 +99,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The page size a `/search/jql` request asking for `asked` gets (see
+    /// [`JiraEmulator::set_search_short_pages`]).
+    pub(crate) fn search_page_size(&self, asked: usize) -> usize {
+        match usize::try_from(self.search_short_page.load(Ordering::Relaxed)) {
+            Ok(0) | Err(_) => asked,
+            Ok(most) => asked.min(most),
+        }
+    }
+
     pub(crate) fn search_lag(&self) -> Duration {
         Duration::from_millis(self.search_lag_ms.load(Ordering::Relaxed))
     }
@@ -469,6 +481,7 @@ impl JiraEmulator {
             attachment_redirect: config.attachment_redirect,
             media: Mutex::new(Media::default()),
             search_lag_ms: AtomicU64::new(millis(config.search_lag)),
+            search_short_page: AtomicU64::new(0),
             store: Mutex::new(store),
             requests: Mutex::new(Vec::new()),
             faults: Faults::new(config.rate_limit),
@@ -494,6 +507,16 @@ impl JiraEmulator {
         self.shared
             .search_lag_ms
             .store(millis(lag), Ordering::Relaxed);
+    }
+
+    /// Makes every `/search/jql` page hold at most `most` issues whatever `maxResults` asks
+    /// (0 turns it off), with `isLast: false` and a `nextPageToken` while more follow: Jira
+    /// Cloud documents that a page may hold fewer issues than `maxResults` (it caps the page
+    /// by the fields asked for, and may return fewer still), so a short page is not the last.
+    pub fn set_search_short_pages(&self, most: usize) {
+        self.shared
+            .search_short_page
+            .store(u64::try_from(most).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Requests the media host answered so far, oldest first.

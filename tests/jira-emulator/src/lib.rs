@@ -34,7 +34,9 @@
 //! - `POST|GET /search/jql` (`jql`, `maxResults`, `nextPageToken`, `fields`, `expand`,
 //!   `reconcileIssues` ≤ 50 issue ids); with [`JiraEmulatorConfig::search_lag`] set, as Cloud's
 //!   index lags its writes, an issue created or updated less than that long ago is not found
-//!   unless `reconcileIssues` names it; `/search` answers 410 Gone as Cloud does now.
+//!   unless `reconcileIssues` names it; [`JiraEmulator::set_search_short_pages`] makes pages
+//!   hold fewer issues than `maxResults` asks while `isLast` stays false (Cloud may do so);
+//!   `/search` answers 410 Gone as Cloud does now.
 //!
 //! # Media host (the second origin)
 //! `GET /file/{id}/binary?token=…` serves the bytes of the attachment the token was issued for.

@@ -1279,10 +1279,12 @@ fn search(
     } else {
         SEARCH_MAX_PAGE_WITH_FIELDS
     };
-    let page_size = request
-        .max_results
-        .unwrap_or(SEARCH_DEFAULT_PAGE)
-        .clamp(1, cap);
+    let page_size = shared.search_page_size(
+        request
+            .max_results
+            .unwrap_or(SEARCH_DEFAULT_PAGE)
+            .clamp(1, cap),
+    );
     let store = lock(&shared.store);
     let now = crate::now_utc();
     let mut found = query.run(jql::Context {
