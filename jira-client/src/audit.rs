@@ -9,7 +9,10 @@
 //! edited in Jira and is on its way to SIR: it is left alone and reported
 //! ([`AppliedToJira::audit_left_alone`]); so is every field while a Jira change of the issue is
 //! still pending in the ledger (jira-notifications-handler stores the issue snapshot when it
-//! publishes, so the snapshot already equals that edit). The details block is the integration's
+//! publishes, so the snapshot already equals that edit). The snapshot and the pending check are
+//! read before the case ([`JiraClientHandler::audit_seen`]): read after it, a Jira edit SIR took
+//! and acknowledged in between would look "as left" and the case's old value would be written
+//! over it. The details block is the integration's
 //! own and is rewritten when it is there (a Jira-born issue without one does not get one here).
 //!
 //! The status differs only when the issue's status asks the mapping (Jira → SIR) for a SIR

@@ -2063,3 +2063,147 @@ async fn configuration_comes_from_the_environment_and_ssm() {
         .unwrap_err();
     assert!(err.to_string().contains("AWS_REGION"), "{err}");
 }
+
+/// A SIR whose first GetCase, once answered, lets a person's Jira edit of the summary reach SIR
+/// before the caller goes on: jira-notifications-handler stores the issue snapshot holding it,
+/// sir-client applies it to the case and acknowledges (nothing pending).
+struct JiraEditLandsAfterGetCase {
+    inner: SdkSirClient,
+    store: shared::store::DynamoMappingStore,
+    sir_client: SdkSirClient,
+    issue_key: String,
+    summary: String,
+    landed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl SirApi for JiraEditLandsAfterGetCase {
+    async fn list_cases(&self) -> shared::Result<Vec<shared::sir::CaseSummary>> {
+        self.inner.list_cases().await
+    }
+    async fn get_case(&self, case_id: &str) -> shared::Result<Option<shared::sir::CaseDetails>> {
+        let details = self.inner.get_case(case_id).await?;
+        if !self.landed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut snapshot = self.store.issue_snapshot(&self.issue_key).await?.unwrap();
+            snapshot.summary = self.summary.clone();
+            self.store.put_issue_snapshot(&snapshot).await?;
+            let edit = shared::sir::CaseEdit {
+                title: Some(self.summary.clone()),
+                ..shared::sir::CaseEdit::default()
+            };
+            self.sir_client.update_case(case_id, &edit).await?;
+        }
+        Ok(details)
+    }
+    async fn list_comments(&self, case_id: &str) -> shared::Result<Vec<shared::sir::SirComment>> {
+        self.inner.list_comments(case_id).await
+    }
+    async fn create_case(&self, case: &shared::sir::NewCase) -> shared::Result<String> {
+        self.inner.create_case(case).await
+    }
+    async fn update_case(&self, case_id: &str, edit: &shared::sir::CaseEdit) -> shared::Result<()> {
+        self.inner.update_case(case_id, edit).await
+    }
+    async fn update_case_status(
+        &self,
+        case_id: &str,
+        status: shared::status::SirStatus,
+    ) -> shared::Result<()> {
+        self.inner.update_case_status(case_id, status).await
+    }
+    async fn close_case(&self, case_id: &str) -> shared::Result<()> {
+        self.inner.close_case(case_id).await
+    }
+    async fn create_comment(
+        &self,
+        case_id: &str,
+        body: &str,
+        client_token: &str,
+    ) -> shared::Result<String> {
+        self.inner.create_comment(case_id, body, client_token).await
+    }
+    async fn update_comment(
+        &self,
+        case_id: &str,
+        comment_id: &str,
+        body: &str,
+    ) -> shared::Result<()> {
+        self.inner.update_comment(case_id, comment_id, body).await
+    }
+    async fn upload_attachment(
+        &self,
+        case_id: &str,
+        file_name: &str,
+        bytes: bytes::Bytes,
+        client_token: &str,
+    ) -> shared::Result<()> {
+        self.inner
+            .upload_attachment(case_id, file_name, bytes, client_token)
+            .await
+    }
+    async fn download_attachment(
+        &self,
+        case_id: &str,
+        attachment_id: &str,
+    ) -> shared::Result<bytes::Bytes> {
+        self.inner.download_attachment(case_id, attachment_id).await
+    }
+    async fn incident_response_team(&self) -> shared::Result<Vec<shared::sir::IncidentResponder>> {
+        self.inner.incident_response_team().await
+    }
+    async fn case_tags(&self, case_arn: &str) -> shared::Result<BTreeMap<String, String>> {
+        self.inner.case_tags(case_arn).await
+    }
+}
+
+#[tokio::test]
+async fn an_audit_does_not_write_over_a_jira_edit_sir_takes_while_the_audit_runs() {
+    let s = Setup::new().await;
+    let case_id = s.open_case(human_case("Suspicious IAM activity"), &[]);
+    apply(&s.handler(), s.created(&case_id).await).await;
+    let key = s.issue_of(&case_id).key;
+    let alice = s
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let edited = "Suspicious IAM activity (confirmed)";
+    s.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            HumanEdit {
+                summary: Some(edited.into()),
+                description: None,
+                labels: None,
+            },
+        )
+        .unwrap();
+
+    let racing = JiraClientHandler::new(
+        Arc::new(s.jira_client()),
+        Arc::new(JiraEditLandsAfterGetCase {
+            inner: s.sir_api(LAMBDA),
+            store: s.world.store(),
+            sir_client: s.sir_api(SIR_CLIENT),
+            issue_key: key.clone(),
+            summary: edited.into(),
+            landed: std::sync::atomic::AtomicBool::new(false),
+        }),
+        Arc::new(s.world.store()),
+        JiraClientSettings {
+            integration_principals: vec![s.sir.principal(SIR_CLIENT)],
+            ..JiraClientSettings::new("SEC", REGION)
+        },
+    );
+    let before = s.snapshot(&case_id).await;
+    let mut change = CaseChange::new(Some(&before), before.clone());
+    change.audit = true;
+    let applied = apply(&racing, envelope(&BusEvent::CaseUpdated(change))).await;
+
+    assert_eq!(applied.audit_left_alone, ["summary"], "{applied:?}");
+    assert_eq!(
+        s.issue_of(&case_id).summary,
+        edited,
+        "the edit is not undone"
+    );
+    assert_eq!(s.sir.case(&case_id).unwrap().title, edited);
+}
