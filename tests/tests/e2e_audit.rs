@@ -325,7 +325,9 @@ async fn audit_leaves_an_issue_moved_to_a_status_the_mapping_leaves_alone() {
 #[tokio::test]
 async fn audit_does_not_re_add_a_watcher_a_person_removed_in_jira() {
     let mut it = Integration::start().await.unwrap();
-    let bob = it.jira.add_user(User::new("Bob Builder", "bob@example.com"));
+    let bob = it
+        .jira
+        .add_user(User::new("Bob Builder", "bob@example.com"));
     let id = it
         .sir
         .create_case(
@@ -339,7 +341,11 @@ async fn audit_does_not_re_add_a_watcher_a_person_removed_in_jira() {
     it.settle().await.unwrap().assert_clean();
     let key = it.jira.issues()[0].key.clone();
     assert!(
-        it.jira.issue(&key).unwrap().watchers.contains(&bob.account_id),
+        it.jira
+            .issue(&key)
+            .unwrap()
+            .watchers
+            .contains(&bob.account_id),
         "the case's watcher watches the issue"
     );
 
@@ -358,7 +364,11 @@ async fn audit_does_not_re_add_a_watcher_a_person_removed_in_jira() {
     assert_eq!(audit_pass(&mut it).await, 1);
     it.settle().await.unwrap().assert_clean();
     assert!(
-        !it.jira.issue(&key).unwrap().watchers.contains(&bob.account_id),
+        !it.jira
+            .issue(&key)
+            .unwrap()
+            .watchers
+            .contains(&bob.account_id),
         "the audit does not re-add a removed watcher"
     );
     assert!(
