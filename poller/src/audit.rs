@@ -5,7 +5,7 @@
 //! notices a SIR change the list never showed, or a Jira write that was lost after both
 //! snapshots were stored: the case equals its snapshot, the issue differs, nothing is published.
 //!
-//! So each schedule pass audits up to [`PollerSettings::max_audits_per_pass`] open (not Closed),
+//! So each schedule pass takes up to [`PollerSettings::max_audits_per_pass`] open (not Closed),
 //! linked (link not broken), published (case snapshot stored) pairs whose last audit
 //! ([`TrackedCase::audited_at`], the cursor in the mapping table) is older than
 //! [`PollerSettings::audit_interval`], those audited longest ago first. A case whose list entry
@@ -14,7 +14,8 @@
 //! a moved case's would be, and always publishes it as a `CaseUpdated` marked `audit`:
 //! jira-client then compares the live case with the live issue field by field (see its docs),
 //! so a pair in sync costs reads only. A case that cannot be audited (not linked yet, link broken,
-//! never published) takes its turn without a publish, so it does not head the queue every pass.
+//! never published) takes its turn without a publish, so it does not head the queue every pass;
+//! it counts against the bound like an audited one (its reads and write cost the same).
 //!
 //! [`PollerSettings::max_audits_per_pass`]: crate::PollerSettings::max_audits_per_pass
 //! [`PollerSettings::audit_interval`]: crate::PollerSettings::audit_interval
@@ -73,10 +74,9 @@ impl Poller {
         let due = due(listed, tracked, self.settings.audit_interval.as_secs(), now);
         let mut team: Option<BTreeSet<String>> = None;
         let mut failures = Vec::new();
-        for entry in due {
-            if report.audited >= max {
-                break;
-            }
+        // Every candidate counts, audited or not: one that cannot be audited still costs reads
+        // and a write.
+        for entry in due.into_iter().take(max) {
             if let Err(error) = self.audit_one(entry, &mut team, now, report).await {
                 tracing::error!(case_id = %entry.case_id, error = %shared::error::error_chain(&error), "case not audited");
                 failures.push(CaseFailure {
@@ -104,13 +104,12 @@ impl Poller {
     }
 
     /// Records the case's audit turn at `now`, on its entry as stored now (this pass may have
-    /// swept its comments since `entry` was read).
+    /// swept its comments since `entry` was read); an entry another pass removed meanwhile is
+    /// not made again.
     pub(crate) async fn mark_audited(&self, entry: &TrackedCase, now: u64) -> shared::Result<()> {
-        let mut fresh = self
-            .store
-            .tracked_case(&entry.case_id)
-            .await?
-            .unwrap_or_else(|| entry.clone());
+        let Some(mut fresh) = self.store.tracked_case(&entry.case_id).await? else {
+            return Ok(());
+        };
         fresh.audited_at = now;
         self.store.put_tracked_case(&fresh).await
     }
