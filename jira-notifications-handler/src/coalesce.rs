@@ -111,10 +111,6 @@ impl ReadSlot {
     }
 }
 
-fn now_ms() -> u64 {
-    shared::clock::now_epoch_millis()
-}
-
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -145,7 +141,7 @@ impl Coalescer {
         let mut known: Option<NotifiedWindow> = None;
         let mut waits = 0;
         for _ in 0..MAX_SWAPS {
-            let now = now_ms();
+            let now = shared::clock::now_epoch_millis();
             let open = known.filter(|w| w.expires_at.saturating_mul(1_000) > now);
             if let Some(after) = open.as_ref().and_then(|w| self.covers(w, published_ms)) {
                 return Ok(Admission::Covered {

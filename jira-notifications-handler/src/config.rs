@@ -12,21 +12,6 @@ use crate::sweep::Sweeping;
 /// audit off).
 pub const ENV_AUDIT_PER_RUN: &str = "JIRA_AUDIT_PER_RUN";
 
-/// [`ENV_AUDIT_PER_RUN`] read through `lookup`: `None` when unset.
-fn audit_per_run(lookup: &impl Fn(&str) -> Option<String>) -> shared::Result<Option<u32>> {
-    let Some(value) = lookup(ENV_AUDIT_PER_RUN) else {
-        return Ok(None);
-    };
-    value
-        .trim()
-        .parse()
-        .map(Some)
-        .map_err(|_| shared::Error::InvalidConfig {
-            name: ENV_AUDIT_PER_RUN.into(),
-            reason: format!("{value:?} is not a whole number of issues (0 turns the audit off)"),
-        })
-}
-
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationsSettings {
@@ -70,7 +55,7 @@ impl NotificationsConfig {
     ) -> shared::Result<Self> {
         let shared = Config::from_lookup(&lookup)?;
         let mut sweep = Sweeping::default();
-        if let Some(max_audits) = audit_per_run(&lookup)? {
+        if let Some(max_audits) = shared::config::whole_number(&lookup, ENV_AUDIT_PER_RUN)? {
             sweep.max_audits = max_audits;
         }
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
@@ -91,30 +76,5 @@ impl NotificationsConfig {
             jira,
             handler,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lookup(value: Option<&'static str>) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            (name == ENV_AUDIT_PER_RUN)
-                .then_some(value)
-                .flatten()
-                .map(str::to_owned)
-        }
-    }
-
-    #[test]
-    fn the_audit_per_run_is_read_when_set_and_refused_when_not_a_number() {
-        assert_eq!(audit_per_run(&lookup(None)).ok(), Some(None));
-        assert_eq!(audit_per_run(&lookup(Some(" 0 "))).ok(), Some(Some(0)));
-        assert_eq!(audit_per_run(&lookup(Some("12"))).ok(), Some(Some(12)));
-        assert!(matches!(
-            audit_per_run(&lookup(Some("five"))),
-            Err(shared::Error::InvalidConfig { name, .. }) if name == ENV_AUDIT_PER_RUN
-        ));
     }
 }

@@ -124,10 +124,6 @@ pub struct SweepReport {
     pub audit_cursor: Option<String>,
 }
 
-fn now_ms() -> u64 {
-    shared::clock::now_epoch_millis()
-}
-
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -195,7 +191,7 @@ impl NotificationHandler {
     /// One sweep: the updated-since search, then the audit (see the module docs).
     pub async fn sweep(&self) -> Result<SweepReport, HandlerError> {
         let started = Instant::now();
-        let started_ms = now_ms();
+        let started_ms = shared::clock::now_epoch_millis();
         let searched = self.search_updated(started, started_ms).await;
         let mut audit = Audit::default();
         let audited = self.audit(started, started_ms, &mut audit).await;

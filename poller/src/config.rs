@@ -69,21 +69,6 @@ pub const ENV_AUDIT_INTERVAL_MINUTES: &str = "AUDIT_INTERVAL_MINUTES";
 /// Environment variable (optional): the most pairs one schedule pass audits (default 5).
 pub const ENV_MAX_AUDITS_PER_PASS: &str = "MAX_AUDITS_PER_PASS";
 
-/// A whole number from `name`, if set.
-fn count(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> shared::Result<Option<usize>> {
-    let Some(value) = lookup(name) else {
-        return Ok(None);
-    };
-    value
-        .trim()
-        .parse()
-        .map(Some)
-        .map_err(|_| shared::Error::InvalidConfig {
-            name: name.into(),
-            reason: format!("{value:?} is not a whole number"),
-        })
-}
-
 /// A whole number of minutes from `name`, if set.
 fn minutes(
     lookup: &impl Fn(&str) -> Option<String>,
@@ -137,7 +122,7 @@ impl PollerConfig {
         if let Some(interval) = minutes(&lookup, ENV_AUDIT_INTERVAL_MINUTES)? {
             settings.audit_interval = interval;
         }
-        if let Some(max) = count(&lookup, ENV_MAX_AUDITS_PER_PASS)? {
+        if let Some(max) = shared::config::whole_number(&lookup, ENV_MAX_AUDITS_PER_PASS)? {
             settings.max_audits_per_pass = max;
         }
         Ok(PollerConfig {

@@ -64,6 +64,26 @@ impl Config {
     }
 }
 
+/// The whole number (any unsigned type) in the environment variable `name`, read through
+/// `lookup` and trimmed: `None` when unset, [`Error::InvalidConfig`] naming it when not a whole
+/// number (so a typo fails the cold start).
+pub fn whole_number<N: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<N>> {
+    let Some(value) = lookup(name) else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| Error::InvalidConfig {
+            name: name.into(),
+            reason: format!("{value:?} is not a whole number"),
+        })
+}
+
 /// The principals listed in [`ENV_INTEGRATION_PRINCIPALS`], read through `lookup`: each trimmed,
 /// empty entries dropped, none when the variable is unset. Read the same way by every Lambda
 /// that recognises its own writes, so one list in the stack means the same everywhere.
@@ -384,6 +404,28 @@ pub async fn load_status_mapping(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_number_is_read_trimmed_and_anything_else_is_refused_by_name() {
+        let lookup = |value: Option<&'static str>| {
+            move |name: &str| (name == "N").then_some(value).flatten().map(str::to_owned)
+        };
+        assert_eq!(whole_number::<u32>(&lookup(None), "N").ok(), Some(None));
+        assert_eq!(
+            whole_number::<u32>(&lookup(Some(" 0 ")), "N").ok(),
+            Some(Some(0))
+        );
+        assert_eq!(
+            whole_number::<usize>(&lookup(Some("12")), "N").ok(),
+            Some(Some(12))
+        );
+        for bad in ["five", "-1", ""] {
+            assert!(matches!(
+                whole_number::<u32>(&lookup(Some(bad)), "N"),
+                Err(Error::InvalidConfig { name, .. }) if name == "N"
+            ));
+        }
+    }
 
     #[test]
     fn case_filter_is_the_jql_or_else_the_installation_time_or_else_any_issue() {
