@@ -471,8 +471,7 @@ async fn a_pass_over_100_open_cases_with_3_changed_costs_a_dozen_sir_calls() {
 }
 
 #[tokio::test]
-async fn the_audit_takes_the_longest_unaudited_pairs_first_and_counts_unauditable_ones_against_its_bound()
- {
+async fn the_audit_takes_the_longest_unaudited_first_and_unauditable_ones_use_its_bound() {
     let mut s = setup().await;
     s.poller.settings.max_audits_per_pass = 2;
     let titles = ["A", "B", "C", "D", "Closed", "Unlinked", "Broken"];
