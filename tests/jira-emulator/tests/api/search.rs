@@ -57,6 +57,37 @@ async fn a_label_search_pages_with_next_page_token_until_is_last() {
 }
 
 #[tokio::test]
+async fn short_pages_hold_fewer_issues_than_asked_and_are_not_the_last_while_more_follow() {
+    let jira = Jira::start().await;
+    let owner = jira.emulator.integration_account_id();
+    for n in 0..3 {
+        jira.emulator
+            .create_issue(&owner, NewIssue::new(format!("issue {n}")))
+            .unwrap();
+    }
+    jira.emulator.set_search_short_pages(2);
+    let body =
+        json!({"jql": "project = SEC ORDER BY key ASC", "maxResults": 5, "fields": ["summary"]});
+    let (status, page) = search(&jira, body.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["issues"].as_array().unwrap().len(), 2, "{page}");
+    assert_eq!(page["isLast"], false);
+    let mut next = body;
+    next["nextPageToken"] = page["nextPageToken"].clone();
+    let (_, page) = search(&jira, next).await;
+    assert_eq!(page["issues"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["isLast"], true);
+
+    jira.emulator.set_search_short_pages(0);
+    let (_, page) = search(
+        &jira,
+        json!({"jql": "project = SEC", "maxResults": 5, "fields": ["summary"]}),
+    )
+    .await;
+    assert_eq!(page["issues"].as_array().unwrap().len(), 3, "off again");
+}
+
+#[tokio::test]
 async fn without_fields_only_issue_ids_are_returned() {
     let jira = Jira::start().await;
     jira.create("Only ids", &["x"]).await;
