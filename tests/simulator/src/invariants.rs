@@ -551,3 +551,46 @@ pub fn dlq_converged(world: &World) -> Vec<Violation> {
         })
         .collect()
 }
+
+/// Judges each dead letter against the end state: converged when no violation in `others` (the
+/// other checks' findings) names its pair, that is the cases and issues its payload names and
+/// their linked partners; a dead letter naming no case or issue (a scheduled poll) converged
+/// only when there is no violation at all.
+pub fn judge_dlq(world: &mut World, others: &[Violation]) {
+    let named: Vec<String> = others.iter().map(ToString::to_string).collect();
+    let ids: Vec<&str> = world
+        .cases
+        .iter()
+        .map(|c| c.id.as_str())
+        .chain(world.issues.iter().map(|i| i.key.as_str()))
+        .collect();
+    for entry in &mut world.dlq {
+        let mut pair: BTreeSet<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| mentions(&entry.payload, id))
+            .collect();
+        for link in &world.links {
+            if pair.contains(link.case_id.as_str()) || pair.contains(link.issue_key.as_str()) {
+                pair.insert(&link.case_id);
+                pair.insert(&link.issue_key);
+            }
+        }
+        entry.converged = if pair.is_empty() {
+            named.is_empty()
+        } else {
+            !named
+                .iter()
+                .any(|violation| pair.iter().any(|id| mentions(violation, id)))
+        };
+    }
+}
+
+/// Whether `text` names `id` as a whole word (SEC-1 is not named by SEC-12).
+fn mentions(text: &str, id: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    !id.is_empty()
+        && text
+            .match_indices(id)
+            .any(|(at, _)| !text[..at].ends_with(word) && !text[at + id.len()..].starts_with(word))
+}

@@ -4,7 +4,8 @@
 use simulator::invariants::{
     ActionWrites, Attachment, CLOSED, Case, CaseComment, DlqEntry, Issue, IssueComment, Link,
     Violation, World, attachments_exactly_once, check_all, closed_cases_stay_closed,
-    comments_exactly_once, dlq_converged, fields_agree, one_issue_per_case, writes_bounded,
+    comments_exactly_once, dlq_converged, fields_agree, judge_dlq, one_issue_per_case,
+    writes_bounded,
 };
 
 const INTEGRATION: &str = "integration";
@@ -333,6 +334,36 @@ fn a_dlq_message_the_reconciler_did_not_converge_is_reported() {
             function: "sirClient".into(),
             payload: "{\"k\":1}".into()
         }]
+    );
+}
+
+#[test]
+fn a_dead_letter_converged_only_when_nothing_is_wrong_with_its_pair() {
+    let mut world = converged();
+    let dead = |payload: &str| DlqEntry {
+        function: "jiraClient".into(),
+        payload: payload.into(),
+        converged: false,
+    };
+    // The first names issue SIR-1 (its pair is case 1), the second case 2, the third nothing.
+    world.dlq = vec![
+        dead("{\"issue\":\"SIR-1\"}"),
+        dead("{\"caseId\":\"2\"}"),
+        dead("{\"detail-type\":\"Scheduled Event\"}"),
+    ];
+    let wrong_with_case_1 = Violation::CaseWithoutIssue { case: "1".into() };
+    judge_dlq(&mut world, std::slice::from_ref(&wrong_with_case_1));
+    let converged: Vec<bool> = world.dlq.iter().map(|d| d.converged).collect();
+    assert_eq!(converged, vec![false, true, false]);
+
+    judge_dlq(&mut world, &[]);
+    assert!(world.dlq.iter().all(|d| d.converged));
+    // SIR-12 is not SIR-1.
+    world.dlq = vec![dead("{\"issue\":\"SIR-12\"}")];
+    judge_dlq(&mut world, &[wrong_with_case_1]);
+    assert!(
+        !world.dlq[0].converged,
+        "names no known pair, and the world is not clean"
     );
 }
 
