@@ -8,6 +8,11 @@
 //! what the handlers send in an outbox; [`SimWorld`] moves it, the SIR emulator's native events
 //! and the Jira emulator's Automation messages into the delivery model every
 //! [`PUMP_INTERVAL`] of virtual time (about EventBridge's and SNS's own latency).
+//!
+//! Under a [`FaultPlan`] the seed also picks action steps at which a fault is injected: a burst
+//! of Jira 429s (with `Retry-After`) or 5xx answers, SIR throttling, a Jira or SIR write applied
+//! and its answer lost, or the next Jira Automation message dropped, doubled or delayed in the
+//! pump. [`SimWorld::faults_injected`] counts them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -81,7 +86,66 @@ pub struct SimOptions {
     pub reserved_concurrency: usize,
     /// How long Jira's search index lags its writes.
     pub search_lag: Duration,
+    /// The faults the seed injects, if any.
+    pub faults: Option<FaultPlan>,
 }
+
+/// Which faults a run injects: at each responder action step, with probability `share`, one
+/// fault of a kind the seed picks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaultPlan {
+    pub share: f64,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self { share: 0.5 }
+    }
+}
+
+/// One kind of injected fault, as [`SimWorld::faults_injected`] counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// The next Jira requests are answered 429 with `Retry-After`.
+    JiraRateLimited,
+    /// The next Jira requests are answered with a 5xx.
+    JiraServerError,
+    /// The next SIR calls are throttled (429 `ThrottlingException`).
+    SirThrottled,
+    /// A Jira write is applied and answered 504.
+    JiraAnswerLost,
+    /// A SIR write is applied and answered with a failure.
+    SirAnswerLost,
+    /// A Jira Automation message is never delivered.
+    AutomationDropped,
+    /// A Jira Automation message is delivered twice.
+    AutomationDoubled,
+    /// A Jira Automation message is delivered up to five minutes late.
+    AutomationDelayed,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::JiraRateLimited,
+        FaultKind::JiraServerError,
+        FaultKind::SirThrottled,
+        FaultKind::JiraAnswerLost,
+        FaultKind::SirAnswerLost,
+        FaultKind::AutomationDropped,
+        FaultKind::AutomationDoubled,
+        FaultKind::AutomationDelayed,
+    ];
+}
+
+/// The SIR writes the integration makes, whose answers a fault may lose.
+const SIR_WRITES: [&str; 4] = [
+    "CreateCase",
+    "CreateCaseComment",
+    "UpdateCase",
+    "UpdateCaseStatus",
+];
+/// Parts of the Jira write paths whose answers a fault may lose.
+const JIRA_WRITES: [&str; 3] = ["/comment", "/transitions", "/issue"];
 
 impl SimOptions {
     /// Delivery without duplicates, delays or jitter.
@@ -90,6 +154,7 @@ impl SimOptions {
             delivery: DeliveryConfig::exact(seed),
             reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
             search_lag: Duration::ZERO,
+            faults: None,
         }
     }
 
@@ -100,6 +165,15 @@ impl SimOptions {
             delivery: DeliveryConfig::new(seed),
             reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
             search_lag: HOSTILE_SEARCH_LAG,
+            faults: None,
+        }
+    }
+
+    /// [`SimOptions::hostile`] with the default [`FaultPlan`].
+    pub fn faulty(seed: u64) -> Self {
+        Self {
+            faults: Some(FaultPlan::default()),
+            ..Self::hostile(seed)
         }
     }
 }
@@ -221,6 +295,14 @@ pub struct SimWorld {
     /// Workload comment token → the Jira comment id it was posted as.
     jira_comments: BTreeMap<String, String>,
     actions: Vec<Action>,
+    fault_plan: Option<FaultPlan>,
+    /// Its own generator, so that a plan leaves the workload and delivery of its seed as they are.
+    fault_rng: fastrand::Rng,
+    faults_injected: BTreeMap<FaultKind, usize>,
+    /// The fault waiting for the next Automation message.
+    automation_fault: Option<FaultKind>,
+    /// Automation messages held back, with when they are let through.
+    delayed_messages: Vec<(clock::Instant, String)>,
     started: clock::Instant,
     _clock: clock::SimulatedClock,
 }
@@ -402,6 +484,11 @@ impl SimWorld {
             closed_cases: BTreeSet::new(),
             jira_comments: BTreeMap::new(),
             actions: Vec::new(),
+            fault_plan: options.faults,
+            fault_rng: fastrand::Rng::with_seed(seed ^ 0xFA17_FA17),
+            faults_injected: BTreeMap::new(),
+            automation_fault: None,
+            delayed_messages: Vec::new(),
             started: clock::Instant::now(),
             _clock: clock,
         })
@@ -412,7 +499,7 @@ impl SimWorld {
     }
 
     /// Hands what the world sent since the last pump to the delivery model; how many items.
-    fn pump(&self) -> usize {
+    fn pump(&mut self) -> usize {
         let mut moved = 0;
         for entry in self.sir.take_events() {
             let detail = serde_json::from_str(&entry.detail).unwrap_or(Value::String(entry.detail));
@@ -420,9 +507,34 @@ impl SimWorld {
                 .put_event(DEFAULT_BUS, &entry.source, &entry.detail_type, detail);
             moved += 1;
         }
-        for message in self.jira.take_automation_messages() {
+        let now = clock::Instant::now();
+        let (due, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed_messages)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.delayed_messages = held;
+        for (_, message) in due {
             self.handle.publish_sns(AUTOMATION_TOPIC, &message);
             moved += 1;
+        }
+        for message in self.jira.take_automation_messages() {
+            moved += 1;
+            match self.automation_fault.take() {
+                Some(kind @ FaultKind::AutomationDropped) => self.count_fault(kind, ""),
+                Some(kind @ FaultKind::AutomationDoubled) => {
+                    self.count_fault(kind, "");
+                    self.handle.publish_sns(AUTOMATION_TOPIC, &message);
+                    self.handle.publish_sns(AUTOMATION_TOPIC, &message);
+                }
+                Some(kind @ FaultKind::AutomationDelayed) => {
+                    self.count_fault(kind, "");
+                    let late = Duration::from_secs(self.fault_rng.u64(10..=300));
+                    self.delayed_messages.push((now + late, message));
+                }
+                other => {
+                    self.automation_fault = other;
+                    self.handle.publish_sns(AUTOMATION_TOPIC, &message);
+                }
+            }
         }
         for (bus, source, detail_type, detail) in take(&self.outbox.events) {
             let detail = serde_json::from_str(&detail).unwrap_or(Value::String(detail));
@@ -500,6 +612,64 @@ impl SimWorld {
             }
         }
         Err(DeliveryError::NotQuiet(QUIET * 20).into())
+    }
+
+    fn count_fault(&mut self, kind: FaultKind, detail: &str) {
+        *self.faults_injected.entry(kind).or_default() += 1;
+        self.log(format!("fault: {kind:?} {detail}").trim_end().to_owned());
+    }
+
+    /// The faults injected so far, by kind (an Automation fault counts when a message meets it).
+    pub fn faults_injected(&self) -> &BTreeMap<FaultKind, usize> {
+        &self.faults_injected
+    }
+
+    /// Under the plan, at this action step, maybe one fault of a kind the seed picks.
+    fn maybe_inject_fault(&mut self) {
+        let Some(plan) = self.fault_plan else {
+            return;
+        };
+        if self.fault_rng.f64() >= plan.share {
+            return;
+        }
+        let kind = FaultKind::ALL[self.fault_rng.usize(..FaultKind::ALL.len())];
+        let detail = match kind {
+            FaultKind::JiraRateLimited => {
+                let count = self.fault_rng.u32(1..=6);
+                self.jira.faults().fail_next(count, 429);
+                format!("next {count} Jira requests")
+            }
+            FaultKind::JiraServerError => {
+                let status = [500, 502, 503][self.fault_rng.usize(..3)];
+                let count = self.fault_rng.u32(1..=5);
+                self.jira.faults().fail_next(count, status);
+                format!("next {count} Jira requests answered {status}")
+            }
+            FaultKind::SirThrottled => {
+                let count = self.fault_rng.u32(1..=6);
+                self.sir.faults().throttle_next(count);
+                format!("next {count} SIR calls")
+            }
+            FaultKind::JiraAnswerLost => {
+                let path = JIRA_WRITES[self.fault_rng.usize(..JIRA_WRITES.len())];
+                self.jira.faults().fail_after_applying("POST", path, 504);
+                format!("next POST …{path}")
+            }
+            FaultKind::SirAnswerLost => {
+                let operation = SIR_WRITES[self.fault_rng.usize(..SIR_WRITES.len())];
+                let calls = self.fault_rng.u32(1..=3);
+                self.sir.faults().lose_answers(operation, 500, calls);
+                format!("next {calls} {operation}")
+            }
+            FaultKind::AutomationDropped
+            | FaultKind::AutomationDoubled
+            | FaultKind::AutomationDelayed => {
+                // Counted when the next message meets it.
+                self.automation_fault = Some(kind);
+                return;
+            }
+        };
+        self.count_fault(kind, &detail);
     }
 
     fn log(&mut self, what: String) {
@@ -634,6 +804,7 @@ impl SimWorld {
             // Every pick without a target became a create above.
             _ => self.log("nothing to act on".into()),
         }
+        self.maybe_inject_fault();
         self.pump();
         Ok(())
     }
@@ -806,6 +977,7 @@ impl SimWorld {
         for step in &trace.0[skip..] {
             out.push_str(&format!("{step}\n"));
         }
+        out.push_str(&format!("faults injected: {:?}\n", self.faults_injected));
         out.push_str("violations:\n");
         for violation in violations {
             out.push_str(&format!("  {violation}\n"));
