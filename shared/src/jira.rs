@@ -999,12 +999,25 @@ impl JiraApi for JiraClient {
             };
             let body = json!({"transition": {"id": step.id}});
             let url = self.url(&["issue", key, "transitions"]);
-            self.send("transition issue", true, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
-            .await?;
+            let sent = self
+                .send("transition issue", true, || {
+                    self.request(Method::POST, url.clone()).json(&body)
+                })
+                .await;
             hops += 1;
-            current = step.to_status.clone();
+            current = match sent {
+                Ok(_) => step.to_status.clone(),
+                // Jira may have applied a transition whose answer was lost (a retry of it is
+                // then refused as not valid from the new status): the live issue says where
+                // the walk stands. Unmoved, the failure is the answer.
+                Err(err) => match self.get_issue(key).await? {
+                    Some(live) if !live.status.eq_ignore_ascii_case(&current) => {
+                        tracing::warn!(key, error = %err, status = live.status, "a transition's answer was lost but the issue moved; walking on");
+                        live.status
+                    }
+                    _ => return Err(err),
+                },
+            };
             visited.insert(current.to_lowercase());
         }
         Ok(hops)

@@ -171,6 +171,23 @@ async fn transition_walks_several_hops_to_a_distant_status_and_back(transport: T
     assert!(hops >= 2, "Done → To Do → In Progress, {hops} hops");
 }
 
+async fn a_transition_applied_but_answered_504_is_checked_on_the_live_issue_and_the_walk_goes_on(
+    transport: Transport,
+) {
+    let (emulator, client) = jira(transport).await;
+    let key = client
+        .create_issue(&new_issue("Lost answer", &[]))
+        .await
+        .unwrap();
+    // The first hop is made, its answer lost; its retry is not valid from the new status.
+    emulator
+        .faults()
+        .fail_after_applying("POST", "/transitions", 504);
+    let hops = client.transition_to(&key, "Done", &ROUTE).await.unwrap();
+    assert_eq!(emulator.issue(&key).unwrap().status, "Done");
+    assert_eq!(hops, 3);
+}
+
 async fn unreachable_status_is_a_permanent_error(transport: Transport) {
     let (_emulator, client) = jira(transport).await;
     let key = client
@@ -579,6 +596,7 @@ both_transports!(
     unknown_issue_reads_as_none,
     edit_changes_only_the_given_fields,
     transition_walks_several_hops_to_a_distant_status_and_back,
+    a_transition_applied_but_answered_504_is_checked_on_the_live_issue_and_the_walk_goes_on,
     unreachable_status_is_a_permanent_error,
     transitioning_a_missing_issue_says_the_issue_does_not_exist,
     all_comments_are_read_across_pages_with_their_authors,
