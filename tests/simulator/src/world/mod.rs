@@ -23,27 +23,32 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use integration_tests::clients::sir_client_in_process;
 use integration_tests::in_process::InProcessNet;
 use jira_client::JiraClientHandler;
-use jira_emulator::{IssueEdit, JiraEmulator, JiraEmulatorConfig, User};
+use jira_emulator::{JiraEmulator, JiraEmulatorConfig, User};
 use jira_notifications_handler::NotificationHandler;
 use poller::{Poller, PollerSettings, ScheduleControl, ScheduleRate};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::comment_marker::{KIND_SIR_COMMENT, MARKER_PROPERTY};
 use shared::config::JiraSettings;
 use shared::events::{BusEvent, MAX_ENTRY_BYTES};
-use shared::jira::{CASE_LABEL_PREFIX, JiraClient, RetryPolicy};
+use shared::jira::{JiraClient, RetryPolicy};
 use shared::publisher::EventPublisher;
 use shared::sir::SdkSirClient;
-use shared::store::{InMemoryMappingStore, LinkStore};
+use shared::store::InMemoryMappingStore;
 use sir_client::SirClientHandler;
-use sir_emulator::{CaseUpdate, NewCase, SirEmulator, SirEmulatorConfig};
+use sir_emulator::{SirEmulator, SirEmulatorConfig};
 
 use crate::delivery::{
     AUTOMATION_TOPIC, CONTRACT, DEFAULT_BUS, Delivery, DeliveryConfig, DeliveryError,
     DeliveryHandle, JIRA_CLIENT, JIRA_NOTIFICATIONS_HANDLER, POLLER, RESERVED_CONCURRENCY_DEFAULT,
     SIR_CLIENT, Stack, StepKind, Trace,
 };
-use crate::invariants::{self, Attachment, Case, CaseComment, Issue, IssueComment, Link};
+use crate::invariants;
+
+mod faults;
+mod observe;
+mod workload;
+
+pub use faults::{FaultKind, FaultPlan};
 
 /// The Jira project of the simulated world.
 pub const PROJECT_KEY: &str = "SEC";
@@ -89,63 +94,6 @@ pub struct SimOptions {
     /// The faults the seed injects, if any.
     pub faults: Option<FaultPlan>,
 }
-
-/// Which faults a run injects: at each responder action step, with probability `share`, one
-/// fault of a kind the seed picks.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FaultPlan {
-    pub share: f64,
-}
-
-impl Default for FaultPlan {
-    fn default() -> Self {
-        Self { share: 0.5 }
-    }
-}
-
-/// One kind of injected fault, as [`SimWorld::faults_injected`] counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FaultKind {
-    /// The next Jira requests are answered 429 with `Retry-After`.
-    JiraRateLimited,
-    /// The next Jira requests are answered with a 5xx.
-    JiraServerError,
-    /// The next SIR calls are throttled (429 `ThrottlingException`).
-    SirThrottled,
-    /// A Jira write is applied and answered 504.
-    JiraAnswerLost,
-    /// A SIR write is applied and answered with a failure.
-    SirAnswerLost,
-    /// A Jira Automation message is never delivered.
-    AutomationDropped,
-    /// A Jira Automation message is delivered twice.
-    AutomationDoubled,
-    /// A Jira Automation message is delivered up to five minutes late.
-    AutomationDelayed,
-}
-
-impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
-        FaultKind::JiraRateLimited,
-        FaultKind::JiraServerError,
-        FaultKind::SirThrottled,
-        FaultKind::JiraAnswerLost,
-        FaultKind::SirAnswerLost,
-        FaultKind::AutomationDropped,
-        FaultKind::AutomationDoubled,
-        FaultKind::AutomationDelayed,
-    ];
-}
-
-/// The SIR writes the integration makes, whose answers a fault may lose.
-const SIR_WRITES: [&str; 4] = [
-    "CreateCase",
-    "CreateCaseComment",
-    "UpdateCase",
-    "UpdateCaseStatus",
-];
-/// Parts of the Jira write paths whose answers a fault may lose.
-const JIRA_WRITES: [&str; 3] = ["/comment", "/transitions", "/issue"];
 
 impl SimOptions {
     /// Delivery without duplicates, delays or jitter.
@@ -614,333 +562,9 @@ impl SimWorld {
         Err(DeliveryError::NotQuiet(QUIET * 20).into())
     }
 
-    fn count_fault(&mut self, kind: FaultKind, detail: &str) {
-        *self.faults_injected.entry(kind).or_default() += 1;
-        self.log(format!("fault: {kind:?} {detail}").trim_end().to_owned());
-    }
-
-    /// The faults injected so far, by kind (an Automation fault counts when a message meets it).
-    pub fn faults_injected(&self) -> &BTreeMap<FaultKind, usize> {
-        &self.faults_injected
-    }
-
-    /// Under the plan, at this action step, maybe one fault of a kind the seed picks.
-    fn maybe_inject_fault(&mut self) {
-        let Some(plan) = self.fault_plan else {
-            return;
-        };
-        if self.fault_rng.f64() >= plan.share {
-            return;
-        }
-        let kind = FaultKind::ALL[self.fault_rng.usize(..FaultKind::ALL.len())];
-        let detail = match kind {
-            FaultKind::JiraRateLimited => {
-                let count = self.fault_rng.u32(1..=6);
-                self.jira.faults().fail_next(count, 429);
-                format!("next {count} Jira requests")
-            }
-            FaultKind::JiraServerError => {
-                let status = [500, 502, 503][self.fault_rng.usize(..3)];
-                let count = self.fault_rng.u32(1..=5);
-                self.jira.faults().fail_next(count, status);
-                format!("next {count} Jira requests answered {status}")
-            }
-            FaultKind::SirThrottled => {
-                let count = self.fault_rng.u32(1..=6);
-                self.sir.faults().throttle_next(count);
-                format!("next {count} SIR calls")
-            }
-            FaultKind::JiraAnswerLost => {
-                let path = JIRA_WRITES[self.fault_rng.usize(..JIRA_WRITES.len())];
-                self.jira.faults().fail_after_applying("POST", path, 504);
-                format!("next POST …{path}")
-            }
-            FaultKind::SirAnswerLost => {
-                let operation = SIR_WRITES[self.fault_rng.usize(..SIR_WRITES.len())];
-                let calls = self.fault_rng.u32(1..=3);
-                self.sir.faults().lose_answers(operation, 500, calls);
-                format!("next {calls} {operation}")
-            }
-            FaultKind::AutomationDropped
-            | FaultKind::AutomationDoubled
-            | FaultKind::AutomationDelayed => {
-                // Counted when the next message meets it.
-                self.automation_fault = Some(kind);
-                return;
-            }
-        };
-        self.count_fault(kind, &detail);
-    }
-
     fn log(&mut self, what: String) {
         let at = clock::Instant::now().saturating_duration_since(self.started);
         self.actions.push(Action { at, what });
-    }
-
-    /// `count` responder actions picked by the seed among: SIR create case, edit title, comment,
-    /// close; Jira create issue, edit summary, comment, transition; each followed by 1 s to 3 min
-    /// of virtual time, so that handlers overlap with each other and with the next action.
-    pub async fn run_workload(&mut self, count: usize) -> Result<(), SimError> {
-        for n in 0..count {
-            self.act(n).await?;
-            let pause = Duration::from_secs(self.rng.u64(1..=180));
-            self.advance(pause).await?;
-        }
-        Ok(())
-    }
-
-    /// Open cases (not closed by a responder), oldest first.
-    fn open_cases(&self) -> Vec<String> {
-        self.sir
-            .cases()
-            .into_iter()
-            .filter(|c| {
-                c.case_status != invariants::CLOSED && !self.closed_cases.contains(&c.case_id)
-            })
-            .map(|c| c.case_id)
-            .collect()
-    }
-
-    /// Issues whose case (when linked) is still open.
-    async fn open_issues(&self) -> Result<Vec<String>, SimError> {
-        let mut open = Vec::new();
-        for issue in self.jira.issues() {
-            let link = self
-                .store
-                .link_for_issue(&issue.key)
-                .await
-                .map_err(SimError::Store)?;
-            if link.is_none_or(|l| !self.closed_cases.contains(&l.case_id)) {
-                open.push(issue.key);
-            }
-        }
-        Ok(open)
-    }
-
-    async fn act(&mut self, n: usize) -> Result<(), SimError> {
-        let cases = self.open_cases();
-        let issues = self.open_issues().await?;
-        let who = self.responder_jira.clone();
-        // An action with nothing to act on yet creates on its side instead.
-        let pick = match self.rng.u8(0..8) {
-            1..=3 if cases.is_empty() => 0,
-            5..=7 if issues.is_empty() => 4,
-            pick => pick,
-        };
-        match pick {
-            0 => {
-                let title = format!("Case {n} from SIR");
-                let case = self.sir.create_case(
-                    RESPONDER,
-                    NewCase {
-                        title: title.clone(),
-                        description: format!("Seen by responder, action {n}."),
-                        ..NewCase::default()
-                    },
-                );
-                self.log(format!("SIR create case {} {title:?}", case.case_id));
-            }
-            1 if !cases.is_empty() => {
-                let case = cases[self.rng.usize(..cases.len())].clone();
-                let title = format!("Case retitled at action {n}");
-                self.sir.update_case(
-                    RESPONDER,
-                    &case,
-                    CaseUpdate {
-                        title: Some(title.clone()),
-                        ..CaseUpdate::default()
-                    },
-                )?;
-                self.log(format!("SIR edit title {case} {title:?}"));
-            }
-            2 if !cases.is_empty() => {
-                let case = cases[self.rng.usize(..cases.len())].clone();
-                let body = format!("sir-comment-{n}");
-                let id = self.sir.add_comment(RESPONDER, &case, &body)?;
-                self.log(format!("SIR comment {case} {id} {body:?}"));
-            }
-            3 if !cases.is_empty() => {
-                let case = cases[self.rng.usize(..cases.len())].clone();
-                self.sir.close_case(RESPONDER, &case)?;
-                self.closed_cases.insert(case.clone());
-                self.log(format!("SIR close case {case}"));
-            }
-            4 => {
-                let summary = format!("Issue {n} from Jira");
-                let key = self
-                    .jira
-                    .create_issue(&who, jira_emulator::NewIssue::new(summary.clone()))?;
-                self.log(format!("Jira create issue {key} {summary:?}"));
-            }
-            5 if !issues.is_empty() => {
-                let key = issues[self.rng.usize(..issues.len())].clone();
-                let summary = format!("Issue resummarized at action {n}");
-                self.jira.edit_issue(
-                    &who,
-                    &key,
-                    IssueEdit {
-                        summary: Some(summary.clone()),
-                        ..IssueEdit::default()
-                    },
-                )?;
-                self.log(format!("Jira edit summary {key} {summary:?}"));
-            }
-            6 if !issues.is_empty() => {
-                let key = issues[self.rng.usize(..issues.len())].clone();
-                let body = format!("jira-comment-{n}");
-                let id = self.jira.comment(&who, &key, body.as_str())?;
-                self.jira_comments.insert(body.clone(), id.clone());
-                self.log(format!("Jira comment {key} {id} {body:?}"));
-            }
-            7 if !issues.is_empty() => {
-                let key = issues[self.rng.usize(..issues.len())].clone();
-                let to = ["To Do", "In Progress", "In Review"][self.rng.usize(..3)];
-                // The workflow allows only neighbouring moves; a refused one is a no-op.
-                match self.jira.transition_to(&who, &key, to) {
-                    Ok(()) => self.log(format!("Jira transition {key} to {to:?}")),
-                    Err(_) => self.log(format!("Jira transition {key} to {to:?} (not allowed)")),
-                }
-            }
-            // Every pick without a target became a create above.
-            _ => self.log("nothing to act on".into()),
-        }
-        self.maybe_inject_fault();
-        self.pump();
-        Ok(())
-    }
-
-    /// The end state for the invariants: both emulators' records and the table's links.
-    pub async fn observe(&self) -> Result<invariants::World, SimError> {
-        let copies_of_jira: BTreeMap<&str, &str> = self
-            .jira_comments
-            .iter()
-            .map(|(token, id)| (token.as_str(), id.as_str()))
-            .collect();
-        let mut cases = Vec::new();
-        let mut links = BTreeSet::new();
-        for case in self.sir.cases() {
-            let mut comments = Vec::new();
-            for comment in &case.comments {
-                let copied_from = if comment.body.starts_with("[Jira ") {
-                    copies_of_jira
-                        .iter()
-                        .find(|(token, _)| comment.body.ends_with(*token))
-                        .map(|(_, id)| (*id).to_owned())
-                        .or_else(|| Some(format!("unknown: {}", comment.body)))
-                } else if comment.creator == self.responder_principal {
-                    None
-                } else {
-                    // The integration's own notes on the case are no responder's comment.
-                    continue;
-                };
-                comments.push(CaseComment {
-                    id: comment.comment_id.clone(),
-                    body: comment.body.clone(),
-                    creator: comment.creator.clone(),
-                    copied_from,
-                });
-            }
-            if let Some(link) = self
-                .store
-                .link_for_case(&case.case_id)
-                .await
-                .map_err(SimError::Store)?
-                && link.broken.is_none()
-            {
-                links.insert(Link {
-                    case_id: link.case_id,
-                    issue_key: link.issue_key,
-                });
-            }
-            cases.push(Case {
-                id: case.case_id.clone(),
-                title: case.title.clone(),
-                status: case.case_status.clone(),
-                description: case.description.clone(),
-                comments,
-                attachments: case
-                    .attachments
-                    .iter()
-                    .map(|a| Attachment {
-                        name: a.file_name.clone(),
-                        size: a.content_length,
-                    })
-                    .collect(),
-            });
-        }
-        let mut issues = Vec::new();
-        for issue in self.jira.issues() {
-            let mut comments = Vec::new();
-            for comment in &issue.comments {
-                let copied_from = match comment.properties.get(MARKER_PROPERTY) {
-                    Some(marker) if marker["kind"] == KIND_SIR_COMMENT => {
-                        marker["sirId"].as_str().map(str::to_owned)
-                    }
-                    // The integration's notes (case created, closed, refusals) copy nothing.
-                    Some(_) => continue,
-                    None => None,
-                };
-                comments.push(IssueComment {
-                    id: comment.id.clone(),
-                    body: comment.body.to_string(),
-                    author: comment.author.clone(),
-                    copied_from,
-                });
-            }
-            if let Some(link) = self
-                .store
-                .link_for_issue(&issue.key)
-                .await
-                .map_err(SimError::Store)?
-                && link.broken.is_none()
-            {
-                links.insert(Link {
-                    case_id: link.case_id,
-                    issue_key: link.issue_key,
-                });
-            }
-            issues.push(Issue {
-                key: issue.key.clone(),
-                summary: issue.summary.clone(),
-                status: issue.status.clone(),
-                description: issue
-                    .description
-                    .as_ref()
-                    .map(Value::to_string)
-                    .unwrap_or_default(),
-                comments,
-                attachments: issue
-                    .attachments
-                    .iter()
-                    .map(|a| Attachment {
-                        name: a.filename.clone(),
-                        size: a.size,
-                    })
-                    .collect(),
-                made_for_case: issue
-                    .labels
-                    .iter()
-                    .find_map(|l| l.strip_prefix(CASE_LABEL_PREFIX).map(str::to_owned)),
-            });
-        }
-        Ok(invariants::World {
-            cases,
-            issues,
-            links: links.into_iter().collect(),
-            closed_cases: self.closed_cases.clone(),
-            dlq: self
-                .handle
-                .dead_letters()
-                .into_iter()
-                .map(|dead| invariants::DlqEntry {
-                    function: dead.function,
-                    payload: format!("{} ({})", dead.payload, dead.errors.join(" | ")),
-                    // Not judged yet: a dead letter in a world without faults is a finding.
-                    converged: false,
-                })
-                .collect(),
-            writes: Vec::new(),
-        })
     }
 
     /// The delivery model's trace so far.
