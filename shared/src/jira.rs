@@ -413,12 +413,24 @@ const API: [&str; 3] = ["rest", "api", "3"];
 /// Redirects followed for one request at most (reqwest's default).
 const MAX_REDIRECTS: usize = 10;
 
+/// The client that only builds requests for a transport of its own (it never sends one): one
+/// per process, since building a client reads the system's root certificates, which costs the
+/// simulator, with several clients per seeded world, more than a whole run of its handlers.
+fn request_builder() -> Result<reqwest::Client> {
+    static BUILDER: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = BUILDER.get() {
+        return Ok(client.clone());
+    }
+    let client = JiraClient::http_client()?;
+    Ok(BUILDER.get_or_init(|| client).clone())
+}
+
 impl JiraClient {
     /// The client over the network: HTTPS to the Jira site (and its media host).
     pub fn new(settings: &JiraSettings) -> Result<Self> {
         let http = Self::http_client()?;
         let transport = Arc::new(ReqwestTransport::new(http.clone()));
-        Self::with_transport(settings, transport)
+        Self::from_parts(settings, http, transport)
     }
 
     /// The client sending every request through `transport` (e.g. the local world's emulator
@@ -426,6 +438,14 @@ impl JiraClient {
     /// credentials only for the Jira site.
     pub fn with_transport(
         settings: &JiraSettings,
+        transport: Arc<dyn HttpTransport>,
+    ) -> Result<Self> {
+        Self::from_parts(settings, request_builder()?, transport)
+    }
+
+    fn from_parts(
+        settings: &JiraSettings,
+        http: reqwest::Client,
         transport: Arc<dyn HttpTransport>,
     ) -> Result<Self> {
         let site =
@@ -436,7 +456,7 @@ impl JiraClient {
                 }
             })?;
         Ok(JiraClient {
-            http: Self::http_client()?,
+            http,
             transport,
             site,
             email: settings.email.clone(),

@@ -349,9 +349,12 @@ impl SdkSirClient {
     /// Presigned transfers through `transport` (e.g. the local world's emulator answering in
     /// process); `client` brings its own HTTP client for the API calls.
     pub fn with_transport(client: Client, transport: Arc<dyn HttpTransport>) -> Self {
+        // The client only builds the transfers `transport` sends: one per process will do, as
+        // building one reads the system's root certificates.
+        static BUILDER: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
         SdkSirClient {
             client,
-            http: transfer_client(),
+            http: BUILDER.get_or_init(transfer_client).clone(),
             transport,
         }
     }

@@ -492,6 +492,16 @@ enum Stop {
     Idle { limit: Instant },
 }
 
+/// What the model is doing now, see [`DeliveryHandle::activity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A run is in progress or finishing, or an invocation is ready to start.
+    Busy,
+    /// Nothing happens before this instant (the next retry, delayed delivery, schedule or
+    /// maximum age; `None` when none is due) unless something is published.
+    IdleUntil(Option<Instant>),
+}
+
 /// The model: owns the runs' `LocalSet`; [`DeliveryHandle`]s publish into it.
 pub struct Delivery {
     handle: DeliveryHandle,
@@ -811,6 +821,35 @@ impl DeliveryHandle {
 
     pub fn trace(&self) -> Trace {
         Trace(self.state.borrow().trace.clone())
+    }
+
+    /// How many steps the trace holds (without copying it).
+    pub fn trace_len(&self) -> usize {
+        self.state.borrow().trace.len()
+    }
+
+    /// The trace's steps from `from` on.
+    pub fn trace_since(&self, from: usize) -> Vec<Step> {
+        self.state
+            .borrow()
+            .trace
+            .get(from..)
+            .map(<[Step]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Whether anything runs, finishes or is ready now, and if not, until when the model does
+    /// nothing unless something is published to it.
+    pub fn activity(&self) -> Activity {
+        let state = self.state.borrow();
+        let now = Instant::now();
+        if !state.running.is_empty()
+            || !state.completions.is_empty()
+            || state.queue.iter().any(|i| i.ready_at <= now)
+        {
+            return Activity::Busy;
+        }
+        Activity::IdleUntil(state.next_wake(now))
     }
 
     pub fn dead_letters(&self) -> Vec<DeadLetter> {

@@ -73,10 +73,12 @@ pub struct DlqEntry {
     pub converged: bool,
 }
 
-/// The remote writes one responder action caused (both sides together).
+/// The remote writes the integration made (both sides together) over a span of `actions`
+/// responder actions, `action` naming the span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionWrites {
     pub action: String,
+    pub actions: usize,
     pub writes: usize,
 }
 
@@ -525,16 +527,17 @@ pub fn closed_cases_stay_closed(world: &World) -> Vec<Violation> {
         .collect()
 }
 
-/// Each responder action caused at most `bound` remote writes.
+/// Each span of responder actions caused at most `bound` remote writes per action (a ping-pong
+/// between the two sides writes without end).
 pub fn writes_bounded(world: &World, bound: usize) -> Vec<Violation> {
     world
         .writes
         .iter()
-        .filter(|w| w.writes > bound)
+        .filter(|w| w.writes > bound.saturating_mul(w.actions.max(1)))
         .map(|w| Violation::TooManyWrites {
             action: w.action.clone(),
             writes: w.writes,
-            bound,
+            bound: bound.saturating_mul(w.actions.max(1)),
         })
         .collect()
 }

@@ -111,6 +111,7 @@ fn converged() -> World {
         }],
         writes: vec![ActionWrites {
             action: "comment c1-1".into(),
+            actions: 1,
             writes: 2,
         }],
     }
@@ -308,6 +309,7 @@ fn an_action_causing_more_writes_than_the_bound_is_reported() {
     let mut world = converged();
     world.writes.push(ActionWrites {
         action: "edit title 1".into(),
+        actions: 1,
         writes: 9,
     });
     assert_eq!(
@@ -316,6 +318,26 @@ fn an_action_causing_more_writes_than_the_bound_is_reported() {
             action: "edit title 1".into(),
             writes: 9,
             bound: 3
+        }]
+    );
+}
+
+#[test]
+fn a_span_of_actions_may_write_the_bound_for_each_of_them() {
+    let mut world = converged();
+    world.writes.push(ActionWrites {
+        action: "the run's 3 actions".into(),
+        actions: 3,
+        writes: 9,
+    });
+    assert_eq!(writes_bounded(&world, 3), vec![]);
+    world.writes[1].writes = 10;
+    assert_eq!(
+        writes_bounded(&world, 3),
+        vec![Violation::TooManyWrites {
+            action: "the run's 3 actions".into(),
+            writes: 10,
+            bound: 9
         }]
     );
 }

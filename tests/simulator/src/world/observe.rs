@@ -141,7 +141,11 @@ impl SimWorld {
                     converged: false,
                 })
                 .collect(),
-            writes: Vec::new(),
+            writes: vec![invariants::ActionWrites {
+                action: format!("the run's {} responder actions", self.responder_actions()),
+                actions: self.responder_actions(),
+                writes: self.integration_writes(),
+            }],
         })
     }
 }
