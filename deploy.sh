@@ -55,11 +55,14 @@ Options:
                         0 = no sweep, Jira Automation only)
   --audit-interval-minutes N
                         minutes between two audits of an open linked pair by the poller
-                        (compare the live case with the live issue; default 60)
+                        (compare the live case with the live issue), and between the starts
+                        of two rounds of the Jira sweep's audit over the open issues
+                        (default 60)
   --audits-per-pass N   the most pairs one poller schedule pass audits (default 5; 0 = no
                         scheduled audit)
   --jira-audit-per-run N
-                        open issues each Jira sweep run audits (default 5; 0 = no audit)
+                        open issues each Jira sweep run audits while a round is under way
+                        (default 5; 0 = no audit)
   --backfill-since D    SIR cases created before the first installation get a Jira issue only
                         if created on or after the date D (YYYY-MM-DD, UTC); '' = any date.
                         Cases created after the installation always do.

@@ -29,8 +29,9 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  * - jiraSweepMinutes: interval of the Jira sweep (default: contract.json; 0 = no sweep)
  * - redeliveryWindowMinutes: the poller's REDELIVERY_WINDOW_MINUTES (how long a published event may
  *   stay unapplied before the reconciler publishes it again; default 20)
- * - auditIntervalMinutes: the poller's AUDIT_INTERVAL_MINUTES (minutes between two audits of an
- *   open linked pair; default 60)
+ * - auditIntervalMinutes: AUDIT_INTERVAL_MINUTES of the poller and jira-notifications-handler
+ *   (minutes between two audits of an open linked pair, and between the starts of two rounds of
+ *   the Jira sweep's audit over the open issues; default 60)
  * - auditsPerPass: the poller's MAX_AUDITS_PER_PASS (pairs one schedule pass audits; default 5,
  *   0 = no scheduled audit)
  * - jiraAuditPerRun: jira-notifications-handler's JIRA_AUDIT_PER_RUN (open issues the Jira sweep

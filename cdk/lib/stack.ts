@@ -100,7 +100,10 @@ export interface IntegrationStackProps extends StackProps {
   readonly jiraSweepMinutes?: number;
   /** Optional REDELIVERY_WINDOW_MINUTES of the poller (its reconciler). */
   readonly redeliveryWindowMinutes?: number;
-  /** Optional AUDIT_INTERVAL_MINUTES of the poller (minutes between two audits of an open pair). */
+  /**
+   * Optional AUDIT_INTERVAL_MINUTES of the poller and jira-notifications-handler (minutes between
+   * two audits of an open pair; between the starts of two rounds of the Jira audit).
+   */
   readonly auditIntervalMinutes?: number;
   /** Optional MAX_AUDITS_PER_PASS of the poller (pairs audited per schedule pass). */
   readonly auditsPerPass?: number;
@@ -309,6 +312,13 @@ export class IntegrationStack extends Stack {
       jiraNotificationsHandler: {
         ...(props.jiraAuditPerRun !== undefined
           ? { [envName(contract, 'jiraNotificationsHandler', 'auditPerRun')]: String(props.jiraAuditPerRun) }
+          : {}),
+        ...(props.auditIntervalMinutes !== undefined
+          ? {
+              [envName(contract, 'jiraNotificationsHandler', 'auditIntervalMinutes')]: String(
+                props.auditIntervalMinutes,
+              ),
+            }
           : {}),
       },
       sirClient: {

@@ -1,6 +1,6 @@
 // The stack with every option deploy.sh can pass: a customer managed key on the topic, a reused
 // table, an alarm topic, no reserved concurrency, another SSM prefix, a comment-sweep interval, a
-// redelivery window, an audit interval and size for the poller, a Jira audit size.
+// redelivery window, an audit interval (the poller's and the Jira audit's) and sizes.
 import { Match } from 'aws-cdk-lib/assertions';
 import { FUNCTION_KEYS } from '../lib/stack';
 import { contract, logicalId, resourcesOf, synth } from './helpers';
@@ -84,5 +84,9 @@ test('comment sweep interval, redelivery window, audit interval and sizes, and l
   expect(poller.Environment.Variables[contract.functions.poller.env.maxAuditsPerPass]).toBe('7');
   const notifications = json.Resources[logicalId(stack, stack.functions.jiraNotificationsHandler.fn)].Properties;
   expect(notifications.Environment.Variables[contract.functions.jiraNotificationsHandler.env.auditPerRun]).toBe('12');
+  // one setting for both audits: the Jira audit's rounds follow the poller's pace
+  expect(notifications.Environment.Variables[contract.functions.jiraNotificationsHandler.env.auditIntervalMinutes]).toBe(
+    '90',
+  );
   template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
 });

@@ -250,8 +250,9 @@ describe('Lambdas', () => {
   test('environment: exactly the contract names for each function', () => {
     const shared = Object.values(contract.sharedEnv);
     const expected: Record<FunctionKey, string[]> = {
-      // COMMENT_SWEEP_MINUTES, REDELIVERY_WINDOW_MINUTES, AUDIT_INTERVAL_MINUTES, MAX_AUDITS_PER_PASS
-      // and JIRA_AUDIT_PER_RUN are optional and only set when configured
+      // COMMENT_SWEEP_MINUTES, REDELIVERY_WINDOW_MINUTES, AUDIT_INTERVAL_MINUTES (poller and
+      // jira-notifications-handler), MAX_AUDITS_PER_PASS and JIRA_AUDIT_PER_RUN are optional and only
+      // set when configured
       poller: [...shared, contract.functions.poller.env.scheduleRuleName, contract.functions.poller.env.integrationPrincipals],
       jiraClient: [...shared, ...Object.values(contract.functions.jiraClient.env)],
       jiraNotificationsHandler: shared,

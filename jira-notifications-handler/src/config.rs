@@ -2,7 +2,8 @@
 //! environment (`MAPPING_TABLE_NAME`, `EVENT_BUS_NAME`, `SSM_PARAMETER_PREFIX`), the Jira
 //! settings (URL, e-mail, SecureString token, project key) and which issues may create cases
 //! ([`CaseFilter`]: `jiraCaseFilter`, `installedAt`) from SSM; how many open issues the sweep
-//! audits per run from [`ENV_AUDIT_PER_RUN`] (optional).
+//! audits per run from [`ENV_AUDIT_PER_RUN`] and how often a round of the audit may start from
+//! [`ENV_AUDIT_INTERVAL_MINUTES`] (both optional).
 
 use shared::config::{CaseFilter, Config, JiraSettings};
 
@@ -11,6 +12,23 @@ use crate::sweep::Sweeping;
 /// Environment variable (optional): open issues the sweep audits per run (default 5; 0 turns the
 /// audit off).
 pub const ENV_AUDIT_PER_RUN: &str = "JIRA_AUDIT_PER_RUN";
+
+/// Environment variable (optional), the poller's too: minutes from the start of one round of the
+/// Jira audit to the start of the next (default 60), so each open issue is audited at most once
+/// in that time.
+pub use shared::config::ENV_AUDIT_INTERVAL_MINUTES;
+
+/// The sweep's settings: the defaults, with the audit's from the environment where set.
+fn sweeping(lookup: &impl Fn(&str) -> Option<String>) -> shared::Result<Sweeping> {
+    let mut sweep = Sweeping::default();
+    if let Some(max_audits) = shared::config::whole_number(lookup, ENV_AUDIT_PER_RUN)? {
+        sweep.max_audits = max_audits;
+    }
+    if let Some(interval) = shared::config::minutes(lookup, ENV_AUDIT_INTERVAL_MINUTES)? {
+        sweep.audit_interval = interval;
+    }
+    Ok(sweep)
+}
 
 /// What the handler needs to know, besides its clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +72,7 @@ impl NotificationsConfig {
         ssm: &aws_sdk_ssm::Client,
     ) -> shared::Result<Self> {
         let shared = Config::from_lookup(&lookup)?;
-        let mut sweep = Sweeping::default();
-        if let Some(max_audits) = shared::config::whole_number(&lookup, ENV_AUDIT_PER_RUN)? {
-            sweep.max_audits = max_audits;
-        }
+        let sweep = sweeping(&lookup)?;
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
         let case_filter = CaseFilter::load(ssm, &shared.parameters).await?;
         if case_filter == CaseFilter::Any {
@@ -76,5 +91,46 @@ impl NotificationsConfig {
             jira,
             handler,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn sweeping_with(env: &[(&str, &str)]) -> shared::Result<Sweeping> {
+        sweeping(&|name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_audit_takes_five_issues_a_run_and_a_round_an_hour_unless_set_in_whole_numbers() {
+        let default = sweeping_with(&[]).unwrap();
+        assert_eq!(default, Sweeping::default());
+        assert_eq!(default.max_audits, 5);
+        assert_eq!(default.audit_interval, Duration::from_secs(60 * 60));
+        let set = sweeping_with(&[
+            (ENV_AUDIT_PER_RUN, "12"),
+            (ENV_AUDIT_INTERVAL_MINUTES, " 15 "),
+        ])
+        .unwrap();
+        assert_eq!(set.max_audits, 12);
+        assert_eq!(set.audit_interval, Duration::from_secs(15 * 60));
+        for name in [ENV_AUDIT_PER_RUN, ENV_AUDIT_INTERVAL_MINUTES] {
+            for bad in ["-1", "hourly", "1.5"] {
+                assert!(
+                    matches!(
+                        sweeping_with(&[(name, bad)]),
+                        Err(shared::Error::InvalidConfig { name: n, .. }) if n == name
+                    ),
+                    "{name}={bad}"
+                );
+            }
+        }
     }
 }

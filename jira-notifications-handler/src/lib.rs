@@ -60,7 +60,9 @@ use shared::store::{
 use crate::coalesce::{Admission, Coalescer};
 
 pub use coalesce::Coalescing;
-pub use config::{ENV_AUDIT_PER_RUN, NotificationsConfig, NotificationsSettings};
+pub use config::{
+    ENV_AUDIT_INTERVAL_MINUTES, ENV_AUDIT_PER_RUN, NotificationsConfig, NotificationsSettings,
+};
 pub use error::{HandlerError, RecordFailure, SweepFailure};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
 pub use sweep::{SweepReport, Sweeping, SweptIssue};

@@ -51,6 +51,15 @@
 //! the first open issue. The audit shares the run's time budget and runs after the search even
 //! when the search failed (Jira down makes both fail; one bad issue in the search does not stop
 //! the safety net).
+//!
+//! Rounds: a round starts with the run that audits from the first open issue and ends with the
+//! run that wraps; the cursor carries the round's start (`roundStartedMs`). After a wrap the next
+//! round starts only once [`Sweeping::audit_interval`] (the poller's `AUDIT_INTERVAL_MINUTES`)
+//! has passed since the round that just ended started; until then runs do the updated-since
+//! search only, so each open issue is read by the audit at most once per interval, as the
+//! poller audits each pair, instead of every few minutes on a small project. A round longer than
+//! the interval (more open issues than the runs of one interval audit) is followed by the next
+//! at once. A cursor written before rounds were recorded starts the next round at once.
 
 use std::time::Duration;
 
@@ -77,12 +86,14 @@ pub struct Sweeping {
     pub time_budget: Duration,
     /// Open issues audited per run, after the search (0: no audit).
     pub max_audits: u32,
+    /// The least time from the start of one audit round to the start of the next (module docs).
+    pub audit_interval: Duration,
 }
 
 impl Default for Sweeping {
     /// Five minutes of overlap; up to 40 issues (each costs about four Jira calls) in 30 s (the
     /// function's timeout is 60 s), from up to 10 pages of 100; then 5 open issues audited (150
-    /// an hour with the 2-minute schedule).
+    /// an hour with the 2-minute schedule), a round over the open issues at most once an hour.
     fn default() -> Self {
         Sweeping {
             overlap: Duration::from_secs(5 * 60),
@@ -91,6 +102,7 @@ impl Default for Sweeping {
             max_issues: 40,
             time_budget: Duration::from_secs(30),
             max_audits: 5,
+            audit_interval: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -154,6 +166,14 @@ fn issue_number(key: &str) -> u64 {
 
 /// Where an issue stands in the search's order (`updated`, then key).
 type Place = (u64, u64);
+
+/// When the next audit round may start (epoch milliseconds), if the cursor says a round ended:
+/// its start plus `interval`. `None`: a round is under way, or none is recorded, and the audit
+/// goes on.
+fn next_round_at(cursor: Option<&SweepCursor>, interval: Duration) -> Option<u64> {
+    let cursor = cursor.filter(|c| c.caught_up && c.last_key.is_none())?;
+    Some(cursor.round_started_ms?.saturating_add(millis(interval)))
+}
 
 /// What the audit of one run did.
 #[derive(Debug, Default)]
@@ -268,8 +288,30 @@ impl NotificationHandler {
             .sweep_cursor(&self.audit_name())
             .await
             .map_err(HandlerError::sweep("read the audit cursor"))?;
+        if let Some(next_round_ms) = next_round_at(cursor.as_ref(), settings.audit_interval)
+            && started_ms < next_round_ms
+        {
+            tracing::debug!(
+                next_round_ms,
+                "the last audit round is done and the next is not due yet"
+            );
+            return Ok(());
+        }
+        // Mid-round: the round's start as recorded, or, on a cursor from before rounds were
+        // recorded, the earliest run of the round known.
+        let round_started = cursor.as_ref().and_then(|cursor| {
+            cursor
+                .last_key
+                .as_ref()
+                .map(|_| cursor.round_started_ms.unwrap_or(cursor.position_ms))
+        });
         let after = cursor.and_then(|cursor| cursor.last_key);
         let (page, after) = self.open_issues_page(after, settings.max_audits).await?;
+        // A run that audits from the first open issue starts a round.
+        let round_started_ms = match (&after, round_started) {
+            (Some(_), Some(round_started)) => round_started,
+            _ => started_ms,
+        };
         let mut failures = Vec::new();
         let mut stopped = false;
         // The last key tried, failed or not: where the next run goes on.
@@ -308,6 +350,7 @@ impl NotificationHandler {
                 position_ms: started_ms,
                 caught_up: wrapped,
                 last_key: next,
+                round_started_ms: Some(round_started_ms),
             };
             self.store
                 .advance_sweep_cursor(&self.audit_name(), &cursor)
@@ -424,6 +467,7 @@ impl NotificationHandler {
                     position_ms: started_ms,
                     caught_up: true,
                     last_key: None,
+                    round_started_ms: None,
                 };
                 self.advance(&mut report, cursor).await?;
                 break;
@@ -433,6 +477,7 @@ impl NotificationHandler {
                     position_ms: *position_ms,
                     caught_up: false,
                     last_key: Some(key.clone()),
+                    round_started_ms: None,
                 };
                 self.advance(&mut report, cursor).await?;
             }
@@ -478,6 +523,7 @@ mod tests {
             position_ms: 9_000_000,
             caught_up: true,
             last_key: None,
+            round_started_ms: None,
         };
         assert_eq!(search_from(Some(&caught_up), now, overlap), 8_700_000);
         assert_eq!(resume_after(Some(&caught_up)), None);
@@ -489,6 +535,30 @@ mod tests {
         assert_eq!(search_from(Some(&partial), now, overlap), 9_000_000);
         assert_eq!(resume_after(Some(&partial)), Some((9_000_000, 12)));
         assert_eq!(search_from(None, now, overlap), 9_700_000);
+    }
+
+    #[test]
+    fn the_next_audit_round_is_due_an_interval_after_the_wrapped_round_started() {
+        let hour = Duration::from_secs(3_600);
+        let wrapped = SweepCursor {
+            position_ms: 5_000_000,
+            caught_up: true,
+            last_key: None,
+            round_started_ms: Some(4_000_000),
+        };
+        assert_eq!(next_round_at(Some(&wrapped), hour), Some(7_600_000));
+        let mid_round = SweepCursor {
+            caught_up: false,
+            last_key: Some("SEC-7".into()),
+            ..wrapped.clone()
+        };
+        assert_eq!(next_round_at(Some(&mid_round), hour), None);
+        let from_before_rounds = SweepCursor {
+            round_started_ms: None,
+            ..wrapped
+        };
+        assert_eq!(next_round_at(Some(&from_before_rounds), hour), None);
+        assert_eq!(next_round_at(None, hour), None);
     }
 
     #[test]

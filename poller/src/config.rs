@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use shared::config::minutes;
+
 /// How the poller behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollerSettings {
@@ -63,29 +65,11 @@ pub const ENV_COMMENT_SWEEP_MINUTES: &str = "COMMENT_SWEEP_MINUTES";
 pub const ENV_REDELIVERY_WINDOW_MINUTES: &str = "REDELIVERY_WINDOW_MINUTES";
 
 /// Environment variable (optional): minutes between two audits of an open linked pair
-/// (default 60).
-pub const ENV_AUDIT_INTERVAL_MINUTES: &str = "AUDIT_INTERVAL_MINUTES";
+/// (default 60); jira-notifications-handler reads the same one for its Jira audit's rounds.
+pub use shared::config::ENV_AUDIT_INTERVAL_MINUTES;
 
 /// Environment variable (optional): the most pairs one schedule pass audits (default 5).
 pub const ENV_MAX_AUDITS_PER_PASS: &str = "MAX_AUDITS_PER_PASS";
-
-/// A whole number of minutes from `name`, if set.
-fn minutes(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &str,
-) -> shared::Result<Option<Duration>> {
-    let Some(value) = lookup(name) else {
-        return Ok(None);
-    };
-    let minutes: u64 = value
-        .trim()
-        .parse()
-        .map_err(|_| shared::Error::InvalidConfig {
-            name: name.into(),
-            reason: format!("{value:?} is not a whole number of minutes"),
-        })?;
-    Ok(Some(Duration::from_secs(minutes * 60)))
-}
 
 /// Everything the poller reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

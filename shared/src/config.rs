@@ -23,6 +23,11 @@ pub const DEFAULT_PARAMETER_PREFIX: &str = "/SecurityIncidentResponse";
 /// whose writes are the integration's own (sir-client's role ARN; an IAM role ARN also matches
 /// its assumed-role sessions, see [`crate::sir::principal_matches`]).
 pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
+/// Environment variable (optional) of the poller and jira-notifications-handler: minutes between
+/// two audits of the same open item (default 60), read with [`minutes`]. The poller audits each
+/// linked pair at most this often; the Jira sweep starts a new round over the open issues at most
+/// this long after the last round started. One setting, so both sides audit at the same pace.
+pub const ENV_AUDIT_INTERVAL_MINUTES: &str = "AUDIT_INTERVAL_MINUTES";
 
 /// What every Lambda of the integration needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +87,29 @@ pub fn whole_number<N: std::str::FromStr>(
             name: name.into(),
             reason: format!("{value:?} is not a whole number"),
         })
+}
+
+/// The whole number of minutes in the environment variable `name`, read through `lookup` and
+/// trimmed: `None` when unset, [`Error::InvalidConfig`] naming it when not a whole number of
+/// minutes.
+pub fn minutes(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<std::time::Duration>> {
+    let Some(value) = lookup(name) else {
+        return Ok(None);
+    };
+    let minutes: u64 = value.trim().parse().map_err(|_| Error::InvalidConfig {
+        name: name.into(),
+        reason: format!("{value:?} is not a whole number of minutes"),
+    })?;
+    let seconds = minutes
+        .checked_mul(60)
+        .ok_or_else(|| Error::InvalidConfig {
+            name: name.into(),
+            reason: format!("{value:?} minutes is too long"),
+        })?;
+    Ok(Some(std::time::Duration::from_secs(seconds)))
 }
 
 /// The principals listed in [`ENV_INTEGRATION_PRINCIPALS`], read through `lookup`: each trimmed,

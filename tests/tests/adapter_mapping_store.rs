@@ -137,6 +137,7 @@ contract! {
         issue_create_is_recorded_ages_and_is_forgotten,
         sweep_cursor_starts_absent_and_moves_only_forward,
         sweep_cursors_of_different_sweeps_are_separate,
+        sweep_cursor_keeps_the_audit_rounds_start_only_when_written_with_one,
         pending_delivery_is_replaced_only_from_the_delivery_read_and_round_trips,
         acknowledging_removes_only_the_delivery_it_names,
         pending_deliveries_are_listed_cases_first_and_forgotten_per_subject,
@@ -1135,6 +1136,7 @@ fn cursor(position_ms: u64, caught_up: bool) -> SweepCursor {
         position_ms,
         caught_up,
         last_key: (!caught_up).then(|| format!("SEC-{position_ms}")),
+        round_started_ms: None,
     }
 }
 
@@ -1191,6 +1193,27 @@ async fn sweep_cursors_of_different_sweeps_are_separate(f: &Subject) {
     assert_eq!(
         s.sweep_cursor("jira:SEC").await.unwrap(),
         Some(cursor(9_000, true))
+    );
+}
+
+async fn sweep_cursor_keeps_the_audit_rounds_start_only_when_written_with_one(f: &Subject) {
+    let s = &f.store;
+    let wrapped = SweepCursor {
+        round_started_ms: Some(1_000),
+        ..cursor(3_000, true)
+    };
+    assert!(s.advance_sweep_cursor("audit:SEC", &wrapped).await.unwrap());
+    assert_eq!(s.sweep_cursor("audit:SEC").await.unwrap(), Some(wrapped));
+    // A cursor written without one (the search's, or a handler from before rounds) replaces
+    // the whole item: no round start from an earlier write lingers.
+    assert!(
+        s.advance_sweep_cursor("audit:SEC", &cursor(4_000, true))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.sweep_cursor("audit:SEC").await.unwrap(),
+        Some(cursor(4_000, true))
     );
 }
 

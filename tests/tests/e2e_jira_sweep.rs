@@ -357,12 +357,14 @@ async fn with_search_lag_a_new_issue_matching_the_jql_filter_is_not_missed() {
     assert_eq!(it.only_case().title, "Fresh");
 }
 
-/// Settings whose audit takes `max_audits` open issues per run.
+/// Settings whose audit takes `max_audits` open issues per run, each round starting as soon as
+/// the last one wrapped (no audit interval), so a test walks rounds run by run.
 fn auditing(max_audits: u32) -> IntegrationOptions {
     IntegrationOptions {
         notifications: Some(NotificationsSettings {
             sweep: Sweeping {
                 max_audits,
+                audit_interval: Duration::ZERO,
                 ..Sweeping::default()
             },
             ..NotificationsSettings::new(integration_tests::pipeline::PROJECT_KEY)
@@ -379,6 +381,7 @@ async fn hide_from_the_search(it: &Integration) {
         position_ms: far_future,
         caught_up: false,
         last_key: Some("SEC-999999".into()),
+        round_started_ms: None,
     };
     let store = it.world.store();
     assert!(

@@ -570,6 +570,10 @@ mod sweep {
             ("MAPPING_TABLE_NAME", world.table_name.clone()),
             ("EVENT_BUS_NAME", world.bus_name.clone()),
             ("SSM_PARAMETER_PREFIX", world.parameters.prefix().to_owned()),
+            (
+                jira_notifications_handler::ENV_AUDIT_INTERVAL_MINUTES,
+                "15".to_owned(),
+            ),
         ];
         let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
         let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
@@ -577,6 +581,10 @@ mod sweep {
             config.handler.case_filter,
             CaseFilter::Any,
             "neither is set"
+        );
+        assert_eq!(
+            config.handler.sweep.audit_interval,
+            std::time::Duration::from_secs(15 * 60)
         );
 
         world

@@ -192,7 +192,10 @@ fn jira_notifications_handler_environment_names() {
     let contract = contract();
     assert_eq!(
         env_names(&contract, "jiraNotificationsHandler"),
-        set(&[jira_notifications_handler::ENV_AUDIT_PER_RUN])
+        set(&[
+            jira_notifications_handler::ENV_AUDIT_PER_RUN,
+            jira_notifications_handler::ENV_AUDIT_INTERVAL_MINUTES,
+        ])
     );
     assert_eq!(
         text(
@@ -200,6 +203,30 @@ fn jira_notifications_handler_environment_names() {
             "/functions/jiraNotificationsHandler/env/auditPerRun"
         ),
         jira_notifications_handler::ENV_AUDIT_PER_RUN
+    );
+    assert_eq!(
+        text(
+            &contract,
+            "/functions/jiraNotificationsHandler/env/auditIntervalMinutes"
+        ),
+        jira_notifications_handler::ENV_AUDIT_INTERVAL_MINUTES
+    );
+}
+
+#[test]
+fn both_audits_read_one_audit_interval_setting() {
+    let contract = contract();
+    assert_eq!(
+        text(
+            &contract,
+            "/functions/jiraNotificationsHandler/env/auditIntervalMinutes"
+        ),
+        text(&contract, "/functions/poller/env/auditIntervalMinutes"),
+        "the stack's one auditIntervalMinutes sets both functions' variable"
+    );
+    assert_eq!(
+        jira_notifications_handler::ENV_AUDIT_INTERVAL_MINUTES,
+        poller::ENV_AUDIT_INTERVAL_MINUTES
     );
 }
 

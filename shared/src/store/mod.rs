@@ -44,7 +44,8 @@
 //!   ([`NotifiedWindow`]), so a flood of messages costs a bounded number of Jira reads.
 //! - `SWEEP#<name>` / `CURSOR`: how far a sweep got ([`SweepCursor`]); only ever moved forward.
 //!   `SWEEP#jira:<KEY>` is the Jira sweep's updated-since search; `SWEEP#audit:<KEY>` its audit
-//!   of open issues (`lastKey` the last audited key, the position the time of the run).
+//!   of open issues (`lastKey` the last audited key, the position the time of the run,
+//!   `roundStartedMs` when its round started).
 //! - `POLLER` / `CASE#<caseId>`: what the poller last saw of each case it tracks; one partition,
 //!   so the poller lists what it knows with a Query (and notices a case that vanished).
 //! - `PENDING` / `CASE#<caseId>`, `PENDING` / `ISSUE#<issueKey>`: the pending-delivery ledger
@@ -230,7 +231,7 @@ pub enum WindowSwap {
 /// been handled (up to the sweep's overlap, see jira-notifications-handler's sweep). The Jira
 /// audit uses it as a round-robin cursor: `last_key` the last key audited (`None`: start from
 /// the first), `position_ms` the time of the run that wrote it, so an older run never writes
-/// over a newer one.
+/// over a newer one, `caught_up` the round wrapped, `round_started_ms` when that round began.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepCursor {
     /// Epoch milliseconds.
@@ -241,6 +242,10 @@ pub struct SweepCursor {
     /// When not caught up: the last item handled at `position_ms` (items are handled in order
     /// of change time, then of this), so the next run skips what is at or before it.
     pub last_key: Option<String>,
+    /// The Jira audit's: when the round this cursor is part of started (epoch milliseconds),
+    /// which with `caught_up` says when the next round may start. `None` for the updated-since
+    /// search and for items written before it existed (stored as `roundStartedMs`).
+    pub round_started_ms: Option<u64>,
 }
 
 /// The current time in epoch seconds ([`crate::clock`]'s), the unit of the table's TTL attribute

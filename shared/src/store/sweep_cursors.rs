@@ -35,6 +35,7 @@ impl SweepCursorStore for DynamoMappingStore {
             position_ms,
             caught_up,
             last_key: r.opt_s("lastKey").map(str::to_owned),
+            round_started_ms: r.opt_n("roundStartedMs")?,
         }))
     }
 
@@ -44,6 +45,9 @@ impl SweepCursorStore for DynamoMappingStore {
         item.insert("caughtUp".into(), AttributeValue::Bool(cursor.caught_up));
         if let Some(last_key) = &cursor.last_key {
             item.insert("lastKey".into(), AttributeValue::S(last_key.clone()));
+        }
+        if let Some(round_started_ms) = cursor.round_started_ms {
+            item.insert("roundStartedMs".into(), n(round_started_ms));
         }
         let written = self
             .client
