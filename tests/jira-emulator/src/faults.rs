@@ -1,7 +1,8 @@
 //! Fault injection for the REST API: failing the next N requests, added latency, a full outage,
 //! a token-bucket rate limit answering 429 with `Retry-After`, a write that is applied and then
 //! answered with a failure (the answer lost on the way: a gateway timeout, a dropped
-//! connection, a Lambda that stopped before it read it); and refusals of one item as Jira
+//! connection, a Lambda that stopped before it read it), or applied and never answered (the
+//! caller stopped right after the write, as a Lambda killed at its timeout); and refusals of one item as Jira
 //! Cloud words them: a watcher Jira will not add (400 with `errorMessages`), a transition whose
 //! screen requires a field the request does not set (400 with `errors`).
 
@@ -69,6 +70,8 @@ struct FaultState {
     required_transition_fields: BTreeMap<String, (String, String)>,
     /// Writes to apply and then answer with a failure, each once, in the order armed.
     fail_after_applying: Vec<AppliedThenFailed>,
+    /// Writes to apply and then never answer, each once, in the order armed: (method, path part).
+    hang_after_applying: Vec<(String, String)>,
 }
 
 /// A request (method, a part of its path) that is applied and then answered with `status`.
@@ -166,6 +169,16 @@ impl Faults {
             });
     }
 
+    /// The next `method` request whose path contains `path_part` is applied, and then never
+    /// answered: its answer stays pending, so its caller is stopped right after the write (until
+    /// whatever bounds it, a Lambda's timeout, drops it). Once; armed several times, the matching
+    /// requests take them in turn.
+    pub fn hang_after_applying(&self, method: &str, path_part: &str) {
+        lock(&self.state)
+            .hang_after_applying
+            .push((method.to_uppercase(), path_part.to_owned()));
+    }
+
     /// Removes every fault, the rate limit included.
     pub fn clear(&self) {
         *lock(&self.state) = FaultState::default();
@@ -205,6 +218,20 @@ impl Faults {
             .iter()
             .position(|armed| armed.method == method && path.contains(&armed.path_part))?;
         Some(state.fail_after_applying.remove(index).status)
+    }
+
+    /// Whether this applied request is to be left unanswered (then used up).
+    pub(crate) fn take_hang_after_applying(&self, method: &str, path: &str) -> bool {
+        let mut state = lock(&self.state);
+        let Some(index) = state
+            .hang_after_applying
+            .iter()
+            .position(|(armed, part)| armed == method && path.contains(part.as_str()))
+        else {
+            return false;
+        };
+        state.hang_after_applying.remove(index);
+        true
     }
 
     /// The status and message refusing `account_id` as a watcher, if it is refused.
@@ -292,5 +319,14 @@ mod tests {
             faults.take_failure_after_applying("POST", "/rest/api/3/issue/SEC-1/comment"),
             None
         );
+    }
+
+    #[test]
+    fn a_write_armed_to_hang_after_applying_is_taken_once_and_only_when_it_matches() {
+        let faults = Faults::default();
+        faults.hang_after_applying("put", "/issue/");
+        assert!(!faults.take_hang_after_applying("POST", "/rest/api/3/issue/SEC-1"));
+        assert!(faults.take_hang_after_applying("PUT", "/rest/api/3/issue/SEC-1"));
+        assert!(!faults.take_hang_after_applying("PUT", "/rest/api/3/issue/SEC-1"));
     }
 }

@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use simulator::delivery::{SIR_CLIENT, Step, StepKind};
+use simulator::invariants;
 use simulator::runner::{self, ACTIONS, Preset, SeedRun, closed_case_notes, violations_of};
-use simulator::world::{FaultKind, SimOptions, SimWorld};
+use simulator::world::{Breakage, FaultKind, SimOptions, SimWorld};
 
 /// Seeds run under faults in CI (issue 14: at least 200 of at least 50 actions).
 const CI_SEEDS: u64 = 200;
@@ -163,4 +165,115 @@ async fn seed_11_a_closed_cases_issue_reaches_done_though_a_jira_answer_was_lost
     if let Err(report) = outcome {
         panic!("{report}");
     }
+}
+
+/// A faulty seed's world after `actions` responder actions, quiet and reconciled, with its
+/// violations.
+async fn quiet_world(seed: u64, actions: usize) -> (SimWorld, Vec<invariants::Violation>) {
+    let mut world = SimWorld::new(SimOptions::faulty(seed)).unwrap();
+    world.run_workload(actions).await.unwrap();
+    world.run_until_quiet().await.unwrap();
+    let observed = world.observe().await.unwrap();
+    let violations = violations_of(observed, &closed_case_notes(&world));
+    (world, violations)
+}
+
+/// The steps of `world`'s trace of this kind.
+fn steps_of(world: &SimWorld, kind: fn(&StepKind) -> bool) -> Vec<Step> {
+    world
+        .trace()
+        .0
+        .into_iter()
+        .filter(|step| kind(&step.kind))
+        .collect()
+}
+
+/// A crash right after a write (sir-client's `CreateCaseComment` applied, never answered) stops
+/// the invocation at its timeout; Lambda retries it, and the world converges.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_invocation_stopped_right_after_its_write_is_retried_and_converges() {
+    let (world, violations) = quiet_world(9, 20).await;
+    assert!(
+        world
+            .faults_injected()
+            .contains_key(&FaultKind::SirCrashAfterWrite),
+        "{:?}",
+        world.faults_injected()
+    );
+    let timed_out = steps_of(&world, |kind| matches!(kind, StepKind::TimedOut { .. }));
+    assert!(
+        timed_out
+            .iter()
+            .any(|step| step.function.as_deref() == Some(SIR_CLIENT)),
+        "{timed_out:#?}"
+    );
+    assert!(violations.is_empty(), "{}", world.report(&violations, 60));
+}
+
+/// SIR down for longer than the retry window sends the events that met it to the DLQ; the
+/// reconciler converges them, so every dead letter is judged converged.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_outage_longer_than_the_retry_window_fills_the_dlq_and_the_reconciler_converges_it() {
+    let (world, violations) = quiet_world(8, 20).await;
+    assert!(
+        world.faults_injected().contains_key(&FaultKind::SirOutage),
+        "{:?}",
+        world.faults_injected()
+    );
+    let dead = steps_of(&world, |kind| matches!(kind, StepKind::DeadLettered { .. }));
+    assert!(!dead.is_empty(), "no dead letter");
+    assert!(violations.is_empty(), "{}", world.report(&violations, 60));
+}
+
+/// What a failing run's report says it found: its first violation, or the world never going
+/// quiet (writes without bound, a ping-pong); `None` for any other harness error.
+fn first_violation(report: &str) -> Option<&str> {
+    let first = report.lines().next()?;
+    if first.contains("still busy") {
+        return Some(first);
+    }
+    let (_, violations) = report.split_once("\nviolations:\n")?;
+    violations.lines().next().map(str::trim)
+}
+
+/// The first seed of the faulty preset, within the CI budget ([`CI_SEEDS`] of [`ACTIONS`]), at
+/// which `breakage` is caught, with the violation found; that the same seed without the
+/// breakage converges, so the catch is the breakage's.
+async fn first_seed_catching(breakage: Breakage) -> (u64, String) {
+    for seed in seeds(1, CI_SEEDS) {
+        let broken = SimOptions {
+            breakage: Some(breakage),
+            ..SimOptions::faulty(seed)
+        };
+        let (outcome, _) = run(broken, actions()).await;
+        let Err(report) = outcome else {
+            continue;
+        };
+        let violation = first_violation(&report)
+            .unwrap_or_else(|| panic!("seed {seed} failed without a violation:\n{report}"))
+            .to_owned();
+        if let (Err(clean), _) = run(SimOptions::faulty(seed), actions()).await {
+            panic!("seed {seed} fails without {breakage:?} too:\n{clean}");
+        }
+        return (seed, violation);
+    }
+    panic!("{breakage:?} not caught within {CI_SEEDS} seeds");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_dropped_comment_id_map_is_caught_within_the_ci_budget() {
+    let (seed, violation) = first_seed_catching(Breakage::CommentIdMapDropped).await;
+    println!("caught at seed {seed}: {violation}");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_removed_sir_echo_check_is_caught_within_the_ci_budget() {
+    let (seed, violation) = first_seed_catching(Breakage::SirEchoCheckRemoved).await;
+    println!("caught at seed {seed}: {violation}");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_removed_jira_echo_check_is_caught_within_the_ci_budget() {
+    let (seed, violation) = first_seed_catching(Breakage::JiraEchoCheckRemoved).await;
+    println!("caught at seed {seed}: {violation}");
 }

@@ -315,6 +315,7 @@ struct FaultSettingsPatch {
     fail_after: Option<crate::faults::FailAfter>,
     refusals: Option<std::collections::BTreeMap<String, String>>,
     lose_answers: Option<crate::faults::LoseAnswers>,
+    hang_after_applying: Option<Vec<String>>,
 }
 
 impl FaultSettingsPatch {
@@ -335,6 +336,8 @@ impl FaultSettingsPatch {
             fail_after: self.fail_after,
             refusals: self.refusals.unwrap_or_default(),
             lose_answers: self.lose_answers,
+            hang_after_applying: self.hang_after_applying.unwrap_or_default(),
+            outage_until: defaults.outage_until,
         }
     }
 }

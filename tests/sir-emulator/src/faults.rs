@@ -3,8 +3,9 @@
 //! share of calls, failures with a chosen status for the next N calls or for the one call a
 //! caller makes after a given operation succeeded (a Lambda stopped right after that step),
 //! answers lost after the call was applied (a timeout or a dropped connection after SIR made the
-//! change), and
-//! refusals of one operation as SIR refuses a request its rules do not allow (400
+//! change), answers never given after the call was applied (the caller stopped right after the
+//! write, as a Lambda killed at its timeout), an outage (every call answered 503 for a while),
+//! and refusals of one operation as SIR refuses a request its rules do not allow (400
 //! `ValidationException` with the message SIR would give).
 
 use std::collections::BTreeMap;
@@ -34,6 +35,13 @@ pub struct FaultSettings {
     /// Calls applied and then answered with a failure (see [`Faults::lose_answers`]).
     #[serde(default)]
     pub lose_answers: Option<LoseAnswers>,
+    /// Operations whose next call is applied and never answered, each once, in the order armed
+    /// (see [`Faults::hang_after_applying`]).
+    #[serde(default)]
+    pub hang_after_applying: Vec<String>,
+    /// Until when every call is answered 503 (see [`Faults::outage`]); not in the admin API.
+    #[serde(skip)]
+    pub outage_until: Option<clock::Instant>,
 }
 
 /// The next `calls` calls of `operation` are applied, then answered with `status`.
@@ -76,6 +84,8 @@ impl Default for FaultSettings {
             fail_after: None,
             refusals: BTreeMap::new(),
             lose_answers: None,
+            hang_after_applying: Vec::new(),
+            outage_until: None,
         }
     }
 }
@@ -155,6 +165,29 @@ impl Faults {
         })
     }
 
+    /// Applies the next call of `operation` and never answers it: the answer stays pending, so
+    /// its caller is stopped right after the write (until whatever bounds it, a Lambda's
+    /// timeout, drops it). Once; armed several times, the matching calls take them in turn.
+    pub fn hang_after_applying(&self, operation: &str) {
+        self.with(|s| s.hang_after_applying.push(operation.to_owned()));
+    }
+
+    /// Whether this applied call of `operation` is to be left unanswered (then used up).
+    pub(crate) fn take_hang(&self, operation: &str) -> bool {
+        self.with(|s| {
+            let Some(index) = s.hang_after_applying.iter().position(|o| o == operation) else {
+                return false;
+            };
+            s.hang_after_applying.remove(index);
+            true
+        })
+    }
+
+    /// Every call is answered 503 `ServiceUnavailableException` for `duration` from now.
+    pub fn outage(&self, duration: Duration) {
+        self.with(|s| s.outage_until = Some(clock::Instant::now() + duration));
+    }
+
     /// Answers every call of `operation` with a 400 `ValidationException` carrying `message`,
     /// until cleared (see [`Faults::accept`]).
     pub fn refuse(&self, operation: &str, message: &str) {
@@ -215,6 +248,12 @@ impl Faults {
     /// The injected error for `caller`'s call of `operation`, if any; counts the call down.
     pub(crate) fn injected(&self, operation: &str, caller: &str) -> Option<Error> {
         self.with(|s| {
+            if let Some(until) = s.outage_until {
+                if clock::Instant::now() < until {
+                    return Some(injected_failure(503));
+                }
+                s.outage_until = None;
+            }
             let throttle = if s.throttle_next > 0 {
                 s.throttle_next -= 1;
                 true
@@ -322,6 +361,29 @@ mod tests {
         ));
         assert!(faults.injected("CreateCaseComment", "lambda").is_some());
         assert!(faults.injected("GetCase", "lambda").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_answers_every_call_503_until_it_ends() {
+        let faults = Faults::default();
+        faults.outage(Duration::from_secs(600));
+        assert!(matches!(
+            faults.injected("GetCase", "k"),
+            Some(Error::Injected { status: 503, .. })
+        ));
+        tokio::time::sleep(Duration::from_secs(599)).await;
+        assert!(faults.injected("UpdateCase", "k").is_some());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(faults.injected("GetCase", "k").is_none());
+    }
+
+    #[test]
+    fn a_call_armed_to_hang_is_taken_once_and_only_for_its_operation() {
+        let faults = Faults::default();
+        faults.hang_after_applying("CreateCaseComment");
+        assert!(!faults.take_hang("UpdateCase"));
+        assert!(faults.take_hang("CreateCaseComment"));
+        assert!(!faults.take_hang("CreateCaseComment"));
     }
 
     #[test]

@@ -98,7 +98,8 @@
 //!   `failAfter: {operation, status, calls}` fails a caller's next calls after its `operation`
 //!   succeeded, `refusals: {operation: message}` answers 400 `ValidationException`,
 //!   `loseAnswers: {operation, status, calls}` applies the next calls of `operation` and answers
-//!   them with `status`);
+//!   them with `status`, `hangAfterApplying: [operation]` applies the next call of each and
+//!   never answers it);
 //!   `DELETE` clears
 //!
 //! # Time

@@ -208,6 +208,16 @@ pub(crate) async fn api(State(shared): State<Arc<Shared>>, request: Request) -> 
         },
         Err(_) => outcome,
     };
+    if outcome.is_ok() && shared.faults.take_hang(&operation.name) {
+        // Applied, recorded, and never answered: the caller stops right here.
+        shared.record_request(RecordedRequest {
+            operation: operation.name.clone(),
+            access_key_id: caller.ok(),
+            case_id: labels.get("caseId").cloned(),
+            status: operation.success_status,
+        });
+        return std::future::pending().await;
+    }
     let response = match outcome {
         Ok(output) => {
             if let Ok(akid) = &caller {

@@ -69,7 +69,8 @@ async fn not_found() -> Response {
 }
 
 /// Every REST request: identify the caller, apply latency, outage and injected failures,
-/// require auth (except `serverInfo`), take a rate-limit token, then record the answer.
+/// require auth (except `serverInfo`), take a rate-limit token, then record the answer (or,
+/// armed to hang after applying, record it and never answer).
 async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
@@ -86,8 +87,21 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
     } else if let Some(caller) = caller.clone() {
         match shared.faults.take_token() {
             Ok(()) => {
-                request.extensions_mut().insert(caller);
+                request.extensions_mut().insert(caller.clone());
                 let response = next.run(request).await;
+                if response.status().is_success()
+                    && shared.faults.take_hang_after_applying(&method, &path)
+                {
+                    // Applied, recorded, and never answered: the caller stops right here.
+                    lock(&shared.requests).push(RecordedRequest {
+                        method,
+                        path,
+                        query,
+                        account_id: Some(caller.account_id),
+                        status: response.status().as_u16(),
+                    });
+                    return std::future::pending().await;
+                }
                 match response
                     .status()
                     .is_success()

@@ -12,7 +12,12 @@
 //! Under a [`FaultPlan`] the seed also picks action steps at which a fault is injected: a burst
 //! of Jira 429s (with `Retry-After`) or 5xx answers, SIR throttling, a Jira or SIR write applied
 //! and its answer lost, or the next Jira Automation message dropped, doubled or delayed in the
-//! pump. [`SimWorld::faults_injected`] counts them.
+//! pump; a Jira or SIR write applied and never answered (its invocation stopped there until the
+//! delivery model's timeout drops it); Jira or SIR down for longer than the retry window; and
+//! store calls delayed so that invocations race. [`SimWorld::faults_injected`] counts them.
+//!
+//! The handlers reach the table through [`store::SimStore`], which adds those delays and, under
+//! a [`Breakage`], drops what the breakage drops; the world reads the table directly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -44,11 +49,14 @@ use crate::delivery::{
 };
 use crate::invariants;
 
+mod breakage;
 mod faults;
 mod observe;
+pub mod store;
 mod workload;
 
-pub use faults::{FaultKind, FaultPlan};
+pub use faults::{FaultKind, FaultPlan, OUTAGE_MAX, OUTAGE_MIN};
+use store::SimStore;
 
 /// The Jira project of the simulated world.
 pub const PROJECT_KEY: &str = "SEC";
@@ -93,6 +101,24 @@ pub struct SimOptions {
     pub search_lag: Duration,
     /// The faults the seed injects, if any.
     pub faults: Option<FaultPlan>,
+    /// A handler broken on purpose, to show the invariants catch it (never in a normal run).
+    pub breakage: Option<Breakage>,
+}
+
+/// A deliberate break of the integration, made in the world's wiring (the product is unchanged):
+/// a run under one must find a violation that a run without it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakage {
+    /// The comment id map is never written: the table drops every comment item-link write.
+    CommentIdMapDropped,
+    /// The SIR-side echo check removed: the poller and jira-client are not told which SIR
+    /// principals are the integration's (`integration_principals` empty), so a comment
+    /// sir-client wrote on a case, met before its id map is written, reads as a responder's.
+    SirEchoCheckRemoved,
+    /// The Jira-side echo check removed: jira-notifications-handler does not know the
+    /// integration's Jira account ([`breakage::SelfUnaware`]), so a comment jira-client wrote on
+    /// an issue, met before its id map is written, reads as a person's.
+    JiraEchoCheckRemoved,
 }
 
 impl SimOptions {
@@ -103,6 +129,7 @@ impl SimOptions {
             reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
             search_lag: Duration::ZERO,
             faults: None,
+            breakage: None,
         }
     }
 
@@ -114,6 +141,7 @@ impl SimOptions {
             reserved_concurrency: RESERVED_CONCURRENCY_DEFAULT,
             search_lag: HOSTILE_SEARCH_LAG,
             faults: None,
+            breakage: None,
         }
     }
 
@@ -237,6 +265,8 @@ pub struct SimWorld {
     pub sir: SirEmulator,
     pub jira: JiraEmulator,
     pub store: Arc<InMemoryMappingStore>,
+    /// The table as the handlers reach it.
+    sim_store: Arc<SimStore>,
     responder_jira: String,
     responder_principal: String,
     closed_cases: BTreeSet<String>,
@@ -246,6 +276,8 @@ pub struct SimWorld {
     fault_plan: Option<FaultPlan>,
     /// Its own generator, so that a plan leaves the workload and delivery of its seed as they are.
     fault_rng: fastrand::Rng,
+    /// Crashes and outages draw from their own, so they leave `fault_rng`'s draws as they were.
+    severe_rng: fastrand::Rng,
     faults_injected: BTreeMap<FaultKind, usize>,
     /// The fault waiting for the next Automation message.
     automation_fault: Option<FaultKind>,
@@ -304,6 +336,12 @@ impl SimWorld {
             .account_id;
         let net = InProcessNet::new(&jira, Some(&sir));
         let store = Arc::new(InMemoryMappingStore::new());
+        let sim_store = Arc::new(SimStore::new(
+            Arc::clone(&store),
+            options.faults.map_or(0.0, |plan| plan.store_race_share),
+            seed ^ 0x5707_E0FA,
+            options.breakage,
+        ));
         let outbox = Arc::new(Outbox::default());
         let publisher = || {
             Arc::new(OutboxPublisher {
@@ -331,10 +369,13 @@ impl SimWorld {
                 Arc::new(net.clone()),
             ))
         };
-        let ours = vec![sir.principal(SIR_CLIENT)];
+        let ours = match options.breakage {
+            Some(Breakage::SirEchoCheckRemoved) => Vec::new(),
+            _ => vec![sir.principal(SIR_CLIENT)],
+        };
         let poller = Poller {
             sir: sir_api(POLLER),
-            store: store.clone(),
+            store: sim_store.clone(),
             publisher: publisher(),
             schedule: Arc::new(OutboxSchedule {
                 outbox: Arc::clone(&outbox),
@@ -351,19 +392,23 @@ impl SimWorld {
         let jira_client = JiraClientHandler::new(
             jira_api()?,
             sir_api(JIRA_CLIENT),
-            store.clone(),
+            sim_store.clone(),
             jira_client_settings,
         );
+        let notifications_jira: Arc<dyn shared::jira::JiraApi> = match options.breakage {
+            Some(Breakage::JiraEchoCheckRemoved) => Arc::new(breakage::SelfUnaware(jira_api()?)),
+            _ => jira_api()?,
+        };
         let notifications = NotificationHandler::new(
-            jira_api()?,
-            store.clone(),
+            notifications_jira,
+            sim_store.clone(),
             publisher(),
             jira_notifications_handler::NotificationsSettings::new(PROJECT_KEY),
         );
         let sir_client = SirClientHandler::new(
             sir_api(SIR_CLIENT),
             jira_api()?,
-            store.clone(),
+            sim_store.clone(),
             sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), "us-east-1"),
         );
         let handlers = Arc::new(Handlers {
@@ -427,6 +472,7 @@ impl SimWorld {
             sir,
             jira,
             store,
+            sim_store,
             responder_jira,
             responder_principal,
             closed_cases: BTreeSet::new(),
@@ -434,6 +480,7 @@ impl SimWorld {
             actions: Vec::new(),
             fault_plan: options.faults,
             fault_rng: fastrand::Rng::with_seed(seed ^ 0xFA17_FA17),
+            severe_rng: fastrand::Rng::with_seed(seed ^ 0x5E7E_FA17),
             faults_injected: BTreeMap::new(),
             automation_fault: None,
             delayed_messages: Vec::new(),
@@ -493,6 +540,7 @@ impl SimWorld {
             self.handle.set_schedule_rate(POLLER_SCHEDULE_RULE, every);
             moved += 1;
         }
+        self.count_store_races();
         moved
     }
 
