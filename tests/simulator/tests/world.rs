@@ -277,3 +277,23 @@ async fn a_removed_jira_echo_check_is_caught_within_the_ci_budget() {
     let (seed, violation) = first_seed_catching(Breakage::JiraEchoCheckRemoved).await;
     println!("caught at seed {seed}: {violation}");
 }
+
+/// Crashes, outages and store races are the seed's too: a faulty seed replays exactly.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_same_faulty_seed_replays_the_same_trace() {
+    let mut traces = Vec::new();
+    for _ in 0..2 {
+        let (world, _) = quiet_world(8, 20).await;
+        traces.push((
+            world.trace(),
+            world.actions().to_vec(),
+            world.faults_injected().clone(),
+        ));
+    }
+    assert!(
+        traces[0].2.contains_key(&FaultKind::StoreRace),
+        "{:?}",
+        traces[0].2
+    );
+    assert_eq!(traces[0], traces[1]);
+}

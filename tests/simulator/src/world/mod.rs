@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_sdk_securityir::config::retry::{RetryPartition, TokenBucket};
 use integration_tests::clients::sir_client_in_process;
 use integration_tests::in_process::InProcessNet;
 use jira_client::JiraClientHandler;
@@ -363,9 +364,22 @@ impl SimWorld {
             ))
         };
         // Each function signs with its own key: sir-client's writes are "the integration's".
+        // And each has its own retry token bucket, as each Lambda's process has: the SDK's
+        // default one is the process's, shared by every world (and seed) the process runs, so a
+        // seed would retry differently after another and not replay alone.
         let sir_api = |function: &str| {
+            let sdk = sir_client_in_process(&net, &sir.endpoint(), function);
+            let config = sdk
+                .config()
+                .to_builder()
+                .retry_partition(
+                    RetryPartition::custom(function.to_owned())
+                        .token_bucket(TokenBucket::default())
+                        .build(),
+                )
+                .build();
             Arc::new(SdkSirClient::with_transport(
-                sir_client_in_process(&net, &sir.endpoint(), function),
+                aws_sdk_securityir::Client::from_conf(config),
                 Arc::new(net.clone()),
             ))
         };
