@@ -192,15 +192,20 @@ pub fn violations_of(
 ) -> Vec<invariants::Violation> {
     let dlq = std::mem::take(&mut observed.dlq);
     let mut violations = pair_violations(&observed);
-    // DESIGN: a closed case takes no change; sir-client says so once on the issue. A Jira
-    // comment that reached sir-client only after a responder closed the case (delivery late,
-    // SIR throttling) is then missing on the case by design, not lost.
+    // DESIGN: a closed case takes no change (SIR never reopens one); sir-client says so once on
+    // the issue. A Jira comment or summary edit that reached sir-client only after a responder
+    // closed the case (delivery late, SIR throttling, an outage, a crashed delivery) is then
+    // missing on the case by design, not lost.
     violations.retain(|violation| match violation {
         invariants::Violation::CommentMissing { from, on, .. } => {
             !(closed_case_notes.contains(from)
                 && on
                     .strip_prefix("case ")
                     .is_some_and(|case| observed.closed_cases.contains(case)))
+        }
+        invariants::Violation::TitleDiffers { case, issue, .. } => {
+            !(observed.closed_cases.contains(case)
+                && closed_case_notes.contains(&format!("issue {issue}")))
         }
         _ => true,
     });
