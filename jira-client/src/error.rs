@@ -37,10 +37,6 @@ pub enum JiraClientError {
         bound_seconds: u64,
     },
 
-    /// The linked Jira issue does not exist any more (the Jira side records that).
-    #[error("Jira issue {issue_key} linked to SIR case {case_id} no longer exists")]
-    IssueNotFound { case_id: String, issue_key: String },
-
     /// The issue found or created for the case is linked to another case.
     #[error(
         "Jira issue {issue_key} is already linked to SIR case {linked_case_id}, not to {case_id}"
@@ -75,7 +71,6 @@ impl LambdaError for JiraClientError {
             JiraClientError::Shared(err) => err.is_retryable(),
             JiraClientError::InvalidEvent(_)
             | JiraClientError::NotACaseEvent { .. }
-            | JiraClientError::IssueNotFound { .. }
             | JiraClientError::LinkConflict { .. } => false,
         }
     }
@@ -86,7 +81,6 @@ impl LambdaError for JiraClientError {
             JiraClientError::NotACaseEvent { .. } => "NotACaseEvent",
             JiraClientError::ClaimHeld { .. } => "ClaimHeld",
             JiraClientError::CreateInDoubt { .. } => "CreateInDoubt",
-            JiraClientError::IssueNotFound { .. } => "IssueNotFound",
             JiraClientError::LinkConflict { .. } => "LinkConflict",
             JiraClientError::AttachmentsPending { .. } => "AttachmentsPending",
             JiraClientError::Shared(_) => "Shared",

@@ -86,6 +86,7 @@ pub use shared::jira::{CASE_LABEL_PREFIX, case_label};
 pub const DELETED_LABEL: &str = "sir-case-deleted";
 /// Reason recorded on the link when the SIR case was deleted.
 pub const CASE_DELETED_REASON: &str = "SIR case deleted";
+pub use shared::store::ISSUE_DELETED_REASON;
 
 /// What the handler did with the case's issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -393,10 +394,15 @@ impl JiraClientHandler {
         };
         let key = link.issue_key.as_str();
         let mut applied = AppliedToJira::new(case_id, Some(key), outcome);
-        let issue = self.live_issue(case_id, key).await?;
+        let Some(issue) = self.jira.get_issue(key).await? else {
+            // The issue was deleted and its Automation message never came (dropped, or the
+            // rule disabled); the sweep cannot see a deletion: record it here.
+            return self.record_issue_deletion(&link).await;
+        };
         let mut wanted =
             FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
-        let mut jira_state = self.jira_baseline(key, &issue).await?;
+        let made_here = matches!(outcome, IssueOutcome::Created | IssueOutcome::Adopted);
+        let mut jira_state = self.jira_baseline(key, &issue, made_here).await?;
         if let Some(seen) = audit_seen.filter(|_| outcome == IssueOutcome::Updated) {
             self.audit_fields(&case, &issue, seen, &jira_state, &mut wanted, &mut applied)
                 .await?;
@@ -465,28 +471,61 @@ impl JiraClientHandler {
         Ok(Some((details, case.normalized())))
     }
 
-    /// The linked issue as Jira has it now; a linked issue Jira does not have is an error.
-    async fn live_issue(&self, case_id: &str, key: &str) -> Result<JiraIssue, JiraClientError> {
-        self.jira
-            .get_issue(key)
-            .await?
-            .ok_or_else(|| JiraClientError::IssueNotFound {
-                case_id: case_id.to_owned(),
-                issue_key: key.to_owned(),
-            })
+    /// The linked issue is gone from Jira: as sir-client records an `IssueDeleted`, a note on
+    /// the case (unless it is closed; its `clientToken` makes a retry find the first) and the
+    /// link marked broken, the case's data untouched; never an error to retry into the DLQ.
+    async fn record_issue_deletion(
+        &self,
+        link: &IssueLink,
+    ) -> Result<AppliedToJira, JiraClientError> {
+        let (case_id, key) = (link.case_id.as_str(), link.issue_key.as_str());
+        tracing::info!(
+            case_id,
+            issue_key = key,
+            "the linked issue is gone from Jira; recording its deletion"
+        );
+        if let Some(details) = self.sir.get_case(case_id).await?
+            && details.snapshot.status != SirStatus::Closed
+        {
+            self.sir
+                .create_comment(
+                    case_id,
+                    &shared::store::issue_deleted_case_note(key),
+                    &format!("jira-client-{case_id}-{key}-deleted"),
+                )
+                .await?;
+        }
+        self.store
+            .mark_link_broken(link, ISSUE_DELETED_REASON)
+            .await?;
+        Ok(AppliedToJira::new(
+            case_id,
+            Some(key),
+            IssueOutcome::LinkBroken,
+        ))
     }
 
     /// The stored Jira-side snapshot of the linked issue `key`; when there is none yet, one read
-    /// from the live issue, stored before anything is written to Jira.
+    /// from the live issue (less its watchers when `made_here`, see below), stored before
+    /// anything is written to Jira.
     async fn jira_baseline(
         &self,
         key: &str,
         issue: &JiraIssue,
+        made_here: bool,
     ) -> Result<IssueSnapshot, JiraClientError> {
         if let Some(snapshot) = self.store.issue_snapshot(key).await? {
             return Ok(snapshot);
         }
-        let snapshot = self.issue_snapshot_from(issue).await?;
+        let mut snapshot = self.issue_snapshot_from(issue).await?;
+        // On an issue this case's delivery created or adopted (after a lost create answer), a
+        // watcher other than those copied from the case can only be one a person added before
+        // this first read, never seen by the Jira → SIR side: left out, so the next re-read of
+        // the issue names it and sir-client copies it (simulator seed 8). One the case already
+        // has costs an UpdateCase that adds nothing.
+        if made_here {
+            snapshot.watchers.clear();
+        }
         self.store.put_issue_snapshot(&snapshot).await?;
         Ok(snapshot)
     }

@@ -67,8 +67,7 @@ pub use config::{
 };
 pub use error::SirClientError;
 
-/// Reason recorded on the link when the Jira issue was deleted.
-pub const ISSUE_DELETED_REASON: &str = "Jira issue deleted";
+pub use shared::store::ISSUE_DELETED_REASON;
 /// SIR's limit on a case's watchers.
 pub const MAX_WATCHERS: usize = 30;
 
@@ -799,10 +798,7 @@ impl SirClientHandler {
                 self.sir
                     .create_comment(
                         case_id,
-                        &format!(
-                            "Jira issue {key} linked to this case was deleted in Jira. The case \
-                             and its data are kept; it is no longer synced with Jira."
-                        ),
+                        &shared::store::issue_deleted_case_note(key),
                         &self.client_token(key, "deleted"),
                     )
                     .await?;

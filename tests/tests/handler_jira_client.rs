@@ -1500,7 +1500,7 @@ async fn labelled_issue_linked_to_another_case_is_a_conflict_not_adopted() {
 }
 
 #[tokio::test]
-async fn linked_issue_deleted_in_jira_fails_the_event_permanently() {
+async fn linked_issue_deleted_in_jira_is_recorded_on_the_case_and_the_link_is_broken() {
     let s = Setup::new().await;
     let handler = s.handler();
     let case_id = s.open_case(human_case("Issue deleted"), &[]);
@@ -1513,15 +1513,43 @@ async fn linked_issue_deleted_in_jira_fails_the_event_permanently() {
     s.sir
         .add_comment(HUMAN, &case_id, "Nowhere to go.")
         .unwrap();
-    let err = handler
+    // The deletion's Automation message never came: the next update finds the issue gone.
+    let applied = handler
         .handle(s.updated(&case_id, &before).await)
         .await
-        .unwrap_err();
-    assert!(
-        matches!(err, JiraClientError::IssueNotFound { .. }),
-        "{err}"
+        .unwrap();
+    assert_eq!(applied.outcome, IssueOutcome::LinkBroken);
+    let link = s
+        .world
+        .store()
+        .link_for_case(&case_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        link.broken.as_deref(),
+        Some(jira_client::ISSUE_DELETED_REASON)
     );
-    assert!(!err.is_retryable());
+    let notes = |s: &Setup| {
+        s.sir
+            .case(&case_id)
+            .unwrap()
+            .comments
+            .iter()
+            .filter(|c| {
+                c.body
+                    .contains(&format!("Jira issue {key} linked to this case was deleted"))
+            })
+            .count()
+    };
+    assert_eq!(notes(&s), 1);
+    // Another delivery leaves the case and Jira alone.
+    let again = handler
+        .handle(s.updated(&case_id, &before).await)
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, IssueOutcome::LinkBroken);
+    assert_eq!(notes(&s), 1);
     assert!(s.jira.issues().is_empty(), "no issue is re-created");
 }
 

@@ -91,6 +91,18 @@ pub mod schema {
     pub const TTL_ATTRIBUTE: &str = "expiresAt";
 }
 
+/// Reason recorded on the link when the Jira issue was deleted (by sir-client on
+/// `IssueDeleted`, by jira-client when the linked issue is gone).
+pub const ISSUE_DELETED_REASON: &str = "Jira issue deleted";
+
+/// The note on a case whose linked Jira issue `issue_key` was deleted.
+pub fn issue_deleted_case_note(issue_key: &str) -> String {
+    format!(
+        "Jira issue {issue_key} linked to this case was deleted in Jira. The case and its data \
+         are kept; it is no longer synced with Jira."
+    )
+}
+
 /// The link between one SIR case and one Jira issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueLink {
