@@ -4,10 +4,20 @@
 //!
 //! Identity of copies: a comment the integration wrote names the comment it was copied from
 //! (`copied_from`: the marker property on a Jira comment, the marker in a SIR comment's body), an
-//! attachment is identified by its name on both sides.
+//! attachment is identified by its name on both sides (the world strips the prefix sir-client
+//! gives a Jira attachment's name in SIR).
+//!
+//! Descriptions agree when the case holds what SIR would hold for the issue's text above the
+//! details block (README "The description": the text above the block is the synced part, clipped
+//! to SIR's limit, or the "has no description" placeholder): the responder's text is compared,
+//! not its rendering. Watchers are judged only for the ones a responder added (the poller adds
+//! the response team to a case, Jira the integration user to an issue).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+use shared::issue_description::sir_description_for_issue;
+use shared::text::normalize_text;
 
 /// A SIR case as the world sees it at the end.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +28,8 @@ pub struct Case {
     pub description: String,
     pub comments: Vec<CaseComment>,
     pub attachments: Vec<Attachment>,
+    /// Watchers' e-mails.
+    pub watchers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,9 +53,12 @@ pub struct Issue {
     pub key: String,
     pub summary: String,
     pub status: String,
+    /// The description as text (the ADF document rendered), details block included.
     pub description: String,
     pub comments: Vec<IssueComment>,
     pub attachments: Vec<Attachment>,
+    /// Watchers' e-mails (those Jira shows).
+    pub watchers: Vec<String>,
     /// The case the integration created this issue for (its identity property); `None` for an
     /// issue a responder created.
     pub made_for_case: Option<String>,
@@ -52,6 +67,7 @@ pub struct Issue {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssueComment {
     pub id: String,
+    /// The body as text.
     pub body: String,
     pub author: String,
     /// The SIR comment id in the comment's marker property (`None`: written by a responder).
@@ -92,6 +108,14 @@ pub struct World {
     pub closed_cases: BTreeSet<String>,
     pub dlq: Vec<DlqEntry>,
     pub writes: Vec<ActionWrites>,
+    /// (case id, e-mail) of each watcher a responder added to a case.
+    pub case_watchers_added: BTreeSet<(String, String)>,
+    /// (issue key, e-mail) of each watcher a responder added to an issue.
+    pub issue_watchers_added: BTreeSet<(String, String)>,
+    /// Issues a responder deleted.
+    pub deleted_issues: BTreeSet<String>,
+    /// Links the integration marked broken (one side deleted).
+    pub broken_links: Vec<Link>,
 }
 
 /// The SIR status that means closed.
@@ -153,6 +177,28 @@ pub enum Violation {
         title: String,
         issue: String,
         summary: String,
+    },
+    DescriptionDiffers {
+        case: String,
+        description: String,
+        issue: String,
+        expected: String,
+    },
+    CommentBodyDiffers {
+        comment: String,
+        on: String,
+        copy_of: String,
+        body: String,
+        original: String,
+    },
+    WatcherMissing {
+        email: String,
+        added_to: String,
+        on: String,
+    },
+    DeletedIssueNotRecorded {
+        issue: String,
+        case: String,
     },
     StatusDiffers {
         case: String,
@@ -250,6 +296,37 @@ impl fmt::Display for Violation {
                 f,
                 "case {case} is titled {title:?} but issue {issue} is summarised {summary:?}"
             ),
+            Self::DescriptionDiffers {
+                case,
+                description,
+                issue,
+                expected,
+            } => write!(
+                f,
+                "case {case} is described {description:?} but issue {issue}'s text asks for {expected:?}"
+            ),
+            Self::CommentBodyDiffers {
+                comment,
+                on,
+                copy_of,
+                body,
+                original,
+            } => write!(
+                f,
+                "comment {comment} on {on} copies {copy_of} but reads {body:?}, not {original:?}"
+            ),
+            Self::WatcherMissing {
+                email,
+                added_to,
+                on,
+            } => write!(
+                f,
+                "watcher {email} added to {added_to} is not watching {on}"
+            ),
+            Self::DeletedIssueNotRecorded { issue, case } => write!(
+                f,
+                "issue {issue} was deleted but the link to case {case} is not marked broken"
+            ),
             Self::StatusDiffers {
                 case,
                 status,
@@ -287,8 +364,11 @@ pub fn check_all(
 ) -> Vec<Violation> {
     let mut violations = one_issue_per_case(world);
     violations.extend(comments_exactly_once(world));
+    violations.extend(comment_copies_current(world));
     violations.extend(attachments_exactly_once(world));
     violations.extend(fields_agree(world, status_for));
+    violations.extend(watchers_reach_the_other_side(world));
+    violations.extend(deletions_recorded(world));
     violations.extend(closed_cases_stay_closed(world));
     violations.extend(writes_bounded(world, max_writes_per_action));
     violations.extend(dlq_converged(world));
@@ -310,13 +390,32 @@ fn pairs(world: &World) -> Vec<(&Case, &Issue)> {
 
 /// Every case has exactly one issue, every issue the integration made (or that is linked) exactly
 /// one case; an issue made for a case but left unlinked counts as a second issue of that case.
+/// A case whose issue a responder deleted keeps that (deleted) issue as its one issue once the
+/// link is marked broken (DESIGN §1: deletion is recorded, nothing re-created), so an issue made
+/// for it since is a second one.
 pub fn one_issue_per_case(world: &World) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut issues_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut cases_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for link in &world.broken_links {
+        if world.deleted_issues.contains(&link.issue_key) {
+            issues_of
+                .entry(&link.case_id)
+                .or_default()
+                .insert(&link.issue_key);
+        }
+    }
     for link in &world.links {
         let case_exists = world.cases.iter().any(|c| c.id == link.case_id);
         let issue_exists = world.issues.iter().any(|i| i.key == link.issue_key);
+        if world.deleted_issues.contains(&link.issue_key) {
+            // Still the case's one issue; deletions_recorded names the link left live.
+            issues_of
+                .entry(&link.case_id)
+                .or_default()
+                .insert(&link.issue_key);
+            continue;
+        }
         if !case_exists || !issue_exists {
             violations.push(Violation::LinkToMissing {
                 case: link.case_id.clone(),
@@ -474,6 +573,48 @@ pub fn attachments_exactly_once(world: &World) -> Vec<Violation> {
     violations
 }
 
+/// Per linked pair: the copy of a comment reads as its original does now (an edit reached it):
+/// its text ends with the original's text (a copy may open with who wrote it, where and when).
+pub fn comment_copies_current(world: &World) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (case, issue) in pairs(world) {
+        let sir: Vec<(&str, &str, Option<&str>)> = case
+            .comments
+            .iter()
+            .map(|c| (c.id.as_str(), c.body.as_str(), c.copied_from.as_deref()))
+            .collect();
+        let jira: Vec<(&str, &str, Option<&str>)> = issue
+            .comments
+            .iter()
+            .map(|c| (c.id.as_str(), c.body.as_str(), c.copied_from.as_deref()))
+            .collect();
+        for (originals, copies, on) in [
+            (&sir, &jira, format!("issue {}", issue.key)),
+            (&jira, &sir, format!("case {}", case.id)),
+        ] {
+            for (id, body, copied_from) in copies {
+                let Some(source) = copied_from else { continue };
+                let Some((_, original, _)) = originals
+                    .iter()
+                    .find(|(original, _, from)| original == source && from.is_none())
+                else {
+                    continue;
+                };
+                if !body.trim_end().ends_with(original.trim()) {
+                    violations.push(Violation::CommentBodyDiffers {
+                        comment: id.to_string(),
+                        on: on.clone(),
+                        copy_of: source.to_string(),
+                        body: body.to_string(),
+                        original: original.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    violations
+}
+
 /// Per attachment name: how many times it is there, and the size of the first.
 fn attachment_counts(list: &[Attachment]) -> BTreeMap<&str, (usize, u64)> {
     let mut counts: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
@@ -486,11 +627,21 @@ fn attachment_counts(list: &[Attachment]) -> BTreeMap<&str, (usize, u64)> {
     counts
 }
 
-/// Per linked pair: title = summary, and the issue's status is the one `status_for` maps the
-/// case's status to.
+/// Per linked pair: title = summary, the case's description is what SIR holds for the issue's
+/// text (see the module docs), and the issue's status is the one `status_for` maps the case's
+/// status to.
 pub fn fields_agree(world: &World, status_for: &dyn Fn(&str) -> Option<String>) -> Vec<Violation> {
     let mut violations = Vec::new();
     for (case, issue) in pairs(world) {
+        let expected = sir_description_for_issue(&issue.key, &issue.description);
+        if normalize_text(&case.description) != expected {
+            violations.push(Violation::DescriptionDiffers {
+                case: case.id.clone(),
+                description: case.description.clone(),
+                issue: issue.key.clone(),
+                expected,
+            });
+        }
         if case.title != issue.summary {
             violations.push(Violation::TitleDiffers {
                 case: case.id.clone(),
@@ -512,6 +663,62 @@ pub fn fields_agree(world: &World, status_for: &dyn Fn(&str) -> Option<String>) 
         }
     }
     violations
+}
+
+/// Per linked pair: a watcher a responder added on one side watches the other side too.
+pub fn watchers_reach_the_other_side(world: &World) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (case, issue) in pairs(world) {
+        let wanted = world
+            .case_watchers_added
+            .iter()
+            .filter(|(id, _)| *id == case.id)
+            .map(|(_, email)| {
+                (
+                    email,
+                    format!("case {}", case.id),
+                    format!("issue {}", issue.key),
+                    &issue.watchers,
+                )
+            })
+            .chain(
+                world
+                    .issue_watchers_added
+                    .iter()
+                    .filter(|(key, _)| *key == issue.key)
+                    .map(|(_, email)| {
+                        (
+                            email,
+                            format!("issue {}", issue.key),
+                            format!("case {}", case.id),
+                            &case.watchers,
+                        )
+                    }),
+            );
+        for (email, added_to, on, watchers) in wanted {
+            if !watchers.contains(email) {
+                violations.push(Violation::WatcherMissing {
+                    email: email.clone(),
+                    added_to,
+                    on,
+                });
+            }
+        }
+    }
+    violations
+}
+
+/// An issue a responder deleted is recorded as such: no live link names it any more.
+pub fn deletions_recorded(world: &World) -> Vec<Violation> {
+    world
+        .links
+        .iter()
+        .filter(|link| world.deleted_issues.contains(&link.issue_key))
+        .map(|link| Violation::DeletedIssueNotRecorded {
+            issue: link.issue_key.clone(),
+            case: link.case_id.clone(),
+        })
+        .collect()
 }
 
 /// A case a responder closed is still closed (SIR cannot reopen one; the integration must not try).

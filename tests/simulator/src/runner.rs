@@ -193,9 +193,17 @@ pub fn violations_of(
     let dlq = std::mem::take(&mut observed.dlq);
     let mut violations = pair_violations(&observed);
     // DESIGN: a closed case takes no change (SIR never reopens one); sir-client says so once on
-    // the issue. A Jira comment or summary edit that reached sir-client only after a responder
-    // closed the case (delivery late, SIR throttling, an outage, a crashed delivery) is then
-    // missing on the case by design, not lost.
+    // the issue. A Jira comment, attachment or summary edit that reached sir-client only after a
+    // responder closed the case (delivery late, SIR throttling, an outage, a crashed delivery, its
+    // Automation message dropped and left to the sweep) is then missing on the case by design,
+    // not lost.
+    let closed_and_noted = |case: &str| {
+        observed.closed_cases.contains(case)
+            && observed.links.iter().any(|link| {
+                link.case_id == case
+                    && closed_case_notes.contains(&format!("issue {}", link.issue_key))
+            })
+    };
     violations.retain(|violation| match violation {
         invariants::Violation::CommentMissing { from, on, .. } => {
             !(closed_case_notes.contains(from)
@@ -206,6 +214,9 @@ pub fn violations_of(
         invariants::Violation::TitleDiffers { case, issue, .. } => {
             !(observed.closed_cases.contains(case)
                 && closed_case_notes.contains(&format!("issue {issue}")))
+        }
+        invariants::Violation::AttachmentMissing { on, .. } => {
+            !on.strip_prefix("case ").is_some_and(closed_and_noted)
         }
         _ => true,
     });

@@ -4,8 +4,8 @@
 use simulator::invariants::{
     ActionWrites, Attachment, CLOSED, Case, CaseComment, DlqEntry, Issue, IssueComment, Link,
     Violation, World, attachments_exactly_once, check_all, closed_cases_stay_closed,
-    comments_exactly_once, dlq_converged, fields_agree, judge_dlq, one_issue_per_case,
-    writes_bounded,
+    comment_copies_current, comments_exactly_once, deletions_recorded, dlq_converged, fields_agree,
+    judge_dlq, one_issue_per_case, watchers_reach_the_other_side, writes_bounded,
 };
 
 const INTEGRATION: &str = "integration";
@@ -51,6 +51,7 @@ fn converged() -> World {
                 size: 20,
             },
         ],
+        watchers: vec!["bob@example.com".into()],
     };
     let issue = |key: &str, case_id: &str, summary: &str, status: &str, made: bool| Issue {
         key: key.into(),
@@ -81,6 +82,7 @@ fn converged() -> World {
                 size: 10,
             },
         ],
+        watchers: vec!["bob@example.com".into()],
         made_for_case: made.then(|| case_id.to_string()),
     };
     World {
@@ -114,6 +116,10 @@ fn converged() -> World {
             actions: 1,
             writes: 2,
         }],
+        case_watchers_added: [("1".to_string(), "bob@example.com".to_string())].into(),
+        issue_watchers_added: [("SIR-2".to_string(), "bob@example.com".to_string())].into(),
+        deleted_issues: Default::default(),
+        broken_links: Vec::new(),
     }
 }
 
@@ -401,4 +407,125 @@ fn every_violation_reads_as_a_sentence_naming_what_broke() {
         violation.to_string(),
         "comment j1-1 of issue SIR-1 is on case 1 2 times"
     );
+}
+
+#[test]
+fn a_description_is_compared_by_its_text_above_the_details_block() {
+    let mut world = converged();
+    world.issues[0].description = format!(
+        "what happened\n\n{}\nCase ID: 1",
+        shared::issue_description::DETAILS_MARKER
+    );
+    assert_eq!(fields_agree(&world, &status_for), vec![]);
+
+    world.issues[0].description = "what happened, told in Jira".into();
+    assert_eq!(
+        fields_agree(&world, &status_for),
+        vec![Violation::DescriptionDiffers {
+            case: "1".into(),
+            description: "what happened".into(),
+            issue: "SIR-1".into(),
+            expected: "what happened, told in Jira".into(),
+        }]
+    );
+}
+
+#[test]
+fn an_issue_without_a_description_agrees_with_sirs_placeholder_only() {
+    let mut world = converged();
+    world.issues[1].description = String::new();
+    world.cases[1].description = "Jira issue SIR-2 has no description.".into();
+    assert_eq!(fields_agree(&world, &status_for), vec![]);
+}
+
+#[test]
+fn a_copy_still_reading_as_the_original_before_its_edit_is_reported() {
+    let mut world = converged();
+    world.cases[0].comments[0].body = "from SIR, edited".into();
+    world.issues[1].comments[0].body = "from Jira, edited".into();
+    assert_eq!(
+        comment_copies_current(&world),
+        vec![
+            Violation::CommentBodyDiffers {
+                comment: "j1-2".into(),
+                on: "issue SIR-1".into(),
+                copy_of: "c1-1".into(),
+                body: "from SIR".into(),
+                original: "from SIR, edited".into(),
+            },
+            Violation::CommentBodyDiffers {
+                comment: "c2-2".into(),
+                on: "case 2".into(),
+                copy_of: "j2-1".into(),
+                body: "from Jira".into(),
+                original: "from Jira, edited".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_copy_opening_with_who_wrote_it_reads_as_its_original() {
+    let mut world = converged();
+    world.cases[0].comments[1].body = "[Jira SIR-1] Comment by Ann at noon:\n\nfrom Jira".into();
+    assert_eq!(comment_copies_current(&world), vec![]);
+}
+
+#[test]
+fn a_watcher_added_on_one_side_and_missing_on_the_other_is_reported() {
+    let mut world = converged();
+    world.issues[0].watchers.clear();
+    world.cases[1].watchers.clear();
+    assert_eq!(
+        watchers_reach_the_other_side(&world),
+        vec![
+            Violation::WatcherMissing {
+                email: "bob@example.com".into(),
+                added_to: "case 1".into(),
+                on: "issue SIR-1".into(),
+            },
+            Violation::WatcherMissing {
+                email: "bob@example.com".into(),
+                added_to: "issue SIR-2".into(),
+                on: "case 2".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_deleted_issue_leaves_its_case_with_a_broken_link_and_no_second_issue() {
+    let mut world = converged();
+    let link = world.links.remove(0);
+    world.issues.remove(0);
+    world.deleted_issues.insert(link.issue_key.clone());
+    world.broken_links.push(link.clone());
+    assert_eq!(check_all(&world, &status_for, 3), vec![]);
+
+    // An issue made for the case again is a second issue.
+    let mut again = converged().issues[0].clone();
+    again.key = "SIR-3".into();
+    world.issues.push(again);
+    assert_eq!(
+        one_issue_per_case(&world),
+        vec![Violation::CaseWithManyIssues {
+            case: "1".into(),
+            issues: vec!["SIR-1".into(), "SIR-3".into()]
+        }]
+    );
+}
+
+#[test]
+fn a_deleted_issue_whose_link_is_still_live_is_reported() {
+    let mut world = converged();
+    world.issues.remove(0);
+    world.deleted_issues.insert("SIR-1".into());
+    assert_eq!(
+        deletions_recorded(&world),
+        vec![Violation::DeletedIssueNotRecorded {
+            issue: "SIR-1".into(),
+            case: "1".into(),
+        }]
+    );
+    assert_eq!(one_issue_per_case(&world), vec![]);
 }

@@ -273,6 +273,8 @@ pub struct SimWorld {
     closed_cases: BTreeSet<String>,
     /// Workload comment token → the Jira comment id it was posted as.
     jira_comments: BTreeMap<String, String>,
+    /// What the workload did that the end state is judged against.
+    ledger: workload::Ledger,
     actions: Vec<Action>,
     fault_plan: Option<FaultPlan>,
     /// Its own generator, so that a plan leaves the workload and delivery of its seed as they are.
@@ -477,6 +479,7 @@ impl SimWorld {
         })?;
 
         let responder_principal = sir.principal(RESPONDER);
+        let ledger = workload::Ledger::with_watchers(&jira);
         Ok(Self {
             seed,
             rng: fastrand::Rng::with_seed(seed),
@@ -491,6 +494,7 @@ impl SimWorld {
             responder_principal,
             closed_cases: BTreeSet::new(),
             jira_comments: BTreeMap::new(),
+            ledger,
             actions: Vec::new(),
             fault_plan: options.faults,
             fault_rng: fastrand::Rng::with_seed(seed ^ 0xFA17_FA17),

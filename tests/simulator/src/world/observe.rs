@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use shared::adf::adf_to_text;
 use shared::comment_marker::{KIND_SIR_COMMENT, MARKER_PROPERTY};
 use shared::jira::CASE_LABEL_PREFIX;
 use shared::store::LinkStore;
@@ -20,6 +20,18 @@ impl SimWorld {
             .collect();
         let mut cases = Vec::new();
         let mut links = BTreeSet::new();
+        let mut broken_links = BTreeSet::new();
+        let mut note_link = |link: shared::store::IssueLink| {
+            let pair = Link {
+                case_id: link.case_id,
+                issue_key: link.issue_key,
+            };
+            if link.broken.is_none() {
+                links.insert(pair);
+            } else {
+                broken_links.insert(pair);
+            }
+        };
         for case in self.sir.cases() {
             let mut comments = Vec::new();
             for comment in &case.comments {
@@ -47,12 +59,8 @@ impl SimWorld {
                 .link_for_case(&case.case_id)
                 .await
                 .map_err(SimError::Store)?
-                && link.broken.is_none()
             {
-                links.insert(Link {
-                    case_id: link.case_id,
-                    issue_key: link.issue_key,
-                });
+                note_link(link);
             }
             cases.push(Case {
                 id: case.case_id.clone(),
@@ -64,12 +72,19 @@ impl SimWorld {
                     .attachments
                     .iter()
                     .map(|a| Attachment {
-                        name: a.file_name.clone(),
+                        name: jira_name(&a.file_name).to_owned(),
                         size: a.content_length,
                     })
                     .collect(),
+                watchers: case.watchers.iter().map(|w| w.email.clone()).collect(),
             });
         }
+        let emails: BTreeMap<String, String> = self
+            .jira
+            .users()
+            .into_iter()
+            .filter_map(|user| Some((user.account_id, user.email?)))
+            .collect();
         let mut issues = Vec::new();
         for issue in self.jira.issues() {
             let mut comments = Vec::new();
@@ -84,7 +99,7 @@ impl SimWorld {
                 };
                 comments.push(IssueComment {
                     id: comment.id.clone(),
-                    body: comment.body.to_string(),
+                    body: adf_to_text(&comment.body),
                     author: comment.author.clone(),
                     copied_from,
                 });
@@ -94,12 +109,8 @@ impl SimWorld {
                 .link_for_issue(&issue.key)
                 .await
                 .map_err(SimError::Store)?
-                && link.broken.is_none()
             {
-                links.insert(Link {
-                    case_id: link.case_id,
-                    issue_key: link.issue_key,
-                });
+                note_link(link);
             }
             issues.push(Issue {
                 key: issue.key.clone(),
@@ -108,7 +119,7 @@ impl SimWorld {
                 description: issue
                     .description
                     .as_ref()
-                    .map(Value::to_string)
+                    .map(adf_to_text)
                     .unwrap_or_default(),
                 comments,
                 attachments: issue
@@ -118,6 +129,11 @@ impl SimWorld {
                         name: a.filename.clone(),
                         size: a.size,
                     })
+                    .collect(),
+                watchers: issue
+                    .watchers
+                    .iter()
+                    .filter_map(|id| emails.get(id).cloned())
                     .collect(),
                 made_for_case: issue
                     .labels
@@ -146,6 +162,20 @@ impl SimWorld {
                 actions: self.responder_actions(),
                 writes: self.integration_writes(),
             }],
+            case_watchers_added: self.ledger.sir_watchers_added.clone(),
+            issue_watchers_added: self.ledger.jira_watchers_added.clone(),
+            deleted_issues: self.ledger.deleted_issues.clone(),
+            broken_links: broken_links.into_iter().collect(),
         })
     }
+}
+
+/// The Jira name of an attachment sir-client copied to SIR as `jira-<id>-<name>`; any other
+/// name as it is.
+fn jira_name(sir_name: &str) -> &str {
+    sir_name
+        .strip_prefix("jira-")
+        .and_then(|rest| rest.split_once('-'))
+        .filter(|(id, _)| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+        .map_or(sir_name, |(_, name)| name)
 }
