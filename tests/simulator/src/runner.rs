@@ -193,10 +193,11 @@ pub fn violations_of(
     let dlq = std::mem::take(&mut observed.dlq);
     let mut violations = pair_violations(&observed);
     // DESIGN: a closed case takes no change (SIR never reopens one); sir-client says so once on
-    // the issue. A Jira comment, attachment or summary edit that reached sir-client only after a
-    // responder closed the case (delivery late, SIR throttling, an outage, a crashed delivery, its
-    // Automation message dropped and left to the sweep) is then missing on the case by design,
-    // not lost.
+    // the issue. A Jira comment, attachment, watcher or summary edit that reached sir-client only
+    // after a responder closed the case (delivery late, SIR throttling, an outage, a crashed
+    // delivery, its Automation message dropped and left to the sweep; a watcher fires no
+    // Automation rule and waits for the issue's next change) is then missing on the case by
+    // design, not lost.
     let closed_and_noted = |case: &str| {
         observed.closed_cases.contains(case)
             && observed.links.iter().any(|link| {
@@ -218,6 +219,11 @@ pub fn violations_of(
         invariants::Violation::AttachmentMissing { on, .. } => {
             !on.strip_prefix("case ").is_some_and(closed_and_noted)
         }
+        // sir-client's note counts only fields, comments and attachments as changes a closed
+        // case no longer takes, so a watcher goes unnoted.
+        invariants::Violation::WatcherMissing { on, .. } => !on
+            .strip_prefix("case ")
+            .is_some_and(|case| observed.closed_cases.contains(case)),
         _ => true,
     });
     observed.dlq = dlq;
