@@ -81,7 +81,18 @@ fn twenty_seeds_converge_under_hostile_delivery() {
 }
 
 /// Seeds that find a product bug, each with its symptom, kept out until the product is fixed.
-const FAULTY_SEEDS_EXCLUDED: &[u64] = &[];
+/// Found by the fuller workload (50 actions), not fixed yet. In each a responder closed the
+/// case soon after the Jira change:
+/// - 54, 81, 181: a Jira description edit, summary edit, comment edit (its message delayed or
+///   SIR throttled) reached sir-client only after the closure, so the case kept the old text.
+///   Likely by design (a closed case takes no change; sir-client notes it on the issue), but
+///   the checks cannot yet tell a refused Jira change from a lost SIR one;
+/// - 143: the same with a summary edit 7 s before the closure, under SIR throttling;
+/// - 105: a conflicting title edit (Jira 2.7 s before SIR) crossed: sir-client wrote Jira's
+///   word over SIR's newer one while jira-client wrote SIR's to Jira, so each side ended with
+///   the other's word; the audit (hourly) had not repaired it when the case was closed 10 min
+///   later, and it skips closed cases. A real finding.
+const FAULTY_SEEDS_EXCLUDED: &[u64] = &[54, 81, 105, 143, 181];
 
 /// Issue 14's CI budget: 200 seeds of 50 actions with faults on.
 #[test]
