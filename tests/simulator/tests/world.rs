@@ -154,7 +154,7 @@ async fn a_converged_run_links_both_sides_and_a_change_never_delivered_is_named(
             observed
                 .cases
                 .iter()
-                .any(|c| &c.id == *case && c.status != simulator::invariants::CLOSED)
+                .any(|c| &c.id == *case && c.status != invariants::CLOSED)
         })
         .expect("an open linked case")
         .clone();
@@ -322,6 +322,7 @@ async fn the_same_faulty_seed_replays_the_same_trace() {
         traces[0].2
     );
     assert_eq!(traces[0], traces[1]);
+}
 
 /// Found under faults by seed 22: an issue deleted in Jira whose Automation message was dropped
 /// (the sweep cannot see a deletion); jira-client met the gone issue on every later case event
