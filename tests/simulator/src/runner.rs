@@ -219,6 +219,10 @@ pub fn violations_of(
         invariants::Violation::AttachmentMissing { on, .. } => {
             !on.strip_prefix("case ").is_some_and(closed_and_noted)
         }
+        invariants::Violation::DescriptionDiffers { case, .. } => !closed_and_noted(case),
+        invariants::Violation::CommentBodyDiffers { on, .. } => {
+            !on.strip_prefix("case ").is_some_and(closed_and_noted)
+        }
         // sir-client's note counts only fields, comments and attachments as changes a closed
         // case no longer takes, so a watcher goes unnoted.
         invariants::Violation::WatcherMissing { on, .. } => !on

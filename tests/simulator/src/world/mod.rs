@@ -604,13 +604,18 @@ impl SimWorld {
     }
 
     /// Settles, lets [`QUIET`] pass with the schedules firing, and settles again until a quiet
-    /// span moves nothing; then one reconcile-and-audit request to the poller, and quiet again.
+    /// span moves nothing; then one reconcile-and-audit request to the poller, quiet again, and
+    /// one audit interval of the Jira sweep's (its next round of every open issue: what a Jira
+    /// change no message announced — a watcher added — waits for), quiet again.
     pub async fn run_until_quiet(&mut self) -> Result<(), SimError> {
         self.quiet().await?;
         self.handle.invoke_async(
             POLLER,
             json!({"reconcile": {"dryRun": false, "audit": true}}),
         )?;
+        self.quiet().await?;
+        let interval = jira_notifications_handler::Sweeping::default().audit_interval;
+        self.advance(interval).await?;
         self.quiet().await
     }
 
