@@ -2,11 +2,13 @@
 //! ([`simulator::runner`]), with a summary for `BENCHMARKS.md`.
 //!
 //! `cargo run --release -p simulator --bin soak -- [--seeds 10000] [--first 1] [--actions 50]
-//! [--preset faulty|hostile|exact] [--threads <cores>] [--markdown <file>]`
+//! [--preset faulty|hostile|exact] [--threads <cores>] [--markdown <file>]
+//! [--minutes <budget>]`
 //!
-//! Prints progress every 100 seeds and, at the end, each failing seed's shortest report and a
-//! summary (seeds, actions, faults injected by kind, violations, time); `--markdown` also writes
-//! the summary as a Markdown section. Exits 1 when any seed fails.
+//! Prints progress every 100 seeds (`--minutes` stops starting new ones after that long) and, at
+//! the end, each failing seed's shortest report and a summary (seeds, actions, faults injected
+//! by kind, violations, time); `--markdown` also writes the summary as a Markdown table. Exits 1
+//! when any seed fails.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,6 +19,9 @@ use std::time::Duration;
 use simulator::runner::{self, ACTIONS, Preset, SeedRun};
 use simulator::world::{FaultKind, SimOptions};
 
+/// Seeds run between two looks at the time budget.
+const BATCH: usize = 100;
+
 /// What the command line asks for.
 #[derive(Debug, Clone)]
 struct Args {
@@ -26,11 +31,13 @@ struct Args {
     preset: String,
     threads: usize,
     markdown: Option<String>,
+    /// Start no new batch of seeds after this long (the summary says how many ran).
+    budget: Option<Duration>,
 }
 
 fn usage() -> String {
     "usage: soak [--seeds N] [--first N] [--actions N] [--preset faulty|hostile|exact] \
-     [--threads N] [--markdown FILE]"
+     [--threads N] [--markdown FILE] [--minutes N]"
         .to_owned()
 }
 
@@ -42,6 +49,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         preset: "faulty".to_owned(),
         threads: runner::cores(),
         markdown: None,
+        budget: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -59,6 +67,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--threads" => parsed.threads = usize::try_from(number(value()?)?).unwrap_or(1),
             "--preset" => parsed.preset = value()?,
             "--markdown" => parsed.markdown = Some(value()?),
+            "--minutes" => parsed.budget = Some(Duration::from_secs(60 * number(value()?)?)),
             "--help" | "-h" => return Err(usage()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -110,7 +119,7 @@ fn markdown(args: &Args, totals: &Totals, elapsed: Duration) -> String {
          | faults injected | {faults_total} |\n",
         totals.seeds,
         args.first,
-        args.first + args.seeds - 1,
+        args.first + totals.seeds.max(1) - 1,
         args.preset,
         totals.actions,
         args.actions,
@@ -185,7 +194,16 @@ fn main() -> ExitCode {
             );
         }
     };
-    runner::run_parallel(preset, &seeds, args.actions, args.threads, &progress);
+    // In batches, so that a time budget stops between them.
+    for batch in seeds.chunks(BATCH) {
+        if args
+            .budget
+            .is_some_and(|budget| started.elapsed() >= budget)
+        {
+            break;
+        }
+        runner::run_parallel(preset, batch, args.actions, args.threads, &progress);
+    }
     let elapsed = started.elapsed();
     let mut totals = match totals.into_inner() {
         Ok(totals) => totals,
@@ -248,6 +266,8 @@ mod tests {
         assert!(parse(&["--seeds", "0"]).is_err());
         assert!(parse(&["--bogus"]).unwrap_err().contains("usage"));
         assert!(parse(&["--seeds"]).unwrap_err().contains("needs a value"));
+        let budgeted = parse(&["--minutes", "30"]).unwrap();
+        assert_eq!(budgeted.budget, Some(Duration::from_secs(1800)));
         assert!(preset("kind").is_none());
     }
 }
