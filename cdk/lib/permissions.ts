@@ -36,6 +36,8 @@ export const SIR_CASE_ACTIONS: Record<FunctionKey, string[]> = {
     'security-ir:ListComments',
     'security-ir:GetCaseAttachmentDownloadUrl',
     'security-ir:ListTagsForResource',
+    // the note on a case whose issue it finds deleted in Jira (the deletion's message lost)
+    'security-ir:CreateCaseComment',
   ],
   jiraNotificationsHandler: [],
   sirClient: [

@@ -394,14 +394,25 @@ impl JiraClientHandler {
         };
         let key = link.issue_key.as_str();
         let mut applied = AppliedToJira::new(case_id, Some(key), outcome);
+        let made_here = matches!(outcome, IssueOutcome::Created | IssueOutcome::Adopted);
         let Some(issue) = self.jira.get_issue(key).await? else {
             // The issue was deleted and its Automation message never came (dropped, or the
-            // rule disabled); the sweep cannot see a deletion: record it here.
+            // rule disabled); the sweep cannot see a deletion: record it here. But Jira also
+            // answers 404 for an issue the integration may no longer see (Browse permission
+            // lost, an issue security level): only a project search that works and no longer
+            // lists the issue confirms the deletion (a lost permission fails the search, and
+            // the event, instead of unlinking every case). An issue this delivery just made or
+            // found is not gone: a retry reads it again.
+            if made_here || self.issue_still_listed(&link).await? {
+                return Err(shared::Error::JiraIssueNotFound {
+                    key: key.to_owned(),
+                }
+                .into());
+            }
             return self.record_issue_deletion(&link).await;
         };
         let mut wanted =
             FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
-        let made_here = matches!(outcome, IssueOutcome::Created | IssueOutcome::Adopted);
         let mut jira_state = self.jira_baseline(key, &issue, made_here).await?;
         if let Some(seen) = audit_seen.filter(|_| outcome == IssueOutcome::Updated) {
             self.audit_fields(&case, &issue, seen, &jira_state, &mut wanted, &mut applied)
@@ -469,6 +480,16 @@ impl JiraClientHandler {
         let mut case = details.snapshot.clone();
         case.watchers.extend(change.case.watchers.iter().cloned());
         Ok(Some((details, case.normalized())))
+    }
+
+    /// Whether a search of the project (by the case's label) still lists the linked issue; an
+    /// error when the project cannot be searched.
+    async fn issue_still_listed(&self, link: &IssueLink) -> Result<bool, JiraClientError> {
+        let keys = self
+            .jira
+            .search_keys_by_label(&self.settings.project_key, &case_label(&link.case_id))
+            .await?;
+        Ok(keys.contains(&link.issue_key))
     }
 
     /// The linked issue is gone from Jira: as sir-client records an `IssueDeleted`, a note on

@@ -391,6 +391,36 @@ async fn sir_throttling_during_a_pass_delays_but_skips_nothing() {
     }
 }
 
+/// An issue deleted in Jira whose Automation message never came: jira-client, under its own
+/// role, finds it gone at the case's next change, notes it on the case and breaks the link.
+#[tokio::test]
+async fn an_issue_deleted_unannounced_is_noted_on_its_case_by_jira_client() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Issue will vanish")).case_id;
+    p.settle().await;
+    let key = p.only_issue().key;
+    p.jira.automation().set_enabled(false);
+    p.jira
+        .delete_issue(&p.jira.integration_account_id(), &key)
+        .unwrap();
+    p.sir
+        .add_comment(HUMAN, &id, "Still investigating.")
+        .unwrap();
+    p.poller.handle(&schedule_tick()).await.unwrap();
+    p.settle().await;
+    let notes: Vec<String> = p
+        .sir
+        .case(&id)
+        .unwrap()
+        .comments
+        .iter()
+        .map(|c| c.body.clone())
+        .filter(|body| body.contains(&format!("Jira issue {key} linked to this case was deleted")))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(p.jira.issues().is_empty(), "no issue is re-created");
+}
+
 #[tokio::test]
 async fn a_deleted_case_leaves_its_issue_with_a_note() {
     let p = pipeline().await;

@@ -1553,6 +1553,46 @@ async fn linked_issue_deleted_in_jira_is_recorded_on_the_case_and_the_link_is_br
     assert!(s.jira.issues().is_empty(), "no issue is re-created");
 }
 
+/// Jira answers 404 too for an issue the integration may no longer see (Browse permission lost):
+/// while a search of the project fails, the 404 fails the event and nothing is unlinked; once
+/// the search works and no longer lists the issue, its deletion is recorded.
+#[tokio::test]
+async fn a_404_is_taken_for_a_deletion_only_once_a_project_search_confirms_it() {
+    let s = Setup::new().await;
+    let handler = s.handler();
+    let case_id = s.open_case(human_case("Hidden or deleted"), &[]);
+    apply(&handler, s.created(&case_id).await).await;
+    let before = s.snapshot(&case_id).await;
+    let key = s.issue_of(&case_id).key;
+    s.jira
+        .delete_issue(&s.jira.integration_account_id(), &key)
+        .unwrap();
+    s.jira.faults().fail_after_applying("POST", "/search", 403);
+    let failed = handler.handle(s.updated(&case_id, &before).await).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let link = || async {
+        s.world
+            .store()
+            .link_for_case(&case_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(link().await.broken, None);
+    let comments = s.sir.case(&case_id).unwrap().comments.len();
+    assert_eq!(comments, 0, "no note while the deletion is unconfirmed");
+
+    let applied = handler
+        .handle(s.updated(&case_id, &before).await)
+        .await
+        .unwrap();
+    assert_eq!(applied.outcome, IssueOutcome::LinkBroken);
+    assert_eq!(
+        link().await.broken.as_deref(),
+        Some(jira_client::ISSUE_DELETED_REASON)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Jira faults.
 
