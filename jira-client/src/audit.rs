@@ -1,5 +1,5 @@
 //! An audit delivery (`CaseUpdated` marked `audit`, from the poller's periodic audit of an open
-//! pair): which issue fields to bring over besides those the event names.
+//! pair, or its one audit of a pair after the case closed): which issue fields to bring over besides those the event names.
 //!
 //! The live case is compared with the live issue field by field (summary, description text,
 //! details block, status per the mapping). A field that differs is written when the

@@ -19,7 +19,9 @@
 //! `updated` and key); after the last page, to the time the search started (`caught_up`). A key
 //! that fails leaves the cursor where it was; the other keys of its page are still handled and
 //! the run returns `Err` naming the failed ones (Lambda retries, the next run searches the same
-//! span). Work per run is bounded ([`Sweeping::max_issues`], [`Sweeping::time_budget`],
+//! span). The very first run stores a cursor at its start before it searches, so a first run
+//! that fails (Jira down at installation) does not move the start of the covered span to the
+//! first run that succeeds. Work per run is bounded ([`Sweeping::max_issues`], [`Sweeping::time_budget`],
 //! [`Sweeping::max_pages`]); a run that stops early leaves the cursor at the last issue it
 //! handled, and the next run searches from there and skips, without re-reading them, the issues
 //! at or before it in the search's order (`updated`, then key): so a burst of changes within
@@ -208,6 +210,24 @@ impl NotificationHandler {
         Ok(())
     }
 
+    /// The cursor of the very first run, stored before it searches: the span the sweep covers
+    /// starts with that run (less the overlap) even if the run fails, so Jira down at
+    /// installation does not let the start slide to the first run that succeeds and lose the
+    /// issues made meanwhile (the audit reads only open ones).
+    async fn mark_first_run(&self, started_ms: u64) -> Result<SweepCursor, HandlerError> {
+        let first = SweepCursor {
+            position_ms: started_ms,
+            caught_up: true,
+            last_key: None,
+            round_started_ms: None,
+        };
+        self.store
+            .advance_sweep_cursor(&self.sweep_name(), &first)
+            .await
+            .map_err(HandlerError::sweep("mark the first run"))?;
+        Ok(first)
+    }
+
     /// One sweep: the updated-since search, then the audit (see the module docs).
     pub async fn sweep(&self) -> Result<SweepReport, HandlerError> {
         let started = Instant::now();
@@ -386,6 +406,10 @@ impl NotificationHandler {
             .sweep_cursor(&self.sweep_name())
             .await
             .map_err(HandlerError::sweep("read the cursor"))?;
+        let cursor = match cursor {
+            Some(cursor) => Some(cursor),
+            None => Some(self.mark_first_run(started_ms).await?),
+        };
         let minutes = minutes_back(
             search_from(cursor.as_ref(), started_ms, settings.overlap),
             started_ms,

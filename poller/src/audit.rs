@@ -8,7 +8,10 @@
 //! So each schedule pass takes up to [`PollerSettings::max_audits_per_pass`] open (not Closed),
 //! linked (link not broken), published (case snapshot stored) pairs whose last audit
 //! ([`TrackedCase::audited_at`], the cursor in the mapping table) is older than
-//! [`PollerSettings::audit_interval`], those audited longest ago first. A case whose list entry
+//! [`PollerSettings::audit_interval`], and closed pairs not audited since their closure (once:
+//! a closed case takes no more changes, so a divergence left at closure, such as a title and
+//! summary edited on both sides within seconds, each side then holding the other's word, would
+//! otherwise stay for good), those audited longest ago first. A case whose list entry
 //! moved this pass was just read and is left for a later pass. Each audit reads the case, its
 //! comments and attachments (GetCase, ListComments), computes the change against the snapshot as
 //! a moved case's would be, and always publishes it as a `CaseUpdated` marked `audit`:
@@ -37,7 +40,20 @@ pub(crate) fn moved(entry: &TrackedCase, summary: &CaseSummary) -> bool {
         || entry.title != summary.title
 }
 
-/// The listed, open, unmoved tracked cases due for an audit at `now`, longest unaudited first.
+/// Whether a closed case was last audited before its last change (its closure, as SIR takes
+/// no change after it): it then takes one audit more, its last.
+fn closed_since_audit(entry: &TrackedCase) -> bool {
+    use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
+    entry
+        .last_updated_date
+        .as_deref()
+        .and_then(|date| DateTime::from_str(date, DateTimeFormat::DateTime).ok())
+        .and_then(|date| u64::try_from(date.secs()).ok())
+        .is_some_and(|changed_at| entry.audited_at <= changed_at)
+}
+
+/// The listed, unmoved tracked cases due for an audit at `now`, longest unaudited first: open
+/// ones not audited for `interval`, and closed ones not audited since their closure.
 fn due<'a>(
     listed: &[CaseSummary],
     tracked: &'a HashMap<String, TrackedCase>,
@@ -46,13 +62,17 @@ fn due<'a>(
 ) -> Vec<&'a TrackedCase> {
     let mut due: Vec<&TrackedCase> = listed
         .iter()
-        .filter(|summary| summary.status != Some(SirStatus::Closed))
         .filter_map(|summary| {
-            tracked
+            let entry = tracked
                 .get(&summary.case_id)
-                .filter(|entry| !moved(entry, summary))
+                .filter(|entry| !moved(entry, summary))?;
+            let is_due = if summary.status == Some(SirStatus::Closed) {
+                closed_since_audit(entry)
+            } else {
+                now.saturating_sub(entry.audited_at) >= interval
+            };
+            is_due.then_some(entry)
         })
-        .filter(|entry| now.saturating_sub(entry.audited_at) >= interval)
         .collect();
     due.sort_by(|a, b| (a.audited_at, &a.case_id).cmp(&(b.audited_at, &b.case_id)));
     due
@@ -186,29 +206,42 @@ mod tests {
     }
 
     #[test]
-    fn open_unmoved_cases_are_due_longest_unaudited_first_and_closed_or_moved_ones_never() {
+    fn open_unmoved_cases_are_due_longest_unaudited_first_closed_ones_once_after_closure_moved_ones_never()
+     {
         let open_old = summary("0000000001", SirStatus::Submitted);
         let open_older = summary("0000000002", SirStatus::DetectionAndAnalysis);
         let fresh = summary("0000000003", SirStatus::Submitted);
+        // Closed on 2026-12-01 (its lastUpdatedDate): audited before then, and after.
         let closed = summary("0000000004", SirStatus::Closed);
+        let closed_and_audited = summary("0000000007", SirStatus::Closed);
         let mut moved_case = summary("0000000005", SirStatus::Submitted);
         let untracked = summary("0000000006", SirStatus::Submitted);
+        let after_closure = 1_796_083_200 + 60;
         let tracked: HashMap<String, TrackedCase> = [
             entry(&open_old, 500),
             entry(&open_older, 100),
             entry(&fresh, 3_500),
-            entry(&closed, 0),
+            entry(&closed, 50),
+            entry(&closed_and_audited, after_closure),
             entry(&moved_case, 0),
         ]
         .into_iter()
         .map(|e| (e.case_id.clone(), e))
         .collect();
         moved_case.last_updated_date = Some("2026-12-02T00:00:00Z".into());
-        let listed = [open_old, open_older, fresh, closed, moved_case, untracked];
+        let listed = [
+            open_old,
+            open_older,
+            fresh,
+            closed,
+            closed_and_audited,
+            moved_case,
+            untracked,
+        ];
         let ids: Vec<&str> = due(&listed, &tracked, 3_000, 4_000)
             .into_iter()
             .map(|e| e.case_id.as_str())
             .collect();
-        assert_eq!(ids, ["0000000002", "0000000001"]);
+        assert_eq!(ids, ["0000000004", "0000000002", "0000000001"]);
     }
 }

@@ -410,6 +410,12 @@ impl Poller {
             // taken, so it does not hold the sweep's first place every pass.
             return self.store.put_tracked_case(&entry).await;
         };
+        let link = self.store.link_for_case(&summary.case_id).await?;
+        if link.is_some_and(|link| link.broken.is_some()) {
+            // One side was deleted: nothing is synced, so a comment added since would be
+            // published again every sweep and never copied.
+            return self.store.put_tracked_case(&entry).await;
+        }
         let comments = self.sir.list_comments(&summary.case_id).await?;
         let delta = self.comment_delta(&summary.case_id, &comments).await?;
         if !delta.is_empty() {

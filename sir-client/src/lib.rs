@@ -36,7 +36,7 @@ mod comments_and_attachments;
 mod config;
 mod error;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -140,11 +140,13 @@ impl AppliedToSir {
 }
 
 /// Which synced case fields this delivery changed (they go into the stored snapshot).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Touched {
     title: bool,
     description: bool,
-    watchers: bool,
+    /// The watchers it added (lower-cased): only they go into the snapshot, so a watcher
+    /// someone added in SIR meanwhile is still published.
+    watchers_added: BTreeSet<String>,
     status: bool,
 }
 
@@ -549,7 +551,11 @@ impl SirClientHandler {
             applied.fields_edited.push("description".to_owned());
         }
         if !edit.watchers_to_add.is_empty() {
-            touched.watchers = true;
+            touched.watchers_added = edit
+                .watchers_to_add
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect();
             applied.watchers_added = edit.watchers_to_add.len();
             applied.fields_edited.push("watchers".to_owned());
         }
@@ -678,7 +684,7 @@ impl SirClientHandler {
     }
 
     /// Whether the issue holds something the (closed) case does not: a comment or attachment not
-    /// copied, or a summary/description that differs.
+    /// copied, a comment edited since it was copied, or a summary/description that differs.
     async fn has_unsynced_changes(
         &self,
         issue: &JiraIssue,
@@ -699,14 +705,27 @@ impl SirClientHandler {
         let copied = |links: Vec<shared::store::ItemLink>| -> BTreeSet<String> {
             links.into_iter().map(|l| l.jira_id).collect()
         };
-        let comments = copied(
-            self.store
-                .item_links_for_issue(shared::store::LinkedItemKind::Comment, key)
-                .await?,
-        );
-        let fresh_comment = self.jira.comments(key).await?.into_iter().any(|c| {
-            c.author_account_id.as_deref() != Some(me.as_str()) && !comments.contains(&c.id)
-        });
+        let comment_links: BTreeMap<String, shared::store::ItemLink> = self
+            .store
+            .item_links_for_issue(shared::store::LinkedItemKind::Comment, key)
+            .await?
+            .into_iter()
+            .map(|link| (link.jira_id.clone(), link))
+            .collect();
+        // A comment not copied, or one from Jira edited since its copy was written (as
+        // jira-notifications-handler tells edits apart).
+        let fresh_comment = self
+            .jira
+            .comments(key)
+            .await?
+            .into_iter()
+            .any(|c| match comment_links.get(&c.id) {
+                Some(link) if link.origin == shared::store::Origin::Sir => false,
+                Some(link) => {
+                    link.fingerprint.as_deref() != Some(Fingerprint::of_text(&c.body).as_str())
+                }
+                None => c.author_account_id.as_deref() != Some(me.as_str()),
+            });
         if fresh_comment {
             return Ok(true);
         }
@@ -818,7 +837,11 @@ impl SirClientHandler {
     /// the poller sees no change of ours. Fields it did not change keep their stored value, so a
     /// change someone made in SIR meanwhile is still published.
     async fn record_snapshot(&self, case_id: &str, touched: Touched) -> Result<(), SirClientError> {
-        if !(touched.title || touched.description || touched.watchers || touched.status) {
+        if !(touched.title
+            || touched.description
+            || !touched.watchers_added.is_empty()
+            || touched.status)
+        {
             return Ok(());
         }
         let Some(details) = self.sir.get_case(case_id).await? else {
@@ -911,9 +934,13 @@ fn merge_touched(before: CaseSnapshot, fresh: &CaseSnapshot, touched: Touched) -
     if touched.description {
         snapshot.description = fresh.description.clone();
     }
-    if touched.watchers {
-        snapshot.watchers = fresh.watchers.clone();
-    }
+    snapshot.watchers.extend(
+        fresh
+            .watchers
+            .iter()
+            .filter(|watcher| touched.watchers_added.contains(&watcher.to_lowercase()))
+            .cloned(),
+    );
     if touched.status {
         snapshot.status = fresh.status;
         snapshot.closure_code = fresh.closure_code.clone();
@@ -1009,7 +1036,7 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_takes_only_the_fields_this_delivery_changed() {
+    fn snapshot_takes_only_the_fields_and_watchers_this_delivery_changed() {
         let base = CaseSnapshot {
             case_id: "1".into(),
             title: "old".into(),
@@ -1028,6 +1055,7 @@ mod tests {
             description: "changed in SIR meanwhile".into(),
             status: SirStatus::Closed,
             closure_code: Some("Investigation Completed".into()),
+            watchers: ["ann@example.com".into(), "dan@example.com".into()].into(),
             ..base.clone()
         };
         let merged = merge_touched(
@@ -1036,8 +1064,14 @@ mod tests {
             Touched {
                 title: true,
                 status: true,
+                watchers_added: ["ann@example.com".into()].into(),
                 ..Touched::default()
             },
+        );
+        assert_eq!(
+            merged.watchers,
+            BTreeSet::from(["ann@example.com".to_owned()]),
+            "a watcher added in SIR meanwhile (dan) is not taken as synced"
         );
         assert_eq!(merged.title, "new");
         assert_eq!(merged.description, "old");

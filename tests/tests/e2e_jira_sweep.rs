@@ -186,7 +186,8 @@ async fn a_jira_born_case_is_not_updated_when_the_integration_becomes_a_watcher_
 }
 
 #[tokio::test]
-async fn with_search_lag_an_update_missed_by_one_sweep_is_picked_up_by_a_later_one() {
+async fn with_search_lag_an_issue_edited_a_moment_ago_is_found_by_its_indexed_version_and_read_fresh()
+ {
     let (it, alice) = integration_with(IntegrationOptions::default()).await;
     let key = it
         .jira
@@ -198,6 +199,7 @@ async fn with_search_lag_an_update_missed_by_one_sweep_is_picked_up_by_a_later_o
     it.jira.automation().set_enabled(false);
     let lag = Duration::from_secs(3);
     it.jira.set_search_lag(lag);
+    tokio::time::sleep(lag).await;
     // Bring the cursor up to now: the sweep's next search starts from here (less its overlap).
     sweep_and_settle(&it).await;
     it.jira
@@ -210,31 +212,37 @@ async fn with_search_lag_an_update_missed_by_one_sweep_is_picked_up_by_a_later_o
             },
         )
         .unwrap();
+    // Cloud's index still holds the issue as it was (its earlier `updated` is within the span),
+    // so the sweep finds it, and the re-read sees the edit.
     let report = sweep_and_settle(&it).await;
-    assert!(
-        !swept(&report).contains(&format!("{key}:Updated")),
-        "the index has not caught up yet: {report}"
-    );
-    assert_eq!(it.only_case().title, "Old title");
-    let cursor = it
-        .world
-        .store()
-        .sweep_cursor("jira:SEC")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        cursor.caught_up,
-        "that run found nothing more and caught up"
-    );
+    assert_eq!(swept(&report), [format!("{key}:Updated")], "{report}");
+    assert_eq!(it.only_case().title, "New title");
 
+    // Once indexed, the edit is found again and publishes nothing.
     tokio::time::sleep(lag + Duration::from_millis(500)).await;
     let report = sweep_and_settle(&it).await;
+    assert_eq!(swept(&report), [format!("{key}:Unchanged")], "{report}");
+}
+
+#[tokio::test]
+async fn a_first_sweep_that_fails_still_fixes_where_the_swept_span_starts() {
+    let (it, _alice) = without_automation(IntegrationOptions::default()).await;
+    let store = it.world.store();
+    assert_eq!(store.sweep_cursor("jira:SEC").await.unwrap(), None);
+    let before_ms = u64::try_from(epoch_seconds()).unwrap() * 1_000;
+    it.jira.faults().outage(Duration::from_secs(3_600));
+
+    let failed = it.sweep_jira().await;
+    assert!(failed.is_err(), "Jira is down: {failed:?}");
+    // Had the start waited for the first run that succeeds, an issue made and closed during a
+    // longer outage would never be searched for (the audit reads only open issues).
+    let cursor = store.sweep_cursor("jira:SEC").await.unwrap().unwrap();
+    assert!(cursor.caught_up, "{cursor:?}");
+    assert!(cursor.position_ms >= before_ms, "{cursor:?}");
     assert!(
-        swept(&report).contains(&format!("{key}:Updated")),
-        "{report}"
+        cursor.position_ms <= before_ms + 60_000,
+        "the failed run's start: {cursor:?}"
     );
-    assert_eq!(it.only_case().title, "New title");
 }
 
 fn epoch_seconds() -> i64 {

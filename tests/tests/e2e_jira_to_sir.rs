@@ -477,6 +477,41 @@ async fn an_update_to_the_issue_of_a_closed_case_is_reported_once_and_not_retrie
 }
 
 #[tokio::test]
+async fn a_comment_edited_in_jira_after_the_case_closed_is_reported_on_the_issue() {
+    let (it, people) = integration().await;
+    let me = &people.alice.account_id;
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Closed with a comment", "x"))
+        .unwrap();
+    it.settle().await.unwrap();
+    let comment = it.jira.comment(me, &key, "first thought").unwrap();
+    it.settle().await.unwrap();
+    let case_id = it.only_case().case_id;
+    assert_eq!(comments_ending(&it.only_case(), "first thought"), 1);
+    it.sir.close_case(HUMAN_SIR, &case_id).unwrap();
+    it.settle().await.unwrap();
+    assert_eq!(it.jira.issue(&key).unwrap().status, "Done");
+
+    it.jira
+        .edit_comment(me, &key, &comment, "second thought")
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    let case = it.sir.case(&case_id).unwrap();
+    assert_eq!(
+        comments_ending(&case, "first thought"),
+        1,
+        "a closed case is not changed"
+    );
+    assert_eq!(comments_ending(&case, "second thought"), 0);
+    // The edit will never reach the case, so the people on the issue are told, once.
+    let texts = jira_comment_texts(&it, &key);
+    let reported = texts.iter().filter(|t| t.contains("is closed")).count();
+    assert_eq!(reported, 1, "{texts:?}");
+}
+
+#[tokio::test]
 async fn a_status_the_case_cannot_take_is_reported_on_the_case() {
     let (it, people) = integration().await;
     let me = &people.alice.account_id;

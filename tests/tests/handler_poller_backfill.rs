@@ -304,3 +304,43 @@ async fn with_closed_set_old_closed_cases_are_brought_over_too() {
     s.poller.handle(&schedule_tick()).await.unwrap();
     assert_eq!(created(&s, 1).await, BTreeSet::from([old_closed]));
 }
+
+#[tokio::test]
+async fn a_case_whose_issue_was_deleted_is_not_swept_for_comments_again_and_again() {
+    let mut s = setup(r#"{"closed":false}"#).await;
+    s.poller.settings.comment_sweep_interval = Duration::ZERO;
+    let case_id = existing_case(&s, "New", time::Duration::ZERO, false);
+    s.poller.handle(&schedule_tick()).await.unwrap();
+    assert_eq!(created(&s, 1).await, BTreeSet::from([case_id.clone()]));
+    let link = IssueLink::new(&case_id, "SEC-1");
+    let store = s.world.store();
+    store.create_link(&link).await.unwrap();
+    store
+        .mark_link_broken(&link, "the issue was deleted in Jira")
+        .await
+        .unwrap();
+    s.sir
+        .add_comment(HUMAN, &case_id, "Still investigating.")
+        .unwrap();
+    // The comment moved the case, so the next pass re-reads it (once, as for any change).
+    s.poller.handle(&schedule_tick()).await.unwrap();
+    s.world
+        .receive(&s.queue, 1, Duration::from_secs(15))
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        let report = s.poller.handle(&schedule_tick()).await.unwrap();
+        assert_eq!(report.swept, 1, "its turn is still taken");
+    }
+    let published = s
+        .world
+        .receive(&s.queue, 1, Duration::from_millis(800))
+        .await
+        .unwrap();
+    assert_eq!(
+        published,
+        Vec::<serde_json::Value>::new(),
+        "nothing is synced for a broken pair, so its sweep publishes nothing"
+    );
+}

@@ -51,8 +51,9 @@ pub struct JiraEmulatorConfig {
     /// host (a second origin) unless the request says `redirect=false`. Off, the bytes are
     /// served directly, as with `redirect=false`.
     pub attachment_redirect: bool,
-    /// Cloud's search index lags its writes: `/search/jql` does not see an issue created or
-    /// updated less than this long ago, unless the request names its id in `reconcileIssues`.
+    /// Cloud's search index lags its writes: `/search/jql` does not see an issue created less
+    /// than this long ago, and matches one updated less than this long ago by its earlier
+    /// fields, unless the request names its id in `reconcileIssues`.
     /// Zero (the default) makes search see every write at once.
     pub search_lag: Duration,
 }
@@ -110,12 +111,6 @@ impl Shared {
 
     pub(crate) fn search_lag(&self) -> Duration {
         Duration::from_millis(self.search_lag_ms.load(Ordering::Relaxed))
-    }
-
-    /// Whether a search at `now` sees `issue`: the index has caught up with its last write
-    /// (older than the lag).
-    pub(crate) fn is_indexed(&self, issue: &IssueRecord, now: time::OffsetDateTime) -> bool {
-        issue.updated.max(issue.created) <= now - self.search_lag()
     }
 
     /// Runs a change of the store and lets Automation see it once committed. Messages are
@@ -625,12 +620,10 @@ impl JiraEmulator {
             now,
             caller: &self.integration_account_id,
             store: &store,
+            lag: self.shared.search_lag(),
+            reconcile: &[],
         })?;
-        Ok(found
-            .into_iter()
-            .filter(|issue| self.shared.is_indexed(issue, now))
-            .map(|issue| issue.key.clone())
-            .collect())
+        Ok(found.into_iter().map(|issue| issue.key.clone()).collect())
     }
 
     /// Every live issue, oldest first.

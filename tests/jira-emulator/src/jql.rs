@@ -185,6 +185,11 @@ pub(crate) struct Context<'a> {
     pub now: OffsetDateTime,
     pub caller: &'a str,
     pub store: &'a Store,
+    /// How far the search index lags the writes: an issue is matched (and ordered) by its
+    /// version as of `now - lag`, and not found if it is younger.
+    pub lag: std::time::Duration,
+    /// Issue ids read consistently, whatever the lag (`reconcileIssues`).
+    pub reconcile: &'a [String],
 }
 
 /// A clause with its operands resolved and checked.
@@ -577,18 +582,28 @@ impl Query {
             .as_ref()
             .map(|filter| check_of(filter, context))
             .transpose()?;
-        let mut found: Vec<&IssueRecord> = context
+        let cutoff = context.now - context.lag;
+        // (as the index holds it, the issue itself)
+        let mut found: Vec<(&IssueRecord, &IssueRecord)> = context
             .store
             .issues()
             .iter()
-            .filter(|issue| check.as_ref().is_none_or(|check| holds(check, issue)))
+            .filter_map(|issue| {
+                let indexed = if context.reconcile.contains(&issue.id) {
+                    Some(issue)
+                } else {
+                    issue.as_indexed_at(cutoff)
+                };
+                indexed.map(|indexed| (indexed, issue))
+            })
+            .filter(|(indexed, _)| check.as_ref().is_none_or(|check| holds(check, indexed)))
             .collect();
         let order = if self.order.is_empty() {
             vec![(SortField::Key, true)]
         } else {
             self.order.clone()
         };
-        found.sort_by(|left, right| {
+        found.sort_by(|(left, _), (right, _)| {
             order
                 .iter()
                 .map(|(field, descending)| {
@@ -602,7 +617,7 @@ impl Query {
                 .find(|ordering| ordering.is_ne())
                 .unwrap_or_else(|| issue_number(left).cmp(&issue_number(right)).reverse())
         });
-        Ok(found)
+        Ok(found.into_iter().map(|(_, issue)| issue).collect())
     }
 
     /// A fingerprint of the query, so a page token is only good for the query it came from.
@@ -1037,6 +1052,8 @@ mod tests {
             now: crate::now_utc(),
             caller: store.integration_account_id(),
             store,
+            lag: std::time::Duration::ZERO,
+            reconcile: &[],
         };
         let found = query.run(context).map_err(|error| error.to_string())?;
         Ok(found.into_iter().map(|issue| issue.key.clone()).collect())

@@ -143,6 +143,49 @@ pub struct IssueRecord {
     pub updated: OffsetDateTime,
     /// Every change, oldest first, with who made it.
     pub history: Vec<HistoryEntry>,
+    /// The issue as it was before its recent writes, oldest first: what a lagging search index
+    /// still holds (see [`IssueRecord::as_indexed_at`]).
+    #[serde(skip)]
+    pub earlier_versions: Vec<IssueRecord>,
+}
+
+/// Versions older than this are dropped once a newer one is this old too: no search lag is
+/// longer.
+const LONGEST_SEARCH_LAG: time::Duration = time::Duration::minutes(10);
+
+impl IssueRecord {
+    /// When this version was written.
+    fn written(&self) -> OffsetDateTime {
+        self.updated.max(self.created)
+    }
+
+    /// The issue as an index that has caught up with writes up to `cutoff` holds it: the
+    /// latest version written by then, `None` if it was created after. Cloud's index lags: an
+    /// issue changed a moment ago is still found, by its earlier fields.
+    pub(crate) fn as_indexed_at(&self, cutoff: OffsetDateTime) -> Option<&IssueRecord> {
+        if self.written() <= cutoff {
+            return Some(self);
+        }
+        self.earlier_versions
+            .iter()
+            .rev()
+            .find(|version| version.written() <= cutoff)
+    }
+
+    /// Keeps `before` (this issue before a write at `at`) for the lagging index, dropping the
+    /// versions no lag can still show.
+    pub(crate) fn keep_earlier_version(&mut self, mut before: IssueRecord, at: OffsetDateTime) {
+        before.earlier_versions.clear();
+        self.earlier_versions.push(before);
+        let horizon = at - LONGEST_SEARCH_LAG;
+        while self
+            .earlier_versions
+            .get(1)
+            .is_some_and(|next| next.written() <= horizon)
+        {
+            self.earlier_versions.remove(0);
+        }
+    }
 }
 
 /// One comment.

@@ -256,10 +256,14 @@ impl Store {
             next_attachment_id: &mut self.next_attachment_id,
         };
         let issue = &mut self.issues[index];
+        let earlier = std::mem::take(&mut issue.earlier_versions);
+        let before = issue.clone();
+        issue.earlier_versions = earlier;
         let outcome = change(issue, &mut context)?;
         if !context.actions.is_empty() {
             if context.touches_updated {
                 issue.updated = at;
+                issue.keep_earlier_version(before, at);
             }
             issue
                 .history
@@ -326,6 +330,7 @@ impl Store {
             created: at,
             updated: at,
             history,
+            earlier_versions: Vec::new(),
         });
         Ok((id, key))
     }

@@ -334,6 +334,37 @@ impl DeliveryConfig {
     }
 }
 
+/// A bus event's subject for the trace: its case id or issue key, and its changed fields.
+fn about(detail: &Value) -> String {
+    let subject = [
+        &detail["case"]["caseId"],
+        &detail["issue"]["issueKey"],
+        &detail["caseId"],
+        &detail["issueKey"],
+    ]
+    .into_iter()
+    .find_map(Value::as_str)
+    .unwrap_or_default();
+    let mut named: Vec<String> = detail["changedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    for delta in ["comments", "attachments"] {
+        if let Some(ids) = detail.get(delta) {
+            named.push(format!("{delta}{ids}"));
+        }
+    }
+    if detail["audit"] == Value::Bool(true) {
+        named.push("(audit)".to_owned());
+    }
+    format!("{subject} {}", named.join(","))
+        .trim_end()
+        .to_owned()
+}
+
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepKind {
@@ -342,6 +373,8 @@ pub enum StepKind {
         bus: String,
         detail_type: String,
         rules: Vec<String>,
+        /// What it is about: the case or issue, and the fields named as changed.
+        about: String,
     },
     /// A message published to an SNS topic.
     SnsPublished {
@@ -737,6 +770,7 @@ impl DeliveryHandle {
                 bus: bus.to_string(),
                 detail_type: detail_type.to_string(),
                 rules: matched.iter().map(|(rule, _)| rule.clone()).collect(),
+                about: about(&envelope["detail"]),
             },
         );
         for (_, target) in matched {

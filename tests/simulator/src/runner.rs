@@ -18,8 +18,16 @@ pub const ACTIONS: usize = 50;
 /// Remote writes the integration may make per responder action, over a whole run (measured:
 /// about 1.5 on average under faults; a ping-pong writes without end).
 pub const MAX_WRITES_PER_ACTION: usize = 6;
-/// Trace steps a failing run's report shows.
+/// Trace steps a failing run's report shows (`SIM_TRACE=<n>` shows more).
 const TRACE_TAIL: usize = 60;
+
+/// The trace steps a report shows: `SIM_TRACE`, else [`TRACE_TAIL`].
+fn trace_tail() -> usize {
+    std::env::var("SIM_TRACE")
+        .ok()
+        .and_then(|steps| steps.parse().ok())
+        .unwrap_or(TRACE_TAIL)
+}
 
 /// A preset: the options of a seed.
 pub type Preset = fn(u64) -> SimOptions;
@@ -160,13 +168,13 @@ async fn run_world(world: &mut SimWorld, actions: usize) -> Result<(), String> {
             if violations.is_empty() {
                 Ok(())
             } else {
-                Err(world.report(&violations, TRACE_TAIL))
+                Err(world.report(&violations, trace_tail()))
             }
         }
         Err(error) => Err(format!(
             "{}\n{}",
             shared::error::error_chain(&error),
-            world.report(&[], TRACE_TAIL)
+            world.report(&[], trace_tail())
         )),
     }
 }

@@ -1287,16 +1287,13 @@ fn search(
     );
     let store = lock(&shared.store);
     let now = crate::now_utc();
-    let mut found = query.run(jql::Context {
+    let found = query.run(jql::Context {
         now,
         caller: &caller.account_id,
         store: &store,
+        lag: shared.search_lag(),
+        reconcile: &request.reconcile_issues,
     })?;
-    // The index has not caught up with writes younger than the lag, except for the issues the
-    // request asks to reconcile.
-    found.retain(|issue| {
-        shared.is_indexed(issue, now) || request.reconcile_issues.contains(&issue.id)
-    });
     let renderer = renderer(&store, shared, version, caller);
     let issues: Vec<Value> = found
         .iter()

@@ -280,7 +280,8 @@ async fn the_query_can_also_come_as_url_parameters() {
 }
 
 #[tokio::test]
-async fn with_a_search_lag_a_new_issue_is_found_only_once_indexed_or_when_reconciled() {
+async fn with_a_search_lag_a_new_issue_is_found_once_indexed_and_an_updated_one_by_its_earlier_fields()
+ {
     let jira = Jira::start_with(jira_emulator::JiraEmulatorConfig {
         search_lag: Duration::from_millis(600),
         ..jira_emulator::JiraEmulatorConfig::default()
@@ -325,12 +326,45 @@ async fn with_a_search_lag_a_new_issue_is_found_only_once_indexed_or_when_reconc
     let (_, page) = search(&jira, json!({"jql": jql, "fields": ["key"]})).await;
     assert_eq!(keys(&page), [key.as_str()], "indexed after the lag");
 
-    // An update makes it invisible again until indexed.
+    // An update is not indexed yet: the issue is still found, by its earlier fields, and not by
+    // the new ones, until the index catches up.
     jira.emulator
         .comment(&owner, &key, "touches updated")
         .unwrap();
+    jira.emulator
+        .edit_issue(
+            &owner,
+            &key,
+            jira_emulator::IssueEdit {
+                labels: Some(vec!["sir-case-9".into()]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let relabelled = "project = SEC AND labels = \"sir-case-9\"";
     let (_, page) = search(&jira, json!({"jql": jql, "fields": ["key"]})).await;
-    assert!(keys(&page).is_empty(), "{page}");
+    assert_eq!(
+        keys(&page),
+        [key.as_str()],
+        "found by its old label: {page}"
+    );
+    let (_, page) = search(&jira, json!({"jql": relabelled, "fields": ["key"]})).await;
+    assert!(keys(&page).is_empty(), "not by its new one yet: {page}");
+    let (_, page) = search(
+        &jira,
+        json!({"jql": relabelled, "fields": ["key"], "reconcileIssues": [id_number]}),
+    )
+    .await;
+    assert_eq!(keys(&page), [key.as_str()], "unless reconciled: {page}");
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, page) = search(&jira, json!({"jql": jql, "fields": ["key"]})).await;
+    assert!(
+        keys(&page).is_empty(),
+        "the old label is gone once indexed: {page}"
+    );
+    let (_, page) = search(&jira, json!({"jql": relabelled, "fields": ["key"]})).await;
+    assert_eq!(keys(&page), [key.as_str()], "{page}");
 }
 
 #[tokio::test]
