@@ -1,5 +1,6 @@
 //! An audit delivery (`CaseUpdated` marked `audit`, from the poller's periodic audit of an open
-//! pair, or its one audit of a pair after the case closed): which issue fields to bring over besides those the event names.
+//! pair, or its closing audit of a pair whose closure it read): which issue fields to bring over
+//! besides those the event names.
 //!
 //! The live case is compared with the live issue field by field (summary, description text,
 //! details block, status per the mapping). A field that differs is written when the
@@ -21,9 +22,12 @@
 //! person's choice SIR never hears of, so the audit does not move it back. Watchers are brought
 //! over only when the event names them: a watcher a person removed in Jira is not re-added.
 //! Writes are compared with the live issue as on every delivery, so a pair in sync costs none.
+//! A closed case's audit leaves the summary and description alone once sir-client's closed-case
+//! note is on the issue (a person edited the issue after the closure and was told it stays).
 
 use shared::events::CaseField;
 use shared::issue_description::{find_details_block, sir_description_for_issue};
+use shared::issue_notes::{JiraToSirNotes, read_notes};
 use shared::jira::JiraIssue;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::{JiraStatusTarget, SirStatus, StatusMapping};
@@ -90,6 +94,13 @@ impl JiraClientHandler {
             jira_pending,
         } = seen;
         let baseline = snapshot.as_ref().unwrap_or(stored);
+        // The closing audit of a case whose issue was edited after the closure: sir-client told
+        // the people on the issue their changes stay there (its closed-case note), so the
+        // issue's fields are not written over.
+        let edited_after_closure = case.status == SirStatus::Closed
+            && read_notes::<JiraToSirNotes>(self.jira.as_ref(), key)
+                .await?
+                .closed_case_reported;
         let status_off = status_differs(&self.settings.status_mapping, case.status, issue);
         let checks = [
             (
@@ -116,7 +127,7 @@ impl JiraClientHandler {
             if !differs || wanted.wants(field) {
                 continue;
             }
-            if as_left && !jira_pending {
+            if as_left && !jira_pending && !edited_after_closure {
                 wanted.add(field);
             } else {
                 applied.audit_left_alone.push(name.to_owned());

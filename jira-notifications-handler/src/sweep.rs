@@ -10,18 +10,22 @@
 //! wall-clock date: JQL reads an absolute date in the integration user's time zone (from their
 //! Jira profile), which the handler would have to read and follow; a period relative to Jira's
 //! own "now" involves no time zone and no clock of ours. `N` covers the time since the cursor
-//! plus [`Sweeping::overlap`] (Jira Cloud's search index lags its writes, so a change made just
-//! before a search may only show in a later one) plus one minute, because JQL dates have minute
-//! precision.
+//! plus one minute, because JQL dates have minute precision; an issue found before the cursor
+//! was covered by the run that stored it and is skipped.
 //!
 //! The cursor (`SWEEP#jira:<KEY>` / `CURSOR` in the mapping table, [`SweepCursor`]) only moves
 //! after the keys before it were handled: after each page, to the last issue handled (its
-//! `updated` and key); after the last page, to the time the search started (`caught_up`). A key
+//! `updated` and key); after the last page, to the time the search started less
+//! [`Sweeping::overlap`] (`caught_up`: the next search starts there, as Jira Cloud's search index
+//! lags its writes, so a change made just before a search may only show in a later one). A
+//! stopped run's place is then never behind a caught-up cursor, which the store would refuse (it
+//! never moves a cursor back): a burst of more changes within the overlap than a run takes is
+//! worked through, not re-read from its start by every run for good. A key
 //! that fails leaves the cursor where it was; the other keys of its page are still handled and
 //! the run returns `Err` naming the failed ones (Lambda retries, the next run searches the same
-//! span). The very first run stores a cursor at its start before it searches, so a first run
-//! that fails (Jira down at installation) does not move the start of the covered span to the
-//! first run that succeeds. Work per run is bounded ([`Sweeping::max_issues`], [`Sweeping::time_budget`],
+//! span). When no run has stored the cursor yet, a run whose search fails stores one at its own
+//! start, so Jira down at installation does not move the start of the covered span to the first
+//! run that succeeds. Work per run is bounded ([`Sweeping::max_issues`], [`Sweeping::time_budget`],
 //! [`Sweeping::max_pages`]); a run that stops early leaves the cursor at the last issue it
 //! handled, and the next run searches from there and skips, without re-reading them, the issues
 //! at or before it in the search's order (`updated`, then key): so a burst of changes within
@@ -142,14 +146,29 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Where a run starts searching (epoch milliseconds) after `cursor`, at `now_ms`.
+/// Where a run starts searching (epoch milliseconds) after `cursor`, at `now_ms`: the cursor's
+/// position (a caught-up run stores where the next search starts, its own start less the
+/// overlap; a stopped one the last issue it handled), or without a cursor `now_ms` less the
+/// overlap. Issues the search finds before it (JQL's minute precision widens every search by
+/// a minute) were covered by the run that stored the cursor and are skipped, so a stopped run's
+/// place is never behind the stored cursor (which refuses to move back).
 fn search_from(cursor: Option<&SweepCursor>, now_ms: u64, overlap: Duration) -> u64 {
     match cursor {
-        Some(cursor) if cursor.caught_up => cursor.position_ms.saturating_sub(millis(overlap)),
-        // Stopped part-way: what is before the position was handled; only JQL's minute
-        // precision needs a margin (added to every search below).
         Some(cursor) => cursor.position_ms,
         None => now_ms.saturating_sub(millis(overlap)),
+    }
+}
+
+/// The cursor of a run that started at `started_ms` and reached the end of its search: the next
+/// search starts `overlap` before it (Jira's search index lags its writes), and never before
+/// `not_before`, the place the run resumed from or last stored (the store never moves a cursor
+/// back; what is before that place was handled).
+fn caught_up_at(started_ms: u64, overlap: Duration, not_before: u64) -> SweepCursor {
+    SweepCursor {
+        position_ms: started_ms.saturating_sub(millis(overlap)).max(not_before),
+        caught_up: true,
+        last_key: None,
+        round_started_ms: None,
     }
 }
 
@@ -202,30 +221,43 @@ impl NotificationHandler {
         report: &mut SweepReport,
         cursor: SweepCursor,
     ) -> Result<(), HandlerError> {
-        self.store
+        let moved = self
+            .store
             .advance_sweep_cursor(&self.sweep_name(), &cursor)
             .await
             .map_err(HandlerError::sweep("advance the cursor"))?;
-        report.cursor_ms = Some(cursor.position_ms);
+        if moved {
+            report.cursor_ms = Some(cursor.position_ms);
+        } else {
+            // Another run stored a cursor further on meanwhile (runs overlapped): it is kept.
+            tracing::warn!(
+                position_ms = cursor.position_ms,
+                "the stored cursor is further on; kept"
+            );
+        }
         Ok(())
     }
 
-    /// The cursor of the very first run, stored before it searches: the span the sweep covers
-    /// starts with that run (less the overlap) even if the run fails, so Jira down at
-    /// installation does not let the start slide to the first run that succeeds and lose the
-    /// issues made meanwhile (the audit reads only open ones).
-    async fn mark_first_run(&self, started_ms: u64) -> Result<SweepCursor, HandlerError> {
-        let first = SweepCursor {
-            position_ms: started_ms,
-            caught_up: true,
-            last_key: None,
-            round_started_ms: None,
-        };
-        self.store
-            .advance_sweep_cursor(&self.sweep_name(), &first)
+    /// After a failed search: if no run ever stored the cursor, stores one at this run's start,
+    /// so the span the sweep covers starts with its first run (less the overlap) and Jira down
+    /// at installation does not let the start slide to the first run that succeeds, losing the
+    /// issues made and closed meanwhile (the audit reads only open ones). A run whose search
+    /// succeeds stores its own cursor as usual.
+    async fn keep_first_span(&self, started_ms: u64) -> Result<(), HandlerError> {
+        let name = self.sweep_name();
+        let stored = self
+            .store
+            .sweep_cursor(&name)
             .await
-            .map_err(HandlerError::sweep("mark the first run"))?;
-        Ok(first)
+            .map_err(HandlerError::sweep("read the cursor"))?;
+        if stored.is_none() {
+            let first = caught_up_at(started_ms, self.settings.sweep.overlap, 0);
+            self.store
+                .advance_sweep_cursor(&name, &first)
+                .await
+                .map_err(HandlerError::sweep("store the first run's cursor"))?;
+        }
+        Ok(())
     }
 
     /// One sweep: the updated-since search, then the audit (see the module docs).
@@ -238,6 +270,14 @@ impl NotificationHandler {
         let mut report = match searched {
             Ok(report) => report,
             Err(error) => {
+                // (an issue that failed leaves the cursor as it was, absent included)
+                let search_failed = !matches!(error, HandlerError::SweepIssuesFailed { .. });
+                if search_failed && let Err(cursor_error) = self.keep_first_span(started_ms).await {
+                    tracing::error!(
+                        error = %shared::error::error_chain(&cursor_error),
+                        "the first run's cursor was not stored either"
+                    );
+                }
                 if let Err(audit_error) = &audited {
                     tracing::error!(
                         error = %shared::error::error_chain(audit_error),
@@ -406,14 +446,8 @@ impl NotificationHandler {
             .sweep_cursor(&self.sweep_name())
             .await
             .map_err(HandlerError::sweep("read the cursor"))?;
-        let cursor = match cursor {
-            Some(cursor) => Some(cursor),
-            None => Some(self.mark_first_run(started_ms).await?),
-        };
-        let minutes = minutes_back(
-            search_from(cursor.as_ref(), started_ms, settings.overlap),
-            started_ms,
-        );
+        let from_ms = search_from(cursor.as_ref(), started_ms, settings.overlap);
+        let minutes = minutes_back(from_ms, started_ms);
         let resume = resume_after(cursor.as_ref());
         let mut report = SweepReport {
             searched_minutes: minutes,
@@ -421,6 +455,8 @@ impl NotificationHandler {
         };
         // The last issue handled, in the search's order: where a stopped run leaves the cursor.
         let mut last_handled: Option<(u64, String)> = None;
+        // The cursor's position as stored: read at the start, then as this run moves it.
+        let mut stored_ms = cursor.as_ref().map_or(0, |c| c.position_ms);
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -442,9 +478,12 @@ impl NotificationHandler {
                     .as_deref()
                     .and_then(jira_timestamp_to_epoch_ms);
                 let place = updated_ms.map(|at| (at, issue_number(&issue.key)));
-                if let (Some(place), Some(resume)) = (place, resume)
-                    && place <= resume
-                {
+                let handled_before = match (place, resume) {
+                    (Some(place), Some(resume)) => place <= resume,
+                    (Some((at, _)), None) => at < from_ms,
+                    (None, _) => false,
+                };
+                if handled_before {
                     report.skipped += 1;
                     continue;
                 }
@@ -487,13 +526,8 @@ impl NotificationHandler {
             let next_token = page.next_page_token.filter(|_| !stopped);
             if next_token.is_none() && !stopped {
                 report.caught_up = true;
-                let cursor = SweepCursor {
-                    position_ms: started_ms,
-                    caught_up: true,
-                    last_key: None,
-                    round_started_ms: None,
-                };
-                self.advance(&mut report, cursor).await?;
+                let caught_up = caught_up_at(started_ms, settings.overlap, stored_ms);
+                self.advance(&mut report, caught_up).await?;
                 break;
             }
             if let Some((position_ms, key)) = &last_handled {
@@ -504,6 +538,7 @@ impl NotificationHandler {
                     round_started_ms: None,
                 };
                 self.advance(&mut report, cursor).await?;
+                stored_ms = stored_ms.max(*position_ms);
             }
             match next_token {
                 Some(next) if report.pages < settings.max_pages => token = Some(next),
@@ -540,7 +575,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_caught_up_cursor_is_searched_again_by_the_overlap_and_a_partial_one_from_its_position() {
+    fn a_caught_up_cursor_holds_the_next_search_start_and_a_partial_one_the_last_issue_handled() {
         let overlap = Duration::from_secs(300);
         let now = 10_000_000;
         let caught_up = SweepCursor {
@@ -549,7 +584,13 @@ mod tests {
             last_key: None,
             round_started_ms: None,
         };
-        assert_eq!(search_from(Some(&caught_up), now, overlap), 8_700_000);
+        assert_eq!(search_from(Some(&caught_up), now, overlap), 9_000_000);
+        assert_eq!(caught_up_at(9_300_000, overlap, 0), caught_up);
+        assert_eq!(
+            caught_up_at(9_300_000, overlap, 9_100_000).position_ms,
+            9_100_000,
+            "never behind the place the run resumed from"
+        );
         assert_eq!(resume_after(Some(&caught_up)), None);
         let partial = SweepCursor {
             caught_up: false,

@@ -8,10 +8,11 @@
 //! So each schedule pass takes up to [`PollerSettings::max_audits_per_pass`] open (not Closed),
 //! linked (link not broken), published (case snapshot stored) pairs whose last audit
 //! ([`TrackedCase::audited_at`], the cursor in the mapping table) is older than
-//! [`PollerSettings::audit_interval`], and closed pairs not audited since their closure (once:
-//! a closed case takes no more changes, so a divergence left at closure, such as a title and
-//! summary edited on both sides within seconds, each side then holding the other's word, would
-//! otherwise stay for good), those audited longest ago first. A case whose list entry
+//! [`PollerSettings::audit_interval`], and closed pairs whose closure the poller read and that
+//! were not audited since ([`audited_at_after_read`]: once; a closed case takes no more changes,
+//! so a divergence left at closure, such as a title and summary edited on both sides within
+//! seconds, each side then holding the other's word, would otherwise stay for good), those
+//! audited longest ago first. A case whose list entry
 //! moved this pass was just read and is left for a later pass. Each audit reads the case, its
 //! comments and attachments (GetCase, ListComments), computes the change against the snapshot as
 //! a moved case's would be, and always publishes it as a `CaseUpdated` marked `audit`:
@@ -40,20 +41,35 @@ pub(crate) fn moved(entry: &TrackedCase, summary: &CaseSummary) -> bool {
         || entry.title != summary.title
 }
 
-/// Whether a closed case was last audited before its last change (its closure, as SIR takes
-/// no change after it): it then takes one audit more, its last.
-fn closed_since_audit(entry: &TrackedCase) -> bool {
-    use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
-    entry
-        .last_updated_date
-        .as_deref()
-        .and_then(|date| DateTime::from_str(date, DateTimeFormat::DateTime).ok())
-        .and_then(|date| u64::try_from(date.secs()).ok())
-        .is_some_and(|changed_at| entry.audited_at <= changed_at)
+/// [`TrackedCase::audited_at`] of a closed case whose closure the poller has read and whose
+/// last audit is still to come (no real audit is ever stamped 1970-01-01T00:00:01Z).
+pub(crate) const CLOSING_AUDIT_DUE: u64 = 1;
+
+/// The `audited_at` to store after reading a case now in `status`, tracked before as `previous`
+/// (`None`: met for the first time, and published whole, which counts as audited). A case read
+/// as it closes is due its closing audit: a closed case takes no more changes, so a divergence
+/// left at the closure would otherwise stay for good. Only the closure read here counts: a case
+/// closed before this release, or met already closed, is not audited again (an audit would
+/// write the case's fields over Jira edits made since, which sir-client told people stay).
+pub(crate) fn audited_at_after_read(
+    previous: Option<&TrackedCase>,
+    status: Option<SirStatus>,
+    now: u64,
+) -> u64 {
+    match previous {
+        None => now,
+        Some(previous)
+            if status == Some(SirStatus::Closed)
+                && previous.status.as_deref() != Some(SirStatus::Closed.as_str()) =>
+        {
+            CLOSING_AUDIT_DUE
+        }
+        Some(previous) => previous.audited_at,
+    }
 }
 
 /// The listed, unmoved tracked cases due for an audit at `now`, longest unaudited first: open
-/// ones not audited for `interval`, and closed ones not audited since their closure.
+/// ones not audited for `interval`, and closed ones due their closing audit.
 fn due<'a>(
     listed: &[CaseSummary],
     tracked: &'a HashMap<String, TrackedCase>,
@@ -67,7 +83,7 @@ fn due<'a>(
                 .get(&summary.case_id)
                 .filter(|entry| !moved(entry, summary))?;
             let is_due = if summary.status == Some(SirStatus::Closed) {
-                closed_since_audit(entry)
+                entry.audited_at == CLOSING_AUDIT_DUE
             } else {
                 now.saturating_sub(entry.audited_at) >= interval
             };
@@ -211,18 +227,17 @@ mod tests {
         let open_old = summary("0000000001", SirStatus::Submitted);
         let open_older = summary("0000000002", SirStatus::DetectionAndAnalysis);
         let fresh = summary("0000000003", SirStatus::Submitted);
-        // Closed on 2026-12-01 (its lastUpdatedDate): audited before then, and after.
+        // Closed: one whose closure was read and is due its closing audit, one audited since.
         let closed = summary("0000000004", SirStatus::Closed);
         let closed_and_audited = summary("0000000007", SirStatus::Closed);
         let mut moved_case = summary("0000000005", SirStatus::Submitted);
         let untracked = summary("0000000006", SirStatus::Submitted);
-        let after_closure = 1_796_083_200 + 60;
         let tracked: HashMap<String, TrackedCase> = [
             entry(&open_old, 500),
             entry(&open_older, 100),
             entry(&fresh, 3_500),
-            entry(&closed, 50),
-            entry(&closed_and_audited, after_closure),
+            entry(&closed, CLOSING_AUDIT_DUE),
+            entry(&closed_and_audited, 3_900),
             entry(&moved_case, 0),
         ]
         .into_iter()
@@ -243,5 +258,22 @@ mod tests {
             .map(|e| e.case_id.as_str())
             .collect();
         assert_eq!(ids, ["0000000004", "0000000002", "0000000001"]);
+    }
+
+    #[test]
+    fn only_a_closure_read_by_the_poller_makes_the_closing_audit_due() {
+        let open = entry(&summary("0000000001", SirStatus::Submitted), 500);
+        let closed = entry(&summary("0000000002", SirStatus::Closed), 500);
+        let closing = Some(SirStatus::Closed);
+        assert_eq!(audited_at_after_read(None, closing, 4_000), 4_000);
+        assert_eq!(
+            audited_at_after_read(Some(&open), closing, 4_000),
+            CLOSING_AUDIT_DUE
+        );
+        assert_eq!(audited_at_after_read(Some(&closed), closing, 4_000), 500);
+        assert_eq!(
+            audited_at_after_read(Some(&open), Some(SirStatus::Submitted), 4_000),
+            500
+        );
     }
 }

@@ -197,10 +197,11 @@ impl Poller {
                     status: Some(details.snapshot.status.as_str().to_owned()),
                     title: Some(details.snapshot.title.clone()),
                     comments_checked_at: now_epoch_seconds(),
-                    // A case met for the first time is published whole: that counts as audited.
-                    audited_at: tracked
-                        .as_ref()
-                        .map_or_else(now_epoch_seconds, |t| t.audited_at),
+                    audited_at: audit::audited_at_after_read(
+                        tracked.as_ref(),
+                        Some(details.snapshot.status),
+                        now_epoch_seconds(),
+                    ),
                 };
                 let left_out = self
                     .left_out(
@@ -282,8 +283,11 @@ impl Poller {
         for (summary, need) in needs {
             let result = match need {
                 Need::Details => {
-                    // A case met for the first time is published whole: that counts as audited.
-                    let audited_at = tracked.get(&summary.case_id).map_or(now, |t| t.audited_at);
+                    let audited_at = audit::audited_at_after_read(
+                        tracked.get(&summary.case_id),
+                        summary.status,
+                        now,
+                    );
                     self.sync_details(summary, &team, (now, audited_at), report)
                         .await
                 }

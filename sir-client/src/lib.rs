@@ -851,7 +851,7 @@ impl SirClientHandler {
         let fresh = shared::sir::observed_snapshot(details.snapshot, &team);
         let snapshot = match self.store.case_snapshot(case_id).await? {
             None => fresh,
-            Some(before) => merge_touched(before, &fresh, touched),
+            Some(before) => merge_touched(before, &fresh, &touched),
         };
         self.store.put_case_snapshot(&snapshot).await?;
         Ok(())
@@ -926,7 +926,7 @@ fn sent_snapshot(case_id: &str, new: &NewCase) -> CaseSnapshot {
 }
 
 /// `before` with the fields a delivery changed taken from `fresh`.
-fn merge_touched(before: CaseSnapshot, fresh: &CaseSnapshot, touched: Touched) -> CaseSnapshot {
+fn merge_touched(before: CaseSnapshot, fresh: &CaseSnapshot, touched: &Touched) -> CaseSnapshot {
     let mut snapshot = before;
     if touched.title {
         snapshot.title = fresh.title.clone();
@@ -1061,7 +1061,7 @@ mod tests {
         let merged = merge_touched(
             base.clone(),
             &fresh,
-            Touched {
+            &Touched {
                 title: true,
                 status: true,
                 watchers_added: ["ann@example.com".into()].into(),

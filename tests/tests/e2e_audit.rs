@@ -381,3 +381,71 @@ async fn audit_does_not_re_add_a_watcher_a_person_removed_in_jira() {
         "SIR keeps its watcher"
     );
 }
+
+#[tokio::test]
+async fn closing_audit_settles_a_summary_left_different_at_the_closure() {
+    let it = Integration::start().await.unwrap();
+    let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+    // As a title and summary edited on both sides within seconds leave them: the issue holds a
+    // word of its own that its snapshot says the integration left there, and nothing is on its
+    // way to either side.
+    it.jira.automation().set_enabled(false);
+    it.jira
+        .edit_issue(&alice.account_id, &key, rename("Crossed word"))
+        .unwrap();
+    let store = it.world.store();
+    let mut snapshot = store.issue_snapshot(&key).await.unwrap().unwrap();
+    snapshot.summary = "Crossed word".into();
+    store.put_issue_snapshot(&snapshot).await.unwrap();
+    it.jira.automation().set_enabled(true);
+
+    it.sir.close_case(HUMAN, &id).unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let issue = it.jira.issue(&key).unwrap();
+    assert_eq!(issue.status, "Done");
+    assert_eq!(
+        issue.summary, "Crossed word",
+        "the closure names only the status"
+    );
+
+    // The next pass audits the pair once (closed pairs are otherwise never audited), whatever
+    // the audit interval.
+    let pass = it.poller.handle(&schedule_tick()).await.unwrap();
+    assert_eq!(pass.audited, 1, "{pass:?}");
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().summary, "Unusual API calls");
+    let pass = it.poller.handle(&schedule_tick()).await.unwrap();
+    assert_eq!(pass.audited, 0, "once: {pass:?}");
+}
+
+#[tokio::test]
+async fn closing_audit_leaves_an_issue_edited_after_the_closure_as_it_is() {
+    let it = Integration::start().await.unwrap();
+    let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
+    it.sir.close_case(HUMAN, &id).unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&key).unwrap().status, "Done");
+
+    it.jira
+        .edit_issue(&alice.account_id, &key, rename("Renamed after closure"))
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    // sir-client told the people on the issue the case takes no more changes.
+    assert!(
+        it.jira
+            .issue(&key)
+            .unwrap()
+            .comments
+            .iter()
+            .any(|c| c.body.to_string().contains("is closed"))
+    );
+
+    let pass = it.poller.handle(&schedule_tick()).await.unwrap();
+    assert_eq!(pass.audited, 1, "{pass:?}");
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(
+        it.jira.issue(&key).unwrap().summary,
+        "Renamed after closure"
+    );
+    assert_eq!(it.sir.case(&id).unwrap().title, "Unusual API calls");
+}

@@ -533,6 +533,61 @@ mod sweep {
     }
 
     #[tokio::test]
+    async fn more_changes_within_the_overlap_than_a_run_takes_do_not_stall_the_sweep() {
+        let (it, alice) = without_automation(Sweeping {
+            max_issues: 2,
+            page_size: 2,
+            ..Sweeping::default()
+        })
+        .await;
+        for n in 1..=5 {
+            it.jira
+                .create_issue(&alice.account_id, NewIssue::new(format!("issue {n}")))
+                .unwrap();
+        }
+        let store = it.world.store();
+        for _ in 1..=3 {
+            it.sweep_jira().await.unwrap();
+        }
+        assert!(
+            store
+                .sweep_cursor("jira:SEC")
+                .await
+                .unwrap()
+                .unwrap()
+                .caught_up
+        );
+        it.settle().await.unwrap().assert_clean();
+        assert_eq!(it.sir.cases().len(), 5);
+        // Their cases' notes updated them: sweep until caught up after those updates.
+        let mut runs = 0;
+        while it.sweep_jira().await.unwrap()["caughtUp"] != true {
+            runs += 1;
+            assert!(runs < 5, "never caught up");
+        }
+        // The five are within the overlap, so the next search finds them again, more than a
+        // run takes: each run must still get further, to the issue made after them.
+        let late = it
+            .jira
+            .create_issue(&alice.account_id, NewIssue::new("made after the burst"))
+            .unwrap();
+        let mut runs = 0;
+        let mut seen = Vec::new();
+        loop {
+            runs += 1;
+            assert!(runs <= 5, "the sweep stalls: it never reached {late}");
+            let report = it.sweep_jira().await.unwrap();
+            seen.extend(created(&report));
+            if report["caughtUp"] == true {
+                break;
+            }
+        }
+        assert_eq!(seen, [late]);
+        it.settle().await.unwrap().assert_clean();
+        assert_eq!(it.sir.cases().len(), 6);
+    }
+
+    #[tokio::test]
     async fn an_invocation_that_is_neither_sns_nor_the_schedule_is_refused() {
         let (it, _) = without_automation(Sweeping::default()).await;
         let err = it

@@ -583,27 +583,27 @@ impl Query {
             .map(|filter| check_of(filter, context))
             .transpose()?;
         let cutoff = context.now - context.lag;
-        // (as the index holds it, the issue itself)
-        let mut found: Vec<(&IssueRecord, &IssueRecord)> = context
+        // Matched, ordered and answered as the index holds each issue: Cloud answers from its
+        // index, so an issue not re-indexed yet comes back as it was.
+        let mut found: Vec<&IssueRecord> = context
             .store
             .issues()
             .iter()
             .filter_map(|issue| {
-                let indexed = if context.reconcile.contains(&issue.id) {
+                if context.reconcile.contains(&issue.id) {
                     Some(issue)
                 } else {
                     issue.as_indexed_at(cutoff)
-                };
-                indexed.map(|indexed| (indexed, issue))
+                }
             })
-            .filter(|(indexed, _)| check.as_ref().is_none_or(|check| holds(check, indexed)))
+            .filter(|issue| check.as_ref().is_none_or(|check| holds(check, issue)))
             .collect();
         let order = if self.order.is_empty() {
             vec![(SortField::Key, true)]
         } else {
             self.order.clone()
         };
-        found.sort_by(|(left, _), (right, _)| {
+        found.sort_by(|left, right| {
             order
                 .iter()
                 .map(|(field, descending)| {
@@ -617,7 +617,7 @@ impl Query {
                 .find(|ordering| ordering.is_ne())
                 .unwrap_or_else(|| issue_number(left).cmp(&issue_number(right)).reverse())
         });
-        Ok(found.into_iter().map(|(_, issue)| issue).collect())
+        Ok(found)
     }
 
     /// A fingerprint of the query, so a page token is only good for the query it came from.

@@ -34,7 +34,7 @@
 //! - `POST|GET /search/jql` (`jql`, `maxResults`, `nextPageToken`, `fields`, `expand`,
 //!   `reconcileIssues` ≤ 50 issue ids); with [`JiraEmulatorConfig::search_lag`] set, as Cloud's
 //!   index lags its writes, an issue created less than that long ago is not found, and one
-//!   updated less than that long ago is matched (and ordered) by its fields as they were before
+//!   updated less than that long ago is matched, ordered and returned as it was before
 //!   (found by its old labels, not its new summary), unless `reconcileIssues` names it; [`JiraEmulator::set_search_short_pages`] makes pages
 //!   hold fewer issues than `maxResults` asks while `isLast` stays false (Cloud may do so);
 //!   `/search` answers 410 Gone as Cloud does now.
