@@ -249,7 +249,8 @@ pub struct SweepCursor {
     /// Epoch milliseconds.
     pub position_ms: u64,
     /// The run that wrote it reached the end of what its search found (rather than stopping at
-    /// its bound of work): the position is then the time that search started.
+    /// its bound of work): the position is then where the next search starts (the Jira sweep:
+    /// the time that search started less its overlap; the audit: the time its run started).
     pub caught_up: bool,
     /// When not caught up: the last item handled at `position_ms` (items are handled in order
     /// of change time, then of this), so the next run skips what is at or before it.
