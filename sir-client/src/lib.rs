@@ -295,7 +295,8 @@ impl SirClientHandler {
         if details.snapshot.status == SirStatus::Closed {
             // Only a change the case will never get is worth telling (a late redelivery of
             // something already copied is not).
-            if self.has_unsynced_changes(&issue, &details).await? {
+            let named = |field: IssueField| created || change.changed_fields.contains(&field);
+            if self.has_unsynced_changes(&issue, &details, named).await? {
                 self.report_closed_case(key, case_id, &mut applied).await?;
             }
             applied.outcome = CaseOutcome::CaseClosed;
@@ -684,15 +685,21 @@ impl SirClientHandler {
     }
 
     /// Whether the issue holds something the (closed) case does not: a comment or attachment not
-    /// copied, a comment edited since it was copied, or a summary/description that differs.
+    /// copied, a comment edited since it was copied, or a summary/description that differs and
+    /// that the delivery names as changed in Jira (`named`). A difference the event does not
+    /// name is not a person's edit after the closure: a title and summary edited on both sides
+    /// within seconds just before it, each side left with the other's word, is the closing
+    /// audit's to settle (which a note would stop: it is the audit's sign of such an edit).
     async fn has_unsynced_changes(
         &self,
         issue: &JiraIssue,
         details: &CaseDetails,
+        named: impl Fn(IssueField) -> bool,
     ) -> Result<bool, SirClientError> {
         let case = &details.snapshot;
-        if normalize_line(&case.title) != title_for(issue)
-            || normalize_text(&case.description) != normalize_text(&description_for(issue))
+        if (named(IssueField::Summary) && normalize_line(&case.title) != title_for(issue))
+            || (named(IssueField::Description)
+                && normalize_text(&case.description) != normalize_text(&description_for(issue)))
         {
             return Ok(true);
         }

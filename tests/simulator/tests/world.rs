@@ -426,3 +426,16 @@ async fn seed_1092_a_watcher_added_in_sir_while_sir_client_adds_others_reaches_t
         panic!("{report}");
     }
 }
+
+/// Found by the 10,000-seed soak, seed 3141: a title and summary edited on both sides within
+/// seconds crossed, and a late duplicate delivery of the issue's last change reached sir-client
+/// after the case closed; sir-client took the crossed title for a person's edit after the
+/// closure and posted its closed-case note, which made the closing audit leave the issue alone.
+/// sir-client now notes only what the delivery names as changed in Jira.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn seed_3141_a_crossed_title_is_settled_though_a_late_delivery_reached_the_closed_case() {
+    let (outcome, _) = run(SimOptions::faulty(3141), 23).await;
+    if let Err(report) = outcome {
+        panic!("{report}");
+    }
+}
