@@ -364,6 +364,11 @@ impl JiraClientHandler {
             Some(link) => Some(self.audit_seen(&link.issue_key).await?),
             None => None,
         };
+        // The case snapshot is read before the case, for the same reason: sir-client stores it
+        // after its own writes, so one read after the case could be newer than it, and the
+        // case's older value would then look like a SIR change and be written over the Jira
+        // edit sir-client just took (simulator seed 2494).
+        let before = self.store.case_snapshot(case_id).await?;
         let Some((details, case)) = self.read_case(change).await? else {
             // SIR says the case does not exist: a deletion to record (as `CaseDeleted` does),
             // not a failure to retry.
@@ -373,7 +378,6 @@ impl JiraClientHandler {
             );
             return self.record_deletion_of(case_id, existing).await;
         };
-        let before = self.store.case_snapshot(case_id).await?;
         let (link, outcome) = match existing {
             // A case created from a Jira issue whose link sir-client wrote before this
             // `CaseCreated` arrived: its issue is where it came from, not one to describe.

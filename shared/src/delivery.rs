@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::events::{BusEvent, CaseChange, IdDelta, IssueChange};
+use crate::events::{BusEvent, CaseChange, CaseField, IdDelta, IssueChange, IssueField};
 use crate::publisher::EventPublisher;
 use crate::snapshot::Fingerprint;
 use crate::store::{DeliverySubject, PendingDelivery, PendingDeliveryStore, now_epoch_seconds};
@@ -83,18 +83,34 @@ fn merged_issue(older: &IssueChange, mut newer: IssueChange) -> IssueChange {
 /// publisher chose it from what it saw last (an update means the pair is linked, so the create
 /// happened; applying it as a create again would push every field, the status included, over
 /// what may have been changed on the other side since).
+///
+/// An unacknowledged create names no field (a create brings every one), so an update merged
+/// with it names the watchers besides its own fields: the create may have made the other side
+/// and stopped before adding them, and, unlike the other fields, watchers are brought over only
+/// when an event names them (the audit does not re-add a watcher a person removed), so without
+/// this they would never arrive (simulator seed 2802). Adding a watcher overwrites nothing.
 pub fn merged(older: &BusEvent, newer: BusEvent) -> BusEvent {
     match (older, newer) {
         (BusEvent::CaseCreated(o) | BusEvent::CaseUpdated(o), BusEvent::CaseCreated(n)) => {
             BusEvent::CaseCreated(merged_case(o, n))
         }
-        (BusEvent::CaseCreated(o) | BusEvent::CaseUpdated(o), BusEvent::CaseUpdated(n)) => {
+        (BusEvent::CaseCreated(o), BusEvent::CaseUpdated(n)) => {
+            let mut m = merged_case(o, n);
+            m.changed_fields.insert(CaseField::Watchers);
+            BusEvent::CaseUpdated(m)
+        }
+        (BusEvent::CaseUpdated(o), BusEvent::CaseUpdated(n)) => {
             BusEvent::CaseUpdated(merged_case(o, n))
         }
         (BusEvent::IssueCreated(o) | BusEvent::IssueUpdated(o), BusEvent::IssueCreated(n)) => {
             BusEvent::IssueCreated(merged_issue(o, n))
         }
-        (BusEvent::IssueCreated(o) | BusEvent::IssueUpdated(o), BusEvent::IssueUpdated(n)) => {
+        (BusEvent::IssueCreated(o), BusEvent::IssueUpdated(n)) => {
+            let mut m = merged_issue(o, n);
+            m.changed_fields.insert(IssueField::Watchers);
+            BusEvent::IssueUpdated(m)
+        }
+        (BusEvent::IssueUpdated(o), BusEvent::IssueUpdated(n)) => {
             BusEvent::IssueUpdated(merged_issue(o, n))
         }
         (_, newer) => newer,
@@ -216,7 +232,6 @@ pub async fn acknowledge_logged(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::CaseField;
     use crate::snapshot::CaseSnapshot;
     use crate::status::SirStatus;
 
@@ -272,6 +287,27 @@ mod tests {
             };
             assert!(m.audit);
         }
+    }
+
+    #[test]
+    fn an_update_merged_with_an_unacknowledged_create_names_the_watchers() {
+        let mut watched = case("a");
+        watched.watchers.insert("bob@example.com".into());
+        let created = BusEvent::CaseCreated(CaseChange::new(None, watched.clone()));
+        let mut moved = watched.clone();
+        moved.status = SirStatus::DetectionAndAnalysis;
+        let updated = BusEvent::CaseUpdated(CaseChange::new(Some(&watched), moved));
+        let BusEvent::CaseUpdated(m) = merged(&created, updated.clone()) else {
+            panic!("the newer kind stays");
+        };
+        assert_eq!(
+            m.changed_fields,
+            [CaseField::Status, CaseField::Watchers].into()
+        );
+        let BusEvent::CaseUpdated(plain) = merged(&updated, updated.clone()) else {
+            panic!("an update stays an update");
+        };
+        assert_eq!(plain.changed_fields, [CaseField::Status].into());
     }
 
     #[test]

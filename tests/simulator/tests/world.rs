@@ -439,3 +439,28 @@ async fn seed_3141_a_crossed_title_is_settled_though_a_late_delivery_reached_the
         panic!("{report}");
     }
 }
+
+/// Found by the 10,000-seed soak, seed 2802 (7647 and 9563 alike): a slow Jira kept the case's
+/// claim busy until every delivery naming the case's watchers went to the dead-letter queue, and
+/// the pending delivery merged into the next update named only that update's fields, so a
+/// watcher added in SIR never reached the issue (the audit brings watchers only when named). An
+/// update merged with an unacknowledged create now names the watchers too.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn seed_2802_a_watcher_named_only_by_dead_lettered_deliveries_still_reaches_the_issue() {
+    let (outcome, _) = run(SimOptions::faulty(2802), 27).await;
+    if let Err(report) = outcome {
+        panic!("{report}");
+    }
+}
+
+/// Found by the 10,000-seed soak, seed 2494: an audit read the case, then sir-client took a
+/// Jira description edit into the case and stored its snapshot, and only then did the audit read
+/// that snapshot; the case's older description looked like a SIR change and was written over the
+/// Jira edit. jira-client now reads the case snapshot before the case.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn seed_2494_a_stale_case_read_does_not_write_over_a_jira_description_sir_just_took() {
+    let (outcome, _) = run(SimOptions::faulty(2494), 50).await;
+    if let Err(report) = outcome {
+        panic!("{report}");
+    }
+}
