@@ -616,8 +616,9 @@ prepare_cdk_arguments() {
 }
 
 print_automation_steps() {
-  local arn=$1 deleted
-  deleted=$(printf '{"automationData":{"IssueId":"{{issue.key}}","Event":"issue_deleted"}}')
+  local arn=$1 changed deleted
+  changed=$(printf '{"automationData":{"IssueId":"{{issue.key}}","Initiator":"{{initiator.accountId}}"}}')
+  deleted=$(printf '{"automationData":{"IssueId":"{{issue.key}}","Event":"issue_deleted","Initiator":"{{initiator.accountId}}"}}')
   cat <<EOF
 
 SNS topic for Jira Automation:
@@ -630,12 +631,16 @@ each rule's scope: project $project_key only). In each, add the action "Publish 
   Message:       custom data, exactly as below.
 
   1. Trigger "Work item created".
-     Message: {"automationData":{"IssueId":"{{issue.key}}"}}
+     Message: $changed
   2. Trigger "Multiple work item events" with: Work item updated, Work item transitioned,
      Work item commented, Work item comment edited.
-     Message: {"automationData":{"IssueId":"{{issue.key}}"}}
+     Message: $changed
   3. Trigger "Work item deleted".
      Message: $deleted
+
+In each rule, between the trigger and the action, add the condition
+"User condition: Initiator is not $email": the integration's own changes then
+use none of the site's monthly rule runs.
 
 Name them e.g. "SIR sync: created", "SIR sync: changed", "SIR sync: deleted", turn them on, and
 create an issue in $project_key to see the SIR case appear (README "Jira Automation rules").

@@ -3,7 +3,8 @@
 # type check and tests (template assertions, cdk-nag), ShellCheck, the deploy.sh tests, all unit
 # and integration tests (they start moto from .venv by themselves; the Lambda binaries run under
 # cargo-lambda's local runtime; every Lambda under its own role from the synthesized template),
-# the local demo (./deploy.sh --local --demo), and the IAM coverage check (no unused grant).
+# the local demo (./deploy.sh --local --demo), one run of the bench (./run-bench.sh), and the IAM
+# coverage check (no unused grant).
 # Installs what a fresh machine lacks first (the Python virtualenv with moto, ShellCheck and
 # cargo-lambda, the CDK app's node_modules from its lockfile).
 set -euo pipefail
@@ -62,7 +63,7 @@ else
 fi
 
 step "ShellCheck: deploy.sh and the project's scripts"
-.venv/bin/shellcheck deploy.sh run-tests.sh .ci/run tests/bootstrap.sh tests/deploy/*.sh
+.venv/bin/shellcheck deploy.sh run-tests.sh run-bench.sh .ci/run tests/bootstrap.sh tests/deploy/*.sh
 
 step "deploy.sh tests (stub aws, cdk, cargo, curl on PATH)"
 bash tests/deploy/run.sh | tee "$logs/deploy-tests.log"
@@ -86,6 +87,11 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 step "the demo: ./deploy.sh --local --demo (each step must be seen on the other side in time)"
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
 grep -q '^demo passed' "$logs/demo.log"
+
+step "the bench, one run of each scenario (./run-bench.sh runs the figures in BENCHMARKS.md)"
+# The binary the build step above linked with the test build's features (cargo run would resolve
+# features for this package alone and rebuild dependencies).
+target/debug/bench --runs 1 --cases 20 --changed 0,5 --markdown "$logs/bench-smoke.md"
 
 step "IAM coverage: every permission granted was used by a test, or permissions.ts says why not"
 .venv/bin/python tests/iam_coverage.py

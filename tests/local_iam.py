@@ -57,6 +57,9 @@ class LocalIam:
         self._principals = {}
         self._denials = []
         self._exercised = set()
+        # (access key, "service:Operation") -> requests made with that key: the bench counts
+        # each function's AWS calls here (one per request, whatever it needs allowed).
+        self._calls = {}
         self._log_path = os.environ.get("LOCAL_IAM_EXERCISED_LOG")
 
     # ---- evaluation ----
@@ -117,6 +120,18 @@ class LocalIam:
                 body = _json_body(environ)
                 allowed, message = self.authorize(body["accessKeyId"], body["action"], body["resource"])
                 return _respond(start_response, 200, {"allowed": allowed, "message": message})
+            if method == "GET" and path == "calls":
+                with self._lock:
+                    calls = [
+                        {
+                            "accessKeyId": key,
+                            "function": self._principals[key].function,
+                            "call": call,
+                            "count": count,
+                        }
+                        for (key, call), count in sorted(self._calls.items())
+                    ]
+                return _respond(start_response, 200, calls)
             if method == "GET" and path == "denials":
                 with self._lock:
                     denials = list(self._denials)
@@ -137,6 +152,9 @@ class LocalIam:
             return None
         body = _read_body(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        call = f"{service}:{_operation(target, body)}"
+        with self._lock:
+            self._calls[(access_key_id, call)] = self._calls.get((access_key_id, call), 0) + 1
         try:
             checks = required_permissions(service, target, body)
         except UnmappedOperation as unmapped:
@@ -188,6 +206,14 @@ def _parameter_arn(name):
 # Inside TransactWriteItems each item is authorised as its own action (Service Authorization
 # Reference, DynamoDB: "TransactWriteItems … dependent actions").
 _TRANSACT_WRITE = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def _operation(target, body):
+    """The operation a request calls: its X-Amz-Target's last part, or a query body's Action."""
+    if target:
+        return target.rsplit(".", 1)[-1]
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action") if body else None
+    return action[0] if action else "?"
 
 
 def required_permissions(service, target, body):

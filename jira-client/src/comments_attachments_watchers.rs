@@ -66,6 +66,7 @@ impl JiraClientHandler {
         &self,
         case_id: &str,
         key: &str,
+        created_now: bool,
         applied: &mut AppliedToJira,
         items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
@@ -77,8 +78,9 @@ impl JiraClientHandler {
             .into_iter()
             .map(|link| (link.sir_id.clone(), link))
             .collect();
-        // The issue's marked comments, read when the first copy is to be posted.
-        let mut marked: Option<MarkedComments> = None;
+        // The issue's marked comments, read when the first copy is to be posted; an issue this
+        // very run created holds no copy an earlier try posted, so it is not read.
+        let mut marked: Option<MarkedComments> = created_now.then(MarkedComments::default);
         for comment in &comments {
             let fingerprint = Fingerprint::of_text(&comment.body).as_str().to_owned();
             match links.get(&comment.comment_id) {
@@ -363,13 +365,25 @@ impl JiraClientHandler {
             .position(|found| found.filename == file_name && found.size == size)
             .map(|index| unclaimed.remove(index).id))
     }
+}
 
+/// What this run already knows of the issue, so it is not asked again.
+#[derive(Debug, Default)]
+pub(crate) struct KnownOfIssue {
+    /// The watchers Jira listed (when this run read them).
+    pub(crate) watchers: Option<Vec<String>>,
+    /// The issue was created by this run: it has no comments and no notes yet.
+    pub(crate) created_now: bool,
+}
+
+impl JiraClientHandler {
     /// Adds the case's watchers that have a Jira account, each an item of its own (see
     /// [`ItemResults`]); reports the others once.
     pub(crate) async fn sync_watchers(
         &self,
         key: &str,
         case: &shared::snapshot::CaseSnapshot,
+        known: KnownOfIssue,
         jira_state: &mut IssueSnapshot,
         applied: &mut AppliedToJira,
         items: &mut ItemResults,
@@ -377,7 +391,10 @@ impl JiraClientHandler {
         if case.watchers.is_empty() {
             return Ok(());
         }
-        let current: HashSet<String> = self.jira.watchers(key).await?.into_iter().collect();
+        let current: HashSet<String> = match known.watchers {
+            Some(watchers) => watchers.into_iter().collect(),
+            None => self.jira.watchers(key).await?.into_iter().collect(),
+        };
         let mut unresolved = Vec::new();
         for email in &case.watchers {
             match self.account_for(email).await? {
@@ -402,7 +419,12 @@ impl JiraClientHandler {
         if unresolved.is_empty() {
             return Ok(());
         }
-        let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
+        // An issue this run created has no notes and no comments yet.
+        let mut notes: SirToJiraNotes = if known.created_now {
+            SirToJiraNotes::default()
+        } else {
+            read_notes(self.jira.as_ref(), key).await?
+        };
         let new: Vec<String> = unresolved
             .iter()
             .filter(|email| !notes.reported_unresolved_watchers.contains(*email))
@@ -410,9 +432,12 @@ impl JiraClientHandler {
             .collect();
         if !new.is_empty() {
             // A note an earlier try posted before it could record it in the notes.
-            let listed = MarkedComments::load(self.jira.as_ref(), key)
-                .await?
-                .listed(KIND_UNRESOLVED_WATCHERS, &case.case_id);
+            let marked = if known.created_now {
+                MarkedComments::default()
+            } else {
+                MarkedComments::load(self.jira.as_ref(), key).await?
+            };
+            let listed = marked.listed(KIND_UNRESOLVED_WATCHERS, &case.case_id);
             let to_post: Vec<String> = new
                 .iter()
                 .filter(|email| !listed.contains(*email))

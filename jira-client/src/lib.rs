@@ -68,10 +68,11 @@ use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
     AccountCacheStore, ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLinkStore,
-    LinkOutcome, LinkStore, PendingDeliveryStore, SnapshotStore, run_claimed,
+    LinkOutcome, LinkStore, PendingDelivery, PendingDeliveryStore, SnapshotStore, run_claimed,
 };
 use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line, normalize_text};
 
+use comments_attachments_watchers::KnownOfIssue;
 pub use config::{
     DEFAULT_ACCOUNT_CACHE_TTL, DEFAULT_ISSUE_TYPE, ENV_INTEGRATION_PRINCIPALS, ENV_ISSUE_TYPE,
     ENV_REGION, JiraClientConfig, JiraClientSettings,
@@ -306,6 +307,18 @@ impl JiraClientHandler {
         check_case_id(&case_id)?;
         tracing::info!(detail_type, case_id, "applying case event to Jira");
         let delivery_id = bus_event.delivery_id().map(str::to_owned);
+        let subject = DeliverySubject::Case(case_id.clone());
+        // A change the poller held behind this create (see `apply_held`), read before the case
+        // is: one seen here was recorded before this run read the case.
+        let held_before = match (&bus_event, &delivery_id) {
+            (BusEvent::CaseCreated(change), Some(_)) => self
+                .store
+                .pending_delivery(&subject)
+                .await?
+                .filter(|pending| pending.held)
+                .map(|pending| (pending, change.case.watchers.clone())),
+            _ => None,
+        };
         // Boxed: the sync's future is large, and the Lambda runtime holds this one.
         let applied = Box::pin(async {
             match bus_event {
@@ -325,10 +338,83 @@ impl JiraClientHandler {
         })
         .await?;
         if let Some(delivery_id) = delivery_id {
-            let subject = DeliverySubject::Case(case_id);
-            shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id).await;
+            let acknowledged = self
+                .store
+                .acknowledge_delivery(&subject, &delivery_id)
+                .await;
+            match acknowledged {
+                Ok(true) => tracing::debug!(%subject, delivery_id, "delivery acknowledged"),
+                Ok(false) => {
+                    let covered = held_before.filter(|_| {
+                        matches!(
+                            applied.outcome,
+                            IssueOutcome::Created | IssueOutcome::Adopted
+                        )
+                    });
+                    Box::pin(self.apply_held(&case_id, &subject, covered)).await?;
+                }
+                // Applied all the same: the delivery left in the ledger costs one harmless
+                // redelivery after the window (see `shared::delivery::acknowledge_logged`).
+                Err(error) => tracing::warn!(
+                    %subject,
+                    delivery_id,
+                    error = %shared::error::error_chain(&error),
+                    "could not acknowledge the delivery; the reconciler will publish it once more"
+                ),
+            }
         }
         Ok(applied)
+    }
+
+    /// The ledger holds a newer delivery than the one just applied. A published one is its own
+    /// event's to apply; one the poller held (see
+    /// [`shared::delivery::publish_recorded_or_held`]) nobody will deliver, so it is applied here
+    /// and acknowledged, unless `covered`: the held delivery seen before this run read the case,
+    /// with the watchers of the create just applied (whose issue this run made with everything
+    /// the case had), which it then only acknowledges. A held delivery this cannot acknowledge
+    /// (the poller keeps holding) is left to the next round, at most a few, then to the
+    /// reconciler.
+    async fn apply_held(
+        &self,
+        case_id: &str,
+        subject: &DeliverySubject,
+        covered: Option<(PendingDelivery, BTreeSet<String>)>,
+    ) -> Result<(), JiraClientError> {
+        const ROUNDS: usize = 3;
+        for _ in 0..ROUNDS {
+            let Some(pending) = self.store.pending_delivery(subject).await? else {
+                return Ok(());
+            };
+            if !pending.held {
+                tracing::info!(%subject, "a newer delivery was published: left to its event");
+                return Ok(());
+            }
+            let (BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change)) = &pending.event
+            else {
+                return Ok(());
+            };
+            let is_covered = covered.as_ref().is_some_and(|(seen, watchers)| {
+                seen.delivery_id == pending.delivery_id && change.case.watchers.is_subset(watchers)
+            });
+            if is_covered {
+                tracing::info!(%subject, "the held delivery was recorded before the case was read: acknowledged");
+            } else {
+                let created = matches!(pending.event, BusEvent::CaseCreated(_));
+                let applied = self
+                    .claimed(case_id, self.sync_case(change, created))
+                    .await?;
+                tracing::info!(?applied, "applied the delivery held behind the create");
+            }
+            if self
+                .store
+                .acknowledge_delivery(subject, &pending.delivery_id)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        tracing::info!(%subject, "the held delivery kept changing: left to the reconciler");
+        Ok(())
     }
 
     /// Runs `work` holding the case's claim (see [`run_claimed`]); a claim still held after the
@@ -417,7 +503,7 @@ impl JiraClientHandler {
         };
         let mut wanted =
             FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
-        let mut jira_state = self.jira_baseline(key, &issue, made_here).await?;
+        let (mut jira_state, live_watchers) = self.jira_baseline(key, &issue, made_here).await?;
         if let Some(seen) = audit_seen.filter(|_| outcome == IssueOutcome::Updated) {
             self.audit_fields(&case, &issue, seen, &jira_state, &mut wanted, &mut applied)
                 .await?;
@@ -441,7 +527,17 @@ impl JiraClientHandler {
         }
         if wanted.wants(CaseField::Watchers) {
             let watchers = self
-                .sync_watchers(key, &case, &mut jira_state, &mut applied, &mut items)
+                .sync_watchers(
+                    key,
+                    &case,
+                    KnownOfIssue {
+                        watchers: live_watchers,
+                        created_now: outcome == IssueOutcome::Created,
+                    },
+                    &mut jira_state,
+                    &mut applied,
+                    &mut items,
+                )
                 .await;
             items.defer(watchers);
         }
@@ -450,7 +546,14 @@ impl JiraClientHandler {
         // never be published.
 
         let pending = self
-            .copy_items(case_id, &details, key, &mut applied, &mut items)
+            .copy_items(
+                case_id,
+                &details,
+                key,
+                outcome == IssueOutcome::Created,
+                &mut applied,
+                &mut items,
+            )
             .await;
         self.report_refusals(case_id, key, &items, &mut applied)
             .await?;
@@ -532,17 +635,20 @@ impl JiraClientHandler {
 
     /// The stored Jira-side snapshot of the linked issue `key`; when there is none yet, one read
     /// from the live issue (less its watchers when `made_here`, see below), stored before
-    /// anything is written to Jira.
+    /// anything is written to Jira, with the watchers Jira listed (so the watcher sync does not
+    /// ask again).
     async fn jira_baseline(
         &self,
         key: &str,
         issue: &JiraIssue,
         made_here: bool,
-    ) -> Result<IssueSnapshot, JiraClientError> {
+    ) -> Result<(IssueSnapshot, Option<Vec<String>>), JiraClientError> {
         if let Some(snapshot) = self.store.issue_snapshot(key).await? {
-            return Ok(snapshot);
+            return Ok((snapshot, None));
         }
-        let mut snapshot = self.issue_snapshot_from(issue).await?;
+        let me = self.integration_account.id(self.jira.as_ref()).await?;
+        let watchers = self.jira.watchers(key).await?;
+        let mut snapshot = shared::jira::issue_snapshot_with(issue, &watchers, me);
         // On an issue this case's delivery created or adopted (after a lost create answer), a
         // watcher other than those copied from the case can only be one a person added before
         // this first read, never seen by the Jira → SIR side: left out, so the next re-read of
@@ -552,7 +658,7 @@ impl JiraClientHandler {
             snapshot.watchers.clear();
         }
         self.store.put_issue_snapshot(&snapshot).await?;
-        Ok(snapshot)
+        Ok((snapshot, Some(watchers)))
     }
 
     /// SIR comments, then `Verified` attachments, copied by their id maps; returns the ids of
@@ -563,10 +669,13 @@ impl JiraClientHandler {
         case_id: &str,
         details: &CaseDetails,
         key: &str,
+        created_now: bool,
         applied: &mut AppliedToJira,
         items: &mut ItemResults,
     ) -> Vec<String> {
-        let comments = self.sync_comments(case_id, key, applied, items).await;
+        let comments = self
+            .sync_comments(case_id, key, created_now, applied, items)
+            .await;
         items.defer(comments);
         let attachments = self.sync_attachments(details, key, applied, items).await;
         items.defer(attachments).unwrap_or_default()
@@ -622,10 +731,17 @@ impl JiraClientHandler {
     ) -> Result<(String, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let label = case_label(case_id);
-        let found = self
-            .jira
-            .search_keys_by_label(&self.settings.project_key, &label)
-            .await?;
+        // Every create is recorded before its request, and the record outlives any retry: with
+        // none, no issue carries the label and the search is not needed.
+        let create_started = self.store.issue_create_age(case_id).await?;
+        let found = match create_started {
+            Some(_) => {
+                self.jira
+                    .search_keys_by_label(&self.settings.project_key, &label)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         Ok(match found.split_first() {
             Some((oldest, others)) => {
                 if !others.is_empty() {
@@ -647,7 +763,9 @@ impl JiraClientHandler {
                     description: issue_description_adf(case, &self.console_url(case_id)).into(),
                     labels: vec![label],
                 };
-                let key = self.create_issue_once(case_id, &new).await?;
+                let key = self
+                    .create_issue_once(case_id, &new, create_started)
+                    .await?;
                 tracing::info!(case_id, issue_key = key, "created the issue");
                 (key, IssueOutcome::Created)
             }
@@ -665,8 +783,9 @@ impl JiraClientHandler {
         &self,
         case_id: &str,
         new: &NewIssue,
+        create_started: Option<std::time::Duration>,
     ) -> Result<String, JiraClientError> {
-        if let Some(age) = self.store.issue_create_age(case_id).await? {
+        if let Some(age) = create_started {
             let bound = self.settings.create_in_doubt_for;
             if age < bound {
                 return Err(JiraClientError::CreateInDoubt {

@@ -5,7 +5,10 @@
 //! [`NotificationHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it). For
 //! every record of the SNS event:
 //! 1. the message is validated ([`message::parse_notification`]); a rejected one is logged with
-//!    its class and dropped, with no call made on its behalf;
+//!    its class and dropped, with no call made on its behalf; a message whose rule names the
+//!    integration account as the initiator (`Initiator`, see the README's rule table) is the
+//!    integration's own change and is dropped too, unread (the account is read once per cold
+//!    start);
 //! 2. repeated messages about one issue are coalesced ([`coalesce`]): a message published before
 //!    a re-read of the issue started is covered by it and costs no Jira call, and at most a few
 //!    re-reads of an issue start per ten-second window, however many messages name it; a
@@ -89,6 +92,9 @@ pub enum NotificationOutcome {
     Coalesced,
     /// Not linked, and the case filter does not let it create a case: nothing published.
     OutsideCaseFilter,
+    /// Not re-read: the rule names the integration account as the initiator, so the change is
+    /// the integration's own writing (which would read as [`NotificationOutcome::Unchanged`]).
+    OwnChange,
 }
 
 /// What one invocation did: a batch of SNS records, or a sweep.
@@ -291,6 +297,20 @@ impl NotificationHandler {
             outcome: Some(outcome),
             rejected: None,
         };
+        if let Some(initiator) = &notification.initiator {
+            let me = match self.integration_account.id(self.jira.as_ref()).await {
+                Ok(me) => me,
+                Err(error) => return Err((key, error)),
+            };
+            if initiator == me {
+                tracing::debug!(
+                    message_id,
+                    issue_key = key,
+                    "the integration's own change; not re-read"
+                );
+                return Ok(report(key, NotificationOutcome::OwnChange));
+            }
+        }
         let slot = match self
             .coalescer
             .admit(self.store.as_ref(), &key, published_ms)

@@ -2,10 +2,13 @@
 //!
 //! Jira Automation's "Publish to Amazon SNS" action sends the rule's custom data, which our rules
 //! set to `{"automationData":{"IssueId":"{{issue.key}}"}}` (a delete rule may add
-//! `"Event":"issue_deleted"`). Anyone able to publish to the topic can send anything, so a
-//! message is accepted only when it is small, is JSON of that shape (extra keys are ignored) and
-//! names an issue key of the configured project. Nothing else in it is used: the issue itself is
-//! always re-read from Jira.
+//! `"Event":"issue_deleted"`), and since issue 15 `"Initiator":"{{initiator.accountId}}"`, the
+//! account whose action fired the rule. Anyone able to publish to the topic can send anything, so
+//! a message is accepted only when it is small, is JSON of that shape (extra keys are ignored) and
+//! names an issue key of the configured project. The issue itself is always re-read from Jira; the
+//! initiator is used only to skip the re-read when the integration itself made the change (a
+//! forged initiator can only make the handler ignore that forged message: the real one Jira sends
+//! for a person's change names the person).
 
 use serde_json::Value;
 use shared::config::is_issue_key_of;
@@ -13,6 +16,9 @@ use shared::config::is_issue_key_of;
 /// The largest message accepted, in bytes. Automation's message is about 50 bytes; anything
 /// near SNS's 256 KB limit is not from our rules.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// The longest initiator accepted (Jira Cloud accountIds are at most 128 characters).
+const MAX_INITIATOR_CHARS: usize = 128;
 
 /// How much of an untrusted value a log line shows.
 const SHOWN_CHARS: usize = 40;
@@ -23,6 +29,9 @@ pub struct Notification {
     pub issue_key: String,
     /// The rule said the issue was deleted (only a hint: the issue is re-read anyway).
     pub deleted_hint: bool,
+    /// The accountId the rule names as the one whose action fired it, when it names a
+    /// well-formed one (an older rule without `Initiator`, an empty or odd value: `None`).
+    pub initiator: Option<String>,
 }
 
 /// Why a message was rejected. Each is permanent: the same message will never be accepted, so
@@ -97,10 +106,26 @@ pub fn parse_notification(message: &str, project_key: &str) -> Result<Notificati
         .or_else(|| value.get("Event"))
         .and_then(Value::as_str)
         .is_some_and(|event| event.eq_ignore_ascii_case("issue_deleted"));
+    let initiator = data
+        .get("Initiator")
+        .and_then(Value::as_str)
+        .filter(|id| is_account_id(id))
+        .map(str::to_owned);
     Ok(Notification {
         issue_key: key.to_owned(),
         deleted_hint,
+        initiator,
     })
+}
+
+/// Whether `id` looks like a Jira accountId (`5b10a2844c20165700ede21g`,
+/// `557058:f58131cb-b67d-43c7-b30d-6b58d40bd077`): short, of letters, digits, `:`, `_`, `-`.
+fn is_account_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_INITIATOR_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'))
 }
 
 #[cfg(test)]
@@ -135,6 +160,38 @@ mod tests {
         );
         assert_eq!(n.issue_key, "SEC-7");
         assert!(n.deleted_hint);
+    }
+
+    #[test]
+    fn a_well_formed_initiator_is_read_and_an_odd_one_is_ignored() {
+        let n = accepted(
+            r#"{"automationData":{"IssueId":"SEC-3","Initiator":"557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"}}"#,
+        );
+        assert_eq!(
+            n.initiator.as_deref(),
+            Some("557058:f58131cb-b67d-43c7-b30d-6b58d40bd077")
+        );
+        assert_eq!(
+            accepted(r#"{"automationData":{"IssueId":"SEC-3"}}"#).initiator,
+            None
+        );
+        for odd in [
+            r#""""#,
+            r#""a b""#,
+            r#""x\ny""#,
+            r#"12"#,
+            r#""{{initiator.accountId}}""#,
+        ] {
+            let n = accepted(&format!(
+                r#"{{"automationData":{{"IssueId":"SEC-3","Initiator":{odd}}}}}"#
+            ));
+            assert_eq!(n.initiator, None, "{odd}");
+        }
+        let long = format!(
+            r#"{{"automationData":{{"IssueId":"SEC-3","Initiator":"{}"}}}}"#,
+            "a".repeat(MAX_INITIATOR_CHARS + 1)
+        );
+        assert_eq!(accepted(&long).initiator, None);
     }
 
     #[test]

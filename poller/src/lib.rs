@@ -129,6 +129,11 @@ pub struct PassReport {
     pub left_out: usize,
     /// (detail-type, case id) of every published event.
     pub published: Vec<(&'static str, String)>,
+    /// (detail-type, case id) of every change recorded in the ledger behind the case's
+    /// unacknowledged `CaseCreated` instead of being published (see
+    /// [`shared::delivery::publish_recorded_or_held`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<(&'static str, String)>,
     /// The rate the schedule was set to, when it changed.
     pub schedule: Option<ScheduleRate>,
     /// What an on-demand reconcile found and did.
@@ -545,15 +550,26 @@ impl Poller {
         event: BusEvent,
         report: &mut PassReport,
     ) -> shared::Result<()> {
-        let event =
-            shared::delivery::publish_recorded(self.store.as_ref(), self.publisher.as_ref(), event)
-                .await?;
+        let recorded = shared::delivery::publish_recorded_or_held(
+            self.store.as_ref(),
+            self.publisher.as_ref(),
+            event,
+        )
+        .await?;
+        let event = recorded.event;
         if let BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change) = &event {
             self.store.put_case_snapshot(&change.case).await?;
         }
-        report
-            .published
-            .push((event.detail_type().as_str(), event.subject().to_owned()));
+        let entry = (event.detail_type().as_str(), event.subject().to_owned());
+        if recorded.held {
+            tracing::info!(
+                case_id = entry.1,
+                "held behind the case's unacknowledged CaseCreated: jira-client applies it next"
+            );
+            report.held.push(entry);
+        } else {
+            report.published.push(entry);
+        }
         Ok(())
     }
 

@@ -382,6 +382,7 @@ impl Poller {
         let republished = PendingDelivery {
             published_at: now,
             attempts,
+            held: false,
             ..pending.clone()
         };
         // Refused: applied (or replaced by a newer publish) meanwhile, which is all the better.

@@ -150,21 +150,115 @@ pub async fn publish_recorded(
     publisher: &dyn EventPublisher,
     event: BusEvent,
 ) -> Result<BusEvent> {
+    Ok(publish(store, publisher, event, None).await?.event)
+}
+
+/// How long after a `CaseCreated` was published, and while it is not acknowledged, the poller
+/// holds a later change of the same case instead of publishing it (see
+/// [`publish_recorded_or_held`]): longer than jira-client takes to create an issue (its claim
+/// waits up to 75 s), shorter than Lambda's first retry of a failed one plus its run.
+pub const HOLD_BEHIND_CREATE_FOR: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What [`publish_recorded_or_held`] did with an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The event as recorded (merged, carrying its delivery id).
+    pub event: BusEvent,
+    /// Recorded without being published.
+    pub held: bool,
+}
+
+/// [`publish_recorded`], except that a change of a case whose `CaseCreated` is still
+/// unacknowledged and was published less than [`HOLD_BEHIND_CREATE_FOR`] ago is merged into the
+/// ledger and held there, not published: before the issue exists every SIR change of the case
+/// would otherwise be another `CaseCreated`, each costing jira-client Jira and SIR reads.
+/// jira-client, after applying the create, finds its acknowledgement refused by the held
+/// delivery and applies it too (or acknowledges it, when its own case read started after the
+/// hold); the reconciler publishes a held delivery nobody applied.
+pub async fn publish_recorded_or_held(
+    store: &dyn PendingDeliveryStore,
+    publisher: &dyn EventPublisher,
+    event: BusEvent,
+) -> Result<Recorded> {
+    publish(
+        store,
+        publisher,
+        event,
+        Some(HOLD_BEHIND_CREATE_FOR.as_secs()),
+    )
+    .await
+}
+
+async fn publish(
+    store: &dyn PendingDeliveryStore,
+    publisher: &dyn EventPublisher,
+    event: BusEvent,
+    hold_behind_create_for: Option<u64>,
+) -> Result<Recorded> {
     let Some(subject) = DeliverySubject::of(&event) else {
         publisher.publish(std::slice::from_ref(&event)).await?;
-        return Ok(event);
+        return Ok(Recorded { event, held: false });
     };
-    let recorded = record(store, &subject, event).await?;
-    publisher
-        .publish(std::slice::from_ref(&recorded.event))
-        .await?;
-    Ok(recorded.event)
+    let recorded = record(store, &subject, event, hold_behind_create_for).await?;
+    if !recorded.held
+        && let Err(error) = publisher
+            .publish(std::slice::from_ref(&recorded.event))
+            .await
+    {
+        mark_unpublished(store, &recorded).await;
+        return Err(error);
+    }
+    Ok(Recorded {
+        event: recorded.event,
+        held: recorded.held,
+    })
+}
+
+/// A delivery recorded but whose publish failed must not look freshly published: the next
+/// change (the retry) would be held behind a create that never went out, until the reconciler's
+/// window. Its `published_at` moves back by [`HOLD_BEHIND_CREATE_FOR`], so nothing is held
+/// behind it; the retry (whose snapshot compare still finds the change) publishes it, and the
+/// reconciler's window still counts from about the failed try. Best effort: the publish's error
+/// is what the caller reports; if this write fails too, the hold lasts
+/// [`HOLD_BEHIND_CREATE_FOR`] at most.
+async fn mark_unpublished(store: &dyn PendingDeliveryStore, recorded: &PendingDelivery) {
+    let unpublished = PendingDelivery {
+        published_at: recorded
+            .published_at
+            .saturating_sub(HOLD_BEHIND_CREATE_FOR.as_secs()),
+        ..recorded.clone()
+    };
+    match store
+        .swap_pending_delivery(Some(&recorded.delivery_id), &unpublished)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::debug!(
+            delivery_id = recorded.delivery_id,
+            "a newer delivery replaced the one whose publish failed"
+        ),
+        Err(error) => tracing::warn!(
+            delivery_id = recorded.delivery_id,
+            error = %crate::error::error_chain(&error),
+            "could not mark a delivery whose publish failed as unpublished"
+        ),
+    }
+}
+
+/// Whether a change merged into `older` is held rather than published (see
+/// [`publish_recorded_or_held`]).
+fn holds_behind(older: &PendingDelivery, now: u64, hold_for: Option<u64>) -> bool {
+    hold_for.is_some_and(|window| {
+        (older.held || matches!(older.event, BusEvent::CaseCreated(_)))
+            && now.saturating_sub(older.published_at) < window
+    })
 }
 
 async fn record(
     store: &dyn PendingDeliveryStore,
     subject: &DeliverySubject,
     event: BusEvent,
+    hold_behind_create_for: Option<u64>,
 ) -> Result<PendingDelivery> {
     for _ in 0..SWAP_ROUNDS {
         let now = now_epoch_seconds();
@@ -174,13 +268,24 @@ async fn record(
             None => event.clone(),
         };
         let delivery_id = new_delivery_id(&merged)?;
+        let held = older
+            .as_ref()
+            .is_some_and(|o| holds_behind(o, now, hold_behind_create_for));
         let pending = PendingDelivery {
             subject: subject.clone(),
             event: with_delivery_id(merged, &delivery_id),
             delivery_id,
             first_published_at: older.as_ref().map_or(now, |o| o.first_published_at),
-            published_at: now,
-            attempts: older.as_ref().map_or(1, |o| o.attempts.saturating_add(1)),
+            published_at: match &older {
+                Some(older) if held => older.published_at,
+                _ => now,
+            },
+            attempts: match &older {
+                Some(older) if held => older.attempts,
+                Some(older) => older.attempts.saturating_add(1),
+                None => 1,
+            },
+            held,
         };
         let expected = older.as_ref().map(|o| o.delivery_id.as_str());
         if store.swap_pending_delivery(expected, &pending).await? {

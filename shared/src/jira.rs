@@ -280,14 +280,20 @@ pub async fn live_issue_snapshot(
 ) -> Result<IssueSnapshot> {
     let me = account.id(jira).await?;
     let watchers = jira.watchers(&issue.key).await?;
-    Ok(IssueSnapshot {
+    Ok(issue_snapshot_with(issue, &watchers, me))
+}
+
+/// [`live_issue_snapshot`] from watchers already read (`watchers`, as Jira lists them; `me`,
+/// the integration account, left out), for a caller that needs the list itself too.
+pub fn issue_snapshot_with(issue: &JiraIssue, watchers: &[String], me: &str) -> IssueSnapshot {
+    IssueSnapshot {
         issue_key: issue.key.clone(),
         summary: issue.summary.clone(),
         description: strip_details_block(&issue.description),
         status: issue.status.clone(),
-        watchers: watchers.into_iter().filter(|id| id != me).collect(),
+        watchers: watchers.iter().filter(|id| *id != me).cloned().collect(),
     }
-    .normalized())
+    .normalized()
 }
 
 /// The Jira operations of the integration.

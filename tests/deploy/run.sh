@@ -183,8 +183,9 @@ test_deploy_runs_the_steps_in_order_and_prints_the_topic() {
     'npm ci' 'cdk --no-notices synth' 'cdk --no-notices bootstrap aws://123456789012/eu-west-1' \
     "cdk --no-notices deploy $STACK --require-approval never"
   expect output_has "arn:aws:sns:eu-west-1:123456789012:$STACK-JiraAutomationTopic-TEST"
-  expect output_has '{"automationData":{"IssueId":"{{issue.key}}"}}'
-  expect output_has '{"automationData":{"IssueId":"{{issue.key}}","Event":"issue_deleted"}}'
+  expect output_has '{"automationData":{"IssueId":"{{issue.key}}","Initiator":"{{initiator.accountId}}"}}'
+  expect output_has '{"automationData":{"IssueId":"{{issue.key}}","Event":"issue_deleted","Initiator":"{{initiator.accountId}}"}}'
+  expect output_has 'Initiator is not'
   expect output_has 'Publish to Amazon SNS'
   expect token_file_was_private
   expect token_nowhere_in_calls

@@ -188,6 +188,17 @@ pub struct Denial {
     pub message: String,
 }
 
+/// How many requests one function's key made to one AWS operation (`dynamodb:GetItem`,
+/// `events:PutEvents`, …), as the local IAM in front of moto counted them.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallCount {
+    pub access_key_id: String,
+    pub function: String,
+    pub call: String,
+    pub count: u64,
+}
+
 /// The local IAM in front of the moto at `endpoint`.
 #[derive(Debug, Clone)]
 pub struct LocalIam {
@@ -238,6 +249,23 @@ impl LocalIam {
             )));
         }
         Ok(())
+    }
+
+    /// The AWS calls made so far with the keys `keys` (all keys of this moto when empty).
+    pub async fn calls(&self, keys: &[String]) -> Result<Vec<CallCount>, HarnessError> {
+        let calls: Vec<CallCount> = self
+            .http
+            .get(format!("{}/calls", self.base))
+            .send()
+            .await
+            .map_err(|e| HarnessError::Setup(format!("local IAM: reading calls: {e}")))?
+            .json()
+            .await
+            .map_err(|e| HarnessError::Setup(format!("local IAM: calls are not JSON: {e}")))?;
+        Ok(calls
+            .into_iter()
+            .filter(|c| keys.is_empty() || keys.contains(&c.access_key_id))
+            .collect())
     }
 
     /// Every refusal so far of the keys `keys` (all keys of this moto when empty).

@@ -194,6 +194,11 @@ impl World {
         self.iam.denials(&self.access_keys()).await
     }
 
+    /// Every AWS call this world's functions made so far, per function and operation.
+    pub async fn aws_calls(&self) -> Result<Vec<crate::iam::CallCount>, HarnessError> {
+        self.iam.calls(&self.access_keys()).await
+    }
+
     pub fn store(&self) -> DynamoMappingStore {
         DynamoMappingStore::new(self.dynamodb.clone(), &self.table_name)
     }

@@ -15,8 +15,9 @@ use jira_emulator::{
 use serde_json::{Value, json};
 use sir_emulator::{EventEntry, NewCase, SirEmulator, SirEmulatorConfig};
 
-/// What a responder does in Jira: every kind of change Automation reports.
-fn act_in_jira(jira: &JiraEmulator) {
+/// What a responder does in Jira: every kind of change Automation reports. Returns the
+/// responder's accountId (each emulator makes its own).
+fn act_in_jira(jira: &JiraEmulator) -> String {
     let ann = jira.add_user(User::new("Ann Analyst", "ann@example.com"));
     let who = ann.account_id.as_str();
     let key = jira
@@ -38,6 +39,15 @@ fn act_in_jira(jira: &JiraEmulator) {
     jira.attach(who, &key, "headers.txt", b"Received: from".to_vec())
         .unwrap();
     jira.delete_issue(who, &key).unwrap();
+    ann.account_id
+}
+
+/// The messages with the responder's accountId replaced by `<responder>`.
+fn with_responder_named(messages: &[String], account_id: &str) -> Vec<String> {
+    messages
+        .iter()
+        .map(|message| message.replace(account_id, "<responder>"))
+        .collect()
 }
 
 #[tokio::test]
@@ -54,7 +64,7 @@ async fn automation_messages_in_process_are_the_ones_sns_delivers() {
     })
     .await
     .unwrap();
-    act_in_jira(&over_sns);
+    let responder_over_sns = act_in_jira(&over_sns);
     assert!(
         over_sns
             .automation()
@@ -76,10 +86,17 @@ async fn automation_messages_in_process_are_the_ones_sns_delivers() {
         .collect();
 
     let in_process = JiraEmulator::in_process(JiraEmulatorConfig::default()).unwrap();
-    act_in_jira(&in_process);
+    let responder_in_process = act_in_jira(&in_process);
     let taken = in_process.take_automation_messages();
     assert_eq!(taken.len(), 8, "{taken:?}");
-    assert_eq!(taken, delivered);
+    let taken = with_responder_named(&taken, &responder_in_process);
+    assert_eq!(taken, with_responder_named(&delivered, &responder_over_sns));
+    assert!(
+        taken
+            .iter()
+            .all(|m| m.contains(r#""Initiator":"<responder>""#)),
+        "{taken:?}"
+    );
     assert!(
         in_process.take_automation_messages().is_empty(),
         "taken once"

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use integration_tests::World;
-use shared::events::{BusEvent, CaseChange, IdDelta, IssueChange};
+use shared::events::{BusEvent, CaseChange, CaseField, IdDelta, IssueChange};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
@@ -142,6 +142,7 @@ contract! {
         acknowledging_removes_only_the_delivery_it_names,
         pending_deliveries_are_listed_cases_first_and_forgotten_per_subject,
         publishing_again_before_an_acknowledgement_merges_into_one_pending_delivery,
+        changes_behind_a_fresh_unacknowledged_create_are_held_not_published,
     ],
     dynamo_only: {
         use shared::store::AccountCacheStore;
@@ -1246,6 +1247,7 @@ fn pending(event: BusEvent, delivery_id: &str, at: u64) -> PendingDelivery {
         first_published_at: at,
         published_at: at,
         attempts: 1,
+        held: false,
     }
 }
 
@@ -1266,6 +1268,7 @@ async fn pending_delivery_is_replaced_only_from_the_delivery_read_and_round_trip
     let mut second = pending(case_update("1111111111", "two"), "d-2", 1_800_000_000);
     second.published_at = 1_800_000_060;
     second.attempts = 2;
+    second.held = true;
     assert!(
         !store
             .swap_pending_delivery(Some("d-x"), &second)
@@ -1379,4 +1382,77 @@ async fn publishing_again_before_an_acknowledgement_merges_into_one_pending_deli
     assert!(!shared::delivery::acknowledge(store, &first).await.unwrap());
     assert!(shared::delivery::acknowledge(store, &second).await.unwrap());
     assert!(store.pending_deliveries().await.unwrap().is_empty());
+}
+
+async fn changes_behind_a_fresh_unacknowledged_create_are_held_not_published(f: &Subject) {
+    let store: &dyn MappingStore = f.store.as_ref();
+    let kept = Kept::default();
+    let subject = DeliverySubject::Case("1111111111".into());
+    let created = BusEvent::CaseCreated(CaseChange::new(None, case("1111111111")));
+    let create = shared::delivery::publish_recorded_or_held(store, &kept, created)
+        .await
+        .unwrap();
+    assert!(!create.held);
+    let first = store.pending_delivery(&subject).await.unwrap().unwrap();
+    for title in ["two", "three"] {
+        let update = shared::delivery::publish_recorded_or_held(
+            store,
+            &kept,
+            case_update("1111111111", title),
+        )
+        .await
+        .unwrap();
+        assert!(update.held, "{title}: {update:?}");
+    }
+    assert_eq!(*kept.0.lock().unwrap(), std::slice::from_ref(&create.event));
+    let held = store.pending_delivery(&subject).await.unwrap().unwrap();
+    assert!(held.held);
+    assert_eq!(
+        (held.published_at, held.attempts),
+        (first.published_at, 1),
+        "a hold is not a publish: the reconciler's window runs from the create"
+    );
+    let BusEvent::CaseUpdated(change) = &held.event else {
+        panic!("{held:?}");
+    };
+    assert_eq!(change.case.title, "three");
+    assert!(change.changed_fields.contains(&CaseField::Watchers));
+    assert_eq!(change.comments.added, ["two-comment", "three-comment"]);
+    // The create's consumer cannot acknowledge it: the held delivery is its to apply.
+    assert!(
+        !shared::delivery::acknowledge(store, &create.event)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acknowledge_delivery(&subject, &held.delivery_id)
+            .await
+            .unwrap()
+    );
+
+    // Behind a create published longer ago than the hold window, or behind an update, a change
+    // is published.
+    let old =
+        shared::store::now_epoch_seconds() - shared::delivery::HOLD_BEHIND_CREATE_FOR.as_secs() - 1;
+    let stale = pending(
+        BusEvent::CaseCreated(CaseChange::new(None, case("2222222222"))),
+        "d-stale",
+        old,
+    );
+    assert!(store.swap_pending_delivery(None, &stale).await.unwrap());
+    let after_stale =
+        shared::delivery::publish_recorded_or_held(store, &kept, case_update("2222222222", "late"))
+            .await
+            .unwrap();
+    assert!(!after_stale.held);
+    let behind_update = shared::delivery::publish_recorded_or_held(
+        store,
+        &kept,
+        case_update("2222222222", "later"),
+    )
+    .await
+    .unwrap();
+    assert!(!behind_update.held);
+    assert_eq!(kept.0.lock().unwrap().len(), 3);
 }

@@ -318,8 +318,21 @@ async fn the_same_notification_twice_and_concurrently_makes_one_case_and_no_dupl
 }
 
 #[tokio::test]
-async fn the_integrations_own_jira_writes_publish_nothing() {
+async fn the_integrations_own_jira_writes_publish_nothing_and_are_not_read_back() {
+    own_jira_writes_publish_nothing(true).await;
+}
+
+#[tokio::test]
+async fn the_integrations_own_jira_writes_found_by_reading_publish_nothing_with_key_only_rules() {
+    own_jira_writes_publish_nothing(false).await;
+}
+
+/// jira-client's writes fire Automation; nothing goes to SIR for them. With rules that name the
+/// initiator (`names_initiator`) the handler drops each such message unread (`OwnChange`);
+/// with the older key-only rules it re-reads and finds its own echo.
+async fn own_jira_writes_publish_nothing(names_initiator: bool) {
     let (it, _) = integration().await;
+    it.jira.automation().set_names_initiator(names_initiator);
     let case_id = it
         .sir
         .create_case(
@@ -341,14 +354,20 @@ async fn the_integrations_own_jira_writes_publish_nothing() {
         "Automation fired for jira-client's writes"
     );
     assert_eq!(settled.to_sir.handled, 0, "nothing was published for them");
-    let outcomes = settled.notifications.record_field("outcome");
-    // (A message published before a re-read of the issue started is coalesced: not re-read.)
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| o == "FromSir" || o == "Unchanged" || o == "Coalesced"),
-        "{outcomes:?}"
-    );
+    let own_outcomes_only = |outcomes: Vec<String>| {
+        if names_initiator {
+            assert!(outcomes.iter().all(|o| o == "OwnChange"), "{outcomes:?}");
+        } else {
+            // (A message published before a re-read of the issue started is coalesced.)
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|o| o == "FromSir" || o == "Unchanged" || o == "Coalesced"),
+                "{outcomes:?}"
+            );
+        }
+    };
+    own_outcomes_only(settled.notifications.record_field("outcome"));
 
     // A status change and a title edit in SIR: jira-client transitions and edits the issue;
     // the Automation messages for those are recognised as ours.
@@ -372,6 +391,8 @@ async fn the_integrations_own_jira_writes_publish_nothing() {
         "{:#?}",
         settled.notifications.responses
     );
+    assert!(settled.notifications.handled > 0);
+    own_outcomes_only(settled.notifications.record_field("outcome"));
     let case = it.sir.case(&case_id).unwrap();
     assert_eq!(case.comments.len(), 1, "no comment came back");
 }

@@ -182,6 +182,33 @@ impl Pipeline {
         (native, to_jira)
     }
 
+    /// Delivers the native events to the poller only (what it publishes waits on the bus).
+    async fn pump_native(&self) -> Delivery {
+        assert!(
+            self.sir.events_settled(Duration::from_secs(20)).await,
+            "SIR events stuck"
+        );
+        let poller = &self.poller;
+        self.native
+            .pump(
+                &self.world,
+                Duration::from_millis(2_500),
+                Duration::from_secs(90),
+                |envelope| async move { poller.handle(&envelope).await.map(drop) },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Requests jira-client made of Jira with `method` whose path ends with `suffix`.
+    fn jira_requests(&self, method: &str, suffix: &str) -> usize {
+        self.jira
+            .requests()
+            .iter()
+            .filter(|r| r.method == method && r.path.ends_with(suffix))
+            .count()
+    }
+
     fn only_issue(&self) -> jira_emulator::IssueRecord {
         let issues = self.jira.issues();
         assert_eq!(
@@ -835,4 +862,123 @@ async fn writes_whose_answers_jira_lost_are_not_made_twice_by_the_redelivery() {
     assert_eq!(copies, 1);
     assert_eq!(issue.attachments.len(), 1);
     assert_eq!(issue.attachments[0].bytes.as_ref(), bytes.as_slice());
+}
+
+/// Changes made in SIR while the case's issue is being created are held in the ledger behind the
+/// unacknowledged `CaseCreated`, not published as more `CaseCreated`s (each would cost
+/// jira-client Jira and SIR reads); jira-client's create already read them, so it only
+/// acknowledges the held delivery.
+#[tokio::test]
+async fn changes_made_before_the_issue_exists_ride_on_the_create_instead_of_more_events() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Held")).case_id;
+    p.pump_native().await;
+    for i in 1..=3 {
+        p.sir
+            .add_comment(HUMAN, &id, &format!("finding {i}"))
+            .unwrap();
+    }
+    p.sir
+        .update_case(
+            HUMAN,
+            &id,
+            CaseUpdate {
+                title: Some("Held (scoped)".into()),
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    p.pump_native().await;
+    let subject = shared::store::DeliverySubject::Case(id.clone());
+    let store = p.world.store();
+    let held = shared::store::PendingDeliveryStore::pending_delivery(&store, &subject)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(held.held, "{held:?}");
+
+    let (_, to_jira) = p.settle().await;
+    assert_eq!(
+        to_jira.handled, 1,
+        "one CaseCreated, nothing after it: {to_jira:?}"
+    );
+    let issue = p.only_issue();
+    assert_eq!(issue.summary, "Held (scoped)");
+    let texts = comment_texts(&issue);
+    for i in 1..=3 {
+        assert_eq!(
+            texts
+                .iter()
+                .filter(|t| t.ends_with(&format!("finding {i}")))
+                .count(),
+            1,
+            "{texts:?}"
+        );
+    }
+    assert_eq!(
+        shared::store::PendingDeliveryStore::pending_delivery(&store, &subject)
+            .await
+            .unwrap(),
+        None,
+        "the held delivery is acknowledged"
+    );
+    // What the create needed of Jira and no more: no search for an earlier create (none was
+    // recorded), the issue read once, its watchers once, its comments never (it is new).
+    assert_eq!(p.jira_requests("POST", "/search/jql"), 0);
+    assert_eq!(p.jira_requests("POST", "/rest/api/3/issue"), 1);
+    assert_eq!(p.jira_requests("GET", &format!("/issue/{}", issue.key)), 1);
+    assert_eq!(p.jira_requests("GET", "/watchers"), 1);
+    assert_eq!(p.jira_requests("GET", "/comment"), 0);
+}
+
+/// A held delivery the create did not cover (here a watcher added after the create was
+/// published) is applied by jira-client right after the create, with no event of its own.
+#[tokio::test]
+async fn a_held_change_the_create_did_not_cover_is_applied_right_after_it() {
+    let p = pipeline().await;
+    let id = p.sir.create_case(HUMAN, case("Held watcher")).case_id;
+    p.pump_native().await;
+    p.sir
+        .update_case(
+            HUMAN,
+            &id,
+            CaseUpdate {
+                watchers_to_add: vec![Watcher::email("ann@example.com")],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    p.sir.add_comment(HUMAN, &id, "late finding").unwrap();
+    p.pump_native().await;
+    let ann = p
+        .jira
+        .add_user(jira_emulator::User::new("Ann Analyst", "ann@example.com"));
+
+    let (_, to_jira) = p.settle().await;
+    assert_eq!(to_jira.handled, 1, "{to_jira:?}");
+    let issue = p.only_issue();
+    assert!(
+        issue.watchers.contains(&ann.account_id),
+        "{:?}",
+        issue.watchers
+    );
+    assert_eq!(
+        comment_texts(&issue)
+            .iter()
+            .filter(|t| t.ends_with("late finding"))
+            .count(),
+        1
+    );
+    // The held delivery was applied (a second read of the issue) and acknowledged.
+    assert_eq!(p.jira_requests("GET", &format!("/issue/{}", issue.key)), 2);
+    let store = p.world.store();
+    assert_eq!(
+        shared::store::PendingDeliveryStore::pending_delivery(
+            &store,
+            &shared::store::DeliverySubject::Case(id)
+        )
+        .await
+        .unwrap(),
+        None
+    );
 }

@@ -1367,7 +1367,8 @@ async fn a_create_jira_refused_is_made_again_at_once() {
 async fn issue_left_by_a_crash_before_the_link_write_is_adopted() {
     let s = Setup::new().await;
     let case_id = s.open_case(human_case("Crashed run"), &["Detection and Analysis"]);
-    // A run created the labelled issue, then died before writing the link.
+    // A run recorded its create, created the labelled issue, then died before writing the link.
+    s.world.store().record_issue_create(&case_id).await.unwrap();
     let orphan = s
         .jira
         .create_issue(
@@ -1455,6 +1456,8 @@ async fn several_labelled_issues_adopt_the_oldest() {
             )
             .unwrap()
     };
+    // Runs that recorded their creates and died before linking what they made.
+    s.world.store().record_issue_create(&case_id).await.unwrap();
     let oldest = orphan("First");
     orphan("Second");
     let applied = apply(&s.handler(), s.created(&case_id).await).await;
@@ -1467,6 +1470,8 @@ async fn several_labelled_issues_adopt_the_oldest() {
 async fn labelled_issue_linked_to_another_case_is_a_conflict_not_adopted() {
     let s = Setup::new().await;
     let case_id = s.open_case(human_case("Copied label"), &[]);
+    // A run of this case's create died after recording it: the next one searches the label.
+    s.world.store().record_issue_create(&case_id).await.unwrap();
     let key = s
         .jira
         .create_issue(

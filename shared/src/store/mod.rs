@@ -289,8 +289,11 @@ pub trait LinkStore: Send + Sync {
 }
 
 /// How long a recorded issue create ([`LinkStore::record_issue_create`]) is kept: far longer than
-/// any search index lag, short enough that the table does not keep it for good.
-pub const ISSUE_CREATE_RECORD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// any search index lag, and than any retry of the create's event (a DLQ keeps a message 14
+/// days at most, the reconciler republishes within the hour), so jira-client searches for a
+/// labelled issue only when a create was recorded; short enough that the table does not keep it
+/// for good.
+pub const ISSUE_CREATE_RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Leases that keep concurrent deliveries from creating the same thing twice.
 #[async_trait]
@@ -447,6 +450,11 @@ pub struct PendingDelivery {
     pub published_at: u64,
     /// Publishes of this subject since the last acknowledgement (1 after the first).
     pub attempts: u32,
+    /// Recorded but not published: merged into an unacknowledged `CaseCreated` published less
+    /// than [`crate::delivery::HOLD_BEHIND_CREATE_FOR`] ago, whose consumer applies it after the
+    /// create (see [`crate::delivery::publish_recorded_or_held`]); the reconciler publishes it
+    /// if that never happens. `published_at` stays the last real publish.
+    pub held: bool,
 }
 
 /// The pending-delivery ledger: what was published and not yet applied.

@@ -1,7 +1,7 @@
 //! [`PendingDeliveryStore`] on DynamoDB: `PENDING` / `CASE#<caseId>` and `PENDING` /
 //! `ISSUE#<issueKey>`, one partition the reconciler lists with a paged Query. Each item holds the
 //! event to publish again (detail-type and detail JSON), its delivery id, when it was published
-//! and how often; it is replaced by a conditional PutItem on the delivery id and removed by a
+//! and how often (and `held` while it is recorded but not published); it is replaced by a conditional PutItem on the delivery id and removed by a
 //! conditional DeleteItem on it.
 
 use std::collections::HashMap;
@@ -41,6 +41,9 @@ fn pending_delivery_from(item: &HashMap<String, AttributeValue>) -> Result<Pendi
         published_at: number("publishedAt")?,
         attempts: u32::try_from(attempts)
             .map_err(|_| r.malformed(format!("attempts {attempts} is out of range")))?,
+        held: item
+            .get("held")
+            .is_some_and(|v| v.as_bool().is_ok_and(|held| *held)),
     })
 }
 
@@ -79,6 +82,9 @@ impl PendingDeliveryStore for DynamoMappingStore {
         item.insert("firstPublishedAt".into(), n(new.first_published_at));
         item.insert("publishedAt".into(), n(new.published_at));
         item.insert("attempts".into(), n(u64::from(new.attempts)));
+        if new.held {
+            item.insert("held".into(), AttributeValue::Bool(true));
+        }
         let request = self
             .client
             .put_item()

@@ -26,6 +26,14 @@ pub struct SnsTarget {
 #[derive(Debug)]
 struct AutomationState {
     enabled: AtomicBool,
+    /// The rules' condition "Initiator is not <account>": changes this account makes stop at
+    /// the condition, publish nothing and (as Atlassian meters runs that act) use no run.
+    skip_initiator: Mutex<Option<String>>,
+    /// Rule runs that stopped at that condition.
+    stopped_at_condition: AtomicU64,
+    /// The rules' message names the initiator (`"Initiator":"{{initiator.accountId}}"`, as the
+    /// README's rules do); off: the older rules' key-only message.
+    names_initiator: AtomicBool,
     /// To the publishing task; `None` in process.
     queue: Option<mpsc::UnboundedSender<String>>,
     /// In process: messages not taken yet.
@@ -71,6 +79,9 @@ impl Automation {
         Automation {
             state: Arc::new(AutomationState {
                 enabled: AtomicBool::new(true),
+                skip_initiator: Mutex::new(None),
+                stopped_at_condition: AtomicU64::new(0),
+                names_initiator: AtomicBool::new(true),
                 queue,
                 pending: Mutex::new(Vec::new()),
                 queued: AtomicU64::new(0),
@@ -93,6 +104,25 @@ impl Automation {
 
     pub fn is_enabled(&self) -> bool {
         self.state.enabled.load(Ordering::SeqCst)
+    }
+
+    /// Gives every rule the condition "Initiator is not `account_id`" (the README asks for it
+    /// with the integration user), or removes it (`None`, as at start).
+    pub fn set_skip_initiator(&self, account_id: Option<String>) {
+        *lock(&self.state.skip_initiator) = account_id;
+    }
+
+    /// Whether the rules' message names the initiator (on at start; off: the key-only message of
+    /// rules made before the README asked for `Initiator`).
+    pub fn set_names_initiator(&self, names_initiator: bool) {
+        self.state
+            .names_initiator
+            .store(names_initiator, Ordering::SeqCst);
+    }
+
+    /// Rule runs that stopped at the initiator condition (published nothing).
+    pub fn stopped_at_condition(&self) -> u64 {
+        self.state.stopped_at_condition.load(Ordering::SeqCst)
     }
 
     /// Publishes `raw_message` as it is, whether the rules are on or not: a stand-in for anyone
@@ -132,17 +162,26 @@ impl Automation {
         }
     }
 
-    /// Called after a change is committed: queues the rule's message when the rules are on.
-    pub(crate) fn issue_event(&self, key: &str, event: IssueEvent) {
+    /// Called after `initiator` committed a change: queues the rule's message when the rules are
+    /// on and their condition lets the initiator through.
+    pub(crate) fn issue_event(&self, key: &str, event: IssueEvent, initiator: &str) {
         if !self.is_enabled() {
             return;
         }
-        let message = match event {
-            IssueEvent::Changed => serde_json::json!({"automationData": {"IssueId": key}}),
-            IssueEvent::Deleted => {
-                serde_json::json!({"automationData": {"IssueId": key, "Event": "issue_deleted"}})
-            }
-        };
+        if lock(&self.state.skip_initiator).as_deref() == Some(initiator) {
+            self.state
+                .stopped_at_condition
+                .fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        let mut data = serde_json::json!({"IssueId": key});
+        if event == IssueEvent::Deleted {
+            data["Event"] = "issue_deleted".into();
+        }
+        if self.state.names_initiator.load(Ordering::SeqCst) {
+            data["Initiator"] = initiator.into();
+        }
+        let message = serde_json::json!({ "automationData": data });
         self.enqueue(message.to_string());
     }
 

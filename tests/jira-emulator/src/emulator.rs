@@ -118,13 +118,14 @@ impl Shared {
     /// whoever re-reads the issue on receipt waits for the lock and sees the change.
     pub(crate) fn change<T>(
         &self,
+        actor: &str,
         change: impl FnOnce(&mut Store) -> Result<T, Error>,
         events: impl FnOnce(&T) -> Vec<(String, IssueEvent)>,
     ) -> Result<T, Error> {
         let mut store = lock(&self.store);
         let outcome = change(&mut store)?;
         for (key, event) in events(&outcome) {
-            self.automation.issue_event(&key, event);
+            self.automation.issue_event(&key, event, actor);
         }
         drop(store);
         Ok(outcome)
@@ -143,6 +144,7 @@ impl Shared {
         fields: NewIssueFields,
     ) -> Result<(String, String), Error> {
         self.change(
+            actor,
             |store| store.create_issue(actor, fields),
             |(_, key)| vec![(key.clone(), IssueEvent::Changed)],
         )
@@ -156,6 +158,7 @@ impl Shared {
     ) -> Result<(), Error> {
         let key = self.issue_key(key)?;
         self.change(
+            actor,
             |store| store.edit_issue(actor, &key, changes),
             |changed| event_if(*changed, &key),
         )
@@ -170,6 +173,7 @@ impl Shared {
     ) -> Result<(), Error> {
         let key = self.issue_key(key)?;
         self.change(
+            actor,
             |store| store.transition(actor, &key, transition_id),
             |()| event_if(true, &key),
         )
@@ -184,6 +188,7 @@ impl Shared {
     ) -> Result<crate::model::CommentRecord, Error> {
         let key = self.issue_key(key)?;
         self.change(
+            actor,
             |store| store.add_comment(actor, &key, body, properties),
             |_| event_if(true, &key),
         )
@@ -198,6 +203,7 @@ impl Shared {
     ) -> Result<crate::model::CommentRecord, Error> {
         let key = self.issue_key(key)?;
         self.change(
+            actor,
             |store| store.edit_comment(actor, &key, comment_id, body),
             |_| event_if(true, &key),
         )
@@ -213,6 +219,7 @@ impl Shared {
     ) -> Result<crate::model::AttachmentRecord, Error> {
         let key = self.issue_key(key)?;
         self.change(
+            actor,
             |store| store.attach(actor, &key, filename, mime_type, bytes),
             |_| event_if(true, &key),
         )
@@ -220,6 +227,7 @@ impl Shared {
 
     pub(crate) fn delete_issue(&self, actor: &str, key: &str) -> Result<(), Error> {
         self.change(
+            actor,
             |store| store.delete_issue(actor, key),
             |key| vec![(key.clone(), IssueEvent::Deleted)],
         )

@@ -1,5 +1,5 @@
 //! Jira Cloud emulator for the local world: the REST v3 (and v2) API an integration uses, with
-//! Cloud's rules, plus Jira Automation publishing `{"automationData":{"IssueId":"SEC-12"}}` to an
+//! Cloud's rules, plus Jira Automation publishing `{"automationData":{"IssueId":"SEC-12","Initiator":"<accountId>"}}` to an
 //! SNS topic after every change, a Rust API and an admin HTTP API that act as human Jira users,
 //! and fault injection. [`JiraEmulator::in_process`] runs the same state and routers without a
 //! socket or a task: a transport hands requests to [`JiraEmulator::routers`] and the caller takes
@@ -84,7 +84,9 @@
 //! - `DELETE /_emulator/issues/{key}?as=`
 //! - `GET /_emulator/requests` ([`RecordedRequest`]s); `DELETE /_emulator/requests`
 //! - `GET /_emulator/automation` → `{"enabled", "published", "failures"}`;
-//!   `PUT /_emulator/automation` `{"enabled"}`; `POST /_emulator/automation/forged` (the raw
+//!   `PUT /_emulator/automation` `{"enabled", "skipInitiator"?, "namesInitiator"?}` (the
+//!   rules' condition "Initiator is not <accountId>": that account's changes publish nothing;
+//!   whether the message carries `"Initiator"`, on unless `false`); `POST /_emulator/automation/forged` (the raw
 //!   message as the body)
 //! - `POST /_emulator/faults` `{"failNext"?: {"count","status"}, "latencyMs"?, "outageMs"?,
 //!   "rateLimit"?: {"capacity","refillPerSecond"} | null, "refuseWatcher"?: {"accountId",
@@ -98,7 +100,8 @@
 //! # What Automation publishes
 //! On create, on any change of summary, description or labels, on every transition (each hop),
 //! on comment added or edited, on attachment added, and on delete (with
-//! `"Event":"issue_deleted"` inside `automationData`) — whoever made the change. Watchers and
+//! `"Event":"issue_deleted"` inside `automationData`) — whoever made the change, named as
+//! `Initiator` (the README's rules send `{{initiator.accountId}}`). Watchers and
 //! issue properties are not fields and publish nothing (nor change `updated`), as in Cloud.
 //!
 //! # Time

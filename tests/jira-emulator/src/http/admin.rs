@@ -264,8 +264,15 @@ async fn automation_state(State(shared): State<Arc<Shared>>) -> Json<Value> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct AutomationSwitch {
     enabled: bool,
+    /// The rules' condition "Initiator is not <accountId>" (absent: no condition).
+    #[serde(default)]
+    skip_initiator: Option<String>,
+    /// Whether the message names the initiator (absent: it does, as the README's rules).
+    #[serde(default)]
+    names_initiator: Option<bool>,
 }
 
 async fn set_automation(
@@ -274,6 +281,10 @@ async fn set_automation(
 ) -> AdminResult<StatusCode> {
     let request: AutomationSwitch = body(&bytes)?;
     shared.automation.set_enabled(request.enabled);
+    shared.automation.set_skip_initiator(request.skip_initiator);
+    shared
+        .automation
+        .set_names_initiator(request.names_initiator.unwrap_or(true));
     Ok(StatusCode::NO_CONTENT)
 }
 

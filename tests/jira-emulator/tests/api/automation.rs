@@ -62,7 +62,8 @@ async fn changes_by_the_integration_publish_the_issue_key() {
     jira.delete(&format!("/issue/{key}")).send().await.unwrap();
 
     let messages = parsed(&queue.receive(6, WAIT).await);
-    let changed = json!({"automationData": {"IssueId": key}});
+    let me = jira.emulator.integration_account_id();
+    let changed = json!({"automationData": {"IssueId": key, "Initiator": me}});
     assert_eq!(
         messages,
         [
@@ -71,7 +72,7 @@ async fn changes_by_the_integration_publish_the_issue_key() {
             changed.clone(),
             changed.clone(),
             changed,
-            json!({"automationData": {"IssueId": key, "Event": "issue_deleted"}}),
+            json!({"automationData": {"IssueId": key, "Event": "issue_deleted", "Initiator": me}}),
         ]
     );
     assert_eq!(jira.emulator.automation().published().len(), 6);
@@ -191,4 +192,81 @@ async fn a_publishing_failure_is_counted_and_does_not_fail_the_request() {
     assert_eq!(automation.failure_count(), 1);
     assert!(automation.published().is_empty());
     assert!(jira.emulator.issue(&key).is_some());
+}
+
+#[tokio::test]
+async fn an_initiator_condition_stops_the_rules_for_that_account_only() {
+    let queue = topic_with_queue().await;
+    let jira = jira_publishing_to(&queue).await;
+    let automation = jira.emulator.automation();
+    automation.set_skip_initiator(Some(jira.emulator.integration_account_id()));
+    let ann = jira
+        .emulator
+        .add_user(User::new("Ann Analyst", "ann@example.com"));
+    // The integration's own create and comment stop at the condition.
+    let key = jira.create("Ours", &[]).await;
+    jira.post(
+        &format!("/issue/{key}/comment"),
+        &json!({"body": adf("copied from SIR")}),
+    )
+    .send()
+    .await
+    .unwrap();
+    // A person's comment goes out.
+    jira.emulator
+        .comment(&ann.account_id, &key, "a person's note")
+        .unwrap();
+    assert!(automation.wait_idle(WAIT).await);
+    let messages = parsed(&queue.receive(1, WAIT).await);
+    assert_eq!(
+        messages,
+        [json!({"automationData": {"IssueId": key, "Initiator": ann.account_id}})]
+    );
+    assert_eq!(automation.published().len(), 1);
+    assert_eq!(automation.stopped_at_condition(), 2);
+
+    // Through the admin API too, and removed again.
+    let admin = reqwest::Client::new();
+    let url = format!("{}/_emulator/automation", jira.emulator.base_url());
+    admin
+        .put(&url)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    jira.post(
+        &format!("/issue/{key}/comment"),
+        &json!({"body": adf("ours again")}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(automation.wait_idle(WAIT).await);
+    assert_eq!(automation.published().len(), 2);
+    assert_eq!(automation.stopped_at_condition(), 2);
+    let messages = parsed(&queue.receive(1, WAIT).await);
+    assert_eq!(
+        messages,
+        [
+            json!({"automationData": {"IssueId": key, "Initiator": jira.emulator.integration_account_id()}})
+        ]
+    );
+
+    // Rules made before the README asked for `Initiator` send the key only.
+    admin
+        .put(&url)
+        .json(&json!({"enabled": true, "namesInitiator": false}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    jira.emulator
+        .comment(&ann.account_id, &key, "another note")
+        .unwrap();
+    assert!(automation.wait_idle(WAIT).await);
+    let messages = parsed(&queue.receive(1, WAIT).await);
+    assert_eq!(messages, [json!({"automationData": {"IssueId": key}})]);
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the request-cost bench (issue 15; method in BENCHMARKS.md) and writes its figures into
+# BENCHMARKS.md between the "bench:begin" and "bench:end" markers. Not part of ./run-tests.sh
+# (run-tests.sh runs a one-run subset to keep it working).
+#
+#   ./run-bench.sh                 # 5 runs of each scenario, poll cost for 100, 1,000 and 5,000 cases
+#   ./run-bench.sh --runs 3 --cases 100,1000
+#   ./run-bench.sh --quick         # one run, 100 cases, output to target/bench.md only
+#
+# Builds with the soak profile (optimized, no LTO): request counts do not depend on the build,
+# and it compiles in minutes rather than the release profile's LTO build.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+runs=5
+cases=100,1000,5000
+quick=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --cases) cases=$2; shift 2 ;;
+    --quick) quick=true; runs=1; cases=100; shift ;;
+    *) echo "usage: $0 [--runs R] [--cases N,...] [--quick]" >&2; exit 2 ;;
+  esac
+done
+
+tests/bootstrap.sh
+mkdir -p target
+out=target/bench.md
+cargo run --locked --profile soak -p integration-tests --bin bench -- \
+  --runs "$runs" --cases "$cases" --changed 0,5,50 --markdown "$out"
+
+if [ "$quick" = true ]; then
+  cat "$out"
+  exit 0
+fi
+
+# Replace the section between the markers with the new figures (machine and commit first).
+{
+  echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' with local changes'), $(date -u +%Y-%m-%d)."
+  echo
+  cat "$out"
+} > target/bench-section.md
+awk -v section=target/bench-section.md '
+  /<!-- bench:begin -->/ { print; while ((getline line < section) > 0) print line; skipping = 1; next }
+  /<!-- bench:end -->/ { skipping = 0 }
+  !skipping { print }
+' BENCHMARKS.md > target/BENCHMARKS.md.new
+if ! grep -q '<!-- bench:end -->' target/BENCHMARKS.md.new; then
+  echo "BENCHMARKS.md lacks the bench:begin/bench:end markers" >&2
+  exit 1
+fi
+mv target/BENCHMARKS.md.new BENCHMARKS.md
+echo "BENCHMARKS.md updated from $out"
