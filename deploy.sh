@@ -76,6 +76,8 @@ Options:
   --reserved-concurrency N
                         reserved concurrency of jira-client and sir-client (default 5;
                         jira-notifications-handler gets 2, or N if smaller; 0 = none)
+  --memory-mb N         memory of each function in MB (default 128, Lambda's minimum;
+                        attachments are streamed, see BENCHMARKS.md)
   --reuse-table NAME    use the mapping table kept by an earlier --destroy
   --stack-name S        CloudFormation stack name (default SecurityIncidentResponseJira)
   --dry-run             validate, build and synthesize, then print the AWS commands that
@@ -110,7 +112,7 @@ say() { printf '==> %s\n' "$*"; }
 # ---------------------------------------------------------------------------------------------
 mode=deploy
 email='' url='' token_arg='' project_key='' log_level=info issue_type=''
-region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency=''
+region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency='' memory_mb=''
 jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
@@ -141,7 +143,7 @@ parse_args() {
     esac
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
-        --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | \
+        --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
         --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run) ;;
       *) fail "unknown option: $arg" ;;
@@ -160,6 +162,7 @@ parse_args() {
       --status-mapping) status_mapping_file=$value ;;
       --alarm-topic-arn) alarm_topic_arn=$value ;;
       --reserved-concurrency) reserved_concurrency=$value ;;
+      --memory-mb) memory_mb=$value ;;
       --reuse-table) reuse_table=$value ;;
       --stack-name) stack_name=$value ;;
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
@@ -223,6 +226,10 @@ validate_deploy_args() {
   fi
   if [ -n "$reserved_concurrency" ]; then
     [[ $reserved_concurrency =~ ^[0-9]+$ ]] || fail '--reserved-concurrency must be a whole number'
+  fi
+  if [ -n "$memory_mb" ]; then
+    [[ $memory_mb =~ ^[0-9]+$ ]] && [ "$memory_mb" -ge 128 ] && [ "$memory_mb" -le 10240 ] ||
+      fail '--memory-mb must be a whole number from 128 to 10240'
   fi
   if [ -n "$reuse_table" ]; then
     [[ $reuse_table =~ ^[A-Za-z0-9_.-]{3,255}$ ]] || fail "--reuse-table $reuse_table is not a DynamoDB table name"
@@ -580,6 +587,7 @@ prepare_cdk_arguments() {
   $encrypt_topic && cdk_context+=(--context encryptTopic=true)
   [ -z "$alarm_topic_arn" ] || cdk_context+=(--context "alarmTopicArn=$alarm_topic_arn")
   [ -z "$reserved_concurrency" ] || cdk_context+=(--context "reservedConcurrency=$reserved_concurrency")
+  [ -z "$memory_mb" ] || cdk_context+=(--context "memoryMb=$memory_mb")
   [ -z "$reuse_table" ] || cdk_context+=(--context "existingTableName=$reuse_table")
   [ -z "$jira_sweep_minutes" ] || cdk_context+=(--context "jiraSweepMinutes=$jira_sweep_minutes")
   [ -z "$audit_interval_minutes" ] || cdk_context+=(--context "auditIntervalMinutes=$audit_interval_minutes")

@@ -92,6 +92,10 @@ step "the bench, one run of each scenario (./run-bench.sh runs the figures in BE
 # The binary the build step above linked with the test build's features (cargo run would resolve
 # features for this package alone and rebuild dependencies).
 target/debug/bench --runs 1 --cases 20 --changed 0,5 --markdown "$logs/bench-smoke.md"
+# The cold-start profile on the debug binaries, with a 4 MiB attachment each way (checked
+# byte-exact): keeps the harness working; its figures come from the release binaries.
+target/debug/lambda_profile --runs 1 --bin-dir target/debug --attachment-mib 4 \
+  --markdown "$logs/lambda-profile-smoke.md"
 
 step "IAM coverage: every permission granted was used by a test, or permissions.ts says why not"
 .venv/bin/python tests/iam_coverage.py

@@ -36,6 +36,7 @@ export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
  *   0 = no scheduled audit)
  * - jiraAuditPerRun: jira-notifications-handler's JIRA_AUDIT_PER_RUN (open issues the Jira sweep
  *   audits per run; default 5, 0 = no audit)
+ * - memoryMb: each function's memory in MB (default 128, Lambda's minimum; 128-10240)
  * - account / region: pin the stack's environment (default: environment-agnostic, so synth
  *   needs no credentials and no lookups; deploy uses the CLI's profile and region)
  */
@@ -80,6 +81,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     auditIntervalMinutes: int('auditIntervalMinutes'),
     auditsPerPass: int('auditsPerPass'),
     jiraAuditPerRun: int('jiraAuditPerRun'),
+    memoryMb: int('memoryMb'),
   });
   // AWS Solutions best-practice checks on every synth: an unsuppressed finding is an error.
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

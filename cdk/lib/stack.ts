@@ -109,7 +109,15 @@ export interface IntegrationStackProps extends StackProps {
   readonly auditsPerPass?: number;
   /** Optional JIRA_AUDIT_PER_RUN of jira-notifications-handler (open issues audited per sweep run). */
   readonly jiraAuditPerRun?: number;
+  /**
+   * Memory of each function in MB (default DEFAULT_MEMORY_MB, Lambda's minimum: attachments are
+   * streamed, so no function holds one whole; BENCHMARKS.md has the measured peaks).
+   */
+  readonly memoryMb?: number;
 }
+
+/** Each function's memory unless `memoryMb` says otherwise (Lambda's minimum). */
+export const DEFAULT_MEMORY_MB = 128;
 
 /** The four functions and what surrounds each, for tests and outputs. */
 export interface IntegrationFunction {
@@ -362,6 +370,10 @@ export class IntegrationStack extends Stack {
     const caseArn = this.formatArn({ service: 'security-ir', resource: 'case', resourceName: '*' });
     const membershipArn = this.formatArn({ service: 'security-ir', resource: 'membership', resourceName: '*' });
     this.functions = {} as Record<FunctionKey, IntegrationFunction>;
+    const memoryMb = props.memoryMb ?? DEFAULT_MEMORY_MB;
+    if (!Number.isInteger(memoryMb) || memoryMb < 128 || memoryMb > 10240) {
+      throw new Error(`memoryMb=${memoryMb}: Lambda takes a whole number of MB from 128 to 10240`);
+    }
     for (const key of FUNCTION_KEYS) {
       const name = PASCAL[key];
       const role = roles[key];
@@ -380,7 +392,7 @@ export class IntegrationStack extends Stack {
         architecture: lambda.Architecture.ARM_64,
         handler: 'bootstrap',
         code: lambda.Code.fromAsset(props.lambdaAssets[key]),
-        memorySize: 256,
+        memorySize: memoryMb,
         timeout: timeouts[key],
         role,
         logGroup,

@@ -18,6 +18,7 @@ const { stack, template, json, annotations } = synth({
   auditsPerPass: '7',
   jiraAuditPerRun: '12',
   logRetentionDays: '365',
+  memoryMb: '512',
 });
 
 test('cdk-nag AwsSolutions: no unsuppressed error or warning', () => {
@@ -58,6 +59,16 @@ test('an existing table is reused, not created, and IAM points at it', () => {
 test('alarms notify the given topic', () => {
   template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
   template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [alarmTopicArn] });
+});
+
+test('every function gets the memory asked for', () => {
+  for (const key of FUNCTION_KEYS) {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp(contract.functions[key].crate),
+      MemorySize: 512,
+    });
+  }
+  expect(() => synth({ memoryMb: '64' })).toThrow(/memoryMb=64/);
 });
 
 test('no reserved concurrency when 0 is asked for', () => {

@@ -223,15 +223,14 @@ describe('dead-letter queues: every asynchronous target has one', () => {
 describe('Lambdas', () => {
   const functions = resourcesOf(json, 'AWS::Lambda::Function');
 
-  test('four: provided.al2023 on arm64, bootstrap, 128-256 MB, JSON logs at the deploy log level', () => {
+  test('four: provided.al2023 on arm64, bootstrap, 128 MB, JSON logs at the deploy log level', () => {
     expect(Object.keys(functions)).toHaveLength(4);
     for (const key of FUNCTION_KEYS) {
       const p = functions[fnId(key)].Properties;
       expect(p.Runtime).toBe('provided.al2023');
       expect(p.Architectures).toEqual(['arm64']);
       expect(p.Handler).toBe('bootstrap');
-      expect(p.MemorySize).toBeGreaterThanOrEqual(128);
-      expect(p.MemorySize).toBeLessThanOrEqual(256);
+      expect(p.MemorySize).toBe(128);
       expect(p.LoggingConfig).toEqual({
         LogFormat: 'JSON',
         ApplicationLogLevel: { Ref: 'LogLevel' },

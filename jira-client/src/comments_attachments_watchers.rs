@@ -21,13 +21,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use shared::attachment_body::{AttachmentSource, OpenedFirst};
 use shared::comment_marker::{
     CommentMarker, KIND_ATTACHMENT_REFUSED, KIND_SIR_COMMENT, KIND_UNRESOLVED_WATCHERS,
     MarkedComments, post_once,
 };
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::JiraAttachment;
-use shared::sir::{CaseDetails, SirAttachment, SirComment};
+use shared::sir::{CaseAttachmentDownload, CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 
@@ -277,8 +278,15 @@ impl JiraClientHandler {
         applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         let id = attachment.attachment_id.as_str();
-        let bytes = self.sir.download_attachment(case_id, id).await?;
-        let size = bytes.len();
+        // Streamed: the download is opened here (its length is the size an earlier upload
+        // would have) and read only as the upload sends it on.
+        let download = CaseAttachmentDownload {
+            sir: self.sir.as_ref(),
+            case_id,
+            attachment_id: id,
+        };
+        let body = download.open().await?;
+        let size = body.length();
         let earlier = self
             .earlier_upload(key, uploads, &attachment.file_name, size)
             .await?;
@@ -294,7 +302,11 @@ impl JiraClientHandler {
             }
             None => self
                 .jira
-                .upload_attachment(key, &attachment.file_name, bytes)
+                .upload_attachment(
+                    key,
+                    &attachment.file_name,
+                    &OpenedFirst::new(body, &download),
+                )
                 .await
                 .map(|uploaded| {
                     applied.attachments_added += 1;
@@ -340,7 +352,7 @@ impl JiraClientHandler {
         key: &str,
         uploads: &mut EarlierUploads,
         file_name: &str,
-        size: usize,
+        size: u64,
     ) -> Result<Option<String>, JiraClientError> {
         if uploads.unclaimed.is_none() {
             let me = self.integration_account.id(self.jira.as_ref()).await?;
@@ -359,7 +371,6 @@ impl JiraClientHandler {
             );
         }
         let unclaimed = uploads.unclaimed.get_or_insert_with(Vec::new);
-        let size = u64::try_from(size).unwrap_or(u64::MAX);
         Ok(unclaimed
             .iter()
             .position(|found| found.filename == file_name && found.size == size)

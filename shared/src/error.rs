@@ -172,7 +172,12 @@ pub enum Error {
 
     /// An attachment too large for SIR's upload request to state its length.
     #[error("attachment {file_name:?} of {bytes} bytes is too large to upload to SIR")]
-    AttachmentTooLarge { file_name: String, bytes: usize },
+    AttachmentTooLarge { file_name: String, bytes: u64 },
+
+    /// A download answered without saying how many bytes it carries, so they cannot be streamed
+    /// to a side that needs the length first.
+    #[error("the {from} attachment download did not say its length (no Content-Length)")]
+    AttachmentLengthUnknown { from: &'static str },
 
     /// SIR answered a call without something its model promises (e.g. GetCase without a status).
     #[error("SIR {operation} for case {case_id} answered without {missing}")]
@@ -295,6 +300,7 @@ impl Error {
             | Error::AttachmentUrlOffSite { .. } => false,
             Error::InvalidStartDate { .. }
             | Error::AttachmentTooLarge { .. }
+            | Error::AttachmentLengthUnknown { .. }
             | Error::SirAnswerIncomplete { .. } => false,
             Error::MissingEnv { .. }
             | Error::InvalidConfig { .. }

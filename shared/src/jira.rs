@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::adf::{adf_to_text, text_to_adf};
+use crate::attachment_body::{AttachmentBody, AttachmentSource};
 use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
 use crate::config::JiraSettings;
 use crate::error::{Error, Result};
@@ -326,13 +327,17 @@ pub trait JiraApi: Send + Sync {
     async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>>;
     /// The user with this accountId, `None` when Jira knows none (its e-mail may be hidden).
     async fn user(&self, account_id: &str) -> Result<Option<JiraUser>>;
+    /// Uploads the bytes `source` opens (again for each attempt Jira refused before storing
+    /// anything, e.g. with 429) as a multipart body of known length.
     async fn upload_attachment(
         &self,
         key: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        source: &dyn AttachmentSource,
     ) -> Result<JiraAttachment>;
-    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes>;
+    /// The attachment's bytes as they arrive (following Cloud's redirect to its media host),
+    /// declared as the response's `Content-Length`, else the attachment's listed size.
+    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<AttachmentBody>;
     /// Keys of the issues carrying `label` in `project_key` (POST /search/jql, all pages).
     async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>>;
     /// Keys of the project's issues updated in the last `minutes` minutes, oldest update first
@@ -543,6 +548,21 @@ impl JiraClient {
         idempotent: bool,
         build: impl Fn() -> RequestBuilder + Send + Sync,
     ) -> Result<Response> {
+        self.send_with(operation, idempotent, || std::future::ready(Ok(build())))
+            .await
+    }
+
+    /// [`JiraClient::send`] for a request whose building may fail or wait (a streamed body,
+    /// opened again for each attempt): a failed build is not retried.
+    async fn send_with<F>(
+        &self,
+        operation: &'static str,
+        idempotent: bool,
+        build: impl Fn() -> F + Send + Sync,
+    ) -> Result<Response>
+    where
+        F: Future<Output = Result<RequestBuilder>> + Send,
+    {
         let policy = &self.retry;
         let backoff = ExponentialBuilder::default()
             .with_jitter()
@@ -550,7 +570,12 @@ impl JiraClient {
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_retries);
         let once = || async {
-            let sent = match build().build() {
+            let builder = build().await.map_err(|error| Attempt {
+                error,
+                retry: false,
+                retry_after: None,
+            })?;
+            let sent = match builder.build() {
                 Ok(request) => self.execute(request).await,
                 Err(source) => Err(source),
             };
@@ -1152,17 +1177,22 @@ impl JiraApi for JiraClient {
         &self,
         key: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        source: &dyn AttachmentSource,
     ) -> Result<JiraAttachment> {
         let url = self.url(&["issue", key, "attachments"]);
         let file_name = file_name.to_owned();
         let response = self
-            .send("upload attachment", false, || {
-                let part = reqwest::multipart::Part::stream(reqwest::Body::from(bytes.clone()))
-                    .file_name(file_name.clone());
-                self.request(Method::POST, url.clone())
+            .send_with("upload attachment", false, || async {
+                let body = source.open().await?;
+                let length = body.length();
+                // A part of known length gives the whole body a `Content-Length`.
+                let part =
+                    reqwest::multipart::Part::stream_with_length(body.into_request_body(), length)
+                        .file_name(file_name.clone());
+                Ok(self
+                    .request(Method::POST, url.clone())
                     .header("X-Atlassian-Token", "no-check")
-                    .multipart(reqwest::multipart::Form::new().part("file", part))
+                    .multipart(reqwest::multipart::Form::new().part("file", part)))
             })
             .await?;
         let mut created: Vec<AttachmentJson> = read_json("upload attachment", response).await?;
@@ -1175,7 +1205,7 @@ impl JiraApi for JiraClient {
             })
     }
 
-    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes> {
+    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<AttachmentBody> {
         let url =
             Url::parse(&attachment.content_url).map_err(|source| Error::InvalidAttachmentUrl {
                 url: attachment.content_url.clone(),
@@ -1199,10 +1229,10 @@ impl JiraApi for JiraClient {
                 self.signed(Method::GET, url.clone()).header(ACCEPT, "*/*")
             })
             .await?;
-        response
-            .bytes()
-            .await
-            .map_err(|source| self.transport_error("download attachment", source))
+        let length = AttachmentBody::declared_length(&response).unwrap_or(attachment.size);
+        Ok(AttachmentBody::from_response(response, length, |error| {
+            Box::new(error.without_url())
+        }))
     }
 
     async fn search_keys_by_label(&self, project_key: &str, label: &str) -> Result<Vec<String>> {

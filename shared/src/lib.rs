@@ -10,11 +10,12 @@
 //! comments carries so a retry finds it ([`comment_marker`]). Time is read only through
 //! [`clock`] (the clock crate, re-exported), which a simulation can put on virtual time. Plain
 //! HTTP (Jira, presigned transfers) goes through [`http_transport`], so the local world can
-//! answer it in process.
+//! answer it in process; attachments move between the two as streams ([`attachment_body`]).
 
 pub use clock;
 
 pub mod adf;
+pub mod attachment_body;
 pub mod comment_marker;
 pub mod config;
 pub mod delivery;

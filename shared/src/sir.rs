@@ -21,6 +21,7 @@ use aws_sdk_securityir::types::{
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriority, RetryReason};
 
+use crate::attachment_body::{AttachmentBody, AttachmentSource};
 use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::snapshot::CaseSnapshot;
@@ -145,18 +146,23 @@ pub trait SirApi: Send + Sync {
     async fn create_comment(&self, case_id: &str, body: &str, client_token: &str)
     -> Result<String>;
     async fn update_comment(&self, case_id: &str, comment_id: &str, body: &str) -> Result<()>;
-    /// Uploads through a presigned URL (GetCaseAttachmentUploadUrl, then PUT of the bytes); the
-    /// same `client_token` asks for the same upload again.
+    /// Uploads through a presigned URL (GetCaseAttachmentUploadUrl for `body`'s length, then a
+    /// PUT streaming the bytes with that `Content-Length`); the same `client_token` asks for the
+    /// same upload again.
     async fn upload_attachment(
         &self,
         case_id: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        body: AttachmentBody,
         client_token: &str,
     ) -> Result<()>;
-    /// Downloads through a presigned URL (GetCaseAttachmentDownloadUrl, then GET).
-    async fn download_attachment(&self, case_id: &str, attachment_id: &str)
-    -> Result<bytes::Bytes>;
+    /// Downloads through a presigned URL (GetCaseAttachmentDownloadUrl, then GET): the bytes as
+    /// they arrive, with the length the response declared.
+    async fn download_attachment(
+        &self,
+        case_id: &str,
+        attachment_id: &str,
+    ) -> Result<AttachmentBody>;
     /// The incident response team of the active membership (empty when there is none).
     async fn incident_response_team(&self) -> Result<Vec<IncidentResponder>>;
     /// The tags of the case with this ARN.
@@ -268,6 +274,32 @@ pub fn principal_matches(principal: &str, creator: &str) -> bool {
 /// The SDK configuration the integration uses for SIR: `sdk` plus [`RetryAfterClassifier`].
 pub fn sir_client_config(sdk: &aws_config::SdkConfig) -> aws_sdk_securityir::config::Builder {
     aws_sdk_securityir::config::Builder::from(sdk).retry_classifier(RetryAfterClassifier)
+}
+
+/// One case attachment's download, opened again for each attempt of an upload elsewhere.
+#[derive(Clone, Copy)]
+pub struct CaseAttachmentDownload<'a> {
+    pub sir: &'a dyn SirApi,
+    pub case_id: &'a str,
+    pub attachment_id: &'a str,
+}
+
+impl std::fmt::Debug for CaseAttachmentDownload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseAttachmentDownload")
+            .field("case_id", &self.case_id)
+            .field("attachment_id", &self.attachment_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl AttachmentSource for CaseAttachmentDownload<'_> {
+    async fn open(&self) -> Result<AttachmentBody> {
+        self.sir
+            .download_attachment(self.case_id, self.attachment_id)
+            .await
+    }
 }
 
 /// Longest wait for a connection to a presigned URL's host (S3). Far below the Lambdas' 5-minute
@@ -604,12 +636,12 @@ impl SirApi for SdkSirClient {
         &self,
         case_id: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        body: AttachmentBody,
         client_token: &str,
     ) -> Result<()> {
-        let length = i64::try_from(bytes.len()).map_err(|_| Error::AttachmentTooLarge {
+        let length = body.length_i64().ok_or_else(|| Error::AttachmentTooLarge {
             file_name: file_name.to_owned(),
-            bytes: bytes.len(),
+            bytes: body.length(),
         })?;
         let out = self
             .client
@@ -622,7 +654,13 @@ impl SirApi for SdkSirClient {
             .await
             .map_err(Error::sir("GetCaseAttachmentUploadUrl"))?;
         let response = self
-            .transfer(self.http.put(out.attachment_presigned_url()).body(bytes))
+            .transfer(
+                self.http
+                    .put(out.attachment_presigned_url())
+                    // S3 refuses a PUT without it (411); a stream does not give one itself.
+                    .header(reqwest::header::CONTENT_LENGTH, body.length())
+                    .body(body.into_request_body()),
+            )
             .await
             .map_err(transfer_error("upload"))?;
         if !response.status().is_success() {
@@ -639,7 +677,7 @@ impl SirApi for SdkSirClient {
         &self,
         case_id: &str,
         attachment_id: &str,
-    ) -> Result<bytes::Bytes> {
+    ) -> Result<AttachmentBody> {
         let out = self
             .client
             .get_case_attachment_download_url()
@@ -660,7 +698,11 @@ impl SirApi for SdkSirClient {
                 source: None,
             });
         }
-        response.bytes().await.map_err(transfer)
+        let length = AttachmentBody::declared_length(&response)
+            .ok_or(Error::AttachmentLengthUnknown { from: "SIR" })?;
+        Ok(AttachmentBody::from_response(response, length, |error| {
+            Box::new(error.without_url())
+        }))
     }
 
     async fn incident_response_team(&self) -> Result<Vec<IncidentResponder>> {

@@ -373,10 +373,11 @@ impl SirClientHandler {
         attachment: &JiraAttachment,
         name: &str,
     ) -> Result<String, SirClientError> {
-        let bytes = self.jira.download_attachment(attachment).await?;
+        // Streamed: the bytes go on to SIR's upload URL as they come from Jira.
+        let body = self.jira.download_attachment(attachment).await?;
         let token = self.client_token(key, &format!("attachment-{}", attachment.id));
         self.sir
-            .upload_attachment(case_id, name, bytes, &token)
+            .upload_attachment(case_id, name, body, &token)
             .await?;
         let uploaded = self
             .sir

@@ -530,12 +530,12 @@ test_audit_settings_that_are_not_whole_numbers_are_refused() {
 
 test_options_become_cdk_context() {
   with_token_on_stdin
-  deploy "${DEPLOY_ARGS[@]}" --token - --encrypt-topic --reserved-concurrency 0 \
+  deploy "${DEPLOY_ARGS[@]}" --token - --encrypt-topic --reserved-concurrency 0 --memory-mb 256 \
     --alarm-topic-arn arn:aws:sns:eu-west-1:123456789012:ops --reuse-table KeptTable --stack-name SirJira
   expect exit_code 0
   local call
   call=$(grep -F 'cdk --no-notices deploy SirJira' "$STUB_LOG")
-  for part in encryptTopic=true reservedConcurrency=0 alarmTopicArn=arn:aws:sns:eu-west-1:123456789012:ops \
+  for part in encryptTopic=true reservedConcurrency=0 memoryMb=256 alarmTopicArn=arn:aws:sns:eu-west-1:123456789012:ops \
     existingTableName=KeptTable stackName=SirJira; do
     expect grep -qF -- "$part" <<<"$call"
   done

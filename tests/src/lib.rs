@@ -3,12 +3,14 @@
 //! and the whole integration wired both ways over them ([`pipeline`]): what the integration tests
 //! in `tests/tests/` share. The runner built on it (`./deploy.sh --local`, the emulators on their
 //! own) is the `local-world` crate. [`in_process`] answers the production adapters' HTTP with
-//! the emulators without a socket, for runs on a paused clock.
+//! the emulators without a socket, for runs on a paused clock; [`lambda_host`] runs the Lambda
+//! binaries as Lambda does.
 
 pub mod bus;
 pub mod clients;
 pub mod iam;
 pub mod in_process;
+pub mod lambda_host;
 pub mod pipeline;
 pub mod world;
 

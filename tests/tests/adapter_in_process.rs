@@ -14,6 +14,7 @@ use integration_tests::clients::sir_client_in_process;
 use integration_tests::in_process::InProcessNet;
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig};
 use secrecy::SecretString;
+use shared::attachment_body::{AttachmentBody, InMemory};
 use shared::config::JiraSettings;
 use shared::jira::{JiraApi, JiraClient, NewIssue, RetryPolicy};
 use shared::sir::{SdkSirClient, SirApi};
@@ -106,11 +107,17 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
 
     // An attachment round trip follows Cloud's redirect to the media host, in process too.
     let sent = client
-        .upload_attachment(&key, "dump.bin", bytes(70_000))
+        .upload_attachment(&key, "dump.bin", &InMemory(bytes(70_000)))
         .await
         .unwrap();
     assert_eq!(
-        client.download_attachment(&sent).await.unwrap(),
+        client
+            .download_attachment(&sent)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap(),
         bytes(70_000)
     );
     assert_eq!(emulator.media_requests().len(), 1);
@@ -159,13 +166,24 @@ async fn sir_in_process_waits_out_throttling_in_virtual_time_without_a_socket() 
 
     // Presigned transfers go through the same in-process transport.
     client
-        .upload_attachment(&case, "evidence.bin", bytes(4_097), "jira-attachment-1")
+        .upload_attachment(
+            &case,
+            "evidence.bin",
+            AttachmentBody::from_bytes(bytes(4_097)),
+            "jira-attachment-1",
+        )
         .await
         .unwrap();
     let details = client.get_case(&case).await.unwrap().unwrap();
     let attachment = &details.attachments[0].attachment_id;
     assert_eq!(
-        client.download_attachment(&case, attachment).await.unwrap(),
+        client
+            .download_attachment(&case, attachment)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap(),
         bytes(4_097)
     );
 

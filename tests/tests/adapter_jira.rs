@@ -20,6 +20,7 @@ use integration_tests::in_process::{InProcessNet, Transport};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue as HumanIssue, RateLimit, User};
 use secrecy::SecretString;
 use shared::Error;
+use shared::attachment_body::{AttachmentBody, AttachmentSource, InMemory};
 use shared::comment_marker::{CommentMarker, KIND_SIR_COMMENT, MARKER_PROPERTY};
 use shared::config::JiraSettings;
 use shared::jira::{IssueEdit, JiraApi, JiraAttachment, JiraClient, NewIssue, RetryPolicy};
@@ -359,7 +360,7 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
         .unwrap();
     let upload = every_byte(1_500_000);
     let sent = client
-        .upload_attachment(&key, "memory-dump.bin", upload.clone())
+        .upload_attachment(&key, "memory-dump.bin", &InMemory(upload.clone()))
         .await
         .unwrap();
     assert_eq!(sent.filename, "memory-dump.bin");
@@ -387,10 +388,25 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
         Some(ann.account_id.as_str())
     );
     assert_eq!(
-        client.download_attachment(theirs).await.unwrap(),
+        client
+            .download_attachment(theirs)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap(),
         human_bytes
     );
-    assert_eq!(client.download_attachment(&sent).await.unwrap(), upload);
+    assert_eq!(
+        client
+            .download_attachment(&sent)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap(),
+        upload
+    );
     // Both came from the media host Jira redirected to, which never saw the Jira credentials.
     let media: Vec<(bool, u16)> = emulator
         .media_requests()
@@ -398,6 +414,47 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
         .map(|r| (r.authorization, r.status))
         .collect();
     assert_eq!(media, [(false, 200), (false, 200)]);
+}
+
+/// An attachment source counting how often it was opened.
+#[derive(Debug)]
+struct CountedOpens {
+    bytes: bytes::Bytes,
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl AttachmentSource for CountedOpens {
+    async fn open(&self) -> shared::Result<AttachmentBody> {
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(AttachmentBody::from_bytes(self.bytes.clone()))
+    }
+}
+
+async fn an_upload_refused_with_429_is_sent_again_from_a_reopened_stream(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
+    let key = client
+        .create_issue(&new_issue("Evidence", &[]))
+        .await
+        .unwrap();
+    let source = CountedOpens {
+        bytes: every_byte(300_000),
+        opens: 0.into(),
+    };
+    emulator.faults().fail_next(1, 429);
+    let sent = client
+        .upload_attachment(&key, "capture.pcap", &source)
+        .await
+        .unwrap();
+    assert_eq!(
+        source.opens.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "a stream is sent once: the second attempt opened the source again"
+    );
+    assert_eq!(sent.size, 300_000);
+    let stored = emulator.issue(&key).unwrap().attachments;
+    assert_eq!(stored.len(), 1, "stored once");
+    assert_eq!(stored[0].bytes, source.bytes);
 }
 
 async fn attachments_download_from_a_site_that_does_not_redirect(transport: Transport) {
@@ -416,10 +473,19 @@ async fn attachments_download_from_a_site_that_does_not_redirect(transport: Tran
         .unwrap();
     let bytes = every_byte(10_000);
     let sent = client
-        .upload_attachment(&key, "notes.json", bytes.clone())
+        .upload_attachment(&key, "notes.json", &InMemory(bytes.clone()))
         .await
         .unwrap();
-    assert_eq!(client.download_attachment(&sent).await.unwrap(), bytes);
+    assert_eq!(
+        client
+            .download_attachment(&sent)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap(),
+        bytes
+    );
     assert!(emulator.media_requests().is_empty());
 }
 
@@ -604,6 +670,7 @@ both_transports!(
     watchers_are_added_by_account_id,
     attachments_travel_byte_exact_both_ways,
     attachments_download_from_a_site_that_does_not_redirect,
+    an_upload_refused_with_429_is_sent_again_from_a_reopened_stream,
     credentials_are_never_sent_to_an_attachment_url_off_the_site,
     label_search_pages_through_every_match,
     recently_updated_issues_of_the_project_are_found,

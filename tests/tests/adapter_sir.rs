@@ -17,6 +17,7 @@ use integration_tests::clients;
 use integration_tests::in_process::{InProcessNet, Transport};
 
 use shared::Error;
+use shared::attachment_body::AttachmentBody;
 use shared::sir::{CaseEdit, JIRA_ISSUE_TAG, NewCase, SdkSirClient, SirApi};
 use shared::status::{SirStatus, StatusError};
 use sir_emulator::{NewCase as HumanCase, SirEmulator, SirEmulatorConfig, Watcher};
@@ -284,7 +285,12 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
     let case = emulator.create_case(HUMAN, human_case("Evidence")).case_id;
     let ours = every_byte(1_500_000);
     client
-        .upload_attachment(&case, "memory-dump.bin", ours.clone(), "jira-attachment-1")
+        .upload_attachment(
+            &case,
+            "memory-dump.bin",
+            AttachmentBody::from_bytes(ours.clone()),
+            "jira-attachment-1",
+        )
         .await
         .unwrap();
     let details = client.get_case(&case).await.unwrap().unwrap();
@@ -308,6 +314,9 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
         client
             .download_attachment(&case, &uploaded.attachment_id)
             .await
+            .unwrap()
+            .into_bytes()
+            .await
             .unwrap(),
         ours
     );
@@ -317,7 +326,13 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
         .upload_attachment(HUMAN, &case, "notes.txt", theirs.to_vec())
         .unwrap();
     assert_eq!(
-        client.download_attachment(&case, &id).await.unwrap(),
+        client
+            .download_attachment(&case, &id)
+            .await
+            .unwrap()
+            .into_bytes()
+            .await
+            .unwrap(),
         theirs
     );
 }

@@ -642,6 +642,67 @@ async fn an_attachment_larger_than_sir_takes_is_reported_on_the_case() {
     );
 }
 
+/// `len` bytes that differ from position to position (so a dropped, doubled or shifted chunk
+/// shows), starting from `seed`.
+fn patterned(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ seed.wrapping_add((i / 65_536) as u8))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_100_mib_attachment_travels_byte_exact_each_way() {
+    let (it, people) = integration_with(IntegrationOptions {
+        jira: jira_emulator::JiraEmulatorConfig {
+            max_attachment_bytes: 200 * 1024 * 1024,
+            ..jira_emulator::JiraEmulatorConfig::default()
+        },
+        ..IntegrationOptions::default()
+    })
+    .await;
+    let me = &people.alice.account_id;
+    let size = usize::try_from(sir_client::MAX_ATTACHMENT_BYTES).unwrap();
+
+    // Jira → SIR: streamed from the media host Jira redirects to into SIR's upload URL.
+    let key = it
+        .jira
+        .create_issue(me, new_issue("Disk image", "x"))
+        .unwrap();
+    let from_jira = patterned(size, 7);
+    it.jira
+        .attach(me, &key, "disk.img", from_jira.clone())
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let case = case_of(&it, &key);
+    assert_eq!(case.attachments.len(), 1);
+    assert_eq!(case.attachments[0].attachment_status, "Verified");
+    assert!(
+        case.attachments[0].bytes == from_jira,
+        "byte-exact in SIR ({} bytes stored)",
+        case.attachments[0].bytes.len()
+    );
+    drop(from_jira);
+
+    // SIR → Jira: streamed from SIR's download URL into Jira's multipart upload.
+    let from_sir = patterned(size, 13);
+    it.sir
+        .upload_attachment(HUMAN_SIR, &case.case_id, "memory.dmp", from_sir.clone())
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let issue = it.jira.issue(&key).unwrap();
+    let copied: Vec<_> = issue
+        .attachments
+        .iter()
+        .filter(|a| a.filename == "memory.dmp")
+        .collect();
+    assert_eq!(copied.len(), 1, "uploaded once");
+    assert!(
+        copied[0].bytes.as_ref() == from_sir.as_slice(),
+        "byte-exact in Jira ({} bytes stored)",
+        copied[0].bytes.len()
+    );
+}
+
 /// The case made for `key` (by its `jira-issue-key` tag).
 fn case_of(it: &Integration, key: &str) -> CaseRecord {
     let cases: Vec<CaseRecord> = it

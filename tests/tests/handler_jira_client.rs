@@ -1757,14 +1757,14 @@ impl JiraApi for JiraDownAfterCreate {
         &self,
         key: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        source: &dyn shared::attachment_body::AttachmentSource,
     ) -> shared::Result<JiraAttachment> {
-        self.inner.upload_attachment(key, file_name, bytes).await
+        self.inner.upload_attachment(key, file_name, source).await
     }
     async fn download_attachment(
         &self,
         attachment: &JiraAttachment,
-    ) -> shared::Result<bytes::Bytes> {
+    ) -> shared::Result<shared::attachment_body::AttachmentBody> {
         self.inner.download_attachment(attachment).await
     }
     async fn search_keys_by_label(
@@ -2207,18 +2207,18 @@ impl SirApi for JiraEditLandsAfterGetCase {
         &self,
         case_id: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        body: shared::attachment_body::AttachmentBody,
         client_token: &str,
     ) -> shared::Result<()> {
         self.inner
-            .upload_attachment(case_id, file_name, bytes, client_token)
+            .upload_attachment(case_id, file_name, body, client_token)
             .await
     }
     async fn download_attachment(
         &self,
         case_id: &str,
         attachment_id: &str,
-    ) -> shared::Result<bytes::Bytes> {
+    ) -> shared::Result<shared::attachment_body::AttachmentBody> {
         self.inner.download_attachment(case_id, attachment_id).await
     }
     async fn incident_response_team(&self) -> shared::Result<Vec<shared::sir::IncidentResponder>> {

@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
 use integration_tests::iam::Function as Role;
-use integration_tests::world::REGION;
+use integration_tests::lambda_host::{
+    FUNCTIONS, contract_env, lambda_env, repo_root as root, sample_path,
+};
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue, User};
 use serde_json::{Value, json};
 use shared::config::ENV_TABLE_NAME;
@@ -48,8 +50,6 @@ use tokio::process::{Child, Command};
 
 /// Set (to anything) to make a missing cargo-lambda a failure instead of a skip.
 const REQUIRE_CARGO_LAMBDA: &str = "SIR_JIRA_REQUIRE_CARGO_LAMBDA";
-/// The case id in the sample events, replaced by the id of the case the test creates.
-const SAMPLE_CASE_ID: &str = "1234567890";
 const JIRA_EMAIL: &str = "integration@example.com";
 const JIRA_TOKEN: &str = "integration-token";
 const PROJECT_KEY: &str = "SEC";
@@ -58,54 +58,19 @@ const ALICE_ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
 /// Who creates the SIR case the SIR → Jira half starts from.
 const RESPONDER_KEY: &str = "responder";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Each function's key in `cdk/contract.json` and its name here.
-const FUNCTIONS: [(&str, &str); 4] = [
-    ("poller", "poller"),
-    ("jiraClient", "jira-client"),
-    ("jiraNotificationsHandler", "jira-notifications-handler"),
-    ("sirClient", "sir-client"),
-];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-fn sample_path(name: &str) -> PathBuf {
-    root().join("tests/events").join(name)
-}
-
-fn sample(name: &str) -> Value {
-    let path = sample_path(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-/// A sample event with its placeholder case id replaced (as a whole string value, or at the end
-/// of a case ARN).
-fn sample_for_case(name: &str, case_id: &str) -> Value {
-    fn replace(value: &mut Value, case_id: &str) {
-        match value {
-            Value::String(s) if s == SAMPLE_CASE_ID => *s = case_id.to_owned(),
-            Value::String(s) => {
-                if let Some(arn) = s.strip_suffix(&format!("case/{SAMPLE_CASE_ID}")) {
-                    *s = format!("{arn}case/{case_id}");
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| replace(v, case_id)),
-            Value::Object(map) => map.values_mut().for_each(|v| replace(v, case_id)),
-            _ => {}
-        }
-    }
-    let mut event = sample(name);
-    replace(&mut event, case_id);
-    event
-}
-
 /// Writes past the test harness's output capture, so a skip is seen in a normal `cargo test`.
+fn sample(name: &str) -> Value {
+    integration_tests::lambda_host::sample(name).unwrap()
+}
+
+fn sample_for_case(name: &str, case_id: &str) -> Value {
+    integration_tests::lambda_host::sample_for_case(name, case_id).unwrap()
+}
+
+fn contract() -> Value {
+    integration_tests::lambda_host::contract().unwrap()
+}
+
 fn say(message: &str) {
     let mut err = std::io::stderr().lock();
     // Nothing to do if stderr is gone.
@@ -365,11 +330,6 @@ impl Function {
     }
 }
 
-fn contract() -> Value {
-    let path = root().join("cdk/contract.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 /// A published event's detail without its `deliveryId`, which differs on every publish: the id
 /// the pending-delivery ledger recorded it under (checked to be there), the rest as the samples.
 fn recorded_detail(event: &Value) -> Value {
@@ -383,62 +343,6 @@ fn recorded_detail(event: &Value) -> Value {
         "deliveryId is a non-empty string: {id}"
     );
     detail
-}
-
-/// What the stack gives a function, by the names in `cdk/contract.json`: the shared variables
-/// and the function's own, each looked up in `values` by its contract key.
-fn contract_env(
-    function_key: &str,
-    values: &BTreeMap<&str, String>,
-) -> (String, BTreeMap<String, String>) {
-    let contract = contract();
-    let function = &contract["functions"][function_key];
-    let binary = function["crate"]
-        .as_str()
-        .unwrap_or_else(|| panic!("contract.json has no crate for {function_key}"))
-        .to_owned();
-    let mut env = BTreeMap::new();
-    for names in [&contract["sharedEnv"], &function["env"]] {
-        for (key, name) in names.as_object().expect("an object of env names") {
-            let value = values.get(key.as_str()).unwrap_or_else(|| {
-                panic!("contract.json gives {function_key} {name} ({key}); this test has no value for it")
-            });
-            env.insert(name.as_str().unwrap().to_owned(), value.clone());
-        }
-    }
-    (binary, env)
-}
-
-/// What Lambda itself sets (and what the local world needs instead of AWS): the region, the
-/// execution role's credentials (the access key names the function, which the SIR emulator
-/// records as the caller), the log format, and the endpoints of moto and the SIR emulator.
-fn lambda_env(
-    access_key: &str,
-    world: &World,
-    sir: &SirEmulator,
-    scratch: &Path,
-) -> BTreeMap<String, String> {
-    let no_file = scratch.join("no-aws-config").display().to_string();
-    [
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_DEFAULT_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", access_key.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "local-world-secret".to_owned()),
-        ("AWS_SESSION_TOKEN", "local-world-session".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
-        ("AWS_LAMBDA_LOG_LEVEL", "INFO".to_owned()),
-        ("AWS_ENDPOINT_URL", world.endpoint.clone()),
-        ("AWS_ENDPOINT_URL_SECURITY_IR", sir.endpoint()),
-        // Nothing from a developer's ~/.aws, no instance metadata.
-        ("AWS_CONFIG_FILE", no_file.clone()),
-        ("AWS_SHARED_CREDENTIALS_FILE", no_file),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
 }
 
 /// A sample event with its case id replaced, written where `cargo lambda invoke` can read it.
@@ -587,7 +491,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
 
     let emulator = LambdaEmulator::start(&cargo_lambda, &scratch).await;
     let start = |function_key: &str, name: &str, values: &BTreeMap<&str, String>| {
-        let (binary, mut env) = contract_env(function_key, values);
+        let (binary, mut env) = contract_env(function_key, values).unwrap();
         env.extend(lambda_env(&key_of(function_key), &world, &sir, &scratch));
         Function::start(&bin_dir, &binary, name, &env, &emulator, &scratch)
     };
@@ -775,7 +679,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     // A cold start without MAPPING_TABLE_NAME fails, naming it, in each binary: the process exits
     // before it takes the invocation (Lambda reports that as Runtime.ExitError, with this log).
     for (function_key, name) in FUNCTIONS {
-        let (binary, mut env) = contract_env(function_key, &values);
+        let (binary, mut env) = contract_env(function_key, &values).unwrap();
         assert!(env.remove(ENV_TABLE_NAME).is_some());
         env.extend(lambda_env(&key_of(function_key), &world, &sir, &scratch));
         let mut broken = Function::start(

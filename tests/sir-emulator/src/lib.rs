@@ -41,7 +41,8 @@
 //!   presigned URL carries, so tests can prove it never reaches a log or an error)
 //!   and adds a `Pending` attachment (a 51st one → `ServiceQuotaExceededException`); a PUT of exactly
 //!   `contentLength` bytes there makes it `Verified` (wrong length → 400, an unknown, used or
-//!   closed-case URL → 403, with S3-style XML errors); GetCaseAttachmentDownloadUrl answers
+//!   closed-case URL → 403, no `Content-Length` header → 411 `MissingContentLength`, a chunked
+//!   body → 501 `NotImplemented`, as S3, with S3-style XML errors); GetCaseAttachmentDownloadUrl answers
 //!   `http://127.0.0.1:<port>/_downloads/<token>?X-Amz-…`, which serves the bytes. A `Pending` attachment
 //!   refuses GetCaseAttachmentDownloadUrl with `ConflictException` (`resourceType` `attachment`).
 //! - Identity: the access key id of the SigV4 `Authorization` header, recorded as

@@ -292,12 +292,29 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
 }
 
-/// `PUT /_uploads/{token}`: the presigned upload URL.
+/// `PUT /_uploads/{token}`: the presigned upload URL. As S3: a chunked body (no length up
+/// front) is refused with 501 `NotImplemented`, a PUT without `Content-Length` with 411
+/// `MissingContentLength`, before anything is stored.
 pub(crate) async fn upload(
     State(shared): State<Arc<Shared>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return s3_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented (Transfer-Encoding)",
+        );
+    }
+    if !headers.contains_key(header::CONTENT_LENGTH) {
+        return s3_error(
+            StatusCode::LENGTH_REQUIRED,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        );
+    }
     let result = shared
         .store()
         .complete_upload(&token, bytes.to_vec(), &shared.events);

@@ -120,6 +120,51 @@ async fn upload_of_another_length_is_refused_and_the_attachment_stays_pending() 
 }
 
 #[tokio::test]
+async fn an_upload_without_its_length_up_front_is_refused_as_s3_does() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let case_id = create_case(&client, "streamed").await;
+    let url = upload_url(&client, &case_id, "streamed.bin", 6).await;
+    // A stream sent without a `Content-Length` goes out chunked: S3 answers 501.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(vec![1, 2, 3]), Ok(vec![4, 5, 6])];
+    let chunked = reqwest::Client::new()
+        .put(&url)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status().as_u16(), 501);
+    assert!(chunked.text().await.unwrap().contains("NotImplemented"));
+    // No `Content-Length` and no body framing at all (only possible in process): 411.
+    let path = url.trim_start_matches(&emulator.endpoint()).to_owned();
+    let bare = http::Request::put(path)
+        .body(axum::body::Body::from(vec![1u8, 2, 3, 4, 5, 6]))
+        .unwrap();
+    let answer = tower::ServiceExt::oneshot(emulator.router(), bare)
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 411);
+    let case = emulator.case(&case_id).unwrap();
+    assert_eq!(case.attachments[0].attachment_status, "Pending");
+    // The same stream with its length said up front is stored.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(vec![1, 2, 3]), Ok(vec![4, 5, 6])];
+    let sized = reqwest::Client::new()
+        .put(&url)
+        .header(reqwest::header::CONTENT_LENGTH, 6)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sized.status().as_u16(), 200);
+    let case = emulator.case(&case_id).unwrap();
+    assert_eq!(case.attachments[0].attachment_status, "Verified");
+}
+
+#[tokio::test]
 async fn upload_url_works_only_once() {
     let emulator = emulator().await;
     let client = client(&emulator);

@@ -81,12 +81,15 @@ impl JiraApi for SelfUnaware {
         &self,
         key: &str,
         file_name: &str,
-        bytes: bytes::Bytes,
+        source: &dyn shared::attachment_body::AttachmentSource,
     ) -> Result<JiraAttachment> {
-        self.0.upload_attachment(key, file_name, bytes).await
+        self.0.upload_attachment(key, file_name, source).await
     }
 
-    async fn download_attachment(&self, attachment: &JiraAttachment) -> Result<bytes::Bytes> {
+    async fn download_attachment(
+        &self,
+        attachment: &JiraAttachment,
+    ) -> Result<shared::attachment_body::AttachmentBody> {
         self.0.download_attachment(attachment).await
     }
 
