@@ -503,7 +503,7 @@ impl JiraClientHandler {
         };
         let mut wanted =
             FieldsWanted::for_delivery(change, created, outcome, before.as_ref(), &case);
-        let (mut jira_state, live_watchers) = self.jira_baseline(key, &issue, made_here).await?;
+        let (mut jira_state, live_watchers) = self.jira_baseline(key, &issue, outcome).await?;
         if let Some(seen) = audit_seen.filter(|_| outcome == IssueOutcome::Updated) {
             self.audit_fields(&case, &issue, seen, &jira_state, &mut wanted, &mut applied)
                 .await?;
@@ -636,18 +636,26 @@ impl JiraClientHandler {
     /// The stored Jira-side snapshot of the linked issue `key`; when there is none yet, one read
     /// from the live issue (less its watchers when `made_here`, see below), stored before
     /// anything is written to Jira, with the watchers Jira listed (so the watcher sync does not
-    /// ask again).
+    /// ask again; none for an issue `Created` by this run, which is not asked).
     async fn jira_baseline(
         &self,
         key: &str,
         issue: &JiraIssue,
-        made_here: bool,
+        outcome: IssueOutcome,
     ) -> Result<(IssueSnapshot, Option<Vec<String>>), JiraClientError> {
         if let Some(snapshot) = self.store.issue_snapshot(key).await? {
             return Ok((snapshot, None));
         }
+        let made_here = matches!(outcome, IssueOutcome::Created | IssueOutcome::Adopted);
         let me = self.integration_account.id(self.jira.as_ref()).await?;
-        let watchers = self.jira.watchers(key).await?;
+        // An issue this run created a moment ago has no watcher but (per the site's autowatch)
+        // the integration itself, left out of the snapshot anyway: not asked. Adding a case
+        // watcher who already watches it is a no-op in Jira.
+        let watchers = if outcome == IssueOutcome::Created {
+            Vec::new()
+        } else {
+            self.jira.watchers(key).await?
+        };
         let mut snapshot = shared::jira::issue_snapshot_with(issue, &watchers, me);
         // On an issue this case's delivery created or adopted (after a lost create answer), a
         // watcher other than those copied from the case can only be one a person added before
