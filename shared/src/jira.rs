@@ -597,7 +597,18 @@ impl JiraClient {
             let refused = status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some());
             let retry = refused || (idempotent && status.is_server_error());
-            let messages = error_messages(response).await;
+            // Which of Cloud's limits refused it (`jira-burst-based`: this endpoint and method;
+            // `jira-per-issue-on-write`: this issue; a quota: the site), for the log and the
+            // error: each request waits out its own refusal, nothing else is held back.
+            let limit = response
+                .headers()
+                .get("RateLimit-Reason")
+                .and_then(|v| v.to_str().ok())
+                .map(|reason| reason.chars().take(64).collect::<String>());
+            let mut messages = error_messages(response).await;
+            if let Some(limit) = limit {
+                messages = format!("{messages} (RateLimit-Reason: {limit})");
+            }
             Err(Attempt {
                 error: Error::JiraStatus {
                     operation,

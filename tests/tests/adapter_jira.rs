@@ -585,6 +585,66 @@ async fn rate_limited_requests_wait_for_retry_after_and_succeed(transport: Trans
     );
 }
 
+async fn each_limit_holds_back_only_its_own_part_and_is_named_in_the_error(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
+    let one = client.create_issue(&new_issue("One", &[])).await.unwrap();
+    let two = client.create_issue(&new_issue("Two", &[])).await.unwrap();
+    let marker = |n: &str| CommentMarker::item(KIND_SIR_COMMENT, "1234567890", n);
+    // Jira Cloud's burst limit: one bucket per endpoint and method.
+    emulator.faults().burst_limit(Some(RateLimit {
+        capacity: 1,
+        refill_per_second: 1.0,
+    }));
+    client
+        .add_comment(&one, "first", &marker("1"))
+        .await
+        .unwrap();
+    // Another endpoint is not held back by the comment endpoint's empty bucket.
+    client.get_issue(&one).await.unwrap().unwrap();
+    // The same endpoint is refused (429, `jira-burst-based`), waits out Retry-After, succeeds.
+    client
+        .add_comment(&two, "second", &marker("2"))
+        .await
+        .unwrap();
+    let refused: Vec<String> = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        refused,
+        [format!("POST /rest/api/3/issue/{two}/comment")],
+        "only the limited endpoint was refused"
+    );
+
+    // Jira Cloud's per-issue write limit: a write to another issue goes through; the error of
+    // one refused for longer than the client waits names the limit.
+    emulator.faults().burst_limit(None);
+    emulator.faults().issue_write_limit(Some(RateLimit {
+        capacity: 1,
+        refill_per_second: 0.05,
+    }));
+    client
+        .add_comment(&one, "third", &marker("3"))
+        .await
+        .unwrap();
+    client
+        .add_comment(&two, "fourth", &marker("4"))
+        .await
+        .unwrap();
+    let err = client
+        .add_comment(&one, "fifth", &marker("5"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::JiraStatus { status: 429, messages, .. }
+            if messages.contains("RateLimit-Reason: jira-per-issue-on-write")),
+        "{err:?}"
+    );
+    assert!(err.is_retryable(), "the event is retried later");
+}
+
 async fn a_refused_create_is_retried_but_a_failed_one_is_not(transport: Transport) {
     let (emulator, client) = jira(transport).await;
     emulator.faults().fail_next(1, 429);
@@ -675,6 +735,7 @@ both_transports!(
     label_search_pages_through_every_match,
     recently_updated_issues_of_the_project_are_found,
     rate_limited_requests_wait_for_retry_after_and_succeed,
+    each_limit_holds_back_only_its_own_part_and_is_named_in_the_error,
     a_refused_create_is_retried_but_a_failed_one_is_not,
     server_errors_are_retried_a_bounded_number_of_times,
     an_outage_is_waited_out_when_short,

@@ -58,12 +58,75 @@ impl TokenBucket {
     }
 }
 
+/// Which of Jira Cloud's limits refused a request: the `RateLimit-Reason` of its 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitReason {
+    /// The tenant's budget over every endpoint (the emulator's `rateLimit`).
+    Tenant,
+    /// Requests per second to one endpoint and method.
+    Burst,
+    /// Writes to one issue.
+    IssueWrite,
+}
+
+impl LimitReason {
+    /// The `RateLimit-Reason` header value Jira Cloud sends for it.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            LimitReason::Tenant => "jira-quota-tenant-based",
+            LimitReason::Burst => "jira-burst-based",
+            LimitReason::IssueWrite => "jira-per-issue-on-write",
+        }
+    }
+}
+
+/// A refused request: why, and how many whole seconds until the bucket has a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limited {
+    pub(crate) reason: LimitReason,
+    pub(crate) retry_after_seconds: u64,
+}
+
+/// The endpoint a path is, with issue keys and ids as placeholders
+/// (`/rest/api/3/issue/SEC-1/comment/10001` → `/rest/api/3/issue/{key}/comment/{id}`), and the
+/// issue it names, if any.
+pub(crate) fn endpoint_of(path: &str) -> (String, Option<String>) {
+    let mut issue = None;
+    let mut previous = "";
+    let shape: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            let shaped = if previous == "issue"
+                && segment.rsplit_once('-').is_some_and(|(project, number)| {
+                    !project.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+                }) {
+                issue = Some(segment.to_owned());
+                "{key}".to_owned()
+            } else if previous != "api"
+                && !segment.is_empty()
+                && segment.bytes().all(|b| b.is_ascii_digit())
+            {
+                "{id}".to_owned()
+            } else {
+                segment.to_owned()
+            };
+            previous = segment;
+            shaped
+        })
+        .collect();
+    (shape.join("/"), issue)
+}
+
 #[derive(Debug, Default)]
 struct FaultState {
     failing: Option<(u32, u16)>,
     latency: Duration,
     outage_until: Option<Instant>,
     bucket: Option<TokenBucket>,
+    /// Per endpoint and method (`jira-burst-based`): the limit, and each endpoint's bucket.
+    burst: Option<(RateLimit, BTreeMap<String, TokenBucket>)>,
+    /// Per issue, writes only (`jira-per-issue-on-write`): the limit, and each issue's bucket.
+    issue_writes: Option<(RateLimit, BTreeMap<String, TokenBucket>)>,
     /// accountId → the status and message that answer adding it as a watcher.
     refused_watchers: BTreeMap<String, (u16, String)>,
     /// Target status (lower case) → the field its transitions require, and Jira's message.
@@ -247,12 +310,59 @@ impl Faults {
             .cloned()
     }
 
-    /// Takes a rate-limit token, or says how many seconds to wait.
+    /// Takes a token from the tenant's bucket, or says how many seconds to wait.
+    #[cfg(test)]
     pub(crate) fn take_token(&self) -> Result<(), u64> {
         match lock(&self.state).bucket.as_mut() {
             Some(bucket) => bucket.take(),
             None => Ok(()),
         }
+    }
+
+    /// Limits requests per second to each endpoint and method, as Jira Cloud's burst limit
+    /// (`None` turns it off); each endpoint's bucket starts full.
+    pub fn burst_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.state).burst = limit.map(|limit| (limit, BTreeMap::new()));
+    }
+
+    /// Limits writes (POST, PUT, DELETE) to each issue, as Jira Cloud's per-issue write limit
+    /// (`None` turns it off); each issue's bucket starts full.
+    pub fn issue_write_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.state).issue_writes = limit.map(|limit| (limit, BTreeMap::new()));
+    }
+
+    /// Takes a token from every limit the request falls under (the tenant's, its endpoint's,
+    /// and its issue's for a write), or names the first that refused it.
+    pub(crate) fn admit(&self, method: &str, path: &str) -> Result<(), Limited> {
+        let mut state = lock(&self.state);
+        let refused = |reason| {
+            move |retry_after_seconds| Limited {
+                reason,
+                retry_after_seconds,
+            }
+        };
+        if let Some(bucket) = state.bucket.as_mut() {
+            bucket.take().map_err(refused(LimitReason::Tenant))?;
+        }
+        let (endpoint, issue) = endpoint_of(path);
+        if let Some((limit, buckets)) = state.burst.as_mut() {
+            buckets
+                .entry(format!("{method} {endpoint}"))
+                .or_insert_with(|| TokenBucket::new(*limit))
+                .take()
+                .map_err(refused(LimitReason::Burst))?;
+        }
+        let write = matches!(method, "POST" | "PUT" | "DELETE");
+        if let (true, Some(issue), Some((limit, buckets))) =
+            (write, issue, state.issue_writes.as_mut())
+        {
+            buckets
+                .entry(issue)
+                .or_insert_with(|| TokenBucket::new(*limit))
+                .take()
+                .map_err(refused(LimitReason::IssueWrite))?;
+        }
+        Ok(())
     }
 }
 
@@ -292,6 +402,62 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(faults.refusal(), None);
+    }
+
+    #[test]
+    fn endpoints_are_named_with_keys_and_ids_as_placeholders() {
+        assert_eq!(
+            endpoint_of("/rest/api/3/issue/SEC-12/comment/10001"),
+            (
+                "/rest/api/3/issue/{key}/comment/{id}".to_owned(),
+                Some("SEC-12".to_owned())
+            )
+        );
+        assert_eq!(
+            endpoint_of("/rest/api/3/search/jql"),
+            ("/rest/api/3/search/jql".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn burst_and_issue_write_limits_refuse_only_their_own_part_and_say_which() {
+        let faults = Faults::default();
+        let one = Some(RateLimit {
+            capacity: 1,
+            refill_per_second: 0.5,
+        });
+        faults.burst_limit(one);
+        assert_eq!(
+            faults.admit("POST", "/rest/api/3/issue/SEC-1/comment"),
+            Ok(())
+        );
+        let refused = faults.admit("POST", "/rest/api/3/issue/SEC-2/comment");
+        assert_eq!(
+            refused.map_err(|l| (l.reason.header_value(), l.retry_after_seconds)),
+            Err(("jira-burst-based", 2))
+        );
+        // Another endpoint, or the same path with another method, has its own bucket.
+        assert_eq!(
+            faults.admit("GET", "/rest/api/3/issue/SEC-1/comment"),
+            Ok(())
+        );
+        assert_eq!(faults.admit("GET", "/rest/api/3/issue/SEC-1"), Ok(()));
+
+        faults.burst_limit(None);
+        faults.issue_write_limit(one);
+        assert_eq!(faults.admit("PUT", "/rest/api/3/issue/SEC-1"), Ok(()));
+        assert_eq!(
+            faults
+                .admit("POST", "/rest/api/3/issue/SEC-1/comment")
+                .map_err(|l| l.reason),
+            Err(LimitReason::IssueWrite)
+        );
+        // Reads of that issue, and writes to another, go through.
+        assert_eq!(faults.admit("GET", "/rest/api/3/issue/SEC-1"), Ok(()));
+        assert_eq!(
+            faults.admit("POST", "/rest/api/3/issue/SEC-2/comment"),
+            Ok(())
+        );
     }
 
     #[test]

@@ -89,7 +89,10 @@
 //!   whether the message carries `"Initiator"`, on unless `false`); `POST /_emulator/automation/forged` (the raw
 //!   message as the body)
 //! - `POST /_emulator/faults` `{"failNext"?: {"count","status"}, "latencyMs"?, "outageMs"?,
-//!   "rateLimit"?: {"capacity","refillPerSecond"} | null, "refuseWatcher"?: {"accountId",
+//!   "rateLimit"?: {"capacity","refillPerSecond"} | null (the tenant's bucket),
+//!   "burstLimit"?: … | null (a bucket per endpoint and method), "issueWriteLimit"?: … | null (a
+//!   bucket per issue for its writes; each 429 names its limit in `RateLimit-Reason`:
+//!   `jira-quota-tenant-based`, `jira-burst-based`, `jira-per-issue-on-write`), "refuseWatcher"?: {"accountId",
 //!   "message"} (adding that watcher answers 400), "requireTransitionField"?: {"status", "field",
 //!   "message"} (a transition to that status without the field in `fields` answers 400 with
 //!   `errors`), "failAfterApplying"?: {"method", "pathPart", "status"} (the next such request is
@@ -127,7 +130,7 @@ pub use emulator::{
     JiraEmulatorConfig,
 };
 pub use error::Error;
-pub use faults::{Faults, RateLimit};
+pub use faults::{Faults, LimitReason, RateLimit};
 pub use model::{
     AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueEdit, IssueRecord,
     MediaRequest, NewIssue, RecordedRequest, RichText, User,

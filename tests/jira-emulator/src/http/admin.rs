@@ -338,6 +338,12 @@ struct FaultRequest {
     /// Absent: unchanged; `null`: off.
     #[serde(default, deserialize_with = "present")]
     rate_limit: Option<Option<RateLimit>>,
+    /// Per endpoint and method (`jira-burst-based`). Absent: unchanged; `null`: off.
+    #[serde(default, deserialize_with = "present")]
+    burst_limit: Option<Option<RateLimit>>,
+    /// Per issue, writes only (`jira-per-issue-on-write`). Absent: unchanged; `null`: off.
+    #[serde(default, deserialize_with = "present")]
+    issue_write_limit: Option<Option<RateLimit>>,
 }
 
 /// Tells a `null` field (`Some(None)`) from an absent one (`None`).
@@ -364,6 +370,12 @@ async fn set_faults(State(shared): State<Arc<Shared>>, bytes: Bytes) -> AdminRes
     }
     if let Some(limit) = request.rate_limit {
         faults.rate_limit(limit);
+    }
+    if let Some(limit) = request.burst_limit {
+        faults.burst_limit(limit);
+    }
+    if let Some(limit) = request.issue_write_limit {
+        faults.issue_write_limit(limit);
     }
     if let Some(refused) = request.refuse_watcher {
         faults.refuse_watcher(&refused.account_id, &refused.message);

@@ -69,7 +69,8 @@ async fn not_found() -> Response {
 }
 
 /// Every REST request: identify the caller, apply latency, outage and injected failures,
-/// require auth (except `serverInfo`), take a rate-limit token, then record the answer (or,
+/// require auth (except `serverInfo`), take a token from each rate limit it falls under (a 429
+/// names the one that refused it in `RateLimit-Reason`), then record the answer (or,
 /// armed to hang after applying, record it and never answer).
 async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     let method = request.method().to_string();
@@ -85,7 +86,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
     } else if path.ends_with("/serverInfo") {
         next.run(request).await
     } else if let Some(caller) = caller.clone() {
-        match shared.faults.take_token() {
+        match shared.faults.admit(&method, &path) {
             Ok(()) => {
                 request.extensions_mut().insert(caller.clone());
                 let response = next.run(request).await;
@@ -112,10 +113,17 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
                     None => response,
                 }
             }
-            Err(retry_after_seconds) => with_retry_after(
-                jira_message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded."),
-                retry_after_seconds,
-            ),
+            Err(limited) => {
+                let mut response = with_retry_after(
+                    jira_message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded."),
+                    limited.retry_after_seconds,
+                );
+                response.headers_mut().insert(
+                    "RateLimit-Reason",
+                    HeaderValue::from_static(limited.reason.header_value()),
+                );
+                response
+            }
         }
     } else {
         let mut response = jira_message(
