@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
-use aws_sdk_eventbridge::types::RuleState;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use jira_client::JiraClientHandler;
 use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
@@ -226,16 +225,7 @@ impl Integration {
         let to_sir = world
             .rule_queue("sir-client", &rule_patterns::sir_client())
             .await?;
-        let schedule_rule = format!("{}-poller-schedule", world.stack_name);
-        world
-            .eventbridge
-            .put_rule()
-            .name(&schedule_rule)
-            .schedule_expression("rate(5 minutes)")
-            .state(RuleState::Disabled)
-            .send()
-            .await
-            .map_err(HarnessError::aws("PutRule"))?;
+        let schedule_rule = world.poller_schedule_rule().await?;
 
         let jira_settings = JiraSettings {
             email: "integration@example.com".into(),

@@ -52,6 +52,21 @@ pub struct RuleQueue {
 }
 
 impl World {
+    /// The poller's schedule rule (`<stack>-poller-schedule`), created disabled at
+    /// `rate(5 minutes)` as the stack creates it; returns its name.
+    pub async fn poller_schedule_rule(&self) -> Result<String, HarnessError> {
+        let name = format!("{}-poller-schedule", self.stack_name);
+        self.eventbridge
+            .put_rule()
+            .name(&name)
+            .schedule_expression("rate(5 minutes)")
+            .state(aws_sdk_eventbridge::types::RuleState::Disabled)
+            .send()
+            .await
+            .map_err(HarnessError::aws("PutRule"))?;
+        Ok(name)
+    }
+
     /// Starts moto if needed and creates this test's table and bus.
     pub async fn new() -> Result<World, HarnessError> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();

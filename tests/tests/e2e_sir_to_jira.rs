@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
 use integration_tests::bus::{Delivery, Route};
 use integration_tests::clients::{schedule_tick, sir_client};
@@ -71,16 +70,7 @@ async fn pipeline() -> Pipeline {
             .await
             .unwrap(),
     };
-    let rule = format!("{}-poller-schedule", world.stack_name);
-    world
-        .eventbridge
-        .put_rule()
-        .name(&rule)
-        .schedule_expression("rate(5 minutes)")
-        .state(RuleState::Disabled)
-        .send()
-        .await
-        .unwrap();
+    let rule = world.poller_schedule_rule().await.unwrap();
     // Each Lambda signs with its own key and may do only what its role allows.
     let poller_sdk = world.function_sdk(Function::Poller).await.unwrap();
     let jira_client_sdk = world.function_sdk(Function::JiraClient).await.unwrap();

@@ -63,16 +63,7 @@ async fn setup() -> Setup {
         .rule_queue("jira-client", &rule_patterns::jira_client())
         .await
         .unwrap();
-    let rule = format!("poller-schedule-{}", world.id);
-    world
-        .eventbridge
-        .put_rule()
-        .name(&rule)
-        .schedule_expression("rate(5 minutes)")
-        .state(RuleState::Disabled)
-        .send()
-        .await
-        .unwrap();
+    let rule = world.poller_schedule_rule().await.unwrap();
 
     let fail_for = Arc::new(Mutex::new(None));
     let poller = Poller {

@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
 use integration_tests::clients::{schedule_tick, sir_client};
 use integration_tests::world::RuleQueue;
@@ -49,16 +48,7 @@ async fn setup(backfill: &str) -> Setup {
         .rule_queue("jira-client", &rule_patterns::jira_client())
         .await
         .unwrap();
-    let rule = format!("poller-schedule-{}", world.id);
-    world
-        .eventbridge
-        .put_rule()
-        .name(&rule)
-        .schedule_expression("rate(5 minutes)")
-        .state(RuleState::Disabled)
-        .send()
-        .await
-        .unwrap();
+    let rule = world.poller_schedule_rule().await.unwrap();
     let installed_at = (OffsetDateTime::now_utc() - Duration::from_secs(60))
         .replace_nanosecond(0)
         .unwrap()

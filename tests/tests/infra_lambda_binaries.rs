@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::World;
 use integration_tests::iam::Function as Role;
 use integration_tests::lambda_host::{
@@ -457,16 +456,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         .rule_queue("to-sir", &rule_patterns::sir_client())
         .await
         .unwrap();
-    let schedule_rule = format!("{}-poller-schedule", world.stack_name);
-    world
-        .eventbridge
-        .put_rule()
-        .name(&schedule_rule)
-        .schedule_expression("rate(5 minutes)")
-        .state(RuleState::Disabled)
-        .send()
-        .await
-        .unwrap();
+    let schedule_rule = world.poller_schedule_rule().await.unwrap();
 
     // Values for every name the contract gives a function (non-default ones where the effect
     // shows, so the variable is seen to be read).

@@ -24,7 +24,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::clients::{schedule_tick, sir_client};
 use integration_tests::iam::{CallCount, Function};
 use integration_tests::pipeline::Integration;
@@ -423,16 +422,7 @@ async fn poll_costs(n: usize, ks: &[usize]) -> Result<Vec<PassCost>, HarnessErro
     let sir = SirEmulator::start(SirEmulatorConfig::default())
         .await
         .map_err(|e| HarnessError::Setup(format!("SIR emulator: {e}")))?;
-    let rule = format!("{}-poller-schedule", world.stack_name);
-    world
-        .eventbridge
-        .put_rule()
-        .name(&rule)
-        .schedule_expression("rate(5 minutes)")
-        .state(RuleState::Disabled)
-        .send()
-        .await
-        .map_err(HarnessError::aws("PutRule"))?;
+    let rule = world.poller_schedule_rule().await?;
     let sdk = world.function_sdk(Function::Poller).await?;
     let poller = Poller {
         sir: Arc::new(SdkSirClient::new(sir_client(

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_eventbridge::types::RuleState;
 use integration_tests::iam::Function as Role;
 use integration_tests::lambda_host::{
     FUNCTIONS, RuntimeApi, contract_env, lambda_env, peak_rss_kib, sample, sample_for_case,
@@ -104,16 +103,7 @@ impl Stage {
         let to_sir = world
             .rule_queue("to-sir", &rule_patterns::sir_client())
             .await?;
-        let schedule_rule = format!("{}-poller-schedule", world.stack_name);
-        world
-            .eventbridge
-            .put_rule()
-            .name(&schedule_rule)
-            .schedule_expression("rate(5 minutes)")
-            .state(RuleState::Disabled)
-            .send()
-            .await
-            .map_err(HarnessError::aws("PutRule"))?;
+        let schedule_rule = world.poller_schedule_rule().await?;
         let ann = jira
             .add_user(User::new("Ann Analyst", "ann@example.com"))
             .account_id;
