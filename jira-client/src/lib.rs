@@ -338,29 +338,17 @@ impl JiraClientHandler {
         })
         .await?;
         if let Some(delivery_id) = delivery_id {
-            let acknowledged = self
-                .store
-                .acknowledge_delivery(&subject, &delivery_id)
-                .await;
-            match acknowledged {
-                Ok(true) => tracing::debug!(%subject, delivery_id, "delivery acknowledged"),
-                Ok(false) => {
-                    let covered = held_before.filter(|_| {
-                        matches!(
-                            applied.outcome,
-                            IssueOutcome::Created | IssueOutcome::Adopted
-                        )
-                    });
-                    Box::pin(self.apply_held(&case_id, &subject, covered)).await?;
-                }
-                // Applied all the same: the delivery left in the ledger costs one harmless
-                // redelivery after the window (see `shared::delivery::acknowledge_logged`).
-                Err(error) => tracing::warn!(
-                    %subject,
-                    delivery_id,
-                    error = %shared::error::error_chain(&error),
-                    "could not acknowledge the delivery; the reconciler will publish it once more"
-                ),
+            let newer_pending =
+                shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id)
+                    .await;
+            if newer_pending {
+                let covered = held_before.filter(|_| {
+                    matches!(
+                        applied.outcome,
+                        IssueOutcome::Created | IssueOutcome::Adopted
+                    )
+                });
+                Box::pin(self.apply_held(&case_id, &subject, covered)).await?;
             }
         }
         Ok(applied)

@@ -312,25 +312,35 @@ pub async fn acknowledge(store: &dyn PendingDeliveryStore, event: &BusEvent) -> 
 /// failed acknowledgement is logged, not returned. The change is applied; the delivery left in
 /// the ledger only costs one harmless redelivery after the window, whereas failing the
 /// invocation would apply the event again now and, if the table stays unreachable, send an
-/// applied event to the dead-letter queue.
+/// applied event to the dead-letter queue. Returns whether the ledger refused it because it
+/// holds another delivery for the subject (a newer one, or this one was acknowledged already).
 pub async fn acknowledge_logged(
     store: &dyn PendingDeliveryStore,
     subject: &DeliverySubject,
     delivery_id: &str,
-) {
+) -> bool {
     match store.acknowledge_delivery(subject, delivery_id).await {
-        Ok(true) => tracing::debug!(%subject, delivery_id, "delivery acknowledged"),
-        Ok(false) => tracing::info!(
-            %subject,
-            delivery_id,
-            "a newer delivery is pending (or this one was acknowledged already): left in place"
-        ),
-        Err(error) => tracing::warn!(
-            %subject,
-            delivery_id,
-            error = %crate::error::error_chain(&error),
-            "could not acknowledge the delivery; the reconciler will publish it once more"
-        ),
+        Ok(true) => {
+            tracing::debug!(%subject, delivery_id, "delivery acknowledged");
+            false
+        }
+        Ok(false) => {
+            tracing::info!(
+                %subject,
+                delivery_id,
+                "a newer delivery is pending (or this one was acknowledged already): left in place"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::warn!(
+                %subject,
+                delivery_id,
+                error = %crate::error::error_chain(&error),
+                "could not acknowledge the delivery; the reconciler will publish it once more"
+            );
+            false
+        }
     }
 }
 

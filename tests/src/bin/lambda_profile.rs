@@ -247,6 +247,28 @@ fn check(
     }
 }
 
+/// Starts `function_key`'s binary, hands it `events` in turn (each must succeed) and profiles
+/// it: init, the first invocation, the second (warm), its peak memory after them.
+async fn profile_function(
+    stage: &Stage,
+    function_key: &str,
+    events: Vec<Value>,
+) -> Result<Profile, HarnessError> {
+    let (running, init) = stage.start(function_key).await?;
+    let mut took = Vec::new();
+    for event in events {
+        let answered = running.api.invoke(event, INVOKE_TIMEOUT).await?;
+        check(function_key, &answered)?;
+        took.push(answered.took);
+    }
+    Ok(Profile {
+        init_ms: ms(init),
+        first_ms: took.first().copied().map_or(f64::NAN, ms),
+        warm_ms: took.get(1).copied().map_or(f64::NAN, ms),
+        peak_mib: running.peak_mib(),
+    })
+}
+
 /// Cold start, first and warm invocation and peak memory of each function, one run.
 async fn profile_run(
     stage: &Stage,
@@ -262,87 +284,38 @@ async fn profile_run(
                 .map_err(|e| setup("creating an issue")(e.to_string()))
         })
         .collect::<Result<_, _>>()?;
-    let (handler, init) = stage.start("jiraNotificationsHandler").await?;
-    let first = handler
-        .api
-        .invoke(Stage::sns_event(&keys[0])?, INVOKE_TIMEOUT)
-        .await?;
-    check("jira-notifications-handler", &first)?;
-    let warm = handler
-        .api
-        .invoke(Stage::sns_event(&keys[1])?, INVOKE_TIMEOUT)
-        .await?;
-    check("jira-notifications-handler", &warm)?;
+    let messages = keys
+        .iter()
+        .map(|key| Stage::sns_event(key))
+        .collect::<Result<_, _>>()?;
     profiles.insert(
         "jira-notifications-handler",
-        Profile {
-            init_ms: ms(init),
-            first_ms: ms(first.took),
-            warm_ms: ms(warm.took),
-            peak_mib: handler.peak_mib(),
-        },
+        profile_function(stage, "jiraNotificationsHandler", messages).await?,
     );
-    drop(handler);
-
     // sir-client: the two IssueCreated events make two cases.
     let events = stage.events_for_sir(2).await?;
-    let (sir_client, init) = stage.start("sirClient").await?;
-    let mut took = Vec::new();
-    for event in events {
-        let answered = sir_client.api.invoke(event, INVOKE_TIMEOUT).await?;
-        check("sir-client", &answered)?;
-        took.push(answered.took);
-    }
     profiles.insert(
         "sir-client",
-        Profile {
-            init_ms: ms(init),
-            first_ms: took.first().copied().map_or(f64::NAN, ms),
-            warm_ms: took.get(1).copied().map_or(f64::NAN, ms),
-            peak_mib: sir_client.peak_mib(),
-        },
+        profile_function(stage, "sirClient", events).await?,
     );
-    drop(sir_client);
-
     // poller: two schedule passes over the open cases (two new ones each run).
     let cases = [
         stage.new_case(&format!("Run {run} case A"))?,
         stage.new_case(&format!("Run {run} case B"))?,
     ];
-    let (poller, init) = stage.start("poller").await?;
     let tick = sample("poller-schedule.json")?;
-    let first = poller.api.invoke(tick.clone(), INVOKE_TIMEOUT).await?;
-    check("poller", &first)?;
-    let warm = poller.api.invoke(tick, INVOKE_TIMEOUT).await?;
-    check("poller", &warm)?;
     profiles.insert(
         "poller",
-        Profile {
-            init_ms: ms(init),
-            first_ms: ms(first.took),
-            warm_ms: ms(warm.took),
-            peak_mib: poller.peak_mib(),
-        },
+        profile_function(stage, "poller", vec![tick.clone(), tick]).await?,
     );
-    drop(poller);
-
     // jira-client: CaseCreated for each new case makes its issue.
-    let (jira_client, init) = stage.start("jiraClient").await?;
-    let mut took = Vec::new();
-    for case_id in &cases {
-        let event = sample_for_case("jira-client-case-created.json", case_id)?;
-        let answered = jira_client.api.invoke(event, INVOKE_TIMEOUT).await?;
-        check("jira-client", &answered)?;
-        took.push(answered.took);
-    }
+    let creates = cases
+        .iter()
+        .map(|case_id| sample_for_case("jira-client-case-created.json", case_id))
+        .collect::<Result<_, _>>()?;
     profiles.insert(
         "jira-client",
-        Profile {
-            init_ms: ms(init),
-            first_ms: took.first().copied().map_or(f64::NAN, ms),
-            warm_ms: took.get(1).copied().map_or(f64::NAN, ms),
-            peak_mib: jira_client.peak_mib(),
-        },
+        profile_function(stage, "jiraClient", creates).await?,
     );
     Ok(profiles)
 }
