@@ -91,7 +91,10 @@ grep -q '^demo passed' "$logs/demo.log"
 step "the bench, one run of each scenario (./run-bench.sh runs the figures in BENCHMARKS.md)"
 # The binary the build step above linked with the test build's features (cargo run would resolve
 # features for this package alone and rebuild dependencies).
-target/debug/bench --runs 1 --cases 20 --changed 0,5 --markdown "$logs/bench-smoke.md"
+# Latency with 2 samples a kind and bulk runs of 10 items (under Jira's limits and SIR's
+# throttling), each checked for nothing missing and nothing duplicated.
+target/debug/bench --runs 1 --cases 20 --changed 0,5 --samples 2 --bulk 10 \
+  --markdown "$logs/bench-smoke.md"
 # The cold-start profile on the debug binaries, with a 4 MiB attachment each way (checked
 # byte-exact): keeps the harness working; its figures come from the release binaries.
 target/debug/lambda_profile --runs 1 --bin-dir target/debug --attachment-mib 4 \

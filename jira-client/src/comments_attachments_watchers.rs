@@ -72,6 +72,11 @@ impl JiraClientHandler {
         items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
         let comments = self.sir.list_comments(case_id).await?;
+        // No comment, nothing to copy or bring up to date (SIR never deletes one): the id map
+        // is not read.
+        if comments.is_empty() {
+            return Ok(());
+        }
         let links: HashMap<String, ItemLink> = self
             .store
             .item_links_for_case(LinkedItemKind::Comment, case_id)
@@ -215,6 +220,9 @@ impl JiraClientHandler {
         items: &mut ItemResults,
     ) -> Result<Vec<String>, JiraClientError> {
         let case_id = details.snapshot.case_id.as_str();
+        if details.attachments.is_empty() {
+            return Ok(Vec::new());
+        }
         let links = self
             .store
             .item_links_for_case(LinkedItemKind::Attachment, case_id)

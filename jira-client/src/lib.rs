@@ -631,7 +631,10 @@ impl JiraClientHandler {
         issue: &JiraIssue,
         outcome: IssueOutcome,
     ) -> Result<(IssueSnapshot, Option<Vec<String>>), JiraClientError> {
-        if let Some(snapshot) = self.store.issue_snapshot(key).await? {
+        // An issue this run created has a key nothing was ever stored under: not looked up.
+        if outcome != IssueOutcome::Created
+            && let Some(snapshot) = self.store.issue_snapshot(key).await?
+        {
             return Ok((snapshot, None));
         }
         let made_here = matches!(outcome, IssueOutcome::Created | IssueOutcome::Adopted);

@@ -7,16 +7,21 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use jira_client::{JiraClientConfig, JiraClientHandler};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::jira::JiraClient;
+use shared::jira::{JiraClient, JiraConnection};
 use shared::sir::{SdkSirClient, sir_client_config};
 use shared::store::DynamoMappingStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_from_env().await;
-    let config = JiraClientConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
-    let jira = JiraClient::new(&config.jira)?;
+    // The Jira HTTPS client (its TLS roots) is built while the settings come from SSM.
+    let ((sdk, config), connection) = JiraConnection::build_while(Box::pin(async {
+        let sdk = aws_config::load_from_env().await;
+        let config = JiraClientConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
+        Ok::<_, jira_client::JiraClientError>((sdk, config))
+    }))
+    .await?;
+    let jira = JiraClient::over(&config.jira, connection)?;
     let sir = SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
         sir_client_config(&sdk).build(),
     ));

@@ -8,17 +8,22 @@ use std::sync::Arc;
 use jira_notifications_handler::{NotificationHandler, NotificationsConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use shared::jira::JiraClient;
+use shared::jira::{JiraClient, JiraConnection};
 use shared::publisher::EventBridgePublisher;
 use shared::store::DynamoMappingStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = aws_config::load_from_env().await;
-    let config = NotificationsConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
+    // The Jira HTTPS client (its TLS roots) is built while the settings come from SSM.
+    let ((sdk, config), connection) = JiraConnection::build_while(Box::pin(async {
+        let sdk = aws_config::load_from_env().await;
+        let config = NotificationsConfig::from_env(&aws_sdk_ssm::Client::new(&sdk)).await?;
+        Ok::<_, shared::Error>((sdk, config))
+    }))
+    .await?;
     let handler = NotificationHandler::new(
-        Arc::new(JiraClient::new(&config.jira)?),
+        Arc::new(JiraClient::over(&config.jira, connection)?),
         Arc::new(DynamoMappingStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &config.shared.table_name,

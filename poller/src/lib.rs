@@ -489,6 +489,9 @@ impl Poller {
         case_id: &str,
         comments: &[SirComment],
     ) -> shared::Result<IdDelta> {
+        if comments.is_empty() {
+            return Ok(IdDelta::default());
+        }
         let links: HashMap<String, ItemLink> = self
             .store
             .item_links_for_case(LinkedItemKind::Comment, case_id)

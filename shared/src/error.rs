@@ -107,6 +107,14 @@ pub enum Error {
         retry_after: Option<std::time::Duration>,
     },
 
+    /// Not sent: Jira's earlier 429 paused this part of its API for longer than one run waits.
+    #[error("Jira {operation} not sent: Jira asked to pause {part} for another {wait:?}")]
+    JiraPaused {
+        operation: &'static str,
+        part: String,
+        wait: std::time::Duration,
+    },
+
     /// The issue to transition does not exist, or the integration user cannot see it.
     #[error("Jira issue {key} does not exist or is not visible to the integration user")]
     JiraIssueNotFound { key: String },
@@ -292,6 +300,7 @@ impl Error {
                     || source.is_body()
             }
             Error::JiraStatus { status, .. } => status_is_transient(*status),
+            Error::JiraPaused { .. } => true,
             Error::SirTransfer { status, .. } => status.is_none_or(status_is_transient),
             Error::JiraTransitionUnreachable { .. }
             | Error::JiraIssueNotFound { .. }

@@ -9,6 +9,11 @@
 //!
 //! After the last try the error is returned; [`crate::Error::is_retryable`] then says whether
 //! Lambda should retry the whole event later.
+//!
+//! A 429's pause is kept for the part of the API Jira limited ([`pacing`]): later requests to
+//! that part wait it out before they are sent (or, when it is longer than
+//! [`RetryPolicy::max_retry_after`], fail as retryable without being sent), and requests to
+//! other parts go on.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,6 +39,11 @@ use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::issue_description::strip_details_block;
 use crate::snapshot::IssueSnapshot;
+use clock::Instant;
+
+pub mod pacing;
+
+use pacing::{LimitedPart, Pacing};
 
 /// A Jira timestamp (`2024-05-01T10:15:30.000+0200`, an offset without a colon) as RFC 3339 in
 /// UTC (`2024-05-01T08:15:30Z`); `None` when it is not a timestamp.
@@ -409,6 +419,8 @@ pub struct JiraClient {
     email: String,
     token: SecretString,
     retry: RetryPolicy,
+    /// The pauses Jira's 429s asked for, per limited part; shared by the client's clones.
+    pacing: Arc<Pacing>,
 }
 
 /// One failed try: what the retry loop decides on.
@@ -436,10 +448,50 @@ fn request_builder() -> Result<reqwest::Client> {
     Ok(BUILDER.get_or_init(|| client).clone())
 }
 
+/// The HTTPS client under a [`JiraClient`], built before the Jira settings are known: loading
+/// the TLS roots is most of a client's set-up, so a cold start builds it while it waits for its
+/// settings from SSM ([`JiraConnection::build_while`]).
+#[derive(Debug, Clone)]
+pub struct JiraConnection {
+    http: reqwest::Client,
+}
+
+impl JiraConnection {
+    /// Builds the HTTPS client (no redirect followed: [`JiraClient`] follows them itself).
+    pub fn build() -> Result<Self> {
+        Ok(JiraConnection {
+            http: JiraClient::http_client()?,
+        })
+    }
+
+    /// Builds the connection on a blocking thread while `settings` is awaited: the cold start
+    /// waits for the slower of the two rather than for both in turn.
+    pub async fn build_while<T, E>(
+        settings: impl Future<Output = std::result::Result<T, E>>,
+    ) -> std::result::Result<(T, JiraConnection), E>
+    where
+        E: From<Error>,
+    {
+        let building = tokio::task::spawn_blocking(JiraConnection::build);
+        let settings = settings.await?;
+        let connection = match building.await {
+            Ok(built) => built?,
+            // The blocking task panicked or was cancelled: build it here instead.
+            Err(_) => JiraConnection::build()?,
+        };
+        Ok((settings, connection))
+    }
+}
+
 impl JiraClient {
     /// The client over the network: HTTPS to the Jira site (and its media host).
     pub fn new(settings: &JiraSettings) -> Result<Self> {
-        let http = Self::http_client()?;
+        Self::over(settings, JiraConnection::build()?)
+    }
+
+    /// [`JiraClient::new`] over a connection built beforehand.
+    pub fn over(settings: &JiraSettings, connection: JiraConnection) -> Result<Self> {
+        let http = connection.http;
         let transport = Arc::new(ReqwestTransport::new(http.clone()));
         Self::from_parts(settings, http, transport)
     }
@@ -473,6 +525,7 @@ impl JiraClient {
             email: settings.email.clone(),
             token: settings.token.clone(),
             retry: RetryPolicy::default(),
+            pacing: Arc::default(),
         })
     }
 
@@ -575,10 +628,28 @@ impl JiraClient {
                 retry: false,
                 retry_after: None,
             })?;
-            let sent = match builder.build() {
-                Ok(request) => self.execute(request).await,
-                Err(source) => Err(source),
-            };
+            let request = builder.build().map_err(|source| Attempt {
+                error: self.transport_error(operation, source),
+                retry: false,
+                retry_after: None,
+            })?;
+            let (method, path) = (request.method().clone(), request.url().path().to_owned());
+            if let Some((part, wait)) = self.pacing.wait_before(&method, &path, Instant::now()) {
+                if wait > policy.max_retry_after {
+                    return Err(Attempt {
+                        error: Error::JiraPaused {
+                            operation,
+                            part: part.to_string(),
+                            wait,
+                        },
+                        retry: false,
+                        retry_after: Some(wait),
+                    });
+                }
+                tracing::info!(operation, %part, ?wait, "waiting out Jira's pause before sending");
+                tokio::time::sleep(wait).await;
+            }
+            let sent = self.execute(request).await;
             let response = sent.map_err(|source| {
                 // A request that never reached Jira can always be sent again.
                 let retry = source.is_connect()
@@ -598,13 +669,19 @@ impl JiraClient {
                 || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some());
             let retry = refused || (idempotent && status.is_server_error());
             // Which of Cloud's limits refused it (`jira-burst-based`: this endpoint and method;
-            // `jira-per-issue-on-write`: this issue; a quota: the site), for the log and the
-            // error: each request waits out its own refusal, nothing else is held back.
+            // `jira-per-issue-on-write`: this issue; a quota: the site), for the log, the error
+            // and the pause that holds back later requests to that part only.
             let limit = response
                 .headers()
                 .get("RateLimit-Reason")
                 .and_then(|v| v.to_str().ok())
                 .map(|reason| reason.chars().take(64).collect::<String>());
+            if status == StatusCode::TOO_MANY_REQUESTS
+                && let Some(pause) = retry_after
+            {
+                let part = LimitedPart::refused(limit.as_deref(), &method, &path);
+                self.pacing.pause(part, pause, Instant::now());
+            }
             let mut messages = error_messages(response).await;
             if let Some(limit) = limit {
                 messages = format!("{messages} (RateLimit-Reason: {limit})");

@@ -645,6 +645,58 @@ async fn each_limit_holds_back_only_its_own_part_and_is_named_in_the_error(trans
     assert!(err.is_retryable(), "the event is retried later");
 }
 
+async fn a_pause_jira_asked_for_holds_back_later_requests_to_that_part_only(transport: Transport) {
+    let (emulator, client) = jira(transport).await;
+    let one = client.create_issue(&new_issue("One", &[])).await.unwrap();
+    let two = client.create_issue(&new_issue("Two", &[])).await.unwrap();
+    let marker = |n: &str| CommentMarker::item(KIND_SIR_COMMENT, "1234567890", n);
+    // Writes to one issue: one now, then one per 20 s; the client waits at most 5 s.
+    emulator.faults().issue_write_limit(Some(RateLimit {
+        capacity: 1,
+        refill_per_second: 0.05,
+    }));
+    client
+        .add_comment(&one, "first", &marker("1"))
+        .await
+        .unwrap();
+    client
+        .add_comment(&one, "second", &marker("2"))
+        .await
+        .unwrap_err();
+    let sent = emulator.requests().len();
+
+    // Another write to the refused issue is not sent into the pause: it fails at once, retryable,
+    // naming the part and the wait.
+    let err = client
+        .add_comment(&one, "third", &marker("3"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::JiraPaused { part, wait, .. }
+            if part == &format!("writes to {one}") && *wait > Duration::from_secs(5)),
+        "{err:?}"
+    );
+    assert!(err.is_retryable(), "the event is retried later");
+    assert_eq!(emulator.requests().len(), sent, "nothing was sent");
+
+    // Reads of that issue and writes to another go on.
+    client.get_issue(&one).await.unwrap().unwrap();
+    client
+        .add_comment(&two, "fourth", &marker("4"))
+        .await
+        .unwrap();
+    assert_eq!(emulator.requests().len(), sent + 2);
+    assert_eq!(
+        emulator
+            .requests()
+            .iter()
+            .filter(|r| r.status == 429)
+            .count(),
+        1,
+        "only the write Jira refused was refused"
+    );
+}
+
 async fn a_refused_create_is_retried_but_a_failed_one_is_not(transport: Transport) {
     let (emulator, client) = jira(transport).await;
     emulator.faults().fail_next(1, 429);
@@ -736,6 +788,7 @@ both_transports!(
     recently_updated_issues_of_the_project_are_found,
     rate_limited_requests_wait_for_retry_after_and_succeed,
     each_limit_holds_back_only_its_own_part_and_is_named_in_the_error,
+    a_pause_jira_asked_for_holds_back_later_requests_to_that_part_only,
     a_refused_create_is_retried_but_a_failed_one_is_not,
     server_errors_are_retried_a_bounded_number_of_times,
     an_outage_is_waited_out_when_short,

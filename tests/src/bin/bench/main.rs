@@ -19,6 +19,9 @@
     reason = "a bench runs in real time against moto and the emulators over sockets"
 )]
 
+mod bulk;
+mod latency;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -518,6 +521,12 @@ struct Args {
     changed: Vec<usize>,
     markdown: Option<String>,
     only: Option<String>,
+    /// Items per bulk run (0: no bulk runs).
+    bulk: usize,
+    /// Samples per latency kind (0: no latency).
+    samples: usize,
+    /// Which bulk runs: `sir` (SIR → Jira), `jira` (Jira → SIR), or both (`sir,jira`).
+    bulk_directions: String,
 }
 
 fn list(value: &str) -> Result<Vec<usize>, HarnessError> {
@@ -538,6 +547,9 @@ fn args() -> Result<Args, HarnessError> {
         changed: vec![0, 5, 50],
         markdown: None,
         only: None,
+        bulk: 1000,
+        samples: 30,
+        bulk_directions: "sir,jira".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -551,9 +563,13 @@ fn args() -> Result<Args, HarnessError> {
             "--changed" => args.changed = list(&value()?)?,
             "--markdown" => args.markdown = Some(value()?),
             "--only" => args.only = Some(value()?),
+            "--bulk" => args.bulk = list(&value()?)?.first().copied().unwrap_or(0),
+            "--samples" => args.samples = list(&value()?)?.first().copied().unwrap_or(0),
+            "--bulk-directions" => args.bulk_directions = value()?,
             other => {
                 return Err(HarnessError::Setup(format!(
-                    "unknown flag {other} (--runs R --cases N,… --changed k,… --markdown FILE --only TEXT)"
+                    "unknown flag {other} (--runs R --cases N,… --changed k,… --bulk N \
+                     --bulk-directions sir,jira --samples M --markdown FILE --only TEXT)"
                 )));
             }
         }
@@ -675,6 +691,91 @@ async fn main() -> Result<(), HarnessError> {
             }
         }
     }
+    if args.samples > 0 && args.only.as_deref().is_none_or(|only| only == "latency") {
+        let _ = writeln!(
+            out,
+            "\n### Latency\n\nMethod: the same bench; for each kind, one synced pair in a fresh \
+             world, then {} changes made one at a time by a responder, each from a quiet world. \
+             The pipeline is driven as in the scenarios above (each route's queue read in turn, \
+             every handler in this process) while a watcher reads the other side every 2 ms; the \
+             latency is the change to the first read that shows it. Moto delivers the rules' \
+             and SNS's messages to their queues itself, so its delivery time is in the figure; \
+             what the local world leaves out is listed below the table. p99 is the nearest rank \
+             (with {} samples, the largest but one or the largest).\n\n\
+             | change | p50 ms | p99 ms | max ms |\n|---|---|---|---|",
+            args.samples, args.samples
+        );
+        for kind in latency::KINDS {
+            let times = latency::sample(kind, args.samples).await?;
+            eprintln!("{kind}: {times:?}");
+            let _ = writeln!(
+                out,
+                "| {kind} | {:.0} | {:.0} | {:.0} |",
+                latency::quantile_ms(&times, 0.5),
+                latency::quantile_ms(&times, 0.99),
+                latency::quantile_ms(&times, 1.0)
+            );
+        }
+    }
+    let mut lost_or_doubled = Vec::new();
+    if args.bulk > 0 && args.only.as_deref().is_none_or(|only| only == "bulk") {
+        let _ = writeln!(
+            out,
+            "\n### Bulk\n\nMethod: the same bench; {} items created at once on one side of a \
+             fresh world ({}), the pipeline run as Lambda runs asynchronous events (each message \
+             tried 3 times, then dead-lettered), one handler at a time. Time: from the creations \
+             to the first delivery round after which every item had its counterpart. Floor: the \
+             time a client spacing requests perfectly at the tenant's 10/s would need, for the \
+             requests made and for the necessary ones (SIR → Jira: the create and one per \
+             watcher added). Then the world runs until quiet and the other side is counted.\n\n\
+             | direction | items | time s | floor (requests made) s | floor (necessary) s | \
+             Jira requests (429) | SIR calls (throttled) | exactly one | duplicated | missing | \
+             dead-lettered |\n|---|---|---|---|---|---|---|---|---|---|---|",
+            args.bulk,
+            bulk::limits_text()
+        );
+        let mut runs = Vec::new();
+        if args.bulk_directions.contains("sir") {
+            let run = bulk::sir_to_jira(args.bulk).await?;
+            eprintln!("{run:?}");
+            runs.push(run);
+        }
+        if args.bulk_directions.contains("jira") {
+            let run = bulk::jira_to_sir(args.bulk).await?;
+            eprintln!("{run:?}");
+            runs.push(run);
+        }
+        for run in runs {
+            if run.duplicated > 0 || run.missing > 0 {
+                lost_or_doubled.push(format!(
+                    "{}: {} of {} items duplicated, {} missing",
+                    run.direction, run.duplicated, run.items, run.missing
+                ));
+            }
+            let necessary = if run.necessary_jira > 0 {
+                format!("{:.0}", bulk::floor_seconds(run.necessary_jira))
+            } else {
+                "–".to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.0} | {} | {} ({}) | {} ({}) | {} | {} | {} | {} |",
+                run.direction,
+                run.items,
+                run.seconds,
+                bulk::floor_seconds(run.jira_requests - run.jira_429),
+                necessary,
+                run.jira_requests,
+                run.jira_429,
+                run.sir_calls,
+                run.sir_throttled,
+                run.exact,
+                run.duplicated,
+                run.missing,
+                run.dead_lettered
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "\nBench wall time: {:.0} s.",
@@ -685,6 +786,12 @@ async fn main() -> Result<(), HarnessError> {
             .map_err(|e| HarnessError::Io(format!("writing {path}"), e))?,
         None => std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())
             .map_err(|e| HarnessError::Io("writing to stdout".into(), e))?,
+    }
+    if !lost_or_doubled.is_empty() {
+        return Err(HarnessError::Setup(format!(
+            "a bulk run lost or duplicated items: {}",
+            lost_or_doubled.join("; ")
+        )));
     }
     Ok(())
 }
