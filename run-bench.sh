@@ -3,9 +3,11 @@
 # BENCHMARKS.md between the "bench:begin" and "bench:end" markers. Not part of ./run-tests.sh
 # (run-tests.sh runs a one-run subset to keep it working).
 #
-#   ./run-bench.sh                 # 5 runs of each scenario, poll cost for 100, 1,000 and 5,000 cases
-#   ./run-bench.sh --runs 3 --cases 100,1000
-#   ./run-bench.sh --quick         # one run, 100 cases, no cold-start profile, output to target/bench.md only
+#   ./run-bench.sh                 # 5 runs of each scenario, poll cost for 100, 1,000 and 5,000 cases,
+#                                  # 30 latency samples a kind, bulk runs of 1,000 items each way (about 1 h)
+#   ./run-bench.sh --runs 3 --cases 100,1000 --bulk 300 --samples 20
+#   ./run-bench.sh --quick         # one run, 100 cases, 3 samples, bulk of 20, no cold-start profile,
+#                                  # output to target/bench.md only
 #
 # The request counts run on the soak profile (optimized, no LTO): they do not depend on the build,
 # and it compiles in minutes. Cold start and memory are measured on the release binaries, as
@@ -15,13 +17,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 runs=5
 cases=100,1000,5000
+bulk=1000
+samples=30
 quick=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
-    --quick) quick=true; runs=1; cases=100; shift ;;
-    *) echo "usage: $0 [--runs R] [--cases N,...] [--quick]" >&2; exit 2 ;;
+    --bulk) bulk=$2; shift 2 ;;
+    --samples) samples=$2; shift 2 ;;
+    --quick) quick=true; runs=1; cases=100; bulk=20; samples=3; shift ;;
+    *) echo "usage: $0 [--runs R] [--cases N,...] [--bulk N] [--samples M] [--quick]" >&2; exit 2 ;;
   esac
 done
 
@@ -29,7 +35,8 @@ tests/bootstrap.sh
 mkdir -p target
 out=target/bench.md
 cargo run --locked --profile soak -p integration-tests --bin bench -- \
-  --runs "$runs" --cases "$cases" --changed 0,5,50 --markdown "$out"
+  --runs "$runs" --cases "$cases" --changed 0,5,50 --bulk "$bulk" --samples "$samples" \
+  --markdown "$out"
 
 if [ "$quick" = true ]; then
   cat "$out"

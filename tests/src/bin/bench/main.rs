@@ -694,16 +694,18 @@ async fn main() -> Result<(), HarnessError> {
     if args.samples > 0 && args.only.as_deref().is_none_or(|only| only == "latency") {
         let _ = writeln!(
             out,
-            "\n### Latency\n\nMethod: the same bench; for each kind, one synced pair in a fresh \
-             world, then {} changes made one at a time by a responder, each from a quiet world. \
+            "\n### Latency\n\nMethod: the same bench; for each kind, {} synced pairs in a fresh \
+             world, then {} changes made one at a time by a responder, going round the pairs (one \
+             issue changes about every 10 s), each from a quiet world. \
              The pipeline is driven as in the scenarios above (each route's queue read in turn, \
              every handler in this process) while a watcher reads the other side every 2 ms; the \
              latency is the change to the first read that shows it. Moto delivers the rules' \
              and SNS's messages to their queues itself, so its delivery time is in the figure; \
-             what the local world leaves out is listed below the table. p99 is the nearest rank \
-             (with {} samples, the largest but one or the largest).\n\n\
+             what the local world leaves out is in BENCHMARKS.md. p99 is the nearest rank (below \
+             100 samples, the largest).\n\n\
              | change | p50 ms | p99 ms | max ms |\n|---|---|---|---|",
-            args.samples, args.samples
+            latency::PAIRS,
+            args.samples
         );
         for kind in latency::KINDS {
             let times = latency::sample(kind, args.samples).await?;
