@@ -138,14 +138,22 @@ fn cases_per_issue(it: &Integration) -> BTreeMap<String, usize> {
     per_issue
 }
 
-/// Drives the pipeline until `done` holds (the seconds it took from `started`), then until quiet;
-/// the dead letters of both phases.
+/// What [`drive`] found: seconds until every item had a counterpart, dead letters, and the
+/// tally of counterparts per item once quiet (exactly one, more, none).
+struct Driven {
+    seconds: f64,
+    dead_lettered: usize,
+    tally: (usize, usize, usize),
+}
+
+/// Drives the pipeline until every one of `items` has a counterpart (`counterparts` counts them
+/// per item; the seconds it took from `started`), then until quiet, and counts again.
 async fn drive(
     it: &Integration,
     started: Instant,
-    done: impl Fn() -> bool,
-    progress: impl Fn() -> String,
-) -> Result<(f64, usize), HarnessError> {
+    items: &[String],
+    counterparts: impl Fn(&Integration) -> BTreeMap<String, usize>,
+) -> Result<Driven, HarnessError> {
     let mut dead = 0;
     let mut seconds = None;
     let mut reported = Instant::now();
@@ -153,9 +161,10 @@ async fn drive(
         if reported.elapsed() >= Duration::from_secs(30) {
             reported = Instant::now();
             eprintln!(
-                "bulk: {:.0} s in, {progress}",
+                "bulk: {:.0} s in, {} of {} items have their counterpart",
                 started.elapsed().as_secs_f64(),
-                progress = progress()
+                counterparts(it).len(),
+                items.len()
             );
         }
         if started.elapsed() > GIVE_UP_AFTER {
@@ -167,7 +176,8 @@ async fn drive(
             .settle_for(Duration::ZERO, Duration::from_secs(10))
             .await?;
         dead += dead_letters(&settled);
-        if done() {
+        let found = counterparts(it);
+        if items.iter().all(|item| found.contains_key(item)) {
             seconds = Some(started.elapsed().as_secs_f64());
         } else if settled.native.handled
             + settled.to_jira.handled
@@ -182,7 +192,11 @@ async fn drive(
         .settle_for(Duration::from_secs(3), Duration::from_secs(600))
         .await?;
     dead += dead_letters(&settled);
-    Ok((seconds.unwrap_or_default(), dead))
+    Ok(Driven {
+        seconds: seconds.unwrap_or_default(),
+        dead_lettered: dead,
+        tally: tally(items, &counterparts(it)),
+    })
 }
 
 fn jira_counts(it: &Integration, from: usize) -> (usize, usize) {
@@ -234,18 +248,11 @@ pub async fn sir_to_jira(n: usize) -> Result<BulkRun, HarnessError> {
                 .case_id
         })
         .collect();
-    let (seconds, dead_lettered) = drive(
-        &it,
-        started,
-        || {
-            let per_case = issues_per_case(&it);
-            ids.iter().all(|id| per_case.contains_key(id))
-        },
-        || format!("{} of {n} cases have an issue", issues_per_case(&it).len()),
-    )
-    .await?;
-    let per_case = issues_per_case(&it);
-    let (exact, duplicated, missing) = tally(&ids, &per_case);
+    let Driven {
+        seconds,
+        dead_lettered,
+        tally: (exact, duplicated, missing),
+    } = drive(&it, started, &ids, issues_per_case).await?;
     let (jira_requests, jira_429) = jira_counts(&it, jira_from);
     let (sir_calls, sir_throttled) = sir_counts(&it, sir_from);
     let me = it.jira.integration_account_id();
@@ -293,17 +300,11 @@ pub async fn jira_to_sir(n: usize) -> Result<BulkRun, HarnessError> {
                 .map_err(|e| emulator("creating an issue")(e.to_string()))
         })
         .collect::<Result<Vec<String>, HarnessError>>()?;
-    let (seconds, dead_lettered) = drive(
-        &it,
-        started,
-        || {
-            let per_issue = cases_per_issue(&it);
-            keys.iter().all(|key| per_issue.contains_key(key))
-        },
-        || format!("{} of {n} issues have a case", cases_per_issue(&it).len()),
-    )
-    .await?;
-    let (exact, duplicated, missing) = tally(&keys, &cases_per_issue(&it));
+    let Driven {
+        seconds,
+        dead_lettered,
+        tally: (exact, duplicated, missing),
+    } = drive(&it, started, &keys, cases_per_issue).await?;
     let (jira_requests, jira_429) = jira_counts(&it, jira_from);
     let (sir_calls, sir_throttled) = sir_counts(&it, sir_from);
     Ok(BulkRun {
