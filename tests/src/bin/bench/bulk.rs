@@ -199,32 +199,37 @@ async fn drive(
     })
 }
 
-fn jira_counts(it: &Integration, from: usize) -> (usize, usize) {
-    let me = it.jira.integration_account_id();
-    let mine: Vec<u16> = it
-        .jira
-        .requests()
-        .into_iter()
-        .skip(from)
-        .filter(|r| r.account_id.as_deref() == Some(me.as_str()))
-        .map(|r| r.status)
-        .collect();
-    let limited = mine.iter().filter(|status| **status == 429).count();
-    (mine.len(), limited)
+/// How many of `statuses` there are, and how many were 429 (refused by a limit or throttled).
+fn made_and_refused(statuses: impl Iterator<Item = u16>) -> (usize, usize) {
+    statuses.fold((0, 0), |(made, refused), status| {
+        (made + 1, refused + usize::from(status == 429))
+    })
 }
 
+/// The integration account's Jira requests since `from`, and its 429s.
+fn jira_counts(it: &Integration, from: usize) -> (usize, usize) {
+    let me = it.jira.integration_account_id();
+    made_and_refused(
+        it.jira
+            .requests()
+            .into_iter()
+            .skip(from)
+            .filter(|r| r.account_id.as_deref() == Some(me.as_str()))
+            .map(|r| r.status),
+    )
+}
+
+/// The functions' SIR calls since `from`, and how many were throttled.
 fn sir_counts(it: &Integration, from: usize) -> (usize, usize) {
     let keys = it.world.access_keys();
-    let mine: Vec<u16> = it
-        .sir
-        .requests()
-        .into_iter()
-        .skip(from)
-        .filter(|r| r.access_key_id.as_ref().is_some_and(|k| keys.contains(k)))
-        .map(|r| r.status)
-        .collect();
-    let throttled = mine.iter().filter(|status| **status == 429).count();
-    (mine.len(), throttled)
+    made_and_refused(
+        it.sir
+            .requests()
+            .into_iter()
+            .skip(from)
+            .filter(|r| r.access_key_id.as_ref().is_some_and(|k| keys.contains(k)))
+            .map(|r| r.status),
+    )
 }
 
 /// `n` cases created at once in SIR, against Jira's limits.
