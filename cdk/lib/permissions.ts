@@ -9,11 +9,14 @@
 import { FunctionKey } from './contract';
 
 /**
- * DynamoDB item actions on the mapping table. TransactWriteItems has no IAM action of its own: each
- * Put/Update/Delete inside a transaction is authorised as PutItem/UpdateItem/DeleteItem.
+ * DynamoDB item actions on the mapping table. TransactWriteItems and TransactGetItems have no IAM
+ * action of their own: each Put/Update/Delete/Get inside a transaction is authorised as
+ * PutItem/UpdateItem/DeleteItem/GetItem (a case's records are read in one TransactGetItems, a
+ * case's watchers' cached accounts read and written in one transaction each).
  */
 export const TABLE_ACTIONS: Record<FunctionKey, string[]> = {
-  // tracked cases (Query, PutItem, DeleteItem), snapshots and links (GetItem), item links (Query)
+  // tracked cases (Query, PutItem, DeleteItem), snapshots and links (GetItem, also transactional),
+  // item links (Query)
   poller: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
   // claims (conditional PutItem, UpdateItem to renew, DeleteItem), links in a transaction (PutItem), mark_link_broken
   // (transactional Update → UpdateItem), snapshots, id maps, account cache

@@ -19,7 +19,7 @@
 //! an upload is matched by file name and size among the integration's own attachments on the
 //! issue that no link claims yet.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use shared::attachment_body::{AttachmentSource, OpenedFirst};
 use shared::comment_marker::{
@@ -30,7 +30,9 @@ use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::JiraAttachment;
 use shared::sir::{CaseAttachmentDownload, CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
-use shared::store::{CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
+use shared::store::{
+    CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX, normalized_email,
+};
 
 use crate::{AppliedToJira, ItemResults, JiraClientError, JiraClientHandler};
 
@@ -414,9 +416,11 @@ impl JiraClientHandler {
             Some(watchers) => watchers.into_iter().collect(),
             None => self.jira.watchers(key).await?.into_iter().collect(),
         };
+        let accounts = self.accounts_for(&case.watchers).await?;
         let mut unresolved = Vec::new();
         for email in &case.watchers {
-            match self.account_for(email).await? {
+            let account = accounts.get(&normalized_email(email)).cloned().flatten();
+            match account {
                 Some(account_id) if current.contains(&account_id) => {}
                 Some(account_id) => {
                     let added = self.jira.add_watcher(key, &account_id).await;
@@ -484,28 +488,48 @@ impl JiraClientHandler {
         Ok(())
     }
 
-    /// The Jira accountId of `email`: cached answer, or Jira's exact search (then cached, a
-    /// "no such user" answer too).
-    async fn account_for(&self, email: &str) -> Result<Option<String>, JiraClientError> {
-        let email = email.trim().to_lowercase();
-        if let Some(cached) = self.store.cached_account(&email).await? {
-            return Ok(cached.account_id);
-        }
-        let account_id = self
-            .jira
-            .find_user_by_email(&email)
+    /// The Jira accountId of each of `emails`, by normalized e-mail: the cached answers (one
+    /// read), and Jira's exact search for the others (then cached in one write, a "no such
+    /// user" answer too). When a search fails, the answers found before it are still cached.
+    async fn accounts_for(
+        &self,
+        emails: &BTreeSet<String>,
+    ) -> Result<HashMap<String, Option<String>>, JiraClientError> {
+        let emails: Vec<String> = emails.iter().map(|e| normalized_email(e)).collect();
+        let mut accounts: HashMap<String, Option<String>> = self
+            .store
+            .cached_accounts(&emails)
             .await?
-            .map(|user| user.account_id);
-        self.store
-            .cache_account(
-                &CachedAccount {
-                    email,
-                    account_id: account_id.clone(),
-                },
-                self.settings.account_cache_ttl,
-            )
-            .await?;
-        Ok(account_id)
+            .into_iter()
+            .map(|(email, cached)| (email, cached.account_id))
+            .collect();
+        let mut found = Vec::new();
+        let mut failed = None;
+        for email in emails {
+            if accounts.contains_key(&email) {
+                continue;
+            }
+            match self.jira.find_user_by_email(&email).await {
+                Ok(user) => {
+                    let account_id = user.map(|user| user.account_id);
+                    accounts.insert(email.clone(), account_id.clone());
+                    found.push(CachedAccount { email, account_id });
+                }
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        if !found.is_empty() {
+            self.store
+                .cache_accounts(&found, self.settings.account_cache_ttl)
+                .await?;
+        }
+        match failed {
+            Some(error) => Err(error.into()),
+            None => Ok(accounts),
+        }
     }
 }
 

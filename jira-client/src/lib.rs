@@ -67,8 +67,9 @@ use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    AccountCacheStore, ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLinkStore,
-    LinkOutcome, LinkStore, PendingDelivery, PendingDeliveryStore, SnapshotStore, run_claimed,
+    AccountCacheStore, CaseRecordStore, CaseRecords, ClaimKey, ClaimStore, DeliverySubject,
+    IssueLink, ItemLinkStore, LinkOutcome, LinkStore, PendingDelivery, PendingDeliveryStore,
+    SnapshotStore, run_claimed,
 };
 use shared::text::{JIRA_SUMMARY_MAX_UTF16_UNITS, clip_utf16, normalize_line, normalize_text};
 
@@ -231,15 +232,22 @@ impl FieldsWanted {
     }
 }
 
-/// What jira-client uses of the mapping table: links, claims on cases, snapshots, item maps and
-/// the e-mail → accountId cache.
+/// What jira-client uses of the mapping table: links, a case's records read at once, claims on
+/// cases, snapshots, item maps and the e-mail → accountId cache.
 pub trait JiraClientStore:
-    LinkStore + ClaimStore + SnapshotStore + ItemLinkStore + AccountCacheStore + PendingDeliveryStore
+    LinkStore
+    + CaseRecordStore
+    + ClaimStore
+    + SnapshotStore
+    + ItemLinkStore
+    + AccountCacheStore
+    + PendingDeliveryStore
 {
 }
 
 impl<T> JiraClientStore for T where
     T: LinkStore
+        + CaseRecordStore
         + ClaimStore
         + SnapshotStore
         + ItemLinkStore
@@ -308,25 +316,25 @@ impl JiraClientHandler {
         tracing::info!(detail_type, case_id, "applying case event to Jira");
         let delivery_id = bus_event.delivery_id().map(str::to_owned);
         let subject = DeliverySubject::Case(case_id.clone());
-        // A change the poller held behind this create (see `apply_held`), read before the case
-        // is: one seen here was recorded before this run read the case.
-        let held_before = match (&bus_event, &delivery_id) {
-            (BusEvent::CaseCreated(change), Some(_)) => self
-                .store
-                .pending_delivery(&subject)
-                .await?
-                .filter(|pending| pending.held)
-                .map(|pending| (pending, change.case.watchers.clone())),
+        let created_watchers = match &bus_event {
+            BusEvent::CaseCreated(change) => Some(change.case.watchers.clone()),
             _ => None,
         };
+        // The case's pending delivery as the sync read it, before it read the case.
+        let mut pending_seen = None;
         // Boxed: the sync's future is large, and the Lambda runtime holds this one.
         let applied = Box::pin(async {
             match bus_event {
                 BusEvent::CaseCreated(change) => {
-                    self.claimed(&case_id, self.sync_case(&change, true)).await
+                    self.claimed(
+                        &case_id,
+                        self.sync_case(&change, true, Some(&mut pending_seen)),
+                    )
+                    .await
                 }
                 BusEvent::CaseUpdated(change) => {
-                    self.claimed(&case_id, self.sync_case(&change, false)).await
+                    self.claimed(&case_id, self.sync_case(&change, false, None))
+                        .await
                 }
                 BusEvent::CaseDeleted(gone) => {
                     self.claimed(&case_id, self.record_deletion(&gone)).await
@@ -337,6 +345,11 @@ impl JiraClientHandler {
             }
         })
         .await?;
+        // A change the poller held behind this create (see `apply_held`), as read before the
+        // case was: one seen then was recorded before this run read the case.
+        let held_before = pending_seen
+            .filter(|pending: &PendingDelivery| pending.held && delivery_id.is_some())
+            .zip(created_watchers);
         if let Some(delivery_id) = delivery_id {
             let newer_pending =
                 shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id)
@@ -389,7 +402,7 @@ impl JiraClientHandler {
             } else {
                 let created = matches!(pending.event, BusEvent::CaseCreated(_));
                 let applied = self
-                    .claimed(case_id, self.sync_case(change, created))
+                    .claimed(case_id, self.sync_case(change, created, None))
                     .await?;
                 tracing::info!(?applied, "applied the delivery held behind the create");
             }
@@ -421,14 +434,30 @@ impl JiraClientHandler {
     }
 
     /// `CaseCreated` (`created`) and `CaseUpdated`: the issue made to match the case as SIR has
-    /// it now (the event says which case and what changed).
+    /// it now (the event says which case and what changed). `pending_seen`, when given, gets
+    /// the case's pending delivery as read before the case.
     async fn sync_case(
         &self,
         change: &CaseChange,
         created: bool,
+        pending_seen: Option<&mut Option<PendingDelivery>>,
     ) -> Result<AppliedToJira, JiraClientError> {
         let case_id = change.case.case_id.as_str();
-        let existing = self.store.link_for_case(case_id).await?;
+        // The link, the case snapshot and the recorded issue create in one read. The case
+        // snapshot is read before the case: sir-client stores it after its own writes, so one
+        // read after the case could be newer than it, and the case's older value would then
+        // look like a SIR change and be written over the Jira edit sir-client just took
+        // (simulator seed 2494).
+        let CaseRecords {
+            link: existing,
+            snapshot: before,
+            issue_create_age: create_started,
+            pending,
+            ..
+        } = self.store.case_records(case_id).await?;
+        if let Some(seen) = pending_seen {
+            *seen = pending;
+        }
         if let Some(link) = existing.as_ref().filter(|link| link.broken.is_some()) {
             return Ok(left_alone_for_broken_link(case_id, link));
         }
@@ -438,11 +467,6 @@ impl JiraClientHandler {
             Some(link) => Some(self.audit_seen(&link.issue_key).await?),
             None => None,
         };
-        // The case snapshot is read before the case, for the same reason: sir-client stores it
-        // after its own writes, so one read after the case could be newer than it, and the
-        // case's older value would then look like a SIR change and be written over the Jira
-        // edit sir-client just took (simulator seed 2494).
-        let before = self.store.case_snapshot(case_id).await?;
         let Some((details, case)) = self.read_case(change).await? else {
             // SIR says the case does not exist: a deletion to record (as `CaseDeleted` does),
             // not a failure to retry.
@@ -466,7 +490,7 @@ impl JiraClientHandler {
             }
             Some(link) => (link, IssueOutcome::Updated),
             None => {
-                self.create_or_adopt(&case, details.case_arn.as_deref())
+                self.create_or_adopt(&case, details.case_arn.as_deref(), create_started)
                     .await?
             }
         };
@@ -688,11 +712,12 @@ impl JiraClientHandler {
         &self,
         case: &CaseSnapshot,
         case_arn: Option<&str>,
+        create_started: Option<std::time::Duration>,
     ) -> Result<(IssueLink, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let (key, outcome) = match self.origin_issue(case_id, case_arn).await? {
             Some(key) => (key, IssueOutcome::LinkedToOrigin),
-            None => self.adopt_or_create_issue(case).await?,
+            None => self.adopt_or_create_issue(case, create_started).await?,
         };
         let link = self.write_link(case_id, key).await?;
         Ok((link, outcome))
@@ -723,16 +748,18 @@ impl JiraClientHandler {
     }
 
     /// The oldest issue labelled for the case (left by a run that crashed before writing the
-    /// link), or else a new issue created with that label.
+    /// link), or else a new issue created with that label. `create_started`: how long ago the
+    /// recorded create of the case's issue started, as this run read it under the case's claim
+    /// (no other run records one meanwhile).
     async fn adopt_or_create_issue(
         &self,
         case: &CaseSnapshot,
+        create_started: Option<std::time::Duration>,
     ) -> Result<(String, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let label = case_label(case_id);
         // Every create is recorded before its request, and the record outlives any retry: with
         // none, no issue carries the label and the search is not needed.
-        let create_started = self.store.issue_create_age(case_id).await?;
         let found = match create_started {
             Some(_) => {
                 self.jira

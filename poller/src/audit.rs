@@ -29,7 +29,7 @@ use std::collections::{BTreeSet, HashMap};
 use shared::events::BusEvent;
 use shared::sir::{CaseSummary, team_emails};
 use shared::status::SirStatus;
-use shared::store::{TrackedCase, now_epoch_seconds};
+use shared::store::{CaseRecords, TrackedCase, now_epoch_seconds};
 
 use crate::{CaseFailure, PassReport, Poller};
 
@@ -133,8 +133,8 @@ impl Poller {
         report: &mut PassReport,
     ) -> shared::Result<()> {
         let case_id = entry.case_id.as_str();
-        if self.auditable(case_id).await?.is_some() {
-            self.publish_audit(case_id, team, report).await?;
+        if let Some((_, records)) = self.auditable(case_id).await? {
+            self.publish_audit(case_id, &records, team, report).await?;
         }
         self.mark_audited(entry, now).await
     }
@@ -150,26 +150,28 @@ impl Poller {
         self.store.put_tracked_case(&fresh).await
     }
 
-    /// The linked issue's key when the case can be audited: linked (link not broken) and
-    /// published (case snapshot stored).
-    pub(crate) async fn auditable(&self, case_id: &str) -> shared::Result<Option<String>> {
-        let Some(link) = self
-            .store
-            .link_for_case(case_id)
-            .await?
-            .filter(|link| link.broken.is_none())
-        else {
-            return Ok(None);
-        };
-        let published = self.store.case_snapshot(case_id).await?.is_some();
-        Ok(published.then_some(link.issue_key))
+    /// The linked issue's key, with the case's records, when the case can be audited: linked
+    /// (link not broken) and published (case snapshot stored).
+    pub(crate) async fn auditable(
+        &self,
+        case_id: &str,
+    ) -> shared::Result<Option<(String, CaseRecords)>> {
+        let records = self.store.case_records(case_id).await?;
+        let key = records
+            .link
+            .as_ref()
+            .filter(|link| link.broken.is_none() && records.snapshot.is_some())
+            .map(|link| link.issue_key.clone());
+        Ok(key.map(|key| (key, records)))
     }
 
     /// Reads the case and publishes its audit (nothing when SIR no longer has it: the pass's
-    /// deletion check handles that). `team` is read once, at the first audit.
+    /// deletion check handles that). `records`: the case's, read before the case. `team` is
+    /// read once, at the first audit.
     pub(crate) async fn publish_audit(
         &self,
         case_id: &str,
+        records: &CaseRecords,
         team: &mut Option<BTreeSet<String>>,
         report: &mut PassReport,
     ) -> shared::Result<bool> {
@@ -180,7 +182,7 @@ impl Poller {
             Some(team) => team,
             None => team.insert(team_emails(self.sir.as_ref()).await?),
         };
-        let (event, _) = self.change_of(details, team).await?;
+        let (event, _) = self.change_of(details, team, records).await?;
         let event = match event {
             BusEvent::CaseUpdated(mut change) => {
                 change.audit = true;
@@ -190,7 +192,8 @@ impl Poller {
             other => other,
         };
         tracing::info!(case_id, "auditing the pair");
-        self.publish_and_record(event, report).await?;
+        self.publish_and_record(event, records, report, None)
+            .await?;
         report.audited += 1;
         Ok(true)
     }

@@ -21,6 +21,7 @@
 use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
 use shared::config::ParameterNames;
 use shared::status::SirStatus;
+use shared::store::CaseRecords;
 
 use crate::Poller;
 
@@ -194,34 +195,31 @@ fn is_day(day: &str) -> bool {
 
 impl Poller {
     /// Whether this case is left out by the backfill rule: never when it is linked or was
-    /// published before (those always sync).
-    pub(crate) async fn left_out(
+    /// published before (its `records` say; those always sync).
+    pub(crate) fn left_out(
         &self,
         case_id: &str,
         created: Option<&str>,
         status: Option<SirStatus>,
-    ) -> shared::Result<Option<LeftOut>> {
-        let Some(reason) = self.settings.backfill.judge(created, status) else {
-            return Ok(None);
-        };
-        if self.store.link_for_case(case_id).await?.is_some()
-            || self.store.case_snapshot(case_id).await?.is_some()
-        {
-            return Ok(None);
+        records: &CaseRecords,
+    ) -> Option<LeftOut> {
+        let reason = self.settings.backfill.judge(created, status)?;
+        if !never_published(records) {
+            return None;
         }
         tracing::info!(
             case_id,
             reason = reason.as_str(),
             "case left out by the backfill rule"
         );
-        Ok(Some(reason))
+        Some(reason)
     }
+}
 
-    /// Whether a case was left out, never published: its deletion is not published either.
-    pub(crate) async fn never_published(&self, case_id: &str) -> shared::Result<bool> {
-        Ok(self.store.link_for_case(case_id).await?.is_none()
-            && self.store.case_snapshot(case_id).await?.is_none())
-    }
+/// Whether a case was left out, never published (by its records: no link, no snapshot): its
+/// deletion is not published either.
+pub(crate) fn never_published(records: &CaseRecords) -> bool {
+    records.link.is_none() && records.snapshot.is_none()
 }
 
 #[cfg(test)]

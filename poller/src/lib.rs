@@ -36,6 +36,7 @@ pub mod schedule;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use backfill::never_published;
 use serde_json::Value;
 use shared::events::{BusEvent, CaseChange, CaseGone, IdDelta, SOURCE_NATIVE_SIR};
 use shared::publisher::EventPublisher;
@@ -43,8 +44,9 @@ use shared::sir::{CaseDetails, CaseSummary, SirApi, SirComment, observed_snapsho
 use shared::snapshot::Fingerprint;
 use shared::status::SirStatus;
 use shared::store::{
-    DeliverySubject, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, Origin,
-    PendingDeliveryStore, SnapshotStore, TrackedCase, TrackedCaseStore, now_epoch_seconds,
+    CaseRecordStore, CaseRecords, DeliverySubject, ItemLink, ItemLinkStore, LinkStore,
+    LinkedItemKind, Origin, PendingDeliveryStore, SnapshotStore, TrackedCase, TrackedCaseStore,
+    now_epoch_seconds,
 };
 
 pub use backfill::{Backfill, LeftOut};
@@ -141,15 +143,26 @@ pub struct PassReport {
     pub reconcile: Option<ReconcileReport>,
 }
 
-/// What the poller uses of the mapping table: links, case snapshots, item maps, the cases it
-/// tracks and the pending-delivery ledger.
+/// What the poller uses of the mapping table: links, case snapshots, a case's records read at
+/// once, item maps, the cases it tracks and the pending-delivery ledger.
 pub trait PollerStore:
-    LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore + PendingDeliveryStore
+    LinkStore
+    + SnapshotStore
+    + CaseRecordStore
+    + ItemLinkStore
+    + TrackedCaseStore
+    + PendingDeliveryStore
 {
 }
 
 impl<T> PollerStore for T where
-    T: LinkStore + SnapshotStore + ItemLinkStore + TrackedCaseStore + PendingDeliveryStore + ?Sized
+    T: LinkStore
+        + SnapshotStore
+        + CaseRecordStore
+        + ItemLinkStore
+        + TrackedCaseStore
+        + PendingDeliveryStore
+        + ?Sized
 {
 }
 
@@ -191,7 +204,10 @@ impl Poller {
     pub async fn case_event(&self, case_id: &str) -> Result<PassReport, PollerError> {
         let team = team_emails(self.sir.as_ref()).await?;
         let mut report = PassReport::default();
-        let tracked = self.tracked_entry(case_id).await?;
+        // Read before the case (as jira-client reads them): a snapshot sir-client stores after
+        // its own write to the case is then at most older than the case read, never newer.
+        let records = self.store.case_records(case_id).await?;
+        let tracked = records.tracked.clone();
         match self.sir.get_case(case_id).await? {
             Some(details) => {
                 report.read = 1;
@@ -208,24 +224,25 @@ impl Poller {
                         now_epoch_seconds(),
                     ),
                 };
-                let left_out = self
-                    .left_out(
-                        case_id,
-                        details.created_date.as_deref(),
-                        Some(details.snapshot.status),
-                    )
-                    .await?;
-                if left_out.is_some() {
+                let left_out = self.left_out(
+                    case_id,
+                    details.created_date.as_deref(),
+                    Some(details.snapshot.status),
+                    &records,
+                );
+                let event = if left_out.is_some() {
                     report.left_out = 1;
-                } else if let Some(event) = self.changes_of(details, &team).await? {
-                    self.publish_and_record(event, &mut report).await?;
-                }
-                self.store.put_tracked_case(&entry).await?;
+                    None
+                } else {
+                    self.changes_of(details, &team, &records).await?
+                };
+                self.record_seen(event, &entry, &records, &mut report)
+                    .await?;
                 if open && self.schedule.set_rate(ScheduleRate::EveryMinute).await? {
                     report.schedule = Some(ScheduleRate::EveryMinute);
                 }
             }
-            None if tracked.is_some() => self.case_gone(case_id, &mut report).await?,
+            None if tracked.is_some() => self.case_gone(case_id, &records, &mut report).await?,
             None => {
                 tracing::info!(
                     case_id,
@@ -234,10 +251,6 @@ impl Poller {
             }
         }
         Ok(report)
-    }
-
-    async fn tracked_entry(&self, case_id: &str) -> shared::Result<Option<TrackedCase>> {
-        self.store.tracked_case(case_id).await
     }
 
     /// One pass of the schedule over every case.
@@ -385,9 +398,9 @@ impl Poller {
             audited_at,
         };
         let created = summary.created_date.as_deref();
+        let records = self.store.case_records(&summary.case_id).await?;
         if self
-            .left_out(&summary.case_id, created, summary.status)
-            .await?
+            .left_out(&summary.case_id, created, summary.status, &records)
             .is_some()
         {
             report.left_out += 1;
@@ -398,10 +411,8 @@ impl Poller {
             return Ok(());
         };
         report.read += 1;
-        if let Some(event) = self.changes_of(details, team).await? {
-            self.publish_and_record(event, report).await?;
-        }
-        self.store.put_tracked_case(&entry).await
+        let event = self.changes_of(details, team, &records).await?;
+        self.record_seen(event, &entry, &records, report).await
     }
 
     async fn sweep_comments(
@@ -414,26 +425,29 @@ impl Poller {
         report.swept += 1;
         let mut entry = entry.clone();
         entry.comments_checked_at = now;
-        let Some(snapshot) = self.store.case_snapshot(&summary.case_id).await? else {
+        let records = self.store.case_records(&summary.case_id).await?;
+        let Some(snapshot) = records.snapshot.clone() else {
             // Never published (left out by the backfill rule): nothing to copy, but its turn is
             // taken, so it does not hold the sweep's first place every pass.
             return self.store.put_tracked_case(&entry).await;
         };
-        let link = self.store.link_for_case(&summary.case_id).await?;
-        if link.is_some_and(|link| link.broken.is_some()) {
+        if records
+            .link
+            .as_ref()
+            .is_some_and(|link| link.broken.is_some())
+        {
             // One side was deleted: nothing is synced, so a comment added since would be
             // published again every sweep and never copied.
             return self.store.put_tracked_case(&entry).await;
         }
         let comments = self.sir.list_comments(&summary.case_id).await?;
         let delta = self.comment_delta(&summary.case_id, &comments).await?;
-        if !delta.is_empty() {
+        let event = (!delta.is_empty()).then(|| {
             let mut change = CaseChange::new(Some(&snapshot), snapshot.clone());
             change.comments = delta;
-            self.publish_and_record(BusEvent::CaseUpdated(change), report)
-                .await?;
-        }
-        self.store.put_tracked_case(&entry).await
+            BusEvent::CaseUpdated(change)
+        });
+        self.record_seen(event, &entry, &records, report).await
     }
 
     /// The event a case's current state calls for, or `None` when nothing changed (including
@@ -442,22 +456,25 @@ impl Poller {
         &self,
         details: CaseDetails,
         team: &BTreeSet<String>,
+        records: &CaseRecords,
     ) -> shared::Result<Option<BusEvent>> {
-        let (event, changed) = self.change_of(details, team).await?;
+        let (event, changed) = self.change_of(details, team, records).await?;
         Ok(changed.then_some(event))
     }
 
     /// The event for a case's current state against its snapshot, and whether anything changed:
     /// `CaseCreated` for a case never published (or not linked yet), else `CaseUpdated`.
+    /// `records`: the case's, read before the case.
     async fn change_of(
         &self,
         details: CaseDetails,
         team: &BTreeSet<String>,
+        records: &CaseRecords,
     ) -> shared::Result<(BusEvent, bool)> {
         let case_id = details.snapshot.case_id.clone();
         let snapshot = observed_snapshot(details.snapshot, team);
-        let before = self.store.case_snapshot(&case_id).await?;
-        let linked = self.store.link_for_case(&case_id).await?.is_some();
+        let before = records.snapshot.clone();
+        let linked = records.link.is_some();
         let comments = self.sir.list_comments(&case_id).await?;
         let comment_delta = self.comment_delta(&case_id, &comments).await?;
         let attachment_delta = self
@@ -546,22 +563,55 @@ impl Poller {
         Ok(IdDelta::new(added, std::iter::empty()))
     }
 
+    /// Records what this run saw of a case: publishes `event` when there is one (see
+    /// [`Self::publish_and_record`]), and stores the poller's `entry`, with the case's new
+    /// snapshot in one write when the event carries one. `records`: the case's, read by this run.
+    async fn record_seen(
+        &self,
+        event: Option<BusEvent>,
+        entry: &TrackedCase,
+        records: &CaseRecords,
+        report: &mut PassReport,
+    ) -> shared::Result<()> {
+        match event {
+            Some(event) => {
+                self.publish_and_record(event, records, report, Some(entry))
+                    .await
+            }
+            None => self.store.put_tracked_case(entry).await,
+        }
+    }
+
     /// Publishes (recording a pending delivery first), then records the case as synced (never
-    /// before: a failed publish is retried).
+    /// before: a failed publish is retried): its snapshot, and with it the poller's `entry` when
+    /// one is given (else the entry alone; for a deletion only the entry). `records`: the
+    /// case's, read by this run, whose pending delivery the ledger's swap starts from.
     async fn publish_and_record(
         &self,
         event: BusEvent,
+        records: &CaseRecords,
         report: &mut PassReport,
+        entry: Option<&TrackedCase>,
     ) -> shared::Result<()> {
-        let recorded = shared::delivery::publish_recorded_or_held(
+        let recorded = shared::delivery::publish_recorded_or_held_after_read(
             self.store.as_ref(),
             self.publisher.as_ref(),
             event,
+            records.pending.clone(),
         )
         .await?;
         let event = recorded.event;
-        if let BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change) = &event {
-            self.store.put_case_snapshot(&change.case).await?;
+        match (&event, entry) {
+            (BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change), Some(entry)) => {
+                self.store
+                    .put_snapshot_and_tracked_case(&change.case, entry)
+                    .await?;
+            }
+            (BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change), None) => {
+                self.store.put_case_snapshot(&change.case).await?;
+            }
+            (_, Some(entry)) => self.store.put_tracked_case(entry).await?,
+            (_, None) => {}
         }
         let entry = (event.detail_type().as_str(), event.subject().to_owned());
         if recorded.held {
@@ -581,23 +631,27 @@ impl Poller {
         if self.sir.get_case(case_id).await?.is_some() {
             return Ok(());
         }
-        self.case_gone(case_id, report).await
+        let records = self.store.case_records(case_id).await?;
+        self.case_gone(case_id, &records, report).await
     }
 
-    async fn case_gone(&self, case_id: &str, report: &mut PassReport) -> shared::Result<()> {
-        if self.never_published(case_id).await? {
+    /// A case SIR no longer has, with its `records`.
+    async fn case_gone(
+        &self,
+        case_id: &str,
+        records: &CaseRecords,
+        report: &mut PassReport,
+    ) -> shared::Result<()> {
+        if never_published(records) {
             return self.store.untrack_case(case_id).await;
         }
-        let issue_key = self
-            .store
-            .link_for_case(case_id)
-            .await?
-            .map(|l| l.issue_key);
+        let issue_key = records.link.as_ref().map(|l| l.issue_key.clone());
         let event = BusEvent::CaseDeleted(CaseGone {
             case_id: case_id.to_owned(),
             issue_key,
         });
-        self.publish_and_record(event, report).await?;
+        self.publish_and_record(event, records, report, None)
+            .await?;
         // Whatever update was still pending is moot: the deletion is what the issue gets.
         self.store
             .forget_pending_delivery(&DeliverySubject::Case(case_id.to_owned()))

@@ -298,7 +298,7 @@ impl Poller {
                 break;
             }
             let case_id = entry.case_id.as_str();
-            let Some(issue_key) = self.auditable(case_id).await? else {
+            let Some((issue_key, records)) = self.auditable(case_id).await? else {
                 continue;
             };
             let mut pair = AuditedPair {
@@ -307,7 +307,10 @@ impl Poller {
                 published: false,
             };
             if !dry_run {
-                match self.publish_audit(case_id, &mut team, report).await {
+                match self
+                    .publish_audit(case_id, &records, &mut team, report)
+                    .await
+                {
                     Ok(published) => {
                         pair.published = published;
                         self.mark_audited(entry, now).await?;

@@ -150,7 +150,7 @@ pub async fn publish_recorded(
     publisher: &dyn EventPublisher,
     event: BusEvent,
 ) -> Result<BusEvent> {
-    Ok(publish(store, publisher, event, None).await?.event)
+    Ok(publish(store, publisher, event, None, None).await?.event)
 }
 
 /// How long after a `CaseCreated` was published, and while it is not acknowledged, the poller
@@ -185,6 +185,30 @@ pub async fn publish_recorded_or_held(
         publisher,
         event,
         Some(HOLD_BEHIND_CREATE_FOR.as_secs()),
+        None,
+    )
+    .await
+}
+
+/// [`publish_recorded_or_held`] for a caller that has read the subject's pending delivery
+/// already (`pending_read`, e.g. with [`crate::store::CaseRecordStore::case_records`]): the
+/// first swap starts from it instead of reading it again. A delivery replaced since is no harm:
+/// the swap is conditional on the delivery id read, and a refused one reads the ledger afresh.
+/// (One thing a stale read can miss: a failed publish moves its delivery's `published_at` back
+/// under the same id, see `mark_unpublished`; a change recorded from the read before that is
+/// held behind the create that did not go out, until the reconciler publishes it.)
+pub async fn publish_recorded_or_held_after_read(
+    store: &dyn PendingDeliveryStore,
+    publisher: &dyn EventPublisher,
+    event: BusEvent,
+    pending_read: Option<PendingDelivery>,
+) -> Result<Recorded> {
+    publish(
+        store,
+        publisher,
+        event,
+        Some(HOLD_BEHIND_CREATE_FOR.as_secs()),
+        Some(pending_read),
     )
     .await
 }
@@ -194,12 +218,17 @@ async fn publish(
     publisher: &dyn EventPublisher,
     event: BusEvent,
     hold_behind_create_for: Option<u64>,
+    pending_read: Option<Option<PendingDelivery>>,
 ) -> Result<Recorded> {
     let Some(subject) = DeliverySubject::of(&event) else {
         publisher.publish(std::slice::from_ref(&event)).await?;
         return Ok(Recorded { event, held: false });
     };
-    let recorded = record(store, &subject, event, hold_behind_create_for).await?;
+    let pending_read = pending_read.filter(|read| {
+        read.as_ref()
+            .is_none_or(|pending| pending.subject == subject)
+    });
+    let recorded = record(store, &subject, event, hold_behind_create_for, pending_read).await?;
     if !recorded.held
         && let Err(error) = publisher
             .publish(std::slice::from_ref(&recorded.event))
@@ -259,10 +288,14 @@ async fn record(
     subject: &DeliverySubject,
     event: BusEvent,
     hold_behind_create_for: Option<u64>,
+    mut pending_read: Option<Option<PendingDelivery>>,
 ) -> Result<PendingDelivery> {
     for _ in 0..SWAP_ROUNDS {
         let now = now_epoch_seconds();
-        let older = store.pending_delivery(subject).await?;
+        let older = match pending_read.take() {
+            Some(read) => read,
+            None => store.pending_delivery(subject).await?,
+        };
         let merged = match &older {
             Some(older) => merged(&older.event, event.clone()),
             None => event.clone(),

@@ -22,8 +22,8 @@ use shared::events::{BusEvent, CaseChange, CaseField, IdDelta, IssueChange};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    CachedAccount, Claim, ClaimKey, DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink,
-    LinkOutcome, LinkedItemKind, MappingStore, NotifiedWindow, Origin, PendingDelivery,
+    CachedAccount, CaseRecords, Claim, ClaimKey, DeliverySubject, InMemoryMappingStore, IssueLink,
+    ItemLink, LinkOutcome, LinkedItemKind, MappingStore, NotifiedWindow, Origin, PendingDelivery,
     SweepCursor, TrackedCase, WindowExpectation, WindowSwap,
 };
 
@@ -127,6 +127,7 @@ contract! {
         broken_link_is_kept_and_marked_on_both_sides,
         marking_a_link_broken_needs_both_sides_and_otherwise_writes_nothing,
         account_cache_answers_until_its_ttl_passes,
+        accounts_are_cached_and_read_many_at_once,
         cached_account_expires_when_its_ttl_passes_and_can_be_cached_again,
         tracked_cases_are_listed_updated_and_dropped,
         untracking_drops_only_that_case_and_is_no_error_when_untracked,
@@ -135,6 +136,7 @@ contract! {
         notified_window_is_replaced_only_if_unchanged_since_read,
         concurrent_window_openers_exactly_one_wins,
         issue_create_is_recorded_ages_and_is_forgotten,
+        case_records_are_read_and_written_together_as_each_on_its_own,
         sweep_cursor_starts_absent_and_moves_only_forward,
         sweep_cursors_of_different_sweeps_are_separate,
         sweep_cursor_keeps_the_audit_rounds_start_only_when_written_with_one,
@@ -633,6 +635,45 @@ async fn account_cache_answers_until_its_ttl_passes(f: &Subject) {
     assert_eq!(store.cached_account("bob@example.com").await.unwrap(), None);
 }
 
+async fn accounts_are_cached_and_read_many_at_once(f: &Subject) {
+    let store = &f.store;
+    let account = |i: usize| CachedAccount {
+        email: format!("responder{i}@example.com"),
+        account_id: (!i.is_multiple_of(3)).then(|| format!("acc-{i}")),
+    };
+    // More than one transaction holds, with one e-mail twice in another case.
+    let mut accounts: Vec<CachedAccount> = (0..130).map(account).collect();
+    accounts.push(CachedAccount {
+        email: " Responder7@Example.com".into(),
+        account_id: Some("acc-7".into()),
+    });
+    store
+        .cache_accounts(&accounts, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let stale = CachedAccount {
+        email: "stale@example.com".into(),
+        account_id: Some("x".into()),
+    };
+    store.cache_account(&stale, Duration::ZERO).await.unwrap();
+
+    let mut asked: Vec<String> = (0..130)
+        .map(|i| format!("RESPONDER{i}@example.com"))
+        .collect();
+    asked.push("nobody@example.com".into());
+    asked.push("stale@example.com".into());
+    asked.push("responder5@example.com".into());
+    let found = store.cached_accounts(&asked).await.unwrap();
+    // Every cached one, by normalized e-mail; not the uncached, not the expired.
+    assert_eq!(found.len(), 130, "{:?}", found.keys().collect::<Vec<_>>());
+    for i in 0..130 {
+        assert_eq!(found[&format!("responder{i}@example.com")], account(i));
+    }
+    assert!(!found.contains_key("nobody@example.com"));
+    assert!(!found.contains_key("stale@example.com"));
+    assert!(store.cached_accounts(&[]).await.unwrap().is_empty());
+}
+
 async fn tracked_cases_are_listed_updated_and_dropped(f: &Subject) {
     let store = &f.store;
     assert!(store.tracked_cases().await.unwrap().is_empty());
@@ -953,6 +994,81 @@ async fn issue_create_is_recorded_ages_and_is_forgotten(f: &Subject) {
     store.forget_issue_create("1111111111").await.unwrap();
     assert_eq!(store.issue_create_age("1111111111").await.unwrap(), None);
     store.forget_issue_create("1111111111").await.unwrap();
+}
+
+async fn case_records_are_read_and_written_together_as_each_on_its_own(f: &Subject) {
+    let store = &f.store;
+    let id = "5100000000";
+    assert_eq!(
+        store.case_records(id).await.unwrap(),
+        CaseRecords::default()
+    );
+
+    store.record_issue_create(id).await.unwrap();
+    let started = f.time.now();
+    let snapshot = case(id);
+    let entry = TrackedCase {
+        case_id: id.into(),
+        last_updated_date: Some("2026-11-21T10:00:00Z".into()),
+        status: Some("Submitted".into()),
+        title: Some("t".into()),
+        comments_checked_at: 7,
+        audited_at: 1_700_000_042,
+    };
+    // Written together, read back on their own as each was written alone.
+    store
+        .put_snapshot_and_tracked_case(&snapshot, &entry)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.case_snapshot(id).await.unwrap(),
+        Some(snapshot.clone().normalized())
+    );
+    assert_eq!(store.tracked_case(id).await.unwrap(), Some(entry.clone()));
+    // No link yet: it reads as absent.
+    let partial = store.case_records(id).await.unwrap();
+    assert_eq!(partial.link, None);
+    assert_eq!(partial.snapshot, Some(snapshot.clone().normalized()));
+    assert_eq!(partial.tracked, Some(entry.clone()));
+    let age = partial.issue_create_age.unwrap();
+    assert!(
+        age <= Duration::from_secs(f.time.now() - started + 1),
+        "{age:?}"
+    );
+
+    let waiting = pending(case_update(id, "renamed"), "d-51", 1_800_000_000);
+    assert!(store.swap_pending_delivery(None, &waiting).await.unwrap());
+    // An issue's pending delivery is not the case's.
+    let issue_side = pending(issue_update("SEC-51"), "d-52", 1_800_000_000);
+    assert!(
+        store
+            .swap_pending_delivery(None, &issue_side)
+            .await
+            .unwrap()
+    );
+    let link = IssueLink::new(id, "SEC-51");
+    store.create_link(&link).await.unwrap();
+    store
+        .mark_link_broken(&link, "Jira issue deleted")
+        .await
+        .unwrap();
+    store.forget_issue_create(id).await.unwrap();
+    let records = store.case_records(id).await.unwrap();
+    assert_eq!(records.link, store.link_for_case(id).await.unwrap());
+    assert_eq!(
+        records.link.as_ref().and_then(|l| l.broken.as_deref()),
+        Some("Jira issue deleted")
+    );
+    assert_eq!(records.snapshot, store.case_snapshot(id).await.unwrap());
+    assert_eq!(records.issue_create_age, None);
+    assert_eq!(records.tracked, store.tracked_case(id).await.unwrap());
+    assert_eq!(records.pending, Some(waiting));
+
+    // Another case's records are its own.
+    assert_eq!(
+        store.case_records("5100000001").await.unwrap(),
+        CaseRecords::default()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

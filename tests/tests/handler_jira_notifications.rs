@@ -176,7 +176,7 @@ async fn a_thousand_messages_for_one_issue_cost_a_handful_of_jira_reads_and_a_ch
     // The first half of the flood: 500 messages SNS accepted in one burst, nothing changes.
     it.jira.clear_requests();
     let burst = SystemTime::now();
-    let first = flood(&it, &key, 0, 500, burst).await;
+    let first = Box::pin(flood(&it, &key, 0, 500, burst)).await;
     let first_outcomes = outcomes_of(&first);
     assert_eq!(first_outcomes.len(), 500);
     let reads = issue_reads(&it, &key);

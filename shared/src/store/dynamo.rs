@@ -4,10 +4,40 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::schema::{PARTITION_KEY as PK, SORT_KEY as SK};
 use crate::error::{Error, Result};
+
+/// The most items one `TransactGetItems` or `TransactWriteItems` of this adapter names.
+/// DynamoDB has allowed 100 since 2022; moto still holds `TransactGetItems` to the former 25,
+/// and a case rarely has more watchers than that, so 25 costs nothing and runs on both.
+pub(super) const TRANSACTION_ITEMS: usize = 25;
+
+/// Wraps a failed transaction as [`Error::dynamodb`] does, and one cancelled by another
+/// transaction in flight on one of its items (`TransactionConflict`; a transaction that has no
+/// condition fails no other way) as retryable: a moment later it goes through.
+pub(super) fn transaction_error<E>(
+    operation: &'static str,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata,
+    aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
+{
+    move |err| {
+        let cancelled = err
+            .as_service_error()
+            .and_then(ProvideErrorMetadata::code)
+            .is_some_and(|code| code == "TransactionCanceledException");
+        let mut error = Error::dynamodb(operation)(err);
+        if cancelled && let Error::DynamoDb { retryable, .. } = &mut error {
+            *retryable = true;
+        }
+        error
+    }
+}
 
 /// [`super::MappingStore`] on DynamoDB: each capability's implementation is in its own module
 /// (links, claims, snapshots, item links, account cache, tracked cases, notified windows, sweep cursors).

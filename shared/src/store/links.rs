@@ -14,8 +14,8 @@ use super::schema::TTL_ATTRIBUTE;
 use super::{ISSUE_CREATE_RECORD_TTL, IssueLink, LinkOutcome, LinkStore, now_epoch_seconds};
 use crate::error::{Error, Result};
 
-const LINK: &str = "LINK";
-const ISSUE_CREATE: &str = "ISSUE_CREATE";
+pub(super) const LINK: &str = "LINK";
+pub(super) const ISSUE_CREATE: &str = "ISSUE_CREATE";
 
 fn link_item(pk: String, link: &IssueLink, now: u64) -> HashMap<String, AttributeValue> {
     let mut item = key(pk, LINK);
@@ -28,13 +28,31 @@ fn link_item(pk: String, link: &IssueLink, now: u64) -> HashMap<String, Attribut
     item
 }
 
-fn read_link(item: &HashMap<String, AttributeValue>) -> Result<IssueLink> {
+pub(super) fn read_link(item: &HashMap<String, AttributeValue>) -> Result<IssueLink> {
     let r = ItemReader { item };
     Ok(IssueLink {
         case_id: r.req_s("caseId")?.to_owned(),
         issue_key: r.req_s("issueKey")?.to_owned(),
         broken: r.opt_s("broken").map(str::to_owned),
     })
+}
+
+/// How long ago the create recorded in `item` started; `None` when the record has expired.
+pub(super) fn issue_create_age_of(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Option<Duration>> {
+    let r = ItemReader { item };
+    let now = now_epoch_seconds();
+    // DynamoDB deletes expired items only eventually: an expired one reads as absent.
+    if r.opt_n(TTL_ATTRIBUTE)?
+        .is_some_and(|expires| expires <= now)
+    {
+        return Ok(None);
+    }
+    let started = r
+        .opt_n("startedAt")?
+        .ok_or_else(|| r.malformed("no startedAt".into()))?;
+    Ok(Some(Duration::from_secs(now.saturating_sub(started))))
 }
 
 #[async_trait]
@@ -133,21 +151,9 @@ impl LinkStore for DynamoMappingStore {
     }
 
     async fn issue_create_age(&self, case_id: &str) -> Result<Option<Duration>> {
-        let Some(item) = self.get(case_pk(case_id), ISSUE_CREATE).await? else {
-            return Ok(None);
-        };
-        let r = ItemReader { item: &item };
-        let now = now_epoch_seconds();
-        // DynamoDB deletes expired items only eventually: an expired one reads as absent.
-        if r.opt_n(TTL_ATTRIBUTE)?
-            .is_some_and(|expires| expires <= now)
-        {
-            return Ok(None);
-        }
-        let started = r
-            .opt_n("startedAt")?
-            .ok_or_else(|| r.malformed("no startedAt".into()))?;
-        Ok(Some(Duration::from_secs(now.saturating_sub(started))))
+        self.get(case_pk(case_id), ISSUE_CREATE)
+            .await?
+            .map_or(Ok(None), |item| issue_create_age_of(&item))
     }
 
     async fn forget_issue_create(&self, case_id: &str) -> Result<()> {

@@ -30,10 +30,11 @@ use serde::de::DeserializeOwned;
 
 use super::account_cache::normalized_email;
 use super::{
-    AccountCacheStore, CachedAccount, Claim, ClaimKey, ClaimStore, ISSUE_CREATE_RECORD_TTL,
-    IssueLink, ItemLink, ItemLinkStore, LinkOutcome, LinkStore, LinkedItemKind, NotifiedWindow,
-    NotifiedWindowStore, SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase,
-    TrackedCaseStore, WindowExpectation, WindowSwap, now_epoch_seconds,
+    AccountCacheStore, CachedAccount, CaseRecordStore, CaseRecords, Claim, ClaimKey, ClaimStore,
+    ISSUE_CREATE_RECORD_TTL, IssueLink, ItemLink, ItemLinkStore, LinkOutcome, LinkStore,
+    LinkedItemKind, NotifiedWindow, NotifiedWindowStore, SnapshotStore, SweepCursor,
+    SweepCursorStore, TrackedCase, TrackedCaseStore, WindowExpectation, WindowSwap,
+    now_epoch_seconds,
 };
 use super::{DeliverySubject, PendingDelivery, PendingDeliveryStore};
 use crate::error::{Error, Result};
@@ -175,12 +176,7 @@ impl LinkStore for InMemoryMappingStore {
 
     async fn issue_create_age(&self, case_id: &str) -> Result<Option<Duration>> {
         let now = self.now();
-        Ok(self
-            .tables()
-            .issue_creates
-            .get(case_id)
-            .filter(|started| **started + ISSUE_CREATE_RECORD_TTL.as_secs() > now)
-            .map(|started| Duration::from_secs(now.saturating_sub(*started))))
+        Ok(issue_create_age_in(&self.tables(), case_id, now))
     }
 
     async fn forget_issue_create(&self, case_id: &str) -> Result<()> {
@@ -238,6 +234,47 @@ impl ClaimStore for InMemoryMappingStore {
 
 fn to_json<T: Serialize>(snapshot: &T) -> Result<String> {
     serde_json::to_string(snapshot).map_err(Error::json("snapshot"))
+}
+
+fn issue_create_age_in(tables: &Tables, case_id: &str, now: u64) -> Option<Duration> {
+    tables
+        .issue_creates
+        .get(case_id)
+        .filter(|started| **started + ISSUE_CREATE_RECORD_TTL.as_secs() > now)
+        .map(|started| Duration::from_secs(now.saturating_sub(*started)))
+}
+
+#[async_trait]
+impl CaseRecordStore for InMemoryMappingStore {
+    async fn case_records(&self, case_id: &str) -> Result<CaseRecords> {
+        let now = self.now();
+        let tables = self.tables();
+        Ok(CaseRecords {
+            link: tables.links_by_case.get(case_id).cloned(),
+            snapshot: from_json(tables.case_snapshots.get(case_id))?,
+            issue_create_age: issue_create_age_in(&tables, case_id, now),
+            tracked: tables.tracked.get(case_id).cloned(),
+            pending: tables
+                .pending
+                .get(&DeliverySubject::Case(case_id.to_owned()))
+                .cloned(),
+        })
+    }
+
+    async fn put_snapshot_and_tracked_case(
+        &self,
+        snapshot: &CaseSnapshot,
+        tracked: &TrackedCase,
+    ) -> Result<()> {
+        let snapshot = snapshot.clone().normalized();
+        let json = to_json(&snapshot)?;
+        let mut tables = self.tables();
+        tables.case_snapshots.insert(snapshot.case_id, json);
+        tables
+            .tracked
+            .insert(tracked.case_id.clone(), tracked.clone());
+        Ok(())
+    }
 }
 
 fn from_json<T: DeserializeOwned>(json: Option<&String>) -> Result<Option<T>> {
@@ -346,24 +383,33 @@ impl ItemLinkStore for InMemoryMappingStore {
 
 #[async_trait]
 impl AccountCacheStore for InMemoryMappingStore {
-    async fn cached_account(&self, email: &str) -> Result<Option<CachedAccount>> {
+    async fn cached_accounts(&self, emails: &[String]) -> Result<HashMap<String, CachedAccount>> {
         let now = self.now();
-        Ok(self
-            .tables()
-            .accounts
-            .get(&normalized_email(email))
-            .filter(|(_, expires_at)| *expires_at > now)
-            .map(|(account, _)| account.clone()))
+        let tables = self.tables();
+        Ok(emails
+            .iter()
+            .map(|email| normalized_email(email))
+            .filter_map(|email| {
+                tables
+                    .accounts
+                    .get(&email)
+                    .filter(|(_, expires_at)| *expires_at > now)
+                    .map(|(account, _)| (email, account.clone()))
+            })
+            .collect())
     }
 
-    async fn cache_account(&self, account: &CachedAccount, ttl: Duration) -> Result<()> {
-        let email = normalized_email(&account.email);
-        let stored = CachedAccount {
-            email: email.clone(),
-            account_id: account.account_id.clone(),
-        };
+    async fn cache_accounts(&self, accounts: &[CachedAccount], ttl: Duration) -> Result<()> {
         let expires_at = self.now() + ttl.as_secs();
-        self.tables().accounts.insert(email, (stored, expires_at));
+        let mut tables = self.tables();
+        for account in accounts {
+            let email = normalized_email(&account.email);
+            let stored = CachedAccount {
+                email: email.clone(),
+                account_id: account.account_id.clone(),
+            };
+            tables.accounts.insert(email, (stored, expires_at));
+        }
         Ok(())
     }
 }

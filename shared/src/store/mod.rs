@@ -7,6 +7,7 @@
 //! | capability | trait | used by |
 //! |---|---|---|
 //! | case ⇄ issue links | [`LinkStore`] | all four Lambdas |
+//! | a case's records read at once | [`CaseRecordStore`] | poller, jira-client |
 //! | creation claims (leases) | [`ClaimStore`] | jira-client, sir-client (through [`run_claimed`]) |
 //! | last synced case/issue | [`SnapshotStore`] | all four Lambdas |
 //! | comment/attachment id maps | [`ItemLinkStore`] | all four Lambdas |
@@ -63,6 +64,7 @@ use crate::events::BusEvent;
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
 mod account_cache;
+mod case_records;
 mod claims;
 mod dynamo;
 mod item_links;
@@ -75,6 +77,7 @@ mod snapshots;
 mod sweep_cursors;
 mod tracked_cases;
 
+pub use account_cache::normalized_email;
 pub use dynamo::DynamoMappingStore;
 pub use memory::InMemoryMappingStore;
 pub use run_claimed::{
@@ -288,6 +291,39 @@ pub trait LinkStore: Send + Sync {
     async fn forget_issue_create(&self, case_id: &str) -> Result<()>;
 }
 
+/// What the table keeps about one case that a run needs before it reads the case, read in one
+/// call: [`CaseRecordStore::case_records`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseRecords {
+    /// As [`LinkStore::link_for_case`].
+    pub link: Option<IssueLink>,
+    /// As [`SnapshotStore::case_snapshot`].
+    pub snapshot: Option<CaseSnapshot>,
+    /// As [`LinkStore::issue_create_age`].
+    pub issue_create_age: Option<Duration>,
+    /// As [`TrackedCaseStore::tracked_case`].
+    pub tracked: Option<TrackedCase>,
+    /// As [`PendingDeliveryStore::pending_delivery`] of the case.
+    pub pending: Option<PendingDelivery>,
+}
+
+/// A case's records, read and written together: one call where a read or write of each would
+/// be several.
+#[async_trait]
+pub trait CaseRecordStore: Send + Sync {
+    /// The case's link, snapshot, recorded issue create, poller entry and pending delivery
+    /// (DynamoDB: one consistent `TransactGetItems`, authorised as `GetItem` on each item).
+    async fn case_records(&self, case_id: &str) -> Result<CaseRecords>;
+    /// Stores the case's snapshot (as [`SnapshotStore::put_case_snapshot`]) and the poller's
+    /// entry (as [`TrackedCaseStore::put_tracked_case`]) at once: both or neither (DynamoDB:
+    /// one `TransactWriteItems`, authorised as `PutItem` on each).
+    async fn put_snapshot_and_tracked_case(
+        &self,
+        snapshot: &CaseSnapshot,
+        tracked: &TrackedCase,
+    ) -> Result<()>;
+}
+
 /// How long a recorded issue create ([`LinkStore::record_issue_create`]) is kept: far longer than
 /// any search index lag, and than any retry of the create's event (a DLQ keeps a message 14
 /// days at most, the reconciler republishes within the hour), so jira-client searches for a
@@ -353,9 +389,25 @@ pub trait ItemLinkStore: Send + Sync {
 /// The short-lived e-mail → Jira accountId cache.
 #[async_trait]
 pub trait AccountCacheStore: Send + Sync {
+    /// The cached accounts of `emails` (any case) that are cached and unexpired, by normalized
+    /// e-mail (trimmed, lower case), in one read (DynamoDB: `TransactGetItems` per 25).
+    async fn cached_accounts(
+        &self,
+        emails: &[String],
+    ) -> Result<std::collections::HashMap<String, CachedAccount>>;
+    /// Caches `accounts` for `ttl`, in one write (DynamoDB: `TransactWriteItems` per 25).
+    async fn cache_accounts(&self, accounts: &[CachedAccount], ttl: Duration) -> Result<()>;
+
     /// The cached accountId for `email` (any case), or `None` when not cached or expired.
-    async fn cached_account(&self, email: &str) -> Result<Option<CachedAccount>>;
-    async fn cache_account(&self, account: &CachedAccount, ttl: Duration) -> Result<()>;
+    async fn cached_account(&self, email: &str) -> Result<Option<CachedAccount>> {
+        let mut found = self.cached_accounts(&[email.to_owned()]).await?;
+        Ok(found.remove(&normalized_email(email)))
+    }
+
+    async fn cache_account(&self, account: &CachedAccount, ttl: Duration) -> Result<()> {
+        self.cache_accounts(std::slice::from_ref(account), ttl)
+            .await
+    }
 }
 
 /// What the poller last saw of each case it tracks.
@@ -486,6 +538,7 @@ pub trait PendingDeliveryStore: Send + Sync {
 /// The whole mapping table: every capability. Implemented for every type that has them all.
 pub trait MappingStore:
     LinkStore
+    + CaseRecordStore
     + ClaimStore
     + SnapshotStore
     + ItemLinkStore
@@ -499,6 +552,7 @@ pub trait MappingStore:
 
 impl<T> MappingStore for T where
     T: LinkStore
+        + CaseRecordStore
         + ClaimStore
         + SnapshotStore
         + ItemLinkStore

@@ -18,7 +18,9 @@ use crate::events::{BusEvent, DetailType};
 /// The ledger's partition.
 pub(super) const PENDING: &str = "PENDING";
 
-fn pending_delivery_from(item: &HashMap<String, AttributeValue>) -> Result<PendingDelivery> {
+pub(super) fn pending_delivery_from(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<PendingDelivery> {
     let r = ItemReader { item };
     let number = |name: &str| {
         r.opt_n(name)?

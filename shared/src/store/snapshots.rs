@@ -9,17 +9,22 @@ use super::{SnapshotStore, now_epoch_seconds};
 use crate::error::{Error, Result};
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
-const SNAPSHOT: &str = "SNAPSHOT";
+pub(super) const SNAPSHOT: &str = "SNAPSHOT";
+
+/// The snapshot a `SNAPSHOT` item holds.
+pub(super) fn snapshot_of<T: serde::de::DeserializeOwned>(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Result<T> {
+    let json = ItemReader { item }.req_s("snapshot")?;
+    serde_json::from_str(json).map_err(Error::json("stored snapshot"))
+}
 
 impl DynamoMappingStore {
     async fn get_snapshot<T: serde::de::DeserializeOwned>(&self, pk: String) -> Result<Option<T>> {
-        let Some(item) = self.get(pk, SNAPSHOT).await? else {
-            return Ok(None);
-        };
-        let json = ItemReader { item: &item }.req_s("snapshot")?;
-        serde_json::from_str(json)
-            .map(Some)
-            .map_err(Error::json("stored snapshot"))
+        self.get(pk, SNAPSHOT)
+            .await?
+            .map(|item| snapshot_of(&item))
+            .transpose()
     }
 
     async fn put_snapshot<T: Serialize>(
@@ -28,15 +33,33 @@ impl DynamoMappingStore {
         snapshot: &T,
         fingerprint: &str,
     ) -> Result<()> {
-        let mut item = key(pk, SNAPSHOT);
-        item.insert(
-            "snapshot".into(),
-            s(serde_json::to_string(snapshot).map_err(Error::json("snapshot"))?),
-        );
-        item.insert("fingerprint".into(), s(fingerprint));
-        item.insert("syncedAt".into(), n(now_epoch_seconds()));
-        self.put(item).await
+        self.put(snapshot_item(pk, snapshot, fingerprint)?).await
     }
+}
+
+/// The `SNAPSHOT` item of partition `pk`.
+pub(super) fn snapshot_item<T: Serialize>(
+    pk: String,
+    snapshot: &T,
+    fingerprint: &str,
+) -> Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut item = key(pk, SNAPSHOT);
+    item.insert(
+        "snapshot".into(),
+        s(serde_json::to_string(snapshot).map_err(Error::json("snapshot"))?),
+    );
+    item.insert("fingerprint".into(), s(fingerprint));
+    item.insert("syncedAt".into(), n(now_epoch_seconds()));
+    Ok(item)
+}
+
+/// The `CASE#` snapshot item of `snapshot`, normalized.
+pub(super) fn case_snapshot_item(
+    snapshot: &CaseSnapshot,
+) -> Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let snapshot = snapshot.clone().normalized();
+    let fingerprint = snapshot.fingerprint();
+    snapshot_item(case_pk(&snapshot.case_id), &snapshot, fingerprint.as_str())
 }
 
 #[async_trait]
@@ -46,10 +69,7 @@ impl SnapshotStore for DynamoMappingStore {
     }
 
     async fn put_case_snapshot(&self, snapshot: &CaseSnapshot) -> Result<()> {
-        let snapshot = snapshot.clone().normalized();
-        let fingerprint = snapshot.fingerprint();
-        self.put_snapshot(case_pk(&snapshot.case_id), &snapshot, fingerprint.as_str())
-            .await
+        self.put(case_snapshot_item(snapshot)?).await
     }
 
     async fn issue_snapshot(&self, issue_key: &str) -> Result<Option<IssueSnapshot>> {

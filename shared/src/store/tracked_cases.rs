@@ -10,9 +10,14 @@ use super::dynamo::{DynamoMappingStore, ItemReader, key, n, s};
 use super::{TrackedCase, TrackedCaseStore};
 use crate::error::{Error, Result};
 
-const POLLER: &str = "POLLER";
+pub(super) const POLLER: &str = "POLLER";
 
-fn tracked_case_from(item: &HashMap<String, AttributeValue>) -> Result<TrackedCase> {
+/// The sort key of a case's entry in the `POLLER` partition.
+pub(super) fn tracked_sort_key(case_id: &str) -> String {
+    format!("CASE#{case_id}")
+}
+
+pub(super) fn tracked_case_from(item: &HashMap<String, AttributeValue>) -> Result<TrackedCase> {
     let r = ItemReader { item };
     Ok(TrackedCase {
         case_id: r.req_s("caseId")?.to_owned(),
@@ -22,6 +27,24 @@ fn tracked_case_from(item: &HashMap<String, AttributeValue>) -> Result<TrackedCa
         comments_checked_at: r.opt_n("commentsCheckedAt")?.unwrap_or(0),
         audited_at: r.opt_n("auditedAt")?.unwrap_or(0),
     })
+}
+
+/// The `POLLER` item of `case`.
+pub(super) fn tracked_case_item(case: &TrackedCase) -> HashMap<String, AttributeValue> {
+    let mut item = key(POLLER.to_owned(), tracked_sort_key(&case.case_id));
+    item.insert("caseId".into(), s(&case.case_id));
+    for (name, value) in [
+        ("lastUpdatedDate", &case.last_updated_date),
+        ("status", &case.status),
+        ("title", &case.title),
+    ] {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value));
+        }
+    }
+    item.insert("commentsCheckedAt".into(), n(case.comments_checked_at));
+    item.insert("auditedAt".into(), n(case.audited_at));
+    item
 }
 
 #[async_trait]
@@ -35,7 +58,7 @@ impl TrackedCaseStore for DynamoMappingStore {
     }
 
     async fn tracked_case(&self, case_id: &str) -> Result<Option<TrackedCase>> {
-        self.get(POLLER.to_owned(), &format!("CASE#{case_id}"))
+        self.get(POLLER.to_owned(), &tracked_sort_key(case_id))
             .await?
             .as_ref()
             .map(tracked_case_from)
@@ -43,27 +66,14 @@ impl TrackedCaseStore for DynamoMappingStore {
     }
 
     async fn put_tracked_case(&self, case: &TrackedCase) -> Result<()> {
-        let mut item = key(POLLER.to_owned(), format!("CASE#{}", case.case_id));
-        item.insert("caseId".into(), s(&case.case_id));
-        for (name, value) in [
-            ("lastUpdatedDate", &case.last_updated_date),
-            ("status", &case.status),
-            ("title", &case.title),
-        ] {
-            if let Some(value) = value {
-                item.insert(name.into(), s(value));
-            }
-        }
-        item.insert("commentsCheckedAt".into(), n(case.comments_checked_at));
-        item.insert("auditedAt".into(), n(case.audited_at));
-        self.put(item).await
+        self.put(tracked_case_item(case)).await
     }
 
     async fn untrack_case(&self, case_id: &str) -> Result<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(POLLER.to_owned(), format!("CASE#{case_id}"))))
+            .set_key(Some(key(POLLER.to_owned(), tracked_sort_key(case_id))))
             .send()
             .await
             .map_err(Error::dynamodb("DeleteItem"))?;

@@ -19,11 +19,11 @@ use async_trait::async_trait;
 use shared::Result;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::store::{
-    AccountCacheStore, CachedAccount, Claim, ClaimKey, ClaimStore, DeliverySubject,
-    InMemoryMappingStore, IssueLink, ItemLink, ItemLinkStore, LinkOutcome, LinkStore,
-    LinkedItemKind, NotifiedWindow, NotifiedWindowStore, PendingDelivery, PendingDeliveryStore,
-    SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase, TrackedCaseStore, WindowExpectation,
-    WindowSwap,
+    AccountCacheStore, CachedAccount, CaseRecordStore, CaseRecords, Claim, ClaimKey, ClaimStore,
+    DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink, ItemLinkStore, LinkOutcome,
+    LinkStore, LinkedItemKind, NotifiedWindow, NotifiedWindowStore, PendingDelivery,
+    PendingDeliveryStore, SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase,
+    TrackedCaseStore, WindowExpectation, WindowSwap,
 };
 
 use super::Breakage;
@@ -133,6 +133,25 @@ impl LinkStore for SimStore {
 }
 
 #[async_trait]
+impl CaseRecordStore for SimStore {
+    async fn case_records(&self, case_id: &str) -> Result<CaseRecords> {
+        self.race().await;
+        self.inner.case_records(case_id).await
+    }
+
+    async fn put_snapshot_and_tracked_case(
+        &self,
+        snapshot: &CaseSnapshot,
+        tracked: &TrackedCase,
+    ) -> Result<()> {
+        self.race().await;
+        self.inner
+            .put_snapshot_and_tracked_case(snapshot, tracked)
+            .await
+    }
+}
+
+#[async_trait]
 impl ClaimStore for SimStore {
     async fn claim(&self, key: &ClaimKey, lease: Duration) -> Result<Option<Claim>> {
         self.race().await;
@@ -228,14 +247,17 @@ impl ItemLinkStore for SimStore {
 
 #[async_trait]
 impl AccountCacheStore for SimStore {
-    async fn cached_account(&self, email: &str) -> Result<Option<CachedAccount>> {
+    async fn cached_accounts(
+        &self,
+        emails: &[String],
+    ) -> Result<std::collections::HashMap<String, CachedAccount>> {
         self.race().await;
-        self.inner.cached_account(email).await
+        self.inner.cached_accounts(emails).await
     }
 
-    async fn cache_account(&self, account: &CachedAccount, ttl: Duration) -> Result<()> {
+    async fn cache_accounts(&self, accounts: &[CachedAccount], ttl: Duration) -> Result<()> {
         self.race().await;
-        self.inner.cache_account(account, ttl).await
+        self.inner.cache_accounts(accounts, ttl).await
     }
 }
 

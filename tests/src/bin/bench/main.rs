@@ -613,13 +613,13 @@ async fn main() -> Result<(), HarnessError> {
         let mut costs = Vec::new();
         let mut with_condition = Vec::new();
         for run in 0..args.runs {
-            let cost = run_scenario(scenario, false).await?;
+            let cost = Box::pin(run_scenario(scenario, false)).await?;
             eprintln!(
                 "{scenario} #{run}: Jira {} SIR {} DynamoDB {} publishes {} ({:?})",
                 cost.jira, cost.sir, cost.dynamodb, cost.publishes, cost.dynamodb_by_function
             );
             costs.push(cost);
-            let cost = run_scenario(scenario, true).await?;
+            let cost = Box::pin(run_scenario(scenario, true)).await?;
             eprintln!(
                 "{scenario} #{run} with the rule condition: Jira {} ({:?})",
                 cost.jira, cost.jira_by_kind

@@ -1,0 +1,95 @@
+//! [`CaseRecordStore`] on DynamoDB: `CASE#<caseId>` / `LINK`, `SNAPSHOT` and `ISSUE_CREATE`,
+//! `POLLER` / `CASE#<caseId>` and `PENDING` / `CASE#<caseId>`, read in one `TransactGetItems`; the snapshot and the poller's
+//! entry written in one `TransactWriteItems`. A transactional read is consistent
+//! like the single GetItems it replaces, has no unprocessed keys to retry (as `BatchGetItem`
+//! has), and needs no IAM action beyond `GetItem` on each item.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Get, TransactGetItem};
+
+use super::dynamo::{DynamoMappingStore, case_pk, key, transaction_error};
+use super::links::{ISSUE_CREATE, LINK, issue_create_age_of, read_link};
+use super::pending_deliveries::{PENDING, pending_delivery_from};
+use super::snapshots::{SNAPSHOT, case_snapshot_item, snapshot_of};
+use super::tracked_cases::{POLLER, tracked_case_from, tracked_case_item, tracked_sort_key};
+use super::{CaseRecordStore, CaseRecords, DeliverySubject, TrackedCase};
+use crate::error::{Error, Result};
+use crate::snapshot::CaseSnapshot;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[async_trait]
+impl CaseRecordStore for DynamoMappingStore {
+    async fn case_records(&self, case_id: &str) -> Result<CaseRecords> {
+        let keys = [
+            key(case_pk(case_id), LINK),
+            key(case_pk(case_id), SNAPSHOT),
+            key(case_pk(case_id), ISSUE_CREATE),
+            key(POLLER.to_owned(), tracked_sort_key(case_id)),
+            key(
+                PENDING.to_owned(),
+                DeliverySubject::Case(case_id.to_owned()).sort_key(),
+            ),
+        ];
+        let mut request = self.client.transact_get_items();
+        for key in keys {
+            let get = Get::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .build()
+                .map_err(|source| Error::RequestBuild {
+                    what: "TransactGetItems Get",
+                    source,
+                })?;
+            request = request.transact_items(TransactGetItem::builder().get(get).build());
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(transaction_error("TransactGetItems"))?;
+        let mut items = out
+            .responses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|response| response.item.filter(|item| !item.is_empty()));
+        // Responses come in the order of the request's items.
+        let mut next = || -> Option<Item> { items.next().flatten() };
+        let (link, snapshot, issue_create, tracked, pending) =
+            (next(), next(), next(), next(), next());
+        Ok(CaseRecords {
+            link: link.as_ref().map(read_link).transpose()?,
+            snapshot: snapshot.as_ref().map(snapshot_of).transpose()?,
+            issue_create_age: match &issue_create {
+                Some(item) => issue_create_age_of(item)?,
+                None => None,
+            },
+            tracked: tracked.as_ref().map(tracked_case_from).transpose()?,
+            pending: pending.as_ref().map(pending_delivery_from).transpose()?,
+        })
+    }
+
+    async fn put_snapshot_and_tracked_case(
+        &self,
+        snapshot: &CaseSnapshot,
+        tracked: &TrackedCase,
+    ) -> Result<()> {
+        self.client
+            .transact_write_items()
+            .transact_items(Self::put_transact_item(
+                case_snapshot_item(snapshot)?,
+                None,
+                &self.table,
+            )?)
+            .transact_items(Self::put_transact_item(
+                tracked_case_item(tracked),
+                None,
+                &self.table,
+            )?)
+            .send()
+            .await
+            .map_err(transaction_error("TransactWriteItems"))?;
+        Ok(())
+    }
+}
