@@ -441,7 +441,9 @@ impl Poller {
             return self.store.put_tracked_case(&entry).await;
         }
         let comments = self.sir.list_comments(&summary.case_id).await?;
-        let delta = self.comment_delta(&summary.case_id, &comments).await?;
+        let delta = self
+            .comment_delta(&summary.case_id, &comments, records.link.is_some())
+            .await?;
         let event = (!delta.is_empty()).then(|| {
             let mut change = CaseChange::new(Some(&snapshot), snapshot.clone());
             change.comments = delta;
@@ -476,9 +478,9 @@ impl Poller {
         let before = records.snapshot.clone();
         let linked = records.link.is_some();
         let comments = self.sir.list_comments(&case_id).await?;
-        let comment_delta = self.comment_delta(&case_id, &comments).await?;
+        let comment_delta = self.comment_delta(&case_id, &comments, linked).await?;
         let attachment_delta = self
-            .attachment_delta(&case_id, &details.attachments)
+            .attachment_delta(&case_id, &details.attachments, linked)
             .await?;
         let Some(before) = before.filter(|_| linked) else {
             // Never seen (or seen but never linked: jira-client has not created the issue yet).
@@ -500,22 +502,29 @@ impl Poller {
         shared::sir::is_integration_principal(&self.settings.integration_principals, creator)
     }
 
-    /// Comments that are new or edited on the SIR side since they were last copied.
+    /// Comments that are new or edited on the SIR side since they were last copied. `linked`:
+    /// whether the case had a link when its records were read; without one nothing was copied
+    /// yet (items are copied, and their id maps written, only once the link is), so the id map
+    /// is not read.
     async fn comment_delta(
         &self,
         case_id: &str,
         comments: &[SirComment],
+        linked: bool,
     ) -> shared::Result<IdDelta> {
         if comments.is_empty() {
             return Ok(IdDelta::default());
         }
-        let links: HashMap<String, ItemLink> = self
-            .store
-            .item_links_for_case(LinkedItemKind::Comment, case_id)
-            .await?
-            .into_iter()
-            .map(|l| (l.sir_id.clone(), l))
-            .collect();
+        let links: HashMap<String, ItemLink> = if linked {
+            self.store
+                .item_links_for_case(LinkedItemKind::Comment, case_id)
+                .await?
+                .into_iter()
+                .map(|l| (l.sir_id.clone(), l))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let mut added = Vec::new();
         let mut updated = Vec::new();
         for comment in comments {
@@ -539,22 +548,27 @@ impl Poller {
         Ok(IdDelta::new(added, updated))
     }
 
-    /// Verified attachments not copied yet (a Pending one is picked up once verified).
+    /// Verified attachments not copied yet (a Pending one is picked up once verified);
+    /// `linked` as for [`Self::comment_delta`].
     async fn attachment_delta(
         &self,
         case_id: &str,
         attachments: &[shared::sir::SirAttachment],
+        linked: bool,
     ) -> shared::Result<IdDelta> {
         if attachments.is_empty() {
             return Ok(IdDelta::default());
         }
-        let known: BTreeSet<String> = self
-            .store
-            .item_links_for_case(LinkedItemKind::Attachment, case_id)
-            .await?
-            .into_iter()
-            .map(|l| l.sir_id)
-            .collect();
+        let known: BTreeSet<String> = if linked {
+            self.store
+                .item_links_for_case(LinkedItemKind::Attachment, case_id)
+                .await?
+                .into_iter()
+                .map(|l| l.sir_id)
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let added = attachments
             .iter()
             .filter(|a| a.status == "Verified")

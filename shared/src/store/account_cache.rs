@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Get, TransactGetItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dynamo::{
     DynamoMappingStore, ItemReader, TRANSACTION_ITEMS, key, n, s, transaction_error,
 };
 use super::schema::TTL_ATTRIBUTE;
 use super::{AccountCacheStore, CachedAccount, now_epoch_seconds};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 const JIRA_ACCOUNT: &str = "JIRA_ACCOUNT";
 
@@ -50,26 +50,12 @@ impl AccountCacheStore for DynamoMappingStore {
         let wanted: Vec<String> = wanted.into_iter().collect();
         let mut found = HashMap::new();
         for chunk in wanted.chunks(TRANSACTION_ITEMS) {
-            let mut request = self.client.transact_get_items();
-            for email in chunk {
-                let get = Get::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(email_pk(email), JIRA_ACCOUNT)))
-                    .build()
-                    .map_err(|source| Error::RequestBuild {
-                        what: "TransactGetItems Get",
-                        source,
-                    })?;
-                request = request.transact_items(TransactGetItem::builder().get(get).build());
-            }
-            let out = request
-                .send()
-                .await
-                .map_err(transaction_error("TransactGetItems"))?;
-            for response in out.responses.unwrap_or_default() {
-                if let Some(item) = response.item.filter(|item| !item.is_empty())
-                    && let Some(account) = cached_account_of(&item)?
-                {
+            let keys = chunk
+                .iter()
+                .map(|email| key(email_pk(email), JIRA_ACCOUNT))
+                .collect();
+            for item in self.transact_get(keys).await?.into_iter().flatten() {
+                if let Some(account) = cached_account_of(&item)? {
                     found.insert(account.email.clone(), account);
                 }
             }

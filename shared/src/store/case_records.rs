@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Get, TransactGetItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dynamo::{DynamoMappingStore, case_pk, key, transaction_error};
 use super::links::{ISSUE_CREATE, LINK, issue_create_age_of, read_link};
@@ -15,7 +15,7 @@ use super::pending_deliveries::{PENDING, pending_delivery_from};
 use super::snapshots::{SNAPSHOT, case_snapshot_item, snapshot_of};
 use super::tracked_cases::{POLLER, tracked_case_from, tracked_case_item, tracked_sort_key};
 use super::{CaseRecordStore, CaseRecords, DeliverySubject, TrackedCase};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::snapshot::CaseSnapshot;
 
 type Item = HashMap<String, AttributeValue>;
@@ -23,7 +23,7 @@ type Item = HashMap<String, AttributeValue>;
 #[async_trait]
 impl CaseRecordStore for DynamoMappingStore {
     async fn case_records(&self, case_id: &str) -> Result<CaseRecords> {
-        let keys = [
+        let keys = vec![
             key(case_pk(case_id), LINK),
             key(case_pk(case_id), SNAPSHOT),
             key(case_pk(case_id), ISSUE_CREATE),
@@ -33,28 +33,7 @@ impl CaseRecordStore for DynamoMappingStore {
                 DeliverySubject::Case(case_id.to_owned()).sort_key(),
             ),
         ];
-        let mut request = self.client.transact_get_items();
-        for key in keys {
-            let get = Get::builder()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .build()
-                .map_err(|source| Error::RequestBuild {
-                    what: "TransactGetItems Get",
-                    source,
-                })?;
-            request = request.transact_items(TransactGetItem::builder().get(get).build());
-        }
-        let out = request
-            .send()
-            .await
-            .map_err(transaction_error("TransactGetItems"))?;
-        let mut items = out
-            .responses
-            .unwrap_or_default()
-            .into_iter()
-            .map(|response| response.item.filter(|item| !item.is_empty()));
-        // Responses come in the order of the request's items.
+        let mut items = self.transact_get(keys).await?.into_iter();
         let mut next = || -> Option<Item> { items.next().flatten() };
         let (link, snapshot, issue_create, tracked, pending) =
             (next(), next(), next(), next(), next());

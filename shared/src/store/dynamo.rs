@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Get, Put, TransactGetItem, TransactWriteItem};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::schema::{PARTITION_KEY as PK, SORT_KEY as SK};
@@ -139,6 +139,40 @@ impl DynamoMappingStore {
             .await
             .map_err(Error::dynamodb("GetItem"))?;
         Ok(out.item)
+    }
+
+    /// The items at `keys` (at most [`TRANSACTION_ITEMS`]) in one consistent `TransactGetItems`,
+    /// in the order of `keys`, `None` where there is none.
+    pub(super) async fn transact_get(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<Vec<Option<HashMap<String, AttributeValue>>>> {
+        let count = keys.len();
+        let mut request = self.client.transact_get_items();
+        for key in keys {
+            let get = Get::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .build()
+                .map_err(|source| Error::RequestBuild {
+                    what: "TransactGetItems Get",
+                    source,
+                })?;
+            request = request.transact_items(TransactGetItem::builder().get(get).build());
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(transaction_error("TransactGetItems"))?;
+        // Responses come in the order of the request's items.
+        let mut items: Vec<Option<HashMap<String, AttributeValue>>> = out
+            .responses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|response| response.item.filter(|item| !item.is_empty()))
+            .collect();
+        items.resize(count, None);
+        Ok(items)
     }
 
     pub(super) async fn put(&self, item: HashMap<String, AttributeValue>) -> Result<()> {
