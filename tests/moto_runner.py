@@ -12,9 +12,11 @@ Every request first passes the local IAM (local_iam.py): a Lambda's own access k
 its role's policies do not allow, as on AWS.
 """
 
+import copy
 import sys
 import threading
 
+from moto.dynamodb import models as dynamodb_models
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -47,7 +49,67 @@ class SerializedApp:
             return list(self._app(environ, start_response))
 
 
+def transactions_back_up_only_their_items():
+    """moto backs a TransactWriteItems up by deep-copying each table it names, once per item, and
+    puts the copy back if the transaction fails. That costs time and memory in proportion to the
+    whole table: with a few thousand cases in the table every transaction took a long time, and
+    moto grew past 20 GB and was killed. A transaction changes only the items it names, so this
+    backs up those items instead and puts them back on failure (moto's own restore is then a
+    no-op): the same all-or-nothing outcome, at a cost that does not grow with the table.
+    DynamoDB's own limits and answers are untouched (moto still checks and raises them)."""
+
+    class TablesNotCopied:
+        """`copy` as moto's DynamoDB models see it: deep copies, except of a whole table."""
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            if isinstance(value, dynamodb_models.Table):
+                return value
+            return copy.deepcopy(value, memo)
+
+    backend = dynamodb_models.DynamoDBBackend
+    moto_transact_write_items = backend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        backups = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            if "Item" in op:
+                names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+                if not all(name in op["Item"] for name in names):
+                    continue
+                key = {name: op["Item"][name] for name in names}
+            elif "Key" in op:
+                key = op["Key"]
+            else:
+                continue
+            try:
+                current = self.get_item(table.name, key)
+            except Exception:  # a malformed key: moto refuses the transaction before writing
+                continue
+            backups.append((table.name, key, current.to_json()["Attributes"] if current else None))
+        try:
+            return moto_transact_write_items(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in reversed(backups):
+                if attributes is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, copy.deepcopy(attributes))
+            raise
+
+    dynamodb_models.copy = TablesNotCopied()
+    backend.transact_write_items = transact_write_items
+
+
 def main() -> int:
+    transactions_back_up_only_their_items()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -674,8 +674,8 @@ async fn main() -> Result<(), HarnessError> {
             "### Poll cost\n\nMethod: the same bench; one poller (its role's key, moto's table and \
              bus, the SIR emulator) over N open cases, all published and linked, then a pass that \
              finds nothing; then for each k, k more cases get a new description and one schedule \
-             pass is counted: SIR calls, the poller's DynamoDB reads (GetItem, Query) and writes, \
-             events published. The audit (one per open pair per hour) is not due in these passes. \
+             pass is counted: SIR calls, the poller's DynamoDB reads (GetItem, TransactGetItems, \
+             Query; a transaction is one call) and writes, events published. The audit (one per open pair per hour) is not due in these passes. \
              The time is the pass's wall time against moto, for scale only.\n\n\
              | open cases N | changed k | SIR calls | DynamoDB reads | DynamoDB writes | events | pass time |\n\
              |---|---|---|---|---|---|---|"
