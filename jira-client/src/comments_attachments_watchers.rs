@@ -521,6 +521,8 @@ impl JiraClientHandler {
                 }
             }
         }
+        // A write that met another run's in flight (several runs cache a team's watchers at
+        // once) fails retryably: the retry finds most of them cached.
         if !found.is_empty() {
             self.store
                 .cache_accounts(&found, self.settings.account_cache_ttl)

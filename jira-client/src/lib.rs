@@ -443,7 +443,7 @@ impl JiraClientHandler {
         pending_seen: Option<&mut Option<PendingDelivery>>,
     ) -> Result<AppliedToJira, JiraClientError> {
         let case_id = change.case.case_id.as_str();
-        // The link, the case snapshot and the recorded issue create in one read. The case
+        // The link and the case snapshot (and the pending delivery) in one read. The case
         // snapshot is read before the case: sir-client stores it after its own writes, so one
         // read after the case could be newer than it, and the case's older value would then
         // look like a SIR change and be written over the Jira edit sir-client just took
@@ -451,7 +451,6 @@ impl JiraClientHandler {
         let CaseRecords {
             link: existing,
             snapshot: before,
-            issue_create_age: create_started,
             pending,
             ..
         } = self.store.case_records(case_id).await?;
@@ -490,7 +489,7 @@ impl JiraClientHandler {
             }
             Some(link) => (link, IssueOutcome::Updated),
             None => {
-                self.create_or_adopt(&case, details.case_arn.as_deref(), create_started)
+                self.create_or_adopt(&case, details.case_arn.as_deref())
                     .await?
             }
         };
@@ -712,12 +711,11 @@ impl JiraClientHandler {
         &self,
         case: &CaseSnapshot,
         case_arn: Option<&str>,
-        create_started: Option<std::time::Duration>,
     ) -> Result<(IssueLink, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let (key, outcome) = match self.origin_issue(case_id, case_arn).await? {
             Some(key) => (key, IssueOutcome::LinkedToOrigin),
-            None => self.adopt_or_create_issue(case, create_started).await?,
+            None => self.adopt_or_create_issue(case).await?,
         };
         let link = self.write_link(case_id, key).await?;
         Ok((link, outcome))
@@ -748,18 +746,18 @@ impl JiraClientHandler {
     }
 
     /// The oldest issue labelled for the case (left by a run that crashed before writing the
-    /// link), or else a new issue created with that label. `create_started`: how long ago the
-    /// recorded create of the case's issue started, as this run read it under the case's claim
-    /// (no other run records one meanwhile).
+    /// link), or else a new issue created with that label.
     async fn adopt_or_create_issue(
         &self,
         case: &CaseSnapshot,
-        create_started: Option<std::time::Duration>,
     ) -> Result<(String, IssueOutcome), JiraClientError> {
         let case_id = case.case_id.as_str();
         let label = case_label(case_id);
         // Every create is recorded before its request, and the record outlives any retry: with
-        // none, no issue carries the label and the search is not needed.
+        // none, no issue carries the label and the search is not needed. Read here, right before
+        // a create, not with the case's records: a run whose claim lapsed while it read SIR must
+        // still see the create another run recorded meanwhile, not create a second issue.
+        let create_started = self.store.issue_create_age(case_id).await?;
         let found = match create_started {
             Some(_) => {
                 self.jira

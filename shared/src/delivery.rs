@@ -194,9 +194,11 @@ pub async fn publish_recorded_or_held(
 /// already (`pending_read`, e.g. with [`crate::store::CaseRecordStore::case_records`]): the
 /// first swap starts from it instead of reading it again. A delivery replaced since is no harm:
 /// the swap is conditional on the delivery id read, and a refused one reads the ledger afresh.
-/// (One thing a stale read can miss: a failed publish moves its delivery's `published_at` back
-/// under the same id, see `mark_unpublished`; a change recorded from the read before that is
-/// held behind the create that did not go out, until the reconciler publishes it.)
+/// What a stale read can miss is a rewrite under the same id: a failed publish moving its
+/// delivery's `published_at` back (`mark_unpublished`), after which a change recorded from the
+/// read before is held behind the create that did not go out, until the reconciler publishes
+/// it; or the reconciler's republish (`published_at`, `attempts`, `held`), after which the
+/// merged delivery counts one attempt fewer. Both delay or undercount; neither loses a change.
 pub async fn publish_recorded_or_held_after_read(
     store: &dyn PendingDeliveryStore,
     publisher: &dyn EventPublisher,

@@ -65,6 +65,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// DynamoDB answered a call with fewer results than it promises (a `TransactGetItems` with
+    /// fewer responses than items): read as absent they could look like "never linked".
+    #[error("DynamoDB {operation} answered {got} results for {expected} items")]
+    DynamoDbAnswerIncomplete {
+        operation: &'static str,
+        expected: usize,
+        got: usize,
+    },
+
     /// A conditional write to the mapping table was refused although the caller expects it to
     /// apply (the in-memory store's counterpart of DynamoDB's cancelled transaction, e.g. marking
     /// broken a link that does not exist).
@@ -310,7 +319,8 @@ impl Error {
             Error::InvalidStartDate { .. }
             | Error::AttachmentTooLarge { .. }
             | Error::AttachmentLengthUnknown { .. }
-            | Error::SirAnswerIncomplete { .. } => false,
+            | Error::SirAnswerIncomplete { .. }
+            | Error::DynamoDbAnswerIncomplete { .. } => false,
             Error::MissingEnv { .. }
             | Error::InvalidConfig { .. }
             | Error::MissingParameter { .. }
@@ -442,6 +452,8 @@ const RETRYABLE_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "ProvisionedThroughputExceededException",
     "TransactionInProgressException",
+    // A single write or read that met a transaction in flight on its item.
+    "TransactionConflictException",
     "InternalServerError",
     "InternalServerException",
     "InternalFailure",

@@ -1,8 +1,10 @@
-//! [`CaseRecordStore`] on DynamoDB: `CASE#<caseId>` / `LINK`, `SNAPSHOT` and `ISSUE_CREATE`,
-//! `POLLER` / `CASE#<caseId>` and `PENDING` / `CASE#<caseId>`, read in one `TransactGetItems`; the snapshot and the poller's
-//! entry written in one `TransactWriteItems`. A transactional read is consistent
-//! like the single GetItems it replaces, has no unprocessed keys to retry (as `BatchGetItem`
-//! has), and needs no IAM action beyond `GetItem` on each item.
+//! [`CaseRecordStore`] on DynamoDB: `CASE#<caseId>` / `LINK` and `SNAPSHOT`, `POLLER` /
+//! `CASE#<caseId>` and `PENDING` / `CASE#<caseId>`, read in one `TransactGetItems`; the
+//! snapshot and the poller's entry written in one `TransactWriteItems`. A transactional read is
+//! consistent like the GetItems it replaces, has no unprocessed keys to retry (as `BatchGetItem`
+//! has), and needs no IAM action beyond `GetItem` on each item. It bills two read units per
+//! item, and a write in flight to one of its items cancels it (retryable, see
+//! [`super::dynamo::transaction_error`]).
 
 use std::collections::HashMap;
 
@@ -10,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dynamo::{DynamoMappingStore, case_pk, key, transaction_error};
-use super::links::{ISSUE_CREATE, LINK, issue_create_age_of, read_link};
+use super::links::{LINK, read_link};
 use super::pending_deliveries::{PENDING, pending_delivery_from};
 use super::snapshots::{SNAPSHOT, case_snapshot_item, snapshot_of};
 use super::tracked_cases::{POLLER, tracked_case_from, tracked_case_item, tracked_sort_key};
@@ -26,7 +28,6 @@ impl CaseRecordStore for DynamoMappingStore {
         let keys = vec![
             key(case_pk(case_id), LINK),
             key(case_pk(case_id), SNAPSHOT),
-            key(case_pk(case_id), ISSUE_CREATE),
             key(POLLER.to_owned(), tracked_sort_key(case_id)),
             key(
                 PENDING.to_owned(),
@@ -35,15 +36,10 @@ impl CaseRecordStore for DynamoMappingStore {
         ];
         let mut items = self.transact_get(keys).await?.into_iter();
         let mut next = || -> Option<Item> { items.next().flatten() };
-        let (link, snapshot, issue_create, tracked, pending) =
-            (next(), next(), next(), next(), next());
+        let (link, snapshot, tracked, pending) = (next(), next(), next(), next());
         Ok(CaseRecords {
             link: link.as_ref().map(read_link).transpose()?,
             snapshot: snapshot.as_ref().map(snapshot_of).transpose()?,
-            issue_create_age: match &issue_create {
-                Some(item) => issue_create_age_of(item)?,
-                None => None,
-            },
             tracked: tracked.as_ref().map(tracked_case_from).transpose()?,
             pending: pending.as_ref().map(pending_delivery_from).transpose()?,
         })

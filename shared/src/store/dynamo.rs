@@ -16,9 +16,11 @@ use crate::error::{Error, Result};
 /// and a case rarely has more watchers than that, so 25 costs nothing and runs on both.
 pub(super) const TRANSACTION_ITEMS: usize = 25;
 
-/// Wraps a failed transaction as [`Error::dynamodb`] does, and one cancelled by another
-/// transaction in flight on one of its items (`TransactionConflict`; a transaction that has no
-/// condition fails no other way) as retryable: a moment later it goes through.
+/// Wraps a failed transaction without conditions as [`Error::dynamodb`] does, except that a
+/// cancelled one is retryable: with no condition to fail, it is cancelled by a write in flight
+/// to one of its items (`TransactionConflict`) or by throttling, and a moment later it goes
+/// through. (A transaction with conditions classifies its own cancellations, as `create_link`
+/// does.)
 pub(super) fn transaction_error<E>(
     operation: &'static str,
 ) -> impl FnOnce(SdkError<E, HttpResponse>) -> Error
@@ -164,14 +166,20 @@ impl DynamoMappingStore {
             .send()
             .await
             .map_err(transaction_error("TransactGetItems"))?;
-        // Responses come in the order of the request's items.
-        let mut items: Vec<Option<HashMap<String, AttributeValue>>> = out
+        // Responses come in the order of the request's items, one each.
+        let items: Vec<Option<HashMap<String, AttributeValue>>> = out
             .responses
             .unwrap_or_default()
             .into_iter()
             .map(|response| response.item.filter(|item| !item.is_empty()))
             .collect();
-        items.resize(count, None);
+        if items.len() != count {
+            return Err(Error::DynamoDbAnswerIncomplete {
+                operation: "TransactGetItems",
+                expected: count,
+                got: items.len(),
+            });
+        }
         Ok(items)
     }
 

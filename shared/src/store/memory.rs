@@ -176,7 +176,12 @@ impl LinkStore for InMemoryMappingStore {
 
     async fn issue_create_age(&self, case_id: &str) -> Result<Option<Duration>> {
         let now = self.now();
-        Ok(issue_create_age_in(&self.tables(), case_id, now))
+        Ok(self
+            .tables()
+            .issue_creates
+            .get(case_id)
+            .filter(|started| **started + ISSUE_CREATE_RECORD_TTL.as_secs() > now)
+            .map(|started| Duration::from_secs(now.saturating_sub(*started))))
     }
 
     async fn forget_issue_create(&self, case_id: &str) -> Result<()> {
@@ -236,23 +241,13 @@ fn to_json<T: Serialize>(snapshot: &T) -> Result<String> {
     serde_json::to_string(snapshot).map_err(Error::json("snapshot"))
 }
 
-fn issue_create_age_in(tables: &Tables, case_id: &str, now: u64) -> Option<Duration> {
-    tables
-        .issue_creates
-        .get(case_id)
-        .filter(|started| **started + ISSUE_CREATE_RECORD_TTL.as_secs() > now)
-        .map(|started| Duration::from_secs(now.saturating_sub(*started)))
-}
-
 #[async_trait]
 impl CaseRecordStore for InMemoryMappingStore {
     async fn case_records(&self, case_id: &str) -> Result<CaseRecords> {
-        let now = self.now();
         let tables = self.tables();
         Ok(CaseRecords {
             link: tables.links_by_case.get(case_id).cloned(),
             snapshot: from_json(tables.case_snapshots.get(case_id))?,
-            issue_create_age: issue_create_age_in(&tables, case_id, now),
             tracked: tables.tracked.get(case_id).cloned(),
             pending: tables
                 .pending

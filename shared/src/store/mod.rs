@@ -299,8 +299,6 @@ pub struct CaseRecords {
     pub link: Option<IssueLink>,
     /// As [`SnapshotStore::case_snapshot`].
     pub snapshot: Option<CaseSnapshot>,
-    /// As [`LinkStore::issue_create_age`].
-    pub issue_create_age: Option<Duration>,
     /// As [`TrackedCaseStore::tracked_case`].
     pub tracked: Option<TrackedCase>,
     /// As [`PendingDeliveryStore::pending_delivery`] of the case.
@@ -311,8 +309,11 @@ pub struct CaseRecords {
 /// be several.
 #[async_trait]
 pub trait CaseRecordStore: Send + Sync {
-    /// The case's link, snapshot, recorded issue create, poller entry and pending delivery
-    /// (DynamoDB: one consistent `TransactGetItems`, authorised as `GetItem` on each item).
+    /// The case's link, snapshot, poller entry and pending delivery (DynamoDB: one consistent
+    /// `TransactGetItems`, authorised as `GetItem` on each item; it bills two read units per
+    /// item, and a write to one of the items in flight cancels it, retryably). The recorded
+    /// issue create is not among them: jira-client reads it right before it would create, so
+    /// a create recorded by another run meanwhile is seen.
     async fn case_records(&self, case_id: &str) -> Result<CaseRecords>;
     /// Stores the case's snapshot (as [`SnapshotStore::put_case_snapshot`]) and the poller's
     /// entry (as [`TrackedCaseStore::put_tracked_case`]) at once: both or neither (DynamoDB:
@@ -390,12 +391,14 @@ pub trait ItemLinkStore: Send + Sync {
 #[async_trait]
 pub trait AccountCacheStore: Send + Sync {
     /// The cached accounts of `emails` (any case) that are cached and unexpired, by normalized
-    /// e-mail (trimmed, lower case), in one read (DynamoDB: `TransactGetItems` per 25).
+    /// e-mail (trimmed, lower case), in one read (DynamoDB: `TransactGetItems` per 25, two read
+    /// units per item).
     async fn cached_accounts(
         &self,
         emails: &[String],
     ) -> Result<std::collections::HashMap<String, CachedAccount>>;
-    /// Caches `accounts` for `ttl`, in one write (DynamoDB: `TransactWriteItems` per 25).
+    /// Caches `accounts` for `ttl`, in one write (DynamoDB: a `PutItem` for one account, else
+    /// `TransactWriteItems` per 25).
     async fn cache_accounts(&self, accounts: &[CachedAccount], ttl: Duration) -> Result<()>;
 
     /// The cached accountId for `email` (any case), or `None` when not cached or expired.
