@@ -9,9 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::dynamo::{
-    DynamoMappingStore, ItemReader, TRANSACTION_ITEMS, key, n, s, transaction_error,
-};
+use super::dynamo::{DynamoMappingStore, ItemReader, TRANSACTION_ITEMS, key, n, s};
 use super::schema::TTL_ATTRIBUTE;
 use super::{AccountCacheStore, CachedAccount, now_epoch_seconds};
 use crate::error::Result;
@@ -83,22 +81,10 @@ impl AccountCacheStore for DynamoMappingStore {
             })
             .collect();
         for chunk in items.chunks(TRANSACTION_ITEMS) {
-            if let [item] = chunk {
-                self.put(item.clone()).await?;
-                continue;
+            match chunk {
+                [item] => self.put(item.clone()).await?,
+                _ => self.transact_put(chunk.to_vec()).await?,
             }
-            let mut request = self.client.transact_write_items();
-            for item in chunk {
-                request = request.transact_items(Self::put_transact_item(
-                    item.clone(),
-                    None,
-                    &self.table,
-                )?);
-            }
-            request
-                .send()
-                .await
-                .map_err(transaction_error("TransactWriteItems"))?;
         }
         Ok(())
     }

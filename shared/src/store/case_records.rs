@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::dynamo::{DynamoMappingStore, case_pk, key, transaction_error};
+use super::dynamo::{DynamoMappingStore, case_pk, key};
 use super::links::{LINK, read_link};
 use super::pending_deliveries::{PENDING, pending_delivery_from};
 use super::snapshots::{SNAPSHOT, case_snapshot_item, snapshot_of};
@@ -50,21 +50,10 @@ impl CaseRecordStore for DynamoMappingStore {
         snapshot: &CaseSnapshot,
         tracked: &TrackedCase,
     ) -> Result<()> {
-        self.client
-            .transact_write_items()
-            .transact_items(Self::put_transact_item(
-                case_snapshot_item(snapshot)?,
-                None,
-                &self.table,
-            )?)
-            .transact_items(Self::put_transact_item(
-                tracked_case_item(tracked),
-                None,
-                &self.table,
-            )?)
-            .send()
-            .await
-            .map_err(transaction_error("TransactWriteItems"))?;
-        Ok(())
+        self.transact_put(vec![
+            case_snapshot_item(snapshot)?,
+            tracked_case_item(tracked),
+        ])
+        .await
     }
 }

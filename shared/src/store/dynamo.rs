@@ -226,6 +226,23 @@ impl DynamoMappingStore {
         }
     }
 
+    /// Puts `items` (at most [`TRANSACTION_ITEMS`]) in one `TransactWriteItems` without
+    /// conditions: all of them or none.
+    pub(super) async fn transact_put(
+        &self,
+        items: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<()> {
+        let mut request = self.client.transact_write_items();
+        for item in items {
+            request = request.transact_items(Self::put_transact_item(item, None, &self.table)?);
+        }
+        request
+            .send()
+            .await
+            .map_err(transaction_error("TransactWriteItems"))?;
+        Ok(())
+    }
+
     pub(super) fn put_transact_item(
         item: HashMap<String, AttributeValue>,
         condition: Option<&str>,
