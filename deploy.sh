@@ -79,7 +79,9 @@ Options:
   --memory-mb N         memory of each function in MB (default 128, Lambda's minimum;
                         attachments are streamed, see BENCHMARKS.md)
   --reuse-table NAME    use the mapping table kept by an earlier --destroy
-  --stack-name S        CloudFormation stack name (default SecurityIncidentResponseJira)
+  --stack-name S        CloudFormation stack name (default SecurityIncidentResponseJira); a
+                        second stack with another name (another Jira site or project) gets
+                        its own bus and SSM parameters /S/..., so both run side by side
   --dry-run             validate, build and synthesize, then print the AWS commands that
                         would run, changing nothing in AWS
   --destroy             delete the stack and the token parameter; the mapping table is kept
@@ -300,12 +302,16 @@ mutate() {
   fi
 }
 
-json_get() { # json_get FILE EXPRESSION: prints the value of a JavaScript expression over `j`
-  node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = eval(process.argv[2]); process.stdout.write(v === undefined || v === null ? "" : String(v));' "$1" "$2"
+json_get() { # json_get FILE EXPRESSION [ARG]: prints the value of a JavaScript expression over `j` (and `arg`)
+  node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const arg = process.argv[3]; const v = eval(process.argv[2]); process.stdout.write(v === undefined || v === null ? "" : String(v));' "$1" "$2" "${3-}"
 }
 
 crates() { json_get "$CONTRACT" 'Object.values(j.functions).map(f => f.crate).join(" ")'; }
-parameter_prefix() { json_get "$CONTRACT" 'j.parameters.defaultPrefix'; }
+# The stack's SSM prefix, as cdk/lib/contract.ts stackNames derives it: the default stack keeps
+# the contract's, any other stack's comes from its name (so stacks live side by side).
+parameter_prefix() {
+  json_get "$CONTRACT" 'arg === j.defaultStackName ? j.parameters.defaultPrefix : j.parameters.prefixOfOtherStacks.split("{stackName}").join(arg)' "$stack_name"
+}
 
 # ---------------------------------------------------------------------------------------------
 # Checks

@@ -6,19 +6,20 @@ import { ALLOW_PLACEHOLDER_CONTEXT, DEFAULT_LAMBDA_ASSET_DIR, resolveLambdaAsset
 import { loadContract } from './contract';
 import { IntegrationStack } from './stack';
 
-export const DEFAULT_STACK_NAME = 'SecurityIncidentResponseJira';
 
 /**
  * Context keys (all optional once the Lambdas are built; a synth on a fresh clone, with nothing
  * built, needs allowPlaceholderAssets):
- * - stackName: CloudFormation stack name (default SecurityIncidentResponseJira)
+ * - stackName: CloudFormation stack name (default: contract.json's defaultStackName,
+ *   SecurityIncidentResponseJira); another name derives the bus and SSM prefix from it (see
+ *   stackNames in contract.ts), so several stacks can be deployed side by side
  * - lambdaAssetDir: cargo-lambda output directory (default <repo>/target/lambda)
  * - allowPlaceholderAssets: "true" to synthesize placeholder code for functions not built (tests
  *   and template checks only: without it a missing build is an error, so a hand-run
  *   `cdk deploy` cannot deploy the placeholder)
  * - requireBuiltLambdas: "true" refuses the placeholder even with allowPlaceholderAssets
  *   (deploy.sh sets it)
- * - parameterPrefix: SSM prefix (default /SecurityIncidentResponse)
+ * - parameterPrefix: SSM prefix (default: the stack's, see stackNames)
  * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
  * - existingTableName: reuse a mapping table kept by an earlier destroy
  * - alarmTopicArn: SNS topic the alarms notify
@@ -64,7 +65,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
   }
   const account = ctx('account');
   const region = ctx('region');
-  const stack = new IntegrationStack(app, ctx('stackName') ?? DEFAULT_STACK_NAME, {
+  const stack = new IntegrationStack(app, ctx('stackName') ?? contract.defaultStackName, {
     description: 'AWS Security Incident Response <-> Jira integration (Rust Lambdas)',
     env: account || region ? { account, region } : undefined,
     contract,

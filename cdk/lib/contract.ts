@@ -17,7 +17,10 @@ export interface FunctionContract {
 }
 
 export interface Contract {
-  readonly eventBus: { readonly name: string };
+  /** The stack name deploy.sh and bin/app.ts use when none is given. */
+  readonly defaultStackName: string;
+  /** name: the default stack's bus; nameOfOtherStacks: any other stack's, `{stackName}` replaced. */
+  readonly eventBus: { readonly name: string; readonly nameOfOtherStacks: string };
   readonly rules: {
     readonly jiraClient: RulePattern;
     readonly sirClient: RulePattern;
@@ -26,6 +29,8 @@ export interface Contract {
   readonly table: { readonly partitionKey: string; readonly sortKey: string; readonly ttlAttribute: string };
   readonly parameters: {
     readonly defaultPrefix: string;
+    /** The SSM prefix of a stack not named defaultStackName, `{stackName}` replaced. */
+    readonly prefixOfOtherStacks: string;
     readonly jiraEmail: string;
     readonly jiraUrl: string;
     readonly jiraProjectKey: string;
@@ -70,7 +75,9 @@ export const CONTRACT_PATH = path.join(__dirname, '..', 'contract.json');
 export function loadContract(file: string = CONTRACT_PATH): Contract {
   const contract = JSON.parse(fs.readFileSync(file, 'utf8')) as Contract;
   const required: Array<[string, unknown]> = [
+    ['defaultStackName', contract.defaultStackName],
     ['eventBus.name', contract.eventBus?.name],
+    ['eventBus.nameOfOtherStacks', contract.eventBus?.nameOfOtherStacks],
     ['rules.jiraClient', contract.rules?.jiraClient],
     ['rules.sirClient', contract.rules?.sirClient],
     ['rules.nativeSir', contract.rules?.nativeSir],
@@ -78,6 +85,7 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['table.sortKey', contract.table?.sortKey],
     ['table.ttlAttribute', contract.table?.ttlAttribute],
     ['parameters.defaultPrefix', contract.parameters?.defaultPrefix],
+    ['parameters.prefixOfOtherStacks', contract.parameters?.prefixOfOtherStacks],
     ['parameters.jiraToken', contract.parameters?.jiraToken],
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
     ['functions.poller.crate', contract.functions?.poller?.crate],
@@ -115,4 +123,26 @@ export function envName(contract: Contract, fn: FunctionKey, role: string): stri
     throw new Error(`contract.json: functions.${fn}.env.${role} is missing`);
   }
   return name;
+}
+
+/** The names a stack called `stackName` gives the resources every stack would otherwise share. */
+export interface StackNames {
+  readonly eventBusName: string;
+  readonly parameterPrefix: string;
+}
+
+/**
+ * The default stack keeps the contract's names (installations made before several stacks were
+ * possible keep theirs); any other stack's names are derived from its own name, so two stacks in
+ * one account and region never share a bus or a parameter.
+ */
+export function stackNames(contract: Contract, stackName: string): StackNames {
+  if (stackName === contract.defaultStackName) {
+    return { eventBusName: contract.eventBus.name, parameterPrefix: contract.parameters.defaultPrefix };
+  }
+  const derive = (pattern: string) => pattern.split('{stackName}').join(stackName);
+  return {
+    eventBusName: derive(contract.eventBus.nameOfOtherStacks),
+    parameterPrefix: derive(contract.parameters.prefixOfOtherStacks),
+  };
 }

@@ -26,7 +26,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { Contract, FunctionKey, RulePattern, envName } from './contract';
+import { Contract, FunctionKey, RulePattern, envName, stackNames } from './contract';
 import {
   BUS_PUBLISHERS,
   SCHEDULE_RULE_ACTIONS,
@@ -150,7 +150,8 @@ export class IntegrationStack extends Stack {
   constructor(scope: Construct, id: string, props: IntegrationStackProps) {
     super(scope, id, props);
     const contract = props.contract;
-    const prefix = (props.parameterPrefix ?? contract.parameters.defaultPrefix).replace(/\/+$/, '');
+    const names = stackNames(contract, this.stackName);
+    const prefix = (props.parameterPrefix ?? names.parameterPrefix).replace(/\/+$/, '');
     if (!prefix.startsWith('/')) {
       throw new Error(`parameterPrefix ${prefix} must start with '/'`);
     }
@@ -249,7 +250,7 @@ export class IntegrationStack extends Stack {
         });
 
     // ---- Integration bus ----
-    this.bus = new events.EventBus(this, 'IntegrationBus', { eventBusName: contract.eventBus.name });
+    this.bus = new events.EventBus(this, 'IntegrationBus', { eventBusName: names.eventBusName });
 
     // ---- SSM parameters (non-secret; the token is a SecureString that deploy.sh writes) ----
     const parameterName = (leaf: string) => `${prefix}/${leaf}`;

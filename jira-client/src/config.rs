@@ -40,6 +40,9 @@ pub const DEFAULT_ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60
 pub struct JiraClientSettings {
     /// The Jira project new issues go to.
     pub project_key: String,
+    /// The Jira site (its URL): a case created from an issue of another site (another
+    /// deployment's) is not linked to the issue of the same key here.
+    pub jira_url: String,
     pub issue_type: String,
     /// The region of the SIR console links.
     pub region: String,
@@ -56,10 +59,15 @@ pub struct JiraClientSettings {
 }
 
 impl JiraClientSettings {
-    /// Defaults for everything but the project and the region.
-    pub fn new(project_key: impl Into<String>, region: impl Into<String>) -> Self {
+    /// Defaults for everything but the project, the site and the region.
+    pub fn new(
+        project_key: impl Into<String>,
+        jira_url: impl Into<String>,
+        region: impl Into<String>,
+    ) -> Self {
         JiraClientSettings {
             project_key: project_key.into(),
+            jira_url: jira_url.into(),
             issue_type: DEFAULT_ISSUE_TYPE.to_owned(),
             region: region.into(),
             status_mapping: StatusMapping::default(),
@@ -122,11 +130,12 @@ impl JiraClientConfig {
         let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
         let handler = JiraClientSettings {
             project_key: jira.project_key.clone(),
+            jira_url: jira.url.clone(),
             issue_type,
             region,
             status_mapping,
             integration_principals,
-            ..JiraClientSettings::new("", "")
+            ..JiraClientSettings::new("", "", "")
         };
         Ok(JiraClientConfig {
             shared,
@@ -143,7 +152,7 @@ mod tests {
 
     #[test]
     fn route_lists_jira_statuses_in_sir_order_once_each() {
-        let settings = JiraClientSettings::new("SEC", "eu-west-1");
+        let settings = JiraClientSettings::new("SEC", "https://example.atlassian.net", "eu-west-1");
         assert_eq!(
             settings.jira_route(),
             ["To Do", "In Progress", "In Review", "Done"]
@@ -181,7 +190,7 @@ mod tests {
         ));
         let settings = JiraClientSettings {
             integration_principals: vec![role.to_owned()],
-            ..JiraClientSettings::new("SEC", "eu-west-1")
+            ..JiraClientSettings::new("SEC", "https://example.atlassian.net", "eu-west-1")
         };
         assert!(settings.is_integration_principal(Some(role)));
         assert!(!settings.is_integration_principal(None));

@@ -630,7 +630,10 @@ impl JiraClientHandler {
                 .create_comment(
                     case_id,
                     &shared::store::issue_deleted_case_note(key),
-                    &format!("jira-client-{case_id}-{key}-deleted"),
+                    &format!(
+                        "jira-client-{case_id}-{}-{key}-deleted",
+                        shared::sir::jira_site_id(&self.settings.jira_url)
+                    ),
                 )
                 .await?;
         }
@@ -722,14 +725,22 @@ impl JiraClientHandler {
     }
 
     /// The issue of this project the case was created from, by its [`JIRA_ISSUE_TAG`] tag (a
-    /// tag naming another project's issue is ignored).
+    /// tag naming another project's issue, or an issue of another Jira site by its
+    /// [`shared::sir::JIRA_SITE_TAG`], is ignored: that case came from another deployment).
     async fn origin_issue(
         &self,
         case_id: &str,
         case_arn: Option<&str>,
     ) -> Result<Option<String>, JiraClientError> {
         let origin = match case_arn {
-            Some(arn) => self.sir.case_tags(arn).await?.remove(JIRA_ISSUE_TAG),
+            Some(arn) => {
+                let mut tags = self.sir.case_tags(arn).await?;
+                if shared::sir::tagged_for_site(&tags, &self.settings.jira_url) {
+                    tags.remove(JIRA_ISSUE_TAG)
+                } else {
+                    None
+                }
+            }
             None => None,
         };
         Ok(match origin {

@@ -31,6 +31,37 @@ use crate::status::{SirStatus, StatusError};
 /// again if the link was not written (crash) or the case is seen before the link is.
 pub const JIRA_ISSUE_TAG: &str = "jira-issue-key";
 
+/// The tag beside [`JIRA_ISSUE_TAG`] naming the Jira site of that issue ([`jira_site`]), so a
+/// second deployment connected to another site never takes the key for one of its own issues.
+pub const JIRA_SITE_TAG: &str = "jira-site";
+
+/// The Jira site as the integration names it: the URL, lower case, without trailing slashes
+/// (clipped to 256 characters, a tag value's limit).
+pub fn jira_site(url: &str) -> String {
+    url.trim()
+        .trim_end_matches('/')
+        .to_lowercase()
+        .chars()
+        .take(256)
+        .collect()
+}
+
+/// A short, fixed-length identity of the Jira site (12 hex digits of its [`jira_site`]'s
+/// fingerprint) that idempotency tokens carry, so two deployments on two sites whose issue keys
+/// coincide never share one.
+pub fn jira_site_id(url: &str) -> String {
+    let fingerprint = crate::snapshot::Fingerprint::of_text(&jira_site(url));
+    fingerprint.as_str().chars().take(12).collect()
+}
+
+/// Whether a case's tags say it was created from an issue of the site `jira_url`: its
+/// [`JIRA_SITE_TAG`] is that site, or it has none (cases created before the tag existed, by the
+/// only deployment there was).
+pub fn tagged_for_site(tags: &BTreeMap<String, String>, jira_url: &str) -> bool {
+    tags.get(JIRA_SITE_TAG)
+        .is_none_or(|site| *site == jira_site(jira_url))
+}
+
 /// How long a case id may be: the model's `CaseId` is 10 to 32 characters.
 const CASE_ID_CHARS: std::ops::RangeInclusive<usize> = 10..=32;
 
@@ -757,6 +788,37 @@ impl SirApi for SdkSirClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_tagged_for_another_jira_site_is_not_this_sites() {
+        let tags = |site: Option<&str>| -> BTreeMap<String, String> {
+            let mut tags = BTreeMap::from([(JIRA_ISSUE_TAG.to_owned(), "SEC-1".to_owned())]);
+            if let Some(site) = site {
+                tags.insert(JIRA_SITE_TAG.to_owned(), jira_site(site));
+            }
+            tags
+        };
+        let ours = "https://Alpha.atlassian.net/";
+        assert!(tagged_for_site(
+            &tags(Some("https://alpha.atlassian.net")),
+            ours
+        ));
+        assert!(!tagged_for_site(
+            &tags(Some("https://beta.atlassian.net")),
+            ours
+        ));
+        // Cases created before the site tag existed came from the only deployment there was.
+        assert!(tagged_for_site(&tags(None), ours));
+        assert_eq!(
+            jira_site_id(ours),
+            jira_site_id("https://alpha.atlassian.net")
+        );
+        assert_ne!(
+            jira_site_id(ours),
+            jira_site_id("https://beta.atlassian.net")
+        );
+        assert_eq!(jira_site_id(ours).len(), 12);
+    }
 
     #[test]
     fn case_ids_are_10_to_32_digits() {

@@ -51,7 +51,9 @@ use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
 use shared::issue_description::{case_console_url, sir_description_for_issue};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
-use shared::sir::{CaseDetails, CaseEdit, JIRA_ISSUE_TAG, NewCase, SirApi};
+use shared::sir::{
+    CaseDetails, CaseEdit, JIRA_ISSUE_TAG, JIRA_SITE_TAG, NewCase, SirApi, jira_site,
+};
 use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
 use shared::store::{
@@ -392,7 +394,11 @@ impl SirClientHandler {
             reported_incident_start_date: start,
             impacted_accounts: self.settings.impacted_accounts.clone(),
             watchers,
-            tags: [(JIRA_ISSUE_TAG.to_owned(), key.to_owned())].into(),
+            tags: [
+                (JIRA_ISSUE_TAG.to_owned(), key.to_owned()),
+                (JIRA_SITE_TAG.to_owned(), jira_site(&self.settings.jira_url)),
+            ]
+            .into(),
         };
         let case_id = self.sir.create_case(&new).await?;
         tracing::info!(issue_key = key, case_id, "created the case");
@@ -897,8 +903,8 @@ impl SirClientHandler {
     /// A `clientToken` for one create made on behalf of the issue: the same for every retry,
     /// different per Jira site (two deployments with the same project key never collide).
     fn client_token(&self, key: &str, what: &str) -> String {
-        let site = Fingerprint::of_text(&self.settings.jira_url.to_lowercase());
-        let token = format!("jira-{}-{key}-{what}", &site.as_str()[..12]);
+        let site = shared::sir::jira_site_id(&self.settings.jira_url);
+        let token = format!("jira-{site}-{key}-{what}");
         clip_chars(&token, 255)
     }
 }

@@ -555,6 +555,30 @@ test_running_twice_updates_in_place() {
   expect [ "$(grep -c '^npm ci' "$STUB_LOG")" = 1 ]
 }
 
+test_a_second_stack_keeps_its_settings_under_its_own_names() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --stack-name SirJiraSecondSite
+  expect exit_code 0
+  expect in_order 'ssm get-parameter --name /SirJiraSecondSite/installedAt' \
+    'ssm put-parameter --name /SirJiraSecondSite/jiraToken --type SecureString --overwrite' \
+    'cdk --no-notices deploy SirJiraSecondSite --require-approval never'
+  expect called 'stackName=SirJiraSecondSite'
+  expect not_called '/SecurityIncidentResponse/'
+  expect output_has 'arn:aws:sns:eu-west-1:123456789012:SirJiraSecondSite-JiraAutomationTopic-TEST'
+  deploy --destroy --region eu-west-1 --stack-name SirJiraSecondSite
+  expect exit_code 0
+  expect in_order 'cloudformation delete-stack --stack-name SirJiraSecondSite' \
+    'ssm delete-parameter --name /SirJiraSecondSite/jiraToken'
+  expect not_called 'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken'
+}
+
+test_the_default_stack_name_is_the_contracts() {
+  local contract_default
+  contract_default=$(node -e 'process.stdout.write(require(process.argv[1]).defaultStackName)' "$repo/cdk/contract.json")
+  expect [ "$contract_default" = "$STACK" ]
+  expect grep -qx "DEFAULT_STACK=$contract_default" "$repo/deploy.sh"
+}
+
 test_destroy_keeps_the_table_and_removes_the_token() {
   deploy --destroy --region eu-west-1
   expect exit_code 0

@@ -107,6 +107,38 @@ impl RouteLog {
 }
 
 impl Settled {
+    fn routes_mut(&mut self) -> [&mut RouteLog; 4] {
+        [
+            &mut self.native,
+            &mut self.to_jira,
+            &mut self.notifications,
+            &mut self.to_sir,
+        ]
+    }
+
+    /// Messages handled or failed on all four routes.
+    pub fn moved(&self) -> usize {
+        [
+            &self.native,
+            &self.to_jira,
+            &self.notifications,
+            &self.to_sir,
+        ]
+        .iter()
+        .map(|log| log.handled + log.errors.len())
+        .sum()
+    }
+
+    /// Adds `later`'s deliveries to these.
+    fn absorb(&mut self, mut later: Settled) {
+        for (log, more) in self.routes_mut().into_iter().zip(later.routes_mut()) {
+            log.handled += more.handled;
+            log.errors.append(&mut more.errors);
+            log.responses.append(&mut more.responses);
+            log.dead_lettered.append(&mut more.dead_lettered);
+        }
+    }
+
     /// Fails the test, naming the route and the errors, if any handler returned `Err`.
     pub fn assert_clean(&self) {
         for (route, log) in [
@@ -123,7 +155,8 @@ impl Settled {
 /// The integration and its local world.
 pub struct Integration {
     pub world: World,
-    pub sir: SirEmulator,
+    /// Shared with the integrations started beside this one ([`Integration::start_beside`]).
+    pub sir: Arc<SirEmulator>,
     pub jira: JiraEmulator,
     pub topic_arn: String,
     pub native: RuleQueue,
@@ -190,9 +223,27 @@ impl Integration {
         Box::pin(Integration::start_boxed(options)).await
     }
 
+    /// A second deployment beside `first`, as a second stack in the same account and region:
+    /// its own table, bus, SSM prefix, roles and Jira site (a new Jira emulator), and the same
+    /// SIR (`first`'s emulator), whose native events reach both pollers from the one default bus
+    /// (`first`'s bus stands in for it).
+    pub async fn start_beside(
+        first: &Integration,
+        options: IntegrationOptions,
+    ) -> Result<Integration, HarnessError> {
+        let world = World::new().await?;
+        let native_bus = first.world.bus_name.clone();
+        Box::pin(Integration::assemble(
+            world,
+            first.sir.clone(),
+            &native_bus,
+            options,
+        ))
+        .await
+    }
+
     async fn start_boxed(options: IntegrationOptions) -> Result<Integration, HarnessError> {
         let world = World::new().await?;
-        let (topic_arn, notifications_queue) = world.automation_topic().await?;
         let sir = SirEmulator::start(SirEmulatorConfig {
             events_endpoint: Some(world.endpoint.clone()),
             // Each Lambda's role, as the synthesized template grants it, decides what it may call.
@@ -200,10 +251,28 @@ impl Integration {
             // The test's own bus stands in for the default bus, so parallel tests' SIR
             // emulators do not feed each other's pollers.
             event_bus_name: world.bus_name.clone(),
-            ..options.sir
+            ..options.sir.clone()
         })
         .await
         .map_err(|e| HarnessError::Setup(format!("SIR emulator: {e}")))?;
+        let native_bus = world.bus_name.clone();
+        Box::pin(Integration::assemble(
+            world,
+            Arc::new(sir),
+            &native_bus,
+            options,
+        ))
+        .await
+    }
+
+    /// The integration around `world` and `sir`, whose native events arrive on `native_bus`.
+    async fn assemble(
+        world: World,
+        sir: Arc<SirEmulator>,
+        native_bus: &str,
+        options: IntegrationOptions,
+    ) -> Result<Integration, HarnessError> {
+        let (topic_arn, notifications_queue) = world.automation_topic().await?;
         let jira = JiraEmulator::start(JiraEmulatorConfig {
             sns: Some(SnsTarget {
                 endpoint: world.endpoint.clone(),
@@ -217,7 +286,7 @@ impl Integration {
         .map_err(|e| HarnessError::Setup(format!("Jira emulator: {e}")))?;
 
         let native = world
-            .rule_queue("poller-native", &rule_patterns::native_sir())
+            .rule_queue_on(native_bus, "poller-native", &rule_patterns::native_sir())
             .await?;
         let to_jira = world
             .rule_queue("jira-client", &rule_patterns::jira_client())
@@ -295,7 +364,8 @@ impl Integration {
                 ..PollerSettings::default()
             },
         };
-        let mut jira_client_settings = jira_client::JiraClientSettings::new(PROJECT_KEY, REGION);
+        let mut jira_client_settings =
+            jira_client::JiraClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         jira_client_settings.integration_principals = ours;
         if let Some(claims) = options.claims {
             jira_client_settings.claims = claims;
@@ -443,6 +513,28 @@ impl Integration {
             .await
             .map_err(|e| shared::error::error_chain(&e))?;
         serde_json::to_value(report).map_err(|e| e.to_string())
+    }
+
+    /// Settles deployments side by side ([`Integration::start_beside`]): each in turn until a
+    /// whole round moved nothing in any of them (one's writes feed the others through SIR).
+    /// Their deliveries, in the order given.
+    pub async fn settle_together(
+        integrations: &[&Integration],
+    ) -> Result<Vec<Settled>, HarnessError> {
+        let mut settled = vec![Settled::default(); integrations.len()];
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            let mut moved = 0;
+            for (integration, total) in integrations.iter().zip(settled.iter_mut()) {
+                let round = integration.settle().await?;
+                moved += round.moved();
+                total.absorb(round);
+            }
+            if moved == 0 {
+                break;
+            }
+        }
+        Ok(settled)
     }
 
     /// [`Integration::settle_for`] with a quiet period long enough for moto's deliveries on a

@@ -357,7 +357,7 @@ async fn jira_client_failing_to_download_a_sir_attachment_reports_no_presigned_u
             ),
         }),
         Arc::new(world.store()),
-        JiraClientSettings::new("SEC", REGION),
+        JiraClientSettings::new("SEC", jira.base_url(), REGION),
     );
     let event = BusEvent::CaseCreated(CaseChange::new(None, snapshot));
     let envelope: EventBridgeEvent<Value> = serde_json::from_value(json!({

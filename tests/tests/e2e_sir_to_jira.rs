@@ -116,7 +116,7 @@ async fn pipeline() -> Pipeline {
         max_delay: Duration::from_millis(200),
         max_retry_after: Duration::from_secs(2),
     });
-    let mut settings = JiraClientSettings::new("SEC", "us-east-1");
+    let mut settings = JiraClientSettings::new("SEC", jira.base_url(), "us-east-1");
     settings.integration_principals = ours;
     let jira_client = JiraClientHandler::new(
         Arc::new(jira_api),

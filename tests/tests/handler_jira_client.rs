@@ -114,7 +114,7 @@ impl Setup {
         let jira = self.jira_client();
         let settings = JiraClientSettings {
             integration_principals: vec![self.sir.principal(SIR_CLIENT)],
-            ..JiraClientSettings::new("SEC", REGION)
+            ..JiraClientSettings::new("SEC", self.jira.base_url(), REGION)
         };
         JiraClientHandler::new(
             Arc::new(jira),
@@ -2264,7 +2264,7 @@ async fn an_audit_does_not_write_over_a_jira_edit_sir_takes_while_the_audit_runs
         Arc::new(s.world.store()),
         JiraClientSettings {
             integration_principals: vec![s.sir.principal(SIR_CLIENT)],
-            ..JiraClientSettings::new("SEC", REGION)
+            ..JiraClientSettings::new("SEC", s.jira.base_url(), REGION)
         },
     );
     let before = s.snapshot(&case_id).await;

@@ -330,7 +330,8 @@ fn claim_timing_is_the_one_both_claiming_crates_use() {
         CLAIM_WAIT.as_secs()
     );
     assert_eq!(
-        jira_client::JiraClientSettings::new("SEC", "eu-west-1").claims,
+        jira_client::JiraClientSettings::new("SEC", "https://example.atlassian.net", "eu-west-1")
+            .claims,
         ClaimTiming::default()
     );
     assert_eq!(

@@ -57,7 +57,7 @@ use integration_tests::{HarnessError, World};
 pub const CONTRACT: &str = include_str!("../../../cdk/contract.json");
 /// The mapping table's name in local mode (CloudFormation names it in AWS).
 pub const LOCAL_TABLE_NAME: &str = "sir-jira-mapping";
-/// The stack local mode stands for (the default stack name of `cdk/lib/app.ts`).
+/// The stack local mode stands for (`defaultStackName` of `cdk/contract.json`, checked at start).
 pub const LOCAL_STACK_NAME: &str = "SecurityIncidentResponseJira";
 /// The poller's schedule rule in local mode (on the default bus, named as the stack names it).
 pub const LOCAL_SCHEDULE_RULE: &str = "SecurityIncidentResponseJira-poller-schedule";
@@ -228,6 +228,13 @@ impl LocalStack {
         let contract: Value = serde_json::from_str(CONTRACT).map_err(setup("cdk/contract.json"))?;
         let bus = contract_value(&contract, "/eventBus/name")?;
         let prefix = contract_value(&contract, "/parameters/defaultPrefix")?;
+        // The default stack keeps the contract's bus and prefix (see stackNames in contract.ts).
+        let default_stack = contract_value(&contract, "/defaultStackName")?;
+        if default_stack != LOCAL_STACK_NAME {
+            return Err(HarnessError::Setup(format!(
+                "cdk/contract.json names the default stack {default_stack}, local mode stands for {LOCAL_STACK_NAME}"
+            )));
+        }
         let world =
             World::named("local", LOCAL_TABLE_NAME, &bus, &prefix, LOCAL_STACK_NAME).await?;
         let pattern = |name: &str| -> Result<Value, HarnessError> {

@@ -403,7 +403,7 @@ impl SimWorld {
             },
         };
         let mut jira_client_settings =
-            jira_client::JiraClientSettings::new(PROJECT_KEY, "us-east-1");
+            jira_client::JiraClientSettings::new(PROJECT_KEY, jira.base_url(), "us-east-1");
         jira_client_settings.integration_principals = ours;
         let jira_client = JiraClientHandler::new(
             jira_api()?,
