@@ -7,6 +7,7 @@ import {
   CfnOutput,
   CfnParameter,
   Duration,
+  Fn,
   RemovalPolicy,
   Stack,
   StackProps,
@@ -296,7 +297,9 @@ export class IntegrationStack extends Stack {
       [contract.sharedEnv.eventBusName]: this.bus.eventBusName,
       [contract.sharedEnv.parameterPrefix]: prefix,
     };
-    const integrationPrincipals = roles.sirClient.roleArn;
+    // The two functions that write SIR: sir-client copies from Jira, jira-client reports on the
+    // case what Jira refused. Neither's writes are copied back.
+    const integrationPrincipals = Fn.join(',', [roles.sirClient.roleArn, roles.jiraClient.roleArn]);
     const ownEnv: Record<FunctionKey, Record<string, string>> = {
       poller: {
         [envName(contract, 'poller', 'scheduleRuleName')]: this.scheduleRuleName,

@@ -268,7 +268,9 @@ describe('Lambdas', () => {
     expect(poller[contract.functions.poller.env.scheduleRuleName]).toBe(stack.scheduleRuleName);
     for (const key of ['poller', 'jiraClient'] as const) {
       const principals = functions[fnId(key)].Properties.Environment.Variables.SIR_INTEGRATION_PRINCIPALS;
-      expect(principals).toEqual({ 'Fn::GetAtt': [roleId('sirClient'), 'Arn'] });
+      expect(principals).toEqual({
+        'Fn::Join': [',', [{ 'Fn::GetAtt': [roleId('sirClient'), 'Arn'] }, { 'Fn::GetAtt': [roleId('jiraClient'), 'Arn'] }]],
+      });
     }
     const jira = functions[fnId('jiraClient')].Properties.Environment.Variables;
     expect(jira[contract.functions.jiraClient.env.issueType]).toEqual({ Ref: 'JiraIssueType' });

@@ -5,8 +5,9 @@
 //! - `AWS_REGION` (set by Lambda): the region of the SIR console links in issue descriptions;
 //! - `JIRA_ISSUE_TYPE` (optional, default `Task`): the issue type of new issues;
 //! - `SIR_INTEGRATION_PRINCIPALS` (optional): comma-separated principals whose SIR comments and
-//!   attachments are the integration's own copies from Jira (the sir-client's role ARN; an IAM
-//!   role ARN also matches its assumed-role sessions).
+//!   attachments are the integration's own (the role ARNs of sir-client, which copies from
+//!   Jira, and of jira-client, which reports sync problems on the case; an IAM role ARN also
+//!   matches its assumed-role sessions).
 
 use std::time::Duration;
 

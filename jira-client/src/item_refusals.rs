@@ -8,9 +8,14 @@
 //! table) is kept too, the remaining items are still applied, and the event then fails with it so
 //! it is retried.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 use shared::comment_marker::{CommentMarker, KIND_JIRA_REFUSALS, MarkedComments};
-use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
+use shared::issue_notes::{JiraToSirNotes, SirToJiraNotes, read_notes, write_notes};
+use shared::snapshot::{CaseSnapshot, Fingerprint};
+use shared::status::SirStatus;
+use shared::sync_status::{ItemOutcomes, PROBLEM_LABEL, update_open_problems};
 
 use crate::{AppliedToJira, JiraClientError, JiraClientHandler};
 
@@ -28,6 +33,8 @@ pub struct RefusedItem {
 #[derive(Debug, Default)]
 pub(crate) struct ItemResults {
     refused: Vec<RefusedItem>,
+    /// The items that went through (solving an open sync problem of the same name).
+    went_through: BTreeSet<String>,
     /// The first failure a retry can fix (or that is not the item's fault): the event fails
     /// with it once everything else was applied.
     failed: Option<JiraClientError>,
@@ -41,7 +48,10 @@ impl ItemResults {
         result: Result<T, JiraClientError>,
     ) -> Option<T> {
         match result {
-            Ok(value) => Some(value),
+            Ok(value) => {
+                self.went_through.insert(item());
+                Some(value)
+            }
             Err(err) => {
                 match refusal_reason(&err) {
                     Some(reason) => {
@@ -101,20 +111,41 @@ fn refusal_reason(err: &JiraClientError) -> Option<String> {
 }
 
 impl JiraClientHandler {
-    /// One comment on the issue naming each refused item not reported before and Jira's reason;
-    /// the issue notes then remember them, so no redelivery or later event repeats them.
-    pub(crate) async fn report_refusals(
+    /// The sync status after one event ([`shared::sync_status`]): the open problems and the
+    /// [`PROBLEM_LABEL`] brought up to date (no request at all when nothing was refused and the
+    /// issue has no label), and each refused item not reported before said once, in one comment
+    /// on the issue and one on the case; the issue notes then remember them, so no redelivery or
+    /// later event repeats them. `labelled`: the issue read by this event has the label.
+    pub(crate) async fn report_sync_status(
         &self,
-        case_id: &str,
+        case: &CaseSnapshot,
         key: &str,
+        labelled: bool,
         results: &ItemResults,
         applied: &mut AppliedToJira,
     ) -> Result<(), JiraClientError> {
         applied.refused.clone_from(&results.refused);
-        if results.refused.is_empty() {
+        let outcomes = ItemOutcomes {
+            refused: results
+                .refused
+                .iter()
+                .map(|refused| (refused.item.clone(), refused.reason.clone()))
+                .collect(),
+            went_through: results.went_through.clone(),
+        };
+        if !outcomes.worth_a_look(labelled) {
             return Ok(());
         }
+        let case_id = case.case_id.as_str();
         let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
+        let status_changed = update_open_problems::<SirToJiraNotes, JiraToSirNotes>(
+            self.jira.as_ref(),
+            key,
+            labelled,
+            &mut notes,
+            &outcomes,
+        )
+        .await?;
         let mut new: Vec<&RefusedItem> = Vec::new();
         for refused in &results.refused {
             if !notes.reported_refusals.contains(&refused.item)
@@ -123,26 +154,57 @@ impl JiraClientHandler {
                 new.push(refused);
             }
         }
-        if new.is_empty() {
-            return Ok(());
+        if !new.is_empty() {
+            self.say_refusals(case, key, &new, applied).await?;
+            notes
+                .reported_refusals
+                .extend(new.iter().map(|refused| refused.item.clone()));
         }
-        // A note an earlier try posted before it could record it in the notes.
+        if status_changed || !new.is_empty() {
+            write_notes(self.jira.as_ref(), key, &notes).await?;
+        }
+        tracing::debug!(
+            case_id,
+            issue_key = key,
+            status_changed,
+            "sync status checked"
+        );
+        Ok(())
+    }
+
+    /// The comment on the issue (unless an earlier try posted it before it could record it)
+    /// and the one on the case (its `clientToken` names the items, so a retry adds none).
+    async fn say_refusals(
+        &self,
+        case: &CaseSnapshot,
+        key: &str,
+        new: &[&RefusedItem],
+        applied: &mut AppliedToJira,
+    ) -> Result<(), JiraClientError> {
+        let case_id = case.case_id.as_str();
         let listed = MarkedComments::load(self.jira.as_ref(), key)
             .await?
             .listed(KIND_JIRA_REFUSALS, case_id);
+        let lines = |items: &[&&RefusedItem]| -> String {
+            items
+                .iter()
+                .map(|refused| format!("- {}: {}", refused.item, refused.reason))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         let to_post: Vec<&&RefusedItem> = new
             .iter()
             .filter(|refused| !listed.contains(&refused.item))
             .collect();
         if !to_post.is_empty() {
-            let lines: Vec<String> = to_post
-                .iter()
-                .map(|refused| format!("- {}: {}", refused.item, refused.reason))
-                .collect();
             let note = format!(
                 "Jira refused these changes from the AWS Security Incident Response case \
-                 {case_id}, so they are not on this issue (everything else was synced):\n{}",
-                lines.join("\n")
+                 {case_id}, so they are not on this issue (everything else was synced):\n{}\n\
+                 What to do: fix what Jira names above (a user's account, the workflow, a field \
+                 or a permission of the integration user); the next change to the case tries \
+                 again. Until it goes through, this issue carries the label {PROBLEM_LABEL}; \
+                 remove the label once you have dealt with it by hand.",
+                lines(&to_post)
             );
             let marker = CommentMarker::listing(
                 KIND_JIRA_REFUSALS,
@@ -152,10 +214,24 @@ impl JiraClientHandler {
             self.jira.add_comment(key, &note, &marker).await?;
             applied.comments_added += 1;
         }
-        notes
-            .reported_refusals
-            .extend(new.iter().map(|refused| refused.item.clone()));
-        write_notes(self.jira.as_ref(), key, &notes).await?;
+        // A closed case takes no comment; the issue has the note and the label.
+        if case.status != SirStatus::Closed {
+            let all: Vec<&&RefusedItem> = new.iter().collect();
+            let items: Vec<&str> = new.iter().map(|refused| refused.item.as_str()).collect();
+            let token = format!(
+                "jira-client-{case_id}-problem-{}",
+                &Fingerprint::of_text(&items.join("\n")).as_str()[..16]
+            );
+            let note = format!(
+                "Not synced to the Jira issue {key}: Jira refused these changes of this case \
+                 (everything else was synced):\n{}\nWhat to do: fix what Jira names above in \
+                 Jira (a user's account, the workflow, a field or a permission of the \
+                 integration user); the next change to the case tries again. The issue carries \
+                 the label {PROBLEM_LABEL} until then.",
+                lines(&all)
+            );
+            self.sir.create_comment(case_id, &note, &token).await?;
+        }
         Ok(())
     }
 }

@@ -566,7 +566,11 @@ impl JiraClientHandler {
                 &mut items,
             )
             .await;
-        self.report_refusals(case_id, key, &items, &mut applied)
+        let labelled = issue
+            .labels
+            .iter()
+            .any(|label| label == shared::sync_status::PROBLEM_LABEL);
+        self.report_sync_status(&case, key, labelled, &items, &mut applied)
             .await?;
         if let Some(failure) = items.into_failure() {
             return Err(failure);

@@ -20,8 +20,8 @@ pub const ENV_PARAMETER_PREFIX: &str = "SSM_PARAMETER_PREFIX";
 /// The SSM prefix used when [`ENV_PARAMETER_PREFIX`] is not set.
 pub const DEFAULT_PARAMETER_PREFIX: &str = "/SecurityIncidentResponse";
 /// Environment variable (optional) of the poller and jira-client: comma-separated SIR principals
-/// whose writes are the integration's own (sir-client's role ARN; an IAM role ARN also matches
-/// its assumed-role sessions, see [`crate::sir::principal_matches`]).
+/// whose writes are the integration's own (the role ARNs of sir-client and jira-client; an IAM
+/// role ARN also matches its assumed-role sessions, see [`crate::sir::principal_matches`]).
 pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
 /// Environment variable (optional) of the poller and jira-notifications-handler: minutes between
 /// two audits of the same open item (default 60), read with [`minutes`]. The poller audits each

@@ -12,18 +12,24 @@
 //! An unreadable property (edited by hand, written by a future release) is read as empty with a
 //! warning: the cost is one note said again, never a sync that stops.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::jira::JiraApi;
+use crate::sync_status::OpenProblem;
 
 /// One direction's section of the notes: its type says which issue property holds it.
 pub trait IssueNotes: Serialize + DeserializeOwned + Default + Send + Sync {
     /// The issue property (entity property key) that holds this section.
     const PROPERTY: &'static str;
+    /// This direction's open sync problems (see [`crate::sync_status`]), by item.
+    fn open_problems(&self) -> &BTreeMap<String, OpenProblem>;
+    fn open_problems_mut(&mut self) -> &mut BTreeMap<String, OpenProblem>;
+    /// The refused items said on the issue already (each is said, and is a problem, once).
+    fn reported_refusals(&self) -> &BTreeSet<String>;
 }
 
 /// The section `N` as stored on the issue; empty when the issue has none or it is unreadable.
@@ -67,10 +73,22 @@ pub struct SirToJiraNotes {
     /// the comment that reported them.
     #[serde(default)]
     pub reported_refusals: BTreeSet<String>,
+    /// What could not be synced to the issue and is not solved yet (the sync status).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub open_problems: BTreeMap<String, OpenProblem>,
 }
 
 impl IssueNotes for SirToJiraNotes {
     const PROPERTY: &'static str = "sir-integration";
+    fn open_problems(&self) -> &BTreeMap<String, OpenProblem> {
+        &self.open_problems
+    }
+    fn open_problems_mut(&mut self) -> &mut BTreeMap<String, OpenProblem> {
+        &mut self.open_problems
+    }
+    fn reported_refusals(&self) -> &BTreeSet<String> {
+        &self.reported_refusals
+    }
 }
 
 /// What sir-client has said on an issue it copies to a case.
@@ -87,10 +105,22 @@ pub struct JiraToSirNotes {
     /// reported once.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub reported_refusals: BTreeSet<String>,
+    /// What could not be synced to the case and is not solved yet (the sync status).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub open_problems: BTreeMap<String, OpenProblem>,
 }
 
 impl IssueNotes for JiraToSirNotes {
     const PROPERTY: &'static str = "sir-integration-from-jira";
+    fn open_problems(&self) -> &BTreeMap<String, OpenProblem> {
+        &self.open_problems
+    }
+    fn open_problems_mut(&mut self) -> &mut BTreeMap<String, OpenProblem> {
+        &mut self.open_problems
+    }
+    fn reported_refusals(&self) -> &BTreeSet<String> {
+        &self.reported_refusals
+    }
 }
 
 #[cfg(test)]

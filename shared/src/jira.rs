@@ -379,6 +379,8 @@ pub trait JiraApi: Send + Sync {
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool>;
     /// Adds `label` to the issue's labels, keeping the others (no change if it is there).
     async fn add_label(&self, key: &str, label: &str) -> Result<()>;
+    /// Removes a label from the issue (none there: nothing changes).
+    async fn remove_label(&self, key: &str, label: &str) -> Result<()>;
     /// The value of an issue property (integration state kept on the issue); `None` when unset.
     async fn issue_property(&self, key: &str, property: &str) -> Result<Option<Value>>;
     /// Sets an issue property (not a field: Automation does not fire for it).
@@ -1458,6 +1460,17 @@ impl JiraApi for JiraClient {
         let url = self.url(&["issue", key]);
         // Adding a label that is there changes nothing, so a retry is safe.
         self.send("add label", true, || {
+            self.request(Method::PUT, url.clone()).json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_label(&self, key: &str, label: &str) -> Result<()> {
+        let body = json!({"update": {"labels": [{"remove": label}]}});
+        let url = self.url(&["issue", key]);
+        // Removing a label that is gone changes nothing, so a retry is safe.
+        self.send("remove label", true, || {
             self.request(Method::PUT, url.clone()).json(&body)
         })
         .await?;

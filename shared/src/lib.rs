@@ -30,6 +30,7 @@ pub mod sir;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod sync_status;
 pub mod text;
 
 pub use error::{Error, Result};

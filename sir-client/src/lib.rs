@@ -666,9 +666,31 @@ impl SirClientHandler {
         );
         applied.items_refused.push(item.to_owned());
         let mut notes: JiraToSirNotes = read_notes(self.jira.as_ref(), key).await?;
+        // Read now, not from the event's first read: an earlier item of this event may have
+        // put the label on.
+        let labelled = self.jira.get_issue(key).await?.is_some_and(|issue| {
+            issue
+                .labels
+                .iter()
+                .any(|label| label == shared::sync_status::PROBLEM_LABEL)
+        });
+        let outcomes = shared::sync_status::ItemOutcomes {
+            refused: vec![(item.to_owned(), message.clone())],
+            went_through: BTreeSet::new(),
+        };
+        let status_changed = shared::sync_status::update_open_problems::<
+            JiraToSirNotes,
+            shared::issue_notes::SirToJiraNotes,
+        >(self.jira.as_ref(), key, labelled, &mut notes, &outcomes)
+        .await?;
         if !notes.reported_refusals.insert(item.to_owned()) {
+            if status_changed {
+                write_notes(self.jira.as_ref(), key, &notes).await?;
+            }
             return Ok(());
         }
+        self.say_refusal_on_case(key, case_id, item, &message)
+            .await?;
         // A note an earlier try posted before it could record it in the notes.
         let listed = MarkedComments::load(self.jira.as_ref(), key)
             .await?
@@ -679,7 +701,10 @@ impl SirClientHandler {
                     key,
                     &format!(
                         "AWS Security Incident Response refused {item} for case {case_id}: \
-                         \"{message}\". Everything else on this issue is still copied to the case."
+                         \"{message}\". Everything else on this issue is still copied to the case. \
+                         What to do: change what SIR names above, or add it to the case by hand; \
+                         this issue carries the label {} until you remove it.",
+                        shared::sync_status::PROBLEM_LABEL
                     ),
                     &CommentMarker::listing(KIND_SIR_REFUSAL, case_id, [item.to_owned()]),
                 )
@@ -688,6 +713,37 @@ impl SirClientHandler {
         write_notes(self.jira.as_ref(), key, &notes).await?;
         applied.notes += 1;
         Ok(())
+    }
+
+    /// The refusal said on the case too, for responders working in SIR (its `clientToken`
+    /// names the item, so a retry adds none). A case that refuses even this note (a closed one)
+    /// keeps the issue's note and label: the refusal is logged, not retried.
+    async fn say_refusal_on_case(
+        &self,
+        key: &str,
+        case_id: &str,
+        item: &str,
+        message: &str,
+    ) -> Result<(), SirClientError> {
+        let token = self.client_token(
+            key,
+            &format!("problem-{}", &Fingerprint::of_text(item).as_str()[..16]),
+        );
+        let note = format!(
+            "Not copied from the Jira issue {}: {item}. AWS Security Incident Response said: \
+             \"{message}\". What to do: change it in Jira so SIR takes it, or add it to this \
+             case by hand. The issue carries the label {} until someone removes it.",
+            self.settings.issue_url(key),
+            shared::sync_status::PROBLEM_LABEL
+        );
+        match self.sir.create_comment(case_id, &note, &token).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.sir_refusal().is_some() => {
+                tracing::warn!(case_id, issue_key = key, error = %err, "the case refused the note of a refusal");
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Whether the issue holds something the (closed) case does not: a comment or attachment not

@@ -349,7 +349,10 @@ impl Integration {
                 &world.access_key(function),
             )))
         };
-        let ours = vec![sir.principal(&world.access_key(Function::SirClient))];
+        let ours = vec![
+            sir.principal(&world.access_key(Function::SirClient)),
+            sir.principal(&world.access_key(Function::JiraClient)),
+        ];
 
         let poller = Poller {
             sir: sir_api(Function::Poller),

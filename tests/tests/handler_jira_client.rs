@@ -113,7 +113,10 @@ impl Setup {
     fn handler(&self) -> JiraClientHandler {
         let jira = self.jira_client();
         let settings = JiraClientSettings {
-            integration_principals: vec![self.sir.principal(SIR_CLIENT)],
+            integration_principals: vec![
+                self.sir.principal(SIR_CLIENT),
+                self.sir.principal(LAMBDA),
+            ],
             ..JiraClientSettings::new("SEC", self.jira.base_url(), REGION)
         };
         JiraClientHandler::new(
@@ -1777,6 +1780,9 @@ impl JiraApi for JiraDownAfterCreate {
     async fn add_label(&self, key: &str, label: &str) -> shared::Result<()> {
         self.inner.add_label(key, label).await
     }
+    async fn remove_label(&self, key: &str, label: &str) -> shared::Result<()> {
+        self.inner.remove_label(key, label).await
+    }
     async fn issue_property(&self, key: &str, property: &str) -> shared::Result<Option<Value>> {
         self.inner.issue_property(key, property).await
     }
@@ -2263,7 +2269,7 @@ async fn an_audit_does_not_write_over_a_jira_edit_sir_takes_while_the_audit_runs
         }),
         Arc::new(s.world.store()),
         JiraClientSettings {
-            integration_principals: vec![s.sir.principal(SIR_CLIENT)],
+            integration_principals: vec![s.sir.principal(SIR_CLIENT), s.sir.principal(LAMBDA)],
             ..JiraClientSettings::new("SEC", s.jira.base_url(), REGION)
         },
     );

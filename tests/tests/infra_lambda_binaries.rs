@@ -465,7 +465,14 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
         ("eventBusName", world.bus_name.clone()),
         ("parameterPrefix", world.parameters.prefix().to_owned()),
         ("scheduleRuleName", schedule_rule.clone()),
-        ("integrationPrincipals", sir.principal(&key_of("sirClient"))),
+        (
+            "integrationPrincipals",
+            format!(
+                "{},{}",
+                sir.principal(&key_of("sirClient")),
+                sir.principal(&key_of("jiraClient"))
+            ),
+        ),
         ("commentSweepMinutes", "30".to_owned()),
         ("redeliveryWindowMinutes", "45".to_owned()),
         ("auditIntervalMinutes", "90".to_owned()),

@@ -335,7 +335,9 @@ impl LocalStack {
         )?;
         set(
             "/functions/poller/env/integrationPrincipals",
-            &sir.principal(&world.access_key(Function::SirClient)),
+            &[Function::SirClient, Function::JiraClient]
+                .map(|function| sir.principal(&world.access_key(function)))
+                .join(","),
         )?;
         set("/functions/jiraClient/env/issueType", "Task")?;
         env.insert("AWS_REGION".into(), REGION.into());
@@ -939,8 +941,70 @@ async fn step(console: Console, name: &str, mut seen: impl FnMut() -> bool) -> O
     None
 }
 
-/// Case created in SIR → issue in Jira → comment in Jira → back in SIR → case closed → issue
-/// Done. `Ok(true)` only if every step was observed on the other side in time.
+/// The sync status: Jira refuses a watcher the case gains, so the issue gets the label
+/// `sir-sync-problem`; once Jira takes the watcher (with the next watcher change) the label goes.
+async fn demo_sync_problem(
+    stack: &LocalStack,
+    jira: &JiraEmulator,
+    case_id: &str,
+    key: &str,
+) -> Result<bool, HarnessError> {
+    let c = stack.console;
+    let sam = jira.add_user(User::new("Sam Contractor", "sam.contractor@example.com"));
+    jira.add_user(User::new("Kim Responder", "kim.responder@example.com"));
+    jira.faults().refuse_watcher(
+        &sam.account_id,
+        "Sam Contractor cannot view issues of this project.",
+    );
+    let add_watcher = |email: &str| {
+        stack.sir.update_case(
+            "responder",
+            case_id,
+            sir_emulator::CaseUpdate {
+                watchers_to_add: vec![sir_emulator::Watcher::email(email)],
+                ..sir_emulator::CaseUpdate::default()
+            },
+        )
+    };
+    add_watcher("sam.contractor@example.com").map_err(setup("SIR watcher"))?;
+    c.line("demo: added a watcher in SIR that Jira will refuse");
+    let labelled = || {
+        jira.issue(key).is_some_and(|issue| {
+            issue
+                .labels
+                .iter()
+                .any(|label| label == shared::sync_status::PROBLEM_LABEL)
+        })
+    };
+    let problem = format!(
+        "the issue carries the label {} (JQL: labels = {})",
+        shared::sync_status::PROBLEM_LABEL,
+        shared::sync_status::PROBLEM_LABEL
+    );
+    if step(c, &problem, labelled).await.is_none() {
+        return Ok(false);
+    }
+    jira.faults().clear();
+    add_watcher("kim.responder@example.com").map_err(setup("SIR watcher"))?;
+    c.line("demo: Jira takes the watcher now; added another watcher in SIR");
+    let solved = || {
+        !labelled()
+            && jira
+                .issue(key)
+                .is_some_and(|issue| issue.watchers.contains(&sam.account_id))
+    };
+    Ok(step(
+        c,
+        "the watcher is on the issue and the label is gone",
+        solved,
+    )
+    .await
+    .is_some())
+}
+
+/// Case created in SIR → issue in Jira → comment in Jira → back in SIR → a watcher Jira refuses
+/// labels the issue until it goes through → case closed → issue Done. `Ok(true)` only if every
+/// step was observed on the other side in time.
 async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError> {
     let c = stack.console;
     let Some(jira) = stack.jira.as_ref() else {
@@ -1000,6 +1064,9 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
         .await
         .is_none()
     {
+        return Ok(false);
+    }
+    if !demo_sync_problem(stack, jira, &case_id, &key).await? {
         return Ok(false);
     }
     stack

@@ -130,6 +130,10 @@ impl JiraApi for SelfUnaware {
         self.0.add_label(key, label).await
     }
 
+    async fn remove_label(&self, key: &str, label: &str) -> Result<()> {
+        self.0.remove_label(key, label).await
+    }
+
     async fn issue_property(&self, key: &str, property: &str) -> Result<Option<Value>> {
         self.0.issue_property(key, property).await
     }

@@ -387,7 +387,7 @@ impl SimWorld {
         };
         let ours = match options.breakage {
             Some(Breakage::SirEchoCheckRemoved) => Vec::new(),
-            _ => vec![sir.principal(SIR_CLIENT)],
+            _ => vec![sir.principal(SIR_CLIENT), sir.principal(JIRA_CLIENT)],
         };
         let poller = Poller {
             sir: sir_api(POLLER),

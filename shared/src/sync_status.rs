@@ -1,0 +1,144 @@
+//! The sync status a responder sees on the Jira issue: whether the pair is in sync, without
+//! CloudWatch or the dead-letter queues.
+//!
+//! - Each direction keeps its **open problems** (an item the other side refused for good, with
+//!   why and since when) in its own section of the issue notes ([`crate::issue_notes`]; two
+//!   properties because the two writers run under different claims).
+//! - While either direction has one, the issue carries the label [`PROBLEM_LABEL`], so the JQL
+//!   `labels = sir-sync-problem` lists every pair that needs attention.
+//! - A problem is solved when its item goes through later (the next change, an audit); the label
+//!   goes when neither direction has one left. A responder who dealt with a problem by hand
+//!   removes the label: a direction that then finds its problems listed and the label gone takes
+//!   them as dealt with. Each item is a problem once: refused again after it was solved or dealt
+//!   with (a refused comment is tried with every change), it does not come back.
+//! - Each new problem is said once, in plain words, on the issue and on the case, by the writer
+//!   that met it. A failure a retry fixes (429, 5xx, a timeout) is no problem: it is retried,
+//!   never said.
+//!
+//! The label is written before the notes, so a crash in between leaves a label with no problem
+//! (removed by the next look, which finds none) rather than a problem that looks dealt with.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now_epoch_seconds;
+use crate::error::Result;
+use crate::issue_notes::{IssueNotes, read_notes};
+use crate::jira::JiraApi;
+
+/// The label an issue carries while its pair has an open sync problem.
+pub const PROBLEM_LABEL: &str = "sir-sync-problem";
+
+/// One item that could not be synced, until it is solved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenProblem {
+    /// Why, as the refusing side said it.
+    pub reason: String,
+    /// When it was first met (RFC 3339, UTC).
+    pub since: String,
+}
+
+/// What one event met, item by item, in its direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemOutcomes {
+    /// Items refused for good, with the reason.
+    pub refused: Vec<(String, String)>,
+    /// Items that went through (solving any open problem of the same name).
+    pub went_through: BTreeSet<String>,
+}
+
+impl ItemOutcomes {
+    /// Whether the notes must be read: something was refused, or the issue carries the label and
+    /// something went through (it may solve a problem). Otherwise nothing can change, and the
+    /// event costs no request for the status.
+    pub fn worth_a_look(&self, labelled: bool) -> bool {
+        !self.refused.is_empty() || (labelled && !self.went_through.is_empty())
+    }
+}
+
+/// Now, as [`OpenProblem::since`] holds it.
+pub fn now_rfc3339() -> String {
+    let seconds = i64::try_from(now_epoch_seconds()).unwrap_or(i64::MAX);
+    aws_smithy_types::DateTime::from_secs(seconds)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// Brings the open problems of `notes` (this direction's section, read from the issue) up to
+/// date with one event's `outcomes`, and the label with them; `labelled` is whether the issue
+/// read by this event carries [`PROBLEM_LABEL`]. Returns whether `notes` changed (the caller
+/// writes them, after anything it posts). `Other` is the other direction's section, read only
+/// to decide whether the label may go.
+pub async fn update_open_problems<N: IssueNotes, Other: IssueNotes>(
+    jira: &dyn JiraApi,
+    key: &str,
+    labelled: bool,
+    notes: &mut N,
+    outcomes: &ItemOutcomes,
+) -> Result<bool> {
+    let said_before = notes.reported_refusals().clone();
+    let open = notes.open_problems_mut();
+    let before: BTreeMap<String, OpenProblem> = open.clone();
+    if !labelled && !open.is_empty() {
+        tracing::info!(
+            issue_key = key,
+            problems = ?open.keys().collect::<Vec<_>>(),
+            "the sync-problem label was removed: the listed problems were dealt with"
+        );
+        open.clear();
+    }
+    for item in &outcomes.went_through {
+        open.remove(item);
+    }
+    let now = now_rfc3339();
+    // An item said before and no longer open was solved or dealt with: refused again (it is
+    // tried with every change), it stays closed rather than coming back after a responder
+    // removed the label.
+    for (item, reason) in &outcomes.refused {
+        if !open.contains_key(item) && !said_before.contains(item) {
+            open.insert(
+                item.clone(),
+                OpenProblem {
+                    reason: reason.clone(),
+                    since: now.clone(),
+                },
+            );
+        }
+    }
+    if !open.is_empty() && !labelled {
+        jira.add_label(key, PROBLEM_LABEL).await?;
+    } else if open.is_empty() && labelled {
+        let other: Other = read_notes(jira, key).await?;
+        if other.open_problems().is_empty() {
+            jira.remove_label(key, PROBLEM_LABEL).await?;
+        }
+    }
+    Ok(*notes.open_problems() != before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_to_look_at_without_a_refusal_or_the_label() {
+        let mut outcomes = ItemOutcomes::default();
+        assert!(!outcomes.worth_a_look(true));
+        outcomes.went_through.insert("watcher a@example.com".into());
+        assert!(!outcomes.worth_a_look(false));
+        assert!(outcomes.worth_a_look(true));
+        outcomes
+            .refused
+            .push(("comment 1".into(), "too long".into()));
+        assert!(outcomes.worth_a_look(false));
+    }
+
+    #[test]
+    fn since_is_an_rfc3339_utc_time() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z'), "{now}");
+    }
+}
