@@ -270,6 +270,12 @@ validate_common_args() {
     [[ $region =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || fail "--region $region is not an AWS region name"
   fi
   [[ $stack_name =~ ^[A-Za-z][A-Za-z0-9-]{0,100}$ ]] || fail "--stack-name $stack_name is not a stack name"
+  if [ "$stack_name" != "$DEFAULT_STACK" ] && command -v node >/dev/null 2>&1; then
+    # A name whose derived bus or SSM prefix is the default stack's would take over its token.
+    local clash
+    clash=$(json_get "$CONTRACT" '[j.parameters.prefixOfOtherStacks, j.eventBus.nameOfOtherStacks].map(p => p.split("{stackName}").join(arg)).some(n => n === j.parameters.defaultPrefix || n === j.eventBus.name) ? "clash" : ""' "$stack_name")
+    [ -z "$clash" ] || fail "--stack-name $stack_name would share the default stack's bus or SSM parameters; choose another name"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------

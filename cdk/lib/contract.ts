@@ -141,8 +141,12 @@ export function stackNames(contract: Contract, stackName: string): StackNames {
     return { eventBusName: contract.eventBus.name, parameterPrefix: contract.parameters.defaultPrefix };
   }
   const derive = (pattern: string) => pattern.split('{stackName}').join(stackName);
-  return {
+  const names = {
     eventBusName: derive(contract.eventBus.nameOfOtherStacks),
     parameterPrefix: derive(contract.parameters.prefixOfOtherStacks),
   };
+  if (names.eventBusName === contract.eventBus.name || names.parameterPrefix === contract.parameters.defaultPrefix) {
+    throw new Error(`stack name ${stackName} would share the default stack's bus or SSM parameters; choose another name`);
+  }
+  return names;
 }

@@ -106,3 +106,8 @@ test("each stack's roles reach only its own resources", () => {
     ownParameterArns(templates[0], contract.parameters.defaultPrefix).length,
   );
 });
+
+test("a name whose derived names are the default stack's is refused", () => {
+  expect(() => stackNames(contract, 'SecurityIncidentResponse')).toThrow(/would share the default stack/);
+  expect(() => stackNames(contract, 'security-incident')).toThrow(/would share the default stack/);
+});

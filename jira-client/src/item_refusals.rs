@@ -15,7 +15,7 @@ use shared::comment_marker::{CommentMarker, KIND_JIRA_REFUSALS, MarkedComments};
 use shared::issue_notes::{JiraToSirNotes, SirToJiraNotes, read_notes, write_notes};
 use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::SirStatus;
-use shared::sync_status::{ItemOutcomes, PROBLEM_LABEL, update_open_problems};
+use shared::sync_status::{ItemOutcomes, PROBLEM_LABEL, confirm_label, update_open_problems};
 
 use crate::{AppliedToJira, JiraClientError, JiraClientHandler};
 
@@ -162,6 +162,9 @@ impl JiraClientHandler {
         }
         if status_changed || !new.is_empty() {
             write_notes(self.jira.as_ref(), key, &notes).await?;
+            if status_changed {
+                confirm_label(self.jira.as_ref(), key, &notes).await?;
+            }
         }
         tracing::debug!(
             case_id,
@@ -218,8 +221,11 @@ impl JiraClientHandler {
         if case.status != SirStatus::Closed {
             let all: Vec<&&RefusedItem> = new.iter().collect();
             let items: Vec<&str> = new.iter().map(|refused| refused.item.as_str()).collect();
+            // The site and the issue too: two deployments meeting the same refusal on one
+            // case each say it (about their own issue).
             let token = format!(
-                "jira-client-{case_id}-problem-{}",
+                "jira-client-{case_id}-{}-{key}-problem-{}",
+                shared::sir::jira_site_id(&self.settings.jira_url),
                 &Fingerprint::of_text(&items.join("\n")).as_str()[..16]
             );
             let note = format!(
@@ -230,7 +236,14 @@ impl JiraClientHandler {
                  the label {PROBLEM_LABEL} until then.",
                 lines(&all)
             );
-            self.sir.create_comment(case_id, &note, &token).await?;
+            match self.sir.create_comment(case_id, &note, &token).await {
+                Ok(_) => {}
+                // Closed since it was read: the issue has the note and the label.
+                Err(err) if err.sir_refusal().is_some() => {
+                    tracing::warn!(case_id, issue_key = key, error = %err, "the case refused the note of a sync problem");
+                }
+                Err(err) => return Err(err.into()),
+            }
         }
         Ok(())
     }

@@ -63,7 +63,7 @@ use shared::issue_description::{
 };
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, IssueEdit, JiraApi, JiraIssue, NewIssue};
-use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, SirApi};
+use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, OriginSite, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
@@ -739,10 +739,15 @@ impl JiraClientHandler {
         let origin = match case_arn {
             Some(arn) => {
                 let mut tags = self.sir.case_tags(arn).await?;
-                if shared::sir::tagged_for_site(&tags, &self.settings.jira_url) {
-                    tags.remove(JIRA_ISSUE_TAG)
-                } else {
-                    None
+                let site = shared::sir::origin_site(&tags, &self.settings.jira_url);
+                match (tags.remove(JIRA_ISSUE_TAG), site) {
+                    (Some(key), OriginSite::This) => Some(key),
+                    (Some(key), OriginSite::Untagged)
+                        if self.announced_from_here(case_id, &key).await? =>
+                    {
+                        Some(key)
+                    }
+                    _ => None,
                 }
             }
             None => None,
@@ -758,6 +763,23 @@ impl JiraClientHandler {
             }
             _ => None,
         })
+    }
+
+    /// Whether the case's comments hold sir-client's note naming the issue `key` of this site
+    /// by its URL: the only sign of the site on a case created before the site tag existed (a
+    /// second deployment must not take another site's `SEC-1` for its own).
+    async fn announced_from_here(&self, case_id: &str, key: &str) -> Result<bool, JiraClientError> {
+        let url = format!(
+            "{}/browse/{}",
+            shared::sir::jira_site(&self.settings.jira_url),
+            key.to_lowercase()
+        );
+        Ok(self
+            .sir
+            .list_comments(case_id)
+            .await?
+            .iter()
+            .any(|comment| comment.body.to_lowercase().contains(&url)))
     }
 
     /// The oldest issue labelled for the case (left by a run that crashed before writing the

@@ -54,12 +54,25 @@ pub fn jira_site_id(url: &str) -> String {
     fingerprint.as_str().chars().take(12).collect()
 }
 
-/// Whether a case's tags say it was created from an issue of the site `jira_url`: its
-/// [`JIRA_SITE_TAG`] is that site, or it has none (cases created before the tag existed, by the
-/// only deployment there was).
-pub fn tagged_for_site(tags: &BTreeMap<String, String>, jira_url: &str) -> bool {
-    tags.get(JIRA_SITE_TAG)
-        .is_none_or(|site| *site == jira_site(jira_url))
+/// Which Jira site a case created from an issue says it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginSite {
+    /// Its [`JIRA_SITE_TAG`] names this site.
+    This,
+    /// Its [`JIRA_SITE_TAG`] names another site (another deployment's).
+    Other,
+    /// It has no [`JIRA_SITE_TAG`]: made before the tag existed; only its note naming the
+    /// issue's URL tells the site.
+    Untagged,
+}
+
+/// The origin site of a case by its tags, seen from the site `jira_url`.
+pub fn origin_site(tags: &BTreeMap<String, String>, jira_url: &str) -> OriginSite {
+    match tags.get(JIRA_SITE_TAG) {
+        Some(site) if *site == jira_site(jira_url) => OriginSite::This,
+        Some(_) => OriginSite::Other,
+        None => OriginSite::Untagged,
+    }
 }
 
 /// How long a case id may be: the model's `CaseId` is 10 to 32 characters.
@@ -799,16 +812,15 @@ mod tests {
             tags
         };
         let ours = "https://Alpha.atlassian.net/";
-        assert!(tagged_for_site(
-            &tags(Some("https://alpha.atlassian.net")),
-            ours
-        ));
-        assert!(!tagged_for_site(
-            &tags(Some("https://beta.atlassian.net")),
-            ours
-        ));
-        // Cases created before the site tag existed came from the only deployment there was.
-        assert!(tagged_for_site(&tags(None), ours));
+        assert_eq!(
+            origin_site(&tags(Some("https://alpha.atlassian.net")), ours),
+            OriginSite::This
+        );
+        assert_eq!(
+            origin_site(&tags(Some("https://beta.atlassian.net")), ours),
+            OriginSite::Other
+        );
+        assert_eq!(origin_site(&tags(None), ours), OriginSite::Untagged);
         assert_eq!(
             jira_site_id(ours),
             jira_site_id("https://alpha.atlassian.net")

@@ -113,9 +113,32 @@ pub async fn update_open_problems<N: IssueNotes, Other: IssueNotes>(
         let other: Other = read_notes(jira, key).await?;
         if other.open_problems().is_empty() {
             jira.remove_label(key, PROBLEM_LABEL).await?;
+            // The other direction may have labelled a new problem in between (its notes come
+            // after its label): look again, and put the label back for it.
+            let other: Other = read_notes(jira, key).await?;
+            if !other.open_problems().is_empty() {
+                jira.add_label(key, PROBLEM_LABEL).await?;
+            }
         }
     }
     Ok(*notes.open_problems() != before)
+}
+
+/// After a direction wrote its notes: while they list open problems, the label must be on the
+/// issue. The other direction may have removed it between this one's label and notes, having
+/// read these notes before they listed the problem; put it back.
+pub async fn confirm_label<N: IssueNotes>(jira: &dyn JiraApi, key: &str, notes: &N) -> Result<()> {
+    if notes.open_problems().is_empty() {
+        return Ok(());
+    }
+    let labelled = jira
+        .get_issue(key)
+        .await?
+        .is_some_and(|issue| issue.labels.iter().any(|label| label == PROBLEM_LABEL));
+    if !labelled {
+        jira.add_label(key, PROBLEM_LABEL).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -686,6 +686,7 @@ impl SirClientHandler {
         if !notes.reported_refusals.insert(item.to_owned()) {
             if status_changed {
                 write_notes(self.jira.as_ref(), key, &notes).await?;
+                shared::sync_status::confirm_label(self.jira.as_ref(), key, &notes).await?;
             }
             return Ok(());
         }
@@ -711,6 +712,9 @@ impl SirClientHandler {
                 .await?;
         }
         write_notes(self.jira.as_ref(), key, &notes).await?;
+        if status_changed {
+            shared::sync_status::confirm_label(self.jira.as_ref(), key, &notes).await?;
+        }
         applied.notes += 1;
         Ok(())
     }

@@ -572,6 +572,14 @@ test_a_second_stack_keeps_its_settings_under_its_own_names() {
   expect not_called 'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken'
 }
 
+test_a_stack_name_that_would_share_the_default_stacks_names_is_refused() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --stack-name SecurityIncidentResponse
+  expect exit_code 2
+  expect output_has "would share the default stack's bus or SSM parameters"
+  expect no_calls
+}
+
 test_the_default_stack_name_is_the_contracts() {
   local contract_default
   contract_default=$(node -e 'process.stdout.write(require(process.argv[1]).defaultStackName)' "$repo/cdk/contract.json")

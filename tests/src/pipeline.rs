@@ -209,6 +209,20 @@ impl Integration {
         }
     }
 
+    /// The issue's comments as plain text, oldest first (the issue must exist).
+    pub fn jira_comment_texts(&self, key: &str) -> Vec<String> {
+        self.jira
+            .issue(key)
+            .map(|issue| {
+                issue
+                    .comments
+                    .iter()
+                    .map(|c| shared::adf::adf_to_text(&c.body))
+                    .collect()
+            })
+            .unwrap_or_else(|| panic!("no issue {key} in the Jira emulator"))
+    }
+
     /// The principal SIR records for `function`'s calls.
     pub fn principal_of(&self, function: Function) -> String {
         self.sir.principal(&self.world.access_key(function))
@@ -526,7 +540,7 @@ impl Integration {
     ) -> Result<Vec<Settled>, HarnessError> {
         let mut settled = vec![Settled::default(); integrations.len()];
         let deadline = Instant::now() + Duration::from_secs(300);
-        while Instant::now() < deadline {
+        loop {
             let mut moved = 0;
             for (integration, total) in integrations.iter().zip(settled.iter_mut()) {
                 let round = integration.settle().await?;
@@ -534,10 +548,16 @@ impl Integration {
                 total.absorb(round);
             }
             if moved == 0 {
-                break;
+                return Ok(settled);
+            }
+            // Deployments that keep handing each other messages never settle: ping-pong.
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Setup(format!(
+                    "the deployments were still exchanging messages after 300 s ({moved} in the \
+                     last round): ping-pong between them"
+                )));
             }
         }
-        Ok(settled)
     }
 
     /// [`Integration::settle_for`] with a quiet period long enough for moto's deliveries on a

@@ -48,13 +48,7 @@ fn new_issue(summary: &str, description: &str) -> NewIssue {
 
 /// The issue's comments as text, oldest first.
 fn jira_comment_texts(it: &Integration, key: &str) -> Vec<String> {
-    it.jira
-        .issue(key)
-        .unwrap()
-        .comments
-        .iter()
-        .map(|c| shared::adf::adf_to_text(&c.body))
-        .collect()
+    it.jira_comment_texts(key)
 }
 
 fn comments_ending(case: &CaseRecord, text: &str) -> usize {

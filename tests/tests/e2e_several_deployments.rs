@@ -49,12 +49,9 @@ async fn settle(a: &Integration, b: &Integration) {
 
 /// How many of the issue's comments contain `text`.
 fn jira_copies(it: &Integration, key: &str, text: &str) -> usize {
-    it.jira
-        .issue(key)
-        .unwrap()
-        .comments
+    it.jira_comment_texts(key)
         .iter()
-        .filter(|c| shared::adf::adf_to_text(&c.body).contains(text))
+        .filter(|t| t.contains(text))
         .count()
 }
 

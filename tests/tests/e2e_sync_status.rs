@@ -20,13 +20,7 @@ use sir_emulator::{CaseUpdate, NewCase, Watcher};
 const HUMAN: &str = "human";
 
 fn jira_texts(it: &Integration, key: &str) -> Vec<String> {
-    it.jira
-        .issue(key)
-        .unwrap()
-        .comments
-        .iter()
-        .map(|c| shared::adf::adf_to_text(&c.body))
-        .collect()
+    it.jira_comment_texts(key)
 }
 
 fn sir_texts(it: &Integration, case_id: &str) -> Vec<String> {

@@ -1423,7 +1423,14 @@ async fn a_late_case_created_for_a_case_made_from_its_linked_issue_leaves_the_de
         .create_case(
             SIR_CLIENT,
             HumanCase {
-                tags: [("jira-issue-key".to_owned(), key.clone())].into(),
+                tags: [
+                    ("jira-issue-key".to_owned(), key.clone()),
+                    (
+                        "jira-site".to_owned(),
+                        shared::sir::jira_site(&s.jira.base_url()),
+                    ),
+                ]
+                .into(),
                 ..human_case("Born in Jira")
             },
         )
@@ -1441,6 +1448,74 @@ async fn a_late_case_created_for_a_case_made_from_its_linked_issue_leaves_the_de
         before,
         "the Jira-born description is not replaced by the case details"
     );
+}
+
+#[tokio::test]
+async fn a_case_made_from_another_sites_issue_of_the_same_key_gets_an_issue_of_its_own() {
+    let s = Setup::new().await;
+    let here = s
+        .jira
+        .create_issue(&s.jira.integration_account_id(), HumanIssue::new("Ours"))
+        .unwrap();
+    let tagged = |site: Option<&str>| -> BTreeMap<String, String> {
+        let mut tags = BTreeMap::from([("jira-issue-key".to_owned(), here.clone())]);
+        if let Some(site) = site {
+            tags.insert("jira-site".to_owned(), site.to_owned());
+        }
+        tags
+    };
+    // Another deployment's site made this case from its own issue of the same key.
+    let theirs = s
+        .sir
+        .create_case(
+            SIR_CLIENT,
+            HumanCase {
+                tags: tagged(Some("https://other.atlassian.net")),
+                ..human_case("Born on the other site")
+            },
+        )
+        .case_id;
+    let applied = apply(&s.handler(), s.created(&theirs).await).await;
+    assert_eq!(applied.outcome, IssueOutcome::Created);
+    assert_ne!(applied.issue_key.as_deref(), Some(here.as_str()));
+
+    // Made before the site tag existed: without a note naming this site's issue, not ours...
+    let old_theirs = s
+        .sir
+        .create_case(
+            SIR_CLIENT,
+            HumanCase {
+                tags: tagged(None),
+                ..human_case("Older, other site")
+            },
+        )
+        .case_id;
+    let applied = apply(&s.handler(), s.created(&old_theirs).await).await;
+    assert_eq!(applied.outcome, IssueOutcome::Created);
+    // ...and with sir-client's note naming it, ours.
+    let old_ours = s
+        .sir
+        .create_case(
+            SIR_CLIENT,
+            HumanCase {
+                tags: tagged(None),
+                ..human_case("Older, this site")
+            },
+        )
+        .case_id;
+    s.sir
+        .add_comment(
+            SIR_CLIENT,
+            &old_ours,
+            &format!(
+                "This case was created from Jira issue {here} ({}/browse/{here}).",
+                s.jira.base_url()
+            ),
+        )
+        .unwrap();
+    let applied = apply(&s.handler(), s.created(&old_ours).await).await;
+    assert_eq!(applied.outcome, IssueOutcome::LinkedToOrigin);
+    assert_eq!(applied.issue_key.as_deref(), Some(here.as_str()));
 }
 
 #[tokio::test]
