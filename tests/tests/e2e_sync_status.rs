@@ -198,3 +198,48 @@ async fn a_comment_sir_refuses_is_labelled_until_a_responder_removes_the_label()
     assert!(labelled(&it, &key));
     assert_eq!(count(&jira_texts(&it, &key), refusal), 2);
 }
+
+#[tokio::test]
+async fn a_status_change_sir_refuses_is_said_once_on_the_case_and_labels_the_issue() {
+    let it = Integration::start().await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let me = alice.account_id.as_str();
+    let key = it
+        .jira
+        .create_issue(
+            me,
+            NewIssue {
+                description: Some("x".into()),
+                ..NewIssue::new("Refused status")
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let case_id = it.only_case().case_id;
+    let refusal = "Case status transition is not allowed for this case";
+    it.sir.faults().refuse("UpdateCaseStatus", refusal);
+    it.jira.transition_to(me, &key, "In Progress").unwrap();
+    it.settle().await.unwrap().assert_clean();
+    it.jira.comment(me, &key, "still copied").unwrap();
+    it.settle().await.unwrap().assert_clean();
+
+    assert!(labelled(&it, &key));
+    assert_eq!(
+        open_problems(&it, &key, "sir-integration-from-jira").len(),
+        1
+    );
+    let sir = sir_texts(&it, &case_id);
+    assert_eq!(count(&sir, "Not copied from the Jira issue"), 1, "{sir:#?}");
+    assert_eq!(count(&sir, refusal), 1, "{sir:#?}");
+    assert_eq!(count(&sir, "still copied"), 1, "{sir:#?}");
+    let jira = jira_texts(&it, &key);
+    assert_eq!(count(&jira, refusal), 1, "{jira:#?}");
+    // The note on the case is the integration's own: not copied back to the issue.
+    assert_eq!(
+        count(&jira, "Not copied from the Jira issue"),
+        0,
+        "{jira:#?}"
+    );
+}
