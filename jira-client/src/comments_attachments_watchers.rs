@@ -399,7 +399,10 @@ pub(crate) struct KnownOfIssue {
 
 impl JiraClientHandler {
     /// Adds the case's watchers that have a Jira account, each an item of its own (see
-    /// [`ItemResults`]); reports the others once.
+    /// [`ItemResults`]), and reports the others once. Each one added is linked (origin `Sir`),
+    /// so it is added once: one a person then stopped watching in Jira is not added again. A
+    /// linked watcher no longer on the case is removed from the issue (only those: a person who
+    /// watches the issue by their own choice stays).
     pub(crate) async fn sync_watchers(
         &self,
         key: &str,
@@ -409,7 +412,19 @@ impl JiraClientHandler {
         applied: &mut AppliedToJira,
         items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
-        if case.watchers.is_empty() {
+        // An issue this run created has had no watcher added yet.
+        let added_before: HashMap<String, ItemLink> = if known.created_now {
+            HashMap::new()
+        } else {
+            self.store
+                .item_links_for_case(LinkedItemKind::Watcher, &case.case_id)
+                .await?
+                .into_iter()
+                .filter(|link| link.origin == Origin::Sir && link.issue_key == key)
+                .map(|link| (link.sir_id.clone(), link))
+                .collect()
+        };
+        if case.watchers.is_empty() && added_before.is_empty() {
             return Ok(());
         }
         let current: HashSet<String> = match known.watchers {
@@ -418,10 +433,14 @@ impl JiraClientHandler {
         };
         let accounts = self.accounts_for(&case.watchers).await?;
         let mut unresolved = Vec::new();
+        let mut snapshot_changed = false;
         for email in &case.watchers {
-            let account = accounts.get(&normalized_email(email)).cloned().flatten();
+            let email = normalized_email(email);
+            let account = accounts.get(&email).cloned().flatten();
             match account {
                 Some(account_id) if current.contains(&account_id) => {}
+                // Added once; a person stopped watching in Jira since.
+                Some(_) if added_before.contains_key(&email) => {}
                 Some(account_id) => {
                     let added = self.jira.add_watcher(key, &account_id).await;
                     let added = items.settle(
@@ -429,14 +448,47 @@ impl JiraClientHandler {
                         added.map_err(JiraClientError::from),
                     );
                     if added.is_some() {
+                        self.store
+                            .put_item_link(&ItemLink {
+                                kind: LinkedItemKind::Watcher,
+                                case_id: case.case_id.clone(),
+                                sir_id: email.clone(),
+                                issue_key: key.to_owned(),
+                                jira_id: account_id.clone(),
+                                origin: Origin::Sir,
+                                fingerprint: None,
+                            })
+                            .await?;
                         jira_state.watchers.insert(account_id);
                         applied.watchers_added += 1;
+                        snapshot_changed = true;
                     }
                 }
-                None => unresolved.push(email.clone()),
+                None => unresolved.push(email),
             }
         }
-        if applied.watchers_added > 0 {
+        let on_case: HashSet<String> = case.watchers.iter().map(|e| normalized_email(e)).collect();
+        for (email, link) in &added_before {
+            if on_case.contains(email) {
+                continue;
+            }
+            if current.contains(&link.jira_id) {
+                let removed = self.jira.remove_watcher(key, &link.jira_id).await;
+                let removed = items.settle(
+                    || format!("removal of watcher {email}"),
+                    removed.map_err(JiraClientError::from),
+                );
+                if removed.is_none() {
+                    continue;
+                }
+                applied.watchers_removed += 1;
+            }
+            self.store.delete_item_link(link).await?;
+            if jira_state.watchers.remove(&link.jira_id) {
+                snapshot_changed = true;
+            }
+        }
+        if snapshot_changed {
             self.store.put_issue_snapshot(jira_state).await?;
         }
         if unresolved.is_empty() {

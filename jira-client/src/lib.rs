@@ -129,6 +129,8 @@ pub struct AppliedToJira {
     /// Attachments Jira refused (too large): each reported in one comment instead.
     pub attachments_refused: usize,
     pub watchers_added: usize,
+    /// Watchers the integration had added, removed from the issue as they left the case.
+    pub watchers_removed: usize,
     /// Watcher e-mails no Jira account matches.
     pub watchers_unresolved: Vec<String>,
     /// Items Jira refused for good (reported on the issue once; the rest was applied).
@@ -152,6 +154,7 @@ impl AppliedToJira {
             attachments_added: 0,
             attachments_refused: 0,
             watchers_added: 0,
+            watchers_removed: 0,
             watchers_unresolved: Vec::new(),
             refused: Vec::new(),
             audit_left_alone: Vec::new(),
@@ -537,19 +540,19 @@ impl JiraClientHandler {
             items.defer(closure);
         }
         if wanted.wants(CaseField::Watchers) {
-            let watchers = self
-                .sync_watchers(
-                    key,
-                    &case,
-                    KnownOfIssue {
-                        watchers: live_watchers,
-                        created_now: outcome == IssueOutcome::Created,
-                    },
-                    &mut jira_state,
-                    &mut applied,
-                    &mut items,
-                )
-                .await;
+            // Boxed: inline, its future would make the handler's own too large.
+            let watchers = Box::pin(self.sync_watchers(
+                key,
+                &case,
+                KnownOfIssue {
+                    watchers: live_watchers,
+                    created_now: outcome == IssueOutcome::Created,
+                },
+                &mut jira_state,
+                &mut applied,
+                &mut items,
+            ))
+            .await;
             items.defer(watchers);
         }
         // The case-side snapshot is the poller's baseline of what it published: only the poller

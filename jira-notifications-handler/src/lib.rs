@@ -44,7 +44,7 @@ mod error;
 pub mod message;
 pub mod sweep;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
@@ -56,8 +56,8 @@ use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_epo
 use shared::publisher::EventPublisher;
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{
-    IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind, NotifiedWindowStore, Origin,
-    PendingDeliveryStore, SnapshotStore, SweepCursorStore,
+    DELETED_IN_JIRA, IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind,
+    NotifiedWindowStore, Origin, PendingDeliveryStore, SnapshotStore, SweepCursorStore,
 };
 
 use crate::coalesce::{Admission, Coalescer};
@@ -526,52 +526,46 @@ impl NotificationHandler {
             .await
     }
 
-    /// Comments that are new or edited in Jira since they were copied to SIR. The integration
-    /// user's comments (copies of SIR comments, its own notes) and copies of SIR comments are
-    /// never listed.
+    /// Comments that are new or edited in Jira since they were copied to SIR, and copied ones
+    /// Jira no longer has (deleted there, not said in SIR yet). The integration user's comments
+    /// (copies of SIR comments, its own notes) and copies of SIR comments are never listed.
     async fn comment_delta(&self, key: &str, me: &str) -> shared::Result<IdDelta> {
         let comments = self.jira.comments(key).await?;
-        if comments.is_empty() {
-            return Ok(IdDelta::default());
-        }
         let links = self.links_by_jira_id(LinkedItemKind::Comment, key).await?;
         let mut added = Vec::new();
         let mut updated = Vec::new();
-        for comment in comments {
+        for comment in &comments {
             match links.get(&comment.id) {
                 Some(link) if link.origin == Origin::Sir => {}
                 Some(link) => {
                     let now = Fingerprint::of_text(&comment.body);
                     if link.fingerprint.as_deref() != Some(now.as_str()) {
-                        updated.push(comment.id);
+                        updated.push(comment.id.clone());
                     }
                 }
                 None if comment.author_account_id.as_deref() == Some(me) => {}
-                None => added.push(comment.id),
+                None => added.push(comment.id.clone()),
             }
         }
-        Ok(IdDelta::new(added, updated))
+        let listed: HashSet<&str> = comments.iter().map(|c| c.id.as_str()).collect();
+        Ok(IdDelta::new(added, updated).with_removed(deleted_in_jira(&links, &listed)))
     }
 
-    /// Attachments added in Jira (not by the integration user) and not copied yet.
+    /// Attachments added in Jira (not by the integration user) and not copied yet, and copied
+    /// ones Jira no longer has (deleted there, not noted on the case yet).
     async fn attachment_delta(&self, issue: &JiraIssue, me: &str) -> shared::Result<IdDelta> {
-        let candidates: Vec<&str> = issue
+        let links = self
+            .links_by_jira_id(LinkedItemKind::Attachment, &issue.key)
+            .await?;
+        let added = issue
             .attachments
             .iter()
             .filter(|a| a.author_account_id.as_deref() != Some(me))
             .map(|a| a.id.as_str())
-            .collect();
-        if candidates.is_empty() {
-            return Ok(IdDelta::default());
-        }
-        let links = self
-            .links_by_jira_id(LinkedItemKind::Attachment, &issue.key)
-            .await?;
-        let added = candidates
-            .into_iter()
             .filter(|id| !links.contains_key(*id))
             .map(str::to_owned);
-        Ok(IdDelta::new(added, std::iter::empty()))
+        let listed: HashSet<&str> = issue.attachments.iter().map(|a| a.id.as_str()).collect();
+        Ok(IdDelta::new(added, std::iter::empty()).with_removed(deleted_in_jira(&links, &listed)))
     }
 
     async fn links_by_jira_id(
@@ -587,6 +581,20 @@ impl NotificationHandler {
             .map(|link| (link.jira_id.clone(), link))
             .collect())
     }
+}
+
+/// The Jira ids of items copied from Jira (origin `Jira`) that `listed` no longer holds and whose
+/// deletion was not carried to SIR yet, in id order.
+fn deleted_in_jira(links: &HashMap<String, ItemLink>, listed: &HashSet<&str>) -> Vec<String> {
+    let mut gone: Vec<String> = links
+        .values()
+        .filter(|link| link.origin == Origin::Jira)
+        .filter(|link| link.fingerprint.as_deref() != Some(DELETED_IN_JIRA))
+        .filter(|link| !listed.contains(link.jira_id.as_str()))
+        .map(|link| link.jira_id.clone())
+        .collect();
+    gone.sort();
+    gone
 }
 
 /// The event to publish for `change`: `IssueCreated` for an issue never linked, `IssueUpdated`

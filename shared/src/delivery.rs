@@ -54,7 +54,8 @@ fn merged_delta(older: &IdDelta, newer: &IdDelta) -> IdDelta {
         .into_iter()
         .filter(|id| !added.contains(id))
         .collect();
-    let mut delta = IdDelta::new(added, updated);
+    let removed = union(&older.removed, &newer.removed);
+    let mut delta = IdDelta::new(added, updated).with_removed(removed);
     delta.truncated |= older.truncated || newer.truncated;
     delta
 }

@@ -115,7 +115,7 @@ impl DetailType {
     }
 }
 
-/// Ids of comments or attachments that are new or edited since the last sync.
+/// Ids of comments or attachments that are new, edited or deleted since the last sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdDelta {
@@ -123,6 +123,9 @@ pub struct IdDelta {
     pub added: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub updated: Vec<String>,
+    /// Copied items the source no longer has (deleted there); the consumer says so on its side.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
     /// More ids changed than the event lists: the consumer must list the source to find them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
@@ -146,12 +149,26 @@ impl IdDelta {
         IdDelta {
             added,
             updated,
+            removed: Vec::new(),
             truncated,
         }
     }
 
+    /// This delta with `removed` too, within what is left of [`MAX_IDS_PER_LIST`].
+    #[must_use]
+    pub fn with_removed(mut self, removed: impl IntoIterator<Item = String>) -> Self {
+        let room = MAX_IDS_PER_LIST - self.added.len() - self.updated.len();
+        let mut removed = removed.into_iter();
+        self.removed = removed.by_ref().take(room).collect();
+        self.truncated |= removed.next().is_some();
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.updated.is_empty() && !self.truncated
+        self.added.is_empty()
+            && self.updated.is_empty()
+            && self.removed.is_empty()
+            && !self.truncated
     }
 }
 
@@ -481,6 +498,12 @@ mod tests {
         let exact = IdDelta::new(ids(MAX_IDS_PER_LIST), ids(0));
         assert!(!exact.truncated);
         assert!(IdDelta::default().is_empty());
+        let with_removed = IdDelta::new(ids(1), ids(0)).with_removed(ids(2));
+        assert_eq!(with_removed.removed, ids(2));
+        assert!(!IdDelta::default().with_removed(ids(1)).is_empty());
+        let full = IdDelta::new(ids(150), ids(49)).with_removed(ids(3));
+        assert_eq!(full.removed.len(), 1);
+        assert!(full.truncated);
     }
 
     #[test]

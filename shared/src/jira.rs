@@ -332,6 +332,8 @@ pub trait JiraApi: Send + Sync {
     /// AccountIds of the issue's watchers.
     async fn watchers(&self, key: &str) -> Result<Vec<String>>;
     async fn add_watcher(&self, key: &str, account_id: &str) -> Result<()>;
+    /// Stops `account_id` watching the issue (one not watching is no error).
+    async fn remove_watcher(&self, key: &str, account_id: &str) -> Result<()>;
     /// The user whose (visible) e-mail is exactly `email`, ignoring case; `None` when Jira has
     /// none or hides it.
     async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>>;
@@ -1233,6 +1235,17 @@ impl JiraApi for JiraClient {
         // Adding a watcher twice is harmless, so a retry is safe.
         self.send("add watcher", true, || {
             self.request(Method::POST, url.clone()).json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_watcher(&self, key: &str, account_id: &str) -> Result<()> {
+        let mut url = self.url(&["issue", key, "watchers"]);
+        url.query_pairs_mut().append_pair("accountId", account_id);
+        // Removing a watcher that is gone changes nothing, so a retry is safe.
+        self.send("remove watcher", true, || {
+            self.request(Method::DELETE, url.clone())
         })
         .await?;
         Ok(())

@@ -11,12 +11,12 @@
 //!   `[a-zA-Z0-9._-]`): unique per case, and findable after a crash, so it is linked rather than
 //!   uploaded twice. One larger than SIR's 100 MiB is reported in one case comment instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use shared::jira::{JiraAttachment, JiraComment, JiraIssue};
 use shared::sir::CaseDetails;
 use shared::snapshot::Fingerprint;
-use shared::store::{ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
+use shared::store::{DELETED_IN_JIRA, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX};
 use shared::text::{SIR_COMMENT_MAX_CHARS, clip_chars};
 
 use crate::{AppliedToSir, SirClientError, SirClientHandler};
@@ -86,6 +86,15 @@ impl SirClientHandler {
     ) -> Result<(), SirClientError> {
         let key = issue.key.as_str();
         let comments = self.jira.comments(key).await?;
+        let links: HashMap<String, ItemLink> = self
+            .store
+            .item_links_for_issue(LinkedItemKind::Comment, key)
+            .await?
+            .into_iter()
+            .map(|link| (link.jira_id.clone(), link))
+            .collect();
+        self.say_deleted_comments(key, case_id, &comments, &links, applied)
+            .await?;
         if comments.is_empty() {
             return Ok(());
         }
@@ -94,13 +103,6 @@ impl SirClientHandler {
             .id(self.jira.as_ref())
             .await?
             .to_owned();
-        let links: HashMap<String, ItemLink> = self
-            .store
-            .item_links_for_issue(LinkedItemKind::Comment, key)
-            .await?
-            .into_iter()
-            .map(|link| (link.jira_id.clone(), link))
-            .collect();
         let mut authors: HashMap<String, String> = HashMap::new();
         for comment in &comments {
             let fingerprint = Fingerprint::of_text(&comment.body).as_str().to_owned();
@@ -138,6 +140,74 @@ impl SirClientHandler {
                                 .await?;
                         }
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Edits the SIR copy of each comment deleted in Jira to say so (SIR has no comment
+    /// deletion; the text goes, as it did in Jira, and the header stays), then marks its link
+    /// [`DELETED_IN_JIRA`] so it is said once. Copies of SIR comments are never touched.
+    async fn say_deleted_comments(
+        &self,
+        key: &str,
+        case_id: &str,
+        comments: &[JiraComment],
+        links: &HashMap<String, ItemLink>,
+        applied: &mut AppliedToSir,
+    ) -> Result<(), SirClientError> {
+        let listed: HashSet<&str> = comments.iter().map(|c| c.id.as_str()).collect();
+        let mut gone: Vec<&ItemLink> = links
+            .values()
+            .filter(|link| link.origin == Origin::Jira)
+            .filter(|link| link.fingerprint.as_deref() != Some(DELETED_IN_JIRA))
+            .filter(|link| !listed.contains(link.jira_id.as_str()))
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        gone.sort_by(|a, b| a.jira_id.cmp(&b.jira_id));
+        // The copies' headers (who wrote it, when), read once for all of them.
+        let headers: HashMap<String, String> = self
+            .sir
+            .list_comments(case_id)
+            .await?
+            .into_iter()
+            .filter_map(|copy| {
+                let header = copy.body.lines().next()?.to_owned();
+                Some((copy.comment_id, header))
+            })
+            .collect();
+        for link in gone {
+            let header = headers
+                .get(&link.sir_id)
+                .filter(|header| header.starts_with(&format!("[Jira {key}] Comment by ")))
+                .map(|header| header.trim_end_matches(':').to_owned())
+                .unwrap_or_else(|| format!("[Jira {key}] Comment {}", link.jira_id));
+            let text =
+                format!("{header}: deleted in Jira, so its text is no longer shown here either.");
+            let updated = self.sir.update_comment(case_id, &link.sir_id, &text).await;
+            match updated {
+                Ok(()) => {
+                    self.store
+                        .put_item_link(&ItemLink {
+                            fingerprint: Some(DELETED_IN_JIRA.to_owned()),
+                            ..link.clone()
+                        })
+                        .await?;
+                    tracing::info!(
+                        issue_key = key,
+                        case_id,
+                        jira_comment = link.jira_id,
+                        "a copied comment was deleted in Jira; its copy says so"
+                    );
+                    applied.comments_deleted += 1;
+                }
+                Err(err) => {
+                    let item = format!("the deletion of comment {}", link.jira_id);
+                    self.report_refusal(key, case_id, &item, err.into(), applied)
+                        .await?;
                 }
             }
         }
@@ -267,6 +337,16 @@ impl SirClientHandler {
         details: &CaseDetails,
         applied: &mut AppliedToSir,
     ) -> Result<(), SirClientError> {
+        let key = issue.key.as_str();
+        let linked: HashMap<String, ItemLink> = self
+            .store
+            .item_links_for_issue(LinkedItemKind::Attachment, key)
+            .await?
+            .into_iter()
+            .map(|link| (link.jira_id.clone(), link))
+            .collect();
+        self.note_deleted_attachments(issue, details, &linked, applied)
+            .await?;
         let me = self
             .integration_account
             .id(self.jira.as_ref())
@@ -276,17 +356,6 @@ impl SirClientHandler {
             .attachments
             .iter()
             .filter(|a| a.author_account_id.as_deref() != Some(me.as_str()))
-            .collect();
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        let key = issue.key.as_str();
-        let linked: HashMap<String, ItemLink> = self
-            .store
-            .item_links_for_issue(LinkedItemKind::Attachment, key)
-            .await?
-            .into_iter()
-            .map(|link| (link.jira_id.clone(), link))
             .collect();
         for attachment in candidates {
             if linked.contains_key(&attachment.id) {
@@ -304,6 +373,58 @@ impl SirClientHandler {
                 self.report_refusal(key, case_id, &item, err, applied)
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Notes once on the case each copied attachment deleted in Jira (the copy stays: nothing
+    /// is deleted automatically), then marks its link [`DELETED_IN_JIRA`]. One SIR never took
+    /// (too large) was never on the case: its link is only marked.
+    async fn note_deleted_attachments(
+        &self,
+        issue: &JiraIssue,
+        details: &CaseDetails,
+        linked: &HashMap<String, ItemLink>,
+        applied: &mut AppliedToSir,
+    ) -> Result<(), SirClientError> {
+        let key = issue.key.as_str();
+        let case_id = details.snapshot.case_id.as_str();
+        let listed: HashSet<&str> = issue.attachments.iter().map(|a| a.id.as_str()).collect();
+        let mut gone: Vec<&ItemLink> = linked
+            .values()
+            .filter(|link| link.origin == Origin::Jira)
+            .filter(|link| link.fingerprint.as_deref() != Some(DELETED_IN_JIRA))
+            .filter(|link| !listed.contains(link.jira_id.as_str()))
+            .collect();
+        gone.sort_by(|a, b| a.jira_id.cmp(&b.jira_id));
+        for link in gone {
+            if !link.sir_id.starts_with(REFUSED_ATTACHMENT_PREFIX) {
+                let file_name = details
+                    .attachments
+                    .iter()
+                    .find(|a| a.attachment_id == link.sir_id)
+                    .map_or_else(|| link.sir_id.clone(), |a| a.file_name.clone());
+                let text = format!(
+                    "The attachment {file_name} was deleted from Jira issue {key}. Its copy on \
+                     this case stays: the integration never deletes anything."
+                );
+                let token = self.client_token(key, &format!("attachment-deleted-{}", link.jira_id));
+                self.sir.create_comment(case_id, &text, &token).await?;
+                applied.attachments_deleted += 1;
+                applied.notes += 1;
+                tracing::info!(
+                    issue_key = key,
+                    case_id,
+                    file_name,
+                    "a copied attachment was deleted in Jira; noted on the case"
+                );
+            }
+            self.store
+                .put_item_link(&ItemLink {
+                    fingerprint: Some(DELETED_IN_JIRA.to_owned()),
+                    ..link.clone()
+                })
+                .await?;
         }
         Ok(())
     }

@@ -57,8 +57,8 @@ use shared::sir::{
 use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
 use shared::store::{
-    ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLinkStore, LinkOutcome, LinkStore,
-    PendingDeliveryStore, SnapshotStore, run_claimed,
+    ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLink, ItemLinkStore, LinkOutcome,
+    LinkStore, LinkedItemKind, Origin, PendingDeliveryStore, SnapshotStore, run_claimed,
 };
 use shared::text::{SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text};
 
@@ -109,10 +109,16 @@ pub struct AppliedToSir {
     pub status_refused: Option<String>,
     pub comments_added: usize,
     pub comments_updated: usize,
+    /// Copies of comments deleted in Jira, edited to say so (SIR has no comment deletion).
+    pub comments_deleted: usize,
     pub attachments_added: usize,
     /// Attachments larger than SIR takes, each reported in one case comment instead.
     pub attachments_refused: usize,
+    /// Copied attachments deleted in Jira, each noted once on the case (the copy stays).
+    pub attachments_deleted: usize,
     pub watchers_added: usize,
+    /// Watchers the integration had added, removed from the case as they left the issue.
+    pub watchers_removed: usize,
     /// Items SIR refused for good (a status change, a comment, an attachment), each reported
     /// once on the issue while the rest of the event was applied.
     pub items_refused: Vec<String>,
@@ -132,9 +138,12 @@ impl AppliedToSir {
             status_refused: None,
             comments_added: 0,
             comments_updated: 0,
+            comments_deleted: 0,
             attachments_added: 0,
             attachments_refused: 0,
+            attachments_deleted: 0,
             watchers_added: 0,
+            watchers_removed: 0,
             items_refused: Vec::new(),
             notes: 0,
         }
@@ -149,6 +158,9 @@ struct Touched {
     /// The watchers it added (lower-cased): only they go into the snapshot, so a watcher
     /// someone added in SIR meanwhile is still published.
     watchers_added: BTreeSet<String>,
+    /// The watchers it removed (lower-cased): they leave the snapshot, so the poller does not
+    /// publish their removal back.
+    watchers_removed: BTreeSet<String>,
     status: bool,
 }
 
@@ -304,7 +316,8 @@ impl SirClientHandler {
             applied.outcome = CaseOutcome::CaseClosed;
             return Ok(applied);
         }
-        self.apply_changes(change, created, &issue, case_id, &details, &mut applied)
+        // Boxed: the futures of every step together would make the handler's own large.
+        Box::pin(self.apply_changes(change, created, &issue, case_id, &details, &mut applied))
             .await?;
         tracing::info!(?applied, "issue applied to SIR");
         Ok(applied)
@@ -382,7 +395,7 @@ impl SirClientHandler {
                 issue_key: key.to_owned(),
                 reason: format!("its creation time {:?} is not a timestamp", issue.created),
             })?;
-        let watchers = self.initial_watchers(issue).await?;
+        let (watchers, watcher_accounts) = self.initial_watchers(issue).await?;
         // Read before CreateCase: nothing between CreateCase and the records may fail on SIR.
         let team = shared::sir::team_emails(self.sir.as_ref()).await?;
         let new = NewCase {
@@ -411,24 +424,55 @@ impl SirClientHandler {
                 &team,
             ))
             .await?;
-        self.write_link(case_id, key).await
+        let link = self.write_link(case_id, key).await?;
+        self.link_watchers_added(&link.case_id, key, &watcher_accounts)
+            .await?;
+        Ok(link)
     }
 
-    /// The watchers a new case gets: the issue's watchers' e-mails, as many as SIR takes.
-    async fn initial_watchers(&self, issue: &JiraIssue) -> Result<Vec<String>, SirClientError> {
-        let mut watchers = Vec::new();
-        let candidates = self.watcher_emails(issue).await?;
-        for email in candidates {
-            if watchers.len() == MAX_WATCHERS {
+    /// The watchers a new case gets: the issue's watchers' e-mails, as many as SIR takes, and
+    /// the accountId of each.
+    async fn initial_watchers(
+        &self,
+        issue: &JiraIssue,
+    ) -> Result<(Vec<String>, BTreeMap<String, String>), SirClientError> {
+        let mut accounts = BTreeMap::new();
+        let people = self.jira_people(issue).await?;
+        for (email, account_id) in people.emails {
+            if accounts.len() == MAX_WATCHERS {
                 tracing::warn!(
                     issue_key = issue.key,
                     "more watchers than SIR takes; the rest are left out"
                 );
                 break;
             }
-            watchers.push(email);
+            accounts.insert(email, account_id);
         }
-        Ok(watchers)
+        Ok((accounts.keys().cloned().collect(), accounts))
+    }
+
+    /// Links each watcher the integration added to the case (e-mail → accountId) with origin
+    /// `Jira`, so that it is removed from the case when it leaves the issue, and only it.
+    async fn link_watchers_added(
+        &self,
+        case_id: &str,
+        key: &str,
+        added: &BTreeMap<String, String>,
+    ) -> Result<(), SirClientError> {
+        for (email, account_id) in added {
+            self.store
+                .put_item_link(&ItemLink {
+                    kind: LinkedItemKind::Watcher,
+                    case_id: case_id.to_owned(),
+                    sir_id: email.clone(),
+                    issue_key: key.to_owned(),
+                    jira_id: account_id.clone(),
+                    origin: Origin::Jira,
+                    fingerprint: None,
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Links the new case to the issue; a link already there for the same pair (an earlier try)
@@ -526,29 +570,21 @@ impl SirClientHandler {
                 edit.description = Some(description);
             }
         }
+        let mut watchers = WatcherChanges::default();
         if wants(IssueField::Watchers) {
-            let present: BTreeSet<String> =
-                case.watchers.iter().map(|w| w.to_lowercase()).collect();
-            let room = MAX_WATCHERS.saturating_sub(present.len());
-            let missing: Vec<String> = self
-                .watcher_emails(issue)
-                .await?
-                .into_iter()
-                .filter(|email| !present.contains(email))
-                .collect();
-            if missing.len() > room {
-                tracing::warn!(
-                    issue_key = issue.key,
-                    left_out = missing.len() - room,
-                    "more watchers than SIR takes; the rest are left out"
-                );
-            }
-            edit.watchers_to_add = missing.into_iter().take(room).collect();
+            watchers = self.watcher_changes(issue, case).await?;
+            edit.watchers_to_add = watchers.to_add.keys().cloned().collect();
+            edit.watchers_to_delete = watchers.to_delete.clone();
         }
-        if edit == CaseEdit::default() {
-            return Ok(());
+        if edit != CaseEdit::default() {
+            self.sir.update_case(&case.case_id, &edit).await?;
         }
-        self.sir.update_case(&case.case_id, &edit).await?;
+        // After the write: a link is only ever for a watcher the integration did add.
+        self.link_watchers_added(&case.case_id, &issue.key, &watchers.to_add)
+            .await?;
+        for link in &watchers.links_done {
+            self.store.delete_item_link(link).await?;
+        }
         if edit.title.is_some() {
             touched.title = true;
             applied.fields_edited.push("title".to_owned());
@@ -564,9 +600,66 @@ impl SirClientHandler {
                 .map(|w| w.to_lowercase())
                 .collect();
             applied.watchers_added = edit.watchers_to_add.len();
+        }
+        if !edit.watchers_to_delete.is_empty() {
+            touched.watchers_removed = edit
+                .watchers_to_delete
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect();
+            applied.watchers_removed = edit.watchers_to_delete.len();
+        }
+        if !(edit.watchers_to_add.is_empty() && edit.watchers_to_delete.is_empty()) {
             applied.fields_edited.push("watchers".to_owned());
         }
         Ok(())
+    }
+
+    /// What the case's watchers need: the issue's people (reporter and watchers with an e-mail
+    /// SIR takes) not on the case and never added by the integration before (one a person
+    /// removed from the case since is not added again), within SIR's limit; and the watchers the
+    /// integration added that are no longer on the issue, removed (only those: a person who
+    /// watches the case by their own choice stays).
+    async fn watcher_changes(
+        &self,
+        issue: &JiraIssue,
+        case: &CaseSnapshot,
+    ) -> Result<WatcherChanges, SirClientError> {
+        let people = self.jira_people(issue).await?;
+        let added_before: BTreeMap<String, ItemLink> = self
+            .store
+            .item_links_for_case(LinkedItemKind::Watcher, &case.case_id)
+            .await?
+            .into_iter()
+            .filter(|link| link.origin == Origin::Jira && link.issue_key == issue.key)
+            .map(|link| (link.sir_id.clone(), link))
+            .collect();
+        let present: BTreeSet<String> = case.watchers.iter().map(|w| w.to_lowercase()).collect();
+        let mut changes = WatcherChanges::default();
+        for (email, link) in &added_before {
+            if people.accounts.contains(&link.jira_id) {
+                continue;
+            }
+            if present.contains(email) {
+                changes.to_delete.push(email.clone());
+            }
+            changes.links_done.push(link.clone());
+        }
+        let room = MAX_WATCHERS.saturating_sub(present.len() - changes.to_delete.len());
+        let missing: Vec<(String, String)> = people
+            .emails
+            .into_iter()
+            .filter(|(email, _)| !present.contains(email) && !added_before.contains_key(email))
+            .collect();
+        if missing.len() > room {
+            tracing::warn!(
+                issue_key = issue.key,
+                left_out = missing.len() - room,
+                "more watchers than SIR takes; the rest are left out"
+            );
+        }
+        changes.to_add = missing.into_iter().take(room).collect();
+        Ok(changes)
     }
 
     /// Moves the case to what the issue's status maps to, along SIR's graph. A Jira status that
@@ -775,12 +868,12 @@ impl SirClientHandler {
             .await?
             .to_owned();
         let key = issue.key.as_str();
-        let copied = |links: Vec<shared::store::ItemLink>| -> BTreeSet<String> {
+        let copied = |links: Vec<ItemLink>| -> BTreeSet<String> {
             links.into_iter().map(|l| l.jira_id).collect()
         };
-        let comment_links: BTreeMap<String, shared::store::ItemLink> = self
+        let comment_links: BTreeMap<String, ItemLink> = self
             .store
-            .item_links_for_issue(shared::store::LinkedItemKind::Comment, key)
+            .item_links_for_issue(LinkedItemKind::Comment, key)
             .await?
             .into_iter()
             .map(|link| (link.jira_id.clone(), link))
@@ -793,7 +886,7 @@ impl SirClientHandler {
             .await?
             .into_iter()
             .any(|c| match comment_links.get(&c.id) {
-                Some(link) if link.origin == shared::store::Origin::Sir => false,
+                Some(link) if link.origin == Origin::Sir => false,
                 Some(link) => {
                     link.fingerprint.as_deref() != Some(Fingerprint::of_text(&c.body).as_str())
                 }
@@ -804,7 +897,7 @@ impl SirClientHandler {
         }
         let attachments = copied(
             self.store
-                .item_links_for_issue(shared::store::LinkedItemKind::Attachment, key)
+                .item_links_for_issue(LinkedItemKind::Attachment, key)
                 .await?,
         );
         Ok(issue.attachments.iter().any(|a| {
@@ -913,6 +1006,7 @@ impl SirClientHandler {
         if !(touched.title
             || touched.description
             || !touched.watchers_added.is_empty()
+            || !touched.watchers_removed.is_empty()
             || touched.status)
         {
             return Ok(());
@@ -930,34 +1024,36 @@ impl SirClientHandler {
         Ok(())
     }
 
-    /// The e-mails of the issue's reporter and watchers that Jira shows (privacy settings may
-    /// hide them), lower-cased, without the integration user; never invented.
-    async fn watcher_emails(&self, issue: &JiraIssue) -> Result<Vec<String>, SirClientError> {
+    /// The issue's reporter and watchers other than the integration user: every accountId, and
+    /// the e-mails Jira shows (privacy settings may hide them) that SIR takes as watchers,
+    /// lower-cased, with their accountIds; never invented.
+    async fn jira_people(&self, issue: &JiraIssue) -> Result<JiraPeople, SirClientError> {
         let me = self
             .integration_account
             .id(self.jira.as_ref())
             .await?
             .to_owned();
-        let mut emails: Vec<String> = Vec::new();
-        let mut push = |email: Option<&str>| {
+        let mut people = JiraPeople::default();
+        let mut push = |account_id: &str, email: Option<&str>| {
+            people.accounts.insert(account_id.to_owned());
             if let Some(email) = email.map(|e| e.trim().to_lowercase())
                 && is_sir_email(&email)
-                && !emails.contains(&email)
+                && !people.emails.iter().any(|(known, _)| *known == email)
             {
-                emails.push(email);
+                people.emails.push((email, account_id.to_owned()));
             }
         };
         if let Some(reporter) = issue.reporter.as_ref().filter(|r| r.account_id != me) {
-            push(reporter.email.as_deref());
+            push(&reporter.account_id, reporter.email.as_deref());
         }
         for account_id in self.jira.watchers(&issue.key).await? {
             if account_id == me {
                 continue;
             }
             let user = self.jira.user(&account_id).await?;
-            push(user.as_ref().and_then(|u| u.email.as_deref()));
+            push(&account_id, user.as_ref().and_then(|u| u.email.as_deref()));
         }
-        Ok(emails)
+        Ok(people)
     }
 
     /// A `clientToken` for one create made on behalf of the issue: the same for every retry,
@@ -967,6 +1063,25 @@ impl SirClientHandler {
         let token = format!("jira-{site}-{key}-{what}");
         clip_chars(&token, 255)
     }
+}
+
+/// The people of an issue (see [`SirClientHandler::jira_people`]).
+#[derive(Debug, Default)]
+struct JiraPeople {
+    accounts: BTreeSet<String>,
+    /// (e-mail, accountId), in the issue's order: reporter first.
+    emails: Vec<(String, String)>,
+}
+
+/// What one delivery changes in the case's watchers (see
+/// [`SirClientHandler::watcher_changes`]).
+#[derive(Debug, Default)]
+struct WatcherChanges {
+    /// E-mail → accountId.
+    to_add: BTreeMap<String, String>,
+    to_delete: Vec<String>,
+    /// Links of watchers that left the issue, deleted once the case no longer has them.
+    links_done: Vec<ItemLink>,
 }
 
 /// The answer for an issue whose link is broken (one side was deleted): SIR is left alone.
@@ -1014,6 +1129,9 @@ fn merge_touched(before: CaseSnapshot, fresh: &CaseSnapshot, touched: &Touched) 
             .filter(|watcher| touched.watchers_added.contains(&watcher.to_lowercase()))
             .cloned(),
     );
+    snapshot
+        .watchers
+        .retain(|watcher| !touched.watchers_removed.contains(&watcher.to_lowercase()));
     if touched.status {
         snapshot.status = fresh.status;
         snapshot.closure_code = fresh.closure_code.clone();

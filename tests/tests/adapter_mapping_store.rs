@@ -123,6 +123,7 @@ contract! {
         renewal_extends_only_the_owners_unexpired_claim,
         snapshots_are_stored_per_side_normalized,
         comment_and_attachment_maps_work_both_ways,
+        a_watcher_map_is_deleted_both_ways_and_leaves_the_others,
         listing_item_maps_pages_through_large_cases,
         broken_link_is_kept_and_marked_on_both_sides,
         marking_a_link_broken_needs_both_sides_and_otherwise_writes_nothing,
@@ -542,6 +543,54 @@ async fn comment_and_attachment_maps_work_both_ways(f: &Subject) {
             .unwrap(),
         Some(edited)
     );
+}
+
+async fn a_watcher_map_is_deleted_both_ways_and_leaves_the_others(f: &Subject) {
+    let store = &f.store;
+    let watcher = |email: &str, account: &str, origin| ItemLink {
+        kind: LinkedItemKind::Watcher,
+        case_id: "4200000000".into(),
+        sir_id: email.into(),
+        issue_key: "SEC-42".into(),
+        jira_id: account.into(),
+        origin,
+        fingerprint: None,
+    };
+    let ann = watcher("ann@example.com", "acc-ann", Origin::Sir);
+    let bob = watcher("bob@example.com", "acc-bob", Origin::Jira);
+    store.put_item_link(&ann).await.unwrap();
+    store.put_item_link(&bob).await.unwrap();
+    // A comment with the same ids is another kind and stays.
+    let comment = ItemLink {
+        kind: LinkedItemKind::Comment,
+        ..ann.clone()
+    };
+    store.put_item_link(&comment).await.unwrap();
+
+    store.delete_item_link(&ann).await.unwrap();
+    assert_eq!(
+        store
+            .item_links_for_case(LinkedItemKind::Watcher, "4200000000")
+            .await
+            .unwrap(),
+        std::slice::from_ref(&bob)
+    );
+    assert_eq!(
+        store
+            .item_links_for_issue(LinkedItemKind::Watcher, "SEC-42")
+            .await
+            .unwrap(),
+        [bob]
+    );
+    assert_eq!(
+        store
+            .item_link_by_jira_id(LinkedItemKind::Comment, "SEC-42", "acc-ann")
+            .await
+            .unwrap(),
+        Some(comment)
+    );
+    // Deleting what is gone already is no error (a retry after a crash).
+    store.delete_item_link(&ann).await.unwrap();
 }
 
 async fn listing_item_maps_pages_through_large_cases(f: &Subject) {

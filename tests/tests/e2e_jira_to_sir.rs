@@ -313,12 +313,12 @@ async fn the_same_notification_twice_and_concurrently_makes_one_case_and_no_dupl
 
 #[tokio::test]
 async fn the_integrations_own_jira_writes_publish_nothing_and_are_not_read_back() {
-    own_jira_writes_publish_nothing(true).await;
+    Box::pin(own_jira_writes_publish_nothing(true)).await;
 }
 
 #[tokio::test]
 async fn the_integrations_own_jira_writes_found_by_reading_publish_nothing_with_key_only_rules() {
-    own_jira_writes_publish_nothing(false).await;
+    Box::pin(own_jira_writes_publish_nothing(false)).await;
 }
 
 /// jira-client's writes fire Automation; nothing goes to SIR for them. With rules that name the

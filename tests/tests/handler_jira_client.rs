@@ -588,19 +588,29 @@ async fn a_transient_failure_of_one_item_fails_the_event_after_the_rest_is_appli
     let handler = s.handler();
     let event = s.created(&case_id).await;
     apply(&handler, s.created(&case_id).await).await;
-    let key = s.issue_of(&case_id).key;
     s.sir
         .add_comment(HUMAN, &case_id, "Second thought.")
         .unwrap();
-    s.jira.remove_watcher(&key, &ann.account_id).unwrap();
+    assert!(s.issue_of(&case_id).watchers.contains(&ann.account_id));
+    let bo = s.jira.add_user(User::new("Bo Builder", "bo@example.com"));
+    s.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                watchers_to_add: vec![Watcher::email("bo@example.com")],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
     // Every add-watcher call answers 503 (the client's retries included).
-    s.jira.faults().fail_watcher(&ann.account_id, 503);
+    s.jira.faults().fail_watcher(&bo.account_id, 503);
 
     let err = handler.handle(event.clone()).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     let issue = s.issue_of(&case_id);
     assert_eq!(comments_containing(&issue, "Second thought."), 1);
-    assert!(!issue.watchers.contains(&ann.account_id));
+    assert!(!issue.watchers.contains(&bo.account_id));
     assert_eq!(comments_containing(&issue, "refused"), 0);
 }
 
@@ -1795,6 +1805,9 @@ impl JiraApi for JiraDownAfterCreate {
     }
     async fn add_watcher(&self, key: &str, account_id: &str) -> shared::Result<()> {
         self.inner.add_watcher(key, account_id).await
+    }
+    async fn remove_watcher(&self, key: &str, account_id: &str) -> shared::Result<()> {
+        self.inner.remove_watcher(key, account_id).await
     }
     async fn find_user_by_email(&self, email: &str) -> shared::Result<Option<JiraUser>> {
         self.inner.find_user_by_email(email).await

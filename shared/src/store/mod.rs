@@ -158,6 +158,11 @@ pub struct Claim {
 pub enum LinkedItemKind {
     Comment,
     Attachment,
+    /// A watcher the integration added on one side because the person watches the other:
+    /// `sir_id` is the e-mail (lower case), `jira_id` the accountId, `origin` the side the
+    /// person watches by their own choice. Only such a watcher is ever removed by the
+    /// integration, and only when the person stops watching on the origin side.
+    Watcher,
 }
 
 /// The side an item was first written on (so it is never copied back to where it came from).
@@ -167,7 +172,7 @@ pub enum Origin {
     Jira,
 }
 
-/// One comment or attachment and its copy on the other side.
+/// One comment, attachment or watcher and its copy on the other side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemLink {
     pub kind: LinkedItemKind,
@@ -185,6 +190,11 @@ pub struct ItemLink {
 /// told people so. The attachment counts as handled, so it is not tried again, and the id cannot
 /// be mistaken for a real attachment id. The same prefix both ways, so one look at a link says.
 pub const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
+
+/// The `fingerprint` of a link whose Jira item (origin `Jira`) was deleted in Jira and whose
+/// deletion was carried to SIR (the comment copy edited to say so, the attachment's deletion
+/// noted on the case): said once. A body digest is hex, so it is never this.
+pub const DELETED_IN_JIRA: &str = "deleted-in-jira";
 
 /// A cached answer to "which Jira account has this e-mail?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,6 +369,8 @@ pub trait SnapshotStore: Send + Sync {
 pub trait ItemLinkStore: Send + Sync {
     /// Writes the item map both ways in one transaction (overwriting an earlier version).
     async fn put_item_link(&self, link: &ItemLink) -> Result<()>;
+    /// Deletes the item map both ways in one transaction (nothing to delete is no error).
+    async fn delete_item_link(&self, link: &ItemLink) -> Result<()>;
     async fn item_link_by_sir_id(
         &self,
         kind: LinkedItemKind,

@@ -225,6 +225,31 @@ impl Shared {
         )
     }
 
+    /// No Automation message: see [`Store::delete_comment`](crate::store::Store).
+    pub(crate) fn delete_comment(
+        &self,
+        actor: &str,
+        key: &str,
+        comment_id: &str,
+    ) -> Result<(), Error> {
+        let key = self.issue_key(key)?;
+        self.change(
+            actor,
+            |store| store.delete_comment(actor, &key, comment_id),
+            |()| Vec::new(),
+        )
+    }
+
+    /// An issue update for Automation, as adding an attachment is.
+    pub(crate) fn delete_attachment(&self, actor: &str, attachment_id: &str) -> Result<(), Error> {
+        self.change(
+            actor,
+            |store| store.delete_attachment(actor, attachment_id),
+            |key| event_if(true, key),
+        )
+        .map(drop)
+    }
+
     pub(crate) fn delete_issue(&self, actor: &str, key: &str) -> Result<(), Error> {
         self.change(
             actor,
@@ -595,6 +620,22 @@ impl JiraEmulator {
     ) -> Result<String, Error> {
         self.shared
             .human_attach(as_account, key, file_name, Bytes::from(bytes))
+    }
+
+    /// Deletes a comment as `as_account` (no Automation message and `updated` stays, see
+    /// the REST `DELETE /issue/{key}/comment/{id}`).
+    pub fn delete_comment(
+        &self,
+        as_account: &str,
+        key: &str,
+        comment_id: &str,
+    ) -> Result<(), Error> {
+        self.shared.delete_comment(as_account, key, comment_id)
+    }
+
+    /// Deletes an attachment as `as_account` (an issue update, as attaching is).
+    pub fn delete_attachment(&self, as_account: &str, attachment_id: &str) -> Result<(), Error> {
+        self.shared.delete_attachment(as_account, attachment_id)
     }
 
     /// Makes `account_id` watch the issue (as that user, as "Watch" in the UI does).

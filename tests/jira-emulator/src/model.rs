@@ -261,7 +261,14 @@ pub enum IssueAction {
     CommentEdited {
         comment_id: String,
     },
+    CommentDeleted {
+        comment_id: String,
+    },
     Attached {
+        attachment_id: String,
+        filename: String,
+    },
+    AttachmentDeleted {
         attachment_id: String,
         filename: String,
     },

@@ -483,6 +483,54 @@ impl Store {
         })
     }
 
+    /// Deletes a comment. Jira raises its own comment-deleted event for it, not an issue update:
+    /// the issue's `updated` stays and no "Work item updated/commented" rule fires (the
+    /// strictest reading; only a later change or a full re-read finds it gone).
+    pub(crate) fn delete_comment(
+        &mut self,
+        actor: &str,
+        key: &str,
+        comment_id: &str,
+    ) -> Result<(), Error> {
+        self.change_issue(actor, key, |issue, change| {
+            change.touches_updated = false;
+            let index = issue
+                .comments
+                .iter()
+                .position(|comment| comment.id == comment_id)
+                .ok_or_else(|| Error::CommentNotFound(comment_id.to_owned()))?;
+            issue.comments.remove(index);
+            change.actions.push(IssueAction::CommentDeleted {
+                comment_id: comment_id.to_owned(),
+            });
+            Ok(())
+        })
+    }
+
+    /// Deletes an attachment: a change of the issue's Attachment field (in its changelog, like
+    /// adding one), so `updated` moves; returns the issue's key.
+    pub(crate) fn delete_attachment(
+        &mut self,
+        actor: &str,
+        attachment_id: &str,
+    ) -> Result<String, Error> {
+        let key = self.attachment(attachment_id)?.0.key.clone();
+        self.change_issue(actor, &key, |issue, change| {
+            let index = issue
+                .attachments
+                .iter()
+                .position(|attachment| attachment.id == attachment_id)
+                .ok_or_else(|| Error::AttachmentNotFound(attachment_id.to_owned()))?;
+            let removed = issue.attachments.remove(index);
+            change.actions.push(IssueAction::AttachmentDeleted {
+                attachment_id: removed.id,
+                filename: removed.filename,
+            });
+            Ok(())
+        })?;
+        Ok(key)
+    }
+
     pub(crate) fn attach(
         &mut self,
         actor: &str,

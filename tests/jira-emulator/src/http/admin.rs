@@ -72,8 +72,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/deleted-issues", get(list_deleted_issues))
         .route("/_emulator/issues/{key}/transition", post(transition))
         .route("/_emulator/issues/{key}/comments", post(comment))
-        .route("/_emulator/issues/{key}/comments/{id}", put(edit_comment))
+        .route(
+            "/_emulator/issues/{key}/comments/{id}",
+            put(edit_comment).delete(delete_comment),
+        )
         .route("/_emulator/issues/{key}/attachments", post(attach))
+        .route("/_emulator/attachments/{id}", delete(delete_attachment))
         .route("/_emulator/issues/{key}/watchers", post(add_watcher))
         .route(
             "/_emulator/issues/{key}/watchers/{account_id}",
@@ -202,6 +206,26 @@ async fn edit_comment(
 ) -> AdminResult<StatusCode> {
     let request: Acting<CommentRequest> = body(&bytes)?;
     shared.human_edit_comment(&request.account_id, &key, &comment_id, request.action.body)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?as=<accountId>` deletes it as that person.
+async fn delete_comment(
+    State(shared): State<Arc<Shared>>,
+    Path((key, comment_id)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> AdminResult<StatusCode> {
+    shared.delete_comment(as_account(&params)?, &key, &comment_id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?as=<accountId>` deletes it as that person.
+async fn delete_attachment(
+    State(shared): State<Arc<Shared>>,
+    Path(attachment_id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> AdminResult<StatusCode> {
+    shared.delete_attachment(as_account(&params)?, &attachment_id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

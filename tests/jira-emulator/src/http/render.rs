@@ -318,6 +318,13 @@ impl Renderer<'_> {
                         "field": "Attachment", "fieldtype": "jira", "fieldId": "attachment",
                         "from": null, "fromString": null, "to": attachment_id, "toString": filename,
                     }),
+                    IssueAction::AttachmentDeleted {
+                        attachment_id,
+                        filename,
+                    } => json!({
+                        "field": "Attachment", "fieldtype": "jira", "fieldId": "attachment",
+                        "from": attachment_id, "fromString": filename, "to": null, "toString": null,
+                    }),
                     _ => return None,
                 };
                 Some(json!({

@@ -63,7 +63,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route(
             "/issue/{key}/comment/{id}",
-            get(get_comment).put(edit_comment),
+            get(get_comment).put(edit_comment).delete(delete_comment),
         )
         .route(
             "/issue/{key}/watchers",
@@ -78,7 +78,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/issue/{key}/properties/{property}",
             get(get_property).put(set_property).delete(delete_property),
         )
-        .route("/attachment/{id}", get(attachment_metadata))
+        .route(
+            "/attachment/{id}",
+            get(attachment_metadata).delete(delete_attachment),
+        )
         .route("/attachment/content/{id}", get(attachment_content))
         .route("/search/jql", get(search_by_query).post(search_by_body))
         .route("/search", get(search_gone).post(search_gone))
@@ -739,6 +742,31 @@ async fn edit_comment(
     let body = comment_body_in(version, &request)?;
     shared.edit_comment(&caller.account_id, &key, &comment_id, body)?;
     comment_response(&shared, version, &caller, &key, &comment_id, false).map(Json)
+}
+
+/// 204, as Cloud answers; the comment must be on that issue.
+async fn delete_comment(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((key, comment_id)): Path<(String, String)>,
+) -> Result<StatusCode, Error> {
+    let key = shared.issue_key(&key)?;
+    let on_issue = lock(&shared.store).comment(&comment_id)?.0.key == key;
+    if !on_issue {
+        return Err(Error::CommentNotFound(comment_id));
+    }
+    shared.delete_comment(&caller.account_id, &key, &comment_id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// 204, as Cloud answers.
+async fn delete_attachment(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(attachment_id): Path<String>,
+) -> Result<StatusCode, Error> {
+    shared.delete_attachment(&caller.account_id, &attachment_id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The `properties` of a create-comment request (`[{"key", "value"}]`), as Jira reads them.

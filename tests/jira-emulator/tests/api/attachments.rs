@@ -1,6 +1,8 @@
 //! Attachments: multipart `file` with `X-Atlassian-Token: no-check`, byte-exact downloads
 //! (redirected to the media host, or direct with `redirect=false`), size limit.
 
+use std::time::Duration;
+
 use jira_emulator::JiraEmulatorConfig;
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
@@ -233,4 +235,33 @@ async fn a_download_is_still_authenticated_on_the_jira_site() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn deleting_an_attachment_answers_204_and_is_an_issue_update() {
+    let jira = Jira::start().await;
+    let owner = jira.emulator.integration_account_id();
+    let key = jira.create("Delete attachment", &[]).await;
+    let id = jira
+        .emulator
+        .attach(&owner, &key, "notes.txt", b"x".to_vec())
+        .unwrap();
+    let automation = jira.emulator.automation();
+    assert!(automation.wait_idle(Duration::from_secs(5)).await);
+    let published = automation.published().len();
+    let updated = jira.emulator.issue(&key).unwrap().updated;
+
+    let response = jira
+        .delete(&format!("/attachment/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let issue = jira.emulator.issue(&key).unwrap();
+    assert!(issue.attachments.is_empty());
+    assert!(issue.updated >= updated);
+    assert!(automation.wait_idle(Duration::from_secs(5)).await);
+    assert_eq!(automation.published().len(), published + 1);
+    let metadata = jira.get(&format!("/attachment/{id}")).send().await.unwrap();
+    assert_eq!(metadata.status(), 404);
 }

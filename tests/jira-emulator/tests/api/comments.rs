@@ -1,6 +1,8 @@
 //! Comments: ADF bodies, paging with startAt/maxResults/total, edits, comment properties.
 
 use jira_emulator::NewIssue;
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{Jira, adf, json_of};
@@ -246,4 +248,37 @@ async fn comment_properties_go_in_with_the_create_and_come_back_only_when_expand
         .unwrap()
         .status();
     assert_eq!(refused, 400);
+}
+
+#[tokio::test]
+async fn deleting_a_comment_answers_204_and_moves_neither_updated_nor_automation() {
+    let jira = Jira::start().await;
+    let owner = jira.emulator.integration_account_id();
+    let key = jira.create("Delete comment", &[]).await;
+    let id = jira.emulator.comment(&owner, &key, "oops").unwrap();
+    let updated = jira.emulator.issue(&key).unwrap().updated;
+    let automation = jira.emulator.automation();
+    assert!(automation.wait_idle(Duration::from_secs(5)).await);
+    let published = automation.published().len();
+
+    let response = jira
+        .delete(&format!("/issue/{key}/comment/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let issue = jira.emulator.issue(&key).unwrap();
+    assert!(issue.comments.is_empty());
+    assert_eq!(
+        issue.updated, updated,
+        "a comment's deletion is no issue update"
+    );
+    assert!(automation.wait_idle(Duration::from_secs(5)).await);
+    assert_eq!(automation.published().len(), published);
+    let again = jira
+        .delete(&format!("/issue/{key}/comment/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
 }

@@ -69,6 +69,10 @@ impl JiraApi for SelfUnaware {
         self.0.add_watcher(key, account_id).await
     }
 
+    async fn remove_watcher(&self, key: &str, account_id: &str) -> Result<()> {
+        self.0.remove_watcher(key, account_id).await
+    }
+
     async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>> {
         self.0.find_user_by_email(email).await
     }

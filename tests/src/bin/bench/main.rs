@@ -708,7 +708,7 @@ async fn main() -> Result<(), HarnessError> {
             args.samples
         );
         for kind in latency::KINDS {
-            let times = latency::sample(kind, args.samples).await?;
+            let times = Box::pin(latency::sample(kind, args.samples)).await?;
             eprintln!("{kind}: {times:?}");
             let _ = writeln!(
                 out,
@@ -738,12 +738,12 @@ async fn main() -> Result<(), HarnessError> {
         );
         let mut runs = Vec::new();
         if args.bulk_directions.contains("sir") {
-            let run = bulk::sir_to_jira(args.bulk).await?;
+            let run = Box::pin(bulk::sir_to_jira(args.bulk)).await?;
             eprintln!("{run:?}");
             runs.push(run);
         }
         if args.bulk_directions.contains("jira") {
-            let run = bulk::jira_to_sir(args.bulk).await?;
+            let run = Box::pin(bulk::jira_to_sir(args.bulk)).await?;
             eprintln!("{run:?}");
             runs.push(run);
         }
