@@ -46,6 +46,10 @@ Options:
   --region R            AWS region (default: the profile's or AWS_REGION)
   --profile P           AWS CLI profile
   --status-mapping F    JSON file with the status mapping (see README "Configuration")
+  --field-mapping F     JSON file with the field mapping: {"sirToJira":…,"onCreate":…,
+                        "onTransition":…} (see README "Field mapping"); each Jira field it
+                        names is checked against the site. Either mapping given alone keeps the
+                        other as deployed.
   --jira-case-filter Q  JQL deciding which Jira issues not linked to a case may create one
                         (default: issues created after the first installation, whose time
                         deploy.sh records once); '' or 'default' goes back to the default;
@@ -114,7 +118,7 @@ say() { printf '==> %s\n' "$*"; }
 # ---------------------------------------------------------------------------------------------
 mode=deploy
 email='' url='' token_arg='' project_key='' log_level=info issue_type=''
-region='' profile='' status_mapping_file='' alarm_topic_arn='' reserved_concurrency='' memory_mb=''
+region='' profile='' status_mapping_file='' field_mapping_file='' alarm_topic_arn='' reserved_concurrency='' memory_mb=''
 jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
@@ -145,7 +149,7 @@ parse_args() {
     esac
     case $arg in
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
-        --profile | --status-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
+        --profile | --status-mapping | --field-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
         --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run) ;;
       *) fail "unknown option: $arg" ;;
@@ -162,6 +166,7 @@ parse_args() {
       --region) region=$value ;;
       --profile) profile=$value ;;
       --status-mapping) status_mapping_file=$value ;;
+      --field-mapping) field_mapping_file=$value ;;
       --alarm-topic-arn) alarm_topic_arn=$value ;;
       --reserved-concurrency) reserved_concurrency=$value ;;
       --memory-mb) memory_mb=$value ;;
@@ -221,6 +226,9 @@ validate_deploy_args() {
   [[ $issue_type != *$'\n'* ]] || fail '--issue-type must be one line'
   if [ -n "$status_mapping_file" ]; then
     [ -r "$status_mapping_file" ] || fail "--status-mapping $status_mapping_file: cannot read the file"
+  fi
+  if [ -n "$field_mapping_file" ]; then
+    [ -r "$field_mapping_file" ] || fail "--field-mapping $field_mapping_file: cannot read the file"
   fi
   if [ -n "$alarm_topic_arn" ]; then
     [[ $alarm_topic_arn =~ ^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$ ]] ||
@@ -420,6 +428,7 @@ check_jira() {
     *) die "unexpected HTTP $code from $url/rest/api/3/project/$project_key" ;;
   esac
   printf '    %s can read project %s\n' "$email" "$project_key"
+  check_mapped_fields
   count_case_filter_matches
   rm -f "$WORK/curl.cfg" "$WORK/jira.json" "$WORK/count.json"
 }
@@ -622,17 +631,69 @@ prepare_cdk_arguments() {
   fi
   # Unless given, the issue type keeps its value from the last deployment (default Task).
   [ -z "$issue_type" ] || cdk_parameters+=(--parameters "JiraIssueType=$issue_type")
-  if [ -n "$status_mapping_file" ]; then
-    local mapping
-    mapping=$(node -e '
-      const text = require("fs").readFileSync(process.argv[1], "utf8");
-      let v; try { v = JSON.parse(text); } catch (e) { console.error(e.message); process.exit(1); }
-      if (v === null || typeof v !== "object" || Array.isArray(v)) { console.error("not a JSON object"); process.exit(1); }
-      process.stdout.write(JSON.stringify(v));' "$status_mapping_file") ||
-      fail "--status-mapping $status_mapping_file is not a JSON object"
-    [ "${#mapping}" -le 4000 ] || fail "--status-mapping $status_mapping_file is over 4000 characters"
-    cdk_parameters+=(--parameters "StatusMapping=$mapping")
+  [ -z "$MAPPING_DOCUMENT" ] || cdk_parameters+=(--parameters "StatusMapping=$MAPPING_DOCUMENT")
+}
+
+# The mapping document (status mapping, with the field mapping under "fields") when either
+# --status-mapping or --field-mapping is given: the file given, the other part as the last
+# deployment stored it (SSM), so neither flag resets the other.
+MAPPING_DOCUMENT=''
+read_mapping_document() {
+  [ -n "$status_mapping_file" ] || [ -n "$field_mapping_file" ] || return 0
+  local name deployed=''
+  if [ -z "$status_mapping_file" ] || [ -z "$field_mapping_file" ]; then
+    name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.statusMapping')"
+    if ! deployed=$(aws_cli ssm get-parameter --name "$name" --query Parameter.Value --output text 2>"$WORK/ssm.err"); then
+      deployed=''
+      grep -q ParameterNotFound "$WORK/ssm.err" ||
+        die "could not read $name to keep the mapping not given: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+    fi
   fi
+  [ -n "$deployed" ] || deployed='{}'
+  printf '%s' "$deployed" >"$WORK/deployed-mapping.json"
+  MAPPING_DOCUMENT=$(node -e '
+    const fs = require("fs");
+    const [statusFile, fieldFile, deployedFile] = process.argv.slice(1);
+    const object = (text, what) => {
+      let v; try { v = JSON.parse(text); } catch (e) { throw new Error(what + " is not a JSON object: " + e.message); }
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(what + " is not a JSON object");
+      return v;
+    };
+    try {
+      const deployed = object(fs.readFileSync(deployedFile, "utf8"), "the deployed mapping");
+      const doc = statusFile ? object(fs.readFileSync(statusFile, "utf8"), "--status-mapping " + statusFile) : deployed;
+      delete doc.fields;
+      const fields = fieldFile ? object(fs.readFileSync(fieldFile, "utf8"), "--field-mapping " + fieldFile) : deployed.fields;
+      if (fields !== undefined) {
+        for (const key of Object.keys(fields)) {
+          if (!["sirToJira", "onCreate", "onTransition"].includes(key)) throw new Error("the field mapping has an unknown key " + key + " (sirToJira, onCreate, onTransition)");
+        }
+        doc.fields = fields;
+      }
+      process.stdout.write(JSON.stringify(doc));
+    } catch (e) { console.error(e.message); process.exit(1); }' "$status_mapping_file" "$field_mapping_file" "$WORK/deployed-mapping.json" 2>"$WORK/mapping.err") ||
+    fail "$(cat "$WORK/mapping.err")"
+  [ "${#MAPPING_DOCUMENT}" -le 4000 ] ||
+    fail "the status and field mapping together are over 4000 characters (${#MAPPING_DOCUMENT})"
+}
+
+# Each Jira field the field mapping names (by id or by name) exists on the site: GET /field.
+check_mapped_fields() {
+  [ -n "$field_mapping_file" ] || return 0
+  local code missing
+  code=$(jira_get /rest/api/3/field)
+  [ "$code" = 200 ] || die "could not list the site's fields to check --field-mapping (HTTP $code)"
+  missing=$(node -e '
+    const fs = require("fs");
+    const site = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const fields = JSON.parse(process.argv[2]).fields || {};
+    const named = [...Object.values(fields.sirToJira || {}), ...Object.keys(fields.onCreate || {}),
+      ...Object.values(fields.onTransition || {}).flatMap((f) => Object.keys(f))];
+    const known = (n) => site.some((f) => f.id === n || String(f.name).toLowerCase() === String(n).trim().toLowerCase());
+    process.stdout.write([...new Set(named.filter((n) => !known(n)))].join(", "));' "$WORK/jira.json" "$MAPPING_DOCUMENT") ||
+    die 'could not read the site'"'"'s fields'
+  [ -z "$missing" ] || die "--field-mapping names fields $url does not have: $missing (see Jira settings → Work items → Fields for ids and names)"
+  printf '    every field the field mapping names exists on %s\n' "$url"
 }
 
 print_automation_steps() {
@@ -679,6 +740,7 @@ deploy() {
   check_credentials
   read_installed_at
   read_backfill
+  read_mapping_document
   count_backfill
   check_jira
   check_build_tools

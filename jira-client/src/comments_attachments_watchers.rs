@@ -31,7 +31,8 @@ use shared::jira::JiraAttachment;
 use shared::sir::{CaseAttachmentDownload, CaseDetails, SirAttachment, SirComment};
 use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{
-    CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX, normalized_email,
+    CachedAccount, ItemLink, LinkedItemKind, Origin, REFUSED_ATTACHMENT_PREFIX, WATCHER_LEFT,
+    WATCHER_REMOVED, normalized_email,
 };
 
 use crate::{AppliedToJira, ItemResults, JiraClientError, JiraClientHandler};
@@ -399,94 +400,119 @@ pub(crate) struct KnownOfIssue {
 
 impl JiraClientHandler {
     /// Adds the case's watchers that have a Jira account, each an item of its own (see
-    /// [`ItemResults`]), and reports the others once. Each one added is linked (origin `Sir`),
-    /// so it is added once: one a person then stopped watching in Jira is not added again. A
-    /// linked watcher no longer on the case is removed from the issue (only those: a person who
-    /// watches the issue by their own choice stays).
+    /// [`ItemResults`]), and reports the others once. Each one added is linked (origin `Sir`)
+    /// and added once: one who then stops watching the issue by their own choice is marked
+    /// [`WATCHER_LEFT`] and not added again. An active linked watcher no longer on the case is
+    /// removed from the issue and marked [`WATCHER_REMOVED`]: only such a watcher is ever
+    /// removed (a person who watches the issue by their own choice stays), and added again only
+    /// when the live case (`on_case_live`, not an older event's list) has them again. A watcher
+    /// linked the other way (origin `Jira`: they watch the issue by choice) is never added here:
+    /// their leaving the issue is sir-client's to carry.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site; each argument is a different part of the delivery"
+    )]
     pub(crate) async fn sync_watchers(
         &self,
         key: &str,
         case: &shared::snapshot::CaseSnapshot,
+        on_case_live: &BTreeSet<String>,
         known: KnownOfIssue,
         jira_state: &mut IssueSnapshot,
         applied: &mut AppliedToJira,
         items: &mut ItemResults,
     ) -> Result<(), JiraClientError> {
         // An issue this run created has had no watcher added yet.
-        let added_before: HashMap<String, ItemLink> = if known.created_now {
+        let links: HashMap<String, ItemLink> = if known.created_now {
             HashMap::new()
         } else {
             self.store
                 .item_links_for_case(LinkedItemKind::Watcher, &case.case_id)
                 .await?
                 .into_iter()
-                .filter(|link| link.origin == Origin::Sir && link.issue_key == key)
+                .filter(|link| link.issue_key == key)
                 .map(|link| (link.sir_id.clone(), link))
                 .collect()
         };
-        if case.watchers.is_empty() && added_before.is_empty() {
+        if case.watchers.is_empty() && links.is_empty() {
             return Ok(());
         }
         let current: HashSet<String> = match known.watchers {
             Some(watchers) => watchers.into_iter().collect(),
             None => self.jira.watchers(key).await?.into_iter().collect(),
         };
+        let live: HashSet<String> = on_case_live.iter().map(|e| normalized_email(e)).collect();
         let accounts = self.accounts_for(&case.watchers).await?;
         let mut unresolved = Vec::new();
         let mut snapshot_changed = false;
         for email in &case.watchers {
             let email = normalized_email(email);
-            let account = accounts.get(&email).cloned().flatten();
-            match account {
-                Some(account_id) if current.contains(&account_id) => {}
-                // Added once; a person stopped watching in Jira since.
-                Some(_) if added_before.contains_key(&email) => {}
-                Some(account_id) => {
-                    let added = self.jira.add_watcher(key, &account_id).await;
-                    let added = items.settle(
-                        || format!("watcher {email}"),
-                        added.map_err(JiraClientError::from),
-                    );
-                    if added.is_some() {
-                        self.store
-                            .put_item_link(&ItemLink {
-                                kind: LinkedItemKind::Watcher,
-                                case_id: case.case_id.clone(),
-                                sir_id: email.clone(),
-                                issue_key: key.to_owned(),
-                                jira_id: account_id.clone(),
-                                origin: Origin::Sir,
-                                fingerprint: None,
-                            })
-                            .await?;
-                        jira_state.watchers.insert(account_id);
-                        applied.watchers_added += 1;
-                        snapshot_changed = true;
+            let Some(account_id) = accounts.get(&email).cloned().flatten() else {
+                unresolved.push(email);
+                continue;
+            };
+            if current.contains(&account_id) {
+                continue;
+            }
+            if let Some(link) = links.get(&email) {
+                match (link.origin, link.fingerprint.as_deref()) {
+                    (Origin::Sir, Some(WATCHER_REMOVED)) if live.contains(&email) => {}
+                    // Added once; they stopped watching the issue since, by their own choice.
+                    (Origin::Sir, None) => {
+                        self.set_watcher_state(link, WATCHER_LEFT).await?;
+                        continue;
                     }
+                    _ => continue,
                 }
-                None => unresolved.push(email),
+            }
+            let added = self.jira.add_watcher(key, &account_id).await;
+            let added = items.settle(
+                || format!("watcher {email}"),
+                added.map_err(JiraClientError::from),
+            );
+            if added.is_some() {
+                // After the write: a link is only ever for a watcher the integration did add.
+                self.store
+                    .put_item_link(&ItemLink {
+                        kind: LinkedItemKind::Watcher,
+                        case_id: case.case_id.clone(),
+                        sir_id: email.clone(),
+                        issue_key: key.to_owned(),
+                        jira_id: account_id.clone(),
+                        origin: Origin::Sir,
+                        fingerprint: None,
+                    })
+                    .await?;
+                jira_state.watchers.insert(account_id);
+                applied.watchers_added += 1;
+                snapshot_changed = true;
             }
         }
         let on_case: HashSet<String> = case.watchers.iter().map(|e| normalized_email(e)).collect();
-        for (email, link) in &added_before {
-            if on_case.contains(email) {
+        for (email, link) in &links {
+            if link.origin != Origin::Sir || on_case.contains(email) {
                 continue;
             }
-            if current.contains(&link.jira_id) {
-                let removed = self.jira.remove_watcher(key, &link.jira_id).await;
-                let removed = items.settle(
-                    || format!("removal of watcher {email}"),
-                    removed.map_err(JiraClientError::from),
-                );
-                if removed.is_none() {
-                    continue;
+            match link.fingerprint.as_deref() {
+                Some(WATCHER_REMOVED) => continue,
+                Some(_) => {}
+                None if current.contains(&link.jira_id) => {
+                    let removed = self.jira.remove_watcher(key, &link.jira_id).await;
+                    let removed = items.settle(
+                        || format!("removal of watcher {email}"),
+                        removed.map_err(JiraClientError::from),
+                    );
+                    if removed.is_none() {
+                        continue;
+                    }
+                    applied.watchers_removed += 1;
+                    if jira_state.watchers.remove(&link.jira_id) {
+                        snapshot_changed = true;
+                    }
                 }
-                applied.watchers_removed += 1;
+                None => {}
             }
-            self.store.delete_item_link(link).await?;
-            if jira_state.watchers.remove(&link.jira_id) {
-                snapshot_changed = true;
-            }
+            self.set_watcher_state(link, WATCHER_REMOVED).await?;
         }
         if snapshot_changed {
             self.store.put_issue_snapshot(jira_state).await?;
@@ -537,6 +563,17 @@ impl JiraClientHandler {
             write_notes(self.jira.as_ref(), key, &notes).await?;
         }
         applied.watchers_unresolved = unresolved;
+        Ok(())
+    }
+
+    /// Writes a watcher link's new state.
+    async fn set_watcher_state(&self, link: &ItemLink, state: &str) -> Result<(), JiraClientError> {
+        self.store
+            .put_item_link(&ItemLink {
+                fingerprint: Some(state.to_owned()),
+                ..link.clone()
+            })
+            .await?;
         Ok(())
     }
 

@@ -11,7 +11,8 @@
 
 use std::time::Duration;
 
-use shared::config::{Config, JiraSettings, load_status_mapping};
+use shared::config::{Config, JiraSettings, load_mappings};
+use shared::field_mapping::FieldMapping;
 use shared::status::{SirStatus, StatusMapping};
 use shared::store::ClaimTiming;
 
@@ -48,6 +49,8 @@ pub struct JiraClientSettings {
     /// The region of the SIR console links.
     pub region: String,
     pub status_mapping: StatusMapping,
+    /// SIR fields also written to Jira fields, and values the project's screens require.
+    pub field_mapping: FieldMapping,
     /// Principals whose SIR comments/attachments are the integration's own (never copied back).
     pub integration_principals: Vec<String>,
     /// How a claim on a case is held and waited for (the contract's, see
@@ -72,6 +75,7 @@ impl JiraClientSettings {
             issue_type: DEFAULT_ISSUE_TYPE.to_owned(),
             region: region.into(),
             status_mapping: StatusMapping::default(),
+            field_mapping: FieldMapping::default(),
             integration_principals: Vec::new(),
             claims: ClaimTiming::default(),
             account_cache_ttl: DEFAULT_ACCOUNT_CACHE_TTL,
@@ -128,13 +132,14 @@ impl JiraClientConfig {
         let issue_type = optional(ENV_ISSUE_TYPE).unwrap_or_else(|| DEFAULT_ISSUE_TYPE.to_owned());
         let integration_principals = shared::config::integration_principals(&lookup);
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
-        let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
+        let (status_mapping, field_mapping) = load_mappings(ssm, &shared.parameters).await?;
         let handler = JiraClientSettings {
             project_key: jira.project_key.clone(),
             jira_url: jira.url.clone(),
             issue_type,
             region,
             status_mapping,
+            field_mapping,
             integration_principals,
             ..JiraClientSettings::new("", "", "")
         };

@@ -57,6 +57,7 @@ use serde_json::Value;
 use shared::adf::adf_to_text;
 use shared::comment_marker::{CommentMarker, KIND_CASE_CLOSED, KIND_CASE_DELETED, post_once};
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
+use shared::field_mapping::{JiraFieldKind, ResolvedFieldMapping, label_of};
 use shared::issue_description::{
     case_console_url, details_block_adf, issue_description_adf, sir_description_for_issue,
     strip_details_block, with_case_text, with_details_block,
@@ -268,6 +269,8 @@ pub struct JiraClientHandler {
     settings: JiraClientSettings,
     /// Whose attachments on an issue are the integration's own uploads.
     integration_account: IntegrationAccount,
+    /// The field mapping resolved against the site's fields (`GET /field`), once per cold start.
+    fields: tokio::sync::OnceCell<ResolvedFieldMapping>,
 }
 
 impl std::fmt::Debug for JiraClientHandler {
@@ -291,7 +294,24 @@ impl JiraClientHandler {
             store,
             settings,
             integration_account: IntegrationAccount::new(),
+            fields: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The field mapping, resolved on first use (no request when nothing is mapped). A mapping
+    /// the site cannot take (a field it does not have, or of a type the mapping cannot fill)
+    /// fails every event loudly, as a broken status mapping fails the start.
+    async fn field_mapping(&self) -> Result<&ResolvedFieldMapping, JiraClientError> {
+        self.fields
+            .get_or_try_init(|| async {
+                let configured = &self.settings.field_mapping;
+                if configured.is_empty() {
+                    return Ok(ResolvedFieldMapping::default());
+                }
+                let site = self.jira.fields().await?;
+                Ok::<_, JiraClientError>(configured.resolve(&site).map_err(shared::Error::from)?)
+            })
+            .await
     }
 
     pub fn settings(&self) -> &JiraClientSettings {
@@ -544,6 +564,7 @@ impl JiraClientHandler {
             let watchers = Box::pin(self.sync_watchers(
                 key,
                 &case,
+                &details.snapshot.watchers,
                 KnownOfIssue {
                     watchers: live_watchers,
                     created_now: outcome == IssueOutcome::Created,
@@ -820,12 +841,16 @@ impl JiraClientHandler {
                 (oldest.clone(), IssueOutcome::Adopted)
             }
             None => {
+                let mapping = self.field_mapping().await?;
+                let mut labels = vec![label];
+                labels.extend(mapping.labels_for(case));
                 let new = NewIssue {
                     project_key: self.settings.project_key.clone(),
                     issue_type: self.settings.issue_type.clone(),
                     summary: summary_for(case),
                     description: issue_description_adf(case, &self.console_url(case_id)).into(),
-                    labels: vec![label],
+                    labels,
+                    fields: mapping.create_fields(case),
                 };
                 let key = self
                     .create_issue_once(case_id, &new, create_started)
@@ -944,8 +969,25 @@ impl JiraClientHandler {
                 edit.description = Some(doc.into());
             }
         }
+        let mapping = self.field_mapping().await?;
+        for mapped in &mapping.to_jira {
+            if !wanted.wants(mapped.sir.case_field()) {
+                continue;
+            }
+            let values = mapped.sir.values(case);
+            if mapped.kind == JiraFieldKind::SystemLabels {
+                edit.labels_to_add
+                    .extend(values.iter().map(|v| label_of(v)));
+            } else {
+                edit.fields
+                    .insert(mapped.jira_id.clone(), mapped.kind.value(&values));
+            }
+        }
         if edit != IssueEdit::default() {
             self.jira.edit_issue(key, &edit).await?;
+            if !(edit.fields.is_empty() && edit.labels_to_add.is_empty()) {
+                applied.fields_edited.push("mapped fields".to_owned());
+            }
             if let Some(summary) = edit.summary {
                 jira_state.summary = summary;
                 applied.fields_edited.push("summary".to_owned());
@@ -968,7 +1010,10 @@ impl JiraClientHandler {
             if !issue.status.eq_ignore_ascii_case(target) {
                 let route = self.settings.jira_route();
                 let route: Vec<&str> = route.iter().map(String::as_str).collect();
-                let moved = self.jira.transition_to(key, target, &route).await;
+                let moved = self
+                    .jira
+                    .transition_to(key, target, &route, &mapping.on_transition)
+                    .await;
                 let moved = items.settle(
                     || format!("status change to {target}"),
                     moved.map_err(JiraClientError::from),

@@ -9,6 +9,7 @@ use aws_sdk_ssm::types::ParameterType;
 use secrecy::SecretString;
 
 use crate::error::{Error, Result};
+use crate::field_mapping::FieldMapping;
 use crate::status::StatusMapping;
 
 /// Environment variable: the mapping table's name.
@@ -406,24 +407,29 @@ pub fn is_issue_key_of(key: &str, project_key: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The status mapping from SSM, or the defaults when the parameter does not exist.
-pub async fn load_status_mapping(
+/// The status mapping and the field mapping (one document) from SSM, or the defaults (no field
+/// mapped) when the parameter does not exist. Either one that does not parse fails the cold
+/// start.
+pub async fn load_mappings(
     ssm: &aws_sdk_ssm::Client,
     names: &ParameterNames,
-) -> Result<StatusMapping> {
+) -> Result<(StatusMapping, FieldMapping)> {
     let name = names.status_mapping();
     let result = ssm.get_parameter().name(&name).send().await;
     match result {
         Ok(out) => {
             let json = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-            Ok(StatusMapping::from_json(json)?)
+            Ok((
+                StatusMapping::from_json(json)?,
+                FieldMapping::from_mapping_document(json)?,
+            ))
         }
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_parameter_not_found()) =>
         {
-            Ok(StatusMapping::default())
+            Ok((StatusMapping::default(), FieldMapping::default()))
         }
         Err(err) => Err(Error::ssm("GetParameter", &name)(err)),
     }

@@ -34,6 +34,10 @@ pub enum Error {
     #[error(transparent)]
     Status(#[from] StatusError),
 
+    /// An unusable field mapping (see [`crate::field_mapping`]).
+    #[error(transparent)]
+    FieldMapping(#[from] crate::field_mapping::FieldMappingError),
+
     /// A value read from SIR, Jira or the table is not one we know.
     #[error("unknown {what}: {value:?}")]
     Unknown { what: &'static str, value: String },
@@ -326,6 +330,7 @@ impl Error {
             | Error::MissingParameter { .. }
             | Error::InsecureParameter { .. }
             | Error::Status(_)
+            | Error::FieldMapping(_)
             | Error::Unknown { .. }
             | Error::EventSourceMismatch { .. }
             | Error::Json { .. }

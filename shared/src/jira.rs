@@ -154,6 +154,12 @@ pub struct Transition {
     pub to_status: String,
 }
 
+/// Field values transitions need, by the status they lead to (lower case): what the field
+/// mapping's `onTransition` holds.
+pub type TransitionScreens = std::collections::BTreeMap<String, serde_json::Map<String, Value>>;
+
+pub use crate::field_mapping::JiraField;
+
 /// What to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIssue {
@@ -162,13 +168,20 @@ pub struct NewIssue {
     pub summary: String,
     pub description: DescriptionBody,
     pub labels: Vec<String>,
+    /// Other fields by id, in their REST shape (the field mapping's, see
+    /// [`crate::field_mapping`]).
+    pub fields: serde_json::Map<String, Value>,
 }
 
-/// Fields to change; `None` leaves a field as it is.
+/// Fields to change; `None` (or empty) leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssueEdit {
     pub summary: Option<String>,
     pub description: Option<DescriptionBody>,
+    /// Other fields by id, in their REST shape (`null` clears one).
+    pub fields: serde_json::Map<String, Value>,
+    /// Labels to add (Jira's `update` `add`: every other label stays).
+    pub labels_to_add: Vec<String>,
 }
 
 /// An issue description to write: plain text (sent as paragraphs, see [`text_to_adf`]) or an
@@ -321,7 +334,17 @@ pub trait JiraApi: Send + Sync {
     /// Walks the workflow to `target`, several transitions if needed. `route` lists the
     /// workflow's statuses in their usual order and steers the walk when no transition leads to
     /// `target` directly. Returns how many transitions were made.
-    async fn transition_to(&self, key: &str, target: &str, route: &[&str]) -> Result<usize>;
+    /// `screens` holds the field values a transition into a status needs (by status, lower
+    /// case), sent with that transition.
+    async fn transition_to(
+        &self,
+        key: &str,
+        target: &str,
+        route: &[&str],
+        screens: &TransitionScreens,
+    ) -> Result<usize>;
+    /// Every field of the site (`GET /field`), system and custom.
+    async fn fields(&self) -> Result<Vec<JiraField>>;
     /// Every comment with its marker, paging with startAt/maxResults until `total`.
     async fn comments(&self, key: &str) -> Result<Vec<JiraComment>>;
     /// Adds a comment (plain text, sent as ADF) carrying `marker` in the same request (see
@@ -329,6 +352,10 @@ pub trait JiraApi: Send + Sync {
     /// have landed, and the caller looks for its marker before posting again.
     async fn add_comment(&self, key: &str, text: &str, marker: &CommentMarker) -> Result<String>;
     async fn update_comment(&self, key: &str, comment_id: &str, text: &str) -> Result<()>;
+    /// Whether the issue still has the comment (`GET /issue/{key}/comment/{id}`: 404 is no),
+    /// to confirm a deletion a paged listing suggests: a comment deleted while the listing paged
+    /// by offset shifts the pages, so another one can look missing.
+    async fn comment_exists(&self, key: &str, comment_id: &str) -> Result<bool>;
     /// AccountIds of the issue's watchers.
     async fn watchers(&self, key: &str) -> Result<Vec<String>>;
     async fn add_watcher(&self, key: &str, account_id: &str) -> Result<()>;
@@ -1033,13 +1060,15 @@ impl JiraApi for JiraClient {
     }
 
     async fn create_issue(&self, issue: &NewIssue) -> Result<String> {
-        let body = json!({"fields": {
-            "project": {"key": issue.project_key},
-            "issuetype": {"name": issue.issue_type},
-            "summary": issue.summary,
-            "description": issue.description.to_adf(),
-            "labels": issue.labels,
-        }});
+        let mut fields = issue.fields.clone();
+        fields.extend([
+            ("project".to_owned(), json!({"key": issue.project_key})),
+            ("issuetype".to_owned(), json!({"name": issue.issue_type})),
+            ("summary".to_owned(), json!(issue.summary)),
+            ("description".to_owned(), issue.description.to_adf()),
+            ("labels".to_owned(), json!(issue.labels)),
+        ]);
+        let body = json!({ "fields": fields });
         let url = self.url(&["issue"]);
         let response = self
             .send("create issue", false, || {
@@ -1062,10 +1091,19 @@ impl JiraApi for JiraClient {
         if let Some(description) = &edit.description {
             fields.insert("description".into(), description.to_adf());
         }
-        if fields.is_empty() {
+        fields.extend(edit.fields.clone());
+        if fields.is_empty() && edit.labels_to_add.is_empty() {
             return Ok(());
         }
-        let body = json!({ "fields": fields });
+        let mut body = json!({ "fields": fields });
+        if !edit.labels_to_add.is_empty() {
+            let adds: Vec<Value> = edit
+                .labels_to_add
+                .iter()
+                .map(|label| json!({"add": label}))
+                .collect();
+            body["update"] = json!({ "labels": adds });
+        }
         let url = self.url(&["issue", key]);
         self.send("edit issue", true, || {
             self.request(Method::PUT, url.clone()).json(&body)
@@ -1099,7 +1137,17 @@ impl JiraApi for JiraClient {
             .collect())
     }
 
-    async fn transition_to(&self, key: &str, target: &str, route: &[&str]) -> Result<usize> {
+    async fn fields(&self) -> Result<Vec<JiraField>> {
+        self.get_json("GET fields", self.url(&["field"])).await
+    }
+
+    async fn transition_to(
+        &self,
+        key: &str,
+        target: &str,
+        route: &[&str],
+        screens: &TransitionScreens,
+    ) -> Result<usize> {
         const MAX_HOPS: usize = 10;
         let position = |status: &str| route.iter().position(|s| s.eq_ignore_ascii_case(status));
         let mut current = self
@@ -1140,7 +1188,10 @@ impl JiraApi for JiraClient {
             let Some(step) = step else {
                 return Err(unreachable(&current, hops));
             };
-            let body = json!({"transition": {"id": step.id}});
+            let mut body = json!({"transition": {"id": step.id}});
+            if let Some(fields) = screens.get(&step.to_status.to_lowercase()) {
+                body["fields"] = Value::Object(fields.clone());
+            }
             let url = self.url(&["issue", key, "transitions"]);
             let sent = self
                 .send("transition issue", true, || {
@@ -1215,6 +1266,15 @@ impl JiraApi for JiraClient {
         })
         .await?;
         Ok(())
+    }
+
+    async fn comment_exists(&self, key: &str, comment_id: &str) -> Result<bool> {
+        let url = self.url(&["issue", key, "comment", comment_id]);
+        match self.get_json::<Value>("GET comment", url).await {
+            Ok(_) => Ok(true),
+            Err(err) if is_not_found(&err) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     async fn watchers(&self, key: &str) -> Result<Vec<String>> {

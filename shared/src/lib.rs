@@ -21,6 +21,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod events;
+pub mod field_mapping;
 pub mod http_transport;
 pub mod issue_description;
 pub mod issue_notes;

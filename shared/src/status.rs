@@ -235,6 +235,10 @@ struct StatusMappingJson {
     sir_to_jira: BTreeMap<SirStatus, String>,
     #[serde(default)]
     jira_to_sir: BTreeMap<String, JiraStatusTarget>,
+    /// The field mapping shares the document (see [`crate::field_mapping`]).
+    #[serde(default)]
+    #[allow(dead_code, reason = "read by crate::field_mapping")]
+    fields: Option<serde_json::Value>,
 }
 
 impl Default for StatusMapping {

@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use shared::events::IssueChange;
 use shared::jira::{JiraAttachment, JiraComment, JiraIssue};
 use shared::sir::CaseDetails;
 use shared::snapshot::Fingerprint;
@@ -20,6 +21,10 @@ use shared::store::{DELETED_IN_JIRA, ItemLink, LinkedItemKind, Origin, REFUSED_A
 use shared::text::{SIR_COMMENT_MAX_CHARS, clip_chars};
 
 use crate::{AppliedToSir, SirClientError, SirClientHandler};
+
+/// What the SIR copy of a comment deleted in Jira says after its header.
+pub const DELETED_COMMENT_SENTENCE: &str =
+    "deleted in Jira, so its text is no longer shown here either.";
 
 /// SIR's limit on one attachment.
 pub const MAX_ATTACHMENT_BYTES: u64 = 100 * 1024 * 1024;
@@ -168,34 +173,34 @@ impl SirClientHandler {
             return Ok(());
         }
         gone.sort_by(|a, b| a.jira_id.cmp(&b.jira_id));
-        // The copies' headers (who wrote it, when), read once for all of them.
-        let headers: HashMap<String, String> = self
+        // The copies (who wrote it, when; already edited by a run that stopped before marking
+        // the link), read once for all of them.
+        let copies: HashMap<String, String> = self
             .sir
             .list_comments(case_id)
             .await?
             .into_iter()
-            .filter_map(|copy| {
-                let header = copy.body.lines().next()?.to_owned();
-                Some((copy.comment_id, header))
-            })
+            .map(|copy| (copy.comment_id, copy.body))
             .collect();
         for link in gone {
-            let header = headers
-                .get(&link.sir_id)
-                .filter(|header| header.starts_with(&format!("[Jira {key}] Comment by ")))
-                .map(|header| header.trim_end_matches(':').to_owned())
-                .unwrap_or_else(|| format!("[Jira {key}] Comment {}", link.jira_id));
-            let text =
-                format!("{header}: deleted in Jira, so its text is no longer shown here either.");
-            let updated = self.sir.update_comment(case_id, &link.sir_id, &text).await;
-            match updated {
+            if self.jira.comment_exists(key, &link.jira_id).await? {
+                continue;
+            }
+            let copy = copies.get(&link.sir_id).map(String::as_str).unwrap_or("");
+            let said = if copy.ends_with(DELETED_COMMENT_SENTENCE) {
+                Ok(())
+            } else {
+                let header = copy
+                    .lines()
+                    .next()
+                    .filter(|header| header.starts_with(&format!("[Jira {key}] Comment by ")))
+                    .map(|header| header.trim_end_matches(':').to_owned())
+                    .unwrap_or_else(|| format!("[Jira {key}] Comment {}", link.jira_id));
+                let text = format!("{header}: {DELETED_COMMENT_SENTENCE}");
+                self.sir.update_comment(case_id, &link.sir_id, &text).await
+            };
+            match said {
                 Ok(()) => {
-                    self.store
-                        .put_item_link(&ItemLink {
-                            fingerprint: Some(DELETED_IN_JIRA.to_owned()),
-                            ..link.clone()
-                        })
-                        .await?;
                     tracing::info!(
                         issue_key = key,
                         case_id,
@@ -205,9 +210,46 @@ impl SirClientHandler {
                     applied.comments_deleted += 1;
                 }
                 Err(err) => {
+                    // Reported once on the issue; marked below like a deletion said, so it is
+                    // not tried (and published) again on every read of the issue.
                     let item = format!("the deletion of comment {}", link.jira_id);
                     self.report_refusal(key, case_id, &item, err.into(), applied)
                         .await?;
+                }
+            }
+            self.mark_deletion_said(link).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the link of an item deleted in Jira as said on the case ([`DELETED_IN_JIRA`]).
+    async fn mark_deletion_said(&self, link: &ItemLink) -> Result<(), SirClientError> {
+        self.store
+            .put_item_link(&ItemLink {
+                fingerprint: Some(DELETED_IN_JIRA.to_owned()),
+                ..link.clone()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A closed case is never changed: the deletions `change` names are only marked said, so
+    /// they are not published again on every read of the issue.
+    pub(crate) async fn forget_deletions(
+        &self,
+        key: &str,
+        change: &IssueChange,
+    ) -> Result<(), SirClientError> {
+        for (kind, removed) in [
+            (LinkedItemKind::Comment, &change.comments.removed),
+            (LinkedItemKind::Attachment, &change.attachments.removed),
+        ] {
+            for jira_id in removed {
+                if let Some(link) = self.store.item_link_by_jira_id(kind, key, jira_id).await?
+                    && link.origin == Origin::Jira
+                    && link.fingerprint.as_deref() != Some(DELETED_IN_JIRA)
+                {
+                    self.mark_deletion_said(&link).await?;
                 }
             }
         }
@@ -409,22 +451,25 @@ impl SirClientHandler {
                      this case stays: the integration never deletes anything."
                 );
                 let token = self.client_token(key, &format!("attachment-deleted-{}", link.jira_id));
-                self.sir.create_comment(case_id, &text, &token).await?;
-                applied.attachments_deleted += 1;
-                applied.notes += 1;
-                tracing::info!(
-                    issue_key = key,
-                    case_id,
-                    file_name,
-                    "a copied attachment was deleted in Jira; noted on the case"
-                );
+                match self.sir.create_comment(case_id, &text, &token).await {
+                    Ok(_) => {
+                        applied.attachments_deleted += 1;
+                        applied.notes += 1;
+                        tracing::info!(
+                            issue_key = key,
+                            case_id,
+                            file_name,
+                            "a copied attachment was deleted in Jira; noted on the case"
+                        );
+                    }
+                    Err(err) => {
+                        let item = format!("the deletion of attachment {}", link.jira_id);
+                        self.report_refusal(key, case_id, &item, err.into(), applied)
+                            .await?;
+                    }
+                }
             }
-            self.store
-                .put_item_link(&ItemLink {
-                    fingerprint: Some(DELETED_IN_JIRA.to_owned()),
-                    ..link.clone()
-                })
-                .await?;
+            self.mark_deletion_said(link).await?;
         }
         Ok(())
     }

@@ -58,7 +58,8 @@ use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
 use shared::store::{
     ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLink, ItemLinkStore, LinkOutcome,
-    LinkStore, LinkedItemKind, Origin, PendingDeliveryStore, SnapshotStore, run_claimed,
+    LinkStore, LinkedItemKind, Origin, PendingDeliveryStore, SnapshotStore, WATCHER_LEFT,
+    WATCHER_REMOVED, run_claimed,
 };
 use shared::text::{SIR_TITLE_MAX_CHARS, clip_chars, normalize_line, normalize_text};
 
@@ -307,6 +308,7 @@ impl SirClientHandler {
             self.announce_case(&issue, &details, &mut applied).await?;
         }
         if details.snapshot.status == SirStatus::Closed {
+            self.forget_deletions(key, change).await?;
             // Only a change the case will never get is worth telling (a late redelivery of
             // something already copied is not).
             let named = |field: IssueField| created || change.changed_fields.contains(&field);
@@ -582,8 +584,13 @@ impl SirClientHandler {
         // After the write: a link is only ever for a watcher the integration did add.
         self.link_watchers_added(&case.case_id, &issue.key, &watchers.to_add)
             .await?;
-        for link in &watchers.links_done {
-            self.store.delete_item_link(link).await?;
+        for (link, state) in &watchers.new_states {
+            self.store
+                .put_item_link(&ItemLink {
+                    fingerprint: Some(state.clone()),
+                    ..link.clone()
+                })
+                .await?;
         }
         if edit.title.is_some() {
             touched.title = true;
@@ -615,42 +622,64 @@ impl SirClientHandler {
         Ok(())
     }
 
-    /// What the case's watchers need: the issue's people (reporter and watchers with an e-mail
-    /// SIR takes) not on the case and never added by the integration before (one a person
-    /// removed from the case since is not added again), within SIR's limit; and the watchers the
-    /// integration added that are no longer on the issue, removed (only those: a person who
-    /// watches the case by their own choice stays).
+    /// What the case's watchers need, as jira-client does it the other way (see its
+    /// `sync_watchers`): the issue's people (reporter and watchers with an e-mail SIR takes)
+    /// not on the case are added and linked (origin `Jira`), within SIR's limit, unless a link
+    /// says otherwise: one a person removed from the case is marked [`WATCHER_LEFT`] and not
+    /// added again; one linked the other way (origin `Sir`: they watch the case by choice) is
+    /// jira-client's. An active linked watcher no longer on the issue is removed from the case
+    /// and marked [`WATCHER_REMOVED`] (only those: a person who watches the case by their own
+    /// choice stays).
     async fn watcher_changes(
         &self,
         issue: &JiraIssue,
         case: &CaseSnapshot,
     ) -> Result<WatcherChanges, SirClientError> {
         let people = self.jira_people(issue).await?;
-        let added_before: BTreeMap<String, ItemLink> = self
+        let links: BTreeMap<String, ItemLink> = self
             .store
             .item_links_for_case(LinkedItemKind::Watcher, &case.case_id)
             .await?
             .into_iter()
-            .filter(|link| link.origin == Origin::Jira && link.issue_key == issue.key)
+            .filter(|link| link.issue_key == issue.key)
             .map(|link| (link.sir_id.clone(), link))
             .collect();
         let present: BTreeSet<String> = case.watchers.iter().map(|w| w.to_lowercase()).collect();
         let mut changes = WatcherChanges::default();
-        for (email, link) in &added_before {
-            if people.accounts.contains(&link.jira_id) {
+        for (email, link) in &links {
+            if link.origin != Origin::Jira || people.accounts.contains(&link.jira_id) {
                 continue;
             }
-            if present.contains(email) {
-                changes.to_delete.push(email.clone());
+            match link.fingerprint.as_deref() {
+                Some(WATCHER_REMOVED) => continue,
+                None if present.contains(email) => changes.to_delete.push(email.clone()),
+                _ => {}
             }
-            changes.links_done.push(link.clone());
+            changes
+                .new_states
+                .push((link.clone(), WATCHER_REMOVED.to_owned()));
         }
         let room = MAX_WATCHERS.saturating_sub(present.len() - changes.to_delete.len());
-        let missing: Vec<(String, String)> = people
-            .emails
-            .into_iter()
-            .filter(|(email, _)| !present.contains(email) && !added_before.contains_key(email))
-            .collect();
+        let mut missing: Vec<(String, String)> = Vec::new();
+        for (email, account_id) in people.emails {
+            if present.contains(&email) {
+                continue;
+            }
+            if let Some(link) = links.get(&email) {
+                match (link.origin, link.fingerprint.as_deref()) {
+                    (Origin::Jira, Some(WATCHER_REMOVED)) => {}
+                    // Added once; a person removed them from the case since.
+                    (Origin::Jira, None) => {
+                        changes
+                            .new_states
+                            .push((link.clone(), WATCHER_LEFT.to_owned()));
+                        continue;
+                    }
+                    _ => continue,
+                }
+            }
+            missing.push((email, account_id));
+        }
         if missing.len() > room {
             tracing::warn!(
                 issue_key = issue.key,
@@ -1080,8 +1109,9 @@ struct WatcherChanges {
     /// E-mail → accountId.
     to_add: BTreeMap<String, String>,
     to_delete: Vec<String>,
-    /// Links of watchers that left the issue, deleted once the case no longer has them.
-    links_done: Vec<ItemLink>,
+    /// Links whose state changes ([`WATCHER_LEFT`], [`WATCHER_REMOVED`]), written once the
+    /// case was updated.
+    new_states: Vec<(ItemLink, String)>,
 }
 
 /// The answer for an issue whose link is broken (one side was deleted): SIR is left alone.
@@ -1129,9 +1159,14 @@ fn merge_touched(before: CaseSnapshot, fresh: &CaseSnapshot, touched: &Touched) 
             .filter(|watcher| touched.watchers_added.contains(&watcher.to_lowercase()))
             .cloned(),
     );
-    snapshot
-        .watchers
-        .retain(|watcher| !touched.watchers_removed.contains(&watcher.to_lowercase()));
+    // Only one SIR no longer lists (a response team member stays in what the poller sees).
+    snapshot.watchers.retain(|watcher| {
+        !touched.watchers_removed.contains(&watcher.to_lowercase())
+            || fresh
+                .watchers
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(watcher))
+    });
     if touched.status {
         snapshot.status = fresh.status;
         snapshot.closure_code = fresh.closure_code.clone();

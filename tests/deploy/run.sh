@@ -352,6 +352,47 @@ test_status_mapping_file_is_checked_and_passed_compact() {
   expect not_called 'cdk --no-notices deploy'
 }
 
+test_field_mapping_is_merged_into_the_deployed_status_mapping_and_checked_against_the_site() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_STATUS_MAPPING='{"jiraToSir":{"Done":"Closed"}}')
+  printf '{"sirToJira": {"impactedAccounts": "AWS accounts"}, "onCreate": {"labels": ["sir"]}}\n' \
+    >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 0
+  expect called 'ssm get-parameter --name /SecurityIncidentResponse/statusMapping'
+  expect output_has 'every field the field mapping names exists'
+  # The deployed status mapping is kept, the fields added.
+  expect grep -qF 'StatusMapping=\{\"jiraToSir\":\{\"Done\":\"Closed\"\}\,\"fields\":\{\"sirToJira\":\{\"impactedAccounts\":\"AWS' <<<"$(deploy_call)"
+
+  # A status mapping given alone keeps the deployed fields.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_STATUS_MAPPING='{"fields":{"onCreate":{"Severity":{"value":"Sev 2"}}}}')
+  printf '{"sirToJira": {"Closed": "Done"}}\n' >"$SANDBOX/status.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --status-mapping "$SANDBOX/status.json"
+  expect exit_code 0
+  expect grep -qF 'StatusMapping=\{\"sirToJira\":\{\"Closed\":\"Done\"\}\,\"fields\":\{\"onCreate\"' <<<"$(deploy_call)"
+
+  # A field the site does not have stops the deployment before anything is written.
+  setup
+  with_token_on_stdin
+  printf '{"sirToJira": {"impactedRegions": "Regions hit"}}\n' >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 1
+  expect output_has 'names fields'
+  expect output_has 'Regions hit'
+  expect not_called 'cdk --no-notices deploy'
+
+  # An unknown key is refused before anything runs.
+  setup
+  with_token_on_stdin
+  printf '{"toJira": {}}\n' >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 2
+  expect output_has 'unknown key toJira'
+  expect not_called 'cdk --no-notices deploy'
+}
+
 test_first_deployment_records_the_installation_time_and_keeps_the_case_filter_default() {
   with_token_on_stdin
   deploy "${DEPLOY_ARGS[@]}" --token -
@@ -716,7 +757,7 @@ test_delete_table_without_destroy_is_refused() {
 # ---------------------------------------------------------------------------------------------
 passed=0
 failed=0
-for test in $(declare -F | awk '{print $3}' | grep '^test_'); do
+for test in $(declare -F | awk '{print $3}' | grep "^test_${ONLY:-}"); do
   setup
   (
     set -e

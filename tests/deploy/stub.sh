@@ -44,6 +44,7 @@ case $tool in
       *" ssm get-parameter "*)
         case $(option --name "$@") in
           */backfill) stored=${STUB_BACKFILL:-} ;;
+          */statusMapping) stored=${STUB_STATUS_MAPPING:-} ;;
           *) stored=${STUB_INSTALLED_AT:-} ;;
         esac
         if [ -z "$stored" ]; then
@@ -148,6 +149,10 @@ case $tool in
     case $url in
       */rest/api/3/myself) printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
       */rest/api/3/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
+      */rest/api/3/field)
+        fields='[{"id":"labels","name":"Labels"},{"id":"customfield_10050","name":"AWS accounts"}]'
+        printf '%s' "${STUB_JIRA_FIELDS:-$fields}" >"$output"
+        printf '200' ;;
       */rest/api/3/search/approximate-count)
         data=$(option --data "$@")
         jql=$(cat "${data#@}")

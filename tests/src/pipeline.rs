@@ -62,6 +62,9 @@ pub struct IntegrationOptions {
     /// Tries per message before it goes to the route's dead-letter list, as Lambda gives an
     /// asynchronous event 3 (one try and two retries); `None`: retried until it succeeds.
     pub async_retry_budget: Option<u32>,
+    /// The status and field mapping document, put in SSM and read back as a cold start reads
+    /// it (defaults when `None`).
+    pub mapping_document: Option<String>,
 }
 
 /// What one route delivered during a [`Integration::settle`].
@@ -384,6 +387,20 @@ impl Integration {
         let mut jira_client_settings =
             jira_client::JiraClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         jira_client_settings.integration_principals = ours;
+        if let Some(document) = &options.mapping_document {
+            world
+                .put_parameter(
+                    &world.parameters.status_mapping(),
+                    document,
+                    aws_sdk_ssm::types::ParameterType::String,
+                )
+                .await?;
+            let (status, fields) = shared::config::load_mappings(&world.ssm, &world.parameters)
+                .await
+                .map_err(|e| HarnessError::Setup(shared::error::error_chain(&e)))?;
+            jira_client_settings.status_mapping = status;
+            jira_client_settings.field_mapping = fields;
+        }
         if let Some(claims) = options.claims {
             jira_client_settings.claims = claims;
         }

@@ -83,6 +83,7 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
             summary: "Throttled in virtual time".into(),
             description: "Nothing waits on the OS.".into(),
             labels: Vec::new(),
+            fields: serde_json::Map::new(),
         })
         .await
         .unwrap();

@@ -23,7 +23,9 @@ use shared::Error;
 use shared::attachment_body::{AttachmentBody, AttachmentSource, InMemory};
 use shared::comment_marker::{CommentMarker, KIND_SIR_COMMENT, MARKER_PROPERTY};
 use shared::config::JiraSettings;
-use shared::jira::{IssueEdit, JiraApi, JiraAttachment, JiraClient, NewIssue, RetryPolicy};
+use shared::jira::{
+    IssueEdit, JiraApi, JiraAttachment, JiraClient, NewIssue, RetryPolicy, TransitionScreens,
+};
 
 const ROUTE: [&str; 4] = ["To Do", "In Progress", "In Review", "Done"];
 
@@ -68,6 +70,7 @@ fn new_issue(summary: &str, labels: &[&str]) -> NewIssue {
         summary: summary.into(),
         description: "Phishing mail reported by finance.\n\nHeaders attached.".into(),
         labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        fields: serde_json::Map::new(),
     }
 }
 
@@ -124,7 +127,7 @@ async fn edit_changes_only_the_given_fields(transport: Transport) {
             &key,
             &IssueEdit {
                 summary: Some("After".into()),
-                description: None,
+                ..IssueEdit::default()
             },
         )
         .await
@@ -136,8 +139,8 @@ async fn edit_changes_only_the_given_fields(transport: Transport) {
         .edit_issue(
             &key,
             &IssueEdit {
-                summary: None,
                 description: Some("New text".into()),
+                ..IssueEdit::default()
             },
         )
         .await
@@ -158,14 +161,23 @@ async fn edit_changes_only_the_given_fields(transport: Transport) {
 async fn transition_walks_several_hops_to_a_distant_status_and_back(transport: Transport) {
     let (emulator, client) = jira(transport).await;
     let key = client.create_issue(&new_issue("Walk", &[])).await.unwrap();
-    let hops = client.transition_to(&key, "Done", &ROUTE).await.unwrap();
+    let hops = client
+        .transition_to(&key, "Done", &ROUTE, &TransitionScreens::new())
+        .await
+        .unwrap();
     assert_eq!(hops, 3);
     assert_eq!(emulator.issue(&key).unwrap().status, "Done");
     // Already there: nothing to do.
-    assert_eq!(client.transition_to(&key, "done", &ROUTE).await.unwrap(), 0);
+    assert_eq!(
+        client
+            .transition_to(&key, "done", &ROUTE, &TransitionScreens::new())
+            .await
+            .unwrap(),
+        0
+    );
     // Reopened and moved on.
     let hops = client
-        .transition_to(&key, "In Progress", &ROUTE)
+        .transition_to(&key, "In Progress", &ROUTE, &TransitionScreens::new())
         .await
         .unwrap();
     assert_eq!(emulator.issue(&key).unwrap().status, "In Progress");
@@ -184,7 +196,10 @@ async fn a_transition_applied_but_answered_504_is_checked_on_the_live_issue_and_
     emulator
         .faults()
         .fail_after_applying("POST", "/transitions", 504);
-    let hops = client.transition_to(&key, "Done", &ROUTE).await.unwrap();
+    let hops = client
+        .transition_to(&key, "Done", &ROUTE, &TransitionScreens::new())
+        .await
+        .unwrap();
     assert_eq!(emulator.issue(&key).unwrap().status, "Done");
     assert_eq!(hops, 3);
 }
@@ -196,7 +211,7 @@ async fn unreachable_status_is_a_permanent_error(transport: Transport) {
         .await
         .unwrap();
     let err = client
-        .transition_to(&key, "Won't Fix", &ROUTE)
+        .transition_to(&key, "Won't Fix", &ROUTE, &TransitionScreens::new())
         .await
         .unwrap_err();
     assert!(
@@ -211,7 +226,7 @@ async fn transitioning_a_missing_issue_says_the_issue_does_not_exist(transport: 
     let key = client.create_issue(&new_issue("Gone", &[])).await.unwrap();
     let missing = format!("{key}9");
     let err = client
-        .transition_to(&missing, "Done", &ROUTE)
+        .transition_to(&missing, "Done", &ROUTE, &TransitionScreens::new())
         .await
         .unwrap_err();
     assert!(

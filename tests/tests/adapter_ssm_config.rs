@@ -8,7 +8,8 @@ use aws_sdk_ssm::types::ParameterType;
 use integration_tests::World;
 use secrecy::ExposeSecret;
 use shared::Error;
-use shared::config::{JiraSettings, load_status_mapping};
+use shared::config::{JiraSettings, load_mappings};
+use shared::field_mapping::{FieldMapping, FieldMappingError, MappedSirField};
 use shared::status::{JiraStatusTarget, SirStatus, StatusError, StatusMapping};
 
 #[tokio::test]
@@ -139,8 +140,8 @@ async fn status_mapping_defaults_when_absent_and_reads_overrides() {
     let world = World::new().await.unwrap();
     let p = &world.parameters;
     assert_eq!(
-        load_status_mapping(&world.ssm, p).await.unwrap(),
-        StatusMapping::default()
+        load_mappings(&world.ssm, p).await.unwrap(),
+        (StatusMapping::default(), FieldMapping::default())
     );
     world
         .put_parameter(
@@ -150,16 +151,49 @@ async fn status_mapping_defaults_when_absent_and_reads_overrides() {
         )
         .await
         .unwrap();
-    let mapping = load_status_mapping(&world.ssm, p).await.unwrap();
+    let (mapping, fields) = load_mappings(&world.ssm, p).await.unwrap();
     assert_eq!(
         mapping.sir_target_for("Triage"),
         Some(JiraStatusTarget::Status(SirStatus::DetectionAndAnalysis))
+    );
+    assert!(fields.is_empty());
+    // The field mapping shares the document.
+    world
+        .put_parameter(
+            &p.status_mapping(),
+            r#"{"sirToJira": {"Closed": "Done"},
+                "fields": {"sirToJira": {"impactedAccounts": "customfield_10050"}}}"#,
+            ParameterType::String,
+        )
+        .await
+        .unwrap();
+    let (mapping, fields) = load_mappings(&world.ssm, p).await.unwrap();
+    assert_eq!(mapping.jira_status_for(SirStatus::Closed), "Done");
+    assert_eq!(
+        fields.sir_to_jira[&MappedSirField::ImpactedAccounts],
+        "customfield_10050"
+    );
+    world
+        .put_parameter(
+            &p.status_mapping(),
+            r#"{"fields": {"sirToJira": {"impactedAccounts": "description"}}}"#,
+            ParameterType::String,
+        )
+        .await
+        .unwrap();
+    let err = load_mappings(&world.ssm, p).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::FieldMapping(FieldMappingError::OwnedField { .. })
+        ),
+        "{err}"
     );
     world
         .put_parameter(&p.status_mapping(), "{not json", ParameterType::String)
         .await
         .unwrap();
-    let err = load_status_mapping(&world.ssm, p).await.unwrap_err();
+    let err = load_mappings(&world.ssm, p).await.unwrap_err();
     assert!(
         matches!(err, Error::Status(StatusError::InvalidMapping { .. })),
         "{err}"

@@ -354,3 +354,62 @@ async fn an_attachment_deleted_in_jira_is_noted_once_on_the_case_and_its_copy_st
     assert_eq!(total(&settled.to_sir, "attachmentsDeleted"), 0);
     assert_eq!(count(&sir_texts(&it, &case_id), &note), 1);
 }
+
+#[tokio::test]
+async fn a_watcher_who_left_the_issue_by_choice_is_neither_added_back_nor_later_removed() {
+    let it = Integration::start().await.unwrap();
+    let ann = it
+        .jira
+        .add_user(User::new("Ann Analyst", "ann@example.com"));
+    it.jira.add_user(User::new("Bo Builder", "bo@example.com"));
+    let case_id = it
+        .sir
+        .create_case(
+            HUMAN,
+            NewCase {
+                title: "Odd logins".into(),
+                description: "x".into(),
+                watchers: vec![Watcher::email("ann@example.com")],
+                ..NewCase::default()
+            },
+        )
+        .case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let watches = |it: &Integration| {
+        it.jira
+            .issue(&key)
+            .unwrap()
+            .watchers
+            .contains(&ann.account_id)
+    };
+    assert!(watches(&it));
+
+    // Ann stops watching the issue; a later watcher change of the case does not add her back.
+    it.jira.remove_watcher(&key, &ann.account_id).unwrap();
+    let add_bo = CaseUpdate {
+        watchers_to_add: vec![Watcher::email("bo@example.com")],
+        ..CaseUpdate::default()
+    };
+    it.sir.update_case(HUMAN, &case_id, add_bo).unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert!(!watches(&it), "she left the issue by her own choice");
+    assert!(sir_watchers(&it, &case_id).contains(&"ann@example.com".to_owned()));
+
+    // She watches the issue again by her own choice, then leaves the case: she stays on the issue.
+    it.jira.add_watcher(&key, &ann.account_id).unwrap();
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                watchers_to_delete: vec![Watcher::email("ann@example.com")],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    let settled = it.settle().await.unwrap();
+    settled.assert_clean();
+    assert_eq!(total(&settled.to_jira, "watchersRemoved"), 0);
+    assert!(watches(&it), "her own watch of the issue stays");
+}

@@ -1783,8 +1783,12 @@ impl JiraApi for JiraDownAfterCreate {
         key: &str,
         target: &str,
         route: &[&str],
+        screens: &shared::jira::TransitionScreens,
     ) -> shared::Result<usize> {
-        self.inner.transition_to(key, target, route).await
+        self.inner.transition_to(key, target, route, screens).await
+    }
+    async fn fields(&self) -> shared::Result<Vec<shared::jira::JiraField>> {
+        self.inner.fields().await
     }
     async fn comments(&self, key: &str) -> shared::Result<Vec<JiraComment>> {
         self.inner.comments(key).await
@@ -1808,6 +1812,9 @@ impl JiraApi for JiraDownAfterCreate {
     }
     async fn remove_watcher(&self, key: &str, account_id: &str) -> shared::Result<()> {
         self.inner.remove_watcher(key, account_id).await
+    }
+    async fn comment_exists(&self, key: &str, comment_id: &str) -> shared::Result<bool> {
+        self.inner.comment_exists(key, comment_id).await
     }
     async fn find_user_by_email(&self, email: &str) -> shared::Result<Option<JiraUser>> {
         self.inner.find_user_by_email(email).await

@@ -1,11 +1,11 @@
 //! [`ItemLinkStore`] on DynamoDB: `CASE#<caseId>` / `COMMENT#<sirId>` ↔ `ISSUE#<issueKey>` /
 //! `COMMENT#<jiraId>` (and the same with `ATTACHMENT#` and `WATCHER#`: e-mail ↔ accountId),
-//! written and deleted together in one transaction.
+//! written together in one transaction.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dynamo::{DynamoMappingStore, ItemReader, case_pk, issue_pk, key, s};
 use super::{ItemLink, ItemLinkStore, LinkedItemKind, Origin};
@@ -86,35 +86,6 @@ impl ItemLinkStore for DynamoMappingStore {
             .transact_write_items()
             .transact_items(Self::put_transact_item(by_case, None, &self.table)?)
             .transact_items(Self::put_transact_item(by_issue, None, &self.table)?)
-            .send()
-            .await
-            .map_err(Error::dynamodb("TransactWriteItems"))?;
-        Ok(())
-    }
-
-    async fn delete_item_link(&self, link: &ItemLink) -> Result<()> {
-        let prefix = sk_prefix(link.kind);
-        let delete = |pk: String, sk: String| {
-            Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(pk, sk)))
-                .build()
-                .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                .map_err(|source| Error::RequestBuild {
-                    what: "TransactWriteItems Delete",
-                    source,
-                })
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(delete(
-                case_pk(&link.case_id),
-                format!("{prefix}{}", link.sir_id),
-            )?)
-            .transact_items(delete(
-                issue_pk(&link.issue_key),
-                format!("{prefix}{}", link.jira_id),
-            )?)
             .send()
             .await
             .map_err(Error::dynamodb("TransactWriteItems"))?;

@@ -321,23 +321,6 @@ impl ItemLinkStore for InMemoryMappingStore {
         Ok(())
     }
 
-    async fn delete_item_link(&self, link: &ItemLink) -> Result<()> {
-        let mut tables = self.tables();
-        if let Some(partition) = tables
-            .items_by_case
-            .get_mut(&(link.kind, link.case_id.clone()))
-        {
-            partition.remove(&link.sir_id);
-        }
-        if let Some(partition) = tables
-            .items_by_issue
-            .get_mut(&(link.kind, link.issue_key.clone()))
-        {
-            partition.remove(&link.jira_id);
-        }
-        Ok(())
-    }
-
     async fn item_link_by_sir_id(
         &self,
         kind: LinkedItemKind,

@@ -160,7 +160,8 @@ pub enum LinkedItemKind {
     Attachment,
     /// A watcher the integration added on one side because the person watches the other:
     /// `sir_id` is the e-mail (lower case), `jira_id` the accountId, `origin` the side the
-    /// person watches by their own choice. Only such a watcher is ever removed by the
+    /// person watches by their own choice, `fingerprint` its state ([`WATCHER_LEFT`],
+    /// [`WATCHER_REMOVED`], `None` while active). Only an active one is ever removed by the
     /// integration, and only when the person stops watching on the origin side.
     Watcher,
 }
@@ -195,6 +196,15 @@ pub const REFUSED_ATTACHMENT_PREFIX: &str = "refused-comment-";
 /// deletion was carried to SIR (the comment copy edited to say so, the attachment's deletion
 /// noted on the case): said once. A body digest is hex, so it is never this.
 pub const DELETED_IN_JIRA: &str = "deleted-in-jira";
+
+/// The state of a watcher link whose person stopped watching on the receiving side by their own
+/// choice: they are not added there again, and never removed from there by the integration.
+pub const WATCHER_LEFT: &str = "left";
+
+/// The state of a watcher link whose person left the origin side, so the integration removed
+/// them from the receiving side: they are added again only when the origin side (as read live,
+/// not from an older event) has them again.
+pub const WATCHER_REMOVED: &str = "removed";
 
 /// A cached answer to "which Jira account has this e-mail?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,8 +379,6 @@ pub trait SnapshotStore: Send + Sync {
 pub trait ItemLinkStore: Send + Sync {
     /// Writes the item map both ways in one transaction (overwriting an earlier version).
     async fn put_item_link(&self, link: &ItemLink) -> Result<()>;
-    /// Deletes the item map both ways in one transaction (nothing to delete is no error).
-    async fn delete_item_link(&self, link: &ItemLink) -> Result<()>;
     async fn item_link_by_sir_id(
         &self,
         kind: LinkedItemKind,

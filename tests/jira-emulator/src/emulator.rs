@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::adf;
 use crate::automation::{Automation, IssueEvent, SnsTarget};
+use crate::custom_fields::CustomField;
 use crate::faults::{Faults, RateLimit};
 use crate::http;
 use crate::http::media::Media;
@@ -56,6 +57,9 @@ pub struct JiraEmulatorConfig {
     /// fields, unless the request names its id in `reconcileIssues`.
     /// Zero (the default) makes search see every write at once.
     pub search_lag: Duration,
+    /// The site's custom fields (`GET /field`, settable by id on create and edit; some
+    /// required on the create screen). None by default.
+    pub custom_fields: Vec<CustomField>,
 }
 
 impl Default for JiraEmulatorConfig {
@@ -76,6 +80,7 @@ impl Default for JiraEmulatorConfig {
             auto_watch: true,
             attachment_redirect: true,
             search_lag: Duration::ZERO,
+            custom_fields: Vec::new(),
         }
     }
 }
@@ -285,6 +290,7 @@ impl Shared {
                 description,
                 labels: new.labels,
                 reporter: None,
+                custom_fields: Default::default(),
             },
         )
         .map(|(_, key)| key)
@@ -307,6 +313,7 @@ impl Shared {
                 summary: edit.summary,
                 description: description.map(Some),
                 labels: edit.labels.map(LabelChange::Set).into_iter().collect(),
+                custom_fields: Default::default(),
             },
         )
     }
@@ -498,6 +505,7 @@ impl JiraEmulator {
             workflow: config.workflow,
             auto_watch: config.auto_watch,
             max_attachment_bytes: config.max_attachment_bytes,
+            custom_fields: config.custom_fields,
             integration_email: config.email,
             integration_token: config.token,
             integration_display_name: config.display_name,

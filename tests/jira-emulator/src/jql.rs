@@ -1015,6 +1015,7 @@ mod tests {
             workflow: crate::Workflow::default(),
             auto_watch: false,
             max_attachment_bytes: 1024,
+            custom_fields: Vec::new(),
             integration_email: "sync@example.com".into(),
             integration_token: "token".into(),
             integration_display_name: "Sync".into(),
@@ -1029,6 +1030,7 @@ mod tests {
                         summary: format!("issue {n}"),
                         description: None,
                         labels: Vec::new(),
+                        custom_fields: Default::default(),
                         reporter: None,
                     },
                 )

@@ -115,6 +115,7 @@
 
 mod adf;
 mod automation;
+mod custom_fields;
 mod emulator;
 mod error;
 mod faults;
@@ -125,6 +126,7 @@ mod store;
 mod workflow;
 
 pub use automation::{Automation, SnsTarget};
+pub use custom_fields::{CustomField, CustomFieldKind};
 pub use emulator::{
     DEFAULT_MAX_ATTACHMENT_BYTES, IN_PROCESS_MEDIA_URL, IN_PROCESS_URL, JiraEmulator,
     JiraEmulatorConfig,

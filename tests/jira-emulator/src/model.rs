@@ -134,6 +134,9 @@ pub struct IssueRecord {
     pub comments: Vec<CommentRecord>,
     pub attachments: Vec<AttachmentRecord>,
     pub properties: BTreeMap<String, Value>,
+    /// Custom field values by field id (unset ones absent).
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, Value>,
     /// accountId of who created it.
     pub creator: String,
     pub reporter: String,

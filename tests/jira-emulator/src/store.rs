@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::Error;
 use crate::adf;
+use crate::custom_fields::CustomField;
 use crate::model::{AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueRecord, User};
 use crate::workflow::Workflow;
 
@@ -27,6 +28,8 @@ pub(crate) struct NewIssueFields {
     pub description: Option<Value>,
     pub labels: Vec<String>,
     pub reporter: Option<String>,
+    /// Custom field values by id, already checked against their fields.
+    pub custom_fields: BTreeMap<String, Value>,
 }
 
 /// One edit of the labels list, as Jira's `update` verbs.
@@ -44,6 +47,8 @@ pub(crate) struct IssueChanges {
     /// `Some(None)` clears the description.
     pub description: Option<Option<Value>>,
     pub labels: Vec<LabelChange>,
+    /// Custom field values by id, already checked (`null` clears one).
+    pub custom_fields: BTreeMap<String, Value>,
 }
 
 #[derive(Debug)]
@@ -61,6 +66,7 @@ pub(crate) struct Store {
     workflow: Workflow,
     auto_watch: bool,
     max_attachment_bytes: u64,
+    custom_fields: Vec<CustomField>,
     integration_account_id: String,
     users: Vec<User>,
     api_tokens: Vec<ApiToken>,
@@ -84,12 +90,22 @@ pub(crate) struct StoreSettings {
     pub integration_email: String,
     pub integration_token: String,
     pub integration_display_name: String,
+    pub custom_fields: Vec<CustomField>,
 }
 
 /// The project's id: there is one project.
 pub(crate) const PROJECT_ID: &str = "10000";
 
 impl Store {
+    /// The site's custom field with this id.
+    pub(crate) fn custom_field(&self, id: &str) -> Option<&CustomField> {
+        self.custom_fields.iter().find(|field| field.id == id)
+    }
+
+    pub(crate) fn custom_fields(&self) -> &[CustomField] {
+        &self.custom_fields
+    }
+
     pub(crate) fn new(settings: StoreSettings) -> Store {
         let mut store = Store {
             project_key: settings.project_key,
@@ -97,6 +113,7 @@ impl Store {
             workflow: settings.workflow,
             auto_watch: settings.auto_watch,
             max_attachment_bytes: settings.max_attachment_bytes,
+            custom_fields: settings.custom_fields,
             integration_account_id: String::new(),
             users: Vec::new(),
             api_tokens: Vec::new(),
@@ -325,6 +342,11 @@ impl Store {
             comments: Vec::new(),
             attachments: Vec::new(),
             properties: Default::default(),
+            custom_fields: fields
+                .custom_fields
+                .into_iter()
+                .filter(|(_, value)| !value.is_null())
+                .collect(),
             creator: actor.to_owned(),
             reporter,
             created: at,
@@ -392,6 +414,21 @@ impl Store {
                         to: Some(labels.join(" ")),
                     });
                     issue.labels = labels;
+                }
+            }
+            for (id, value) in changes.custom_fields {
+                let before = issue.custom_fields.get(&id).cloned();
+                let after = (!value.is_null()).then_some(value);
+                if before != after {
+                    change.actions.push(IssueAction::FieldChanged {
+                        field: id.clone(),
+                        from: before.as_ref().map(Value::to_string),
+                        to: after.as_ref().map(Value::to_string),
+                    });
+                    match after {
+                        Some(value) => issue.custom_fields.insert(id, value),
+                        None => issue.custom_fields.remove(&id),
+                    };
                 }
             }
             Ok(!change.actions.is_empty())

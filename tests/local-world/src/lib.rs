@@ -284,6 +284,11 @@ impl LocalStack {
                         topic_arn: topic_arn.clone(),
                         region: REGION.into(),
                     }),
+                    custom_fields: vec![jira_emulator::CustomField::new(
+                        DEMO_MAPPED_FIELD_ID,
+                        DEMO_MAPPED_FIELD_NAME,
+                        jira_emulator::CustomFieldKind::Labels,
+                    )],
                     ..JiraEmulatorConfig::default()
                 };
                 let (email, token, project_key) = (
@@ -312,10 +317,19 @@ impl LocalStack {
                 site.token.expose_secret(),
             )
             .await?;
+        // The emulated site maps the case's impacted accounts to its "AWS accounts" field (by
+        // name, resolved through `GET /field` as on a real site); a real site maps nothing.
+        let mapping = if jira.is_some() {
+            format!(
+                r#"{{"fields": {{"sirToJira": {{"impactedAccounts": "{DEMO_MAPPED_FIELD_NAME}"}}}}}}"#
+            )
+        } else {
+            "{}".to_owned()
+        };
         world
             .put_parameter(
                 &world.parameters.status_mapping(),
-                "{}",
+                &mapping,
                 aws_sdk_ssm::types::ParameterType::String,
             )
             .await?;
@@ -941,6 +955,10 @@ async fn step(console: Console, name: &str, mut seen: impl FnMut() -> bool) -> O
     None
 }
 
+/// The emulated Jira site's custom field the local world's field mapping fills.
+const DEMO_MAPPED_FIELD_ID: &str = "customfield_10050";
+const DEMO_MAPPED_FIELD_NAME: &str = "AWS accounts";
+
 /// The sync status: Jira refuses a watcher the case gains, so the issue gets the label
 /// `sir-sync-problem`; once Jira takes the watcher (with the next watcher change) the label goes.
 async fn demo_sync_problem(
@@ -1023,6 +1041,7 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
             sir_emulator::NewCase {
                 title: "Demo: unusual console sign-in".into(),
                 description: "A root console sign-in from an unfamiliar network.".into(),
+                impacted_accounts: vec!["111122223333".into()],
                 ..sir_emulator::NewCase::default()
             },
         )
@@ -1041,6 +1060,18 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
         return Ok(false);
     }
     let key = issue_of().map(|i| i.key).unwrap_or_default();
+    let mapped = || {
+        jira.issue(&key).is_some_and(|issue| {
+            issue.custom_fields.get(DEMO_MAPPED_FIELD_ID)
+                == Some(&serde_json::json!(["111122223333"]))
+        })
+    };
+    let mapped_step = format!(
+        "the case's impacted account is in the issue's mapped field \"{DEMO_MAPPED_FIELD_NAME}\""
+    );
+    if step(c, &mapped_step, mapped).await.is_none() {
+        return Ok(false);
+    }
     jira.comment(
         &responder.account_id,
         &key,

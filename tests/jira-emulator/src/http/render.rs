@@ -265,6 +265,14 @@ impl Renderer<'_> {
             "issuetype": self.issue_type(&issue.issue_type),
             "project": self.project(),
         });
+        let mut all_fields = all_fields;
+        if let Some(object) = all_fields.as_object_mut() {
+            // Cloud shows every custom field of the issue's screens, `null` when unset.
+            for field in self.store.custom_fields() {
+                let value = issue.custom_fields.get(&field.id).cloned();
+                object.insert(field.id.clone(), value.unwrap_or(Value::Null));
+            }
+        }
         let fields: Map<String, Value> = match all_fields {
             Value::Object(fields) => fields
                 .into_iter()

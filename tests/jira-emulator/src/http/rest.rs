@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value, json};
 
 use crate::adf;
+use crate::custom_fields::CustomField;
 use crate::emulator::Shared;
 use crate::http::media;
 use crate::http::render::{FieldSelection, Renderer};
@@ -41,6 +42,7 @@ type Params = Query<Vec<(String, String)>>;
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/serverInfo", get(server_info))
+        .route("/field", get(list_fields))
         .route("/myself", get(myself))
         .route("/user", get(user))
         .route("/user/search", get(user_search))
@@ -400,17 +402,44 @@ async fn create_issue(
     let reporter = fields
         .get("reporter")
         .map(|reporter| id_in(reporter.get("accountId")).or_else(|| id_in(reporter.get("id"))));
-    for name in fields.keys() {
-        let known = [
-            "project",
-            "issuetype",
-            "summary",
-            "description",
-            "labels",
-            "reporter",
-        ];
-        if !known.contains(&name.as_str()) {
-            errors.check::<()>(Err(cannot_be_set(name)));
+    let mut custom_fields = BTreeMap::new();
+    {
+        let store = lock(&shared.store);
+        for (name, value) in fields {
+            let known = [
+                "project",
+                "issuetype",
+                "summary",
+                "description",
+                "labels",
+                "reporter",
+            ];
+            if known.contains(&name.as_str()) {
+                continue;
+            }
+            match store.custom_field(name) {
+                Some(field) => {
+                    let accepted = field
+                        .accept(value)
+                        .map_err(|message| Error::field(name.as_str(), message));
+                    if let Some(value) = errors.check(accepted) {
+                        custom_fields.insert(name.clone(), value);
+                    }
+                }
+                None => {
+                    errors.check::<()>(Err(cannot_be_set(name)));
+                }
+            }
+        }
+        // Cloud checks the create screen's required fields after the values.
+        for field in store.custom_fields() {
+            let missing = custom_fields.get(&field.id).is_none_or(Value::is_null);
+            if field.required_on_create && missing {
+                errors.check::<()>(Err(Error::field(
+                    field.id.as_str(),
+                    format!("{} is required.", field.name),
+                )));
+            }
         }
     }
     if matches!(reporter, Some(None)) {
@@ -430,6 +459,7 @@ async fn create_issue(
             description,
             labels,
             reporter: reporter.flatten(),
+            custom_fields,
         },
     )?;
     let url = format!(
@@ -464,7 +494,11 @@ async fn get_issue(
 }
 
 /// `{"fields": {...}, "update": {...}}` as one set of changes.
-fn issue_changes(version: ApiVersion, request: &Value) -> Result<IssueChanges, Error> {
+fn issue_changes(
+    version: ApiVersion,
+    request: &Value,
+    custom: &[CustomField],
+) -> Result<IssueChanges, Error> {
     let mut changes = IssueChanges::default();
     let mut errors = FieldErrors::default();
     if let Some(fields) = request.get("fields").and_then(Value::as_object) {
@@ -477,9 +511,19 @@ fn issue_changes(version: ApiVersion, request: &Value) -> Result<IssueChanges, E
                         changes.labels.push(LabelChange::Set(labels));
                     }
                 }
-                other => {
-                    errors.check::<()>(Err(cannot_be_set(other)));
-                }
+                other => match custom.iter().find(|field| field.id == other) {
+                    Some(field) => {
+                        let accepted = field
+                            .accept(value)
+                            .map_err(|message| Error::field(other, message));
+                        if let Some(value) = errors.check(accepted) {
+                            changes.custom_fields.insert(other.to_owned(), value);
+                        }
+                    }
+                    None => {
+                        errors.check::<()>(Err(cannot_be_set(other)));
+                    }
+                },
             }
         }
     }
@@ -551,7 +595,8 @@ async fn edit_issue(
 ) -> Result<StatusCode, Error> {
     let request = parse_json(&body)?;
     shared.issue_key(&key)?;
-    let changes = issue_changes(version, &request)?;
+    let custom = lock(&shared.store).custom_fields().to_vec();
+    let changes = issue_changes(version, &request, &custom)?;
     shared.edit_issue(&caller.account_id, &key, changes)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -607,15 +652,23 @@ async fn make_transition(
                     .map_or_else(|| transition.to.clone(), |status| status.name.clone())
             })
     };
-    if let Some((field, message)) = target
+    let screen = target
         .as_deref()
-        .and_then(|status| shared.faults.transition_requirement(status))
+        .and_then(|status| shared.faults.transition_requirement(status));
+    if let Some((field, message)) = &screen
         && request
             .get("fields")
-            .and_then(|fields| fields.get(&field))
+            .and_then(|fields| fields.get(field))
             .is_none_or(Value::is_null)
     {
-        return Err(Error::field(field, message));
+        return Err(Error::field(field.as_str(), message.as_str()));
+    }
+    // Only a field on the transition's screen can be set with it, as in Cloud.
+    if let Some(fields) = request.get("fields").and_then(Value::as_object) {
+        let on_screen = |name: &str| screen.as_ref().is_some_and(|(field, _)| field == name);
+        if let Some(name) = fields.keys().find(|name| !on_screen(name)) {
+            return Err(cannot_be_set(name));
+        }
     }
     shared.transition(&caller.account_id, &key, &transition_id)?;
     Ok(StatusCode::NO_CONTENT)
@@ -742,6 +795,14 @@ async fn edit_comment(
     let body = comment_body_in(version, &request)?;
     shared.edit_comment(&caller.account_id, &key, &comment_id, body)?;
     comment_response(&shared, version, &caller, &key, &comment_id, false).map(Json)
+}
+
+/// The system fields the emulator serves, then the site's custom fields.
+async fn list_fields(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let store = lock(&shared.store);
+    let mut fields = crate::custom_fields::system_fields();
+    fields.extend(store.custom_fields().iter().map(CustomField::listing));
+    Json(Value::Array(fields))
 }
 
 /// 204, as Cloud answers; the comment must be on that issue.

@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod automation;
 mod comments;
+mod custom_fields;
 mod faults;
 mod issues;
 mod search;

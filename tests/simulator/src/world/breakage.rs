@@ -10,8 +10,8 @@ use serde_json::Value;
 use shared::Result;
 use shared::comment_marker::CommentMarker;
 use shared::jira::{
-    IssueEdit, JiraApi, JiraAttachment, JiraComment, JiraIssue, JiraUser, NewIssue, OpenIssuesPage,
-    Transition, UpdatedIssuesPage,
+    IssueEdit, JiraApi, JiraAttachment, JiraComment, JiraField, JiraIssue, JiraUser, NewIssue,
+    OpenIssuesPage, Transition, TransitionScreens, UpdatedIssuesPage,
 };
 
 /// The account `myself()` answers: no one's.
@@ -45,8 +45,18 @@ impl JiraApi for SelfUnaware {
         self.0.transitions(key).await
     }
 
-    async fn transition_to(&self, key: &str, target: &str, route: &[&str]) -> Result<usize> {
-        self.0.transition_to(key, target, route).await
+    async fn transition_to(
+        &self,
+        key: &str,
+        target: &str,
+        route: &[&str],
+        screens: &TransitionScreens,
+    ) -> Result<usize> {
+        self.0.transition_to(key, target, route, screens).await
+    }
+
+    async fn fields(&self) -> Result<Vec<JiraField>> {
+        self.0.fields().await
     }
 
     async fn comments(&self, key: &str) -> Result<Vec<JiraComment>> {
@@ -71,6 +81,10 @@ impl JiraApi for SelfUnaware {
 
     async fn remove_watcher(&self, key: &str, account_id: &str) -> Result<()> {
         self.0.remove_watcher(key, account_id).await
+    }
+
+    async fn comment_exists(&self, key: &str, comment_id: &str) -> Result<bool> {
+        self.0.comment_exists(key, comment_id).await
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>> {

@@ -204,11 +204,6 @@ impl ItemLinkStore for SimStore {
         self.inner.put_item_link(link).await
     }
 
-    async fn delete_item_link(&self, link: &ItemLink) -> Result<()> {
-        self.race().await;
-        self.inner.delete_item_link(link).await
-    }
-
     async fn item_link_by_sir_id(
         &self,
         kind: LinkedItemKind,

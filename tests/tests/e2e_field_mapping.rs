@@ -1,0 +1,183 @@
+//! The field mapping end to end through the pipeline, against a Jira project as strict as
+//! Cloud's: a create screen that requires a custom field (Severity), custom fields of several
+//! kinds, and a Done transition whose screen requires a resolution. The mapping document goes
+//! through SSM as a cold start reads it (`IntegrationOptions::mapping_document`).
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use integration_tests::pipeline::{Integration, IntegrationOptions};
+use jira_emulator::{CustomField, CustomFieldKind, JiraEmulatorConfig};
+use serde_json::json;
+use sir_emulator::{CaseUpdate, NewCase};
+
+const HUMAN: &str = "human";
+
+/// A project whose create screen requires Severity, with two more custom fields.
+fn strict_site() -> JiraEmulatorConfig {
+    JiraEmulatorConfig {
+        custom_fields: vec![
+            CustomField {
+                required_on_create: true,
+                options: vec!["Sev 1".into(), "Sev 2".into(), "Sev 3".into()],
+                ..CustomField::new("customfield_10060", "Severity", CustomFieldKind::Select)
+            },
+            CustomField::new("customfield_10050", "AWS accounts", CustomFieldKind::Labels),
+            CustomField::new("customfield_10070", "Incident start", CustomFieldKind::Date),
+        ],
+        ..JiraEmulatorConfig::default()
+    }
+}
+
+const MAPPING: &str = r#"{
+  "sirToJira": {"Closed": "Done"},
+  "fields": {
+    "sirToJira": {
+      "impactedAccounts": "AWS accounts",
+      "reportedIncidentStartDate": "customfield_10070",
+      "impactedRegions": "labels"
+    },
+    "onCreate": {"Severity": {"value": "Sev 2"}},
+    "onTransition": {"Done": {"resolution": {"name": "Done"}}}
+  }
+}"#;
+
+fn case() -> NewCase {
+    NewCase {
+        title: "Keys used from an unknown network".into(),
+        description: "GuardDuty finding.".into(),
+        impacted_accounts: vec!["111122223333".into()],
+        impacted_aws_regions: vec!["eu-west-1".into()],
+        ..NewCase::default()
+    }
+}
+
+#[tokio::test]
+async fn mapped_fields_and_required_values_reach_the_issue_and_follow_the_case() {
+    let it = Integration::start_with(IntegrationOptions {
+        jira: strict_site(),
+        mapping_document: Some(MAPPING.into()),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    it.jira
+        .faults()
+        .require_transition_field("Done", "resolution", "Resolution is required.");
+    let created = it.sir.create_case(HUMAN, case());
+    let case_id = created.case_id.clone();
+    it.settle().await.unwrap().assert_clean();
+
+    let issue = it.jira.issues()[0].clone();
+    assert_eq!(
+        issue.custom_fields["customfield_10060"],
+        json!({"value": "Sev 2"}),
+        "the required field has its configured value"
+    );
+    assert_eq!(
+        issue.custom_fields["customfield_10050"],
+        json!(["111122223333"])
+    );
+    let start = it.sir.case(&case_id).unwrap().reported_incident_start_date;
+    assert_eq!(
+        issue.custom_fields["customfield_10070"],
+        json!(format!(
+            "{:04}-{:02}-{:02}",
+            start.year(),
+            u8::from(start.month()),
+            start.day()
+        ))
+    );
+    assert!(
+        issue.labels.contains(&"eu-west-1".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(issue.labels.contains(&format!("sir-case-{case_id}")));
+
+    // A changed SIR field reaches its Jira field.
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                impacted_accounts_to_add: vec!["444455556666".into()],
+                impacted_aws_regions_to_add: vec!["us-east-1".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let issue = it.jira.issue(&issue.key).unwrap();
+    assert_eq!(
+        issue.custom_fields["customfield_10050"],
+        json!(["111122223333", "444455556666"])
+    );
+    assert!(
+        issue.labels.contains(&"us-east-1".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(issue.labels.contains(&format!("sir-case-{case_id}")));
+
+    // Closing the case moves the issue to Done, through the screen that requires a resolution.
+    it.sir.close_case(HUMAN, &case_id).unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(it.jira.issue(&issue.key).unwrap().status, "Done");
+}
+
+#[tokio::test]
+async fn without_the_required_value_jira_refuses_the_create_and_the_event_fails_loudly() {
+    let it = Integration::start_with(IntegrationOptions {
+        jira: strict_site(),
+        async_retry_budget: Some(3),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    it.sir.create_case(HUMAN, case());
+    let settled = it.settle().await.unwrap();
+    assert!(it.jira.issues().is_empty());
+    assert!(
+        settled
+            .to_jira
+            .errors
+            .iter()
+            .any(|e| e.contains("Severity is required")),
+        "{:?}",
+        settled.to_jira.errors
+    );
+    assert!(!settled.to_jira.dead_lettered.is_empty(), "kept in the DLQ");
+}
+
+#[tokio::test]
+async fn a_mapping_naming_a_field_the_site_lacks_fails_every_event_loudly() {
+    let it = Integration::start_with(IntegrationOptions {
+        jira: strict_site(),
+        async_retry_budget: Some(3),
+        mapping_document: Some(
+            r#"{"fields": {"sirToJira": {"impactedAccounts": "Accounts affected"},
+                            "onCreate": {"Severity": {"value": "Sev 2"}}}}"#
+                .into(),
+        ),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    it.sir.create_case(HUMAN, case());
+    let settled = it.settle().await.unwrap();
+    assert!(it.jira.issues().is_empty());
+    assert!(
+        settled
+            .to_jira
+            .errors
+            .iter()
+            .any(|e| e.contains("no field \"Accounts affected\"")),
+        "{:?}",
+        settled.to_jira.errors
+    );
+}
