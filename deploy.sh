@@ -645,8 +645,10 @@ read_mapping_document() {
     name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.statusMapping')"
     if ! deployed=$(aws_cli ssm get-parameter --name "$name" --query Parameter.Value --output text 2>"$WORK/ssm.err"); then
       deployed=''
-      grep -q ParameterNotFound "$WORK/ssm.err" ||
-        die "could not read $name to keep the mapping not given: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+      if ! grep -q ParameterNotFound "$WORK/ssm.err"; then
+        $dry_run || die "could not read $name to keep the mapping not given: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+        printf '    warning: could not read %s; the dry run assumes no mapping is deployed\n' "$name"
+      fi
     fi
   fi
   [ -n "$deployed" ] || deployed='{}'
@@ -662,8 +664,10 @@ read_mapping_document() {
     try {
       const deployed = object(fs.readFileSync(deployedFile, "utf8"), "the deployed mapping");
       const doc = statusFile ? object(fs.readFileSync(statusFile, "utf8"), "--status-mapping " + statusFile) : deployed;
+      // Without --field-mapping, a "fields" key in the status mapping file is the field mapping.
+      const given = statusFile && doc.fields !== undefined ? doc.fields : deployed.fields;
       delete doc.fields;
-      const fields = fieldFile ? object(fs.readFileSync(fieldFile, "utf8"), "--field-mapping " + fieldFile) : deployed.fields;
+      const fields = fieldFile ? object(fs.readFileSync(fieldFile, "utf8"), "--field-mapping " + fieldFile) : given;
       if (fields !== undefined) {
         for (const key of Object.keys(fields)) {
           if (!["sirToJira", "onCreate", "onTransition"].includes(key)) throw new Error("the field mapping has an unknown key " + key + " (sirToJira, onCreate, onTransition)");

@@ -494,8 +494,8 @@ impl JiraClientHandler {
                 continue;
             }
             match link.fingerprint.as_deref() {
-                Some(WATCHER_REMOVED) => continue,
-                Some(_) => {}
+                // A person's choice to leave the issue stays, whatever they do on the case.
+                Some(_) => continue,
                 None if current.contains(&link.jira_id) => {
                     let removed = self.jira.remove_watcher(key, &link.jira_id).await;
                     let removed = items.settle(

@@ -63,7 +63,9 @@ use shared::issue_description::{
     strip_details_block, with_case_text, with_details_block,
 };
 use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
-use shared::jira::{IntegrationAccount, IssueEdit, JiraApi, JiraIssue, NewIssue};
+use shared::jira::{
+    IntegrationAccount, IssueEdit, JiraApi, JiraIssue, NewIssue, TransitionScreens,
+};
 use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, OriginSite, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
@@ -842,7 +844,12 @@ impl JiraClientHandler {
             }
             None => {
                 let mapping = self.field_mapping().await?;
+                let mut fields = mapping.create_fields(case);
                 let mut labels = vec![label];
+                // Labels given in `onCreate` join the integration's rather than replace them.
+                if let Some(Value::Array(given)) = fields.remove("labels") {
+                    labels.extend(given.iter().filter_map(Value::as_str).map(str::to_owned));
+                }
                 labels.extend(mapping.labels_for(case));
                 let new = NewIssue {
                     project_key: self.settings.project_key.clone(),
@@ -850,7 +857,7 @@ impl JiraClientHandler {
                     summary: summary_for(case),
                     description: issue_description_adf(case, &self.console_url(case_id)).into(),
                     labels,
-                    fields: mapping.create_fields(case),
+                    fields,
                 };
                 let key = self
                     .create_issue_once(case_id, &new, create_started)
@@ -969,25 +976,8 @@ impl JiraClientHandler {
                 edit.description = Some(doc.into());
             }
         }
-        let mapping = self.field_mapping().await?;
-        for mapped in &mapping.to_jira {
-            if !wanted.wants(mapped.sir.case_field()) {
-                continue;
-            }
-            let values = mapped.sir.values(case);
-            if mapped.kind == JiraFieldKind::SystemLabels {
-                edit.labels_to_add
-                    .extend(values.iter().map(|v| label_of(v)));
-            } else {
-                edit.fields
-                    .insert(mapped.jira_id.clone(), mapped.kind.value(&values));
-            }
-        }
         if edit != IssueEdit::default() {
             self.jira.edit_issue(key, &edit).await?;
-            if !(edit.fields.is_empty() && edit.labels_to_add.is_empty()) {
-                applied.fields_edited.push("mapped fields".to_owned());
-            }
             if let Some(summary) = edit.summary {
                 jira_state.summary = summary;
                 applied.fields_edited.push("summary".to_owned());
@@ -1005,15 +995,35 @@ impl JiraClientHandler {
             }
             self.store.put_issue_snapshot(jira_state).await?;
         }
+        // Mapped fields are an item of their own: a value Jira refuses is reported once, and a
+        // mapping the site cannot take fails the event only after everything else was applied.
+        let configured = &self.settings.field_mapping;
+        if configured
+            .sir_to_jira
+            .keys()
+            .any(|field| wanted.wants(field.case_field()))
+        {
+            let written = self.write_mapped_fields(case, key, wanted).await;
+            if items
+                .settle(|| "mapped fields".to_owned(), written)
+                .is_some_and(|wrote| wrote)
+            {
+                applied.fields_edited.push("mapped fields".to_owned());
+            }
+        }
         if wanted.wants(CaseField::Status) {
             let target = self.settings.status_mapping.jira_status_for(case.status);
+            let screens = if configured.on_transition.is_empty() {
+                TransitionScreens::new()
+            } else {
+                items
+                    .defer(self.field_mapping().await.map(|m| m.on_transition.clone()))
+                    .unwrap_or_default()
+            };
             if !issue.status.eq_ignore_ascii_case(target) {
                 let route = self.settings.jira_route();
                 let route: Vec<&str> = route.iter().map(String::as_str).collect();
-                let moved = self
-                    .jira
-                    .transition_to(key, target, &route, &mapping.on_transition)
-                    .await;
+                let moved = self.jira.transition_to(key, target, &route, &screens).await;
                 let moved = items.settle(
                     || format!("status change to {target}"),
                     moved.map_err(JiraClientError::from),
@@ -1038,6 +1048,36 @@ impl JiraClientHandler {
             }
         }
         Ok(())
+    }
+
+    /// Writes the mapped fields the delivery names (see [`shared::field_mapping`]) in one
+    /// edit; `false` when there was nothing to write.
+    async fn write_mapped_fields(
+        &self,
+        case: &CaseSnapshot,
+        key: &str,
+        wanted: &FieldsWanted,
+    ) -> Result<bool, JiraClientError> {
+        let mapping = self.field_mapping().await?;
+        let mut edit = IssueEdit::default();
+        for mapped in &mapping.to_jira {
+            if !wanted.wants(mapped.sir.case_field()) {
+                continue;
+            }
+            let values = mapped.sir.values(case);
+            if mapped.kind == JiraFieldKind::SystemLabels {
+                edit.labels_to_add
+                    .extend(values.iter().map(|v| label_of(v)).filter(|l| !l.is_empty()));
+            } else {
+                edit.fields
+                    .insert(mapped.jira_id.clone(), mapped.kind.value(&values));
+            }
+        }
+        if edit == IssueEdit::default() {
+            return Ok(false);
+        }
+        self.jira.edit_issue(key, &edit).await?;
+        Ok(true)
     }
 
     /// One comment noting the closure code of a closed case (remembered on the issue, so a

@@ -407,31 +407,56 @@ pub fn is_issue_key_of(key: &str, project_key: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The status mapping and the field mapping (one document) from SSM, or the defaults (no field
-/// mapped) when the parameter does not exist. Either one that does not parse fails the cold
-/// start.
-pub async fn load_mappings(
+/// The mapping document (status mapping, field mapping under `fields`) from SSM; `None` when
+/// the parameter does not exist.
+async fn mapping_document(
     ssm: &aws_sdk_ssm::Client,
     names: &ParameterNames,
-) -> Result<(StatusMapping, FieldMapping)> {
+) -> Result<Option<String>> {
     let name = names.status_mapping();
-    let result = ssm.get_parameter().name(&name).send().await;
-    match result {
-        Ok(out) => {
-            let json = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-            Ok((
-                StatusMapping::from_json(json)?,
-                FieldMapping::from_mapping_document(json)?,
-            ))
-        }
+    match ssm.get_parameter().name(&name).send().await {
+        Ok(out) => Ok(Some(
+            out.parameter()
+                .and_then(|p| p.value())
+                .unwrap_or_default()
+                .to_owned(),
+        )),
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_parameter_not_found()) =>
         {
-            Ok((StatusMapping::default(), FieldMapping::default()))
+            Ok(None)
         }
         Err(err) => Err(Error::ssm("GetParameter", &name)(err)),
+    }
+}
+
+/// The status mapping and the field mapping (one document) from SSM, or the defaults (no field
+/// mapped) when the parameter does not exist: jira-client's. Either one that does not parse
+/// fails the cold start.
+pub async fn load_mappings(
+    ssm: &aws_sdk_ssm::Client,
+    names: &ParameterNames,
+) -> Result<(StatusMapping, FieldMapping)> {
+    match mapping_document(ssm, names).await? {
+        Some(json) => Ok((
+            StatusMapping::from_json(&json)?,
+            FieldMapping::from_mapping_document(&json)?,
+        )),
+        None => Ok((StatusMapping::default(), FieldMapping::default())),
+    }
+}
+
+/// The status mapping alone (the field mapping is jira-client's: a broken one does not stop
+/// the Jira → SIR half), or the defaults when the parameter does not exist.
+pub async fn load_status_mapping(
+    ssm: &aws_sdk_ssm::Client,
+    names: &ParameterNames,
+) -> Result<StatusMapping> {
+    match mapping_document(ssm, names).await? {
+        Some(json) => Ok(StatusMapping::from_json(&json)?),
+        None => Ok(StatusMapping::default()),
     }
 }
 

@@ -130,6 +130,9 @@ pub struct JiraFieldSchema {
     pub items: Option<String>,
     #[serde(default)]
     pub system: Option<String>,
+    /// A custom field's type key (`…:textarea` takes ADF in REST v3).
+    #[serde(default)]
+    pub custom: Option<String>,
 }
 
 /// How a Jira field takes a value, from its schema.
@@ -140,8 +143,10 @@ pub enum JiraFieldKind {
     SystemLabels,
     /// A list of strings (a custom labels field): no spaces.
     StringList,
-    /// A text: list values joined with ", ".
+    /// A single-line text: list values joined with ", ", at most 255 characters.
     Text,
+    /// A multi-line text (paragraph) field: the same text as an ADF document.
+    TextArea,
     /// A select list: the first value as the option.
     Option,
     /// A multi-select: each value an option.
@@ -162,6 +167,13 @@ impl JiraFieldKind {
             ("array", "string") => JiraFieldKind::StringList,
             ("array", "option") => JiraFieldKind::OptionList,
             ("option", _) => JiraFieldKind::Option,
+            ("string", _)
+                if schema
+                    .and_then(|s| s.custom.as_deref())
+                    .is_some_and(|c| c.ends_with(":textarea")) =>
+            {
+                JiraFieldKind::TextArea
+            }
             ("string", _) => JiraFieldKind::Text,
             ("date", _) => JiraFieldKind::Date,
             ("datetime", _) => JiraFieldKind::DateTime,
@@ -182,9 +194,13 @@ impl JiraFieldKind {
     pub fn value(self, values: &[String]) -> Value {
         let first = values.first();
         match self {
-            JiraFieldKind::SystemLabels | JiraFieldKind::StringList => {
-                json!(values.iter().map(|v| label_of(v)).collect::<Vec<_>>())
-            }
+            JiraFieldKind::SystemLabels | JiraFieldKind::StringList => json!(
+                values
+                    .iter()
+                    .map(|v| label_of(v))
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+            ),
             JiraFieldKind::OptionList => {
                 json!(
                     values
@@ -194,12 +210,27 @@ impl JiraFieldKind {
                 )
             }
             _ if values.is_empty() => Value::Null,
-            JiraFieldKind::Text => json!(values.join(", ")),
+            JiraFieldKind::Text => json!(crate::text::clip_chars(&values.join(", "), 255)),
+            JiraFieldKind::TextArea => crate::adf::text_to_adf(&values.join(", ")),
             JiraFieldKind::Option => json!({"value": first}),
             JiraFieldKind::Date => json!(first.map(|v| v.chars().take(10).collect::<String>())),
-            JiraFieldKind::DateTime => json!(first),
+            JiraFieldKind::DateTime => json!(first.map(|v| jira_datetime(v))),
         }
     }
+}
+
+/// An RFC 3339 date-time as Jira's REST API documents its date-time fields
+/// (`2026-11-30T08:00:00.000+0000`); a value that does not parse is sent as it is.
+fn jira_datetime(value: &str) -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let Ok(parsed) = DateTime::from_str(value.trim(), Format::DateTime) else {
+        return value.to_owned();
+    };
+    let Ok(whole) = DateTime::from_secs(parsed.secs()).fmt(Format::DateTime) else {
+        return value.to_owned();
+    };
+    let millis = parsed.subsec_nanos() / 1_000_000;
+    format!("{}.{millis:03}+0000", whole.trim_end_matches('Z'))
 }
 
 /// A value as a Jira label: no whitespace (Jira refuses it), at most 255 characters.
@@ -376,6 +407,7 @@ impl ResolvedFieldMapping {
             .filter(|mapped| mapped.kind == JiraFieldKind::SystemLabels)
             .flat_map(|mapped| mapped.sir.values(case))
             .map(|value| label_of(&value))
+            .filter(|label| !label.is_empty())
             .collect()
     }
 
@@ -401,6 +433,7 @@ mod tests {
                 kind: kind.into(),
                 items: items.map(str::to_owned),
                 system: None,
+                custom: None,
             }),
         }
     }
@@ -531,6 +564,25 @@ mod tests {
         assert_eq!(
             JiraFieldKind::Date.value(&["2026-11-30T08:00:00Z".to_owned()]),
             json!("2026-11-30")
+        );
+        assert_eq!(
+            JiraFieldKind::DateTime.value(&["2026-11-30T08:00:00Z".to_owned()]),
+            json!("2026-11-30T08:00:00.000+0000")
+        );
+        assert_eq!(
+            JiraFieldKind::Text
+                .value(&vec!["123456789012".to_owned(); 30])
+                .as_str()
+                .map(|t| t.chars().count()),
+            Some(255)
+        );
+        assert_eq!(
+            JiraFieldKind::TextArea.value(&values[..1])["type"],
+            json!("doc")
+        );
+        assert_eq!(
+            JiraFieldKind::StringList.value(&[" ".to_owned()]),
+            json!([])
         );
         assert_eq!(JiraFieldKind::Option.value(&[]), Value::Null);
         assert_eq!(JiraFieldKind::StringList.value(&[]), json!([]));

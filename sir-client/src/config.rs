@@ -10,7 +10,7 @@
 //! - `SIR_IMPACTED_ACCOUNTS` (optional): comma-separated 12-digit account ids given to every case
 //!   created from Jira (none by default: SIR accepts an empty list, and nothing is invented).
 
-use shared::config::{Config, JiraSettings, load_mappings};
+use shared::config::{Config, JiraSettings, load_status_mapping};
 use shared::status::StatusMapping;
 use shared::store::ClaimTiming;
 
@@ -93,8 +93,7 @@ impl SirClientConfig {
         let shared = Config::from_lookup(&lookup)?;
         let settings = settings_from(&lookup)?;
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
-        // The field mapping is checked here too, so a broken one fails every function's start.
-        let (status_mapping, _fields) = load_mappings(ssm, &shared.parameters).await?;
+        let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
         let handler = SirClientSettings {
             status_mapping,
             ..settings.with_jira(&jira)

@@ -651,9 +651,10 @@ impl SirClientHandler {
                 continue;
             }
             match link.fingerprint.as_deref() {
-                Some(WATCHER_REMOVED) => continue,
+                // Removed already, or left the case by their own choice: that stays.
+                Some(_) => continue,
                 None if present.contains(email) => changes.to_delete.push(email.clone()),
-                _ => {}
+                None => {}
             }
             changes
                 .new_states

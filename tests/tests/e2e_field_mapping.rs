@@ -181,3 +181,80 @@ async fn a_mapping_naming_a_field_the_site_lacks_fails_every_event_loudly() {
         settled.to_jira.errors
     );
 }
+
+#[tokio::test]
+async fn a_mapped_value_jira_refuses_is_reported_once_and_the_rest_of_the_change_applies() {
+    let mut site = strict_site();
+    site.custom_fields.push(CustomField {
+        options: vec!["eu-west-1".into()],
+        ..CustomField::new("customfield_10090", "Main region", CustomFieldKind::Select)
+    });
+    let it = Integration::start_with(IntegrationOptions {
+        jira: site,
+        mapping_document: Some(
+            r#"{"fields": {"sirToJira": {"impactedRegions": "Main region"},
+                            "onCreate": {"Severity": {"value": "Sev 3"}}}}"#
+                .into(),
+        ),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let case_id = it
+        .sir
+        .create_case(
+            HUMAN,
+            NewCase {
+                impacted_aws_regions: Vec::new(),
+                ..case()
+            },
+        )
+        .case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+
+    // A region the select does not offer, and a comment with it.
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                impacted_aws_regions_to_add: vec!["ap-south-1".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.sir
+        .add_comment(HUMAN, &case_id, "Rotated the access keys.")
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let texts = it.jira_comment_texts(&key);
+    let said = |texts: &[String]| texts.iter().filter(|t| t.contains("mapped fields")).count();
+    assert_eq!(said(&texts), 1, "{texts:#?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.ends_with("Rotated the access keys."))
+    );
+    let issue = it.jira.issue(&key).unwrap();
+    assert!(!issue.custom_fields.contains_key("customfield_10090"));
+    assert!(
+        issue
+            .labels
+            .contains(&shared::sync_status::PROBLEM_LABEL.to_owned())
+    );
+
+    // Said once: the next change of the field is refused again, silently.
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                impacted_aws_regions_to_add: vec!["sa-east-1".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(said(&it.jira_comment_texts(&key)), 1);
+}
