@@ -47,7 +47,7 @@ Options:
   --profile P           AWS CLI profile
   --status-mapping F    JSON file with the status mapping (see README "Configuration")
   --field-mapping F     JSON file with the field mapping: {"sirToJira":…,"onCreate":…,
-                        "onTransition":…} (see README "Field mapping"); each Jira field it
+                        "onTransition":…,"jiraToSir":…} (see README "Field mapping"); each Jira field it
                         names is checked against the site. Either mapping given alone keeps the
                         other as deployed.
   --jira-case-filter Q  JQL deciding which Jira issues not linked to a case may create one
@@ -670,7 +670,7 @@ read_mapping_document() {
       const fields = fieldFile ? object(fs.readFileSync(fieldFile, "utf8"), "--field-mapping " + fieldFile) : given;
       if (fields !== undefined) {
         for (const key of Object.keys(fields)) {
-          if (!["sirToJira", "onCreate", "onTransition"].includes(key)) throw new Error("the field mapping has an unknown key " + key + " (sirToJira, onCreate, onTransition)");
+          if (!["sirToJira", "onCreate", "onTransition", "jiraToSir"].includes(key)) throw new Error("the field mapping has an unknown key " + key + " (sirToJira, onCreate, onTransition, jiraToSir)");
         }
         doc.fields = fields;
       }
@@ -691,7 +691,8 @@ check_mapped_fields() {
     const fs = require("fs");
     const site = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
     const fields = JSON.parse(process.argv[2]).fields || {};
-    const named = [...Object.values(fields.sirToJira || {}), ...Object.keys(fields.onCreate || {}),
+    const named = [...Object.values(fields.sirToJira || {}), ...Object.values(fields.jiraToSir || {}),
+      ...Object.keys(fields.onCreate || {}),
       ...Object.values(fields.onTransition || {}).flatMap((f) => Object.keys(f))];
     const known = (n) => site.some((f) => f.id === n || String(f.name).toLowerCase() === String(n).trim().toLowerCase());
     process.stdout.write([...new Set(named.filter((n) => !known(n)))].join(", "));' "$WORK/jira.json" "$MAPPING_DOCUMENT") ||

@@ -448,15 +448,22 @@ pub async fn load_mappings(
     }
 }
 
-/// The status mapping alone (the field mapping is jira-client's: a broken one does not stop
-/// the Jira → SIR half), or the defaults when the parameter does not exist.
+/// sir-client's part of the mapping document: the status mapping and the field mapping's
+/// `jiraToSir` only (the rest is jira-client's: a broken `sirToJira` does not stop the
+/// Jira → SIR half), or the defaults when the parameter does not exist.
 pub async fn load_status_mapping(
     ssm: &aws_sdk_ssm::Client,
     names: &ParameterNames,
-) -> Result<StatusMapping> {
+) -> Result<(
+    StatusMapping,
+    std::collections::BTreeMap<crate::field_mapping::MappedSirField, String>,
+)> {
     match mapping_document(ssm, names).await? {
-        Some(json) => Ok(StatusMapping::from_json(&json)?),
-        None => Ok(StatusMapping::default()),
+        Some(json) => Ok((
+            StatusMapping::from_json(&json)?,
+            FieldMapping::reverse_from_mapping_document(&json)?,
+        )),
+        None => Ok((StatusMapping::default(), Default::default())),
     }
 }
 

@@ -100,7 +100,16 @@ struct FieldMappingJson {
     on_create: BTreeMap<String, Value>,
     #[serde(default)]
     on_transition: BTreeMap<String, BTreeMap<String, Value>>,
+    #[serde(default)]
+    jira_to_sir: BTreeMap<MappedSirField, String>,
 }
+
+/// SIR fields a case created from a Jira issue may take from a mapped Jira field instead of the
+/// stack-wide default (`jiraToSir`).
+pub const READ_FROM_JIRA: [MappedSirField; 2] = [
+    MappedSirField::ImpactedAccounts,
+    MappedSirField::EngagementType,
+];
 
 /// The field mapping as configured (Jira fields by id or by name, not resolved yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,6 +118,8 @@ pub struct FieldMapping {
     pub on_create: BTreeMap<String, Value>,
     /// By Jira status name, lower case.
     pub on_transition: BTreeMap<String, BTreeMap<String, Value>>,
+    /// For cases created from Jira issues: SIR field → Jira field (id or name).
+    pub jira_to_sir: BTreeMap<MappedSirField, String>,
 }
 
 /// One Jira field as `GET /field` lists it.
@@ -233,6 +244,28 @@ fn jira_datetime(value: &str) -> String {
     format!("{}.{millis:03}+0000", whole.trim_end_matches('Z'))
 }
 
+/// The strings a Jira field's value holds: a text split at commas, semicolons and line breaks;
+/// a list's items; an option's value (whole).
+pub fn strings_of(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(text) => text
+            .split([',', ';', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(strings_of).collect(),
+        Value::Object(option) => option
+            .get("value")
+            .or_else(|| option.get("name"))
+            .and_then(Value::as_str)
+            .map(|v| vec![v.trim().to_owned()])
+            .unwrap_or_default(),
+        Value::Number(n) => vec![n.to_string()],
+        _ => Vec::new(),
+    }
+}
+
 /// A value as a Jira label: no whitespace (Jira refuses it), at most 255 characters.
 pub fn label_of(value: &str) -> String {
     let label: String = value
@@ -291,6 +324,16 @@ impl FieldMapping {
         for (jira, value) in parsed.on_create {
             mapping.on_create.insert(check(&jira)?, value);
         }
+        for (sir, jira) in parsed.jira_to_sir {
+            if !READ_FROM_JIRA.contains(&sir) {
+                return Err(FieldMappingError::Shape {
+                    reason: format!(
+                        "jiraToSir takes impactedAccounts and engagementType, not {sir:?}"
+                    ),
+                });
+            }
+            mapping.jira_to_sir.insert(sir, check(&jira)?);
+        }
         for (status, fields) in parsed.on_transition {
             let mut checked = BTreeMap::new();
             for (jira, value) in fields {
@@ -303,8 +346,44 @@ impl FieldMapping {
         Ok(mapping)
     }
 
+    /// Nothing for jira-client to write (`jiraToSir` is sir-client's).
     pub fn is_empty(&self) -> bool {
         self.sir_to_jira.is_empty() && self.on_create.is_empty() && self.on_transition.is_empty()
+    }
+
+    /// Only the `jiraToSir` part of the mapping document `json`: what sir-client reads, so a
+    /// broken `sirToJira` (jira-client's) never stops the Jira → SIR half.
+    pub fn reverse_from_mapping_document(
+        json: &str,
+    ) -> Result<BTreeMap<MappedSirField, String>, FieldMappingError> {
+        let shape = |e: serde_json::Error| FieldMappingError::Shape {
+            reason: e.to_string(),
+        };
+        let document: Value = serde_json::from_str(json).map_err(shape)?;
+        let Some(part) = document.get("fields").and_then(|f| f.get("jiraToSir")) else {
+            return Ok(BTreeMap::new());
+        };
+        let only = serde_json::json!({"fields": {"jiraToSir": part}}).to_string();
+        Ok(FieldMapping::from_mapping_document(&only)?.jira_to_sir)
+    }
+
+    /// The Jira field ids of `reverse` (by id or name) on the site.
+    pub fn resolve_reverse(
+        reverse: &BTreeMap<MappedSirField, String>,
+        site: &[JiraField],
+    ) -> Result<Vec<(MappedSirField, String)>, FieldMappingError> {
+        let mut ids = Vec::new();
+        for (sir, jira) in reverse {
+            let one = FieldMapping {
+                on_create: BTreeMap::from([(jira.clone(), Value::Null)]),
+                ..FieldMapping::default()
+            }
+            .resolve(site)?;
+            if let Some(id) = one.on_create.keys().next() {
+                ids.push((*sir, id.clone()));
+            }
+        }
+        Ok(ids)
     }
 
     /// Every Jira field the mapping names, as written (ids or names).
@@ -540,6 +619,42 @@ mod tests {
             one("Priority"),
             Err(FieldMappingError::UnsupportedType { .. })
         ));
+    }
+
+    #[test]
+    fn the_reverse_part_is_read_alone_and_resolved_by_name() {
+        let document = r#"{"fields": {"sirToJira": {"impactedAccounts": "Summary"},
+            "jiraToSir": {"impactedAccounts": "aws accounts", "engagementType": "Severity"}}}"#;
+        // The broken sirToJira is jira-client's: sir-client's part still reads.
+        let reverse = FieldMapping::reverse_from_mapping_document(document).unwrap();
+        assert_eq!(
+            FieldMapping::resolve_reverse(&reverse, &site()).unwrap(),
+            [
+                (
+                    MappedSirField::ImpactedAccounts,
+                    "customfield_10050".to_owned()
+                ),
+                (
+                    MappedSirField::EngagementType,
+                    "customfield_10060".to_owned()
+                ),
+            ]
+        );
+        assert!(matches!(
+            FieldMapping::reverse_from_mapping_document(
+                r#"{"fields": {"jiraToSir": {"impactedRegions": "labels"}}}"#
+            ),
+            Err(FieldMappingError::Shape { .. })
+        ));
+        assert_eq!(
+            strings_of(&json!("111122223333, 444455556666;x")),
+            ["111122223333", "444455556666", "x"]
+        );
+        assert_eq!(strings_of(&json!([{"value": "Sev 1"}])), ["Sev 1"]);
+        assert_eq!(
+            strings_of(&json!({"value": "Security Incident"})),
+            ["Security Incident"]
+        );
     }
 
     #[test]

@@ -345,6 +345,12 @@ pub trait JiraApi: Send + Sync {
     ) -> Result<usize>;
     /// Every field of the site (`GET /field`), system and custom.
     async fn fields(&self) -> Result<Vec<JiraField>>;
+    /// The values of the issue's fields `ids` (`GET /issue/{key}?fields=…`), unset ones absent.
+    async fn issue_fields(
+        &self,
+        key: &str,
+        ids: &[String],
+    ) -> Result<serde_json::Map<String, Value>>;
     /// Every comment with its marker, paging with startAt/maxResults until `total`.
     async fn comments(&self, key: &str) -> Result<Vec<JiraComment>>;
     /// Adds a comment (plain text, sent as ADF) carrying `marker` in the same request (see
@@ -1139,6 +1145,26 @@ impl JiraApi for JiraClient {
 
     async fn fields(&self) -> Result<Vec<JiraField>> {
         self.get_json("GET fields", self.url(&["field"])).await
+    }
+
+    async fn issue_fields(
+        &self,
+        key: &str,
+        ids: &[String],
+    ) -> Result<serde_json::Map<String, Value>> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(default)]
+            fields: serde_json::Map<String, Value>,
+        }
+        let mut url = self.url(&["issue", key]);
+        url.query_pairs_mut().append_pair("fields", &ids.join(","));
+        let body: Fields = self.get_json("GET issue fields", url).await?;
+        Ok(body
+            .fields
+            .into_iter()
+            .filter(|(id, value)| ids.contains(id) && !value.is_null())
+            .collect())
     }
 
     async fn transition_to(

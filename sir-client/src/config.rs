@@ -41,6 +41,9 @@ pub struct SirClientSettings {
     pub engagement_type: String,
     pub impacted_accounts: Vec<String>,
     pub status_mapping: StatusMapping,
+    /// For cases created from issues: SIR fields read from mapped Jira fields (by id or name)
+    /// instead of the defaults above (the field mapping's `jiraToSir`).
+    pub fields_from_jira: std::collections::BTreeMap<shared::field_mapping::MappedSirField, String>,
     /// How a claim on an issue is held and waited for (the contract's, see
     /// [`ClaimTiming::default`], outside tests).
     pub claims: ClaimTiming,
@@ -61,6 +64,7 @@ impl SirClientSettings {
             engagement_type: ENGAGEMENT_TYPES[0].to_owned(),
             impacted_accounts: Vec::new(),
             status_mapping: StatusMapping::default(),
+            fields_from_jira: Default::default(),
             claims: ClaimTiming::default(),
         }
     }
@@ -93,9 +97,11 @@ impl SirClientConfig {
         let shared = Config::from_lookup(&lookup)?;
         let settings = settings_from(&lookup)?;
         let jira = JiraSettings::load(ssm, &shared.parameters).await?;
-        let status_mapping = load_status_mapping(ssm, &shared.parameters).await?;
+        let (status_mapping, fields_from_jira) =
+            load_status_mapping(ssm, &shared.parameters).await?;
         let handler = SirClientSettings {
             status_mapping,
+            fields_from_jira,
             ..settings.with_jira(&jira)
         };
         Ok(SirClientConfig {

@@ -48,6 +48,7 @@ use shared::comment_marker::{
     post_once,
 };
 use shared::events::{BusEvent, IssueChange, IssueField, IssueGone};
+use shared::field_mapping::{FieldMapping, MappedSirField, strings_of};
 use shared::issue_description::{case_console_url, sir_description_for_issue};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
@@ -185,6 +186,8 @@ pub struct SirClientHandler {
     settings: SirClientSettings,
     /// The integration user's accountId (read once): what it wrote in Jira came from SIR.
     integration_account: IntegrationAccount,
+    /// `jiraToSir`'s Jira fields resolved to ids (`GET /field`), once per cold start.
+    fields_from_jira: tokio::sync::OnceCell<Vec<(MappedSirField, String)>>,
 }
 
 impl std::fmt::Debug for SirClientHandler {
@@ -208,6 +211,7 @@ impl SirClientHandler {
             store,
             settings,
             integration_account: IntegrationAccount::new(),
+            fields_from_jira: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -289,7 +293,7 @@ impl SirClientHandler {
             return self.issue_missing(key, existing).await;
         };
         let (link, outcome) = match existing {
-            Some(link) => (link, CaseOutcome::Updated),
+            Some(link) => ((link, Vec::new()), CaseOutcome::Updated),
             None if shared::jira::is_made_for_a_case(&issue.labels) => {
                 tracing::info!(
                     issue_key = key,
@@ -297,10 +301,18 @@ impl SirClientHandler {
                 );
                 return Ok(AppliedToSir::new(key, None, CaseOutcome::FromSir));
             }
-            None => (self.create_case(&issue).await?, CaseOutcome::Created),
+            None => (
+                Box::pin(self.create_case(&issue)).await?,
+                CaseOutcome::Created,
+            ),
         };
+        let (link, unusable) = link;
         let case_id = link.case_id.as_str();
         let mut applied = AppliedToSir::new(key, Some(case_id), outcome);
+        for (item, message) in unusable {
+            self.report_problem(key, case_id, &item, message, &mut applied)
+                .await?;
+        }
         let details = self.live_case(case_id, key).await?;
         // Every delivery until both notes are recorded, not only the one that created the case:
         // that one may have stopped anywhere after CreateCase.
@@ -387,7 +399,10 @@ impl SirClientHandler {
 
     /// CreateCase for an issue, then the case snapshot and the link at once (the response team
     /// is read first, so no SIR call can fail between them).
-    async fn create_case(&self, issue: &JiraIssue) -> Result<IssueLink, SirClientError> {
+    async fn create_case(
+        &self,
+        issue: &JiraIssue,
+    ) -> Result<(IssueLink, Vec<(String, String)>), SirClientError> {
         let key = issue.key.as_str();
         let start = issue
             .created
@@ -398,16 +413,21 @@ impl SirClientHandler {
                 reason: format!("its creation time {:?} is not a timestamp", issue.created),
             })?;
         let (watchers, watcher_accounts) = self.initial_watchers(issue).await?;
+        let from_jira = self.values_from_jira(issue).await?;
         // Read before CreateCase: nothing between CreateCase and the records may fail on SIR.
         let team = shared::sir::team_emails(self.sir.as_ref()).await?;
         let new = NewCase {
             client_token: self.client_token(key, "case"),
             title: title_for(issue),
             description: description_for(issue),
-            engagement_type: self.settings.engagement_type.clone(),
+            engagement_type: from_jira
+                .engagement_type
+                .unwrap_or_else(|| self.settings.engagement_type.clone()),
             resolver_type: self.settings.resolver_type.clone(),
             reported_incident_start_date: start,
-            impacted_accounts: self.settings.impacted_accounts.clone(),
+            impacted_accounts: from_jira
+                .impacted_accounts
+                .unwrap_or_else(|| self.settings.impacted_accounts.clone()),
             watchers,
             tags: [
                 (JIRA_ISSUE_TAG.to_owned(), key.to_owned()),
@@ -429,7 +449,70 @@ impl SirClientHandler {
         let link = self.write_link(case_id, key).await?;
         self.link_watchers_added(&link.case_id, key, &watcher_accounts)
             .await?;
-        Ok(link)
+        Ok((link, from_jira.unusable))
+    }
+
+    /// The SIR fields a new case takes from the issue's mapped Jira fields (`jiraToSir`),
+    /// checked as SIR checks them; a value SIR would refuse is left out and listed (item,
+    /// why) to be reported once, and a field with no usable value keeps the default.
+    async fn values_from_jira(&self, issue: &JiraIssue) -> Result<ValuesFromJira, SirClientError> {
+        let mut values = ValuesFromJira::default();
+        if self.settings.fields_from_jira.is_empty() {
+            return Ok(values);
+        }
+        let ids = self
+            .fields_from_jira
+            .get_or_try_init(|| async {
+                let site = self.jira.fields().await?;
+                FieldMapping::resolve_reverse(&self.settings.fields_from_jira, &site)
+                    .map_err(|e| SirClientError::from(shared::Error::from(e)))
+            })
+            .await?;
+        let wanted: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+        let found = self.jira.issue_fields(&issue.key, &wanted).await?;
+        for (sir, id) in ids {
+            let Some(value) = found.get(id) else { continue };
+            let strings = strings_of(value);
+            match sir {
+                MappedSirField::ImpactedAccounts => {
+                    let (good, bad): (Vec<String>, Vec<String>) = strings
+                        .into_iter()
+                        .partition(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+                    for account in bad {
+                        values.unusable.push((
+                            format!("the value \"{account}\" of Jira field {id}"),
+                            "not a 12-digit AWS account ID, so the case was created without it"
+                                .to_owned(),
+                        ));
+                    }
+                    if !good.is_empty() {
+                        values.impacted_accounts = Some(good.into_iter().take(200).collect());
+                    }
+                }
+                MappedSirField::EngagementType => {
+                    let Some(first) = strings.first() else {
+                        continue;
+                    };
+                    match ENGAGEMENT_TYPES
+                        .iter()
+                        .find(|t| t.eq_ignore_ascii_case(first))
+                    {
+                        Some(known) => values.engagement_type = Some((*known).to_owned()),
+                        None => values.unusable.push((
+                            format!("the value \"{first}\" of Jira field {id}"),
+                            format!(
+                                "not an engagement type SIR takes ({}), so the case has the \
+                                 default {}",
+                                ENGAGEMENT_TYPES.join(", "),
+                                self.settings.engagement_type
+                            ),
+                        )),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(values)
     }
 
     /// The watchers a new case gets: the issue's watchers' e-mails, as many as SIR takes, and
@@ -780,6 +863,20 @@ impl SirClientHandler {
             },
             _ => return Err(err),
         };
+        self.report_problem(key, case_id, item, message, applied)
+            .await
+    }
+
+    /// An item the case cannot take (`message` says why), reported once on the issue and on
+    /// the case, and listed as an open problem (see [`Self::report_refusal`]).
+    pub(crate) async fn report_problem(
+        &self,
+        key: &str,
+        case_id: &str,
+        item: &str,
+        message: String,
+        applied: &mut AppliedToSir,
+    ) -> Result<(), SirClientError> {
         tracing::warn!(
             issue_key = key,
             case_id,
@@ -1093,6 +1190,16 @@ impl SirClientHandler {
         let token = format!("jira-{site}-{key}-{what}");
         clip_chars(&token, 255)
     }
+}
+
+/// What a new case takes from the issue's mapped fields (see
+/// [`SirClientHandler::values_from_jira`]); `None`: the default.
+#[derive(Debug, Default)]
+struct ValuesFromJira {
+    impacted_accounts: Option<Vec<String>>,
+    engagement_type: Option<String>,
+    /// (item, why) for each value SIR would refuse.
+    unusable: Vec<(String, String)>,
 }
 
 /// The people of an issue (see [`SirClientHandler::jira_people`]).

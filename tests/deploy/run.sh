@@ -355,8 +355,8 @@ test_status_mapping_file_is_checked_and_passed_compact() {
 test_field_mapping_is_merged_into_the_deployed_status_mapping_and_checked_against_the_site() {
   with_token_on_stdin
   STUB_ENV=(STUB_STATUS_MAPPING='{"jiraToSir":{"Done":"Closed"}}')
-  printf '{"sirToJira": {"impactedAccounts": "AWS accounts"}, "onCreate": {"labels": ["sir"]}}\n' \
-    >"$SANDBOX/fields.json"
+  printf '{"sirToJira": {"impactedAccounts": "AWS accounts"}, "onCreate": {"labels": ["sir"]},
+    "jiraToSir": {"impactedAccounts": "customfield_10050"}}\n' >"$SANDBOX/fields.json"
   deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
   expect exit_code 0
   expect called 'ssm get-parameter --name /SecurityIncidentResponse/statusMapping'

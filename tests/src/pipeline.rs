@@ -421,6 +421,15 @@ impl Integration {
         let mut sir_client_settings =
             sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         sir_client_settings.impacted_accounts = options.impacted_accounts;
+        if options.mapping_document.is_some() {
+            // As sir-client's cold start reads the document put in SSM above.
+            let (status, fields_from_jira) =
+                shared::config::load_status_mapping(&world.ssm, &world.parameters)
+                    .await
+                    .map_err(|e| HarnessError::Setup(shared::error::error_chain(&e)))?;
+            sir_client_settings.status_mapping = status;
+            sir_client_settings.fields_from_jira = fields_from_jira;
+        }
         if let Some(claims) = options.claims {
             sir_client_settings.claims = claims;
         }

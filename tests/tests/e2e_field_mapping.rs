@@ -258,3 +258,65 @@ async fn a_mapped_value_jira_refuses_is_reported_once_and_the_rest_of_the_change
     it.settle().await.unwrap().assert_clean();
     assert_eq!(said(&it.jira_comment_texts(&key)), 1);
 }
+
+#[tokio::test]
+async fn a_case_made_from_an_issue_takes_mapped_values_and_reports_an_unusable_one_once() {
+    let mut site = strict_site();
+    site.custom_fields.push(CustomField::new(
+        "customfield_10080",
+        "Engagement",
+        CustomFieldKind::Text,
+    ));
+    let it = Integration::start_with(IntegrationOptions {
+        jira: site,
+        impacted_accounts: vec!["999999999999".into()],
+        mapping_document: Some(
+            r#"{"fields": {"jiraToSir": {"impactedAccounts": "AWS accounts",
+                                          "engagementType": "customfield_10080"}}}"#
+                .into(),
+        ),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let alice = it.jira.add_user(jira_emulator::User::new(
+        "Alice Analyst",
+        "alice@example.com",
+    ));
+    let key = it
+        .jira
+        .create_issue(
+            &alice.account_id,
+            jira_emulator::NewIssue {
+                custom_fields: [
+                    (
+                        "customfield_10050".to_owned(),
+                        json!(["111122223333", "not-an-account"]),
+                    ),
+                    ("customfield_10080".to_owned(), json!("Investigation")),
+                    ("customfield_10060".to_owned(), json!({"value": "Sev 1"})),
+                ]
+                .into(),
+                ..jira_emulator::NewIssue::new("Suspicious role assumption")
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let case = it.only_case();
+    assert_eq!(case.impacted_accounts, ["111122223333"], "not the default");
+    assert_eq!(case.engagement_type, "Investigation");
+    let said = |it: &Integration| {
+        it.jira_comment_texts(&key)
+            .iter()
+            .filter(|t| t.contains("not-an-account"))
+            .count()
+    };
+    assert_eq!(said(&it), 1, "{:#?}", it.jira_comment_texts(&key));
+
+    // Said once: a later change of the issue says nothing again.
+    it.jira
+        .comment(&alice.account_id, &key, "Looking into it.")
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(said(&it), 1);
+}

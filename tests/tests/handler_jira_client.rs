@@ -1790,6 +1790,13 @@ impl JiraApi for JiraDownAfterCreate {
     async fn fields(&self) -> shared::Result<Vec<shared::jira::JiraField>> {
         self.inner.fields().await
     }
+    async fn issue_fields(
+        &self,
+        key: &str,
+        ids: &[String],
+    ) -> shared::Result<serde_json::Map<String, Value>> {
+        self.inner.issue_fields(key, ids).await
+    }
     async fn comments(&self, key: &str) -> shared::Result<Vec<JiraComment>> {
         self.inner.comments(key).await
     }

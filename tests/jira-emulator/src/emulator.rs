@@ -282,6 +282,19 @@ impl Shared {
             .description
             .map(|text| document(text, "description"))
             .transpose()?;
+        let mut custom_fields = std::collections::BTreeMap::new();
+        {
+            let store = lock(&self.store);
+            for (id, value) in new.custom_fields {
+                let field = store
+                    .custom_field(&id)
+                    .ok_or_else(|| Error::field(id.as_str(), "no such custom field"))?;
+                let accepted = field
+                    .accept(&value)
+                    .map_err(|message| Error::field(id.as_str(), message))?;
+                custom_fields.insert(id, accepted);
+            }
+        }
         self.create_issue(
             as_account,
             NewIssueFields {
@@ -290,7 +303,7 @@ impl Shared {
                 description,
                 labels: new.labels,
                 reporter: None,
-                custom_fields: Default::default(),
+                custom_fields,
             },
         )
         .map(|(_, key)| key)

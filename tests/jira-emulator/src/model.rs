@@ -88,6 +88,9 @@ pub struct NewIssue {
     pub labels: Vec<String>,
     #[serde(default = "task")]
     pub issue_type: String,
+    /// Custom field values by id, checked against the site's fields as a create screen does.
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, Value>,
 }
 
 fn task() -> String {
@@ -102,6 +105,7 @@ impl NewIssue {
             description: None,
             labels: Vec::new(),
             issue_type: task(),
+            custom_fields: BTreeMap::new(),
         }
     }
 }

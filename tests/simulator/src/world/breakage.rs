@@ -59,6 +59,14 @@ impl JiraApi for SelfUnaware {
         self.0.fields().await
     }
 
+    async fn issue_fields(
+        &self,
+        key: &str,
+        ids: &[String],
+    ) -> Result<serde_json::Map<String, Value>> {
+        self.0.issue_fields(key, ids).await
+    }
+
     async fn comments(&self, key: &str) -> Result<Vec<JiraComment>> {
         self.0.comments(key).await
     }
