@@ -226,6 +226,17 @@ impl Integration {
             .unwrap_or_else(|| panic!("no issue {key} in the Jira emulator"))
     }
 
+    /// The case's comments as SIR holds them, oldest first (the case must exist).
+    pub fn sir_comment_texts(&self, case_id: &str) -> Vec<String> {
+        self.sir
+            .case(case_id)
+            .unwrap_or_else(|| panic!("no case {case_id} in the SIR emulator"))
+            .comments
+            .iter()
+            .map(|c| c.body.clone())
+            .collect()
+    }
+
     /// The principal SIR records for `function`'s calls.
     pub fn principal_of(&self, function: Function) -> String {
         self.sir.principal(&self.world.access_key(function))

@@ -44,13 +44,7 @@ fn sir_watchers(it: &Integration, case_id: &str) -> Vec<String> {
 }
 
 fn sir_texts(it: &Integration, case_id: &str) -> Vec<String> {
-    it.sir
-        .case(case_id)
-        .unwrap()
-        .comments
-        .iter()
-        .map(|c| c.body.clone())
-        .collect()
+    it.sir_comment_texts(case_id)
 }
 
 fn count(texts: &[String], part: &str) -> usize {

@@ -24,13 +24,7 @@ fn jira_texts(it: &Integration, key: &str) -> Vec<String> {
 }
 
 fn sir_texts(it: &Integration, case_id: &str) -> Vec<String> {
-    it.sir
-        .case(case_id)
-        .unwrap()
-        .comments
-        .iter()
-        .map(|c| c.body.clone())
-        .collect()
+    it.sir_comment_texts(case_id)
 }
 
 fn count(texts: &[String], part: &str) -> usize {
