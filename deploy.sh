@@ -669,8 +669,32 @@ read_mapping_document() {
       delete doc.fields;
       const fields = fieldFile ? object(fs.readFileSync(fieldFile, "utf8"), "--field-mapping " + fieldFile) : given;
       if (fields !== undefined) {
+        if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new Error("the field mapping is not a JSON object");
         for (const key of Object.keys(fields)) {
           if (!["sirToJira", "onCreate", "onTransition", "jiraToSir"].includes(key)) throw new Error("the field mapping has an unknown key " + key + " (sirToJira, onCreate, onTransition, jiraToSir)");
+          const part = fields[key];
+          if (part === null || typeof part !== "object" || Array.isArray(part)) throw new Error("the field mapping'"'"'s " + key + " is not a JSON object");
+        }
+        // The checks jira-client and sir-client make at cold start, made before anything is deployed.
+        const owned = ["summary", "description", "status", "project", "issuetype", "reporter"];
+        const jiraField = (where, name) => {
+          if (typeof name !== "string" || name.trim() === "") throw new Error(where + " names no Jira field (an id or a name)");
+          if (owned.includes(name.trim().toLowerCase())) throw new Error(where + " names " + name + ", which the integration writes itself");
+        };
+        const sirFields = {
+          sirToJira: ["impactedAccounts", "impactedRegions", "impactedServices", "engagementType", "reportedIncidentStartDate"],
+          jiraToSir: ["impactedAccounts", "impactedRegions", "impactedServices", "engagementType"],
+        };
+        for (const [part, allowed] of Object.entries(sirFields)) {
+          for (const [sir, jira] of Object.entries(fields[part] || {})) {
+            if (!allowed.includes(sir)) throw new Error("the field mapping'"'"'s " + part + " has " + sir + ", which is not one of " + allowed.join(", "));
+            jiraField(part + "." + sir, jira);
+          }
+        }
+        for (const name of Object.keys(fields.onCreate || {})) jiraField("onCreate", name);
+        for (const [status, set] of Object.entries(fields.onTransition || {})) {
+          if (set === null || typeof set !== "object" || Array.isArray(set)) throw new Error("onTransition." + status + " is not a JSON object of fields");
+          for (const name of Object.keys(set)) jiraField("onTransition." + status, name);
         }
         doc.fields = fields;
       }
@@ -683,7 +707,8 @@ read_mapping_document() {
 
 # Each Jira field the field mapping names (by id or by name) exists on the site: GET /field.
 check_mapped_fields() {
-  [ -n "$field_mapping_file" ] || return 0
+  # A field mapping given now (--field-mapping, or a "fields" key in --status-mapping).
+  [ -n "$field_mapping_file" ] || { [ -n "$status_mapping_file" ] && grep -q '"fields"' "$status_mapping_file"; } || return 0
   local code missing
   code=$(jira_get /rest/api/3/field)
   [ "$code" = 200 ] || die "could not list the site's fields to check --field-mapping (HTTP $code)"
@@ -694,10 +719,23 @@ check_mapped_fields() {
     const named = [...Object.values(fields.sirToJira || {}), ...Object.values(fields.jiraToSir || {}),
       ...Object.keys(fields.onCreate || {}),
       ...Object.values(fields.onTransition || {}).flatMap((f) => Object.keys(f))];
-    const known = (n) => site.some((f) => f.id === n || String(f.name).toLowerCase() === String(n).trim().toLowerCase());
-    process.stdout.write([...new Set(named.filter((n) => !known(n)))].join(", "));' "$WORK/jira.json" "$MAPPING_DOCUMENT") ||
+    // As jira-client resolves them: an id first, else the one field of that name (any case).
+    const matches = (n) => {
+      const byId = site.filter((f) => f.id === String(n).trim());
+      return byId.length ? byId : site.filter((f) => String(f.name).toLowerCase() === String(n).trim().toLowerCase());
+    };
+    const owned = ["summary", "description", "status", "project", "issuetype", "reporter"];
+    const unique = [...new Set(named)];
+    const problems = [];
+    const missing = unique.filter((n) => matches(n).length === 0);
+    if (missing.length) problems.push("fields the site does not have: " + missing.join(", "));
+    const ambiguous = unique.filter((n) => matches(n).length > 1);
+    if (ambiguous.length) problems.push("names that several fields share (use the id): " + ambiguous.map((n) => n + " (" + matches(n).map((f) => f.id).join(", ") + ")").join("; "));
+    const ours = unique.filter((n) => matches(n).length === 1 && owned.includes(matches(n)[0].id));
+    if (ours.length) problems.push("fields the integration writes itself: " + ours.join(", "));
+    process.stdout.write(problems.join("; "));' "$WORK/jira.json" "$MAPPING_DOCUMENT") ||
     die 'could not read the site'"'"'s fields'
-  [ -z "$missing" ] || die "--field-mapping names fields $url does not have: $missing (see Jira settings → Work items → Fields for ids and names)"
+  [ -z "$missing" ] || die "--field-mapping names $missing (see Jira settings → Work items → Fields for ids and names)"
   printf '    every field the field mapping names exists on %s\n' "$url"
 }
 

@@ -394,8 +394,11 @@ impl JiraClientHandler {
 pub(crate) struct KnownOfIssue {
     /// The watchers Jira listed (when this run read them).
     pub(crate) watchers: Option<Vec<String>>,
-    /// The issue was created by this run: it has no comments and no notes yet.
+    /// The issue was created by this run: it has no comments yet.
     pub(crate) created_now: bool,
+    /// The issue's notes when this run knows them without a read: an issue it created (the
+    /// notes its create set) that nothing else of the run has written notes to since.
+    pub(crate) notes: Option<SirToJiraNotes>,
 }
 
 impl JiraClientHandler {
@@ -520,11 +523,9 @@ impl JiraClientHandler {
         if unresolved.is_empty() {
             return Ok(());
         }
-        // An issue this run created has no notes and no comments yet.
-        let mut notes: SirToJiraNotes = if known.created_now {
-            SirToJiraNotes::default()
-        } else {
-            read_notes(self.jira.as_ref(), key).await?
+        let mut notes: SirToJiraNotes = match known.notes {
+            Some(notes) => notes,
+            None => read_notes(self.jira.as_ref(), key).await?,
         };
         let new: Vec<String> = unresolved
             .iter()

@@ -62,7 +62,7 @@ use shared::issue_description::{
     case_console_url, details_block_adf, issue_description_adf, sir_description_for_issue,
     strip_details_block, with_case_text, with_details_block,
 };
-use shared::issue_notes::{SirToJiraNotes, read_notes, write_notes};
+use shared::issue_notes::{SirToJiraNotes, notes_read_with, read_notes, write_notes};
 use shared::jira::{
     IntegrationAccount, IssueEdit, JiraApi, JiraIssue, NewIssue, TransitionScreens,
 };
@@ -562,6 +562,9 @@ impl JiraClientHandler {
             items.defer(closure);
         }
         if wanted.wants(CaseField::Watchers) {
+            // A closed case's closure note was recorded in the notes just before.
+            let notes = (outcome == IssueOutcome::Created && case.status != SirStatus::Closed)
+                .then(|| notes_read_with::<SirToJiraNotes>(&issue));
             // Boxed: inline, its future would make the handler's own too large.
             let watchers = Box::pin(self.sync_watchers(
                 key,
@@ -570,6 +573,7 @@ impl JiraClientHandler {
                 KnownOfIssue {
                     watchers: live_watchers,
                     created_now: outcome == IssueOutcome::Created,
+                    notes,
                 },
                 &mut jira_state,
                 &mut applied,
@@ -607,6 +611,7 @@ impl JiraClientHandler {
                 attachment_ids: pending,
             });
         }
+        shared::sync_status::record_last_sync::<SirToJiraNotes>(self.jira.as_ref(), &issue).await;
         tracing::info!(?applied, "case applied to Jira");
         Ok(applied)
     }
@@ -858,6 +863,7 @@ impl JiraClientHandler {
                     description: issue_description_adf(case, &self.console_url(case_id)).into(),
                     labels,
                     fields,
+                    properties: [shared::sync_status::new_issue_notes::<SirToJiraNotes>()?].into(),
                 };
                 let key = self
                     .create_issue_once(case_id, &new, create_started)

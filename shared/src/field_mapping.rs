@@ -106,8 +106,10 @@ struct FieldMappingJson {
 
 /// SIR fields a case created from a Jira issue may take from a mapped Jira field instead of the
 /// stack-wide default (`jiraToSir`).
-pub const READ_FROM_JIRA: [MappedSirField; 2] = [
+pub const READ_FROM_JIRA: [MappedSirField; 4] = [
     MappedSirField::ImpactedAccounts,
+    MappedSirField::ImpactedRegions,
+    MappedSirField::ImpactedServices,
     MappedSirField::EngagementType,
 ];
 
@@ -328,7 +330,8 @@ impl FieldMapping {
             if !READ_FROM_JIRA.contains(&sir) {
                 return Err(FieldMappingError::Shape {
                     reason: format!(
-                        "jiraToSir takes impactedAccounts and engagementType, not {sir:?}"
+                        "jiraToSir takes impactedAccounts, impactedRegions, impactedServices and \
+                         engagementType, not {sir:?}"
                     ),
                 });
             }
@@ -412,7 +415,7 @@ impl FieldMapping {
             }
             let named: Vec<&JiraField> = site
                 .iter()
-                .filter(|f| f.name.eq_ignore_ascii_case(wanted))
+                .filter(|f| f.name.to_lowercase() == wanted.to_lowercase())
                 .collect();
             match named.as_slice() {
                 [field] => Ok(field),
@@ -642,7 +645,7 @@ mod tests {
         );
         assert!(matches!(
             FieldMapping::reverse_from_mapping_document(
-                r#"{"fields": {"jiraToSir": {"impactedRegions": "labels"}}}"#
+                r#"{"fields": {"jiraToSir": {"reportedIncidentStartDate": "Start"}}}"#
             ),
             Err(FieldMappingError::Shape { .. })
         ));

@@ -18,13 +18,21 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::jira::JiraApi;
+use crate::jira::{JiraApi, JiraIssue};
 use crate::sync_status::OpenProblem;
+
+/// The issue properties of the notes, both directions (read with the issue: see
+/// [`crate::jira::JiraIssue::notes_properties`]).
+pub const NOTES_PROPERTIES: [&str; 2] = [SirToJiraNotes::PROPERTY, JiraToSirNotes::PROPERTY];
 
 /// One direction's section of the notes: its type says which issue property holds it.
 pub trait IssueNotes: Serialize + DeserializeOwned + Default + Send + Sync {
     /// The issue property (entity property key) that holds this section.
     const PROPERTY: &'static str;
+    /// When this direction last finished an event for the pair without error (RFC 3339, UTC),
+    /// to within [`crate::sync_status::LAST_SYNC_RESOLUTION`].
+    fn last_synced_at(&self) -> Option<&str>;
+    fn set_last_synced_at(&mut self, at: String);
     /// This direction's open sync problems (see [`crate::sync_status`]), by item.
     fn open_problems(&self) -> &BTreeMap<String, OpenProblem>;
     fn open_problems_mut(&mut self) -> &mut BTreeMap<String, OpenProblem>;
@@ -37,7 +45,20 @@ pub async fn read_notes<N: IssueNotes>(jira: &dyn JiraApi, issue_key: &str) -> R
     let Some(value) = jira.issue_property(issue_key, N::PROPERTY).await? else {
         return Ok(N::default());
     };
-    Ok(serde_json::from_value(value).unwrap_or_else(|error| {
+    Ok(notes_from(issue_key, value))
+}
+
+/// The section `N` as it was when `issue` was read (no request).
+pub fn notes_read_with<N: IssueNotes>(issue: &JiraIssue) -> N {
+    issue
+        .notes_properties
+        .get(N::PROPERTY)
+        .map(|value| notes_from(&issue.key, value.clone()))
+        .unwrap_or_default()
+}
+
+fn notes_from<N: IssueNotes>(issue_key: &str, value: serde_json::Value) -> N {
+    serde_json::from_value(value).unwrap_or_else(|error| {
         tracing::warn!(
             issue_key,
             property = N::PROPERTY,
@@ -45,7 +66,7 @@ pub async fn read_notes<N: IssueNotes>(jira: &dyn JiraApi, issue_key: &str) -> R
             "unreadable integration notes on the issue; starting afresh"
         );
         N::default()
-    }))
+    })
 }
 
 /// Replaces the section `N` stored on the issue with `notes`.
@@ -76,10 +97,19 @@ pub struct SirToJiraNotes {
     /// What could not be synced to the issue and is not solved yet (the sync status).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub open_problems: BTreeMap<String, OpenProblem>,
+    /// When this direction last synced the pair (see [`IssueNotes::last_synced_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_at: Option<String>,
 }
 
 impl IssueNotes for SirToJiraNotes {
     const PROPERTY: &'static str = "sir-integration";
+    fn last_synced_at(&self) -> Option<&str> {
+        self.last_synced_at.as_deref()
+    }
+    fn set_last_synced_at(&mut self, at: String) {
+        self.last_synced_at = Some(at);
+    }
     fn open_problems(&self) -> &BTreeMap<String, OpenProblem> {
         &self.open_problems
     }
@@ -108,10 +138,19 @@ pub struct JiraToSirNotes {
     /// What could not be synced to the case and is not solved yet (the sync status).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub open_problems: BTreeMap<String, OpenProblem>,
+    /// When this direction last synced the pair (see [`IssueNotes::last_synced_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_at: Option<String>,
 }
 
 impl IssueNotes for JiraToSirNotes {
     const PROPERTY: &'static str = "sir-integration-from-jira";
+    fn last_synced_at(&self) -> Option<&str> {
+        self.last_synced_at.as_deref()
+    }
+    fn set_last_synced_at(&mut self, at: String) {
+        self.last_synced_at = Some(at);
+    }
     fn open_problems(&self) -> &BTreeMap<String, OpenProblem> {
         &self.open_problems
     }

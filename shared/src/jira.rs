@@ -15,7 +15,7 @@
 //! [`RetryPolicy::max_retry_after`], fail as retryable without being sent), and requests to
 //! other parts go on.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ use crate::config::JiraSettings;
 use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::issue_description::strip_details_block;
+use crate::issue_notes::NOTES_PROPERTIES;
 use crate::snapshot::IssueSnapshot;
 use clock::Instant;
 
@@ -120,6 +121,9 @@ pub struct JiraIssue {
     pub reporter: Option<JiraUser>,
     pub creator: Option<JiraUser>,
     pub attachments: Vec<JiraAttachment>,
+    /// The integration's own issue properties ([`crate::issue_notes::NOTES_PROPERTIES`]) the
+    /// issue has, read with it at no extra request.
+    pub notes_properties: BTreeMap<String, Value>,
 }
 
 /// A comment, its body rendered to plain text.
@@ -156,7 +160,7 @@ pub struct Transition {
 
 /// Field values transitions need, by the status they lead to (lower case): what the field
 /// mapping's `onTransition` holds.
-pub type TransitionScreens = std::collections::BTreeMap<String, serde_json::Map<String, Value>>;
+pub type TransitionScreens = BTreeMap<String, serde_json::Map<String, Value>>;
 
 pub use crate::field_mapping::JiraField;
 
@@ -171,6 +175,8 @@ pub struct NewIssue {
     /// Other fields by id, in their REST shape (the field mapping's, see
     /// [`crate::field_mapping`]).
     pub fields: serde_json::Map<String, Value>,
+    /// Issue properties set with the create (key → value), at no extra request.
+    pub properties: BTreeMap<String, Value>,
 }
 
 /// Fields to change; `None` (or empty) leaves a field as it is.
@@ -929,6 +935,8 @@ struct IssueJson {
     id: String,
     key: String,
     fields: IssueFieldsJson,
+    #[serde(default)]
+    properties: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -1043,6 +1051,8 @@ impl JiraApi for JiraClient {
             "fields",
             "summary,description,status,labels,created,updated,reporter,creator,attachment",
         );
+        url.query_pairs_mut()
+            .append_pair("properties", &NOTES_PROPERTIES.join(","));
         let issue: IssueJson = match self.get_json("GET issue", url).await {
             Ok(issue) => issue,
             Err(err) if is_not_found(&err) => return Ok(None),
@@ -1062,6 +1072,7 @@ impl JiraApi for JiraClient {
             reporter: f.reporter.map(Into::into),
             creator: f.creator.map(Into::into),
             attachments: f.attachment.into_iter().map(Into::into).collect(),
+            notes_properties: issue.properties,
         }))
     }
 
@@ -1074,7 +1085,15 @@ impl JiraApi for JiraClient {
             ("description".to_owned(), issue.description.to_adf()),
             ("labels".to_owned(), json!(issue.labels)),
         ]);
-        let body = json!({ "fields": fields });
+        let mut body = json!({ "fields": fields });
+        if !issue.properties.is_empty() {
+            let properties: Vec<Value> = issue
+                .properties
+                .iter()
+                .map(|(key, value)| json!({"key": key, "value": value}))
+                .collect();
+            body["properties"] = json!(properties);
+        }
         let url = self.url(&["issue"]);
         let response = self
             .send("create issue", false, || {

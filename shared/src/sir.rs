@@ -16,7 +16,8 @@ use aws_sdk_securityir::Client;
 use aws_sdk_securityir::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_securityir::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_securityir::types::{
-    CaseStatus, EngagementType, ResolverType, SelfManagedCaseStatus, Watcher,
+    AwsRegion, CaseStatus, EngagementType, ImpactedAwsRegion, ResolverType, SelfManagedCaseStatus,
+    Watcher,
 };
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriority, RetryReason};
@@ -158,6 +159,10 @@ pub struct NewCase {
     /// RFC 3339.
     pub reported_incident_start_date: String,
     pub impacted_accounts: Vec<String>,
+    /// AWS region codes ([`is_sir_region`]); none is sent when empty.
+    pub impacted_regions: Vec<String>,
+    /// Service names ([`is_sir_service_name`]); none is sent when empty.
+    pub impacted_services: Vec<String>,
     pub watchers: Vec<String>,
     /// Tags set at creation (e.g. [`JIRA_ISSUE_TAG`], which makes the case findable).
     pub tags: BTreeMap<String, String>,
@@ -399,6 +404,37 @@ fn parse_status(status: &CaseStatus) -> Result<SirStatus> {
     Ok(status.as_str().parse()?)
 }
 
+/// How many impacted accounts a case takes (`ImpactedAccounts`).
+pub const MAX_IMPACTED_ACCOUNTS: usize = 200;
+/// How many impacted regions a case takes (`ImpactedAwsRegionList`).
+pub const MAX_IMPACTED_REGIONS: usize = 50;
+/// How many impacted services a case takes (`ImpactedServicesList`).
+pub const MAX_IMPACTED_SERVICES: usize = 600;
+
+/// Whether SIR takes `region` as an impacted region (its `AwsRegion` enum).
+pub fn is_sir_region(region: &str) -> bool {
+    AwsRegion::values().contains(&region)
+}
+
+/// Whether SIR takes `name` as an impacted service (`AwsService`: 2 to 50 characters of
+/// `[a-zA-Z0-9 -.():]`, where ` -.` is the range from the space to the full stop).
+pub fn is_sir_service_name(name: &str) -> bool {
+    (2..=50).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || (' '..='.').contains(&c) || c == ':')
+}
+
+fn impacted_region(region: &str) -> Result<ImpactedAwsRegion> {
+    ImpactedAwsRegion::builder()
+        .region(AwsRegion::from(region))
+        .build()
+        .map_err(|source| Error::RequestBuild {
+            what: "SIR ImpactedAwsRegion",
+            source,
+        })
+}
+
 fn watcher(email: &str) -> Result<Watcher> {
     Watcher::builder()
         .email(email)
@@ -580,6 +616,12 @@ impl SirApi for SdkSirClient {
             .iter()
             .map(|email| watcher(email))
             .collect::<Result<Vec<_>>>()?;
+        let regions = case
+            .impacted_regions
+            .iter()
+            .map(|region| impacted_region(region))
+            .collect::<Result<Vec<_>>>()?;
+        let regions = (!regions.is_empty()).then_some(regions);
         let out = self
             .client
             .create_case()
@@ -590,6 +632,10 @@ impl SirApi for SdkSirClient {
             .resolver_type(ResolverType::from(case.resolver_type.as_str()))
             .reported_incident_start_date(start)
             .set_impacted_accounts(Some(case.impacted_accounts.clone()))
+            .set_impacted_aws_regions(regions)
+            .set_impacted_services(
+                (!case.impacted_services.is_empty()).then(|| case.impacted_services.clone()),
+            )
             .set_watchers(Some(watchers))
             .set_tags((!case.tags.is_empty()).then(|| case.tags.clone().into_iter().collect()))
             .send()
@@ -801,6 +847,21 @@ impl SirApi for SdkSirClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_and_service_names_are_checked_as_sir_checks_them() {
+        assert!(is_sir_region("eu-west-1"));
+        assert!(!is_sir_region("Ireland"));
+        assert!(!is_sir_region("EU-WEST-1"));
+        assert!(is_sir_service_name("Amazon S3"));
+        assert!(is_sir_service_name("IAM (global)"));
+        assert!(!is_sir_service_name("S"), "two characters at least");
+        assert!(!is_sir_service_name(&"s".repeat(51)));
+        assert!(
+            !is_sir_service_name("S3/Glacier"),
+            "a slash is outside the pattern"
+        );
+    }
 
     #[test]
     fn a_case_tagged_for_another_jira_site_is_not_this_sites() {

@@ -15,20 +15,30 @@
 //!   that met it. A failure a retry fixes (429, 5xx, a timeout) is no problem: it is retried,
 //!   never said.
 //!
+//! - Each direction also keeps when it last synced the pair (`lastSyncedAt` in its notes): the
+//!   end of its last event for the pair that finished without error. It is written at most once
+//!   per [`LAST_SYNC_RESOLUTION`], so it costs no request on most events (the notes come with the
+//!   issue read) and one write, plus one read, at most every five minutes of activity.
+//!
 //! The label is written before the notes, so a crash in between leaves a label with no problem
 //! (removed by the next look, which finds none) rather than a problem that looks dealt with.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_epoch_seconds;
 use crate::error::Result;
-use crate::issue_notes::{IssueNotes, read_notes};
-use crate::jira::JiraApi;
+use crate::issue_notes::{IssueNotes, notes_read_with, read_notes, write_notes};
+use crate::jira::{JiraApi, JiraIssue};
 
 /// The label an issue carries while its pair has an open sync problem.
 pub const PROBLEM_LABEL: &str = "sir-sync-problem";
+
+/// How stale [`IssueNotes::last_synced_at`] may be: it is written again only once older than
+/// this, so a burst of changes costs one write.
+pub const LAST_SYNC_RESOLUTION: Duration = Duration::from_secs(5 * 60);
 
 /// One item that could not be synced, until it is solved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +134,61 @@ pub async fn update_open_problems<N: IssueNotes, Other: IssueNotes>(
     Ok(*notes.open_problems() != before)
 }
 
+/// After an event of `N`'s direction finished for the pair without error: its last sync time set
+/// to now, unless the notes read with `issue` (at the event's start) hold one younger than
+/// [`LAST_SYNC_RESOLUTION`]. The notes are read again before the write, because the event may
+/// have written them since. Informational, so best effort: the event's sync is done, and a
+/// failed write is logged rather than failing it (a redelivery would redo the whole sync for a
+/// timestamp); the next event writes it again.
+pub async fn record_last_sync<N: IssueNotes>(jira: &dyn JiraApi, issue: &JiraIssue) {
+    if let Err(error) = write_last_sync::<N>(jira, issue).await {
+        tracing::warn!(
+            issue_key = issue.key,
+            property = N::PROPERTY,
+            error = &error as &dyn std::error::Error,
+            "could not record the last sync time on the issue"
+        );
+    }
+}
+
+/// [`record_last_sync`]'s work; whether it wrote.
+async fn write_last_sync<N: IssueNotes>(jira: &dyn JiraApi, issue: &JiraIssue) -> Result<bool> {
+    let now = now_epoch_seconds();
+    let recent = |notes: &N| notes.last_synced_at().is_some_and(|at| is_recent(at, now));
+    if recent(&notes_read_with::<N>(issue)) {
+        return Ok(false);
+    }
+    let mut notes: N = read_notes(jira, &issue.key).await?;
+    if recent(&notes) {
+        return Ok(false);
+    }
+    notes.set_last_synced_at(now_rfc3339());
+    write_notes(jira, &issue.key, &notes).await?;
+    Ok(true)
+}
+
+/// `N`'s notes for an issue about to be created, holding only its last sync time (now): sent
+/// with the create (as [`crate::jira::NewIssue::properties`]), so a new issue costs no request
+/// for it.
+pub fn new_issue_notes<N: IssueNotes>() -> Result<(String, serde_json::Value)> {
+    let mut notes = N::default();
+    notes.set_last_synced_at(now_rfc3339());
+    let value = serde_json::to_value(&notes).map_err(crate::error::Error::json("issue notes"))?;
+    Ok((N::PROPERTY.to_owned(), value))
+}
+
+/// Whether the RFC 3339 time `at` lies within [`LAST_SYNC_RESOLUTION`] of `now` (epoch
+/// seconds). A time that cannot be read, or lies ahead by more (a clock set wrong), is not.
+fn is_recent(at: &str, now: u64) -> bool {
+    let Ok(at) =
+        aws_smithy_types::DateTime::from_str(at, aws_smithy_types::date_time::Format::DateTime)
+    else {
+        return false;
+    };
+    let resolution = LAST_SYNC_RESOLUTION.as_secs();
+    u64::try_from(at.secs()).is_ok_and(|at| at.abs_diff(now) < resolution)
+}
+
 /// After a direction wrote its notes: while they list open problems, the label must be on the
 /// issue. The other direction may have removed it between this one's label and notes, having
 /// read these notes before they listed the problem; put it back.
@@ -144,6 +209,23 @@ pub async fn confirm_label<N: IssueNotes>(jira: &dyn JiraApi, key: &str, notes: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_last_sync_time_is_recent_only_within_the_resolution() {
+        let at = "2026-12-03T22:00:00Z";
+        let then = 1_796_335_200; // 2026-12-03T22:00:00Z
+        assert!(is_recent(at, then));
+        assert!(is_recent(at, then + 299));
+        assert!(
+            !is_recent(at, then + 300),
+            "older than five minutes is written again"
+        );
+        assert!(
+            !is_recent(at, then - 3_600),
+            "a time far ahead is not trusted"
+        );
+        assert!(!is_recent("yesterday", then));
+    }
 
     #[test]
     fn nothing_to_look_at_without_a_refusal_or_the_label() {

@@ -53,7 +53,9 @@ use shared::issue_description::{case_console_url, sir_description_for_issue};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
 use shared::sir::{
-    CaseDetails, CaseEdit, JIRA_ISSUE_TAG, JIRA_SITE_TAG, NewCase, SirApi, jira_site,
+    CaseDetails, CaseEdit, JIRA_ISSUE_TAG, JIRA_SITE_TAG, MAX_IMPACTED_ACCOUNTS,
+    MAX_IMPACTED_REGIONS, MAX_IMPACTED_SERVICES, NewCase, SirApi, is_sir_region,
+    is_sir_service_name, jira_site,
 };
 use shared::snapshot::{CaseSnapshot, Fingerprint};
 use shared::status::{SirStatus, SirStatusStep};
@@ -333,6 +335,7 @@ impl SirClientHandler {
         // Boxed: the futures of every step together would make the handler's own large.
         Box::pin(self.apply_changes(change, created, &issue, case_id, &details, &mut applied))
             .await?;
+        shared::sync_status::record_last_sync::<JiraToSirNotes>(self.jira.as_ref(), &issue).await;
         tracing::info!(?applied, "issue applied to SIR");
         Ok(applied)
     }
@@ -428,6 +431,8 @@ impl SirClientHandler {
             impacted_accounts: from_jira
                 .impacted_accounts
                 .unwrap_or_else(|| self.settings.impacted_accounts.clone()),
+            impacted_regions: from_jira.impacted_regions,
+            impacted_services: from_jira.impacted_services,
             watchers,
             tags: [
                 (JIRA_ISSUE_TAG.to_owned(), key.to_owned()),
@@ -475,19 +480,41 @@ impl SirClientHandler {
             let strings = strings_of(value);
             match sir {
                 MappedSirField::ImpactedAccounts => {
-                    let (good, bad): (Vec<String>, Vec<String>) = strings
-                        .into_iter()
-                        .partition(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
-                    for account in bad {
-                        values.unusable.push((
-                            format!("the value \"{account}\" of Jira field {id}"),
-                            "not a 12-digit AWS account ID, so the case was created without it"
-                                .to_owned(),
-                        ));
-                    }
+                    let good = usable(
+                        strings,
+                        |a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()),
+                        "a 12-digit AWS account ID",
+                        id,
+                        &mut values.unusable,
+                    );
                     if !good.is_empty() {
-                        values.impacted_accounts = Some(good.into_iter().take(200).collect());
+                        values.impacted_accounts =
+                            Some(good.into_iter().take(MAX_IMPACTED_ACCOUNTS).collect());
                     }
+                }
+                MappedSirField::ImpactedRegions => {
+                    let good = usable(
+                        strings,
+                        is_sir_region,
+                        "an AWS region code SIR takes (such as eu-west-1)",
+                        id,
+                        &mut values.unusable,
+                    );
+                    values.impacted_regions = good.into_iter().take(MAX_IMPACTED_REGIONS).collect();
+                }
+                MappedSirField::ImpactedServices => {
+                    // A label has no spaces (`sirToJira` writes `_` for them), and a service
+                    // name has no `_`.
+                    let strings = strings.iter().map(|s| s.replace('_', " ")).collect();
+                    let good = usable(
+                        strings,
+                        is_sir_service_name,
+                        "a service name SIR takes (2 to 50 letters, digits, spaces and !\"#$%&'()*+,-.:)",
+                        id,
+                        &mut values.unusable,
+                    );
+                    values.impacted_services =
+                        good.into_iter().take(MAX_IMPACTED_SERVICES).collect();
                 }
                 MappedSirField::EngagementType => {
                     let Some(first) = strings.first() else {
@@ -1197,9 +1224,35 @@ impl SirClientHandler {
 #[derive(Debug, Default)]
 struct ValuesFromJira {
     impacted_accounts: Option<Vec<String>>,
+    /// Empty when unmapped or unset: SIR has no default for them.
+    impacted_regions: Vec<String>,
+    impacted_services: Vec<String>,
     engagement_type: Option<String>,
     /// (item, why) for each value SIR would refuse.
     unusable: Vec<(String, String)>,
+}
+
+/// The values of Jira field `id` that pass `check` (each once, in order), each other one listed
+/// in `unusable` as not `what`.
+fn usable(
+    values: Vec<String>,
+    check: impl Fn(&str) -> bool,
+    what: &str,
+    id: &str,
+    unusable: &mut Vec<(String, String)>,
+) -> Vec<String> {
+    let mut good: Vec<String> = Vec::new();
+    for value in values {
+        if !check(&value) {
+            unusable.push((
+                format!("the value \"{value}\" of Jira field {id}"),
+                format!("not {what}, so the case was created without it"),
+            ));
+        } else if !good.contains(&value) {
+            good.push(value);
+        }
+    }
+    good
 }
 
 /// The people of an issue (see [`SirClientHandler::jira_people`]).
@@ -1245,8 +1298,8 @@ fn sent_snapshot(case_id: &str, new: &NewCase) -> CaseSnapshot {
         engagement_type: Some(new.engagement_type.clone()),
         reported_incident_start_date: Some(new.reported_incident_start_date.clone()),
         impacted_accounts: new.impacted_accounts.iter().cloned().collect(),
-        impacted_regions: BTreeSet::new(),
-        impacted_services: BTreeSet::new(),
+        impacted_regions: new.impacted_regions.iter().cloned().collect(),
+        impacted_services: new.impacted_services.iter().cloned().collect(),
         watchers: new.watchers.iter().cloned().collect(),
     }
 }
@@ -1334,7 +1387,35 @@ mod tests {
             reporter: None,
             creator: None,
             attachments: Vec::new(),
+            notes_properties: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_poller_baseline_of_a_new_case_holds_the_regions_and_services_sent() {
+        let new = NewCase {
+            client_token: "t".into(),
+            title: "T".into(),
+            description: "D".into(),
+            engagement_type: "Investigation".into(),
+            resolver_type: "Self".into(),
+            reported_incident_start_date: "2026-11-21T10:00:00Z".into(),
+            impacted_accounts: vec!["111122223333".into()],
+            impacted_regions: vec!["eu-west-1".into()],
+            impacted_services: vec!["Amazon S3".into()],
+            watchers: Vec::new(),
+            tags: BTreeMap::new(),
+        };
+        let snapshot = sent_snapshot("c-1", &new);
+        // Otherwise the poller would see them as a change in SIR and publish the case back.
+        assert_eq!(
+            snapshot.impacted_regions,
+            BTreeSet::from(["eu-west-1".to_owned()])
+        );
+        assert_eq!(
+            snapshot.impacted_services,
+            BTreeSet::from(["Amazon S3".to_owned()])
+        );
     }
 
     #[test]

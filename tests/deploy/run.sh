@@ -393,6 +393,44 @@ test_field_mapping_is_merged_into_the_deployed_status_mapping_and_checked_agains
   expect not_called 'cdk --no-notices deploy'
 }
 
+test_field_mapping_is_checked_as_the_functions_check_it_before_anything_is_deployed() {
+  # A SIR field the mapping cannot carry, and a Jira field the integration writes itself:
+  # refused before the site is asked.
+  with_token_on_stdin
+  printf '{"jiraToSir": {"reportedIncidentStartDate": "Start"}}\n' >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 2
+  expect output_has 'jiraToSir has reportedIncidentStartDate, which is not one of'
+  expect not_called 'cdk --no-notices deploy'
+  setup
+  with_token_on_stdin
+  printf '{"onTransition": {"Done": {"Summary": "closed"}}}\n' >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 2
+  expect output_has 'onTransition.Done names Summary, which the integration writes itself'
+  expect not_called 'cdk --no-notices deploy'
+
+  # On the site: a name two fields share, and a name that is the integration's own field.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_FIELDS='[{"id":"customfield_1","name":"Regions"},{"id":"customfield_2","name":"regions"},{"id":"issuetype","name":"Work type"}]')
+  printf '{"sirToJira": {"impactedRegions": "Regions", "engagementType": "Work type"}}\n' >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 1
+  expect output_has 'names that several fields share (use the id): Regions (customfield_1, customfield_2)'
+  expect output_has 'fields the integration writes itself: Work type'
+  expect not_called 'cdk --no-notices deploy'
+
+  # A "fields" key in --status-mapping is a field mapping too: checked against the site.
+  setup
+  with_token_on_stdin
+  printf '{"sirToJira": {"Closed": "Done"}, "fields": {"jiraToSir": {"impactedRegions": "Regions hit"}}}\n' >"$SANDBOX/status.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --status-mapping "$SANDBOX/status.json"
+  expect exit_code 1
+  expect output_has 'fields the site does not have: Regions hit'
+  expect not_called 'cdk --no-notices deploy'
+}
+
 test_first_deployment_records_the_installation_time_and_keeps_the_case_filter_default() {
   with_token_on_stdin
   deploy "${DEPLOY_ARGS[@]}" --token -

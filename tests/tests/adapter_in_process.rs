@@ -84,6 +84,7 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
             description: "Nothing waits on the OS.".into(),
             labels: Vec::new(),
             fields: serde_json::Map::new(),
+            properties: Default::default(),
         })
         .await
         .unwrap();

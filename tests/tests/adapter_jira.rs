@@ -71,6 +71,7 @@ fn new_issue(summary: &str, labels: &[&str]) -> NewIssue {
         description: "Phishing mail reported by finance.\n\nHeaders attached.".into(),
         labels: labels.iter().map(|l| (*l).to_owned()).collect(),
         fields: serde_json::Map::new(),
+        properties: Default::default(),
     }
 }
 

@@ -80,6 +80,8 @@ fn new_case(token: &str) -> NewCase {
         resolver_type: "Self".into(),
         reported_incident_start_date: "2026-11-20T08:30:00Z".into(),
         impacted_accounts: Vec::new(),
+        impacted_regions: Vec::new(),
+        impacted_services: Vec::new(),
         watchers: Vec::new(),
         tags: [(JIRA_ISSUE_TAG.to_owned(), "SEC-7".to_owned())].into(),
     }
@@ -165,6 +167,19 @@ async fn same_client_token_creates_one_case_and_one_comment(transport: Transport
     // Nothing invented: no accounts, no watchers.
     let stored = emulator.case(&first).unwrap();
     assert!(stored.impacted_accounts.is_empty() && stored.watchers.is_empty());
+    assert!(stored.impacted_aws_regions.is_empty() && stored.impacted_services.is_empty());
+    // Regions and services go out in SIR's shapes, checked against its model.
+    let with_scope = client
+        .create_case(&NewCase {
+            impacted_regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            impacted_services: vec!["Amazon S3".into()],
+            ..new_case("jira-SEC-9")
+        })
+        .await
+        .unwrap();
+    let stored = emulator.case(&with_scope).unwrap();
+    assert_eq!(stored.impacted_aws_regions, ["eu-west-1", "us-east-1"]);
+    assert_eq!(stored.impacted_services, ["Amazon S3"]);
     // The tag that names the issue is set at creation and read back by the case's ARN.
     let details = client.get_case(&first).await.unwrap().unwrap();
     let arn = details.case_arn.expect("GetCase returns the case ARN");

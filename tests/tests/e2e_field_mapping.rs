@@ -267,11 +267,26 @@ async fn a_case_made_from_an_issue_takes_mapped_values_and_reports_an_unusable_o
         "Engagement",
         CustomFieldKind::Text,
     ));
+    site.custom_fields.push(CustomField::new(
+        "customfield_10090",
+        "Regions",
+        CustomFieldKind::Labels,
+    ));
+    site.custom_fields.push(CustomField {
+        options: vec!["Amazon S3".into(), "IAM".into(), "S3/Glacier".into()],
+        ..CustomField::new(
+            "customfield_10100",
+            "Services",
+            CustomFieldKind::MultiSelect,
+        )
+    });
     let it = Integration::start_with(IntegrationOptions {
         jira: site,
         impacted_accounts: vec!["999999999999".into()],
         mapping_document: Some(
             r#"{"fields": {"jiraToSir": {"impactedAccounts": "AWS accounts",
+                                          "impactedRegions": "Regions",
+                                          "impactedServices": "services",
                                           "engagementType": "customfield_10080"}}}"#
                 .into(),
         ),
@@ -294,6 +309,14 @@ async fn a_case_made_from_an_issue_takes_mapped_values_and_reports_an_unusable_o
                         json!(["111122223333", "not-an-account"]),
                     ),
                     ("customfield_10080".to_owned(), json!("Investigation")),
+                    (
+                        "customfield_10090".to_owned(),
+                        json!(["eu-west-1", "Ireland", "us-east-1"]),
+                    ),
+                    (
+                        "customfield_10100".to_owned(),
+                        json!([{"value": "Amazon S3"}, {"value": "S3/Glacier"}]),
+                    ),
                     ("customfield_10060".to_owned(), json!({"value": "Sev 1"})),
                 ]
                 .into(),
@@ -305,6 +328,12 @@ async fn a_case_made_from_an_issue_takes_mapped_values_and_reports_an_unusable_o
     let case = it.only_case();
     assert_eq!(case.impacted_accounts, ["111122223333"], "not the default");
     assert_eq!(case.engagement_type, "Investigation");
+    assert_eq!(case.impacted_aws_regions, ["eu-west-1", "us-east-1"]);
+    assert_eq!(
+        case.impacted_services,
+        ["Amazon S3"],
+        "S3/Glacier is outside the model's pattern: left out"
+    );
     let said = |it: &Integration| {
         it.jira_comment_texts(&key)
             .iter()
@@ -312,6 +341,20 @@ async fn a_case_made_from_an_issue_takes_mapped_values_and_reports_an_unusable_o
             .count()
     };
     assert_eq!(said(&it), 1, "{:#?}", it.jira_comment_texts(&key));
+    for unusable in ["Ireland", "S3/Glacier"] {
+        let notes = it.jira_comment_texts(&key);
+        assert_eq!(
+            notes.iter().filter(|t| t.contains(unusable)).count(),
+            1,
+            "{unusable}: {notes:#?}"
+        );
+        let case_notes = it.sir_comment_texts(&it.only_case().case_id);
+        assert_eq!(
+            case_notes.iter().filter(|t| t.contains(unusable)).count(),
+            1,
+            "{unusable}: {case_notes:#?}"
+        );
+    }
 
     // Said once: a later change of the issue says nothing again.
     it.jira

@@ -13,7 +13,7 @@
 
 use integration_tests::pipeline::Integration;
 use jira_emulator::{IssueEdit, NewIssue, User};
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::sync_status::PROBLEM_LABEL;
 use sir_emulator::{CaseUpdate, NewCase, Watcher};
 
@@ -236,4 +236,134 @@ async fn a_status_change_sir_refuses_is_said_once_on_the_case_and_labels_the_iss
         0,
         "{jira:#?}"
     );
+}
+
+/// A last sync time older than any test.
+const LONG_AGO: &str = "2020-01-01T00:00:00Z";
+
+/// When a direction last synced the pair, as its issue property holds it.
+fn last_synced_at(it: &Integration, key: &str, property: &str) -> Option<String> {
+    it.jira
+        .issue(key)
+        .unwrap()
+        .properties
+        .get(property)
+        .and_then(|notes| notes.get("lastSyncedAt"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The writes of the property `property` Jira answered.
+fn property_writes(it: &Integration, property: &str) -> usize {
+    it.jira
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/properties/{property}")))
+        .count()
+}
+
+#[tokio::test]
+async fn each_direction_keeps_its_last_sync_time_on_the_issue_written_at_most_every_five_minutes() {
+    const FROM_SIR: &str = "sir-integration";
+    const FROM_JIRA: &str = "sir-integration-from-jira";
+    let it = Integration::start().await.unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let me = alice.account_id.as_str();
+    let before = shared::sync_status::now_rfc3339();
+    let case_id = it
+        .sir
+        .create_case(
+            HUMAN,
+            NewCase {
+                title: "Last sync".into(),
+                description: "x".into(),
+                ..NewCase::default()
+            },
+        )
+        .case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let first = last_synced_at(&it, &key, FROM_SIR).unwrap_or_else(|| {
+        panic!(
+            "SIR → Jira records its sync: {:?}",
+            it.jira.issue(&key).unwrap().properties
+        )
+    });
+    assert!(
+        first >= before,
+        "{first} is this sync's time (after {before})"
+    );
+    // The local world's response team has no Jira accounts: their note is the one request
+    // for the property. The time came with the create, at no request of its own.
+    let requests: Vec<String> = it
+        .jira
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with(&format!("/properties/{FROM_SIR}")))
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(requests, ["PUT"], "only the unresolved watchers' note");
+
+    // A change from Jira: the other direction records its own (moved back first, in case an
+    // echo of jira-client's own edits recorded it already).
+    it.jira
+        .set_issue_property(me, &key, FROM_JIRA, json!({"lastSyncedAt": LONG_AGO}))
+        .unwrap();
+    it.jira.comment(me, &key, "Seen from Jira").unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let from_jira = last_synced_at(&it, &key, FROM_JIRA).expect("Jira → SIR records its sync");
+    assert!(from_jira >= before, "{from_jira}");
+    assert!(
+        it.sir_comment_texts(&case_id)
+            .iter()
+            .any(|t| t.contains("Seen from Jira"))
+    );
+
+    // More changes within five minutes: nothing is written again for the time.
+    let writes = property_writes(&it, FROM_SIR);
+    it.sir.add_comment(HUMAN, &case_id, "One").unwrap();
+    it.settle().await.unwrap().assert_clean();
+    it.sir.add_comment(HUMAN, &case_id, "Two").unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(
+        property_writes(&it, FROM_SIR),
+        writes,
+        "no write within five minutes"
+    );
+    assert_eq!(last_synced_at(&it, &key, FROM_SIR), Some(first.clone()));
+
+    // Six minutes later (the stored time moved back, as time passing would leave it), the next
+    // sync writes it again, keeping the rest of the direction's notes: those it had, and those
+    // the same event wrote before (a watcher with no Jira account, said once).
+    let mut notes = it.jira.issue(&key).unwrap().properties[FROM_SIR].clone();
+    notes["lastSyncedAt"] = LONG_AGO.into();
+    notes["closureReported"] = true.into();
+    it.jira
+        .set_issue_property(me, &key, FROM_SIR, notes)
+        .unwrap();
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                watchers_to_add: vec![Watcher::email("nobody@example.com")],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let again = last_synced_at(&it, &key, FROM_SIR).unwrap();
+    assert!(again >= first, "{again} renewed after {first}");
+    let notes = &it.jira.issue(&key).unwrap().properties[FROM_SIR];
+    assert_eq!(notes["closureReported"], true, "{notes}");
+    assert!(
+        notes["reportedUnresolvedWatchers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("nobody@example.com")),
+        "{notes}"
+    );
+    assert_eq!(last_synced_at(&it, &key, FROM_JIRA), Some(from_jira));
 }

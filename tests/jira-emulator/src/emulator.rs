@@ -304,6 +304,7 @@ impl Shared {
                 labels: new.labels,
                 reporter: None,
                 custom_fields,
+                properties: Default::default(),
             },
         )
         .map(|(_, key)| key)
@@ -667,6 +668,20 @@ impl JiraEmulator {
     /// Stops `account_id` watching the issue.
     pub fn remove_watcher(&self, key: &str, account_id: &str) -> Result<(), Error> {
         lock(&self.shared.store).remove_watcher(account_id, key, account_id)
+    }
+
+    /// Sets an issue property as `as_account` (as `PUT /issue/{key}/properties/{propertyKey}`
+    /// does).
+    pub fn set_issue_property(
+        &self,
+        as_account: &str,
+        key: &str,
+        property_key: &str,
+        value: Value,
+    ) -> Result<(), Error> {
+        lock(&self.shared.store)
+            .set_property(as_account, key, property_key, value)
+            .map(|_| ())
     }
 
     /// Deletes the issue as `as_account`.

@@ -1032,6 +1032,7 @@ mod tests {
                         labels: Vec::new(),
                         custom_fields: Default::default(),
                         reporter: None,
+                        properties: Default::default(),
                     },
                 )
                 .unwrap_or_else(|error| panic!("{error}"));

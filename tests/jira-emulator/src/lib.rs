@@ -18,7 +18,9 @@
 //! takes and returns plain text, converted to and from ADF paragraphs.
 //! - `GET /serverInfo` (no auth), `GET /myself`, `GET /user?accountId=`,
 //!   `GET /user/search?query=&accountId=&startAt=&maxResults=`
-//! - `POST /issue`; `GET|PUT|DELETE /issue/{key}` (`GET` takes `fields=` and `expand=changelog`)
+//! - `POST /issue` (issue `properties: [{key, value}]` set with the create, as Cloud does);
+//!   `GET|PUT|DELETE /issue/{key}` (`GET` takes `fields=`, `expand=changelog` and
+//!   `properties=` — the named issue properties it has, or `*all` — under `properties`)
 //! - `GET|POST /issue/{key}/transitions`
 //! - `GET|POST /issue/{key}/comment` (`startAt`, `maxResults` ≤ 100, default 50, `orderBy`,
 //!   `expand=properties`; `POST` takes comment `properties: [{key, value}]` as Cloud does);

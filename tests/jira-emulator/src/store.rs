@@ -30,6 +30,8 @@ pub(crate) struct NewIssueFields {
     pub reporter: Option<String>,
     /// Custom field values by id, already checked against their fields.
     pub custom_fields: BTreeMap<String, Value>,
+    /// Issue properties set with the create (its `properties` list).
+    pub properties: BTreeMap<String, Value>,
 }
 
 /// One edit of the labels list, as Jira's `update` verbs.
@@ -341,7 +343,7 @@ impl Store {
             watchers,
             comments: Vec::new(),
             attachments: Vec::new(),
-            properties: Default::default(),
+            properties: fields.properties,
             custom_fields: fields
                 .custom_fields
                 .into_iter()

@@ -446,6 +446,7 @@ async fn create_issue(
         errors.check::<()>(Err(Error::field("reporter", "Specify a valid accountId.")));
     }
     errors.finish()?;
+    let properties = entity_properties_in(&request)?;
     let (Some(issue_type), Some(summary), Some(description), Some(labels)) =
         (issue_type, summary, description, labels)
     else {
@@ -460,6 +461,7 @@ async fn create_issue(
             labels,
             reporter: reporter.flatten(),
             custom_fields,
+            properties,
         },
     )?;
     let url = format!(
@@ -488,9 +490,23 @@ async fn get_issue(
         FieldSelection::All { except: Vec::new() },
     );
     let expand = list_param(&params, "expand");
-    Ok(Json(
-        renderer(&store, &shared, version, &caller).issue(issue, &selection, &expand),
-    ))
+    let mut rendered =
+        renderer(&store, &shared, version, &caller).issue(issue, &selection, &expand);
+    // Cloud returns the entity properties the request names (`*all` for every one), and only
+    // those the issue has.
+    let wanted = list_param(&params, "properties");
+    if !wanted.is_empty()
+        && let Some(object) = rendered.as_object_mut()
+    {
+        let properties: Map<String, Value> = issue
+            .properties
+            .iter()
+            .filter(|(key, _)| wanted.iter().any(|w| w == "*all" || w == *key))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        object.insert("properties".into(), Value::Object(properties));
+    }
+    Ok(Json(rendered))
 }
 
 /// `{"fields": {...}, "update": {...}}` as one set of changes.
@@ -752,7 +768,7 @@ async fn add_comment(
     let request = parse_json(&body)?;
     shared.issue_key(&key)?;
     let body = comment_body_in(version, &request)?;
-    let properties = comment_properties_in(&request)?;
+    let properties = entity_properties_in(&request)?;
     let comment = shared.add_comment(&caller.account_id, &key, body, properties)?;
     let rendered = comment_response(
         &shared,
@@ -830,9 +846,10 @@ async fn delete_attachment(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The `properties` of a create-comment request (`[{"key", "value"}]`), as Jira reads them.
-fn comment_properties_in(request: &Value) -> Result<BTreeMap<String, Value>, Error> {
-    let invalid = || Error::bad_request("The comment properties are not valid.");
+/// The `properties` of a create-comment or create-issue request (`[{"key", "value"}]`), as Jira
+/// reads them.
+fn entity_properties_in(request: &Value) -> Result<BTreeMap<String, Value>, Error> {
+    let invalid = || Error::bad_request("The entity properties are not valid.");
     let Some(properties) = request.get("properties") else {
         return Ok(BTreeMap::new());
     };
