@@ -3,9 +3,11 @@
 //! settings (URL, e-mail, SecureString token, project key) and which issues may create cases
 //! ([`CaseFilter`]: `jiraCaseFilter`, `installedAt`) from SSM; how many open issues the sweep
 //! audits per run from [`ENV_AUDIT_PER_RUN`] and how often a round of the audit may start from
-//! [`ENV_AUDIT_INTERVAL_MINUTES`] (both optional).
+//! [`ENV_AUDIT_INTERVAL_MINUTES`] (both optional); the webhook intake's secret (`jiraWebhookSecret`,
+//! an optional SecureString: without it the intake is off).
 
-use shared::config::{CaseFilter, Config, JiraSettings};
+use secrecy::SecretString;
+use shared::config::{CaseFilter, Config, JiraSettings, load_webhook_secret};
 
 use crate::sweep::Sweeping;
 
@@ -58,6 +60,8 @@ pub struct NotificationsConfig {
     pub shared: Config,
     pub jira: JiraSettings,
     pub handler: NotificationsSettings,
+    /// The webhook intake's secret; `None`: webhook requests are answered 404.
+    pub webhook_secret: Option<SecretString>,
 }
 
 impl NotificationsConfig {
@@ -73,8 +77,11 @@ impl NotificationsConfig {
     ) -> shared::Result<Self> {
         let shared = Config::from_lookup(&lookup)?;
         let sweep = sweeping(&lookup)?;
-        let jira = JiraSettings::load(ssm, &shared.parameters).await?;
-        let case_filter = CaseFilter::load(ssm, &shared.parameters).await?;
+        let (jira, case_filter, webhook_secret) = tokio::try_join!(
+            JiraSettings::load(ssm, &shared.parameters),
+            CaseFilter::load(ssm, &shared.parameters),
+            load_webhook_secret(ssm, &shared.parameters),
+        )?;
         if case_filter == CaseFilter::Any {
             tracing::warn!(
                 "no installation time and no case filter in SSM: every issue of the project may \
@@ -90,6 +97,7 @@ impl NotificationsConfig {
             shared,
             jira,
             handler,
+            webhook_secret,
         })
     }
 }

@@ -50,8 +50,20 @@ pub enum HandlerError {
         audited: usize,
         failures: Vec<SweepFailure>,
     },
-    /// The invocation is neither an SNS event nor the sweep's Scheduled Event.
-    #[error("not an SNS event nor a Scheduled Event from aws.events: {shown}")]
+    /// A webhook delivery that passed its checks could not be handled (the function URL answers
+    /// 502, so Jira retries it).
+    #[error("webhook delivery {identifier} (issue {issue_key}) not handled")]
+    Webhook {
+        identifier: String,
+        issue_key: String,
+        #[source]
+        source: shared::Error,
+    },
+    /// The invocation is neither an SNS event, a function URL request nor the sweep's Scheduled
+    /// Event.
+    #[error(
+        "not an SNS event, a function URL request nor a Scheduled Event from aws.events: {shown}"
+    )]
     UnknownInvocation { shown: String },
 }
 
@@ -107,7 +119,9 @@ impl LambdaError for HandlerError {
             HandlerError::RecordsFailed { failures, .. } => {
                 failures.iter().any(|f| f.error.is_retryable())
             }
-            HandlerError::Sweep { source, .. } => source.is_retryable(),
+            HandlerError::Sweep { source, .. } | HandlerError::Webhook { source, .. } => {
+                source.is_retryable()
+            }
             HandlerError::SweepIssuesFailed { failures, .. }
             | HandlerError::AuditIssuesFailed { failures, .. } => {
                 failures.iter().any(|f| f.error.is_retryable())
@@ -122,6 +136,7 @@ impl LambdaError for HandlerError {
             HandlerError::Sweep { .. } => "Sweep",
             HandlerError::SweepIssuesFailed { .. } => "SweepIssuesFailed",
             HandlerError::AuditIssuesFailed { .. } => "AuditIssuesFailed",
+            HandlerError::Webhook { .. } => "Webhook",
             HandlerError::UnknownInvocation { .. } => "UnknownInvocation",
         }
     }

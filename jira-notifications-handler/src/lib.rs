@@ -43,9 +43,14 @@ mod config;
 mod error;
 pub mod message;
 pub mod sweep;
+pub mod webhook;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use shared::store::{DeliveryStart, now_epoch_seconds};
 
 use aws_lambda_events::sns::SnsEvent;
 use serde::Serialize;
@@ -58,6 +63,7 @@ use shared::snapshot::{Fingerprint, IssueSnapshot};
 use shared::store::{
     DELETED_IN_JIRA, IssueLink, ItemLink, ItemLinkStore, LinkStore, LinkedItemKind,
     NotifiedWindowStore, Origin, PendingDeliveryStore, SnapshotStore, SweepCursorStore,
+    WebhookDeliveryStore,
 };
 
 use crate::coalesce::{Admission, Coalescer};
@@ -69,6 +75,15 @@ pub use config::{
 pub use error::{HandlerError, RecordFailure, SweepFailure};
 pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification};
 pub use sweep::{SweepReport, Sweeping, SweptIssue};
+pub use webhook::{WebhookRejection, WebhookRequest, WebhookResponse};
+
+/// How long one try holds a webhook delivery: far longer than a sync of one issue takes, short
+/// enough that Jira's next retry of a try that died finds it free.
+const WEBHOOK_LEASE: Duration = Duration::from_secs(30);
+
+/// How long a handled webhook delivery is remembered: past Jira's last retry (about 30 minutes),
+/// and a replayed delivery older than this only costs a re-read of the issue.
+const WEBHOOK_DELIVERY_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What the handler did about one issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +118,8 @@ pub enum NotificationOutcome {
 pub enum InvocationReport {
     Notifications(BatchReport),
     Sweep(SweepReport),
+    /// The function URL's answer to a webhook request.
+    Webhook(WebhookResponse),
 }
 
 /// What happened to one SNS record.
@@ -145,6 +162,7 @@ pub trait NotificationsStore:
     + NotifiedWindowStore
     + SweepCursorStore
     + PendingDeliveryStore
+    + WebhookDeliveryStore
 {
 }
 
@@ -155,6 +173,7 @@ impl<T> NotificationsStore for T where
         + NotifiedWindowStore
         + SweepCursorStore
         + PendingDeliveryStore
+        + WebhookDeliveryStore
         + ?Sized
 {
 }
@@ -168,6 +187,8 @@ pub struct NotificationHandler {
     /// The integration user's accountId (read once): what it wrote is jira-client's echo.
     integration_account: IntegrationAccount,
     coalescer: Coalescer,
+    /// The webhook intake's secret (`None`: the intake is off).
+    webhook_secret: Option<SecretString>,
 }
 
 impl std::fmt::Debug for NotificationHandler {
@@ -192,7 +213,15 @@ impl NotificationHandler {
             settings,
             integration_account: IntegrationAccount::new(),
             coalescer: Coalescer::default(),
+            webhook_secret: None,
         }
+    }
+
+    /// The same handler with the webhook intake on, checking signatures under `secret`.
+    #[must_use]
+    pub fn with_webhook_secret(mut self, secret: SecretString) -> Self {
+        self.webhook_secret = Some(secret);
+        self
     }
 
     /// Replaces the case filter, as a cold start reading new SSM values would.
@@ -214,6 +243,12 @@ impl NotificationHandler {
         let text = |field: &str| event.get(field).and_then(Value::as_str);
         if text("detail-type") == Some("Scheduled Event") && text("source") == Some("aws.events") {
             return self.sweep().await.map(InvocationReport::Sweep);
+        }
+        if WebhookRequest::is_function_url_event(&event) {
+            return self
+                .handle_function_url_event(&event)
+                .await
+                .map(InvocationReport::Webhook);
         }
         if event.get("Records").is_some() {
             let shown: String = event.to_string().chars().take(200).collect();
@@ -290,6 +325,19 @@ impl NotificationHandler {
                 });
             }
         };
+        self.handle_notification(message_id, notification, published_ms)
+            .await
+    }
+
+    /// Syncs the issue a notification that passed its checks names (published at
+    /// `published_ms`, epoch milliseconds), unless it is the integration's own change or a
+    /// re-read covers it.
+    async fn handle_notification(
+        &self,
+        message_id: &str,
+        notification: Notification,
+        published_ms: u64,
+    ) -> Result<RecordReport, (String, shared::Error)> {
         let key = notification.issue_key;
         let report = |key: String, outcome| RecordReport {
             message_id: message_id.to_owned(),
@@ -337,6 +385,117 @@ impl NotificationHandler {
                 Err((key, error))
             }
         }
+    }
+
+    /// A function URL request: a Jira webhook (see [`webhook`]), answered with its status.
+    async fn handle_function_url_event(
+        &self,
+        event: &Value,
+    ) -> Result<WebhookResponse, HandlerError> {
+        let checked = match &self.webhook_secret {
+            None => Err(WebhookRejection::IntakeOff),
+            Some(secret) => WebhookRequest::from_function_url_event(event).and_then(|request| {
+                webhook::verify_webhook(&request, secret, &self.settings.project_key)
+            }),
+        };
+        let delivery = match checked {
+            Ok(delivery) => delivery,
+            Err(rejection) => {
+                tracing::warn!(
+                    rejection = rejection.kind(),
+                    status = rejection.status(),
+                    reason = %rejection,
+                    "rejected a webhook request: nothing was read or published for it"
+                );
+                return Ok(WebhookResponse::new(
+                    rejection.status(),
+                    "rejected",
+                    rejection.kind(),
+                ));
+            }
+        };
+        self.handle_webhook(delivery).await
+    }
+
+    /// A webhook delivery that passed its checks: handled once per Jira delivery identifier.
+    pub async fn handle_webhook(
+        &self,
+        delivery: webhook::WebhookDelivery,
+    ) -> Result<WebhookResponse, HandlerError> {
+        let key = delivery.notification.issue_key.clone();
+        let identifier = delivery
+            .identifier
+            .clone()
+            .unwrap_or_else(|| "(none)".to_owned());
+        let failed = |source: shared::Error| HandlerError::Webhook {
+            identifier: identifier.clone(),
+            issue_key: key.clone(),
+            source,
+        };
+        let now = now_epoch_seconds();
+        if let Some(id) = &delivery.identifier {
+            let lease_until = now + WEBHOOK_LEASE.as_secs();
+            match self
+                .store
+                .start_delivery(id, now, lease_until)
+                .await
+                .map_err(failed)?
+            {
+                DeliveryStart::Started => {}
+                DeliveryStart::Done => {
+                    tracing::info!(
+                        delivery = id,
+                        issue_key = key,
+                        "a webhook delivery handled already; not handled again"
+                    );
+                    return Ok(WebhookResponse::new(200, "outcome", "Duplicate"));
+                }
+                DeliveryStart::InProgress => {
+                    tracing::info!(
+                        delivery = id,
+                        issue_key = key,
+                        "another try is handling this webhook delivery; Jira retries it"
+                    );
+                    return Ok(WebhookResponse::new(409, "outcome", "InProgress"));
+                }
+            }
+        }
+        // When the change happened, as Jira signed it; never later than now (a clock ahead
+        // would make the delivery look newer than re-reads that cover it).
+        let now_ms = now.saturating_mul(1_000);
+        let published_ms = delivery.event_ms.map_or(now_ms, |at| at.min(now_ms));
+        let report = self
+            .handle_notification(&identifier, delivery.notification.clone(), published_ms)
+            .await;
+        let report = match report {
+            Ok(report) => report,
+            Err((_, error)) => {
+                tracing::error!(
+                    delivery = identifier,
+                    issue_key = key,
+                    error = %shared::error::error_chain(&error),
+                    "webhook delivery not handled; answered 502 so Jira retries it"
+                );
+                if let Some(id) = &delivery.identifier
+                    && let Err(release) = self.store.release_delivery(id).await
+                {
+                    // Its lease ends on its own; until then Jira's retry is answered 409.
+                    tracing::warn!(delivery = id, error = %release, "could not give up the delivery's lease");
+                }
+                return Err(failed(error));
+            }
+        };
+        if let Some(id) = &delivery.identifier {
+            self.store
+                .finish_delivery(id, now + WEBHOOK_DELIVERY_KEPT.as_secs())
+                .await
+                .map_err(failed)?;
+        }
+        let outcome = report
+            .outcome
+            .map(|outcome| format!("{outcome:?}"))
+            .unwrap_or_default();
+        Ok(WebhookResponse::new(200, "outcome", &outcome))
     }
 
     /// Re-reads the issue and publishes what changed since the last sync.

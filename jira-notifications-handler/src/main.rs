@@ -1,6 +1,6 @@
 //! The jira-notifications-handler Lambda: wiring only. Reads the configuration and builds the
 //! clients once per cold start, then hands every invocation (an SNS event from Jira Automation,
-//! or the sweep's Scheduled Event) to
+//! a Jira webhook through the function URL, or the sweep's Scheduled Event) to
 //! [`jira_notifications_handler::NotificationHandler::handle_invocation`].
 
 use std::sync::Arc;
@@ -34,6 +34,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )),
         config.handler,
     );
+    let handler = match config.webhook_secret {
+        Some(secret) => handler.with_webhook_secret(secret),
+        None => handler,
+    };
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.handle_invocation(event.payload).await

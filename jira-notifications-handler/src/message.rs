@@ -64,7 +64,7 @@ impl Rejection {
 }
 
 /// An untrusted value as it may appear in a log line: quoted, escaped, clipped.
-fn shown(value: &str) -> String {
+pub(crate) fn shown(value: &str) -> String {
     let clipped: String = value.chars().take(SHOWN_CHARS).collect();
     let more = if value.chars().count() > SHOWN_CHARS {
         "…"
@@ -120,7 +120,7 @@ pub fn parse_notification(message: &str, project_key: &str) -> Result<Notificati
 
 /// Whether `id` looks like a Jira accountId (`5b10a2844c20165700ede21g`,
 /// `557058:f58131cb-b67d-43c7-b30d-6b58d40bd077`): short, of letters, digits, `:`, `_`, `-`.
-fn is_account_id(id: &str) -> bool {
+pub(crate) fn is_account_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_INITIATOR_CHARS
         && id

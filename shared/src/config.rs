@@ -170,6 +170,12 @@ impl ParameterNames {
         format!("{}/jiraToken", self.prefix)
     }
 
+    /// The Jira webhook intake's secret: an optional SecureString, created by deploy.sh outside
+    /// CloudFormation (`--intake webhook|both`).
+    pub fn jira_webhook_secret(&self) -> String {
+        format!("{}/jiraWebhookSecret", self.prefix)
+    }
+
     /// Optional JSON, see [`StatusMapping::from_json`].
     pub fn status_mapping(&self) -> String {
         format!("{}/statusMapping", self.prefix)
@@ -260,6 +266,41 @@ impl CaseFilter {
             names,
         )
     }
+}
+
+/// The Jira webhook intake's secret, decrypted; `None` when the parameter does not exist (the
+/// intake is off). A parameter that is not a SecureString, or is empty, is refused.
+pub async fn load_webhook_secret(
+    ssm: &aws_sdk_ssm::Client,
+    names: &ParameterNames,
+) -> Result<Option<SecretString>> {
+    let name = names.jira_webhook_secret();
+    let out = ssm
+        .get_parameters()
+        .names(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(Error::ssm("GetParameters", &name))?;
+    let Some(parameter) = out.parameters().iter().find(|p| p.name() == Some(&name)) else {
+        return Ok(None);
+    };
+    if parameter.r#type() != Some(&ParameterType::SecureString) {
+        return Err(Error::InsecureParameter {
+            name,
+            found: parameter
+                .r#type()
+                .map_or_else(|| "no type".to_owned(), |t| t.as_str().to_owned()),
+        });
+    }
+    let value = parameter.value().unwrap_or_default().trim();
+    if value.is_empty() {
+        return Err(Error::InvalidConfig {
+            name,
+            reason: "the webhook secret is empty".to_owned(),
+        });
+    }
+    Ok(Some(SecretString::from(value.to_owned())))
 }
 
 /// How to reach the Jira site.

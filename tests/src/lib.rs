@@ -8,6 +8,7 @@
 
 pub mod bus;
 pub mod clients;
+pub mod function_url;
 pub mod iam;
 pub mod in_process;
 pub mod lambda_host;

@@ -38,6 +38,7 @@ use sir_client::SirClientHandler;
 use sir_emulator::{SirEmulator, SirEmulatorConfig};
 
 use crate::clients::sir_client;
+use crate::function_url::FunctionUrl;
 use crate::iam::{self, Function};
 use crate::world::{ACCOUNT, REGION, RuleQueue};
 use crate::{HarnessError, World};
@@ -45,9 +46,26 @@ use crate::{HarnessError, World};
 /// The Jira project of the local world.
 pub const PROJECT_KEY: &str = "SEC";
 
+/// The secret of the local world's Jira webhook (`jiraWebhookSecret`).
+pub const WEBHOOK_SECRET: &str = "local-world-webhook-secret";
+
+/// How Jira tells jira-notifications-handler about changes (deploy.sh `--intake`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Intake {
+    /// Jira Automation rules publish to the SNS topic.
+    #[default]
+    Automation,
+    /// A signed Jira webhook calls the function URL; Automation publishes nothing.
+    Webhook,
+    /// Both at once.
+    Both,
+}
+
 /// What can be varied per test.
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationOptions {
+    /// How Jira's changes reach jira-notifications-handler.
+    pub intake: Intake,
     pub jira: JiraEmulatorConfig,
     pub sir: SirEmulatorConfig,
     /// sir-client's impacted accounts for cases created from Jira.
@@ -109,6 +127,16 @@ impl RouteLog {
     }
 }
 
+impl RouteLog {
+    /// Adds `more`'s deliveries to these.
+    fn absorb_route(&mut self, mut more: RouteLog) {
+        self.handled += more.handled;
+        self.errors.append(&mut more.errors);
+        self.responses.append(&mut more.responses);
+        self.dead_lettered.append(&mut more.dead_lettered);
+    }
+}
+
 impl Settled {
     fn routes_mut(&mut self) -> [&mut RouteLog; 4] {
         [
@@ -135,10 +163,7 @@ impl Settled {
     /// Adds `later`'s deliveries to these.
     fn absorb(&mut self, mut later: Settled) {
         for (log, more) in self.routes_mut().into_iter().zip(later.routes_mut()) {
-            log.handled += more.handled;
-            log.errors.append(&mut more.errors);
-            log.responses.append(&mut more.responses);
-            log.dead_lettered.append(&mut more.dead_lettered);
+            log.absorb_route(std::mem::take(more));
         }
     }
 
@@ -168,7 +193,11 @@ pub struct Integration {
     pub to_sir: RuleQueue,
     pub poller: Poller,
     pub jira_client: JiraClientHandler,
-    pub notifications: NotificationHandler,
+    /// Shared with the function URL, which calls it for each webhook request.
+    pub notifications: Arc<NotificationHandler>,
+    /// jira-notifications-handler's function URL, with the intake [`Intake::Webhook`] or
+    /// [`Intake::Both`].
+    pub function_url: Option<FunctionUrl>,
     pub sir_client: SirClientHandler,
     /// See [`IntegrationOptions::async_retry_budget`].
     pub async_retry_budget: Option<u32>,
@@ -429,6 +458,28 @@ impl Integration {
                 jira_notifications_handler::NotificationsSettings::new(PROJECT_KEY)
             }),
         );
+        let webhooks = matches!(options.intake, Intake::Webhook | Intake::Both);
+        let notifications = Arc::new(if webhooks {
+            notifications.with_webhook_secret(SecretString::from(WEBHOOK_SECRET.to_owned()))
+        } else {
+            notifications
+        });
+        let function_url = if webhooks {
+            let endpoint = FunctionUrl::start(Arc::clone(&notifications)).await?;
+            // As deploy.sh registers it: the project's issues, signed with the secret.
+            jira.webhooks()
+                .register(jira_emulator::WebhookRegistration {
+                    url: endpoint.url.clone(),
+                    secret: Some(WEBHOOK_SECRET.to_owned()),
+                    project_key: Some(PROJECT_KEY.to_owned()),
+                });
+            Some(endpoint)
+        } else {
+            None
+        };
+        if options.intake == Intake::Webhook {
+            jira.automation().set_enabled(false);
+        }
         let mut sir_client_settings =
             sir_client::SirClientSettings::new(PROJECT_KEY, jira.base_url(), REGION);
         sir_client_settings.impacted_accounts = options.impacted_accounts;
@@ -462,6 +513,7 @@ impl Integration {
             poller,
             jira_client,
             notifications,
+            function_url,
             sir_client,
             async_retry_budget: options.async_retry_budget,
         })
@@ -540,12 +592,18 @@ impl Integration {
                     },
                 )
                 .await?;
+            if let Some(endpoint) = &self.function_url {
+                let answered = endpoint.take_log();
+                moved += answered.handled + answered.errors.len();
+                settled.notifications.absorb_route(answered);
+            }
             let denials = self.world.iam_denials().await?;
             if !denials.is_empty() {
                 return Err(HarnessError::IamDenied(iam::describe(&denials)));
             }
             let emitted = self.sir.events_settled(Duration::ZERO).await
-                && self.jira.automation().wait_idle(Duration::ZERO).await;
+                && self.jira.automation().wait_idle(Duration::ZERO).await
+                && self.jira.webhooks().wait_idle(Duration::ZERO).await;
             if moved > 0 || !emitted {
                 last_activity = Instant::now();
             } else if last_activity.elapsed() >= quiet {

@@ -269,10 +269,12 @@ async fn an_issue_created_before_installation_does_not_become_a_case_and_one_aft
     while epoch_seconds() < installed {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    it.notifications.set_case_filter(CaseFilter::CreatedSince {
-        epoch_seconds: installed,
-        recorded: "just after the old issue".into(),
-    });
+    std::sync::Arc::get_mut(&mut it.notifications)
+        .expect("no function URL shares the handler")
+        .set_case_filter(CaseFilter::CreatedSince {
+            epoch_seconds: installed,
+            recorded: "just after the old issue".into(),
+        });
     let new = it
         .jira
         .create_issue(&alice.account_id, NewIssue::new("After installation"))

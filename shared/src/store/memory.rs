@@ -36,7 +36,9 @@ use super::{
     SweepCursorStore, TrackedCase, TrackedCaseStore, WindowExpectation, WindowSwap,
     now_epoch_seconds,
 };
-use super::{DeliverySubject, PendingDelivery, PendingDeliveryStore};
+use super::{
+    DeliveryStart, DeliverySubject, PendingDelivery, PendingDeliveryStore, WebhookDeliveryStore,
+};
 use crate::error::{Error, Result};
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
@@ -74,6 +76,8 @@ struct Tables {
     /// The pending-delivery ledger, cases before issues and each by id (the Dynamo listing's
     /// order: one Query per sort-key prefix, `CASE#` first).
     pending: BTreeMap<DeliverySubject, PendingDelivery>,
+    /// By identifier: done (or only started) and until when (epoch seconds).
+    webhook_deliveries: HashMap<String, (bool, u64)>,
 }
 
 impl InMemoryMappingStore {
@@ -451,6 +455,47 @@ impl NotifiedWindowStore for InMemoryMappingStore {
         }
         tables.windows.insert(issue_key.to_owned(), *new);
         Ok(WindowSwap::Written)
+    }
+}
+
+#[async_trait]
+impl WebhookDeliveryStore for InMemoryMappingStore {
+    async fn start_delivery(
+        &self,
+        identifier: &str,
+        now: u64,
+        lease_until: u64,
+    ) -> Result<DeliveryStart> {
+        let mut tables = self.tables();
+        match tables.webhook_deliveries.get(identifier) {
+            Some(&(true, until)) if until > now => Ok(DeliveryStart::Done),
+            Some(&(false, until)) if until > now => Ok(DeliveryStart::InProgress),
+            _ => {
+                tables
+                    .webhook_deliveries
+                    .insert(identifier.to_owned(), (false, lease_until));
+                Ok(DeliveryStart::Started)
+            }
+        }
+    }
+
+    async fn release_delivery(&self, identifier: &str) -> Result<()> {
+        let mut tables = self.tables();
+        if tables
+            .webhook_deliveries
+            .get(identifier)
+            .is_some_and(|(done, _)| !done)
+        {
+            tables.webhook_deliveries.remove(identifier);
+        }
+        Ok(())
+    }
+
+    async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()> {
+        self.tables()
+            .webhook_deliveries
+            .insert(identifier.to_owned(), (true, keep_until));
+        Ok(())
     }
 }
 

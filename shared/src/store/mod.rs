@@ -16,6 +16,7 @@
 //! | an issue's re-read window | [`NotifiedWindowStore`] | jira-notifications-handler |
 //! | how far a sweep got | [`SweepCursorStore`] | jira-notifications-handler (the Jira sweep) |
 //! | deliveries not yet applied | [`PendingDeliveryStore`] | all four Lambdas |
+//! | Jira webhook deliveries handled | [`WebhookDeliveryStore`] | jira-notifications-handler |
 //!
 //! [`MappingStore`] is all of them at once (implemented for every type that has them all), for
 //! tests and wiring that want the whole table. Each Lambda crate names its own set (e.g.
@@ -53,6 +54,8 @@
 //!   ([`PendingDelivery`]): the last `Case…`/`Issue…` event published for the subject and not yet
 //!   acknowledged by the Lambda that applies it; one partition, so the poller's reconciler lists
 //!   it with a Query.
+//! - `WEBHOOK#<identifier>` / `DELIVERY`: a Jira webhook delivery being handled (a short lease) or
+//!   handled (kept while Jira may still retry it), TTL'd ([`WebhookDeliveryStore`]).
 
 use std::time::Duration;
 
@@ -76,6 +79,7 @@ mod run_claimed;
 mod snapshots;
 mod sweep_cursors;
 mod tracked_cases;
+mod webhook_deliveries;
 
 pub use account_cache::normalized_email;
 pub use dynamo::DynamoMappingStore;
@@ -459,6 +463,36 @@ pub trait NotifiedWindowStore: Send + Sync {
     ) -> Result<WindowSwap>;
 }
 
+/// What [`WebhookDeliveryStore::start_delivery`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStart {
+    /// Nobody handles or handled the delivery: this caller now holds it until its lease ends.
+    Started,
+    /// Another try holds it (its lease has not ended): it may still succeed or fail.
+    InProgress,
+    /// It was handled: a repeat (Jira's retry of a delivery whose answer was lost, or a replay).
+    Done,
+}
+
+/// The Jira webhook deliveries jira-notifications-handler handles, by Jira's delivery identifier
+/// (`X-Atlassian-Webhook-Identifier`, the same on every retry of one delivery).
+#[async_trait]
+pub trait WebhookDeliveryStore: Send + Sync {
+    /// Takes delivery `identifier` at `now` (epoch seconds) until `lease_until`, in one
+    /// conditional PutItem, unless a lease that has not ended or a record of it done is stored.
+    async fn start_delivery(
+        &self,
+        identifier: &str,
+        now: u64,
+        lease_until: u64,
+    ) -> Result<DeliveryStart>;
+    /// Records delivery `identifier` as handled, kept until `keep_until` (epoch seconds).
+    async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()>;
+    /// Gives up a try's lease of delivery `identifier` (it failed), so Jira's next retry is
+    /// handled at once; a record of it done is kept.
+    async fn release_delivery(&self, identifier: &str) -> Result<()>;
+}
+
 /// Where each sweep got to.
 #[async_trait]
 pub trait SweepCursorStore: Send + Sync {
@@ -570,6 +604,7 @@ pub trait MappingStore:
     + NotifiedWindowStore
     + SweepCursorStore
     + PendingDeliveryStore
+    + WebhookDeliveryStore
 {
 }
 
@@ -584,6 +619,7 @@ impl<T> MappingStore for T where
         + NotifiedWindowStore
         + SweepCursorStore
         + PendingDeliveryStore
+        + WebhookDeliveryStore
         + ?Sized
 {
 }

@@ -16,11 +16,13 @@ use crate::faults::{Faults, RateLimit};
 use crate::http;
 use crate::http::media::Media;
 use crate::model::{
-    IssueEdit, IssueRecord, MediaRequest, NewIssue, RecordedRequest, RichText, User,
+    IssueAction, IssueEdit, IssueRecord, MediaRequest, NewIssue, RecordedRequest, RichText, User,
+    jira_timestamp,
 };
 use crate::store::{
     IssueChanges, LabelChange, NewIssueFields, Store, StoreSettings, check_label, check_summary,
 };
+use crate::webhooks::{WebhookEvent, Webhooks};
 use crate::workflow::Workflow;
 use crate::{Error, lock};
 
@@ -102,6 +104,7 @@ pub(crate) struct Shared {
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     pub(crate) faults: Faults,
     pub(crate) automation: Automation,
+    pub(crate) webhooks: Webhooks,
 }
 
 impl Shared {
@@ -131,6 +134,13 @@ impl Shared {
         let outcome = change(&mut store)?;
         for (key, event) in events(&outcome) {
             self.automation.issue_event(&key, event, actor);
+            if self.webhooks.any()
+                && let Some(webhook) = webhook_event(&store, &self.base_url, &key, event, actor)
+            {
+                let at_ms = crate::now_utc().unix_timestamp_nanos() / 1_000_000;
+                self.webhooks
+                    .send(&webhook, u64::try_from(at_ms).unwrap_or_default());
+            }
         }
         drop(store);
         Ok(outcome)
@@ -536,6 +546,7 @@ impl JiraEmulator {
             requests: Mutex::new(Vec::new()),
             faults: Faults::new(config.rate_limit),
             automation,
+            webhooks: Webhooks::new(),
         });
         (shared, integration_account_id)
     }
@@ -740,6 +751,11 @@ impl JiraEmulator {
         self.shared.automation.clone()
     }
 
+    /// The site's webhooks (none registered at start).
+    pub fn webhooks(&self) -> Webhooks {
+        self.shared.webhooks.clone()
+    }
+
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()
     }
@@ -786,4 +802,99 @@ pub(crate) fn document(text: RichText, field: &str) -> Result<Value, Error> {
         RichText::Adf(document) if adf::is_document(&document) => Ok(document),
         RichText::Adf(_) => Err(Error::field(field, adf::NOT_A_DOCUMENT)),
     }
+}
+
+/// What a webhook says about the change `event` of issue `key` by `actor` (see
+/// [`crate::webhooks`]): its event name from what the change did, the issue as it is now (as it
+/// was, for a deletion), who acted and, for a comment event, the comment.
+fn webhook_event(
+    store: &Store,
+    base_url: &str,
+    key: &str,
+    event: IssueEvent,
+    actor: &str,
+) -> Option<WebhookEvent> {
+    let issue = match event {
+        IssueEvent::Deleted => store
+            .deleted_issues()
+            .iter()
+            .rev()
+            .find(|issue| issue.key.eq_ignore_ascii_case(key))?,
+        IssueEvent::Changed => store.issue(key).ok()?,
+    };
+    // What the change did: its last entry that is an issue event (the auto-watch of the
+    // creator or commenter, and property writes, are not).
+    let last = issue
+        .history
+        .iter()
+        .rev()
+        .map(|entry| &entry.action)
+        .find(|action| {
+            !matches!(
+                action,
+                IssueAction::WatcherAdded { .. }
+                    | IssueAction::WatcherRemoved { .. }
+                    | IssueAction::PropertySet { .. }
+                    | IssueAction::PropertyDeleted { .. }
+            )
+        });
+    let mut comment = None;
+    let (name, type_name) = match (event, last) {
+        (IssueEvent::Deleted, _) => ("jira:issue_deleted", "issue_deleted"),
+        (_, Some(IssueAction::Created)) => ("jira:issue_created", "issue_created"),
+        (
+            _,
+            Some(IssueAction::Commented { comment_id } | IssueAction::CommentEdited { comment_id }),
+        ) => {
+            comment = issue.comments.iter().find(|c| &c.id == comment_id).map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "self": format!("{base_url}/rest/api/2/issue/{}/comment/{}", issue.id, c.id),
+                    "author": {"accountId": c.author},
+                    "body": adf::to_plain_text(&c.body),
+                    "created": jira_timestamp(c.created),
+                    "updated": jira_timestamp(c.updated),
+                })
+            });
+            if matches!(last, Some(IssueAction::Commented { .. })) {
+                ("comment_created", "issue_commented")
+            } else {
+                ("comment_updated", "issue_comment_edited")
+            }
+        }
+        (_, Some(IssueAction::Transitioned { .. })) => ("jira:issue_updated", "issue_generic"),
+        _ => ("jira:issue_updated", "issue_updated"),
+    };
+    let user = store.user(actor).map_or_else(
+        || serde_json::json!({"accountId": actor}),
+        |user| {
+            serde_json::json!({
+                "accountId": user.account_id,
+                "displayName": user.display_name,
+                "active": user.active,
+            })
+        },
+    );
+    Some(WebhookEvent {
+        name,
+        type_name,
+        project_key: issue.project_key.clone(),
+        issue_key: issue.key.clone(),
+        issue: serde_json::json!({
+            "id": issue.id,
+            "self": format!("{base_url}/rest/api/2/issue/{}", issue.id),
+            "key": issue.key,
+            "fields": {
+                "summary": issue.summary,
+                "issuetype": {"name": issue.issue_type},
+                "project": {"key": issue.project_key},
+                "status": {"name": issue.status},
+                "labels": issue.labels,
+                "created": jira_timestamp(issue.created),
+                "updated": jira_timestamp(issue.updated),
+            },
+        }),
+        user,
+        comment,
+    })
 }

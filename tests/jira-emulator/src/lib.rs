@@ -125,6 +125,7 @@ mod http;
 mod jql;
 mod model;
 mod store;
+mod webhooks;
 mod workflow;
 
 pub use automation::{Automation, SnsTarget};
@@ -138,6 +139,9 @@ pub use faults::{Faults, LimitReason, RateLimit};
 pub use model::{
     AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueEdit, IssueRecord,
     MediaRequest, NewIssue, RecordedRequest, RichText, User,
+};
+pub use webhooks::{
+    WebhookDeliveryRecord, WebhookRegistration, WebhookSettings, Webhooks, sign as sign_webhook,
 };
 pub use workflow::{StatusCategory, Workflow, WorkflowStatus, WorkflowTransition};
 

@@ -20,10 +20,10 @@ use shared::Result;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::store::{
     AccountCacheStore, CachedAccount, CaseRecordStore, CaseRecords, Claim, ClaimKey, ClaimStore,
-    DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink, ItemLinkStore, LinkOutcome,
-    LinkStore, LinkedItemKind, NotifiedWindow, NotifiedWindowStore, PendingDelivery,
+    DeliveryStart, DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink, ItemLinkStore,
+    LinkOutcome, LinkStore, LinkedItemKind, NotifiedWindow, NotifiedWindowStore, PendingDelivery,
     PendingDeliveryStore, SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase,
-    TrackedCaseStore, WindowExpectation, WindowSwap,
+    TrackedCaseStore, WebhookDeliveryStore, WindowExpectation, WindowSwap,
 };
 
 use super::Breakage;
@@ -296,6 +296,31 @@ impl NotifiedWindowStore for SimStore {
         self.inner
             .swap_notified_window(issue_key, expected, new)
             .await
+    }
+}
+
+#[async_trait]
+impl WebhookDeliveryStore for SimStore {
+    async fn start_delivery(
+        &self,
+        identifier: &str,
+        now: u64,
+        lease_until: u64,
+    ) -> Result<DeliveryStart> {
+        self.race().await;
+        self.inner
+            .start_delivery(identifier, now, lease_until)
+            .await
+    }
+
+    async fn release_delivery(&self, identifier: &str) -> Result<()> {
+        self.race().await;
+        self.inner.release_delivery(identifier).await
+    }
+
+    async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()> {
+        self.race().await;
+        self.inner.finish_delivery(identifier, keep_until).await
     }
 }
 
