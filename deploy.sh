@@ -16,7 +16,7 @@ DEFAULT_STACK=SecurityIncidentResponseJira
 usage() {
   cat <<'EOF'
 Usage:
-  ./deploy.sh --local [--demo]                                          run it all locally
+  ./deploy.sh --local [--demo] [--intake M]                             run it all locally
   ./deploy.sh --email E --url U --token T|- --project-key K [options]   deploy or update
   ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
   ./deploy.sh --reconcile [--dry-run] [--audit] [--region R] [--profile P]
@@ -74,6 +74,10 @@ Options:
                         when closed (default: open ones only). Either flag keeps the other's
                         value from the last deployment; the counts are printed first
   --skip-jira-check     do not check the Jira credentials and project before deploying
+  --intake M            how Jira tells the integration about changes: automation (default:
+                        Jira Automation rules publish to the SNS topic), webhook (a Jira
+                        webhook signed with a secret deploy.sh generates calls a function
+                        URL; uses no Automation rule runs) or both (see README "Intake")
   --encrypt-topic       encrypt the Jira Automation SNS topic with a customer managed KMS key
                         (see README "Security notes" before using it)
   --alarm-topic-arn A   SNS topic the CloudWatch alarms notify
@@ -125,6 +129,7 @@ reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
 reconcile=false audit=false
 audit_interval_minutes='' audits_per_pass='' jira_audit_per_run=''
+intake=automation
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -151,7 +156,8 @@ parse_args() {
       --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
         --profile | --status-mapping | --field-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
-        --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run) ;;
+        --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run | \
+        --intake) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -172,6 +178,7 @@ parse_args() {
       --memory-mb) memory_mb=$value ;;
       --reuse-table) reuse_table=$value ;;
       --stack-name) stack_name=$value ;;
+      --intake) intake=$value ;;
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
       --jira-sweep-minutes) jira_sweep_minutes=$value ;;
       --backfill-since) backfill_since=$value backfill_since_given=true ;;
@@ -222,6 +229,10 @@ validate_deploy_args() {
   case $log_level in
     trace | debug | info | warn | error) ;;
     *) fail "--log-level $log_level: use info, debug, warn, error or trace" ;;
+  esac
+  case $intake in
+    automation | webhook | both) ;;
+    *) fail "--intake $intake: use automation, webhook or both" ;;
   esac
   [[ $issue_type != *$'\n'* ]] || fail '--issue-type must be one line'
   if [ -n "$status_mapping_file" ]; then
@@ -399,6 +410,13 @@ jira_get() {
     "$url$1" 2>"$WORK/curl.err" || true
 }
 
+# The Jira credentials for curl, in a file (never argv); removed after use.
+write_curl_config() {
+  local quoted_user
+  quoted_user=$(printf '%s:%s' "$email" "$JIRA_TOKEN" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+  printf 'user = "%s"\n' "$quoted_user" >"$WORK/curl.cfg"
+}
+
 check_jira() {
   if $skip_jira_check; then
     say 'Jira check skipped (--skip-jira-check)'
@@ -406,9 +424,7 @@ check_jira() {
   fi
   need curl 'install curl, or pass --skip-jira-check'
   say "Jira credentials and project $project_key at $url"
-  local quoted_user
-  quoted_user=$(printf '%s:%s' "$email" "$JIRA_TOKEN" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
-  printf 'user = "%s"\n' "$quoted_user" >"$WORK/curl.cfg"
+  write_curl_config
   local code
   code=$(jira_get /rest/api/3/myself)
   case $code in
@@ -576,6 +592,96 @@ store_token() {
   rm -f "$WORK/token"
 }
 
+# The webhook intake's secret (--intake webhook|both): the one already in SSM is kept (Jira's
+# webhook is signed with it); otherwise 32 random bytes, hex. It goes from a file to SSM and to
+# Jira, never through argv, the terminal or CloudFormation.
+webhook_secret_name() {
+  printf '%s/%s' "$(parameter_prefix)" "$(json_get "$CONTRACT" 'j.parameters.jiraWebhookSecret')"
+}
+
+store_webhook_secret() {
+  [ "$intake" != automation ] || return 0
+  local name
+  name=$(webhook_secret_name)
+  : >"$WORK/webhook-secret"
+  chmod 600 "$WORK/webhook-secret"
+  if aws_cli ssm get-parameter --name "$name" --with-decryption --query Parameter.Value --output text \
+    >"$WORK/webhook-secret" 2>"$WORK/ssm.err"; then
+    say "Jira webhook secret: kept the one in SSM SecureString $name"
+    return 0
+  fi
+  grep -q ParameterNotFound "$WORK/ssm.err" || die "could not read $name: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+  node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))' >"$WORK/webhook-secret" ||
+    die 'could not generate the webhook secret'
+  say "Jira webhook secret (generated) -> SSM SecureString $name"
+  local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$name" --type SecureString --overwrite
+    --description 'Secret of the Jira webhook of the SIR integration (written by deploy.sh)'
+    --value "file://$WORK/webhook-secret" --output text --query Version)
+  if $dry_run; then
+    mutate "${put[@]}"
+  else
+    "${put[@]}" >/dev/null || die "could not write $name (see above)"
+  fi
+}
+
+# Registers the Jira webhook (an administrator's REST API, /rest/webhooks/1.0/webhook); when the
+# integration user may not, prints what an administrator enters.
+webhook_events='["jira:issue_created","jira:issue_updated","jira:issue_deleted","comment_created","comment_updated","comment_deleted","attachment_created","attachment_deleted"]'
+register_webhook() {
+  local webhook_url=$1 code
+  if $skip_jira_check; then
+    print_webhook_steps "$webhook_url"
+    return 0
+  fi
+  write_curl_config
+  code=$(jira_get /rest/webhooks/1.0/webhook)
+  if [ "$code" = 200 ] && node -e '
+    const hooks = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    process.exit((Array.isArray(hooks) ? hooks : []).some((w) => w.url === process.argv[2]) ? 0 : 1);' \
+    "$WORK/jira.json" "$webhook_url"; then
+    say "the Jira webhook to $webhook_url is registered already"
+    rm -f "$WORK/curl.cfg"
+    return 0
+  fi
+  # shellcheck disable=SC2016 # ${...} below is a JavaScript template literal
+  node -e '
+    const fs = require("fs");
+    const [secretFile, name, target, project, events] = process.argv.slice(1);
+    process.stdout.write(JSON.stringify({
+      name, url: target, events: JSON.parse(events), excludeBody: false,
+      filters: { "issue-related-events-section": `project = "${project}"` },
+      secret: fs.readFileSync(secretFile, "utf8").trim(),
+    }));' "$WORK/webhook-secret" "SIR integration ($stack_name)" "$webhook_url" "$project_key" "$webhook_events" \
+    >"$WORK/webhook.json"
+  chmod 600 "$WORK/webhook.json"
+  code=$(jira_post /rest/webhooks/1.0/webhook "$WORK/webhook.json")
+  rm -f "$WORK/webhook.json" "$WORK/curl.cfg"
+  case $code in
+    200 | 201) say "registered the Jira webhook (project $project_key) to $webhook_url, signed with the secret" ;;
+    *)
+      printf '    %s may not register webhooks (HTTP %s): an administrator enters it once, as below\n' "$email" "$code"
+      print_webhook_steps "$webhook_url" ;;
+  esac
+}
+
+print_webhook_steps() {
+  local webhook_url=$1 name
+  name=$(webhook_secret_name)
+  cat <<EOF
+
+Jira webhook (a Jira administrator, once): Settings -> System -> WebHooks -> Create a WebHook
+  Name:     SIR integration ($stack_name)
+  Status:   Enabled
+  URL:      $webhook_url
+  Secret:   the value of the SSM SecureString $name, read with
+              aws ssm get-parameter --with-decryption --name $name --query Parameter.Value --output text
+  Events:   JQL filter: project = "$project_key"
+            Work item: created, updated, deleted; Comment: created, updated, deleted;
+            Attachment: created, deleted
+  Exclude body: off
+EOF
+}
+
 build_lambdas() {
   local crate packages=()
   for crate in $(crates); do packages+=(--package "$crate"); done
@@ -606,6 +712,7 @@ prepare_cdk_arguments() {
     --context requireBuiltLambdas=true
   )
   $encrypt_topic && cdk_context+=(--context encryptTopic=true)
+  [ "$intake" = automation ] || cdk_context+=(--context webhookIntake=true)
   [ -z "$alarm_topic_arn" ] || cdk_context+=(--context "alarmTopicArn=$alarm_topic_arn")
   [ -z "$reserved_concurrency" ] || cdk_context+=(--context "reservedConcurrency=$reserved_concurrency")
   [ -z "$memory_mb" ] || cdk_context+=(--context "memoryMb=$memory_mb")
@@ -789,6 +896,7 @@ deploy() {
   check_build_tools
   prepare_cdk_arguments
   store_token
+  store_webhook_secret
   build_lambdas
   ensure_cdk
   say "synthesizing the stack $stack_name"
@@ -802,11 +910,21 @@ deploy() {
     say 'dry run finished: nothing was changed in AWS'
     return 0
   fi
-  local arn
+  local arn webhook_url
   arn=$(json_get "$WORK/outputs.json" "(j[\"$stack_name\"] || {}).JiraAutomationTopicArn")
   [ -n "$arn" ] || die "the stack deployed but its outputs have no JiraAutomationTopicArn"
   say "deployed $stack_name in $ACCOUNT/$region"
-  print_automation_steps "$arn"
+  if [ "$intake" != automation ]; then
+    webhook_url=$(json_get "$WORK/outputs.json" "(j[\"$stack_name\"] || {}).JiraWebhookUrl")
+    [ -n "$webhook_url" ] || die "the stack deployed but its outputs have no JiraWebhookUrl"
+    register_webhook "$webhook_url"
+  fi
+  rm -f "$WORK/webhook-secret"
+  if [ "$intake" = webhook ]; then
+    say 'intake: the Jira webhook only; no Jira Automation rule is needed (disable the rules of an earlier --intake automation)'
+  else
+    print_automation_steps "$arn"
+  fi
 }
 
 destroy() {
@@ -830,6 +948,14 @@ destroy() {
     mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$token_name"
   elif ! aws_cli ssm delete-parameter --name "$token_name" 2>"$WORK/ssm.err"; then
     grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $token_name: $(cat "$WORK/ssm.err")"
+  fi
+  local secret_name
+  secret_name=$(webhook_secret_name)
+  say "deleting the webhook secret parameter $secret_name (if any)"
+  if $dry_run; then
+    mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$secret_name"
+  elif ! aws_cli ssm delete-parameter --name "$secret_name" 2>"$WORK/ssm.err"; then
+    grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $secret_name: $(cat "$WORK/ssm.err")"
   fi
   if [ -z "$table" ]; then
     say 'the stack had no mapping table of its own'
@@ -909,6 +1035,13 @@ run_local() {
   command -v python3 >/dev/null || die 'python3 is not installed (moto runs from a virtualenv)'
   local args=()
   $demo && args+=(--demo)
+  case $intake in
+    automation) ;;
+    webhook | both)
+      $reconcile && fail '--intake does not go with --reconcile'
+      args+=(--intake "$intake") ;;
+    *) fail "--intake $intake: use automation, webhook or both" ;;
+  esac
   if $reconcile; then
     args+=(--reconcile)
     $dry_run && args+=(--dry-run)

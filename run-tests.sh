@@ -88,6 +88,11 @@ step "the demo: ./deploy.sh --local --demo (each step must be seen on the other 
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
 grep -q '^demo passed' "$logs/demo.log"
 
+step "the demo with the webhook intake: ./deploy.sh --local --demo --intake webhook"
+./deploy.sh --local --demo --intake webhook 2>&1 | tee "$logs/demo-webhook.log"
+grep -q '^demo passed' "$logs/demo-webhook.log"
+grep -q 'Jira webhooks, signed' "$logs/demo-webhook.log"
+
 step "the bench, one run of each scenario (./run-bench.sh runs the figures in BENCHMARKS.md)"
 # The binary the build step above linked with the test build's features (cargo run would resolve
 # features for this package alone and rebuild dependencies).

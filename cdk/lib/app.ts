@@ -21,6 +21,8 @@ import { IntegrationStack } from './stack';
  *   (deploy.sh sets it)
  * - parameterPrefix: SSM prefix (default: the stack's, see stackNames)
  * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
+ * - webhookIntake: "true" for a function URL on jira-notifications-handler that takes signed
+ *   Jira webhooks (deploy.sh --intake webhook|both)
  * - existingTableName: reuse a mapping table kept by an earlier destroy
  * - alarmTopicArn: SNS topic the alarms notify
  * - reservedConcurrency: reserved concurrency of jira-client and sir-client (default 5, 0 = none;
@@ -72,6 +74,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     lambdaAssets: assets.dirs,
     parameterPrefix: ctx('parameterPrefix'),
     encryptTopic: flag('encryptTopic'),
+    webhookIntake: flag('webhookIntake'),
     existingTableName: ctx('existingTableName'),
     alarmTopicArn: ctx('alarmTopicArn'),
     reservedConcurrency: int('reservedConcurrency'),

@@ -35,6 +35,8 @@ export interface Contract {
     readonly jiraUrl: string;
     readonly jiraProjectKey: string;
     readonly jiraToken: string;
+    /** The webhook intake's secret (a SecureString deploy.sh writes; optional at run time). */
+    readonly jiraWebhookSecret: string;
     readonly statusMapping: string;
     /** Which unlinked Jira issues may create a case: JQL, or caseFilterDefault. */
     readonly jiraCaseFilter: string;
@@ -87,6 +89,7 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['parameters.defaultPrefix', contract.parameters?.defaultPrefix],
     ['parameters.prefixOfOtherStacks', contract.parameters?.prefixOfOtherStacks],
     ['parameters.jiraToken', contract.parameters?.jiraToken],
+    ['parameters.jiraWebhookSecret', contract.parameters?.jiraWebhookSecret],
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
     ['functions.poller.crate', contract.functions?.poller?.crate],
     ['functions.jiraClient.crate', contract.functions?.jiraClient?.crate],

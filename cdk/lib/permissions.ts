@@ -88,11 +88,12 @@ export const SIR_UNSCOPED_ACTIONS: Record<FunctionKey, string[]> = {
  * GetParameter, the case filter and installation time in one GetParameters, the backfill rule and
  * installation time in one GetParameters.
  */
-export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean; caseFilter: boolean; backfill: boolean }> = {
-  poller: { jiraSettings: false, statusMapping: false, caseFilter: false, backfill: true },
-  jiraClient: { jiraSettings: true, statusMapping: true, caseFilter: false, backfill: false },
-  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false, caseFilter: true, backfill: false },
-  sirClient: { jiraSettings: true, statusMapping: true, caseFilter: false, backfill: false },
+export const SSM_READS: Record<FunctionKey, { jiraSettings: boolean; statusMapping: boolean; caseFilter: boolean; backfill: boolean; webhookSecret: boolean }> = {
+  poller: { jiraSettings: false, statusMapping: false, caseFilter: false, backfill: true, webhookSecret: false },
+  jiraClient: { jiraSettings: true, statusMapping: true, caseFilter: false, backfill: false, webhookSecret: false },
+  // the webhook intake's secret (shared::config::load_webhook_secret), read at every cold start
+  jiraNotificationsHandler: { jiraSettings: true, statusMapping: false, caseFilter: true, backfill: false, webhookSecret: true },
+  sirClient: { jiraSettings: true, statusMapping: true, caseFilter: false, backfill: false, webhookSecret: false },
 };
 
 /** Who puts events on the integration bus (events:PutEvents on the bus ARN only). */

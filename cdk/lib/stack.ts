@@ -84,6 +84,8 @@ export interface IntegrationStackProps extends StackProps {
    * Atlassian publisher use it. Off by default: see the topic below.
    */
   readonly encryptTopic?: boolean;
+  /** A function URL on jira-notifications-handler for signed Jira webhooks (deploy.sh --intake webhook|both). */
+  readonly webhookIntake?: boolean;
   /** Use this existing table (one kept by an earlier `deploy.sh --destroy`) instead of creating one. */
   readonly existingTableName?: string;
   /** SNS topic ARN the alarms notify (none: alarms only change state). */
@@ -276,6 +278,12 @@ export class IntegrationStack extends Stack {
       resourceName: parameterName(contract.parameters.jiraToken).replace(/^\//, ''),
     });
     const jiraSettingsArns = [emailParameter.parameterArn, urlParameter.parameterArn, projectParameter.parameterArn, tokenParameterArn];
+    // The same for the webhook intake's secret (it may not exist: the intake is then off).
+    const webhookSecretArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: parameterName(contract.parameters.jiraWebhookSecret).replace(/^\//, ''),
+    });
 
     // ---- Roles first: the poller and jira-client recognise sir-client's writes by its role ARN ----
     const roles = {} as Record<FunctionKey, iam.Role>;
@@ -433,6 +441,9 @@ export class IntegrationStack extends Stack {
         // principal of the account decrypt through SSM: no kms:Decrypt grant is needed.
         role.addToPolicy(new iam.PolicyStatement({ sid: 'JiraSettings', actions: ['ssm:GetParameters'], resources: jiraSettingsArns }));
       }
+      if (SSM_READS[key].webhookSecret) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'JiraWebhookSecret', actions: ['ssm:GetParameters'], resources: [webhookSecretArn] }));
+      }
       if (SSM_READS[key].statusMapping) {
         role.addToPolicy(new iam.PolicyStatement({ sid: 'StatusMapping', actions: ['ssm:GetParameter'], resources: [mappingParameter.parameterArn] }));
       }
@@ -550,6 +561,15 @@ export class IntegrationStack extends Stack {
       new subscriptions.LambdaSubscription(jiraNotificationsHandler.fn, { deadLetterQueue: jiraNotificationsHandler.dlq }),
     );
 
+    // ---- Function URL for Jira webhooks (--intake webhook|both) ----
+    // Jira cannot sign with SigV4, so the URL takes any caller (AuthType NONE): every request is
+    // checked by the handler against the webhook secret (X-Hub-Signature, HMAC-SHA256) before
+    // anything is read, and the handler's reserved concurrency bounds what a flood can cost.
+    let webhookUrl: lambda.FunctionUrl | undefined;
+    if (props.webhookIntake) {
+      webhookUrl = jiraNotificationsHandler.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    }
+
     // ---- Alarms: anything in a DLQ, any Lambda error ----
     const alarmAction = props.alarmTopicArn
       ? new cwActions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn))
@@ -585,6 +605,12 @@ export class IntegrationStack extends Stack {
       value: this.topic.topicArn,
       description: 'Paste into each Jira Automation rule\'s "Publish to Amazon SNS" action',
     });
+    if (webhookUrl) {
+      new CfnOutput(this, 'JiraWebhookUrl', {
+        value: webhookUrl.url,
+        description: 'The URL of the Jira webhook (deploy.sh registers it, or prints the steps)',
+      });
+    }
     new CfnOutput(this, 'MappingTableName', { value: this.table.tableName, description: 'DynamoDB mapping table (kept when the stack is deleted)' });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName, description: 'Integration event bus' });
     new CfnOutput(this, 'PollerScheduleRuleName', { value: this.scheduleRuleName, description: 'Poller schedule rule (default bus)' });

@@ -507,7 +507,12 @@ describe('IAM least privilege', () => {
     for (const key of FUNCTION_KEYS.filter((k) => k !== 'poller')) {
       expect(policyOf(key).find((s) => s.Sid === 'Backfill')).toBeUndefined();
     }
-    expect(policyOf('jiraNotificationsHandler').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:GetParameters', 'ssm:GetParameters']);
+    // Jira settings, the case filter, and the webhook secret (see webhook-intake.test.ts).
+    expect(policyOf('jiraNotificationsHandler').flatMap(actionsOf).filter((a) => a.startsWith('ssm:'))).toEqual([
+      'ssm:GetParameters',
+      'ssm:GetParameters',
+      'ssm:GetParameters',
+    ]);
     const caseFilter = policyOf('jiraNotificationsHandler').find((s) => s.Sid === 'CaseFilter');
     const parameterIds = Object.entries(resourcesOf(json, 'AWS::SSM::Parameter'))
       .filter(([, p]: any) => [contract.parameters.jiraCaseFilter, contract.parameters.installedAt].some((leaf) => p.Properties.Name === `${contract.parameters.defaultPrefix}/${leaf}`))

@@ -1,6 +1,8 @@
-//! jira-notifications-handler: the Lambda behind the SNS topic Jira Automation publishes to. It
-//! turns "something happened to issue KEY" into `IssueCreated | IssueUpdated | IssueDeleted` on
-//! the integration bus (source `jira`), for sir-client to apply to SIR.
+//! jira-notifications-handler: the Lambda behind the SNS topic Jira Automation publishes to, and
+//! behind the function URL signed Jira webhooks call ([`webhook`]). It turns "something happened
+//! to issue KEY" into `IssueCreated | IssueUpdated | IssueDeleted` on the integration bus (source
+//! `jira`), for sir-client to apply to SIR. A webhook that passes its checks takes the same path
+//! as an SNS record from step 1's initiator check on.
 //!
 //! [`NotificationHandler::handle`] is exactly what Lambda runs (`main.rs` only wires it). For
 //! every record of the SNS event:

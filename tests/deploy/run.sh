@@ -41,6 +41,7 @@ with_token_on_stdin() { printf '%s\n' "$TOKEN" >"$SANDBOX/stdin"; STDIN=$SANDBOX
 expect() { "$@" || { printf '    expected: %s\n' "$*"; return 1; }; }
 exit_code() { [ "$(cat "$SANDBOX/rc")" = "$1" ]; }
 output_has() { grep -qF -- "$1" "$OUT"; }
+output_lacks() { ! grep -qF -- "$1" "$OUT"; }
 called() { grep -qF -- "$1" "$STUB_LOG"; }
 not_called() { ! grep -qF -- "$1" "$STUB_LOG"; }
 no_calls() { ! grep -q '^[a-z]' "$STUB_LOG"; }
@@ -63,7 +64,7 @@ deploy_call() { grep -F 'npx --no-install cdk --no-notices deploy' "$STUB_LOG"; 
 test_help_lists_the_flags() {
   deploy -h
   expect exit_code 0
-  for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy \
+  for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy --intake \
     --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed --audit \
     --audit-interval-minutes --audits-per-pass --jira-audit-per-run; do
     expect output_has "$flag"
@@ -97,6 +98,18 @@ test_local_demo_passes_demo_to_the_local_binary() {
   expect exit_code 0
   expect called 'sir-jira-local --demo'
   expect not_called 'aws '
+}
+
+test_local_passes_the_intake_to_the_local_binary() {
+  local_sandbox
+  deploy --local --demo --intake webhook
+  expect exit_code 0
+  expect called 'sir-jira-local --demo --intake webhook'
+  setup
+  local_sandbox
+  deploy --local --intake smoke-signals
+  expect exit_code 2
+  expect output_has '--intake smoke-signals: use automation, webhook or both'
 }
 
 test_demo_without_local_is_refused() {
@@ -666,13 +679,79 @@ test_the_default_stack_name_is_the_contracts() {
   expect grep -qx "DEFAULT_STACK=$contract_default" "$repo/deploy.sh"
 }
 
+test_webhook_intake_generates_a_secret_and_registers_the_signed_webhook() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake webhook
+  expect exit_code 0
+  expect called 'ssm get-parameter --name /SecurityIncidentResponse/jiraWebhookSecret --with-decryption'
+  expect called 'ssm put-parameter --name /SecurityIncidentResponse/jiraWebhookSecret --type SecureString'
+  expect grep -qE '^[0-9a-f]{64}$' "$SANDBOX/stub/ssm-value"
+  local secret
+  secret=$(cat "$SANDBOX/stub/ssm-value")
+  # Never in argv (the call log holds every argument) nor on the terminal.
+  expect not_called "$secret"
+  expect output_lacks "$secret"
+  expect grep -qF -- 'webhookIntake=true' <<<"$(deploy_call)"
+  # Registered through the administrators' REST API, signed with the same secret, for the project.
+  expect called 'webhook-post mode=600'
+  expect grep -qF "\"secret\":\"$secret\"" "$SANDBOX/stub/webhook-post.json"
+  expect grep -qF '"url":"https://abc123.lambda-url.eu-west-1.on.aws/"' "$SANDBOX/stub/webhook-post.json"
+  expect grep -qF '"issue-related-events-section":"project = \"SEC\""' "$SANDBOX/stub/webhook-post.json"
+  expect grep -qF '"comment_created"' "$SANDBOX/stub/webhook-post.json"
+  expect output_has 'registered the Jira webhook (project SEC)'
+  expect output_lacks 'SNS topic for Jira Automation'
+  expect output_has 'no Jira Automation rule is needed'
+}
+
+test_webhook_intake_keeps_the_secret_and_prints_the_steps_when_the_user_may_not_register() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_WEBHOOK_SECRET=kept-secret-value STUB_JIRA_WEBHOOK_POST=403)
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake both
+  expect exit_code 0
+  expect not_called 'ssm put-parameter --name /SecurityIncidentResponse/jiraWebhookSecret'
+  expect output_has 'kept the one in SSM SecureString /SecurityIncidentResponse/jiraWebhookSecret'
+  expect grep -qF '"secret":"kept-secret-value"' "$SANDBOX/stub/webhook-post.json"
+  expect output_has 'may not register webhooks (HTTP 403)'
+  expect output_has 'Settings -> System -> WebHooks'
+  expect output_has 'URL:      https://abc123.lambda-url.eu-west-1.on.aws/'
+  expect output_has 'aws ssm get-parameter --with-decryption --name /SecurityIncidentResponse/jiraWebhookSecret'
+  expect output_lacks 'kept-secret-value'
+  # both: the Automation rules too
+  expect output_has 'SNS topic for Jira Automation'
+
+  # A webhook to the same URL already there is left as it is.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_WEBHOOK_SECRET=kept-secret-value "STUB_JIRA_WEBHOOKS=[{\"name\":\"SIR\",\"url\":\"https://abc123.lambda-url.eu-west-1.on.aws/\"}]")
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake webhook
+  expect exit_code 0
+  expect output_has 'is registered already'
+  expect not_called 'webhook-post'
+}
+
+test_intake_defaults_to_automation_and_is_checked() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect not_called 'jiraWebhookSecret'
+  expect not_called 'webhookIntake'
+  expect output_has 'SNS topic for Jira Automation'
+  setup
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake sns
+  expect exit_code 2
+  expect output_has '--intake sns: use automation, webhook or both'
+  expect no_calls
+}
+
 test_destroy_keeps_the_table_and_removes_the_token() {
   deploy --destroy --region eu-west-1
   expect exit_code 0
   expect in_order 'cloudformation describe-stacks --stack-name SecurityIncidentResponseJira' \
     'cloudformation delete-stack --stack-name SecurityIncidentResponseJira' \
     'cloudformation wait stack-delete-complete' \
-    'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken'
+    'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken' \
+    'ssm delete-parameter --name /SecurityIncidentResponse/jiraWebhookSecret'
   expect not_called 'dynamodb delete-table'
   expect output_has 'kept the mapping table SecurityIncidentResponseJira-MappingTable-TEST'
   expect output_has '--reuse-table SecurityIncidentResponseJira-MappingTable-TEST'

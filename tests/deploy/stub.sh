@@ -45,6 +45,7 @@ case $tool in
         case $(option --name "$@") in
           */backfill) stored=${STUB_BACKFILL:-} ;;
           */statusMapping) stored=${STUB_STATUS_MAPPING:-} ;;
+          */jiraWebhookSecret) stored=${STUB_WEBHOOK_SECRET:-} ;;
           *) stored=${STUB_INSTALLED_AT:-} ;;
         esac
         if [ -z "$stored" ]; then
@@ -110,8 +111,11 @@ case $tool in
     if [ "$command" = deploy ]; then
       stack=$5
       if outputs=$(option --outputs-file "$@"); then
-        printf '{"%s":{"JiraAutomationTopicArn":"arn:aws:sns:eu-west-1:123456789012:%s-JiraAutomationTopic-TEST","MappingTableName":"T"}}\n' \
-          "$stack" "$stack" >"$outputs"
+        webhook=''
+        [[ " $* " != *" webhookIntake=true "* ]] ||
+          webhook=',"JiraWebhookUrl":"https://abc123.lambda-url.eu-west-1.on.aws/"'
+        printf '{"%s":{"JiraAutomationTopicArn":"arn:aws:sns:eu-west-1:123456789012:%s-JiraAutomationTopic-TEST","MappingTableName":"T"%s}}\n' \
+          "$stack" "$stack" "$webhook" >"$outputs"
       fi
     fi ;;
   npm)
@@ -153,6 +157,15 @@ case $tool in
         fields='[{"id":"labels","name":"Labels"},{"id":"customfield_10050","name":"AWS accounts"}]'
         printf '%s' "${STUB_JIRA_FIELDS:-$fields}" >"$output"
         printf '200' ;;
+      */rest/webhooks/1.0/webhook)
+        if data=$(option --data "$@"); then
+          cp "${data#@}" "$STUB_DIR/webhook-post.json"
+          note "webhook-post mode=$(stat -c %a "${data#@}")"
+          printf '%s' "${STUB_JIRA_WEBHOOK_POST:-201}"
+        else
+          printf '%s' "${STUB_JIRA_WEBHOOKS:-[]}" >"$output"
+          printf '%s' "${STUB_JIRA_WEBHOOKS_CODE:-200}"
+        fi ;;
       */rest/api/3/search/approximate-count)
         data=$(option --data "$@")
         jql=$(cat "${data#@}")

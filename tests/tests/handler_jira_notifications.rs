@@ -685,4 +685,61 @@ mod sweep {
         );
         assert!(world.iam_denials().await.unwrap().is_empty());
     }
+
+    #[tokio::test]
+    async fn the_webhook_secret_is_read_decrypted_when_set_and_refused_unless_secure() {
+        let world = integration_tests::World::new().await.unwrap();
+        world
+            .put_jira_parameters(
+                "integration@example.com",
+                "http://localhost:9",
+                "SEC",
+                "integration-token",
+            )
+            .await
+            .unwrap();
+        let sdk = world
+            .function_sdk(Function::JiraNotificationsHandler)
+            .await
+            .unwrap();
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let env = [
+            ("MAPPING_TABLE_NAME", world.table_name.clone()),
+            ("EVENT_BUS_NAME", world.bus_name.clone()),
+            ("SSM_PARAMETER_PREFIX", world.parameters.prefix().to_owned()),
+        ];
+        let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
+        assert!(
+            config.webhook_secret.is_none(),
+            "no secret: the intake is off"
+        );
+
+        let name = world.parameters.jira_webhook_secret();
+        world
+            .put_parameter(&name, "s3cr3t-from-deploy", ParameterType::SecureString)
+            .await
+            .unwrap();
+        let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
+        let secret = config.webhook_secret.as_ref().expect("read");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(secret),
+            "s3cr3t-from-deploy"
+        );
+        assert!(
+            !format!("{config:?}").contains("s3cr3t"),
+            "the secret never reaches Debug"
+        );
+
+        world
+            .put_parameter(&name, "plain", ParameterType::String)
+            .await
+            .unwrap();
+        let refused = NotificationsConfig::load(lookup, &ssm).await.unwrap_err();
+        assert!(
+            matches!(&refused, shared::Error::InsecureParameter { name: n, .. } if *n == name),
+            "{refused}"
+        );
+        assert!(world.iam_denials().await.unwrap().is_empty());
+    }
 }

@@ -95,6 +95,7 @@ fn ssm_prefix_and_parameter_names() {
     assert_eq!(leaf("jiraUrl"), names.jira_url());
     assert_eq!(leaf("jiraProjectKey"), names.jira_project_key());
     assert_eq!(leaf("jiraToken"), names.jira_token());
+    assert_eq!(leaf("jiraWebhookSecret"), names.jira_webhook_secret());
     assert_eq!(leaf("statusMapping"), names.status_mapping());
     assert_eq!(leaf("jiraCaseFilter"), names.jira_case_filter());
     assert_eq!(leaf("installedAt"), names.installed_at());

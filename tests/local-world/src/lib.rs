@@ -48,7 +48,9 @@ use sir_emulator::{SirEmulator, SirEmulatorConfig};
 use tokio::sync::watch;
 
 use integration_tests::clients::sir_client;
+use integration_tests::function_url::FunctionUrl;
 use integration_tests::iam::Function;
+pub use integration_tests::pipeline::Intake;
 use integration_tests::pipeline::{deliver_batch, parse, sns_event};
 use integration_tests::world::{REGION, RuleQueue};
 use integration_tests::{HarnessError, World};
@@ -151,6 +153,8 @@ pub struct LocalOptions {
     /// 0 picks a free port.
     pub sir_port: u16,
     pub jira_port: u16,
+    /// How Jira's changes reach jira-notifications-handler (deploy.sh `--intake`).
+    pub intake: Intake,
 }
 
 /// Prints the one line a standalone emulator owes its caller: where it listens.
@@ -204,7 +208,10 @@ struct LocalStack {
     sources: [Source; 4],
     poller: Poller,
     jira_client: JiraClientHandler,
-    notifications: NotificationHandler,
+    /// Shared with the function URL (the webhook intake).
+    notifications: Arc<NotificationHandler>,
+    /// jira-notifications-handler's function URL, with `--intake webhook|both`.
+    function_url: Option<FunctionUrl>,
     sir_client: SirClientHandler,
     /// The Jira sweep's interval (its schedule rule's rate in the stack); `None`: no sweep.
     sweep_every: Option<Duration>,
@@ -308,6 +315,11 @@ impl LocalStack {
                 (Some(emulator), site)
             }
         };
+        if options.intake != Intake::Automation && jira.is_none() {
+            return Err(HarnessError::Setup(
+                "--intake webhook|both runs locally against the Jira emulator only: a Jira site cannot call this machine".into(),
+            ));
+        }
         // The parameters deploy.sh and the stack write: three Strings and the SecureString token.
         world
             .put_jira_parameters(
@@ -415,6 +427,16 @@ impl LocalStack {
                 )
             })?;
         let sweep_every = (sweep_minutes > 0).then(|| Duration::from_secs(sweep_minutes * 60));
+        if options.intake != Intake::Automation {
+            // As deploy.sh generates it: random, a SecureString, read at the handler's cold start.
+            world
+                .put_parameter(
+                    &world.parameters.jira_webhook_secret(),
+                    &uuid::Uuid::new_v4().simple().to_string(),
+                    aws_sdk_ssm::types::ParameterType::SecureString,
+                )
+                .await?;
+        }
         let notifications_config =
             NotificationsConfig::load(lookup, &aws_sdk_ssm::Client::new(&notifications_sdk))
                 .await
@@ -427,6 +449,29 @@ impl LocalStack {
             publisher(&notifications_sdk),
             notifications_config.handler,
         );
+        let webhook_secret = notifications_config.webhook_secret;
+        let notifications = Arc::new(match webhook_secret.clone() {
+            Some(secret) => notifications.with_webhook_secret(secret),
+            None => notifications,
+        });
+        let function_url = match (&jira, webhook_secret) {
+            (Some(emulator), Some(secret)) => {
+                let endpoint = FunctionUrl::start(Arc::clone(&notifications)).await?;
+                // As deploy.sh registers it: the project's issues, signed with the secret.
+                emulator
+                    .webhooks()
+                    .register(jira_emulator::WebhookRegistration {
+                        url: endpoint.url.clone(),
+                        secret: Some(secret.expose_secret().to_owned()),
+                        project_key: Some(site.project_key.clone()),
+                    });
+                if options.intake == Intake::Webhook {
+                    emulator.automation().set_enabled(false);
+                }
+                Some(endpoint)
+            }
+            _ => None,
+        };
         let sir_client_config =
             SirClientConfig::load(lookup, &aws_sdk_ssm::Client::new(&sir_client_sdk))
                 .await
@@ -466,6 +511,7 @@ impl LocalStack {
             poller,
             jira_client,
             notifications,
+            function_url,
             sir_client,
             sweep_every,
             console: Console,
@@ -683,7 +729,7 @@ impl LocalStack {
         let mut last_automation = Instant::now() - Duration::from_secs(60);
         let mut announced = HashMap::new();
         while !*stop.borrow() {
-            let moved = self.pump_once().await?;
+            let moved = self.pump_once().await? + self.webhooks_answered();
             self.schedule_due(&mut last_tick).await?;
             self.sweep_due(&mut last_sweep).await;
             self.serve_reconcile().await;
@@ -699,6 +745,32 @@ impl LocalStack {
             }
         }
         Ok(())
+    }
+
+    /// What the function URL answered since the last look: each sync action, each failure (Jira
+    /// retries those). Returns how many requests it answered.
+    fn webhooks_answered(&self) -> usize {
+        let Some(endpoint) = &self.function_url else {
+            return 0;
+        };
+        let answered = endpoint.take_log();
+        for response in &answered.responses {
+            let outcome = response["body"]["outcome"].as_str().unwrap_or_default();
+            if !matches!(
+                outcome,
+                "" | "OwnChange" | "Unchanged" | "Coalesced" | "Duplicate"
+            ) {
+                self.console.line(&format!(
+                    "  jira-notifications-handler (webhook): {outcome}"
+                ));
+            }
+        }
+        for error in &answered.errors {
+            self.console.line(&format!(
+                "  ! a Jira webhook failed (answered 502; Jira retries it): {error}"
+            ));
+        }
+        answered.handled + answered.errors.len()
     }
 
     fn print_welcome(&self, responder: Option<&User>) {
@@ -720,6 +792,12 @@ impl LocalStack {
         c.line(&format!(
             "  SIR emulator                                 {sir}"
         ));
+        if let Some(endpoint) = &self.function_url {
+            c.line(&format!(
+                "  Jira webhooks, signed (function URL)         {}",
+                endpoint.url
+            ));
+        }
         match &self.jira {
             Some(jira) => c.line(&format!(
                 "  Jira emulator (project {})                   {}",

@@ -12,8 +12,16 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use local_world::{LocalOptions, RealJira, request_reconcile, run};
+use local_world::{Intake, LocalOptions, RealJira, request_reconcile, run};
 use secrecy::SecretString;
+
+/// deploy.sh's `--intake`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum IntakeArg {
+    Automation,
+    Webhook,
+    Both,
+}
 
 /// Runs the SIR ⇄ Jira integration locally, with no AWS account.
 #[derive(Debug, Parser)]
@@ -44,6 +52,10 @@ struct Args {
     /// With --reconcile: only list what is pending, publish nothing.
     #[arg(long, requires = "reconcile")]
     dry_run: bool,
+    /// How Jira tells the integration about changes: automation (SNS), webhook (signed, to a
+    /// local function URL) or both.
+    #[arg(long, value_enum, default_value_t = IntakeArg::Automation, conflicts_with = "reconcile")]
+    intake: IntakeArg,
     /// With --reconcile: audit every open linked pair too (compare the live case with the live
     /// issue and fix what differs; with --dry-run only list the pairs).
     #[arg(long, requires = "reconcile")]
@@ -99,6 +111,11 @@ async fn main() -> ExitCode {
         real_jira,
         sir_port: args.sir_port,
         jira_port: args.jira_port,
+        intake: match args.intake {
+            IntakeArg::Automation => Intake::Automation,
+            IntakeArg::Webhook => Intake::Webhook,
+            IntakeArg::Both => Intake::Both,
+        },
     };
     match run(options).await {
         Ok(true) => ExitCode::SUCCESS,
