@@ -234,6 +234,9 @@ validate_deploy_args() {
     automation | webhook | both) ;;
     *) fail "--intake $intake: use automation, webhook or both" ;;
   esac
+  if [ "$intake" != automation ] && [ "$reserved_concurrency" = 0 ]; then
+    fail '--intake webhook|both needs a reserved concurrency (the function URL is public: it bounds what a flood of requests can run)'
+  fi
   [[ $issue_type != *$'\n'* ]] || fail '--issue-type must be one line'
   if [ -n "$status_mapping_file" ]; then
     [ -r "$status_mapping_file" ] || fail "--status-mapping $status_mapping_file: cannot read the file"
@@ -595,6 +598,7 @@ store_token() {
 # The webhook intake's secret (--intake webhook|both): the one already in SSM is kept (Jira's
 # webhook is signed with it); otherwise 32 random bytes, hex. It goes from a file to SSM and to
 # Jira, never through argv, the terminal or CloudFormation.
+WEBHOOK_SECRET_NEW=false
 webhook_secret_name() {
   printf '%s/%s' "$(parameter_prefix)" "$(json_get "$CONTRACT" 'j.parameters.jiraWebhookSecret')"
 }
@@ -607,9 +611,14 @@ store_webhook_secret() {
   chmod 600 "$WORK/webhook-secret"
   if aws_cli ssm get-parameter --name "$name" --with-decryption --query Parameter.Value --output text \
     >"$WORK/webhook-secret" 2>"$WORK/ssm.err"; then
+    local type
+    type=$(aws_cli ssm get-parameter --name "$name" --query Parameter.Type --output text 2>/dev/null) || type=''
+    [ "$type" = SecureString ] ||
+      die "$name is a ${type:-parameter of unknown type}, not a SecureString: delete it (aws ssm delete-parameter --name $name) and run deploy.sh again"
     say "Jira webhook secret: kept the one in SSM SecureString $name"
     return 0
   fi
+  WEBHOOK_SECRET_NEW=true
   grep -q ParameterNotFound "$WORK/ssm.err" || die "could not read $name: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
   node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))' >"$WORK/webhook-secret" ||
     die 'could not generate the webhook secret'
@@ -626,7 +635,8 @@ store_webhook_secret() {
 
 # Registers the Jira webhook (an administrator's REST API, /rest/webhooks/1.0/webhook); when the
 # integration user may not, prints what an administrator enters.
-webhook_events='["jira:issue_created","jira:issue_updated","jira:issue_deleted","comment_created","comment_updated","comment_deleted","attachment_created","attachment_deleted"]'
+# (An attachment added or deleted is also a jira:issue_updated; attachment events carry no issue.)
+webhook_events='["jira:issue_created","jira:issue_updated","jira:issue_deleted","comment_created","comment_updated","comment_deleted"]'
 register_webhook() {
   local webhook_url=$1 code
   if $skip_jira_check; then
@@ -639,8 +649,14 @@ register_webhook() {
     const hooks = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     process.exit((Array.isArray(hooks) ? hooks : []).some((w) => w.url === process.argv[2]) ? 0 : 1);' \
     "$WORK/jira.json" "$webhook_url"; then
-    say "the Jira webhook to $webhook_url is registered already"
     rm -f "$WORK/curl.cfg"
+    if $WEBHOOK_SECRET_NEW; then
+      # Jira never shows a webhook's secret: a new one must be entered in the webhook.
+      printf '    a Jira webhook to %s exists, but the secret was just generated: enter it in that webhook, as below\n' "$webhook_url"
+      print_webhook_steps "$webhook_url"
+    else
+      say "the Jira webhook to $webhook_url is registered already (it must carry the secret in SSM)"
+    fi
     return 0
   fi
   # shellcheck disable=SC2016 # ${...} below is a JavaScript template literal
@@ -676,8 +692,7 @@ Jira webhook (a Jira administrator, once): Settings -> System -> WebHooks -> Cre
   Secret:   the value of the SSM SecureString $name, read with
               aws ssm get-parameter --with-decryption --name $name --query Parameter.Value --output text
   Events:   JQL filter: project = "$project_key"
-            Work item: created, updated, deleted; Comment: created, updated, deleted;
-            Attachment: created, deleted
+            Work item: created, updated, deleted; Comment: created, updated, deleted
   Exclude body: off
 EOF
 }
@@ -951,7 +966,7 @@ destroy() {
   fi
   local secret_name
   secret_name=$(webhook_secret_name)
-  say "deleting the webhook secret parameter $secret_name (if any)"
+  say "deleting the webhook secret parameter $secret_name (if any); delete the stack's Jira webhook in Jira (Settings -> System -> WebHooks) too"
   if $dry_run; then
     mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$secret_name"
   elif ! aws_cli ssm delete-parameter --name "$secret_name" 2>"$WORK/ssm.err"; then

@@ -23,6 +23,13 @@ test('one function URL, on jira-notifications-handler, open to Jira (the handler
     AuthType: 'NONE',
     TargetFunctionArn: { 'Fn::GetAtt': [handler, 'Arn'] },
   });
+  // Anyone may invoke it through the URL, and only through the URL.
+  template.hasResourceProperties('AWS::Lambda::Permission', {
+    Action: 'lambda:InvokeFunctionUrl',
+    FunctionName: { 'Fn::GetAtt': [handler, 'Arn'] },
+    Principal: '*',
+    FunctionUrlAuthType: 'NONE',
+  });
   const output = json.Outputs.JiraWebhookUrl;
   expect(output.Value['Fn::GetAtt'][1]).toBe('FunctionUrl');
 });

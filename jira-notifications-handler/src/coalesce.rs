@@ -82,6 +82,9 @@ pub enum Admission {
     Covered { read_started_after_ms: u64 },
     /// Re-read the issue (and give the slot back if that fails).
     Read(ReadSlot),
+    /// Every slot of the window is taken and the caller asked not to wait: it tries again after
+    /// the window closes (epoch milliseconds).
+    Busy { closes_ms: u64 },
 }
 
 /// A re-read this invocation is allowed to start; `None` inside when it reads without a slot.
@@ -130,12 +133,15 @@ impl Coalescer {
             .then(|| start - published_ms)
     }
 
-    /// Covered, or a slot to re-read the issue for a message SNS published at `published_ms`.
+    /// Covered, or a slot to re-read the issue for a message SNS published at `published_ms`;
+    /// with every slot taken it waits for the next window (`wait_for_slot`), or answers
+    /// [`Admission::Busy`] at once (a webhook, whose sender retries and times out meanwhile).
     pub async fn admit(
         &self,
         store: &dyn NotifiedWindowStore,
         issue_key: &str,
         published_ms: u64,
+        wait_for_slot: bool,
     ) -> shared::Result<Admission> {
         // What this invocation knows of the stored window (None: believed closed or absent).
         let mut known: Option<NotifiedWindow> = None;
@@ -151,6 +157,9 @@ impl Coalescer {
             let (expected, new) = match self.next_claim(open, now) {
                 SlotClaim::Swap { expected, new } => (expected, new),
                 SlotClaim::Full { closes_ms } => {
+                    if !wait_for_slot {
+                        return Ok(Admission::Busy { closes_ms });
+                    }
                     if waits == MAX_WAITS {
                         tracing::warn!(
                             issue_key,
@@ -229,6 +238,34 @@ enum SlotClaim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_caller_that_may_not_wait_is_told_busy_when_every_slot_is_taken() {
+        let store = shared::store::InMemoryMappingStore::new();
+        let coalescer = Coalescer {
+            settings: Coalescing {
+                reads_per_window: 1,
+                ..Coalescing::default()
+            },
+        };
+        let first = coalescer
+            .admit(&store, "SEC-1", shared::clock::now_epoch_millis(), false)
+            .await
+            .unwrap();
+        assert!(matches!(first, Admission::Read(_)), "{first:?}");
+        // Published after that re-read started: not covered, and the window's one slot is taken.
+        let later = shared::clock::now_epoch_millis() + 1_000;
+        let started = shared::clock::Instant::now();
+        let second = coalescer
+            .admit(&store, "SEC-1", later, false)
+            .await
+            .unwrap();
+        assert!(matches!(second, Admission::Busy { .. }), "{second:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "it did not wait for the window"
+        );
+    }
 
     #[test]
     fn a_slot_opens_a_window_then_takes_the_next_one_until_the_window_is_full() {

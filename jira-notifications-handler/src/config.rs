@@ -54,6 +54,28 @@ impl NotificationsSettings {
     }
 }
 
+/// The webhook intake's secret; a parameter that is not a usable SecureString turns the intake
+/// off with an error in the log (webhooks are then answered 503 and retried by Jira) rather than
+/// stopping the Automation intake and the sweep too. Failing to read SSM fails the cold start.
+async fn webhook_secret_or_off(
+    ssm: &aws_sdk_ssm::Client,
+    shared: &Config,
+) -> shared::Result<Option<SecretString>> {
+    match load_webhook_secret(ssm, &shared.parameters).await {
+        Err(
+            unusable @ (shared::Error::InsecureParameter { .. }
+            | shared::Error::InvalidConfig { .. }),
+        ) => {
+            tracing::error!(
+                error = %unusable,
+                "the webhook secret is unusable: the webhook intake is off until it is a SecureString (run deploy.sh --intake webhook again)"
+            );
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
 /// Everything the handler reads at a cold start.
 #[derive(Debug, Clone)]
 pub struct NotificationsConfig {
@@ -80,7 +102,7 @@ impl NotificationsConfig {
         let (jira, case_filter, webhook_secret) = tokio::try_join!(
             JiraSettings::load(ssm, &shared.parameters),
             CaseFilter::load(ssm, &shared.parameters),
-            load_webhook_secret(ssm, &shared.parameters),
+            webhook_secret_or_off(ssm, &shared),
         )?;
         if case_filter == CaseFilter::Any {
             tracing::warn!(

@@ -52,7 +52,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use shared::store::{DeliveryStart, now_epoch_seconds};
+use shared::store::now_epoch_seconds;
 
 use aws_lambda_events::sns::SnsEvent;
 use serde::Serialize;
@@ -79,9 +79,13 @@ pub use message::{MAX_MESSAGE_BYTES, Notification, Rejection, parse_notification
 pub use sweep::{SweepReport, Sweeping, SweptIssue};
 pub use webhook::{WebhookRejection, WebhookRequest, WebhookResponse};
 
-/// How long one try holds a webhook delivery: far longer than a sync of one issue takes, short
-/// enough that Jira's next retry of a try that died finds it free.
-const WEBHOOK_LEASE: Duration = Duration::from_secs(30);
+/// How far a webhook's `timestamp` (Jira's clock) is trusted ahead of our own: a delivery counts
+/// as published at the later of that plus this and never after it was received.
+const WEBHOOK_CLOCK_MARGIN: Duration = Duration::from_secs(2);
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// How long a handled webhook delivery is remembered: past Jira's last retry (about 30 minutes),
 /// and a replayed delivery older than this only costs a re-read of the issue.
@@ -112,6 +116,9 @@ pub enum NotificationOutcome {
     /// Not re-read: the rule names the integration account as the initiator, so the change is
     /// the integration's own writing (which would read as [`NotificationOutcome::Unchanged`]).
     OwnChange,
+    /// Not re-read yet: a webhook found every re-read slot of the issue's window taken; it is
+    /// answered 429, so Jira delivers it again after the window.
+    Busy,
 }
 
 /// What one invocation did: a batch of SNS records, or a sweep.
@@ -327,7 +334,7 @@ impl NotificationHandler {
                 });
             }
         };
-        self.handle_notification(message_id, notification, published_ms)
+        self.handle_notification(message_id, notification, published_ms, true)
             .await
     }
 
@@ -339,6 +346,7 @@ impl NotificationHandler {
         message_id: &str,
         notification: Notification,
         published_ms: u64,
+        wait_for_slot: bool,
     ) -> Result<RecordReport, (String, shared::Error)> {
         let key = notification.issue_key;
         let report = |key: String, outcome| RecordReport {
@@ -363,10 +371,19 @@ impl NotificationHandler {
         }
         let slot = match self
             .coalescer
-            .admit(self.store.as_ref(), &key, published_ms)
+            .admit(self.store.as_ref(), &key, published_ms, wait_for_slot)
             .await
         {
             Ok(Admission::Read(slot)) => slot,
+            Ok(Admission::Busy { closes_ms }) => {
+                tracing::info!(
+                    message_id,
+                    issue_key = key,
+                    closes_ms,
+                    "every re-read slot of the issue is taken; the webhook comes again"
+                );
+                return Ok(report(key, NotificationOutcome::Busy));
+            }
             Ok(Admission::Covered {
                 read_started_after_ms,
             }) => {
@@ -435,39 +452,30 @@ impl NotificationHandler {
             source,
         };
         let now = now_epoch_seconds();
-        if let Some(id) = &delivery.identifier {
-            let lease_until = now + WEBHOOK_LEASE.as_secs();
-            match self
-                .store
-                .start_delivery(id, now, lease_until)
-                .await
-                .map_err(failed)?
-            {
-                DeliveryStart::Started => {}
-                DeliveryStart::Done => {
-                    tracing::info!(
-                        delivery = id,
-                        issue_key = key,
-                        "a webhook delivery handled already; not handled again"
-                    );
-                    return Ok(WebhookResponse::new(200, "outcome", "Duplicate"));
-                }
-                DeliveryStart::InProgress => {
-                    tracing::info!(
-                        delivery = id,
-                        issue_key = key,
-                        "another try is handling this webhook delivery; Jira retries it"
-                    );
-                    return Ok(WebhookResponse::new(409, "outcome", "InProgress"));
-                }
-            }
+        if let Some(id) = &delivery.identifier
+            && self.store.delivery_handled(id, now).await.map_err(failed)?
+        {
+            tracing::info!(
+                delivery = id,
+                issue_key = key,
+                "a webhook delivery handled already; not handled again"
+            );
+            return Ok(WebhookResponse::new(200, "outcome", "Duplicate"));
         }
-        // When the change happened, as Jira signed it; never later than now (a clock ahead
-        // would make the delivery look newer than re-reads that cover it).
-        let now_ms = now.saturating_mul(1_000);
-        let published_ms = delivery.event_ms.map_or(now_ms, |at| at.min(now_ms));
+        // Received now: the change was made before. Jira's own `timestamp` is its clock's (a Data
+        // Center server's may be off), so it is trusted only within WEBHOOK_CLOCK_MARGIN of
+        // ours: a re-read covers this delivery only if it started after the change.
+        let now_ms = shared::clock::now_epoch_millis();
+        let published_ms = delivery.event_ms.map_or(now_ms, |at| {
+            at.saturating_add(millis(WEBHOOK_CLOCK_MARGIN)).min(now_ms)
+        });
         let report = self
-            .handle_notification(&identifier, delivery.notification.clone(), published_ms)
+            .handle_notification(
+                &identifier,
+                delivery.notification.clone(),
+                published_ms,
+                false,
+            )
             .await;
         let report = match report {
             Ok(report) => report,
@@ -478,15 +486,20 @@ impl NotificationHandler {
                     error = %shared::error::error_chain(&error),
                     "webhook delivery not handled; answered 502 so Jira retries it"
                 );
-                if let Some(id) = &delivery.identifier
-                    && let Err(release) = self.store.release_delivery(id).await
-                {
-                    // Its lease ends on its own; until then Jira's retry is answered 409.
-                    tracing::warn!(delivery = id, error = %release, "could not give up the delivery's lease");
-                }
                 return Err(failed(error));
             }
         };
+        if report.outcome == Some(NotificationOutcome::Busy) {
+            // Not handled: Jira retries a 429 (after the window, as it spaces its retries).
+            let mut response = WebhookResponse::new(429, "outcome", "Busy");
+            response.headers.insert(
+                "retry-after".into(),
+                millis(self.coalescer.settings.window)
+                    .div_ceil(1_000)
+                    .to_string(),
+            );
+            return Ok(response);
+        }
         if let Some(id) = &delivery.identifier {
             self.store
                 .finish_delivery(id, now + WEBHOOK_DELIVERY_KEPT.as_secs())

@@ -6,7 +6,8 @@
 //! NONE`, since Jira cannot sign with SigV4). Every request is untrusted until it passes, in this
 //! order, with its own HTTP status and a log line naming its class ([`WebhookRejection::kind`]):
 //! 1. the intake is on (a secret is configured: `jiraWebhookSecret`, an SSM SecureString that
-//!    deploy.sh generates), else 404;
+//!    deploy.sh generates), else 503 (a container started before deploy.sh wrote the secret:
+//!    Jira retries, and a new container reads it);
 //! 2. `POST`, else 405; a body of at most [`MAX_WEBHOOK_BYTES`], else 413;
 //! 3. `X-Hub-Signature: sha256=<hex>` is the HMAC-SHA256 of the raw body under the secret,
 //!    compared in constant time; missing, malformed or wrong: 401;
@@ -17,11 +18,17 @@
 //! What it says is only which issue to re-read (and the hint that it was deleted, and who acted):
 //! the issue is read from Jira as for an Automation message, never taken from the body.
 //! Deliveries are told apart by `X-Atlassian-Webhook-Identifier` (the same on every retry of
-//! one delivery): one handled already is answered 200 and not handled again, one another try is
-//! handling is answered 409 (Jira retries 408, 409, 425, 429 and 5xx for up to about 30
-//! minutes). A delivery that could not be handled is an `Err` (the function URL answers 502, so
-//! Jira retries it, and the function's error alarm sees it); the Jira sweep finds any change
-//! whose every retry failed.
+//! one delivery): one handled already is answered 200 and not handled again (two tries at once
+//! both handle it, which is harmless: handling is an idempotent, coalesced re-read). A delivery
+//! that finds every re-read slot of the issue taken does not wait (Jira times a request out after
+//! about 20 s) but is answered 429 with `Retry-After`. A delivery that could not be handled is
+//! an `Err` (the function URL answers 502, and the function's error alarm sees it). Jira retries
+//! 408, 409, 425, 429 and 5xx for up to about 30 minutes; the Jira sweep finds any change whose
+//! every retry failed.
+//!
+//! Coalescing needs when the delivery was published: its `timestamp` is Jira's clock (a Data
+//! Center server's may be off), so it counts as that plus a margin, and never later than its
+//! receipt.
 
 use std::collections::BTreeMap;
 
@@ -170,10 +177,11 @@ impl WebhookRejection {
         }
     }
 
-    /// The HTTP status it is answered with. None is one Jira retries.
+    /// The HTTP status it is answered with. Only the intake being off (503) is one Jira retries.
     pub fn status(&self) -> u16 {
         match self {
-            WebhookRejection::IntakeOff => 404,
+            // A container started before the secret was written: Jira retries, a new one reads it.
+            WebhookRejection::IntakeOff => 503,
             WebhookRejection::Method { .. } => 405,
             WebhookRejection::Oversized { .. } => 413,
             WebhookRejection::Unsigned | WebhookRejection::BadSignature => 401,

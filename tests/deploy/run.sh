@@ -39,6 +39,7 @@ with_token_on_stdin() { printf '%s\n' "$TOKEN" >"$SANDBOX/stdin"; STDIN=$SANDBOX
 
 # ---- checks: each prints what it expected when it fails ----
 expect() { "$@" || { printf '    expected: %s\n' "$*"; return 1; }; }
+expect_not() { ! "$@" || { printf '    expected not: %s\n' "$*"; return 1; }; }
 exit_code() { [ "$(cat "$SANDBOX/rc")" = "$1" ]; }
 output_has() { grep -qF -- "$1" "$OUT"; }
 output_lacks() { ! grep -qF -- "$1" "$OUT"; }
@@ -698,6 +699,7 @@ test_webhook_intake_generates_a_secret_and_registers_the_signed_webhook() {
   expect grep -qF '"url":"https://abc123.lambda-url.eu-west-1.on.aws/"' "$SANDBOX/stub/webhook-post.json"
   expect grep -qF '"issue-related-events-section":"project = \"SEC\""' "$SANDBOX/stub/webhook-post.json"
   expect grep -qF '"comment_created"' "$SANDBOX/stub/webhook-post.json"
+  expect_not grep -qF 'attachment_' "$SANDBOX/stub/webhook-post.json"
   expect output_has 'registered the Jira webhook (project SEC)'
   expect output_lacks 'SNS topic for Jira Automation'
   expect output_has 'no Jira Automation rule is needed'
@@ -727,6 +729,24 @@ test_webhook_intake_keeps_the_secret_and_prints_the_steps_when_the_user_may_not_
   expect exit_code 0
   expect output_has 'is registered already'
   expect not_called 'webhook-post'
+
+  # A webhook there already while the secret is new: the secret must be entered in it.
+  setup
+  with_token_on_stdin
+  STUB_ENV=("STUB_JIRA_WEBHOOKS=[{\"name\":\"SIR\",\"url\":\"https://abc123.lambda-url.eu-west-1.on.aws/\"}]")
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake webhook
+  expect exit_code 0
+  expect output_has 'the secret was just generated: enter it in that webhook'
+  expect output_has 'Settings -> System -> WebHooks'
+
+  # A kept secret that is not a SecureString stops the deployment.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_WEBHOOK_SECRET=plain STUB_WEBHOOK_SECRET_TYPE=String)
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake webhook
+  expect exit_code 1
+  expect output_has 'is a String, not a SecureString'
+  expect not_called 'cdk --no-notices deploy'
 }
 
 test_intake_defaults_to_automation_and_is_checked() {
@@ -742,6 +762,11 @@ test_intake_defaults_to_automation_and_is_checked() {
   expect exit_code 2
   expect output_has '--intake sns: use automation, webhook or both'
   expect no_calls
+  setup
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --intake webhook --reserved-concurrency 0
+  expect exit_code 2
+  expect output_has '--intake webhook|both needs a reserved concurrency'
 }
 
 test_destroy_keeps_the_table_and_removes_the_token() {

@@ -41,6 +41,8 @@ case $tool in
       *" configure get region "*)
         [ -n "${STUB_PROFILE_REGION:-}" ] || exit 1
         echo "$STUB_PROFILE_REGION" ;;
+      *" ssm get-parameter "*" --query Parameter.Type "*)
+        echo "${STUB_WEBHOOK_SECRET_TYPE:-SecureString}" ;;
       *" ssm get-parameter "*)
         case $(option --name "$@") in
           */backfill) stored=${STUB_BACKFILL:-} ;;

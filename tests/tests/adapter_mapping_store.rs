@@ -22,10 +22,9 @@ use shared::events::{BusEvent, CaseChange, CaseField, IdDelta, IssueChange};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::status::SirStatus;
 use shared::store::{
-    CachedAccount, CaseRecords, Claim, ClaimKey, DeliveryStart, DeliverySubject,
-    InMemoryMappingStore, IssueLink, ItemLink, LinkOutcome, LinkedItemKind, MappingStore,
-    NotifiedWindow, Origin, PendingDelivery, SweepCursor, TrackedCase, WATCHER_LEFT,
-    WindowExpectation, WindowSwap,
+    CachedAccount, CaseRecords, Claim, ClaimKey, DeliverySubject, InMemoryMappingStore, IssueLink,
+    ItemLink, LinkOutcome, LinkedItemKind, MappingStore, NotifiedWindow, Origin, PendingDelivery,
+    SweepCursor, TrackedCase, WATCHER_LEFT, WindowExpectation, WindowSwap,
 };
 
 /// One store under test.
@@ -135,7 +134,7 @@ contract! {
         untracking_drops_only_that_case_and_is_no_error_when_untracked,
         listings_come_in_sort_key_order,
         notified_window_opens_once_and_refusals_return_the_stored_window,
-        a_webhook_delivery_is_taken_once_and_a_repeat_is_told_apart_from_a_try_in_progress,
+        a_handled_webhook_delivery_is_remembered_until_its_time_ends,
         notified_window_is_replaced_only_if_unchanged_since_read,
         concurrent_window_openers_exactly_one_wins,
         issue_create_is_recorded_ages_and_is_forgotten,
@@ -774,52 +773,16 @@ fn window(expires_at: u64, reads: u32, last_read_started_ms: u64) -> NotifiedWin
     }
 }
 
-async fn a_webhook_delivery_is_taken_once_and_a_repeat_is_told_apart_from_a_try_in_progress(
-    f: &Subject,
-) {
+async fn a_handled_webhook_delivery_is_remembered_until_its_time_ends(f: &Subject) {
     let store = &f.store;
     let id = "9f5a3c7e-0d41-4f0e-8b1e-2c6f1a7d9e10";
-    assert_eq!(
-        store.start_delivery(id, 1_000, 1_060).await.unwrap(),
-        DeliveryStart::Started
-    );
-    // Another try while the lease holds: in progress (it may yet fail).
-    assert_eq!(
-        store.start_delivery(id, 1_030, 1_090).await.unwrap(),
-        DeliveryStart::InProgress
-    );
-    // The lease of a try that died ended: the next try takes it.
-    assert_eq!(
-        store.start_delivery(id, 1_060, 1_120).await.unwrap(),
-        DeliveryStart::Started
-    );
-    // A try that failed gives its lease up: the next is handled at once.
-    store.release_delivery(id).await.unwrap();
-    assert_eq!(
-        store.start_delivery(id, 1_061, 1_121).await.unwrap(),
-        DeliveryStart::Started
-    );
+    assert!(!store.delivery_handled(id, 1_000).await.unwrap());
     store.finish_delivery(id, 8_000).await.unwrap();
-    assert_eq!(
-        store.start_delivery(id, 1_100, 1_160).await.unwrap(),
-        DeliveryStart::Done,
-        "a repeat of a handled delivery"
-    );
-    store.release_delivery(id).await.unwrap();
-    assert_eq!(
-        store.start_delivery(id, 1_101, 1_161).await.unwrap(),
-        DeliveryStart::Done,
-        "releasing leaves a done delivery done"
-    );
-    // Another delivery is its own; a record kept past its end is no record.
-    assert_eq!(
-        store.start_delivery("other", 1_100, 1_160).await.unwrap(),
-        DeliveryStart::Started
-    );
-    assert_eq!(
-        store.start_delivery(id, 8_000, 8_060).await.unwrap(),
-        DeliveryStart::Started
-    );
+    assert!(store.delivery_handled(id, 1_001).await.unwrap(), "a repeat");
+    assert!(store.delivery_handled(id, 7_999).await.unwrap());
+    assert!(!store.delivery_handled("other", 1_001).await.unwrap());
+    // Past its time (before DynamoDB's TTL deletes it): no record.
+    assert!(!store.delivery_handled(id, 8_000).await.unwrap());
 }
 
 async fn notified_window_opens_once_and_refusals_return_the_stored_window(f: &Subject) {

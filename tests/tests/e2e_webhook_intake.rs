@@ -42,7 +42,8 @@ fn url(it: &Integration) -> String {
 /// A webhook body as Jira sends it for `key`.
 fn body_for(key: &str, event: &str) -> String {
     json!({
-        "timestamp": shared::clock::now_epoch_millis() - 1_000,
+        // A change made seconds ago (beyond the margin Jira's clock is given).
+        "timestamp": shared::clock::now_epoch_millis() - 5_000,
         "webhookEvent": event,
         "issue_event_type_name": "issue_updated",
         "user": {"accountId": "5b10ac8d82e05b22cc7d4ef5"},
@@ -220,7 +221,7 @@ async fn a_burst_of_signed_deliveries_for_one_issue_costs_one_re_read_per_window
         .unwrap();
     it.settle().await.unwrap().assert_clean();
     let before = issue_reads(&it, &key);
-    // 500 deliveries of changes that happened a second ago, 50 at a time, as Jira's queue
+    // 500 deliveries of changes that happened seconds ago, 50 at a time, as Jira's queue
     // delivers a bulk edit's webhooks.
     let body = body_for(&key, "jira:issue_updated");
     let started = std::time::Instant::now();
@@ -235,11 +236,15 @@ async fn a_burst_of_signed_deliveries_for_one_issue_costs_one_re_read_per_window
         });
         answered.extend(futures_util::future::join_all(sends).await);
     }
-    assert!(answered.iter().all(|(s, _)| *s == 200), "{answered:?}");
+    // Every one handled, or answered 429 (every re-read slot taken) for Jira to deliver again.
+    assert!(
+        answered.iter().all(|(s, _)| *s == 200 || *s == 429),
+        "{answered:?}"
+    );
     let outcomes: Vec<String> = answered
         .iter()
         .map(|(_, a)| a["outcome"].as_str().unwrap_or_default().to_owned())
-        .filter(|o| o != "Coalesced")
+        .filter(|o| o != "Coalesced" && o != "Busy")
         .collect();
     // One re-read per coalescing window (ten seconds) covers every change made before it; the
     // window the issue's creation opened may still be open when the burst starts.

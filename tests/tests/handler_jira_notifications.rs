@@ -687,7 +687,7 @@ mod sweep {
     }
 
     #[tokio::test]
-    async fn the_webhook_secret_is_read_decrypted_when_set_and_refused_unless_secure() {
+    async fn the_webhook_secret_is_read_decrypted_when_set_and_the_intake_is_off_unless_secure() {
         let world = integration_tests::World::new().await.unwrap();
         world
             .put_jira_parameters(
@@ -735,11 +735,9 @@ mod sweep {
             .put_parameter(&name, "plain", ParameterType::String)
             .await
             .unwrap();
-        let refused = NotificationsConfig::load(lookup, &ssm).await.unwrap_err();
-        assert!(
-            matches!(&refused, shared::Error::InsecureParameter { name: n, .. } if *n == name),
-            "{refused}"
-        );
+        // Not a SecureString: the intake is off; the rest of the handler still starts.
+        let config = NotificationsConfig::load(lookup, &ssm).await.unwrap();
+        assert!(config.webhook_secret.is_none());
         assert!(world.iam_denials().await.unwrap().is_empty());
     }
 }

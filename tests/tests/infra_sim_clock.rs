@@ -86,14 +86,14 @@ async fn a_message_beyond_the_windows_slots_waits_exactly_until_the_window_close
     };
     let published_ms = clock::now_epoch_millis();
     let first = coalescer
-        .admit(&store, "SEC-1", published_ms)
+        .admit(&store, "SEC-1", published_ms, true)
         .await
         .unwrap();
     assert!(matches!(first, Admission::Read(_)));
 
     let started = clock::Instant::now();
     let second = coalescer
-        .admit(&store, "SEC-1", published_ms)
+        .admit(&store, "SEC-1", published_ms, true)
         .await
         .unwrap();
     assert!(matches!(second, Admission::Read(_)));

@@ -36,9 +36,7 @@ use super::{
     SweepCursorStore, TrackedCase, TrackedCaseStore, WindowExpectation, WindowSwap,
     now_epoch_seconds,
 };
-use super::{
-    DeliveryStart, DeliverySubject, PendingDelivery, PendingDeliveryStore, WebhookDeliveryStore,
-};
+use super::{DeliverySubject, PendingDelivery, PendingDeliveryStore, WebhookDeliveryStore};
 use crate::error::{Error, Result};
 use crate::snapshot::{CaseSnapshot, IssueSnapshot};
 
@@ -76,8 +74,8 @@ struct Tables {
     /// The pending-delivery ledger, cases before issues and each by id (the Dynamo listing's
     /// order: one Query per sort-key prefix, `CASE#` first).
     pending: BTreeMap<DeliverySubject, PendingDelivery>,
-    /// By identifier: done (or only started) and until when (epoch seconds).
-    webhook_deliveries: HashMap<String, (bool, u64)>,
+    /// Handled webhook deliveries by identifier: until when they are remembered (epoch seconds).
+    webhook_deliveries: HashMap<String, u64>,
 }
 
 impl InMemoryMappingStore {
@@ -460,41 +458,18 @@ impl NotifiedWindowStore for InMemoryMappingStore {
 
 #[async_trait]
 impl WebhookDeliveryStore for InMemoryMappingStore {
-    async fn start_delivery(
-        &self,
-        identifier: &str,
-        now: u64,
-        lease_until: u64,
-    ) -> Result<DeliveryStart> {
-        let mut tables = self.tables();
-        match tables.webhook_deliveries.get(identifier) {
-            Some(&(true, until)) if until > now => Ok(DeliveryStart::Done),
-            Some(&(false, until)) if until > now => Ok(DeliveryStart::InProgress),
-            _ => {
-                tables
-                    .webhook_deliveries
-                    .insert(identifier.to_owned(), (false, lease_until));
-                Ok(DeliveryStart::Started)
-            }
-        }
-    }
-
-    async fn release_delivery(&self, identifier: &str) -> Result<()> {
-        let mut tables = self.tables();
-        if tables
+    async fn delivery_handled(&self, identifier: &str, now: u64) -> Result<bool> {
+        Ok(self
+            .tables()
             .webhook_deliveries
             .get(identifier)
-            .is_some_and(|(done, _)| !done)
-        {
-            tables.webhook_deliveries.remove(identifier);
-        }
-        Ok(())
+            .is_some_and(|&kept_until| kept_until > now))
     }
 
     async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()> {
         self.tables()
             .webhook_deliveries
-            .insert(identifier.to_owned(), (true, keep_until));
+            .insert(identifier.to_owned(), keep_until);
         Ok(())
     }
 }

@@ -54,8 +54,8 @@
 //!   ([`PendingDelivery`]): the last `Case…`/`Issue…` event published for the subject and not yet
 //!   acknowledged by the Lambda that applies it; one partition, so the poller's reconciler lists
 //!   it with a Query.
-//! - `WEBHOOK#<identifier>` / `DELIVERY`: a Jira webhook delivery being handled (a short lease) or
-//!   handled (kept while Jira may still retry it), TTL'd ([`WebhookDeliveryStore`]).
+//! - `WEBHOOK#<identifier>` / `DELIVERY`: a Jira webhook delivery handled (kept while Jira may
+//!   still retry it, or someone replay it), TTL'd ([`WebhookDeliveryStore`]).
 
 use std::time::Duration;
 
@@ -463,34 +463,17 @@ pub trait NotifiedWindowStore: Send + Sync {
     ) -> Result<WindowSwap>;
 }
 
-/// What [`WebhookDeliveryStore::start_delivery`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStart {
-    /// Nobody handles or handled the delivery: this caller now holds it until its lease ends.
-    Started,
-    /// Another try holds it (its lease has not ended): it may still succeed or fail.
-    InProgress,
-    /// It was handled: a repeat (Jira's retry of a delivery whose answer was lost, or a replay).
-    Done,
-}
-
-/// The Jira webhook deliveries jira-notifications-handler handles, by Jira's delivery identifier
-/// (`X-Atlassian-Webhook-Identifier`, the same on every retry of one delivery).
+/// The Jira webhook deliveries jira-notifications-handler handled, by Jira's delivery identifier
+/// (`X-Atlassian-Webhook-Identifier`, the same on every retry of one delivery). Only handled ones
+/// are recorded: two tries of one delivery at once both handle it, which is harmless (handling is
+/// an idempotent re-read of the issue, coalesced), while a try that dies never holds a retry back.
 #[async_trait]
 pub trait WebhookDeliveryStore: Send + Sync {
-    /// Takes delivery `identifier` at `now` (epoch seconds) until `lease_until`, in one
-    /// conditional PutItem, unless a lease that has not ended or a record of it done is stored.
-    async fn start_delivery(
-        &self,
-        identifier: &str,
-        now: u64,
-        lease_until: u64,
-    ) -> Result<DeliveryStart>;
-    /// Records delivery `identifier` as handled, kept until `keep_until` (epoch seconds).
+    /// Whether delivery `identifier` was handled and is still remembered at `now` (epoch
+    /// seconds); one consistent GetItem.
+    async fn delivery_handled(&self, identifier: &str, now: u64) -> Result<bool>;
+    /// Records delivery `identifier` as handled, remembered until `keep_until` (epoch seconds).
     async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()>;
-    /// Gives up a try's lease of delivery `identifier` (it failed), so Jira's next retry is
-    /// handled at once; a record of it done is kept.
-    async fn release_delivery(&self, identifier: &str) -> Result<()>;
 }
 
 /// Where each sweep got to.

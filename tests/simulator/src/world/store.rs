@@ -20,8 +20,8 @@ use shared::Result;
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
 use shared::store::{
     AccountCacheStore, CachedAccount, CaseRecordStore, CaseRecords, Claim, ClaimKey, ClaimStore,
-    DeliveryStart, DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink, ItemLinkStore,
-    LinkOutcome, LinkStore, LinkedItemKind, NotifiedWindow, NotifiedWindowStore, PendingDelivery,
+    DeliverySubject, InMemoryMappingStore, IssueLink, ItemLink, ItemLinkStore, LinkOutcome,
+    LinkStore, LinkedItemKind, NotifiedWindow, NotifiedWindowStore, PendingDelivery,
     PendingDeliveryStore, SnapshotStore, SweepCursor, SweepCursorStore, TrackedCase,
     TrackedCaseStore, WebhookDeliveryStore, WindowExpectation, WindowSwap,
 };
@@ -301,21 +301,9 @@ impl NotifiedWindowStore for SimStore {
 
 #[async_trait]
 impl WebhookDeliveryStore for SimStore {
-    async fn start_delivery(
-        &self,
-        identifier: &str,
-        now: u64,
-        lease_until: u64,
-    ) -> Result<DeliveryStart> {
+    async fn delivery_handled(&self, identifier: &str, now: u64) -> Result<bool> {
         self.race().await;
-        self.inner
-            .start_delivery(identifier, now, lease_until)
-            .await
-    }
-
-    async fn release_delivery(&self, identifier: &str) -> Result<()> {
-        self.race().await;
-        self.inner.release_delivery(identifier).await
+        self.inner.delivery_handled(identifier, now).await
     }
 
     async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()> {
