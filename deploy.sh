@@ -582,9 +582,15 @@ store_token() {
   name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
   say "Jira API token -> SSM SecureString $name"
   printf '%s' "$JIRA_TOKEN" >"$WORK/token"
+  put_secure_string "$name" "$WORK/token" 'Jira API token of the SIR integration (written by deploy.sh)'
+  rm -f "$WORK/token"
+}
+
+# Writes the SecureString NAME from FILE (never argv) with DESCRIPTION; shown only in a dry run.
+put_secure_string() {
+  local name=$1 file=$2 description=$3
   local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$name" --type SecureString --overwrite
-    --description 'Jira API token of the SIR integration (written by deploy.sh)'
-    --value "file://$WORK/token" --output text --query Version)
+    --description "$description" --value "file://$file" --output text --query Version)
   if $dry_run; then
     mutate "${put[@]}"
   else
@@ -592,7 +598,6 @@ store_token() {
     version=$("${put[@]}") || die "could not write $name (see above)"
     printf '    version %s\n' "$version"
   fi
-  rm -f "$WORK/token"
 }
 
 # The webhook intake's secret (--intake webhook|both): the one already in SSM is kept (Jira's
@@ -623,14 +628,7 @@ store_webhook_secret() {
   node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))' >"$WORK/webhook-secret" ||
     die 'could not generate the webhook secret'
   say "Jira webhook secret (generated) -> SSM SecureString $name"
-  local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$name" --type SecureString --overwrite
-    --description 'Secret of the Jira webhook of the SIR integration (written by deploy.sh)'
-    --value "file://$WORK/webhook-secret" --output text --query Version)
-  if $dry_run; then
-    mutate "${put[@]}"
-  else
-    "${put[@]}" >/dev/null || die "could not write $name (see above)"
-  fi
+  put_secure_string "$name" "$WORK/webhook-secret" 'Secret of the Jira webhook of the SIR integration (written by deploy.sh)'
 }
 
 # Registers the Jira webhook (an administrator's REST API, /rest/webhooks/1.0/webhook); when the

@@ -89,17 +89,15 @@ pub fn parse_notification(message: &str, project_key: &str) -> Result<Notificati
         .get("IssueId")
         .and_then(Value::as_str)
         .ok_or(Rejection::MissingKey)?;
-    let well_formed = key
-        .rsplit_once('-')
-        .is_some_and(|(project, _)| is_issue_key_of(key, project));
-    if !well_formed {
-        return Err(Rejection::IllFormedKey { shown: shown(key) });
-    }
-    if !is_issue_key_of(key, project_key) {
-        return Err(Rejection::OtherProject {
-            shown: shown(key),
-            project_key: project_key.to_owned(),
-        });
+    match check_issue_key(key, project_key) {
+        Ok(()) => {}
+        Err(KeyProblem::IllFormed) => return Err(Rejection::IllFormedKey { shown: shown(key) }),
+        Err(KeyProblem::OtherProject) => {
+            return Err(Rejection::OtherProject {
+                shown: shown(key),
+                project_key: project_key.to_owned(),
+            });
+        }
     }
     let deleted_hint = data
         .get("Event")
@@ -116,6 +114,27 @@ pub fn parse_notification(message: &str, project_key: &str) -> Result<Notificati
         deleted_hint,
         initiator,
     })
+}
+
+/// What is wrong with an untrusted issue key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyProblem {
+    IllFormed,
+    OtherProject,
+}
+
+/// Whether untrusted `key` is an issue key of the project `project_key`.
+pub(crate) fn check_issue_key(key: &str, project_key: &str) -> Result<(), KeyProblem> {
+    let well_formed = key
+        .rsplit_once('-')
+        .is_some_and(|(project, _)| is_issue_key_of(key, project));
+    if !well_formed {
+        return Err(KeyProblem::IllFormed);
+    }
+    if !is_issue_key_of(key, project_key) {
+        return Err(KeyProblem::OtherProject);
+    }
+    Ok(())
 }
 
 /// Whether `id` looks like a Jira accountId (`5b10a2844c20165700ede21g`,

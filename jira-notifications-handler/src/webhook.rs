@@ -32,15 +32,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::message::{KeyProblem, Notification, check_issue_key, is_account_id, shown};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
-use shared::config::is_issue_key_of;
-
-use crate::message::{Notification, is_account_id, shown};
 
 /// The largest body accepted, in bytes. A webhook carries the whole issue (its fields, a
 /// comment), tens of kilobytes at most; far beyond that it is not Jira's.
@@ -251,17 +249,17 @@ pub fn verify_webhook(
             event: shown(event),
         });
     };
-    let well_formed = key
-        .rsplit_once('-')
-        .is_some_and(|(project, _)| is_issue_key_of(key, project));
-    if !well_formed {
-        return Err(WebhookRejection::IllFormedKey { shown: shown(key) });
-    }
-    if !is_issue_key_of(key, project_key) {
-        return Err(WebhookRejection::OtherProject {
-            shown: shown(key),
-            project_key: project_key.to_owned(),
-        });
+    match check_issue_key(key, project_key) {
+        Ok(()) => {}
+        Err(KeyProblem::IllFormed) => {
+            return Err(WebhookRejection::IllFormedKey { shown: shown(key) });
+        }
+        Err(KeyProblem::OtherProject) => {
+            return Err(WebhookRejection::OtherProject {
+                shown: shown(key),
+                project_key: project_key.to_owned(),
+            });
+        }
     }
     let initiator = value
         .pointer("/user/accountId")

@@ -5,7 +5,7 @@
 use super::WebhookDeliveryStore;
 use super::dynamo::{DynamoMappingStore, ItemReader, key, n};
 use super::schema::TTL_ATTRIBUTE;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use async_trait::async_trait;
 
 const DELIVERY: &str = "DELIVERY";
@@ -30,13 +30,6 @@ impl WebhookDeliveryStore for DynamoMappingStore {
     async fn finish_delivery(&self, identifier: &str, keep_until: u64) -> Result<()> {
         let mut item = key(webhook_pk(identifier), DELIVERY);
         item.insert(TTL_ATTRIBUTE.into(), n(keep_until));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(Error::dynamodb("PutItem"))?;
-        Ok(())
+        self.put(item).await
     }
 }
