@@ -134,12 +134,12 @@ impl Shared {
         let outcome = change(&mut store)?;
         for (key, event) in events(&outcome) {
             self.automation.issue_event(&key, event, actor);
-            if self.webhooks.any()
-                && let Some(webhook) = webhook_event(&store, &self.base_url, &key, event, actor)
-            {
+            if self.webhooks.any() {
                 let at_ms = crate::now_utc().unix_timestamp_nanos() / 1_000_000;
-                self.webhooks
-                    .send(&webhook, u64::try_from(at_ms).unwrap_or_default());
+                for webhook in webhook_events(&store, &self.base_url, &key, event, actor) {
+                    self.webhooks
+                        .send(&webhook, u64::try_from(at_ms).unwrap_or_default());
+                }
             }
         }
         drop(store);
@@ -804,9 +804,31 @@ pub(crate) fn document(text: RichText, field: &str) -> Result<Value, Error> {
     }
 }
 
-/// What a webhook says about the change `event` of issue `key` by `actor` (see
-/// [`crate::webhooks`]): its event name from what the change did, the issue as it is now (as it
-/// was, for a deletion), who acted and, for a comment event, the comment.
+/// What webhooks say about the change `event` of issue `key` by `actor` (see
+/// [`crate::webhooks`]): the event name from what the change did, the issue as it is now (as it
+/// was, for a deletion), who acted and, for a comment event, the comment. A comment added or
+/// edited is two events, as in Jira: `comment_created` (or `comment_updated`) and
+/// `jira:issue_updated`.
+fn webhook_events(
+    store: &Store,
+    base_url: &str,
+    key: &str,
+    event: IssueEvent,
+    actor: &str,
+) -> Vec<WebhookEvent> {
+    let Some(first) = webhook_event(store, base_url, key, event, actor) else {
+        return Vec::new();
+    };
+    let mut events = vec![first.clone()];
+    if first.comment.is_some() {
+        events.push(WebhookEvent {
+            name: "jira:issue_updated",
+            ..first
+        });
+    }
+    events
+}
+
 fn webhook_event(
     store: &Store,
     base_url: &str,

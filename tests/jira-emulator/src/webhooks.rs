@@ -10,6 +10,8 @@
 //! - headers `X-Atlassian-Webhook-Identifier` (unique per delivery, the same on its retries),
 //!   `X-Atlassian-Webhook-Flow: Primary`, `X-Atlassian-Webhook-Retry: <n>` on a retry, and
 //!   `X-Hub-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body) when the webhook has a secret;
+//! - a comment added or edited as two deliveries, `comment_created`/`comment_updated` and
+//!   `jira:issue_updated`, as Jira sends both;
 //! - each delivery on its own, concurrently with the others (no order between them);
 //! - retried when the answer is 408, 409, 425, 429 or 5xx or no answer comes, after a growing
 //!   delay ([`WebhookSettings`]), up to five retries; any other answer ends it.
