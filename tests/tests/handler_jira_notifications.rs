@@ -604,8 +604,8 @@ mod sweep {
         assert!(it.jira.requests().is_empty(), "nothing was asked of Jira");
     }
 
-    #[tokio::test]
-    async fn configuration_reads_the_case_filter_and_installation_time_with_the_handlers_role() {
+    /// A world with the Jira parameters deploy.sh writes, and SSM as the handler's role reads it.
+    async fn world_with_jira_parameters() -> (integration_tests::World, aws_sdk_ssm::Client) {
         let world = integration_tests::World::new().await.unwrap();
         world
             .put_jira_parameters(
@@ -620,7 +620,12 @@ mod sweep {
             .function_sdk(Function::JiraNotificationsHandler)
             .await
             .unwrap();
-        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        (world, aws_sdk_ssm::Client::new(&sdk))
+    }
+
+    #[tokio::test]
+    async fn configuration_reads_the_case_filter_and_installation_time_with_the_handlers_role() {
+        let (world, ssm) = world_with_jira_parameters().await;
         let env = [
             ("MAPPING_TABLE_NAME", world.table_name.clone()),
             ("EVENT_BUS_NAME", world.bus_name.clone()),
@@ -688,21 +693,7 @@ mod sweep {
 
     #[tokio::test]
     async fn the_webhook_secret_is_read_decrypted_when_set_and_the_intake_is_off_unless_secure() {
-        let world = integration_tests::World::new().await.unwrap();
-        world
-            .put_jira_parameters(
-                "integration@example.com",
-                "http://localhost:9",
-                "SEC",
-                "integration-token",
-            )
-            .await
-            .unwrap();
-        let sdk = world
-            .function_sdk(Function::JiraNotificationsHandler)
-            .await
-            .unwrap();
-        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let (world, ssm) = world_with_jira_parameters().await;
         let env = [
             ("MAPPING_TABLE_NAME", world.table_name.clone()),
             ("EVENT_BUS_NAME", world.bus_name.clone()),
