@@ -230,7 +230,7 @@ async fn a_burst_of_signed_deliveries_for_one_issue_costs_one_re_read_per_window
     // once it is older than the margin Jira's clock is given, as Jira's queue delivers a bulk
     // edit's webhooks. (A change older than the creation's re-read would be covered by it.)
     let changed_ms = shared::clock::now_epoch_millis();
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     let body = body_at(&key, "jira:issue_updated", changed_ms);
     let started = std::time::Instant::now();
     let mut answered = Vec::new();
