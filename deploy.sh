@@ -2,8 +2,10 @@
 # Deploys the AWS Security Incident Response <-> Jira integration into the current AWS account:
 # checks everything it can first, stores the Jira API token as an SSM SecureString (never on a
 # command line, never in CloudFormation), builds the four Rust Lambdas with cargo-lambda, deploys
-# the CDK stack in cdk/, and prints the SNS topic ARN with the Jira Automation rules to create.
-# Running it again updates the deployment in place. `./deploy.sh -h` lists the options.
+# the CDK stack in cdk/, and prints the SNS topic ARN with the Jira Automation rules to create, or
+# registers the signed Jira webhook. Jira Cloud or Jira Data Center (--jira-flavor, found out from
+# the site by default). Running it again updates the deployment in place. `./deploy.sh -h` lists
+# the options.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,7 +18,7 @@ DEFAULT_STACK=SecurityIncidentResponseJira
 usage() {
   cat <<'EOF'
 Usage:
-  ./deploy.sh --local [--demo] [--intake M]                             run it all locally
+  ./deploy.sh --local [--demo] [--intake M] [--jira-flavor F]           run it all locally
   ./deploy.sh --email E --url U --token T|- --project-key K [options]   deploy or update
   ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
   ./deploy.sh --reconcile [--dry-run] [--audit] [--region R] [--profile P]
@@ -28,16 +30,36 @@ Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback)
                         seen on the other side in time
   --local --email E --url U --token T|- --project-key K
                         the same against your real Jira site (SIR stays emulated)
+  --local --jira-flavor data-center
+                        the Jira emulator runs as Jira Data Center (webhook intake)
   --local --reconcile [--dry-run] [--audit]
                         --reconcile against the local world running on this machine
 
 Jira (required to deploy):
-  --email E             e-mail of the Jira integration user
-  --url U               Jira site, https://<site>.atlassian.net
-  --token T|-           API token; "-" reads it from standard input. Without --token the
-                        JIRA_API_TOKEN variable is used, else it is asked for on a terminal.
-                        Prefer "-" or JIRA_API_TOKEN: a token given as T is visible in `ps`.
+  --email E             e-mail of the Jira integration user; on Jira Data Center its user
+                        name (optional with a personal access token: read from the token)
+  --url U               Jira site, https://<site>.atlassian.net, or the base URL of a Jira
+                        Data Center with any context path, e.g. https://jira.example.com/jira
+  --token T|-           API token (Jira Data Center: a personal access token, or the password
+                        with --jira-auth basic); "-" reads it from standard input. Without
+                        --token the JIRA_API_TOKEN variable is used, else it is asked for on a
+                        terminal. Prefer "-" or JIRA_API_TOKEN: a token given as T is visible
+                        in `ps`.
   --project-key K       key of the Jira project to sync, e.g. SEC
+
+Jira Data Center / Server (see README "Jira Data Center / Server"):
+  --jira-flavor F       auto (default: the site's /rest/api/2/serverInfo says; with
+                        --skip-jira-check only *.atlassian.net and *.jira.com are known),
+                        cloud or data-center. Data Center takes the webhook intake only, and
+                        Jira 10 or later (the webhook must be signed)
+  --jira-auth A         with data-center: token (personal access token, the default) or basic
+                        (--email is the user name, --token its password)
+  --vpc-subnets S,S     run jira-client, jira-notifications-handler and sir-client in these
+                        subnets (a Jira on a private network); the subnets then need a NAT
+                        gateway or VPC endpoints for SSM, DynamoDB, EventBridge and SIR
+  --vpc-security-groups G,G
+                        security groups of those functions (with --vpc-subnets; HTTPS out)
+  --vpc-id V            the subnets' VPC (default: read from the subnets)
 
 Options:
   --log-level L         info (default), debug, warn, error or trace
@@ -74,10 +96,11 @@ Options:
                         when closed (default: open ones only). Either flag keeps the other's
                         value from the last deployment; the counts are printed first
   --skip-jira-check     do not check the Jira credentials and project before deploying
-  --intake M            how Jira tells the integration about changes: automation (default:
-                        Jira Automation rules publish to the SNS topic), webhook (a Jira
-                        webhook signed with a secret deploy.sh generates calls a function
-                        URL; uses no Automation rule runs) or both (see README "Intake")
+  --intake M            how Jira tells the integration about changes: automation (default on
+                        Jira Cloud: Jira Automation rules publish to the SNS topic), webhook
+                        (a Jira webhook signed with a secret deploy.sh generates calls a
+                        function URL; uses no Automation rule runs; the default and only
+                        intake on Jira Data Center) or both (see README "Intake")
   --encrypt-topic       encrypt the Jira Automation SNS topic with a customer managed KMS key
                         (see README "Security notes" before using it)
   --alarm-topic-arn A   SNS topic the CloudWatch alarms notify
@@ -129,7 +152,9 @@ reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
 reconcile=false audit=false
 audit_interval_minutes='' audits_per_pass='' jira_audit_per_run=''
-intake=automation
+intake='' # automation on Jira Cloud, webhook on Jira Data Center, unless given
+jira_flavor=auto jira_auth='' flavor_given=false
+vpc_subnets='' vpc_security_groups='' vpc_id=''
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -157,7 +182,7 @@ parse_args() {
         --profile | --status-mapping | --field-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
         --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run | \
-        --intake) ;;
+        --intake | --jira-flavor | --jira-auth | --vpc-subnets | --vpc-security-groups | --vpc-id) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -179,6 +204,11 @@ parse_args() {
       --reuse-table) reuse_table=$value ;;
       --stack-name) stack_name=$value ;;
       --intake) intake=$value ;;
+      --jira-flavor) jira_flavor=$value ;;
+      --jira-auth) jira_auth=$value ;;
+      --vpc-subnets) vpc_subnets=$value ;;
+      --vpc-security-groups) vpc_security_groups=$value ;;
+      --vpc-id) vpc_id=$value ;;
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
       --jira-sweep-minutes) jira_sweep_minutes=$value ;;
       --backfill-since) backfill_since=$value backfill_since_given=true ;;
@@ -190,10 +220,21 @@ parse_args() {
   done
 }
 
+# What --token holds, as the flavour calls it (auto: not known yet).
+token_label() {
+  case $jira_flavor:${jira_auth:-token} in
+    data-center:basic) printf 'Jira password' ;;
+    data-center:token) printf 'Jira personal access token' ;;
+    *) printf 'Jira API token' ;;
+  esac
+}
+
 JIRA_TOKEN=''
 read_token() {
+  local label
+  label=$(token_label)
   if [ "$token_arg" = - ] && [ -t 0 ]; then
-    IFS= read -rsp 'Jira API token: ' JIRA_TOKEN || true
+    IFS= read -rsp "$label: " JIRA_TOKEN || true
     printf '\n' >&2
   elif [ "$token_arg" = - ]; then
     IFS= read -r JIRA_TOKEN || true
@@ -202,27 +243,64 @@ read_token() {
   elif [ -n "${JIRA_API_TOKEN:-}" ]; then
     JIRA_TOKEN=$JIRA_API_TOKEN
   elif [ -t 0 ]; then
-    IFS= read -rsp 'Jira API token: ' JIRA_TOKEN || true
+    IFS= read -rsp "$label: " JIRA_TOKEN || true
     printf '\n' >&2
   fi
   # Child processes (aws, cdk, cargo, curl) never see it, not even in their environment.
   unset JIRA_API_TOKEN token_arg
   JIRA_TOKEN=${JIRA_TOKEN%$'\r'}
   [ -n "$JIRA_TOKEN" ] ||
-    fail 'missing Jira API token: pass --token - (reads standard input), set JIRA_API_TOKEN, or --token TOKEN'
-  case $JIRA_TOKEN in
-    *[[:space:]]*) fail 'the Jira API token contains white space: check what was pasted' ;;
+    fail 'missing Jira API token (on Jira Data Center: the personal access token, or the password with --jira-auth basic): pass --token - (reads standard input), set JIRA_API_TOKEN, or --token TOKEN'
+  if [ "$jira_auth" = basic ]; then
+    # A password may hold spaces, not at either end (the functions trim it) nor a line break.
+    [[ $JIRA_TOKEN != *$'\n'* && $JIRA_TOKEN != [[:space:]]* && $JIRA_TOKEN != *[[:space:]] ]] ||
+      fail 'the Jira password starts or ends with white space: check what was pasted'
+  else
+    case $JIRA_TOKEN in
+      *[[:space:]]*) fail "the $(token_label) contains white space: check what was pasted" ;;
+    esac
+  fi
+}
+
+# The host of --url, lower case (no port, no path).
+url_host() {
+  local host=${url#https://}
+  host=${host%%/*}
+  host=${host%%:*}
+  printf '%s' "$host" | tr '[:upper:]' '[:lower:]'
+}
+
+# Atlassian's own Jira Cloud host names (a Cloud site on a custom domain is found by serverInfo).
+is_cloud_host() {
+  case $(url_host) in
+    *.atlassian.net | *.jira.com) return 0 ;;
+    *) return 1 ;;
   esac
 }
 
 validate_deploy_args() {
-  [ -n "$email" ] || fail 'missing --email (the Jira integration user)'
-  [[ $email =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] ||
-    fail "--email $email is not an e-mail address"
-  [ -n "$url" ] || fail 'missing --url (https://<site>.atlassian.net)'
+  case $jira_flavor in
+    auto) ;;
+    cloud | data-center) flavor_given=true ;;
+    *) fail "--jira-flavor $jira_flavor: use auto, cloud or data-center" ;;
+  esac
+  case $jira_auth in
+    '' | token | basic) ;;
+    *) fail "--jira-auth $jira_auth: use token (a personal access token) or basic (user name and password)" ;;
+  esac
+  [ -n "$url" ] || fail 'missing --url (https://<site>.atlassian.net, or the base URL of a Jira Data Center)'
   url=${url%/}
   [[ $url =~ ^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^[:space:]]*)?$ ]] ||
-    fail "--url $url must be an https:// URL of the Jira site, e.g. https://example.atlassian.net"
+    fail "--url $url must be an https:// URL of the Jira site, e.g. https://example.atlassian.net or https://jira.example.com/jira"
+  if [ "$jira_flavor" = auto ]; then
+    # Atlassian's Cloud hosts are Cloud (serverInfo still confirms it unless --skip-jira-check);
+    # any other host is asked, which --skip-jira-check forbids.
+    if is_cloud_host; then
+      jira_flavor=cloud
+    elif $skip_jira_check; then
+      fail "--skip-jira-check: cannot tell whether $url is Jira Cloud or Jira Data Center without asking it; pass --jira-flavor cloud or --jira-flavor data-center"
+    fi
+  fi
   [ -n "$project_key" ] || fail 'missing --project-key (e.g. SEC)'
   [[ $project_key =~ ^[A-Z][A-Z0-9_]+$ ]] ||
     fail "--project-key $project_key is not a Jira project key (upper-case letter, then upper-case letters, digits or _)"
@@ -231,12 +309,10 @@ validate_deploy_args() {
     *) fail "--log-level $log_level: use info, debug, warn, error or trace" ;;
   esac
   case $intake in
-    automation | webhook | both) ;;
+    '' | automation | webhook | both) ;;
     *) fail "--intake $intake: use automation, webhook or both" ;;
   esac
-  if [ "$intake" != automation ] && [ "$reserved_concurrency" = 0 ]; then
-    fail '--intake webhook|both needs a reserved concurrency (the function URL is public: it bounds what a flood of requests can run)'
-  fi
+  validate_vpc_args
   [[ $issue_type != *$'\n'* ]] || fail '--issue-type must be one line'
   if [ -n "$status_mapping_file" ]; then
     [ -r "$status_mapping_file" ] || fail "--status-mapping $status_mapping_file: cannot read the file"
@@ -284,6 +360,62 @@ validate_deploy_args() {
   [[ $jira_case_filter != *$'\n'* ]] || fail '--jira-case-filter must be one line'
   [ "${#jira_case_filter}" -le 2000 ] || fail '--jira-case-filter is over 2000 characters'
   $delete_table && fail '--delete-table only goes with --destroy'
+  # The flavour known (given, or an Atlassian host): what depends on it is checked now, before
+  # anything runs; otherwise once the site has said (detect_jira_flavor).
+  [ "$jira_flavor" = auto ] || settle_jira_flavor
+  return 0
+}
+
+validate_vpc_args() {
+  vpc_subnets=${vpc_subnets// /} vpc_security_groups=${vpc_security_groups// /}
+  [ -n "$vpc_subnets$vpc_security_groups$vpc_id" ] || return 0
+  [ -n "$vpc_subnets" ] && [ -n "$vpc_security_groups" ] ||
+    fail '--vpc-subnets and --vpc-security-groups go together (--vpc-id only with them)'
+  [[ $vpc_subnets =~ ^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$ ]] ||
+    fail "--vpc-subnets $vpc_subnets: give subnet ids separated by commas, e.g. subnet-0123456789abcdef0,subnet-0fedcba9876543210"
+  [[ $vpc_security_groups =~ ^sg-[0-9a-f]{8,17}(,sg-[0-9a-f]{8,17})*$ ]] ||
+    fail "--vpc-security-groups $vpc_security_groups: give security group ids separated by commas, e.g. sg-0123456789abcdef0"
+  [ -z "$vpc_id" ] || [[ $vpc_id =~ ^vpc-[0-9a-f]{8,17}$ ]] || fail "--vpc-id $vpc_id is not a VPC id (vpc-…)"
+}
+
+# Once the flavour is known: the REST API version, the intake, the user, and the flags that go
+# with one flavour only. An error here is a usage error (exit 2), before anything is changed.
+JIRA_API=3
+FLAVOR_SETTLED=false
+settle_jira_flavor() {
+  FLAVOR_SETTLED=true
+  case $jira_flavor in
+    cloud)
+      JIRA_API=3
+      [ -z "$jira_auth" ] ||
+        fail "--jira-auth $jira_auth goes with Jira Data Center only: Jira Cloud signs in with the user's e-mail and an API token"
+      [ -n "$intake" ] || intake=automation
+      [ -n "$email" ] || fail 'missing --email (the Jira integration user)'
+      [[ $email =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] ||
+        fail "--email $email is not an e-mail address (Jira Data Center takes a user name: pass --jira-flavor data-center)"
+      ;;
+    data-center)
+      JIRA_API=2
+      [ -n "$jira_auth" ] || jira_auth=token
+      case $intake in
+        '' | webhook) intake=webhook ;;
+        *) fail "--intake $intake does not go with Jira Data Center: it has no Amazon SNS action for Jira Automation to publish with; its intake is the signed Jira webhook (--intake webhook, the default there)" ;;
+      esac
+      if [ -n "$email" ]; then
+        [[ $email != *$'\n'* && $email != [[:space:]]* && $email != *[[:space:]] ]] ||
+          fail "--email '$email': a Jira Data Center user name has no white space at either end"
+        [ "$jira_auth" = token ] || [[ $email != *:* ]] ||
+          fail "--email $email: with --jira-auth basic the user name cannot hold a colon"
+      elif [ "$jira_auth" = basic ]; then
+        fail 'missing --email: with --jira-auth basic it is the user name Jira Data Center signs in with'
+      elif $skip_jira_check; then
+        fail "missing --email (the integration user's user name): with --skip-jira-check it cannot be read from the personal access token"
+      fi
+      ;;
+  esac
+  if [ "$intake" != automation ] && [ "$reserved_concurrency" = 0 ]; then
+    fail '--intake webhook|both needs a reserved concurrency (the function URL is public: it bounds what a flood of requests can run)'
+  fi
   return 0
 }
 
@@ -413,11 +545,80 @@ jira_get() {
     "$url$1" 2>"$WORK/curl.err" || true
 }
 
-# The Jira credentials for curl, in a file (never argv); removed after use.
+# The Jira credentials for curl, in a file (never argv); removed after use. Jira Data Center with
+# a personal access token: the Bearer header; otherwise basic auth (Cloud: e-mail and API token;
+# Data Center: user name and password).
 write_curl_config() {
-  local quoted_user
-  quoted_user=$(printf '%s:%s' "$email" "$JIRA_TOKEN" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
-  printf 'user = "%s"\n' "$quoted_user" >"$WORK/curl.cfg"
+  local quoted
+  if [ "$jira_flavor" = data-center ] && [ "$jira_auth" = token ]; then
+    quoted=$(printf 'Authorization: Bearer %s' "$JIRA_TOKEN" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+    printf 'header = "%s"\n' "$quoted" >"$WORK/curl.cfg"
+  else
+    quoted=$(printf '%s:%s' "$email" "$JIRA_TOKEN" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+    printf 'user = "%s"\n' "$quoted" >"$WORK/curl.cfg"
+  fi
+}
+
+# Which Jira the site is: GET /rest/api/2/serverInfo, without credentials (every Jira, Cloud or
+# Data Center, answers it anonymously). deploymentType Cloud is Jira Cloud; anything else
+# (Server, DataCenter) is Jira Data Center. A given --jira-flavor must agree; on Data Center the
+# version must be 10 or later, the first that signs webhooks (the intake there is the webhook,
+# which must not go unsigned).
+SITE_VERSION=''
+detect_jira_flavor() {
+  if $skip_jira_check; then
+    [ "$jira_flavor" != data-center ] ||
+      say 'Jira Data Center version not checked (--skip-jira-check): the signed webhook needs Jira 10 or later'
+    return 0
+  fi
+  need curl 'install curl, or pass --skip-jira-check with --jira-flavor'
+  say "which Jira $url is (GET /rest/api/2/serverInfo)"
+  local code info='' deployment major detected
+  code=$(curl --silent --show-error --max-time 30 --header 'Accept: application/json' \
+    --output "$WORK/server-info.json" --write-out '%{http_code}' "$url/rest/api/2/serverInfo" 2>"$WORK/curl.err") || true
+  if [ "$code" = 200 ]; then
+    info=$(node -e '
+      try {
+        const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        if (typeof j.deploymentType !== "string" || j.deploymentType === "") process.exit(1);
+        const major = Array.isArray(j.versionNumbers) ? j.versionNumbers[0] : parseInt(String(j.version), 10);
+        process.stdout.write([j.deploymentType, String(j.version || "?"), Number.isInteger(major) ? major : ""].join("\t"));
+      } catch (e) { process.exit(1); }' "$WORK/server-info.json" 2>/dev/null) || info=''
+  fi
+  rm -f "$WORK/server-info.json"
+  if [ -z "$info" ]; then
+    local why
+    case $code in
+      000) why="cannot reach it: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
+      200) why='its answer is not Jira'"'"'s JSON serverInfo' ;;
+      *) why="HTTP $code" ;;
+    esac
+    $flavor_given ||
+      die "cannot tell which Jira $url is ($why): check --url (a Jira Data Center URL includes any context path, e.g. https://jira.example.com/jira), or pass --jira-flavor cloud or --jira-flavor data-center"
+    printf '    warning: could not read serverInfo (%s); going on with --jira-flavor %s\n' "$why" "$jira_flavor"
+    [ "$jira_flavor" != data-center ] ||
+      printf '    warning: the Jira version is not checked: the signed webhook needs Jira Data Center 10 or later\n'
+    return 0
+  fi
+  IFS=$'\t' read -r deployment SITE_VERSION major <<<"$info"
+  if [ "$deployment" = Cloud ]; then detected=cloud; else detected=data-center; fi
+  if [ "$detected" = cloud ]; then
+    printf '    Jira Cloud (version %s)\n' "$SITE_VERSION"
+  else
+    printf '    Jira Data Center / Server %s (deploymentType %s)\n' "$SITE_VERSION" "$deployment"
+  fi
+  if [ "$jira_flavor" != auto ] && [ "$jira_flavor" != "$detected" ]; then
+    if $flavor_given; then
+      die "--jira-flavor $jira_flavor, but $url says it is $([ "$detected" = cloud ] && echo 'Jira Cloud' || echo 'Jira Data Center / Server') (deploymentType $deployment): check --url, or drop --jira-flavor"
+    fi
+    die "$url is an Atlassian Cloud host name but says deploymentType $deployment: pass --jira-flavor"
+  fi
+  if [ "$detected" = data-center ] && { [ -z "$major" ] || [ "$major" -lt 10 ]; }; then
+    die "Jira Data Center $SITE_VERSION cannot sign webhooks (webhook secrets came with Jira 10), and on Data Center the integration's only intake is the webhook, which must not go unsigned (its URL is public): upgrade Jira to 10 or later first"
+  fi
+  jira_flavor=$detected
+  $FLAVOR_SETTLED || settle_jira_flavor
+  say "Jira flavour: $jira_flavor$([ "$jira_flavor" = data-center ] && printf ' (%s auth, REST API 2, intake %s)' "$jira_auth" "$intake")"
 }
 
 check_jira() {
@@ -428,23 +629,44 @@ check_jira() {
   need curl 'install curl, or pass --skip-jira-check'
   say "Jira credentials and project $project_key at $url"
   write_curl_config
-  local code
-  code=$(jira_get /rest/api/3/myself)
-  case $code in
-    200) ;;
-    401) die "Jira refused the e-mail and API token (HTTP 401): check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password)" ;;
-    403) die "Jira answered HTTP 403 for $email: the user may not use the REST API (after failed logins Jira asks for a CAPTCHA: log in once in a browser), or the site blocks API tokens" ;;
-    404) die "no Jira Cloud REST API at $url (HTTP 404): check --url, e.g. https://example.atlassian.net" ;;
-    000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
-    *) die "unexpected HTTP $code from $url/rest/api/3/myself" ;;
+  local code unreachable_hint=''
+  [ "$jira_flavor" != data-center ] ||
+    unreachable_hint=' (a Jira on a private network: run deploy.sh where it is reachable, or pass --skip-jira-check)'
+  code=$(jira_get "/rest/api/$JIRA_API/myself")
+  case $jira_flavor:$code in
+    *:200) ;;
+    cloud:401) die "Jira refused the e-mail and API token (HTTP 401): check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password)" ;;
+    data-center:401)
+      if [ "$jira_auth" = token ]; then
+        die "Jira refused the personal access token (HTTP 401): check --token (create one in Jira: profile picture -> Profile -> Personal Access Tokens, Jira 8.14 or later) and that it has not expired or been revoked; or sign in with a password: --jira-auth basic"
+      fi
+      die "Jira refused the user name and password (HTTP 401): check --email (the user name, not an e-mail address) and --token (the password)" ;;
+    cloud:403) die "Jira answered HTTP 403 for $email: the user may not use the REST API (after failed logins Jira asks for a CAPTCHA: log in once in a browser), or the site blocks API tokens" ;;
+    data-center:403) die "Jira answered HTTP 403 for ${email:-the user of the personal access token}: the user may not use the REST API, or after failed logins Jira asks for a CAPTCHA (log in once in a browser)" ;;
+    cloud:404) die "no Jira Cloud REST API at $url (HTTP 404): check --url, e.g. https://example.atlassian.net" ;;
+    data-center:404) die "no Jira Data Center REST API at $url (HTTP 404): check --url, the site's base URL with any context path, e.g. https://jira.example.com/jira" ;;
+    *:000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")$unreachable_hint" ;;
+    *) die "unexpected HTTP $code from $url/rest/api/$JIRA_API/myself" ;;
   esac
-  code=$(jira_get "/rest/api/3/project/$project_key")
+  if [ "$jira_flavor" = data-center ]; then
+    # The user the credentials sign in as (a token's owner); --email, when given, must name it.
+    local name
+    name=$(json_get "$WORK/jira.json" 'j.name') || name=''
+    [ -n "$name" ] || die "Jira did not name the integration user (no name in $url/rest/api/2/myself)"
+    if [ -z "$email" ]; then
+      email=$name
+      printf '    the personal access token signs in as %s: the integration user\n' "$email"
+    elif [ "$(printf '%s' "$email" | tr '[:upper:]' '[:lower:]')" != "$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]')" ]; then
+      die "--email $email, but the $(token_label | sed 's/^Jira //') signs in as $name: pass --email $name$([ "$jira_auth" = token ] && printf ', or leave --email out')"
+    fi
+  fi
+  code=$(jira_get "/rest/api/$JIRA_API/project/$project_key")
   case $code in
     200) ;;
     404) die "project $project_key not found, or $email may not browse it (HTTP 404): check --project-key and the user's project permissions" ;;
     401 | 403) die "$email has no permission to read project $project_key (HTTP $code)" ;;
-    000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
-    *) die "unexpected HTTP $code from $url/rest/api/3/project/$project_key" ;;
+    000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")$unreachable_hint" ;;
+    *) die "unexpected HTTP $code from $url/rest/api/$JIRA_API/project/$project_key" ;;
   esac
   printf '    %s can read project %s\n' "$email" "$project_key"
   check_mapped_fields
@@ -460,14 +682,21 @@ jira_post() {
     "$url$1" 2>"$WORK/curl.err" || true
 }
 
-# How many issues the JQL finds (POST /search/approximate-count); prints the count, or nothing
-# when Jira could not say. A JQL error stops the deployment.
+# How many issues the JQL finds (Cloud: POST /search/approximate-count; Data Center, which has
+# no count: GET /search with maxResults=0, its total); prints the count, or nothing when Jira
+# could not say. A JQL error stops the deployment.
 jira_count() {
-  node -e 'process.stdout.write(JSON.stringify({jql: process.argv[1]}))' "$1" >"$WORK/count.json"
   local code
-  code=$(jira_post /rest/api/3/search/approximate-count "$WORK/count.json")
+  if [ "$jira_flavor" = data-center ]; then
+    local query
+    query=$(node -e 'process.stdout.write("jql=" + encodeURIComponent(process.argv[1]) + "&maxResults=0")' "$1")
+    code=$(jira_get "/rest/api/2/search?$query")
+  else
+    node -e 'process.stdout.write(JSON.stringify({jql: process.argv[1]}))' "$1" >"$WORK/count.json"
+    code=$(jira_post /rest/api/3/search/approximate-count "$WORK/count.json")
+  fi
   case $code in
-    200) json_get "$WORK/jira.json" 'j.count' ;;
+    200) json_get "$WORK/jira.json" '"count" in j ? j.count : j.total' ;;
     400) die "Jira refused the query $1: $(json_get "$WORK/jira.json" '(j.errorMessages || []).join(" ")')" ;;
     *) printf '    warning: Jira could not count the issues (HTTP %s)\n' "$code" >&2 ;;
   esac
@@ -574,15 +803,49 @@ count_backfill() {
   rm -f "${pages[@]}"
 }
 
+# --vpc-subnets/--vpc-security-groups: each exists, all in one VPC (--vpc-id, else theirs, which
+# the stack needs), read only. Failing reads stop the deployment (a dry run goes on when
+# --vpc-id is given).
+check_vpc_placement() {
+  [ -n "$vpc_subnets" ] || return 0
+  say "VPC placement of jira-client, jira-notifications-handler and sir-client (aws ec2 describe-subnets, describe-security-groups)"
+  local subnets=() groups=() found vpcs
+  IFS=, read -ra subnets <<<"$vpc_subnets"
+  IFS=, read -ra groups <<<"$vpc_security_groups"
+  if ! found=$(aws_cli ec2 describe-subnets --subnet-ids "${subnets[@]}" --query 'Subnets[].VpcId' --output text 2>"$WORK/ec2.err"); then
+    if $dry_run && [ -n "$vpc_id" ]; then
+      printf '    warning: could not read the subnets (%s); the dry run goes on with %s\n' "$(tr -s '\n' ' ' <"$WORK/ec2.err")" "$vpc_id"
+      return 0
+    fi
+    die "could not read the subnets $vpc_subnets: $(tr -s '\n' ' ' <"$WORK/ec2.err")"
+  fi
+  vpcs=$(one_line_set "$found")
+  [ -n "$vpcs" ] && [[ $vpcs != *' '* ]] || die "the subnets $vpc_subnets are not in one VPC (${vpcs:-none found})"
+  if [ -z "$vpc_id" ]; then
+    vpc_id=$vpcs
+  elif [ "$vpc_id" != "$vpcs" ]; then
+    die "--vpc-id $vpc_id, but the subnets $vpc_subnets are in $vpcs"
+  fi
+  found=$(aws_cli ec2 describe-security-groups --group-ids "${groups[@]}" --query 'SecurityGroups[].VpcId' --output text 2>"$WORK/ec2.err") ||
+    die "could not read the security groups $vpc_security_groups: $(tr -s '\n' ' ' <"$WORK/ec2.err")"
+  vpcs=$(one_line_set "$found")
+  [ "$vpcs" = "$vpc_id" ] || die "the security groups $vpc_security_groups are not all in $vpc_id (found: ${vpcs:-none})"
+  printf '    %s: subnets %s, security groups %s\n' "$vpc_id" "$vpc_subnets" "$vpc_security_groups"
+  printf '    those functions reach SSM, DynamoDB, EventBridge and Security Incident Response through the VPC too: its subnets need a NAT gateway or VPC endpoints\n'
+}
+one_line_set() { # the distinct words of $1, sorted, on one line
+  printf '%s\n' "$1" | tr -s '[:blank:]' '\n' | { grep . || true; } | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
 # ---------------------------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------------------------
 store_token() {
   local name
   name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
-  say "Jira API token -> SSM SecureString $name"
+  say "$(token_label) -> SSM SecureString $name"
   printf '%s' "$JIRA_TOKEN" >"$WORK/token"
-  put_secure_string "$name" "$WORK/token" 'Jira API token of the SIR integration (written by deploy.sh)'
+  put_secure_string "$name" "$WORK/token" "$(token_label) of the SIR integration (written by deploy.sh)"
   rm -f "$WORK/token"
 }
 
@@ -681,6 +944,23 @@ register_webhook() {
 print_webhook_steps() {
   local webhook_url=$1 name
   name=$(webhook_secret_name)
+  if [ "$jira_flavor" = data-center ]; then
+    cat <<EOF
+
+Jira webhook (a Jira administrator, once; Jira Data Center 10 or later):
+Administration (cog) -> System -> WebHooks -> Create a WebHook
+  Name:     SIR integration ($stack_name)
+  Status:   Enabled
+  URL:      $webhook_url
+            (the Jira server must reach it: HTTPS out to *.lambda-url.$region.on.aws)
+  Secret:   the value of the SSM SecureString $name, read with
+              aws ssm get-parameter --with-decryption --name $name --query Parameter.Value --output text
+  Events:   JQL: project = "$project_key"
+            Issue: created, updated, deleted; Comment: created, updated, deleted
+  Exclude body: off
+EOF
+    return 0
+  fi
   cat <<EOF
 
 Jira webhook (a Jira administrator, once): Settings -> System -> WebHooks -> Create a WebHook
@@ -726,6 +1006,12 @@ prepare_cdk_arguments() {
   )
   $encrypt_topic && cdk_context+=(--context encryptTopic=true)
   [ "$intake" = automation ] || cdk_context+=(--context webhookIntake=true)
+  cdk_context+=(--context "jiraFlavor=$jira_flavor")
+  [ "$jira_flavor" != data-center ] || cdk_context+=(--context "jiraAuth=$jira_auth")
+  if [ -n "$vpc_subnets" ]; then
+    cdk_context+=(--context "vpcId=$vpc_id" --context "vpcSubnetIds=$vpc_subnets"
+      --context "vpcSecurityGroupIds=$vpc_security_groups")
+  fi
   [ -z "$alarm_topic_arn" ] || cdk_context+=(--context "alarmTopicArn=$alarm_topic_arn")
   [ -z "$reserved_concurrency" ] || cdk_context+=(--context "reservedConcurrency=$reserved_concurrency")
   [ -z "$memory_mb" ] || cdk_context+=(--context "memoryMb=$memory_mb")
@@ -830,7 +1116,7 @@ check_mapped_fields() {
   # A field mapping given now (--field-mapping, or a "fields" key in --status-mapping).
   [ -n "$field_mapping_file" ] || { [ -n "$status_mapping_file" ] && grep -q '"fields"' "$status_mapping_file"; } || return 0
   local code missing
-  code=$(jira_get /rest/api/3/field)
+  code=$(jira_get "/rest/api/$JIRA_API/field")
   [ "$code" = 200 ] || die "could not list the site's fields to check --field-mapping (HTTP $code)"
   missing=$(node -e '
     const fs = require("fs");
@@ -901,6 +1187,8 @@ deploy() {
   check_aws_cli
   need cargo 'install Rust 1.94.1 or later (https://rustup.rs)'
   check_credentials
+  detect_jira_flavor
+  check_vpc_placement
   read_installed_at
   read_backfill
   read_mapping_document
@@ -933,7 +1221,9 @@ deploy() {
     register_webhook "$webhook_url"
   fi
   rm -f "$WORK/webhook-secret"
-  if [ "$intake" = webhook ]; then
+  if [ "$jira_flavor" = data-center ]; then
+    say 'intake: the Jira webhook only (Jira Data Center has no Amazon SNS action for Automation rules)'
+  elif [ "$intake" = webhook ]; then
     say 'intake: the Jira webhook only; no Jira Automation rule is needed (disable the rules of an earlier --intake automation)'
   else
     print_automation_steps "$arn"
@@ -1048,13 +1338,27 @@ run_local() {
   command -v python3 >/dev/null || die 'python3 is not installed (moto runs from a virtualenv)'
   local args=()
   $demo && args+=(--demo)
+  # No detection here: auto is Jira Cloud, as for the local binary.
+  case $jira_flavor in
+    auto | cloud) [ -z "$jira_auth" ] || fail "--jira-auth goes with --jira-flavor data-center only" ;;
+    data-center)
+      $reconcile && fail '--jira-flavor does not go with --reconcile'
+      [ "${jira_auth:-token}" = token ] ||
+        fail '--local signs in to Jira Data Center with a personal access token only: drop --jira-auth basic'
+      case $intake in
+        '' | webhook) intake=webhook ;;
+        *) fail "--intake $intake does not go with Jira Data Center: it has no Amazon SNS action for Jira Automation to publish with; its intake is the signed Jira webhook (--intake webhook, the default there)" ;;
+      esac ;;
+    *) fail "--jira-flavor $jira_flavor: use auto, cloud or data-center" ;;
+  esac
   case $intake in
-    automation) ;;
+    '' | automation) ;;
     webhook | both)
       $reconcile && fail '--intake does not go with --reconcile'
       args+=(--intake "$intake") ;;
     *) fail "--intake $intake: use automation, webhook or both" ;;
   esac
+  [ "$jira_flavor" != data-center ] || args+=(--jira-flavor data-center)
   if $reconcile; then
     args+=(--reconcile)
     $dry_run && args+=(--dry-run)
@@ -1062,7 +1366,9 @@ run_local() {
   fi
   if [ -n "$url$email$project_key$token_arg" ]; then
     $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
+    [ "$jira_flavor" != auto ] || jira_flavor=cloud
     validate_deploy_args
+    [ -n "$email" ] || fail '--local with a Jira site needs --email (on Jira Data Center: the user name)'
     read_token
     args+=(--url "$url" --email "$email" --project-key "$project_key")
     # The binary reads the token from its environment, never from argv.

@@ -3,8 +3,9 @@
 # type check and tests (template assertions, cdk-nag), ShellCheck, the deploy.sh tests, all unit
 # and integration tests (they start moto from .venv by themselves; the Lambda binaries run under
 # cargo-lambda's local runtime; every Lambda under its own role from the synthesized template),
-# the local demo (./deploy.sh --local --demo), one run of the bench (./run-bench.sh), and the IAM
-# coverage check (no unused grant).
+# the end-to-end suites once more per Jira set-up (Cloud + webhook, Data Center + webhook), the
+# local demo (./deploy.sh --local --demo, also with the webhook intake and against Data Center),
+# one run of the bench (./run-bench.sh), and the IAM coverage check (no unused grant).
 # Installs what a fresh machine lacks first (the Python virtualenv with moto, ShellCheck and
 # cargo-lambda, the CDK app's node_modules from its lockfile).
 set -euo pipefail
@@ -84,6 +85,15 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 
+# The end-to-end suites again against the other Jira set-ups (the run above is Jira Cloud with
+# Automation): Jira Cloud with the signed webhook, and Jira Data Center with the signed webhook,
+# its only intake (E2E_JIRA, see tests/src/pipeline.rs). Tests that pin a set-up run as pinned.
+step "end-to-end suites: Jira Cloud with the webhook intake (E2E_JIRA=cloud-webhook)"
+E2E_JIRA=cloud-webhook cargo test --locked -p integration-tests --test 'e2e_*' 2>&1 | tee -a "$log"
+
+step "end-to-end suites: Jira Data Center with the webhook intake (E2E_JIRA=data-center)"
+E2E_JIRA=data-center cargo test --locked -p integration-tests --test 'e2e_*' 2>&1 | tee -a "$log"
+
 step "the demo: ./deploy.sh --local --demo (each step must be seen on the other side in time)"
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
 grep -q '^demo passed' "$logs/demo.log"
@@ -92,6 +102,10 @@ step "the demo with the webhook intake: ./deploy.sh --local --demo --intake webh
 ./deploy.sh --local --demo --intake webhook 2>&1 | tee "$logs/demo-webhook.log"
 grep -q '^demo passed' "$logs/demo-webhook.log"
 grep -q 'Jira webhooks, signed' "$logs/demo-webhook.log"
+
+step "the demo against Jira Data Center: ./deploy.sh --local --demo --jira-flavor data-center"
+./deploy.sh --local --demo --jira-flavor data-center 2>&1 | tee "$logs/demo-data-center.log"
+grep -q '^demo passed' "$logs/demo-data-center.log"
 
 step "the bench, one run of each scenario (./run-bench.sh runs the figures in BENCHMARKS.md)"
 # The binary the build step above linked with the test build's features (cargo run would resolve

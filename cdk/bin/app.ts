@@ -4,6 +4,7 @@
 // --context allowPlaceholderAssets=true (then it gets placeholder code and a note says so).
 import { buildApp } from '../lib/app';
 import { MissingLambdaBuildError } from '../lib/assets';
+import { ContextError } from '../lib/jira-site';
 
 try {
   const { missingLambdas } = buildApp();
@@ -14,7 +15,7 @@ try {
     );
   }
 } catch (e) {
-  if (!(e instanceof MissingLambdaBuildError)) throw e;
+  if (!(e instanceof MissingLambdaBuildError || e instanceof ContextError)) throw e;
   // The message says what to do; a stack trace would only hide it.
   process.stderr.write(`error: ${e.message}\n`);
   process.exit(1);

@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ALLOW_PLACEHOLDER_CONTEXT, DEFAULT_LAMBDA_ASSET_DIR, resolveLambdaAssets } from './assets';
 import { loadContract } from './contract';
+import { parseJiraSite, parseVpcPlacement } from './jira-site';
 import { IntegrationStack } from './stack';
 
 
@@ -23,6 +24,15 @@ import { IntegrationStack } from './stack';
  * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
  * - webhookIntake: "true" for a function URL on jira-notifications-handler that takes signed
  *   Jira webhooks (deploy.sh --intake webhook|both)
+ * - jiraFlavor: cloud (default) or data-center (Jira Data Center or Server): sets JIRA_FLAVOR (and
+ *   JIRA_AUTH) on the three functions that call Jira; data-center needs webhookIntake=true (Jira
+ *   Data Center has no Amazon SNS action) and takes the jiraEmail parameter as a user name
+ * - jiraAuth: with data-center only: token (a personal access token, default) or basic (user
+ *   name and password)
+ * - vpcId, vpcSubnetIds, vpcSecurityGroupIds (all three or none; the lists comma-separated): run
+ *   the three functions that call Jira in these subnets with these security groups (a Jira on a
+ *   private network); imported by id, no lookup. They then need a NAT gateway or VPC endpoints to
+ *   reach SSM, DynamoDB, EventBridge and Security Incident Response
  * - existingTableName: reuse a mapping table kept by an earlier destroy
  * - alarmTopicArn: SNS topic the alarms notify
  * - reservedConcurrency: reserved concurrency of jira-client and sir-client (default 5, 0 = none;
@@ -75,6 +85,8 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     parameterPrefix: ctx('parameterPrefix'),
     encryptTopic: flag('encryptTopic'),
     webhookIntake: flag('webhookIntake'),
+    jiraSite: parseJiraSite(ctx('jiraFlavor'), ctx('jiraAuth')),
+    vpcPlacement: parseVpcPlacement(ctx('vpcId'), ctx('vpcSubnetIds'), ctx('vpcSecurityGroupIds')),
     existingTableName: ctx('existingTableName'),
     alarmTopicArn: ctx('alarmTopicArn'),
     reservedConcurrency: int('reservedConcurrency'),

@@ -50,6 +50,11 @@ export interface Contract {
     readonly backfillDefault: string;
   };
   readonly sharedEnv: { readonly tableName: string; readonly eventBusName: string; readonly parameterPrefix: string };
+  /**
+   * JIRA_FLAVOR and JIRA_AUTH (shared::config): set on the functions that call Jira when the site
+   * is Jira Data Center (context jiraFlavor, jiraAuth); unset, the functions talk to Jira Cloud.
+   */
+  readonly jiraSiteEnv: { readonly flavor: string; readonly auth: string };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */
   readonly claimLeaseSeconds: number;
   /** How often a holder renews its claim while it works (shared::store::CLAIM_RENEW_EVERY). */
@@ -91,6 +96,8 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['parameters.jiraToken', contract.parameters?.jiraToken],
     ['parameters.jiraWebhookSecret', contract.parameters?.jiraWebhookSecret],
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
+    ['jiraSiteEnv.flavor', contract.jiraSiteEnv?.flavor],
+    ['jiraSiteEnv.auth', contract.jiraSiteEnv?.auth],
     ['functions.poller.crate', contract.functions?.poller?.crate],
     ['functions.jiraClient.crate', contract.functions?.jiraClient?.crate],
     ['functions.jiraNotificationsHandler.crate', contract.functions?.jiraNotificationsHandler?.crate],

@@ -15,6 +15,7 @@ import {
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -28,6 +29,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { Contract, FunctionKey, RulePattern, envName, stackNames } from './contract';
+import { ContextError, JiraSite, VPC_NETWORK_INTERFACE_ACTIONS, VpcPlacement } from './jira-site';
 import {
   BUS_PUBLISHERS,
   SCHEDULE_RULE_ACTIONS,
@@ -39,6 +41,11 @@ import {
 } from './permissions';
 
 export const FUNCTION_KEYS: FunctionKey[] = ['poller', 'jiraClient', 'jiraNotificationsHandler', 'sirClient'];
+/**
+ * The functions that call Jira: those that read the Jira settings (permissions.ts). They get the
+ * Jira flavour's environment and, with a VPC placement, go into the VPC; the poller calls only AWS.
+ */
+export const JIRA_CALLERS: FunctionKey[] = FUNCTION_KEYS.filter((key) => SSM_READS[key].jiraSettings);
 /** Reserved concurrency of jira-notifications-handler (unless reservedConcurrency is 0 or smaller). */
 export const NOTIFICATIONS_RESERVED_CONCURRENCY = 2;
 /** The functions that hold claims (shared::store::run_claimed), renewed while they work. */
@@ -86,6 +93,17 @@ export interface IntegrationStackProps extends StackProps {
   readonly encryptTopic?: boolean;
   /** A function URL on jira-notifications-handler for signed Jira webhooks (deploy.sh --intake webhook|both). */
   readonly webhookIntake?: boolean;
+  /**
+   * Which Jira the functions call (default Jira Cloud). Jira Data Center needs webhookIntake: it has
+   * no Amazon SNS action, so the signed webhook is its only way to reach the integration.
+   */
+  readonly jiraSite?: JiraSite;
+  /**
+   * Subnets and security groups for the functions that call Jira (a Jira on a private network).
+   * They then reach SSM, DynamoDB, EventBridge and Security Incident Response through the VPC: a
+   * NAT gateway or VPC endpoints.
+   */
+  readonly vpcPlacement?: VpcPlacement;
   /** Use this existing table (one kept by an earlier `deploy.sh --destroy`) instead of creating one. */
   readonly existingTableName?: string;
   /** SNS topic ARN the alarms notify (none: alarms only change state). */
@@ -159,14 +177,32 @@ export class IntegrationStack extends Stack {
       throw new Error(`parameterPrefix ${prefix} must start with '/'`);
     }
     const reserved = props.reservedConcurrency ?? 5;
+    const site: JiraSite = props.jiraSite ?? { flavor: 'cloud' };
+    if (site.flavor === 'data-center' && !props.webhookIntake) {
+      throw new ContextError(
+        'jiraFlavor=data-center needs webhookIntake=true: Jira Data Center has no Amazon SNS action, so Jira Automation cannot reach the stack and the signed webhook (deploy.sh --intake webhook) is its only intake',
+      );
+    }
 
     // ---- Deploy-time parameters (none is secret: the token never passes through CloudFormation) ----
-    const jiraEmail = new CfnParameter(this, 'JiraEmail', {
-      type: 'String',
-      description: 'E-mail of the Jira integration user (Basic auth user name).',
-      allowedPattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
-      constraintDescription: 'must be an e-mail address',
-    });
+    // On Jira Data Center the jiraEmail parameter holds the integration user's user name.
+    const jiraEmail = new CfnParameter(
+      this,
+      'JiraEmail',
+      site.flavor === 'cloud'
+        ? {
+            type: 'String',
+            description: 'E-mail of the Jira integration user (Basic auth user name).',
+            allowedPattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+            constraintDescription: 'must be an e-mail address',
+          }
+        : {
+            type: 'String',
+            description: 'User name of the Jira Data Center integration user.',
+            allowedPattern: '^\\S([^\\r\\n]*\\S)?$',
+            constraintDescription: 'must be a Jira user name (one line, no leading or trailing space)',
+          },
+    );
     const jiraUrl = new CfnParameter(this, 'JiraUrl', {
       type: 'String',
       description: 'Jira site URL, e.g. https://example.atlassian.net',
@@ -264,7 +300,12 @@ export class IntegrationStack extends Stack {
         description,
         tier: ssm.ParameterTier.STANDARD,
       });
-    const emailParameter = stringParameter('JiraEmailParameter', contract.parameters.jiraEmail, jiraEmail.valueAsString, 'Jira integration user e-mail');
+    const emailParameter = stringParameter(
+      'JiraEmailParameter',
+      contract.parameters.jiraEmail,
+      jiraEmail.valueAsString,
+      site.flavor === 'cloud' ? 'Jira integration user e-mail' : 'Jira Data Center integration user name',
+    );
     const urlParameter = stringParameter('JiraUrlParameter', contract.parameters.jiraUrl, jiraUrl.valueAsString, 'Jira site URL');
     const projectParameter = stringParameter('JiraProjectKeyParameter', contract.parameters.jiraProjectKey, jiraProjectKey.valueAsString, 'Jira project key');
     const mappingParameter = stringParameter('StatusMappingParameter', contract.parameters.statusMapping, statusMapping.valueAsString, 'SIR <-> Jira status mapping JSON over the defaults ({} = defaults)');
@@ -347,6 +388,12 @@ export class IntegrationStack extends Stack {
         [envName(contract, 'sirClient', 'impactedAccounts')]: impactedAccounts.valueAsString,
       },
     };
+    // Jira Data Center: JIRA_FLAVOR and JIRA_AUTH on the functions that call Jira (both unset: Cloud,
+    // so a Cloud stack's functions keep the environment they always had).
+    const jiraSiteEnv: Record<string, string> =
+      site.flavor === 'data-center'
+        ? { [contract.jiraSiteEnv.flavor]: site.flavor, [contract.jiraSiteEnv.auth]: site.auth }
+        : {};
     // From the contract (jira-client and sir-client copy attachments of up to 100 MiB within one
     // invocation). Their claims are short leases renewed while they work, and a delivery that
     // finds one held waits for it: see claimTimingProblem (tests/tests/infra_contract.rs proves
@@ -377,6 +424,24 @@ export class IntegrationStack extends Stack {
             jiraNotificationsHandler: Math.min(reserved, NOTIFICATIONS_RESERVED_CONCURRENCY),
           }
         : {};
+
+    // ---- VPC placement of the functions that call Jira (imported by id: no lookup) ----
+    let vpcProps: Pick<lambda.FunctionProps, 'vpc' | 'vpcSubnets' | 'securityGroups'> = {};
+    if (props.vpcPlacement) {
+      const placement = props.vpcPlacement;
+      vpcProps = {
+        // Only what the Function construct needs to take subnets: the template names the subnets
+        // and security groups, never the VPC. The zones are the region's as a token (Fn::GetAZs,
+        // no lookup), never rendered: the subnets are given by id.
+        vpc: ec2.Vpc.fromVpcAttributes(this, 'JiraVpc', { vpcId: placement.vpcId, availabilityZones: Fn.getAzs() }),
+        vpcSubnets: {
+          subnets: placement.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `JiraVpcSubnet${i + 1}`, id)),
+        },
+        securityGroups: placement.securityGroupIds.map((id, i) =>
+          ec2.SecurityGroup.fromSecurityGroupId(this, `JiraVpcSecurityGroup${i + 1}`, id, { mutable: false }),
+        ),
+      };
+    }
 
     // ---- The functions ----
     const caseArn = this.formatArn({ service: 'security-ir', resource: 'case', resourceName: '*' });
@@ -411,7 +476,8 @@ export class IntegrationStack extends Stack {
         loggingFormat: lambda.LoggingFormat.JSON,
         applicationLogLevelV2: logLevel.valueAsString as lambda.ApplicationLogLevel,
         systemLogLevelV2: lambda.SystemLogLevel.INFO,
-        environment: { ...sharedEnv, ...ownEnv[key] },
+        environment: { ...sharedEnv, ...ownEnv[key], ...(JIRA_CALLERS.includes(key) ? jiraSiteEnv : {}) },
+        ...(JIRA_CALLERS.includes(key) ? vpcProps : {}),
         reservedConcurrentExecutions: reservedConcurrency[key],
         // Asynchronous invocations (EventBridge, SNS) that still fail after Lambda's retries land
         // in the function's dead-letter queue with the original event as the message body.
@@ -462,6 +528,12 @@ export class IntegrationStack extends Stack {
       }
       if (key === 'poller') {
         role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnScheduleRule', actions: SCHEDULE_RULE_ACTIONS, resources: [scheduleRuleArn] }));
+      }
+      if (props.vpcPlacement && JIRA_CALLERS.includes(key)) {
+        // Lambda manages the function's network interfaces in the subnets with this role (CDK adds
+        // AWSLambdaVPCAccessExecutionRole only to roles it creates). The function depends on the
+        // role's policy, so the grant exists before Lambda creates the interfaces.
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'VpcNetworkInterfaces', actions: VPC_NETWORK_INTERFACE_ACTIONS, resources: ['*'] }));
       }
       this.functions[key] = { fn, role, dlq, logGroup };
     }
@@ -621,14 +693,30 @@ export class IntegrationStack extends Stack {
       new CfnOutput(this, `${PASCAL[key]}LogGroupName`, { value: logGroup.logGroupName, description: `${contract.functions[key].crate} log group` });
     }
 
-    this.addNagSuppressions();
+    this.addNagSuppressions(props.vpcPlacement !== undefined);
   }
 
   /**
    * The stack's only cdk-nag suppressions: AwsSolutions-IAM5 on the roles that call Security
    * Incident Response, each limited (appliesTo) to the exact wildcard resources below.
    */
-  private addNagSuppressions() {
+  private addNagSuppressions(inVpc: boolean) {
+    if (inVpc) {
+      for (const key of JIRA_CALLERS) {
+        NagSuppressions.addResourceSuppressions(
+          this.functions[key].role,
+          [
+            {
+              id: 'AwsSolutions-IAM5',
+              reason:
+                'A function in a VPC needs its role to create, describe and delete its network interfaces: the EC2 actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole, on "*" as there (DescribeNetworkInterfaces and DescribeSubnets take no resource; Lambda names the interfaces it creates).',
+              appliesTo: ['Resource::*'],
+            },
+          ],
+          true,
+        );
+      }
+    }
     for (const key of FUNCTION_KEYS) {
       const appliesTo: string[] = [];
       if (SIR_CASE_ACTIONS[key].length > 0) {

@@ -131,7 +131,7 @@ impl JiraClientConfig {
         let region = optional(ENV_REGION).ok_or(shared::Error::MissingEnv { name: ENV_REGION })?;
         let issue_type = optional(ENV_ISSUE_TYPE).unwrap_or_else(|| DEFAULT_ISSUE_TYPE.to_owned());
         let integration_principals = shared::config::integration_principals(&lookup);
-        let jira = JiraSettings::load(ssm, &shared.parameters).await?;
+        let jira = JiraSettings::load(ssm, &shared.parameters, shared.jira_flavor).await?;
         let (status_mapping, field_mapping) = load_mappings(ssm, &shared.parameters).await?;
         let handler = JiraClientSettings {
             project_key: jira.project_key.clone(),

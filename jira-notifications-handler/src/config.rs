@@ -100,7 +100,7 @@ impl NotificationsConfig {
         let shared = Config::from_lookup(&lookup)?;
         let sweep = sweeping(&lookup)?;
         let (jira, case_filter, webhook_secret) = tokio::try_join!(
-            JiraSettings::load(ssm, &shared.parameters),
+            JiraSettings::load(ssm, &shared.parameters, shared.jira_flavor),
             CaseFilter::load(ssm, &shared.parameters),
             webhook_secret_or_off(ssm, &shared),
         )?;

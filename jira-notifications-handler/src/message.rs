@@ -147,6 +147,17 @@ pub(crate) fn is_account_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'))
 }
 
+/// The longest Jira Data Center user name.
+const MAX_USER_NAME_CHARS: usize = 255;
+
+/// Whether `name` can be a Jira Data Center user name: up to 255 characters, none of them a
+/// control character.
+pub(crate) fn is_user_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.chars().count() <= MAX_USER_NAME_CHARS
+        && !name.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::message::{KeyProblem, Notification, check_issue_key, is_account_id, shown};
+use crate::message::{
+    KeyProblem, Notification, check_issue_key, is_account_id, is_user_name, shown,
+};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -261,10 +263,17 @@ pub fn verify_webhook(
             });
         }
     }
+    // Cloud names the user by accountId, Data Center by user name.
     let initiator = value
         .pointer("/user/accountId")
         .and_then(Value::as_str)
         .filter(|id| is_account_id(id))
+        .or_else(|| {
+            value
+                .pointer("/user/name")
+                .and_then(Value::as_str)
+                .filter(|name| is_user_name(name))
+        })
         .map(str::to_owned);
     Ok(WebhookDelivery {
         notification: Notification {
@@ -354,6 +363,22 @@ mod tests {
                 .notification
                 .deleted_hint
         );
+    }
+
+    #[test]
+    fn a_data_center_delivery_names_its_initiator_by_user_name() {
+        let body = UPDATED.replace(
+            r#""user":{"accountId":"557058:abc"}"#,
+            r#""user":{"name":"sir.integration@corp","key":"JIRAUSER10100"}"#,
+        );
+        let delivery = verify_webhook(&signed(&body), &secret(), "SEC").unwrap();
+        assert_eq!(
+            delivery.notification.initiator.as_deref(),
+            Some("sir.integration@corp")
+        );
+        let control = body.replace("sir.integration@corp", "bad\\u0007name");
+        let delivery = verify_webhook(&signed(&control), &secret(), "SEC").unwrap();
+        assert_eq!(delivery.notification.initiator, None);
     }
 
     #[test]

@@ -29,6 +29,83 @@ pub const ENV_INTEGRATION_PRINCIPALS: &str = "SIR_INTEGRATION_PRINCIPALS";
 /// linked pair at most this often; the Jira sweep starts a new round over the open issues at most
 /// this long after the last round started. One setting, so both sides audit at the same pace.
 pub const ENV_AUDIT_INTERVAL_MINUTES: &str = "AUDIT_INTERVAL_MINUTES";
+/// Environment variable (optional): which Jira the site is, `cloud` (the default) or
+/// `data-center` (Jira Data Center or Server), see [`JiraFlavor`]. deploy.sh detects it from the
+/// site's `serverInfo` and the stack sets it on every function that calls Jira.
+pub const ENV_JIRA_FLAVOR: &str = "JIRA_FLAVOR";
+/// Environment variable (optional, Data Center only): how the integration signs in, `token` (a
+/// personal access token, the default) or `basic` (user name and password).
+pub const ENV_JIRA_AUTH: &str = "JIRA_AUTH";
+
+/// Which Jira the integration talks to, and how it signs in there. The Jira adapter follows it
+/// (API version, text format, how users are named, search paging); nothing else does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JiraFlavor {
+    /// Jira Cloud: REST v3, ADF, users by accountId; Basic auth with e-mail and API token.
+    #[default]
+    Cloud,
+    /// Jira Data Center or Server (REST v2, wiki markup, users by user name).
+    DataCenter(DataCenterAuth),
+}
+
+/// How the integration signs in to Jira Data Center.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DataCenterAuth {
+    /// A personal access token, sent as `Authorization: Bearer` (Jira 8.14 and later); the
+    /// user parameter then only names the account.
+    #[default]
+    PersonalAccessToken,
+    /// Basic auth with the user parameter as the user name and the token as its password.
+    Basic,
+}
+
+impl JiraFlavor {
+    /// The flavour [`ENV_JIRA_FLAVOR`] and [`ENV_JIRA_AUTH`] name (unset: Cloud); an unknown
+    /// value, or an auth setting on Cloud, is an error naming the variable.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let read = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_ascii_lowercase())
+                .filter(|v| !v.is_empty())
+        };
+        let invalid = |name: &str, reason: String| Error::InvalidConfig {
+            name: name.into(),
+            reason,
+        };
+        let auth = read(ENV_JIRA_AUTH);
+        match read(ENV_JIRA_FLAVOR).as_deref() {
+            None | Some("cloud") => match auth.as_deref() {
+                None | Some("basic") => Ok(JiraFlavor::Cloud),
+                Some(other) => Err(invalid(
+                    ENV_JIRA_AUTH,
+                    format!("{other:?}: Jira Cloud signs in with an e-mail and API token (basic)"),
+                )),
+            },
+            Some("data-center" | "datacenter" | "server") => match auth.as_deref() {
+                None | Some("token" | "pat") => {
+                    Ok(JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken))
+                }
+                Some("basic") => Ok(JiraFlavor::DataCenter(DataCenterAuth::Basic)),
+                Some(other) => Err(invalid(
+                    ENV_JIRA_AUTH,
+                    format!("{other:?} is neither token nor basic"),
+                )),
+            },
+            Some(other) => Err(invalid(
+                ENV_JIRA_FLAVOR,
+                format!("{other:?} is neither cloud nor data-center"),
+            )),
+        }
+    }
+
+    /// The value of [`ENV_JIRA_FLAVOR`] for this flavour.
+    pub fn name(self) -> &'static str {
+        match self {
+            JiraFlavor::Cloud => "cloud",
+            JiraFlavor::DataCenter(_) => "data-center",
+        }
+    }
+}
 
 /// What every Lambda of the integration needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +113,7 @@ pub struct Config {
     pub table_name: String,
     pub event_bus_name: String,
     pub parameters: ParameterNames,
+    pub jira_flavor: JiraFlavor,
 }
 
 impl Config {
@@ -66,6 +144,7 @@ impl Config {
             table_name: required(ENV_TABLE_NAME)?,
             event_bus_name: required(ENV_EVENT_BUS_NAME)?,
             parameters: ParameterNames { prefix },
+            jira_flavor: JiraFlavor::from_lookup(&lookup)?,
         })
     }
 }
@@ -306,20 +385,27 @@ pub async fn load_webhook_secret(
 /// How to reach the Jira site.
 #[derive(Debug, Clone)]
 pub struct JiraSettings {
-    /// The integration user's e-mail (Basic auth user name on Jira Cloud).
+    /// The integration user's e-mail (Basic auth user name on Jira Cloud); on Data Center its
+    /// user name.
     pub email: String,
     /// Site base URL without a trailing slash, e.g. `https://example.atlassian.net`.
     pub url: String,
     /// The project whose issues are synced, e.g. `SEC`.
     pub project_key: String,
-    /// The API token.
+    /// The API token (Cloud), personal access token or password (Data Center).
     pub token: SecretString,
+    /// Which Jira the site is (from the environment, see [`ENV_JIRA_FLAVOR`]).
+    pub flavor: JiraFlavor,
 }
 
 impl JiraSettings {
     /// Reads the four Jira parameters in one GetParameters call, decrypting the token. Names every
     /// missing parameter; refuses a token that is not a SecureString.
-    pub async fn load(ssm: &aws_sdk_ssm::Client, names: &ParameterNames) -> Result<Self> {
+    pub async fn load(
+        ssm: &aws_sdk_ssm::Client,
+        names: &ParameterNames,
+        flavor: JiraFlavor,
+    ) -> Result<Self> {
         let wanted = [
             names.jira_email(),
             names.jira_url(),
@@ -364,6 +450,7 @@ impl JiraSettings {
             url: value(&names.jira_url())?.trim_end_matches('/').to_owned(),
             project_key: value(&names.jira_project_key())?,
             token: SecretString::from(token.value().unwrap_or_default().trim().to_owned()),
+            flavor,
         };
         settings.validate(names)?;
         Ok(settings)
@@ -376,8 +463,14 @@ impl JiraSettings {
                 reason: reason.to_owned(),
             })
         };
-        if !self.email.contains('@') {
-            return invalid(names.jira_email(), "not an e-mail address");
+        match self.flavor {
+            JiraFlavor::Cloud if !self.email.contains('@') => {
+                return invalid(names.jira_email(), "not an e-mail address");
+            }
+            JiraFlavor::DataCenter(_) if self.email.is_empty() => {
+                return invalid(names.jira_email(), "names no user");
+            }
+            _ => {}
         }
         if let Err(reason) = check_jira_url(&self.url) {
             return invalid(names.jira_url(), reason);
@@ -658,6 +751,7 @@ mod tests {
             url: "https://example.atlassian.net".into(),
             project_key: "SEC".into(),
             token: SecretString::from("ATATT3xFfGF0-very-secret".to_owned()),
+            flavor: JiraFlavor::Cloud,
         };
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");

@@ -1,4 +1,15 @@
-//! The Jira Cloud REST v3 client the integration uses, behind the [`JiraApi`] trait.
+//! The Jira client the integration uses, behind the [`JiraApi`] trait: Jira Cloud's REST v3,
+//! or Jira Data Center's (and Server's) REST v2, as [`JiraFlavor`] says.
+//!
+//! The two differ only inside this adapter, so nothing above it knows which Jira it talks to:
+//! - **Text.** Cloud takes and gives ADF; Data Center wiki markup, converted from and to ADF
+//!   here ([`crate::wiki`]), so callers always work on ADF.
+//! - **Users.** Cloud names a user by accountId; Data Center by user name (its `name`), which
+//!   this adapter hands out where Cloud's accountId goes ([`JiraUser::account_id`]).
+//! - **Search.** Cloud's `/search/jql` pages with a token; Data Center's `/search` with
+//!   `startAt`, whose next value is handed out as the page token.
+//! - **Sign-in.** Cloud: Basic e-mail and API token. Data Center: a personal access token
+//!   (`Bearer`) or Basic user name and password.
 //!
 //! Every request is retried with exponential backoff and jitter when that is safe:
 //! - 429 (and 503 with `Retry-After`) for any method: Jira refused the request without doing it,
@@ -34,12 +45,13 @@ use serde_json::{Value, json};
 use crate::adf::{adf_to_text, text_to_adf};
 use crate::attachment_body::{AttachmentBody, AttachmentSource};
 use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
-use crate::config::JiraSettings;
+use crate::config::{DataCenterAuth, JiraFlavor, JiraSettings};
 use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::issue_description::strip_details_block;
 use crate::issue_notes::NOTES_PROPERTIES;
 use crate::snapshot::IssueSnapshot;
+use crate::wiki::{adf_to_wiki, wiki_to_adf};
 use clock::Instant;
 
 pub mod pacing;
@@ -461,6 +473,7 @@ pub struct JiraClient {
     site: Url,
     email: String,
     token: SecretString,
+    flavor: JiraFlavor,
     retry: RetryPolicy,
     /// The pauses Jira's 429s asked for, per limited part; shared by the client's clones.
     pacing: Arc<Pacing>,
@@ -473,8 +486,6 @@ struct Attempt {
     retry: bool,
     retry_after: Option<Duration>,
 }
-
-const API: [&str; 3] = ["rest", "api", "3"];
 
 /// Redirects followed for one request at most (reqwest's default).
 const MAX_REDIRECTS: usize = 10;
@@ -567,6 +578,7 @@ impl JiraClient {
             site,
             email: settings.email.clone(),
             token: settings.token.clone(),
+            flavor: settings.flavor,
             retry: RetryPolicy::default(),
             pacing: Arc::default(),
         })
@@ -616,13 +628,36 @@ impl JiraClient {
         self
     }
 
-    /// `<site>/rest/api/3/<segments…>`, each segment escaped.
+    /// `<site>/rest/api/<3 on Cloud, 2 on Data Center>/<segments…>`, each segment escaped.
     fn url(&self, segments: &[&str]) -> Url {
+        let version = match self.flavor {
+            JiraFlavor::Cloud => "3",
+            JiraFlavor::DataCenter(_) => "2",
+        };
         let mut url = self.site.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(API).extend(segments);
+            path.pop_if_empty()
+                .extend(["rest", "api", version])
+                .extend(segments);
         }
         url
+    }
+
+    /// A rich-text value (description, comment body) as this Jira takes it: the ADF document
+    /// itself on Cloud, wiki markup on Data Center.
+    fn rich_text(&self, doc: Value) -> Value {
+        match self.flavor {
+            JiraFlavor::Cloud => doc,
+            JiraFlavor::DataCenter(_) => Value::String(adf_to_wiki(&doc)),
+        }
+    }
+
+    /// The query parameter that names a user: `accountId` on Cloud, `username` on Data Center.
+    fn user_parameter(&self) -> &'static str {
+        match self.flavor {
+            JiraFlavor::Cloud => "accountId",
+            JiraFlavor::DataCenter(_) => "username",
+        }
     }
 
     /// A request to the Jira site with the integration's credentials, answered in JSON.
@@ -632,9 +667,15 @@ impl JiraClient {
 
     /// A request to the Jira site with the integration's credentials and no `Accept` yet.
     fn signed(&self, method: Method, url: Url) -> RequestBuilder {
-        self.http
-            .request(method, url)
-            .basic_auth(&self.email, Some(self.token.expose_secret()))
+        let request = self.http.request(method, url);
+        match self.flavor {
+            JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken) => {
+                request.bearer_auth(self.token.expose_secret())
+            }
+            JiraFlavor::Cloud | JiraFlavor::DataCenter(DataCenterAuth::Basic) => {
+                request.basic_auth(&self.email, Some(self.token.expose_secret()))
+            }
+        }
     }
 
     /// Sends what `build` builds, retrying per the module rules, and returns a 2xx response.
@@ -879,21 +920,40 @@ fn is_not_found(err: &Error) -> bool {
     matches!(err, Error::JiraStatus { status: 404, .. })
 }
 
+/// A user as Cloud (`accountId`) or Data Center (`name`, its user name) shows one.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserJson {
-    account_id: String,
+    account_id: Option<String>,
+    name: Option<String>,
     display_name: Option<String>,
     email_address: Option<String>,
+}
+
+impl UserJson {
+    /// What the integration names the user by: the accountId, else the user name (empty when
+    /// Jira gives neither).
+    fn id(self) -> String {
+        self.account_id.or(self.name).unwrap_or_default()
+    }
 }
 
 impl From<UserJson> for JiraUser {
     fn from(u: UserJson) -> Self {
         JiraUser {
-            account_id: u.account_id,
-            display_name: u.display_name,
-            email: u.email_address.filter(|e| !e.is_empty()),
+            display_name: u.display_name.clone(),
+            email: u.email_address.clone().filter(|e| !e.is_empty()),
+            account_id: u.id(),
         }
+    }
+}
+
+/// A rich-text value read from Jira as ADF: Data Center's wiki markup (a string) converted,
+/// Cloud's ADF document as it is.
+fn adf_of(body: Value) -> Value {
+    match body {
+        Value::String(wiki) => wiki_to_adf(&wiki),
+        other => other,
     }
 }
 
@@ -925,7 +985,7 @@ impl From<AttachmentJson> for JiraAttachment {
             size: a.size,
             mime_type: a.mime_type,
             content_url: a.content,
-            author_account_id: a.author.map(|u| u.account_id),
+            author_account_id: a.author.map(UserJson::id),
         }
     }
 }
@@ -992,8 +1052,8 @@ impl From<CommentJson> for JiraComment {
             .and_then(|property| serde_json::from_value(property.value).ok());
         JiraComment {
             id: c.id,
-            author_account_id: c.author.map(|u| u.account_id),
-            body: adf_to_text(&c.body),
+            author_account_id: c.author.map(UserJson::id),
+            body: adf_to_text(&adf_of(c.body)),
             created: c.created,
             updated: c.updated,
             marker,
@@ -1001,38 +1061,140 @@ impl From<CommentJson> for JiraComment {
     }
 }
 
+/// One issue a search found: its key, and its `updated` when asked for.
+#[derive(Deserialize)]
+struct FoundIssue {
+    key: String,
+    #[serde(default)]
+    fields: FoundFields,
+}
+
+#[derive(Deserialize, Default)]
+struct FoundFields {
+    updated: Option<String>,
+}
+
+/// One page of a JQL search, whichever API found it.
+struct SearchPage {
+    issues: Vec<FoundIssue>,
+    /// What asks for the next page; `None` on the last one.
+    next_page_token: Option<String>,
+    /// Jira says no issue follows.
+    is_last: bool,
+}
+
+/// What to search for: the JQL, and what one page holds.
+struct Search<'a> {
+    operation: &'static str,
+    jql: &'a str,
+    max_results: u32,
+    fields: &'a [&'a str],
+    /// Cloud: the issue (by id) the answer must show as it is now, not as its lagging index
+    /// has it. Data Center's index is written with the issue, so it needs none.
+    reconcile: Option<u64>,
+}
+
 impl JiraClient {
-    /// Every issue key the JQL query finds, all pages (`/search/jql` with `nextPageToken`).
+    /// One page of `search`: Cloud's `POST /search/jql` (paged by token), Data Center's
+    /// `POST /search` (paged by `startAt`, handed out as the token).
+    async fn search_page(
+        &self,
+        search: &Search<'_>,
+        page_token: Option<&str>,
+    ) -> Result<SearchPage> {
+        let operation = search.operation;
+        match self.flavor {
+            JiraFlavor::Cloud => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Page {
+                    #[serde(default)]
+                    issues: Vec<FoundIssue>,
+                    is_last: Option<bool>,
+                    next_page_token: Option<String>,
+                }
+                let mut body = json!({
+                    "jql": search.jql,
+                    "maxResults": search.max_results,
+                    "fields": search.fields,
+                });
+                if let Some(token) = page_token {
+                    body["nextPageToken"] = json!(token);
+                }
+                if let Some(id) = search.reconcile {
+                    body["reconcileIssues"] = json!([id]);
+                }
+                let url = self.url(&["search", "jql"]);
+                let response = self
+                    .send(operation, true, || {
+                        self.request(Method::POST, url.clone()).json(&body)
+                    })
+                    .await?;
+                let page: Page = read_json(operation, response).await?;
+                let next_page_token = page.next_page_token.filter(|t| !t.is_empty());
+                Ok(SearchPage {
+                    issues: page.issues,
+                    is_last: page.is_last.unwrap_or(next_page_token.is_none()),
+                    next_page_token,
+                })
+            }
+            JiraFlavor::DataCenter(_) => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Page {
+                    #[serde(default)]
+                    start_at: u64,
+                    #[serde(default)]
+                    total: u64,
+                    #[serde(default)]
+                    issues: Vec<FoundIssue>,
+                }
+                // A token this adapter did not hand out (one kept from before the site
+                // changed flavour) starts the listing again: reading issues twice is harmless.
+                let start_at = page_token
+                    .and_then(|token| token.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let body = json!({
+                    "jql": search.jql,
+                    "startAt": start_at,
+                    "maxResults": search.max_results,
+                    "fields": search.fields,
+                });
+                let url = self.url(&["search"]);
+                let response = self
+                    .send(operation, true, || {
+                        self.request(Method::POST, url.clone()).json(&body)
+                    })
+                    .await?;
+                let page: Page = read_json(operation, response).await?;
+                let next = page.start_at + u64::try_from(page.issues.len()).unwrap_or(u64::MAX);
+                let more = !page.issues.is_empty() && next < page.total;
+                Ok(SearchPage {
+                    issues: page.issues,
+                    next_page_token: more.then(|| next.to_string()),
+                    is_last: !more,
+                })
+            }
+        }
+    }
+
+    /// Every issue key the JQL query finds, all pages.
     async fn search_keys(&self, jql: &str) -> Result<Vec<String>> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<KeyOnly>,
-            next_page_token: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct KeyOnly {
-            key: String,
-        }
-        let url = self.url(&["search", "jql"]);
+        let search = Search {
+            operation: "search issues",
+            jql,
+            max_results: 100,
+            fields: &["key"],
+            reconcile: None,
+        };
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut body = json!({"jql": jql, "maxResults": 100, "fields": ["key"]});
-            if let Some(t) = &token {
-                body["nextPageToken"] = json!(t);
-            }
-            let response = self
-                .send("search issues", true, || {
-                    self.request(Method::POST, url.clone()).json(&body)
-                })
-                .await?;
-            let page: Page = read_json("search issues", response).await?;
+            let page = self.search_page(&search, token.as_deref()).await?;
             keys.extend(page.issues.into_iter().map(|i| i.key));
             match page.next_page_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(keys),
+                Some(next) => token = Some(next),
+                None => return Ok(keys),
             }
         }
     }
@@ -1041,8 +1203,19 @@ impl JiraClient {
 #[async_trait]
 impl JiraApi for JiraClient {
     async fn myself(&self) -> Result<JiraUser> {
-        let user: UserJson = self.get_json("GET myself", self.url(&["myself"])).await?;
-        Ok(user.into())
+        let user: JiraUser = self
+            .get_json::<UserJson>("GET myself", self.url(&["myself"]))
+            .await?
+            .into();
+        if user.account_id.is_empty() {
+            return Err(Error::JiraStatus {
+                operation: "GET myself",
+                status: 200,
+                messages: "the answer names no user (neither accountId nor name)".into(),
+                retry_after: None,
+            });
+        }
+        Ok(user)
     }
 
     async fn get_issue(&self, key: &str) -> Result<Option<JiraIssue>> {
@@ -1059,12 +1232,13 @@ impl JiraApi for JiraClient {
             Err(err) => return Err(err),
         };
         let f = issue.fields;
+        let description = adf_of(f.description);
         Ok(Some(JiraIssue {
             id: issue.id,
             key: issue.key,
             summary: f.summary,
-            description: adf_to_text(&f.description),
-            description_adf: f.description,
+            description: adf_to_text(&description),
+            description_adf: description,
             status: f.status.map(|s| s.name).unwrap_or_default(),
             labels: f.labels,
             created: f.created,
@@ -1082,7 +1256,10 @@ impl JiraApi for JiraClient {
             ("project".to_owned(), json!({"key": issue.project_key})),
             ("issuetype".to_owned(), json!({"name": issue.issue_type})),
             ("summary".to_owned(), json!(issue.summary)),
-            ("description".to_owned(), issue.description.to_adf()),
+            (
+                "description".to_owned(),
+                self.rich_text(issue.description.to_adf()),
+            ),
             ("labels".to_owned(), json!(issue.labels)),
         ]);
         let mut body = json!({ "fields": fields });
@@ -1114,7 +1291,7 @@ impl JiraApi for JiraClient {
             fields.insert("summary".into(), json!(summary));
         }
         if let Some(description) = &edit.description {
-            fields.insert("description".into(), description.to_adf());
+            fields.insert("description".into(), self.rich_text(description.to_adf()));
         }
         fields.extend(edit.fields.clone());
         if fields.is_empty() && edit.labels_to_add.is_empty() {
@@ -1290,7 +1467,7 @@ impl JiraApi for JiraClient {
 
     async fn add_comment(&self, key: &str, text: &str, marker: &CommentMarker) -> Result<String> {
         let body = json!({
-            "body": text_to_adf(text),
+            "body": self.rich_text(text_to_adf(text)),
             "properties": [{"key": MARKER_PROPERTY, "value": marker}],
         });
         let url = self.url(&["issue", key, "comment"]);
@@ -1304,7 +1481,7 @@ impl JiraApi for JiraClient {
     }
 
     async fn update_comment(&self, key: &str, comment_id: &str, text: &str) -> Result<()> {
-        let body = json!({"body": text_to_adf(text)});
+        let body = json!({"body": self.rich_text(text_to_adf(text))});
         let url = self.url(&["issue", key, "comment", comment_id]);
         self.send("update comment", true, || {
             self.request(Method::PUT, url.clone()).json(&body)
@@ -1331,7 +1508,7 @@ impl JiraApi for JiraClient {
         let body: Watchers = self
             .get_json("GET watchers", self.url(&["issue", key, "watchers"]))
             .await?;
-        Ok(body.watchers.into_iter().map(|u| u.account_id).collect())
+        Ok(body.watchers.into_iter().map(UserJson::id).collect())
     }
 
     async fn add_watcher(&self, key: &str, account_id: &str) -> Result<()> {
@@ -1347,7 +1524,8 @@ impl JiraApi for JiraClient {
 
     async fn remove_watcher(&self, key: &str, account_id: &str) -> Result<()> {
         let mut url = self.url(&["issue", key, "watchers"]);
-        url.query_pairs_mut().append_pair("accountId", account_id);
+        url.query_pairs_mut()
+            .append_pair(self.user_parameter(), account_id);
         // Removing a watcher that is gone changes nothing, so a retry is safe.
         self.send("remove watcher", true, || {
             self.request(Method::DELETE, url.clone())
@@ -1358,9 +1536,14 @@ impl JiraApi for JiraClient {
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<JiraUser>> {
         let wanted = email.trim();
+        // Cloud's `query` and Data Center's `username` both match names and e-mails.
+        let parameter = match self.flavor {
+            JiraFlavor::Cloud => "query",
+            JiraFlavor::DataCenter(_) => "username",
+        };
         let mut url = self.url(&["user", "search"]);
         url.query_pairs_mut()
-            .append_pair("query", wanted)
+            .append_pair(parameter, wanted)
             .append_pair("maxResults", "50");
         let users: Vec<UserJson> = self.get_json("search users", url).await?;
         // The search matches prefixes of names and e-mails: only an exact e-mail match counts.
@@ -1373,7 +1556,8 @@ impl JiraApi for JiraClient {
 
     async fn user(&self, account_id: &str) -> Result<Option<JiraUser>> {
         let mut url = self.url(&["user"]);
-        url.query_pairs_mut().append_pair("accountId", account_id);
+        url.query_pairs_mut()
+            .append_pair(self.user_parameter(), account_id);
         match self.get_json::<UserJson>("GET user", url).await {
             Ok(user) => Ok(Some(user.into())),
             Err(err) if is_not_found(&err) => Ok(None),
@@ -1467,38 +1651,18 @@ impl JiraApi for JiraClient {
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<UpdatedIssuesPage> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<Found>,
-            next_page_token: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Found {
-            key: String,
-            #[serde(default)]
-            fields: UpdatedField,
-        }
-        #[derive(Deserialize, Default)]
-        struct UpdatedField {
-            updated: Option<String>,
-        }
         let jql = format!(
             "project = \"{}\" AND updated >= \"-{minutes}m\" ORDER BY updated ASC, key ASC",
             project_key.replace('"', "")
         );
-        let mut body = json!({"jql": jql, "maxResults": page_size, "fields": ["updated"]});
-        if let Some(token) = page_token {
-            body["nextPageToken"] = json!(token);
-        }
-        let url = self.url(&["search", "jql"]);
-        let response = self
-            .send("search updated issues", true, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
-            .await?;
-        let page: Page = read_json("search updated issues", response).await?;
+        let search = Search {
+            operation: "search updated issues",
+            jql: &jql,
+            max_results: page_size,
+            fields: &["updated"],
+            reconcile: None,
+        };
+        let page = self.search_page(&search, page_token).await?;
         Ok(UpdatedIssuesPage {
             issues: page
                 .issues
@@ -1508,7 +1672,7 @@ impl JiraApi for JiraClient {
                     updated: found.fields.updated,
                 })
                 .collect(),
-            next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+            next_page_token: page.next_page_token,
         })
     }
 
@@ -1518,18 +1682,6 @@ impl JiraApi for JiraClient {
         after_key: Option<&str>,
         max: u32,
     ) -> Result<OpenIssuesPage> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<KeyOnly>,
-            is_last: Option<bool>,
-            next_page_token: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct KeyOnly {
-            key: String,
-        }
         let after = after_key
             .map(|key| format!(" AND key > \"{}\"", key.replace('"', "")))
             .unwrap_or_default();
@@ -1537,39 +1689,30 @@ impl JiraApi for JiraClient {
             "project = \"{}\" AND statusCategory != Done{after} ORDER BY key ASC",
             project_key.replace('"', "")
         );
-        let body = json!({"jql": jql, "maxResults": max, "fields": ["updated"]});
-        let url = self.url(&["search", "jql"]);
-        let response = self
-            .send("search open issues", true, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
-            .await?;
-        let page: Page = read_json("search open issues", response).await?;
-        let more = page.next_page_token.is_some_and(|t| !t.is_empty());
+        let search = Search {
+            operation: "search open issues",
+            jql: &jql,
+            max_results: max,
+            fields: &["updated"],
+            reconcile: None,
+        };
+        let page = self.search_page(&search, None).await?;
         Ok(OpenIssuesPage {
             keys: page.issues.into_iter().map(|found| found.key).collect(),
-            is_last: page.is_last.unwrap_or(!more),
+            is_last: page.is_last,
         })
     }
 
     async fn issue_matches(&self, issue: &JiraIssue, filter: &str) -> Result<bool> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<Value>,
-        }
         let jql = format!("key = \"{}\" AND ({filter})", issue.key.replace('"', ""));
-        let mut body = json!({"jql": jql, "maxResults": 1, "fields": ["key"]});
-        if let Ok(id) = issue.id.parse::<u64>() {
-            body["reconcileIssues"] = json!([id]);
-        }
-        let url = self.url(&["search", "jql"]);
-        let response = self
-            .send("match the case filter", true, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
-            .await?;
-        let page: Page = read_json("match the case filter", response).await?;
+        let search = Search {
+            operation: "match the case filter",
+            jql: &jql,
+            max_results: 1,
+            fields: &["key"],
+            reconcile: issue.id.parse::<u64>().ok(),
+        };
+        let page = self.search_page(&search, None).await?;
         Ok(!page.issues.is_empty())
     }
 

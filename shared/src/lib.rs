@@ -33,5 +33,6 @@ pub mod status;
 pub mod store;
 pub mod sync_status;
 pub mod text;
+pub mod wiki;
 
 pub use error::{Error, Result};

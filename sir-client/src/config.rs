@@ -96,7 +96,7 @@ impl SirClientConfig {
     ) -> shared::Result<Self> {
         let shared = Config::from_lookup(&lookup)?;
         let settings = settings_from(&lookup)?;
-        let jira = JiraSettings::load(ssm, &shared.parameters).await?;
+        let jira = JiraSettings::load(ssm, &shared.parameters, shared.jira_flavor).await?;
         let (status_mapping, fields_from_jira) =
             load_status_mapping(ssm, &shared.parameters).await?;
         let handler = SirClientSettings {

@@ -67,7 +67,8 @@ test_help_lists_the_flags() {
   expect exit_code 0
   for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy --intake \
     --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed --audit \
-    --audit-interval-minutes --audits-per-pass --jira-audit-per-run; do
+    --audit-interval-minutes --audits-per-pass --jira-audit-per-run --jira-flavor --jira-auth --vpc-subnets \
+    --vpc-security-groups --vpc-id; do
     expect output_has "$flag"
   done
   expect no_calls
@@ -893,6 +894,383 @@ test_delete_table_without_destroy_is_refused() {
   deploy "${DEPLOY_ARGS[@]}" --token - --delete-table
   expect exit_code 2
   expect output_has '--delete-table only goes with --destroy'
+  expect no_calls
+}
+
+# ---- Jira Data Center / Server (--jira-flavor, --jira-auth) and the VPC placement ----
+DC_ARGS=(--url https://jira.example.com/jira --project-key SEC --region eu-west-1)
+DC_INFO='{"baseUrl":"https://jira.example.com/jira","version":"10.3.1","versionNumbers":[10,3,1],"deploymentType":"Server","buildNumber":10030001,"serverTitle":"Jira"}'
+# The call line of the first curl to this URL.
+curl_call() { grep -F -- "$1" "$STUB_LOG" | grep '^curl ' | head -1; }
+
+test_auto_detects_jira_cloud_from_server_info_asked_without_credentials() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect in_order 'sts get-caller-identity' 'https://example.atlassian.net/rest/api/2/serverInfo' \
+    '/rest/api/3/myself' 'ssm put-parameter'
+  expect_not grep -qF -- '--config' <<<"$(curl_call /rest/api/2/serverInfo)"
+  expect output_has 'Jira Cloud (version 1001.0.0-SNAPSHOT)'
+  expect grep -qF -- 'jiraFlavor=cloud' <<<"$(deploy_call)"
+  expect_not grep -qF -- 'jiraAuth' <<<"$(deploy_call)"
+  expect_not grep -qF -- 'webhookIntake' <<<"$(deploy_call)"
+  expect output_has 'SNS topic for Jira Automation'
+}
+
+test_auto_detects_jira_data_center_and_deploys_it_with_the_webhook_over_rest_api_2() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --email svc-sir --token -
+  expect exit_code 0
+  expect_not grep -qF -- '--config' <<<"$(curl_call /rest/api/2/serverInfo)"
+  expect output_has 'Jira Data Center / Server 10.3.1 (deploymentType Server)'
+  expect output_has 'Jira flavour: data-center (token auth, REST API 2, intake webhook)'
+  # Every Jira REST path at the Data Center's base URL (with its context path), REST API 2.
+  expect in_order 'https://jira.example.com/jira/rest/api/2/myself' \
+    'https://jira.example.com/jira/rest/api/2/project/SEC' \
+    "$(printf %q 'https://jira.example.com/jira/rest/api/2/search?jql=')" \
+    'https://jira.example.com/jira/rest/webhooks/1.0/webhook'
+  expect not_called '/rest/api/3/'
+  local call
+  call=$(deploy_call)
+  for part in jiraFlavor=data-center jiraAuth=token webhookIntake=true JiraEmail=svc-sir \
+    'JiraUrl=https://jira.example.com/jira '; do
+    expect grep -qF -- "$part" <<<"$call"
+  done
+  expect called 'ssm put-parameter --name /SecurityIncidentResponse/jiraWebhookSecret'
+  expect called 'webhook-post mode=600'
+  expect output_has 'registered the Jira webhook (project SEC)'
+  expect output_lacks 'SNS topic for Jira Automation'
+  expect output_lacks 'Publish to Amazon SNS'
+  expect output_has 'Jira Data Center has no Amazon SNS action'
+  expect output_has 'Jira personal access token -> SSM SecureString /SecurityIncidentResponse/jiraToken'
+  # (the last value written is the webhook secret's: both from private files)
+  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 2 ]
+  expect token_nowhere_in_calls
+  expect temp_files_removed
+}
+
+test_data_center_token_is_a_bearer_header_from_the_private_config_and_names_the_user() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --token -
+  expect exit_code 0
+  expect called 'config mode=600'
+  expect grep -qxF "header = \"Authorization: Bearer $TOKEN\"" "$SANDBOX/stub/curl.cfg"
+  expect_not grep -qF 'user =' "$SANDBOX/stub/curl.cfg"
+  expect token_nowhere_in_calls
+  # No --email: the user the token signs in as (GET /rest/api/2/myself) is the integration user.
+  expect output_has 'the personal access token signs in as svc-sir'
+  expect grep -qF -- 'JiraEmail=svc-sir' <<<"$(deploy_call)"
+
+  # A given --email must name the token's user (any case).
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --token - --email SVC-SIR
+  expect exit_code 0
+  expect grep -qF -- 'JiraEmail=SVC-SIR' <<<"$(deploy_call)"
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --token - --email someone-else
+  expect exit_code 1
+  expect output_has '--email someone-else, but the personal access token signs in as svc-sir: pass --email svc-sir, or leave --email out'
+  expect not_called 'put-parameter'
+}
+
+test_data_center_basic_auth_sends_the_user_name_and_password_from_the_private_config() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --jira-flavor data-center --jira-auth basic --email svc-sir --token -
+  expect exit_code 0
+  expect called 'config mode=600'
+  expect grep -qxF "user = \"svc-sir:$TOKEN\"" "$SANDBOX/stub/curl.cfg"
+  expect_not grep -qF 'Bearer' "$SANDBOX/stub/curl.cfg"
+  expect token_nowhere_in_calls
+  expect called '/rest/api/2/myself'
+  expect grep -qF -- 'jiraAuth=basic' <<<"$(deploy_call)"
+  expect grep -qF -- 'jiraFlavor=data-center' <<<"$(deploy_call)"
+  expect output_has 'Jira password -> SSM SecureString'
+  # basic auth signs in with the user name: it cannot be left out
+  setup
+  with_token_on_stdin
+  deploy "${DC_ARGS[@]}" --jira-flavor data-center --jira-auth basic --token -
+  expect exit_code 2
+  expect output_has 'missing --email: with --jira-auth basic it is the user name'
+  expect no_calls
+}
+
+test_data_center_counts_issues_with_search_max_results_0() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --email svc-sir --token - --jira-case-filter 'labels = "security" & priority = High'
+  expect exit_code 0
+  expect called 'dc-count project = "SEC"'
+  expect called 'dc-count project = "SEC" AND (labels = "security" & priority = High)'
+  # the JQL URL-encoded into the query string (an & in it does not end the parameter)
+  expect called "$(printf %q '/rest/api/2/search?jql=project%20%3D%20%22SEC%22%20AND%20(labels%20%3D%20%22security%22%20%26%20priority%20%3D%20High)&maxResults=0')"
+  expect not_called 'approximate-count'
+  expect output_has 'the case filter matches 3 of the 12 existing issue(s) in SEC'
+  # a JQL Jira refuses stops the deployment as on Cloud
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO" STUB_JIRA_BAD_JQL=nonsense)
+  deploy "${DC_ARGS[@]}" --email svc-sir --token - --jira-case-filter 'nonsense ='
+  expect exit_code 1
+  expect output_has 'Error in the JQL Query: nonsense'
+  expect not_called 'put-parameter'
+}
+
+test_data_center_takes_the_webhook_intake_only() {
+  local intake
+  for intake in automation both; do
+    with_token_on_stdin
+    deploy "${DC_ARGS[@]}" --jira-flavor data-center --email svc-sir --token - --intake "$intake"
+    expect exit_code 2
+    expect output_has "--intake $intake does not go with Jira Data Center: it has no Amazon SNS action"
+    expect no_calls
+  done
+  # Detected: refused once the site has said, before anything is written.
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --email svc-sir --token - --intake automation
+  expect exit_code 2
+  expect output_has '--intake automation does not go with Jira Data Center'
+  expect not_called 'put-parameter'
+  expect not_called 'cargo lambda build'
+  # --intake webhook given explicitly is fine
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO")
+  deploy "${DC_ARGS[@]}" --email svc-sir --token - --intake webhook
+  expect exit_code 0
+  expect grep -qF -- 'webhookIntake=true' <<<"$(deploy_call)"
+}
+
+test_data_center_older_than_10_is_refused_as_its_webhook_would_be_unsigned() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO='{"version":"9.12.2","versionNumbers":[9,12,2],"deploymentType":"DataCenter"}')
+  deploy "${DC_ARGS[@]}" --email svc-sir --token -
+  expect exit_code 1
+  expect output_has 'Jira Data Center / Server 9.12.2 (deploymentType DataCenter)'
+  expect output_has 'Jira Data Center 9.12.2 cannot sign webhooks (webhook secrets came with Jira 10)'
+  expect not_called '/rest/api/2/myself'
+  expect not_called 'put-parameter'
+  expect not_called 'cdk --no-notices'
+}
+
+test_data_center_webhook_steps_for_an_administrator() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO" STUB_JIRA_WEBHOOK_POST=403)
+  deploy "${DC_ARGS[@]}" --email svc-sir --token -
+  expect exit_code 0
+  expect output_has 'svc-sir may not register webhooks (HTTP 403)'
+  expect output_has 'Administration (cog) -> System -> WebHooks -> Create a WebHook'
+  expect output_has 'Issue: created, updated, deleted; Comment: created, updated, deleted'
+  expect output_has 'HTTPS out to *.lambda-url.eu-west-1.on.aws'
+  expect output_lacks 'Work item: created'
+}
+
+test_data_center_401_and_404_speak_of_the_token_and_the_base_url() {
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO" STUB_JIRA_MYSELF=401)
+  deploy "${DC_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'Jira refused the personal access token (HTTP 401)'
+  expect output_has 'Personal Access Tokens'
+  expect output_lacks 'id.atlassian.com'
+  expect not_called 'put-parameter'
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO" STUB_JIRA_MYSELF=401)
+  deploy "${DC_ARGS[@]}" --token - --jira-auth basic --email svc-sir --jira-flavor data-center
+  expect exit_code 1
+  expect output_has 'Jira refused the user name and password (HTTP 401)'
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO="$DC_INFO" STUB_JIRA_MYSELF=404)
+  deploy "${DC_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has 'no Jira Data Center REST API at https://jira.example.com/jira (HTTP 404)'
+  expect output_has 'with any context path, e.g. https://jira.example.com/jira'
+}
+
+test_server_info_that_cannot_be_read_asks_for_the_flavour() {
+  local code
+  for code in 000 404; do
+    with_token_on_stdin
+    STUB_ENV=(STUB_JIRA_SERVER_INFO_CODE="$code")
+    deploy "${DC_ARGS[@]}" --email svc-sir --token -
+    expect exit_code 1
+    expect output_has 'cannot tell which Jira https://jira.example.com/jira is'
+    expect output_has 'pass --jira-flavor cloud or --jira-flavor data-center'
+    expect not_called 'put-parameter'
+    setup
+  done
+  # not Jira's JSON (a login page, a proxy's answer)
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO='<html>Sign in</html>')
+  deploy "${DC_ARGS[@]}" --email svc-sir --token -
+  expect exit_code 1
+  expect output_has "its answer is not Jira's JSON serverInfo"
+  # With the flavour given, a warning (the version is not checked) and the deployment goes on.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO_CODE=404)
+  deploy "${DC_ARGS[@]}" --email svc-sir --token - --jira-flavor data-center
+  expect exit_code 0
+  expect output_has 'warning: could not read serverInfo (HTTP 404); going on with --jira-flavor data-center'
+  expect output_has 'the signed webhook needs Jira Data Center 10 or later'
+  expect grep -qF -- 'jiraFlavor=data-center' <<<"$(deploy_call)"
+}
+
+test_a_given_flavour_the_site_contradicts_is_refused() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-flavor data-center
+  expect exit_code 1
+  expect output_has '--jira-flavor data-center, but https://example.atlassian.net says it is Jira Cloud (deploymentType Cloud)'
+  expect not_called 'put-parameter'
+}
+
+test_jira_auth_goes_with_data_center_only() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-auth basic
+  expect exit_code 2
+  expect output_has '--jira-auth basic goes with Jira Data Center only'
+  expect no_calls
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --jira-flavor server
+  expect exit_code 2
+  expect output_has '--jira-flavor server: use auto, cloud or data-center'
+  with_token_on_stdin
+  deploy "${DC_ARGS[@]}" --jira-flavor data-center --token - --jira-auth oauth
+  expect exit_code 2
+  expect output_has '--jira-auth oauth: use token'
+  expect no_calls
+}
+
+test_skip_jira_check_needs_the_flavour_unless_the_host_is_atlassians() {
+  with_token_on_stdin
+  deploy "${DC_ARGS[@]}" --email svc-sir --token - --skip-jira-check
+  expect exit_code 2
+  expect output_has '--skip-jira-check: cannot tell whether https://jira.example.com/jira is Jira Cloud or Jira Data Center'
+  expect output_has 'pass --jira-flavor cloud or --jira-flavor data-center'
+  expect no_calls
+  # Atlassian's hosts are Jira Cloud.
+  with_token_on_stdin
+  deploy --email bot@example.com --url https://legacy.jira.com --project-key SEC --region eu-west-1 --token - --skip-jira-check
+  expect exit_code 0
+  expect not_called 'curl '
+  expect grep -qF -- 'jiraFlavor=cloud' <<<"$(deploy_call)"
+  # Data Center given: no Jira call; the user name is needed (it cannot be read from the token).
+  setup
+  with_token_on_stdin
+  deploy "${DC_ARGS[@]}" --jira-flavor data-center --token - --skip-jira-check
+  expect exit_code 2
+  expect output_has "missing --email (the integration user's user name): with --skip-jira-check"
+  expect no_calls
+  with_token_on_stdin
+  deploy "${DC_ARGS[@]}" --jira-flavor data-center --email svc-sir --token - --skip-jira-check
+  expect exit_code 0
+  expect not_called 'curl '
+  expect output_has 'version not checked (--skip-jira-check)'
+  expect output_has 'Administration (cog) -> System -> WebHooks'
+  local call
+  call=$(deploy_call)
+  for part in jiraFlavor=data-center jiraAuth=token webhookIntake=true JiraEmail=svc-sir; do
+    expect grep -qF -- "$part" <<<"$call"
+  done
+}
+
+test_vpc_placement_is_checked_and_passed_as_context() {
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --vpc-subnets subnet-0123456789abcdef0,subnet-0fedcba9876543210 \
+    --vpc-security-groups sg-0123456789abcdef0
+  expect exit_code 0
+  expect called 'ec2 describe-subnets --subnet-ids subnet-0123456789abcdef0 subnet-0fedcba9876543210 --query Subnets\[\].VpcId --output text'
+  expect called 'ec2 describe-security-groups --group-ids sg-0123456789abcdef0'
+  local call
+  call=$(deploy_call)
+  for part in vpcId=vpc-0123456789abcdef0 vpcSubnetIds=subnet-0123456789abcdef0\\,subnet-0fedcba9876543210 \
+    vpcSecurityGroupIds=sg-0123456789abcdef0; do
+    expect grep -qF -- "$part" <<<"$call"
+  done
+  expect output_has 'NAT gateway or VPC endpoints'
+  # none by default
+  setup
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect not_called 'vpc'
+  expect not_called 'ec2 '
+}
+
+test_vpc_flags_are_validated() {
+  local flags
+  for flags in '--vpc-subnets subnet-0123456789abcdef0' '--vpc-security-groups sg-0123456789abcdef0' \
+    '--vpc-id vpc-0123456789abcdef0' \
+    '--vpc-subnets subnet-xyz --vpc-security-groups sg-0123456789abcdef0' \
+    '--vpc-subnets subnet-0123456789abcdef0 --vpc-security-groups default' \
+    '--vpc-subnets subnet-0123456789abcdef0 --vpc-security-groups sg-0123456789abcdef0 --vpc-id my-vpc'; do
+    with_token_on_stdin
+    # shellcheck disable=SC2086 # the flags and their values, split on purpose
+    deploy "${DEPLOY_ARGS[@]}" --token - $flags
+    expect exit_code 2
+    expect no_calls
+  done
+  expect output_has '--vpc-id my-vpc is not a VPC id'
+  # a --vpc-id the subnets are not in; subnets of two VPCs; security groups of another VPC
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --vpc-subnets subnet-0123456789abcdef0 --vpc-security-groups sg-0123456789abcdef0 \
+    --vpc-id vpc-0aaaaaaaaaaaaaaaa
+  expect exit_code 1
+  expect output_has '--vpc-id vpc-0aaaaaaaaaaaaaaaa, but the subnets subnet-0123456789abcdef0 are in vpc-0123456789abcdef0'
+  expect not_called 'put-parameter'
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_SUBNET_VPCS=$'vpc-0123456789abcdef0\tvpc-0bbbbbbbbbbbbbbbb')
+  deploy "${DEPLOY_ARGS[@]}" --token - --vpc-subnets subnet-0123456789abcdef0,subnet-0fedcba9876543210 --vpc-security-groups sg-0123456789abcdef0
+  expect exit_code 1
+  expect output_has 'are not in one VPC (vpc-0123456789abcdef0 vpc-0bbbbbbbbbbbbbbbb)'
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_SECURITY_GROUP_VPCS=vpc-0bbbbbbbbbbbbbbbb)
+  deploy "${DEPLOY_ARGS[@]}" --token - --vpc-subnets subnet-0123456789abcdef0 --vpc-security-groups sg-0123456789abcdef0
+  expect exit_code 1
+  expect output_has 'the security groups sg-0123456789abcdef0 are not all in vpc-0123456789abcdef0'
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_EC2_FAIL=1)
+  deploy "${DEPLOY_ARGS[@]}" --token - --vpc-subnets subnet-0123456789abcdef0 --vpc-security-groups sg-0123456789abcdef0
+  expect exit_code 1
+  expect output_has 'could not read the subnets subnet-0123456789abcdef0: An error occurred (InvalidSubnetID.NotFound)'
+  expect not_called 'put-parameter'
+}
+
+test_local_passes_the_data_center_flavour_to_the_local_binary() {
+  local_sandbox
+  deploy --local --jira-flavor data-center
+  expect exit_code 0
+  expect called 'sir-jira-local --intake webhook --jira-flavor data-center'
+  expect not_called 'aws '
+  deploy --local --demo --jira-flavor data-center
+  expect exit_code 0
+  expect called 'sir-jira-local --demo --intake webhook --jira-flavor data-center'
+  # cloud and auto pass nothing
+  setup
+  local_sandbox
+  deploy --local --jira-flavor cloud
+  expect exit_code 0
+  deploy --local
+  expect exit_code 0
+  expect not_called '--jira-flavor'
+  # the webhook is Data Center's only intake
+  setup
+  local_sandbox
+  deploy --local --jira-flavor data-center --intake automation
+  expect exit_code 2
+  expect output_has '--intake automation does not go with Jira Data Center'
   expect no_calls
 }
 

@@ -77,6 +77,11 @@ case $tool in
         cp "$file" "$STUB_DIR/ssm-value"
         note "value-file mode=$(stat -c %a "$file")"
         echo 1 ;;
+      *" ec2 describe-subnets "*)
+        [ -z "${STUB_EC2_FAIL:-}" ] || { echo 'An error occurred (InvalidSubnetID.NotFound) when calling the DescribeSubnets operation' >&2; exit 254; }
+        echo "${STUB_SUBNET_VPCS:-vpc-0123456789abcdef0}" ;;
+      *" ec2 describe-security-groups "*)
+        echo "${STUB_SECURITY_GROUP_VPCS:-vpc-0123456789abcdef0}" ;;
       *" cloudformation describe-stacks "*)
         if [ -n "${STUB_NO_STACK:-}" ]; then
           echo 'An error occurred (ValidationError): Stack with id X does not exist' >&2
@@ -146,16 +151,29 @@ case $tool in
       *) echo 'cargo 1.95.0 (stub)' ;;
     esac ;;
   curl)
-    config=$(option --config "$@")
-    cp "$config" "$STUB_DIR/curl.cfg"
-    note "config mode=$(stat -c %a "$config")"
+    # The credentials come in a config file (kept as $STUB_DIR/curl.cfg); serverInfo is asked
+    # without any.
+    if config=$(option --config "$@"); then
+      cp "$config" "$STUB_DIR/curl.cfg"
+      note "config mode=$(stat -c %a "$config")"
+    else
+      note "no credentials"
+    fi
     output=$(option --output "$@")
     printf '{}' >"$output"
     url=${!#}
     case $url in
-      */rest/api/3/myself) printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
-      */rest/api/3/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
-      */rest/api/3/field)
+      */rest/api/2/serverInfo)
+        # Jira Cloud unless STUB_JIRA_SERVER_INFO says otherwise; STUB_JIRA_SERVER_INFO_CODE=000: unreachable.
+        cloud='{"baseUrl":"https://example.atlassian.net","version":"1001.0.0-SNAPSHOT","versionNumbers":[1001,0,0],"deploymentType":"Cloud","buildNumber":100290,"serverTitle":"Jira"}'
+        printf '%s' "${STUB_JIRA_SERVER_INFO:-$cloud}" >"$output"
+        [ "${STUB_JIRA_SERVER_INFO_CODE:-200}" != 000 ] || echo 'curl: (6) Could not resolve host: jira.example.com' >&2
+        printf '%s' "${STUB_JIRA_SERVER_INFO_CODE:-200}" ;;
+      */rest/api/[23]/myself)
+        printf '{"name":"%s","key":"JIRAUSER10100","displayName":"SIR integration"}' "${STUB_JIRA_MYSELF_NAME:-svc-sir}" >"$output"
+        printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
+      */rest/api/[23]/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
+      */rest/api/[23]/field)
         fields='[{"id":"labels","name":"Labels"},{"id":"customfield_10050","name":"AWS accounts"}]'
         printf '%s' "${STUB_JIRA_FIELDS:-$fields}" >"$output"
         printf '200' ;;
@@ -167,6 +185,22 @@ case $tool in
         else
           printf '%s' "${STUB_JIRA_WEBHOOKS:-[]}" >"$output"
           printf '%s' "${STUB_JIRA_WEBHOOKS_CODE:-200}"
+        fi ;;
+      */rest/api/2/search[?]*)
+        # Jira Data Center's count: the search's total with maxResults=0.
+        jql=$(node -e '
+          const q = new URL(process.argv[1]).searchParams;
+          process.stdout.write(q.get("maxResults") === "0" ? q.get("jql") : "maxResults is not 0");' "$url")
+        note "dc-count $jql"
+        if [ -n "${STUB_JIRA_BAD_JQL:-}" ] && [[ $jql == *"$STUB_JIRA_BAD_JQL"* ]]; then
+          printf '{"errorMessages":["Error in the JQL Query: %s"]}' "$STUB_JIRA_BAD_JQL" >"$output"
+          printf '400'
+        else
+          case $jql in
+            *AND*) printf '{"startAt":0,"maxResults":0,"total":3,"issues":[]}' >"$output" ;;
+            *) printf '{"startAt":0,"maxResults":0,"total":12,"issues":[]}' >"$output" ;;
+          esac
+          printf '200'
         fi ;;
       */rest/api/3/search/approximate-count)
         data=$(option --data "$@")

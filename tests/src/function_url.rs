@@ -129,7 +129,18 @@ async fn invoke(
             }));
             let status = StatusCode::from_u16(response.status_code)
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, response.body).into_response()
+            // A function URL sends the response's headers as the function returned them
+            // (`Retry-After` of a 429 among them).
+            let mut answer = (status, response.body).into_response();
+            for (name, value) in &response.headers {
+                if let (Ok(name), Ok(value)) = (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()),
+                    axum::http::HeaderValue::from_str(value),
+                ) {
+                    answer.headers_mut().insert(name, value);
+                }
+            }
+            answer
         }
         Ok(other) => {
             log.errors

@@ -25,12 +25,13 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use jira_client::JiraClientHandler;
-use jira_emulator::{JiraEmulator, JiraEmulatorConfig, SnsTarget};
+use jira_emulator::{Deployment, JiraEmulator, JiraEmulatorConfig, SnsTarget};
 use jira_notifications_handler::NotificationHandler;
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::config::JiraSettings;
+use shared::config::{DataCenterAuth, JiraFlavor};
 use shared::events::rule_patterns;
 use shared::jira::{JiraClient, RetryPolicy};
 use shared::sir::SdkSirClient;
@@ -61,8 +62,14 @@ pub enum Intake {
     Both,
 }
 
+/// Environment variable choosing the Jira the end-to-end suites run against by default:
+/// `cloud` (Cloud with Automation, the default), `cloud-webhook` (Cloud with the signed webhook)
+/// or `data-center` (Data Center with the signed webhook, its only intake). `.ci/run` runs the
+/// suites once per value.
+pub const ENV_E2E_JIRA: &str = "E2E_JIRA";
+
 /// What can be varied per test.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IntegrationOptions {
     /// How Jira's changes reach jira-notifications-handler.
     pub intake: Intake,
@@ -83,6 +90,33 @@ pub struct IntegrationOptions {
     /// The status and field mapping document, put in SSM and read back as a cold start reads
     /// it (defaults when `None`).
     pub mapping_document: Option<String>,
+}
+
+impl Default for IntegrationOptions {
+    /// The Jira and intake [`ENV_E2E_JIRA`] names (an unknown value panics: a typo in CI must
+    /// not quietly run the default), nothing else varied.
+    fn default() -> Self {
+        let (intake, deployment) = match std::env::var(ENV_E2E_JIRA).as_deref() {
+            Err(_) | Ok("" | "cloud") => (Intake::Automation, Deployment::Cloud),
+            Ok("cloud-webhook") => (Intake::Webhook, Deployment::Cloud),
+            Ok("data-center") => (Intake::Webhook, Deployment::DataCenter),
+            Ok(other) => panic!("{ENV_E2E_JIRA}={other}: use cloud, cloud-webhook or data-center"),
+        };
+        IntegrationOptions {
+            intake,
+            jira: JiraEmulatorConfig {
+                deployment,
+                ..JiraEmulatorConfig::default()
+            },
+            sir: SirEmulatorConfig::default(),
+            impacted_accounts: Vec::new(),
+            revoked: Vec::new(),
+            claims: None,
+            notifications: None,
+            async_retry_budget: None,
+            mapping_document: None,
+        }
+    }
 }
 
 /// What one route delivered during a [`Integration::settle`].
@@ -201,6 +235,8 @@ pub struct Integration {
     pub sir_client: SirClientHandler,
     /// See [`IntegrationOptions::async_retry_budget`].
     pub async_retry_budget: Option<u32>,
+    /// How Jira's changes reach jira-notifications-handler.
+    pub intake: Intake,
 }
 
 impl std::fmt::Debug for Integration {
@@ -224,6 +260,15 @@ fn test_retry_policy() -> RetryPolicy {
 }
 
 impl Integration {
+    /// Turns off (or on again) every way Jira tells the integration of a change as it happens:
+    /// the Automation rules and the webhook, whichever the intake uses. Off, only the Jira sweep
+    /// and the audit find Jira's changes.
+    pub fn set_jira_push(&self, enabled: bool) {
+        let automation = matches!(self.intake, Intake::Automation | Intake::Both);
+        self.jira.automation().set_enabled(enabled && automation);
+        self.jira.webhooks().set_enabled(enabled);
+    }
+
     /// The one case in the SIR emulator; fails the test, listing the titles, if there are more
     /// or none.
     pub fn only_case(&self) -> sir_emulator::CaseRecord {
@@ -358,6 +403,14 @@ impl Integration {
             url: jira.base_url(),
             project_key: PROJECT_KEY.into(),
             token: SecretString::from("integration-token".to_owned()),
+            // As deploy.sh configures it from the site's serverInfo: a Data Center site with a
+            // personal access token.
+            flavor: match jira.deployment() {
+                Deployment::Cloud => JiraFlavor::Cloud,
+                Deployment::DataCenter => {
+                    JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken)
+                }
+            },
         };
         let jira_api = || -> Result<Arc<JiraClient>, HarnessError> {
             Ok(Arc::new(
@@ -516,6 +569,7 @@ impl Integration {
             function_url,
             sir_client,
             async_retry_budget: options.async_retry_budget,
+            intake: options.intake,
         })
     }
 

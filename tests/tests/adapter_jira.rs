@@ -49,6 +49,7 @@ fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
         url: emulator.base_url(),
         project_key: "SEC".into(),
         token: SecretString::from(token.to_owned()),
+        flavor: shared::config::JiraFlavor::Cloud,
     };
     let client = if emulator.base_url() == jira_emulator::IN_PROCESS_URL {
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(emulator, None)))

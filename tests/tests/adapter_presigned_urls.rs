@@ -340,6 +340,7 @@ async fn jira_client_failing_to_download_a_sir_attachment_reports_no_presigned_u
                 url: jira.base_url(),
                 project_key: "SEC".into(),
                 token: SecretString::from("integration-token".to_owned()),
+                flavor: shared::config::JiraFlavor::Cloud,
             })
             .unwrap()
             .with_retry_policy(RetryPolicy {
@@ -406,6 +407,7 @@ async fn a_jira_download_broken_off_does_not_name_the_media_url_jira_redirected_
         url: site.clone(),
         project_key: "SEC".into(),
         token: SecretString::from("integration-token".to_owned()),
+        flavor: shared::config::JiraFlavor::Cloud,
     })
     .unwrap()
     .with_retry_policy(RetryPolicy {

@@ -24,7 +24,7 @@ async fn jira_settings_load_with_the_token_decrypted() {
         )
         .await
         .unwrap();
-    let settings = JiraSettings::load(&world.ssm, &world.parameters)
+    let settings = JiraSettings::load(&world.ssm, &world.parameters, Default::default())
         .await
         .unwrap();
     assert_eq!(settings.email, "bot@example.com");
@@ -82,7 +82,9 @@ async fn missing_parameter_is_named() {
         .put_parameter(&p.jira_token(), "tok", ParameterType::SecureString)
         .await
         .unwrap();
-    let err = JiraSettings::load(&world.ssm, p).await.unwrap_err();
+    let err = JiraSettings::load(&world.ssm, p, Default::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::MissingParameter { .. }), "{err}");
     assert_eq!(
         err.to_string(),
@@ -106,7 +108,7 @@ async fn plain_string_token_is_refused() {
         .put_parameter(&world.parameters.jira_token(), "tok", ParameterType::String)
         .await
         .unwrap();
-    let err = JiraSettings::load(&world.ssm, &world.parameters)
+    let err = JiraSettings::load(&world.ssm, &world.parameters, Default::default())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InsecureParameter { .. }), "{err}");
@@ -125,7 +127,7 @@ async fn unusable_values_are_refused_at_load() {
             .put_jira_parameters(email, url, key, "tok")
             .await
             .unwrap();
-        let err = JiraSettings::load(&world.ssm, &world.parameters)
+        let err = JiraSettings::load(&world.ssm, &world.parameters, Default::default())
             .await
             .unwrap_err();
         assert!(

@@ -61,7 +61,7 @@ async fn audit_repairs_an_issue_field_left_different_by_a_lost_write() {
 
     // A write of ours that Jira lost: the issue differs from the case while its snapshot says it
     // holds what we left there (no Automation message: nothing tells the integration).
-    it.jira.automation().set_enabled(false);
+    it.set_jira_push(false);
     it.jira
         .edit_issue(&alice.account_id, &key, rename("Stale title"))
         .unwrap();
@@ -122,7 +122,7 @@ async fn audit_leaves_a_pending_jira_edit_alone() {
     let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
 
     // A person's edit whose Automation message has not come yet (its snapshot is the old one).
-    it.jira.automation().set_enabled(false);
+    it.set_jira_push(false);
     it.jira
         .edit_issue(
             &alice.account_id,
@@ -249,7 +249,7 @@ async fn audit_of_a_synced_pair_writes_nothing() {
 async fn an_on_demand_audit_lists_the_pair_in_a_dry_run_then_repairs_it() {
     let it = Integration::start().await.unwrap();
     let (id, key, alice) = synced_pair(&it, "Unusual API calls").await;
-    it.jira.automation().set_enabled(false);
+    it.set_jira_push(false);
     it.jira
         .edit_issue(&alice.account_id, &key, rename("Stale title"))
         .unwrap();
@@ -389,7 +389,7 @@ async fn closing_audit_settles_a_summary_left_different_at_the_closure() {
     // As a title and summary edited on both sides within seconds leave them: the issue holds a
     // word of its own that its snapshot says the integration left there, and nothing is on its
     // way to either side.
-    it.jira.automation().set_enabled(false);
+    it.set_jira_push(false);
     it.jira
         .edit_issue(&alice.account_id, &key, rename("Crossed word"))
         .unwrap();
@@ -397,7 +397,7 @@ async fn closing_audit_settles_a_summary_left_different_at_the_closure() {
     let mut snapshot = store.issue_snapshot(&key).await.unwrap().unwrap();
     snapshot.summary = "Crossed word".into();
     store.put_issue_snapshot(&snapshot).await.unwrap();
-    it.jira.automation().set_enabled(true);
+    it.set_jira_push(true);
 
     it.sir.close_case(HUMAN, &id).unwrap();
     it.settle().await.unwrap().assert_clean();

@@ -287,7 +287,7 @@ async fn an_edited_jira_comment_updates_its_copy() {
 async fn the_same_notification_twice_and_concurrently_makes_one_case_and_no_duplicate_comment() {
     let (it, people) = integration().await;
     let me = &people.alice.account_id;
-    it.jira.automation().set_enabled(false);
+    it.set_jira_push(false);
     let key = it.jira.create_issue(me, new_issue("Twice", "x")).unwrap();
     it.jira.comment(me, &key, "only once please").unwrap();
     let message = format!(r#"{{"automationData":{{"IssueId":"{key}"}}}}"#);
@@ -829,7 +829,7 @@ async fn a_status_change_sir_refuses_is_reported_once_and_the_comments_still_rea
     it.sir.faults().refuse("UpdateCaseStatus", refusal);
 
     // Delivered by hand, so the very same event can be delivered again.
-    it.jira.automation().set_enabled(false);
+    it.set_jira_push(false);
     it.jira.transition_to(me, &key, "In Progress").unwrap();
     it.jira
         .comment(me, &key, "copied despite the refusal")
@@ -867,7 +867,7 @@ async fn a_status_change_sir_refuses_is_reported_once_and_the_comments_still_rea
     assert_eq!(applied.comments_added, 1);
     let again = it.sir_client.handle(event).await.unwrap();
     assert_eq!(again.notes, 0, "a redelivery reports nothing again");
-    it.jira.automation().set_enabled(true);
+    it.set_jira_push(true);
     it.settle().await.unwrap();
 
     let case = it.sir.case(&case_id).unwrap();

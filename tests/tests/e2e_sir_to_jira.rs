@@ -108,6 +108,7 @@ async fn pipeline() -> Pipeline {
         url: jira.base_url(),
         project_key: "SEC".into(),
         token: SecretString::from("integration-token".to_owned()),
+        flavor: shared::config::JiraFlavor::Cloud,
     })
     .unwrap()
     .with_retry_policy(RetryPolicy {

@@ -53,6 +53,7 @@ fn setup(sweep: Sweeping) -> Setup {
         url: jira.base_url(),
         project_key: PROJECT_KEY.into(),
         token: SecretString::from("integration-token".to_owned()),
+        flavor: shared::config::JiraFlavor::Cloud,
     };
     let api =
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(&jira, None))).unwrap();

@@ -133,6 +133,7 @@ impl Setup {
             url: self.jira.base_url(),
             project_key: "SEC".into(),
             token: SecretString::from("integration-token".to_owned()),
+            flavor: shared::config::JiraFlavor::Cloud,
         }
     }
 

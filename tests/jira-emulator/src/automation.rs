@@ -4,6 +4,9 @@
 //! Messages leave in order from one background task, so a Jira request never waits for (or
 //! fails because of) SNS; failures are logged and counted. In process there is no task: the
 //! messages wait, in order, for the caller to take them ([`Automation::take_pending`]).
+//!
+//! Jira Data Center has no Amazon SNS action: there the rules are off at start and, turned on,
+//! only record their messages (nothing is published, nothing waits for an in-process caller).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,6 +39,9 @@ struct AutomationState {
     names_initiator: AtomicBool,
     /// To the publishing task; `None` in process.
     queue: Option<mpsc::UnboundedSender<String>>,
+    /// Without a queue: whether messages wait for the caller (in process) or are only recorded
+    /// (Data Center).
+    hand_over: bool,
     /// In process: messages not taken yet.
     pending: Mutex<Vec<String>>,
     queued: AtomicU64,
@@ -75,20 +81,37 @@ impl Automation {
         Automation::with_queue(None)
     }
 
-    fn with_queue(queue: Option<mpsc::UnboundedSender<String>>) -> Automation {
+    /// Data Center's: off at start, and messages (once turned on) only recorded, never
+    /// published nor handed over, as Data Center has no SNS action.
+    pub(crate) fn data_center() -> Automation {
         Automation {
             state: Arc::new(AutomationState {
-                enabled: AtomicBool::new(true),
-                skip_initiator: Mutex::new(None),
-                stopped_at_condition: AtomicU64::new(0),
-                names_initiator: AtomicBool::new(true),
-                queue,
-                pending: Mutex::new(Vec::new()),
-                queued: AtomicU64::new(0),
-                finished: AtomicU64::new(0),
-                published: Mutex::new(Vec::new()),
-                failures: Mutex::new(Vec::new()),
+                enabled: AtomicBool::new(false),
+                hand_over: false,
+                ..Automation::state(None)
             }),
+        }
+    }
+
+    fn with_queue(queue: Option<mpsc::UnboundedSender<String>>) -> Automation {
+        Automation {
+            state: Arc::new(Automation::state(queue)),
+        }
+    }
+
+    fn state(queue: Option<mpsc::UnboundedSender<String>>) -> AutomationState {
+        AutomationState {
+            enabled: AtomicBool::new(true),
+            skip_initiator: Mutex::new(None),
+            stopped_at_condition: AtomicU64::new(0),
+            names_initiator: AtomicBool::new(true),
+            queue,
+            hand_over: true,
+            pending: Mutex::new(Vec::new()),
+            queued: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            published: Mutex::new(Vec::new()),
+            failures: Mutex::new(Vec::new()),
         }
     }
 
@@ -97,7 +120,7 @@ impl Automation {
         std::mem::take(&mut *lock(&self.state.pending))
     }
 
-    /// Turns the rules on or off (on at start).
+    /// Turns the rules on or off (on at start; off in Data Center).
     pub fn set_enabled(&self, enabled: bool) {
         self.state.enabled.store(enabled, Ordering::SeqCst);
     }
@@ -189,7 +212,9 @@ impl Automation {
         self.state.queued.fetch_add(1, Ordering::SeqCst);
         let Some(queue) = &self.state.queue else {
             lock(&self.state.published).push(message.clone());
-            lock(&self.state.pending).push(message);
+            if self.state.hand_over {
+                lock(&self.state.pending).push(message);
+            }
             self.state.finished.fetch_add(1, Ordering::SeqCst);
             return;
         };

@@ -15,12 +15,14 @@ use crate::custom_fields::CustomField;
 use crate::faults::{Faults, RateLimit};
 use crate::http;
 use crate::http::media::Media;
+use crate::http::render::data_center_user;
 use crate::model::{
     IssueAction, IssueEdit, IssueRecord, MediaRequest, NewIssue, RecordedRequest, RichText, User,
     jira_timestamp,
 };
 use crate::store::{
-    IssueChanges, LabelChange, NewIssueFields, Store, StoreSettings, check_label, check_summary,
+    IssueChanges, LabelChange, NewIssueFields, Store, StoreSettings, TextOf, check_label,
+    check_summary,
 };
 use crate::webhooks::{WebhookEvent, Webhooks};
 use crate::workflow::Workflow;
@@ -30,20 +32,31 @@ use crate::{Error, lock};
 /// need with `max_attachment_bytes`).
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 
+/// Which Jira the emulator is: Jira Cloud (the default) or Jira Data Center / Server (see the
+/// crate documentation's "Data Center mode" for everything that differs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Deployment {
+    #[default]
+    Cloud,
+    DataCenter,
+}
+
 /// How to run the emulator.
 #[derive(Debug, Clone)]
 pub struct JiraEmulatorConfig {
     /// 0 picks a free port.
     pub port: u16,
-    /// The integration user's e-mail (Basic auth user name, and `GET /myself`).
+    /// The integration user's e-mail (Basic auth user name, and `GET /myself`; in Data Center
+    /// its local part is the integration user's username).
     pub email: String,
-    /// The integration user's API token.
+    /// The integration user's API token (in Data Center: its personal access token).
     pub token: String,
     pub display_name: String,
     pub project_key: String,
     /// Issue types `POST /issue` accepts, by name.
     pub issue_types: Vec<String>,
-    /// Where Automation messages go; `None` only records them.
+    /// Where Automation messages go; `None` only records them. Ignored in Data Center, which has
+    /// no Amazon SNS action.
     pub sns: Option<SnsTarget>,
     pub workflow: Workflow,
     pub rate_limit: Option<RateLimit>,
@@ -57,11 +70,14 @@ pub struct JiraEmulatorConfig {
     /// Cloud's search index lags its writes: `/search/jql` does not see an issue created less
     /// than this long ago, and matches one updated less than this long ago by its earlier
     /// fields, unless the request names its id in `reconcileIssues`.
-    /// Zero (the default) makes search see every write at once.
+    /// Zero (the default) makes search see every write at once. Not applied in Data Center,
+    /// whose index is updated with each write.
     pub search_lag: Duration,
     /// The site's custom fields (`GET /field`, settable by id on create and edit; some
     /// required on the create screen). None by default.
     pub custom_fields: Vec<CustomField>,
+    /// Jira Cloud (the default) or Jira Data Center.
+    pub deployment: Deployment,
 }
 
 impl Default for JiraEmulatorConfig {
@@ -83,6 +99,7 @@ impl Default for JiraEmulatorConfig {
             attachment_redirect: true,
             search_lag: Duration::ZERO,
             custom_fields: Vec::new(),
+            deployment: Deployment::Cloud,
         }
     }
 }
@@ -90,6 +107,7 @@ impl Default for JiraEmulatorConfig {
 /// What the HTTP handlers and the Rust API share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    pub(crate) deployment: Deployment,
     pub(crate) base_url: String,
     /// The media host's origin, `http://127.0.0.1:<another port>`.
     pub(crate) media_url: String,
@@ -117,8 +135,12 @@ impl Shared {
         }
     }
 
+    /// How far the search index lags the writes: never in Data Center.
     pub(crate) fn search_lag(&self) -> Duration {
-        Duration::from_millis(self.search_lag_ms.load(Ordering::Relaxed))
+        match self.deployment {
+            Deployment::Cloud => Duration::from_millis(self.search_lag_ms.load(Ordering::Relaxed)),
+            Deployment::DataCenter => Duration::ZERO,
+        }
     }
 
     /// Runs a change of the store and lets Automation see it once committed. Messages are
@@ -199,12 +221,13 @@ impl Shared {
         actor: &str,
         key: &str,
         body: Value,
+        wiki: Option<String>,
         properties: std::collections::BTreeMap<String, Value>,
     ) -> Result<crate::model::CommentRecord, Error> {
         let key = self.issue_key(key)?;
         self.change(
             actor,
-            |store| store.add_comment(actor, &key, body, properties),
+            |store| store.add_comment(actor, &key, body, wiki, properties),
             |_| event_if(true, &key),
         )
     }
@@ -215,11 +238,12 @@ impl Shared {
         key: &str,
         comment_id: &str,
         body: Value,
+        wiki: Option<String>,
     ) -> Result<crate::model::CommentRecord, Error> {
         let key = self.issue_key(key)?;
         self.change(
             actor,
-            |store| store.edit_comment(actor, &key, comment_id, body),
+            |store| store.edit_comment(actor, &key, comment_id, body, wiki),
             |_| event_if(true, &key),
         )
     }
@@ -315,6 +339,7 @@ impl Shared {
                 reporter: None,
                 custom_fields,
                 properties: Default::default(),
+                description_wiki: None,
             },
         )
         .map(|(_, key)| key)
@@ -338,6 +363,7 @@ impl Shared {
                 description: description.map(Some),
                 labels: edit.labels.map(LabelChange::Set).into_iter().collect(),
                 custom_fields: Default::default(),
+                description_wiki: None,
             },
         )
     }
@@ -376,7 +402,7 @@ impl Shared {
         body: RichText,
     ) -> Result<String, Error> {
         let body = document(body, "comment")?;
-        self.add_comment(as_account, key, body, Default::default())
+        self.add_comment(as_account, key, body, None, Default::default())
             .map(|comment| comment.id)
     }
 
@@ -388,7 +414,7 @@ impl Shared {
         body: RichText,
     ) -> Result<(), Error> {
         let body = document(body, "comment")?;
-        self.edit_comment(as_account, key, comment_id, body)
+        self.edit_comment(as_account, key, comment_id, body, None)
             .map(drop)
     }
 
@@ -449,7 +475,14 @@ impl JiraEmulator {
         // must not send Jira credentials there.
         let media_listener = bind_media_host()?;
         let media_port = bound_port(&media_listener)?;
-        let (automation, publisher) = Automation::start(config.sns.clone()).await;
+        // Data Center has no Amazon SNS action: its Automation publishes nothing (`sns` ignored).
+        let (automation, publisher) = match config.deployment {
+            Deployment::Cloud => {
+                let (automation, publisher) = Automation::start(config.sns.clone()).await;
+                (automation, Some(publisher))
+            }
+            Deployment::DataCenter => (Automation::data_center(), None),
+        };
         let (shared, integration_account_id) = Self::shared(
             config,
             format!("http://127.0.0.1:{port}"),
@@ -471,7 +504,10 @@ impl JiraEmulator {
         Ok(JiraEmulator {
             shared,
             integration_account_id,
-            tasks: vec![server, media_server, publisher],
+            tasks: [Some(server), Some(media_server), publisher]
+                .into_iter()
+                .flatten()
+                .collect(),
         })
     }
 
@@ -482,11 +518,15 @@ impl JiraEmulator {
     /// paused clock.
     pub fn in_process(config: JiraEmulatorConfig) -> Result<JiraEmulator, Error> {
         config.workflow.validate()?;
+        let automation = match config.deployment {
+            Deployment::Cloud => Automation::in_process(),
+            Deployment::DataCenter => Automation::data_center(),
+        };
         let (shared, integration_account_id) = Self::shared(
             config,
             IN_PROCESS_URL.to_owned(),
             IN_PROCESS_MEDIA_URL.to_owned(),
-            Automation::in_process(),
+            automation,
         );
         Ok(JiraEmulator {
             shared,
@@ -524,6 +564,7 @@ impl JiraEmulator {
         automation: Automation,
     ) -> (Arc<Shared>, String) {
         let store = Store::new(StoreSettings {
+            deployment: config.deployment,
             project_key: config.project_key,
             issue_types: config.issue_types,
             workflow: config.workflow,
@@ -536,6 +577,7 @@ impl JiraEmulator {
         });
         let integration_account_id = store.integration_account_id().to_owned();
         let shared = Arc::new(Shared {
+            deployment: config.deployment,
             base_url,
             media_url,
             attachment_redirect: config.attachment_redirect,
@@ -551,6 +593,11 @@ impl JiraEmulator {
         (shared, integration_account_id)
     }
 
+    /// Which Jira this is (see [`JiraEmulatorConfig::deployment`]).
+    pub fn deployment(&self) -> Deployment {
+        self.shared.deployment
+    }
+
     /// `http://127.0.0.1:<port>`, what `jiraUrl` should be set to.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
@@ -563,7 +610,7 @@ impl JiraEmulator {
     }
 
     /// Changes how long `/search/jql` takes to see a write (see
-    /// [`JiraEmulatorConfig::search_lag`]).
+    /// [`JiraEmulatorConfig::search_lag`]; no effect in Data Center).
     pub fn set_search_lag(&self, lag: Duration) {
         self.shared
             .search_lag_ms
@@ -574,6 +621,7 @@ impl JiraEmulator {
     /// (0 turns it off), with `isLast: false` and a `nextPageToken` while more follow: Jira
     /// Cloud documents that a page may hold fewer issues than `maxResults` (it caps the page
     /// by the fields asked for, and may return fewer still), so a short page is not the last.
+    /// No effect in Data Center, whose `/search` pages hold `maxResults` issues while more follow.
     pub fn set_search_short_pages(&self, most: usize) {
         self.shared
             .search_short_page
@@ -590,17 +638,28 @@ impl JiraEmulator {
         lock(&self.shared.media).clear_requests();
     }
 
-    /// The integration user's accountId (what `GET /rest/api/3/myself` answers).
+    /// The integration user's accountId (what `GET /rest/api/3/myself` answers; in Data Center
+    /// its username, `name` in `GET /rest/api/2/myself`).
     pub fn integration_account_id(&self) -> String {
         self.integration_account_id.clone()
     }
 
-    /// Adds (or replaces, by accountId) a user; an empty accountId is generated.
+    /// Adds (or replaces, by accountId) a user; an empty accountId is generated (in Data
+    /// Center: a username from the e-mail's local part, or the display name).
     pub fn add_user(&self, user: User) -> User {
         lock(&self.shared.store).add_user(user)
     }
 
-    /// Lets a user call the REST API with Basic `email:token`.
+    /// The Data Center user key (`JIRAUSER10001`, …) of the user with this accountId (in Data
+    /// Center: username); every user has one, but only Data Center's API shows it.
+    pub fn user_key(&self, account_id: &str) -> Option<String> {
+        lock(&self.shared.store)
+            .user_key(account_id)
+            .map(str::to_owned)
+    }
+
+    /// Lets a user call the REST API with Basic `email:token` (in Data Center: with Basic
+    /// `username:token`, or `token` as a personal access token, `Authorization: Bearer`).
     pub fn add_api_token(&self, account_id: &str, email: &str, token: &str) -> Result<(), Error> {
         lock(&self.shared.store).add_api_token(account_id, email, token)
     }
@@ -705,7 +764,8 @@ impl JiraEmulator {
         lock(&self.shared.store).issue(key).ok().cloned()
     }
 
-    /// The keys `/search/jql` finds for `jql` now as the integration user, index lag included
+    /// The keys `/search/jql` (Data Center: `/search`) finds for `jql` now as the integration
+    /// user, index lag included
     /// (all pages, in the order it answers), without a request: what the world's clock makes
     /// searchable.
     pub fn search_keys(&self, jql: &str) -> Result<Vec<String>, Error> {
@@ -868,16 +928,33 @@ fn webhook_event(
             _,
             Some(IssueAction::Commented { comment_id } | IssueAction::CommentEdited { comment_id }),
         ) => {
-            comment = issue.comments.iter().find(|c| &c.id == comment_id).map(|c| {
-                serde_json::json!({
-                    "id": c.id,
-                    "self": format!("{base_url}/rest/api/2/issue/{}/comment/{}", issue.id, c.id),
-                    "author": {"accountId": c.author},
-                    "body": adf::to_plain_text(&c.body),
-                    "created": jira_timestamp(c.created),
-                    "updated": jira_timestamp(c.updated),
-                })
-            });
+            comment = issue
+                .comments
+                .iter()
+                .find(|c| &c.id == comment_id)
+                .map(|c| {
+                    let self_url =
+                        format!("{base_url}/rest/api/2/issue/{}/comment/{}", issue.id, c.id);
+                    match store.deployment() {
+                        Deployment::Cloud => serde_json::json!({
+                            "id": c.id,
+                            "self": self_url,
+                            "author": {"accountId": c.author},
+                            "body": adf::to_plain_text(&c.body),
+                            "created": jira_timestamp(c.created),
+                            "updated": jira_timestamp(c.updated),
+                        }),
+                        Deployment::DataCenter => serde_json::json!({
+                            "id": c.id,
+                            "self": self_url,
+                            "author": data_center_user(store, base_url, &c.author),
+                            "body": store.wiki_text(&TextOf::Comment(c.id.clone()), &c.body),
+                            "updateAuthor": data_center_user(store, base_url, &c.update_author),
+                            "created": jira_timestamp(c.created),
+                            "updated": jira_timestamp(c.updated),
+                        }),
+                    }
+                });
             if matches!(last, Some(IssueAction::Commented { .. })) {
                 ("comment_created", "issue_commented")
             } else {
@@ -887,16 +964,10 @@ fn webhook_event(
         (_, Some(IssueAction::Transitioned { .. })) => ("jira:issue_updated", "issue_generic"),
         _ => ("jira:issue_updated", "issue_updated"),
     };
-    let user = store.user(actor).map_or_else(
-        || serde_json::json!({"accountId": actor}),
-        |user| {
-            serde_json::json!({
-                "accountId": user.account_id,
-                "displayName": user.display_name,
-                "active": user.active,
-            })
-        },
-    );
+    let user = match store.deployment() {
+        Deployment::Cloud => cloud_webhook_user(store, actor),
+        Deployment::DataCenter => data_center_user(store, base_url, actor),
+    };
     Some(WebhookEvent {
         name,
         type_name,
@@ -919,4 +990,18 @@ fn webhook_event(
         user,
         comment,
     })
+}
+
+/// Who acted, as Cloud's webhooks name them.
+fn cloud_webhook_user(store: &Store, actor: &str) -> Value {
+    store.user(actor).map_or_else(
+        || serde_json::json!({"accountId": actor}),
+        |user| {
+            serde_json::json!({
+                "accountId": user.account_id,
+                "displayName": user.display_name,
+                "active": user.active,
+            })
+        },
+    )
 }

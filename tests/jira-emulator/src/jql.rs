@@ -1010,6 +1010,7 @@ mod tests {
     /// A store of SEC with issues SEC-1 … SEC-`count`; SEC-2 is In Progress and SEC-3 Done.
     fn store_with(count: usize) -> Store {
         let mut store = Store::new(crate::store::StoreSettings {
+            deployment: crate::Deployment::Cloud,
             project_key: "SEC".into(),
             issue_types: vec!["Task".into()],
             workflow: crate::Workflow::default(),
@@ -1033,6 +1034,7 @@ mod tests {
                         custom_fields: Default::default(),
                         reporter: None,
                         properties: Default::default(),
+                        description_wiki: None,
                     },
                 )
                 .unwrap_or_else(|error| panic!("{error}"));

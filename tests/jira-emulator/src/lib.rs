@@ -1,5 +1,6 @@
 //! Jira Cloud emulator for the local world: the REST v3 (and v2) API an integration uses, with
-//! Cloud's rules, plus Jira Automation publishing `{"automationData":{"IssueId":"SEC-12","Initiator":"<accountId>"}}` to an
+//! Cloud's rules (or, with [`Deployment::DataCenter`], Jira Data Center's REST v2: see "Data
+//! Center mode" below), plus Jira Automation publishing `{"automationData":{"IssueId":"SEC-12","Initiator":"<accountId>"}}` to an
 //! SNS topic after every change, a Rust API and an admin HTTP API that act as human Jira users,
 //! and fault injection. [`JiraEmulator::in_process`] runs the same state and routers without a
 //! socket or a task: a transport hands requests to [`JiraEmulator::routers`] and the caller takes
@@ -48,12 +49,13 @@
 //! [`JiraEmulator::media_requests`]), and one whose `Accept` admits no type the file is served
 //! as (e.g. `Accept: application/json` for a binary file) gets 406.
 //!
-//! # JQL supported by `/search/jql`
+//! # JQL supported by `/search/jql` (Data Center: `/search`)
 //! Clauses combined with `AND`, `OR`, `NOT` and parentheses (`NOT` binds tightest, then `AND`,
 //! then `OR`), then optionally
 //! `ORDER BY <key|created|updated|status|summary> [ASC|DESC], ...` (default `key DESC`):
 //! - `project`, `key`/`issuekey`, `status`, `issuetype`/`type`, `reporter`, `creator`:
-//!   `=`, `!=`, `IN (...)`, `NOT IN (...)`; users by accountId or `currentUser()`
+//!   `=`, `!=`, `IN (...)`, `NOT IN (...)`; users by accountId (Data Center: username) or
+//!   `currentUser()`
 //! - `key`/`issuekey` also `>`, `>=`, `<`, `<=`: issues of the key's project whose number
 //!   compares so (`key > SEC-9` finds SEC-10; numbers, not text); the key must exist
 //! - `statusCategory`: `=`, `!=`, `IN`, `NOT IN` with a category's name (`"To Do"`,
@@ -109,6 +111,70 @@
 //! `Initiator` (the README's rules send `{{initiator.accountId}}`). Watchers and
 //! issue properties are not fields and publish nothing (nor change `updated`), as in Cloud.
 //!
+//! # Data Center mode
+//! [`JiraEmulatorConfig::deployment`] set to [`Deployment::DataCenter`] makes the emulator a Jira
+//! Data Center 10.3 site, as strict as the real one. Cloud stays the default, unchanged.
+//! Everything not listed here is as in Cloud (`/rest/api/2` routes, issue and comment
+//! properties, `properties=`, `expand=properties`, transitions, custom fields, error bodies
+//! `{"errorMessages","errors"}` and their messages, faults, rate limits with `Retry-After`, the
+//! admin API, webhooks' registration, headers, signing and retries). What differs:
+//! - **Users.** A user's `account_id` holds its Data Center username (DC's `name`), the id the
+//!   API names it by: [`JiraEmulator::add_user`] with an empty one makes it from the e-mail's
+//!   local part (or the display name, lower-cased, spaces → dots), lower-cased, with `2`, `3`, …
+//!   after it when taken; the integration user's comes from [`JiraEmulatorConfig::email`]
+//!   (`integration`). Usernames compare without case. Every user also has a user key,
+//!   `JIRAUSER10000` (the integration user), `JIRAUSER10001`, … ([`JiraEmulator::user_key`]).
+//!   The Rust and admin APIs take the username wherever they take an accountId.
+//! - **User JSON**, everywhere a user appears (`myself`, `user`, `user/search`, reporter,
+//!   creator, comment and attachment authors, watchers, changelog, webhook bodies):
+//!   `{"self", "key", "name", "avatarUrls", "emailAddress" (when visible), "displayName",
+//!   "active", "timeZone"}`, no `accountId`.
+//! - **REST v2 only**: anything under `/rest/api/3` answers 404, as Data Center 9/10 does.
+//! - **Auth**: `Authorization: Bearer <token>` with a user's token (the integration user's
+//!   [`JiraEmulatorConfig::token`], or one given with `add_api_token`) as a personal access
+//!   token, or Basic `username:token`; Basic with the e-mail, no credentials or others are 401.
+//! - `GET /serverInfo` (no auth): `"deploymentType": "Server"` (Data Center answers so too),
+//!   `"version": "10.3.1"`, `"versionNumbers": [10, 3, 1]`.
+//! - `GET /user?username=` or `?key=` (`accountId=` is a 400, an unknown user a 404);
+//!   `GET /user/search?username=&startAt=&maxResults=&includeActive=&includeInactive=` matches
+//!   the start of the username, of the display name or one of its words, or of a visible
+//!   e-mail, case-insensitively, active users only by default; without `username` (e.g. Cloud's
+//!   `query=`) it is a 400 "The username query parameter was not provided".
+//! - Watchers: `POST /issue/{key}/watchers` takes a JSON string username;
+//!   `DELETE /issue/{key}/watchers?username=` (`accountId=` is a 400).
+//! - `POST /issue` takes the reporter as `{"name": "<username>"}`; anything else, or no such
+//!   user, is a 400 on `reporter`.
+//! - **Text**: descriptions and comment bodies are wiki markup strings. The emulator keeps the
+//!   wiki text written through the REST API and answers it byte for byte, as Data Center does;
+//!   internally (and in [`IssueRecord::description`]) it is read into ADF (paragraphs by empty
+//!   lines, line breaks, headings, lists, `*bold*` and the other marks, `[text|url]`,
+//!   `[~user]`, `{panel}`/`{info}`/`{note}`/`{warning}`/`{tip}`/`{quote}`, `{code}`/`{noformat}`
+//!   kept verbatim). Text a person writes through the Rust or admin API (plain text or ADF) is
+//!   answered as wiki markup: plain text as it is, with wiki specials escaped only where they
+//!   would read as markup, so what a reader sees is the text written (`Use *this*` →
+//!   `Use \*this\*`). Changelog entries and Automation see the text's plain reading.
+//! - **Search**: `GET /search?jql=&startAt=&maxResults=&fields=&expand=` and `POST /search`
+//!   `{"jql","startAt","maxResults","fields","expand"}` (another key, e.g. Cloud's
+//!   `nextPageToken`, is a 400) answer `{"expand","startAt","maxResults","total","issues"}`;
+//!   `maxResults` defaults to 50 and is capped at 1000; `fields` defaults to every field; JQL
+//!   without a clause is allowed. No `isLast`, `nextPageToken` or `reconcileIssues`;
+//!   `/search/jql` answers 404. The index is updated on write: [`JiraEmulatorConfig::search_lag`]
+//!   and [`JiraEmulator::set_search_short_pages`] do not apply.
+//! - **JQL** user values are usernames (`reporter = alice`) or `currentUser()`.
+//! - **Attachments** download from `GET /secure/attachment/{id}/{filename}` on the site itself,
+//!   with the REST API's auth (401 without): no media host, no redirect; an attachment's
+//!   `content` points there, and `/rest/api/2/attachment/content/{id}` answers 404. Uploads
+//!   still need `X-Atlassian-Token: no-check` (403 "XSRF check failed" without).
+//! - Comments have no `jsdPublic`.
+//! - **Webhooks**: bodies carry Data Center users (`user`, a comment's `author` and
+//!   `updateAuthor`) and a comment's `body` as wiki markup.
+//! - **Automation**: Data Center has no Amazon SNS action. [`JiraEmulatorConfig::sns`] is
+//!   ignored; the rules are off at start ([`Automation::is_enabled`] is false), so a test that
+//!   expects Automation messages from a Data Center site fails rather than passing on a feature
+//!   the product lacks; turned on, they only record their messages ([`Automation::published`]):
+//!   nothing is published, and in process [`JiraEmulator::take_automation_messages`] stays
+//!   empty.
+//!
 //! # Time
 //! Every time the emulator reads (`created`/`updated`, `serverTime`, JQL's `now()`, the search
 //! lag, the outage and rate-limit windows) is the clock crate's: the system's, or a simulation's
@@ -126,12 +192,13 @@ mod jql;
 mod model;
 mod store;
 mod webhooks;
+mod wiki;
 mod workflow;
 
 pub use automation::{Automation, SnsTarget};
 pub use custom_fields::{CustomField, CustomFieldKind};
 pub use emulator::{
-    DEFAULT_MAX_ATTACHMENT_BYTES, IN_PROCESS_MEDIA_URL, IN_PROCESS_URL, JiraEmulator,
+    DEFAULT_MAX_ATTACHMENT_BYTES, Deployment, IN_PROCESS_MEDIA_URL, IN_PROCESS_URL, JiraEmulator,
     JiraEmulatorConfig,
 };
 pub use error::Error;

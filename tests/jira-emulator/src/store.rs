@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::Error;
 use crate::adf;
 use crate::custom_fields::CustomField;
+use crate::emulator::Deployment;
 use crate::model::{AttachmentRecord, CommentRecord, HistoryEntry, IssueAction, IssueRecord, User};
 use crate::workflow::Workflow;
 
@@ -32,6 +33,8 @@ pub(crate) struct NewIssueFields {
     pub custom_fields: BTreeMap<String, Value>,
     /// Issue properties set with the create (its `properties` list).
     pub properties: BTreeMap<String, Value>,
+    /// The description's wiki text as written through Data Center's REST API.
+    pub description_wiki: Option<String>,
 }
 
 /// One edit of the labels list, as Jira's `update` verbs.
@@ -51,6 +54,25 @@ pub(crate) struct IssueChanges {
     pub labels: Vec<LabelChange>,
     /// Custom field values by id, already checked (`null` clears one).
     pub custom_fields: BTreeMap<String, Value>,
+    /// With a new description: its wiki text as written through Data Center's REST API.
+    pub description_wiki: Option<String>,
+}
+
+/// A text whose wiki markup the store keeps as written (Data Center keeps the text it is given).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TextOf {
+    /// The description of the issue with this id.
+    Description(String),
+    /// The body of the comment with this id.
+    Comment(String),
+}
+
+/// Wiki text as written, and the document it was read as: it stands for the text while the
+/// document is still that one.
+#[derive(Debug, Clone)]
+struct WrittenWiki {
+    wiki: String,
+    document: Value,
 }
 
 #[derive(Debug)]
@@ -63,6 +85,7 @@ struct ApiToken {
 /// The emulator's whole state.
 #[derive(Debug)]
 pub(crate) struct Store {
+    deployment: Deployment,
     project_key: String,
     issue_types: Vec<String>,
     workflow: Workflow,
@@ -71,7 +94,12 @@ pub(crate) struct Store {
     custom_fields: Vec<CustomField>,
     integration_account_id: String,
     users: Vec<User>,
+    /// Data Center user keys (`JIRAUSER10000`, …) by accountId (username), never reused.
+    user_keys: BTreeMap<String, String>,
+    next_user_key: u64,
     api_tokens: Vec<ApiToken>,
+    /// Wiki text written through Data Center's REST API, by what it is the text of.
+    wiki: BTreeMap<TextOf, WrittenWiki>,
     issues: Vec<IssueRecord>,
     deleted: Vec<IssueRecord>,
     next_issue_number: u64,
@@ -84,6 +112,7 @@ pub(crate) struct Store {
 /// Settings the store is built from.
 #[derive(Debug, Clone)]
 pub(crate) struct StoreSettings {
+    pub deployment: Deployment,
     pub project_key: String,
     pub issue_types: Vec<String>,
     pub workflow: Workflow,
@@ -110,6 +139,7 @@ impl Store {
 
     pub(crate) fn new(settings: StoreSettings) -> Store {
         let mut store = Store {
+            deployment: settings.deployment,
             project_key: settings.project_key,
             issue_types: settings.issue_types,
             workflow: settings.workflow,
@@ -118,7 +148,10 @@ impl Store {
             custom_fields: settings.custom_fields,
             integration_account_id: String::new(),
             users: Vec::new(),
+            user_keys: BTreeMap::new(),
+            next_user_key: 10000,
             api_tokens: Vec::new(),
+            wiki: BTreeMap::new(),
             issues: Vec::new(),
             deleted: Vec::new(),
             next_issue_number: 1,
@@ -144,6 +177,10 @@ impl Store {
         &self.project_key
     }
 
+    pub(crate) fn deployment(&self) -> Deployment {
+        self.deployment
+    }
+
     pub(crate) fn workflow(&self) -> &Workflow {
         &self.workflow
     }
@@ -166,14 +203,94 @@ impl Store {
         self.user(&entry.account_id).filter(|user| user.active)
     }
 
+    /// The active user with this username (Data Center's `name`) and one of its tokens, as
+    /// Data Center's Basic auth takes them.
+    pub(crate) fn authenticate_username(&self, username: &str, token: &str) -> Option<&User> {
+        let user = self.user(username).filter(|user| user.active)?;
+        self.api_tokens
+            .iter()
+            .any(|entry| entry.account_id == user.account_id && entry.token == token)
+            .then_some(user)
+    }
+
+    /// The active user this personal access token belongs to (Data Center's Bearer auth).
+    pub(crate) fn authenticate_token(&self, token: &str) -> Option<&User> {
+        let entry = self.api_tokens.iter().find(|entry| entry.token == token)?;
+        self.user(&entry.account_id).filter(|user| user.active)
+    }
+
     pub(crate) fn add_user(&mut self, mut user: User) -> User {
         if user.account_id.is_empty() {
-            user.account_id = generate_account_id();
+            user.account_id = match self.deployment {
+                Deployment::Cloud => generate_account_id(),
+                Deployment::DataCenter => self.generate_username(&user),
+            };
         }
-        self.users
-            .retain(|known| known.account_id != user.account_id);
+        let replaced = self
+            .user(&user.account_id)
+            .map(|known| known.account_id.clone());
+        let key = match replaced
+            .as_ref()
+            .and_then(|known| self.user_keys.remove(known))
+        {
+            Some(key) => key,
+            None => {
+                let key = format!("JIRAUSER{}", self.next_user_key);
+                self.next_user_key += 1;
+                key
+            }
+        };
+        if let Some(replaced) = replaced {
+            self.users.retain(|known| known.account_id != replaced);
+        }
+        self.user_keys.insert(user.account_id.clone(), key);
         self.users.push(user.clone());
         user
+    }
+
+    /// A Data Center username not taken yet: the e-mail's local part, or the display name with
+    /// dots for spaces, lower-cased, with a number after it when taken.
+    fn generate_username(&self, user: &User) -> String {
+        let from_email = user
+            .email
+            .as_deref()
+            .and_then(|email| email.split('@').next())
+            .filter(|local| !local.is_empty())
+            .map(str::to_lowercase);
+        let base = from_email.unwrap_or_else(|| {
+            user.display_name
+                .to_lowercase()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(".")
+        });
+        let base = if base.is_empty() {
+            "user".to_owned()
+        } else {
+            base
+        };
+        let mut name = base.clone();
+        let mut number = 2;
+        while self.user(&name).is_some() {
+            name = format!("{base}{number}");
+            number += 1;
+        }
+        name
+    }
+
+    /// The Data Center user key of the user with this accountId (username).
+    pub(crate) fn user_key(&self, account_id: &str) -> Option<&str> {
+        let user = self.user(account_id)?;
+        self.user_keys.get(&user.account_id).map(String::as_str)
+    }
+
+    /// The user with this Data Center user key.
+    pub(crate) fn user_by_key(&self, key: &str) -> Option<&User> {
+        let (account_id, _) = self
+            .user_keys
+            .iter()
+            .find(|(_, known)| known.eq_ignore_ascii_case(key))?;
+        self.user(account_id)
     }
 
     /// Lets `account_id` authenticate with its e-mail and `token` (its e-mail may be hidden).
@@ -194,8 +311,44 @@ impl Store {
         Ok(())
     }
 
+    /// The user with this accountId (in Data Center: username, which Jira compares without
+    /// case).
     pub(crate) fn user(&self, account_id: &str) -> Option<&User> {
-        self.users.iter().find(|user| user.account_id == account_id)
+        match self.deployment {
+            Deployment::Cloud => self.users.iter().find(|user| user.account_id == account_id),
+            Deployment::DataCenter => self
+                .users
+                .iter()
+                .find(|user| user.account_id.to_lowercase() == account_id.to_lowercase()),
+        }
+    }
+
+    /// The wiki text of a description or comment body: as written through Data Center's REST
+    /// API while the document is still the one it was read as, otherwise the document written as
+    /// wiki text.
+    pub(crate) fn wiki_text(&self, of: &TextOf, document: &Value) -> String {
+        match self.wiki.get(of) {
+            Some(written) if written.document == *document => written.wiki.clone(),
+            _ => crate::wiki::from_document(document),
+        }
+    }
+
+    /// Keeps (or, without one, forgets) the wiki text a description or body was written as.
+    fn remember_wiki(&mut self, of: TextOf, wiki: Option<String>, document: Option<&Value>) {
+        match (wiki, document) {
+            (Some(wiki), Some(document)) => {
+                self.wiki.insert(
+                    of,
+                    WrittenWiki {
+                        wiki,
+                        document: document.clone(),
+                    },
+                );
+            }
+            _ => {
+                self.wiki.remove(&of);
+            }
+        }
     }
 
     fn require_user(&self, account_id: &str) -> Result<&User, Error> {
@@ -356,6 +509,15 @@ impl Store {
             history,
             earlier_versions: Vec::new(),
         });
+        let description = self
+            .issues
+            .last()
+            .and_then(|issue| issue.description.clone());
+        self.remember_wiki(
+            TextOf::Description(id.clone()),
+            fields.description_wiki,
+            description.as_ref(),
+        );
         Ok((id, key))
     }
 
@@ -377,7 +539,15 @@ impl Store {
                 LabelChange::Add(label) | LabelChange::Remove(label) => check_label(label)?,
             }
         }
-        self.change_issue(actor, key, |issue, change| {
+        // Only a Data Center wiki text is compared with the one the description has now.
+        let wiki_before = changes.description_wiki.as_ref().and_then(|_| {
+            let issue = self.issue(key).ok()?;
+            let document = issue.description.as_ref()?;
+            Some(self.wiki_text(&TextOf::Description(issue.id.clone()), document))
+        });
+        let description_wiki = changes.description_wiki.clone();
+        let (changed, rewritten) = self.change_issue(actor, key, |issue, change| {
+            let mut rewritten = None;
             if let Some(summary) = changes.summary
                 && summary != issue.summary
             {
@@ -390,12 +560,17 @@ impl Store {
             }
             if let Some(description) = changes.description {
                 let description = description.and_then(adf::non_empty);
-                if description != issue.description {
+                // Data Center keeps the wiki text as written: new text is a change even when it
+                // reads as the same document.
+                let new_wiki = description.as_ref().and(changes.description_wiki.as_ref());
+                let wiki_changed = new_wiki.is_some_and(|wiki| Some(wiki) != wiki_before.as_ref());
+                if description != issue.description || wiki_changed {
                     change.actions.push(IssueAction::FieldChanged {
                         field: "description".into(),
                         from: issue.description.as_ref().map(adf::to_plain_text),
                         to: description.as_ref().map(adf::to_plain_text),
                     });
+                    rewritten = Some((issue.id.clone(), description.clone()));
                     issue.description = description;
                 }
             }
@@ -433,8 +608,16 @@ impl Store {
                     };
                 }
             }
-            Ok(!change.actions.is_empty())
-        })
+            Ok((!change.actions.is_empty(), rewritten))
+        })?;
+        if let Some((id, description)) = rewritten {
+            self.remember_wiki(
+                TextOf::Description(id),
+                description_wiki,
+                description.as_ref(),
+            );
+        }
+        Ok(changed)
     }
 
     /// Applies one transition offered from the issue's current status.
@@ -467,15 +650,17 @@ impl Store {
         })
     }
 
+    /// Adds a comment; `wiki`: its body as written through Data Center's REST API.
     pub(crate) fn add_comment(
         &mut self,
         actor: &str,
         key: &str,
         body: Value,
+        wiki: Option<String>,
         properties: BTreeMap<String, Value>,
     ) -> Result<CommentRecord, Error> {
         let auto_watch = self.auto_watch;
-        self.change_issue(actor, key, |issue, change| {
+        let comment = self.change_issue(actor, key, |issue, change| {
             let comment = CommentRecord {
                 id: change.comment_id(),
                 body,
@@ -496,17 +681,25 @@ impl Store {
             }
             issue.comments.push(comment.clone());
             Ok(comment)
-        })
+        })?;
+        self.remember_wiki(
+            TextOf::Comment(comment.id.clone()),
+            wiki,
+            Some(&comment.body),
+        );
+        Ok(comment)
     }
 
+    /// Replaces a comment's body; `wiki`: as written through Data Center's REST API.
     pub(crate) fn edit_comment(
         &mut self,
         actor: &str,
         key: &str,
         comment_id: &str,
         body: Value,
+        wiki: Option<String>,
     ) -> Result<CommentRecord, Error> {
-        self.change_issue(actor, key, |issue, change| {
+        let comment = self.change_issue(actor, key, |issue, change| {
             let comment = issue
                 .comments
                 .iter_mut()
@@ -519,7 +712,13 @@ impl Store {
                 comment_id: comment.id.clone(),
             });
             Ok(comment.clone())
-        })
+        })?;
+        self.remember_wiki(
+            TextOf::Comment(comment.id.clone()),
+            wiki,
+            Some(&comment.body),
+        );
+        Ok(comment)
     }
 
     /// Deletes a comment. Jira raises its own comment-deleted event for it, not an issue update:
@@ -626,7 +825,7 @@ impl Store {
         account_id: &str,
     ) -> Result<(), Error> {
         self.issue(key)?;
-        self.require_user(account_id)?;
+        let account_id = &self.require_user(account_id)?.account_id.clone();
         self.change_issue(actor, key, |issue, change| {
             change.touches_updated = false;
             if !issue.watchers.iter().any(|watcher| watcher == account_id) {
@@ -646,7 +845,7 @@ impl Store {
         account_id: &str,
     ) -> Result<(), Error> {
         self.issue(key)?;
-        self.require_user(account_id)?;
+        let account_id = &self.require_user(account_id)?.account_id.clone();
         self.change_issue(actor, key, |issue, change| {
             change.touches_updated = false;
             if issue.watchers.iter().any(|watcher| watcher == account_id) {

@@ -19,7 +19,7 @@
 //! The triggers are Automation's (a change that moves the issue, a comment added or edited, a
 //! deletion), so either intake sees the same changes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ pub struct WebhookDeliveryRecord {
 #[derive(Debug)]
 struct WebhooksState {
     registrations: Mutex<Vec<WebhookRegistration>>,
+    /// Jira's "Enabled" switch of the webhooks (all of them here); on by default.
+    enabled: AtomicBool,
     settings: Mutex<WebhookSettings>,
     next_id: AtomicU64,
     queued: AtomicU64,
@@ -121,6 +123,7 @@ impl Webhooks {
         Webhooks {
             state: Arc::new(WebhooksState {
                 registrations: Mutex::new(Vec::new()),
+                enabled: AtomicBool::new(true),
                 settings: Mutex::new(WebhookSettings::default()),
                 next_id: AtomicU64::new(1),
                 queued: AtomicU64::new(0),
@@ -134,6 +137,12 @@ impl Webhooks {
     /// Registers a webhook, as an administrator does in Jira settings → System → WebHooks.
     pub fn register(&self, registration: WebhookRegistration) {
         lock(&self.state.registrations).push(registration);
+    }
+
+    /// Turns the webhooks off (nothing is sent, as with a webhook disabled in Jira's settings)
+    /// or on again; they stay registered.
+    pub fn set_enabled(&self, enabled: bool) {
+        self.state.enabled.store(enabled, Ordering::SeqCst);
     }
 
     /// Removes every webhook.
@@ -168,11 +177,14 @@ impl Webhooks {
 
     /// Whether any webhook is registered (otherwise a change costs nothing here).
     pub(crate) fn any(&self) -> bool {
-        !lock(&self.state.registrations).is_empty()
+        self.state.enabled.load(Ordering::SeqCst) && !lock(&self.state.registrations).is_empty()
     }
 
     /// Sends `event` to every webhook whose filter matches, each delivery on its own task.
     pub(crate) fn send(&self, event: &WebhookEvent, at_ms: u64) {
+        if !self.state.enabled.load(Ordering::SeqCst) {
+            return;
+        }
         let registrations: Vec<WebhookRegistration> = lock(&self.state.registrations)
             .iter()
             .filter(|r| {
@@ -245,9 +257,17 @@ async fn deliver(
         if let Some(secret) = &registration.secret {
             request = request.header("x-hub-signature", sign(secret, body.as_bytes()));
         }
-        let status = match request.send().await {
-            Ok(response) => response.status().as_u16(),
-            Err(_) => 0,
+        let (status, retry_after) = match request.send().await {
+            Ok(response) => (
+                response.status().as_u16(),
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            ),
+            Err(_) => (0, None),
         };
         if let Some(record) = lock(&state.deliveries)
             .iter_mut()
@@ -259,7 +279,9 @@ async fn deliver(
             return;
         }
         if attempt < settings.max_retries {
-            tokio::time::sleep(delay).await;
+            // Jira spreads its retries over about 30 minutes, so a retry never comes before the
+            // few seconds a `Retry-After` asks for; this schedule is compressed, but not below it.
+            tokio::time::sleep(delay.max(retry_after.unwrap_or_default())).await;
             delay = delay.saturating_mul(2);
         }
     }

@@ -39,6 +39,7 @@ use jira_notifications_handler::{NotificationHandler, NotificationsConfig};
 use poller::{EventBridgeSchedule, Poller, PollerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use shared::config::{DataCenterAuth, JiraFlavor};
 use shared::jira::{JiraApi, JiraClient};
 use shared::publisher::EventBridgePublisher;
 use shared::sir::SdkSirClient;
@@ -155,6 +156,9 @@ pub struct LocalOptions {
     pub jira_port: u16,
     /// How Jira's changes reach jira-notifications-handler (deploy.sh `--intake`).
     pub intake: Intake,
+    /// Which Jira the site is (deploy.sh `--jira-flavor`): the emulator runs as that Jira, and
+    /// the functions are configured for it as the stack configures them.
+    pub jira_flavor: JiraFlavor,
 }
 
 /// Prints the one line a standalone emulator owes its caller: where it listens.
@@ -286,6 +290,10 @@ impl LocalStack {
             None => {
                 let config = JiraEmulatorConfig {
                     port: options.jira_port,
+                    deployment: match options.jira_flavor {
+                        JiraFlavor::Cloud => jira_emulator::Deployment::Cloud,
+                        JiraFlavor::DataCenter(_) => jira_emulator::Deployment::DataCenter,
+                    },
                     sns: Some(SnsTarget {
                         endpoint: world.endpoint.clone(),
                         topic_arn: topic_arn.clone(),
@@ -315,6 +323,13 @@ impl LocalStack {
                 (Some(emulator), site)
             }
         };
+        if matches!(options.jira_flavor, JiraFlavor::DataCenter(_))
+            && options.intake != Intake::Webhook
+        {
+            return Err(HarnessError::Setup(
+                "Jira Data Center reaches the integration by webhook only (it has no Amazon SNS action): use --intake webhook".into(),
+            ));
+        }
         if options.intake != Intake::Automation && jira.is_none() {
             return Err(HarnessError::Setup(
                 "--intake webhook|both runs locally against the Jira emulator only: a Jira site cannot call this machine".into(),
@@ -366,6 +381,13 @@ impl LocalStack {
                 .join(","),
         )?;
         set("/functions/jiraClient/env/issueType", "Task")?;
+        env.insert(
+            shared::config::ENV_JIRA_FLAVOR.into(),
+            options.jira_flavor.name().into(),
+        );
+        if options.jira_flavor == JiraFlavor::DataCenter(DataCenterAuth::Basic) {
+            env.insert(shared::config::ENV_JIRA_AUTH.into(), "basic".into());
+        }
         env.insert("AWS_REGION".into(), REGION.into());
         let lookup = |name: &str| env.get(name).cloned();
 
@@ -800,7 +822,11 @@ impl LocalStack {
         }
         match &self.jira {
             Some(jira) => c.line(&format!(
-                "  Jira emulator (project {})                   {}",
+                "  Jira emulator{} (project {})   {}",
+                match jira.deployment() {
+                    jira_emulator::Deployment::Cloud => " as Jira Cloud      ",
+                    jira_emulator::Deployment::DataCenter => " as Jira Data Center",
+                },
                 self.project_key,
                 jira.base_url()
             )),

@@ -1,9 +1,10 @@
-//! The HTTP side: the router, the gate every REST request passes (recording, faults, Basic
-//! auth, rate limit), and Jira's error bodies.
+//! The HTTP side: the router, the gate every REST request passes (recording, faults, auth
+//! (Cloud: Basic `email:token`; Data Center: Bearer personal access token or Basic
+//! `username:token`), rate limit), and Jira's error bodies.
 
 mod admin;
 pub(crate) mod media;
-mod render;
+pub(crate) mod render;
 mod rest;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use axum::{Extension, Json};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::emulator::Shared;
+use crate::emulator::{Deployment, Shared};
 use crate::faults::Refusal;
 use crate::model::RecordedRequest;
 use crate::{Error, lock};
@@ -46,16 +47,25 @@ pub(crate) struct Caller {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let rest = Router::new()
-        .nest(
-            "/rest/api/3",
-            rest::routes().layer(Extension(ApiVersion::V3)),
-        )
-        .nest(
-            "/rest/api/2",
-            rest::routes().layer(Extension(ApiVersion::V2)),
-        )
-        .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate));
+    let rest = match shared.deployment {
+        Deployment::Cloud => Router::new()
+            .nest(
+                "/rest/api/3",
+                rest::routes().layer(Extension(ApiVersion::V3)),
+            )
+            .nest(
+                "/rest/api/2",
+                rest::routes().layer(Extension(ApiVersion::V2)),
+            ),
+        // Data Center has no REST v3; its attachments download from the site itself.
+        Deployment::DataCenter => Router::new()
+            .nest(
+                "/rest/api/2",
+                rest::data_center_routes().layer(Extension(ApiVersion::V2)),
+            )
+            .merge(rest::secure_attachment_routes()),
+    }
+    .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate));
     rest.merge(admin::routes())
         .fallback(not_found)
         .with_state(shared)
@@ -83,7 +93,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
     }
     let response = if let Some(refusal) = shared.faults.refusal() {
         refused(refusal)
-    } else if path.ends_with("/serverInfo") {
+    } else if answers_without_auth(shared.deployment, &path) {
         next.run(request).await
     } else if let Some(caller) = caller.clone() {
         match shared.faults.admit(&method, &path) {
@@ -126,15 +136,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
             }
         }
     } else {
-        let mut response = jira_message(
-            StatusCode::UNAUTHORIZED,
-            "Client must be authenticated to access this resource.",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"protected-by-api-token\""),
-        );
-        response
+        unauthenticated(shared.deployment)
     };
     lock(&shared.requests).push(RecordedRequest {
         method,
@@ -143,6 +145,35 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         account_id: caller.map(|caller| caller.account_id),
         status: response.status().as_u16(),
     });
+    response
+}
+
+/// `serverInfo`, the one resource that needs no auth. (Data Center: only that path, so that a
+/// file or property named `serverInfo` is not served to anyone.)
+fn answers_without_auth(deployment: Deployment, path: &str) -> bool {
+    match deployment {
+        Deployment::Cloud => path.ends_with("/serverInfo"),
+        Deployment::DataCenter => path == "/rest/api/2/serverInfo",
+    }
+}
+
+/// The 401 for a request without valid credentials.
+fn unauthenticated(deployment: Deployment) -> Response {
+    let (message, challenge) = match deployment {
+        Deployment::Cloud => (
+            "Client must be authenticated to access this resource.",
+            "Basic realm=\"protected-by-api-token\"",
+        ),
+        Deployment::DataCenter => (
+            "You are not authenticated. Authentication required to perform this operation.",
+            "Basic realm=\"Jira\"",
+        ),
+    };
+    let mut response = jira_message(StatusCode::UNAUTHORIZED, message);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     response
 }
 
@@ -177,20 +208,36 @@ fn with_retry_after(mut response: Response, seconds: u64) -> Response {
     response
 }
 
-/// The user these Basic credentials belong to.
+/// The user these credentials belong to: Cloud takes Basic `email:token`; Data Center a
+/// personal access token as `Bearer`, or Basic `username:token`.
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Caller> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
-    let (email, token) = decoded.split_once(':')?;
-    lock(&shared.store)
-        .authenticate(email, token)
-        .map(|user| Caller {
-            account_id: user.account_id.clone(),
-        })
+    let (scheme, credentials) = value.split_once(' ')?;
+    let store = lock(&shared.store);
+    let basic = || -> Option<(String, String)> {
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = String::from_utf8(decode_base64(credentials.trim())?).ok()?;
+        let (user, token) = decoded.split_once(':')?;
+        Some((user.to_owned(), token.to_owned()))
+    };
+    let user = match shared.deployment {
+        Deployment::Cloud => {
+            let (email, token) = basic()?;
+            store.authenticate(&email, &token)
+        }
+        Deployment::DataCenter if scheme.eq_ignore_ascii_case("bearer") => {
+            store.authenticate_token(credentials.trim())
+        }
+        Deployment::DataCenter => {
+            let (username, token) = basic()?;
+            store.authenticate_username(&username, &token)
+        }
+    };
+    user.map(|user| Caller {
+        account_id: user.account_id.clone(),
+    })
 }
 
 fn decode_base64(encoded: &str) -> Option<Vec<u8>> {

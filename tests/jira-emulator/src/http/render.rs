@@ -1,12 +1,68 @@
-//! Jira Cloud's JSON shapes for users, statuses, issues, comments, attachments and transitions,
-//! in v3 (ADF bodies) or v2 (plain-text bodies).
+//! Jira's JSON shapes for users, statuses, issues, comments, attachments and transitions:
+//! Cloud's in v3 (ADF bodies) or v2 (plain-text bodies); Data Center's (users by `name` and
+//! `key`, wiki-markup bodies, attachments under `/secure/attachment`).
 
 use serde_json::{Map, Value, json};
 
 use crate::adf;
+use crate::emulator::Deployment;
 use crate::http::ApiVersion;
 use crate::model::{AttachmentRecord, CommentRecord, IssueAction, IssueRecord, jira_timestamp};
-use crate::store::{PROJECT_ID, Store};
+use crate::store::{PROJECT_ID, Store, TextOf};
+
+/// A user as Data Center shows it (`name` is the username, the emulator's accountId; `key` the
+/// user key); the e-mail only when visible. A user that is gone shows by its name, inactive.
+pub(crate) fn data_center_user(store: &Store, base_url: &str, name: &str) -> Value {
+    let Some(user) = store.user(name) else {
+        return json!({"name": name, "key": name, "displayName": name, "active": false});
+    };
+    let key = store.user_key(name).unwrap_or_default();
+    let avatar = |size: u32| {
+        format!(
+            "{base_url}/secure/useravatar?size={}&avatarId=10122",
+            match size {
+                48 => "large",
+                32 => "medium",
+                24 => "small",
+                _ => "xsmall",
+            }
+        )
+    };
+    let mut rendered = json!({
+        "self": format!(
+            "{base_url}/rest/api/2/user?username={}",
+            query_escape(&user.account_id)
+        ),
+        "key": key,
+        "name": user.account_id,
+        "avatarUrls": {
+            "48x48": avatar(48),
+            "24x24": avatar(24),
+            "16x16": avatar(16),
+            "32x32": avatar(32),
+        },
+        "displayName": user.display_name,
+        "active": user.active,
+        "timeZone": "Etc/UTC",
+    });
+    if let (Some(email), Some(object)) = (&user.email, rendered.as_object_mut()) {
+        object.insert("emailAddress".into(), json!(email));
+    }
+    rendered
+}
+
+/// Percent-encodes everything but unreserved characters, for a path segment or query value.
+pub(crate) fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
 use crate::workflow::{StatusCategory, WorkflowTransition};
 
 /// Which fields of an issue to render.
@@ -84,6 +140,9 @@ impl Renderer<'_> {
 
     /// A user; the e-mail only when visible (or when it is the caller's own).
     pub(crate) fn user(&self, account_id: &str) -> Value {
+        if self.store.deployment() == Deployment::DataCenter {
+            return data_center_user(self.store, self.base_url, account_id);
+        }
         let Some(user) = self.store.user(account_id) else {
             return json!({"accountId": account_id, "active": false, "displayName": "Former user"});
         };
@@ -138,12 +197,16 @@ impl Renderer<'_> {
         })
     }
 
-    /// A description or comment body: ADF in v3, plain text in v2.
-    pub(crate) fn body(&self, document: Option<&Value>) -> Value {
+    /// A description or comment body: ADF in v3, plain text in Cloud's v2, wiki markup in Data
+    /// Center (as written, see [`Store::wiki_text`]).
+    pub(crate) fn body(&self, of: &TextOf, document: Option<&Value>) -> Value {
         match (self.version, document) {
             (_, None) => Value::Null,
             (ApiVersion::V3, Some(document)) => document.clone(),
-            (ApiVersion::V2, Some(document)) => Value::String(adf::to_plain_text(document)),
+            (ApiVersion::V2, Some(document)) => match self.store.deployment() {
+                Deployment::Cloud => Value::String(adf::to_plain_text(document)),
+                Deployment::DataCenter => Value::String(self.store.wiki_text(of, document)),
+            },
         }
     }
 
@@ -158,12 +221,17 @@ impl Renderer<'_> {
             "self": format!("{}/issue/{}/comment/{}", self.api(), issue.id, comment.id),
             "id": comment.id,
             "author": self.user(&comment.author),
-            "body": self.body(Some(&comment.body)),
+            "body": self.body(&TextOf::Comment(comment.id.clone()), Some(&comment.body)),
             "updateAuthor": self.user(&comment.update_author),
             "created": jira_timestamp(comment.created),
             "updated": jira_timestamp(comment.updated),
             "jsdPublic": true,
         });
+        if self.store.deployment() == Deployment::DataCenter
+            && let Some(object) = rendered.as_object_mut()
+        {
+            object.remove("jsdPublic");
+        }
         if with_properties {
             rendered["properties"] = comment
                 .properties
@@ -174,7 +242,18 @@ impl Renderer<'_> {
         rendered
     }
 
+    /// An attachment; its `content` is Cloud's download endpoint, or in Data Center the file
+    /// under `/secure/attachment` on the site.
     pub(crate) fn attachment(&self, attachment: &AttachmentRecord) -> Value {
+        let content = match self.store.deployment() {
+            Deployment::Cloud => format!("{}/attachment/content/{}", self.api(), attachment.id),
+            Deployment::DataCenter => format!(
+                "{}/secure/attachment/{}/{}",
+                self.base_url,
+                attachment.id,
+                query_escape(&attachment.filename)
+            ),
+        };
         json!({
             "self": format!("{}/attachment/{}", self.api(), attachment.id),
             "id": attachment.id,
@@ -183,7 +262,7 @@ impl Renderer<'_> {
             "created": jira_timestamp(attachment.created),
             "size": attachment.size,
             "mimeType": attachment.mime_type,
-            "content": format!("{}/attachment/content/{}", self.api(), attachment.id),
+            "content": content,
         })
     }
 
@@ -240,7 +319,10 @@ impl Renderer<'_> {
             .collect();
         let all_fields = json!({
             "summary": issue.summary,
-            "description": self.body(issue.description.as_ref()),
+            "description": self.body(
+                &TextOf::Description(issue.id.clone()),
+                issue.description.as_ref()
+            ),
             "status": self.status(&issue.status),
             "labels": issue.labels,
             "created": jira_timestamp(issue.created),

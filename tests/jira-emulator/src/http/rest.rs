@@ -1,4 +1,5 @@
-//! The REST API handlers, the same for v3 and v2 except for how bodies are written.
+//! The REST API handlers, the same for v3 and v2 except for how bodies are written, and for
+//! Cloud and Data Center except where the crate documentation's "Data Center mode" says.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::adf;
 use crate::custom_fields::CustomField;
-use crate::emulator::Shared;
+use crate::emulator::{Deployment, Shared};
 use crate::http::media;
 use crate::http::render::{FieldSelection, Renderer};
 use crate::http::{ApiVersion, Caller, jira_message, mime_type_for, parse_json};
@@ -36,10 +37,34 @@ const SEARCH_MAX_PAGE_WITH_FIELDS: usize = 100;
 const SEARCH_MAX_PAGE_IDS_ONLY: usize = 5000;
 const USERS_DEFAULT_PAGE: usize = 50;
 const USERS_MAX_PAGE: usize = 1000;
+/// Data Center's cap on `/search` pages (`jira.search.views.default.max`).
+const DATA_CENTER_SEARCH_MAX_PAGE: usize = 1000;
 
 type Params = Query<Vec<(String, String)>>;
 
+/// Cloud's REST API (the same under v3 and v2).
 pub(crate) fn routes() -> Router<Arc<Shared>> {
+    common_routes()
+        .route("/attachment/content/{id}", get(attachment_content))
+        .route("/search/jql", get(search_by_query).post(search_by_body))
+        .route("/search", get(search_gone).post(search_gone))
+}
+
+/// Data Center's REST v2: `/search` pages by `startAt`; no `/search/jql`, no
+/// `/attachment/content` (files download from `/secure/attachment`).
+pub(crate) fn data_center_routes() -> Router<Arc<Shared>> {
+    common_routes().route(
+        "/search",
+        get(data_center_search_by_query).post(data_center_search_by_body),
+    )
+}
+
+/// Data Center's attachment downloads, on the site itself with the REST API's auth.
+pub(crate) fn secure_attachment_routes() -> Router<Arc<Shared>> {
+    Router::new().route("/secure/attachment/{id}/{filename}", get(secure_attachment))
+}
+
+fn common_routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/serverInfo", get(server_info))
         .route("/field", get(list_fields))
@@ -84,9 +109,6 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/attachment/{id}",
             get(attachment_metadata).delete(delete_attachment),
         )
-        .route("/attachment/content/{id}", get(attachment_content))
-        .route("/search/jql", get(search_by_query).post(search_by_body))
-        .route("/search", get(search_gone).post(search_gone))
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -175,14 +197,35 @@ fn cannot_be_set(field: &str) -> Error {
     )
 }
 
-/// A description as sent: ADF in v3, a string in v2; `None` clears it.
-fn description_in(version: ApiVersion, value: &Value) -> Result<Option<Value>, Error> {
+/// A description or comment body as sent: its document and, in Data Center, the wiki text it
+/// was read from (kept as written).
+type TextIn = (Value, Option<String>);
+
+/// A string body: plain text in Cloud's v2, wiki markup in Data Center.
+fn text_in(deployment: Deployment, text: &str) -> TextIn {
+    match deployment {
+        Deployment::Cloud => (adf::from_plain_text(text), None),
+        Deployment::DataCenter => (crate::wiki::to_document(text), Some(text.to_owned())),
+    }
+}
+
+/// A description as sent: ADF in v3, a string in v2 (wiki markup in Data Center); `None`
+/// clears it.
+fn description_in(
+    deployment: Deployment,
+    version: ApiVersion,
+    value: &Value,
+) -> Result<Option<TextIn>, Error> {
     match version {
         ApiVersion::V3 => adf::optional_document(value)
+            .map(|document| document.map(|document| (document, None)))
             .map_err(|()| Error::field("description", adf::NOT_A_DOCUMENT)),
         ApiVersion::V2 => match value {
             Value::Null => Ok(None),
-            Value::String(text) => Ok(adf::non_empty(adf::from_plain_text(text))),
+            Value::String(text) => {
+                let (document, wiki) = text_in(deployment, text);
+                Ok(adf::non_empty(document).map(|document| (document, wiki)))
+            }
             _ => Err(Error::field(
                 "description",
                 "Operation value must be a string",
@@ -191,21 +234,25 @@ fn description_in(version: ApiVersion, value: &Value) -> Result<Option<Value>, E
     }
 }
 
-/// A comment body as sent: ADF in v3, a string in v2; never empty.
-fn comment_body_in(version: ApiVersion, request: &Value) -> Result<Value, Error> {
+/// A comment body as sent: ADF in v3, a string in v2 (wiki markup in Data Center); never empty.
+fn comment_body_in(
+    deployment: Deployment,
+    version: ApiVersion,
+    request: &Value,
+) -> Result<TextIn, Error> {
     let empty = || Error::field("comment", "Comment body can not be empty!");
     let invalid = || Error::field("comment", "Comment body is not valid!");
     let body = request.get("body").unwrap_or(&Value::Null);
-    let document = match (version, body) {
+    let (document, wiki) = match (version, body) {
         (_, Value::Null) => return Err(empty()),
-        (ApiVersion::V3, document) if adf::is_document(document) => document.clone(),
-        (ApiVersion::V2, Value::String(text)) => adf::from_plain_text(text),
+        (ApiVersion::V3, document) if adf::is_document(document) => (document.clone(), None),
+        (ApiVersion::V2, Value::String(text)) => text_in(deployment, text),
         _ => return Err(invalid()),
     };
     if adf::to_plain_text(&document).trim().is_empty() {
         return Err(empty());
     }
-    Ok(document)
+    Ok((document, wiki))
 }
 
 fn labels_in(value: &Value) -> Result<Vec<String>, Error> {
@@ -239,6 +286,21 @@ fn id_in(value: Option<&Value>) -> Option<String> {
 }
 
 async fn server_info(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    if shared.deployment == Deployment::DataCenter {
+        // Data Center and Server both answer "Server".
+        return Json(json!({
+            "baseUrl": shared.base_url,
+            "version": "10.3.1",
+            "versionNumbers": [10, 3, 1],
+            "deploymentType": "Server",
+            "buildNumber": 10_030_001,
+            "buildDate": "2025-01-01T00:00:00.000+0000",
+            "databaseBuildNumber": 10_030_001,
+            "serverTime": crate::model::jira_timestamp(crate::now_utc()),
+            "scmInfo": "jira-emulator",
+            "serverTitle": "Jira",
+        }));
+    }
     Json(json!({
         "baseUrl": shared.base_url,
         "displayUrl": shared.base_url,
@@ -273,7 +335,10 @@ async fn user(
     Extension(version): Extension<ApiVersion>,
     Extension(caller): Extension<Caller>,
     Query(params): Params,
-) -> Result<Json<Value>, Error> {
+) -> Result<Response, Error> {
+    if shared.deployment == Deployment::DataCenter {
+        return data_center_user(&shared, &params);
+    }
     if param(&params, "username").is_some() || param(&params, "key").is_some() {
         return Err(Error::bad_request(
             "The query parameters 'username' and 'key' are not supported in GDPR strict mode.",
@@ -285,9 +350,98 @@ async fn user(
     store
         .user(account_id)
         .ok_or_else(|| Error::UserNotFound(account_id.to_owned()))?;
-    Ok(Json(
-        renderer(&store, &shared, version, &caller).user(account_id),
-    ))
+    Ok(Json(renderer(&store, &shared, version, &caller).user(account_id)).into_response())
+}
+
+/// Data Center's `GET /user`: by `username` or user `key`; no accountIds.
+fn data_center_user(shared: &Shared, params: &[(String, String)]) -> Result<Response, Error> {
+    if param(params, "accountId").is_some() {
+        return Err(Error::bad_request(
+            "The query parameter 'accountId' is not supported: give 'username' or 'key'.",
+        ));
+    }
+    let store = lock(&shared.store);
+    let found = match (param(params, "username"), param(params, "key")) {
+        (Some(username), _) => store
+            .user(username)
+            .ok_or_else(|| format!("The user named '{username}' does not exist")),
+        (None, Some(key)) => store
+            .user_by_key(key)
+            .ok_or_else(|| format!("The user with the key '{key}' does not exist")),
+        (None, None) => {
+            return Err(Error::bad_request(
+                "Either the 'username' or the 'key' query parameter must be provided.",
+            ));
+        }
+    };
+    Ok(match found {
+        Ok(user) => Json(crate::http::render::data_center_user(
+            &store,
+            &shared.base_url,
+            &user.account_id,
+        ))
+        .into_response(),
+        Err(message) => jira_message(StatusCode::NOT_FOUND, message),
+    })
+}
+
+/// A `true`/`false` parameter, `default` when absent.
+fn flag_param(params: &[(String, String)], name: &str, default: bool) -> Result<bool, Error> {
+    match param(params, name) {
+        None => Ok(default),
+        Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+        Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(Error::bad_request(format!(
+            "The '{name}' parameter must be true or false."
+        ))),
+    }
+}
+
+/// Data Center's `GET /user/search?username=`: the text matches the start of a username, of
+/// the display name or one of its words, or of a visible e-mail, case-insensitively; active
+/// users only unless `includeInactive=true`.
+fn data_center_user_search(
+    shared: &Shared,
+    params: &[(String, String)],
+) -> Result<Json<Value>, Error> {
+    let text = param(params, "username")
+        .map(str::to_lowercase)
+        .filter(|text| !text.is_empty())
+        .ok_or_else(|| Error::bad_request("The username query parameter was not provided"))?;
+    let start_at = number_param(params, "startAt")?.unwrap_or(0);
+    let max_results = number_param(params, "maxResults")?
+        .unwrap_or(USERS_DEFAULT_PAGE)
+        .min(USERS_MAX_PAGE);
+    let include_active = flag_param(params, "includeActive", true)?;
+    let include_inactive = flag_param(params, "includeInactive", false)?;
+    let store = lock(&shared.store);
+    let found: Vec<Value> = store
+        .users()
+        .iter()
+        .filter(|user| {
+            if user.active {
+                include_active
+            } else {
+                include_inactive
+            }
+        })
+        .filter(|user| {
+            let name = user.display_name.to_lowercase();
+            user.account_id.to_lowercase().starts_with(&text)
+                || name.starts_with(&text)
+                || name.split_whitespace().any(|word| word.starts_with(&text))
+                || user
+                    .email
+                    .as_deref()
+                    .is_some_and(|email| email.to_lowercase().starts_with(&text))
+        })
+        .skip(start_at)
+        .take(max_results)
+        .map(|user| {
+            crate::http::render::data_center_user(&store, &shared.base_url, &user.account_id)
+        })
+        .collect();
+    Ok(Json(Value::Array(found)))
 }
 
 async fn user_search(
@@ -296,6 +450,9 @@ async fn user_search(
     Extension(caller): Extension<Caller>,
     Query(params): Params,
 ) -> Result<Json<Value>, Error> {
+    if shared.deployment == Deployment::DataCenter {
+        return data_center_user_search(&shared, &params);
+    }
     let query = param(&params, "query").map(str::to_lowercase);
     let account_id = param(&params, "accountId");
     if query.as_deref().is_none_or(str::is_empty) && account_id.is_none() {
@@ -393,7 +550,7 @@ async fn create_issue(
     };
     let description = match fields.get("description") {
         None => Some(None),
-        Some(value) => errors.check(description_in(version, value)),
+        Some(value) => errors.check(description_in(shared.deployment, version, value)),
     };
     let labels = match fields.get("labels") {
         None => Some(Vec::new()),
@@ -401,7 +558,22 @@ async fn create_issue(
     };
     let reporter = fields
         .get("reporter")
-        .map(|reporter| id_in(reporter.get("accountId")).or_else(|| id_in(reporter.get("id"))));
+        .map(|reporter| match shared.deployment {
+            Deployment::Cloud => {
+                id_in(reporter.get("accountId")).or_else(|| id_in(reporter.get("id")))
+            }
+            // Data Center names users by username, and checks that it is one.
+            Deployment::DataCenter => {
+                reporter
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .and_then(|name| {
+                        lock(&shared.store)
+                            .user(name)
+                            .map(|user| user.account_id.clone())
+                    })
+            }
+        });
     let mut custom_fields = BTreeMap::new();
     {
         let store = lock(&shared.store);
@@ -443,7 +615,11 @@ async fn create_issue(
         }
     }
     if matches!(reporter, Some(None)) {
-        errors.check::<()>(Err(Error::field("reporter", "Specify a valid accountId.")));
+        let message = match shared.deployment {
+            Deployment::Cloud => "Specify a valid accountId.",
+            Deployment::DataCenter => "The reporter specified is not a user.",
+        };
+        errors.check::<()>(Err(Error::field("reporter", message)));
     }
     errors.finish()?;
     let properties = entity_properties_in(&request)?;
@@ -452,6 +628,7 @@ async fn create_issue(
     else {
         return Err(Error::bad_request("The issue could not be created."));
     };
+    let (description, description_wiki) = description.unzip();
     let (id, key) = shared.create_issue(
         &caller.account_id,
         NewIssueFields {
@@ -462,6 +639,7 @@ async fn create_issue(
             reporter: reporter.flatten(),
             custom_fields,
             properties,
+            description_wiki: description_wiki.flatten(),
         },
     )?;
     let url = format!(
@@ -511,6 +689,7 @@ async fn get_issue(
 
 /// `{"fields": {...}, "update": {...}}` as one set of changes.
 fn issue_changes(
+    deployment: Deployment,
     version: ApiVersion,
     request: &Value,
     custom: &[CustomField],
@@ -521,7 +700,13 @@ fn issue_changes(
         for (name, value) in fields {
             match name.as_str() {
                 "summary" => changes.summary = errors.check(string_in("summary", value)),
-                "description" => changes.description = errors.check(description_in(version, value)),
+                "description" => {
+                    if let Some(description) =
+                        errors.check(description_in(deployment, version, value))
+                    {
+                        set_description(&mut changes, description);
+                    }
+                }
                 "labels" => {
                     if let Some(labels) = errors.check(labels_in(value)) {
                         changes.labels.push(LabelChange::Set(labels));
@@ -565,7 +750,11 @@ fn issue_changes(
                         changes.summary = errors.check(string_in("summary", value));
                     }
                     ("description", "set") => {
-                        changes.description = errors.check(description_in(version, value));
+                        if let Some(description) =
+                            errors.check(description_in(deployment, version, value))
+                        {
+                            set_description(&mut changes, description);
+                        }
                     }
                     ("labels", "set") => {
                         if let Some(labels) = errors.check(labels_in(value)) {
@@ -602,6 +791,12 @@ fn issue_changes(
     Ok(changes)
 }
 
+fn set_description(changes: &mut IssueChanges, description: Option<TextIn>) {
+    let (document, wiki) = description.unzip();
+    changes.description = Some(document);
+    changes.description_wiki = wiki.flatten();
+}
+
 async fn edit_issue(
     State(shared): State<Arc<Shared>>,
     Extension(version): Extension<ApiVersion>,
@@ -612,7 +807,7 @@ async fn edit_issue(
     let request = parse_json(&body)?;
     shared.issue_key(&key)?;
     let custom = lock(&shared.store).custom_fields().to_vec();
-    let changes = issue_changes(version, &request, &custom)?;
+    let changes = issue_changes(shared.deployment, version, &request, &custom)?;
     shared.edit_issue(&caller.account_id, &key, changes)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -767,9 +962,9 @@ async fn add_comment(
 ) -> Result<Response, Error> {
     let request = parse_json(&body)?;
     shared.issue_key(&key)?;
-    let body = comment_body_in(version, &request)?;
+    let (body, wiki) = comment_body_in(shared.deployment, version, &request)?;
     let properties = entity_properties_in(&request)?;
-    let comment = shared.add_comment(&caller.account_id, &key, body, properties)?;
+    let comment = shared.add_comment(&caller.account_id, &key, body, wiki, properties)?;
     let rendered = comment_response(
         &shared,
         version,
@@ -808,8 +1003,8 @@ async fn edit_comment(
 ) -> Result<Json<Value>, Error> {
     let request = parse_json(&body)?;
     comment_response(&shared, version, &caller, &key, &comment_id, false)?;
-    let body = comment_body_in(version, &request)?;
-    shared.edit_comment(&caller.account_id, &key, &comment_id, body)?;
+    let (body, wiki) = comment_body_in(shared.deployment, version, &request)?;
+    shared.edit_comment(&caller.account_id, &key, &comment_id, body, wiki)?;
     comment_response(&shared, version, &caller, &key, &comment_id, false).map(Json)
 }
 
@@ -966,11 +1161,16 @@ async fn add_watcher(
     let account_id = if body.iter().all(u8::is_ascii_whitespace) {
         caller.account_id.clone()
     } else {
-        match parse_json(&body)? {
-            Value::String(account_id) => account_id,
-            _ => {
+        match (parse_json(&body)?, shared.deployment) {
+            (Value::String(account_id), _) => account_id,
+            (_, Deployment::Cloud) => {
                 return Err(Error::bad_request(
                     "The request body must be a JSON string: the accountId of the user to add.",
+                ));
+            }
+            (_, Deployment::DataCenter) => {
+                return Err(Error::bad_request(
+                    "The request body must be a JSON string: the username of the user to add.",
                 ));
             }
         }
@@ -990,13 +1190,25 @@ async fn remove_watcher(
     Query(params): Params,
 ) -> Result<StatusCode, Error> {
     shared.issue_key(&key)?;
-    if param(&params, "username").is_some() {
-        return Err(Error::bad_request(
+    // Cloud names the watcher by accountId only (GDPR strict mode); Data Center by username.
+    let (wanted, refused, refusal) = match shared.deployment {
+        Deployment::Cloud => (
+            "accountId",
+            "username",
             "The query parameter 'username' is not supported in GDPR strict mode.",
-        ));
+        ),
+        Deployment::DataCenter => (
+            "username",
+            "accountId",
+            "The query parameter 'accountId' is not supported: give 'username'.",
+        ),
+    };
+    if param(&params, refused).is_some() {
+        return Err(Error::bad_request(refusal));
     }
-    let account_id = param(&params, "accountId")
-        .ok_or_else(|| Error::bad_request("The query parameter 'accountId' is required."))?;
+    let account_id = param(&params, wanted).ok_or_else(|| {
+        Error::bad_request(format!("The query parameter '{wanted}' is required."))
+    })?;
     lock(&shared.store).remove_watcher(&caller.account_id, &key, account_id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1421,6 +1633,155 @@ fn search(
         object.insert("nextPageToken".into(), json!(page_token(next, fingerprint)));
     }
     Ok(Json(response))
+}
+
+/// A Data Center `/search` request, from a JSON body or query parameters.
+struct DataCenterSearch {
+    jql: String,
+    start_at: usize,
+    max_results: Option<usize>,
+    fields: Vec<String>,
+    expand: Vec<String>,
+}
+
+/// What Data Center's `POST /search` body may hold.
+const DATA_CENTER_SEARCH_KEYS: [&str; 7] = [
+    "jql",
+    "startAt",
+    "maxResults",
+    "fields",
+    "expand",
+    "validateQuery",
+    "properties",
+];
+
+fn optional_number(request: &Value, name: &str) -> Result<Option<usize>, Error> {
+    match request.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .and_then(|number| usize::try_from(number).ok())
+            .map(Some)
+            .ok_or_else(|| Error::bad_request(format!("'{name}' must be a non-negative number."))),
+    }
+}
+
+async fn data_center_search_by_body(
+    State(shared): State<Arc<Shared>>,
+    Extension(version): Extension<ApiVersion>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Json<Value>, Error> {
+    let request = parse_json(&body)?;
+    let object = request
+        .as_object()
+        .ok_or_else(|| Error::bad_request("The search request must be a JSON object."))?;
+    // Cloud's paging (`nextPageToken`, `reconcileIssues`) is not Data Center's: refused rather
+    // than ignored, so a client paging the Cloud way does not read the first page forever.
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !DATA_CENTER_SEARCH_KEYS.contains(&key.as_str()))
+    {
+        return Err(Error::bad_request(format!(
+            "Unrecognized field \"{unknown}\" in the search request."
+        )));
+    }
+    data_center_search(
+        &shared,
+        version,
+        &caller,
+        &DataCenterSearch {
+            jql: request
+                .get("jql")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            start_at: optional_number(&request, "startAt")?.unwrap_or(0),
+            max_results: optional_number(&request, "maxResults")?,
+            fields: strings_in(request.get("fields")),
+            expand: strings_in(request.get("expand")),
+        },
+    )
+}
+
+async fn data_center_search_by_query(
+    State(shared): State<Arc<Shared>>,
+    Extension(version): Extension<ApiVersion>,
+    Extension(caller): Extension<Caller>,
+    Query(params): Params,
+) -> Result<Json<Value>, Error> {
+    data_center_search(
+        &shared,
+        version,
+        &caller,
+        &DataCenterSearch {
+            jql: param(&params, "jql").unwrap_or_default().to_owned(),
+            start_at: number_param(&params, "startAt")?.unwrap_or(0),
+            max_results: number_param(&params, "maxResults")?,
+            fields: list_param(&params, "fields"),
+            expand: list_param(&params, "expand"),
+        },
+    )
+}
+
+/// Data Center's search: `startAt`/`maxResults` pages (at most 1000 issues, 50 by default) with
+/// the `total`, every navigable field unless `fields` says otherwise, and no index lag.
+fn data_center_search(
+    shared: &Shared,
+    version: ApiVersion,
+    caller: &Caller,
+    request: &DataCenterSearch,
+) -> Result<Json<Value>, Error> {
+    let query = jql::parse(&request.jql)?;
+    let max_results = request
+        .max_results
+        .unwrap_or(SEARCH_DEFAULT_PAGE)
+        .min(DATA_CENTER_SEARCH_MAX_PAGE);
+    let selection =
+        FieldSelection::from_items(&request.fields, FieldSelection::All { except: Vec::new() });
+    let store = lock(&shared.store);
+    let found = query.run(jql::Context {
+        now: crate::now_utc(),
+        caller: &caller.account_id,
+        store: &store,
+        lag: std::time::Duration::ZERO,
+        reconcile: &[],
+    })?;
+    let renderer = renderer(&store, shared, version, caller);
+    let issues: Vec<Value> = found
+        .iter()
+        .skip(request.start_at)
+        .take(max_results)
+        .map(|issue| renderer.issue(issue, &selection, &request.expand))
+        .collect();
+    Ok(Json(json!({
+        "expand": "schema,names",
+        "startAt": request.start_at,
+        "maxResults": max_results,
+        "total": found.len(),
+        "issues": issues,
+    })))
+}
+
+/// Data Center's download: the file's bytes from the site itself, with the REST API's auth (no
+/// media host, no redirect). The name in the path is the file's, but the id finds it.
+async fn secure_attachment(
+    State(shared): State<Arc<Shared>>,
+    Path((attachment_id, _file_name)): Path<(String, String)>,
+) -> Result<Response, Error> {
+    let store = lock(&shared.store);
+    let (_, attachment) = store.attachment(&attachment_id)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, attachment.mime_type.clone()),
+            (
+                header::CONTENT_DISPOSITION,
+                media::content_disposition(&attachment.filename),
+            ),
+        ],
+        attachment.bytes.clone(),
+    )
+        .into_response())
 }
 
 async fn search_gone() -> Response {

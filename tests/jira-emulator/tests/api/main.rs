@@ -9,6 +9,7 @@ mod auth;
 mod automation;
 mod comments;
 mod custom_fields;
+mod data_center;
 mod faults;
 mod issues;
 mod search;

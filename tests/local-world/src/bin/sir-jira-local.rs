@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use local_world::{Intake, LocalOptions, RealJira, request_reconcile, run};
 use secrecy::SecretString;
+use shared::config::{DataCenterAuth, JiraFlavor};
 
 /// deploy.sh's `--intake`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,6 +22,13 @@ enum IntakeArg {
     Automation,
     Webhook,
     Both,
+}
+
+/// deploy.sh's `--jira-flavor` (after its detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum JiraFlavorArg {
+    Cloud,
+    DataCenter,
 }
 
 /// Runs the SIR ⇄ Jira integration locally, with no AWS account.
@@ -56,6 +64,10 @@ struct Args {
     /// local function URL) or both.
     #[arg(long, value_enum, default_value_t = IntakeArg::Automation, conflicts_with = "reconcile")]
     intake: IntakeArg,
+    /// Which Jira: cloud, or data-center (Jira Data Center / Server: the emulator runs as one,
+    /// signed in with a personal access token; needs --intake webhook).
+    #[arg(long, value_enum, default_value_t = JiraFlavorArg::Cloud, conflicts_with = "reconcile")]
+    jira_flavor: JiraFlavorArg,
     /// With --reconcile: audit every open linked pair too (compare the live case with the live
     /// issue and fix what differs; with --dry-run only list the pairs).
     #[arg(long, requires = "reconcile")]
@@ -115,6 +127,12 @@ async fn main() -> ExitCode {
             IntakeArg::Automation => Intake::Automation,
             IntakeArg::Webhook => Intake::Webhook,
             IntakeArg::Both => Intake::Both,
+        },
+        jira_flavor: match args.jira_flavor {
+            JiraFlavorArg::Cloud => JiraFlavor::Cloud,
+            JiraFlavorArg::DataCenter => {
+                JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken)
+            }
         },
     };
     match run(options).await {

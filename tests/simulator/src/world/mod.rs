@@ -357,6 +357,7 @@ impl SimWorld {
             url: jira.base_url(),
             project_key: PROJECT_KEY.into(),
             token: SecretString::from("integration-token".to_owned()),
+            flavor: shared::config::JiraFlavor::Cloud,
         };
         let jira_api = || -> Result<Arc<JiraClient>, SimError> {
             Ok(Arc::new(
