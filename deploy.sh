@@ -58,7 +58,8 @@ Jira Data Center / Server (see README "Jira Data Center / Server"):
                         subnets (a Jira on a private network); the subnets then need a NAT
                         gateway or VPC endpoints for SSM, DynamoDB, EventBridge and SIR
   --vpc-security-groups G,G
-                        security groups of those functions (with --vpc-subnets; HTTPS out)
+                        security groups of those functions (with --vpc-subnets; HTTPS out);
+                        --vpc-security-group G is the same option
   --vpc-id V            the subnets' VPC (default: read from the subnets)
 
 Options:
@@ -182,7 +183,7 @@ parse_args() {
         --profile | --status-mapping | --field-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
         --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run | \
-        --intake | --jira-flavor | --jira-auth | --vpc-subnets | --vpc-security-groups | --vpc-id) ;;
+        --intake | --jira-flavor | --jira-auth | --vpc-subnets | --vpc-security-groups | --vpc-security-group | --vpc-id) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -207,7 +208,7 @@ parse_args() {
       --jira-flavor) jira_flavor=$value ;;
       --jira-auth) jira_auth=$value ;;
       --vpc-subnets) vpc_subnets=$value ;;
-      --vpc-security-groups) vpc_security_groups=$value ;;
+      --vpc-security-groups | --vpc-security-group) vpc_security_groups=$value ;;
       --vpc-id) vpc_id=$value ;;
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
       --jira-sweep-minutes) jira_sweep_minutes=$value ;;
@@ -593,7 +594,8 @@ detect_jira_flavor() {
       200) why='its answer is not Jira'"'"'s JSON serverInfo' ;;
       *) why="HTTP $code" ;;
     esac
-    $flavor_given ||
+    # An Atlassian Cloud host name already says Jira Cloud: a deployment to Cloud goes on as before.
+    $flavor_given || [ "$jira_flavor" = cloud ] ||
       die "cannot tell which Jira $url is ($why): check --url (a Jira Data Center URL includes any context path, e.g. https://jira.example.com/jira), or pass --jira-flavor cloud or --jira-flavor data-center"
     printf '    warning: could not read serverInfo (%s); going on with --jira-flavor %s\n' "$why" "$jira_flavor"
     [ "$jira_flavor" != data-center ] ||
@@ -1343,6 +1345,8 @@ run_local() {
     auto | cloud) [ -z "$jira_auth" ] || fail "--jira-auth goes with --jira-flavor data-center only" ;;
     data-center)
       $reconcile && fail '--jira-flavor does not go with --reconcile'
+      [ -z "$url$email$project_key$token_arg" ] ||
+        fail '--local --jira-flavor data-center runs against the Jira emulator only: a Jira Data Center site cannot call the webhook URL on this machine'
       [ "${jira_auth:-token}" = token ] ||
         fail '--local signs in to Jira Data Center with a personal access token only: drop --jira-auth basic'
       case $intake in

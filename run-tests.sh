@@ -91,8 +91,9 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 step "end-to-end suites: Jira Cloud with the webhook intake (E2E_JIRA=cloud-webhook)"
 E2E_JIRA=cloud-webhook cargo test --locked -p integration-tests --test 'e2e_*' 2>&1 | tee -a "$log"
 
-step "end-to-end suites: Jira Data Center with the webhook intake (E2E_JIRA=data-center)"
-E2E_JIRA=data-center cargo test --locked -p integration-tests --test 'e2e_*' 2>&1 | tee -a "$log"
+step "end-to-end suites and the Jira adapter's tests: Jira Data Center with the webhook intake (E2E_JIRA=data-center)"
+E2E_JIRA=data-center cargo test --locked -p integration-tests --test 'e2e_*' --test adapter_jira 2>&1 |
+  tee -a "$log"
 
 step "the demo: ./deploy.sh --local --demo (each step must be seen on the other side in time)"
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"

@@ -1,5 +1,6 @@
 // The whole integration in one stack: the mapping table, the integration bus and its rules, the
-// four Rust Lambdas with a dead-letter queue each, the SNS topic Jira Automation publishes to, the
+// four Rust Lambdas with a dead-letter queue each, the SNS topic Jira Automation publishes to (on
+// Jira Data Center kept but unused: nobody may publish and nothing is subscribed), the
 // non-secret SSM parameters, alarms and outputs. One stack, because every part is deployed and
 // removed together and the rules must reference the functions (a common + jira pair would only add
 // cross-stack exports).
@@ -88,7 +89,8 @@ export interface IntegrationStackProps extends StackProps {
   readonly parameterPrefix?: string;
   /**
    * Encrypt the Jira Automation topic with a customer managed KMS key whose key policy lets the
-   * Atlassian publisher use it. Off by default: see the topic below.
+   * Atlassian publisher use it (on Jira Data Center the key has no such grant: nobody publishes).
+   * Off by default: see the topic below.
    */
   readonly encryptTopic?: boolean;
   /** A function URL on jira-notifications-handler for signed Jira webhooks (deploy.sh --intake webhook|both). */
@@ -596,6 +598,11 @@ export class IntegrationStack extends Stack {
     // rest (messages hold only an issue key, and the handler re-reads the issue from Jira);
     // --encrypt-topic adds the customer managed key with the key-policy grant for sites where
     // Atlassian confirms it works.
+    // Jira Data Center has no Amazon SNS action (its intake is the signed webhook), so there the
+    // topic stays (deploy.sh reads its output) but is inert: no grant to Atlassian's publisher, which
+    // every Jira Cloud tenant shares, in the topic or key policy, and no subscription, so nobody
+    // who learns the ARN can invoke the handler through it.
+    const automationIntake = site.flavor === 'cloud';
     const publisher = new iam.ArnPrincipal(contract.jiraAutomation.publisherPrincipal);
     let topicKey: kms.Key | undefined;
     if (props.encryptTopic) {
@@ -604,14 +611,16 @@ export class IntegrationStack extends Stack {
         enableKeyRotation: true,
         removalPolicy: RemovalPolicy.DESTROY,
       });
-      topicKey.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'AtlassianAutomationPublisherUsesKey',
-          principals: [publisher],
-          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-          resources: ['*'],
-        }),
-      );
+      if (automationIntake) {
+        topicKey.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid: 'AtlassianAutomationPublisherUsesKey',
+            principals: [publisher],
+            actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+            resources: ['*'],
+          }),
+        );
+      }
     }
     this.topic = new sns.Topic(this, 'JiraAutomationTopic', {
       displayName: 'Jira Automation -> SIR integration',
@@ -620,18 +629,21 @@ export class IntegrationStack extends Stack {
     });
     // Only Atlassian's automation session may publish (AWS accepts a role session ARN as a
     // resource-policy principal; it is the principal Atlassian's SNS guide gives). Nothing else
-    // from account 815843069303, and nobody else outside this account.
-    this.topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AtlassianAutomationPublishes',
-        principals: [publisher],
-        actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
-      }),
-    );
-    this.topic.addSubscription(
-      new subscriptions.LambdaSubscription(jiraNotificationsHandler.fn, { deadLetterQueue: jiraNotificationsHandler.dlq }),
-    );
+    // from account 815843069303, and nobody else outside this account. The subscription brings
+    // SNS's Lambda permission (this topic only) and the DLQ queue-policy grant for its redrive.
+    if (automationIntake) {
+      this.topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AtlassianAutomationPublishes',
+          principals: [publisher],
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+        }),
+      );
+      this.topic.addSubscription(
+        new subscriptions.LambdaSubscription(jiraNotificationsHandler.fn, { deadLetterQueue: jiraNotificationsHandler.dlq }),
+      );
+    }
 
     // ---- Function URL for Jira webhooks (--intake webhook|both) ----
     // Jira cannot sign with SigV4, so the URL takes any caller (AuthType NONE): every request is
@@ -675,7 +687,9 @@ export class IntegrationStack extends Stack {
     // ---- Outputs ----
     new CfnOutput(this, 'JiraAutomationTopicArn', {
       value: this.topic.topicArn,
-      description: 'Paste into each Jira Automation rule\'s "Publish to Amazon SNS" action',
+      description: automationIntake
+        ? 'Paste into each Jira Automation rule\'s "Publish to Amazon SNS" action'
+        : 'Unused on Jira Data Center (no Amazon SNS action; the intake is the signed webhook): nothing may publish to this topic and nothing is subscribed',
     });
     if (webhookUrl) {
       new CfnOutput(this, 'JiraWebhookUrl', {

@@ -20,6 +20,9 @@ const cloud = synth({ jiraFlavor: 'cloud' });
 const dataCenter = synth({ jiraFlavor: 'data-center', webhookIntake: 'true' });
 const dataCenterBasicInVpc = synth({ jiraFlavor: 'data-center', jiraAuth: 'basic', webhookIntake: 'true', ...VPC });
 const cloudInVpc = synth(VPC);
+const cloudWebhook = synth({ webhookIntake: 'true' });
+const cloudEncrypted = synth({ encryptTopic: 'true' });
+const dataCenterEncrypted = synth({ jiraFlavor: 'data-center', webhookIntake: 'true', encryptTopic: 'true' });
 
 const fnProps = (s: Synthesized, key: FunctionKey) => s.json.Resources[logicalId(s.stack, s.stack.functions[key].fn)].Properties;
 const roleStatements = (s: Synthesized, key: FunctionKey): any[] => {
@@ -28,6 +31,32 @@ const roleStatements = (s: Synthesized, key: FunctionKey): any[] => {
     .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
     .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 };
+// The Jira Automation intake: Atlassian's shared publisher (every Jira Cloud tenant's rules publish
+// as it) in the topic and key policies, and the topic's subscription of jira-notifications-handler.
+const PUBLISHER = contract.jiraAutomation.publisherPrincipal;
+const PUBLISHER_ACCOUNT = PUBLISHER.split(':')[4];
+const principalsOf = (statement: any): string[] =>
+  typeof statement.Principal === 'string'
+    ? [statement.Principal]
+    : Object.values(statement.Principal ?? {}).flatMap((p: any) => (Array.isArray(p) ? p : [p])).map((p) => JSON.stringify(p));
+const admitsAtlassian = (statement: any) =>
+  statement.Effect === 'Allow' && principalsOf(statement).some((p) => p.includes(PUBLISHER_ACCOUNT) || /atlassian/i.test(p));
+const topicStatements = (s: Synthesized): any[] =>
+  Object.values(resourcesOf(s.json, 'AWS::SNS::TopicPolicy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+const keyStatements = (s: Synthesized): any[] =>
+  Object.values(resourcesOf(s.json, 'AWS::KMS::Key')).flatMap((k: any) => k.Properties.KeyPolicy.Statement);
+const topicId = (s: Synthesized) => logicalId(s.stack, s.stack.topic);
+const handlerSubscriptions = (s: Synthesized) =>
+  Object.values(resourcesOf(s.json, 'AWS::SNS::Subscription')).filter(
+    (r: any) => JSON.stringify(r.Properties.Endpoint) === JSON.stringify({ 'Fn::GetAtt': [logicalId(s.stack, s.stack.functions.jiraNotificationsHandler.fn), 'Arn'] }),
+  );
+const snsPermissions = (s: Synthesized) =>
+  Object.values(resourcesOf(s.json, 'AWS::Lambda::Permission')).filter((r: any) => r.Properties.Principal === 'sns.amazonaws.com');
+const snsQueueGrants = (s: Synthesized) =>
+  Object.values(resourcesOf(s.json, 'AWS::SQS::QueuePolicy'))
+    .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+    .filter((st: any) => st.Principal?.Service === 'sns.amazonaws.com');
+
 const nagFindings = (s: Synthesized) =>
   [
     ...s.annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
@@ -162,4 +191,58 @@ test('half a VPC placement, and ids that are not ids, are refused', () => {
   expect(() => synth({ ...VPC, vpcSecurityGroupIds: 'default' })).toThrow(/vpcSecurityGroupIds: default is not a security group id/);
   expect(() => synth({ ...VPC, vpcId: 'my-vpc' })).toThrow(/vpcId=my-vpc is not a VPC id/);
   expect(() => synth({ ...VPC, vpcSubnetIds: ',' })).toThrow(/vpcSubnetIds names no id/);
+});
+
+test('Jira Data Center: the Automation topic and its output stay, but no policy admits an Atlassian principal', () => {
+  for (const s of [dataCenter, dataCenterBasicInVpc, dataCenterEncrypted]) {
+    s.template.resourceCountIs('AWS::SNS::Topic', 1);
+    s.template.hasOutput('JiraAutomationTopicArn', {
+      Value: { Ref: topicId(s) },
+      Description: Match.stringLikeRegexp('^Unused on Jira Data Center'),
+    });
+    const statements = topicStatements(s);
+    // the topic policy keeps only the TLS-only deny
+    expect(statements.filter(admitsAtlassian)).toEqual([]);
+    expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
+    expect(statements.map((st) => st.Sid)).not.toContain('AtlassianAutomationPublishes');
+    expect(keyStatements(s).filter(admitsAtlassian)).toEqual([]);
+    // nowhere in the template
+    expect(JSON.stringify(s.json)).not.toContain(PUBLISHER_ACCOUNT);
+    expect(nagFindings(s)).toEqual([]);
+  }
+  // encryptTopic still encrypts the (unused) topic, with a key only this account administers
+  dataCenterEncrypted.template.resourceCountIs('AWS::KMS::Key', 1);
+  dataCenterEncrypted.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  expect(keyStatements(dataCenterEncrypted).map((st) => st.Sid)).not.toContain('AtlassianAutomationPublisherUsesKey');
+});
+
+test('Jira Data Center: no SNS subscription of jira-notifications-handler, no Lambda permission for sns.amazonaws.com, no DLQ grant to SNS', () => {
+  for (const s of [dataCenter, dataCenterBasicInVpc, dataCenterEncrypted]) {
+    s.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    expect(handlerSubscriptions(s)).toEqual([]);
+    expect(snsPermissions(s)).toEqual([]);
+    expect(snsQueueGrants(s)).toEqual([]);
+    expect(JSON.stringify(s.json)).not.toContain('sns.amazonaws.com');
+    // the signed webhook stays the intake
+    s.template.resourceCountIs('AWS::Lambda::Url', 1);
+  }
+});
+
+test('Jira Cloud (by default, with the webhook intake, with encryptTopic): Atlassian publishes to the topic and jira-notifications-handler is subscribed', () => {
+  for (const s of [byDefault, cloud, cloudWebhook, cloudEncrypted, cloudInVpc]) {
+    expect(topicStatements(s).filter(admitsAtlassian)).toEqual([
+      { Sid: 'AtlassianAutomationPublishes', Effect: 'Allow', Principal: { AWS: PUBLISHER }, Action: 'sns:Publish', Resource: { Ref: topicId(s) } },
+    ]);
+    expect(handlerSubscriptions(s)).toHaveLength(1);
+    expect(snsPermissions(s)).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({ Action: 'lambda:InvokeFunction', SourceArn: { Ref: topicId(s) } }),
+      }),
+    ]);
+    expect(snsQueueGrants(s)).toHaveLength(1);
+    s.template.hasOutput('JiraAutomationTopicArn', { Description: Match.stringLikeRegexp('Publish to Amazon SNS') });
+  }
+  expect(keyStatements(cloudEncrypted).filter(admitsAtlassian)).toEqual([
+    expect.objectContaining({ Sid: 'AtlassianAutomationPublisherUsesKey', Principal: { AWS: PUBLISHER } }),
+  ]);
 });

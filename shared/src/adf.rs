@@ -41,13 +41,20 @@ pub fn adf_to_text(doc: &Value) -> String {
     normalize_text(&out)
 }
 
-fn children(node: &Value) -> &[Value] {
+/// A node's child nodes (none when it has no `content`).
+pub(crate) fn children(node: &Value) -> &[Value] {
     node.get("content")
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
 }
 
-fn attr<'a>(node: &'a Value, name: &str) -> Option<&'a str> {
+/// A node's `type` (empty when it has none).
+pub(crate) fn node_type(node: &Value) -> &str {
+    node.get("type").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// A node's string attribute `name`.
+pub(crate) fn attr<'a>(node: &'a Value, name: &str) -> Option<&'a str> {
     node.get("attrs")?.get(name)?.as_str()
 }
 

@@ -745,6 +745,32 @@ mod tests {
     }
 
     #[test]
+    fn the_jira_flavor_is_cloud_unless_the_environment_says_data_center() {
+        let flavor = |pairs: &[(&str, &str)]| JiraFlavor::from_lookup(&lookup(pairs));
+        assert_eq!(flavor(&[]).unwrap(), JiraFlavor::Cloud);
+        assert_eq!(
+            flavor(&[(ENV_JIRA_FLAVOR, "cloud"), (ENV_JIRA_AUTH, "basic")]).unwrap(),
+            JiraFlavor::Cloud
+        );
+        assert_eq!(
+            flavor(&[(ENV_JIRA_FLAVOR, " Data-Center ")]).unwrap(),
+            JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken)
+        );
+        assert_eq!(
+            flavor(&[(ENV_JIRA_FLAVOR, "data-center"), (ENV_JIRA_AUTH, "basic")]).unwrap(),
+            JiraFlavor::DataCenter(DataCenterAuth::Basic)
+        );
+        for bad in [
+            &[(ENV_JIRA_FLAVOR, "onprem")][..],
+            &[(ENV_JIRA_AUTH, "token")],
+            &[(ENV_JIRA_FLAVOR, "data-center"), (ENV_JIRA_AUTH, "oauth")],
+        ] {
+            let err = flavor(bad).unwrap_err().to_string();
+            assert!(err.contains("JIRA_"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
     fn token_never_appears_in_debug_output() {
         let settings = JiraSettings {
             email: "bot@example.com".into(),

@@ -48,7 +48,7 @@ use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
 use crate::config::{DataCenterAuth, JiraFlavor, JiraSettings};
 use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
-use crate::issue_description::strip_details_block;
+use crate::issue_description::{find_details_block, strip_details_block};
 use crate::issue_notes::NOTES_PROPERTIES;
 use crate::snapshot::IssueSnapshot;
 use crate::wiki::{adf_to_wiki, wiki_to_adf};
@@ -648,8 +648,28 @@ impl JiraClient {
     fn rich_text(&self, doc: Value) -> Value {
         match self.flavor {
             JiraFlavor::Cloud => doc,
-            JiraFlavor::DataCenter(_) => Value::String(adf_to_wiki(&doc)),
+            JiraFlavor::DataCenter(_) => Value::String(wiki_of(&doc)),
         }
+    }
+
+    /// Field values (create, edit, transition screens) as this Jira takes them: on Data Center
+    /// a rich-text field (an ADF document on Cloud, e.g. a multi-line text custom field) is
+    /// sent as wiki markup; every other value as it is.
+    fn field_values(
+        &self,
+        fields: &serde_json::Map<String, Value>,
+    ) -> serde_json::Map<String, Value> {
+        fields
+            .iter()
+            .map(|(id, value)| {
+                let value = if crate::adf::is_adf_document(value) {
+                    self.rich_text(value.clone())
+                } else {
+                    value.clone()
+                };
+                (id.clone(), value)
+            })
+            .collect()
     }
 
     /// The query parameter that names a user: `accountId` on Cloud, `username` on Data Center.
@@ -952,9 +972,71 @@ impl From<UserJson> for JiraUser {
 /// Cloud's ADF document as it is.
 fn adf_of(body: Value) -> Value {
     match body {
-        Value::String(wiki) => wiki_to_adf(&wiki),
+        Value::String(wiki) => {
+            let mut doc = wiki_to_adf(&wiki);
+            if let Some(object) = doc.as_object_mut() {
+                object.insert(WIKI_SOURCE.into(), Value::String(wiki));
+            }
+            doc
+        }
         other => other,
     }
+}
+
+/// Key of an ADF document read from Data Center that holds the wiki markup it was read from.
+/// Edits that keep the top-level nodes of a document keep its other keys too
+/// ([`crate::issue_description::with_details_block`]), so the markup a person wrote above the
+/// details block can be written back as written ([`wiki_of`]), not as its ADF reading.
+const WIKI_SOURCE: &str = "wikiSource";
+
+/// The wiki markup of `doc` for Data Center. A document read from Data Center whose nodes above
+/// its details block are still the ones its markup reads as gets that markup back byte for byte
+/// there (rarer markup, such as colours or app macros, does not survive a round trip through
+/// ADF), followed by the rest in wiki markup; any other document is converted whole.
+fn wiki_of(doc: &Value) -> String {
+    let mut doc = doc.clone();
+    let source = doc
+        .as_object_mut()
+        .and_then(|object| object.remove(WIKI_SOURCE))
+        .and_then(|source| source.as_str().map(str::to_owned));
+    let whole = || adf_to_wiki(&doc);
+    let (Some(source), Some(at)) = (source, find_details_block(&doc)) else {
+        return whole();
+    };
+    let nodes = doc["content"].as_array().cloned().unwrap_or_default();
+    // Without a block (a Jira-born issue getting its first), all of the markup is above it.
+    let cut = details_block_start(&source).unwrap_or(source.len());
+    let above = &source[..cut];
+    let read_above = wiki_to_adf(above);
+    let read_nodes = read_above["content"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if nodes.get(..at) != Some(read_nodes.as_slice()) {
+        return whole();
+    }
+    let mut rest = doc.clone();
+    rest["content"] = Value::Array(nodes[at..].to_vec());
+    let rest = adf_to_wiki(&rest);
+    let above = above.trim_end();
+    if above.is_empty() {
+        rest
+    } else {
+        format!("{above}\n\n{rest}")
+    }
+}
+
+/// Where the details block starts in wiki markup: the start of the last line from which the rest
+/// reads as a document that opens with the block.
+fn details_block_start(wiki: &str) -> Option<usize> {
+    let starts = std::iter::once(0).chain(wiki.match_indices('\n').map(|(at, _)| at + 1));
+    let candidates: Vec<usize> = starts
+        .filter(|&at| wiki[at..].trim_start().starts_with('{'))
+        .collect();
+    candidates
+        .into_iter()
+        .rev()
+        .find(|&at| find_details_block(&wiki_to_adf(&wiki[at..])) == Some(0))
 }
 
 #[derive(Deserialize)]
@@ -1251,7 +1333,7 @@ impl JiraApi for JiraClient {
     }
 
     async fn create_issue(&self, issue: &NewIssue) -> Result<String> {
-        let mut fields = issue.fields.clone();
+        let mut fields = self.field_values(&issue.fields);
         fields.extend([
             ("project".to_owned(), json!({"key": issue.project_key})),
             ("issuetype".to_owned(), json!({"name": issue.issue_type})),
@@ -1293,7 +1375,7 @@ impl JiraApi for JiraClient {
         if let Some(description) = &edit.description {
             fields.insert("description".into(), self.rich_text(description.to_adf()));
         }
-        fields.extend(edit.fields.clone());
+        fields.extend(self.field_values(&edit.fields));
         if fields.is_empty() && edit.labels_to_add.is_empty() {
             return Ok(());
         }
@@ -1412,7 +1494,7 @@ impl JiraApi for JiraClient {
             };
             let mut body = json!({"transition": {"id": step.id}});
             if let Some(fields) = screens.get(&step.to_status.to_lowercase()) {
-                body["fields"] = Value::Object(fields.clone());
+                body["fields"] = Value::Object(self.field_values(fields));
             }
             let url = self.url(&["issue", key, "transitions"]);
             let sent = self

@@ -29,7 +29,7 @@
 
 use serde_json::{Value, json};
 
-use crate::adf::{adf_to_text, text_to_adf};
+use crate::adf::{adf_to_text, attr, children, node_type, text_to_adf};
 
 /// Jira wiki markup showing the ADF document `doc`; empty for `null` or anything that is not a
 /// document.
@@ -178,20 +178,6 @@ fn is_issue_key(text: &str) -> bool {
         && project.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && !number.is_empty()
         && number.chars().all(|c| c.is_ascii_digit())
-}
-
-fn children(node: &Value) -> &[Value] {
-    node.get("content")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-fn node_type(node: &Value) -> &str {
-    node.get("type").and_then(Value::as_str).unwrap_or_default()
-}
-
-fn attr<'a>(node: &'a Value, name: &str) -> Option<&'a str> {
-    node.get("attrs")?.get(name)?.as_str()
 }
 
 fn is_list(node: &Value) -> bool {

@@ -1096,6 +1096,24 @@ test_data_center_401_and_404_speak_of_the_token_and_the_base_url() {
   expect output_has 'with any context path, e.g. https://jira.example.com/jira'
 }
 
+test_a_cloud_deployment_goes_on_when_server_info_cannot_be_read() {
+  # An Atlassian Cloud host name says Jira Cloud: a proxy or an outage of serverInfo does not
+  # stop a deployment that never needed it before.
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_SERVER_INFO_CODE=000)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect output_has 'warning: could not read serverInfo'
+  expect grep -qF -- 'jiraFlavor=cloud' <<<"$(deploy_call)"
+}
+
+test_local_data_center_against_a_real_site_is_refused_before_building() {
+  deploy --local --jira-flavor data-center --url https://jira.example.com --email svc --project-key SEC
+  expect exit_code 2
+  expect output_has 'runs against the Jira emulator only'
+  expect not_called 'cargo build'
+}
+
 test_server_info_that_cannot_be_read_asks_for_the_flavour() {
   local code
   for code in 000 404; do
@@ -1197,6 +1215,12 @@ test_vpc_placement_is_checked_and_passed_as_context() {
     expect grep -qF -- "$part" <<<"$call"
   done
   expect output_has 'NAT gateway or VPC endpoints'
+  # --vpc-security-group (the singular) is the same option
+  setup
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --vpc-subnets subnet-0123456789abcdef0 --vpc-security-group sg-0123456789abcdef0
+  expect exit_code 0
+  expect grep -qF -- vpcSecurityGroupIds=sg-0123456789abcdef0 <<<"$(deploy_call)"
   # none by default
   setup
   with_token_on_stdin

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jira_notifications_handler::{InvocationReport, NotificationHandler};
 use serde_json::{Value, json};
@@ -134,8 +134,8 @@ async fn invoke(
             let mut answer = (status, response.body).into_response();
             for (name, value) in &response.headers {
                 if let (Ok(name), Ok(value)) = (
-                    axum::http::HeaderName::from_bytes(name.as_bytes()),
-                    axum::http::HeaderValue::from_str(value),
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
                 ) {
                     answer.headers_mut().insert(name, value);
                 }

@@ -92,16 +92,30 @@ pub struct IntegrationOptions {
     pub mapping_document: Option<String>,
 }
 
+/// The intake and the Jira [`ENV_E2E_JIRA`] names (an unknown value panics: a typo in CI must
+/// not quietly run the default).
+pub fn e2e_jira() -> (Intake, Deployment) {
+    match std::env::var(ENV_E2E_JIRA).as_deref() {
+        Err(_) | Ok("" | "cloud") => (Intake::Automation, Deployment::Cloud),
+        Ok("cloud-webhook") => (Intake::Webhook, Deployment::Cloud),
+        Ok("data-center") => (Intake::Webhook, Deployment::DataCenter),
+        Ok(other) => panic!("{ENV_E2E_JIRA}={other}: use cloud, cloud-webhook or data-center"),
+    }
+}
+
+/// The Jira settings deploy.sh would configure for `jira`'s flavour (a Data Center site: a
+/// personal access token).
+pub fn jira_flavor_of(deployment: Deployment) -> JiraFlavor {
+    match deployment {
+        Deployment::Cloud => JiraFlavor::Cloud,
+        Deployment::DataCenter => JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken),
+    }
+}
+
 impl Default for IntegrationOptions {
-    /// The Jira and intake [`ENV_E2E_JIRA`] names (an unknown value panics: a typo in CI must
-    /// not quietly run the default), nothing else varied.
+    /// The Jira and intake [`e2e_jira`] names, nothing else varied.
     fn default() -> Self {
-        let (intake, deployment) = match std::env::var(ENV_E2E_JIRA).as_deref() {
-            Err(_) | Ok("" | "cloud") => (Intake::Automation, Deployment::Cloud),
-            Ok("cloud-webhook") => (Intake::Webhook, Deployment::Cloud),
-            Ok("data-center") => (Intake::Webhook, Deployment::DataCenter),
-            Ok(other) => panic!("{ENV_E2E_JIRA}={other}: use cloud, cloud-webhook or data-center"),
-        };
+        let (intake, deployment) = e2e_jira();
         IntegrationOptions {
             intake,
             jira: JiraEmulatorConfig {
@@ -405,12 +419,7 @@ impl Integration {
             token: SecretString::from("integration-token".to_owned()),
             // As deploy.sh configures it from the site's serverInfo: a Data Center site with a
             // personal access token.
-            flavor: match jira.deployment() {
-                Deployment::Cloud => JiraFlavor::Cloud,
-                Deployment::DataCenter => {
-                    JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken)
-                }
-            },
+            flavor: jira_flavor_of(jira.deployment()),
         };
         let jira_api = || -> Result<Arc<JiraClient>, HarnessError> {
             Ok(Arc::new(

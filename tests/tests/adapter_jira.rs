@@ -2,7 +2,9 @@
 //! comments, watchers by accountId from exact e-mail matches, byte-exact attachments both ways
 //! (downloads through Cloud's redirect to its media host, without sending it our credentials),
 //! JQL paging, and the retry rules (Retry-After honoured, 5xx bounded, creates never repeated
-//! blindly).
+//! blindly). Against the Jira `E2E_JIRA` names: Jira Cloud by default, and Jira Data Center with
+//! `E2E_JIRA=data-center` (`./run-tests.sh` runs both), where the same client speaks REST v2,
+//! wiki markup and user names, and downloads from the site itself.
 
 #![allow(
     clippy::disallowed_methods,
@@ -16,8 +18,11 @@ use std::time::{Duration, Instant};
 
 use integration_tests::both_transports;
 use integration_tests::in_process::{InProcessNet, Transport};
+use integration_tests::pipeline::{e2e_jira, jira_flavor_of};
 
-use jira_emulator::{JiraEmulator, JiraEmulatorConfig, NewIssue as HumanIssue, RateLimit, User};
+use jira_emulator::{
+    Deployment, JiraEmulator, JiraEmulatorConfig, NewIssue as HumanIssue, RateLimit, User,
+};
 use secrecy::SecretString;
 use shared::Error;
 use shared::attachment_body::{AttachmentBody, AttachmentSource, InMemory};
@@ -29,8 +34,16 @@ use shared::jira::{
 
 const ROUTE: [&str; 4] = ["To Do", "In Progress", "In Review", "Done"];
 
+/// The emulator as the Jira `E2E_JIRA` names (Cloud by default), and a client configured for it.
 async fn jira(transport: Transport) -> (JiraEmulator, JiraClient) {
-    let emulator = emulator(transport, JiraEmulatorConfig::default()).await;
+    let emulator = emulator(
+        transport,
+        JiraEmulatorConfig {
+            deployment: e2e_jira().1,
+            ..JiraEmulatorConfig::default()
+        },
+    )
+    .await;
     let client = client_for(&emulator, "integration-token");
     (emulator, client)
 }
@@ -49,7 +62,7 @@ fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
         url: emulator.base_url(),
         project_key: "SEC".into(),
         token: SecretString::from(token.to_owned()),
-        flavor: shared::config::JiraFlavor::Cloud,
+        flavor: jira_flavor_of(emulator.deployment()),
     };
     let client = if emulator.base_url() == jira_emulator::IN_PROCESS_URL {
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(emulator, None)))
@@ -424,13 +437,25 @@ async fn attachments_travel_byte_exact_both_ways(transport: Transport) {
             .unwrap(),
         upload
     );
-    // Both came from the media host Jira redirected to, which never saw the Jira credentials.
     let media: Vec<(bool, u16)> = emulator
         .media_requests()
         .iter()
         .map(|r| (r.authorization, r.status))
         .collect();
-    assert_eq!(media, [(false, 200), (false, 200)]);
+    match emulator.deployment() {
+        // Both came from the media host Cloud redirected to, which never saw the credentials.
+        Deployment::Cloud => assert_eq!(media, [(false, 200), (false, 200)]),
+        // Data Center serves them itself, to the signed-in integration.
+        Deployment::DataCenter => {
+            assert!(media.is_empty(), "{media:?}");
+            let served = emulator
+                .requests()
+                .iter()
+                .filter(|r| r.path.starts_with("/secure/attachment/") && r.status == 200)
+                .count();
+            assert_eq!(served, 2);
+        }
+    }
 }
 
 /// An attachment source counting how often it was opened.
@@ -539,9 +564,13 @@ async fn label_search_pages_through_every_match(transport: Transport) {
         .await
         .unwrap();
     assert_eq!(keys.len(), 117);
+    let search = match emulator.deployment() {
+        Deployment::Cloud => "/rest/api/3/search/jql",
+        Deployment::DataCenter => "/rest/api/2/search",
+    };
     assert!(
-        requests_to(&emulator, "POST", "/search/jql") >= 2,
-        "paged with nextPageToken"
+        requests_to(&emulator, "POST", search) >= 2,
+        "paged with nextPageToken (Cloud) or startAt (Data Center)"
     );
     assert!(
         client
@@ -629,9 +658,13 @@ async fn each_limit_holds_back_only_its_own_part_and_is_named_in_the_error(trans
         .filter(|r| r.status == 429)
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
+    let version = match emulator.deployment() {
+        Deployment::Cloud => 3,
+        Deployment::DataCenter => 2,
+    };
     assert_eq!(
         refused,
-        [format!("POST /rest/api/3/issue/{two}/comment")],
+        [format!("POST /rest/api/{version}/issue/{two}/comment")],
         "only the limited endpoint was refused"
     );
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use jira_emulator::{Deployment, JiraEmulatorConfig, NewIssue, User, WebhookSettings};
 use serde_json::{Value, json};
 use shared::adf::adf_to_text;
-use sir_emulator::{NewCase, Watcher};
+use sir_emulator::{CaseUpdate, NewCase, Watcher};
 
 const HUMAN: &str = "human";
 
@@ -241,4 +241,85 @@ async fn the_jira_sweep_and_reconciler_search_data_center_by_start_at() {
         "{searches:#?}"
     );
     assert_only_data_center_paths(&it);
+}
+
+/// The description's wiki markup as Data Center holds it.
+async fn raw_description(it: &Integration, key: &str) -> String {
+    let issue: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/2/issue/{key}?fields=description",
+            it.jira.base_url()
+        ))
+        .bearer_auth("integration-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    issue["fields"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn markup_a_person_wrote_above_the_details_block_is_kept_as_written_when_the_block_changes() {
+    let (it, alice) = data_center_world().await;
+    it.jira
+        .add_api_token(&alice.account_id, "alice@example.com", "alice-pat")
+        .unwrap();
+    let case_id = it
+        .sir
+        .create_case(
+            HUMAN,
+            NewCase {
+                title: "Rich description".into(),
+                description: "Two hosts.".into(),
+                ..NewCase::default()
+            },
+        )
+        .case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let block = raw_description(&it, &key)
+        .await
+        .split_once("\n\n")
+        .map(|(_, block)| block.to_owned())
+        .unwrap();
+    assert!(block.contains(&case_id), "{block:?}");
+
+    // Alice rewrites the text above the block in markup that does not survive a trip through
+    // ADF: a colour, a panel title, an app's macro.
+    let written = "{color:red}*Urgent*{color}: see {panel:title=Scope}two hosts{panel}\n\n\
+                   {status:colour=Red|title=Blocked} and -gone- text";
+    let response = reqwest::Client::new()
+        .put(format!("{}/rest/api/2/issue/{key}", it.jira.base_url()))
+        .bearer_auth("alice-pat")
+        .json(&json!({"fields": {"description": format!("{written}\n\n{block}")}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    it.settle().await.unwrap().assert_clean();
+
+    // Impacted accounts change in SIR: jira-client writes a new details block each time.
+    for account in ["111122223333", "444455556666"] {
+        let update = CaseUpdate {
+            impacted_accounts_to_add: vec![account.into()],
+            ..CaseUpdate::default()
+        };
+        it.sir.update_case(HUMAN, &case_id, update).unwrap();
+        it.settle().await.unwrap().assert_clean();
+        let raw = raw_description(&it, &key).await;
+        assert!(
+            raw.starts_with(&format!("{written}\n\n")),
+            "kept as written: {raw:?}"
+        );
+        assert!(raw.contains(account), "the block changed: {raw:?}");
+        assert_eq!(
+            raw.matches(&case_id).count(),
+            block.matches(&case_id).count()
+        );
+    }
 }

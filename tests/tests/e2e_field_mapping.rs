@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use integration_tests::pipeline::{Integration, IntegrationOptions};
-use jira_emulator::{CustomField, CustomFieldKind, JiraEmulatorConfig};
+use jira_emulator::{CustomField, CustomFieldKind, Deployment, JiraEmulatorConfig};
 use serde_json::json;
 use sir_emulator::{CaseUpdate, NewCase};
 
@@ -28,8 +28,14 @@ fn strict_site() -> JiraEmulatorConfig {
             },
             CustomField::new("customfield_10050", "AWS accounts", CustomFieldKind::Labels),
             CustomField::new("customfield_10070", "Incident start", CustomFieldKind::Date),
+            // Rich text: ADF through Cloud's REST v3, wiki markup through Data Center's v2.
+            CustomField::new(
+                "customfield_10110",
+                "Services affected",
+                CustomFieldKind::TextArea,
+            ),
         ],
-        ..JiraEmulatorConfig::default()
+        ..IntegrationOptions::default().jira
     }
 }
 
@@ -39,7 +45,8 @@ const MAPPING: &str = r#"{
     "sirToJira": {
       "impactedAccounts": "AWS accounts",
       "reportedIncidentStartDate": "customfield_10070",
-      "impactedRegions": "labels"
+      "impactedRegions": "labels",
+      "impactedServices": "Services affected"
     },
     "onCreate": {"Severity": {"value": "Sev 2"}},
     "onTransition": {"Done": {"resolution": {"name": "Done"}}}
@@ -52,6 +59,7 @@ fn case() -> NewCase {
         description: "GuardDuty finding.".into(),
         impacted_accounts: vec!["111122223333".into()],
         impacted_aws_regions: vec!["eu-west-1".into()],
+        impacted_services: vec!["Amazon S3".into(), "AWS IAM".into()],
         ..NewCase::default()
     }
 }
@@ -98,6 +106,12 @@ async fn mapped_fields_and_required_values_reach_the_issue_and_follow_the_case()
         issue.labels
     );
     assert!(issue.labels.contains(&format!("sir-case-{case_id}")));
+    let services = &issue.custom_fields["customfield_10110"];
+    let services = match it.jira.deployment() {
+        Deployment::Cloud => shared::adf::adf_to_text(services),
+        Deployment::DataCenter => services.as_str().unwrap().to_owned(),
+    };
+    assert_eq!(services, "AWS IAM, Amazon S3");
 
     // A changed SIR field reaches its Jira field.
     it.sir

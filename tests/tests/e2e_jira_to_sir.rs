@@ -600,7 +600,7 @@ async fn an_attachment_larger_than_sir_takes_is_reported_on_the_case() {
     let (it, people) = integration_with(IntegrationOptions {
         jira: jira_emulator::JiraEmulatorConfig {
             max_attachment_bytes: 200 * 1024 * 1024,
-            ..jira_emulator::JiraEmulatorConfig::default()
+            ..IntegrationOptions::default().jira
         },
         ..IntegrationOptions::default()
     })
@@ -649,7 +649,7 @@ async fn a_100_mib_attachment_travels_byte_exact_each_way() {
     let (it, people) = integration_with(IntegrationOptions {
         jira: jira_emulator::JiraEmulatorConfig {
             max_attachment_bytes: 200 * 1024 * 1024,
-            ..jira_emulator::JiraEmulatorConfig::default()
+            ..IntegrationOptions::default().jira
         },
         ..IntegrationOptions::default()
     })

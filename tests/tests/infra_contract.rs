@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use shared::config::{
-    DEFAULT_PARAMETER_PREFIX, ENV_EVENT_BUS_NAME, ENV_PARAMETER_PREFIX, ENV_TABLE_NAME,
-    ParameterNames,
+    DEFAULT_PARAMETER_PREFIX, ENV_EVENT_BUS_NAME, ENV_JIRA_AUTH, ENV_JIRA_FLAVOR,
+    ENV_PARAMETER_PREFIX, ENV_TABLE_NAME, ParameterNames,
 };
 use shared::events::{DEFAULT_EVENT_BUS_NAME, rule_patterns};
 use shared::store::{CLAIM_LEASE, CLAIM_RENEW_EVERY, CLAIM_WAIT, ClaimTiming, schema};
@@ -112,6 +112,13 @@ fn ssm_prefix_and_parameter_names() {
         text(&contract, "/parameters/caseFilterDefault"),
         shared::config::CASE_FILTER_DEFAULT
     );
+}
+
+#[test]
+fn jira_site_environment_names() {
+    let contract = contract();
+    assert_eq!(text(&contract, "/jiraSiteEnv/flavor"), ENV_JIRA_FLAVOR);
+    assert_eq!(text(&contract, "/jiraSiteEnv/auth"), ENV_JIRA_AUTH);
 }
 
 #[test]

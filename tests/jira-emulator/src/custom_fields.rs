@@ -21,6 +21,9 @@ pub enum CustomFieldKind {
     MultiSelect,
     /// Date picker: `"YYYY-MM-DD"` (`date`).
     Date,
+    /// Paragraph (multi-line text): an ADF document in REST v3, a string (wiki markup) in REST
+    /// v2, as Cloud and Data Center take it (`string`, `textarea`).
+    TextArea,
 }
 
 /// One custom field of the site.
@@ -59,6 +62,7 @@ impl CustomField {
             CustomFieldKind::Select => ("option", None, "select"),
             CustomFieldKind::MultiSelect => ("array", Some("option"), "multiselect"),
             CustomFieldKind::Date => ("date", None, "datepicker"),
+            CustomFieldKind::TextArea => ("string", None, "textarea"),
         };
         let mut schema = json!({
             "type": kind,
@@ -89,6 +93,12 @@ impl CustomField {
     /// The value as stored when `value` is one Cloud accepts for this field (`null` clears);
     /// otherwise Cloud's message for the field.
     pub(crate) fn accept(&self, value: &Value) -> Result<Value, String> {
+        self.accept_in(value, true)
+    }
+
+    /// [`CustomField::accept`] for a request through REST v3 (`adf`: rich text is an ADF
+    /// document) or v2 (rich text is a string).
+    pub(crate) fn accept_in(&self, value: &Value, adf: bool) -> Result<Value, String> {
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -140,6 +150,14 @@ impl CustomField {
                 .map(option)
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
+            CustomFieldKind::TextArea if adf => match crate::adf::optional_document(value) {
+                Ok(document) => Ok(document.unwrap_or(Value::Null)),
+                Err(()) => Err(crate::adf::NOT_A_DOCUMENT.to_owned()),
+            },
+            CustomFieldKind::TextArea => match value.as_str() {
+                Some(text) => Ok(json!(text)),
+                None => Err("Operation value must be a string".into()),
+            },
             CustomFieldKind::Date => {
                 let text = value.as_str().unwrap_or_default();
                 let format = time::macros::format_description!("[year]-[month]-[day]");

@@ -592,7 +592,7 @@ async fn create_issue(
             match store.custom_field(name) {
                 Some(field) => {
                     let accepted = field
-                        .accept(value)
+                        .accept_in(value, version == ApiVersion::V3)
                         .map_err(|message| Error::field(name.as_str(), message));
                     if let Some(value) = errors.check(accepted) {
                         custom_fields.insert(name.clone(), value);
@@ -715,7 +715,7 @@ fn issue_changes(
                 other => match custom.iter().find(|field| field.id == other) {
                     Some(field) => {
                         let accepted = field
-                            .accept(value)
+                            .accept_in(value, version == ApiVersion::V3)
                             .map_err(|message| Error::field(other, message));
                         if let Some(value) = errors.check(accepted) {
                             changes.custom_fields.insert(other.to_owned(), value);
