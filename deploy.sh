@@ -47,7 +47,7 @@ Jira (required to deploy):
                         in `ps`.
   --project-key K       key of the Jira project to sync, e.g. SEC
 
-Jira Data Center / Server (see README "Jira Data Center / Server"):
+Jira Data Center 10+ (see README "Jira Data Center / Server"):
   --jira-flavor F       auto (default: the site's /rest/api/2/serverInfo says; with
                         --skip-jira-check only *.atlassian.net and *.jira.com are known),
                         cloud or data-center. Data Center takes the webhook intake only, and
@@ -1008,6 +1008,7 @@ prepare_cdk_arguments() {
   )
   $encrypt_topic && cdk_context+=(--context encryptTopic=true)
   [ "$intake" = automation ] || cdk_context+=(--context webhookIntake=true)
+  [ "$intake" != webhook ] || cdk_context+=(--context automationIntake=false)
   cdk_context+=(--context "jiraFlavor=$jira_flavor")
   [ "$jira_flavor" != data-center ] || cdk_context+=(--context "jiraAuth=$jira_auth")
   if [ -n "$vpc_subnets" ]; then
@@ -1370,7 +1371,13 @@ run_local() {
   fi
   if [ -n "$url$email$project_key$token_arg" ]; then
     $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
-    [ "$jira_flavor" != auto ] || jira_flavor=cloud
+    # No detection here: a host that is not Atlassian's may be a Data Center, which --local cannot
+    # serve (it cannot call this machine's webhook URL).
+    if [ "$jira_flavor" = auto ]; then
+      [ -z "$url" ] || is_cloud_host ||
+        fail "--local with a Jira site: $url is not an Atlassian Cloud host (*.atlassian.net, *.jira.com); for a Jira Cloud site on its own domain pass --jira-flavor cloud (a Jira Data Center site cannot call the webhook URL on this machine)"
+      jira_flavor=cloud
+    fi
     validate_deploy_args
     [ -n "$email" ] || fail '--local with a Jira site needs --email (on Jira Data Center: the user name)'
     read_token

@@ -24,6 +24,9 @@ import { IntegrationStack } from './stack';
  * - encryptTopic: "true" for a customer managed KMS key on the Jira Automation topic
  * - webhookIntake: "true" for a function URL on jira-notifications-handler that takes signed
  *   Jira webhooks (deploy.sh --intake webhook|both)
+ * - automationIntake: "false" when Jira Automation is not an intake (deploy.sh --intake webhook):
+ *   the topic then admits no Atlassian publisher and has no subscription (default: true on Jira
+ *   Cloud; always off on Data Center)
  * - jiraFlavor: cloud (default) or data-center (Jira Data Center or Server): sets JIRA_FLAVOR (and
  *   JIRA_AUTH) on the three functions that call Jira; data-center needs webhookIntake=true (Jira
  *   Data Center has no Amazon SNS action) and takes the jiraEmail parameter as a user name
@@ -85,6 +88,7 @@ export function buildApp(app: App = new App()): { app: App; stack: IntegrationSt
     parameterPrefix: ctx('parameterPrefix'),
     encryptTopic: flag('encryptTopic'),
     webhookIntake: flag('webhookIntake'),
+    automationIntake: !['false', '0', 'no'].includes((ctx('automationIntake') ?? 'true').toLowerCase()),
     jiraSite: parseJiraSite(ctx('jiraFlavor'), ctx('jiraAuth')),
     vpcPlacement: parseVpcPlacement(ctx('vpcId'), ctx('vpcSubnetIds'), ctx('vpcSecurityGroupIds')),
     existingTableName: ctx('existingTableName'),

@@ -1,7 +1,7 @@
 // The whole integration in one stack: the mapping table, the integration bus and its rules, the
 // four Rust Lambdas with a dead-letter queue each, the SNS topic Jira Automation publishes to (on
-// Jira Data Center kept but unused: nobody may publish and nothing is subscribed), the
-// non-secret SSM parameters, alarms and outputs. One stack, because every part is deployed and
+// Jira Data Center or with the webhook intake only, kept but inert: Atlassian may not publish and
+// nothing is subscribed), the non-secret SSM parameters, alarms and outputs. One stack, because every part is deployed and
 // removed together and the rules must reference the functions (a common + jira pair would only add
 // cross-stack exports).
 import {
@@ -96,6 +96,11 @@ export interface IntegrationStackProps extends StackProps {
   /** A function URL on jira-notifications-handler for signed Jira webhooks (deploy.sh --intake webhook|both). */
   readonly webhookIntake?: boolean;
   /**
+   * Jira Automation publishes to the topic (default true; deploy.sh --intake webhook sets false,
+   * which needs webhookIntake). Never on Jira Data Center, which has no Amazon SNS action.
+   */
+  readonly automationIntake?: boolean;
+  /**
    * Which Jira the functions call (default Jira Cloud). Jira Data Center needs webhookIntake: it has
    * no Amazon SNS action, so the signed webhook is its only way to reach the integration.
    */
@@ -180,6 +185,9 @@ export class IntegrationStack extends Stack {
     }
     const reserved = props.reservedConcurrency ?? 5;
     const site: JiraSite = props.jiraSite ?? { flavor: 'cloud' };
+    if (props.automationIntake === false && !props.webhookIntake) {
+      throw new Error('automationIntake=false needs webhookIntake=true: the stack would have no intake for Jira changes');
+    }
     if (site.flavor === 'data-center' && !props.webhookIntake) {
       throw new ContextError(
         'jiraFlavor=data-center needs webhookIntake=true: Jira Data Center has no Amazon SNS action, so Jira Automation cannot reach the stack and the signed webhook (deploy.sh --intake webhook) is its only intake',
@@ -598,11 +606,11 @@ export class IntegrationStack extends Stack {
     // rest (messages hold only an issue key, and the handler re-reads the issue from Jira);
     // --encrypt-topic adds the customer managed key with the key-policy grant for sites where
     // Atlassian confirms it works.
-    // Jira Data Center has no Amazon SNS action (its intake is the signed webhook), so there the
-    // topic stays (deploy.sh reads its output) but is inert: no grant to Atlassian's publisher, which
-    // every Jira Cloud tenant shares, in the topic or key policy, and no subscription, so nobody
-    // who learns the ARN can invoke the handler through it.
-    const automationIntake = site.flavor === 'cloud';
+    // Without the Automation intake (Jira Data Center, which has no Amazon SNS action, or
+    // --intake webhook) the topic stays (deploy.sh reads its output) but is inert: no grant to
+    // Atlassian's publisher, which every Jira Cloud tenant shares, in the topic or key policy, and
+    // no subscription, so nobody who learns the ARN can invoke the handler through it.
+    const automationIntake = site.flavor === 'cloud' && props.automationIntake !== false;
     const publisher = new iam.ArnPrincipal(contract.jiraAutomation.publisherPrincipal);
     let topicKey: kms.Key | undefined;
     if (props.encryptTopic) {
@@ -689,7 +697,9 @@ export class IntegrationStack extends Stack {
       value: this.topic.topicArn,
       description: automationIntake
         ? 'Paste into each Jira Automation rule\'s "Publish to Amazon SNS" action'
-        : 'Unused on Jira Data Center (no Amazon SNS action; the intake is the signed webhook): nothing may publish to this topic and nothing is subscribed',
+        : site.flavor === 'cloud'
+          ? 'Unused with --intake webhook (the intake is the signed webhook): no Atlassian principal may publish to this topic and nothing is subscribed'
+          : 'Unused on Jira Data Center (no Amazon SNS action; the intake is the signed webhook): no Atlassian principal may publish to this topic and nothing is subscribed',
     });
     if (webhookUrl) {
       new CfnOutput(this, 'JiraWebhookUrl', {

@@ -21,6 +21,7 @@ const dataCenter = synth({ jiraFlavor: 'data-center', webhookIntake: 'true' });
 const dataCenterBasicInVpc = synth({ jiraFlavor: 'data-center', jiraAuth: 'basic', webhookIntake: 'true', ...VPC });
 const cloudInVpc = synth(VPC);
 const cloudWebhook = synth({ webhookIntake: 'true' });
+const cloudWebhookOnly = synth({ webhookIntake: 'true', automationIntake: 'false' });
 const cloudEncrypted = synth({ encryptTopic: 'true' });
 const dataCenterEncrypted = synth({ jiraFlavor: 'data-center', webhookIntake: 'true', encryptTopic: 'true' });
 
@@ -193,17 +194,19 @@ test('half a VPC placement, and ids that are not ids, are refused', () => {
   expect(() => synth({ ...VPC, vpcSubnetIds: ',' })).toThrow(/vpcSubnetIds names no id/);
 });
 
-test('Jira Data Center: the Automation topic and its output stay, but no policy admits an Atlassian principal', () => {
-  for (const s of [dataCenter, dataCenterBasicInVpc, dataCenterEncrypted]) {
+test('Jira Data Center, and Jira Cloud with the webhook intake only: the Automation topic and its output stay, but no policy admits an Atlassian principal', () => {
+  for (const s of [dataCenter, dataCenterBasicInVpc, dataCenterEncrypted, cloudWebhookOnly]) {
     s.template.resourceCountIs('AWS::SNS::Topic', 1);
     s.template.hasOutput('JiraAutomationTopicArn', {
       Value: { Ref: topicId(s) },
-      Description: Match.stringLikeRegexp('^Unused on Jira Data Center'),
+      Description: Match.stringLikeRegexp(s === cloudWebhookOnly ? '^Unused with --intake webhook' : '^Unused on Jira Data Center'),
     });
     const statements = topicStatements(s);
     // the topic policy keeps only the TLS-only deny
+    expect(statements).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    ]);
     expect(statements.filter(admitsAtlassian)).toEqual([]);
-    expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
     expect(statements.map((st) => st.Sid)).not.toContain('AtlassianAutomationPublishes');
     expect(keyStatements(s).filter(admitsAtlassian)).toEqual([]);
     // nowhere in the template
@@ -216,8 +219,8 @@ test('Jira Data Center: the Automation topic and its output stay, but no policy 
   expect(keyStatements(dataCenterEncrypted).map((st) => st.Sid)).not.toContain('AtlassianAutomationPublisherUsesKey');
 });
 
-test('Jira Data Center: no SNS subscription of jira-notifications-handler, no Lambda permission for sns.amazonaws.com, no DLQ grant to SNS', () => {
-  for (const s of [dataCenter, dataCenterBasicInVpc, dataCenterEncrypted]) {
+test('Jira Data Center, and Jira Cloud with the webhook intake only: no SNS subscription of jira-notifications-handler, no Lambda permission for sns.amazonaws.com, no DLQ grant to SNS', () => {
+  for (const s of [dataCenter, dataCenterBasicInVpc, dataCenterEncrypted, cloudWebhookOnly]) {
     s.template.resourceCountIs('AWS::SNS::Subscription', 0);
     expect(handlerSubscriptions(s)).toEqual([]);
     expect(snsPermissions(s)).toEqual([]);
@@ -228,7 +231,11 @@ test('Jira Data Center: no SNS subscription of jira-notifications-handler, no La
   }
 });
 
-test('Jira Cloud (by default, with the webhook intake, with encryptTopic): Atlassian publishes to the topic and jira-notifications-handler is subscribed', () => {
+test('without an intake for Jira changes the stack is refused', () => {
+  expect(() => synth({ automationIntake: 'false' })).toThrow(/automationIntake=false needs webhookIntake=true/);
+});
+
+test('Jira Cloud (by default, with both intakes, with encryptTopic): Atlassian publishes to the topic and jira-notifications-handler is subscribed', () => {
   for (const s of [byDefault, cloud, cloudWebhook, cloudEncrypted, cloudInVpc]) {
     expect(topicStatements(s).filter(admitsAtlassian)).toEqual([
       { Sid: 'AtlassianAutomationPublishes', Effect: 'Allow', Principal: { AWS: PUBLISHER }, Action: 'sns:Publish', Resource: { Ref: topicId(s) } },

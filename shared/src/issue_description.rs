@@ -181,8 +181,18 @@ pub fn with_case_text(doc: &Value, text: &str, block: Value) -> Value {
     let mut nodes = top_level(&text_to_adf(text)).to_vec();
     nodes.push(block);
     nodes.extend(below);
-    document(doc, nodes)
+    let mut out = document(doc, nodes);
+    if let Some(object) = out.as_object_mut() {
+        object.remove(WIKI_SOURCE);
+    }
+    out
 }
+
+/// Key of an ADF document read from Data Center that holds the wiki markup it was read from.
+/// Edits that keep the top-level nodes of a document keep its other keys too
+/// ([`with_details_block`]), so the markup a person wrote above the details block can be written
+/// back as written, not as its ADF reading; [`with_case_text`] replaces that text, so it drops it.
+pub(crate) const WIKI_SOURCE: &str = "wikiSource";
 
 /// A document with `content`, keeping the top-level attributes of `doc` when it is one.
 fn document(doc: &Value, content: Vec<Value>) -> Value {

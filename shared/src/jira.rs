@@ -48,7 +48,7 @@ use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
 use crate::config::{DataCenterAuth, JiraFlavor, JiraSettings};
 use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
-use crate::issue_description::{find_details_block, strip_details_block};
+use crate::issue_description::{WIKI_SOURCE, find_details_block, strip_details_block};
 use crate::issue_notes::NOTES_PROPERTIES;
 use crate::snapshot::IssueSnapshot;
 use crate::wiki::{adf_to_wiki, wiki_to_adf};
@@ -983,14 +983,8 @@ fn adf_of(body: Value) -> Value {
     }
 }
 
-/// Key of an ADF document read from Data Center that holds the wiki markup it was read from.
-/// Edits that keep the top-level nodes of a document keep its other keys too
-/// ([`crate::issue_description::with_details_block`]), so the markup a person wrote above the
-/// details block can be written back as written ([`wiki_of`]), not as its ADF reading.
-const WIKI_SOURCE: &str = "wikiSource";
-
 /// The wiki markup of `doc` for Data Center. A document read from Data Center whose nodes above
-/// its details block are still the ones its markup reads as gets that markup back byte for byte
+/// its details block are still the ones its markup reads as gets that markup back as written
 /// there (rarer markup, such as colours or app macros, does not survive a round trip through
 /// ADF), followed by the rest in wiki markup; any other document is converted whole.
 fn wiki_of(doc: &Value) -> String {
@@ -999,44 +993,63 @@ fn wiki_of(doc: &Value) -> String {
         .as_object_mut()
         .and_then(|object| object.remove(WIKI_SOURCE))
         .and_then(|source| source.as_str().map(str::to_owned));
-    let whole = || adf_to_wiki(&doc);
     let (Some(source), Some(at)) = (source, find_details_block(&doc)) else {
-        return whole();
+        return adf_to_wiki(&doc);
     };
     let nodes = doc["content"].as_array().cloned().unwrap_or_default();
-    // Without a block (a Jira-born issue getting its first), all of the markup is above it.
-    let cut = details_block_start(&source).unwrap_or(source.len());
-    let above = &source[..cut];
-    let read_above = wiki_to_adf(above);
-    let read_nodes = read_above["content"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if nodes.get(..at) != Some(read_nodes.as_slice()) {
-        return whole();
+    // Where the markup's own block starts, nearest the end first; last, the end of the markup
+    // (a Jira-born issue getting its first block: all of it is above the block).
+    let cuts = details_block_starts(&source)
+        .into_iter()
+        .chain(std::iter::once(source.len()));
+    for cut in cuts {
+        let above = &source[..cut];
+        let read_above = wiki_to_adf(above);
+        let read_nodes = read_above["content"].as_array().map(Vec::as_slice);
+        if nodes.get(..at) != Some(read_nodes.unwrap_or_default()) {
+            continue;
+        }
+        let mut rest = doc.clone();
+        rest["content"] = Value::Array(nodes[at..].to_vec());
+        let rest = adf_to_wiki(&rest);
+        let above = above.trim_end();
+        return if above.is_empty() {
+            rest
+        } else {
+            format!("{above}\n\n{rest}")
+        };
     }
-    let mut rest = doc.clone();
-    rest["content"] = Value::Array(nodes[at..].to_vec());
-    let rest = adf_to_wiki(&rest);
-    let above = above.trim_end();
-    if above.is_empty() {
-        rest
-    } else {
-        format!("{above}\n\n{rest}")
-    }
+    adf_to_wiki(&doc)
 }
 
-/// Where the details block starts in wiki markup: the start of the last line from which the rest
-/// reads as a document that opens with the block.
-fn details_block_start(wiki: &str) -> Option<usize> {
-    let starts = std::iter::once(0).chain(wiki.match_indices('\n').map(|(at, _)| at + 1));
-    let candidates: Vec<usize> = starts
-        .filter(|&at| wiki[at..].trim_start().starts_with('{'))
+/// Words of the details block's marker line that its wiki markup keeps as they are.
+const DETAILS_MARKER_WORDS: &str = "AWS Security Incident Response case details";
+
+/// Where the details block may start in wiki markup, nearest the end first: starts of lines
+/// opening a macro (the block's panel) just above one of the last marker lines, from which the
+/// rest reads as a document that opens with the block. Only a few lines are tried, each one a
+/// parse of the rest: a description full of `{code}` lines must not cost a parse per line.
+fn details_block_starts(wiki: &str) -> Vec<usize> {
+    const MARKERS_TRIED: usize = 3;
+    const LINES_PER_MARKER: usize = 2;
+    let macro_lines: Vec<usize> = std::iter::once(0)
+        .chain(wiki.match_indices('\n').map(|(at, _)| at + 1))
+        .filter(|&at| wiki[at..].trim_start_matches([' ', '\t']).starts_with('{'))
         .collect();
-    candidates
-        .into_iter()
-        .rev()
-        .find(|&at| find_details_block(&wiki_to_adf(&wiki[at..])) == Some(0))
+    let mut starts: Vec<usize> = Vec::new();
+    for (marker_at, _) in wiki
+        .rmatch_indices(DETAILS_MARKER_WORDS)
+        .take(MARKERS_TRIED)
+    {
+        let above = macro_lines.iter().rev().filter(|&&at| at <= marker_at);
+        for &at in above.take(LINES_PER_MARKER) {
+            if !starts.contains(&at) && find_details_block(&wiki_to_adf(&wiki[at..])) == Some(0) {
+                starts.push(at);
+            }
+        }
+    }
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    starts
 }
 
 #[derive(Deserialize)]
@@ -1847,6 +1860,130 @@ impl JiraApi for JiraClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod wiki_descriptions {
+        use super::*;
+        use crate::issue_description::{
+            DETAILS_MARKER, details_block_adf, with_case_text, with_details_block,
+        };
+        use crate::snapshot::CaseSnapshot;
+        use crate::status::SirStatus;
+
+        fn case(regions: &[&str]) -> CaseSnapshot {
+            CaseSnapshot {
+                case_id: "1234567890".into(),
+                title: "Suspicious IAM activity".into(),
+                description: "Access keys used from an unknown ASN.".into(),
+                status: SirStatus::DetectionAndAnalysis,
+                closure_code: None,
+                engagement_type: Some("Security Incident".into()),
+                reported_incident_start_date: None,
+                impacted_accounts: ["111122223333".to_owned()].into(),
+                impacted_regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+                impacted_services: Default::default(),
+                watchers: Default::default(),
+            }
+        }
+
+        fn block(regions: &[&str]) -> Value {
+            details_block_adf(&case(regions), "https://console.example/sir")
+        }
+
+        /// The description as Data Center holds it: `above` a person wrote, then the block.
+        fn stored(above: &str, regions: &[&str]) -> String {
+            let doc = with_details_block(&adf_of(Value::String(above.into())), block(regions));
+            wiki_of(&doc)
+        }
+
+        const MARKUP: &str = "h2. Timeline\n{color:red}*Key leaked*{color} at 10:02 by [~jsmith]\n\n{code:json}\n{\n  \"a\": 1\n}\n{code}";
+
+        #[test]
+        fn the_marker_words_are_in_the_details_marker() {
+            assert!(DETAILS_MARKER.contains(DETAILS_MARKER_WORDS));
+        }
+
+        #[test]
+        fn markup_above_the_block_is_written_back_as_written_when_only_the_block_changes() {
+            let first = stored(MARKUP, &["eu-west-1"]);
+            assert!(first.starts_with(MARKUP), "{first}");
+            assert!(first.contains(DETAILS_MARKER_WORDS), "{first}");
+            let doc = with_details_block(
+                &adf_of(Value::String(first)),
+                block(&["eu-west-1", "us-east-1"]),
+            );
+            let second = wiki_of(&doc);
+            assert!(second.starts_with(MARKUP), "{second}");
+            assert!(second.contains("us-east-1"), "{second}");
+            assert_eq!(second.matches(DETAILS_MARKER_WORDS).count(), 1, "{second}");
+        }
+
+        #[test]
+        fn new_case_text_replaces_the_markup_a_person_wrote() {
+            let first = stored(MARKUP, &["eu-west-1"]);
+            let doc = with_case_text(
+                &adf_of(Value::String(first)),
+                "Rotated the keys.",
+                block(&["eu-west-1"]),
+            );
+            assert!(doc.get(WIKI_SOURCE).is_none());
+            let wiki = wiki_of(&doc);
+            assert!(wiki.starts_with("Rotated the keys."), "{wiki}");
+            assert!(!wiki.contains("Timeline"), "{wiki}");
+            assert_eq!(wiki.matches(DETAILS_MARKER_WORDS).count(), 1, "{wiki}");
+        }
+
+        #[test]
+        fn a_description_without_a_block_keeps_its_markup_above_the_first_block() {
+            let wiki = stored(MARKUP, &["eu-west-1"]);
+            assert!(wiki.starts_with(MARKUP), "{wiki}");
+            assert_eq!(details_block_starts(MARKUP), Vec::<usize>::new());
+        }
+
+        #[test]
+        fn crlf_markup_reads_the_same_and_keeps_its_text() {
+            let crlf = MARKUP.replace('\n', "\r\n");
+            let first = stored(&crlf, &["eu-west-1"]);
+            let doc = with_details_block(&adf_of(Value::String(first)), block(&["us-east-1"]));
+            let wiki = wiki_of(&doc);
+            assert!(wiki.contains("Key leaked"), "{wiki}");
+            assert!(
+                wiki.contains("us-east-1") && !wiki.contains("eu-west-1"),
+                "{wiki}"
+            );
+            assert_eq!(wiki.matches(DETAILS_MARKER_WORDS).count(), 1, "{wiki}");
+        }
+
+        #[test]
+        fn a_copy_of_the_block_quoted_below_it_is_not_taken_for_the_block() {
+            let first = stored(MARKUP, &["eu-west-1"]);
+            let quoted = format!(
+                "{first}\n\n{{noformat}}\n{{panel}}\n{DETAILS_MARKER}\n{{panel}}\n{{noformat}}"
+            );
+            let doc = with_details_block(&adf_of(Value::String(quoted)), block(&["us-east-1"]));
+            let wiki = wiki_of(&doc);
+            assert!(wiki.starts_with(MARKUP), "{wiki}");
+            assert!(
+                wiki.contains("us-east-1") && !wiki.contains("eu-west-1"),
+                "{wiki}"
+            );
+            assert!(wiki.contains("{noformat}"), "{wiki}");
+        }
+
+        #[test]
+        fn a_description_full_of_macro_lines_finds_its_block() {
+            let code = format!("{{code}}\n{}{{code}}", "{\n".repeat(2_000));
+            let first = stored(&code, &["eu-west-1"]);
+            // only lines just above the marker are candidates
+            let starts = details_block_starts(&first);
+            assert_eq!(starts.len(), 1, "{starts:?}");
+            assert!(
+                first[starts[0]..].starts_with("{info}"),
+                "{}",
+                &first[starts[0]..]
+            );
+            assert!(first.starts_with(&code), "{first}");
+        }
+    }
 
     #[test]
     fn jira_timestamps_become_rfc3339_in_utc() {

@@ -694,6 +694,8 @@ test_webhook_intake_generates_a_secret_and_registers_the_signed_webhook() {
   expect not_called "$secret"
   expect output_lacks "$secret"
   expect grep -qF -- 'webhookIntake=true' <<<"$(deploy_call)"
+  # Jira Automation is no intake: the topic admits no Atlassian publisher
+  expect grep -qF -- 'automationIntake=false' <<<"$(deploy_call)"
   # Registered through the administrators' REST API, signed with the same secret, for the project.
   expect called 'webhook-post mode=600'
   expect grep -qF "\"secret\":\"$secret\"" "$SANDBOX/stub/webhook-post.json"
@@ -721,6 +723,7 @@ test_webhook_intake_keeps_the_secret_and_prints_the_steps_when_the_user_may_not_
   expect output_lacks 'kept-secret-value'
   # both: the Automation rules too
   expect output_has 'SNS topic for Jira Automation'
+  expect not_called 'automationIntake'
 
   # A webhook to the same URL already there is left as it is.
   setup
@@ -1111,6 +1114,12 @@ test_local_data_center_against_a_real_site_is_refused_before_building() {
   deploy --local --jira-flavor data-center --url https://jira.example.com --email svc --project-key SEC
   expect exit_code 2
   expect output_has 'runs against the Jira emulator only'
+  expect not_called 'cargo build'
+  # without a flavour, a host that is not Atlassian's may be a Data Center: refused the same way
+  setup
+  deploy --local --url https://jira.example.com --email svc --project-key SEC
+  expect exit_code 2
+  expect output_has 'is not an Atlassian Cloud host'
   expect not_called 'cargo build'
 }
 

@@ -338,7 +338,7 @@ async fn user_lookup_matches_the_exact_email_only(transport: Transport) {
     );
 }
 
-async fn watchers_are_added_by_account_id(transport: Transport) {
+async fn watchers_are_added_by_the_id_jira_names_users_by(transport: Transport) {
     let (emulator, client) = jira(transport).await;
     let ann = emulator.add_user(User::new("Ann Analyst", "ann@example.com"));
     let key = client
@@ -360,7 +360,9 @@ async fn watchers_are_added_by_account_id(transport: Transport) {
             .watchers
             .contains(&ann.account_id)
     );
-    // Jira Cloud refuses e-mails where an accountId belongs: the error surfaces, nothing is dropped.
+    // The id is the accountId on Cloud, the user name on Data Center (the emulator's user names
+    // are not e-mails; a site's may be): an e-mail where the id belongs names no user, and Jira's
+    // refusal surfaces, nothing is dropped.
     let err = client
         .add_watcher(&key, "ann@example.com")
         .await
@@ -829,7 +831,7 @@ both_transports!(
     transitioning_a_missing_issue_says_the_issue_does_not_exist,
     all_comments_are_read_across_pages_with_their_authors,
     user_lookup_matches_the_exact_email_only,
-    watchers_are_added_by_account_id,
+    watchers_are_added_by_the_id_jira_names_users_by,
     attachments_travel_byte_exact_both_ways,
     attachments_download_from_a_site_that_does_not_redirect,
     an_upload_refused_with_429_is_sent_again_from_a_reopened_stream,

@@ -90,14 +90,9 @@ impl CustomField {
         })
     }
 
-    /// The value as stored when `value` is one Cloud accepts for this field (`null` clears);
-    /// otherwise Cloud's message for the field.
-    pub(crate) fn accept(&self, value: &Value) -> Result<Value, String> {
-        self.accept_in(value, true)
-    }
-
-    /// [`CustomField::accept`] for a request through REST v3 (`adf`: rich text is an ADF
-    /// document) or v2 (rich text is a string).
+    /// The value as stored when `value` is one Jira accepts for this field (`null` clears),
+    /// otherwise Jira's message for the field; for a request through REST v3 (`adf`: rich text is
+    /// an ADF document) or v2 (rich text is a string), or a person's edit on Cloud or Data Center.
     pub(crate) fn accept_in(&self, value: &Value, adf: bool) -> Result<Value, String> {
         if value.is_null() {
             return Ok(Value::Null);

@@ -319,12 +319,14 @@ impl Shared {
         let mut custom_fields = std::collections::BTreeMap::new();
         {
             let store = lock(&self.store);
+            // Rich text as the site keeps it: ADF on Cloud, wiki markup on Data Center.
+            let adf = store.deployment() == Deployment::Cloud;
             for (id, value) in new.custom_fields {
                 let field = store
                     .custom_field(&id)
                     .ok_or_else(|| Error::field(id.as_str(), "no such custom field"))?;
                 let accepted = field
-                    .accept(&value)
+                    .accept_in(&value, adf)
                     .map_err(|message| Error::field(id.as_str(), message))?;
                 custom_fields.insert(id, accepted);
             }
