@@ -98,6 +98,8 @@ E2E_JIRA=data-center cargo test --locked -p integration-tests --test 'e2e_*' --t
 step "the demo: ./deploy.sh --local --demo (each step must be seen on the other side in time)"
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
 grep -q '^demo passed' "$logs/demo.log"
+# the functions' metrics lines (Embedded Metric Format), as each Lambda writes them to its log
+[ "$(grep '^{.*"_aws":{"CloudWatchMetrics":' "$logs/demo.log" | grep -c '"FunctionName":"jira-client"')" -gt 0 ]
 
 step "the demo with the webhook intake: ./deploy.sh --local --demo --intake webhook"
 ./deploy.sh --local --demo --intake webhook 2>&1 | tee "$logs/demo-webhook.log"

@@ -55,6 +55,27 @@ export interface Contract {
    * is Jira Data Center (context jiraFlavor, jiraAuth); unset, the functions talk to Jira Cloud.
    */
   readonly jiraSiteEnv: { readonly flavor: string; readonly auth: string };
+  /** The functions' own metrics (shared::metrics): namespace, dimensions and names. */
+  readonly metrics: {
+    readonly namespace: string;
+    readonly functionDimension: string;
+    readonly reasonDimension: string;
+    readonly classDimension: string;
+    readonly remoteDimension: string;
+    readonly names: {
+      readonly itemsSynced: string;
+      readonly itemsNotSynced: string;
+      readonly changesPublished: string;
+      readonly echoesSkipped: string;
+      readonly intakeRejected: string;
+      readonly intakeThrottled: string;
+      readonly reconcilerRepairs: string;
+      readonly remoteRetries: string;
+      readonly remoteThrottles: string;
+      readonly openCases: string;
+      readonly successfulRuns: string;
+    };
+  };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */
   readonly claimLeaseSeconds: number;
   /** How often a holder renews its claim while it works (shared::store::CLAIM_RENEW_EVERY). */
@@ -98,6 +119,8 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
     ['jiraSiteEnv.flavor', contract.jiraSiteEnv?.flavor],
     ['jiraSiteEnv.auth', contract.jiraSiteEnv?.auth],
+    ['metrics.namespace', contract.metrics?.namespace],
+    ['metrics.names.itemsSynced', contract.metrics?.names?.itemsSynced],
     ['functions.poller.crate', contract.functions?.poller?.crate],
     ['functions.jiraClient.crate', contract.functions?.jiraClient?.crate],
     ['functions.jiraNotificationsHandler.crate', contract.functions?.jiraNotificationsHandler?.crate],

@@ -40,6 +40,7 @@ import {
   SSM_READS,
   TABLE_ACTIONS,
 } from './permissions';
+import { OperationsDashboard } from './dashboard';
 
 export const FUNCTION_KEYS: FunctionKey[] = ['poller', 'jiraClient', 'jiraNotificationsHandler', 'sirClient'];
 /**
@@ -692,7 +693,22 @@ export class IntegrationStack extends Stack {
       }
     }
 
+    // ---- The operations dashboard, and the alarm on a sync that stopped ----
+    const operations = new OperationsDashboard(this, 'Operations', {
+      contract,
+      functions: this.functions,
+      audits: props.auditsPerPass !== 0,
+      auditIntervalMinutes: props.auditIntervalMinutes,
+    });
+    if (alarmAction) {
+      operations.noSyncAlarm.addAlarmAction(alarmAction);
+    }
+
     // ---- Outputs ----
+    new CfnOutput(this, 'DashboardName', {
+      value: operations.dashboard.dashboardName,
+      description: 'CloudWatch dashboard of the integration (CloudWatch -> Dashboards)',
+    });
     new CfnOutput(this, 'JiraAutomationTopicArn', {
       value: this.topic.topicArn,
       description: automationIntake

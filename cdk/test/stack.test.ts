@@ -532,7 +532,8 @@ describe('IAM least privilege', () => {
 
 describe('alarms', () => {
   test('a DLQ-depth alarm and an Errors alarm per function', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    // the DLQ and Errors alarms, and the no-sync alarm (dashboard.test.ts)
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
     for (const key of FUNCTION_KEYS) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',

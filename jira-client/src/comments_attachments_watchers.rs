@@ -335,7 +335,7 @@ impl JiraClientHandler {
                 let marker = CommentMarker::item(KIND_ATTACHMENT_REFUSED, case_id, id);
                 let posted = post_once(self.jira.as_ref(), key, &note, &marker).await?;
                 if posted.is_new() {
-                    applied.comments_added += 1;
+                    applied.notes += 1;
                 }
                 applied.attachments_refused += 1;
                 format!("{REFUSED_ATTACHMENT_PREFIX}{}", posted.id())
@@ -558,7 +558,7 @@ impl JiraClientHandler {
                     to_post.iter().cloned(),
                 );
                 self.jira.add_comment(key, &note, &marker).await?;
-                applied.comments_added += 1;
+                applied.notes += 1;
             }
             notes.reported_unresolved_watchers.extend(new);
             write_notes(self.jira.as_ref(), key, &notes).await?;

@@ -215,7 +215,7 @@ impl JiraClientHandler {
                 to_post.iter().map(|refused| refused.item.clone()),
             );
             self.jira.add_comment(key, &note, &marker).await?;
-            applied.comments_added += 1;
+            applied.notes += 1;
         }
         // A closed case takes no comment; the issue has the note and the label.
         if case.status != SirStatus::Closed {

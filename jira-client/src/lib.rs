@@ -46,6 +46,7 @@ mod comments_attachments_watchers;
 mod config;
 mod error;
 mod item_refusals;
+mod metrics;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -125,7 +126,7 @@ pub struct AppliedToJira {
     pub fields_edited: Vec<String>,
     /// Workflow transitions made (several for a distant status).
     pub transitions: usize,
-    /// Comments added to the issue, copies of SIR comments and the integration's own notes.
+    /// Copies of SIR comments added to the issue.
     pub comments_added: usize,
     pub comments_updated: usize,
     pub attachments_added: usize,
@@ -138,6 +139,9 @@ pub struct AppliedToJira {
     pub watchers_unresolved: Vec<String>,
     /// Items Jira refused for good (reported on the issue once; the rest was applied).
     pub refused: Vec<RefusedItem>,
+    /// Notes the integration wrote on the issue (a closed or deleted case, an attachment Jira
+    /// refused, watchers without a Jira user, items Jira refused).
+    pub notes: usize,
     /// On an audit: issue fields that differ from the case but were edited in Jira since the
     /// integration last wrote them (a change on its way to SIR), so left as they are.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -160,6 +164,7 @@ impl AppliedToJira {
             watchers_removed: 0,
             watchers_unresolved: Vec::new(),
             refused: Vec::new(),
+            notes: 0,
             audit_left_alone: Vec::new(),
         }
     }
@@ -1113,7 +1118,7 @@ impl JiraClientHandler {
         )
         .await?;
         if posted.is_new() {
-            applied.comments_added += 1;
+            applied.notes += 1;
         }
         notes.closure_reported = true;
         write_notes(self.jira.as_ref(), key, &notes).await?;
@@ -1166,7 +1171,7 @@ impl JiraClientHandler {
                 )
                 .await?;
                 if posted.is_new() {
-                    applied.comments_added += 1;
+                    applied.notes += 1;
                 }
                 self.jira.add_label(key, DELETED_LABEL).await?;
             }

@@ -36,9 +36,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.handler,
     );
     let handler = &handler;
+    let function = &shared::metrics::function_name("jira-client");
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
-            handler.handle(event.payload).await
+            let (outcome, calls) = shared::metrics::measure(handler.handle(event.payload)).await;
+            shared::metrics::emit(&shared::metrics::of_outcome(function, &outcome, &calls));
+            outcome
         },
     ))
     .await

@@ -44,6 +44,7 @@ pub mod coalesce;
 mod config;
 mod error;
 pub mod message;
+mod metrics;
 pub mod sweep;
 pub mod webhook;
 
@@ -119,6 +120,23 @@ pub enum NotificationOutcome {
     /// Not re-read yet: a webhook found every re-read slot of the issue's window taken; it is
     /// answered 429, so Jira delivers it again after the window.
     Busy,
+}
+
+impl NotificationOutcome {
+    /// Every outcome.
+    pub const ALL: [NotificationOutcome; 11] = [
+        NotificationOutcome::Created,
+        NotificationOutcome::Updated,
+        NotificationOutcome::Deleted,
+        NotificationOutcome::Unchanged,
+        NotificationOutcome::FromSir,
+        NotificationOutcome::LinkBroken,
+        NotificationOutcome::UnknownIssue,
+        NotificationOutcome::Coalesced,
+        NotificationOutcome::OutsideCaseFilter,
+        NotificationOutcome::OwnChange,
+        NotificationOutcome::Busy,
+    ];
 }
 
 /// What one invocation did: a batch of SNS records, or a sweep.

@@ -39,8 +39,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         None => handler,
     };
     let handler = &handler;
+    let function = &shared::metrics::function_name("jira-notifications-handler");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle_invocation(event.payload).await
+        let (outcome, calls) =
+            shared::metrics::measure(handler.handle_invocation(event.payload)).await;
+        shared::metrics::emit(&shared::metrics::of_outcome(function, &outcome, &calls));
+        outcome
     }))
     .await
 }

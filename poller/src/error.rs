@@ -14,7 +14,11 @@ pub enum PollerError {
     Shared(#[from] shared::Error),
     /// Some cases could not be synced; every other case was.
     #[error("{} case(s) not synced, retried next pass: {}", failures.len(), describe(failures))]
-    CasesFailed { failures: Vec<CaseFailure> },
+    CasesFailed {
+        failures: Vec<CaseFailure>,
+        /// What the run did for every other case (its metrics are still written).
+        done: Box<crate::PassReport>,
+    },
 }
 
 /// One case a run could not sync, with why.

@@ -30,6 +30,7 @@ pub mod audit;
 pub mod backfill;
 mod config;
 mod error;
+mod metrics;
 pub mod reconcile;
 pub mod schedule;
 
@@ -121,6 +122,17 @@ impl Trigger {
 pub struct PassReport {
     /// Cases ListCases returned.
     pub listed: usize,
+    /// A schedule pass over every case (not one case's event, nor a reconcile).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled: bool,
+    /// Of the cases listed, those not closed that the integration tracks (synced before: the
+    /// ones its audits cover).
+    #[serde(default)]
+    pub open: usize,
+    /// Pending deliveries published again by the reconciler (see [`reconcile`]), also in
+    /// `published`.
+    #[serde(default)]
+    pub redelivered: usize,
     /// Cases whose details were read (GetCase).
     pub read: usize,
     /// Cases whose comments were swept without a GetCase.
@@ -264,7 +276,12 @@ impl Poller {
             .map(|t| (t.case_id.clone(), t))
             .collect();
         let mut report = PassReport {
+            scheduled: true,
             listed: listed.len(),
+            open: listed
+                .iter()
+                .filter(|c| c.status != Some(SirStatus::Closed) && tracked.contains_key(&c.case_id))
+                .count(),
             ..PassReport::default()
         };
         let mut failures = self.sync_planned(&listed, &tracked, &mut report).await?;
@@ -278,7 +295,10 @@ impl Poller {
         if failures.is_empty() {
             Ok(report)
         } else {
-            Err(PollerError::CasesFailed { failures })
+            Err(PollerError::CasesFailed {
+                failures,
+                done: Box::new(report),
+            })
         }
     }
 

@@ -36,8 +36,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings: config.settings,
     };
     let poller = &poller;
+    let function = &shared::metrics::function_name("poller");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        poller.handle(&event.payload).await
+        let (outcome, calls) = shared::metrics::measure(poller.handle(&event.payload)).await;
+        shared::metrics::emit(&shared::metrics::of_outcome(function, &outcome, &calls));
+        outcome
     }))
     .await
 }

@@ -268,7 +268,10 @@ impl Poller {
         if failures.is_empty() {
             Ok(report)
         } else {
-            Err(PollerError::CasesFailed { failures })
+            Err(PollerError::CasesFailed {
+                failures,
+                done: Box::new(report),
+            })
         }
     }
 
@@ -402,6 +405,7 @@ impl Poller {
             pending.event.detail_type().as_str(),
             pending.event.subject().to_owned(),
         ));
+        report.redelivered += 1;
         Ok(true)
     }
 }

@@ -772,6 +772,9 @@ impl JiraClient {
             let refused = status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some());
             let retry = refused || (idempotent && status.is_server_error());
+            if refused {
+                crate::metrics::note_throttled(crate::metrics::Remote::Jira);
+            }
             // Which of Cloud's limits refused it (`jira-burst-based`: this endpoint and method;
             // `jira-per-issue-on-write`: this issue; a quota: the site), for the log, the error
             // and the pause that holds back later requests to that part only.
@@ -810,6 +813,7 @@ impl JiraClient {
                 backoff_delay.map(|d| attempt.retry_after.map_or(d, |after| after.max(d)))
             })
             .notify(|attempt: &Attempt, delay| {
+                crate::metrics::note_retry(crate::metrics::Remote::Jira);
                 tracing::warn!(operation, error = %attempt.error, ?delay, "Jira request will be retried");
             })
             .await

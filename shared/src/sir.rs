@@ -21,6 +21,7 @@ use aws_sdk_securityir::types::{
 };
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryClassifierPriority, RetryReason};
+use aws_smithy_types::retry::ErrorKind;
 
 use crate::attachment_body::{AttachmentBody, AttachmentSource};
 use crate::error::{Error, Result};
@@ -250,6 +251,13 @@ impl ClassifyRetry for RetryAfterClassifier {
     }
 
     fn classify_retry_v2(&self, ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        // Every answer refusing the call for its rate counts, retried or not (the retries
+        // themselves are counted by [`RetryCounter`], as they start).
+        if let RetryAction::RetryIndicated(RetryReason::RetryableError { kind, .. }) = previous
+            && *kind == ErrorKind::ThrottlingError
+        {
+            crate::metrics::note_throttled(crate::metrics::Remote::Sir);
+        }
         let RetryAction::RetryIndicated(RetryReason::RetryableError {
             kind,
             retry_after: None,
@@ -322,7 +330,35 @@ pub fn principal_matches(principal: &str, creator: &str) -> bool {
 
 /// The SDK configuration the integration uses for SIR: `sdk` plus [`RetryAfterClassifier`].
 pub fn sir_client_config(sdk: &aws_config::SdkConfig) -> aws_sdk_securityir::config::Builder {
-    aws_sdk_securityir::config::Builder::from(sdk).retry_classifier(RetryAfterClassifier)
+    aws_sdk_securityir::config::Builder::from(sdk)
+        .retry_classifier(RetryAfterClassifier)
+        .interceptor(RetryCounter)
+}
+
+/// Counts each retry the SDK starts (an attempt after the first) for the function's metrics
+/// ([`crate::metrics::note_retry`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryCounter;
+
+impl aws_sdk_securityir::config::Intercept for RetryCounter {
+    fn name(&self) -> &'static str {
+        "RetryCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let attempts = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .map_or(0, |a| a.attempts());
+        if attempts > 1 {
+            crate::metrics::note_retry(crate::metrics::Remote::Sir);
+        }
+        Ok(())
+    }
 }
 
 /// One case attachment's download, opened again for each attempt of an upload elsewhere.

@@ -35,6 +35,7 @@
 mod comments_and_attachments;
 mod config;
 mod error;
+mod metrics;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

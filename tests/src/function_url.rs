@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::HarnessError;
+use crate::metrics_log::MetricsLog;
 use crate::pipeline::RouteLog;
 
 /// The endpoint, and what it answered since last taken.
@@ -37,11 +38,15 @@ impl Drop for FunctionUrl {
 struct Endpoint {
     handler: Arc<NotificationHandler>,
     log: Arc<Mutex<RouteLog>>,
+    metrics: Arc<MetricsLog>,
 }
 
 impl FunctionUrl {
-    /// Serves `handler` on a free local port.
-    pub async fn start(handler: Arc<NotificationHandler>) -> Result<FunctionUrl, HarnessError> {
+    /// Serves `handler` on a free local port; each invocation's metrics go to `metrics`.
+    pub async fn start(
+        handler: Arc<NotificationHandler>,
+        metrics: Arc<MetricsLog>,
+    ) -> Result<FunctionUrl, HarnessError> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| HarnessError::Setup(format!("function URL: {e}")))?;
@@ -52,6 +57,7 @@ impl FunctionUrl {
         let app = Router::new().fallback(invoke).with_state(Endpoint {
             handler,
             log: Arc::clone(&log),
+            metrics,
         });
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -115,7 +121,13 @@ async fn invoke(
     body: Bytes,
 ) -> Response {
     let event = function_url_event(&method, &headers, &body);
-    let outcome = endpoint.handler.handle_invocation(event).await;
+    let outcome = endpoint
+        .metrics
+        .invoke(
+            crate::pipeline::NOTIFICATIONS_HANDLER,
+            endpoint.handler.handle_invocation(event),
+        )
+        .await;
     let mut log = endpoint
         .log
         .lock()

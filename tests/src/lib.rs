@@ -12,6 +12,7 @@ pub mod function_url;
 pub mod iam;
 pub mod in_process;
 pub mod lambda_host;
+pub mod metrics_log;
 pub mod pipeline;
 pub mod world;
 

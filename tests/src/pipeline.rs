@@ -40,6 +40,13 @@ use sir_emulator::{SirEmulator, SirEmulatorConfig};
 
 use crate::clients::sir_client;
 use crate::function_url::FunctionUrl;
+use crate::metrics_log::MetricsLog;
+
+/// The function names the local world's metrics carry (a Lambda's is its deployed name).
+pub const POLLER: &str = "poller";
+pub const JIRA_CLIENT: &str = "jira-client";
+pub const NOTIFICATIONS_HANDLER: &str = "jira-notifications-handler";
+pub const SIR_CLIENT: &str = "sir-client";
 use crate::iam::{self, Function};
 use crate::world::{ACCOUNT, REGION, RuleQueue};
 use crate::{HarnessError, World};
@@ -251,6 +258,8 @@ pub struct Integration {
     pub async_retry_budget: Option<u32>,
     /// How Jira's changes reach jira-notifications-handler.
     pub intake: Intake,
+    /// The metrics lines every invocation above wrote (as each Lambda writes them to its log).
+    pub metrics: Arc<MetricsLog>,
 }
 
 impl std::fmt::Debug for Integration {
@@ -526,8 +535,10 @@ impl Integration {
         } else {
             notifications
         });
+        let metrics = Arc::new(MetricsLog::default());
         let function_url = if webhooks {
-            let endpoint = FunctionUrl::start(Arc::clone(&notifications)).await?;
+            let endpoint =
+                FunctionUrl::start(Arc::clone(&notifications), Arc::clone(&metrics)).await?;
             // As deploy.sh registers it: the project's issues, signed with the secret.
             jira.webhooks()
                 .register(jira_emulator::WebhookRegistration {
@@ -579,7 +590,15 @@ impl Integration {
             sir_client,
             async_retry_budget: options.async_retry_budget,
             intake: options.intake,
+            metrics,
         })
+    }
+
+    /// One schedule pass of the poller, as its schedule rule starts it (its metrics recorded).
+    pub async fn schedule_pass(&self) -> Result<poller::PassReport, poller::PollerError> {
+        self.metrics
+            .invoke(POLLER, self.poller.handle(&crate::clients::schedule_tick()))
+            .await
     }
 
     /// Delivers everything in flight on all four routes until nothing moved for `quiet` (and
@@ -600,9 +619,11 @@ impl Integration {
                     &mut settled.native,
                     |body| async move {
                         let envelope = parse(&body)?;
-                        self.poller
-                            .handle(&envelope)
-                            .await
+                        let outcome = self
+                            .metrics
+                            .invoke(POLLER, self.poller.handle(&envelope))
+                            .await;
+                        outcome
                             .map(|report| json!(format!("{report:?}")))
                             .map_err(|e| shared::error::error_chain(&e))
                     },
@@ -615,11 +636,11 @@ impl Integration {
                     |body| async move {
                         let event: EventBridgeEvent<Value> =
                             serde_json::from_value(parse(&body)?).map_err(|e| e.to_string())?;
-                        let applied = self
-                            .jira_client
-                            .handle(event)
-                            .await
-                            .map_err(|e| shared::error::error_chain(&e))?;
+                        let outcome = self
+                            .metrics
+                            .invoke(JIRA_CLIENT, self.jira_client.handle(event))
+                            .await;
+                        let applied = outcome.map_err(|e| shared::error::error_chain(&e))?;
                         serde_json::to_value(applied).map_err(|e| e.to_string())
                     },
                 )
@@ -630,11 +651,11 @@ impl Integration {
                     &mut settled.notifications,
                     |body| async move {
                         let event = sns_event(&parse(&body)?)?;
-                        let report = self
-                            .notifications
-                            .handle(event)
-                            .await
-                            .map_err(|e| shared::error::error_chain(&e))?;
+                        let outcome = self
+                            .metrics
+                            .invoke(NOTIFICATIONS_HANDLER, self.notifications.handle(event))
+                            .await;
+                        let report = outcome.map_err(|e| shared::error::error_chain(&e))?;
                         serde_json::to_value(report).map_err(|e| e.to_string())
                     },
                 )
@@ -646,11 +667,11 @@ impl Integration {
                     |body| async move {
                         let event: EventBridgeEvent<Value> =
                             serde_json::from_value(parse(&body)?).map_err(|e| e.to_string())?;
-                        let applied = self
-                            .sir_client
-                            .handle(event)
-                            .await
-                            .map_err(|e| shared::error::error_chain(&e))?;
+                        let outcome = self
+                            .metrics
+                            .invoke(SIR_CLIENT, self.sir_client.handle(event))
+                            .await;
+                        let applied = outcome.map_err(|e| shared::error::error_chain(&e))?;
                         serde_json::to_value(applied).map_err(|e| e.to_string())
                     },
                 )
@@ -682,11 +703,15 @@ impl Integration {
     /// `Scheduled Event` delivered to the handler. The handler's response (a sweep report), or
     /// its error's cause chain.
     pub async fn sweep_jira(&self) -> Result<Value, String> {
-        let report = self
-            .notifications
-            .handle_invocation(crate::clients::schedule_tick())
-            .await
-            .map_err(|e| shared::error::error_chain(&e))?;
+        let outcome = self
+            .metrics
+            .invoke(
+                NOTIFICATIONS_HANDLER,
+                self.notifications
+                    .handle_invocation(crate::clients::schedule_tick()),
+            )
+            .await;
+        let report = outcome.map_err(|e| shared::error::error_chain(&e))?;
         serde_json::to_value(report).map_err(|e| e.to_string())
     }
 

@@ -416,10 +416,12 @@ async fn one_failing_case_does_not_stop_the_others_and_is_retried_next_pass() {
         .collect();
     *s.fail_for.lock().unwrap() = Some(ids[1].clone());
     let err = s.poller.handle(&schedule_tick()).await.unwrap_err();
-    let PollerError::CasesFailed { failures } = &err else {
+    let PollerError::CasesFailed { failures, done } = &err else {
         panic!("{err}")
     };
     assert_eq!(failures.len(), 1);
+    // the rest of the run is kept, for its metrics
+    assert_eq!((done.scheduled, done.listed), (true, ids.len()));
     assert_eq!(failures[0].case_id, ids[1]);
     assert_eq!(delivered(&s, 2).await.len(), 2, "the other cases went out");
     *s.fail_for.lock().unwrap() = None;

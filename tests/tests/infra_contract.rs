@@ -122,6 +122,52 @@ fn jira_site_environment_names() {
 }
 
 #[test]
+fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
+    use shared::metrics::{
+        CLASS_DIMENSION, FUNCTION_DIMENSION, NAMESPACE, REASON_DIMENSION, REMOTE_DIMENSION, names,
+    };
+    let contract = contract();
+    assert_eq!(text(&contract, "/metrics/namespace"), NAMESPACE);
+    assert_eq!(
+        text(&contract, "/metrics/functionDimension"),
+        FUNCTION_DIMENSION
+    );
+    assert_eq!(
+        text(&contract, "/metrics/reasonDimension"),
+        REASON_DIMENSION
+    );
+    assert_eq!(text(&contract, "/metrics/classDimension"), CLASS_DIMENSION);
+    assert_eq!(
+        text(&contract, "/metrics/remoteDimension"),
+        REMOTE_DIMENSION
+    );
+    for (key, name) in [
+        ("itemsSynced", names::ITEMS_SYNCED),
+        ("itemsNotSynced", names::ITEMS_NOT_SYNCED),
+        ("changesPublished", names::CHANGES_PUBLISHED),
+        ("echoesSkipped", names::ECHOES_SKIPPED),
+        ("intakeRejected", names::INTAKE_REJECTED),
+        ("intakeThrottled", names::INTAKE_THROTTLED),
+        ("reconcilerRepairs", names::RECONCILER_REPAIRS),
+        ("remoteRetries", names::REMOTE_RETRIES),
+        ("remoteThrottles", names::REMOTE_THROTTLES),
+        ("openCases", names::OPEN_CASES),
+        ("successfulRuns", names::SUCCESSFUL_RUNS),
+    ] {
+        assert_eq!(text(&contract, &format!("/metrics/names/{key}")), name);
+    }
+    let listed = contract
+        .pointer("/metrics/names")
+        .and_then(Value::as_object)
+        .map(serde_json::Map::len);
+    assert_eq!(
+        listed,
+        Some(11),
+        "every name in the contract is checked above"
+    );
+}
+
+#[test]
 fn shared_environment_names() {
     let contract = contract();
     assert_eq!(text(&contract, "/sharedEnv/tableName"), ENV_TABLE_NAME);

@@ -51,6 +51,7 @@ use tokio::sync::watch;
 use integration_tests::clients::sir_client;
 use integration_tests::function_url::FunctionUrl;
 use integration_tests::iam::Function;
+use integration_tests::metrics_log::MetricsLog;
 pub use integration_tests::pipeline::Intake;
 use integration_tests::pipeline::{deliver_batch, parse, sns_event};
 use integration_tests::world::{REGION, RuleQueue};
@@ -220,6 +221,8 @@ struct LocalStack {
     /// The Jira sweep's interval (its schedule rule's rate in the stack); `None`: no sweep.
     sweep_every: Option<Duration>,
     console: Console,
+    /// Each invocation's metrics lines, printed as each Lambda writes them to its log.
+    metrics: Arc<MetricsLog>,
 }
 
 fn contract_value(contract: &Value, pointer: &str) -> Result<String, HarnessError> {
@@ -476,9 +479,11 @@ impl LocalStack {
             Some(secret) => notifications.with_webhook_secret(secret),
             None => notifications,
         });
+        let metrics = Arc::new(MetricsLog::printing());
         let function_url = match (&jira, webhook_secret) {
             (Some(emulator), Some(secret)) => {
-                let endpoint = FunctionUrl::start(Arc::clone(&notifications)).await?;
+                let endpoint =
+                    FunctionUrl::start(Arc::clone(&notifications), Arc::clone(&metrics)).await?;
                 // As deploy.sh registers it: the project's issues, signed with the secret.
                 emulator
                     .webhooks()
@@ -537,6 +542,7 @@ impl LocalStack {
             sir_client,
             sweep_every,
             console: Console,
+            metrics,
         })
     }
 
@@ -569,31 +575,39 @@ impl LocalStack {
             let envelope = parse(&body)?;
             match lambda {
                 "poller" => {
-                    let report = self.poller.handle(&envelope).await.map_err(|e| chain(&e))?;
+                    let outcome = self
+                        .metrics
+                        .invoke(lambda, self.poller.handle(&envelope))
+                        .await;
+                    let report = outcome.map_err(|e| chain(&e))?;
                     Ok(json!({"published": report.published}))
                 }
                 "jira-client" => {
                     let event: EventBridgeEvent<Value> =
                         serde_json::from_value(envelope).map_err(|e| e.to_string())?;
-                    let applied = self
-                        .jira_client
-                        .handle(event)
-                        .await
-                        .map_err(|e| chain(&e))?;
+                    let outcome = self
+                        .metrics
+                        .invoke(lambda, self.jira_client.handle(event))
+                        .await;
+                    let applied = outcome.map_err(|e| chain(&e))?;
                     serde_json::to_value(applied).map_err(|e| e.to_string())
                 }
                 "jira-notifications-handler" => {
-                    let report = self
-                        .notifications
-                        .handle(sns_event(&envelope)?)
-                        .await
-                        .map_err(|e| chain(&e))?;
+                    let outcome = self
+                        .metrics
+                        .invoke(lambda, self.notifications.handle(sns_event(&envelope)?))
+                        .await;
+                    let report = outcome.map_err(|e| chain(&e))?;
                     serde_json::to_value(report).map_err(|e| e.to_string())
                 }
                 _ => {
                     let event: EventBridgeEvent<Value> =
                         serde_json::from_value(envelope).map_err(|e| e.to_string())?;
-                    let applied = self.sir_client.handle(event).await.map_err(|e| chain(&e))?;
+                    let outcome = self
+                        .metrics
+                        .invoke(lambda, self.sir_client.handle(event))
+                        .await;
+                    let applied = outcome.map_err(|e| chain(&e))?;
                     serde_json::to_value(applied).map_err(|e| e.to_string())
                 }
             }
@@ -626,7 +640,11 @@ impl LocalStack {
         if enabled && last_tick.elapsed() >= every {
             *last_tick = Instant::now();
             let tick = integration_tests::clients::schedule_tick();
-            match self.poller.handle(&tick).await {
+            let outcome = self
+                .metrics
+                .invoke("poller", self.poller.handle(&tick))
+                .await;
+            match outcome {
                 Ok(report) => self.describe("poller", &json!({"published": report.published})),
                 Err(error) => self.console.line(&format!(
                     "  ! the poller's scheduled pass failed and runs again next time: {}",
@@ -648,7 +666,11 @@ impl LocalStack {
             return;
         }
         *last_sweep = Instant::now();
-        match self.notifications.sweep().await {
+        let outcome = self
+            .metrics
+            .invoke("jira-notifications-handler", self.notifications.sweep())
+            .await;
+        match outcome {
             Ok(report) => self.describe(
                 "jira-notifications-handler",
                 &json!({ "records": report.issues }),

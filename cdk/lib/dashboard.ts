@@ -1,0 +1,162 @@
+// The operations dashboard (one screen) and the alarm on a sync that stopped. The functions'
+// own metrics come from their logs in Embedded Metric Format (shared::metrics in the Rust crates:
+// namespace and names in contract.json "metrics"), with the dimension FunctionName; the rest are
+// AWS's (Lambda errors and throttles, SQS queue depths).
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { Contract, FunctionKey } from './contract';
+import type { IntegrationFunction } from './stack';
+
+export interface OperationsDashboardProps {
+  readonly contract: Contract;
+  readonly functions: Record<FunctionKey, IntegrationFunction>;
+  /** Hours without a successful sync, while cases are open, before the alarm (default 3). */
+  readonly noSyncHours?: number;
+  /**
+   * The poller audits open pairs (auditsPerPass > 0): jira-client then applies an event per open
+   * pair every audit interval, so its silence is the alarm's signal; without audits, the poller's.
+   */
+  readonly audits: boolean;
+  /** Minutes between two audits of an open pair (auditIntervalMinutes; default 60). */
+  readonly auditIntervalMinutes?: number;
+}
+
+/** The dashboard, and the alarms it adds (the stack gives them its alarm action). */
+export class OperationsDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly noSyncAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
+    super(scope, id);
+    const { contract, functions } = props;
+    const m = contract.metrics;
+    // At least 3 hours, and two audit intervals (one audit may fall just outside a window);
+    // an alarm period is at most a day.
+    const auditHours = Math.ceil((2 * (props.auditIntervalMinutes ?? 60)) / 60);
+    const hours = props.noSyncHours ?? Math.min(24, Math.max(3, auditHours));
+    const FUNCTION_KEYS = Object.keys(functions) as FunctionKey[];
+    const fnName = (key: FunctionKey) => functions[key].fn.functionName;
+    const own = (key: FunctionKey, name: string, statistic = 'Sum', period = Duration.hours(1)) =>
+      new cloudwatch.Metric({
+        namespace: m.namespace,
+        metricName: name,
+        dimensionsMap: { [m.functionDimension]: fnName(key) },
+        statistic,
+        period,
+        label: `${contract.functions[key].crate} ${name}`,
+      });
+    // Every slice of a metric with a second dimension (Reason, Class), whatever values appear.
+    const slices = (key: FunctionKey, name: string, dimension: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${m.namespace},${m.functionDimension},${dimension}} MetricName="${name}" ${m.functionDimension}="${fnName(key)}"', 'Sum', 3600)`,
+        label,
+        period: Duration.hours(1),
+        usingMetrics: {},
+      });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(7),
+    });
+    const width = 8;
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Items synced per hour (SIR → Jira, Jira → SIR)',
+        width,
+        left: [own('jiraClient', m.names.itemsSynced), own('sirClient', m.names.itemsSynced)],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Items that could not be synced, by reason',
+        width,
+        left: [
+          slices('jiraClient', m.names.itemsNotSynced, m.reasonDimension, 'to Jira'),
+          slices('sirClient', m.names.itemsNotSynced, m.reasonDimension, 'to SIR'),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-letter queues (events that failed every retry)',
+        width,
+        left: FUNCTION_KEYS.map((key) =>
+          functions[key].dlq.metricApproximateNumberOfMessagesVisible({
+            statistic: 'Maximum',
+            period: Duration.minutes(5),
+            label: contract.functions[key].crate,
+          }),
+        ),
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Changes published, echoes skipped, reconciler repairs',
+        width,
+        left: [
+          own('poller', m.names.changesPublished),
+          own('jiraNotificationsHandler', m.names.changesPublished),
+          own('jiraNotificationsHandler', m.names.echoesSkipped),
+          own('poller', m.names.reconcilerRepairs),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Intake: Jira messages rejected (by class) and held back',
+        width,
+        left: [
+          slices('jiraNotificationsHandler', m.names.intakeRejected, m.classDimension, 'rejected'),
+          own('jiraNotificationsHandler', m.names.intakeThrottled),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Throttling: Lambda throttles; retries and rate refusals seen from Jira and SIR',
+        width,
+        left: [
+          ...FUNCTION_KEYS.map((key) =>
+            functions[key].fn.metricThrottles({ period: Duration.hours(1), label: `${contract.functions[key].crate} throttled` }),
+          ),
+          ...FUNCTION_KEYS.map((key) =>
+            slices(key, m.names.remoteRetries, m.remoteDimension, `${contract.functions[key].crate} retries`),
+          ),
+          ...FUNCTION_KEYS.map((key) =>
+            slices(key, m.names.remoteThrottles, m.remoteDimension, `${contract.functions[key].crate} throttled answers`),
+          ),
+        ],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Errors (invocations that ended in an error)',
+        width,
+        left: FUNCTION_KEYS.map((key) =>
+          functions[key].fn.metricErrors({ period: Duration.hours(1), label: contract.functions[key].crate }),
+        ),
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Open cases (the poller's last pass), successful runs",
+        width,
+        left: [own('poller', m.names.openCases, 'Maximum')],
+        right: [own('poller', m.names.successfulRuns), own('jiraClient', m.names.successfulRuns)],
+      }),
+    );
+
+    // Cases are open (the poller listed some) and jira-client applied nothing for `hours`: the
+    // poller's audits alone publish an event per open pair every audit interval, so silence
+    // means the poller, the bus or jira-client stopped (without audits: the poller ran no pass).
+    // A poller that cannot run lists nothing either: a missing CasesListed repeats the last
+    // value seen.
+    const window = Duration.hours(hours);
+    this.noSyncAlarm = new cloudwatch.Alarm(this, 'NoSuccessfulSyncAlarm', {
+      alarmDescription: `no successful sync for ${hours} h while SIR cases are open: the poller, the bus or jira-client stopped (see README "Troubleshooting")`,
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(FILL(listed, REPEAT) > 0 AND FILL(applied, 0) == 0, 1, 0)',
+        usingMetrics: {
+          listed: own('poller', m.names.openCases, 'Maximum', window),
+          applied: own(props.audits ? 'jiraClient' : 'poller', m.names.successfulRuns, 'Sum', window),
+        },
+        period: window,
+        label: 'no sync while cases are open',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+}

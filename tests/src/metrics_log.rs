@@ -1,0 +1,127 @@
+//! The metrics lines the functions write in the local world: each invocation the harness makes
+//! writes its Embedded Metric Format lines here, as each Lambda's `main.rs` writes them to stdout
+//! ([`shared::metrics::of_outcome`] for both: the same documents, the same JSON), so tests read what CloudWatch would extract, and
+//! the local world prints them.
+
+use std::io::Write as _;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+use shared::metrics::{
+    FUNCTION_DIMENSION, RecordFailure, RecordMetrics, RemoteCalls, measure, now_ms, of_outcome,
+    parse_emf_line,
+};
+
+/// The EMF lines written so far.
+#[derive(Debug, Default)]
+pub struct MetricsLog {
+    lines: Mutex<Vec<String>>,
+    /// Also print each line to stdout (the local world, as Lambda's log would show it).
+    print: bool,
+}
+
+impl MetricsLog {
+    /// A log that also prints each line to stdout.
+    pub fn printing() -> Self {
+        MetricsLog {
+            lines: Mutex::default(),
+            print: true,
+        }
+    }
+
+    /// Runs one invocation of `function` as its Lambda's `main.rs` does ([`measure`]), writes
+    /// its metrics, and returns its outcome.
+    pub fn invoke<R: RecordMetrics, E: RecordFailure>(
+        &self,
+        function: &str,
+        invocation: impl Future<Output = Result<R, E>>,
+    ) -> impl Future<Output = Result<R, E>> {
+        let measured = measure(invocation);
+        async move {
+            let (outcome, calls) = measured.await;
+            self.record(function, &outcome, &calls);
+            outcome
+        }
+    }
+
+    /// Writes the metrics of one invocation of `function` that ended in `outcome`.
+    fn record<R: RecordMetrics, E: RecordFailure>(
+        &self,
+        function: &str,
+        outcome: &Result<R, E>,
+        calls: &RemoteCalls,
+    ) {
+        let lines: Vec<String> = of_outcome(function, outcome, calls)
+            .documents(now_ms())
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        if self.print && !lines.is_empty() {
+            let mut out = std::io::stdout().lock();
+            // As the local world's other lines: nothing useful can be done if stdout is gone.
+            let _ = lines
+                .iter()
+                .try_for_each(|line| writeln!(out, "{line}"))
+                .and_then(|()| out.flush());
+        }
+        self.lock().extend(lines);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every line written so far, as written.
+    pub fn lines(&self) -> Vec<String> {
+        self.lock().clone()
+    }
+
+    /// Every line parsed, each checked against AWS's EMF specification; the first line that
+    /// is not EMF is the error.
+    pub fn documents(&self) -> Result<Vec<Map<String, Value>>, String> {
+        self.lines()
+            .iter()
+            .map(|line| parse_emf_line(line).map_err(|e| format!("{e}: {line}")))
+            .collect()
+    }
+
+    /// The sum of `metric` written by `function` in the slice `slice` (`None`: the documents
+    /// with the function dimension only), over every line so far.
+    pub fn sum(
+        &self,
+        function: &str,
+        metric: &str,
+        slice: Option<(&str, &str)>,
+    ) -> Result<f64, String> {
+        let documents = self.documents()?;
+        Ok(documents
+            .iter()
+            .filter(|d| d.get(FUNCTION_DIMENSION).and_then(Value::as_str) == Some(function))
+            .filter(|d| match slice {
+                Some((dimension, value)) => d.get(dimension).and_then(Value::as_str) == Some(value),
+                None => dimensions_of(d) == [FUNCTION_DIMENSION],
+            })
+            .filter_map(|d| d.get(metric))
+            .map(|value| match value {
+                Value::Array(values) => values.iter().filter_map(Value::as_f64).sum(),
+                other => other.as_f64().unwrap_or_default(),
+            })
+            .sum())
+    }
+}
+
+/// The dimension names of a document's (one) directive.
+fn dimensions_of(document: &Map<String, Value>) -> Vec<String> {
+    document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+        .as_array()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
