@@ -99,7 +99,7 @@ step "the demo: ./deploy.sh --local --demo (each step must be seen on the other 
 ./deploy.sh --local --demo 2>&1 | tee "$logs/demo.log"
 grep -q '^demo passed' "$logs/demo.log"
 # the functions' metrics lines (Embedded Metric Format), as each Lambda writes them to its log
-[ "$(grep '^{.*"_aws":{"CloudWatchMetrics":' "$logs/demo.log" | grep -c '"FunctionName":"jira-client"')" -gt 0 ]
+[ "$(grep '^{.*"_aws":{.*"CloudWatchMetrics":' "$logs/demo.log" | grep -c '"FunctionName":"jira-client"')" -gt 0 ]
 
 step "the demo with the webhook intake: ./deploy.sh --local --demo --intake webhook"
 ./deploy.sh --local --demo --intake webhook 2>&1 | tee "$logs/demo-webhook.log"
