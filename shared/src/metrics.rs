@@ -2,8 +2,9 @@
 //! stdout, which Lambda's log agent hands to CloudWatch Logs, which turns them into metrics. No
 //! CloudWatch API call, no permission beyond the log group's, no agent.
 //!
-//! A function fills one [`InvocationMetrics`] from its typed report and writes it with
-//! [`write_lines`] (the `main.rs` of each Lambda and the local world both do). Every metric has
+//! Each Lambda's `main.rs` runs an invocation under [`measure`] (which counts the retries the
+//! adapters note), turns its typed report into [`InvocationMetrics`] ([`of_outcome`]) and writes
+//! them with [`emit`]; the local world writes the same documents. Every metric has
 //! the `FunctionName` dimension (Lambda's own function name, so several stacks side by side never
 //! mix); metrics with a reason or a class get a second dimension, in a document of their own
 //! (an EMF document gives each dimension one value). Why not a crate: the ones on crates.io
