@@ -1142,6 +1142,13 @@ check_mapped_fields() {
     if (ambiguous.length) problems.push("names that several fields share (use the id): " + ambiguous.map((n) => n + " (" + matches(n).map((f) => f.id).join(", ") + ")").join("; "));
     const ours = unique.filter((n) => matches(n).length === 1 && owned.includes(matches(n)[0].id));
     if (ours.length) problems.push("fields the integration writes itself: " + ours.join(", "));
+    // The types jira-client can fill (JiraFieldKind::of): labels or text lists, multi-selects,
+    // selects, text and paragraph fields, dates and date-times.
+    const type = (f) => { const s = f.schema || {}; return s.items ? s.type + " of " + s.items : s.type || "no type"; };
+    const fillable = ["array of string", "array of option", "option", "string", "date", "datetime"];
+    const unfillable = [...new Set(Object.values(fields.sirToJira || {}))].filter((n) =>
+      matches(n).length === 1 && !owned.includes(matches(n)[0].id) && !fillable.includes(type(matches(n)[0])));
+    if (unfillable.length) problems.push("fields whose type the mapping cannot fill (it fills text, paragraph, labels, select, multi-select, date and date-time fields): " + unfillable.map((n) => n + " (" + type(matches(n)[0]) + ")").join(", "));
     process.stdout.write(problems.join("; "));' "$WORK/jira.json" "$MAPPING_DOCUMENT") ||
     die 'could not read the site'"'"'s fields'
   [ -z "$missing" ] || die "--field-mapping names $missing (see Jira settings → Work items → Fields for ids and names)"

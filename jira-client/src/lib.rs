@@ -243,6 +243,25 @@ impl FieldsWanted {
     }
 }
 
+/// Labels a removed mapped value never takes off the issue: the integration's own and those the
+/// mapping's `onCreate` gives every issue.
+fn labels_kept(case_id: &str, mapping: &ResolvedFieldMapping) -> BTreeSet<String> {
+    let given = mapping.on_create.get("labels").and_then(Value::as_array);
+    [
+        case_label(case_id),
+        shared::sync_status::PROBLEM_LABEL.to_owned(),
+    ]
+    .into_iter()
+    .chain(
+        given
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned),
+    )
+    .collect()
+}
+
 /// What jira-client uses of the mapping table: links, a case's records read at once, claims on
 /// cases, snapshots, item maps and the e-mail → accountId cache.
 pub trait JiraClientStore:
@@ -860,7 +879,12 @@ impl JiraClientHandler {
                 if let Some(Value::Array(given)) = fields.remove("labels") {
                     labels.extend(given.iter().filter_map(Value::as_str).map(str::to_owned));
                 }
-                labels.extend(mapping.labels_for(case));
+                let mapped_labels = mapping.labels_for(case);
+                labels.extend(mapped_labels.iter().cloned());
+                let notes = SirToJiraNotes {
+                    mapped_labels: Some(mapped_labels.into_iter().collect()),
+                    ..SirToJiraNotes::default()
+                };
                 let new = NewIssue {
                     project_key: self.settings.project_key.clone(),
                     issue_type: self.settings.issue_type.clone(),
@@ -868,7 +892,7 @@ impl JiraClientHandler {
                     description: issue_description_adf(case, &self.console_url(case_id)).into(),
                     labels,
                     fields,
-                    properties: [shared::sync_status::new_issue_notes::<SirToJiraNotes>()?].into(),
+                    properties: [shared::sync_status::new_issue_notes(notes)?].into(),
                 };
                 let key = self
                     .create_issue_once(case_id, &new, create_started)
@@ -1014,7 +1038,7 @@ impl JiraClientHandler {
             .keys()
             .any(|field| wanted.wants(field.case_field()))
         {
-            let written = self.write_mapped_fields(case, key, wanted).await;
+            let written = self.write_mapped_fields(case, issue, wanted).await;
             if items
                 .settle(|| "mapped fields".to_owned(), written)
                 .is_some_and(|wrote| wrote)
@@ -1062,21 +1086,25 @@ impl JiraClientHandler {
     }
 
     /// Writes the mapped fields the delivery names (see [`shared::field_mapping`]) in one
-    /// edit; `false` when there was nothing to write.
+    /// edit; `false` when there was nothing to write. A value mapped to the system labels that
+    /// left the case takes its label off the issue (see [`SirToJiraNotes::mapped_labels`]).
     async fn write_mapped_fields(
         &self,
         case: &CaseSnapshot,
-        key: &str,
+        issue: &JiraIssue,
         wanted: &FieldsWanted,
     ) -> Result<bool, JiraClientError> {
+        let key = issue.key.as_str();
         let mapping = self.field_mapping().await?;
         let mut edit = IssueEdit::default();
+        let mut labels_wanted = false;
         for mapped in &mapping.to_jira {
             if !wanted.wants(mapped.sir.case_field()) {
                 continue;
             }
             let values = mapped.sir.values(case);
             if mapped.kind == JiraFieldKind::SystemLabels {
+                labels_wanted = true;
                 edit.labels_to_add
                     .extend(values.iter().map(|v| label_of(v)).filter(|l| !l.is_empty()));
             } else {
@@ -1084,11 +1112,32 @@ impl JiraClientHandler {
                     .insert(mapped.jira_id.clone(), mapped.kind.value(&values));
             }
         }
-        if edit == IssueEdit::default() {
-            return Ok(false);
+        let mut labels_to_record = None;
+        if labels_wanted {
+            let now: BTreeSet<String> = mapping.labels_for(case).into_iter().collect();
+            let before = notes_read_with::<SirToJiraNotes>(issue).mapped_labels;
+            if let Some(before) = &before {
+                let kept = labels_kept(&case.case_id, mapping);
+                edit.labels_to_remove = (before.difference(&now))
+                    .filter(|label| !kept.contains(*label) && issue.labels.contains(*label))
+                    .cloned()
+                    .collect();
+            }
+            if before.as_ref() != Some(&now) {
+                labels_to_record = Some(now);
+            }
         }
-        self.jira.edit_issue(key, &edit).await?;
-        Ok(true)
+        let wrote = edit != IssueEdit::default();
+        if wrote {
+            self.jira.edit_issue(key, &edit).await?;
+        }
+        // After the edit: a crash in between leaves the old set, so a retry removes again.
+        if let Some(now) = labels_to_record {
+            let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
+            notes.mapped_labels = Some(now);
+            write_notes(self.jira.as_ref(), key, &notes).await?;
+        }
+        Ok(wrote)
     }
 
     /// One comment noting the closure code of a closed case (remembered on the issue, so a

@@ -200,6 +200,8 @@ pub struct IssueEdit {
     pub fields: serde_json::Map<String, Value>,
     /// Labels to add (Jira's `update` `add`: every other label stays).
     pub labels_to_add: Vec<String>,
+    /// Labels to remove (Jira's `update` `remove`: every other label stays).
+    pub labels_to_remove: Vec<String>,
 }
 
 /// An issue description to write: plain text (sent as paragraphs, see [`text_to_adf`]) or an
@@ -1393,17 +1395,16 @@ impl JiraApi for JiraClient {
             fields.insert("description".into(), self.rich_text(description.to_adf()));
         }
         fields.extend(self.field_values(&edit.fields));
-        if fields.is_empty() && edit.labels_to_add.is_empty() {
+        let label_changes: Vec<Value> = (edit.labels_to_add.iter())
+            .map(|label| json!({"add": label}))
+            .chain((edit.labels_to_remove.iter()).map(|label| json!({"remove": label})))
+            .collect();
+        if fields.is_empty() && label_changes.is_empty() {
             return Ok(());
         }
         let mut body = json!({ "fields": fields });
-        if !edit.labels_to_add.is_empty() {
-            let adds: Vec<Value> = edit
-                .labels_to_add
-                .iter()
-                .map(|label| json!({"add": label}))
-                .collect();
-            body["update"] = json!({ "labels": adds });
+        if !label_changes.is_empty() {
+            body["update"] = json!({ "labels": label_changes });
         }
         let url = self.url(&["issue", key]);
         self.send("edit issue", true, || {

@@ -167,11 +167,9 @@ async fn write_last_sync<N: IssueNotes>(jira: &dyn JiraApi, issue: &JiraIssue) -
     Ok(true)
 }
 
-/// `N`'s notes for an issue about to be created, holding only its last sync time (now): sent
-/// with the create (as [`crate::jira::NewIssue::properties`]), so a new issue costs no request
-/// for it.
-pub fn new_issue_notes<N: IssueNotes>() -> Result<(String, serde_json::Value)> {
-    let mut notes = N::default();
+/// `notes` for an issue about to be created, with its last sync time (now): sent with the
+/// create (as [`crate::jira::NewIssue::properties`]), so a new issue costs no request for them.
+pub fn new_issue_notes<N: IssueNotes>(mut notes: N) -> Result<(String, serde_json::Value)> {
     notes.set_last_synced_at(now_rfc3339());
     let value = serde_json::to_value(&notes).map_err(crate::error::Error::json("issue notes"))?;
     Ok((N::PROPERTY.to_owned(), value))

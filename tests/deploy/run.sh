@@ -436,6 +436,18 @@ test_field_mapping_is_checked_as_the_functions_check_it_before_anything_is_deplo
   expect output_has 'fields the integration writes itself: Work type'
   expect not_called 'cdk --no-notices deploy'
 
+  # A field whose type jira-client cannot fill (a user picker): refused as jira-client would.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_FIELDS='[{"id":"customfield_3","name":"Owner","schema":{"type":"user"}},{"id":"customfield_4","name":"Hit","schema":{"type":"array","items":"option"}}]')
+  printf '{"sirToJira": {"impactedAccounts": "Owner", "impactedRegions": "Hit"}}\n' >"$SANDBOX/fields.json"
+  deploy "${DEPLOY_ARGS[@]}" --token - --field-mapping "$SANDBOX/fields.json"
+  expect exit_code 1
+  expect output_has 'fields whose type the mapping cannot fill'
+  expect output_has 'Owner (user)'
+  expect output_lacks 'Hit ('
+  expect not_called 'cdk --no-notices deploy'
+
   # A "fields" key in --status-mapping is a field mapping too: checked against the site.
   setup
   with_token_on_stdin

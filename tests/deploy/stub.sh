@@ -174,7 +174,7 @@ case $tool in
         printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
       */rest/api/[23]/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
       */rest/api/[23]/field)
-        fields='[{"id":"labels","name":"Labels"},{"id":"customfield_10050","name":"AWS accounts"}]'
+        fields='[{"id":"labels","name":"Labels","schema":{"type":"array","items":"string","system":"labels"}},{"id":"customfield_10050","name":"AWS accounts","schema":{"type":"array","items":"string"}}]'
         printf '%s' "${STUB_JIRA_FIELDS:-$fields}" >"$output"
         printf '200' ;;
       */rest/webhooks/1.0/webhook)

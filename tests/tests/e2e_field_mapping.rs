@@ -11,7 +11,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use integration_tests::pipeline::{Integration, IntegrationOptions};
-use jira_emulator::{CustomField, CustomFieldKind, Deployment, JiraEmulatorConfig};
+use jira_emulator::{
+    CustomField, CustomFieldKind, Deployment, IssueEdit, JiraEmulatorConfig, User,
+};
 use serde_json::json;
 use sir_emulator::{CaseUpdate, NewCase};
 
@@ -142,6 +144,109 @@ async fn mapped_fields_and_required_values_reach_the_issue_and_follow_the_case()
     it.sir.close_case(HUMAN, &case_id).unwrap();
     it.settle().await.unwrap().assert_clean();
     assert_eq!(it.jira.issue(&issue.key).unwrap().status, "Done");
+}
+
+#[tokio::test]
+async fn a_value_removed_in_sir_takes_its_label_off_the_issue_and_labels_people_added_stay() {
+    let it = Integration::start_with(IntegrationOptions {
+        jira: strict_site(),
+        mapping_document: Some(MAPPING.into()),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let created = it.sir.create_case(
+        HUMAN,
+        NewCase {
+            impacted_aws_regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            ..case()
+        },
+    );
+    let case_id = created.case_id.clone();
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let labels = |it: &Integration| it.jira.issue(&key).unwrap().labels;
+    assert!(labels(&it).contains(&"eu-west-1".to_owned()));
+
+    // A responder labels the issue by hand, with one label a region of the case could also
+    // have had.
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let mut by_hand = labels(&it);
+    by_hand.extend(["needs-triage".to_owned(), "ap-south-1".to_owned()]);
+    it.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            IssueEdit {
+                labels: Some(by_hand),
+                ..IssueEdit::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                impacted_aws_regions_to_delete: vec!["eu-west-1".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let now = labels(&it);
+    assert!(
+        !now.contains(&"eu-west-1".to_owned()),
+        "the removed region's label left the issue: {now:?}"
+    );
+    for kept in [
+        "us-east-1".to_owned(),
+        "needs-triage".to_owned(),
+        "ap-south-1".to_owned(),
+        format!("sir-case-{case_id}"),
+    ] {
+        assert!(now.contains(&kept), "{kept} stays: {now:?}");
+    }
+
+    // The region comes back: so does its label; and removing every region leaves the labels
+    // people set.
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                impacted_aws_regions_to_add: vec!["eu-west-1".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert!(labels(&it).contains(&"eu-west-1".to_owned()));
+    it.sir
+        .update_case(
+            HUMAN,
+            &case_id,
+            CaseUpdate {
+                impacted_aws_regions_to_delete: vec!["eu-west-1".into(), "us-east-1".into()],
+                ..CaseUpdate::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let mut now = labels(&it);
+    now.sort();
+    assert_eq!(
+        now,
+        [
+            "ap-south-1".to_owned(),
+            "needs-triage".to_owned(),
+            format!("sir-case-{case_id}")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -308,10 +413,9 @@ async fn a_case_made_from_an_issue_takes_mapped_values_and_reports_an_unusable_o
     })
     .await
     .unwrap();
-    let alice = it.jira.add_user(jira_emulator::User::new(
-        "Alice Analyst",
-        "alice@example.com",
-    ));
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
     let key = it
         .jira
         .create_issue(
