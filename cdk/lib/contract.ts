@@ -74,6 +74,7 @@ export interface Contract {
       readonly remoteThrottles: string;
       readonly openCases: string;
       readonly successfulRuns: string;
+      readonly syncLagSeconds: string;
     };
   };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */

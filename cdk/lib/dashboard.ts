@@ -20,12 +20,20 @@ export interface OperationsDashboardProps {
   readonly audits: boolean;
   /** Minutes between two audits of an open pair (auditIntervalMinutes; default 60). */
   readonly auditIntervalMinutes?: number;
+  /**
+   * Seconds of sync lag (p99 over 15 minutes, two periods running) before a direction's lag
+   * alarm (default 600: the poller runs every minute and the Jira intake is pushed, so ten
+   * minutes means events wait in retries or a queue).
+   */
+  readonly lagAlarmSeconds?: number;
 }
 
 /** The dashboard, and the alarms it adds (the stack gives them its alarm action). */
 export class OperationsDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly noSyncAlarm: cloudwatch.Alarm;
+  /** One per direction: SIR → Jira (jira-client's lag), Jira → SIR (sir-client's). */
+  public readonly lagAlarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
     super(scope, id);
@@ -59,19 +67,32 @@ export class OperationsDashboard extends Construct {
       defaultInterval: Duration.days(7),
     });
     const width = 8;
+    // The lag of each write: from the change on one side to the end of the event that wrote
+    // it on the other (SyncLagSeconds, a distribution, so percentiles).
+    const lag = (key: FunctionKey, statistic: string, direction: string, period = Duration.minutes(15)) =>
+      new cloudwatch.Metric({
+        namespace: m.namespace,
+        metricName: m.names.syncLagSeconds,
+        dimensionsMap: { [m.functionDimension]: fnName(key) },
+        statistic,
+        period,
+        label: `${direction} ${statistic}`,
+      });
     this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Sync lag in seconds, p50 and p99 (SIR → Jira, Jira → SIR)',
+        width,
+        left: [
+          lag('jiraClient', 'p50', 'SIR → Jira'),
+          lag('jiraClient', 'p99', 'SIR → Jira'),
+          lag('sirClient', 'p50', 'Jira → SIR'),
+          lag('sirClient', 'p99', 'Jira → SIR'),
+        ],
+      }),
       new cloudwatch.GraphWidget({
         title: 'Items synced per hour (SIR → Jira, Jira → SIR)',
         width,
         left: [own('jiraClient', m.names.itemsSynced), own('sirClient', m.names.itemsSynced)],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Items that could not be synced, by reason',
-        width,
-        left: [
-          slices('jiraClient', m.names.itemsNotSynced, m.reasonDimension, 'to Jira'),
-          slices('sirClient', m.names.itemsNotSynced, m.reasonDimension, 'to SIR'),
-        ],
       }),
       new cloudwatch.GraphWidget({
         title: 'Dead-letter queues (events that failed every retry)',
@@ -122,6 +143,14 @@ export class OperationsDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
+        title: 'Items that could not be synced, by reason',
+        width,
+        left: [
+          slices('jiraClient', m.names.itemsNotSynced, m.reasonDimension, 'to Jira'),
+          slices('sirClient', m.names.itemsNotSynced, m.reasonDimension, 'to SIR'),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
         title: 'Errors (invocations that ended in an error)',
         width,
         left: FUNCTION_KEYS.map((key) =>
@@ -158,5 +187,27 @@ export class OperationsDashboard extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
+
+    // Writes arrive, but late: p99 of a direction's lag above the limit for two 15-minute
+    // periods running. No writes, no lag values: missing data is not a breach (the alarm above
+    // covers a sync that stopped).
+    const limit = props.lagAlarmSeconds ?? 600;
+    this.lagAlarms = (
+      [
+        ['jiraClient', 'SyncLagToJiraAlarm', 'SIR → Jira'],
+        ['sirClient', 'SyncLagToSirAlarm', 'Jira → SIR'],
+      ] as const
+    ).map(
+      ([key, id, direction]) =>
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: `sync lag ${direction} above ${limit} s (p99 over 15 minutes, twice running): events wait in retries or a queue (see README "Troubleshooting")`,
+          metric: lag(key, 'p99', direction),
+          threshold: limit,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 2,
+          datapointsToAlarm: 2,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+    );
   }
 }

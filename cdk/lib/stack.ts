@@ -693,7 +693,7 @@ export class IntegrationStack extends Stack {
       }
     }
 
-    // ---- The operations dashboard, and the alarm on a sync that stopped ----
+    // ---- The operations dashboard, and the alarms on a sync that stopped or lags ----
     const operations = new OperationsDashboard(this, 'Operations', {
       contract,
       functions: this.functions,
@@ -701,7 +701,7 @@ export class IntegrationStack extends Stack {
       auditIntervalMinutes: props.auditIntervalMinutes,
     });
     if (alarmAction) {
-      operations.noSyncAlarm.addAlarmAction(alarmAction);
+      [operations.noSyncAlarm, ...operations.lagAlarms].forEach((alarm) => alarm.addAlarmAction(alarmAction));
     }
 
     // ---- Outputs ----

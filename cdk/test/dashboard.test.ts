@@ -90,3 +90,42 @@ test('the alarm notifies the alarm topic like the other alarms', () => {
     'arn:aws:sns:eu-west-1:111122223333:ops',
   ]);
 });
+
+const lagAlarms = (s: Synthesized): any[] =>
+  Object.values(resourcesOf(s.json, 'AWS::CloudWatch::Alarm'))
+    .filter((a: any) => /sync lag/.test(a.Properties.AlarmDescription ?? ''))
+    .map((a: any) => a.Properties);
+
+test('the dashboard shows the sync lag p50 and p99 each way', () => {
+  const body = dashboardBody(byDefault);
+  expect(body).toContain('Sync lag in seconds, p50 and p99');
+  expect(body).toContain(M.names.syncLagSeconds);
+  for (const key of ['jiraClient', 'sirClient'] as const) {
+    expect(body).toContain(fnRef(byDefault, key).slice(1, -1));
+  }
+  expect(body).toContain("p50");
+  expect(body).toContain("p99");
+});
+
+test('a lag alarm per direction fires on p99 above 10 minutes twice running, not on silence', () => {
+  const alarms = lagAlarms(byDefault);
+  expect(alarms).toHaveLength(2);
+  const stats = alarms.map((a) => a.Metrics[0].MetricStat);
+  const functions = stats.map((stat) => JSON.stringify(stat.Metric.Dimensions));
+  expect(functions.some((d) => d.includes(fnRef(byDefault, 'jiraClient')))).toBe(true);
+  expect(functions.some((d) => d.includes(fnRef(byDefault, 'sirClient')))).toBe(true);
+  for (const [i, alarm] of alarms.entries()) {
+    expect(stats[i].Metric.MetricName).toBe(M.names.syncLagSeconds);
+    expect(stats[i].Metric.Namespace).toBe(M.namespace);
+    expect(stats[i].Stat).toBe('p99');
+    expect(stats[i].Period).toBe(900);
+    expect(alarm.Threshold).toBe(600);
+    expect(alarm.EvaluationPeriods).toBe(2);
+    expect(alarm.DatapointsToAlarm).toBe(2);
+    expect(alarm.TreatMissingData).toBe('notBreaching');
+    expect(alarm.AlarmActions).toBeUndefined();
+  }
+  for (const alarm of lagAlarms(alarmed)) {
+    expect(alarm.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
+  }
+});

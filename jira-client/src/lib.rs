@@ -146,6 +146,10 @@ pub struct AppliedToJira {
     /// integration last wrote them (a change on its way to SIR), so left as they are.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub audit_left_alone: Vec<String>,
+    /// Milliseconds from the source change the event carried (`changedAt`) to the end of this
+    /// event: its sync lag, counted when it wrote something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
 }
 
 impl AppliedToJira {
@@ -166,6 +170,8 @@ impl AppliedToJira {
             refused: Vec::new(),
             notes: 0,
             audit_left_alone: Vec::new(),
+
+            lag_ms: None,
         }
     }
 }
@@ -364,6 +370,7 @@ impl JiraClientHandler {
         check_case_id(&case_id)?;
         tracing::info!(detail_type, case_id, "applying case event to Jira");
         let delivery_id = bus_event.delivery_id().map(str::to_owned);
+        let changed_at = bus_event.changed_at().map(str::to_owned);
         let subject = DeliverySubject::Case(case_id.clone());
         let created_watchers = match &bus_event {
             BusEvent::CaseCreated(change) => Some(change.case.watchers.clone()),
@@ -372,7 +379,7 @@ impl JiraClientHandler {
         // The case's pending delivery as the sync read it, before it read the case.
         let mut pending_seen = None;
         // Boxed: the sync's future is large, and the Lambda runtime holds this one.
-        let applied = Box::pin(async {
+        let mut applied = Box::pin(async {
             match bus_event {
                 BusEvent::CaseCreated(change) => {
                     self.claimed(
@@ -413,6 +420,8 @@ impl JiraClientHandler {
                 Box::pin(self.apply_held(&case_id, &subject, covered)).await?;
             }
         }
+        applied.lag_ms =
+            shared::events::lag_ms(changed_at.as_deref(), shared::clock::now_epoch_millis());
         Ok(applied)
     }
 

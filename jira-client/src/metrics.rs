@@ -31,8 +31,10 @@ impl RecordMetrics for AppliedToJira {
                 usize::from(self.outcome == IssueOutcome::Deleted),
             ),
         ];
+        let wrote = kinds.iter().any(|&(_, n)| n > 0);
         metrics
             .synced(&kinds)
+            .sync_lag(self.lag_ms.filter(|_| wrote))
             .count(names::SUCCESSFUL_RUNS, 1)
             .count_by(
                 names::ITEMS_NOT_SYNCED,

@@ -647,6 +647,9 @@ impl NotificationHandler {
         let mut change = IssueChange::new(before.as_ref(), after);
         change.comments = comments;
         change.attachments = attachments;
+        change.changed_at = (issue.updated.as_deref())
+            .and_then(jira_timestamp_to_epoch_ms)
+            .and_then(shared::events::epoch_ms_to_rfc3339);
         Ok((change, before))
     }
 

@@ -186,6 +186,8 @@ impl Poller {
         let event = match event {
             BusEvent::CaseUpdated(mut change) => {
                 change.audit = true;
+                // A repair, not a change: no sync lag to measure from it.
+                change.changed_at = None;
                 BusEvent::CaseUpdated(change)
             }
             // Linked and published, so not reached; published as it is if it were.

@@ -466,6 +466,7 @@ impl Poller {
             .await?;
         let event = (!delta.is_empty()).then(|| {
             let mut change = CaseChange::new(Some(&snapshot), snapshot.clone());
+            change.changed_at = newest_comment_time(&comments, &delta);
             change.comments = delta;
             BusEvent::CaseUpdated(change)
         });
@@ -494,6 +495,7 @@ impl Poller {
         records: &CaseRecords,
     ) -> shared::Result<(BusEvent, bool)> {
         let case_id = details.snapshot.case_id.clone();
+        let changed_at = details.last_updated_date.clone();
         let snapshot = observed_snapshot(details.snapshot, team);
         let before = records.snapshot.clone();
         let linked = records.link.is_some();
@@ -507,11 +509,13 @@ impl Poller {
             let mut change = CaseChange::new(None, snapshot);
             change.comments = comment_delta;
             change.attachments = attachment_delta;
+            change.changed_at = changed_at;
             return Ok((BusEvent::CaseCreated(change), true));
         };
         let mut change = CaseChange::new(Some(&before), snapshot);
         change.comments = comment_delta;
         change.attachments = attachment_delta;
+        change.changed_at = changed_at;
         let unchanged = change.fingerprint == before.fingerprint()
             && change.comments.is_empty()
             && change.attachments.is_empty();
@@ -702,6 +706,21 @@ fn rate_for(listed: &[CaseSummary]) -> ScheduleRate {
     } else {
         ScheduleRate::EveryFiveMinutes
     }
+}
+
+/// When the newest of the comments `delta` names was written or edited: the change time of a
+/// comment-only event (a comment need not move the case's `lastUpdatedDate`).
+fn newest_comment_time(comments: &[SirComment], delta: &IdDelta) -> Option<String> {
+    comments
+        .iter()
+        .filter(|c| delta.added.contains(&c.comment_id) || delta.updated.contains(&c.comment_id))
+        .filter_map(|c| c.last_updated_date.as_deref().or(c.created_date.as_deref()))
+        .fold(None, |newest: Option<String>, at| {
+            let later = newest.as_deref().is_none_or(|n| {
+                shared::events::rfc3339_to_epoch_ms(at) > shared::events::rfc3339_to_epoch_ms(n)
+            });
+            if later { Some(at.to_owned()) } else { newest }
+        })
 }
 
 #[cfg(test)]

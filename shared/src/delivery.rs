@@ -18,7 +18,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::events::{BusEvent, CaseChange, CaseField, IdDelta, IssueChange, IssueField};
+use crate::events::{
+    BusEvent, CaseChange, CaseField, IdDelta, IssueChange, IssueField, earliest_change,
+};
 use crate::publisher::EventPublisher;
 use crate::snapshot::Fingerprint;
 use crate::store::{DeliverySubject, PendingDelivery, PendingDeliveryStore, now_epoch_seconds};
@@ -67,6 +69,7 @@ fn merged_case(older: &CaseChange, mut newer: CaseChange) -> CaseChange {
     newer.comments = merged_delta(&older.comments, &newer.comments);
     newer.attachments = merged_delta(&older.attachments, &newer.attachments);
     newer.audit |= older.audit;
+    newer.changed_at = earliest_change(older.changed_at.as_deref(), newer.changed_at.as_deref());
     newer
 }
 
@@ -76,6 +79,7 @@ fn merged_issue(older: &IssueChange, mut newer: IssueChange) -> IssueChange {
         .extend(older.changed_fields.iter().copied());
     newer.comments = merged_delta(&older.comments, &newer.comments);
     newer.attachments = merged_delta(&older.attachments, &newer.attachments);
+    newer.changed_at = earliest_change(older.changed_at.as_deref(), newer.changed_at.as_deref());
     newer
 }
 
@@ -383,7 +387,7 @@ pub async fn acknowledge_logged(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::CaseSnapshot;
+    use crate::snapshot::{CaseSnapshot, IssueSnapshot};
     use crate::status::SirStatus;
 
     fn case(title: &str) -> CaseSnapshot {
@@ -423,6 +427,37 @@ mod tests {
         assert_eq!(m.comments.added, ["c1", "c2", "c3"]);
         assert!(m.comments.updated.is_empty(), "c2 is listed once, as added");
         assert_eq!(m.case, newer.case, "the newest state");
+    }
+
+    #[test]
+    fn a_merged_delivery_keeps_the_earliest_change_time_for_its_lag() {
+        let mut older = CaseChange::new(Some(&case("a")), case("b"));
+        older.changed_at = Some("2026-12-04T19:30:00Z".into());
+        let mut newer = CaseChange::new(Some(&case("b")), case("c"));
+        newer.changed_at = Some("2026-12-04T19:35:00Z".into());
+        let BusEvent::CaseUpdated(m) =
+            merged(&BusEvent::CaseUpdated(older), BusEvent::CaseUpdated(newer))
+        else {
+            panic!("an update stays an update");
+        };
+        assert_eq!(m.changed_at.as_deref(), Some("2026-12-04T19:30:00Z"));
+        let issue = IssueSnapshot {
+            issue_key: "SEC-1".into(),
+            summary: "Keys leaked".into(),
+            description: String::new(),
+            status: "To Do".into(),
+            watchers: BTreeSet::new(),
+        };
+        let older = IssueChange::new(None, issue.clone());
+        let mut newer = IssueChange::new(None, issue);
+        newer.changed_at = Some("2026-12-04T19:35:00Z".into());
+        let BusEvent::IssueUpdated(m) = merged(
+            &BusEvent::IssueUpdated(older),
+            BusEvent::IssueUpdated(newer),
+        ) else {
+            panic!("an update stays an update");
+        };
+        assert_eq!(m.changed_at.as_deref(), Some("2026-12-04T19:35:00Z"));
     }
 
     #[test]

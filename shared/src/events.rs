@@ -280,6 +280,11 @@ pub struct CaseChange {
     /// the live issue field by field, not only the fields named here (absent: `false`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub audit: bool,
+    /// When the change happened in SIR (RFC 3339): the case's `lastUpdatedDate`, or the newest
+    /// comment's time for a comment found by the sweep; the earliest of a merged delivery's.
+    /// The consumer measures the sync lag from it. Absent on an audit (a repair, no change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
 }
 
 impl CaseChange {
@@ -297,6 +302,7 @@ impl CaseChange {
             attachments: IdDelta::default(),
             delivery_id: None,
             audit: false,
+            changed_at: None,
         }
     }
 }
@@ -327,6 +333,10 @@ pub struct IssueChange {
     /// The pending delivery this event is (see [`crate::delivery`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
+    /// When the change happened in Jira (RFC 3339): the issue's `updated` as re-read; the
+    /// earliest of a merged delivery's. The consumer measures the sync lag from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
 }
 
 impl IssueChange {
@@ -343,6 +353,7 @@ impl IssueChange {
             comments: IdDelta::default(),
             attachments: IdDelta::default(),
             delivery_id: None,
+            changed_at: None,
         }
     }
 }
@@ -390,6 +401,16 @@ impl BusEvent {
             BusEvent::CaseDeleted(g) => &g.case_id,
             BusEvent::IssueCreated(i) | BusEvent::IssueUpdated(i) => &i.issue.issue_key,
             BusEvent::IssueDeleted(g) => &g.issue_key,
+        }
+    }
+
+    /// When the change the event carries happened on its source side (only `…Created` /
+    /// `…Updated` carry it; see [`CaseChange::changed_at`]).
+    pub fn changed_at(&self) -> Option<&str> {
+        match self {
+            BusEvent::CaseCreated(c) | BusEvent::CaseUpdated(c) => c.changed_at.as_deref(),
+            BusEvent::IssueCreated(i) | BusEvent::IssueUpdated(i) => i.changed_at.as_deref(),
+            BusEvent::CaseDeleted(_) | BusEvent::IssueDeleted(_) => None,
         }
     }
 
@@ -459,10 +480,85 @@ impl BusEvent {
     }
 }
 
+/// An RFC 3339 time (`2026-12-04T19:30:00Z`, `…00.123Z`) in epoch milliseconds; `None` when it
+/// is not one or lies before 1970.
+pub fn rfc3339_to_epoch_ms(text: &str) -> Option<u64> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let at = DateTime::from_str(text.trim(), Format::DateTime).ok()?;
+    u64::try_from(at.to_millis().ok()?).ok()
+}
+
+/// Epoch milliseconds as RFC 3339 in UTC (milliseconds shown when not zero).
+pub fn epoch_ms_to_rfc3339(ms: u64) -> Option<String> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from_millis(i64::try_from(ms).ok()?)
+        .fmt(Format::DateTime)
+        .ok()
+}
+
+/// Milliseconds from the source change time `changed_at` (see [`CaseChange::changed_at`]) to
+/// `now_ms`: the sync lag of an event that wrote it. A time ahead of `now_ms` (clocks apart)
+/// is 0; one that cannot be read, none.
+pub fn lag_ms(changed_at: Option<&str>, now_ms: u64) -> Option<u64> {
+    changed_at
+        .and_then(rfc3339_to_epoch_ms)
+        .map(|at| now_ms.saturating_sub(at))
+}
+
+/// The earlier of two source change times (see [`CaseChange::changed_at`]); one that cannot
+/// be read counts as absent.
+pub fn earliest_change(a: Option<&str>, b: Option<&str>) -> Option<String> {
+    fn readable(t: Option<&str>) -> Option<(u64, &str)> {
+        t.and_then(|t| rfc3339_to_epoch_ms(t).map(|ms| (ms, t)))
+    }
+    match (readable(a), readable(b)) {
+        (Some(a), Some(b)) => Some(a.min(b).1.to_owned()),
+        (Some((_, t)), None) | (None, Some((_, t))) => Some(t.to_owned()),
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::status::SirStatus;
+
+    #[test]
+    fn change_times_read_as_rfc3339_and_the_earliest_of_two_is_kept() {
+        assert_eq!(
+            rfc3339_to_epoch_ms("2026-12-04T19:30:00Z"),
+            Some(1_796_412_600_000)
+        );
+        assert_eq!(
+            rfc3339_to_epoch_ms("2026-12-04T19:30:00.250Z"),
+            Some(1_796_412_600_250)
+        );
+        assert_eq!(rfc3339_to_epoch_ms("yesterday"), None);
+        assert_eq!(
+            epoch_ms_to_rfc3339(1_796_412_600_250).as_deref(),
+            Some("2026-12-04T19:30:00.25Z")
+        );
+        let (early, late) = ("2026-12-04T19:30:00Z", "2026-12-04T19:31:00.5Z");
+        assert_eq!(
+            earliest_change(Some(late), Some(early)).as_deref(),
+            Some(early)
+        );
+        assert_eq!(earliest_change(None, Some(late)).as_deref(), Some(late));
+        assert_eq!(
+            earliest_change(Some("bad"), Some(late)).as_deref(),
+            Some(late)
+        );
+        assert_eq!(earliest_change(None, None), None);
+    }
+
+    #[test]
+    fn lag_counts_from_the_change_and_never_below_zero() {
+        let at = "2026-12-04T19:30:00Z";
+        assert_eq!(lag_ms(Some(at), 1_796_412_602_500), Some(2_500));
+        assert_eq!(lag_ms(Some(at), 1_796_412_590_000), Some(0), "clocks apart");
+        assert_eq!(lag_ms(None, 1_796_412_602_500), None);
+        assert_eq!(lag_ms(Some("not a time"), 1_796_412_602_500), None);
+    }
 
     #[test]
     fn detail_types_and_sources_are_fixed() {

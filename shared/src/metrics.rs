@@ -61,6 +61,10 @@ pub mod names {
     pub const OPEN_CASES: &str = "OpenCases";
     /// An invocation that did its job (1 each): "no successful sync for N hours" looks at it.
     pub const SUCCESSFUL_RUNS: &str = "SuccessfulRuns";
+    /// Seconds from a change on one side (the event's `changedAt`) to the end of the event
+    /// that wrote it on the other: one value per event that wrote something (a distribution,
+    /// so CloudWatch keeps p50/p99).
+    pub const SYNC_LAG_SECONDS: &str = "SyncLagSeconds";
 }
 
 /// Dimension of [`names::ITEMS_NOT_SYNCED`].
@@ -224,18 +228,20 @@ impl InvocationMetrics {
         self
     }
 
+    /// Records the sync lag of an event that wrote something (see
+    /// [`names::SYNC_LAG_SECONDS`]): `lag_ms` as measured by the consumer, nothing when the event
+    /// carried no change time.
+    pub fn sync_lag(&mut self, lag_ms: Option<u64>) -> &mut Self {
+        match lag_ms {
+            Some(ms) => self.seconds(names::SYNC_LAG_SECONDS, ms as f64 / 1_000.0),
+            None => self,
+        }
+    }
+
     /// Records one duration in seconds (a distribution: CloudWatch keeps percentiles).
     pub fn seconds(&mut self, name: &'static str, seconds: f64) -> &mut Self {
         add(&mut self.plain, name, Unit::Seconds, seconds.max(0.0));
         self
-    }
-
-    /// The value of the count `name` so far (tests, and sums such as `ItemsSynced`).
-    pub fn total(&self, name: &'static str) -> f64 {
-        self.plain
-            .get(name)
-            .map(|s| s.values.iter().sum())
-            .unwrap_or_default()
     }
 
     /// Adds the retries and throttles of `calls` to these metrics.
@@ -257,11 +263,6 @@ impl InvocationMetrics {
             );
         }
         self
-    }
-
-    /// Nothing was measured.
-    pub fn is_empty(&self) -> bool {
-        self.plain.is_empty() && self.sliced.is_empty()
     }
 
     /// The EMF documents, one per dimension set, stamped `timestamp_ms` (Unix epoch, ms).
@@ -415,13 +416,6 @@ pub fn emit(metrics: &InvocationMetrics) {
 pub trait RecordMetrics {
     /// Adds what `self` did to `metrics`.
     fn record_metrics(&self, metrics: &mut InvocationMetrics);
-}
-
-/// The metrics of one invocation of `function` that did `report`.
-pub fn of(function: &str, report: &impl RecordMetrics) -> InvocationMetrics {
-    let mut metrics = InvocationMetrics::new(function);
-    report.record_metrics(&mut metrics);
-    metrics
 }
 
 /// An error that may carry what the invocation did before it failed (a poll pass that synced

@@ -130,6 +130,10 @@ pub struct AppliedToSir {
     /// Notes the integration wrote (on the case or the issue): where the other side is, a
     /// closed case, a deleted issue, an item SIR refused.
     pub notes: usize,
+    /// Milliseconds from the source change the event carried (`changedAt`) to the end of this
+    /// event: its sync lag, counted when it wrote something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
 }
 
 impl AppliedToSir {
@@ -151,6 +155,8 @@ impl AppliedToSir {
             watchers_removed: 0,
             items_refused: Vec::new(),
             notes: 0,
+
+            lag_ms: None,
         }
     }
 }
@@ -246,7 +252,8 @@ impl SirClientHandler {
             });
         }
         let delivery_id = bus_event.delivery_id().map(str::to_owned);
-        let applied = match bus_event {
+        let changed_at = bus_event.changed_at().map(str::to_owned);
+        let mut applied = match bus_event {
             BusEvent::IssueCreated(change) => {
                 self.claimed(&key, self.sync_issue(&change, true)).await
             }
@@ -262,6 +269,8 @@ impl SirClientHandler {
             let subject = DeliverySubject::Issue(key);
             shared::delivery::acknowledge_logged(self.store.as_ref(), &subject, &delivery_id).await;
         }
+        applied.lag_ms =
+            shared::events::lag_ms(changed_at.as_deref(), shared::clock::now_epoch_millis());
         Ok(applied)
     }
 

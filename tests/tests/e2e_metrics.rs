@@ -125,6 +125,92 @@ async fn a_case_synced_to_jira_and_an_edit_synced_back_are_counted_by_each_funct
     }
 }
 
+/// Every `SyncLagSeconds` value `function` wrote so far.
+fn lags(it: &Integration, function: &str) -> Vec<f64> {
+    it.metrics
+        .documents()
+        .unwrap()
+        .iter()
+        .filter(|d| d[FUNCTION_DIMENSION] == json!(function))
+        .filter_map(|d| d.get(names::SYNC_LAG_SECONDS))
+        .flat_map(|value| match value {
+            serde_json::Value::Array(values) => values.iter().filter_map(|v| v.as_f64()).collect(),
+            other => other.as_f64().into_iter().collect::<Vec<_>>(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sync_lag_runs_from_the_change_on_one_side_to_the_write_on_the_other_each_way() {
+    let it = Integration::start().await.unwrap();
+    let id = it.sir.create_case(HUMAN, case("Unusual API calls")).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let created = lags(&it, "jira-client");
+    assert!(
+        !created.is_empty(),
+        "the create wrote, so its lag is measured"
+    );
+
+    // A change left waiting two seconds before the poller and jira-client see it: the lag
+    // counts from the change in SIR, not from the event.
+    let waited = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    it.sir.add_comment(HUMAN, &id, "Keys rotated.").unwrap();
+    tokio::time::sleep(waited).await;
+    it.settle().await.unwrap().assert_clean();
+    let bound = started.elapsed().as_secs_f64() + 1.0;
+    let to_jira = lags(&it, "jira-client");
+    let newest = to_jira[created.len()..].to_vec();
+    assert_eq!(newest.len(), 1, "one event wrote the comment: {to_jira:?}");
+    assert!(
+        newest[0] >= waited.as_secs_f64() - 1.0 && newest[0] <= bound,
+        "{newest:?} within [{} s, {bound} s]",
+        waited.as_secs_f64() - 1.0
+    );
+
+    // The same from Jira.
+    let key = it.jira.issues()[0].key.clone();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let started = std::time::Instant::now();
+    it.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            IssueEdit {
+                summary: Some("Unusual API calls from eu-south-2".into()),
+                ..IssueEdit::default()
+            },
+        )
+        .unwrap();
+    tokio::time::sleep(waited).await;
+    it.settle().await.unwrap().assert_clean();
+    let bound = started.elapsed().as_secs_f64() + 1.0;
+    let to_sir = lags(&it, "sir-client");
+    assert_eq!(to_sir.len(), 1, "one event wrote the title: {to_sir:?}");
+    assert!(
+        to_sir[0] >= waited.as_secs_f64() - 1.0 && to_sir[0] <= bound,
+        "{to_sir:?} within [{} s, {bound} s]",
+        waited.as_secs_f64() - 1.0
+    );
+
+    // Echoes and passes that write nothing measure no lag.
+    let before = (
+        lags(&it, "jira-client").len(),
+        lags(&it, "sir-client").len(),
+    );
+    it.schedule_pass().await.unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(
+        (
+            lags(&it, "jira-client").len(),
+            lags(&it, "sir-client").len()
+        ),
+        before
+    );
+}
+
 fn open_cases(it: &Integration) -> Vec<f64> {
     it.metrics
         .documents()

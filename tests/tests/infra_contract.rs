@@ -153,6 +153,7 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         ("remoteThrottles", names::REMOTE_THROTTLES),
         ("openCases", names::OPEN_CASES),
         ("successfulRuns", names::SUCCESSFUL_RUNS),
+        ("syncLagSeconds", names::SYNC_LAG_SECONDS),
     ] {
         assert_eq!(text(&contract, &format!("/metrics/names/{key}")), name);
     }
@@ -162,7 +163,7 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         .map(serde_json::Map::len);
     assert_eq!(
         listed,
-        Some(11),
+        Some(12),
         "every name in the contract is checked above"
     );
 }

@@ -341,6 +341,28 @@ fn recorded_detail(event: &Value) -> Value {
         id.as_str().is_some_and(|id| !id.is_empty()),
         "deliveryId is a non-empty string: {id}"
     );
+    let changed_at = detail
+        .as_object_mut()
+        .and_then(|d| d.remove("changedAt"))
+        .unwrap_or_else(|| panic!("a published change carries its changedAt: {event:#}"));
+    assert!(
+        changed_at
+            .as_str()
+            .and_then(shared::events::rfc3339_to_epoch_ms)
+            .is_some(),
+        "changedAt is an RFC 3339 time: {changed_at}"
+    );
+    detail
+}
+
+/// A sample's detail without its `changedAt` (a time), to compare with [`recorded_detail`].
+fn sample_detail(sample: &Value) -> Value {
+    let mut detail = sample["detail"].clone();
+    let changed_at = detail.as_object_mut().and_then(|d| d.remove("changedAt"));
+    assert!(
+        changed_at.is_some(),
+        "the sample shows changedAt: {sample:#}"
+    );
     detail
 }
 
@@ -362,11 +384,13 @@ fn sample_details_are_what_the_bus_types_serialize() {
         let detail = event["detail"].clone();
         let (reserialized, fingerprint_ok) = if detail_type == "CaseCreated" {
             let change: CaseChange = serde_json::from_value(detail.clone()).unwrap();
-            let fresh = CaseChange::new(None, change.case.clone());
+            let mut fresh = CaseChange::new(None, change.case.clone());
+            fresh.changed_at.clone_from(&change.changed_at);
             (serde_json::to_value(&fresh).unwrap(), change == fresh)
         } else {
             let change: IssueChange = serde_json::from_value(detail.clone()).unwrap();
-            let fresh = IssueChange::new(None, change.issue.clone());
+            let mut fresh = IssueChange::new(None, change.issue.clone());
+            fresh.changed_at.clone_from(&change.changed_at);
             (serde_json::to_value(&fresh).unwrap(), change == fresh)
         };
         assert!(
@@ -531,7 +555,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     assert_eq!(published[0]["detail-type"], "IssueCreated");
     assert_eq!(
         recorded_detail(&published[0]),
-        issue_sample["detail"],
+        sample_detail(&issue_sample),
         "the sir-client sample is what jira-notifications-handler publishes for SEC-1"
     );
     // sir-client: the IssueCreated sample makes SEC-1's case, as sir-client's principal.
@@ -609,7 +633,7 @@ async fn the_four_lambda_binaries_run_under_cargo_lambda_against_the_local_world
     assert_eq!(created["detail-type"], "CaseCreated");
     assert_eq!(
         recorded_detail(created),
-        sample_for_case("jira-client-case-created.json", &case_id)["detail"],
+        sample_detail(&sample_for_case("jira-client-case-created.json", &case_id)),
         "the jira-client sample is what the poller publishes for the case"
     );
 
