@@ -177,6 +177,18 @@ impl Backfill {
     }
 }
 
+impl Backfill {
+    /// Whether a change at `changed_at` (RFC 3339) happened before the integration was
+    /// installed: a case brought over by the backfill carries no change time, so its first sync
+    /// measures no lag (it would be the case's age, not the integration's delay).
+    pub fn predates_installation(&self, changed_at: &str) -> bool {
+        let installed = self.rule.as_ref().and_then(|rule| rule.installed_at);
+        installed
+            .zip(epoch(changed_at))
+            .is_some_and(|(installed, at)| at < installed)
+    }
+}
+
 fn epoch(rfc3339: &str) -> Option<i64> {
     DateTime::from_str(rfc3339, DateTimeFormat::DateTime)
         .ok()
@@ -234,6 +246,16 @@ mod tests {
 
     const OPEN: Option<SirStatus> = Some(SirStatus::Submitted);
     const CLOSED: Option<SirStatus> = Some(SirStatus::Closed);
+
+    #[test]
+    fn only_a_change_before_the_installation_predates_it() {
+        let installed = rule(None, false);
+        assert!(installed.predates_installation("2026-12-01T09:29:59Z"));
+        assert!(!installed.predates_installation(INSTALLED));
+        assert!(!installed.predates_installation("not a time"));
+        let no_rule = Backfill::everything();
+        assert!(!no_rule.predates_installation("2020-01-01T00:00:00Z"));
+    }
 
     #[test]
     fn cases_created_at_or_after_the_installation_are_always_brought_over_even_closed() {

@@ -495,7 +495,8 @@ impl Poller {
         records: &CaseRecords,
     ) -> shared::Result<(BusEvent, bool)> {
         let case_id = details.snapshot.case_id.clone();
-        let changed_at = details.last_updated_date.clone();
+        let changed_at = (details.last_updated_date.clone())
+            .filter(|at| !self.settings.backfill.predates_installation(at));
         let snapshot = observed_snapshot(details.snapshot, team);
         let before = records.snapshot.clone();
         let linked = records.link.is_some();
