@@ -23,6 +23,7 @@ Usage:
   ./deploy.sh --destroy [--delete-table] [--region R] [--profile P]     remove the stack
   ./deploy.sh --reconcile [--dry-run] [--audit] [--region R] [--profile P]
                                                                         republish unapplied changes
+  ./deploy.sh --status [--region R] [--profile P]                        what needs attention
 
 Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback):
   --local               run the whole integration on this machine until Ctrl-C
@@ -34,6 +35,7 @@ Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback)
                         the Jira emulator runs as Jira Data Center (webhook intake)
   --local --reconcile [--dry-run] [--audit]
                         --reconcile against the local world running on this machine
+  --local --status      --status of the local world running on this machine
 
 Jira (required to deploy):
   --email E             e-mail of the Jira integration user; on Jira Data Center its user
@@ -123,6 +125,10 @@ Options:
   --audit               with --reconcile: audit every open linked pair too (longest unaudited
                         first, within the bound of one request), fixing what differs; with
                         --dry-run only list the pairs
+  --status              print each function's last successful run and errors in the last hour,
+                        the rules' states, the dead-letter queues (depth, oldest message, its
+                        error), the pairs labelled with a sync problem and whether the Jira
+                        credentials still work; exit 1 when something needs attention (cron, CI)
   --delete-table        with --destroy: delete the mapping table too (irreversible)
   -h, --help            this help
 
@@ -151,7 +157,7 @@ jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
-reconcile=false audit=false
+reconcile=false audit=false status_wanted=false
 audit_interval_minutes='' audits_per_pass='' jira_audit_per_run=''
 intake='' # automation on Jira Cloud, webhook on Jira Data Center, unless given
 jira_flavor=auto jira_auth='' flavor_given=false
@@ -176,6 +182,7 @@ parse_args() {
       --local) mode=local; shift; continue ;;
       --demo) demo=true; shift; continue ;;
       --reconcile) reconcile=true; shift; continue ;;
+      --status) status_wanted=true; shift; continue ;;
       --audit) audit=true; shift; continue ;;
     esac
     case $arg in
@@ -1341,6 +1348,279 @@ reconcile() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# --status: what needs attention in a deployed stack (or the local world), plainly
+# ---------------------------------------------------------------------------------------------
+# Prints the status facts in FILE (the collectors below write them: the AWS one here, the local
+# world's `sir-jira-local --status`) and exits 1 when something needs attention, 0 otherwise.
+# The facts: {target, now, functions: [{crate, name, lastSuccessfulRun, errorsLastHour,
+# deadLetters: {messages, oldestAgeSeconds, sample: {body, attributes}}}], rules: [{name, state,
+# schedule}], jira: {url, credentials: {status, user, error}, problems: {status, keys, more, error}}}
+# (times in epoch seconds).
+print_status() {
+  # shellcheck disable=SC2016 # ${...} below are JavaScript template literals
+  node -e '
+const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const problemLabel = process.argv[2];
+const now = f.now;
+const ago = (t) => {
+  if (t === null || t === undefined) return "none in the last 24 h";
+  const s = Math.max(0, now - t);
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.floor(s / 60)} min ago`;
+  return `${Math.floor(s / 3600)} h ago`;
+};
+const age = (s) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`);
+// What a dead-lettered message is: an EventBridge event (bus events, the schedule, SIR native
+// events) or the SNS event Lambda got (jira-notifications-handler), as its body holds it.
+const what = (body) => {
+  let j;
+  try { j = JSON.parse(body); } catch (e) { return "a message that is not JSON"; }
+  if (j && Array.isArray(j.Records)) {
+    const keys = j.Records.map((r) => {
+      try { const m = JSON.parse(r.Sns.Message); return (m.automationData || {}).IssueId || m.issueKey; } catch (e) { return undefined; }
+    }).filter(Boolean);
+    return `Jira notification${keys.length ? " for " + keys.join(", ") : ""}`;
+  }
+  if (j && j["detail-type"]) {
+    const d = j.detail || {};
+    const caseId = (d.case || {}).caseId || d.caseId;
+    const key = (d.issue || {}).issueKey || d.issueKey;
+    return `${j["detail-type"]}${caseId ? " of case " + caseId : ""}${key ? (caseId ? ", issue " : " of issue ") + key : ""}`;
+  }
+  return "an event of unknown shape";
+};
+const attention = [];
+console.log(`Status of ${f.target} (${new Date(now * 1000).toISOString().replace(/\.\d+Z$/, "Z")})`);
+console.log("Functions (last successful run, to 5 minutes; errors in the last hour):");
+for (const fn of f.functions) {
+  console.log(`    ${fn.crate.padEnd(28)} ${ago(fn.lastSuccessfulRun).padEnd(22)} ${fn.errorsLastHour} error(s)`);
+  const quiet = fn.lastSuccessfulRun === null || fn.lastSuccessfulRun === undefined || now - fn.lastSuccessfulRun > 3600;
+  if (fn.crate === "poller" && (fn.lastSuccessfulRun === null || fn.lastSuccessfulRun === undefined || now - fn.lastSuccessfulRun > 900))
+    attention.push("the poller has not finished a run for over 15 minutes (it runs every 1 to 5): see its log group and Errors");
+  else if (fn.errorsLastHour > 0 && quiet)
+    attention.push(`${fn.crate} failed ${fn.errorsLastHour} time(s) in the last hour and succeeded not once: see its log group`);
+}
+console.log("Rules:");
+for (const r of f.rules) {
+  console.log(`    ${r.name}: ${String(r.state).toLowerCase()}${r.schedule ? ", " + r.schedule : ""}`);
+  if (r.state !== "ENABLED") attention.push(`the rule ${r.name} is ${String(r.state).toLowerCase()}: nothing reaches its function (aws events enable-rule, or ./deploy.sh again)`);
+}
+console.log("Dead-letter queues (events that failed every retry):");
+for (const fn of f.functions) {
+  const dl = fn.deadLetters || { messages: 0 };
+  if (!dl.messages) { console.log(`    ${fn.crate}: empty`); continue; }
+  const oldest = dl.oldestAgeSeconds === null || dl.oldestAgeSeconds === undefined ? "" : `, the oldest ${age(dl.oldestAgeSeconds)} old`;
+  console.log(`    ${fn.crate}: ${dl.messages} message(s)${oldest}`);
+  if (dl.sample) {
+    const a = dl.sample.attributes || {};
+    const error = a.ERROR_MESSAGE || a.ErrorMessage || a.ERROR_CODE || a.ErrorCode || "no error given";
+    console.log(`        e.g. ${what(dl.sample.body)}: ${error}`);
+  }
+  attention.push(`${dl.messages} event(s) in ${fn.crate}\x27s dead-letter queue: fix the cause, then ./deploy.sh --replay-dlq --function ${fn.crate}`);
+}
+const j = f.jira || {};
+console.log(`Jira${j.url ? " (" + j.url + ")" : ""}:`);
+const c = j.credentials || {};
+if (c.status === 200) console.log(`    the credentials work${c.user ? " (signed in as " + c.user + ")" : ""}`);
+else {
+  const why = c.status === 401 ? "Jira refused the credentials (HTTP 401): the token expired or was revoked; create a new one and run ./deploy.sh again with it (--token -)"
+    : c.status ? `Jira answered HTTP ${c.status} to /myself` : `Jira could not be reached: ${c.error || "no answer"}`;
+  console.log(`    ${why}`);
+  attention.push(why);
+}
+const p = j.problems || {};
+if (p.status === 200) {
+  const keys = p.keys || [];
+  if (keys.length === 0) console.log(`    pairs with a sync problem (label ${problemLabel}): none`);
+  else {
+    console.log(`    pairs with a sync problem (label ${problemLabel}): ${keys.join(", ")}${p.more ? " and more" : ""}`);
+    attention.push(`${keys.length}${p.more ? "+" : ""} pair(s) with a sync problem: each issue says what could not be synced and what to do (JQL: labels = ${problemLabel})`);
+  }
+} else if (c.status === 200) {
+  console.log(`    could not list the pairs with a sync problem (${p.status ? "HTTP " + p.status : p.error || "no answer"})`);
+  attention.push("the pairs with a sync problem could not be listed");
+}
+if (attention.length) {
+  console.log("Needs attention:");
+  for (const a of attention) console.log(`    - ${a}`);
+  process.exit(1);
+}
+console.log("Nothing needs attention.");
+' "$1" "$(json_get "$CONTRACT" 'j.syncProblemLabel')"
+}
+
+# An output of the stack, from $WORK/outputs.json (describe-stacks' Outputs).
+stack_output() { json_get "$WORK/outputs.json" '((j || []).find((o) => o.OutputKey === arg) || {}).OutputValue' "$1"; }
+
+# The facts print_status reads, from the deployed stack: CloudFormation outputs and rules, the
+# functions' metrics (CloudWatch), the dead-letter queues (SQS; one message peeked, not taken),
+# and Jira (the deployed URL, e-mail and token from SSM: /myself and the labelled issues).
+collect_status() {
+  local now crates crate pascal fn_names=() dlq_urls=() i
+  now=$(date +%s)
+  aws_cli cloudformation describe-stacks --stack-name "$stack_name" --query 'Stacks[0].Outputs' \
+    --output json >"$WORK/outputs.json" 2>"$WORK/cfn.err" ||
+    die "stack $stack_name not found in $region: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
+  read -r -a crates <<<"$(json_get "$CONTRACT" 'Object.keys(j.functions).join(" ")')"
+  for crate in "${crates[@]}"; do
+    pascal=$(json_get "$CONTRACT" 'arg[0].toUpperCase() + arg.slice(1)' "$crate")
+    fn_names+=("$(stack_output "${pascal}FunctionName")")
+    dlq_urls+=("$(stack_output "${pascal}DeadLetterQueueUrl")")
+  done
+  # Rules: every AWS::Events::Rule of the stack ("bus|name" for one on the integration bus).
+  local rule_ids rule bus name
+  rule_ids=$(aws_cli cloudformation describe-stack-resources --stack-name "$stack_name" \
+    --query "StackResources[?ResourceType=='AWS::Events::Rule'].PhysicalResourceId" --output text 2>"$WORK/cfn.err") ||
+    die "could not list the stack's rules: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
+  : >"$WORK/rules.jsonl"
+  for rule in $rule_ids; do
+    bus=default name=$rule
+    if [[ $rule == *'|'* ]]; then bus=${rule%%|*} name=${rule#*|}; fi
+    aws_cli events describe-rule --name "$name" --event-bus-name "$bus" --output json >>"$WORK/rules.jsonl" 2>"$WORK/events.err" ||
+      die "could not read the rule $name: $(tr -s '\n' ' ' <"$WORK/events.err")"
+    printf '\n' >>"$WORK/rules.jsonl"
+  done
+  # Metrics of the last 24 hours in 5-minute periods: each function's Errors and SuccessfulRuns,
+  # and the age of the oldest message of each dead-letter queue.
+  local pairs=()
+  for i in "${!crates[@]}"; do pairs+=("${fn_names[$i]}" "${dlq_urls[$i]}"); done
+  # shellcheck disable=SC2016 # ${...} and $ below are JavaScript, not shell
+  node -e '
+const [namespace, fnDim, runs, ...pairs] = process.argv.slice(1);
+const q = [];
+for (let i = 0; i < pairs.length; i += 2) {
+  const fn = pairs[i], queue = pairs[i + 1].split("/").pop();
+  const stat = (id, ns, metric, dims, s) => ({ Id: id, MetricStat: { Metric: { Namespace: ns, MetricName: metric, Dimensions: dims }, Period: 300, Stat: s }, ReturnData: true });
+  q.push(stat(`errors${i / 2}`, "AWS/Lambda", "Errors", [{ Name: "FunctionName", Value: fn }], "Sum"));
+  q.push(stat(`runs${i / 2}`, namespace, runs, [{ Name: fnDim, Value: fn }], "Sum"));
+  q.push(stat(`age${i / 2}`, "AWS/SQS", "ApproximateAgeOfOldestMessage", [{ Name: "QueueName", Value: queue }], "Maximum"));
+}
+process.stdout.write(JSON.stringify(q));' "$(json_get "$CONTRACT" 'j.metrics.namespace')" "$(json_get "$CONTRACT" 'j.metrics.functionDimension')" \
+    "$(json_get "$CONTRACT" 'j.metrics.names.successfulRuns')" "${pairs[@]}" >"$WORK/queries.json"
+  aws_cli cloudwatch get-metric-data --start-time "$(date -u -d "@$((now - 86400))" +%Y-%m-%dT%H:%M:%SZ)" \
+    --end-time "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" --metric-data-queries "file://$WORK/queries.json" \
+    --output json >"$WORK/metrics.json" 2>"$WORK/cw.err" ||
+    die "could not read the functions' metrics: $(tr -s '\n' ' ' <"$WORK/cw.err")"
+  # Dead-letter queues: the depth, and one message peeked (visibility 0: it stays for the replay).
+  for i in "${!crates[@]}"; do
+    aws_cli sqs get-queue-attributes --queue-url "${dlq_urls[$i]}" --attribute-names ApproximateNumberOfMessages \
+      --query Attributes.ApproximateNumberOfMessages --output text >"$WORK/dlq$i.depth" 2>"$WORK/sqs.err" ||
+      die "could not read ${crates[$i]}'s dead-letter queue: $(tr -s '\n' ' ' <"$WORK/sqs.err")"
+    printf '{}' >"$WORK/dlq$i.json"
+    if [ "$(cat "$WORK/dlq$i.depth")" != 0 ]; then
+      aws_cli sqs receive-message --queue-url "${dlq_urls[$i]}" --max-number-of-messages 1 --visibility-timeout 0 \
+        --attribute-names All --message-attribute-names All --output json >"$WORK/dlq$i.json" 2>"$WORK/sqs.err" ||
+        die "could not look into ${crates[$i]}'s dead-letter queue: $(tr -s '\n' ' ' <"$WORK/sqs.err")"
+    fi
+  done
+  collect_jira_status
+  # shellcheck disable=SC2016 # ${...} and $ below are JavaScript, not shell
+  node -e '
+const fs = require("fs");
+const [work, now, target, crateList, nameList] = process.argv.slice(1);
+const read = (name) => JSON.parse(fs.readFileSync(`${work}/${name}`, "utf8") || "{}");
+const crates = crateList.split(" "), names = nameList.split("\n");
+const series = Object.fromEntries(((read("metrics.json").MetricDataResults) || []).map((r) => [r.Id, r]));
+const epoch = (t) => Math.floor(Date.parse(t) / 1000);
+const functions = crates.map((crate, i) => {
+  const errors = series[`errors${i}`] || { Timestamps: [], Values: [] };
+  const runs = series[`runs${i}`] || { Timestamps: [], Values: [] };
+  const ages = series[`age${i}`] || { Timestamps: [], Values: [] };
+  const errorsLastHour = errors.Timestamps.reduce((sum, t, k) => (epoch(t) >= now - 3600 ? sum + errors.Values[k] : sum), 0);
+  const ran = runs.Timestamps.filter((t, k) => runs.Values[k] > 0).map(epoch);
+  const lastSuccessfulRun = ran.length ? Math.max(...ran) : null;
+  const newestAge = ages.Timestamps.length ? ages.Values[ages.Timestamps.map(epoch).indexOf(Math.max(...ages.Timestamps.map(epoch)))] : null;
+  const depth = Number(fs.readFileSync(`${work}/dlq${i}.depth`, "utf8").trim()) || 0;
+  const peeked = (read(`dlq${i}.json`).Messages || [])[0];
+  let sample = null, oldest = newestAge;
+  if (peeked) {
+    const attributes = {};
+    for (const [k, v] of Object.entries(peeked.MessageAttributes || {})) attributes[k] = v.StringValue;
+    sample = { body: peeked.Body, attributes };
+    const sent = Number((peeked.Attributes || {}).SentTimestamp);
+    if (sent && oldest === null) oldest = Math.max(0, Number(now) - Math.floor(sent / 1000));
+  }
+  return { crate, name: names[i], lastSuccessfulRun, errorsLastHour, deadLetters: { messages: depth, oldestAgeSeconds: depth ? oldest : null, sample } };
+});
+const rules = fs.readFileSync(`${work}/rules.jsonl`, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l))
+  .map((r) => ({ name: r.Name, state: r.State, schedule: r.ScheduleExpression || null }));
+process.stdout.write(JSON.stringify({ target, now: Number(now), functions, rules, jira: read("jira-status.json") }));
+' "$WORK" "$now" "stack $stack_name in $region" "$(json_get "$CONTRACT" 'Object.values(j.functions).map(f => f.crate).join(" ")')" \
+    "$(printf '%s\n' "${fn_names[@]}")" >"$WORK/status.json"
+}
+
+# Jira's part of the facts, into $WORK/jira-status.json: the deployed site, user and token (SSM),
+# the flavour the functions use (jira-client's environment); /myself and the labelled issues.
+collect_jira_status() {
+  local prefix jira_env code label fields_ok
+  prefix=$(parameter_prefix)
+  url=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraUrl')" --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
+    die "could not read the deployed Jira URL: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+  email=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraEmail')" --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
+    die "could not read the deployed Jira user: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+  project_key=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraProjectKey')" --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
+    die "could not read the deployed Jira project: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+  JIRA_TOKEN=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" --with-decryption \
+    --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
+    die "could not read the deployed Jira token: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+  jira_env=$(aws_cli lambda get-function-configuration --function-name "$(stack_output JiraClientFunctionName)" \
+    --query 'Environment.Variables' --output json 2>"$WORK/lambda.err") ||
+    die "could not read jira-client's configuration: $(tr -s '\n' ' ' <"$WORK/lambda.err")"
+  jira_flavor=$(printf '%s' "$jira_env" | node -e 'const e = JSON.parse(require("fs").readFileSync(0, "utf8")) || {}; process.stdout.write(e.JIRA_FLAVOR === "data-center" ? "data-center" : "cloud")')
+  jira_auth=$(printf '%s' "$jira_env" | node -e 'const e = JSON.parse(require("fs").readFileSync(0, "utf8")) || {}; process.stdout.write(e.JIRA_AUTH || "token")')
+  JIRA_API=3
+  [ "$jira_flavor" != data-center ] || JIRA_API=2
+  write_curl_config
+  JIRA_TOKEN=''
+  code=$(jira_get "/rest/api/$JIRA_API/myself")
+  node -e '
+const fs = require("fs");
+const [file, code, err, flavor] = process.argv.slice(1);
+let user = null;
+try { const j = JSON.parse(fs.readFileSync(file, "utf8")); user = flavor === "data-center" ? j.name : j.emailAddress || j.displayName; } catch (e) {}
+process.stdout.write(JSON.stringify({ status: Number(code) || 0, user, error: Number(code) ? null : err }));' \
+    "$WORK/jira.json" "$code" "$(tr -s '\n' ' ' <"$WORK/curl.err")" "$jira_flavor" >"$WORK/jira-credentials.json"
+  label=$(json_get "$CONTRACT" 'j.syncProblemLabel')
+  local jql="project = \"$project_key\" AND labels = \"$label\" ORDER BY updated DESC"
+  fields_ok=$(node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$jql")
+  if [ "$code" = 200 ]; then
+    if [ "$jira_flavor" = data-center ]; then
+      code=$(jira_get "/rest/api/2/search?jql=$fields_ok&fields=summary&maxResults=50")
+    else
+      code=$(jira_get "/rest/api/3/search/jql?jql=$fields_ok&fields=summary&maxResults=50")
+    fi
+  else
+    code=''
+  fi
+  rm -f "$WORK/curl.cfg"
+  # shellcheck disable=SC2016 # ${...} and $ below are JavaScript, not shell
+  node -e '
+const fs = require("fs");
+const [work, code, url] = process.argv.slice(1);
+const credentials = JSON.parse(fs.readFileSync(`${work}/jira-credentials.json`, "utf8"));
+let problems = { status: Number(code) || 0, keys: [], more: false, error: code ? null : "not asked" };
+if (code === "200") {
+  try {
+    const j = JSON.parse(fs.readFileSync(`${work}/jira.json`, "utf8"));
+    problems.keys = (j.issues || []).map((i) => i.key);
+    problems.more = Boolean(j.nextPageToken) || (typeof j.total === "number" && j.total > problems.keys.length);
+  } catch (e) { problems = { status: 0, keys: [], more: false, error: "an answer that is not JSON" }; }
+}
+process.stdout.write(JSON.stringify({ url, credentials, problems }));' "$WORK" "$code" "$url" >"$WORK/jira-status.json"
+  rm -f "$WORK/jira.json"
+}
+
+status() {
+  validate_common_args
+  make_workdir
+  check_node
+  check_aws_cli
+  need curl 'install curl (the status asks Jira whether the credentials still work)'
+  collect_status
+  print_status "$WORK/status.json"
+}
+
+# ---------------------------------------------------------------------------------------------
 # --local: everything on this machine (tests/local-world, binary sir-jira-local); nothing here touches AWS
 # ---------------------------------------------------------------------------------------------
 run_local() {
@@ -1376,6 +1656,11 @@ run_local() {
     $dry_run && args+=(--dry-run)
     $audit && args+=(--audit)
   fi
+  if $status_wanted; then
+    [ "$jira_flavor:$intake" = auto: ] || fail '--status asks the running local world: it needs no --intake or --jira-flavor'
+    need node 'install Node.js 20 or later (https://nodejs.org): it prints the status'
+    args+=(--status)
+  fi
   if [ -n "$url$email$project_key$token_arg" ]; then
     $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
     # No detection here: a host that is not Atlassian's may be a Data Center, which --local cannot
@@ -1401,6 +1686,12 @@ run_local() {
   local binary="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sir-jira-local"
   [ -x "$binary" ] || die "the build did not produce $binary"
   cd "$ROOT"
+  if $status_wanted; then
+    make_workdir
+    "$binary" "${args[@]}" >"$WORK/status.json" || die 'the running local world did not answer (see above)'
+    print_status "$WORK/status.json"
+    return
+  fi
   exec "$binary" "${args[@]}"
 }
 
@@ -1408,6 +1699,13 @@ main() {
   parse_args "$@"
   $demo && [ "$mode" != local ] && fail '--demo goes with --local'
   $audit && ! $reconcile && fail '--audit goes with --reconcile (the scheduled audit is set with --audit-interval-minutes and --audits-per-pass)'
+  if $status_wanted; then
+    [ "$mode" != destroy ] || fail '--status does not go with --destroy'
+    $reconcile && fail '--status does not go with --reconcile'
+    $demo && fail '--status does not go with --demo'
+    [ -z "$url$email$project_key$token_arg" ] || fail '--status needs no Jira options: it reads the deployed ones'
+    [ "$mode" = local ] || mode=status
+  fi
   if $reconcile; then
     [ "$mode" != destroy ] || fail '--reconcile does not go with --destroy'
     $demo && fail '--reconcile does not go with --demo'
@@ -1419,6 +1717,7 @@ main() {
     deploy) deploy ;;
     destroy) destroy ;;
     reconcile) reconcile ;;
+    status) status ;;
   esac
 }
 

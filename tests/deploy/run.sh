@@ -68,7 +68,7 @@ test_help_lists_the_flags() {
   for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy --intake \
     --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed --audit \
     --audit-interval-minutes --audits-per-pass --jira-audit-per-run --jira-flavor --jira-auth --vpc-subnets \
-    --vpc-security-groups --vpc-id; do
+    --vpc-security-groups --vpc-id --status; do
     expect output_has "$flag"
   done
   expect no_calls
@@ -822,6 +822,98 @@ test_destroy_of_a_missing_stack_is_reported() {
   expect exit_code 1
   expect output_has 'stack SecurityIncidentResponseJira not found in eu-west-1'
   expect not_called 'delete-stack'
+}
+
+test_status_of_a_healthy_stack_prints_each_part_and_exits_0() {
+  deploy --status --region eu-west-1
+  expect exit_code 0
+  expect output_has 'Status of stack SecurityIncidentResponseJira in eu-west-1'
+  expect output_has 'poller'
+  expect output_has '10 min ago'
+  expect output_has 'SecurityIncidentResponseJira-poller-schedule: enabled, rate(1 minute)'
+  expect output_has 'SecurityIncidentResponseJira-JiraClientRule-TEST: enabled'
+  expect output_has 'jira-client: empty'
+  expect output_has 'the credentials work'
+  expect output_has 'pairs with a sync problem (label sir-sync-problem): none'
+  expect output_has 'Nothing needs attention.'
+  # The rule on the integration bus is read on its bus; the DLQ is peeked only when not empty.
+  expect called 'events describe-rule --name SecurityIncidentResponseJira-JiraClientRule-TEST --event-bus-name security-incident-event-bus'
+  expect not_called 'sqs receive-message'
+  expect called 'ssm get-parameter --name /SecurityIncidentResponse/jiraToken --with-decryption'
+  expect called 'search project = "SEC" AND labels = "sir-sync-problem"'
+  # The deployed token reached Jira in the curl config only, never a command line.
+  expect grep -qF 'ATATT3xFfGF0-DEPLOYED-token' "$SANDBOX/stub/curl.cfg"
+  expect not_called 'ATATT3xFfGF0-DEPLOYED-token'
+  # Errors, runs and the DLQ ages of all four functions are asked in one call.
+  expect grep -qF '"MetricName":"SuccessfulRuns"' "$SANDBOX/stub/metric-queries.json"
+  expect grep -qF '"Value":"SecurityIncidentResponseJira-SirClient-TEST"' "$SANDBOX/stub/metric-queries.json"
+  expect grep -qF '"Value":"SecurityIncidentResponseJira-JiraClientDeadLetterQueue-TEST"' "$SANDBOX/stub/metric-queries.json"
+  expect temp_files_removed
+}
+
+test_status_names_what_needs_attention_and_exits_1() {
+  STUB_ENV=(STUB_DLQ_JIRA_CLIENT=2 STUB_RULE_DISABLED=SirClientRule STUB_JIRA_MYSELF=401
+    STUB_LAST_RUN_AGO=7200 STUB_ERRORS=2)
+  deploy --status --region eu-west-1
+  expect exit_code 1
+  expect output_has 'jira-client: 2 message(s), the oldest 3 h old'
+  expect output_has 'e.g. CaseUpdated of case 1234567890: Jira answered 400: Field customfield_1 is required'
+  expect output_has 'SecurityIncidentResponseJira-SirClientRule-TEST: disabled'
+  expect output_has 'Jira refused the credentials (HTTP 401): the token expired or was revoked'
+  expect output_has 'Needs attention:'
+  expect output_has "2 event(s) in jira-client's dead-letter queue"
+  expect output_has './deploy.sh --replay-dlq --function jira-client'
+  expect output_has 'the poller has not finished a run for over 15 minutes'
+  expect output_has 'jira-notifications-handler failed 4 time(s) in the last hour and succeeded not once'
+  expect output_has 'the rule SecurityIncidentResponseJira-SirClientRule-TEST is disabled'
+  # A peek leaves the message for the replay.
+  expect called 'sqs receive-message --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/SecurityIncidentResponseJira-JiraClientDeadLetterQueue-TEST --max-number-of-messages 1 --visibility-timeout 0'
+  expect not_called 'sqs delete-message'
+
+  # Pairs labelled with a sync problem need attention too.
+  setup
+  STUB_ENV=(STUB_JIRA_PROBLEMS='{"issues":[{"key":"SEC-4"},{"key":"SEC-9"}],"nextPageToken":"x"}')
+  deploy --status --region eu-west-1
+  expect exit_code 1
+  expect output_has 'pairs with a sync problem (label sir-sync-problem): SEC-4, SEC-9 and more'
+  expect output_has '2+ pair(s) with a sync problem'
+}
+
+test_status_on_jira_data_center_asks_rest_api_2_with_the_bearer_token() {
+  STUB_ENV=(STUB_JIRA_CLIENT_ENV='{"JIRA_FLAVOR":"data-center","JIRA_AUTH":"token"}' STUB_JIRA_URL=https://jira.example.com/jira)
+  deploy --status --region eu-west-1
+  expect exit_code 0
+  expect called 'https://jira.example.com/jira/rest/api/2/myself'
+  expect called 'search project = "SEC" AND labels = "sir-sync-problem"'
+  expect grep -qF 'Authorization: Bearer ATATT3xFfGF0-DEPLOYED-token' "$SANDBOX/stub/curl.cfg"
+  expect output_has 'signed in as svc-sir'
+}
+
+test_status_of_a_missing_stack_fails_clearly_and_takes_no_jira_option() {
+  STUB_ENV=(STUB_NO_STACK=1)
+  deploy --status --region eu-west-1
+  expect exit_code 1
+  expect output_has 'stack SecurityIncidentResponseJira not found in eu-west-1'
+  setup
+  deploy --status --url https://example.atlassian.net --region eu-west-1
+  expect exit_code 2
+  expect output_has '--status needs no Jira options'
+}
+
+test_local_status_asks_the_local_binary_and_prints_its_facts() {
+  local_sandbox
+  # The local binary answers with the facts of a world whose jira-client dead-lettered one event.
+  # shellcheck disable=SC2016
+  printf '#!/bin/sh\necho "sir-jira-local $*" >>"$STUB_LOG"\nprintf %%s %s\n' \
+    "'{\"target\":\"the local world\",\"now\":1796412600,\"functions\":[{\"crate\":\"poller\",\"name\":\"poller\",\"lastSuccessfulRun\":1796412590,\"errorsLastHour\":0,\"deadLetters\":{\"messages\":0}},{\"crate\":\"jira-client\",\"name\":\"jira-client\",\"lastSuccessfulRun\":null,\"errorsLastHour\":3,\"deadLetters\":{\"messages\":1,\"oldestAgeSeconds\":30,\"sample\":{\"body\":\"{}\",\"attributes\":{\"ErrorMessage\":\"boom\"}}}}],\"rules\":[{\"name\":\"poller-schedule\",\"state\":\"ENABLED\",\"schedule\":\"rate(1 minute)\"}],\"jira\":{\"url\":\"http://127.0.0.1:1\",\"credentials\":{\"status\":200,\"user\":\"bot\"},\"problems\":{\"status\":200,\"keys\":[]}}}'" \
+    >"$SANDBOX/repo/target/debug/sir-jira-local"
+  deploy --local --status
+  expect exit_code 1
+  expect called 'sir-jira-local --status'
+  expect output_has 'Status of the local world'
+  expect output_has 'jira-client: 1 message(s), the oldest 30 s old'
+  expect output_has "1 event(s) in jira-client's dead-letter queue"
+  expect not_called 'aws '
 }
 
 test_reconcile_invokes_the_deployed_poller_and_prints_each_pair() {

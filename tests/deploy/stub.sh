@@ -45,6 +45,10 @@ case $tool in
         echo "${STUB_WEBHOOK_SECRET_TYPE:-SecureString}" ;;
       *" ssm get-parameter "*)
         case $(option --name "$@") in
+          */jiraUrl) stored=${STUB_JIRA_URL:-https://example.atlassian.net} ;;
+          */jiraEmail) stored=bot@example.com ;;
+          */jiraProjectKey) stored=SEC ;;
+          */jiraToken) stored=${STUB_DEPLOYED_TOKEN:-ATATT3xFfGF0-DEPLOYED-token} ;;
           */backfill) stored=${STUB_BACKFILL:-} ;;
           */statusMapping) stored=${STUB_STATUS_MAPPING:-} ;;
           */jiraWebhookSecret) stored=${STUB_WEBHOOK_SECRET:-} ;;
@@ -88,9 +92,61 @@ case $tool in
           exit 254
         fi
         case " $* " in
+          *" Stacks[0].Outputs "*)
+            # Every function's name and dead-letter queue, as the stack's outputs name them.
+            # shellcheck disable=SC2016 # JavaScript template literals
+            node -e '
+              const out = [];
+              for (const p of ["Poller", "JiraClient", "JiraNotificationsHandler", "SirClient"]) {
+                out.push({ OutputKey: `${p}FunctionName`, OutputValue: `SecurityIncidentResponseJira-${p}-TEST` });
+                out.push({ OutputKey: `${p}DeadLetterQueueUrl`, OutputValue: `https://sqs.eu-west-1.amazonaws.com/123456789012/SecurityIncidentResponseJira-${p}DeadLetterQueue-TEST` });
+              }
+              out.push({ OutputKey: "PollerScheduleRuleName", OutputValue: "SecurityIncidentResponseJira-poller-schedule" });
+              console.log(JSON.stringify(out));' ;;
           *PollerFunctionName*) echo "${STUB_POLLER:-SecurityIncidentResponseJira-Poller-TEST}" ;;
           *) echo "${STUB_TABLE:-SecurityIncidentResponseJira-MappingTable-TEST}" ;;
         esac ;;
+      *" cloudformation describe-stack-resources "*)
+        printf 'SecurityIncidentResponseJira-poller-schedule\tsecurity-incident-event-bus|SecurityIncidentResponseJira-JiraClientRule-TEST\tsecurity-incident-event-bus|SecurityIncidentResponseJira-SirClientRule-TEST\n' ;;
+      *" events describe-rule "*)
+        name=$(option --name "$@")
+        state=ENABLED
+        [ -z "${STUB_RULE_DISABLED:-}" ] || [[ $name != *"$STUB_RULE_DISABLED"* ]] || state=DISABLED
+        schedule=''
+        [[ $name != *schedule* ]] || schedule=',"ScheduleExpression":"rate(1 minute)"'
+        printf '{"Name":"%s","EventBusName":"%s","State":"%s"%s}\n' "$name" "$(option --event-bus-name "$@")" "$state" "$schedule" ;;
+      *" cloudwatch get-metric-data "*)
+        # Each function ran successfully 10 minutes ago (STUB_LAST_RUN_AGO seconds), no errors
+        # unless STUB_ERRORS (errors of the function whose query ids end in it, 5 minutes ago);
+        # queries in the file deploy.sh hands over.
+        queries=$(option --metric-data-queries "$@")
+        cp "${queries#file://}" "$STUB_DIR/metric-queries.json"
+        # shellcheck disable=SC2016 # JavaScript template literals
+        node -e '
+          const [file, end, ago, errorsOf] = process.argv.slice(1);
+          const q = JSON.parse(require("fs").readFileSync(file, "utf8"));
+          const t = (s) => new Date(Date.parse(end) - s * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+          const results = q.map((x) => {
+            if (x.Id.startsWith("runs")) return { Id: x.Id, Timestamps: [t(Number(ago))], Values: [1] };
+            if (x.Id === `errors${errorsOf}`) return { Id: x.Id, Timestamps: [t(300)], Values: [4] };
+            return { Id: x.Id, Timestamps: [], Values: [] };
+          });
+          console.log(JSON.stringify({ MetricDataResults: results }));' \
+          "${queries#file://}" "$(option --end-time "$@")" "${STUB_LAST_RUN_AGO:-600}" "${STUB_ERRORS:-none}" ;;
+      *" sqs get-queue-attributes "*)
+        case $(option --queue-url "$@") in
+          *JiraClientDeadLetterQueue*) echo "${STUB_DLQ_JIRA_CLIENT:-0}" ;;
+          *) echo 0 ;;
+        esac ;;
+      *" sqs receive-message "*)
+        # A Lambda async DLQ message: the EventBridge event, Lambda's error attributes.
+        node -e '
+          const body = JSON.stringify({ version: "0", id: "e1", "detail-type": "CaseUpdated", source: "security-ir", detail: { case: { caseId: "1234567890" } } });
+          console.log(JSON.stringify({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1", Body: body,
+            Attributes: { SentTimestamp: String(Date.now() - (3 * 3600 + 60) * 1000) },
+            MessageAttributes: { ErrorCode: { DataType: "Number", StringValue: "200" }, ErrorMessage: { DataType: "String", StringValue: "Jira answered 400: Field customfield_1 is required" }, RequestID: { DataType: "String", StringValue: "req-1" } } }] }));' ;;
+      *" lambda get-function-configuration "*)
+        echo "${STUB_JIRA_CLIENT_ENV:-null}" ;;
       *" lambda invoke "*)
         # The poller's answer to {"reconcile":{"dryRun":…}}: one pending pair (and
         # STUB_RECONCILE_REMAINING more beyond the request's bound); with "audit":true, two open
@@ -186,6 +242,17 @@ case $tool in
           printf '%s' "${STUB_JIRA_WEBHOOKS:-[]}" >"$output"
           printf '%s' "${STUB_JIRA_WEBHOOKS_CODE:-200}"
         fi ;;
+      */rest/api/3/search/jql[?]*)
+        # The issues labelled with a sync problem (deploy.sh --status).
+        note "search $(node -e 'process.stdout.write(new URL(process.argv[1]).searchParams.get("jql"))' "$url")"
+        empty='{"issues":[]}'
+        printf '%s' "${STUB_JIRA_PROBLEMS:-$empty}" >"$output"
+        printf '200' ;;
+      */rest/api/2/search[?]*fields=summary*)
+        note "search $(node -e 'process.stdout.write(new URL(process.argv[1]).searchParams.get("jql"))' "$url")"
+        empty='{"issues":[],"total":0}'
+        printf '%s' "${STUB_JIRA_PROBLEMS:-$empty}" >"$output"
+        printf '200' ;;
       */rest/api/2/search[?]*)
         # Jira Data Center's count: the search's total with maxResults=0.
         jql=$(node -e '

@@ -16,6 +16,9 @@ use shared::metrics::{
 #[derive(Debug, Default)]
 pub struct MetricsLog {
     lines: Mutex<Vec<String>>,
+    /// When each failed invocation ended (function, epoch ms): Lambda's `Errors`, which no EMF
+    /// line carries.
+    errors: Mutex<Vec<(String, u64)>>,
     /// Also print each line to stdout (the local world, as Lambda's log would show it).
     print: bool,
 }
@@ -25,6 +28,7 @@ impl MetricsLog {
     pub fn printing() -> Self {
         MetricsLog {
             lines: Mutex::default(),
+            errors: Mutex::default(),
             print: true,
         }
     }
@@ -65,6 +69,39 @@ impl MetricsLog {
                 .and_then(|()| out.flush());
         }
         self.lock().extend(lines);
+        if outcome.is_err() {
+            self.errors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((function.to_owned(), u64::try_from(now_ms()).unwrap_or(0)));
+        }
+    }
+
+    /// How many invocations of `function` failed at or after `since_ms` (epoch ms), as Lambda's
+    /// `Errors` metric counts them.
+    pub fn errors_since(&self, function: &str, since_ms: u64) -> usize {
+        self.errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(f, at)| f == function && *at >= since_ms)
+            .count()
+    }
+
+    /// When `function` last wrote `SuccessfulRuns` (its document's `_aws.Timestamp`, epoch ms),
+    /// as CloudWatch would show it.
+    pub fn last_success_ms(&self, function: &str) -> Result<Option<u64>, String> {
+        Ok(self
+            .documents()?
+            .iter()
+            .filter(|d| d.get(FUNCTION_DIMENSION).and_then(Value::as_str) == Some(function))
+            .filter(|d| {
+                d.get(shared::metrics::names::SUCCESSFUL_RUNS)
+                    .and_then(Value::as_f64)
+                    .is_some_and(|n| n > 0.0)
+            })
+            .filter_map(|d| d["_aws"]["Timestamp"].as_u64())
+            .max())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {

@@ -169,6 +169,14 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
 }
 
 #[test]
+fn the_sync_problem_label_deploy_sh_lists_is_the_one_the_functions_set() {
+    assert_eq!(
+        text(&contract(), "/syncProblemLabel"),
+        shared::sync_status::PROBLEM_LABEL
+    );
+}
+
+#[test]
 fn shared_environment_names() {
     let contract = contract();
     assert_eq!(text(&contract, "/sharedEnv/tableName"), ENV_TABLE_NAME);

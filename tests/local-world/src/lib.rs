@@ -53,7 +53,7 @@ use integration_tests::function_url::FunctionUrl;
 use integration_tests::iam::Function;
 use integration_tests::metrics_log::MetricsLog;
 pub use integration_tests::pipeline::Intake;
-use integration_tests::pipeline::{deliver_batch, parse, sns_event};
+use integration_tests::pipeline::{deliver_batch_within, parse, sns_event};
 use integration_tests::world::{REGION, RuleQueue};
 use integration_tests::{HarnessError, World};
 
@@ -103,17 +103,40 @@ pub async fn request_reconcile(
     dry_run: bool,
     audit: bool,
 ) -> Result<poller::ReconcileReport, String> {
+    let report = ask_running_world(
+        RECONCILE_REQUEST,
+        RECONCILE_RESPONSE,
+        &json!({"dryRun": dry_run, "audit": audit}),
+    )
+    .await
+    .map_err(|e| format!("the reconcile failed: {e}"))?;
+    serde_json::from_value(report).map_err(|e| format!("unreadable report: {e}"))
+}
+
+const STATUS_REQUEST: &str = "status-request.json";
+const STATUS_RESPONSE: &str = "status-response.json";
+
+/// Asks the running local world for its status facts, the document `./deploy.sh --status`
+/// prints (see `print_status` in deploy.sh): each function's last successful run and errors in
+/// the last hour, the rules, the dead-letter queues, and Jira's answer to the credentials and
+/// to the pairs labelled with a sync problem.
+pub async fn request_status() -> Result<Value, String> {
+    ask_running_world(STATUS_REQUEST, STATUS_RESPONSE, &json!({}))
+        .await
+        .map_err(|e| format!("the status failed: {e}"))
+}
+
+/// Leaves `body` as the request file `request` in [`control_dir`] and waits for the running
+/// world's answer in `response`: its `report`, or its `error`.
+async fn ask_running_world(request: &str, response: &str, body: &Value) -> Result<Value, String> {
     let dir = control_dir();
     let io = |what: &str, e: std::io::Error| format!("{what} in {}: {e}", dir.display());
     std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the control directory", e))?;
-    let response = dir.join(RECONCILE_RESPONSE);
+    let response = dir.join(response);
     // A stale answer from an earlier request must not be taken for this one's.
     let _ = std::fs::remove_file(&response);
-    write_whole(
-        &dir.join(RECONCILE_REQUEST),
-        &json!({"dryRun": dry_run, "audit": audit}).to_string(),
-    )
-    .map_err(|e| io("cannot write the request", e))?;
+    write_whole(&dir.join(request), &body.to_string())
+        .map_err(|e| io("cannot write the request", e))?;
     let deadline = Instant::now() + RECONCILE_TIMEOUT;
     loop {
         if let Ok(text) = std::fs::read_to_string(&response) {
@@ -121,13 +144,12 @@ pub async fn request_reconcile(
             let answer: Value =
                 serde_json::from_str(&text).map_err(|e| format!("unreadable answer: {e}"))?;
             if let Some(error) = answer.get("error").and_then(Value::as_str) {
-                return Err(format!("the reconcile failed: {error}"));
+                return Err(error.to_owned());
             }
-            return serde_json::from_value(answer.get("report").cloned().unwrap_or_default())
-                .map_err(|e| format!("unreadable report: {e}"));
+            return Ok(answer.get("report").cloned().unwrap_or_default());
         }
         if Instant::now() >= deadline {
-            let _ = std::fs::remove_file(dir.join(RECONCILE_REQUEST));
+            let _ = std::fs::remove_file(dir.join(request));
             return Err(format!(
                 "no running local world answered within {} s: start it with ./deploy.sh --local",
                 RECONCILE_TIMEOUT.as_secs()
@@ -200,7 +222,14 @@ impl Console {
 struct Source {
     lambda: &'static str,
     queue_url: String,
+    /// The function's dead-letter queue: an event that failed [`LAMBDA_ASYNC_ATTEMPTS`] times
+    /// lands there, as Lambda sends it (see [`LocalStack::dead_letter`]).
+    dead_letter_url: String,
 }
+
+/// How often Lambda runs an asynchronous event before its dead-letter queue: once and two
+/// retries.
+pub const LAMBDA_ASYNC_ATTEMPTS: u32 = 3;
 
 /// The running integration.
 struct LocalStack {
@@ -208,6 +237,8 @@ struct LocalStack {
     sir: SirEmulator,
     jira: Option<JiraEmulator>,
     jira_api: Arc<JiraClient>,
+    /// The Jira site's URL, as deployed (`jiraUrl`).
+    jira_url: String,
     project_key: String,
     topic_arn: String,
     sources: [Source; 4],
@@ -509,22 +540,38 @@ impl LocalStack {
             store(&sir_client_sdk),
             sir_client_config.handler,
         );
+        let dead_letter_queue = |lambda: &'static str| {
+            let sqs = world.sqs.clone();
+            async move {
+                sqs.create_queue()
+                    .queue_name(format!("{LOCAL_STACK_NAME}-{lambda}-dlq"))
+                    .send()
+                    .await
+                    .map_err(HarnessError::aws("CreateQueue"))?
+                    .queue_url
+                    .ok_or_else(|| HarnessError::Setup("CreateQueue returned no URL".into()))
+            }
+        };
         let sources = [
             Source {
                 lambda: "poller",
                 queue_url: native.queue_url,
+                dead_letter_url: dead_letter_queue("poller").await?,
             },
             Source {
                 lambda: "jira-client",
                 queue_url: to_jira.queue_url,
+                dead_letter_url: dead_letter_queue("jira-client").await?,
             },
             Source {
                 lambda: "jira-notifications-handler",
                 queue_url: notifications_queue,
+                dead_letter_url: dead_letter_queue("jira-notifications-handler").await?,
             },
             Source {
                 lambda: "sir-client",
                 queue_url: to_sir.queue_url,
+                dead_letter_url: dead_letter_queue("sir-client").await?,
             },
         ];
         Ok(LocalStack {
@@ -532,6 +579,7 @@ impl LocalStack {
             sir,
             jira,
             jira_api,
+            jira_url: site.url.clone(),
             project_key: site.project_key,
             topic_arn,
             sources,
@@ -550,15 +598,25 @@ impl LocalStack {
     async fn pump_once(&self) -> Result<usize, HarnessError> {
         let mut moved = 0;
         for source in &self.sources {
-            let results = deliver_batch(&self.world.sqs, &source.queue_url, |body| {
-                self.handle(source.lambda, body)
-            })
+            let results = deliver_batch_within(
+                &self.world.sqs,
+                &source.queue_url,
+                Some(LAMBDA_ASYNC_ATTEMPTS),
+                |body| self.handle(source.lambda, body),
+            )
             .await?;
             moved += results.len();
-            for result in results {
-                match result {
-                    Ok(response) => self.describe(source.lambda, &response),
-                    Err(error) => self.console.line(&format!(
+            for delivered in results {
+                match (delivered.result, delivered.dead_lettered) {
+                    (Ok(response), _) => self.describe(source.lambda, &response),
+                    (Err(error), Some(body)) => {
+                        self.dead_letter(source, &body, &error).await?;
+                        self.console.line(&format!(
+                            "  ! {} failed an event {LAMBDA_ASYNC_ATTEMPTS} times: it is in its dead-letter queue (./deploy.sh --local --status): {error}",
+                            source.lambda
+                        ));
+                    }
+                    (Err(error), None) => self.console.line(&format!(
                         "  ! {} could not finish an event and will get it again: {error}",
                         source.lambda
                     )),
@@ -566,6 +624,51 @@ impl LocalStack {
             }
         }
         Ok(moved)
+    }
+
+    /// Sends an event that failed every attempt to the function's dead-letter queue as Lambda
+    /// does for an asynchronous invocation: the payload the function was invoked with (for
+    /// jira-notifications-handler the SNS event, not the queue's SNS envelope) and the
+    /// attributes `RequestID`, `ErrorCode` and `ErrorMessage`.
+    async fn dead_letter(
+        &self,
+        source: &Source,
+        body: &str,
+        error: &str,
+    ) -> Result<(), HarnessError> {
+        let payload = if source.lambda == "jira-notifications-handler" {
+            parse(body)
+                .and_then(|envelope| sns_event(&envelope))
+                .and_then(|event| serde_json::to_string(&event).map_err(|e| e.to_string()))
+                .unwrap_or_else(|_| body.to_owned())
+        } else {
+            body.to_owned()
+        };
+        let attribute = |kind: &str, value: &str| {
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type(kind)
+                .string_value(value)
+                .build()
+                .map_err(HarnessError::build)
+        };
+        // SQS takes at most 256 KB of attributes and body; an error chain is far shorter, but
+        // clip it as Lambda does rather than lose the message.
+        let message: String = error.chars().take(1_000).collect();
+        self.world
+            .sqs
+            .send_message()
+            .queue_url(&source.dead_letter_url)
+            .message_body(payload)
+            .message_attributes(
+                "RequestID",
+                attribute("String", &uuid::Uuid::new_v4().to_string())?,
+            )
+            .message_attributes("ErrorCode", attribute("Number", "200")?)
+            .message_attributes("ErrorMessage", attribute("String", &message)?)
+            .send()
+            .await
+            .map_err(HarnessError::aws("SendMessage"))?;
+        Ok(())
     }
 
     /// Runs one Lambda's handler on one queue message; `Ok` is its response.
@@ -761,12 +864,155 @@ impl LocalStack {
         }
     }
 
+    /// Answers a status request another invocation left in [`control_dir`], if there is one.
+    async fn serve_status(&self) {
+        let dir = control_dir();
+        let request = dir.join(STATUS_REQUEST);
+        if std::fs::remove_file(&request).is_err() {
+            return;
+        }
+        let answer = match self.status_facts().await {
+            Ok(facts) => {
+                self.console.line("  status requested");
+                json!({ "report": facts })
+            }
+            Err(error) => json!({"error": shared::error::error_chain(&error)}),
+        };
+        if let Err(error) = write_whole(&dir.join(STATUS_RESPONSE), &answer.to_string()) {
+            self.console
+                .line(&format!("  ! could not answer the status request: {error}"));
+        }
+    }
+
+    /// The status facts (see [`request_status`]), read from moto, the metrics lines and Jira as
+    /// deploy.sh reads them from AWS and the site.
+    async fn status_facts(&self) -> Result<Value, HarnessError> {
+        let now_ms = shared::clock::now_epoch_millis();
+        let mut functions = Vec::new();
+        for source in &self.sources {
+            let depth = self
+                .world
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&source.dead_letter_url)
+                .attribute_names(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                )
+                .send()
+                .await
+                .map_err(HarnessError::aws("GetQueueAttributes"))?
+                .attributes()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                })
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            let mut dead_letters =
+                json!({"messages": depth, "oldestAgeSeconds": null, "sample": null});
+            if depth > 0 {
+                // Peeked, not taken: visibility 0 leaves it for the replay.
+                let peeked = self
+                    .world
+                    .sqs
+                    .receive_message()
+                    .queue_url(&source.dead_letter_url)
+                    .max_number_of_messages(1)
+                    .visibility_timeout(0)
+                    .message_system_attribute_names(
+                        aws_sdk_sqs::types::MessageSystemAttributeName::All,
+                    )
+                    .message_attribute_names("All")
+                    .send()
+                    .await
+                    .map_err(HarnessError::aws("ReceiveMessage"))?;
+                if let Some(message) = peeked.messages().first() {
+                    let attributes: serde_json::Map<String, Value> = message
+                        .message_attributes()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), json!(v.string_value())))
+                        .collect();
+                    let sent_ms = message
+                        .attributes()
+                        .and_then(|a| {
+                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+                        })
+                        .and_then(|t| t.parse::<u64>().ok());
+                    dead_letters["oldestAgeSeconds"] =
+                        json!(sent_ms.map(|sent| now_ms.saturating_sub(sent) / 1_000));
+                    dead_letters["sample"] =
+                        json!({"body": message.body(), "attributes": attributes});
+                }
+            }
+            functions.push(json!({
+                "crate": source.lambda,
+                "name": source.lambda,
+                "lastSuccessfulRun": self
+                    .metrics
+                    .last_success_ms(source.lambda)
+                    .map_err(HarnessError::Setup)?
+                    .map(|ms| ms / 1_000),
+                "errorsLastHour": self.metrics.errors_since(source.lambda, now_ms.saturating_sub(3_600_000)),
+                "deadLetters": dead_letters,
+            }));
+        }
+        let mut rules = Vec::new();
+        for bus in ["default", self.world.bus_name.as_str()] {
+            let listed = self
+                .world
+                .eventbridge
+                .list_rules()
+                .event_bus_name(bus)
+                .send()
+                .await
+                .map_err(HarnessError::aws("ListRules"))?;
+            for rule in listed.rules() {
+                rules.push(json!({
+                    "name": rule.name(),
+                    "state": rule.state().map(|s| s.as_str().to_owned()),
+                    "schedule": rule.schedule_expression(),
+                }));
+            }
+        }
+        let url = self.jira_url.clone();
+        let (credentials, problems) = match self.jira_api.myself().await {
+            Ok(user) => {
+                let problems = match self
+                    .jira_api
+                    .search_keys_by_label(&self.project_key, shared::sync_status::PROBLEM_LABEL)
+                    .await
+                {
+                    Ok(keys) => json!({"status": 200, "keys": keys, "more": false}),
+                    Err(error) => {
+                        json!({"status": error_status(&error), "keys": [], "error": shared::error::error_chain(&error)})
+                    }
+                };
+                (
+                    json!({"status": 200, "user": user.email.or(user.display_name)}),
+                    problems,
+                )
+            }
+            Err(error) => (
+                json!({"status": error_status(&error), "error": shared::error::error_chain(&error)}),
+                json!({"status": 0, "keys": [], "error": "not asked"}),
+            ),
+        };
+        Ok(json!({
+            "target": "the local world",
+            "now": now_ms / 1_000,
+            "functions": functions,
+            "rules": rules,
+            "jira": {"url": url, "credentials": credentials, "problems": problems},
+        }))
+    }
+
     /// Delivers, ticks and polls until `stop` turns true.
     async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), HarnessError> {
         let dir = control_dir();
         if std::fs::create_dir_all(&dir).is_ok() {
             // Requests left from before this world started are nobody's to answer.
             let _ = std::fs::remove_file(dir.join(RECONCILE_REQUEST));
+            let _ = std::fs::remove_file(dir.join(STATUS_REQUEST));
         }
         let mut last_tick = Instant::now();
         let mut last_sweep = Instant::now();
@@ -777,6 +1023,7 @@ impl LocalStack {
             self.schedule_due(&mut last_tick).await?;
             self.sweep_due(&mut last_sweep).await;
             self.serve_reconcile().await;
+            self.serve_status().await;
             if self.jira.is_none() && last_automation.elapsed() >= Duration::from_secs(5) {
                 last_automation = Instant::now();
                 self.automation_stand_in(&mut announced).await?;
@@ -1259,4 +1506,13 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
         started.elapsed().as_secs_f64()
     ));
     Ok(true)
+}
+
+/// The HTTP status of a Jira failure (`0`: none, the site was not reached), as deploy.sh's
+/// status reports curl's answer.
+fn error_status(error: &shared::Error) -> u16 {
+    match error {
+        shared::Error::JiraStatus { status, .. } => *status,
+        _ => 0,
+    }
 }

@@ -126,6 +126,120 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
         "{said}"
     );
 
+    // `./deploy.sh --local --status`: the running world's facts, read from moto and Jira.
+    let status = |control: std::path::PathBuf| async move {
+        let out = tokio::time::timeout(
+            Duration::from_secs(90),
+            Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+                .arg("--status")
+                .env(local_world::ENV_CONTROL_DIR, &control)
+                .output(),
+        )
+        .await
+        .expect("the running world answers")
+        .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let facts = status(control.clone()).await;
+    let function = |facts: &serde_json::Value, name: &str| {
+        facts["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["crate"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {facts}"))
+            .clone()
+    };
+    assert!(
+        function(&facts, "jira-client")["lastSuccessfulRun"].is_u64(),
+        "jira-client synced the case: {facts}"
+    );
+    for name in [
+        "poller",
+        "jira-client",
+        "jira-notifications-handler",
+        "sir-client",
+    ] {
+        assert_eq!(
+            function(&facts, name)["deadLetters"]["messages"],
+            0,
+            "{facts}"
+        );
+    }
+    let rules = facts["rules"].as_array().unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["name"] == local_world::LOCAL_SCHEDULE_RULE
+                && r["state"] == "ENABLED"
+                && r["schedule"] == "rate(1 minute)"),
+        "{facts}"
+    );
+    assert_eq!(facts["jira"]["credentials"]["status"], 200, "{facts}");
+    assert_eq!(facts["jira"]["problems"]["status"], 200, "{facts}");
+    assert_eq!(facts["jira"]["problems"]["keys"], serde_json::json!([]));
+
+    // Jira down for good: jira-client fails a new case's event three times, as Lambda runs an
+    // asynchronous event, and the event lands in its dead-letter queue with Lambda's attributes.
+    let jira = url_in(&jira_line);
+    let faults = http
+        .post(format!("{jira}/_emulator/faults"))
+        .json(&serde_json::json!({"outageMs": 300_000}))
+        .send()
+        .await
+        .unwrap();
+    assert!(faults.status().is_success(), "{faults:?}");
+    let case: serde_json::Value = http
+        .post(format!("{sir}/_emulator/cases"))
+        .json(&serde_json::json!({"title": "Keys leaked", "description": "In a public repository"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lost = case["caseId"].as_str().unwrap().to_owned();
+    line_with(
+        &mut lines,
+        "jira-client failed an event 3 times: it is in its dead-letter queue",
+        Duration::from_secs(240),
+    )
+    .await;
+    let facts = status(control.clone()).await;
+    let dead = &function(&facts, "jira-client")["deadLetters"];
+    assert_eq!(dead["messages"], 1, "{facts}");
+    let body: serde_json::Value =
+        serde_json::from_str(dead["sample"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["detail-type"], "CaseCreated", "{body}");
+    assert_eq!(body["detail"]["case"]["caseId"], lost.as_str(), "{body}");
+    assert!(
+        dead["sample"]["attributes"]["ErrorMessage"]
+            .as_str()
+            .is_some_and(|e| e.contains("Jira")),
+        "{dead}"
+    );
+    assert!(
+        dead["sample"]["attributes"]["RequestID"].is_string(),
+        "{dead}"
+    );
+    assert!(
+        function(&facts, "jira-client")["errorsLastHour"]
+            .as_u64()
+            .is_some_and(|n| n >= 3),
+        "{facts}"
+    );
+    assert_ne!(
+        facts["jira"]["credentials"]["status"], 200,
+        "Jira is down: {facts}"
+    );
+    let cleared = http
+        .delete(format!("{jira}/_emulator/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success(), "{cleared:?}");
+
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid])

@@ -6,13 +6,13 @@
 //! `--url/--email/--project-key` (token in `JIRA_API_TOKEN`, never on the command line) a real
 //! Jira site is used instead of the emulator. `--reconcile [--dry-run] [--audit]` asks the local
 //! world already running on this machine for an on-demand reconcile (with `--audit`, of every
-//! open linked pair too) and prints its report.
+//! open linked pair too) and prints its report; `--status` asks it for its status facts.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use local_world::{Intake, LocalOptions, RealJira, request_reconcile, run};
+use local_world::{Intake, LocalOptions, RealJira, request_reconcile, request_status, run};
 use secrecy::SecretString;
 use shared::config::{DataCenterAuth, JiraFlavor};
 
@@ -72,6 +72,10 @@ struct Args {
     /// issue and fix what differs; with --dry-run only list the pairs).
     #[arg(long, requires = "reconcile")]
     audit: bool,
+    /// Ask the local world already running here for its status facts (JSON on stdout; deploy.sh
+    /// --local --status prints them as it prints a deployed stack's).
+    #[arg(long, conflicts_with_all = ["demo", "url", "reconcile"])]
+    status: bool,
 }
 
 #[tokio::main]
@@ -83,6 +87,20 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if args.status {
+        return match request_status().await {
+            Ok(facts) => {
+                if writeln!(std::io::stdout().lock(), "{facts}").is_err() {
+                    return ExitCode::FAILURE;
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("status: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.reconcile {
         return match request_reconcile(args.dry_run, args.audit).await {
             Ok(report) => {
