@@ -24,6 +24,7 @@ Usage:
   ./deploy.sh --reconcile [--dry-run] [--audit] [--region R] [--profile P]
                                                                         republish unapplied changes
   ./deploy.sh --status [--region R] [--profile P]                        what needs attention
+  ./deploy.sh --replay-dlq [--function F] [--dry-run] [--region R]      run dead-lettered events again
 
 Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback):
   --local               run the whole integration on this machine until Ctrl-C
@@ -36,6 +37,8 @@ Local (no AWS account; moto, the SIR emulator and the Jira emulator on loopback)
   --local --reconcile [--dry-run] [--audit]
                         --reconcile against the local world running on this machine
   --local --status      --status of the local world running on this machine
+  --local --replay-dlq [--function F] [--dry-run]
+                        --replay-dlq in the local world running on this machine
 
 Jira (required to deploy):
   --email E             e-mail of the Jira integration user; on Jira Data Center its user
@@ -117,7 +120,8 @@ Options:
                         second stack with another name (another Jira site or project) gets
                         its own bus and SSM parameters /S/..., so both run side by side
   --dry-run             validate, build and synthesize, then print the AWS commands that
-                        would run, changing nothing in AWS
+                        would run, changing nothing in AWS (with --reconcile or --replay-dlq:
+                        only list)
   --destroy             delete the stack and the token parameter; the mapping table is kept
   --reconcile           list, pair by pair, every change published but not applied yet (its
                         event failed or is in a dead-letter queue) and publish each again;
@@ -129,6 +133,13 @@ Options:
                         the rules' states, the dead-letter queues (depth, oldest message, its
                         error), the pairs labelled with a sync problem and whether the Jira
                         credentials still work; exit 1 when something needs attention (cron, CI)
+  --replay-dlq          for each event in the functions' dead-letter queues: print what it is
+                        (function, event type, case/issue, the error it failed with), invoke
+                        the function with it again (every handler re-reads the source, so an
+                        old event is safe) and delete it only once the function succeeded;
+                        exit 1 if any failed again (kept in the queue)
+  --function F          with --replay-dlq: only F's queue (poller, jira-client,
+                        jira-notifications-handler or sir-client)
   --delete-table        with --destroy: delete the mapping table too (irreversible)
   -h, --help            this help
 
@@ -157,7 +168,7 @@ jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
 reuse_table='' stack_name=$DEFAULT_STACK
 dry_run=false skip_jira_check=false encrypt_topic=false delete_table=false demo=false
-reconcile=false audit=false status_wanted=false
+reconcile=false audit=false status_wanted=false replay_wanted=false replay_function=''
 audit_interval_minutes='' audits_per_pass='' jira_audit_per_run=''
 intake='' # automation on Jira Cloud, webhook on Jira Data Center, unless given
 jira_flavor=auto jira_auth='' flavor_given=false
@@ -183,6 +194,7 @@ parse_args() {
       --demo) demo=true; shift; continue ;;
       --reconcile) reconcile=true; shift; continue ;;
       --status) status_wanted=true; shift; continue ;;
+      --replay-dlq) replay_wanted=true; shift; continue ;;
       --audit) audit=true; shift; continue ;;
     esac
     case $arg in
@@ -190,7 +202,8 @@ parse_args() {
         --profile | --status-mapping | --field-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
         --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run | \
-        --intake | --jira-flavor | --jira-auth | --vpc-subnets | --vpc-security-groups | --vpc-security-group | --vpc-id) ;;
+        --intake | --jira-flavor | --jira-auth | --vpc-subnets | --vpc-security-groups | --vpc-security-group | --vpc-id | \
+        --function) ;;
       *) fail "unknown option: $arg" ;;
     esac
     [ $# -ge 2 ] || fail "$arg needs a value"
@@ -217,6 +230,7 @@ parse_args() {
       --vpc-subnets) vpc_subnets=$value ;;
       --vpc-security-groups | --vpc-security-group) vpc_security_groups=$value ;;
       --vpc-id) vpc_id=$value ;;
+      --function) replay_function=$value ;;
       --jira-case-filter) jira_case_filter=$value jira_case_filter_given=true ;;
       --jira-sweep-minutes) jira_sweep_minutes=$value ;;
       --backfill-since) backfill_since=$value backfill_since_given=true ;;
@@ -1356,28 +1370,33 @@ reconcile() {
 # deadLetters: {messages, oldestAgeSeconds, sample: {body, attributes}}}], rules: [{name, state,
 # schedule}], jira: {url, credentials: {status, user, error}, problems: {status, keys, more, error}}}
 # (times in epoch seconds).
-print_status() {
-  # shellcheck disable=SC2016 # ${...} below are JavaScript template literals
-  node -e '
-const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const problemLabel = process.argv[2];
-const now = f.now;
-const ago = (t) => {
-  if (t === null || t === undefined) return "none in the last 24 h";
-  const s = Math.max(0, now - t);
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.floor(s / 60)} min ago`;
-  return `${Math.floor(s / 3600)} h ago`;
+# JavaScript shared by --status and --replay-dlq: `what(body)` says what a dead-lettered message
+# is, `payload(body)` is the event to invoke its function with. The three bodies a dead-letter
+# queue of this stack holds: an EventBridge event (the bus rules' target DLQ, and Lambda's own
+# after its two retries of an EventBridge event), the SNS event Lambda got (Lambda's DLQ of
+# jira-notifications-handler) and SNS's own envelope (the subscription's redrive), which Lambda
+# gets as the one record of an SNS event.
+# shellcheck disable=SC2016 # ${...} below are JavaScript template literals
+DLQ_JS='
+const parsed = (body) => { try { return JSON.parse(body); } catch (e) { return undefined; } };
+const payload = (body) => {
+  const j = parsed(body);
+  if (j && j.Type === "Notification" && j.TopicArn) {
+    return JSON.stringify({ Records: [{ EventSource: "aws:sns", EventVersion: "1.0", EventSubscriptionArn: j.TopicArn,
+      Sns: { Type: j.Type, MessageId: j.MessageId, TopicArn: j.TopicArn, Subject: j.Subject ?? null, Message: j.Message,
+        Timestamp: j.Timestamp, SignatureVersion: j.SignatureVersion, Signature: j.Signature,
+        SigningCertUrl: j.SigningCertURL ?? j.SigningCertUrl, UnsubscribeUrl: j.UnsubscribeURL ?? j.UnsubscribeUrl,
+        MessageAttributes: j.MessageAttributes ?? {} } }] });
+  }
+  return body;
 };
-const age = (s) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`);
-// What a dead-lettered message is: an EventBridge event (bus events, the schedule, SIR native
-// events) or the SNS event Lambda got (jira-notifications-handler), as its body holds it.
 const what = (body) => {
-  let j;
-  try { j = JSON.parse(body); } catch (e) { return "a message that is not JSON"; }
+  const j = parsed(payload(body));
+  if (j === undefined) return "a message that is not JSON";
   if (j && Array.isArray(j.Records)) {
     const keys = j.Records.map((r) => {
-      try { const m = JSON.parse(r.Sns.Message); return (m.automationData || {}).IssueId || m.issueKey; } catch (e) { return undefined; }
+      const m = parsed((r.Sns || {}).Message) || {};
+      return (m.automationData || {}).IssueId || m.issueKey;
     }).filter(Boolean);
     return `Jira notification${keys.length ? " for " + keys.join(", ") : ""}`;
   }
@@ -1389,6 +1408,23 @@ const what = (body) => {
   }
   return "an event of unknown shape";
 };
+const firstError = (a) => a.ERROR_MESSAGE || a.ErrorMessage || a.ERROR_CODE || a.ErrorCode || "no error given";
+'
+
+print_status() {
+  # shellcheck disable=SC2016 # ${...} below are JavaScript template literals
+  node -e "$DLQ_JS"'
+const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const problemLabel = process.argv[2];
+const now = f.now;
+const ago = (t) => {
+  if (t === null || t === undefined) return "none in the last 24 h";
+  const s = Math.max(0, now - t);
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.floor(s / 60)} min ago`;
+  return `${Math.floor(s / 3600)} h ago`;
+};
+const age = (s) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`);
 const attention = [];
 console.log(`Status of ${f.target} (${new Date(now * 1000).toISOString().replace(/\.\d+Z$/, "Z")})`);
 console.log("Functions (last successful run, to 5 minutes; errors in the last hour):");
@@ -1412,9 +1448,7 @@ for (const fn of f.functions) {
   const oldest = dl.oldestAgeSeconds === null || dl.oldestAgeSeconds === undefined ? "" : `, the oldest ${age(dl.oldestAgeSeconds)} old`;
   console.log(`    ${fn.crate}: ${dl.messages} message(s)${oldest}`);
   if (dl.sample) {
-    const a = dl.sample.attributes || {};
-    const error = a.ERROR_MESSAGE || a.ErrorMessage || a.ERROR_CODE || a.ErrorCode || "no error given";
-    console.log(`        e.g. ${what(dl.sample.body)}: ${error}`);
+    console.log(`        e.g. ${what(dl.sample.body)}: ${firstError(dl.sample.attributes || {})}`);
   }
   attention.push(`${dl.messages} event(s) in ${fn.crate}\x27s dead-letter queue: fix the cause, then ./deploy.sh --replay-dlq --function ${fn.crate}`);
 }
@@ -1621,6 +1655,98 @@ status() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# --replay-dlq: each dead-lettered event invoked again, deleted only once its function succeeded
+# ---------------------------------------------------------------------------------------------
+replay_dlq() {
+  validate_common_args
+  make_workdir
+  check_node
+  check_aws_cli
+  local crates crate pascal fn_name queue replayed=0 failed=0 listed=0 known
+  aws_cli cloudformation describe-stacks --stack-name "$stack_name" --query 'Stacks[0].Outputs' \
+    --output json >"$WORK/outputs.json" 2>"$WORK/cfn.err" ||
+    die "stack $stack_name not found in $region: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
+  known=$(json_get "$CONTRACT" 'Object.values(j.functions).map(f => f.crate).join(" ")')
+  if [ -n "$replay_function" ]; then
+    [[ " $known " == *" $replay_function "* ]] || fail "--function $replay_function: use one of $known"
+    crates=("$replay_function")
+  else
+    read -r -a crates <<<"$known"
+  fi
+  $dry_run && say 'dry run: each dead-lettered event is listed, none is invoked or deleted'
+  for crate in "${crates[@]}"; do
+    pascal=$(json_get "$CONTRACT" 'Object.entries(j.functions).filter(([k, f]) => f.crate === arg).map(([k]) => k[0].toUpperCase() + k.slice(1))[0]' "$crate")
+    fn_name=$(stack_output "${pascal}FunctionName")
+    queue=$(stack_output "${pascal}DeadLetterQueueUrl")
+    [ -n "$fn_name" ] && [ -n "$queue" ] || die "the stack $stack_name has no ${pascal}FunctionName or ${pascal}DeadLetterQueueUrl output"
+    say "$crate: its dead-letter queue"
+    : >"$WORK/kept"
+    while true; do
+      # Hidden while it is handled (and, if kept, until the end of this run: each message once).
+      aws_cli sqs receive-message --queue-url "$queue" --max-number-of-messages 1 --visibility-timeout 300 \
+        --attribute-names All --message-attribute-names All --output json >"$WORK/message.json" 2>"$WORK/sqs.err" ||
+        die "could not read $crate's dead-letter queue: $(tr -s '\n' ' ' <"$WORK/sqs.err")"
+      # shellcheck disable=SC2016 # the node script below is JavaScript
+      node -e "$DLQ_JS"'
+const fs = require("fs");
+const [file, out] = process.argv.slice(1);
+const m = ((JSON.parse(fs.readFileSync(file, "utf8") || "{}") || {}).Messages || [])[0];
+if (!m) process.exit(3);
+const attributes = {};
+for (const [k, v] of Object.entries(m.MessageAttributes || {})) attributes[k] = v.StringValue;
+for (const [k, v] of Object.entries(m.Attributes || {})) if (!(k in attributes)) attributes[k] = v;
+fs.writeFileSync(out, payload(m.Body));
+fs.writeFileSync(out + ".handle", m.ReceiptHandle);
+const sent = Number((m.Attributes || {}).SentTimestamp);
+const age = sent ? `, dead-lettered ${Math.max(0, Math.floor((Date.now() - sent) / 60000))} min ago` : "";
+process.stdout.write(`${what(m.Body)}${age}; it failed with: ${firstError(attributes)}`);' \
+        "$WORK/message.json" "$WORK/event.json" >"$WORK/what" || {
+        [ $? = 3 ] && break
+        die "could not read a message of $crate's dead-letter queue"
+      }
+      printf '    %s\n' "$(cat "$WORK/what")"
+      if $dry_run; then
+        listed=$((listed + 1))
+        cat "$WORK/event.json.handle" >>"$WORK/kept"
+        printf '\n' >>"$WORK/kept"
+        continue
+      fi
+      local function_error
+      if ! function_error=$(aws_cli lambda invoke --function-name "$fn_name" --cli-binary-format raw-in-base64-out \
+        --payload "file://$WORK/event.json" --query FunctionError --output text "$WORK/response.json" 2>"$WORK/invoke.err"); then
+        function_error="could not invoke: $(tr -s '\n' ' ' <"$WORK/invoke.err")"
+      fi
+      if [ -z "$function_error" ] || [ "$function_error" = None ]; then
+        aws_cli sqs delete-message --queue-url "$queue" --receipt-handle "$(cat "$WORK/event.json.handle")" 2>"$WORK/sqs.err" ||
+          die "$crate ran the event but its message could not be deleted (it would run again; that is safe): $(tr -s '\n' ' ' <"$WORK/sqs.err")"
+        replayed=$((replayed + 1))
+        printf '        replayed: %s ran it and succeeded; the message is deleted\n' "$crate"
+      else
+        failed=$((failed + 1))
+        cat "$WORK/event.json.handle" >>"$WORK/kept"
+        printf '\n' >>"$WORK/kept"
+        printf '        failed again (%s): %s; the message stays in the queue\n' "$function_error" \
+          "$(json_get "$WORK/response.json" 'j.errorMessage || JSON.stringify(j)' 2>/dev/null | head -c 500)"
+      fi
+    done
+    # What stays goes back to visible at once, for the next look or replay.
+    local handle
+    while IFS= read -r handle; do
+      [ -n "$handle" ] || continue
+      aws_cli sqs change-message-visibility --queue-url "$queue" --receipt-handle "$handle" --visibility-timeout 0 2>/dev/null ||
+        printf '    (a kept message shows again within 5 minutes)\n'
+    done <"$WORK/kept"
+  done
+  rm -f "$WORK/event.json" "$WORK/event.json.handle" "$WORK/message.json" "$WORK/response.json"
+  if $dry_run; then
+    say "$listed dead-lettered event(s); dry run: nothing was invoked or deleted"
+  else
+    say "$replayed replayed, $failed failed again (kept in the queue)"
+  fi
+  [ "$failed" = 0 ] || exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
 # --local: everything on this machine (tests/local-world, binary sir-jira-local); nothing here touches AWS
 # ---------------------------------------------------------------------------------------------
 run_local() {
@@ -1655,6 +1781,12 @@ run_local() {
     args+=(--reconcile)
     $dry_run && args+=(--dry-run)
     $audit && args+=(--audit)
+  fi
+  if $replay_wanted; then
+    [ "$jira_flavor:$intake" = auto: ] || fail '--replay-dlq asks the running local world: it needs no --intake or --jira-flavor'
+    args+=(--replay-dlq)
+    [ -z "$replay_function" ] || args+=(--function "$replay_function")
+    $dry_run && args+=(--dry-run)
   fi
   if $status_wanted; then
     [ "$jira_flavor:$intake" = auto: ] || fail '--status asks the running local world: it needs no --intake or --jira-flavor'
@@ -1699,6 +1831,13 @@ main() {
   parse_args "$@"
   $demo && [ "$mode" != local ] && fail '--demo goes with --local'
   $audit && ! $reconcile && fail '--audit goes with --reconcile (the scheduled audit is set with --audit-interval-minutes and --audits-per-pass)'
+  [ -z "$replay_function" ] || $replay_wanted || fail '--function goes with --replay-dlq'
+  if $replay_wanted; then
+    [ "$mode" != destroy ] || fail '--replay-dlq does not go with --destroy'
+    if $reconcile || $status_wanted || $demo; then fail '--replay-dlq goes alone (with --function and --dry-run)'; fi
+    [ -z "$url$email$project_key$token_arg" ] || fail '--replay-dlq needs no Jira options'
+    [ "$mode" = local ] || mode=replay
+  fi
   if $status_wanted; then
     [ "$mode" != destroy ] || fail '--status does not go with --destroy'
     $reconcile && fail '--status does not go with --reconcile'
@@ -1718,6 +1857,7 @@ main() {
     destroy) destroy ;;
     reconcile) reconcile ;;
     status) status ;;
+    replay) replay_dlq ;;
   esac
 }
 

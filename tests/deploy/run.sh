@@ -68,7 +68,7 @@ test_help_lists_the_flags() {
   for flag in --local --demo --email --url --token --project-key --log-level --issue-type --region --profile --dry-run --destroy --intake \
     --jira-case-filter --jira-sweep-minutes --backfill-since --backfill-closed --audit \
     --audit-interval-minutes --audits-per-pass --jira-audit-per-run --jira-flavor --jira-auth --vpc-subnets \
-    --vpc-security-groups --vpc-id --status; do
+    --vpc-security-groups --vpc-id --status --replay-dlq --function; do
     expect output_has "$flag"
   done
   expect no_calls
@@ -913,6 +913,64 @@ test_local_status_asks_the_local_binary_and_prints_its_facts() {
   expect output_has 'Status of the local world'
   expect output_has 'jira-client: 1 message(s), the oldest 30 s old'
   expect output_has "1 event(s) in jira-client's dead-letter queue"
+  expect not_called 'aws '
+}
+
+test_replay_dlq_invokes_each_event_again_and_deletes_it_only_after_success() {
+  deploy --replay-dlq --region eu-west-1
+  expect exit_code 0
+  expect output_has 'jira-client: its dead-letter queue'
+  expect output_has 'CaseUpdated of case 1234567890, dead-lettered 181 min ago; it failed with: Jira answered 400: Field customfield_1 is required'
+  expect output_has 'Jira notification for SEC-12, dead-lettered 10 min ago; it failed with: no error given'
+  expect output_has '2 replayed, 0 failed again'
+  # Each invoked synchronously (its success is known) with the original event, then deleted.
+  expect in_order 'lambda invoke --function-name SecurityIncidentResponseJira-JiraClient-TEST' \
+    'sqs delete-message --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/SecurityIncidentResponseJira-JiraClientDeadLetterQueue-TEST --receipt-handle r-eb-1'
+  expect not_called '--invocation-type Event'
+  expect grep -qF '"detail-type":"CaseUpdated"' "$SANDBOX/stub/invoked-1.json"
+  # SNS's envelope (the subscription's redrive) is invoked as the SNS event Lambda gets.
+  expect grep -qF '"EventSource":"aws:sns"' "$SANDBOX/stub/invoked-2.json"
+  expect grep -qF '"SigningCertUrl":"https://sns.eu-west-1.amazonaws.com/cert.pem"' "$SANDBOX/stub/invoked-2.json"
+  expect grep -qF 'IssueId' "$SANDBOX/stub/invoked-2.json"
+  expect called 'sqs delete-message --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/SecurityIncidentResponseJira-JiraNotificationsHandlerDeadLetterQueue-TEST --receipt-handle r-sns-1'
+  expect temp_files_removed
+}
+
+test_replay_dlq_keeps_an_event_that_fails_again_and_exits_1() {
+  STUB_ENV=(STUB_INVOKE_FAIL=1 STUB_DLQ_QUEUES=JiraClient)
+  deploy --replay-dlq --function jira-client --region eu-west-1
+  expect exit_code 1
+  expect output_has 'failed again (Unhandled): Jira answered HTTP 503; the message stays in the queue'
+  expect output_has '0 replayed, 1 failed again (kept in the queue)'
+  expect not_called 'sqs delete-message'
+  # Visible again at once for the next look; only the one function's queue was read.
+  expect called 'sqs change-message-visibility --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/SecurityIncidentResponseJira-JiraClientDeadLetterQueue-TEST --receipt-handle r-eb-1 --visibility-timeout 0'
+  expect not_called 'SirClientDeadLetterQueue'
+}
+
+test_replay_dlq_dry_run_lists_without_invoking_or_deleting() {
+  STUB_ENV=(STUB_DLQ_MESSAGES=2)
+  deploy --replay-dlq --dry-run --region eu-west-1
+  expect exit_code 0
+  expect output_has '4 dead-lettered event(s); dry run: nothing was invoked or deleted'
+  expect not_called 'lambda invoke'
+  expect not_called 'sqs delete-message'
+  expect called 'sqs change-message-visibility'
+  setup
+  deploy --replay-dlq --function smtp-relay --region eu-west-1
+  expect exit_code 2
+  expect output_has '--function smtp-relay: use one of poller jira-client jira-notifications-handler sir-client'
+  setup
+  deploy --function poller --region eu-west-1
+  expect exit_code 2
+  expect output_has '--function goes with --replay-dlq'
+}
+
+test_local_replay_dlq_asks_the_local_binary() {
+  local_sandbox
+  deploy --local --replay-dlq --function jira-client --dry-run
+  expect exit_code 0
+  expect called 'sir-jira-local --replay-dlq --function jira-client --dry-run'
   expect not_called 'aws '
 }
 

@@ -139,14 +139,52 @@ case $tool in
           *) echo 0 ;;
         esac ;;
       *" sqs receive-message "*)
-        # A Lambda async DLQ message: the EventBridge event, Lambda's error attributes.
+        # The queues named in STUB_DLQ_QUEUES (default JiraClient, NotificationsHandler) hold
+        # STUB_DLQ_MESSAGES messages each (default 1), handed out once each: jira-client's a
+        # Lambda async DLQ message (the EventBridge event, Lambda's error attributes),
+        # jira-notifications-handler's SNS's envelope from the subscription's redrive.
+        queue=$(option --queue-url "$@")
+        queue=${queue##*/}
+        count_file="$STUB_DIR/received-$queue"
+        received=$(( $(cat "$count_file" 2>/dev/null || echo 0) + 1 ))
+        echo "$received" >"$count_file"
+        held=false
+        for name in ${STUB_DLQ_QUEUES:-JiraClient JiraNotificationsHandler}; do
+          [[ $queue != *"-${name}DeadLetterQueue-"* ]] || held=true
+        done
+        if ! $held || [ "$received" -gt "${STUB_DLQ_MESSAGES:-1}" ]; then
+          echo '{}'
+          exit 0
+        fi
+        if [[ $queue == *JiraNotificationsHandler* ]]; then
+          node -e '
+            const body = JSON.stringify({ Type: "Notification", MessageId: "n1", TopicArn: "arn:aws:sns:eu-west-1:123456789012:SecurityIncidentResponseJira-JiraAutomationTopic-TEST",
+              Message: JSON.stringify({ automationData: { IssueId: "SEC-12" } }), Timestamp: "2026-12-04T10:00:00.000Z",
+              SignatureVersion: "1", Signature: "c2ln", SigningCertURL: "https://sns.eu-west-1.amazonaws.com/cert.pem", UnsubscribeURL: "https://sns.eu-west-1.amazonaws.com/?unsub" });
+            console.log(JSON.stringify({ Messages: [{ MessageId: "m2", ReceiptHandle: "r-sns-" + process.argv[1], Body: body,
+              Attributes: { SentTimestamp: String(Date.now() - 600 * 1000) } }] }));' "$received"
+          exit 0
+        fi
         node -e '
           const body = JSON.stringify({ version: "0", id: "e1", "detail-type": "CaseUpdated", source: "security-ir", detail: { case: { caseId: "1234567890" } } });
           console.log(JSON.stringify({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1", Body: body,
             Attributes: { SentTimestamp: String(Date.now() - (3 * 3600 + 60) * 1000) },
-            MessageAttributes: { ErrorCode: { DataType: "Number", StringValue: "200" }, ErrorMessage: { DataType: "String", StringValue: "Jira answered 400: Field customfield_1 is required" }, RequestID: { DataType: "String", StringValue: "req-1" } } }] }));' ;;
+            MessageAttributes: { ErrorCode: { DataType: "Number", StringValue: "200" }, ErrorMessage: { DataType: "String", StringValue: "Jira answered 400: Field customfield_1 is required" }, RequestID: { DataType: "String", StringValue: "req-1" } } }] }).replace("\"r1\"", JSON.stringify("r-eb-" + process.argv[1])));' "$received" ;;
       *" lambda get-function-configuration "*)
         echo "${STUB_JIRA_CLIENT_ENV:-null}" ;;
+      *" lambda invoke "*" --payload file://"*)
+        # --replay-dlq: the event as invoked is kept; STUB_INVOKE_FAIL makes the function fail.
+        payload=$(option --payload "$@")
+        n=1
+        while [ -e "$STUB_DIR/invoked-$n.json" ]; do n=$((n + 1)); done
+        cp "${payload#file://}" "$STUB_DIR/invoked-$n.json"
+        if [ -n "${STUB_INVOKE_FAIL:-}" ]; then
+          printf '{"errorType":"JiraClientError","errorMessage":"Jira answered HTTP 503"}' >"${!#}"
+          echo Unhandled
+        else
+          printf '{"caseId":"1234567890"}' >"${!#}"
+          echo None
+        fi ;;
       *" lambda invoke "*)
         # The poller's answer to {"reconcile":{"dryRun":…}}: one pending pair (and
         # STUB_RECONCILE_REMAINING more beyond the request's bound); with "audit":true, two open

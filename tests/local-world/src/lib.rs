@@ -113,6 +113,81 @@ pub async fn request_reconcile(
     serde_json::from_value(report).map_err(|e| format!("unreadable report: {e}"))
 }
 
+const REPLAY_REQUEST: &str = "replay-request.json";
+const REPLAY_RESPONSE: &str = "replay-response.json";
+
+/// Asks the running local world to replay its dead-letter queues (`function`'s only, when
+/// given): each event described, invoked again (not with `dry_run`) and deleted once its
+/// function succeeded. One line per event, then a summary, as `./deploy.sh --replay-dlq` prints
+/// them; `Err` also when an event failed again (its lines are in the error).
+pub async fn request_replay(function: Option<&str>, dry_run: bool) -> Result<Vec<String>, String> {
+    let report = ask_running_world(
+        REPLAY_REQUEST,
+        REPLAY_RESPONSE,
+        &json!({"function": function, "dryRun": dry_run}),
+    )
+    .await
+    .map_err(|e| format!("the replay failed: {e}"))?;
+    let lines: Vec<String> = report["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if report["failed"].as_u64().unwrap_or(0) > 0 {
+        return Err(lines.join("\n"));
+    }
+    Ok(lines)
+}
+
+/// What a dead-lettered message is (`what` in deploy.sh's `DLQ_JS`): an EventBridge event, the
+/// SNS event Lambda got, or SNS's own envelope.
+fn dead_letter_what(body: &str) -> String {
+    let Ok(event) = serde_json::from_str::<Value>(body) else {
+        return "a message that is not JSON".into();
+    };
+    let records = if event["Type"] == "Notification" {
+        Some(vec![json!({"Sns": {"Message": event["Message"]}})])
+    } else {
+        event["Records"].as_array().cloned()
+    };
+    if let Some(records) = records {
+        let keys: Vec<String> = records
+            .iter()
+            .filter_map(|r| r["Sns"]["Message"].as_str())
+            .filter_map(|m| serde_json::from_str::<Value>(m).ok())
+            .filter_map(|m| {
+                m["automationData"]["IssueId"]
+                    .as_str()
+                    .or(m["issueKey"].as_str())
+                    .map(str::to_owned)
+            })
+            .collect();
+        return if keys.is_empty() {
+            "Jira notification".into()
+        } else {
+            format!("Jira notification for {}", keys.join(", "))
+        };
+    }
+    let Some(detail_type) = event["detail-type"].as_str() else {
+        return "an event of unknown shape".into();
+    };
+    let detail = &event["detail"];
+    let case_id = detail["case"]["caseId"]
+        .as_str()
+        .or(detail["caseId"].as_str());
+    let key = detail["issue"]["issueKey"]
+        .as_str()
+        .or(detail["issueKey"].as_str());
+    match (case_id, key) {
+        (Some(case_id), Some(key)) => format!("{detail_type} of case {case_id}, issue {key}"),
+        (Some(case_id), None) => format!("{detail_type} of case {case_id}"),
+        (None, Some(key)) => format!("{detail_type} of issue {key}"),
+        (None, None) => detail_type.to_owned(),
+    }
+}
+
 const STATUS_REQUEST: &str = "status-request.json";
 const STATUS_RESPONSE: &str = "status-response.json";
 
@@ -864,6 +939,143 @@ impl LocalStack {
         }
     }
 
+    /// Answers a replay request another invocation left in [`control_dir`], if there is one.
+    async fn serve_replay(&self) {
+        let dir = control_dir();
+        let Ok(text) = std::fs::read_to_string(dir.join(REPLAY_REQUEST)) else {
+            return;
+        };
+        let _ = std::fs::remove_file(dir.join(REPLAY_REQUEST));
+        let request = serde_json::from_str::<Value>(&text).unwrap_or_default();
+        // Anything but an explicit `false` is a dry run: a garbled request changes nothing.
+        let dry_run = request["dryRun"].as_bool().unwrap_or(true);
+        let function = request["function"].as_str();
+        let answer = match self.replay_dead_letters(function, dry_run).await {
+            Ok(report) => json!({ "report": report }),
+            Err(error) => json!({"error": shared::error::error_chain(&error)}),
+        };
+        if let Err(error) = write_whole(&dir.join(REPLAY_RESPONSE), &answer.to_string()) {
+            self.console
+                .line(&format!("  ! could not answer the replay request: {error}"));
+        }
+    }
+
+    /// `./deploy.sh --replay-dlq` here: each dead-lettered event of `function` (or of every
+    /// function) described and, unless `dry_run`, run again by its function and deleted only
+    /// once that succeeded; what stays is visible again at once.
+    async fn replay_dead_letters(
+        &self,
+        function: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Value, HarnessError> {
+        let (mut lines, mut replayed, mut failed, mut listed) = (Vec::new(), 0, 0, 0);
+        for source in &self.sources {
+            if function.is_some_and(|f| f != source.lambda) {
+                continue;
+            }
+            lines.push(format!("==> {}: its dead-letter queue", source.lambda));
+            let mut kept = Vec::new();
+            loop {
+                let received = self
+                    .world
+                    .sqs
+                    .receive_message()
+                    .queue_url(&source.dead_letter_url)
+                    .max_number_of_messages(1)
+                    .visibility_timeout(300)
+                    .message_attribute_names("All")
+                    .send()
+                    .await
+                    .map_err(HarnessError::aws("ReceiveMessage"))?;
+                let Some(message) = received.messages().first() else {
+                    break;
+                };
+                let body = message.body().unwrap_or_default().to_owned();
+                let handle = message.receipt_handle().unwrap_or_default().to_owned();
+                let error = message
+                    .message_attributes()
+                    .and_then(|a| a.get("ErrorMessage").or_else(|| a.get("ERROR_MESSAGE")))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or("no error given")
+                    .to_owned();
+                lines.push(format!(
+                    "    {}; it failed with: {error}",
+                    dead_letter_what(&body)
+                ));
+                if dry_run {
+                    listed += 1;
+                    kept.push(handle);
+                    continue;
+                }
+                match self.replay(source.lambda, &body).await {
+                    Ok(_) => {
+                        self.world
+                            .sqs
+                            .delete_message()
+                            .queue_url(&source.dead_letter_url)
+                            .receipt_handle(&handle)
+                            .send()
+                            .await
+                            .map_err(HarnessError::aws("DeleteMessage"))?;
+                        replayed += 1;
+                        lines.push(format!(
+                            "        replayed: {} ran it and succeeded; the message is deleted",
+                            source.lambda
+                        ));
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        kept.push(handle);
+                        lines.push(format!(
+                            "        failed again: {error}; the message stays in the queue"
+                        ));
+                    }
+                }
+            }
+            for handle in kept {
+                self.world
+                    .sqs
+                    .change_message_visibility()
+                    .queue_url(&source.dead_letter_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .map_err(HarnessError::aws("ChangeMessageVisibility"))?;
+            }
+        }
+        lines.push(if dry_run {
+            format!("==> {listed} dead-lettered event(s); dry run: nothing was invoked or deleted")
+        } else {
+            format!("==> {replayed} replayed, {failed} failed again (kept in the queue)")
+        });
+        for line in &lines {
+            self.console.line(&format!("  replay-dlq {line}"));
+        }
+        Ok(json!({"lines": lines, "failed": failed}))
+    }
+
+    /// Runs `lambda` on a dead-lettered message's body as Lambda would be invoked with it: the
+    /// payload itself, or for jira-notifications-handler the SNS event (SNS's own envelope, from
+    /// the subscription's redrive, becomes the event's one record).
+    async fn replay(&self, lambda: &'static str, body: &str) -> Result<Value, String> {
+        if lambda != "jira-notifications-handler" {
+            return self.handle(lambda, body.to_owned()).await;
+        }
+        let payload = parse(body)?;
+        let event = if payload["Type"] == "Notification" {
+            sns_event(&payload)?
+        } else {
+            serde_json::from_value(payload).map_err(|e| e.to_string())?
+        };
+        let outcome = self
+            .metrics
+            .invoke(lambda, self.notifications.handle(event))
+            .await;
+        let report = outcome.map_err(|e| shared::error::error_chain(&e))?;
+        serde_json::to_value(report).map_err(|e| e.to_string())
+    }
+
     /// Answers a status request another invocation left in [`control_dir`], if there is one.
     async fn serve_status(&self) {
         let dir = control_dir();
@@ -1013,6 +1225,7 @@ impl LocalStack {
             // Requests left from before this world started are nobody's to answer.
             let _ = std::fs::remove_file(dir.join(RECONCILE_REQUEST));
             let _ = std::fs::remove_file(dir.join(STATUS_REQUEST));
+            let _ = std::fs::remove_file(dir.join(REPLAY_REQUEST));
         }
         let mut last_tick = Instant::now();
         let mut last_sweep = Instant::now();
@@ -1024,6 +1237,7 @@ impl LocalStack {
             self.sweep_due(&mut last_sweep).await;
             self.serve_reconcile().await;
             self.serve_status().await;
+            self.serve_replay().await;
             if self.jira.is_none() && last_automation.elapsed() >= Duration::from_secs(5) {
                 last_automation = Instant::now();
                 self.automation_stand_in(&mut announced).await?;

@@ -240,6 +240,65 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
         .unwrap();
     assert!(cleared.status().is_success(), "{cleared:?}");
 
+    // `./deploy.sh --local --replay-dlq`: listed first (the message stays), then run again by
+    // jira-client, which now reaches Jira, and deleted.
+    let replay = |args: &'static [&'static str], control: std::path::PathBuf| async move {
+        tokio::time::timeout(
+            Duration::from_secs(90),
+            Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+                .arg("--replay-dlq")
+                .args(args)
+                .env(local_world::ENV_CONTROL_DIR, &control)
+                .output(),
+        )
+        .await
+        .expect("the running world answers")
+        .unwrap()
+    };
+    let listed = replay(&["--function", "jira-client", "--dry-run"], control.clone()).await;
+    let said = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        said.contains(&format!("CaseCreated of case {lost}; it failed with: ")),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 dead-lettered event(s); dry run: nothing was invoked or deleted"),
+        "{said}"
+    );
+    let facts = status(control.clone()).await;
+    assert_eq!(
+        function(&facts, "jira-client")["deadLetters"]["messages"],
+        1,
+        "a dry run keeps it: {facts}"
+    );
+    let replayed = replay(&[], control.clone()).await;
+    let said = String::from_utf8_lossy(&replayed.stdout);
+    assert!(replayed.status.success(), "{replayed:?}");
+    assert!(
+        said.contains("replayed: jira-client ran it and succeeded; the message is deleted"),
+        "{said}"
+    );
+    assert!(said.contains("1 replayed, 0 failed again"), "{said}");
+    let issues: serde_json::Value = http
+        .get(format!("{jira}/_emulator/issues"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        issues.to_string().contains(&format!("sir-case-{lost}")),
+        "the replayed create made the case's issue: {issues}"
+    );
+    let facts = status(control.clone()).await;
+    assert_eq!(
+        function(&facts, "jira-client")["deadLetters"]["messages"],
+        0,
+        "{facts}"
+    );
+
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid])

@@ -6,13 +6,16 @@
 //! `--url/--email/--project-key` (token in `JIRA_API_TOKEN`, never on the command line) a real
 //! Jira site is used instead of the emulator. `--reconcile [--dry-run] [--audit]` asks the local
 //! world already running on this machine for an on-demand reconcile (with `--audit`, of every
-//! open linked pair too) and prints its report; `--status` asks it for its status facts.
+//! open linked pair too) and prints its report; `--status` asks it for its status facts, and
+//! `--replay-dlq [--function F] [--dry-run]` to run its dead-lettered events again.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use local_world::{Intake, LocalOptions, RealJira, request_reconcile, request_status, run};
+use local_world::{
+    Intake, LocalOptions, RealJira, request_reconcile, request_replay, request_status, run,
+};
 use secrecy::SecretString;
 use shared::config::{DataCenterAuth, JiraFlavor};
 
@@ -57,9 +60,17 @@ struct Args {
     /// (and print, pair by pair, what it found).
     #[arg(long, conflicts_with_all = ["demo", "url"])]
     reconcile: bool,
-    /// With --reconcile: only list what is pending, publish nothing.
-    #[arg(long, requires = "reconcile")]
+    /// With --reconcile: only list what is pending, publish nothing; with --replay-dlq: only
+    /// list the dead-lettered events.
+    #[arg(long)]
     dry_run: bool,
+    /// Ask the local world already running here to run each dead-lettered event again and
+    /// delete it once its function succeeded.
+    #[arg(long, conflicts_with_all = ["demo", "url", "reconcile", "status"])]
+    replay_dlq: bool,
+    /// With --replay-dlq: only this function's dead-letter queue.
+    #[arg(long, requires = "replay_dlq", value_parser = ["poller", "jira-client", "jira-notifications-handler", "sir-client"])]
+    function: Option<String>,
     /// How Jira tells the integration about changes: automation (SNS), webhook (signed, to a
     /// local function URL) or both.
     #[arg(long, value_enum, default_value_t = IntakeArg::Automation, conflicts_with = "reconcile")]
@@ -87,6 +98,23 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if args.dry_run && !args.reconcile && !args.replay_dlq {
+        eprintln!("--dry-run goes with --reconcile or --replay-dlq");
+        return ExitCode::from(2);
+    }
+    if args.replay_dlq {
+        let (lines, code) = match request_replay(args.function.as_deref(), args.dry_run).await {
+            Ok(lines) => (lines, ExitCode::SUCCESS),
+            Err(error) => (vec![error], ExitCode::FAILURE),
+        };
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            if writeln!(out, "{line}").is_err() {
+                return ExitCode::FAILURE;
+            }
+        }
+        return code;
+    }
     if args.status {
         return match request_status().await {
             Ok(facts) => {
