@@ -1503,8 +1503,9 @@ collect_status() {
   done
   # Rules: every AWS::Events::Rule of the stack ("bus|name" for one on the integration bus).
   local rule_ids rule bus name
-  rule_ids=$(aws_cli cloudformation describe-stack-resources --stack-name "$stack_name" \
-    --query "StackResources[?ResourceType=='AWS::Events::Rule'].PhysicalResourceId" --output text 2>"$WORK/cfn.err") ||
+  # (list-stack-resources pages through every resource; describe-stack-resources stops at 100)
+  rule_ids=$(aws_cli cloudformation list-stack-resources --stack-name "$stack_name" \
+    --query "StackResourceSummaries[?ResourceType=='AWS::Events::Rule'].PhysicalResourceId" --output text 2>"$WORK/cfn.err") ||
     die "could not list the stack's rules: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
   : >"$WORK/rules.jsonl"
   for rule in $rule_ids; do
@@ -1531,19 +1532,27 @@ for (let i = 0; i < pairs.length; i += 2) {
 }
 process.stdout.write(JSON.stringify(q));' "$(json_get "$CONTRACT" 'j.metrics.namespace')" "$(json_get "$CONTRACT" 'j.metrics.functionDimension')" \
     "$(json_get "$CONTRACT" 'j.metrics.names.successfulRuns')" "${pairs[@]}" >"$WORK/queries.json"
-  aws_cli cloudwatch get-metric-data --start-time "$(date -u -d "@$((now - 86400))" +%Y-%m-%dT%H:%M:%SZ)" \
-    --end-time "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" --metric-data-queries "file://$WORK/queries.json" \
+  # (epoch seconds: the AWS CLI takes them, and `date -d` is GNU's only)
+  aws_cli cloudwatch get-metric-data --start-time "$((now - 86400))" \
+    --end-time "$now" --metric-data-queries "file://$WORK/queries.json" \
     --output json >"$WORK/metrics.json" 2>"$WORK/cw.err" ||
     die "could not read the functions' metrics: $(tr -s '\n' ' ' <"$WORK/cw.err")"
-  # Dead-letter queues: the depth, and one message peeked (visibility 0: it stays for the replay).
+  # Dead-letter queues: the depth (messages hidden by a replay under way count too), and one
+  # message peeked (visibility 0: it stays for the replay; a 1 s wait, as a short poll of a
+  # shallow queue may answer nothing).
+  local visible hidden
   for i in "${!crates[@]}"; do
-    aws_cli sqs get-queue-attributes --queue-url "${dlq_urls[$i]}" --attribute-names ApproximateNumberOfMessages \
-      --query Attributes.ApproximateNumberOfMessages --output text >"$WORK/dlq$i.depth" 2>"$WORK/sqs.err" ||
+    read -r visible hidden < <(aws_cli sqs get-queue-attributes --queue-url "${dlq_urls[$i]}" \
+      --attribute-names ApproximateNumberOfMessages ApproximateNumberOfMessagesNotVisible \
+      --query '[Attributes.ApproximateNumberOfMessages, Attributes.ApproximateNumberOfMessagesNotVisible]' \
+      --output text 2>"$WORK/sqs.err" || echo 'failed failed') || true
+    [ "$visible" != failed ] ||
       die "could not read ${crates[$i]}'s dead-letter queue: $(tr -s '\n' ' ' <"$WORK/sqs.err")"
+    echo $((${visible:-0} + ${hidden:-0})) >"$WORK/dlq$i.depth"
     printf '{}' >"$WORK/dlq$i.json"
     if [ "$(cat "$WORK/dlq$i.depth")" != 0 ]; then
       aws_cli sqs receive-message --queue-url "${dlq_urls[$i]}" --max-number-of-messages 1 --visibility-timeout 0 \
-        --attribute-names All --message-attribute-names All --output json >"$WORK/dlq$i.json" 2>"$WORK/sqs.err" ||
+        --wait-time-seconds 1 --attribute-names All --message-attribute-names All --output json >"$WORK/dlq$i.json" 2>"$WORK/sqs.err" ||
         die "could not look into ${crates[$i]}'s dead-letter queue: $(tr -s '\n' ' ' <"$WORK/sqs.err")"
     fi
   done
@@ -1563,7 +1572,10 @@ const functions = crates.map((crate, i) => {
   const errorsLastHour = errors.Timestamps.reduce((sum, t, k) => (epoch(t) >= now - 3600 ? sum + errors.Values[k] : sum), 0);
   const ran = runs.Timestamps.filter((t, k) => runs.Values[k] > 0).map(epoch);
   const lastSuccessfulRun = ran.length ? Math.max(...ran) : null;
-  const newestAge = ages.Timestamps.length ? ages.Values[ages.Timestamps.map(epoch).indexOf(Math.max(...ages.Timestamps.map(epoch)))] : null;
+  // The newest datapoint of the age, grown by the time since it (SQS sends none for an idle
+  // queue); the peeked message SentTimestamp is preferred below.
+  const newestAt = ages.Timestamps.length ? Math.max(...ages.Timestamps.map(epoch)) : null;
+  const newestAge = newestAt === null ? null : ages.Values[ages.Timestamps.map(epoch).indexOf(newestAt)] + Math.max(0, Number(now) - newestAt);
   const depth = Number(fs.readFileSync(`${work}/dlq${i}.depth`, "utf8").trim()) || 0;
   const peeked = (read(`dlq${i}.json`).Messages || [])[0];
   let sample = null, oldest = newestAge;
@@ -1572,7 +1584,7 @@ const functions = crates.map((crate, i) => {
     for (const [k, v] of Object.entries(peeked.MessageAttributes || {})) attributes[k] = v.StringValue;
     sample = { body: peeked.Body, attributes };
     const sent = Number((peeked.Attributes || {}).SentTimestamp);
-    if (sent && oldest === null) oldest = Math.max(0, Number(now) - Math.floor(sent / 1000));
+    if (sent) oldest = Math.max(oldest || 0, Number(now) - Math.floor(sent / 1000));
   }
   return { crate, name: names[i], lastSuccessfulRun, errorsLastHour, deadLetters: { messages: depth, oldestAgeSeconds: depth ? oldest : null, sample } };
 });
@@ -1684,7 +1696,7 @@ replay_dlq() {
     while true; do
       # Hidden while it is handled (and, if kept, until the end of this run: each message once).
       aws_cli sqs receive-message --queue-url "$queue" --max-number-of-messages 1 --visibility-timeout 300 \
-        --attribute-names All --message-attribute-names All --output json >"$WORK/message.json" 2>"$WORK/sqs.err" ||
+        --wait-time-seconds 2 --attribute-names All --message-attribute-names All --output json >"$WORK/message.json" 2>"$WORK/sqs.err" ||
         die "could not read $crate's dead-letter queue: $(tr -s '\n' ' ' <"$WORK/sqs.err")"
       # shellcheck disable=SC2016 # the node script below is JavaScript
       node -e "$DLQ_JS"'

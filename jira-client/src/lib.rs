@@ -888,10 +888,10 @@ impl JiraClientHandler {
                 if let Some(Value::Array(given)) = fields.remove("labels") {
                     labels.extend(given.iter().filter_map(Value::as_str).map(str::to_owned));
                 }
-                let mapped_labels = mapping.labels_for(case);
-                labels.extend(mapped_labels.iter().cloned());
+                let mapped_labels = mapping.labels_by_field(case);
+                labels.extend(mapped_labels.values().flatten().cloned());
                 let notes = SirToJiraNotes {
-                    mapped_labels: Some(mapped_labels.into_iter().collect()),
+                    mapped_labels: Some(mapped_labels),
                     ..SirToJiraNotes::default()
                 };
                 let new = NewIssue {
@@ -1123,30 +1123,89 @@ impl JiraClientHandler {
         }
         let mut labels_to_record = None;
         if labels_wanted {
-            let now: BTreeSet<String> = mapping.labels_for(case).into_iter().collect();
+            let now = mapping.labels_by_field(case);
+            let all_now: BTreeSet<&String> = now.values().flatten().collect();
             let before = notes_read_with::<SirToJiraNotes>(issue).mapped_labels;
-            if let Some(before) = &before {
-                let kept = labels_kept(&case.case_id, mapping);
-                edit.labels_to_remove = (before.difference(&now))
-                    .filter(|label| !kept.contains(*label) && issue.labels.contains(*label))
-                    .cloned()
-                    .collect();
+            let kept = labels_kept(&case.case_id, mapping);
+            // Only the label-mapped fields this delivery brings over lose labels: a field no
+            // longer mapped to the labels takes none off.
+            for (field, labels) in &now {
+                let Some(old) = before.as_ref().and_then(|b| b.get(field)) else {
+                    continue;
+                };
+                if !wanted.wants(field.case_field()) {
+                    continue;
+                }
+                edit.labels_to_remove.extend(
+                    old.difference(labels)
+                        .filter(|label| {
+                            !all_now.contains(label)
+                                && !kept.contains(*label)
+                                && issue.labels.contains(*label)
+                        })
+                        .cloned(),
+                );
+            }
+            edit.labels_to_remove.sort();
+            edit.labels_to_remove.dedup();
+            // A label about to be added that is not remembered yet is remembered first (with
+            // the old ones): a failure after the edit must not leave a label the integration
+            // put there but no longer knows of, which a later removal would miss.
+            let remembered: BTreeSet<&String> =
+                before.iter().flat_map(|b| b.values().flatten()).collect();
+            if edit
+                .labels_to_add
+                .iter()
+                .any(|label| !remembered.contains(label) && !issue.labels.contains(label))
+            {
+                let mut both = before.clone().unwrap_or_default();
+                for (field, labels) in &now {
+                    both.entry(*field)
+                        .or_default()
+                        .extend(labels.iter().cloned());
+                }
+                let done = both == now;
+                self.record_mapped_labels(key, both).await?;
+                if done {
+                    return self.apply_mapped_edit(key, &edit).await;
+                }
             }
             if before.as_ref() != Some(&now) {
                 labels_to_record = Some(now);
             }
         }
-        let wrote = edit != IssueEdit::default();
-        if wrote {
-            self.jira.edit_issue(key, &edit).await?;
-        }
+        let wrote = self.apply_mapped_edit(key, &edit).await?;
         // After the edit: a crash in between leaves the old set, so a retry removes again.
         if let Some(now) = labels_to_record {
-            let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
-            notes.mapped_labels = Some(now);
-            write_notes(self.jira.as_ref(), key, &notes).await?;
+            self.record_mapped_labels(key, now).await?;
         }
         Ok(wrote)
+    }
+
+    /// The mapped fields' edit, unless it is empty; whether it wrote.
+    async fn apply_mapped_edit(
+        &self,
+        key: &str,
+        edit: &IssueEdit,
+    ) -> Result<bool, JiraClientError> {
+        if *edit == IssueEdit::default() {
+            return Ok(false);
+        }
+        self.jira.edit_issue(key, edit).await?;
+        Ok(true)
+    }
+
+    /// Remembers on the issue the labels the mapped fields put there (see
+    /// [`SirToJiraNotes::mapped_labels`]).
+    async fn record_mapped_labels(
+        &self,
+        key: &str,
+        labels: std::collections::BTreeMap<shared::field_mapping::MappedSirField, BTreeSet<String>>,
+    ) -> Result<(), JiraClientError> {
+        let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
+        notes.mapped_labels = Some(labels);
+        write_notes(self.jira.as_ref(), key, &notes).await?;
+        Ok(())
     }
 
     /// One comment noting the closure code of a closed case (remembered on the issue, so a

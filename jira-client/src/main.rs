@@ -7,6 +7,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use jira_client::{JiraClientConfig, JiraClientHandler};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use shared::config::SsmJiraSettings;
 use shared::jira::{JiraClient, JiraConnection};
 use shared::sir::{SdkSirClient, sir_client_config};
 use shared::store::DynamoMappingStore;
@@ -21,7 +22,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok::<_, jira_client::JiraClientError>((sdk, config))
     }))
     .await?;
-    let jira = JiraClient::over(&config.jira, connection)?;
+    // The token and site are read again after the TTL, and at once on a 401 (a rotated token).
+    let jira = JiraClient::over(&config.jira, connection)?.with_settings_source(
+        Arc::new(SsmJiraSettings::new(
+            aws_sdk_ssm::Client::new(&sdk),
+            config.shared.parameters.clone(),
+            config.jira.flavor,
+        )),
+        config.shared.config_ttl,
+    );
     let sir = SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
         sir_client_config(&sdk).build(),
     ));

@@ -647,9 +647,25 @@ impl NotificationHandler {
         let mut change = IssueChange::new(before.as_ref(), after);
         change.comments = comments;
         change.attachments = attachments;
-        change.changed_at = (issue.updated.as_deref())
-            .and_then(jira_timestamp_to_epoch_ms)
-            .and_then(shared::events::epoch_ms_to_rfc3339);
+        // The sync lag runs from the issue's last update; an issue seen for the first time
+        // counts only when it was created since the installation (an older one the filter
+        // admits, or the audit finds, measures its age, not the integration's delay).
+        let new_since_installation = match &self.settings.case_filter {
+            CaseFilter::CreatedSince { epoch_seconds, .. } => {
+                let since_ms = u64::try_from(*epoch_seconds)
+                    .unwrap_or(0)
+                    .saturating_mul(1_000);
+                (issue.created.as_deref())
+                    .and_then(jira_timestamp_to_epoch_ms)
+                    .is_some_and(|created| created >= since_ms)
+            }
+            CaseFilter::Any | CaseFilter::Jql(_) => false,
+        };
+        if before.is_some() || new_since_installation {
+            change.changed_at = (issue.updated.as_deref())
+                .and_then(jira_timestamp_to_epoch_ms)
+                .and_then(shared::events::epoch_ms_to_rfc3339);
+        }
         Ok((change, before))
     }
 

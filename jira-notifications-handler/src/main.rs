@@ -8,6 +8,7 @@ use std::sync::Arc;
 use jira_notifications_handler::{NotificationHandler, NotificationsConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use shared::config::SsmJiraSettings;
 use shared::jira::{JiraClient, JiraConnection};
 use shared::publisher::EventBridgePublisher;
 use shared::store::DynamoMappingStore;
@@ -23,7 +24,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }))
     .await?;
     let handler = NotificationHandler::new(
-        Arc::new(JiraClient::over(&config.jira, connection)?),
+        Arc::new(
+            JiraClient::over(&config.jira, connection)?.with_settings_source(
+                Arc::new(SsmJiraSettings::new(
+                    aws_sdk_ssm::Client::new(&sdk),
+                    config.shared.parameters.clone(),
+                    config.jira.flavor,
+                )),
+                config.shared.config_ttl,
+            ),
+        ),
         Arc::new(DynamoMappingStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &config.shared.table_name,

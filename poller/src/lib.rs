@@ -514,9 +514,28 @@ impl Poller {
             return Ok((BusEvent::CaseCreated(change), true));
         };
         let mut change = CaseChange::new(Some(&before), snapshot);
+        // When what the event carries changed: a field change moves the case's
+        // lastUpdatedDate, a comment or an attachment need not; a comment-only change counts
+        // from the comment.
+        let items = latest(
+            newest_comment_time(&comments, &comment_delta)
+                .as_deref()
+                .into_iter()
+                .chain(
+                    details
+                        .attachments
+                        .iter()
+                        .filter(|a| attachment_delta.added.contains(&a.attachment_id))
+                        .map(|a| a.created_date.as_str()),
+                ),
+        );
+        change.changed_at = if change.fingerprint == before.fingerprint() {
+            items
+        } else {
+            latest(changed_at.as_deref().into_iter().chain(items.as_deref()))
+        };
         change.comments = comment_delta;
         change.attachments = attachment_delta;
-        change.changed_at = changed_at;
         let unchanged = change.fingerprint == before.fingerprint()
             && change.comments.is_empty()
             && change.attachments.is_empty();
@@ -712,16 +731,23 @@ fn rate_for(listed: &[CaseSummary]) -> ScheduleRate {
 /// When the newest of the comments `delta` names was written or edited: the change time of a
 /// comment-only event (a comment need not move the case's `lastUpdatedDate`).
 fn newest_comment_time(comments: &[SirComment], delta: &IdDelta) -> Option<String> {
-    comments
-        .iter()
-        .filter(|c| delta.added.contains(&c.comment_id) || delta.updated.contains(&c.comment_id))
-        .filter_map(|c| c.last_updated_date.as_deref().or(c.created_date.as_deref()))
-        .fold(None, |newest: Option<String>, at| {
-            let later = newest.as_deref().is_none_or(|n| {
-                shared::events::rfc3339_to_epoch_ms(at) > shared::events::rfc3339_to_epoch_ms(n)
-            });
-            if later { Some(at.to_owned()) } else { newest }
-        })
+    latest(
+        comments
+            .iter()
+            .filter(|c| {
+                delta.added.contains(&c.comment_id) || delta.updated.contains(&c.comment_id)
+            })
+            .filter_map(|c| c.last_updated_date.as_deref().or(c.created_date.as_deref())),
+    )
+}
+
+/// The latest of RFC 3339 times (one that cannot be read counts as none).
+fn latest<'a>(times: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    times
+        .into_iter()
+        .filter_map(|at| shared::events::rfc3339_to_epoch_ms(at).map(|ms| (ms, at)))
+        .max_by_key(|&(ms, _)| ms)
+        .map(|(_, at)| at.to_owned())
 }
 
 #[cfg(test)]

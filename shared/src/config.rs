@@ -36,6 +36,13 @@ pub const ENV_JIRA_FLAVOR: &str = "JIRA_FLAVOR";
 /// Environment variable (optional, Data Center only): how the integration signs in, `token` (a
 /// personal access token, the default) or `basic` (user name and password).
 pub const ENV_JIRA_AUTH: &str = "JIRA_AUTH";
+/// Environment variable (optional): seconds the settings read from SSM (the Jira site and
+/// sign-in, the status and field mapping) are used before they are read again (default
+/// [`DEFAULT_CONFIG_TTL`]); a 401 from Jira reads the sign-in again at once.
+pub const ENV_CONFIG_TTL_SECONDS: &str = "CONFIG_TTL_SECONDS";
+/// How long settings read from SSM are used before they are read again, unless
+/// [`ENV_CONFIG_TTL_SECONDS`] says otherwise.
+pub const DEFAULT_CONFIG_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Which Jira the integration talks to, and how it signs in there. The Jira adapter follows it
 /// (API version, text format, how users are named, search paging); nothing else does.
@@ -114,6 +121,8 @@ pub struct Config {
     pub event_bus_name: String,
     pub parameters: ParameterNames,
     pub jira_flavor: JiraFlavor,
+    /// How long settings read from SSM are used before they are read again.
+    pub config_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -145,6 +154,8 @@ impl Config {
             event_bus_name: required(ENV_EVENT_BUS_NAME)?,
             parameters: ParameterNames { prefix },
             jira_flavor: JiraFlavor::from_lookup(&lookup)?,
+            config_ttl: whole_number::<u64>(&lookup, ENV_CONFIG_TTL_SECONDS)?
+                .map_or(DEFAULT_CONFIG_TTL, std::time::Duration::from_secs),
         })
     }
 }
@@ -485,6 +496,29 @@ impl JiraSettings {
             return invalid(names.jira_token(), "is empty");
         }
         Ok(())
+    }
+}
+
+/// The Jira settings as SSM holds them, read again by a [`crate::jira::JiraClient`] (see
+/// [`crate::jira::JiraClient::with_settings_source`]): a token rotated with deploy.sh is used
+/// without waiting for a cold start.
+#[derive(Debug, Clone)]
+pub struct SsmJiraSettings {
+    ssm: aws_sdk_ssm::Client,
+    names: ParameterNames,
+    flavor: JiraFlavor,
+}
+
+impl SsmJiraSettings {
+    pub fn new(ssm: aws_sdk_ssm::Client, names: ParameterNames, flavor: JiraFlavor) -> Self {
+        SsmJiraSettings { ssm, names, flavor }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::jira::JiraSettingsSource for SsmJiraSettings {
+    async fn jira_settings(&self) -> Result<JiraSettings> {
+        JiraSettings::load(&self.ssm, &self.names, self.flavor).await
     }
 }
 

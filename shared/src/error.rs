@@ -120,6 +120,16 @@ pub enum Error {
         retry_after: Option<std::time::Duration>,
     },
 
+    /// Jira refused the integration's credentials (401), also after they were read again from
+    /// SSM: the token expired or was revoked, or the user lost access.
+    #[error(
+        "Jira {operation}: Jira refused the integration's credentials (HTTP 401: {messages}). The API token has expired or was revoked, or the integration user lost access: create a new token and run ./deploy.sh again with it (--token -); the functions read it within one retry"
+    )]
+    JiraCredentialsRefused {
+        operation: &'static str,
+        messages: String,
+    },
+
     /// Not sent: Jira's earlier 429 paused this part of its API for longer than one run waits.
     #[error("Jira {operation} not sent: Jira asked to pause {part} for another {wait:?}")]
     JiraPaused {
@@ -314,6 +324,7 @@ impl Error {
             }
             Error::JiraStatus { status, .. } => status_is_transient(*status),
             Error::JiraPaused { .. } => true,
+            Error::JiraCredentialsRefused { .. } => false,
             Error::SirTransfer { status, .. } => status.is_none_or(status_is_transient),
             Error::JiraTransitionUnreachable { .. }
             | Error::JiraIssueNotFound { .. }

@@ -19,15 +19,15 @@
 //! into a text; a single value to a select option; a date-time to a date. The details block in
 //! the description keeps every SIR field, mapped or not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::snapshot::CaseSnapshot;
 
 /// A SIR case field the mapping can send to Jira.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MappedSirField {
     ImpactedAccounts,
@@ -484,13 +484,28 @@ impl ResolvedFieldMapping {
 
     /// The labels the mapped SIR fields put on the issue for `case`.
     pub fn labels_for(&self, case: &CaseSnapshot) -> Vec<String> {
-        self.to_jira
-            .iter()
-            .filter(|mapped| mapped.kind == JiraFieldKind::SystemLabels)
-            .flat_map(|mapped| mapped.sir.values(case))
-            .map(|value| label_of(&value))
-            .filter(|label| !label.is_empty())
-            .collect()
+        self.labels_by_field(case).into_values().flatten().collect()
+    }
+
+    /// The labels each SIR field mapped to the system labels puts on the issue for `case`.
+    pub fn labels_by_field(
+        &self,
+        case: &CaseSnapshot,
+    ) -> BTreeMap<MappedSirField, BTreeSet<String>> {
+        let mut by_field: BTreeMap<MappedSirField, BTreeSet<String>> = BTreeMap::new();
+        for mapped in &self.to_jira {
+            if mapped.kind == JiraFieldKind::SystemLabels {
+                by_field.entry(mapped.sir).or_default().extend(
+                    mapped
+                        .sir
+                        .values(case)
+                        .iter()
+                        .map(|value| label_of(value))
+                        .filter(|label| !label.is_empty()),
+                );
+            }
+        }
+        by_field
     }
 
     /// The field values a transition into `status` needs (empty when none are configured).

@@ -100,12 +100,13 @@ pub struct SirToJiraNotes {
     /// When this direction last synced the pair (see [`IssueNotes::last_synced_at`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_synced_at: Option<String>,
-    /// The labels the mapped SIR fields last put on the issue (see
+    /// The labels each SIR field mapped to the system labels last put on the issue (see
     /// [`crate::field_mapping::JiraFieldKind::SystemLabels`]): a value that leaves the case
-    /// takes its label off the issue, while labels people added stay. `None` on an issue synced
-    /// before they were kept: nothing is removed until they are.
+    /// takes its label off the issue, while labels people added stay, and a field no longer
+    /// mapped takes none off. `None` on an issue synced before they were kept: nothing is
+    /// removed until they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapped_labels: Option<BTreeSet<String>>,
+    pub mapped_labels: Option<BTreeMap<crate::field_mapping::MappedSirField, BTreeSet<String>>>,
 }
 
 impl IssueNotes for SirToJiraNotes {

@@ -465,6 +465,41 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Where a [`JiraClient`] reads its site and sign-in again (SSM in production, see
+/// [`crate::config::SsmJiraSettings`]): after a while, and when Jira answers 401.
+#[async_trait]
+pub trait JiraSettingsSource: Send + Sync + std::fmt::Debug {
+    async fn jira_settings(&self) -> Result<JiraSettings>;
+}
+
+/// The site and sign-in a [`JiraClient`] uses, shared by its clones; read again from its
+/// [`JiraSettingsSource`], if it has one.
+#[derive(Debug)]
+struct SignIn {
+    site: Url,
+    email: String,
+    token: SecretString,
+    read_at: Instant,
+}
+
+impl SignIn {
+    fn from(settings: &JiraSettings) -> Result<SignIn> {
+        let site =
+            Url::parse(&format!("{}/", settings.url.trim_end_matches('/'))).map_err(|e| {
+                Error::InvalidConfig {
+                    name: "Jira URL".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+        Ok(SignIn {
+            site,
+            email: settings.email.clone(),
+            token: settings.token.clone(),
+            read_at: Instant::now(),
+        })
+    }
+}
+
 /// [`JiraApi`] over HTTPS with Basic auth (e-mail + API token).
 #[derive(Debug, Clone)]
 pub struct JiraClient {
@@ -472,9 +507,10 @@ pub struct JiraClient {
     http: reqwest::Client,
     /// Sends them: `http` itself in production, see [`JiraClient::with_transport`].
     transport: Arc<dyn HttpTransport>,
-    site: Url,
-    email: String,
-    token: SecretString,
+    sign_in: Arc<std::sync::RwLock<SignIn>>,
+    /// Where the settings are read again, and after how long (see
+    /// [`JiraClient::with_settings_source`]); `None`: the ones given are kept.
+    settings_source: Option<(Arc<dyn JiraSettingsSource>, Duration)>,
     flavor: JiraFlavor,
     retry: RetryPolicy,
     /// The pauses Jira's 429s asked for, per limited part; shared by the client's clones.
@@ -567,19 +603,11 @@ impl JiraClient {
         http: reqwest::Client,
         transport: Arc<dyn HttpTransport>,
     ) -> Result<Self> {
-        let site =
-            Url::parse(&format!("{}/", settings.url.trim_end_matches('/'))).map_err(|e| {
-                Error::InvalidConfig {
-                    name: "Jira URL".into(),
-                    reason: e.to_string(),
-                }
-            })?;
         Ok(JiraClient {
             http,
             transport,
-            site,
-            email: settings.email.clone(),
-            token: settings.token.clone(),
+            sign_in: Arc::new(std::sync::RwLock::new(SignIn::from(settings)?)),
+            settings_source: None,
             flavor: settings.flavor,
             retry: RetryPolicy::default(),
             pacing: Arc::default(),
@@ -630,13 +658,76 @@ impl JiraClient {
         self
     }
 
+    /// Reads the site and sign-in again from `source` once they are older than `ttl`, and at
+    /// once when Jira answers 401 (a token rotated with deploy.sh then works within one try).
+    /// A failed read keeps the ones in use: SSM being slow for a moment does not stop the sync.
+    pub fn with_settings_source(
+        mut self,
+        source: Arc<dyn JiraSettingsSource>,
+        ttl: Duration,
+    ) -> Self {
+        self.settings_source = Some((source, ttl));
+        self
+    }
+
+    fn sign_in(&self) -> std::sync::RwLockReadGuard<'_, SignIn> {
+        self.sign_in
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The Jira site (its base URL with a trailing slash).
+    fn site(&self) -> Url {
+        self.sign_in().site.clone()
+    }
+
+    /// Reads the settings again from the source; whether the site or sign-in changed.
+    async fn reload_sign_in(&self) -> Result<bool> {
+        let Some((source, _)) = &self.settings_source else {
+            return Ok(false);
+        };
+        let fresh = SignIn::from(&source.jira_settings().await?)?;
+        let mut current = self
+            .sign_in
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = current.site != fresh.site
+            || current.email != fresh.email
+            || current.token.expose_secret() != fresh.token.expose_secret();
+        if changed {
+            tracing::info!(site = %fresh.site, "the Jira settings changed: using the new ones");
+        }
+        *current = fresh;
+        Ok(changed)
+    }
+
+    /// [`JiraClient::reload_sign_in`] when the settings in use are older than the source's TTL.
+    async fn refresh_if_stale(&self) {
+        let Some((_, ttl)) = &self.settings_source else {
+            return;
+        };
+        if self.sign_in().read_at.elapsed() < *ttl {
+            return;
+        }
+        if let Err(error) = self.reload_sign_in().await {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "could not read the Jira settings again; going on with the ones in use"
+            );
+            self.sign_in
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .read_at = Instant::now();
+        }
+    }
+
     /// `<site>/rest/api/<3 on Cloud, 2 on Data Center>/<segments…>`, each segment escaped.
     fn url(&self, segments: &[&str]) -> Url {
         let version = match self.flavor {
             JiraFlavor::Cloud => "3",
             JiraFlavor::DataCenter(_) => "2",
         };
-        let mut url = self.site.clone();
+        let mut url = self.site();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty()
                 .extend(["rest", "api", version])
@@ -690,12 +781,13 @@ impl JiraClient {
     /// A request to the Jira site with the integration's credentials and no `Accept` yet.
     fn signed(&self, method: Method, url: Url) -> RequestBuilder {
         let request = self.http.request(method, url);
+        let sign_in = self.sign_in();
         match self.flavor {
             JiraFlavor::DataCenter(DataCenterAuth::PersonalAccessToken) => {
-                request.bearer_auth(self.token.expose_secret())
+                request.bearer_auth(sign_in.token.expose_secret())
             }
             JiraFlavor::Cloud | JiraFlavor::DataCenter(DataCenterAuth::Basic) => {
-                request.basic_auth(&self.email, Some(self.token.expose_secret()))
+                request.basic_auth(&sign_in.email, Some(sign_in.token.expose_secret()))
             }
         }
     }
@@ -712,12 +804,51 @@ impl JiraClient {
     }
 
     /// [`JiraClient::send`] for a request whose building may fail or wait (a streamed body,
-    /// opened again for each attempt): a failed build is not retried.
+    /// opened again for each attempt): a failed build is not retried. A 401 reads the settings
+    /// again (a token rotated since) and tries once more with the new ones; refused again, or
+    /// unchanged, it is [`Error::JiraCredentialsRefused`].
     async fn send_with<F>(
         &self,
         operation: &'static str,
         idempotent: bool,
         build: impl Fn() -> F + Send + Sync,
+    ) -> Result<Response>
+    where
+        F: Future<Output = Result<RequestBuilder>> + Send,
+    {
+        self.refresh_if_stale().await;
+        let refused = |error: Error| match error {
+            Error::JiraStatus {
+                operation,
+                status: 401,
+                messages,
+                ..
+            } => Error::JiraCredentialsRefused {
+                operation,
+                messages,
+            },
+            other => other,
+        };
+        match self.send_with_retries(operation, idempotent, &build).await {
+            Err(Error::JiraStatus { status: 401, .. }) if self.reload_sign_in().await? => {
+                tracing::info!(
+                    operation,
+                    "Jira refused the credentials; trying the new ones"
+                );
+                self.send_with_retries(operation, idempotent, &build)
+                    .await
+                    .map_err(refused)
+            }
+            other => other.map_err(refused),
+        }
+    }
+
+    /// One request, with the retries of the module rules.
+    async fn send_with_retries<F>(
+        &self,
+        operation: &'static str,
+        idempotent: bool,
+        build: &(impl Fn() -> F + Send + Sync),
     ) -> Result<Response>
     where
         F: Future<Output = Result<RequestBuilder>> + Send,
@@ -827,7 +958,7 @@ impl JiraClient {
     fn transport_error(&self, operation: &'static str, source: reqwest::Error) -> Error {
         let off_site = source
             .url()
-            .is_some_and(|url| url.origin() != self.site.origin());
+            .is_some_and(|url| url.origin() != self.site().origin());
         let source = if off_site {
             source.without_url()
         } else {
@@ -1705,10 +1836,11 @@ impl JiraApi for JiraClient {
             })?;
         // Credentials go only to the configured Jira site, never to a URL elsewhere. Only the
         // origin is reported: the rest of a foreign URL may carry a token.
-        if url.origin() != self.site.origin() {
+        let site = self.site();
+        if url.origin() != site.origin() {
             return Err(Error::AttachmentUrlOffSite {
                 origin: url.origin().ascii_serialization(),
-                site: self.site.origin().ascii_serialization(),
+                site: site.origin().ascii_serialization(),
             });
         }
         // Cloud answers 303 to its media host (another origin), which serves the bytes for the

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use shared::config::SsmJiraSettings;
 use shared::jira::{JiraClient, JiraConnection};
 use shared::sir::{SdkSirClient, sir_client_config};
 use shared::store::DynamoMappingStore;
@@ -25,7 +26,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(SdkSirClient::new(aws_sdk_securityir::Client::from_conf(
             sir_client_config(&sdk).build(),
         ))),
-        Arc::new(JiraClient::over(&config.jira, connection)?),
+        Arc::new(
+            JiraClient::over(&config.jira, connection)?.with_settings_source(
+                Arc::new(SsmJiraSettings::new(
+                    aws_sdk_ssm::Client::new(&sdk),
+                    config.shared.parameters.clone(),
+                    config.jira.flavor,
+                )),
+                config.shared.config_ttl,
+            ),
+        ),
         Arc::new(DynamoMappingStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &config.shared.table_name,

@@ -852,16 +852,17 @@ test_status_of_a_healthy_stack_prints_each_part_and_exits_0() {
 }
 
 test_status_names_what_needs_attention_and_exits_1() {
-  STUB_ENV=(STUB_DLQ_JIRA_CLIENT=2 STUB_RULE_DISABLED=SirClientRule STUB_JIRA_MYSELF=401
+  # Two visible, one hidden by a replay under way.
+  STUB_ENV=(STUB_DLQ_JIRA_CLIENT=2 STUB_DLQ_HIDDEN=1 STUB_RULE_DISABLED=SirClientRule STUB_JIRA_MYSELF=401
     STUB_LAST_RUN_AGO=7200 STUB_ERRORS=2)
   deploy --status --region eu-west-1
   expect exit_code 1
-  expect output_has 'jira-client: 2 message(s), the oldest 3 h old'
+  expect output_has 'jira-client: 3 message(s), the oldest 3 h old'
   expect output_has 'e.g. CaseUpdated of case 1234567890: Jira answered 400: Field customfield_1 is required'
   expect output_has 'SecurityIncidentResponseJira-SirClientRule-TEST: disabled'
   expect output_has 'Jira refused the credentials (HTTP 401): the token expired or was revoked'
   expect output_has 'Needs attention:'
-  expect output_has "2 event(s) in jira-client's dead-letter queue"
+  expect output_has "3 event(s) in jira-client's dead-letter queue"
   expect output_has './deploy.sh --replay-dlq --function jira-client'
   expect output_has 'the poller has not finished a run for over 15 minutes'
   expect output_has 'jira-notifications-handler failed 4 time(s) in the last hour and succeeded not once'

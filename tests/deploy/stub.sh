@@ -106,7 +106,7 @@ case $tool in
           *PollerFunctionName*) echo "${STUB_POLLER:-SecurityIncidentResponseJira-Poller-TEST}" ;;
           *) echo "${STUB_TABLE:-SecurityIncidentResponseJira-MappingTable-TEST}" ;;
         esac ;;
-      *" cloudformation describe-stack-resources "*)
+      *" cloudformation list-stack-resources "*)
         printf 'SecurityIncidentResponseJira-poller-schedule\tsecurity-incident-event-bus|SecurityIncidentResponseJira-JiraClientRule-TEST\tsecurity-incident-event-bus|SecurityIncidentResponseJira-SirClientRule-TEST\n' ;;
       *" events describe-rule "*)
         name=$(option --name "$@")
@@ -125,7 +125,10 @@ case $tool in
         node -e '
           const [file, end, ago, errorsOf] = process.argv.slice(1);
           const q = JSON.parse(require("fs").readFileSync(file, "utf8"));
-          const t = (s) => new Date(Date.parse(end) - s * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+          // The CLI takes epoch seconds (what deploy.sh passes) or ISO 8601.
+          const endMs = /^\d+$/.test(end) ? Number(end) * 1000 : Date.parse(end);
+          if (!Number.isFinite(endMs)) { console.error(`--end-time ${end} is not a time`); process.exit(252); }
+          const t = (s) => new Date(endMs - s * 1000).toISOString().replace(/\.\d+Z$/, "Z");
           const results = q.map((x) => {
             if (x.Id.startsWith("runs")) return { Id: x.Id, Timestamps: [t(Number(ago))], Values: [1] };
             if (x.Id === `errors${errorsOf}`) return { Id: x.Id, Timestamps: [t(300)], Values: [4] };
@@ -135,8 +138,8 @@ case $tool in
           "${queries#file://}" "$(option --end-time "$@")" "${STUB_LAST_RUN_AGO:-600}" "${STUB_ERRORS:-none}" ;;
       *" sqs get-queue-attributes "*)
         case $(option --queue-url "$@") in
-          *JiraClientDeadLetterQueue*) echo "${STUB_DLQ_JIRA_CLIENT:-0}" ;;
-          *) echo 0 ;;
+          *JiraClientDeadLetterQueue*) printf '%s\t%s\n' "${STUB_DLQ_JIRA_CLIENT:-0}" "${STUB_DLQ_HIDDEN:-0}" ;;
+          *) printf '0\t0\n' ;;
         esac ;;
       *" sqs receive-message "*)
         # The queues named in STUB_DLQ_QUEUES (default JiraClient, NotificationsHandler) hold

@@ -28,7 +28,7 @@ use jira_client::JiraClientHandler;
 use jira_emulator::{Deployment, JiraEmulator, JiraEmulatorConfig, SnsTarget};
 use jira_notifications_handler::NotificationHandler;
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use shared::config::JiraSettings;
 use shared::config::{DataCenterAuth, JiraFlavor};
@@ -97,6 +97,9 @@ pub struct IntegrationOptions {
     /// The status and field mapping document, put in SSM and read back as a cold start reads
     /// it (defaults when `None`).
     pub mapping_document: Option<String>,
+    /// How long the functions use the settings read from SSM before reading them again
+    /// (`CONFIG_TTL_SECONDS`; default [`shared::config::DEFAULT_CONFIG_TTL`]).
+    pub config_ttl: Option<Duration>,
 }
 
 /// The intake and the Jira [`ENV_E2E_JIRA`] names (an unknown value panics: a typo in CI must
@@ -136,6 +139,7 @@ impl Default for IntegrationOptions {
             notifications: None,
             async_retry_budget: None,
             mapping_document: None,
+            config_ttl: None,
         }
     }
 }
@@ -430,11 +434,32 @@ impl Integration {
             // personal access token.
             flavor: jira_flavor_of(jira.deployment()),
         };
-        let jira_api = || -> Result<Arc<JiraClient>, HarnessError> {
+        // As deploy.sh and the stack store them: each function reads them again from SSM (with
+        // its own role) after the TTL and on a 401, as each main.rs sets it up.
+        world
+            .put_jira_parameters(
+                &jira_settings.email,
+                &jira_settings.url,
+                &jira_settings.project_key,
+                jira_settings.token.expose_secret(),
+            )
+            .await?;
+        let config_ttl = options
+            .config_ttl
+            .unwrap_or(shared::config::DEFAULT_CONFIG_TTL);
+        let jira_api = |sdk: &aws_config::SdkConfig| -> Result<Arc<JiraClient>, HarnessError> {
             Ok(Arc::new(
                 JiraClient::new(&jira_settings)
                     .map_err(|e| HarnessError::Setup(format!("Jira client: {e}")))?
-                    .with_retry_policy(test_retry_policy()),
+                    .with_retry_policy(test_retry_policy())
+                    .with_settings_source(
+                        Arc::new(shared::config::SsmJiraSettings::new(
+                            aws_sdk_ssm::Client::new(sdk),
+                            world.parameters.clone(),
+                            jira_settings.flavor,
+                        )),
+                        config_ttl,
+                    ),
             ))
         };
         // Every Lambda signs with its own access key, refused by moto and the SIR emulator what
@@ -516,13 +541,13 @@ impl Integration {
             jira_client_settings.claims = claims;
         }
         let jira_client = JiraClientHandler::new(
-            jira_api()?,
+            jira_api(&jira_client_sdk)?,
             sir_api(Function::JiraClient),
             store(&jira_client_sdk),
             jira_client_settings,
         );
         let notifications = NotificationHandler::new(
-            jira_api()?,
+            jira_api(&notifications_sdk)?,
             store(&notifications_sdk),
             publisher(&notifications_sdk),
             options.notifications.unwrap_or_else(|| {
@@ -570,7 +595,7 @@ impl Integration {
         }
         let sir_client = SirClientHandler::new(
             sir_api(Function::SirClient),
-            jira_api()?,
+            jira_api(&sir_client_sdk)?,
             store(&sir_client_sdk),
             sir_client_settings,
         );

@@ -53,7 +53,7 @@ use integration_tests::function_url::FunctionUrl;
 use integration_tests::iam::Function;
 use integration_tests::metrics_log::MetricsLog;
 pub use integration_tests::pipeline::Intake;
-use integration_tests::pipeline::{deliver_batch_within, parse, sns_event};
+use integration_tests::pipeline::{parse, sns_event};
 use integration_tests::world::{REGION, RuleQueue};
 use integration_tests::{HarnessError, World};
 
@@ -329,7 +329,14 @@ struct LocalStack {
     console: Console,
     /// Each invocation's metrics lines, printed as each Lambda writes them to its log.
     metrics: Arc<MetricsLog>,
+    /// Lambda's wait before it tries a failed asynchronous event again (the n-th retry waits n
+    /// times this): a minute, or [`ENV_RETRY_DELAY_SECONDS`].
+    retry_delay: Duration,
 }
+
+/// Environment variable (optional): seconds the local world waits before it runs a failed
+/// event again (the n-th retry waits n times this; default 60, as Lambda). Tests shorten it.
+pub const ENV_RETRY_DELAY_SECONDS: &str = "SIR_JIRA_LOCAL_RETRY_DELAY_SECONDS";
 
 fn contract_value(contract: &Value, pointer: &str) -> Result<String, HarnessError> {
     contract
@@ -666,6 +673,12 @@ impl LocalStack {
             sweep_every,
             console: Console,
             metrics,
+            retry_delay: Duration::from_secs(
+                std::env::var(ENV_RETRY_DELAY_SECONDS)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(60),
+            ),
         })
     }
 
@@ -673,32 +686,82 @@ impl LocalStack {
     async fn pump_once(&self) -> Result<usize, HarnessError> {
         let mut moved = 0;
         for source in &self.sources {
-            let results = deliver_batch_within(
-                &self.world.sqs,
-                &source.queue_url,
-                Some(LAMBDA_ASYNC_ATTEMPTS),
-                |body| self.handle(source.lambda, body),
-            )
-            .await?;
-            moved += results.len();
-            for delivered in results {
-                match (delivered.result, delivered.dead_lettered) {
-                    (Ok(response), _) => self.describe(source.lambda, &response),
-                    (Err(error), Some(body)) => {
+            let received = self
+                .world
+                .sqs
+                .receive_message()
+                .queue_url(&source.queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                // No long poll: moto serves one request at a time.
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .map_err(HarnessError::aws("ReceiveMessage"))?;
+            for message in received.messages() {
+                moved += 1;
+                let body = message.body().unwrap_or_default().to_owned();
+                let handle = message.receipt_handle().unwrap_or_default();
+                let attempt: u32 = message
+                    .attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                    })
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                match self.handle(source.lambda, body.clone()).await {
+                    Ok(response) => {
+                        self.delete(&source.queue_url, handle).await?;
+                        self.describe(source.lambda, &response);
+                    }
+                    // Its last attempt: into the dead-letter queue first, then off the queue, so
+                    // a failure in between runs it once more rather than losing it.
+                    Err(error) if attempt >= LAMBDA_ASYNC_ATTEMPTS => {
                         self.dead_letter(source, &body, &error).await?;
+                        self.delete(&source.queue_url, handle).await?;
                         self.console.line(&format!(
                             "  ! {} failed an event {LAMBDA_ASYNC_ATTEMPTS} times: it is in its dead-letter queue (./deploy.sh --local --status): {error}",
                             source.lambda
                         ));
                     }
-                    (Err(error), None) => self.console.line(&format!(
-                        "  ! {} could not finish an event and will get it again: {error}",
-                        source.lambda
-                    )),
+                    // Lambda tries an asynchronous event again after about a minute, then two.
+                    Err(error) => {
+                        let wait = self
+                            .retry_delay
+                            .as_secs()
+                            .saturating_mul(u64::from(attempt));
+                        self.world
+                            .sqs
+                            .change_message_visibility()
+                            .queue_url(&source.queue_url)
+                            .receipt_handle(handle)
+                            .visibility_timeout(i32::try_from(wait).unwrap_or(i32::MAX).min(43_200))
+                            .send()
+                            .await
+                            .map_err(HarnessError::aws("ChangeMessageVisibility"))?;
+                        self.console.line(&format!(
+                            "  ! {} could not finish an event and will get it again in {wait} s: {error}",
+                            source.lambda
+                        ));
+                    }
                 }
             }
         }
         Ok(moved)
+    }
+
+    async fn delete(&self, queue_url: &str, handle: &str) -> Result<(), HarnessError> {
+        self.world
+            .sqs
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .map_err(HarnessError::aws("DeleteMessage"))?;
+        Ok(())
     }
 
     /// Sends an event that failed every attempt to the function's dead-letter queue as Lambda
@@ -1727,6 +1790,7 @@ async fn demo(stack: &LocalStack, responder: &User) -> Result<bool, HarnessError
 fn error_status(error: &shared::Error) -> u16 {
     match error {
         shared::Error::JiraStatus { status, .. } => *status,
+        shared::Error::JiraCredentialsRefused { .. } => 401,
         _ => 0,
     }
 }

@@ -48,6 +48,8 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
     let control = own_control_dir();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
         .env(local_world::ENV_CONTROL_DIR, &control)
+        // Lambda's retries of a failed event, a minute apart, in seconds here.
+        .env(local_world::ENV_RETRY_DELAY_SECONDS, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

@@ -1,0 +1,114 @@
+//! Settings read from SSM without waiting for a cold start, end to end through the pipeline:
+//! the functions keep their Jira sign-in for `CONFIG_TTL_SECONDS` and read it again at once when
+//! Jira answers 401, so a token rotated with `./deploy.sh` (stored in SSM, the old one revoked)
+//! works within one try; a token revoked without a new one fails the event saying how to rotate
+//! it, and the event goes to the dead-letter queue after Lambda's retries.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "runs in real time against moto and the emulators over sockets"
+)]
+// Test code: a panic with its message is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aws_sdk_ssm::types::ParameterType;
+use integration_tests::pipeline::{Integration, IntegrationOptions};
+use jira_emulator::{IssueEdit, User};
+use sir_emulator::NewCase;
+
+const HUMAN: &str = "human";
+
+fn case() -> NewCase {
+    NewCase {
+        title: "Keys used from an unknown network".into(),
+        description: "GuardDuty finding.".into(),
+        impacted_accounts: vec!["111122223333".into()],
+        ..NewCase::default()
+    }
+}
+
+/// Revokes the integration user's token on the site, leaving `token` as its only one.
+fn site_takes_only(it: &Integration, token: &str) {
+    let me = it.jira.integration_account_id();
+    let email = it
+        .jira
+        .users()
+        .into_iter()
+        .find(|u| u.account_id == me)
+        .and_then(|u| u.email)
+        .unwrap_or_else(|| "integration@example.com".into());
+    it.jira.add_api_token(&me, &email, token).unwrap();
+}
+
+#[tokio::test]
+async fn a_token_rotated_in_ssm_is_used_at_the_first_401_without_a_cold_start() {
+    let it = Integration::start().await.unwrap();
+    let id = it.sir.create_case(HUMAN, case()).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+
+    // `./deploy.sh --token -` with a new token: stored in SSM; the old one is revoked.
+    site_takes_only(&it, "rotated-token");
+    it.world
+        .put_parameter(
+            &it.world.parameters.jira_token(),
+            "rotated-token",
+            ParameterType::SecureString,
+        )
+        .await
+        .unwrap();
+
+    // Both directions go on: every function meets the 401 once, reads SSM and goes on.
+    it.sir.add_comment(HUMAN, &id, "Keys rotated.").unwrap();
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    it.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            IssueEdit {
+                summary: Some("Keys used from an unknown network in eu-south-2".into()),
+                ..IssueEdit::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert!(
+        it.jira_comment_texts(&key)
+            .iter()
+            .any(|text| text.contains("Keys rotated.")),
+        "the SIR comment reached the issue with the new token"
+    );
+    assert_eq!(
+        it.only_case().title,
+        "Keys used from an unknown network in eu-south-2"
+    );
+}
+
+#[tokio::test]
+async fn a_token_revoked_without_a_new_one_fails_the_event_saying_how_to_rotate_it() {
+    let it = Integration::start_with(IntegrationOptions {
+        async_retry_budget: Some(3),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let id = it.sir.create_case(HUMAN, case()).case_id;
+    it.settle().await.unwrap().assert_clean();
+
+    site_takes_only(&it, "a-token-the-integration-does-not-have");
+    it.sir.add_comment(HUMAN, &id, "Keys rotated.").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_eq!(
+        settled.to_jira.dead_lettered.len(),
+        1,
+        "after Lambda's retries: {settled:#?}"
+    );
+    let error = settled.to_jira.errors.last().unwrap();
+    assert!(
+        error.contains("Jira refused the integration's credentials (HTTP 401")
+            && error.contains("run ./deploy.sh again with it"),
+        "{error}"
+    );
+}
