@@ -75,6 +75,7 @@ export interface Contract {
       readonly openCases: string;
       readonly successfulRuns: string;
       readonly syncLagSeconds: string;
+      readonly configRejected: string;
     };
   };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */

@@ -34,6 +34,8 @@ export class OperationsDashboard extends Construct {
   public readonly noSyncAlarm: cloudwatch.Alarm;
   /** One per direction: SIR → Jira (jira-client's lag), Jira → SIR (sir-client's). */
   public readonly lagAlarms: cloudwatch.Alarm[];
+  /** The mapping document in SSM does not parse: the functions keep the last good one. */
+  public readonly configRejectedAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
     super(scope, id);
@@ -143,12 +145,13 @@ export class OperationsDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Items that could not be synced, by reason',
+        title: 'Items that could not be synced, by reason; mapping documents rejected',
         width,
         left: [
           slices('jiraClient', m.names.itemsNotSynced, m.reasonDimension, 'to Jira'),
           slices('sirClient', m.names.itemsNotSynced, m.reasonDimension, 'to SIR'),
         ],
+        right: [own('jiraClient', m.names.configRejected), own('sirClient', m.names.configRejected)],
       }),
       new cloudwatch.GraphWidget({
         title: 'Errors (invocations that ended in an error)',
@@ -209,5 +212,24 @@ export class OperationsDashboard extends Construct {
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
     );
+
+    // A mapping document changed in SSM that does not parse: the functions go on with the last
+    // good one, and say so here until it is fixed.
+    this.configRejectedAlarm = new cloudwatch.Alarm(this, 'ConfigRejectedAlarm', {
+      alarmDescription: 'the status/field mapping document in SSM does not parse: jira-client and sir-client keep the last good one until it is fixed (./deploy.sh --status-mapping / --field-mapping; see the functions\' logs)',
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(toJira, 0) + FILL(toSir, 0)',
+        usingMetrics: {
+          toJira: own('jiraClient', m.names.configRejected, 'Sum', Duration.minutes(5)),
+          toSir: own('sirClient', m.names.configRejected, 'Sum', Duration.minutes(5)),
+        },
+        period: Duration.minutes(5),
+        label: 'mapping documents rejected',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }

@@ -701,7 +701,9 @@ export class IntegrationStack extends Stack {
       auditIntervalMinutes: props.auditIntervalMinutes,
     });
     if (alarmAction) {
-      [operations.noSyncAlarm, ...operations.lagAlarms].forEach((alarm) => alarm.addAlarmAction(alarmAction));
+      [operations.noSyncAlarm, ...operations.lagAlarms, operations.configRejectedAlarm].forEach((alarm) =>
+        alarm.addAlarmAction(alarmAction),
+      );
     }
 
     // ---- Outputs ----

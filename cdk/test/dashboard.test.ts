@@ -31,6 +31,7 @@ test('one dashboard shows syncs, problems, DLQ depths, throttling, intake reject
   for (const title of [
     'Items synced per hour',
     'Items that could not be synced, by reason',
+    'mapping documents rejected',
     'Dead-letter queues',
     'Changes published, echoes skipped, reconciler repairs',
     'Intake: Jira messages rejected (by class)',
@@ -128,4 +129,17 @@ test('a lag alarm per direction fires on p99 above 10 minutes twice running, not
   for (const alarm of lagAlarms(alarmed)) {
     expect(alarm.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
   }
+});
+
+test('an alarm says when a mapping document in SSM does not parse, notifying the alarm topic', () => {
+  const alarms = Object.values(resourcesOf(alarmed.json, 'AWS::CloudWatch::Alarm'))
+    .map((a: any) => a.Properties)
+    .filter((a: any) => /mapping document in SSM does not parse/.test(a.AlarmDescription ?? ''));
+  expect(alarms).toHaveLength(1);
+  const names = JSON.stringify(alarms[0].Metrics);
+  expect(names).toContain(M.names.configRejected);
+  expect(names).toContain(fnRef(alarmed, 'jiraClient').slice(1, -1));
+  expect(names).toContain(fnRef(alarmed, 'sirClient').slice(1, -1));
+  expect(alarms[0].TreatMissingData).toBe('notBreaching');
+  expect(alarms[0].AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
 });

@@ -533,7 +533,7 @@ describe('IAM least privilege', () => {
 describe('alarms', () => {
   test('a DLQ-depth alarm and an Errors alarm per function', () => {
     // the DLQ and Errors alarms, and the no-sync alarm (dashboard.test.ts)
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
     for (const key of FUNCTION_KEYS) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',

@@ -101,7 +101,7 @@ impl JiraClientHandler {
             && read_notes::<JiraToSirNotes>(self.jira.as_ref(), key)
                 .await?
                 .closed_case_reported;
-        let status_off = status_differs(&self.settings.status_mapping, case.status, issue);
+        let status_off = status_differs(&self.mappings().status, case.status, issue);
         let checks = [
             (
                 CaseField::Title,

@@ -58,7 +58,9 @@ use serde_json::Value;
 use shared::adf::adf_to_text;
 use shared::comment_marker::{CommentMarker, KIND_CASE_CLOSED, KIND_CASE_DELETED, post_once};
 use shared::events::{BusEvent, CaseChange, CaseField, CaseGone};
-use shared::field_mapping::{JiraFieldKind, ResolvedFieldMapping, label_of};
+use shared::field_mapping::{
+    FieldMapping, JiraFieldKind, MappedSirField, ResolvedFieldMapping, label_of,
+};
 use shared::issue_description::{
     case_console_url, details_block_adf, issue_description_adf, sir_description_for_issue,
     strip_details_block, with_case_text, with_details_block,
@@ -67,9 +69,10 @@ use shared::issue_notes::{SirToJiraNotes, notes_read_with, read_notes, write_not
 use shared::jira::{
     IntegrationAccount, IssueEdit, JiraApi, JiraIssue, NewIssue, TransitionScreens,
 };
+use shared::live_mapping::{LiveMapping, MappingSource};
 use shared::sir::{CaseDetails, JIRA_ISSUE_TAG, OriginSite, SirApi};
 use shared::snapshot::{CaseSnapshot, IssueSnapshot};
-use shared::status::SirStatus;
+use shared::status::{SirStatus, StatusMapping};
 use shared::store::{
     AccountCacheStore, CaseRecordStore, CaseRecords, ClaimKey, ClaimStore, DeliverySubject,
     IssueLink, ItemLinkStore, LinkOutcome, LinkStore, PendingDelivery, PendingDeliveryStore,
@@ -249,6 +252,9 @@ impl FieldsWanted {
     }
 }
 
+/// The labels each label-mapped SIR field put on the issue (see [`SirToJiraNotes::mapped_labels`]).
+type MappedLabels = std::collections::BTreeMap<MappedSirField, BTreeSet<String>>;
+
 /// Labels a removed mapped value never takes off the issue: the integration's own and those the
 /// mapping's `onCreate` gives every issue.
 fn labels_kept(case_id: &str, mapping: &ResolvedFieldMapping) -> BTreeSet<String> {
@@ -302,7 +308,53 @@ pub struct JiraClientHandler {
     /// Whose attachments on an issue are the integration's own uploads.
     integration_account: IntegrationAccount,
     /// The field mapping resolved against the site's fields (`GET /field`), once per cold start.
-    fields: tokio::sync::OnceCell<ResolvedFieldMapping>,
+    /// The status and field mapping, kept up to date from SSM (see [`shared::live_mapping`]).
+    mappings: LiveMapping<JiraMappings>,
+}
+
+/// jira-client's part of the mapping document: the status mapping, and the field mapping
+/// resolved against the site's fields on first use.
+#[derive(Debug)]
+pub struct JiraMappings {
+    pub status: StatusMapping,
+    pub fields: FieldMapping,
+    resolved: tokio::sync::OnceCell<ResolvedFieldMapping>,
+}
+
+impl JiraMappings {
+    pub fn new(status: StatusMapping, fields: FieldMapping) -> Self {
+        JiraMappings {
+            status,
+            fields,
+            resolved: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The mapping document's parts jira-client uses (`None`: no document, the defaults).
+    pub fn parse(document: Option<&str>) -> shared::Result<Self> {
+        Ok(match document {
+            Some(json) => JiraMappings::new(
+                StatusMapping::from_json(json)?,
+                FieldMapping::from_mapping_document(json)?,
+            ),
+            None => JiraMappings::new(StatusMapping::default(), FieldMapping::default()),
+        })
+    }
+
+    /// The field mapping, resolved on first use (no request when nothing is mapped). A mapping
+    /// the site cannot take (a field it does not have, or of a type the mapping cannot fill)
+    /// fails every event loudly, as a broken status mapping fails the start.
+    async fn resolve(&self, jira: &dyn JiraApi) -> Result<&ResolvedFieldMapping, JiraClientError> {
+        self.resolved
+            .get_or_try_init(|| async {
+                if self.fields.is_empty() {
+                    return Ok(ResolvedFieldMapping::default());
+                }
+                let site = jira.fields().await?;
+                Ok::<_, JiraClientError>(self.fields.resolve(&site).map_err(shared::Error::from)?)
+            })
+            .await
+    }
 }
 
 impl std::fmt::Debug for JiraClientHandler {
@@ -320,30 +372,37 @@ impl JiraClientHandler {
         store: Arc<dyn JiraClientStore>,
         settings: JiraClientSettings,
     ) -> Self {
+        let mappings = LiveMapping::fixed(JiraMappings::new(
+            settings.status_mapping.clone(),
+            settings.field_mapping.clone(),
+        ));
         JiraClientHandler {
             jira,
             sir,
             store,
             settings,
             integration_account: IntegrationAccount::new(),
-            fields: tokio::sync::OnceCell::new(),
+            mappings,
         }
     }
 
-    /// The field mapping, resolved on first use (no request when nothing is mapped). A mapping
-    /// the site cannot take (a field it does not have, or of a type the mapping cannot fill)
-    /// fails every event loudly, as a broken status mapping fails the start.
-    async fn field_mapping(&self) -> Result<&ResolvedFieldMapping, JiraClientError> {
-        self.fields
-            .get_or_try_init(|| async {
-                let configured = &self.settings.field_mapping;
-                if configured.is_empty() {
-                    return Ok(ResolvedFieldMapping::default());
-                }
-                let site = self.jira.fields().await?;
-                Ok::<_, JiraClientError>(configured.resolve(&site).map_err(shared::Error::from)?)
-            })
-            .await
+    /// The mappings read again from `source` after its TTL (see [`shared::live_mapping`]),
+    /// starting from the settings' (as read at the cold start).
+    pub fn with_live_mappings(mut self, source: MappingSource) -> Self {
+        self.mappings = LiveMapping::from_ssm(
+            JiraMappings::new(
+                self.settings.status_mapping.clone(),
+                self.settings.field_mapping.clone(),
+            ),
+            source,
+            JiraMappings::parse,
+        );
+        self
+    }
+
+    /// The mappings in use.
+    fn mappings(&self) -> Arc<JiraMappings> {
+        self.mappings.current()
     }
 
     pub fn settings(&self) -> &JiraClientSettings {
@@ -357,6 +416,7 @@ impl JiraClientHandler {
     ) -> Result<AppliedToJira, JiraClientError> {
         let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
             .map_err(JiraClientError::InvalidEvent)?;
+        self.mappings.refresh().await;
         let detail_type = bus_event.detail_type().as_str();
         if !matches!(
             bus_event,
@@ -881,7 +941,8 @@ impl JiraClientHandler {
                 (oldest.clone(), IssueOutcome::Adopted)
             }
             None => {
-                let mapping = self.field_mapping().await?;
+                let mappings = self.mappings();
+                let mapping = mappings.resolve(self.jira.as_ref()).await?;
                 let mut fields = mapping.create_fields(case);
                 let mut labels = vec![label];
                 // Labels given in `onCreate` join the integration's rather than replace them.
@@ -1041,7 +1102,8 @@ impl JiraClientHandler {
         }
         // Mapped fields are an item of their own: a value Jira refuses is reported once, and a
         // mapping the site cannot take fails the event only after everything else was applied.
-        let configured = &self.settings.field_mapping;
+        let mappings = self.mappings();
+        let configured = &mappings.fields;
         if configured
             .sir_to_jira
             .keys()
@@ -1056,12 +1118,17 @@ impl JiraClientHandler {
             }
         }
         if wanted.wants(CaseField::Status) {
-            let target = self.settings.status_mapping.jira_status_for(case.status);
+            let target = mappings.status.jira_status_for(case.status);
             let screens = if configured.on_transition.is_empty() {
                 TransitionScreens::new()
             } else {
                 items
-                    .defer(self.field_mapping().await.map(|m| m.on_transition.clone()))
+                    .defer(
+                        mappings
+                            .resolve(self.jira.as_ref())
+                            .await
+                            .map(|m| m.on_transition.clone()),
+                    )
                     .unwrap_or_default()
             };
             if !issue.status.eq_ignore_ascii_case(target) {
@@ -1104,7 +1171,8 @@ impl JiraClientHandler {
         wanted: &FieldsWanted,
     ) -> Result<bool, JiraClientError> {
         let key = issue.key.as_str();
-        let mapping = self.field_mapping().await?;
+        let mappings = self.mappings();
+        let mapping = mappings.resolve(self.jira.as_ref()).await?;
         let mut edit = IssueEdit::default();
         let mut labels_wanted = false;
         for mapped in &mapping.to_jira {
@@ -1127,15 +1195,14 @@ impl JiraClientHandler {
             let all_now: BTreeSet<&String> = now.values().flatten().collect();
             let before = notes_read_with::<SirToJiraNotes>(issue).mapped_labels;
             let kept = labels_kept(&case.case_id, mapping);
+            let brought = |field: &MappedSirField| wanted.wants(field.case_field());
             // Only the label-mapped fields this delivery brings over lose labels: a field no
-            // longer mapped to the labels takes none off.
-            for (field, labels) in &now {
+            // longer mapped to the labels takes none off, and one not brought over keeps what
+            // it last put there (an earlier event for it may have failed).
+            for (field, labels) in now.iter().filter(|(field, _)| brought(field)) {
                 let Some(old) = before.as_ref().and_then(|b| b.get(field)) else {
                     continue;
                 };
-                if !wanted.wants(field.case_field()) {
-                    continue;
-                }
                 edit.labels_to_remove.extend(
                     old.difference(labels)
                         .filter(|label| {
@@ -1148,6 +1215,16 @@ impl JiraClientHandler {
             }
             edit.labels_to_remove.sort();
             edit.labels_to_remove.dedup();
+            // What is remembered after this edit: the brought fields' labels now, the others'
+            // as remembered (fields no longer mapped to the labels dropped).
+            let mut after = MappedLabels::new();
+            for (field, labels) in &now {
+                if brought(field) {
+                    after.insert(*field, labels.clone());
+                } else if let Some(old) = before.as_ref().and_then(|b| b.get(field)) {
+                    after.insert(*field, old.clone());
+                }
+            }
             // A label about to be added that is not remembered yet is remembered first (with
             // the old ones): a failure after the edit must not leave a label the integration
             // put there but no longer knows of, which a later removal would miss.
@@ -1158,20 +1235,22 @@ impl JiraClientHandler {
                 .iter()
                 .any(|label| !remembered.contains(label) && !issue.labels.contains(label))
             {
-                let mut both = before.clone().unwrap_or_default();
-                for (field, labels) in &now {
-                    both.entry(*field)
-                        .or_default()
-                        .extend(labels.iter().cloned());
+                let mut both = after.clone();
+                for (field, labels) in before.iter().flatten() {
+                    if both.contains_key(field) {
+                        both.entry(*field)
+                            .or_default()
+                            .extend(labels.iter().cloned());
+                    }
                 }
-                let done = both == now;
+                let done = both == after;
                 self.record_mapped_labels(key, both).await?;
                 if done {
                     return self.apply_mapped_edit(key, &edit).await;
                 }
             }
-            if before.as_ref() != Some(&now) {
-                labels_to_record = Some(now);
+            if before.as_ref() != Some(&after) {
+                labels_to_record = Some(after);
             }
         }
         let wrote = self.apply_mapped_edit(key, &edit).await?;
@@ -1200,7 +1279,7 @@ impl JiraClientHandler {
     async fn record_mapped_labels(
         &self,
         key: &str,
-        labels: std::collections::BTreeMap<shared::field_mapping::MappedSirField, BTreeSet<String>>,
+        labels: MappedLabels,
     ) -> Result<(), JiraClientError> {
         let mut notes: SirToJiraNotes = read_notes(self.jira.as_ref(), key).await?;
         notes.mapped_labels = Some(labels);
@@ -1333,6 +1412,7 @@ fn left_alone_for_broken_link(case_id: &str, link: &IssueLink) -> AppliedToJira 
 /// 503): anything else (a timeout, a dropped connection, another 5xx) may hide an issue made.
 fn create_surely_refused(err: &shared::Error) -> bool {
     matches!(err, shared::Error::JiraStatus { status, .. } if (400..500).contains(status) || *status == 503)
+        || matches!(err, shared::Error::JiraCredentialsRefused { .. })
 }
 
 /// The issue summary for a case: its title on one line, clipped to Jira's limit (in UTF-16

@@ -9,6 +9,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::config::SsmJiraSettings;
 use shared::jira::{JiraClient, JiraConnection};
+use shared::live_mapping::MappingSource;
 use shared::sir::{SdkSirClient, sir_client_config};
 use shared::store::DynamoMappingStore;
 
@@ -38,12 +39,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_dynamodb::Client::new(&sdk),
         &config.shared.table_name,
     );
+    // The status and field mapping are read again after the TTL too.
     let handler = JiraClientHandler::new(
         Arc::new(jira),
         Arc::new(sir),
         Arc::new(store),
         config.handler,
-    );
+    )
+    .with_live_mappings(MappingSource::new(
+        aws_sdk_ssm::Client::new(&sdk),
+        config.shared.parameters.clone(),
+        config.shared.config_ttl,
+    ));
     let handler = &handler;
     let function = &shared::metrics::function_name("jira-client");
     lambda_runtime::run(service_fn(

@@ -527,7 +527,8 @@ impl Poller {
                         .iter()
                         .filter(|a| attachment_delta.added.contains(&a.attachment_id))
                         .map(|a| a.created_date.as_str()),
-                ),
+                )
+                .filter(|at| !self.settings.backfill.predates_installation(at)),
         );
         change.changed_at = if change.fingerprint == before.fingerprint() {
             items

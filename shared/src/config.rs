@@ -577,7 +577,7 @@ pub fn is_issue_key_of(key: &str, project_key: &str) -> bool {
 
 /// The mapping document (status mapping, field mapping under `fields`) from SSM; `None` when
 /// the parameter does not exist.
-async fn mapping_document(
+pub(crate) async fn mapping_document(
     ssm: &aws_sdk_ssm::Client,
     names: &ParameterNames,
 ) -> Result<Option<String>> {

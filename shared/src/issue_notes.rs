@@ -105,8 +105,24 @@ pub struct SirToJiraNotes {
     /// takes its label off the issue, while labels people added stay, and a field no longer
     /// mapped takes none off. `None` on an issue synced before they were kept: nothing is
     /// removed until they are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub mapped_labels: Option<BTreeMap<crate::field_mapping::MappedSirField, BTreeSet<String>>>,
+}
+
+/// A field of the notes read as `None` when it has another shape (written by an earlier or a
+/// later release), rather than making the whole section unreadable: the rest of the notes (what
+/// was said already) must survive.
+fn lenient<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 impl IssueNotes for SirToJiraNotes {
@@ -184,6 +200,26 @@ mod tests {
             serde_json::from_value(serde_json::json!({"caseAnnounced": true})).unwrap_or_default();
         assert!(notes.case_announced);
         assert!(!notes.closed_case_reported);
+    }
+
+    #[test]
+    fn mapped_labels_of_another_shape_leave_the_rest_of_the_notes_readable() {
+        let notes: SirToJiraNotes = serde_json::from_value(serde_json::json!({
+            "closureReported": true,
+            "mappedLabels": ["eu-west-1"]
+        }))
+        .unwrap_or_default();
+        assert!(notes.closure_reported, "what was said already survives");
+        assert_eq!(notes.mapped_labels, None);
+        let notes: SirToJiraNotes = serde_json::from_value(serde_json::json!({
+            "mappedLabels": {"impactedRegions": ["eu-west-1"]}
+        }))
+        .unwrap_or_default();
+        assert_eq!(
+            notes.mapped_labels.map(|m| m.len()),
+            Some(1),
+            "the current shape reads"
+        );
     }
 
     #[test]

@@ -480,7 +480,20 @@ struct SignIn {
     email: String,
     token: SecretString,
     read_at: Instant,
+    /// Counts the changes of e-mail or token: a request refused with an older generation is
+    /// sent again with the current one, without reading SSM again.
+    generation: u64,
+    /// When a read after a 401 last found nothing new: another 401 within
+    /// [`UNCHANGED_RELOAD_PAUSE`] does not read SSM again (a revoked token would otherwise read
+    /// it on every request).
+    unchanged_at: Option<Instant>,
 }
+
+/// See [`SignIn::unchanged_at`].
+const UNCHANGED_RELOAD_PAUSE: Duration = Duration::from_secs(30);
+/// The shortest time the sign-in is used before it is read again, whatever the TTL says (a
+/// TTL of 0 would read SSM for every request).
+const MIN_SIGN_IN_TTL: Duration = Duration::from_secs(10);
 
 impl SignIn {
     fn from(settings: &JiraSettings) -> Result<SignIn> {
@@ -496,6 +509,8 @@ impl SignIn {
             email: settings.email.clone(),
             token: settings.token.clone(),
             read_at: Instant::now(),
+            generation: 0,
+            unchanged_at: None,
         })
     }
 }
@@ -508,6 +523,8 @@ pub struct JiraClient {
     /// Sends them: `http` itself in production, see [`JiraClient::with_transport`].
     transport: Arc<dyn HttpTransport>,
     sign_in: Arc<std::sync::RwLock<SignIn>>,
+    /// One read of the settings at a time (the client's clones share it).
+    reading: Arc<tokio::sync::Mutex<()>>,
     /// Where the settings are read again, and after how long (see
     /// [`JiraClient::with_settings_source`]); `None`: the ones given are kept.
     settings_source: Option<(Arc<dyn JiraSettingsSource>, Duration)>,
@@ -607,6 +624,7 @@ impl JiraClient {
             http,
             transport,
             sign_in: Arc::new(std::sync::RwLock::new(SignIn::from(settings)?)),
+            reading: Arc::default(),
             settings_source: None,
             flavor: settings.flavor,
             retry: RetryPolicy::default(),
@@ -681,35 +699,59 @@ impl JiraClient {
         self.sign_in().site.clone()
     }
 
-    /// Reads the settings again from the source; whether the site or sign-in changed.
-    async fn reload_sign_in(&self) -> Result<bool> {
+    /// Reads the settings again from the source (one read at a time; none when another read
+    /// since `seen` already changed them) and takes the new e-mail and token. The site is kept:
+    /// requests are built against it before they are signed, and credentials go to the
+    /// configured site only, so a new Jira URL takes effect at the next cold start. Returns
+    /// whether the sign-in is now another than the one of generation `seen`.
+    async fn reload_sign_in(&self, seen: u64) -> Result<bool> {
         let Some((source, _)) = &self.settings_source else {
             return Ok(false);
         };
-        let fresh = SignIn::from(&source.jira_settings().await?)?;
+        let _reading = self.reading.lock().await;
+        if self.sign_in().generation != seen {
+            return Ok(true);
+        }
+        let settings = source.jira_settings().await?;
+        let fresh = SignIn::from(&settings)?;
         let mut current = self
             .sign_in
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let changed = current.site != fresh.site
-            || current.email != fresh.email
+        if fresh.site != current.site {
+            tracing::warn!(
+                configured = %fresh.site,
+                in_use = %current.site,
+                "the Jira URL changed in SSM: it is used from the next cold start (the functions' next deployment or update)"
+            );
+        }
+        let changed = current.email != fresh.email
             || current.token.expose_secret() != fresh.token.expose_secret();
         if changed {
-            tracing::info!(site = %fresh.site, "the Jira settings changed: using the new ones");
+            tracing::info!("the Jira sign-in changed in SSM: using the new one");
+            current.email = fresh.email;
+            current.token = fresh.token;
+            current.generation += 1;
+            current.unchanged_at = None;
         }
-        *current = fresh;
+        current.read_at = Instant::now();
         Ok(changed)
     }
 
-    /// [`JiraClient::reload_sign_in`] when the settings in use are older than the source's TTL.
+    /// [`JiraClient::reload_sign_in`] when the sign-in in use is older than the source's TTL
+    /// (at least [`MIN_SIGN_IN_TTL`]). A failed read keeps the one in use.
     async fn refresh_if_stale(&self) {
         let Some((_, ttl)) = &self.settings_source else {
             return;
         };
-        if self.sign_in().read_at.elapsed() < *ttl {
+        let (read_at, seen) = {
+            let sign_in = self.sign_in();
+            (sign_in.read_at, sign_in.generation)
+        };
+        if read_at.elapsed() < (*ttl).max(MIN_SIGN_IN_TTL) {
             return;
         }
-        if let Err(error) = self.reload_sign_in().await {
+        if let Err(error) = self.reload_sign_in(seen).await {
             tracing::warn!(
                 error = &error as &dyn std::error::Error,
                 "could not read the Jira settings again; going on with the ones in use"
@@ -718,6 +760,36 @@ impl JiraClient {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .read_at = Instant::now();
+        }
+    }
+
+    /// After a 401 with the sign-in of generation `seen`: whether a newer one is there to try
+    /// (read from the source, unless a read found nothing new moments ago). A failed read is
+    /// logged and counts as nothing new: the 401 is what the caller reports.
+    async fn newer_sign_in_after_refusal(&self, seen: u64) -> bool {
+        let paused = self
+            .sign_in()
+            .unchanged_at
+            .is_some_and(|at| at.elapsed() < UNCHANGED_RELOAD_PAUSE);
+        if paused && self.sign_in().generation == seen {
+            return false;
+        }
+        match self.reload_sign_in(seen).await {
+            Ok(true) => true,
+            Ok(false) => {
+                self.sign_in
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unchanged_at = Some(Instant::now());
+                false
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "Jira refused the credentials and they could not be read again"
+                );
+                false
+            }
         }
     }
 
@@ -817,29 +889,18 @@ impl JiraClient {
         F: Future<Output = Result<RequestBuilder>> + Send,
     {
         self.refresh_if_stale().await;
-        let refused = |error: Error| match error {
-            Error::JiraStatus {
-                operation,
-                status: 401,
-                messages,
-                ..
-            } => Error::JiraCredentialsRefused {
-                operation,
-                messages,
-            },
-            other => other,
-        };
+        let seen = self.sign_in().generation;
         match self.send_with_retries(operation, idempotent, &build).await {
-            Err(Error::JiraStatus { status: 401, .. }) if self.reload_sign_in().await? => {
+            Err(Error::JiraCredentialsRefused { .. })
+                if self.newer_sign_in_after_refusal(seen).await =>
+            {
                 tracing::info!(
                     operation,
                     "Jira refused the credentials; trying the new ones"
                 );
-                self.send_with_retries(operation, idempotent, &build)
-                    .await
-                    .map_err(refused)
+                self.send_with_retries(operation, idempotent, &build).await
             }
-            other => other.map_err(refused),
+            other => other,
         }
     }
 
@@ -922,9 +983,23 @@ impl JiraClient {
                 let part = LimitedPart::refused(limit.as_deref(), &method, &path);
                 self.pacing.pause(part, pause, Instant::now());
             }
+            // A 401 from the site itself refuses the integration's credentials; one from
+            // elsewhere (the media host a download was sent on to) is that host's answer.
+            let credentials_refused = status == StatusCode::UNAUTHORIZED
+                && response.url().origin() == self.site().origin();
             let mut messages = error_messages(response).await;
             if let Some(limit) = limit {
                 messages = format!("{messages} (RateLimit-Reason: {limit})");
+            }
+            if credentials_refused {
+                return Err(Attempt {
+                    error: Error::JiraCredentialsRefused {
+                        operation,
+                        messages,
+                    },
+                    retry: false,
+                    retry_after: None,
+                });
             }
             Err(Attempt {
                 error: Error::JiraStatus {

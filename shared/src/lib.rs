@@ -26,6 +26,7 @@ pub mod http_transport;
 pub mod issue_description;
 pub mod issue_notes;
 pub mod jira;
+pub mod live_mapping;
 pub mod metrics;
 pub mod publisher;
 pub mod sir;

@@ -61,6 +61,8 @@ pub mod names {
     pub const OPEN_CASES: &str = "OpenCases";
     /// An invocation that did its job (1 each): "no successful sync for N hours" looks at it.
     pub const SUCCESSFUL_RUNS: &str = "SuccessfulRuns";
+    /// Settings read again from SSM that did not parse: the last good ones stayed in use.
+    pub const CONFIG_REJECTED: &str = "ConfigRejected";
     /// Seconds from a change on one side (the event's `changedAt`) to the end of the event
     /// that wrote it on the other: one value per event that wrote something (a distribution,
     /// so CloudWatch keeps p50/p99).
@@ -97,6 +99,8 @@ impl Remote {
 pub struct RemoteCalls {
     retries: [AtomicU64; 2],
     throttles: [AtomicU64; 2],
+    /// Settings read again that did not parse (the last good ones stayed in use).
+    config_rejected: AtomicU64,
 }
 
 tokio::task_local! {
@@ -120,6 +124,7 @@ pub fn measure<T>(invocation: impl Future<Output = T>) -> impl Future<Output = (
                 .throttles
                 .each_ref()
                 .map(|n| AtomicU64::new(n.load(Ordering::Relaxed))),
+            config_rejected: AtomicU64::new(calls.config_rejected.load(Ordering::Relaxed)),
         });
         (output, calls)
     })
@@ -139,6 +144,11 @@ pub fn note_retry(remote: Remote) {
 /// tried again or not.
 pub fn note_throttled(remote: Remote) {
     note(|calls| &calls.throttles[remote as usize]);
+}
+
+/// Counts one setting read again that did not parse (see [`crate::live_mapping`]).
+pub fn note_config_rejected() {
+    note(|calls| &calls.config_rejected);
 }
 
 /// A CloudWatch unit the integration uses.
@@ -262,7 +272,11 @@ impl InvocationMetrics {
                 count(&calls.throttles[remote as usize]),
             );
         }
-        self
+        let rejected = calls.config_rejected.load(Ordering::Relaxed);
+        self.count(
+            names::CONFIG_REJECTED,
+            usize::try_from(rejected).unwrap_or(usize::MAX),
+        )
     }
 
     /// The EMF documents, one per dimension set, stamped `timestamp_ms` (Unix epoch, ms).

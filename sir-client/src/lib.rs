@@ -53,13 +53,14 @@ use shared::field_mapping::{FieldMapping, MappedSirField, strings_of};
 use shared::issue_description::{case_console_url, sir_description_for_issue};
 use shared::issue_notes::{JiraToSirNotes, read_notes, write_notes};
 use shared::jira::{IntegrationAccount, JiraApi, JiraIssue, jira_timestamp_to_rfc3339};
+use shared::live_mapping::{LiveMapping, MappingSource};
 use shared::sir::{
     CaseDetails, CaseEdit, JIRA_ISSUE_TAG, JIRA_SITE_TAG, MAX_IMPACTED_ACCOUNTS,
     MAX_IMPACTED_REGIONS, MAX_IMPACTED_SERVICES, NewCase, SirApi, is_sir_region,
     is_sir_service_name, jira_site,
 };
 use shared::snapshot::{CaseSnapshot, Fingerprint};
-use shared::status::{SirStatus, SirStatusStep};
+use shared::status::{SirStatus, SirStatusStep, StatusMapping};
 use shared::store::{
     ClaimKey, ClaimStore, DeliverySubject, IssueLink, ItemLink, ItemLinkStore, LinkOutcome,
     LinkStore, LinkedItemKind, Origin, PendingDeliveryStore, SnapshotStore, WATCHER_LEFT,
@@ -195,8 +196,40 @@ pub struct SirClientHandler {
     settings: SirClientSettings,
     /// The integration user's accountId (read once): what it wrote in Jira came from SIR.
     integration_account: IntegrationAccount,
-    /// `jiraToSir`'s Jira fields resolved to ids (`GET /field`), once per cold start.
-    fields_from_jira: tokio::sync::OnceCell<Vec<(MappedSirField, String)>>,
+    /// The status mapping and `jiraToSir`, kept up to date from SSM (see
+    /// [`shared::live_mapping`]).
+    mappings: LiveMapping<SirMappings>,
+}
+
+/// sir-client's part of the mapping document: the status mapping and the field mapping's
+/// `jiraToSir` (the rest is jira-client's: a broken `sirToJira` does not stop the Jira → SIR
+/// half), its Jira fields resolved to ids (`GET /field`) on first use.
+#[derive(Debug)]
+pub struct SirMappings {
+    pub status: StatusMapping,
+    pub fields_from_jira: BTreeMap<MappedSirField, String>,
+    resolved: tokio::sync::OnceCell<Vec<(MappedSirField, String)>>,
+}
+
+impl SirMappings {
+    pub fn new(status: StatusMapping, fields_from_jira: BTreeMap<MappedSirField, String>) -> Self {
+        SirMappings {
+            status,
+            fields_from_jira,
+            resolved: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The mapping document's parts sir-client uses (`None`: no document, the defaults).
+    pub fn parse(document: Option<&str>) -> shared::Result<Self> {
+        Ok(match document {
+            Some(json) => SirMappings::new(
+                StatusMapping::from_json(json)?,
+                FieldMapping::reverse_from_mapping_document(json)?,
+            ),
+            None => SirMappings::new(StatusMapping::default(), Default::default()),
+        })
+    }
 }
 
 impl std::fmt::Debug for SirClientHandler {
@@ -214,14 +247,32 @@ impl SirClientHandler {
         store: Arc<dyn SirClientStore>,
         settings: SirClientSettings,
     ) -> Self {
+        let mappings = LiveMapping::fixed(SirMappings::new(
+            settings.status_mapping.clone(),
+            settings.fields_from_jira.clone(),
+        ));
         SirClientHandler {
             sir,
             jira,
             store,
             settings,
             integration_account: IntegrationAccount::new(),
-            fields_from_jira: tokio::sync::OnceCell::new(),
+            mappings,
         }
+    }
+
+    /// The mappings read again from `source` after its TTL (see [`shared::live_mapping`]),
+    /// starting from the settings' (as read at the cold start).
+    pub fn with_live_mappings(mut self, source: MappingSource) -> Self {
+        self.mappings = LiveMapping::from_ssm(
+            SirMappings::new(
+                self.settings.status_mapping.clone(),
+                self.settings.fields_from_jira.clone(),
+            ),
+            source,
+            SirMappings::parse,
+        );
+        self
     }
 
     pub fn settings(&self) -> &SirClientSettings {
@@ -235,6 +286,7 @@ impl SirClientHandler {
     ) -> Result<AppliedToSir, SirClientError> {
         let bus_event = BusEvent::from_envelope(&event.source, &event.detail_type, event.detail)
             .map_err(SirClientError::InvalidEvent)?;
+        self.mappings.refresh().await;
         let key = bus_event.subject().to_owned();
         tracing::info!(
             detail_type = bus_event.detail_type().as_str(),
@@ -472,14 +524,15 @@ impl SirClientHandler {
     /// why) to be reported once, and a field with no usable value keeps the default.
     async fn values_from_jira(&self, issue: &JiraIssue) -> Result<ValuesFromJira, SirClientError> {
         let mut values = ValuesFromJira::default();
-        if self.settings.fields_from_jira.is_empty() {
+        let mappings = self.mappings.current();
+        if mappings.fields_from_jira.is_empty() {
             return Ok(values);
         }
-        let ids = self
-            .fields_from_jira
+        let ids = mappings
+            .resolved
             .get_or_try_init(|| async {
                 let site = self.jira.fields().await?;
-                FieldMapping::resolve_reverse(&self.settings.fields_from_jira, &site)
+                FieldMapping::resolve_reverse(&mappings.fields_from_jira, &site)
                     .map_err(|e| SirClientError::from(shared::Error::from(e)))
             })
             .await?;
@@ -824,7 +877,8 @@ impl SirClientHandler {
     ) -> Result<(), SirClientError> {
         let case_id = details.snapshot.case_id.as_str();
         let current = details.snapshot.status;
-        let mapping = &self.settings.status_mapping;
+        let mappings = self.mappings.current();
+        let mapping = &mappings.status;
         if mapping
             .jira_status_for(current)
             .eq_ignore_ascii_case(issue.status.trim())

@@ -8,6 +8,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use shared::config::SsmJiraSettings;
 use shared::jira::{JiraClient, JiraConnection};
+use shared::live_mapping::MappingSource;
 use shared::sir::{SdkSirClient, sir_client_config};
 use shared::store::DynamoMappingStore;
 use sir_client::{SirClientConfig, SirClientHandler};
@@ -41,7 +42,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             &config.shared.table_name,
         )),
         config.handler,
-    );
+    )
+    // The status mapping and jiraToSir are read again after the TTL too.
+    .with_live_mappings(MappingSource::new(
+        aws_sdk_ssm::Client::new(&sdk),
+        config.shared.parameters.clone(),
+        config.shared.config_ttl,
+    ));
     let handler = &handler;
     let function = &shared::metrics::function_name("sir-client");
     lambda_runtime::run(service_fn(

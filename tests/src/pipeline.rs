@@ -540,12 +540,20 @@ impl Integration {
         if let Some(claims) = options.claims {
             jira_client_settings.claims = claims;
         }
+        let live = |sdk: &aws_config::SdkConfig| {
+            shared::live_mapping::MappingSource::new(
+                aws_sdk_ssm::Client::new(sdk),
+                world.parameters.clone(),
+                config_ttl,
+            )
+        };
         let jira_client = JiraClientHandler::new(
             jira_api(&jira_client_sdk)?,
             sir_api(Function::JiraClient),
             store(&jira_client_sdk),
             jira_client_settings,
-        );
+        )
+        .with_live_mappings(live(&jira_client_sdk));
         let notifications = NotificationHandler::new(
             jira_api(&notifications_sdk)?,
             store(&notifications_sdk),
@@ -598,7 +606,8 @@ impl Integration {
             jira_api(&sir_client_sdk)?,
             store(&sir_client_sdk),
             sir_client_settings,
-        );
+        )
+        .with_live_mappings(live(&sir_client_sdk));
         Ok(Integration {
             world,
             sir,

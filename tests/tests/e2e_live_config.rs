@@ -112,3 +112,81 @@ async fn a_token_revoked_without_a_new_one_fails_the_event_saying_how_to_rotate_
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_changed_mapping_applies_without_a_cold_start_and_a_broken_one_keeps_the_last_good() {
+    let it = Integration::start_with(IntegrationOptions {
+        mapping_document: Some("{}".into()),
+        // Read again before every event (the default is five minutes).
+        config_ttl: Some(std::time::Duration::ZERO),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    it.sir.create_case(HUMAN, case());
+    it.settle().await.unwrap().assert_clean();
+    let key = it.jira.issues()[0].key.clone();
+    let initial = it.only_case().case_status;
+    let alice = it
+        .jira
+        .add_user(User::new("Alice Analyst", "alice@example.com"));
+    let mapping = |document: &'static str| {
+        let it = &it;
+        async move {
+            it.world
+                .put_parameter(
+                    &it.world.parameters.status_mapping(),
+                    document,
+                    ParameterType::String,
+                )
+                .await
+                .unwrap();
+        }
+    };
+
+    // The team decides that In Progress in Jira says nothing to SIR (by default it moves the
+    // case to Detection and Analysis): the running functions take it at once.
+    mapping(r#"{"jiraToSir": {"In Progress": "no change"}}"#).await;
+    it.jira
+        .transition_to(&alice.account_id, &key, "In Progress")
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    assert_eq!(
+        it.only_case().case_status,
+        initial,
+        "the new mapping applied"
+    );
+
+    // A document that does not parse: the last good mapping stays, the sync goes on, and the
+    // rejection is counted for its alarm.
+    mapping(r#"{"jiraToSir": {"In Progress": "#).await;
+    it.jira
+        .transition_to(&alice.account_id, &key, "To Do")
+        .unwrap();
+    it.jira
+        .transition_to(&alice.account_id, &key, "In Progress")
+        .unwrap();
+    it.jira
+        .edit_issue(
+            &alice.account_id,
+            &key,
+            IssueEdit {
+                summary: Some("Keys used from an unknown network, contained".into()),
+                ..IssueEdit::default()
+            },
+        )
+        .unwrap();
+    it.settle().await.unwrap().assert_clean();
+    let now = it.only_case();
+    assert_eq!(
+        now.case_status, initial,
+        "the last good mapping is still in use"
+    );
+    assert_eq!(now.title, "Keys used from an unknown network, contained");
+    assert!(
+        it.metrics
+            .sum("sir-client", shared::metrics::names::CONFIG_REJECTED, None)
+            .unwrap()
+            >= 1.0
+    );
+}

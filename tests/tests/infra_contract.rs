@@ -154,6 +154,7 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         ("openCases", names::OPEN_CASES),
         ("successfulRuns", names::SUCCESSFUL_RUNS),
         ("syncLagSeconds", names::SYNC_LAG_SECONDS),
+        ("configRejected", names::CONFIG_REJECTED),
     ] {
         assert_eq!(text(&contract, &format!("/metrics/names/{key}")), name);
     }
@@ -163,7 +164,7 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         .map(serde_json::Map::len);
     assert_eq!(
         listed,
-        Some(12),
+        Some(13),
         "every name in the contract is checked above"
     );
 }

@@ -551,11 +551,27 @@ impl LocalStack {
                 .await
                 .map_err(setup("jira-client configuration"))?;
         let jira_client = JiraClientHandler::new(
-            Arc::new(JiraClient::new(&jira_client_config.jira).map_err(setup("Jira client"))?),
+            Arc::new(
+                JiraClient::new(&jira_client_config.jira)
+                    .map_err(setup("Jira client"))?
+                    .with_settings_source(
+                        Arc::new(shared::config::SsmJiraSettings::new(
+                            aws_sdk_ssm::Client::new(&jira_client_sdk),
+                            world.parameters.clone(),
+                            jira_client_config.jira.flavor,
+                        )),
+                        jira_client_config.shared.config_ttl,
+                    ),
+            ),
             sir_api(Function::JiraClient),
             store(&jira_client_sdk),
             jira_client_config.handler,
-        );
+        )
+        .with_live_mappings(shared::live_mapping::MappingSource::new(
+            aws_sdk_ssm::Client::new(&jira_client_sdk),
+            world.parameters.clone(),
+            jira_client_config.shared.config_ttl,
+        ));
         let sweep_minutes = contract
             .pointer("/functions/jiraNotificationsHandler/sweepMinutes")
             .and_then(Value::as_u64)
@@ -579,8 +595,18 @@ impl LocalStack {
             NotificationsConfig::load(lookup, &aws_sdk_ssm::Client::new(&notifications_sdk))
                 .await
                 .map_err(setup("jira-notifications-handler configuration"))?;
-        let jira_api =
-            Arc::new(JiraClient::new(&notifications_config.jira).map_err(setup("Jira client"))?);
+        let jira_api = Arc::new(
+            JiraClient::new(&notifications_config.jira)
+                .map_err(setup("Jira client"))?
+                .with_settings_source(
+                    Arc::new(shared::config::SsmJiraSettings::new(
+                        aws_sdk_ssm::Client::new(&notifications_sdk),
+                        world.parameters.clone(),
+                        notifications_config.jira.flavor,
+                    )),
+                    notifications_config.shared.config_ttl,
+                ),
+        );
         let notifications = NotificationHandler::new(
             jira_api.clone(),
             store(&notifications_sdk),
@@ -618,10 +644,26 @@ impl LocalStack {
                 .map_err(setup("sir-client configuration"))?;
         let sir_client = SirClientHandler::new(
             sir_api(Function::SirClient),
-            Arc::new(JiraClient::new(&sir_client_config.jira).map_err(setup("Jira client"))?),
+            Arc::new(
+                JiraClient::new(&sir_client_config.jira)
+                    .map_err(setup("Jira client"))?
+                    .with_settings_source(
+                        Arc::new(shared::config::SsmJiraSettings::new(
+                            aws_sdk_ssm::Client::new(&sir_client_sdk),
+                            world.parameters.clone(),
+                            sir_client_config.jira.flavor,
+                        )),
+                        sir_client_config.shared.config_ttl,
+                    ),
+            ),
             store(&sir_client_sdk),
             sir_client_config.handler,
-        );
+        )
+        .with_live_mappings(shared::live_mapping::MappingSource::new(
+            aws_sdk_ssm::Client::new(&sir_client_sdk),
+            world.parameters.clone(),
+            sir_client_config.shared.config_ttl,
+        ));
         let dead_letter_queue = |lambda: &'static str| {
             let sqs = world.sqs.clone();
             async move {
@@ -1295,7 +1337,18 @@ impl LocalStack {
         let mut last_automation = Instant::now() - Duration::from_secs(60);
         let mut announced = HashMap::new();
         while !*stop.borrow() {
-            let moved = self.pump_once().await? + self.webhooks_answered();
+            // A queue that cannot be read this round is read again the next: the world goes on.
+            let pumped = match self.pump_once().await {
+                Ok(moved) => moved,
+                Err(error) => {
+                    self.console.line(&format!(
+                        "  ! a queue could not be read or written this round: {}",
+                        shared::error::error_chain(&error)
+                    ));
+                    0
+                }
+            };
+            let moved = pumped + self.webhooks_answered();
             self.schedule_due(&mut last_tick).await?;
             self.sweep_due(&mut last_sweep).await;
             self.serve_reconcile().await;
