@@ -648,12 +648,15 @@ impl JiraClient {
 
     /// Sends `request` through the transport, following redirects as reqwest's default policy
     /// did (at most [`MAX_REDIRECTS`]), see [`redirected`].
-    async fn execute(&self, mut request: reqwest::Request) -> reqwest::Result<Response> {
+    /// Also returns the URL the answer came from (the last request's: a transport answering in
+    /// process gives its responses no URL of their own).
+    async fn execute(&self, mut request: reqwest::Request) -> reqwest::Result<(Response, Url)> {
         let mut hops = 0;
         loop {
+            let url = request.url().clone();
             let sent = Sent {
                 method: request.method().clone(),
-                url: request.url().clone(),
+                url: url.clone(),
                 headers: request.headers().clone(),
                 copy: request.try_clone(),
             };
@@ -666,7 +669,7 @@ impl JiraClient {
                     request = next;
                     hops += 1;
                 }
-                None => return Ok(response),
+                None => return Ok((response, url)),
             }
         }
     }
@@ -948,6 +951,8 @@ impl JiraClient {
                 tokio::time::sleep(wait).await;
             }
             let sent = self.execute(request).await;
+            let answered_by = sent.as_ref().ok().map(|(_, url)| url.origin());
+            let sent = sent.map(|(response, _)| response);
             let response = sent.map_err(|source| {
                 // A request that never reached Jira can always be sent again.
                 let retry = source.is_connect()
@@ -986,7 +991,7 @@ impl JiraClient {
             // A 401 from the site itself refuses the integration's credentials; one from
             // elsewhere (the media host a download was sent on to) is that host's answer.
             let credentials_refused = status == StatusCode::UNAUTHORIZED
-                && response.url().origin() == self.site().origin();
+                && answered_by.as_ref() == Some(&self.site().origin());
             let mut messages = error_messages(response).await;
             if let Some(limit) = limit {
                 messages = format!("{messages} (RateLimit-Reason: {limit})");
