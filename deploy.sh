@@ -51,6 +51,12 @@ Jira (required to deploy):
                         terminal. Prefer "-" or JIRA_API_TOKEN: a token given as T is visible
                         in `ps`.
   --project-key K       key of the Jira project to sync, e.g. SEC
+  --token-expires D     the day the token expires, YYYY-MM-DD (Atlassian shows it beside the
+                        token at id.atlassian.com; API tokens live at most a year), or never
+                        (Jira Data Center: a token without expiry, or a password). Stored
+                        beside the token: the functions write the days left as a metric, the
+                        stack alarms 30 and 7 days before, --status shows them. Without it:
+                        kept when the token is the one deployed, else asked for on a terminal
 
 Jira Data Center 10+ (see README "Jira Data Center / Server"):
   --jira-flavor F       auto (default: the site's /rest/api/2/serverInfo says; with
@@ -163,6 +169,7 @@ say() { printf '==> %s\n' "$*"; }
 # ---------------------------------------------------------------------------------------------
 mode=deploy
 email='' url='' token_arg='' project_key='' log_level=info issue_type=''
+token_expires='' token_expires_given=false
 region='' profile='' status_mapping_file='' field_mapping_file='' alarm_topic_arn='' reserved_concurrency='' memory_mb=''
 jira_case_filter='' jira_case_filter_given=false jira_sweep_minutes=''
 backfill_since='' backfill_since_given=false backfill_closed_given=false
@@ -198,7 +205,7 @@ parse_args() {
       --audit) audit=true; shift; continue ;;
     esac
     case $arg in
-      --email | --url | --token | --project-key | --log-level | --issue-type | --region | \
+      --email | --url | --token | --token-expires | --project-key | --log-level | --issue-type | --region | \
         --profile | --status-mapping | --field-mapping | --alarm-topic-arn | --reserved-concurrency | --memory-mb | \
         --reuse-table | --stack-name | --jira-case-filter | --jira-sweep-minutes | \
         --backfill-since | --audit-interval-minutes | --audits-per-pass | --jira-audit-per-run | \
@@ -212,6 +219,7 @@ parse_args() {
       --email) email=$value ;;
       --url) url=$value ;;
       --token) token_arg=$value ;;
+      --token-expires) token_expires=$value token_expires_given=true ;;
       --project-key) project_key=$value ;;
       --log-level) log_level=$value ;;
       --issue-type) issue_type=$value ;;
@@ -284,6 +292,72 @@ read_token() {
   fi
 }
 
+# Days from today (UTC) to the day $1 (YYYY-MM-DD, a real calendar day); fails for anything else.
+days_until() {
+  # shellcheck disable=SC2016 # a JavaScript template literal
+  node -e '
+    const d = process.argv[1];
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) process.exit(1);
+    const t = Date.parse(`${d}T00:00:00Z`);
+    if (!Number.isFinite(t) || new Date(t).toISOString().slice(0, 10) !== d) process.exit(1);
+    process.stdout.write(String(t / 86400000 - Math.floor(Date.now() / 86400000)));' -- "$1"
+}
+
+# Checks an expiry date (--token-expires or the answer on the terminal): a day not passed yet,
+# within a year on Jira Cloud (where API tokens always expire); never only off Cloud.
+check_token_expiry() {
+  local given=$1 days
+  if [ "$given" = never ]; then
+    [ "$jira_flavor" != cloud ] ||
+      fail '--token-expires never: Atlassian API tokens expire (at most a year after they are created); give the date id.atlassian.com shows beside the token'
+    return 0
+  fi
+  days=$(days_until "$given") || fail "--token-expires $given: not a date (YYYY-MM-DD)"
+  [ "$days" -ge 0 ] ||
+    fail "--token-expires $given: that day has passed, the token no longer works: create a new one and pass it with its expiry date"
+  if [ "$jira_flavor" = cloud ] && [ "$days" -gt 366 ]; then
+    fail "--token-expires $given: more than a year ahead, and Atlassian API tokens expire at most a year after they are created: check the date"
+  fi
+}
+
+# The token's expiry date to store beside it: --token-expires; else the stored one when the token
+# is the one deployed (read back from SSM and compared in node, through standard input, never
+# argv); else asked for on a terminal; else "unknown" (no alarm before it expires).
+settle_token_expiry() {
+  if $token_expires_given; then
+    check_token_expiry "$token_expires"
+    return 0
+  fi
+  local prefix kept=''
+  prefix=$(parameter_prefix)
+  if aws_cli ssm get-parameters --names "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"     "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')" --with-decryption     --query 'Parameters[].[Name,Value]' --output json >"$WORK/stored.json" 2>/dev/null; then
+    kept=$(printf '%s' "$JIRA_TOKEN" | node -e '
+      const fs = require("fs");
+      const token = fs.readFileSync(0, "utf8");
+      const stored = JSON.parse(fs.readFileSync(process.argv[1], "utf8") || "[]") || [];
+      const value = (leaf) => ((stored.find((p) => String(p[0]).endsWith("/" + leaf)) || [])[1]);
+      const expiry = value(process.argv[3]);
+      if (value(process.argv[2]) === token && expiry && expiry !== "unknown") process.stdout.write(expiry);'       "$WORK/stored.json" "$(json_get "$CONTRACT" 'j.parameters.jiraToken')" "$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')") || kept=''
+  fi
+  rm -f "$WORK/stored.json"
+  if [ -n "$kept" ] && { [ "$kept" = never ] || days_until "$kept" >/dev/null; }; then
+    token_expires=$kept
+    printf '    the token is the one deployed: its expiry date (%s) is kept\n' "$token_expires"
+    return 0
+  fi
+  if [ -t 0 ] && [ -t 2 ]; then
+    local answer=''
+    IFS= read -rp "When does the $(token_label) expire? YYYY-MM-DD$([ "$jira_flavor" = cloud ] && printf ' (id.atlassian.com shows it beside the token)' || printf ', or never'); Enter if not known: " answer || true
+    if [ -n "$answer" ]; then
+      check_token_expiry "$answer"
+      token_expires=$answer
+      return 0
+    fi
+  fi
+  token_expires=unknown
+  printf '    warning: the expiry date of the %s is not known: no alarm will warn before it expires (pass --token-expires YYYY-MM-DD)\n' "$(token_label)"
+}
+
 # The host of --url, lower case (no port, no path).
 url_host() {
   local host=${url#https://}
@@ -323,6 +397,7 @@ validate_deploy_args() {
       fail "--skip-jira-check: cannot tell whether $url is Jira Cloud or Jira Data Center without asking it; pass --jira-flavor cloud or --jira-flavor data-center"
     fi
   fi
+  ! $token_expires_given || check_token_expiry "$token_expires"
   [ -n "$project_key" ] || fail 'missing --project-key (e.g. SEC)'
   [[ $project_key =~ ^[A-Z][A-Z0-9_]+$ ]] ||
     fail "--project-key $project_key is not a Jira project key (upper-case letter, then upper-case letters, digits or _)"
@@ -864,12 +939,24 @@ one_line_set() { # the distinct words of $1, sorted, on one line
 # Steps
 # ---------------------------------------------------------------------------------------------
 store_token() {
-  local name
+  local name expiry_name
   name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
   say "$(token_label) -> SSM SecureString $name"
   printf '%s' "$JIRA_TOKEN" >"$WORK/token"
   put_secure_string "$name" "$WORK/token" "$(token_label) of the SIR integration (written by deploy.sh)"
   rm -f "$WORK/token"
+  expiry_name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')"
+  say "its expiry date ($token_expires) -> SSM String $expiry_name"
+  printf '%s' "$token_expires" >"$WORK/token-expires"
+  local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$expiry_name" --type String --overwrite
+    --description "When the $(token_label) expires, YYYY-MM-DD, unknown or never (written by deploy.sh)"
+    --value "file://$WORK/token-expires" --output text --query Version)
+  if $dry_run; then
+    mutate "${put[@]}"
+  else
+    "${put[@]}" >/dev/null || die "could not write $expiry_name (see above)"
+  fi
+  rm -f "$WORK/token-expires"
 }
 
 # Writes the SecureString NAME from FILE (never argv) with DESCRIPTION; shown only in a dry run.
@@ -1225,6 +1312,7 @@ deploy() {
   read_mapping_document
   count_backfill
   check_jira
+  settle_token_expiry
   check_build_tools
   prepare_cdk_arguments
   store_token
@@ -1276,13 +1364,15 @@ destroy() {
   say "deleting the stack $stack_name"
   mutate aws "${aws_opts[@]}" cloudformation delete-stack --stack-name "$stack_name"
   mutate aws "${aws_opts[@]}" cloudformation wait stack-delete-complete --stack-name "$stack_name"
-  token_name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
-  say "deleting the token parameter $token_name"
-  if $dry_run; then
-    mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$token_name"
-  elif ! aws_cli ssm delete-parameter --name "$token_name" 2>"$WORK/ssm.err"; then
-    grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $token_name: $(cat "$WORK/ssm.err")"
-  fi
+  for token_name in "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" \
+    "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')"; do
+    say "deleting the token parameter $token_name"
+    if $dry_run; then
+      mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$token_name"
+    elif ! aws_cli ssm delete-parameter --name "$token_name" 2>"$WORK/ssm.err"; then
+      grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $token_name: $(cat "$WORK/ssm.err")"
+    fi
+  done
   local secret_name
   secret_name=$(webhook_secret_name)
   say "deleting the webhook secret parameter $secret_name (if any); delete the stack's Jira webhook in Jira (Settings -> System -> WebHooks) too"
@@ -1462,6 +1552,19 @@ else {
   console.log(`    ${why}`);
   attention.push(why);
 }
+const expiry = j.tokenExpiresOn || "";
+if (/^\d{4}-\d{2}-\d{2}$/.test(expiry)) {
+  const days = Math.round(Date.parse(`${expiry}T00:00:00Z`) / 86400000) - Math.floor(now / 86400);
+  const rotate = "create a new one and run ./deploy.sh again with it (--token - --token-expires YYYY-MM-DD)";
+  if (days < 0) {
+    console.log(`    the token expired on ${expiry}`);
+    attention.push(`the Jira token expired on ${expiry}: ${rotate}`);
+  } else {
+    console.log(`    the token expires on ${expiry}: ${days} day(s) left`);
+    if (days <= 30) attention.push(`the Jira token expires in ${days} day(s), on ${expiry}: ${rotate}`);
+  }
+} else if (expiry === "never") console.log("    the token does not expire");
+else console.log("    the token\x27s expiry date is not known: no alarm warns before it expires (./deploy.sh --token-expires YYYY-MM-DD stores it)");
 const p = j.problems || {};
 if (p.status === 200) {
   const keys = p.keys || [];
@@ -1606,6 +1709,13 @@ collect_jira_status() {
     die "could not read the deployed Jira user: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
   project_key=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraProjectKey')" --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
     die "could not read the deployed Jira project: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+  # The token's expiry date (deploy.sh stores it beside the token; none before this release).
+  local token_expires_on
+  token_expires_on=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')" \
+    --query Parameter.Value --output text 2>"$WORK/ssm.err") || {
+    grep -q ParameterNotFound "$WORK/ssm.err" || die "could not read the Jira token's expiry date: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+    token_expires_on=''
+  }
   JIRA_TOKEN=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" --with-decryption \
     --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
     die "could not read the deployed Jira token: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
@@ -1642,7 +1752,7 @@ process.stdout.write(JSON.stringify({ status: Number(code) || 0, user, error: Nu
   # shellcheck disable=SC2016 # ${...} and $ below are JavaScript, not shell
   node -e '
 const fs = require("fs");
-const [work, code, url] = process.argv.slice(1);
+const [work, code, url, tokenExpiresOn] = process.argv.slice(1);
 const credentials = JSON.parse(fs.readFileSync(`${work}/jira-credentials.json`, "utf8"));
 let problems = { status: Number(code) || 0, keys: [], more: false, error: code ? null : "not asked" };
 if (code === "200") {
@@ -1652,7 +1762,7 @@ if (code === "200") {
     problems.more = Boolean(j.nextPageToken) || (typeof j.total === "number" && j.total > problems.keys.length);
   } catch (e) { problems = { status: 0, keys: [], more: false, error: "an answer that is not JSON" }; }
 }
-process.stdout.write(JSON.stringify({ url, credentials, problems }));' "$WORK" "$code" "$url" >"$WORK/jira-status.json"
+process.stdout.write(JSON.stringify({ url, credentials, problems, tokenExpiresOn }));' "$WORK" "$code" "$url" "$token_expires_on" >"$WORK/jira-status.json"
   rm -f "$WORK/jira.json"
 }
 
@@ -1805,6 +1915,7 @@ run_local() {
     need node 'install Node.js 20 or later (https://nodejs.org): it prints the status'
     args+=(--status)
   fi
+  [ -z "$token_expires" ] || [ -n "$url" ] || fail "--token-expires goes with a real Jira site (--url …): the Jira emulator's token does not expire"
   if [ -n "$url$email$project_key$token_arg" ]; then
     $demo && fail '--demo runs against the Jira emulator only; drop --email/--url/--token/--project-key'
     # No detection here: a host that is not Atlassian's may be a Data Center, which --local cannot
@@ -1818,6 +1929,7 @@ run_local() {
     [ -n "$email" ] || fail '--local with a Jira site needs --email (on Jira Data Center: the user name)'
     read_token
     args+=(--url "$url" --email "$email" --project-key "$project_key")
+    [ -z "$token_expires" ] || args+=(--token-expires "$token_expires")
     # The binary reads the token from its environment, never from argv.
     export JIRA_API_TOKEN=$JIRA_TOKEN
   fi
@@ -1847,20 +1959,20 @@ main() {
   if $replay_wanted; then
     [ "$mode" != destroy ] || fail '--replay-dlq does not go with --destroy'
     if $reconcile || $status_wanted || $demo; then fail '--replay-dlq goes alone (with --function and --dry-run)'; fi
-    [ -z "$url$email$project_key$token_arg" ] || fail '--replay-dlq needs no Jira options'
+    [ -z "$url$email$project_key$token_arg$token_expires" ] || fail '--replay-dlq needs no Jira options'
     [ "$mode" = local ] || mode=replay
   fi
   if $status_wanted; then
     [ "$mode" != destroy ] || fail '--status does not go with --destroy'
     $reconcile && fail '--status does not go with --reconcile'
     $demo && fail '--status does not go with --demo'
-    [ -z "$url$email$project_key$token_arg" ] || fail '--status needs no Jira options: it reads the deployed ones'
+    [ -z "$url$email$project_key$token_arg$token_expires" ] || fail '--status needs no Jira options: it reads the deployed ones'
     [ "$mode" = local ] || mode=status
   fi
   if $reconcile; then
     [ "$mode" != destroy ] || fail '--reconcile does not go with --destroy'
     $demo && fail '--reconcile does not go with --demo'
-    [ -z "$url$email$project_key$token_arg" ] || fail '--reconcile needs no Jira options'
+    [ -z "$url$email$project_key$token_arg$token_expires" ] || fail '--reconcile needs no Jira options'
     [ "$mode" = local ] || mode=reconcile
   fi
   case $mode in

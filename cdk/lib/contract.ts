@@ -35,6 +35,8 @@ export interface Contract {
     readonly jiraUrl: string;
     readonly jiraProjectKey: string;
     readonly jiraToken: string;
+    /** When the Jira token expires (a String deploy.sh writes beside the token; optional at run time). */
+    readonly jiraTokenExpiresOn: string;
     /** The webhook intake's secret (a SecureString deploy.sh writes; optional at run time). */
     readonly jiraWebhookSecret: string;
     readonly statusMapping: string;
@@ -76,6 +78,7 @@ export interface Contract {
       readonly successfulRuns: string;
       readonly syncLagSeconds: string;
       readonly configRejected: string;
+      readonly jiraTokenDaysLeft: string;
     };
   };
   /** How long a claim of jira-client or sir-client lasts unless renewed (the Rust shared::store::CLAIM_LEASE). */
@@ -117,6 +120,7 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['parameters.defaultPrefix', contract.parameters?.defaultPrefix],
     ['parameters.prefixOfOtherStacks', contract.parameters?.prefixOfOtherStacks],
     ['parameters.jiraToken', contract.parameters?.jiraToken],
+    ['parameters.jiraTokenExpiresOn', contract.parameters?.jiraTokenExpiresOn],
     ['parameters.jiraWebhookSecret', contract.parameters?.jiraWebhookSecret],
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
     ['jiraSiteEnv.flavor', contract.jiraSiteEnv?.flavor],

@@ -36,6 +36,8 @@ export class OperationsDashboard extends Construct {
   public readonly lagAlarms: cloudwatch.Alarm[];
   /** The mapping document in SSM does not parse: the functions keep the last good one. */
   public readonly configRejectedAlarm: cloudwatch.Alarm;
+  /** The Jira token expires within 30 days, and within 7 (the date deploy.sh stored with it). */
+  public readonly tokenExpiryAlarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
     super(scope, id);
@@ -63,6 +65,20 @@ export class OperationsDashboard extends Construct {
         label,
         period: Duration.hours(1),
         usingMetrics: {},
+      });
+
+    // The fewest days the Jira token had left over an hour, as the functions that call Jira
+    // wrote them (each writes it on every invocation that called Jira, when the date is known).
+    const tokenDaysLeft = () =>
+      new cloudwatch.MathExpression({
+        expression: 'MIN([toJira, intake, toSir])',
+        usingMetrics: {
+          toJira: own('jiraClient', m.names.jiraTokenDaysLeft, 'Minimum'),
+          intake: own('jiraNotificationsHandler', m.names.jiraTokenDaysLeft, 'Minimum'),
+          toSir: own('sirClient', m.names.jiraTokenDaysLeft, 'Minimum'),
+        },
+        period: Duration.hours(1),
+        label: 'days until the Jira token expires',
       });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -167,6 +183,17 @@ export class OperationsDashboard extends Construct {
         right: [own('poller', m.names.successfulRuns), own('jiraClient', m.names.successfulRuns)],
       }),
     );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Days until the Jira token expires (the date deploy.sh stored with it)',
+        width,
+        left: [tokenDaysLeft()],
+        leftAnnotations: [
+          { value: 30, label: '30 days', color: '#ff7f0e' },
+          { value: 7, label: '7 days', color: '#d62728' },
+        ],
+      }),
+    );
 
     // Cases are open (the poller listed some) and jira-client applied nothing for `hours`: the
     // poller's audits alone publish an event per open pair every audit interval, so silence
@@ -231,5 +258,21 @@ export class OperationsDashboard extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+
+    // The Jira token's expiry date, stored by deploy.sh beside it: every invocation that calls
+    // Jira writes the days left. Two alarms, so the warning comes a month ahead and again a week
+    // ahead (an action on the 7-day one can page where the 30-day one only mails). No value (no
+    // date stored, or no Jira call in the hour) is no breach.
+    this.tokenExpiryAlarms = ([30, 7] as const).map(
+      (days) =>
+        new cloudwatch.Alarm(this, `JiraTokenExpiresIn${days}DaysAlarm`, {
+          alarmDescription: `the Jira API token expires in ${days} days or less (or has expired): create a new one and run ./deploy.sh again with --token - --token-expires YYYY-MM-DD (see README "Troubleshooting")`,
+          metric: tokenDaysLeft(),
+          threshold: days,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+    );
   }
 }

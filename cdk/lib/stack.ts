@@ -329,7 +329,13 @@ export class IntegrationStack extends Stack {
       resource: 'parameter',
       resourceName: parameterName(contract.parameters.jiraToken).replace(/^\//, ''),
     });
-    const jiraSettingsArns = [emailParameter.parameterArn, urlParameter.parameterArn, projectParameter.parameterArn, tokenParameterArn];
+    // The token's expiry date, a String deploy.sh writes beside it (it may not exist: not known).
+    const tokenExpiresOnArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: parameterName(contract.parameters.jiraTokenExpiresOn).replace(/^\//, ''),
+    });
+    const jiraSettingsArns = [emailParameter.parameterArn, urlParameter.parameterArn, projectParameter.parameterArn, tokenParameterArn, tokenExpiresOnArn];
     // The same for the webhook intake's secret (it may not exist: the intake is then off).
     const webhookSecretArn = this.formatArn({
       service: 'ssm',
@@ -701,7 +707,7 @@ export class IntegrationStack extends Stack {
       auditIntervalMinutes: props.auditIntervalMinutes,
     });
     if (alarmAction) {
-      [operations.noSyncAlarm, ...operations.lagAlarms, operations.configRejectedAlarm].forEach((alarm) =>
+      [operations.noSyncAlarm, ...operations.lagAlarms, operations.configRejectedAlarm, ...operations.tokenExpiryAlarms].forEach((alarm) =>
         alarm.addAlarmAction(alarmAction),
       );
     }

@@ -143,3 +143,25 @@ test('an alarm says when a mapping document in SSM does not parse, notifying the
   expect(alarms[0].TreatMissingData).toBe('notBreaching');
   expect(alarms[0].AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
 });
+
+test('two alarms warn 30 and 7 days before the Jira token expires, from every function that calls Jira', () => {
+  const alarms = Object.values(resourcesOf(alarmed.json, 'AWS::CloudWatch::Alarm'))
+    .map((a: any) => a.Properties)
+    .filter((a: any) => /Jira API token expires in/.test(a.AlarmDescription ?? ''));
+  expect(alarms.map((a: any) => a.Threshold).sort((a: number, b: number) => a - b)).toEqual([7, 30]);
+  for (const alarm of alarms) {
+    expect(alarm.ComparisonOperator).toBe('LessThanOrEqualToThreshold');
+    expect(alarm.TreatMissingData).toBe('notBreaching');
+    expect(alarm.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
+    const names = JSON.stringify(alarm.Metrics);
+    expect(names).toContain(M.names.jiraTokenDaysLeft);
+    expect(names).toContain('"Stat":"Minimum"');
+    for (const key of ['jiraClient', 'jiraNotificationsHandler', 'sirClient'] as const) {
+      expect(names).toContain(fnRef(alarmed, key).slice(1, -1));
+    }
+    expect(names).toContain('MIN([');
+    expect(alarm.AlarmDescription).toContain('--token-expires');
+  }
+  const dashboard = JSON.stringify(resourcesOf(alarmed.json, 'AWS::CloudWatch::Dashboard'));
+  expect(dashboard).toContain(M.names.jiraTokenDaysLeft);
+});

@@ -57,7 +57,7 @@ test('an existing table is reused, not created, and IAM points at it', () => {
 });
 
 test('alarms notify the given topic', () => {
-  template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
+  template.resourceCountIs('AWS::CloudWatch::Alarm', 14);
   template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [alarmTopicArn] });
 });
 

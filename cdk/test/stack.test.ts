@@ -390,14 +390,18 @@ describe('SSM parameters and the token', () => {
 
   test('the token appears only as a parameter ARN in the readers\' IAM policies', () => {
     const text = JSON.stringify(json);
+    // (jiraToken and jiraTokenExpiresOn, the expiry date stored beside it, in each reader's policy)
     const mentions = text.split(contract.parameters.jiraToken).length - 1;
+    const expiryMentions = text.split(contract.parameters.jiraTokenExpiresOn).length - 1;
     const readers = FUNCTION_KEYS.filter((k) => policyOf(k).some((s) => s.Sid === 'JiraSettings'));
     expect(readers.sort()).toEqual(['jiraClient', 'jiraNotificationsHandler', 'sirClient']);
-    expect(mentions).toBe(readers.length);
+    expect(expiryMentions).toBe(readers.length);
+    expect(mentions).toBe(2 * readers.length);
     for (const key of readers) {
       const statement = policyOf(key).find((s) => s.Sid === 'JiraSettings');
       expect(statement.Action).toBe('ssm:GetParameters');
-      expect(JSON.stringify(statement.Resource)).toContain(`:parameter/${prefix.slice(1)}/${contract.parameters.jiraToken}`);
+      expect(JSON.stringify(statement.Resource)).toContain(`:parameter/${prefix.slice(1)}/${contract.parameters.jiraToken}"`);
+      expect(JSON.stringify(statement.Resource)).toContain(`:parameter/${prefix.slice(1)}/${contract.parameters.jiraTokenExpiresOn}"`);
     }
   });
 });
@@ -533,7 +537,7 @@ describe('IAM least privilege', () => {
 describe('alarms', () => {
   test('a DLQ-depth alarm and an Errors alarm per function', () => {
     // the DLQ and Errors alarms, and the no-sync alarm (dashboard.test.ts)
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 14);
     for (const key of FUNCTION_KEYS) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',

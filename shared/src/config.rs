@@ -260,6 +260,13 @@ impl ParameterNames {
         format!("{}/jiraToken", self.prefix)
     }
 
+    /// When the Jira token expires (`YYYY-MM-DD`, UTC; `unknown`, `never` or absent: no date):
+    /// an optional String deploy.sh writes beside the token (`--token-expires`), see
+    /// [`TokenExpiry`].
+    pub fn jira_token_expires_on(&self) -> String {
+        format!("{}/jiraTokenExpiresOn", self.prefix)
+    }
+
     /// The Jira webhook intake's secret: an optional SecureString, created by deploy.sh outside
     /// CloudFormation (`--intake webhook|both`).
     pub fn jira_webhook_secret(&self) -> String {
@@ -407,11 +414,67 @@ pub struct JiraSettings {
     pub token: SecretString,
     /// Which Jira the site is (from the environment, see [`ENV_JIRA_FLAVOR`]).
     pub flavor: JiraFlavor,
+    /// When the token expires, if deploy.sh was told (`--token-expires`).
+    pub token_expires_on: Option<TokenExpiry>,
+}
+
+/// The day a Jira token expires (Atlassian API tokens live at most a year; a personal access
+/// token of Jira Data Center may have an expiry date too). Atlassian offers no API that tells
+/// a token's expiry, so deploy.sh asks for it and stores it beside the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokenExpiry {
+    /// Days since 1970-01-01 (UTC).
+    day: i64,
+}
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+impl TokenExpiry {
+    /// `YYYY-MM-DD` (a real calendar day), else `None`.
+    pub fn parse(text: &str) -> Option<TokenExpiry> {
+        let shaped = text.len() == 10
+            && text.char_indices().all(|(i, c)| match i {
+                4 | 7 => c == '-',
+                _ => c.is_ascii_digit(),
+            });
+        if !shaped {
+            return None;
+        }
+        let midnight = aws_smithy_types::DateTime::from_str(
+            &format!("{text}T00:00:00Z"),
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .ok()?;
+        let expiry = TokenExpiry {
+            day: midnight.secs().div_euclid(SECONDS_PER_DAY),
+        };
+        // The parser rolls 2026-02-30 over to March: only a day that reads back the same is one.
+        (expiry.to_string() == text).then_some(expiry)
+    }
+
+    /// Whole days from the UTC day of `now_epoch_seconds` to the expiry day: 0 on the day
+    /// itself, negative once it has passed.
+    pub fn days_left(self, now_epoch_seconds: u64) -> i64 {
+        let today =
+            i64::try_from(now_epoch_seconds / SECONDS_PER_DAY.unsigned_abs()).unwrap_or(i64::MAX);
+        self.day.saturating_sub(today)
+    }
+}
+
+impl std::fmt::Display for TokenExpiry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let midnight = aws_smithy_types::DateTime::from_secs(self.day * SECONDS_PER_DAY);
+        match midnight.fmt(aws_smithy_types::date_time::Format::DateTime) {
+            Ok(text) => f.write_str(text.get(..10).unwrap_or(&text)),
+            Err(_) => Err(std::fmt::Error),
+        }
+    }
 }
 
 impl JiraSettings {
-    /// Reads the four Jira parameters in one GetParameters call, decrypting the token. Names every
-    /// missing parameter; refuses a token that is not a SecureString.
+    /// Reads the Jira parameters in one GetParameters call, decrypting the token. Names every
+    /// missing parameter (the token's expiry date is optional); refuses a token that is not a
+    /// SecureString and an expiry date that is not `YYYY-MM-DD`.
     pub async fn load(
         ssm: &aws_sdk_ssm::Client,
         names: &ParameterNames,
@@ -422,6 +485,7 @@ impl JiraSettings {
             names.jira_url(),
             names.jira_project_key(),
             names.jira_token(),
+            names.jira_token_expires_on(),
         ];
         let out = ssm
             .get_parameters()
@@ -430,9 +494,16 @@ impl JiraSettings {
             .send()
             .await
             .map_err(Error::ssm("GetParameters", &wanted.join(", ")))?;
-        if !out.invalid_parameters().is_empty() {
+        let expiry_name = names.jira_token_expires_on();
+        let missing: Vec<&str> = out
+            .invalid_parameters()
+            .iter()
+            .map(String::as_str)
+            .filter(|name| *name != expiry_name)
+            .collect();
+        if !missing.is_empty() {
             return Err(Error::MissingParameter {
-                name: out.invalid_parameters().join(", "),
+                name: missing.join(", "),
             });
         }
         let find = |name: &str| {
@@ -462,6 +533,7 @@ impl JiraSettings {
             project_key: value(&names.jira_project_key())?,
             token: SecretString::from(token.value().unwrap_or_default().trim().to_owned()),
             flavor,
+            token_expires_on: token_expiry(&out, &expiry_name)?,
         };
         settings.validate(names)?;
         Ok(settings)
@@ -497,6 +569,32 @@ impl JiraSettings {
         }
         Ok(())
     }
+}
+
+/// The token's expiry date among the parameters `out` read: `None` when absent, empty,
+/// `unknown` or `never` (the words deploy.sh stores when it has no date).
+fn token_expiry(
+    out: &aws_sdk_ssm::operation::get_parameters::GetParametersOutput,
+    name: &str,
+) -> Result<Option<TokenExpiry>> {
+    let Some(text) = out
+        .parameters()
+        .iter()
+        .find(|p| p.name() == Some(name))
+        .and_then(|p| p.value())
+        .map(str::trim)
+        .filter(|text| !matches!(*text, "" | "unknown" | "never"))
+    else {
+        return Ok(None);
+    };
+    TokenExpiry::parse(text)
+        .map(Some)
+        .ok_or_else(|| Error::InvalidConfig {
+            name: name.to_owned(),
+            reason: format!(
+                "{text:?} is not a date (YYYY-MM-DD): run ./deploy.sh again with --token-expires"
+            ),
+        })
 }
 
 /// The Jira settings as SSM holds them, read again by a [`crate::jira::JiraClient`] (see
@@ -805,6 +903,30 @@ mod tests {
     }
 
     #[test]
+    fn a_token_expiry_is_a_calendar_day_and_counts_whole_days_left_in_utc() {
+        let expiry = TokenExpiry::parse("2026-12-31").unwrap();
+        assert_eq!(expiry.to_string(), "2026-12-31");
+        // 2026-12-01T23:59:59Z and 2026-12-31T00:00:00Z.
+        assert_eq!(expiry.days_left(1_796_169_599), 30);
+        assert_eq!(expiry.days_left(1_798_675_200), 0);
+        assert_eq!(expiry.days_left(1_798_675_200 + 86_400), -1);
+        assert_eq!(
+            TokenExpiry::parse("2028-02-29").unwrap().to_string(),
+            "2028-02-29"
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "31.12.2026",
+            "2026-1-31",
+            "",
+            "2026-12-31T00:00:00Z",
+        ] {
+            assert_eq!(TokenExpiry::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn token_never_appears_in_debug_output() {
         let settings = JiraSettings {
             email: "bot@example.com".into(),
@@ -812,6 +934,7 @@ mod tests {
             project_key: "SEC".into(),
             token: SecretString::from("ATATT3xFfGF0-very-secret".to_owned()),
             flavor: JiraFlavor::Cloud,
+            token_expires_on: None,
         };
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");

@@ -123,11 +123,14 @@ pub enum Error {
     /// Jira refused the integration's credentials (401), also after they were read again from
     /// SSM: the token expired or was revoked, or the user lost access.
     #[error(
-        "Jira {operation}: Jira refused the integration's credentials (HTTP 401: {messages}). The API token has expired or was revoked, or the integration user lost access: create a new token and run ./deploy.sh again with it (--token -); the functions read it within one retry"
+        "Jira {operation}: Jira refused the integration's credentials (HTTP 401: {messages}). {}: create a new token and run ./deploy.sh again with it (--token - --token-expires YYYY-MM-DD); the functions read it within one retry",
+        refusal_cause(.expired_on.as_ref())
     )]
     JiraCredentialsRefused {
         operation: &'static str,
         messages: String,
+        /// The day the token expired, when deploy.sh stored its expiry date and it has passed.
+        expired_on: Option<crate::config::TokenExpiry>,
     },
 
     /// Not sent: Jira's earlier 429 paused this part of its API for longer than one run waits.
@@ -283,6 +286,17 @@ impl FailedEntry {
                     | "ServiceUnavailable"
             )
         )
+    }
+}
+
+/// Why Jira refused the credentials, as far as the integration can tell.
+fn refusal_cause(expired_on: Option<&crate::config::TokenExpiry>) -> String {
+    match expired_on {
+        Some(day) => {
+            format!("The API token expired on {day} (the expiry date stored with it by deploy.sh)")
+        }
+        None => "The API token has expired or was revoked, or the integration user lost access"
+            .to_owned(),
     }
 }
 

@@ -45,7 +45,7 @@ use serde_json::{Value, json};
 use crate::adf::{adf_to_text, text_to_adf};
 use crate::attachment_body::{AttachmentBody, AttachmentSource};
 use crate::comment_marker::{CommentMarker, MARKER_PROPERTY};
-use crate::config::{DataCenterAuth, JiraFlavor, JiraSettings};
+use crate::config::{DataCenterAuth, JiraFlavor, JiraSettings, TokenExpiry};
 use crate::error::{Error, Result};
 use crate::http_transport::{HttpTransport, ReqwestTransport};
 use crate::issue_description::{WIKI_SOURCE, find_details_block, strip_details_block};
@@ -479,6 +479,8 @@ struct SignIn {
     site: Url,
     email: String,
     token: SecretString,
+    /// When the token expires, if deploy.sh was told.
+    token_expires_on: Option<TokenExpiry>,
     read_at: Instant,
     /// Counts the changes of e-mail or token: a request refused with an older generation is
     /// sent again with the current one, without reading SSM again.
@@ -508,6 +510,7 @@ impl SignIn {
             site,
             email: settings.email.clone(),
             token: settings.token.clone(),
+            token_expires_on: settings.token_expires_on,
             read_at: Instant::now(),
             generation: 0,
             unchanged_at: None,
@@ -737,6 +740,7 @@ impl JiraClient {
             current.generation += 1;
             current.unchanged_at = None;
         }
+        current.token_expires_on = fresh.token_expires_on;
         current.read_at = Instant::now();
         Ok(changed)
     }
@@ -892,7 +896,13 @@ impl JiraClient {
         F: Future<Output = Result<RequestBuilder>> + Send,
     {
         self.refresh_if_stale().await;
-        let seen = self.sign_in().generation;
+        let (seen, expiry) = {
+            let sign_in = self.sign_in();
+            (sign_in.generation, sign_in.token_expires_on)
+        };
+        if let Some(expiry) = expiry {
+            crate::metrics::note_jira_token_days_left(expiry.days_left(clock::now_epoch_seconds()));
+        }
         match self.send_with_retries(operation, idempotent, &build).await {
             Err(Error::JiraCredentialsRefused { .. })
                 if self.newer_sign_in_after_refusal(seen).await =>
@@ -903,8 +913,25 @@ impl JiraClient {
                 );
                 self.send_with_retries(operation, idempotent, &build).await
             }
+            // Said with the expiry date just read again: it may have passed since the request.
+            Err(Error::JiraCredentialsRefused {
+                operation,
+                messages,
+                ..
+            }) => Err(Error::JiraCredentialsRefused {
+                operation,
+                messages,
+                expired_on: self.token_expired_on(),
+            }),
             other => other,
         }
+    }
+
+    /// The day the token expired, if deploy.sh stored its expiry date and the day has passed.
+    fn token_expired_on(&self) -> Option<TokenExpiry> {
+        self.sign_in()
+            .token_expires_on
+            .filter(|expiry| expiry.days_left(clock::now_epoch_seconds()) < 0)
     }
 
     /// One request, with the retries of the module rules.
@@ -1001,6 +1028,7 @@ impl JiraClient {
                     error: Error::JiraCredentialsRefused {
                         operation,
                         messages,
+                        expired_on: self.token_expired_on(),
                     },
                     retry: false,
                     retry_after: None,

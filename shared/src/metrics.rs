@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
@@ -67,6 +67,10 @@ pub mod names {
     /// that wrote it on the other: one value per event that wrote something (a distribution,
     /// so CloudWatch keeps p50/p99).
     pub const SYNC_LAG_SECONDS: &str = "SyncLagSeconds";
+    /// Days until the Jira token expires (0 on its last day, negative once expired), as the
+    /// expiry date deploy.sh stored beside the token says; written by each invocation that
+    /// called Jira, none when the date is not known. The stack alarms at 30 and at 7.
+    pub const JIRA_TOKEN_DAYS_LEFT: &str = "JiraTokenDaysLeft";
 }
 
 /// Dimension of [`names::ITEMS_NOT_SYNCED`].
@@ -95,12 +99,29 @@ impl Remote {
 }
 
 /// Retries and throttled answers seen during one invocation, per [`Remote`] (see [`measure`]).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RemoteCalls {
     retries: [AtomicU64; 2],
     throttles: [AtomicU64; 2],
     /// Settings read again that did not parse (the last good ones stayed in use).
     config_rejected: AtomicU64,
+    /// The fewest days the Jira token had left when a request was signed; [`NO_DAYS_LEFT`]:
+    /// none was signed, or the expiry date is not known.
+    jira_token_days_left: AtomicI64,
+}
+
+/// See [`RemoteCalls::jira_token_days_left`].
+const NO_DAYS_LEFT: i64 = i64::MAX;
+
+impl Default for RemoteCalls {
+    fn default() -> Self {
+        RemoteCalls {
+            retries: Default::default(),
+            throttles: Default::default(),
+            config_rejected: AtomicU64::default(),
+            jira_token_days_left: AtomicI64::new(NO_DAYS_LEFT),
+        }
+    }
 }
 
 tokio::task_local! {
@@ -125,6 +146,9 @@ pub fn measure<T>(invocation: impl Future<Output = T>) -> impl Future<Output = (
                 .each_ref()
                 .map(|n| AtomicU64::new(n.load(Ordering::Relaxed))),
             config_rejected: AtomicU64::new(calls.config_rejected.load(Ordering::Relaxed)),
+            jira_token_days_left: AtomicI64::new(
+                calls.jira_token_days_left.load(Ordering::Relaxed),
+            ),
         });
         (output, calls)
     })
@@ -151,11 +175,23 @@ pub fn note_config_rejected() {
     note(|calls| &calls.config_rejected);
 }
 
+/// Notes that a request to Jira went out with a token that expires in `days` days (see
+/// [`names::JIRA_TOKEN_DAYS_LEFT`]).
+pub fn note_jira_token_days_left(days: i64) {
+    let _outside = CALLS.try_with(|calls| {
+        calls
+            .jira_token_days_left
+            .fetch_min(days, Ordering::Relaxed)
+    });
+}
+
 /// A CloudWatch unit the integration uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     Count,
     Seconds,
+    /// A level without a CloudWatch unit (days left).
+    None,
 }
 
 impl Unit {
@@ -163,6 +199,7 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Seconds => "Seconds",
+            Unit::None => "None",
         }
     }
 }
@@ -270,6 +307,15 @@ impl InvocationMetrics {
                 REMOTE_DIMENSION,
                 remote.name(),
                 count(&calls.throttles[remote as usize]),
+            );
+        }
+        let days_left = calls.jira_token_days_left.load(Ordering::Relaxed);
+        if days_left != NO_DAYS_LEFT {
+            add(
+                &mut self.plain,
+                names::JIRA_TOKEN_DAYS_LEFT,
+                Unit::None,
+                days_left as f64,
             );
         }
         let rejected = calls.config_rejected.load(Ordering::Relaxed);
@@ -725,6 +771,43 @@ mod tests {
         assert_eq!(value("Jira", "RemoteThrottles"), Some(1.0), "{lines:?}");
         assert_eq!(value("SIR", "RemoteThrottles"), Some(1.0), "{lines:?}");
         assert_eq!(value("SIR", "RemoteRetries"), None, "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn an_invocation_that_called_jira_writes_the_fewest_days_its_token_had_left() {
+        struct Nothing;
+        impl RecordMetrics for Nothing {
+            fn record_metrics(&self, _metrics: &mut InvocationMetrics) {}
+        }
+        let outcome: Result<Nothing, std::convert::Infallible> = Ok(Nothing);
+        let days_left = |calls: &RemoteCalls| {
+            let lines = lines(&of_outcome("f", &outcome, calls));
+            let roots: Vec<_> = lines.iter().map(|l| parse_emf_line(l).unwrap()).collect();
+            let root = roots
+                .iter()
+                .find(|r| r.contains_key(names::JIRA_TOKEN_DAYS_LEFT))?;
+            let unit = root["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["Name"] == json!(names::JIRA_TOKEN_DAYS_LEFT))
+                .map(|m| m["Unit"].clone());
+            assert_eq!(unit, Some(json!("None")));
+            root[names::JIRA_TOKEN_DAYS_LEFT].as_f64()
+        };
+        let ((), calls) = measure(async {
+            note_jira_token_days_left(12);
+            note_jira_token_days_left(-1);
+            note_jira_token_days_left(12);
+        })
+        .await;
+        assert_eq!(days_left(&calls), Some(-1.0), "an expired token says so");
+        let ((), calls) = measure(async { note_retry(Remote::Sir) }).await;
+        assert_eq!(
+            days_left(&calls),
+            None,
+            "no request signed, or no date known"
+        );
     }
 
     #[test]

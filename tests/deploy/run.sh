@@ -130,6 +130,20 @@ test_local_with_a_real_jira_passes_the_token_only_in_the_environment() {
   expect called 'JIRA_API_TOKEN=set'
   expect token_nowhere_in_calls
   expect not_called 'aws '
+  # The token's expiry date goes with it, as deploy.sh stores it beside the token.
+  local day
+  day=$(days_from_today 30)
+  setup
+  local_sandbox
+  with_token_on_stdin
+  deploy --local --email bot@example.com --url https://example.atlassian.net --project-key SEC --token - --token-expires "$day"
+  expect exit_code 0
+  expect called "sir-jira-local --url https://example.atlassian.net --email bot@example.com --project-key SEC --token-expires $day"
+  setup
+  local_sandbox
+  deploy --local --token-expires "$day"
+  expect exit_code 2
+  expect output_has '--token-expires goes with a real Jira site'
 }
 
 test_local_demo_with_a_real_jira_is_refused() {
@@ -204,6 +218,62 @@ test_deploy_runs_the_steps_in_order_and_prints_the_topic() {
   expect output_has 'Publish to Amazon SNS'
   expect token_file_was_private
   expect token_nowhere_in_calls
+  expect temp_files_removed
+}
+
+# A date N days from today (UTC), YYYY-MM-DD.
+days_from_today() { node -e 'process.stdout.write(new Date(Date.now() + Number(process.argv[1]) * 86400000).toISOString().slice(0, 10))' -- "$1"; }
+
+test_the_token_expiry_date_is_stored_beside_the_token() {
+  local day
+  day=$(days_from_today 90)
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token - --token-expires "$day"
+  expect exit_code 0
+  expect in_order 'ssm put-parameter --name /SecurityIncidentResponse/jiraToken --type SecureString' \
+    'ssm put-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn --type String --overwrite' \
+    'cdk --no-notices deploy'
+  expect [ "$(cat "$SANDBOX/stub/ssm-value-expires")" = "$day" ]
+  expect output_lacks 'is not known'
+  # Given, it is not read back from SSM (the deployed token is never read then).
+  expect not_called 'ssm get-parameters'
+  expect token_file_was_private
+  expect temp_files_removed
+}
+
+test_a_token_expiry_that_is_no_date_passed_or_too_far_is_refused_before_anything_runs() {
+  local bad
+  for bad in 2026-02-30 31.12.2026 "$(days_from_today -1)" "$(days_from_today 400)" never; do
+    setup
+    with_token_on_stdin
+    deploy "${DEPLOY_ARGS[@]}" --token - --token-expires "$bad"
+    expect exit_code 2 || return 1
+    expect output_has "--token-expires $bad" || return 1
+    expect not_called 'put-parameter' || return 1
+  done
+  expect output_has 'Atlassian API tokens expire'
+}
+
+test_without_a_token_expiry_the_deployed_tokens_date_is_kept_or_it_is_stored_as_unknown() {
+  local day
+  day=$(days_from_today 40)
+  # The token deployed is the one given: its date stays.
+  STUB_ENV=(STUB_DEPLOYED_TOKEN="$TOKEN" STUB_TOKEN_EXPIRES="$day")
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect called 'ssm get-parameters --names /SecurityIncidentResponse/jiraToken /SecurityIncidentResponse/jiraTokenExpiresOn --with-decryption'
+  expect [ "$(cat "$SANDBOX/stub/ssm-value-expires")" = "$day" ]
+  expect output_has "its expiry date ($day) is kept"
+  expect token_nowhere_in_calls
+  # Another token, no terminal to ask on: unknown, and said.
+  setup
+  STUB_ENV=(STUB_TOKEN_EXPIRES="$day")
+  with_token_on_stdin
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  expect [ "$(cat "$SANDBOX/stub/ssm-value-expires")" = unknown ]
+  expect output_has 'warning: the expiry date of the Jira API token is not known'
   expect temp_files_removed
 }
 
@@ -655,7 +725,7 @@ test_running_twice_updates_in_place() {
   with_token_on_stdin
   deploy "${DEPLOY_ARGS[@]}" --token -
   expect exit_code 0
-  expect [ "$(grep -c 'ssm put-parameter .*--overwrite' "$STUB_LOG")" = 2 ]
+  expect [ "$(grep -c 'ssm put-parameter --name /SecurityIncidentResponse/jiraToken .*--overwrite' "$STUB_LOG")" = 2 ]
   expect [ "$(grep -c 'cdk --no-notices deploy' "$STUB_LOG")" = 2 ]
   # the second run found the CDK dependencies installed
   expect [ "$(grep -c '^npm ci' "$STUB_LOG")" = 1 ]
@@ -674,7 +744,8 @@ test_a_second_stack_keeps_its_settings_under_its_own_names() {
   deploy --destroy --region eu-west-1 --stack-name SirJiraSecondSite
   expect exit_code 0
   expect in_order 'cloudformation delete-stack --stack-name SirJiraSecondSite' \
-    'ssm delete-parameter --name /SirJiraSecondSite/jiraToken'
+    'ssm delete-parameter --name /SirJiraSecondSite/jiraToken' \
+    'ssm delete-parameter --name /SirJiraSecondSite/jiraTokenExpiresOn'
   expect not_called 'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken'
 }
 
@@ -792,6 +863,7 @@ test_destroy_keeps_the_table_and_removes_the_token() {
     'cloudformation delete-stack --stack-name SecurityIncidentResponseJira' \
     'cloudformation wait stack-delete-complete' \
     'ssm delete-parameter --name /SecurityIncidentResponse/jiraToken' \
+    'ssm delete-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn' \
     'ssm delete-parameter --name /SecurityIncidentResponse/jiraWebhookSecret'
   expect not_called 'dynamodb delete-table'
   expect output_has 'kept the mapping table SecurityIncidentResponseJira-MappingTable-TEST'
@@ -878,6 +950,29 @@ test_status_names_what_needs_attention_and_exits_1() {
   expect exit_code 1
   expect output_has 'pairs with a sync problem (label sir-sync-problem): SEC-4, SEC-9 and more'
   expect output_has '2+ pair(s) with a sync problem'
+}
+
+test_status_shows_the_days_the_jira_token_has_left_and_a_near_expiry_needs_attention() {
+  STUB_ENV=(STUB_TOKEN_EXPIRES="$(days_from_today 120)")
+  deploy --status --region eu-west-1
+  expect exit_code 0
+  expect output_has "the token expires on $(days_from_today 120): 120 day(s) left"
+  expect output_has 'Nothing needs attention.'
+  setup
+  STUB_ENV=(STUB_TOKEN_EXPIRES="$(days_from_today 12)")
+  deploy --status --region eu-west-1
+  expect exit_code 1
+  expect output_has "the Jira token expires in 12 day(s), on $(days_from_today 12): create a new one and run ./deploy.sh again with it (--token - --token-expires YYYY-MM-DD)"
+  setup
+  STUB_ENV=(STUB_TOKEN_EXPIRES="$(days_from_today -3)")
+  deploy --status --region eu-west-1
+  expect exit_code 1
+  expect output_has "the Jira token expired on $(days_from_today -3)"
+  # No date stored (an installation from before this release): said, not an alarm.
+  setup
+  deploy --status --region eu-west-1
+  expect exit_code 0
+  expect output_has "the token's expiry date is not known"
 }
 
 test_status_on_jira_data_center_asks_rest_api_2_with_the_bearer_token() {
@@ -1110,8 +1205,9 @@ test_auto_detects_jira_data_center_and_deploys_it_with_the_webhook_over_rest_api
   expect output_lacks 'Publish to Amazon SNS'
   expect output_has 'Jira Data Center has no Amazon SNS action'
   expect output_has 'Jira personal access token -> SSM SecureString /SecurityIncidentResponse/jiraToken'
-  # (the last value written is the webhook secret's: both from private files)
-  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 2 ]
+  # (the last value written is the webhook secret's: both, and the token's expiry date, from
+  # private files)
+  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 3 ]
   expect token_nowhere_in_calls
   expect temp_files_removed
 }

@@ -41,6 +41,14 @@ case $tool in
       *" configure get region "*)
         [ -n "${STUB_PROFILE_REGION:-}" ] || exit 1
         echo "$STUB_PROFILE_REGION" ;;
+      *" ssm get-parameters "*)
+        # The token and its expiry date as deployed ([name, value] pairs, the --query deploy.sh
+        # asks for); STUB_TOKEN_EXPIRES unset: no expiry parameter.
+        node -e '
+          const [token, expires] = process.argv.slice(1);
+          const out = [["/SecurityIncidentResponse/jiraToken", token]];
+          if (expires) out.push(["/SecurityIncidentResponse/jiraTokenExpiresOn", expires]);
+          console.log(JSON.stringify(out));' "${STUB_DEPLOYED_TOKEN:-ATATT3xFfGF0-DEPLOYED-token}" "${STUB_TOKEN_EXPIRES:-}" ;;
       *" ssm get-parameter "*" --query Parameter.Type "*)
         echo "${STUB_WEBHOOK_SECRET_TYPE:-SecureString}" ;;
       *" ssm get-parameter "*)
@@ -49,6 +57,7 @@ case $tool in
           */jiraEmail) stored=bot@example.com ;;
           */jiraProjectKey) stored=SEC ;;
           */jiraToken) stored=${STUB_DEPLOYED_TOKEN:-ATATT3xFfGF0-DEPLOYED-token} ;;
+          */jiraTokenExpiresOn) stored=${STUB_TOKEN_EXPIRES:-} ;;
           */backfill) stored=${STUB_BACKFILL:-} ;;
           */statusMapping) stored=${STUB_STATUS_MAPPING:-} ;;
           */jiraWebhookSecret) stored=${STUB_WEBHOOK_SECRET:-} ;;
@@ -78,7 +87,10 @@ case $tool in
         value=$(option --value "$@")
         file=${value#file://}
         [ "$file" != "$value" ] || { note "value-not-a-file"; exit 1; }
-        cp "$file" "$STUB_DIR/ssm-value"
+        case $(option --name "$@") in
+          */jiraTokenExpiresOn) cp "$file" "$STUB_DIR/ssm-value-expires" ;;
+          *) cp "$file" "$STUB_DIR/ssm-value" ;;
+        esac
         note "value-file mode=$(stat -c %a "$file")"
         echo 1 ;;
       *" ec2 describe-subnets "*)

@@ -147,6 +147,22 @@ impl MetricsLog {
             })
             .sum())
     }
+
+    /// Every value of `metric` that `function` wrote with the function dimension only, in the
+    /// order written (a level, such as the days the Jira token has left, is read this way).
+    pub fn values(&self, function: &str, metric: &str) -> Result<Vec<f64>, String> {
+        let documents = self.documents()?;
+        Ok(documents
+            .iter()
+            .filter(|d| d.get(FUNCTION_DIMENSION).and_then(Value::as_str) == Some(function))
+            .filter(|d| dimensions_of(d) == [FUNCTION_DIMENSION])
+            .filter_map(|d| d.get(metric))
+            .flat_map(|value| match value {
+                Value::Array(values) => values.iter().filter_map(Value::as_f64).collect(),
+                other => other.as_f64().into_iter().collect::<Vec<_>>(),
+            })
+            .collect())
+    }
 }
 
 /// The dimension names of a document's (one) directive.

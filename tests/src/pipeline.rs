@@ -28,7 +28,7 @@ use jira_client::JiraClientHandler;
 use jira_emulator::{Deployment, JiraEmulator, JiraEmulatorConfig, SnsTarget};
 use jira_notifications_handler::NotificationHandler;
 use poller::{EventBridgeSchedule, Poller, PollerSettings};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::config::JiraSettings;
 use shared::config::{DataCenterAuth, JiraFlavor};
@@ -100,6 +100,9 @@ pub struct IntegrationOptions {
     /// How long the functions use the settings read from SSM before reading them again
     /// (`CONFIG_TTL_SECONDS`; default [`shared::config::DEFAULT_CONFIG_TTL`]).
     pub config_ttl: Option<Duration>,
+    /// The Jira token's expiry date as deploy.sh stores it beside the token (`YYYY-MM-DD`,
+    /// `unknown`, `never`); `None`: no such parameter (an installation from before it existed).
+    pub token_expires_on: Option<String>,
 }
 
 /// The intake and the Jira [`ENV_E2E_JIRA`] names (an unknown value panics: a typo in CI must
@@ -140,6 +143,7 @@ impl Default for IntegrationOptions {
             async_retry_budget: None,
             mapping_document: None,
             config_ttl: None,
+            token_expires_on: None,
         }
     }
 }
@@ -425,25 +429,32 @@ impl Integration {
             .await?;
         let schedule_rule = world.poller_schedule_rule().await?;
 
-        let jira_settings = JiraSettings {
-            email: "integration@example.com".into(),
-            url: jira.base_url(),
-            project_key: PROJECT_KEY.into(),
-            token: SecretString::from("integration-token".to_owned()),
-            // As deploy.sh configures it from the site's serverInfo: a Data Center site with a
-            // personal access token.
-            flavor: jira_flavor_of(jira.deployment()),
-        };
-        // As deploy.sh and the stack store them: each function reads them again from SSM (with
-        // its own role) after the TTL and on a 401, as each main.rs sets it up.
+        // As deploy.sh and the stack store them, read back as a cold start reads them; each
+        // function reads them again from SSM (with its own role) after the TTL and on a 401, as
+        // each main.rs sets it up.
+        // (As deploy.sh configures it from the site's serverInfo: a Data Center site with a
+        // personal access token.)
+        let flavor = jira_flavor_of(jira.deployment());
         world
             .put_jira_parameters(
-                &jira_settings.email,
-                &jira_settings.url,
-                &jira_settings.project_key,
-                jira_settings.token.expose_secret(),
+                "integration@example.com",
+                &jira.base_url(),
+                PROJECT_KEY,
+                "integration-token",
             )
             .await?;
+        if let Some(expires_on) = &options.token_expires_on {
+            world
+                .put_parameter(
+                    &world.parameters.jira_token_expires_on(),
+                    expires_on,
+                    aws_sdk_ssm::types::ParameterType::String,
+                )
+                .await?;
+        }
+        let jira_settings = JiraSettings::load(&world.ssm, &world.parameters, flavor)
+            .await
+            .map_err(|e| HarnessError::Setup(format!("Jira settings from SSM: {e}")))?;
         let config_ttl = options
             .config_ttl
             .unwrap_or(shared::config::DEFAULT_CONFIG_TTL);

@@ -67,6 +67,7 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
         project_key: "SEC".into(),
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
+        token_expires_on: None,
     };
     let client =
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(&emulator, None)))

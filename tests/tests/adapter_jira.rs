@@ -63,6 +63,7 @@ fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
         project_key: "SEC".into(),
         token: SecretString::from(token.to_owned()),
         flavor: jira_flavor_of(emulator.deployment()),
+        token_expires_on: None,
     };
     let client = if emulator.base_url() == jira_emulator::IN_PROCESS_URL {
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(emulator, None)))

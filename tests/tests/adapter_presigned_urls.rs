@@ -341,6 +341,7 @@ async fn jira_client_failing_to_download_a_sir_attachment_reports_no_presigned_u
                 project_key: "SEC".into(),
                 token: SecretString::from("integration-token".to_owned()),
                 flavor: shared::config::JiraFlavor::Cloud,
+                token_expires_on: None,
             })
             .unwrap()
             .with_retry_policy(RetryPolicy {
@@ -408,6 +409,7 @@ async fn a_jira_download_broken_off_does_not_name_the_media_url_jira_redirected_
         project_key: "SEC".into(),
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
+        token_expires_on: None,
     })
     .unwrap()
     .with_retry_policy(RetryPolicy {

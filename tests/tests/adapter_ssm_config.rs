@@ -8,7 +8,7 @@ use aws_sdk_ssm::types::ParameterType;
 use integration_tests::World;
 use secrecy::ExposeSecret;
 use shared::Error;
-use shared::config::{JiraSettings, load_mappings};
+use shared::config::{JiraSettings, TokenExpiry, load_mappings};
 use shared::field_mapping::{FieldMapping, FieldMappingError, MappedSirField};
 use shared::status::{JiraStatusTarget, SirStatus, StatusError, StatusMapping};
 
@@ -32,6 +32,40 @@ async fn jira_settings_load_with_the_token_decrypted() {
     assert_eq!(settings.project_key, "SEC");
     assert_eq!(settings.token.expose_secret(), "ATATT-token-42");
     assert!(!format!("{settings:?}").contains("ATATT-token-42"));
+}
+
+#[tokio::test]
+async fn the_token_expiry_date_is_read_beside_the_token_and_a_bad_one_is_refused_by_name() {
+    let world = World::new().await.unwrap();
+    world
+        .put_jira_parameters("bot@example.com", "https://example.atlassian.net", "SEC", "tok")
+        .await
+        .unwrap();
+    let load = || JiraSettings::load(&world.ssm, &world.parameters, Default::default());
+    // Absent (an installation from before deploy.sh stored it): not known, and no error.
+    assert_eq!(load().await.unwrap().token_expires_on, None);
+    let name = world.parameters.jira_token_expires_on();
+    for (stored, expected) in [
+        ("2027-03-01", TokenExpiry::parse("2027-03-01")),
+        ("unknown", None),
+        ("never", None),
+    ] {
+        world
+            .put_parameter(&name, stored, ParameterType::String)
+            .await
+            .unwrap();
+        assert_eq!(load().await.unwrap().token_expires_on, expected, "{stored}");
+    }
+    world
+        .put_parameter(&name, "1 March 2027", ParameterType::String)
+        .await
+        .unwrap();
+    let err = load().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidConfig { name: named, .. } if *named == name),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--token-expires"), "{err}");
 }
 
 #[tokio::test]

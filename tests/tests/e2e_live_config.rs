@@ -14,6 +14,7 @@
 use aws_sdk_ssm::types::ParameterType;
 use integration_tests::pipeline::{Integration, IntegrationOptions};
 use jira_emulator::{IssueEdit, User};
+use shared::metrics::names;
 use sir_emulator::NewCase;
 
 const HUMAN: &str = "human";
@@ -113,6 +114,72 @@ async fn a_token_revoked_without_a_new_one_fails_the_event_saying_how_to_rotate_
     );
 }
 
+/// The UTC day `days` days from now, `YYYY-MM-DD`.
+fn day_from_today(days: i64) -> String {
+    let now = i64::try_from(shared::clock::now_epoch_seconds()).unwrap();
+    let date = aws_smithy_types::DateTime::from_secs(now + days * 86_400)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap();
+    date[..10].to_owned()
+}
+
+#[tokio::test]
+async fn the_days_the_jira_token_has_left_are_a_metric_and_a_401_after_its_expiry_says_it_expired()
+{
+    // deploy.sh --token-expires: the date beside the token in SSM.
+    let it = Integration::start_with(IntegrationOptions {
+        async_retry_budget: Some(3),
+        token_expires_on: Some(day_from_today(20)),
+        ..IntegrationOptions::default()
+    })
+    .await
+    .unwrap();
+    let id = it.sir.create_case(HUMAN, case()).case_id;
+    it.settle().await.unwrap().assert_clean();
+    let days = it
+        .metrics
+        .values("jira-client", names::JIRA_TOKEN_DAYS_LEFT)
+        .unwrap();
+    assert!(
+        !days.is_empty() && days.iter().all(|d| *d == 20.0),
+        "each jira-client invocation that called Jira wrote the days left: {days:?}"
+    );
+    assert!(
+        it.metrics
+            .values("poller", names::JIRA_TOKEN_DAYS_LEFT)
+            .unwrap()
+            .is_empty(),
+        "the poller never calls Jira"
+    );
+
+    // The day passes: Jira refuses the token, and the functions, reading SSM again at the 401,
+    // say it expired on the day stored (not just "expired or revoked").
+    let expired_on = day_from_today(-1);
+    it.world
+        .put_parameter(
+            &it.world.parameters.jira_token_expires_on(),
+            &expired_on,
+            ParameterType::String,
+        )
+        .await
+        .unwrap();
+    site_takes_only(&it, "a-token-the-integration-does-not-have");
+    it.sir.add_comment(HUMAN, &id, "Token expired?").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_eq!(settled.to_jira.dead_lettered.len(), 1, "{settled:#?}");
+    let error = settled.to_jira.errors.last().unwrap();
+    assert!(
+        error.contains(&format!("The API token expired on {expired_on}"))
+            && error.contains("--token-expires YYYY-MM-DD"),
+        "{error}"
+    );
+    let days = it
+        .metrics
+        .values("jira-client", names::JIRA_TOKEN_DAYS_LEFT)
+        .unwrap();
+    assert_eq!(days.last(), Some(&-1.0), "{days:?}");
+}
+
 #[tokio::test]
 async fn a_changed_mapping_applies_without_a_cold_start_and_a_broken_one_keeps_the_last_good() {
     let it = Integration::start_with(IntegrationOptions {
@@ -185,7 +252,7 @@ async fn a_changed_mapping_applies_without_a_cold_start_and_a_broken_one_keeps_t
     assert_eq!(now.title, "Keys used from an unknown network, contained");
     assert!(
         it.metrics
-            .sum("sir-client", shared::metrics::names::CONFIG_REJECTED, None)
+            .sum("sir-client", names::CONFIG_REJECTED, None)
             .unwrap()
             >= 1.0
     );

@@ -109,6 +109,7 @@ async fn pipeline() -> Pipeline {
         project_key: "SEC".into(),
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
+        token_expires_on: None,
     })
     .unwrap()
     .with_retry_policy(RetryPolicy {

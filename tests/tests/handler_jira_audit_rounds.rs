@@ -54,6 +54,7 @@ fn setup(sweep: Sweeping) -> Setup {
         project_key: PROJECT_KEY.into(),
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
+        token_expires_on: None,
     };
     let api =
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(&jira, None))).unwrap();

@@ -134,6 +134,7 @@ impl Setup {
             project_key: "SEC".into(),
             token: SecretString::from("integration-token".to_owned()),
             flavor: shared::config::JiraFlavor::Cloud,
+            token_expires_on: None,
         }
     }
 

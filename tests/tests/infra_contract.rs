@@ -95,6 +95,7 @@ fn ssm_prefix_and_parameter_names() {
     assert_eq!(leaf("jiraUrl"), names.jira_url());
     assert_eq!(leaf("jiraProjectKey"), names.jira_project_key());
     assert_eq!(leaf("jiraToken"), names.jira_token());
+    assert_eq!(leaf("jiraTokenExpiresOn"), names.jira_token_expires_on());
     assert_eq!(leaf("jiraWebhookSecret"), names.jira_webhook_secret());
     assert_eq!(leaf("statusMapping"), names.status_mapping());
     assert_eq!(leaf("jiraCaseFilter"), names.jira_case_filter());
@@ -155,6 +156,7 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         ("successfulRuns", names::SUCCESSFUL_RUNS),
         ("syncLagSeconds", names::SYNC_LAG_SECONDS),
         ("configRejected", names::CONFIG_REJECTED),
+        ("jiraTokenDaysLeft", names::JIRA_TOKEN_DAYS_LEFT),
     ] {
         assert_eq!(text(&contract, &format!("/metrics/names/{key}")), name);
     }
@@ -164,7 +166,7 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         .map(serde_json::Map::len);
     assert_eq!(
         listed,
-        Some(13),
+        Some(14),
         "every name in the contract is checked above"
     );
 }

@@ -241,6 +241,9 @@ pub struct RealJira {
     pub email: String,
     pub token: SecretString,
     pub project_key: String,
+    /// When the token expires, as `deploy.sh --token-expires` stores it beside the token
+    /// (`YYYY-MM-DD` or `never`); `None`: not known.
+    pub token_expires_on: Option<String>,
 }
 
 /// What `--local` was asked to do.
@@ -435,6 +438,7 @@ impl LocalStack {
                     email,
                     token,
                     project_key,
+                    token_expires_on: None,
                 };
                 (Some(emulator), site)
             }
@@ -460,6 +464,15 @@ impl LocalStack {
                 site.token.expose_secret(),
             )
             .await?;
+        if let Some(expires_on) = &site.token_expires_on {
+            world
+                .put_parameter(
+                    &world.parameters.jira_token_expires_on(),
+                    expires_on,
+                    aws_sdk_ssm::types::ParameterType::String,
+                )
+                .await?;
+        }
         // The emulated site maps the case's impacted accounts to its "AWS accounts" field (by
         // name, resolved through `GET /field` as on a real site); a real site maps nothing.
         let mapping = if jira.is_some() {
@@ -1292,6 +1305,25 @@ impl LocalStack {
             }
         }
         let url = self.jira_url.clone();
+        // The token's expiry date, as deploy.sh stores it beside the token (absent: not known).
+        let token_expires_on = match self
+            .world
+            .ssm
+            .get_parameter()
+            .name(self.world.parameters.jira_token_expires_on())
+            .send()
+            .await
+        {
+            Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_parameter_not_found()) =>
+            {
+                None
+            }
+            Err(error) => return Err(HarnessError::aws("GetParameter")(error)),
+        };
         let (credentials, problems) = match self.jira_api.myself().await {
             Ok(user) => {
                 let problems = match self
@@ -1319,7 +1351,7 @@ impl LocalStack {
             "now": now_ms / 1_000,
             "functions": functions,
             "rules": rules,
-            "jira": {"url": url, "credentials": credentials, "problems": problems},
+            "jira": {"url": url, "credentials": credentials, "problems": problems, "tokenExpiresOn": token_expires_on},
         }))
     }
 

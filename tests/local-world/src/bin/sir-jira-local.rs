@@ -50,6 +50,10 @@ struct Args {
     /// The Jira project to sync (with --url).
     #[arg(long)]
     project_key: Option<String>,
+    /// When the Jira token expires, YYYY-MM-DD or never (with --url), stored beside the token as
+    /// deploy.sh stores it.
+    #[arg(long, requires = "url")]
+    token_expires: Option<String>,
     /// Port of the SIR emulator (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     sir_port: u16,
@@ -160,6 +164,7 @@ async fn main() -> ExitCode {
                 email,
                 token: SecretString::from(token),
                 project_key,
+                token_expires_on: args.token_expires,
             })
         }
         _ => None,

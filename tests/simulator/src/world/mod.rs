@@ -358,6 +358,7 @@ impl SimWorld {
             project_key: PROJECT_KEY.into(),
             token: SecretString::from("integration-token".to_owned()),
             flavor: shared::config::JiraFlavor::Cloud,
+            token_expires_on: None,
         };
         let jira_api = || -> Result<Arc<JiraClient>, SimError> {
             Ok(Arc::new(
