@@ -260,6 +260,7 @@ token_label() {
 }
 
 JIRA_TOKEN=''
+TOKEN_UNCHANGED=false # settle_token_expiry found the token deployed already (and kept its date)
 read_token() {
   local label
   label=$(token_label)
@@ -324,25 +325,40 @@ check_token_expiry() {
 # is the one deployed (read back from SSM and compared in node, through standard input, never
 # argv); else asked for on a terminal; else "unknown" (no alarm before it expires).
 settle_token_expiry() {
+  TOKEN_UNCHANGED=false
   if $token_expires_given; then
     check_token_expiry "$token_expires"
     return 0
   fi
   local prefix kept=''
   prefix=$(parameter_prefix)
-  if aws_cli ssm get-parameters --names "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"     "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')" --with-decryption     --query 'Parameters[].[Name,Value]' --output json >"$WORK/stored.json" 2>/dev/null; then
+  if aws_cli ssm get-parameters --names "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" \
+    "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')" --with-decryption \
+    --query 'Parameters[].[Name,Value]' --output json >"$WORK/stored.json" 2>"$WORK/ssm.err"; then
     kept=$(printf '%s' "$JIRA_TOKEN" | node -e '
       const fs = require("fs");
       const token = fs.readFileSync(0, "utf8");
       const stored = JSON.parse(fs.readFileSync(process.argv[1], "utf8") || "[]") || [];
       const value = (leaf) => ((stored.find((p) => String(p[0]).endsWith("/" + leaf)) || [])[1]);
       const expiry = value(process.argv[3]);
-      if (value(process.argv[2]) === token && expiry && expiry !== "unknown") process.stdout.write(expiry);'       "$WORK/stored.json" "$(json_get "$CONTRACT" 'j.parameters.jiraToken')" "$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')") || kept=''
+      if (value(process.argv[2]) === token && expiry && expiry !== "unknown") process.stdout.write(expiry);' \
+      "$WORK/stored.json" "$(json_get "$CONTRACT" 'j.parameters.jiraToken')" "$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')") || kept=''
+  else
+    printf '    warning: could not read the deployed token to compare it (%s): its expiry date is not kept\n' "$(tr -s '\n' ' ' <"$WORK/ssm.err")"
   fi
-  rm -f "$WORK/stored.json"
-  if [ -n "$kept" ] && { [ "$kept" = never ] || days_until "$kept" >/dev/null; }; then
-    token_expires=$kept
+  rm -f "$WORK/stored.json" "$WORK/ssm.err"
+  local days=''
+  if [ "$kept" = never ] && [ "$jira_flavor" != cloud ]; then
+    days=never
+  elif [ -n "$kept" ]; then
+    days=$(days_until "$kept") || days=''
+  fi
+  if [ -n "$days" ]; then
+    token_expires=$kept TOKEN_UNCHANGED=true
     printf '    the token is the one deployed: its expiry date (%s) is kept\n' "$token_expires"
+    if [ "$days" != never ] && [ "$days" -le 30 ]; then
+      printf '    warning: the %s expires in %s day(s): create a new one and deploy it with --token - --token-expires YYYY-MM-DD\n' "$(token_label)" "$days"
+    fi
     return 0
   fi
   if [ -t 0 ] && [ -t 2 ]; then
@@ -941,20 +957,29 @@ one_line_set() { # the distinct words of $1, sorted, on one line
 store_token() {
   local name expiry_name
   name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')"
+  expiry_name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')"
+  # A new token's date is written after it, and "unknown" before it: a run stopped between the
+  # two never leaves the old token's date beside the new token (a later run would keep it).
+  $TOKEN_UNCHANGED || put_token_expiry "$expiry_name" unknown
   say "$(token_label) -> SSM SecureString $name"
   printf '%s' "$JIRA_TOKEN" >"$WORK/token"
   put_secure_string "$name" "$WORK/token" "$(token_label) of the SIR integration (written by deploy.sh)"
   rm -f "$WORK/token"
-  expiry_name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')"
   say "its expiry date ($token_expires) -> SSM String $expiry_name"
-  printf '%s' "$token_expires" >"$WORK/token-expires"
-  local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$expiry_name" --type String --overwrite
+  put_token_expiry "$expiry_name" "$token_expires"
+}
+
+# Writes the token's expiry date (YYYY-MM-DD, unknown or never) to the String NAME.
+put_token_expiry() {
+  local name=$1
+  printf '%s' "$2" >"$WORK/token-expires"
+  local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$name" --type String --overwrite
     --description "When the $(token_label) expires, YYYY-MM-DD, unknown or never (written by deploy.sh)"
     --value "file://$WORK/token-expires" --output text --query Version)
   if $dry_run; then
     mutate "${put[@]}"
   else
-    "${put[@]}" >/dev/null || die "could not write $expiry_name (see above)"
+    "${put[@]}" >/dev/null || die "could not write $name (see above)"
   fi
   rm -f "$WORK/token-expires"
 }
@@ -1356,7 +1381,7 @@ destroy() {
   check_node
   check_aws_cli
   check_credentials
-  local table token_name
+  local table
   table=$(aws_cli cloudformation describe-stacks --stack-name "$stack_name" \
     --query "Stacks[0].Outputs[?OutputKey=='MappingTableName'].OutputValue" --output text 2>"$WORK/cfn.err") ||
     die "stack $stack_name not found in $region: $(tr -s '\n' ' ' <"$WORK/cfn.err")"
@@ -1364,13 +1389,14 @@ destroy() {
   say "deleting the stack $stack_name"
   mutate aws "${aws_opts[@]}" cloudformation delete-stack --stack-name "$stack_name"
   mutate aws "${aws_opts[@]}" cloudformation wait stack-delete-complete --stack-name "$stack_name"
-  for token_name in "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" \
+  local parameter
+  for parameter in "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" \
     "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')"; do
-    say "deleting the token parameter $token_name"
+    say "deleting the parameter $parameter (the token, its expiry date)"
     if $dry_run; then
-      mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$token_name"
-    elif ! aws_cli ssm delete-parameter --name "$token_name" 2>"$WORK/ssm.err"; then
-      grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $token_name: $(cat "$WORK/ssm.err")"
+      mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$parameter"
+    elif ! aws_cli ssm delete-parameter --name "$parameter" 2>"$WORK/ssm.err"; then
+      grep -q ParameterNotFound "$WORK/ssm.err" || die "could not delete $parameter: $(cat "$WORK/ssm.err")"
     fi
   done
   local secret_name
@@ -1553,9 +1579,10 @@ else {
   attention.push(why);
 }
 const expiry = j.tokenExpiresOn || "";
-if (/^\d{4}-\d{2}-\d{2}$/.test(expiry)) {
-  const days = Math.round(Date.parse(`${expiry}T00:00:00Z`) / 86400000) - Math.floor(now / 86400);
-  const rotate = "create a new one and run ./deploy.sh again with it (--token - --token-expires YYYY-MM-DD)";
+const expiryDay = Date.parse(`${expiry}T00:00:00Z`);
+const rotate = "create a new one and run ./deploy.sh again with it (--token - --token-expires YYYY-MM-DD)";
+if (/^\d{4}-\d{2}-\d{2}$/.test(expiry) && Number.isFinite(expiryDay) && new Date(expiryDay).toISOString().slice(0, 10) === expiry) {
+  const days = Math.round(expiryDay / 86400000) - Math.floor(now / 86400);
   if (days < 0) {
     console.log(`    the token expired on ${expiry}`);
     attention.push(`the Jira token expired on ${expiry}: ${rotate}`);
@@ -1564,7 +1591,11 @@ if (/^\d{4}-\d{2}-\d{2}$/.test(expiry)) {
     if (days <= 30) attention.push(`the Jira token expires in ${days} day(s), on ${expiry}: ${rotate}`);
   }
 } else if (expiry === "never") console.log("    the token does not expire");
-else console.log("    the token\x27s expiry date is not known: no alarm warns before it expires (./deploy.sh --token-expires YYYY-MM-DD stores it)");
+else if (expiry === "" || expiry === "unknown") console.log("    the token\x27s expiry date is not known: no alarm warns before it expires (./deploy.sh again with --token - --token-expires YYYY-MM-DD stores it)");
+else {
+  console.log(`    the token\x27s stored expiry date ${JSON.stringify(expiry)} is not a date: the functions ignore it`);
+  attention.push(`the Jira token\x27s stored expiry date is not a date: run ./deploy.sh again with --token - --token-expires YYYY-MM-DD`);
+}
 const p = j.problems || {};
 if (p.status === 200) {
   const keys = p.keys || [];
@@ -1929,7 +1960,10 @@ run_local() {
     [ -n "$email" ] || fail '--local with a Jira site needs --email (on Jira Data Center: the user name)'
     read_token
     args+=(--url "$url" --email "$email" --project-key "$project_key")
-    [ -z "$token_expires" ] || args+=(--token-expires "$token_expires")
+    if [ -n "$token_expires" ]; then
+      check_token_expiry "$token_expires"
+      args+=(--token-expires "$token_expires")
+    fi
     # The binary reads the token from its environment, never from argv.
     export JIRA_API_TOKEN=$JIRA_TOKEN
   fi

@@ -261,17 +261,18 @@ export class OperationsDashboard extends Construct {
 
     // The Jira token's expiry date, stored by deploy.sh beside it: every invocation that calls
     // Jira writes the days left. Two alarms, so the warning comes a month ahead and again a week
-    // ahead (an action on the 7-day one can page where the 30-day one only mails). No value (no
-    // date stored, or no Jira call in the hour) is no breach.
+    // ahead (an action on the 7-day one can page where the 30-day one only mails). An hour with
+    // no Jira call keeps the alarm as it was (the days left only go down until a new token), so a
+    // quiet hour neither clears nor re-raises it; with no date stored there is never a value.
     this.tokenExpiryAlarms = ([30, 7] as const).map(
       (days) =>
         new cloudwatch.Alarm(this, `JiraTokenExpiresIn${days}DaysAlarm`, {
-          alarmDescription: `the Jira API token expires in ${days} days or less (or has expired): create a new one and run ./deploy.sh again with --token - --token-expires YYYY-MM-DD (see README "Troubleshooting")`,
+          alarmDescription: `the Jira API token expires in ${days} days or less (or has expired): create a new one and run ./deploy.sh again with --token - --token-expires YYYY-MM-DD (see README "When the Jira token expires")`,
           metric: tokenDaysLeft(),
           threshold: days,
           comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         }),
     );
   }

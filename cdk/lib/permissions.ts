@@ -84,7 +84,7 @@ export const SIR_UNSCOPED_ACTIONS: Record<FunctionKey, string[]> = {
 };
 
 /**
- * SSM reads: the four Jira parameters in one GetParameters (decrypting the token), the mapping by
+ * SSM reads: the five Jira parameters (the token's expiry date included) in one GetParameters (decrypting the token), the mapping by
  * GetParameter, the case filter and installation time in one GetParameters, the backfill rule and
  * installation time in one GetParameters.
  */

@@ -151,7 +151,8 @@ test('two alarms warn 30 and 7 days before the Jira token expires, from every fu
   expect(alarms.map((a: any) => a.Threshold).sort((a: number, b: number) => a - b)).toEqual([7, 30]);
   for (const alarm of alarms) {
     expect(alarm.ComparisonOperator).toBe('LessThanOrEqualToThreshold');
-    expect(alarm.TreatMissingData).toBe('notBreaching');
+    // An hour without a Jira call keeps the state: no flapping, no re-raised action.
+    expect(alarm.TreatMissingData).toBe('ignore');
     expect(alarm.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
     const names = JSON.stringify(alarm.Metrics);
     expect(names).toContain(M.names.jiraTokenDaysLeft);

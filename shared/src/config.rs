@@ -474,7 +474,8 @@ impl std::fmt::Display for TokenExpiry {
 impl JiraSettings {
     /// Reads the Jira parameters in one GetParameters call, decrypting the token. Names every
     /// missing parameter (the token's expiry date is optional); refuses a token that is not a
-    /// SecureString and an expiry date that is not `YYYY-MM-DD`.
+    /// SecureString (an expiry date that is no date is taken as not known, see
+    /// [`token_expiry`]).
     pub async fn load(
         ssm: &aws_sdk_ssm::Client,
         names: &ParameterNames,
@@ -533,7 +534,7 @@ impl JiraSettings {
             project_key: value(&names.jira_project_key())?,
             token: SecretString::from(token.value().unwrap_or_default().trim().to_owned()),
             flavor,
-            token_expires_on: token_expiry(&out, &expiry_name)?,
+            token_expires_on: token_expiry(&out, &expiry_name),
         };
         settings.validate(names)?;
         Ok(settings)
@@ -572,29 +573,30 @@ impl JiraSettings {
 }
 
 /// The token's expiry date among the parameters `out` read: `None` when absent, empty,
-/// `unknown` or `never` (the words deploy.sh stores when it has no date).
+/// `unknown` or `never` (the words deploy.sh stores when it has no date). A value that is no
+/// date is logged and counted as `ConfigRejected`, and taken as not known: a date that only
+/// drives a warning must not stop the sync (or the reading of a rotated token).
 fn token_expiry(
     out: &aws_sdk_ssm::operation::get_parameters::GetParametersOutput,
     name: &str,
-) -> Result<Option<TokenExpiry>> {
-    let Some(text) = out
+) -> Option<TokenExpiry> {
+    let text = out
         .parameters()
         .iter()
         .find(|p| p.name() == Some(name))
         .and_then(|p| p.value())
         .map(str::trim)
-        .filter(|text| !matches!(*text, "" | "unknown" | "never"))
-    else {
-        return Ok(None);
-    };
-    TokenExpiry::parse(text)
-        .map(Some)
-        .ok_or_else(|| Error::InvalidConfig {
-            name: name.to_owned(),
-            reason: format!(
-                "{text:?} is not a date (YYYY-MM-DD): run ./deploy.sh again with --token-expires"
-            ),
-        })
+        .filter(|text| !matches!(*text, "" | "unknown" | "never"))?;
+    let expiry = TokenExpiry::parse(text);
+    if expiry.is_none() {
+        tracing::warn!(
+            parameter = name,
+            value = text,
+            "the Jira token's expiry date is not a date (YYYY-MM-DD): taken as not known; run ./deploy.sh again with --token - --token-expires YYYY-MM-DD"
+        );
+        crate::metrics::note_config_rejected();
+    }
+    expiry
 }
 
 /// The Jira settings as SSM holds them, read again by a [`crate::jira::JiraClient`] (see

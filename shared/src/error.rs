@@ -129,7 +129,7 @@ pub enum Error {
     JiraCredentialsRefused {
         operation: &'static str,
         messages: String,
-        /// The day the token expired, when deploy.sh stored its expiry date and it has passed.
+        /// The day the token expired, when deploy.sh stored its expiry date and the day has come.
         expired_on: Option<crate::config::TokenExpiry>,
     },
 

@@ -927,11 +927,12 @@ impl JiraClient {
         }
     }
 
-    /// The day the token expired, if deploy.sh stored its expiry date and the day has passed.
+    /// The token's expiry date, if deploy.sh stored one and the day has come (Atlassian does not
+    /// say at what time of the day a token stops working).
     fn token_expired_on(&self) -> Option<TokenExpiry> {
         self.sign_in()
             .token_expires_on
-            .filter(|expiry| expiry.days_left(clock::now_epoch_seconds()) < 0)
+            .filter(|expiry| expiry.days_left(clock::now_epoch_seconds()) <= 0)
     }
 
     /// One request, with the retries of the module rules.

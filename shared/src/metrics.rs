@@ -98,7 +98,8 @@ impl Remote {
     }
 }
 
-/// Retries and throttled answers seen during one invocation, per [`Remote`] (see [`measure`]).
+/// What the adapters noted during one invocation (see [`measure`]): retries and throttled
+/// answers per [`Remote`], settings rejected, and the days the Jira token had left.
 #[derive(Debug)]
 pub struct RemoteCalls {
     retries: [AtomicU64; 2],
@@ -191,7 +192,7 @@ pub enum Unit {
     Count,
     Seconds,
     /// A level without a CloudWatch unit (days left).
-    None,
+    NoUnit,
 }
 
 impl Unit {
@@ -199,7 +200,7 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Seconds => "Seconds",
-            Unit::None => "None",
+            Unit::NoUnit => "None",
         }
     }
 }
@@ -291,7 +292,8 @@ impl InvocationMetrics {
         self
     }
 
-    /// Adds the retries and throttles of `calls` to these metrics.
+    /// Adds what `calls` noted to these metrics: retries and throttles, settings rejected, the
+    /// days the Jira token had left.
     pub fn record_remote_calls(&mut self, calls: &RemoteCalls) -> &mut Self {
         for remote in Remote::ALL {
             let count =
@@ -314,7 +316,7 @@ impl InvocationMetrics {
             add(
                 &mut self.plain,
                 names::JIRA_TOKEN_DAYS_LEFT,
-                Unit::None,
+                Unit::NoUnit,
                 days_left as f64,
             );
         }

@@ -230,9 +230,14 @@ test_the_token_expiry_date_is_stored_beside_the_token() {
   with_token_on_stdin
   deploy "${DEPLOY_ARGS[@]}" --token - --token-expires "$day"
   expect exit_code 0
-  expect in_order 'ssm put-parameter --name /SecurityIncidentResponse/jiraToken --type SecureString' \
-    'ssm put-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn --type String --overwrite' \
+  # "unknown" before the token, the date after it: a run stopped in between never leaves the
+  # old token's date beside a new token.
+  expect in_order 'ssm put-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn --type String --overwrite' \
+    'ssm put-parameter --name /SecurityIncidentResponse/jiraToken --type SecureString' \
     'cdk --no-notices deploy'
+  expect [ "$(grep -c 'ssm put-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn' "$STUB_LOG")" = 2 ]
+  expect [ "$(grep -n 'put-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn' "$STUB_LOG" | tail -1 | cut -d: -f1)" -gt \
+    "$(grep -n 'put-parameter --name /SecurityIncidentResponse/jiraToken ' "$STUB_LOG" | cut -d: -f1)" ]
   expect [ "$(cat "$SANDBOX/stub/ssm-value-expires")" = "$day" ]
   expect output_lacks 'is not known'
   # Given, it is not read back from SSM (the deployed token is never read then).
@@ -264,6 +269,7 @@ test_without_a_token_expiry_the_deployed_tokens_date_is_kept_or_it_is_stored_as_
   expect exit_code 0
   expect called 'ssm get-parameters --names /SecurityIncidentResponse/jiraToken /SecurityIncidentResponse/jiraTokenExpiresOn --with-decryption'
   expect [ "$(cat "$SANDBOX/stub/ssm-value-expires")" = "$day" ]
+  expect [ "$(grep -c 'ssm put-parameter --name /SecurityIncidentResponse/jiraTokenExpiresOn' "$STUB_LOG")" = 1 ]
   expect output_has "its expiry date ($day) is kept"
   expect token_nowhere_in_calls
   # Another token, no terminal to ask on: unknown, and said.
@@ -1205,9 +1211,9 @@ test_auto_detects_jira_data_center_and_deploys_it_with_the_webhook_over_rest_api
   expect output_lacks 'Publish to Amazon SNS'
   expect output_has 'Jira Data Center has no Amazon SNS action'
   expect output_has 'Jira personal access token -> SSM SecureString /SecurityIncidentResponse/jiraToken'
-  # (the last value written is the webhook secret's: both, and the token's expiry date, from
-  # private files)
-  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 3 ]
+  # (the last value written is the webhook secret's: both, and the token's expiry date, written
+  # "unknown" first, from private files)
+  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 4 ]
   expect token_nowhere_in_calls
   expect temp_files_removed
 }

@@ -35,10 +35,15 @@ async fn jira_settings_load_with_the_token_decrypted() {
 }
 
 #[tokio::test]
-async fn the_token_expiry_date_is_read_beside_the_token_and_a_bad_one_is_refused_by_name() {
+async fn the_token_expiry_date_is_read_beside_the_token_and_one_that_is_no_date_is_not_known() {
     let world = World::new().await.unwrap();
     world
-        .put_jira_parameters("bot@example.com", "https://example.atlassian.net", "SEC", "tok")
+        .put_jira_parameters(
+            "bot@example.com",
+            "https://example.atlassian.net",
+            "SEC",
+            "tok",
+        )
         .await
         .unwrap();
     let load = || JiraSettings::load(&world.ssm, &world.parameters, Default::default());
@@ -56,16 +61,24 @@ async fn the_token_expiry_date_is_read_beside_the_token_and_a_bad_one_is_refused
             .unwrap();
         assert_eq!(load().await.unwrap().token_expires_on, expected, "{stored}");
     }
+    // A date that only drives a warning never stops the sync (nor the reading of a new token).
     world
         .put_parameter(&name, "1 March 2027", ParameterType::String)
         .await
         .unwrap();
-    let err = load().await.unwrap_err();
+    let ((), calls) = shared::metrics::measure(async {
+        assert_eq!(load().await.unwrap().token_expires_on, None);
+    })
+    .await;
+    let mut metrics = shared::metrics::InvocationMetrics::new("f");
+    metrics.record_remote_calls(&calls);
+    let documents = metrics.documents(0);
     assert!(
-        matches!(&err, Error::InvalidConfig { name: named, .. } if *named == name),
-        "{err}"
+        documents
+            .iter()
+            .any(|d| d.get(shared::metrics::names::CONFIG_REJECTED).is_some()),
+        "counted as a rejected setting: {documents:?}"
     );
-    assert!(err.to_string().contains("--token-expires"), "{err}");
 }
 
 #[tokio::test]

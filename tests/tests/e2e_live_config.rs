@@ -140,8 +140,9 @@ async fn the_days_the_jira_token_has_left_are_a_metric_and_a_401_after_its_expir
         .metrics
         .values("jira-client", names::JIRA_TOKEN_DAYS_LEFT)
         .unwrap();
+    // (19 if the test ran across midnight UTC)
     assert!(
-        !days.is_empty() && days.iter().all(|d| *d == 20.0),
+        !days.is_empty() && days.iter().all(|d| *d == 20.0 || *d == 19.0),
         "each jira-client invocation that called Jira wrote the days left: {days:?}"
     );
     assert!(

@@ -1323,7 +1323,9 @@ impl LocalStack {
                 None
             }
             Err(error) => return Err(HarnessError::aws("GetParameter")(error)),
-        };
+        }
+        // The emulator's token does not expire.
+        .or_else(|| self.jira.is_some().then(|| "never".to_owned()));
         let (credentials, problems) = match self.jira_api.myself().await {
             Ok(user) => {
                 let problems = match self
