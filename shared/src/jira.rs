@@ -1161,10 +1161,15 @@ async fn error_messages(response: Response) -> String {
         error_messages: Vec<String>,
         #[serde(default)]
         errors: serde_json::Map<String, Value>,
+        /// Atlassian's API gateway answers `{"code", "message"}` (e.g. "Unauthorized; scope does
+        /// not match").
+        #[serde(default)]
+        message: Option<String>,
     }
     match serde_json::from_str::<JiraErrors>(&text) {
         Ok(body) => {
             let mut parts = body.error_messages;
+            parts.extend(body.message);
             parts.extend(body.errors.iter().map(|(field, message)| {
                 format!("{field}: {}", message.as_str().unwrap_or_default())
             }));

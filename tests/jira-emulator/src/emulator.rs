@@ -111,6 +111,11 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     /// The media host's origin, `http://127.0.0.1:<another port>`.
     pub(crate) media_url: String,
+    /// The API gateway's origin, `http://127.0.0.1:<a third port>` (see
+    /// [`JiraEmulator::gateway_url`]).
+    pub(crate) gateway_origin: String,
+    /// The site's cloud id ([`CLOUD_ID`]).
+    pub(crate) cloud_id: String,
     pub(crate) attachment_redirect: bool,
     pub(crate) media: Mutex<Media>,
     /// [`JiraEmulatorConfig::search_lag`] in milliseconds (changed by `set_search_lag`).
@@ -451,6 +456,10 @@ fn event_if(changed: bool, key: &str) -> Vec<(String, IssueEvent)> {
 pub const IN_PROCESS_URL: &str = "http://jira.in-process.invalid";
 /// The media host's origin in process (another origin, as in Cloud).
 pub const IN_PROCESS_MEDIA_URL: &str = "http://media.jira.in-process.invalid";
+/// The API gateway's origin in process (another origin, as Atlassian's `api.atlassian.com`).
+pub const IN_PROCESS_GATEWAY_URL: &str = "http://api.jira.in-process.invalid";
+/// The cloud id of every emulated site (what `/_edge/tenant_info` answers).
+pub const CLOUD_ID: &str = "8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f";
 
 /// A Jira Cloud emulator: a server on `127.0.0.1` ([`JiraEmulator::start`]) or in process
 /// ([`JiraEmulator::in_process`]); a server stops when dropped.
@@ -477,6 +486,9 @@ impl JiraEmulator {
         // must not send Jira credentials there.
         let media_listener = bind_media_host()?;
         let media_port = bound_port(&media_listener)?;
+        // The API gateway: another origin too, as api.atlassian.com is.
+        let gateway_listener = bind_media_host()?;
+        let gateway_port = bound_port(&gateway_listener)?;
         // Data Center has no Amazon SNS action: its Automation publishes nothing (`sns` ignored).
         let (automation, publisher) = match config.deployment {
             Deployment::Cloud => {
@@ -489,10 +501,17 @@ impl JiraEmulator {
             config,
             format!("http://127.0.0.1:{port}"),
             format!("http://127.0.0.1:{media_port}"),
+            format!("http://127.0.0.1:{gateway_port}"),
             automation,
         );
         let app = http::router(Arc::clone(&shared));
         let media_app = http::media::router(Arc::clone(&shared));
+        let gateway_app = http::gateway_router(Arc::clone(&shared));
+        let gateway_server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(gateway_listener, gateway_app).await {
+                tracing::error!(%error, "the Jira emulator's API gateway stopped serving");
+            }
+        });
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
                 tracing::error!(%error, "the Jira emulator stopped serving");
@@ -506,10 +525,15 @@ impl JiraEmulator {
         Ok(JiraEmulator {
             shared,
             integration_account_id,
-            tasks: [Some(server), Some(media_server), publisher]
-                .into_iter()
-                .flatten()
-                .collect(),
+            tasks: [
+                Some(server),
+                Some(media_server),
+                Some(gateway_server),
+                publisher,
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         })
     }
 
@@ -528,6 +552,7 @@ impl JiraEmulator {
             config,
             IN_PROCESS_URL.to_owned(),
             IN_PROCESS_MEDIA_URL.to_owned(),
+            IN_PROCESS_GATEWAY_URL.to_owned(),
             automation,
         );
         Ok(JiraEmulator {
@@ -549,6 +574,10 @@ impl JiraEmulator {
                 self.shared.media_url.clone(),
                 http::media::router(Arc::clone(&self.shared)),
             ),
+            (
+                self.shared.gateway_origin.clone(),
+                http::gateway_router(Arc::clone(&self.shared)),
+            ),
         ]
     }
 
@@ -563,6 +592,7 @@ impl JiraEmulator {
         config: JiraEmulatorConfig,
         base_url: String,
         media_url: String,
+        gateway_origin: String,
         automation: Automation,
     ) -> (Arc<Shared>, String) {
         let store = Store::new(StoreSettings {
@@ -582,6 +612,8 @@ impl JiraEmulator {
             deployment: config.deployment,
             base_url,
             media_url,
+            gateway_origin,
+            cloud_id: CLOUD_ID.to_owned(),
             attachment_redirect: config.attachment_redirect,
             media: Mutex::new(Media::default()),
             search_lag_ms: AtomicU64::new(millis(config.search_lag)),
@@ -663,7 +695,37 @@ impl JiraEmulator {
     /// Lets a user call the REST API with Basic `email:token` (in Data Center: with Basic
     /// `username:token`, or `token` as a personal access token, `Authorization: Bearer`).
     pub fn add_api_token(&self, account_id: &str, email: &str, token: &str) -> Result<(), Error> {
-        lock(&self.shared.store).add_api_token(account_id, email, token)
+        lock(&self.shared.store).add_api_token(account_id, email, token, None)
+    }
+
+    /// Lets a user call the REST API through the API gateway ([`JiraEmulator::gateway_url`])
+    /// with Basic `email:token`, a Cloud API token with these classic scopes (`read:jira-work`,
+    /// `write:jira-work`, `read:jira-user`): the site itself refuses it (401), and the gateway
+    /// refuses a request none of its scopes allows (401 "scope does not match"), as Atlassian's do.
+    pub fn add_scoped_api_token(
+        &self,
+        account_id: &str,
+        email: &str,
+        token: &str,
+        scopes: &[&str],
+    ) -> Result<(), Error> {
+        let scopes = scopes.iter().map(|scope| (*scope).to_owned()).collect();
+        lock(&self.shared.store).add_api_token(account_id, email, token, Some(scopes))
+    }
+
+    /// The site's cloud id (what `/_edge/tenant_info` answers).
+    pub fn cloud_id(&self) -> String {
+        self.shared.cloud_id.clone()
+    }
+
+    /// The site's REST base through Atlassian's API gateway, another origin:
+    /// `<gateway origin>/ex/jira/<cloud id>` (Cloud's `https://api.atlassian.com/ex/jira/<cloud id>`),
+    /// where API tokens with scopes work.
+    pub fn gateway_url(&self) -> String {
+        format!(
+            "{}/ex/jira/{}",
+            self.shared.gateway_origin, self.shared.cloud_id
+        )
     }
 
     /// Creates an issue in the project as `as_account`; returns its key.

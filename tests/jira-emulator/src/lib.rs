@@ -17,6 +17,15 @@
 //! Basic auth `email:token` of the integration user (or of users given a token with
 //! `add_api_token`); anything else is 401. v3 bodies (description, comment body) are ADF; v2
 //! takes and returns plain text, converted to and from ADF paragraphs.
+//!
+//! **API tokens with scopes** (`add_scoped_api_token`) work only through the API gateway, on
+//! another origin as `api.atlassian.com` is: `<gateway>/ex/jira/<cloud id>/rest/api/3/…`
+//! ([`JiraEmulator::gateway_url`]; an unknown cloud id is a 404). The site answers them 401; the
+//! gateway answers a token without scopes 401, and a request its classic scopes do not allow
+//! 401 "Unauthorized; scope does not match" (`read:jira-user`: `/myself`, `/user`,
+//! `/user/search`; `read:jira-work`: every other read and the JQL search; `write:jira-work`:
+//! every write). Answers through the gateway are the site's: an attachment's `content` still
+//! points at the site. `GET /_edge/tenant_info` (no auth) answers `{"cloudId"}`.
 //! - `GET /serverInfo` (no auth), `GET /myself`, `GET /user?accountId=`,
 //!   `GET /user/search?query=&accountId=&startAt=&maxResults=`
 //! - `POST /issue` (issue `properties: [{key, value}]` set with the create, as Cloud does);
@@ -198,8 +207,8 @@ mod workflow;
 pub use automation::{Automation, SnsTarget};
 pub use custom_fields::{CustomField, CustomFieldKind};
 pub use emulator::{
-    DEFAULT_MAX_ATTACHMENT_BYTES, Deployment, IN_PROCESS_MEDIA_URL, IN_PROCESS_URL, JiraEmulator,
-    JiraEmulatorConfig,
+    CLOUD_ID, DEFAULT_MAX_ATTACHMENT_BYTES, Deployment, IN_PROCESS_GATEWAY_URL,
+    IN_PROCESS_MEDIA_URL, IN_PROCESS_URL, JiraEmulator, JiraEmulatorConfig,
 };
 pub use error::Error;
 pub use faults::{Faults, LimitReason, RateLimit};

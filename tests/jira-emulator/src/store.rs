@@ -80,6 +80,9 @@ struct ApiToken {
     email: String,
     token: String,
     account_id: String,
+    /// An API token with scopes (Cloud): the classic scopes it was given. Such a token works only
+    /// through Atlassian's API gateway; `None`: a token without scopes, for the site only.
+    scopes: Option<Vec<String>>,
 }
 
 /// The emulator's whole state.
@@ -168,6 +171,7 @@ impl Store {
             email: settings.integration_email.to_lowercase(),
             token: settings.integration_token,
             account_id: integration.account_id.clone(),
+            scopes: None,
         });
         store.integration_account_id = integration.account_id;
         store
@@ -191,6 +195,16 @@ impl Store {
 
     pub(crate) fn integration_account_id(&self) -> &str {
         &self.integration_account_id
+    }
+
+    /// The scopes of the API token of `email` (`None`: a token without scopes, or none such).
+    pub(crate) fn token_scopes(&self, email: &str, token: &str) -> Option<Vec<String>> {
+        let email = email.to_lowercase();
+        self.api_tokens
+            .iter()
+            .find(|entry| entry.email == email && entry.token == token)?
+            .scopes
+            .clone()
     }
 
     /// The active user whose e-mail and API token these are.
@@ -299,6 +313,7 @@ impl Store {
         account_id: &str,
         email: &str,
         token: &str,
+        scopes: Option<Vec<String>>,
     ) -> Result<(), Error> {
         self.require_user(account_id)?;
         let email = email.to_lowercase();
@@ -307,6 +322,7 @@ impl Store {
             email,
             token: token.to_owned(),
             account_id: account_id.to_owned(),
+            scopes,
         });
         Ok(())
     }

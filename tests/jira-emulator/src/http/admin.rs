@@ -109,6 +109,9 @@ async fn add_user(State(shared): State<Arc<Shared>>, bytes: Bytes) -> AdminResul
 struct TokenRequest {
     email: String,
     token: String,
+    /// An API token with these classic scopes (usable through the API gateway only).
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
 }
 
 async fn add_token(
@@ -117,7 +120,12 @@ async fn add_token(
     bytes: Bytes,
 ) -> AdminResult<StatusCode> {
     let request: TokenRequest = body(&bytes)?;
-    lock(&shared.store).add_api_token(&account_id, &request.email, &request.token)?;
+    lock(&shared.store).add_api_token(
+        &account_id,
+        &request.email,
+        &request.token,
+        request.scopes,
+    )?;
     Ok(StatusCode::NO_CONTENT)
 }
 

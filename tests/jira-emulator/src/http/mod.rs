@@ -44,6 +44,60 @@ impl ApiVersion {
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub account_id: String,
+    /// The classic scopes of the API token used, if it has scopes.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Marks a request that came through the API gateway ([`gateway_router`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ViaGateway;
+
+/// Atlassian's API gateway for this site: `/ex/jira/<cloud id>/<the site's path>` is handed on to
+/// the site's router, marked [`ViaGateway`]; another cloud id is a 404.
+pub(crate) fn gateway_router(shared: Arc<Shared>) -> Router {
+    let site = router(Arc::clone(&shared));
+    let forward = move |mut request: Request| {
+        let site = site.clone();
+        let prefix = format!("/ex/jira/{}/", shared.cloud_id);
+        async move {
+            let path_and_query = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            let Some(rest) = path_and_query.strip_prefix(&prefix) else {
+                return jira_message(StatusCode::NOT_FOUND, "Site not found.");
+            };
+            match format!("/{rest}").parse::<http::Uri>() {
+                Ok(uri) => *request.uri_mut() = uri,
+                Err(_) => return jira_message(StatusCode::BAD_REQUEST, "Bad path."),
+            }
+            request.extensions_mut().insert(ViaGateway);
+            match tower::ServiceExt::oneshot(site, request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    };
+    Router::new().fallback(forward)
+}
+
+/// The classic scope Atlassian's gateway asks of a request: `read:jira-user` to read users,
+/// `read:jira-work` to read anything else (a JQL search by POST included), `write:jira-work` to
+/// change anything.
+fn classic_scope(method: &str, path: &str) -> &'static str {
+    let api = path
+        .strip_prefix("/rest/api/3")
+        .or_else(|| path.strip_prefix("/rest/api/2"))
+        .unwrap_or(path);
+    let reads_users = api == "/myself" || api == "/user" || api.starts_with("/user/");
+    if method == "GET" && reads_users {
+        "read:jira-user"
+    } else if method == "GET" || (method == "POST" && api == "/search/jql") {
+        "read:jira-work"
+    } else {
+        "write:jira-work"
+    }
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -66,6 +120,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             .merge(rest::secure_attachment_routes()),
     }
     .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate));
+    let rest = match shared.deployment {
+        // The site's cloud id, for the API gateway's URLs (anonymous, as on Cloud).
+        Deployment::Cloud => rest.route(
+            "/_edge/tenant_info",
+            axum::routing::get(|State(shared): State<Arc<Shared>>| async move {
+                Json(json!({"cloudId": shared.cloud_id}))
+            }),
+        ),
+        Deployment::DataCenter => rest,
+    };
     rest.merge(admin::routes())
         .fallback(not_found)
         .with_state(shared)
@@ -87,6 +151,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
     let caller = authenticate(&shared, request.headers());
+    let via_gateway = request.extensions().get::<ViaGateway>().is_some();
     let latency = shared.faults.current_latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -95,6 +160,11 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         refused(refusal)
     } else if answers_without_auth(shared.deployment, &path) {
         next.run(request).await
+    } else if let Some(refusal) = caller
+        .as_ref()
+        .and_then(|caller| gateway_refusal(caller, via_gateway, &method, &path))
+    {
+        refusal
     } else if let Some(caller) = caller.clone() {
         match shared.faults.admit(&method, &path) {
             Ok(()) => {
@@ -146,6 +216,37 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         status: response.status().as_u16(),
     });
     response
+}
+
+/// Where an API token may be used: one with scopes only through the gateway, and only for what
+/// its scopes allow; one without only on the site. `None`: here it may.
+fn gateway_refusal(
+    caller: &Caller,
+    via_gateway: bool,
+    method: &str,
+    path: &str,
+) -> Option<Response> {
+    match (&caller.scopes, via_gateway) {
+        (None, false) => None,
+        (Some(scopes), true) => {
+            let needed = classic_scope(method, path);
+            (!scopes.iter().any(|scope| scope == needed)).then(|| {
+                // The gateway's own error body, not Jira's.
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"code": 401, "message": "Unauthorized; scope does not match"})),
+                )
+                    .into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"api.atlassian.com\""),
+                );
+                response
+            })
+        }
+        // A scoped token on the site, or a token without scopes through the gateway.
+        (Some(_), false) | (None, true) => Some(unauthenticated(Deployment::Cloud)),
+    }
 }
 
 /// `serverInfo`, the one resource that needs no auth. (Data Center: only that path, so that a
@@ -222,9 +323,11 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Caller> {
         let (user, token) = decoded.split_once(':')?;
         Some((user.to_owned(), token.to_owned()))
     };
+    let mut scopes = None;
     let user = match shared.deployment {
         Deployment::Cloud => {
             let (email, token) = basic()?;
+            scopes = store.token_scopes(&email, &token);
             store.authenticate(&email, &token)
         }
         Deployment::DataCenter if scheme.eq_ignore_ascii_case("bearer") => {
@@ -237,6 +340,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<Caller> {
     };
     user.map(|user| Caller {
         account_id: user.account_id.clone(),
+        scopes,
     })
 }
 
