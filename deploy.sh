@@ -49,7 +49,10 @@ Jira (required to deploy):
                         with --jira-auth basic); "-" reads it from standard input. Without
                         --token the JIRA_API_TOKEN variable is used, else it is asked for on a
                         terminal. Prefer "-" or JIRA_API_TOKEN: a token given as T is visible
-                        in `ps`.
+                        in `ps`. An API token with scopes (or a service account's) works: the
+                        site refuses it, so deploy.sh checks it at Atlassian's API gateway and
+                        the functions call Jira there; it needs the scopes read:jira-user,
+                        read:jira-work and write:jira-work (README "API tokens with scopes")
   --project-key K       key of the Jira project to sync, e.g. SEC
   --token-expires D     the day the token expires, YYYY-MM-DD (Atlassian shows it beside the
                         token at id.atlassian.com; API tokens live at most a year), or never
@@ -655,7 +658,31 @@ check_build_tools() {
 jira_get() {
   curl --silent --show-error --max-time 30 --config "$WORK/curl.cfg" \
     --header 'Accept: application/json' --output "$WORK/jira.json" --write-out '%{http_code}' \
-    "$url$1" 2>"$WORK/curl.err" || true
+    "${api_base:-$url}$1" 2>"$WORK/curl.err" || true
+}
+
+# Where the Jira REST calls go: the site, or Atlassian's API gateway for it
+# (https://api.atlassian.com/ex/jira/<cloud id>), which an API token with scopes needs. Set by
+# check_jira on Jira Cloud when the site refuses the token and the gateway takes it.
+api_base=''
+
+# The classic scopes an API token with scopes needs (cdk/contract.json jiraTokenScopes).
+scopes_needed() { json_get "$CONTRACT" 'j.jiraTokenScopes.join(", ")'; }
+
+# Atlassian's API gateway for the site ($url), by its cloud id (GET /_edge/tenant_info, without
+# credentials); fails when the site does not say.
+jira_gateway() {
+  local cloud_id
+  curl --silent --show-error --max-time 30 --header 'Accept: application/json' \
+    --output "$WORK/tenant.json" "$url/_edge/tenant_info" >/dev/null 2>&1 || return 1
+  cloud_id=$(node -e '
+      try {
+        const id = JSON.parse(require("fs").readFileSync(0, "utf8")).cloudId;
+        if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) process.stdout.write(id);
+        else process.exit(1);
+      } catch (e) { process.exit(1); }' <"$WORK/tenant.json") || { rm -f "$WORK/tenant.json"; return 1; }
+  rm -f "$WORK/tenant.json"
+  printf 'https://api.atlassian.com/ex/jira/%s' "$cloud_id"
 }
 
 # The Jira credentials for curl, in a file (never argv); removed after use. Jira Data Center with
@@ -747,9 +774,21 @@ check_jira() {
   [ "$jira_flavor" != data-center ] ||
     unreachable_hint=' (a Jira on a private network: run deploy.sh where it is reachable, or pass --skip-jira-check)'
   code=$(jira_get "/rest/api/$JIRA_API/myself")
+  local gateway
+  # An API token with scopes (or a service account's) works only through Atlassian's gateway.
+  if [ "$jira_flavor:$code" = cloud:401 ] && gateway=$(jira_gateway); then
+    api_base=$gateway
+    code=$(jira_get "/rest/api/3/myself")
+    if [ "$code" = 200 ]; then
+      printf '    an API token with scopes: the functions call Jira through Atlassian'"'"'s API gateway, %s\n' "$api_base"
+    else
+      api_base=''
+      code=401
+    fi
+  fi
   case $jira_flavor:$code in
     *:200) ;;
-    cloud:401) die "Jira refused the e-mail and API token (HTTP 401): check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password)" ;;
+    cloud:401) die "Jira refused the e-mail and API token (HTTP 401), at the site and at Atlassian's API gateway: check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password; a token with scopes needs $(scopes_needed))" ;;
     data-center:401)
       if [ "$jira_auth" = token ]; then
         die "Jira refused the personal access token (HTTP 401): check --token (create one in Jira: profile picture -> Profile -> Personal Access Tokens, Jira 8.14 or later) and that it has not expired or been revoked; or sign in with a password: --jira-auth basic"
@@ -778,7 +817,8 @@ check_jira() {
   case $code in
     200) ;;
     404) die "project $project_key not found, or $email may not browse it (HTTP 404): check --project-key and the user's project permissions" ;;
-    401 | 403) die "$email has no permission to read project $project_key (HTTP $code)" ;;
+    401) die "$email may not read project $project_key (HTTP 401)$([ -z "$api_base" ] || printf ': the token with scopes lacks one; it needs %s' "$(scopes_needed)")" ;;
+    403) die "$email has no permission to read project $project_key (HTTP $code)" ;;
     000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")$unreachable_hint" ;;
     *) die "unexpected HTTP $code from $url/rest/api/$JIRA_API/project/$project_key" ;;
   esac
@@ -965,23 +1005,35 @@ store_token() {
   printf '%s' "$JIRA_TOKEN" >"$WORK/token"
   put_secure_string "$name" "$WORK/token" "$(token_label) of the SIR integration (written by deploy.sh)"
   rm -f "$WORK/token"
+  # Where the functions send the REST calls: the site, or its API gateway for a token with
+  # scopes (unknown with --skip-jira-check: what is stored stays).
+  if ! $skip_jira_check; then
+    local api_name
+    api_name="$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraApiUrl')"
+    say "the Jira REST base (${api_base:-$url}) -> SSM String $api_name"
+    put_string "$api_name" "${api_base:-$url}" 'Where the functions send their Jira REST calls: the site, or its API gateway (written by deploy.sh)'
+  fi
   say "its expiry date ($token_expires) -> SSM String $expiry_name"
   put_token_expiry "$expiry_name" "$token_expires"
 }
 
-# Writes the token's expiry date (YYYY-MM-DD, unknown or never) to the String NAME.
-put_token_expiry() {
-  local name=$1
-  printf '%s' "$2" >"$WORK/token-expires"
+# Writes the String NAME = VALUE (from a file) with DESCRIPTION; shown only in a dry run.
+put_string() {
+  local name=$1 description=$3
+  printf '%s' "$2" >"$WORK/string-value"
   local put=(aws "${aws_opts[@]}" ssm put-parameter --name "$name" --type String --overwrite
-    --description "When the $(token_label) expires, YYYY-MM-DD, unknown or never (written by deploy.sh)"
-    --value "file://$WORK/token-expires" --output text --query Version)
+    --description "$description" --value "file://$WORK/string-value" --output text --query Version)
   if $dry_run; then
     mutate "${put[@]}"
   else
     "${put[@]}" >/dev/null || die "could not write $name (see above)"
   fi
-  rm -f "$WORK/token-expires"
+  rm -f "$WORK/string-value"
+}
+
+# Writes the token's expiry date (YYYY-MM-DD, unknown or never) to the String NAME.
+put_token_expiry() {
+  put_string "$1" "$2" "When the $(token_label) expires, YYYY-MM-DD, unknown or never (written by deploy.sh)"
 }
 
 # Writes the SecureString NAME from FILE (never argv) with DESCRIPTION; shown only in a dry run.
@@ -1391,8 +1443,9 @@ destroy() {
   mutate aws "${aws_opts[@]}" cloudformation wait stack-delete-complete --stack-name "$stack_name"
   local parameter
   for parameter in "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" \
-    "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')"; do
-    say "deleting the parameter $parameter (the token, its expiry date)"
+    "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraTokenExpiresOn')" \
+    "$(parameter_prefix)/$(json_get "$CONTRACT" 'j.parameters.jiraApiUrl')"; do
+    say "deleting the parameter $parameter (the token, its expiry date, the REST base)"
     if $dry_run; then
       mutate aws "${aws_opts[@]}" ssm delete-parameter --name "$parameter"
     elif ! aws_cli ssm delete-parameter --name "$parameter" 2>"$WORK/ssm.err"; then
@@ -1747,6 +1800,13 @@ collect_jira_status() {
     grep -q ParameterNotFound "$WORK/ssm.err" || die "could not read the Jira token's expiry date: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
     token_expires_on=''
   }
+  # Where the REST calls go (the site, or its API gateway for a token with scopes).
+  api_base=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraApiUrl')" \
+    --query Parameter.Value --output text 2>"$WORK/ssm.err") || {
+    grep -q ParameterNotFound "$WORK/ssm.err" || die "could not read where the functions call Jira: $(tr -s '\n' ' ' <"$WORK/ssm.err")"
+    api_base=''
+  }
+  [ "$api_base" != "$url" ] || api_base=''
   JIRA_TOKEN=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" --with-decryption \
     --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
     die "could not read the deployed Jira token: $(tr -s '\n' ' ' <"$WORK/ssm.err")"

@@ -37,6 +37,8 @@ export interface Contract {
     readonly jiraToken: string;
     /** When the Jira token expires (a String deploy.sh writes beside the token; optional at run time). */
     readonly jiraTokenExpiresOn: string;
+    /** Where the REST calls go: the site, or its API gateway (a String deploy.sh writes; optional at run time). */
+    readonly jiraApiUrl: string;
     /** The webhook intake's secret (a SecureString deploy.sh writes; optional at run time). */
     readonly jiraWebhookSecret: string;
     readonly statusMapping: string;
@@ -121,6 +123,7 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['parameters.prefixOfOtherStacks', contract.parameters?.prefixOfOtherStacks],
     ['parameters.jiraToken', contract.parameters?.jiraToken],
     ['parameters.jiraTokenExpiresOn', contract.parameters?.jiraTokenExpiresOn],
+    ['parameters.jiraApiUrl', contract.parameters?.jiraApiUrl],
     ['parameters.jiraWebhookSecret', contract.parameters?.jiraWebhookSecret],
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
     ['jiraSiteEnv.flavor', contract.jiraSiteEnv?.flavor],

@@ -335,7 +335,13 @@ export class IntegrationStack extends Stack {
       resource: 'parameter',
       resourceName: parameterName(contract.parameters.jiraTokenExpiresOn).replace(/^\//, ''),
     });
-    const jiraSettingsArns = [emailParameter.parameterArn, urlParameter.parameterArn, projectParameter.parameterArn, tokenParameterArn, tokenExpiresOnArn];
+    // Where the REST calls go (the site, or its API gateway for a token with scopes), also beside it.
+    const apiUrlArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: parameterName(contract.parameters.jiraApiUrl).replace(/^\//, ''),
+    });
+    const jiraSettingsArns = [emailParameter.parameterArn, urlParameter.parameterArn, projectParameter.parameterArn, tokenParameterArn, tokenExpiresOnArn, apiUrlArn];
     // The same for the webhook intake's secret (it may not exist: the intake is then off).
     const webhookSecretArn = this.formatArn({
       service: 'ssm',

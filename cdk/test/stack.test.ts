@@ -402,6 +402,7 @@ describe('SSM parameters and the token', () => {
       expect(statement.Action).toBe('ssm:GetParameters');
       expect(JSON.stringify(statement.Resource)).toContain(`:parameter/${prefix.slice(1)}/${contract.parameters.jiraToken}"`);
       expect(JSON.stringify(statement.Resource)).toContain(`:parameter/${prefix.slice(1)}/${contract.parameters.jiraTokenExpiresOn}"`);
+      expect(JSON.stringify(statement.Resource)).toContain(`:parameter/${prefix.slice(1)}/${contract.parameters.jiraApiUrl}"`);
     }
   });
 });

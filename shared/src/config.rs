@@ -267,6 +267,13 @@ impl ParameterNames {
         format!("{}/jiraTokenExpiresOn", self.prefix)
     }
 
+    /// Where the functions send their Jira REST calls when it is not the site itself: Atlassian's
+    /// API gateway for the site, `https://api.atlassian.com/ex/jira/<cloud id>`, which an API
+    /// token with scopes needs. An optional String deploy.sh writes beside the token.
+    pub fn jira_api_url(&self) -> String {
+        format!("{}/jiraApiUrl", self.prefix)
+    }
+
     /// The Jira webhook intake's secret: an optional SecureString, created by deploy.sh outside
     /// CloudFormation (`--intake webhook|both`).
     pub fn jira_webhook_secret(&self) -> String {
@@ -416,6 +423,10 @@ pub struct JiraSettings {
     pub flavor: JiraFlavor,
     /// When the token expires, if deploy.sh was told (`--token-expires`).
     pub token_expires_on: Option<TokenExpiry>,
+    /// Where the REST calls go when not to [`JiraSettings::url`]: Atlassian's API gateway for the
+    /// site (`https://api.atlassian.com/ex/jira/<cloud id>`, no trailing slash), for an API token
+    /// with scopes. Links for people (browse links) keep the site's URL.
+    pub api_url: Option<String>,
 }
 
 /// The day a Jira token expires (Atlassian API tokens live at most a year; a personal access
@@ -487,6 +498,7 @@ impl JiraSettings {
             names.jira_project_key(),
             names.jira_token(),
             names.jira_token_expires_on(),
+            names.jira_api_url(),
         ];
         let out = ssm
             .get_parameters()
@@ -496,11 +508,12 @@ impl JiraSettings {
             .await
             .map_err(Error::ssm("GetParameters", &wanted.join(", ")))?;
         let expiry_name = names.jira_token_expires_on();
+        let api_name = names.jira_api_url();
         let missing: Vec<&str> = out
             .invalid_parameters()
             .iter()
             .map(String::as_str)
-            .filter(|name| *name != expiry_name)
+            .filter(|name| *name != expiry_name && *name != api_name)
             .collect();
         if !missing.is_empty() {
             return Err(Error::MissingParameter {
@@ -535,6 +548,18 @@ impl JiraSettings {
             token: SecretString::from(token.value().unwrap_or_default().trim().to_owned()),
             flavor,
             token_expires_on: token_expiry(&out, &expiry_name),
+            api_url: None,
+        };
+        let site = settings.url.clone();
+        let settings = JiraSettings {
+            api_url: out
+                .parameters()
+                .iter()
+                .find(|p| p.name() == Some(api_name.as_str()))
+                .and_then(|p| p.value())
+                .map(|url| url.trim().trim_end_matches('/').to_owned())
+                .filter(|url| !url.is_empty() && *url != site),
+            ..settings
         };
         settings.validate(names)?;
         Ok(settings)
@@ -558,6 +583,11 @@ impl JiraSettings {
         }
         if let Err(reason) = check_jira_url(&self.url) {
             return invalid(names.jira_url(), reason);
+        }
+        if let Some(api_url) = &self.api_url
+            && let Err(reason) = check_jira_api_url(api_url)
+        {
+            return invalid(names.jira_api_url(), reason);
         }
         if !is_project_key(&self.project_key) {
             return invalid(
@@ -646,6 +676,40 @@ pub fn check_jira_url(url: &str) -> std::result::Result<(), &'static str> {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
         _ => Err("must start with https:// (plain http only on loopback, for the local world)"),
+    }
+}
+
+/// Why `url` cannot be where the REST calls go instead of the site, if it cannot: only
+/// Atlassian's API gateway for a site, `https://api.atlassian.com/ex/jira/<cloud id>` (a UUID), or
+/// plain `http` on a loopback host with that path (the local world's emulated gateway). The
+/// credentials go there, so nothing else is taken.
+pub fn check_jira_api_url(url: &str) -> std::result::Result<(), &'static str> {
+    check_jira_url(url)?;
+    let parsed = reqwest::Url::parse(url).map_err(|_| "not a URL")?;
+    let gateway = parsed.scheme() == "http" || parsed.host_str() == Some("api.atlassian.com");
+    let segments: Vec<&str> = parsed
+        .path_segments()
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let cloud_id = match segments.as_slice() {
+        ["ex", "jira", cloud_id] | ["ex", "jira", cloud_id, ""] => *cloud_id,
+        _ => "",
+    };
+    let is_uuid = cloud_id.len() == 36
+        && cloud_id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if gateway
+        && is_uuid
+        && parsed.query().is_none()
+        && parsed.port().is_none_or(|_| parsed.scheme() == "http")
+    {
+        Ok(())
+    } else {
+        Err(
+            "must be Atlassian's API gateway for the site, https://api.atlassian.com/ex/jira/<cloud id>",
+        )
     }
 }
 
@@ -905,6 +969,28 @@ mod tests {
     }
 
     #[test]
+    fn the_api_url_is_only_atlassians_gateway_for_a_site() {
+        let id = "8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f";
+        for good in [
+            format!("https://api.atlassian.com/ex/jira/{id}"),
+            format!("http://127.0.0.1:8443/ex/jira/{id}"),
+        ] {
+            assert_eq!(check_jira_api_url(&good), Ok(()), "{good}");
+        }
+        for bad in [
+            format!("https://evil.example.com/ex/jira/{id}"),
+            format!("https://api.atlassian.com/ex/confluence/{id}"),
+            "https://api.atlassian.com/ex/jira/not-a-cloud-id".to_owned(),
+            format!("https://api.atlassian.com/ex/jira/{id}/rest/api/3"),
+            format!("http://api.atlassian.com/ex/jira/{id}"),
+            format!("https://api.atlassian.com:8443/ex/jira/{id}"),
+            format!("https://user@api.atlassian.com/ex/jira/{id}"),
+        ] {
+            assert!(check_jira_api_url(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_token_expiry_is_a_calendar_day_and_counts_whole_days_left_in_utc() {
         let expiry = TokenExpiry::parse("2026-12-31").unwrap();
         assert_eq!(expiry.to_string(), "2026-12-31");
@@ -937,6 +1023,7 @@ mod tests {
             token: SecretString::from("ATATT3xFfGF0-very-secret".to_owned()),
             flavor: JiraFlavor::Cloud,
             token_expires_on: None,
+            api_url: None,
         };
         let debug = format!("{settings:?}");
         assert!(!debug.contains("very-secret"), "{debug}");

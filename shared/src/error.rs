@@ -124,7 +124,7 @@ pub enum Error {
     /// SSM: the token expired or was revoked, or the user lost access.
     #[error(
         "Jira {operation}: Jira refused the integration's credentials (HTTP 401: {messages}). {}: create a new token and run ./deploy.sh again with it (--token - --token-expires YYYY-MM-DD); the functions read it within one retry",
-        refusal_cause(.expired_on.as_ref())
+        refusal_cause(.expired_on.as_ref(), .messages)
     )]
     JiraCredentialsRefused {
         operation: &'static str,
@@ -290,7 +290,13 @@ impl FailedEntry {
 }
 
 /// Why Jira refused the credentials, as far as the integration can tell.
-fn refusal_cause(expired_on: Option<&crate::config::TokenExpiry>) -> String {
+fn refusal_cause(expired_on: Option<&crate::config::TokenExpiry>, messages: &str) -> String {
+    if messages.contains("scope does not match") {
+        return format!(
+            "The API token lacks a scope this call needs: a token with scopes needs {} (README \"API tokens with scopes\")",
+            crate::jira::scopes::CLASSIC_SCOPES.join(", ")
+        );
+    }
     match expired_on {
         Some(day) => {
             format!("The API token expired on {day} (the expiry date stored with it by deploy.sh)")

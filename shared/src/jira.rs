@@ -55,6 +55,7 @@ use crate::wiki::{adf_to_wiki, wiki_to_adf};
 use clock::Instant;
 
 pub mod pacing;
+pub mod scopes;
 
 use pacing::{LimitedPart, Pacing};
 
@@ -477,6 +478,9 @@ pub trait JiraSettingsSource: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 struct SignIn {
     site: Url,
+    /// Where the REST calls go (with a trailing slash): the site, or Atlassian's API gateway for
+    /// it (an API token with scopes, see [`JiraSettings::api_url`]).
+    api: Url,
     email: String,
     token: SecretString,
     /// When the token expires, if deploy.sh was told.
@@ -499,15 +503,22 @@ const MIN_SIGN_IN_TTL: Duration = Duration::from_secs(10);
 
 impl SignIn {
     fn from(settings: &JiraSettings) -> Result<SignIn> {
-        let site =
-            Url::parse(&format!("{}/", settings.url.trim_end_matches('/'))).map_err(|e| {
+        let base = |name: &str, url: &str| {
+            Url::parse(&format!("{}/", url.trim_end_matches('/'))).map_err(|e| {
                 Error::InvalidConfig {
-                    name: "Jira URL".into(),
+                    name: name.into(),
                     reason: e.to_string(),
                 }
-            })?;
+            })
+        };
+        let site = base("Jira URL", &settings.url)?;
+        let api = match &settings.api_url {
+            Some(api_url) => base("Jira API URL", api_url)?,
+            None => site.clone(),
+        };
         Ok(SignIn {
             site,
+            api,
             email: settings.email.clone(),
             token: settings.token.clone(),
             token_expires_on: settings.token_expires_on,
@@ -705,6 +716,11 @@ impl JiraClient {
         self.sign_in().site.clone()
     }
 
+    /// Where the REST calls go (with a trailing slash): the site, or its API gateway.
+    fn api(&self) -> Url {
+        self.sign_in().api.clone()
+    }
+
     /// Reads the settings again from the source (one read at a time; none when another read
     /// since `seen` already changed them) and takes the new e-mail and token. The site is kept:
     /// requests are built against it before they are signed, and credentials go to the
@@ -731,12 +747,16 @@ impl JiraClient {
                 "the Jira URL changed in SSM: it is used from the next cold start (the functions' next deployment or update)"
             );
         }
+        // A new token may be one with scopes, which works only through the API gateway (or the
+        // other way round): the API URL changes with it (validated: the site or its gateway).
         let changed = current.email != fresh.email
-            || current.token.expose_secret() != fresh.token.expose_secret();
+            || current.token.expose_secret() != fresh.token.expose_secret()
+            || current.api != fresh.api;
         if changed {
-            tracing::info!("the Jira sign-in changed in SSM: using the new one");
+            tracing::info!(api = %fresh.api, "the Jira sign-in changed in SSM: using the new one");
             current.email = fresh.email;
             current.token = fresh.token;
+            current.api = fresh.api;
             current.generation += 1;
             current.unchanged_at = None;
         }
@@ -800,13 +820,14 @@ impl JiraClient {
         }
     }
 
-    /// `<site>/rest/api/<3 on Cloud, 2 on Data Center>/<segments…>`, each segment escaped.
+    /// `<site or its API gateway>/rest/api/<3 on Cloud, 2 on Data Center>/<segments…>`, each
+    /// segment escaped.
     fn url(&self, segments: &[&str]) -> Url {
         let version = match self.flavor {
             JiraFlavor::Cloud => "3",
             JiraFlavor::DataCenter(_) => "2",
         };
-        let mut url = self.site();
+        let mut url = self.api();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty()
                 .extend(["rest", "api", version])
@@ -1016,10 +1037,10 @@ impl JiraClient {
                 let part = LimitedPart::refused(limit.as_deref(), &method, &path);
                 self.pacing.pause(part, pause, Instant::now());
             }
-            // A 401 from the site itself refuses the integration's credentials; one from
-            // elsewhere (the media host a download was sent on to) is that host's answer.
+            // A 401 from the site (or its API gateway) refuses the integration's credentials;
+            // one from elsewhere (the media host a download was sent on to) is that host's.
             let credentials_refused = status == StatusCode::UNAUTHORIZED
-                && answered_by.as_ref() == Some(&self.site().origin());
+                && answered_by.as_ref() == Some(&self.api().origin());
             let mut messages = error_messages(response).await;
             if let Some(limit) = limit {
                 messages = format!("{messages} (RateLimit-Reason: {limit})");
@@ -1062,12 +1083,13 @@ impl JiraClient {
             .map_err(|attempt| attempt.error)
     }
 
-    /// A transport error, keeping its URL only when it is on the Jira site: the media host that
-    /// Jira redirects attachment downloads to carries a short-lived token in its URLs.
+    /// A transport error, keeping its URL only when it is on the Jira site or its API gateway:
+    /// the media host that Jira redirects attachment downloads to carries a short-lived token in
+    /// its URLs.
     fn transport_error(&self, operation: &'static str, source: reqwest::Error) -> Error {
-        let off_site = source
-            .url()
-            .is_some_and(|url| url.origin() != self.site().origin());
+        let off_site = source.url().is_some_and(|url| {
+            url.origin() != self.site().origin() && url.origin() != self.api().origin()
+        });
         let source = if off_site {
             source.without_url()
         } else {
@@ -1948,15 +1970,34 @@ impl JiraApi for JiraClient {
                 url: attachment.content_url.clone(),
                 source,
             })?;
-        // Credentials go only to the configured Jira site, never to a URL elsewhere. Only the
-        // origin is reported: the rest of a foreign URL may carry a token.
-        let site = self.site();
-        if url.origin() != site.origin() {
+        // Credentials go only to the configured Jira site (or its API gateway), never to a URL
+        // elsewhere. Only the origin is reported: the rest of a foreign URL may carry a token.
+        let (site, api) = (self.site(), self.api());
+        let url = if url.origin() == api.origin() {
+            url
+        } else if url.origin() == site.origin() {
+            // Through the gateway, Jira still names the site in `content`, where a token with
+            // scopes is refused: the same path under the gateway.
+            let relative = url
+                .path()
+                .strip_prefix(site.path())
+                .unwrap_or(url.path())
+                .trim_start_matches('/')
+                .to_owned();
+            let mut rebased =
+                api.join(&relative)
+                    .map_err(|source| Error::InvalidAttachmentUrl {
+                        url: attachment.content_url.clone(),
+                        source,
+                    })?;
+            rebased.set_query(url.query());
+            rebased
+        } else {
             return Err(Error::AttachmentUrlOffSite {
                 origin: url.origin().ascii_serialization(),
                 site: site.origin().ascii_serialization(),
             });
-        }
+        };
         // Cloud answers 303 to its media host (another origin), which serves the bytes for the
         // token in the redirect URL. The bytes are not JSON: asking for JSON there is a 406.
         // `redirected` drops `Authorization` when a redirect changes host, port or scheme, so

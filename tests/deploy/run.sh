@@ -352,6 +352,40 @@ test_jira_401_stops_before_aws_is_changed() {
   expect not_called 'cargo lambda build'
 }
 
+test_a_token_with_scopes_is_checked_and_used_through_atlassians_gateway() {
+  local gateway=https://api.atlassian.com/ex/jira/8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f
+  with_token_on_stdin
+  STUB_ENV=(STUB_SCOPED_TOKEN=1)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 0
+  # The site refuses it; its cloud id (asked without credentials) names the gateway, which takes it.
+  expect in_order 'https://example.atlassian.net/rest/api/3/myself' \
+    'https://example.atlassian.net/_edge/tenant_info' \
+    "$gateway/rest/api/3/myself" "$gateway/rest/api/3/project/SEC" \
+    'ssm put-parameter --name /SecurityIncidentResponse/jiraApiUrl --type String' \
+    'cdk --no-notices deploy'
+  expect output_has "an API token with scopes: the functions call Jira through Atlassian's API gateway, $gateway"
+  expect [ "$(cat "$SANDBOX/stub/ssm-value-api-url")" = "$gateway" ]
+  expect not_called 'example.atlassian.net/rest/api/3/project'
+  expect token_nowhere_in_calls
+  # --status asks the gateway the deployed functions use.
+  setup
+  STUB_ENV=(STUB_SCOPED_TOKEN=1 STUB_API_URL="$gateway")
+  deploy --status --region eu-west-1
+  expect exit_code 0
+  expect called "$gateway/rest/api/3/myself"
+  expect output_has 'the credentials work'
+  # A token neither takes: both refusals said, with the scopes a token with scopes needs.
+  setup
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_MYSELF=401)
+  deploy "${DEPLOY_ARGS[@]}" --token -
+  expect exit_code 1
+  expect output_has "at the site and at Atlassian's API gateway"
+  expect output_has 'read:jira-user, read:jira-work, write:jira-work'
+  expect not_called 'put-parameter'
+}
+
 test_jira_project_404_is_explained() {
   with_token_on_stdin
   STUB_ENV=(STUB_JIRA_PROJECT=404)
@@ -1211,9 +1245,10 @@ test_auto_detects_jira_data_center_and_deploys_it_with_the_webhook_over_rest_api
   expect output_lacks 'Publish to Amazon SNS'
   expect output_has 'Jira Data Center has no Amazon SNS action'
   expect output_has 'Jira personal access token -> SSM SecureString /SecurityIncidentResponse/jiraToken'
-  # (the last value written is the webhook secret's: both, and the token's expiry date, written
-  # "unknown" first, from private files)
-  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 4 ]
+  # (the last value written is the webhook secret's: both, the token's expiry date, written
+  # "unknown" first, and the REST base, from private files)
+  expect [ "$(grep -c 'value-file mode=600' "$STUB_LOG")" = 5 ]
+  expect [ "$(cat "$SANDBOX/stub/ssm-value-api-url")" = https://jira.example.com/jira ]
   expect token_nowhere_in_calls
   expect temp_files_removed
 }

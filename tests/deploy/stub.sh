@@ -58,6 +58,7 @@ case $tool in
           */jiraProjectKey) stored=SEC ;;
           */jiraToken) stored=${STUB_DEPLOYED_TOKEN:-ATATT3xFfGF0-DEPLOYED-token} ;;
           */jiraTokenExpiresOn) stored=${STUB_TOKEN_EXPIRES:-} ;;
+          */jiraApiUrl) stored=${STUB_API_URL:-} ;;
           */backfill) stored=${STUB_BACKFILL:-} ;;
           */statusMapping) stored=${STUB_STATUS_MAPPING:-} ;;
           */jiraWebhookSecret) stored=${STUB_WEBHOOK_SECRET:-} ;;
@@ -89,6 +90,7 @@ case $tool in
         [ "$file" != "$value" ] || { note "value-not-a-file"; exit 1; }
         case $(option --name "$@") in
           */jiraTokenExpiresOn) cp "$file" "$STUB_DIR/ssm-value-expires" ;;
+          */jiraApiUrl) cp "$file" "$STUB_DIR/ssm-value-api-url" ;;
           *) cp "$file" "$STUB_DIR/ssm-value" ;;
         esac
         note "value-file mode=$(stat -c %a "$file")"
@@ -278,9 +280,20 @@ case $tool in
         printf '%s' "${STUB_JIRA_SERVER_INFO:-$cloud}" >"$output"
         [ "${STUB_JIRA_SERVER_INFO_CODE:-200}" != 000 ] || echo 'curl: (6) Could not resolve host: jira.example.com' >&2
         printf '%s' "${STUB_JIRA_SERVER_INFO_CODE:-200}" ;;
+      */_edge/tenant_info)
+        printf '{"cloudId":"8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f"}' >"$output"
+        printf '200' ;;
       */rest/api/[23]/myself)
         printf '{"name":"%s","key":"JIRAUSER10100","displayName":"SIR integration"}' "${STUB_JIRA_MYSELF_NAME:-svc-sir}" >"$output"
-        printf '%s' "${STUB_JIRA_MYSELF:-200}" ;;
+        # STUB_SCOPED_TOKEN: an API token with scopes, refused by the site, taken by the gateway.
+        if [ -n "${STUB_SCOPED_TOKEN:-}" ]; then
+          case $url in
+            https://api.atlassian.com/ex/jira/8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f/*) printf '200' ;;
+            *) printf '401' ;;
+          esac
+        else
+          printf '%s' "${STUB_JIRA_MYSELF:-200}"
+        fi ;;
       */rest/api/[23]/project/*) printf '%s' "${STUB_JIRA_PROJECT:-200}" ;;
       */rest/api/[23]/field)
         fields='[{"id":"labels","name":"Labels","schema":{"type":"array","items":"string","system":"labels"}},{"id":"customfield_10050","name":"AWS accounts","schema":{"type":"array","items":"string"}}]'

@@ -103,6 +103,10 @@ pub struct IntegrationOptions {
     /// The Jira token's expiry date as deploy.sh stores it beside the token (`YYYY-MM-DD`,
     /// `unknown`, `never`); `None`: no such parameter (an installation from before it existed).
     pub token_expires_on: Option<String>,
+    /// The integration signs in with an API token with these classic scopes (and no other
+    /// token), which works only through the site's API gateway: deploy.sh then stores the
+    /// gateway as `jiraApiUrl`. `None`: a token without scopes, on the site.
+    pub scoped_token: Option<Vec<&'static str>>,
 }
 
 /// The intake and the Jira [`ENV_E2E_JIRA`] names (an unknown value panics: a typo in CI must
@@ -144,6 +148,7 @@ impl Default for IntegrationOptions {
             mapping_document: None,
             config_ttl: None,
             token_expires_on: None,
+            scoped_token: None,
         }
     }
 }
@@ -435,12 +440,33 @@ impl Integration {
         // (As deploy.sh configures it from the site's serverInfo: a Data Center site with a
         // personal access token.)
         let flavor = jira_flavor_of(jira.deployment());
+        let token = match &options.scoped_token {
+            Some(scopes) => {
+                // Replaces the integration user's token without scopes.
+                jira.add_scoped_api_token(
+                    &jira.integration_account_id(),
+                    "integration@example.com",
+                    "integration-scoped-token",
+                    scopes,
+                )
+                .map_err(|e| HarnessError::Setup(format!("scoped token: {e}")))?;
+                world
+                    .put_parameter(
+                        &world.parameters.jira_api_url(),
+                        &jira.gateway_url(),
+                        aws_sdk_ssm::types::ParameterType::String,
+                    )
+                    .await?;
+                "integration-scoped-token"
+            }
+            None => "integration-token",
+        };
         world
             .put_jira_parameters(
                 "integration@example.com",
                 &jira.base_url(),
                 PROJECT_KEY,
-                "integration-token",
+                token,
             )
             .await?;
         if let Some(expires_on) = &options.token_expires_on {

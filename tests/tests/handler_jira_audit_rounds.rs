@@ -55,6 +55,7 @@ fn setup(sweep: Sweeping) -> Setup {
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
         token_expires_on: None,
+        api_url: None,
     };
     let api =
         JiraClient::with_transport(&settings, Arc::new(InProcessNet::new(&jira, None))).unwrap();

@@ -96,6 +96,7 @@ fn ssm_prefix_and_parameter_names() {
     assert_eq!(leaf("jiraProjectKey"), names.jira_project_key());
     assert_eq!(leaf("jiraToken"), names.jira_token());
     assert_eq!(leaf("jiraTokenExpiresOn"), names.jira_token_expires_on());
+    assert_eq!(leaf("jiraApiUrl"), names.jira_api_url());
     assert_eq!(leaf("jiraWebhookSecret"), names.jira_webhook_secret());
     assert_eq!(leaf("statusMapping"), names.status_mapping());
     assert_eq!(leaf("jiraCaseFilter"), names.jira_case_filter());
@@ -169,6 +170,17 @@ fn metric_names_the_dashboard_reads_are_the_ones_the_functions_write() {
         Some(14),
         "every name in the contract is checked above"
     );
+}
+
+#[test]
+fn the_token_scopes_deploy_sh_names_are_the_ones_the_client_needs() {
+    let contract = contract();
+    let listed: Vec<&str> = contract
+        .pointer("/jiraTokenScopes")
+        .and_then(Value::as_array)
+        .map(|scopes| scopes.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(listed, shared::jira::scopes::CLASSIC_SCOPES);
 }
 
 #[test]
