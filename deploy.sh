@@ -779,12 +779,11 @@ check_jira() {
   if [ "$jira_flavor:$code" = cloud:401 ] && gateway=$(jira_gateway); then
     api_base=$gateway
     code=$(jira_get "/rest/api/3/myself")
-    if [ "$code" = 200 ]; then
-      printf '    an API token with scopes: the functions call Jira through Atlassian'"'"'s API gateway, %s\n' "$api_base"
-    else
-      api_base=''
-      code=401
-    fi
+    case $code in
+      200) printf '    an API token with scopes: the functions call Jira through Atlassian'"'"'s API gateway, %s\n' "$api_base" ;;
+      401) api_base='' ;;
+      *) die "the site refused the token (HTTP 401) and Atlassian's API gateway $api_base answered HTTP $code to /myself: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
+    esac
   fi
   case $jira_flavor:$code in
     *:200) ;;
@@ -833,7 +832,7 @@ jira_post() {
   curl --silent --show-error --max-time 30 --config "$WORK/curl.cfg" \
     --header 'Accept: application/json' --header 'Content-Type: application/json' \
     --data "@$2" --output "$WORK/jira.json" --write-out '%{http_code}' \
-    "$url$1" 2>"$WORK/curl.err" || true
+    "${api_base:-$url}$1" 2>"$WORK/curl.err" || true
 }
 
 # How many issues the JQL finds (Cloud: POST /search/approximate-count; Data Center, which has
@@ -1807,6 +1806,11 @@ collect_jira_status() {
     api_base=''
   }
   [ "$api_base" != "$url" ] || api_base=''
+  # The token goes there: only the site's gateway, as the functions check too.
+  [[ -z $api_base || $api_base =~ ^https://api\.atlassian\.com/ex/jira/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$ ]] || {
+    printf '    warning: the stored Jira API URL %s is not Atlassian'"'"'s API gateway: ignored (the functions ignore it too)\n' "$api_base" >&2
+    api_base=''
+  }
   JIRA_TOKEN=$(aws_cli ssm get-parameter --name "$prefix/$(json_get "$CONTRACT" 'j.parameters.jiraToken')" --with-decryption \
     --query Parameter.Value --output text 2>"$WORK/ssm.err") ||
     die "could not read the deployed Jira token: $(tr -s '\n' ' ' <"$WORK/ssm.err")"

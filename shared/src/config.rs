@@ -558,7 +558,22 @@ impl JiraSettings {
                 .find(|p| p.name() == Some(api_name.as_str()))
                 .and_then(|p| p.value())
                 .map(|url| url.trim().trim_end_matches('/').to_owned())
-                .filter(|url| !url.is_empty() && *url != site),
+                .filter(|url| !url.is_empty() && *url != site)
+                // Anything but the site's gateway is ignored, never sent the credentials (a
+                // value left from another site does not stop the sync either).
+                .filter(|url| match check_jira_api_url(url) {
+                    Ok(()) => true,
+                    Err(reason) => {
+                        tracing::warn!(
+                            parameter = %api_name,
+                            value = %url,
+                            reason,
+                            "the Jira API URL is not the site's API gateway: ignored, the calls go to the site"
+                        );
+                        crate::metrics::note_config_rejected();
+                        false
+                    }
+                }),
             ..settings
         };
         settings.validate(names)?;
@@ -584,11 +599,7 @@ impl JiraSettings {
         if let Err(reason) = check_jira_url(&self.url) {
             return invalid(names.jira_url(), reason);
         }
-        if let Some(api_url) = &self.api_url
-            && let Err(reason) = check_jira_api_url(api_url)
-        {
-            return invalid(names.jira_api_url(), reason);
-        }
+
         if !is_project_key(&self.project_key) {
             return invalid(
                 names.jira_project_key(),
@@ -703,6 +714,7 @@ pub fn check_jira_api_url(url: &str) -> std::result::Result<(), &'static str> {
     if gateway
         && is_uuid
         && parsed.query().is_none()
+        && parsed.fragment().is_none()
         && parsed.port().is_none_or(|_| parsed.scheme() == "http")
     {
         Ok(())
@@ -985,6 +997,7 @@ mod tests {
             format!("http://api.atlassian.com/ex/jira/{id}"),
             format!("https://api.atlassian.com:8443/ex/jira/{id}"),
             format!("https://user@api.atlassian.com/ex/jira/{id}"),
+            format!("https://api.atlassian.com/ex/jira/{id}#x"),
         ] {
             assert!(check_jira_api_url(&bad).is_err(), "{bad}");
         }

@@ -481,6 +481,8 @@ struct SignIn {
     /// Where the REST calls go (with a trailing slash): the site, or Atlassian's API gateway for
     /// it (an API token with scopes, see [`JiraSettings::api_url`]).
     api: Url,
+    /// The one before, after a rotation switched it: requests built on it move to `api`.
+    previous_api: Option<Url>,
     email: String,
     token: SecretString,
     /// When the token expires, if deploy.sh was told.
@@ -519,6 +521,7 @@ impl SignIn {
         Ok(SignIn {
             site,
             api,
+            previous_api: None,
             email: settings.email.clone(),
             token: settings.token.clone(),
             token_expires_on: settings.token_expires_on,
@@ -756,7 +759,9 @@ impl JiraClient {
             tracing::info!(api = %fresh.api, "the Jira sign-in changed in SSM: using the new one");
             current.email = fresh.email;
             current.token = fresh.token;
-            current.api = fresh.api;
+            if current.api != fresh.api {
+                current.previous_api = Some(std::mem::replace(&mut current.api, fresh.api));
+            }
             current.generation += 1;
             current.unchanged_at = None;
         }
@@ -878,8 +883,25 @@ impl JiraClient {
         self.signed(method, url).header(ACCEPT, "application/json")
     }
 
-    /// A request to the Jira site with the integration's credentials and no `Accept` yet.
+    /// `url` under the base the REST calls go to now: as it is when it is under it; moved there
+    /// from the site or the base before a rotation (a request built before the sign-in was read
+    /// again, an attachment Jira names on the site while the calls go through its gateway).
+    /// `None` for a URL under none of them: the credentials never go there.
+    fn on_current_base(&self, url: &Url) -> Option<Url> {
+        let sign_in = self.sign_in();
+        if url.as_str().starts_with(sign_in.api.as_str()) {
+            return Some(url.clone());
+        }
+        [Some(&sign_in.site), sign_in.previous_api.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(|from| rebased(url, from, &sign_in.api))
+    }
+
+    /// A request to the Jira site (or its gateway) with the integration's credentials and no
+    /// `Accept` yet.
     fn signed(&self, method: Method, url: Url) -> RequestBuilder {
+        let url = self.on_current_base(&url).unwrap_or(url);
         let request = self.http.request(method, url);
         let sign_in = self.sign_in();
         match self.flavor {
@@ -1040,7 +1062,9 @@ impl JiraClient {
             // A 401 from the site (or its API gateway) refuses the integration's credentials;
             // one from elsewhere (the media host a download was sent on to) is that host's.
             let credentials_refused = status == StatusCode::UNAUTHORIZED
-                && answered_by.as_ref() == Some(&self.api().origin());
+                && answered_by.as_ref().is_some_and(|origin| {
+                    *origin == self.api().origin() || *origin == self.site().origin()
+                });
             let mut messages = error_messages(response).await;
             if let Some(limit) = limit {
                 messages = format!("{messages} (RateLimit-Reason: {limit})");
@@ -1104,6 +1128,16 @@ impl JiraClient {
             .await?;
         read_json(operation, response).await
     }
+}
+
+/// `url`, under the base `from`, moved under the base `to` (both with a trailing slash): the rest
+/// of it appended as text to `to`, so nothing in it (`https://elsewhere/…` in a path, `..`) can
+/// leave `to`'s origin or path; `None` when `url` is not under `from` or the result would not be
+/// under `to`.
+fn rebased(url: &Url, from: &Url, to: &Url) -> Option<Url> {
+    let rest = url.as_str().strip_prefix(from.as_str())?;
+    let moved = Url::parse(&format!("{to}{rest}")).ok()?;
+    (moved.origin() == to.origin() && moved.as_str().starts_with(to.as_str())).then_some(moved)
 }
 
 /// What was sent, kept to build the request a redirect asks for.
@@ -1972,30 +2006,12 @@ impl JiraApi for JiraClient {
             })?;
         // Credentials go only to the configured Jira site (or its API gateway), never to a URL
         // elsewhere. Only the origin is reported: the rest of a foreign URL may carry a token.
-        let (site, api) = (self.site(), self.api());
-        let url = if url.origin() == api.origin() {
-            url
-        } else if url.origin() == site.origin() {
-            // Through the gateway, Jira still names the site in `content`, where a token with
-            // scopes is refused: the same path under the gateway.
-            let relative = url
-                .path()
-                .strip_prefix(site.path())
-                .unwrap_or(url.path())
-                .trim_start_matches('/')
-                .to_owned();
-            let mut rebased =
-                api.join(&relative)
-                    .map_err(|source| Error::InvalidAttachmentUrl {
-                        url: attachment.content_url.clone(),
-                        source,
-                    })?;
-            rebased.set_query(url.query());
-            rebased
-        } else {
+        // Through the gateway, Jira still names the site in `content`, where a token with scopes
+        // is refused: the same path under the gateway.
+        let Some(url) = self.on_current_base(&url) else {
             return Err(Error::AttachmentUrlOffSite {
                 origin: url.origin().ascii_serialization(),
-                site: site.origin().ascii_serialization(),
+                site: self.site().origin().ascii_serialization(),
             });
         };
         // Cloud answers 303 to its media host (another origin), which serves the bytes for the
@@ -2152,6 +2168,41 @@ impl JiraApi for JiraClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_moves_from_the_site_to_the_gateway_and_never_anywhere_else() {
+        let site = Url::parse("https://acme.atlassian.net/").unwrap();
+        let gateway =
+            Url::parse("https://api.atlassian.com/ex/jira/8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f/")
+                .unwrap();
+        let moved = |url: &str| rebased(&Url::parse(url).unwrap(), &site, &gateway);
+        assert_eq!(
+            moved("https://acme.atlassian.net/rest/api/3/attachment/content/10001?redirect=false")
+                .map(String::from),
+            Some(format!(
+                "{gateway}rest/api/3/attachment/content/10001?redirect=false"
+            ))
+        );
+        // A path that reads as a URL or climbs out stays under the gateway's base, or is refused.
+        for crafted in [
+            "https://acme.atlassian.net/https://evil.example/x",
+            "https://acme.atlassian.net/http:evil.example/x",
+            "https://acme.atlassian.net/..%2F..%2F..%2Fex/confluence/x",
+            "https://acme.atlassian.net/../../x",
+        ] {
+            if let Some(url) = moved(crafted) {
+                assert!(
+                    url.as_str().starts_with(gateway.as_str()),
+                    "{crafted} -> {url}"
+                );
+            }
+        }
+        assert_eq!(
+            moved("https://evil.example/rest/api/3/attachment/content/1"),
+            None
+        );
+        assert_eq!(moved("https://acme.atlassian.net.evil.example/x"), None);
+    }
 
     mod wiki_descriptions {
         use super::*;

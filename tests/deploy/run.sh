@@ -367,6 +367,7 @@ test_a_token_with_scopes_is_checked_and_used_through_atlassians_gateway() {
   expect output_has "an API token with scopes: the functions call Jira through Atlassian's API gateway, $gateway"
   expect [ "$(cat "$SANDBOX/stub/ssm-value-api-url")" = "$gateway" ]
   expect not_called 'example.atlassian.net/rest/api/3/project'
+  expect called "$gateway/rest/api/3/search/approximate-count"
   expect token_nowhere_in_calls
   # --status asks the gateway the deployed functions use.
   setup

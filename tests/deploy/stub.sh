@@ -264,6 +264,7 @@ case $tool in
   curl)
     # The credentials come in a config file (kept as $STUB_DIR/curl.cfg); serverInfo is asked
     # without any.
+    config=''
     if config=$(option --config "$@"); then
       cp "$config" "$STUB_DIR/curl.cfg"
       note "config mode=$(stat -c %a "$config")"
@@ -273,6 +274,11 @@ case $tool in
     output=$(option --output "$@")
     printf '{}' >"$output"
     url=${!#}
+    # STUB_SCOPED_TOKEN: the site refuses the token for everything (only the gateway takes it).
+    if [ -n "${STUB_SCOPED_TOKEN:-}" ] && [ -n "$config" ] && [[ $url == https://example.atlassian.net/* ]]; then
+      printf '401'
+      exit 0
+    fi
     case $url in
       */rest/api/2/serverInfo)
         # Jira Cloud unless STUB_JIRA_SERVER_INFO says otherwise; STUB_JIRA_SERVER_INFO_CODE=000: unreachable.
