@@ -11,12 +11,30 @@
 // Test code: a panic with its message is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use integration_tests::pipeline::{Integration, IntegrationOptions};
-use jira_emulator::{NewIssue, User};
+use integration_tests::pipeline::{Intake, Integration, IntegrationOptions};
+use jira_emulator::{Deployment, JiraEmulatorConfig, NewIssue, User};
 use shared::jira::scopes::CLASSIC_SCOPES;
 use sir_emulator::NewCase;
 
 const HUMAN: &str = "human";
+
+/// Jira Cloud whatever `E2E_JIRA` says: API tokens with scopes and the gateway are Cloud's.
+fn on_cloud(scopes: Vec<&'static str>) -> IntegrationOptions {
+    let defaults = IntegrationOptions::default();
+    let intake = match defaults.jira.deployment {
+        Deployment::Cloud => defaults.intake,
+        Deployment::DataCenter => Intake::Automation,
+    };
+    IntegrationOptions {
+        intake,
+        jira: JiraEmulatorConfig {
+            deployment: Deployment::Cloud,
+            ..defaults.jira
+        },
+        scoped_token: Some(scopes),
+        ..defaults
+    }
+}
 
 fn case() -> NewCase {
     NewCase {
@@ -29,12 +47,9 @@ fn case() -> NewCase {
 
 #[tokio::test]
 async fn a_token_with_only_the_readme_scopes_syncs_both_ways_through_the_gateway() {
-    let it = Integration::start_with(IntegrationOptions {
-        scoped_token: Some(CLASSIC_SCOPES.to_vec()),
-        ..IntegrationOptions::default()
-    })
-    .await
-    .unwrap();
+    let it = Integration::start_with(on_cloud(CLASSIC_SCOPES.to_vec()))
+        .await
+        .unwrap();
     let id = it.sir.create_case(HUMAN, case()).case_id;
     it.sir.add_comment(HUMAN, &id, "Keys disabled.").unwrap();
     it.settle().await.unwrap().assert_clean();
@@ -88,9 +103,8 @@ async fn a_token_with_only_the_readme_scopes_syncs_both_ways_through_the_gateway
 #[tokio::test]
 async fn a_token_missing_a_scope_fails_the_event_saying_which_scopes_it_needs() {
     let it = Integration::start_with(IntegrationOptions {
-        scoped_token: Some(vec!["read:jira-user", "read:jira-work"]),
         async_retry_budget: Some(3),
-        ..IntegrationOptions::default()
+        ..on_cloud(vec!["read:jira-user", "read:jira-work"])
     })
     .await
     .unwrap();
