@@ -470,13 +470,7 @@ impl Integration {
             )
             .await?;
         if let Some(expires_on) = &options.token_expires_on {
-            world
-                .put_parameter(
-                    &world.parameters.jira_token_expires_on(),
-                    expires_on,
-                    aws_sdk_ssm::types::ParameterType::String,
-                )
-                .await?;
+            world.put_token_expiry(expires_on).await?;
         }
         let jira_settings = JiraSettings::load(&world.ssm, &world.parameters, flavor)
             .await

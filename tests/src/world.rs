@@ -382,6 +382,17 @@ impl World {
         Ok(())
     }
 
+    /// The token's expiry date beside it (`YYYY-MM-DD`, `unknown`, `never`), as
+    /// `deploy.sh --token-expires` writes it.
+    pub async fn put_token_expiry(&self, expires_on: &str) -> Result<(), HarnessError> {
+        self.put_parameter(
+            &self.parameters.jira_token_expires_on(),
+            expires_on,
+            ParameterType::String,
+        )
+        .await
+    }
+
     /// The four Jira parameters, the token as a SecureString, as deploy.sh writes them.
     pub async fn put_jira_parameters(
         &self,

@@ -465,13 +465,7 @@ impl LocalStack {
             )
             .await?;
         if let Some(expires_on) = &site.token_expires_on {
-            world
-                .put_parameter(
-                    &world.parameters.jira_token_expires_on(),
-                    expires_on,
-                    aws_sdk_ssm::types::ParameterType::String,
-                )
-                .await?;
+            world.put_token_expiry(expires_on).await?;
         }
         // The emulated site maps the case's impacted accounts to its "AWS accounts" field (by
         // name, resolved through `GET /field` as on a real site); a real site maps nothing.
