@@ -39,7 +39,8 @@
 //! again: a crash or a lost answer between a write and its record (id map, issue notes, label)
 //! never leaves a second copy.
 //! Anything else that leaves the event not fully applied is an `Err` (see [`JiraClientError`]),
-//! returned once the other items were applied.
+//! returned once the other items were applied. When that is Jira refusing the credentials, the
+//! open case says so in one comment per refused token first (see `refused_credentials`).
 
 mod audit;
 mod comments_attachments_watchers;
@@ -47,6 +48,7 @@ mod config;
 mod error;
 mod item_refusals;
 mod metrics;
+mod refused_credentials;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -436,10 +438,16 @@ impl JiraClientHandler {
             BusEvent::CaseCreated(change) => Some(change.case.watchers.clone()),
             _ => None,
         };
+        let case_status = match &bus_event {
+            BusEvent::CaseCreated(change) | BusEvent::CaseUpdated(change) => {
+                Some(change.case.status)
+            }
+            _ => None,
+        };
         // The case's pending delivery as the sync read it, before it read the case.
         let mut pending_seen = None;
         // Boxed: the sync's future is large, and the Lambda runtime holds this one.
-        let mut applied = Box::pin(async {
+        let applied = Box::pin(async {
             match bus_event {
                 BusEvent::CaseCreated(change) => {
                     self.claimed(
@@ -460,7 +468,15 @@ impl JiraClientHandler {
                 }),
             }
         })
-        .await?;
+        .await;
+        let mut applied = match applied {
+            Ok(applied) => applied,
+            Err(err) => {
+                self.say_credentials_refused(&case_id, case_status, &err)
+                    .await;
+                return Err(err);
+            }
+        };
         // A change the poller held behind this create (see `apply_held`), as read before the
         // case was: one seen then was recorded before this run read the case.
         let held_before = pending_seen

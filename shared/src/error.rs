@@ -131,6 +131,9 @@ pub enum Error {
         messages: String,
         /// The day the token expired, when deploy.sh stored its expiry date and the day has come.
         expired_on: Option<crate::config::TokenExpiry>,
+        /// Which credentials were refused, without revealing them ([`crate::jira::credentials_id`]),
+        /// so a note about the refusal is said once per token, not once per event.
+        credentials_id: String,
     },
 
     /// Not sent: Jira's earlier 429 paused this part of its API for longer than one run waits.

@@ -497,6 +497,20 @@ struct SignIn {
     unchanged_at: Option<Instant>,
 }
 
+/// A name for the credentials `email` and `token` that does not reveal them: 12 hex characters
+/// of a SHA-256 over both (48 bits of a digest of a token of far more entropy). The same
+/// credentials always get the same name, so a note about their refusal can be said once.
+pub fn credentials_id(email: &str, token: &SecretString) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"jira-credentials/v1\0")
+        .chain_update(email.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(token.expose_secret().as_bytes())
+        .finalize();
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
 /// See [`SignIn::unchanged_at`].
 const UNCHANGED_RELOAD_PAUSE: Duration = Duration::from_secs(30);
 /// The shortest time the sign-in is used before it is read again, whatever the TTL says (a
@@ -960,14 +974,22 @@ impl JiraClient {
             Err(Error::JiraCredentialsRefused {
                 operation,
                 messages,
+                credentials_id,
                 ..
             }) => Err(Error::JiraCredentialsRefused {
                 operation,
                 messages,
                 expired_on: self.token_expired_on(),
+                credentials_id,
             }),
             other => other,
         }
+    }
+
+    /// [`credentials_id`] of the sign-in in use.
+    fn credentials_id(&self) -> String {
+        let sign_in = self.sign_in();
+        credentials_id(&sign_in.email, &sign_in.token)
     }
 
     /// The token's expiry date, if deploy.sh stored one and the day has come (Atlassian does not
@@ -1075,6 +1097,7 @@ impl JiraClient {
                         operation,
                         messages,
                         expired_on: self.token_expired_on(),
+                        credentials_id: self.credentials_id(),
                     },
                     retry: false,
                     retry_after: None,
@@ -2168,6 +2191,26 @@ impl JiraApi for JiraClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_named_by_a_short_digest_that_tells_tokens_apart_and_hides_them() {
+        let token = |t: &str| SecretString::from(t.to_owned());
+        let id = credentials_id("bot@example.com", &token("ATATT3xFfGF0-first"));
+        assert_eq!(id.len(), 12);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        assert_eq!(
+            id,
+            credentials_id("bot@example.com", &token("ATATT3xFfGF0-first"))
+        );
+        assert_ne!(
+            id,
+            credentials_id("bot@example.com", &token("ATATT3xFfGF0-second"))
+        );
+        assert_ne!(
+            id,
+            credentials_id("other@example.com", &token("ATATT3xFfGF0-first"))
+        );
+    }
 
     #[test]
     fn a_url_moves_from_the_site_to_the_gateway_and_never_anywhere_else() {

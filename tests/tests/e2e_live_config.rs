@@ -2,7 +2,8 @@
 //! the functions keep their Jira sign-in for `CONFIG_TTL_SECONDS` and read it again at once when
 //! Jira answers 401, so a token rotated with `./deploy.sh` (stored in SSM, the old one revoked)
 //! works within one try; a token revoked without a new one fails the event saying how to rotate
-//! it, and the event goes to the dead-letter queue after Lambda's retries.
+//! it, and the event goes to the dead-letter queue after Lambda's retries; the case says it in
+//! one comment per refused token.
 
 #![allow(
     clippy::disallowed_methods,
@@ -88,7 +89,7 @@ async fn a_token_rotated_in_ssm_is_used_at_the_first_401_without_a_cold_start() 
 }
 
 #[tokio::test]
-async fn a_token_revoked_without_a_new_one_fails_the_event_saying_how_to_rotate_it() {
+async fn a_token_revoked_without_a_new_one_fails_the_event_and_says_it_once_on_the_case() {
     let it = Integration::start_with(IntegrationOptions {
         async_retry_budget: Some(3),
         ..IntegrationOptions::default()
@@ -101,9 +102,11 @@ async fn a_token_revoked_without_a_new_one_fails_the_event_saying_how_to_rotate_
     site_takes_only(&it, "a-token-the-integration-does-not-have");
     it.sir.add_comment(HUMAN, &id, "Keys rotated.").unwrap();
     let settled = it.settle().await.unwrap();
+    // The change, and the note below (SIR tells the poller of every comment), each tried three
+    // times.
     assert_eq!(
         settled.to_jira.dead_lettered.len(),
-        1,
+        2,
         "after Lambda's retries: {settled:#?}"
     );
     let error = settled.to_jira.errors.last().unwrap();
@@ -112,6 +115,49 @@ async fn a_token_revoked_without_a_new_one_fails_the_event_saying_how_to_rotate_
             && error.contains("run ./deploy.sh again with it"),
         "{error}"
     );
+    // The issue cannot be written; the case says it, once for all the tries.
+    let said = |it: &Integration| -> Vec<String> {
+        it.sir_comment_texts(&id)
+            .into_iter()
+            .filter(|text| text.starts_with("Not synced to Jira"))
+            .collect()
+    };
+    let notes = said(&it);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].contains("Jira refused the integration's credentials (HTTP 401")
+            && notes[0].contains("./deploy.sh again with it (--token - --token-expires")
+            && notes[0].contains("./deploy.sh --replay-dlq"),
+        "says why and what to do: {}",
+        notes[0]
+    );
+    assert!(
+        !notes[0].contains("a-token-the-integration-does-not-have"),
+        "{}",
+        notes[0]
+    );
+
+    // The next change meets the same refused token: nothing more is said.
+    it.sir.add_comment(HUMAN, &id, "Still refused?").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_eq!(settled.to_jira.dead_lettered.len(), 1, "{settled:#?}");
+    assert_eq!(said(&it).len(), 1, "{:#?}", said(&it));
+
+    // A new token that Jira refuses too (the wrong one was pasted) is said again. (The
+    // functions read SSM again at a 401 at most every 30 s while nothing changes there.)
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    it.world
+        .put_parameter(
+            &it.world.parameters.jira_token(),
+            "another-token-the-site-does-not-know",
+            ParameterType::SecureString,
+        )
+        .await
+        .unwrap();
+    it.sir.add_comment(HUMAN, &id, "Rotated?").unwrap();
+    let settled = it.settle().await.unwrap();
+    assert_eq!(settled.to_jira.dead_lettered.len(), 2, "{settled:#?}");
+    assert_eq!(said(&it).len(), 2, "{:#?}", said(&it));
 }
 
 /// The UTC day `days` days from now, `YYYY-MM-DD`.
