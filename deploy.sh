@@ -762,6 +762,28 @@ detect_jira_flavor() {
   say "Jira flavour: $jira_flavor$([ "$jira_flavor" = data-center ] && printf ' (%s auth, REST API 2, intake %s)' "$jira_auth" "$intake")"
 }
 
+# GET /myself at the site and, on Jira Cloud when the site refuses the token, at Atlassian's API
+# gateway for it: an API token with scopes (or a service account's) works only there. Sets
+# MYSELF_CODE (the HTTP status of the answer that counts) and api_base (the gateway, when it
+# took the token).
+MYSELF_CODE=''
+sign_in_check() {
+  MYSELF_CODE=$(jira_get "/rest/api/$JIRA_API/myself")
+  local gateway
+  if [ "$jira_flavor:$MYSELF_CODE" = cloud:401 ] && gateway=$(jira_gateway); then
+    api_base=$gateway
+    MYSELF_CODE=$(jira_get "/rest/api/3/myself")
+    case $MYSELF_CODE in
+      200) printf '    an API token with scopes: the functions call Jira through Atlassian'"'"'s API gateway, %s\n' "$api_base" ;;
+      401) api_base='' ;;
+      *) die "the site refused the token (HTTP 401) and Atlassian's API gateway $api_base answered HTTP $MYSELF_CODE to /myself: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
+    esac
+  fi
+}
+die_cloud_token_refused() {
+  die "Jira refused the e-mail and API token (HTTP 401), at the site and at Atlassian's API gateway: check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password; a token with scopes needs $(scopes_needed))"
+}
+
 check_jira() {
   if $skip_jira_check; then
     say 'Jira check skipped (--skip-jira-check)'
@@ -773,21 +795,11 @@ check_jira() {
   local code unreachable_hint=''
   [ "$jira_flavor" != data-center ] ||
     unreachable_hint=' (a Jira on a private network: run deploy.sh where it is reachable, or pass --skip-jira-check)'
-  code=$(jira_get "/rest/api/$JIRA_API/myself")
-  local gateway
-  # An API token with scopes (or a service account's) works only through Atlassian's gateway.
-  if [ "$jira_flavor:$code" = cloud:401 ] && gateway=$(jira_gateway); then
-    api_base=$gateway
-    code=$(jira_get "/rest/api/3/myself")
-    case $code in
-      200) printf '    an API token with scopes: the functions call Jira through Atlassian'"'"'s API gateway, %s\n' "$api_base" ;;
-      401) api_base='' ;;
-      *) die "the site refused the token (HTTP 401) and Atlassian's API gateway $api_base answered HTTP $code to /myself: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
-    esac
-  fi
+  sign_in_check
+  code=$MYSELF_CODE
   case $jira_flavor:$code in
     *:200) ;;
-    cloud:401) die "Jira refused the e-mail and API token (HTTP 401), at the site and at Atlassian's API gateway: check --email and --token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens, not the account password; a token with scopes needs $(scopes_needed))" ;;
+    cloud:401) die_cloud_token_refused ;;
     data-center:401)
       if [ "$jira_auth" = token ]; then
         die "Jira refused the personal access token (HTTP 401): check --token (create one in Jira: profile picture -> Profile -> Personal Access Tokens, Jira 8.14 or later) and that it has not expired or been revoked; or sign in with a password: --jira-auth basic"
@@ -2029,6 +2041,29 @@ run_local() {
     if [ -n "$token_expires" ]; then
       check_token_expiry "$token_expires"
       args+=(--token-expires "$token_expires")
+    fi
+    # Signed in as a deployment is (an API token with scopes goes through Atlassian's gateway),
+    # so a refused token stops here, before the build.
+    if $skip_jira_check; then
+      say 'Jira check skipped (--skip-jira-check): the functions call the site itself'
+    else
+      need curl 'install curl, or pass --skip-jira-check'
+      need node 'install Node.js 20 or later (https://nodejs.org): it reads the answers of Jira'
+      make_workdir
+      JIRA_API=3
+      write_curl_config
+      say "Jira credentials at $url (GET /myself)"
+      sign_in_check
+      rm -f "$WORK/curl.cfg" "$WORK/jira.json"
+      case $MYSELF_CODE in
+        200) [ -z "$api_base" ] || args+=(--jira-api-url "$api_base") ;;
+        401) die_cloud_token_refused ;;
+        000) die "cannot reach $url: $(tr -s '\n' ' ' <"$WORK/curl.err")" ;;
+        *) printf '    warning: unexpected HTTP %s from %s/rest/api/3/myself; going on\n' "$MYSELF_CODE" "$url" ;;
+      esac
+      # The binary replaces this shell below, so the exit trap would not remove it.
+      rm -rf "$WORK"
+      WORK=''
     fi
     # The binary reads the token from its environment, never from argv.
     export JIRA_API_TOKEN=$JIRA_TOKEN

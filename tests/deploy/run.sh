@@ -146,6 +146,31 @@ test_local_with_a_real_jira_passes_the_token_only_in_the_environment() {
   expect output_has '--token-expires goes with a real Jira site'
 }
 
+test_local_with_a_real_jira_signs_in_first_and_takes_a_token_with_scopes_through_the_gateway() {
+  local gateway=https://api.atlassian.com/ex/jira/8f5d2a3c-4b1e-4c7a-9e0d-6a2b3c4d5e6f
+  local_sandbox
+  with_token_on_stdin
+  STUB_ENV=(STUB_SCOPED_TOKEN=1)
+  deploy --local --email bot@example.com --url https://example.atlassian.net --project-key SEC --token -
+  expect exit_code 0
+  expect in_order 'https://example.atlassian.net/rest/api/3/myself' \
+    'https://example.atlassian.net/_edge/tenant_info' "$gateway/rest/api/3/myself" \
+    'cargo build' "sir-jira-local --url https://example.atlassian.net --email bot@example.com --project-key SEC --jira-api-url $gateway"
+  expect token_nowhere_in_calls
+  expect not_called 'aws '
+  expect temp_files_removed
+  # A token neither takes stops before the build.
+  setup
+  local_sandbox
+  with_token_on_stdin
+  STUB_ENV=(STUB_JIRA_MYSELF=401)
+  deploy --local --email bot@example.com --url https://example.atlassian.net --project-key SEC --token -
+  expect exit_code 1
+  expect output_has "at the site and at Atlassian's API gateway"
+  expect not_called 'cargo build'
+  expect not_called 'sir-jira-local'
+}
+
 test_local_demo_with_a_real_jira_is_refused() {
   local_sandbox
   with_token_on_stdin

@@ -450,13 +450,7 @@ impl Integration {
                     scopes,
                 )
                 .map_err(|e| HarnessError::Setup(format!("scoped token: {e}")))?;
-                world
-                    .put_parameter(
-                        &world.parameters.jira_api_url(),
-                        &jira.gateway_url(),
-                        aws_sdk_ssm::types::ParameterType::String,
-                    )
-                    .await?;
+                world.put_jira_api_url(&jira.gateway_url()).await?;
                 "integration-scoped-token"
             }
             None => "integration-token",

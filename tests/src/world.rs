@@ -393,6 +393,17 @@ impl World {
         .await
     }
 
+    /// Where the functions send their Jira REST calls (Atlassian's API gateway for a token with
+    /// scopes), as deploy.sh writes it beside the token.
+    pub async fn put_jira_api_url(&self, api_url: &str) -> Result<(), HarnessError> {
+        self.put_parameter(
+            &self.parameters.jira_api_url(),
+            api_url,
+            ParameterType::String,
+        )
+        .await
+    }
+
     /// The four Jira parameters, the token as a SecureString, as deploy.sh writes them.
     pub async fn put_jira_parameters(
         &self,

@@ -244,6 +244,9 @@ pub struct RealJira {
     /// When the token expires, as `deploy.sh --token-expires` stores it beside the token
     /// (`YYYY-MM-DD` or `never`); `None`: not known.
     pub token_expires_on: Option<String>,
+    /// Atlassian's API gateway for the site, for an API token with scopes (deploy.sh finds it
+    /// and stores it beside the token); `None`: the site itself.
+    pub api_url: Option<String>,
 }
 
 /// What `--local` was asked to do.
@@ -439,6 +442,7 @@ impl LocalStack {
                     token,
                     project_key,
                     token_expires_on: None,
+                    api_url: None,
                 };
                 (Some(emulator), site)
             }
@@ -466,6 +470,9 @@ impl LocalStack {
             .await?;
         if let Some(expires_on) = &site.token_expires_on {
             world.put_token_expiry(expires_on).await?;
+        }
+        if let Some(api_url) = &site.api_url {
+            world.put_jira_api_url(api_url).await?;
         }
         // The emulated site maps the case's impacted accounts to its "AWS accounts" field (by
         // name, resolved through `GET /field` as on a real site); a real site maps nothing.

@@ -54,6 +54,10 @@ struct Args {
     /// deploy.sh stores it.
     #[arg(long, requires = "url")]
     token_expires: Option<String>,
+    /// Where the functions send their Jira REST calls when not to the site: Atlassian's API
+    /// gateway for it (an API token with scopes), as deploy.sh stores it beside the token.
+    #[arg(long, requires = "url")]
+    jira_api_url: Option<String>,
     /// Port of the SIR emulator (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     sir_port: u16,
@@ -165,6 +169,7 @@ async fn main() -> ExitCode {
                 token: SecretString::from(token),
                 project_key,
                 token_expires_on: args.token_expires,
+                api_url: args.jira_api_url,
             })
         }
         _ => None,
