@@ -1024,7 +1024,7 @@ store_token() {
     say "the Jira REST base (${api_base:-$url}) -> SSM String $api_name"
     put_string "$api_name" "${api_base:-$url}" 'Where the functions send their Jira REST calls: the site, or its API gateway (written by deploy.sh)'
   elif ! $TOKEN_UNCHANGED && [ "$jira_flavor" = cloud ]; then
-    printf '    warning: --skip-jira-check: where the functions send their Jira calls (the site, or Atlassian'"'"'s API gateway for a token with scopes) is kept as it was stored, unchecked for the new token; run ./deploy.sh once without --skip-jira-check to set it\n'
+    printf '    warning: --skip-jira-check: where the functions send their Jira calls (the site, or Atlassian'"'"'s API gateway for a token with scopes) is kept as it was stored, not checked for this token; if the token is new, run ./deploy.sh once without --skip-jira-check to set it\n'
   fi
   say "its expiry date ($token_expires) -> SSM String $expiry_name"
   put_token_expiry "$expiry_name" "$token_expires"

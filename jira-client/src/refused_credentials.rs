@@ -1,17 +1,24 @@
 //! Jira refused the integration's credentials (401): the token expired or was revoked. Nothing
 //! can be written to the issue, so its sync status (the label, the notes) cannot say it; the
 //! case can. A case whose change could not reach Jira gets one comment saying why and what to
-//! do, once per refused token (the comment names the token by [`shared::jira::credentials_id`]
-//! and is looked for before posting; its `clientToken` covers concurrent deliveries). The event
-//! still fails, so Lambda retries it and the dead-letter queue keeps it for `--replay-dlq`.
+//! do, once per refused token: the comment names the token by the version of its SSM parameter
+//! ([`shared::jira::credentials_id`]; nothing derived from the token, which on Data Center may be
+//! a password), the site and the project, and is looked for before posting; its `clientToken`
+//! covers concurrent deliveries. The event still fails, so Lambda retries it and the dead-letter
+//! queue keeps it for `--replay-dlq`.
 
 use shared::status::SirStatus;
 
 use crate::{JiraClientError, JiraClientHandler};
 
-/// What the comment carries to be found again.
-fn identity_of(credentials_id: &str) -> String {
-    format!("(Jira credentials {credentials_id})")
+/// The longest refusal text a note quotes (Jira's messages are joined without a limit; a SIR
+/// comment takes at most 12,000 characters).
+const REFUSAL_MAX_CHARS: usize = 2_000;
+
+/// What the note carries to be found again: the token (by [`shared::jira::credentials_id`]),
+/// the site and the project, so two deployments side by side each say their own.
+fn identity_of(credentials_id: &str, site_id: &str, project_key: &str) -> String {
+    format!("(Jira credentials {credentials_id}, site {site_id}, project {project_key})")
 }
 
 impl JiraClientHandler {
@@ -35,7 +42,8 @@ impl JiraClientHandler {
         if !matches!(case_status, Some(status) if status != SirStatus::Closed) {
             return;
         }
-        let identity = identity_of(credentials_id);
+        let site_id = shared::sir::jira_site_id(&self.settings.jira_url);
+        let identity = identity_of(credentials_id, &site_id, &self.settings.project_key);
         let said = match self.sir.list_comments(case_id).await {
             Ok(comments) => comments
                 .iter()
@@ -54,17 +62,33 @@ impl JiraClientHandler {
         }
         // The refusal says what it was (expired on a day, revoked, a missing scope) and how to
         // rotate the token.
+        let refusal: String = refusal
+            .to_string()
+            .chars()
+            .take(REFUSAL_MAX_CHARS)
+            .collect();
+        let site = format!(
+            "the Jira site {} (project {})",
+            self.settings.jira_url, self.settings.project_key
+        );
+        let what = if refusal.contains("scope does not match") {
+            format!(
+                "changes to this case may not fully reach its Jira issue, because {site} refused a \
+                 call of the integration: its API token lacks a scope"
+            )
+        } else {
+            format!(
+                "changes to this case do not reach its Jira issue, and nothing from Jira reaches \
+                 the case, because {site} refused the integration's credentials"
+            )
+        };
         let note = format!(
-            "Not synced to Jira: changes to this case do not reach its Jira issue, and nothing \
-             from Jira reaches the case, because Jira refused the integration's credentials.\n\
-             {refusal}\n\
+            "Not synced to Jira: {what}.\n{refusal}\n\
              Once the new token works, ./deploy.sh --status shows the changes waiting in a \
-             dead-letter queue and ./deploy.sh --replay-dlq applies them. {identity}"
+             dead-letter queue (this note's own change among them) and ./deploy.sh --replay-dlq \
+             applies them. {identity}"
         );
-        let client_token = format!(
-            "jira-client-{case_id}-{}-credentials-{credentials_id}",
-            shared::sir::jira_site_id(&self.settings.jira_url)
-        );
+        let client_token = format!("jira-client-{case_id}-{site_id}-credentials-{credentials_id}");
         match self.sir.create_comment(case_id, &note, &client_token).await {
             Ok(_) => {
                 tracing::warn!(

@@ -423,6 +423,9 @@ pub struct JiraSettings {
     pub flavor: JiraFlavor,
     /// When the token expires, if deploy.sh was told (`--token-expires`).
     pub token_expires_on: Option<TokenExpiry>,
+    /// The version of the token's SSM parameter (`None`: not read from SSM): names the token in
+    /// notes without revealing anything of it ([`crate::jira::credentials_id`]).
+    pub token_version: Option<i64>,
     /// Where the REST calls go when not to [`JiraSettings::url`]: Atlassian's API gateway for the
     /// site (`https://api.atlassian.com/ex/jira/<cloud id>`, no trailing slash), for an API token
     /// with scopes. Links for people (browse links) keep the site's URL.
@@ -548,6 +551,7 @@ impl JiraSettings {
             token: SecretString::from(token.value().unwrap_or_default().trim().to_owned()),
             flavor,
             token_expires_on: token_expiry(&out, &expiry_name),
+            token_version: Some(token.version()),
             api_url: None,
         };
         let site = settings.url.clone();
@@ -1036,6 +1040,7 @@ mod tests {
             token: SecretString::from("ATATT3xFfGF0-very-secret".to_owned()),
             flavor: JiraFlavor::Cloud,
             token_expires_on: None,
+            token_version: None,
             api_url: None,
         };
         let debug = format!("{settings:?}");

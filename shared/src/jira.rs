@@ -487,6 +487,8 @@ struct SignIn {
     token: SecretString,
     /// When the token expires, if deploy.sh was told.
     token_expires_on: Option<TokenExpiry>,
+    /// [`JiraSettings::token_version`].
+    token_version: Option<i64>,
     read_at: Instant,
     /// Counts the changes of e-mail or token: a request refused with an older generation is
     /// sent again with the current one, without reading SSM again.
@@ -497,18 +499,11 @@ struct SignIn {
     unchanged_at: Option<Instant>,
 }
 
-/// A name for the credentials `email` and `token` that does not reveal them: 12 hex characters
-/// of a SHA-256 over both (48 bits of a digest of a token of far more entropy). The same
-/// credentials always get the same name, so a note about their refusal can be said once.
-pub fn credentials_id(email: &str, token: &SecretString) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"jira-credentials/v1\0")
-        .chain_update(email.as_bytes())
-        .chain_update(b"\0")
-        .chain_update(token.expose_secret().as_bytes())
-        .finalize();
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+/// A name for the token in use that reveals nothing of it (a Data Center password must not be
+/// open to guessing from it): the version of its SSM parameter, which every token deploy.sh
+/// stores changes; `unversioned` for settings not read from SSM.
+pub fn credentials_id(token_version: Option<i64>) -> String {
+    token_version.map_or_else(|| "unversioned".to_owned(), |version| format!("v{version}"))
 }
 
 /// See [`SignIn::unchanged_at`].
@@ -539,6 +534,7 @@ impl SignIn {
             email: settings.email.clone(),
             token: settings.token.clone(),
             token_expires_on: settings.token_expires_on,
+            token_version: settings.token_version,
             read_at: Instant::now(),
             generation: 0,
             unchanged_at: None,
@@ -773,6 +769,7 @@ impl JiraClient {
             tracing::info!(api = %fresh.api, "the Jira sign-in changed in SSM: using the new one");
             current.email = fresh.email;
             current.token = fresh.token;
+            current.token_version = fresh.token_version;
             if current.api != fresh.api {
                 current.previous_api = Some(std::mem::replace(&mut current.api, fresh.api));
             }
@@ -988,8 +985,7 @@ impl JiraClient {
 
     /// [`credentials_id`] of the sign-in in use.
     fn credentials_id(&self) -> String {
-        let sign_in = self.sign_in();
-        credentials_id(&sign_in.email, &sign_in.token)
+        credentials_id(self.sign_in().token_version)
     }
 
     /// The token's expiry date, if deploy.sh stored one and the day has come (Atlassian does not
@@ -2193,23 +2189,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_are_named_by_a_short_digest_that_tells_tokens_apart_and_hides_them() {
-        let token = |t: &str| SecretString::from(t.to_owned());
-        let id = credentials_id("bot@example.com", &token("ATATT3xFfGF0-first"));
-        assert_eq!(id.len(), 12);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
-        assert_eq!(
-            id,
-            credentials_id("bot@example.com", &token("ATATT3xFfGF0-first"))
-        );
-        assert_ne!(
-            id,
-            credentials_id("bot@example.com", &token("ATATT3xFfGF0-second"))
-        );
-        assert_ne!(
-            id,
-            credentials_id("other@example.com", &token("ATATT3xFfGF0-first"))
-        );
+    fn credentials_are_named_by_the_version_of_the_token_parameter_never_by_the_token() {
+        assert_eq!(credentials_id(Some(7)), "v7");
+        assert_ne!(credentials_id(Some(7)), credentials_id(Some(8)));
+        assert_eq!(credentials_id(None), "unversioned");
     }
 
     #[test]

@@ -428,7 +428,7 @@ test_jira_check_can_be_skipped() {
   expect not_called 'curl '
   # Whether the new token goes through Atlassian's gateway is not known without asking Jira.
   expect not_called 'put-parameter --name /SecurityIncidentResponse/jiraApiUrl'
-  expect output_has 'is kept as it was stored, unchecked for the new token'
+  expect output_has 'is kept as it was stored, not checked for this token'
 }
 
 test_missing_credentials_stop_before_aws_is_changed() {

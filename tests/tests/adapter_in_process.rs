@@ -68,6 +68,7 @@ async fn jira_in_process_waits_out_retry_after_in_virtual_time_without_a_socket(
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
         token_expires_on: None,
+        token_version: None,
         api_url: None,
     };
     let client =

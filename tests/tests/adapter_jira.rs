@@ -64,6 +64,7 @@ fn client_for(emulator: &JiraEmulator, token: &str) -> JiraClient {
         token: SecretString::from(token.to_owned()),
         flavor: jira_flavor_of(emulator.deployment()),
         token_expires_on: None,
+        token_version: None,
         api_url: None,
     };
     let client = if emulator.base_url() == jira_emulator::IN_PROCESS_URL {

@@ -342,6 +342,7 @@ async fn jira_client_failing_to_download_a_sir_attachment_reports_no_presigned_u
                 token: SecretString::from("integration-token".to_owned()),
                 flavor: shared::config::JiraFlavor::Cloud,
                 token_expires_on: None,
+                token_version: None,
                 api_url: None,
             })
             .unwrap()
@@ -411,6 +412,7 @@ async fn a_jira_download_broken_off_does_not_name_the_media_url_jira_redirected_
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
         token_expires_on: None,
+        token_version: None,
         api_url: None,
     })
     .unwrap()

@@ -132,8 +132,8 @@ async fn a_token_revoked_without_a_new_one_fails_the_event_and_says_it_once_on_t
         notes[0]
     );
     assert!(
-        !notes[0].contains("a-token-the-integration-does-not-have"),
-        "{}",
+        notes[0].contains(&it.jira.base_url()) && notes[0].contains("(Jira credentials v"),
+        "names the site and the token's version: {}",
         notes[0]
     );
 
@@ -157,7 +157,15 @@ async fn a_token_revoked_without_a_new_one_fails_the_event_and_says_it_once_on_t
     it.sir.add_comment(HUMAN, &id, "Rotated?").unwrap();
     let settled = it.settle().await.unwrap();
     assert_eq!(settled.to_jira.dead_lettered.len(), 2, "{settled:#?}");
-    assert_eq!(said(&it).len(), 2, "{:#?}", said(&it));
+    let notes = said(&it);
+    assert_eq!(notes.len(), 2, "{notes:#?}");
+    let named = |note: &str| note[note.rfind("(Jira credentials ").unwrap()..].to_owned();
+    assert_ne!(named(&notes[0]), named(&notes[1]));
+    for note in &notes {
+        for token in ["integration-token", "another-token-the-site-does-not-know"] {
+            assert!(!note.contains(token), "{note}");
+        }
+    }
 }
 
 /// The UTC day `days` days from now, `YYYY-MM-DD`.

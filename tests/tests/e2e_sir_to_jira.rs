@@ -110,6 +110,7 @@ async fn pipeline() -> Pipeline {
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
         token_expires_on: None,
+        token_version: None,
         api_url: None,
     })
     .unwrap()

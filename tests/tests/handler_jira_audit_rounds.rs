@@ -55,6 +55,7 @@ fn setup(sweep: Sweeping) -> Setup {
         token: SecretString::from("integration-token".to_owned()),
         flavor: shared::config::JiraFlavor::Cloud,
         token_expires_on: None,
+        token_version: None,
         api_url: None,
     };
     let api =

@@ -359,6 +359,7 @@ impl SimWorld {
             token: SecretString::from("integration-token".to_owned()),
             flavor: shared::config::JiraFlavor::Cloud,
             token_expires_on: None,
+            token_version: None,
             api_url: None,
         };
         let jira_api = || -> Result<Arc<JiraClient>, SimError> {
