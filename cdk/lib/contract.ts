@@ -58,7 +58,7 @@ export interface Contract {
    * JIRA_FLAVOR and JIRA_AUTH (shared::config): set on the functions that call Jira when the site
    * is Jira Data Center (context jiraFlavor, jiraAuth); unset, the functions talk to Jira Cloud.
    */
-  readonly jiraSiteEnv: { readonly flavor: string; readonly auth: string };
+  readonly jiraSiteEnv: { readonly flavor: string; readonly auth: string; readonly site: string };
   /** The functions' own metrics (shared::metrics): namespace, dimensions and names. */
   readonly metrics: {
     readonly namespace: string;
@@ -128,6 +128,7 @@ export function loadContract(file: string = CONTRACT_PATH): Contract {
     ['sharedEnv.tableName', contract.sharedEnv?.tableName],
     ['jiraSiteEnv.flavor', contract.jiraSiteEnv?.flavor],
     ['jiraSiteEnv.auth', contract.jiraSiteEnv?.auth],
+    ['jiraSiteEnv.site', contract.jiraSiteEnv?.site],
     ['metrics.namespace', contract.metrics?.namespace],
     ['metrics.names.itemsSynced', contract.metrics?.names?.itemsSynced],
     ['functions.poller.crate', contract.functions?.poller?.crate],

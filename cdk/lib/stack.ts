@@ -413,10 +413,15 @@ export class IntegrationStack extends Stack {
     };
     // Jira Data Center: JIRA_FLAVOR and JIRA_AUTH on the functions that call Jira (both unset: Cloud,
     // so a Cloud stack's functions keep the environment they always had).
-    const jiraSiteEnv: Record<string, string> =
-      site.flavor === 'data-center'
+    // And the site and project on all three, whatever the flavour: they read both from SSM (and
+    // keep them while warm), so a deployment that changes either must replace their execution
+    // environments, which a changed environment does (see the dependency below).
+    const jiraSiteEnv: Record<string, string> = {
+      [contract.jiraSiteEnv.site]: Fn.join(' ', [jiraUrl.valueAsString, jiraProjectKey.valueAsString]),
+      ...(site.flavor === 'data-center'
         ? { [contract.jiraSiteEnv.flavor]: site.flavor, [contract.jiraSiteEnv.auth]: site.auth }
-        : {};
+        : {}),
+    };
     // From the contract (jira-client and sir-client copy attachments of up to 100 MiB within one
     // invocation). Their claims are short leases renewed while they work, and a delivery that
     // finds one held waits for it: see claimTimingProblem (tests/tests/infra_contract.rs proves
@@ -509,6 +514,11 @@ export class IntegrationStack extends Stack {
         maxEventAge: Duration.hours(6),
       });
       logGroup.grantWrite(role);
+      if (JIRA_CALLERS.includes(key)) {
+        // Updated after the site and project parameters: a new execution environment started by
+        // the changed environment reads the new values, never the old ones.
+        fn.node.addDependency(urlParameter, projectParameter);
+      }
 
       // Least privilege, from permissions.ts.
       if (TABLE_ACTIONS[key].length > 0) {

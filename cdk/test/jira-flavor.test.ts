@@ -95,6 +95,30 @@ test('Jira Data Center: JIRA_FLAVOR=data-center and JIRA_AUTH=token on exactly t
   expect(nagFindings(dataCenter)).toEqual([]);
 });
 
+test('a deployment that changes the site or project replaces the Jira callers\' execution environments, after the parameters', () => {
+  const ssmParameterId = (s: Synthesized, name: string) => {
+    const found = Object.entries(resourcesOf(s.json, 'AWS::SSM::Parameter')).filter(([, r]: [string, any]) =>
+      JSON.stringify(r.Properties.Name).includes(`/${name}`),
+    );
+    expect(found).toHaveLength(1);
+    return found[0][0];
+  };
+  for (const s of [byDefault, dataCenter]) {
+    const url = ssmParameterId(s, contract.parameters.jiraUrl);
+    const project = ssmParameterId(s, contract.parameters.jiraProjectKey);
+    for (const key of FUNCTION_KEYS) {
+      const resource = s.json.Resources[logicalId(s.stack, s.stack.functions[key].fn)];
+      const site = resource.Properties.Environment.Variables[contract.jiraSiteEnv.site];
+      if (JIRA_CALLERS.includes(key)) {
+        expect(site).toEqual({ 'Fn::Join': [' ', [{ Ref: 'JiraUrl' }, { Ref: 'JiraProjectKey' }]] });
+        expect(resource.DependsOn).toEqual(expect.arrayContaining([url, project]));
+      } else {
+        expect(site).toBeUndefined();
+      }
+    }
+  }
+});
+
 test('Jira Data Center with basic auth: JIRA_AUTH=basic', () => {
   for (const key of JIRA_CALLERS) {
     const variables = fnProps(dataCenterBasicInVpc, key).Environment.Variables;

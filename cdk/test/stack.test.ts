@@ -253,9 +253,9 @@ describe('Lambdas', () => {
       // jira-notifications-handler), MAX_AUDITS_PER_PASS and JIRA_AUDIT_PER_RUN are optional and only
       // set when configured
       poller: [...shared, contract.functions.poller.env.scheduleRuleName, contract.functions.poller.env.integrationPrincipals],
-      jiraClient: [...shared, ...Object.values(contract.functions.jiraClient.env)],
-      jiraNotificationsHandler: shared,
-      sirClient: [...shared, ...Object.values(contract.functions.sirClient.env)],
+      jiraClient: [...shared, contract.jiraSiteEnv.site, ...Object.values(contract.functions.jiraClient.env)],
+      jiraNotificationsHandler: [...shared, contract.jiraSiteEnv.site],
+      sirClient: [...shared, contract.jiraSiteEnv.site, ...Object.values(contract.functions.sirClient.env)],
     };
     for (const key of FUNCTION_KEYS) {
       const vars = functions[fnId(key)].Properties.Environment.Variables;

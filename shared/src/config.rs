@@ -36,6 +36,11 @@ pub const ENV_JIRA_FLAVOR: &str = "JIRA_FLAVOR";
 /// Environment variable (optional, Data Center only): how the integration signs in, `token` (a
 /// personal access token, the default) or `basic` (user name and password).
 pub const ENV_JIRA_AUTH: &str = "JIRA_AUTH";
+/// Environment variable the stack sets on every function that calls Jira: the site URL and the
+/// project key. Not read: both come from SSM (and are kept while warm); this copy makes a
+/// deployment that changes either replace the functions' execution environments, so the change
+/// applies at once.
+pub const ENV_JIRA_SITE: &str = "JIRA_SITE";
 /// Environment variable (optional): seconds the settings read from SSM (the Jira site and
 /// sign-in, the status and field mapping) are used before they are read again (default
 /// [`DEFAULT_CONFIG_TTL`]); a 401 from Jira reads the sign-in again at once.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use shared::config::{
-    DEFAULT_PARAMETER_PREFIX, ENV_EVENT_BUS_NAME, ENV_JIRA_AUTH, ENV_JIRA_FLAVOR,
+    DEFAULT_PARAMETER_PREFIX, ENV_EVENT_BUS_NAME, ENV_JIRA_AUTH, ENV_JIRA_FLAVOR, ENV_JIRA_SITE,
     ENV_PARAMETER_PREFIX, ENV_TABLE_NAME, ParameterNames,
 };
 use shared::events::{DEFAULT_EVENT_BUS_NAME, rule_patterns};
@@ -121,6 +121,7 @@ fn jira_site_environment_names() {
     let contract = contract();
     assert_eq!(text(&contract, "/jiraSiteEnv/flavor"), ENV_JIRA_FLAVOR);
     assert_eq!(text(&contract, "/jiraSiteEnv/auth"), ENV_JIRA_AUTH);
+    assert_eq!(text(&contract, "/jiraSiteEnv/site"), ENV_JIRA_SITE);
 }
 
 #[test]
