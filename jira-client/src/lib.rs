@@ -493,7 +493,11 @@ impl JiraClientHandler {
                         IssueOutcome::Created | IssueOutcome::Adopted
                     )
                 });
-                Box::pin(self.apply_held(&case_id, &subject, covered)).await?;
+                if let Err(err) = Box::pin(self.apply_held(&case_id, &subject, covered)).await {
+                    self.say_credentials_refused(&case_id, case_status, &err)
+                        .await;
+                    return Err(err);
+                }
             }
         }
         applied.lag_ms =
