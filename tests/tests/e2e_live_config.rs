@@ -221,12 +221,21 @@ async fn the_days_the_jira_token_has_left_are_a_metric_and_a_401_after_its_expir
     site_takes_only(&it, "a-token-the-integration-does-not-have");
     it.sir.add_comment(HUMAN, &id, "Token expired?").unwrap();
     let settled = it.settle().await.unwrap();
-    assert_eq!(settled.to_jira.dead_lettered.len(), 1, "{settled:#?}");
+    // The change, and the note that says it on the case (its own change fails too).
+    assert_eq!(settled.to_jira.dead_lettered.len(), 2, "{settled:#?}");
     let error = settled.to_jira.errors.last().unwrap();
     assert!(
         error.contains(&format!("The API token expired on {expired_on}"))
             && error.contains("--token-expires YYYY-MM-DD"),
         "{error}"
+    );
+    assert!(
+        it.sir_comment_texts(&id)
+            .iter()
+            .any(|text| text.starts_with("Not synced to Jira")
+                && text.contains(&format!("The API token expired on {expired_on}"))),
+        "{:#?}",
+        it.sir_comment_texts(&id)
     );
     let days = it
         .metrics

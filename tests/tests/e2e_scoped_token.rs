@@ -108,8 +108,9 @@ async fn a_token_missing_a_scope_fails_the_event_saying_which_scopes_it_needs() 
     })
     .await
     .unwrap();
-    it.sir.create_case(HUMAN, case());
+    let id = it.sir.create_case(HUMAN, case()).case_id;
     let settled = it.settle().await.unwrap();
+    // The create (the change of the note that says it on the case is held behind it).
     assert_eq!(settled.to_jira.dead_lettered.len(), 1, "{settled:#?}");
     let error = settled.to_jira.errors.last().unwrap();
     assert!(
@@ -118,4 +119,16 @@ async fn a_token_missing_a_scope_fails_the_event_saying_which_scopes_it_needs() 
         "{error}"
     );
     assert!(it.jira.issues().is_empty(), "nothing was created");
+    let notes: Vec<String> = it
+        .sir_comment_texts(&id)
+        .into_iter()
+        .filter(|text| text.starts_with("Not synced to Jira"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].contains("its API token lacks a scope")
+            && notes[0].contains("read:jira-user, read:jira-work, write:jira-work"),
+        "said as a missing scope: {}",
+        notes[0]
+    );
 }
