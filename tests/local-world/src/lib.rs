@@ -338,11 +338,28 @@ struct LocalStack {
     /// Lambda's wait before it tries a failed asynchronous event again (the n-th retry waits n
     /// times this): a minute, or [`ENV_RETRY_DELAY_SECONDS`].
     retry_delay: Duration,
+    /// How long a minute of the poller's schedule rule lasts here: a minute, or
+    /// [`ENV_SCHEDULE_MINUTE_SECONDS`].
+    schedule_minute: Duration,
 }
 
 /// Environment variable (optional): seconds the local world waits before it runs a failed
 /// event again (the n-th retry waits n times this; default 60, as Lambda). Tests shorten it.
 pub const ENV_RETRY_DELAY_SECONDS: &str = "SIR_JIRA_LOCAL_RETRY_DELAY_SECONDS";
+
+/// Environment variable (optional): seconds a minute of the poller's schedule rule lasts here
+/// (`rate(1 minute)` fires every this many seconds; default 60). Tests shorten it.
+pub const ENV_SCHEDULE_MINUTE_SECONDS: &str = "SIR_JIRA_LOCAL_SCHEDULE_MINUTE_SECONDS";
+
+/// Seconds from the environment variable `name`, or `default`.
+fn seconds_from_env(name: &str, default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(default),
+    )
+}
 
 fn contract_value(contract: &Value, pointer: &str) -> Result<String, HarnessError> {
     contract
@@ -729,12 +746,8 @@ impl LocalStack {
             sweep_every,
             console: Console,
             metrics,
-            retry_delay: Duration::from_secs(
-                std::env::var(ENV_RETRY_DELAY_SECONDS)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(60),
-            ),
+            retry_delay: seconds_from_env(ENV_RETRY_DELAY_SECONDS, 60),
+            schedule_minute: seconds_from_env(ENV_SCHEDULE_MINUTE_SECONDS, 60),
         })
     }
 
@@ -919,7 +932,9 @@ impl LocalStack {
     }
 
     /// Fires the poller's schedule when its rule's rate says so (the poller moves the rule
-    /// between one and five minutes itself).
+    /// between one and five minutes itself). EventBridge invokes the poller asynchronously, so
+    /// the tick goes onto the poller's queue like its other events: a pass that fails is tried
+    /// again after Lambda's waits and then dead-lettered, never just run again at the next tick.
     async fn schedule_due(&self, last_tick: &mut Instant) -> Result<(), HarnessError> {
         let rule = self
             .world
@@ -930,24 +945,27 @@ impl LocalStack {
             .await
             .map_err(HarnessError::aws("DescribeRule"))?;
         let every = match rule.schedule_expression() {
-            Some("rate(5 minutes)") => Duration::from_secs(300),
-            _ => Duration::from_secs(60),
+            Some("rate(5 minutes)") => self.schedule_minute * 5,
+            _ => self.schedule_minute,
         };
         let enabled = rule.state() != Some(&RuleState::Disabled);
         if enabled && last_tick.elapsed() >= every {
             *last_tick = Instant::now();
-            let tick = integration_tests::clients::schedule_tick();
-            let outcome = self
-                .metrics
-                .invoke("poller", self.poller.handle(&tick))
-                .await;
-            match outcome {
-                Ok(report) => self.describe("poller", &json!({"published": report.published})),
-                Err(error) => self.console.line(&format!(
-                    "  ! the poller's scheduled pass failed and runs again next time: {}",
-                    shared::error::error_chain(&error)
-                )),
-            }
+            let mut tick = integration_tests::clients::schedule_tick();
+            tick["id"] = json!(uuid::Uuid::new_v4().to_string());
+            let poller = self
+                .sources
+                .iter()
+                .find(|source| source.lambda == "poller")
+                .ok_or_else(|| HarnessError::Setup("no poller queue".into()))?;
+            self.world
+                .sqs
+                .send_message()
+                .queue_url(&poller.queue_url)
+                .message_body(tick.to_string())
+                .send()
+                .await
+                .map_err(HarnessError::aws("SendMessage"))?;
         }
         Ok(())
     }

@@ -37,15 +37,16 @@ fn url_in(line: &str) -> String {
 }
 
 /// A control directory of this test's own (see `local_world::control_dir`).
-fn own_control_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sir-jira-local-test-{}", std::process::id()));
+fn own_control_dir(test: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("sir-jira-local-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 #[tokio::test]
 async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
-    let control = own_control_dir();
+    let control = own_control_dir("syncs");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
         .env(local_world::ENV_CONTROL_DIR, &control)
         // Lambda's retries of a failed event, a minute apart, in seconds here.
@@ -321,6 +322,101 @@ async fn local_mode_syncs_what_a_responder_does_and_ctrl_c_stops_everything() {
         .send()
         .await;
     assert!(gone.is_err(), "moto still answers at {moto}");
+}
+
+#[tokio::test]
+async fn a_scheduled_pass_that_fails_is_tried_again_and_then_dead_lettered_as_lambda_does() {
+    let control = own_control_dir("schedule");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+        .env(local_world::ENV_CONTROL_DIR, &control)
+        .env(local_world::ENV_RETRY_DELAY_SECONDS, "1")
+        // The poller's rate(1 minute) fires every 3 s here.
+        .env(local_world::ENV_SCHEDULE_MINUTE_SECONDS, "3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let start = Duration::from_secs(60);
+    let sir = url_in(&line_with(&mut lines, "SIR emulator", start).await);
+    line_with(&mut lines, "Ctrl-C stops everything", start).await;
+
+    // SIR refuses every ListCases: each scheduled pass fails.
+    let http = reqwest::Client::new();
+    let mut faults: serde_json::Value = http
+        .get(format!("{sir}/_emulator/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    faults["refusals"] = serde_json::json!({"ListCases": "not today"});
+    let put = http
+        .put(format!("{sir}/_emulator/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{put:?}");
+
+    // As Lambda runs an asynchronous invocation from EventBridge: two more tries, then the
+    // poller's dead-letter queue, where --status shows it.
+    line_with(
+        &mut lines,
+        "poller could not finish an event and will get it again in 1 s",
+        start,
+    )
+    .await;
+    line_with(
+        &mut lines,
+        "poller failed an event 3 times: it is in its dead-letter queue",
+        start,
+    )
+    .await;
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        Command::new(env!("CARGO_BIN_EXE_sir-jira-local"))
+            .arg("--status")
+            .env(local_world::ENV_CONTROL_DIR, &control)
+            .output(),
+    )
+    .await
+    .expect("the running world answers")
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let poller = facts["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["crate"] == "poller")
+        .unwrap()
+        .clone();
+    let dead = &poller["deadLetters"];
+    assert!(dead["messages"].as_u64().is_some_and(|n| n >= 1), "{facts}");
+    let body: serde_json::Value =
+        serde_json::from_str(dead["sample"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["detail-type"], "Scheduled Event", "{body}");
+    assert!(
+        dead["sample"]["attributes"]["ErrorMessage"]
+            .as_str()
+            .is_some_and(|e| e.contains("not today")),
+        "{dead}"
+    );
+    // Ctrl-C, so moto stops with it.
+    let pid = child.id().unwrap().to_string();
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("it exits after Ctrl-C")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
 }
 
 #[tokio::test]
